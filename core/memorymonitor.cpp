@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "memorymonitor.h"
+
+#include <QDateTime>
+
+#include <cstdio>
+#include <malloc.h>
+#include <unistd.h>
+
+namespace perfdash {
+
+namespace {
+    qint64 residentBytes()
+    {
+        FILE* f = std::fopen("/proc/self/statm", "re");
+        if (!f)
+            return -1;
+        long long size = 0, resident = 0;
+        const int read = std::fscanf(f, "%lld %lld", &size, &resident);
+        std::fclose(f);
+        return read == 2 ? qint64(resident) * sysconf(_SC_PAGESIZE) : -1;
+    }
+} // namespace
+
+MemorySnapshot MemoryMonitor::current(const QString& label)
+{
+    MemorySnapshot s;
+    s.label = label;
+    s.timestampMs = QDateTime::currentMSecsSinceEpoch();
+    s.rssBytes = residentBytes();
+    const struct mallinfo2 info = mallinfo2();
+    s.heapBytes = qint64(info.uordblks + info.hblkhd);
+    return s;
+}
+
+MemorySnapshot MemoryMonitor::takeSnapshot(const QString& label)
+{
+    MemorySnapshot s = current(label);
+    QMutexLocker lock(&m_mutex);
+    m_snapshots.removeIf([&](const MemorySnapshot& old) { return old.label == label; });
+    if (m_snapshots.size() >= MaxSnapshots)
+        m_snapshots.removeFirst();
+    m_snapshots.append(s);
+    return s;
+}
+
+std::optional<MemorySnapshot> MemoryMonitor::snapshot(const QString& label) const
+{
+    QMutexLocker lock(&m_mutex);
+    for (const MemorySnapshot& s : m_snapshots) {
+        if (s.label == label)
+            return s;
+    }
+    return std::nullopt;
+}
+
+std::optional<MemoryDelta> MemoryMonitor::compare(const QString& from, const QString& to) const
+{
+    const auto a = snapshot(from);
+    const auto b = snapshot(to);
+    if (!a || !b)
+        return std::nullopt;
+    return MemoryDelta { from, to, b->timestampMs - a->timestampMs, b->rssBytes - a->rssBytes,
+        b->heapBytes - a->heapBytes };
+}
+
+QList<MemorySnapshot> MemoryMonitor::snapshots() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_snapshots;
+}
+
+void MemoryMonitor::clear()
+{
+    QMutexLocker lock(&m_mutex);
+    m_snapshots.clear();
+}
+
+} // namespace perfdash

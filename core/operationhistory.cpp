@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "operationhistory.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace perfdash {
+
+namespace {
+    constexpr qint64 NoSecond = std::numeric_limits<qint64>::min();
+    constexpr int RingSize = StatsWindow::MaxSeconds;
+
+    constexpr qint64 floorDiv(qint64 a, qint64 b) noexcept { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+    constexpr std::size_t ringIndex(qint64 second) noexcept
+    {
+        return std::size_t(second - floorDiv(second, RingSize) * RingSize);
+    }
+} // namespace
+
+/// A finished second in sparse form: only the non-empty buckets, plus the exact scalars.
+struct OperationHistory::Slice
+{
+    qint64 second = NoSecond;
+    quint64 count = 0;
+    quint64 errors = 0;
+    quint64 sum = 0;
+    quint64 min = 0;
+    quint64 max = 0;
+    quint64 overflow = 0;
+    std::vector<quint16> buckets;
+    std::vector<quint32> counts;
+
+    bool holds(qint64 s) const noexcept { return second == s && count > 0; }
+
+    void assign(qint64 s, const LatencyHistogram& h, quint64 errorCount)
+    {
+        second = s;
+        count = h.count();
+        errors = errorCount;
+        sum = h.sumNs();
+        min = h.minNs();
+        max = h.maxNs();
+        overflow = h.overflowCount();
+        std::vector<quint16> newBuckets;
+        std::vector<quint32> newCounts;
+        for (int i = 0; i < LatencyHistogram::BucketCount; ++i) {
+            // A bucket over 2^32 in one second is split into several entries rather than truncated.
+            for (quint64 c = h.countAt(i); c > 0;) {
+                const auto part = quint32(std::min<quint64>(c, std::numeric_limits<quint32>::max()));
+                newBuckets.push_back(quint16(i));
+                newCounts.push_back(part);
+                c -= part;
+            }
+        }
+        newBuckets.shrink_to_fit();
+        newCounts.shrink_to_fit();
+        buckets = std::move(newBuckets);
+        counts = std::move(newCounts);
+    }
+
+    void addTo(LatencyHistogram& h) const noexcept
+    {
+        for (std::size_t i = 0; i < buckets.size(); ++i)
+            h.addToBucket(buckets[i], counts[i]);
+        h.addScalars(count, sum, min, max, overflow);
+    }
+
+    void removeFrom(LatencyHistogram& h) const noexcept
+    {
+        for (std::size_t i = 0; i < buckets.size(); ++i)
+            h.removeFromBucket(buckets[i], counts[i]);
+        h.removeScalars(count, sum, overflow);
+    }
+};
+
+struct OperationHistory::Dense
+{
+    LatencyHistogram current;
+    quint64 currentErrors = 0;
+    LatencyHistogram session;
+    quint64 sessionErrors = 0;
+    LatencyHistogram window; ///< the closed seconds of the last StatsWindow::MaxSeconds
+    quint64 windowErrors = 0;
+    LatencyHistogram minute;
+    quint64 minuteErrors = 0;
+    LatencyHistogram hour;
+    quint64 hourErrors = 0;
+};
+
+OperationHistory::OperationHistory()
+    : m_dense(std::make_unique<Dense>())
+    , m_ring(RingSize)
+    , m_second(NoSecond)
+    , m_windowOldest(NoSecond)
+{
+}
+
+OperationHistory::~OperationHistory() = default;
+OperationHistory::OperationHistory(OperationHistory&&) noexcept = default;
+OperationHistory& OperationHistory::operator=(OperationHistory&&) noexcept = default;
+
+void OperationHistory::record(qint64 nowMs, quint64 durationNs, bool ok)
+{
+    advanceTo(nowMs);
+    m_dense->current.record(durationNs);
+    m_dense->currentErrors += ok ? 0 : 1;
+}
+
+void OperationHistory::recordHistogram(qint64 nowMs, const LatencyHistogram& delta, quint64 errors)
+{
+    advanceTo(nowMs);
+    m_dense->current.add(delta);
+    m_dense->currentErrors += std::min(errors, delta.count());
+}
+
+void OperationHistory::advanceTo(qint64 nowMs)
+{
+    const qint64 second = floorDiv(nowMs, 1000);
+    if (m_second == NoSecond) {
+        m_second = second;
+        m_windowOldest = second - (RingSize - 1);
+        return;
+    }
+    if (second > m_second)
+        closeCurrentSecond(second);
+}
+
+void OperationHistory::closeCurrentSecond(qint64 next)
+{
+    Dense& d = *m_dense;
+    if (!d.current.isEmpty()) {
+        Slice& slice = m_ring[ringIndex(m_second)];
+        slice.assign(m_second, d.current, d.currentErrors);
+        slice.addTo(d.window);
+        d.windowErrors += d.currentErrors;
+        d.session.add(d.current);
+        d.sessionErrors += d.currentErrors;
+        d.minute.add(d.current);
+        d.minuteErrors += d.currentErrors;
+        appendPoint(m_seconds, m_second, 1, d.current, d.currentErrors);
+    }
+
+    const qint64 minuteStart = floorDiv(m_second, 60) * 60;
+    if (floorDiv(next, 60) * 60 != minuteStart) {
+        if (!d.minute.isEmpty()) {
+            appendPoint(m_minutes, minuteStart, 60, d.minute, d.minuteErrors);
+            d.hour.add(d.minute);
+            d.hourErrors += d.minuteErrors;
+        }
+        d.minute.reset();
+        d.minuteErrors = 0;
+        const qint64 hourStart = floorDiv(m_second, 3600) * 3600;
+        if (floorDiv(next, 3600) * 3600 != hourStart) {
+            if (!d.hour.isEmpty())
+                appendPoint(m_hours, hourStart, 3600, d.hour, d.hourErrors);
+            d.hour.reset();
+            d.hourErrors = 0;
+        }
+    }
+
+    d.current.reset();
+    d.currentErrors = 0;
+    m_second = next;
+    expireWindow(next);
+
+    // Each tier keeps what the finer one no longer covers; the boundaries are aligned to the coarser unit.
+    const qint64 secondsSince = floorDiv(next - SecondPointsKept, 60) * 60 * 1000;
+    while (!m_seconds.empty() && m_seconds.front().timestampMs < secondsSince)
+        m_seconds.pop_front();
+    const qint64 minutesSince = floorDiv(next - qint64(MinutePointsKept) * 60, 3600) * 3600 * 1000;
+    while (!m_minutes.empty() && m_minutes.front().timestampMs < minutesSince)
+        m_minutes.pop_front();
+    while (m_hours.size() > std::size_t(HourPointsKept))
+        m_hours.pop_front();
+}
+
+void OperationHistory::expireWindow(qint64 newestSecond)
+{
+    Dense& d = *m_dense;
+    const qint64 oldest = newestSecond - (RingSize - 1);
+    if (oldest - m_windowOldest >= RingSize) {
+        d.window.reset();
+        d.windowErrors = 0;
+    } else {
+        for (qint64 s = m_windowOldest; s < oldest; ++s) {
+            const Slice& slice = m_ring[ringIndex(s)];
+            if (slice.holds(s)) {
+                slice.removeFrom(d.window);
+                d.windowErrors -= slice.errors;
+            }
+        }
+    }
+    m_windowOldest = oldest;
+}
+
+void OperationHistory::appendPoint(std::deque<SeriesPoint>& tier, qint64 startSecond, int resolutionS,
+    const LatencyHistogram& h, quint64 errors)
+{
+    SeriesPoint p;
+    p.timestampMs = startSecond * 1000;
+    p.resolutionS = resolutionS;
+    p.count = h.count();
+    p.errors = errors;
+    p.p50Ns = h.valueAtQuantile(0.50);
+    p.p95Ns = h.valueAtQuantile(0.95);
+    p.p99Ns = h.valueAtQuantile(0.99);
+    p.maxNs = h.maxNs();
+    tier.push_back(p);
+}
+
+quint64 OperationHistory::windowHistogram(qint64 nowMs, StatsWindow window, LatencyHistogram& out)
+{
+    advanceTo(nowMs);
+    const Dense& d = *m_dense;
+    out = d.current;
+    quint64 errors = d.currentErrors;
+    if (window.isSession()) {
+        out.add(d.session);
+        return errors + d.sessionErrors;
+    }
+    const int seconds = std::min(window.seconds, int(StatsWindow::MaxSeconds));
+    if (seconds == StatsWindow::MaxSeconds) {
+        // The accumulator's buckets are exact; its bounds are not (it had slices removed), so the
+        // exact min and max come from the slices themselves.
+        quint64 lo = out.isEmpty() ? ~quint64(0) : out.minNs();
+        quint64 hi = out.maxNs();
+        for (qint64 s = m_second - (seconds - 1); s < m_second; ++s) {
+            const Slice& slice = m_ring[ringIndex(s)];
+            if (slice.holds(s)) {
+                lo = std::min(lo, slice.min);
+                hi = std::max(hi, slice.max);
+            }
+        }
+        out.add(d.window);
+        if (!out.isEmpty())
+            out.setBounds(lo, hi);
+        return errors + d.windowErrors;
+    }
+    for (qint64 s = m_second - (seconds - 1); s < m_second; ++s) {
+        const Slice& slice = m_ring[ringIndex(s)];
+        if (slice.holds(s)) {
+            slice.addTo(out);
+            errors += slice.errors;
+        }
+    }
+    return errors;
+}
+
+OperationStats OperationHistory::stats(qint64 nowMs, StatsWindow window, const QString& name)
+{
+    auto h = std::make_unique<LatencyHistogram>();
+    const quint64 errors = windowHistogram(nowMs, window, *h);
+    return OperationStats::fromHistogram(name, *h, errors);
+}
+
+std::vector<SeriesPoint> OperationHistory::series(qint64 fromMs, qint64 toMs, bool includeCurrent) const
+{
+    std::vector<SeriesPoint> out;
+    if (m_second == NoSecond)
+        return out;
+    const qint64 secondsSince = floorDiv(m_second - SecondPointsKept, 60) * 60 * 1000;
+    const qint64 minutesSince = floorDiv(m_second - qint64(MinutePointsKept) * 60, 3600) * 3600 * 1000;
+    const auto take = [&](const std::deque<SeriesPoint>& tier, qint64 since, qint64 until) {
+        for (const SeriesPoint& p : tier) {
+            if (p.timestampMs >= since && p.timestampMs < until && p.timestampMs >= fromMs && p.timestampMs <= toMs)
+                out.push_back(p);
+        }
+    };
+    constexpr qint64 Min = std::numeric_limits<qint64>::min();
+    constexpr qint64 Max = std::numeric_limits<qint64>::max();
+    take(m_hours, Min, minutesSince);
+    take(m_minutes, minutesSince, secondsSince);
+    take(m_seconds, secondsSince, Max);
+    const Dense& d = *m_dense;
+    if (includeCurrent && !d.current.isEmpty() && m_second * 1000 >= fromMs && m_second * 1000 <= toMs) {
+        SeriesPoint p;
+        p.timestampMs = m_second * 1000;
+        p.count = d.current.count();
+        p.errors = d.currentErrors;
+        p.p50Ns = d.current.valueAtQuantile(0.50);
+        p.p95Ns = d.current.valueAtQuantile(0.95);
+        p.p99Ns = d.current.valueAtQuantile(0.99);
+        p.maxNs = d.current.maxNs();
+        out.push_back(p);
+    }
+    return out;
+}
+
+quint64 OperationHistory::totalCount() const noexcept
+{
+    return m_dense->session.count() + m_dense->current.count();
+}
+
+quint64 OperationHistory::totalErrors() const noexcept
+{
+    return m_dense->sessionErrors + m_dense->currentErrors;
+}
+
+std::size_t OperationHistory::memoryBytes() const noexcept
+{
+    std::size_t bytes = sizeof(*this) + sizeof(Dense) + m_ring.capacity() * sizeof(Slice);
+    for (const Slice& s : m_ring)
+        bytes += s.buckets.capacity() * sizeof(quint16) + s.counts.capacity() * sizeof(quint32);
+    bytes += (m_seconds.size() + m_minutes.size() + m_hours.size()) * sizeof(SeriesPoint);
+    return bytes;
+}
+
+void OperationHistory::clear()
+{
+    *this = OperationHistory();
+}
+
+} // namespace perfdash
