@@ -262,7 +262,8 @@ std::vector<SeriesPoint> OperationHistory::series(qint64 fromMs, qint64 toMs, bo
     const qint64 minutesSince = floorDiv(m_second - qint64(MinutePointsKept) * 60, 3600) * 3600 * 1000;
     const auto take = [&](const std::deque<SeriesPoint>& tier, qint64 since, qint64 until) {
         for (const SeriesPoint& p : tier) {
-            if (p.timestampMs >= since && p.timestampMs < until && p.timestampMs >= fromMs && p.timestampMs <= toMs)
+            const qint64 end = p.timestampMs + qint64(p.resolutionS) * 1000;
+            if (p.timestampMs >= since && p.timestampMs < until && end > fromMs && p.timestampMs <= toMs)
                 out.push_back(p);
         }
     };

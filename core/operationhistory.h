@@ -60,7 +60,7 @@ public:
     quint64 windowHistogram(qint64 nowMs, StatsWindow window, LatencyHistogram& out);
     OperationStats stats(qint64 nowMs, StatsWindow window, const QString& name);
 
-    /// Points whose interval starts in [fromMs, toMs], oldest first, each at the finest resolution
+    /// Points whose interval overlaps [fromMs, toMs], oldest first, each at the finest resolution
     /// still kept. The current, unfinished second is included only when @p includeCurrent.
     std::vector<SeriesPoint> series(qint64 fromMs, qint64 toMs, bool includeCurrent = false) const;
 
