@@ -51,11 +51,16 @@ QString stateName(perfdash::ProcessSample::Status status)
 {
     using Status = perfdash::ProcessSample::Status;
     switch (status) {
-    case Status::Ok: return QStringLiteral("live");
-    case Status::Exited: return QStringLiteral("exited");
-    case Status::NoSuchProcess: return QStringLiteral("missing");
-    case Status::AccessDenied: return QStringLiteral("denied");
-    case Status::Error: break;
+    case Status::Ok:
+        return QStringLiteral("live");
+    case Status::Exited:
+        return QStringLiteral("exited");
+    case Status::NoSuchProcess:
+        return QStringLiteral("missing");
+    case Status::AccessDenied:
+        return QStringLiteral("denied");
+    case Status::Error:
+        break;
     }
     return QStringLiteral("error");
 }
@@ -68,16 +73,16 @@ int main(int argc, char** argv)
     QCoreApplication::setApplicationVersion(QStringLiteral(PERFDASH_VERSION));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral(
-        "Live profiling dashboard. Samples the memory and CPU of attached processes from /proc.\n"
-        "Usage: perfdash [options] [-- COMMAND [ARGS...]]"));
+    parser.setApplicationDescription(
+        QStringLiteral("Live profiling dashboard. Samples the memory and CPU of attached processes from /proc.\n"
+                       "Usage: perfdash [options] [-- COMMAND [ARGS...]]"));
     parser.addHelpOption();
     parser.addVersionOption();
-    const QCommandLineOption attach(QStringLiteral("attach"), QStringLiteral("Attach to a running process (repeatable)."),
-        QStringLiteral("PID"));
+    const QCommandLineOption attach(
+        QStringLiteral("attach"), QStringLiteral("Attach to a running process (repeatable)."), QStringLiteral("PID"));
     const QCommandLineOption headless(QStringLiteral("headless"), QStringLiteral("No window (the terminal view)."));
-    const QCommandLineOption duration(QStringLiteral("duration"), QStringLiteral("Stop after SECONDS."),
-        QStringLiteral("SECONDS"));
+    const QCommandLineOption duration(
+        QStringLiteral("duration"), QStringLiteral("Stop after SECONDS."), QStringLiteral("SECONDS"));
     const QCommandLineOption exportMemory(QStringLiteral("export-memory"),
         QStringLiteral("Write the memory and CPU samples as CSV to FILE when the run ends."), QStringLiteral("FILE"));
     const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("Do not print the live table."));
@@ -158,8 +163,9 @@ int main(int argc, char** argv)
         if (!memoryPath.isEmpty()) {
             QString error;
             const auto records = monitor.memoryRecords();
-            if (!perfdash::csvexport::writeFile(memoryPath,
-                    [&](perfdash::CsvWriter& csv) { perfdash::csvexport::writeMemory(csv, records); }, &error)) {
+            if (!perfdash::csvexport::writeFile(
+                    memoryPath, [&](perfdash::CsvWriter& csv) { perfdash::csvexport::writeMemory(csv, records); },
+                    &error)) {
                 std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(error));
                 exitCode = 1;
             }
@@ -190,13 +196,16 @@ int main(int argc, char** argv)
                            .arg(monitor.label(pid).left(16), -16)
                            .arg(stateName(s.status), -8)
                            .arg(formatBytes(s.rssBytes), 12)
-                           .arg(s.cpuPercent ? QStringLiteral("%1%").arg(*s.cpuPercent, 0, 'f', 1) : QStringLiteral("-"), 7)
+                           .arg(
+                               s.cpuPercent ? QStringLiteral("%1%").arg(*s.cpuPercent, 0, 'f', 1) : QStringLiteral("-"),
+                               7)
                            .arg(s.threads, 7);
             }
             out << Qt::endl;
         }
         const auto pids = monitor.pids();
-        const bool allGone = std::all_of(pids.begin(), pids.end(), [&](qint64 pid) { return !monitor.latest(pid).isValid(); });
+        const bool allGone
+            = std::all_of(pids.begin(), pids.end(), [&](qint64 pid) { return !monitor.latest(pid).isValid(); });
         if (allGone)
             finish();
     });

@@ -97,8 +97,8 @@ bool writeFile(const QString& path, const std::function<void(CsvWriter&)>& write
     return true;
 }
 
-ProcessStatistics statisticsOf(const PerformanceMonitor& monitor, qint64 pid, const QString& process,
-    StatsWindow window)
+ProcessStatistics statisticsOf(
+    const PerformanceMonitor& monitor, qint64 pid, const QString& process, StatsWindow window)
 {
     return ProcessStatistics { pid, process, monitor.allStats(window) };
 }

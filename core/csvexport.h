@@ -43,22 +43,22 @@ struct MemoryRecord
 
 /// The three CSV export schemas of docs/CSV.md. Their columns only ever grow at the end.
 namespace csvexport {
-    const QStringList& statisticsColumns();
-    const QStringList& seriesColumns();
-    const QStringList& memoryColumns();
+const QStringList& statisticsColumns();
+const QStringList& seriesColumns();
+const QStringList& memoryColumns();
 
-    void writeStatistics(CsvWriter& csv, const QList<ProcessStatistics>& processes);
-    void writeSeries(CsvWriter& csv, const QList<OperationSeries>& series);
-    void writeMemory(CsvWriter& csv, const QList<MemoryRecord>& records);
+void writeStatistics(CsvWriter& csv, const QList<ProcessStatistics>& processes);
+void writeSeries(CsvWriter& csv, const QList<OperationSeries>& series);
+void writeMemory(CsvWriter& csv, const QList<MemoryRecord>& records);
 
-    /// Writes @p path atomically (QSaveFile): either the whole file appears or the old one stays.
-    /// On failure returns false with a sentence in @p error.
-    bool writeFile(const QString& path, const std::function<void(CsvWriter&)>& write, QString* error);
+/// Writes @p path atomically (QSaveFile): either the whole file appears or the old one stays.
+/// On failure returns false with a sentence in @p error.
+bool writeFile(const QString& path, const std::function<void(CsvWriter&)>& write, QString* error);
 
-    ProcessStatistics statisticsOf(const PerformanceMonitor& monitor, qint64 pid, const QString& process,
-        StatsWindow window = StatsWindow::session());
-    /// Every operation's series, including the unfinished current second.
-    QList<OperationSeries> seriesOf(const PerformanceMonitor& monitor, qint64 pid, const QString& process);
+ProcessStatistics statisticsOf(
+    const PerformanceMonitor& monitor, qint64 pid, const QString& process, StatsWindow window = StatsWindow::session());
+/// Every operation's series, including the unfinished current second.
+QList<OperationSeries> seriesOf(const PerformanceMonitor& monitor, qint64 pid, const QString& process);
 } // namespace csvexport
 
 } // namespace perfdash

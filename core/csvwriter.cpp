@@ -9,7 +9,7 @@
 namespace perfdash {
 
 namespace {
-    constexpr qsizetype FlushThreshold = 64 * 1024;
+constexpr qsizetype FlushThreshold = 64 * 1024;
 }
 
 CsvWriter::CsvWriter(QIODevice* device)

@@ -10,16 +10,16 @@
 namespace perfdash {
 
 namespace {
-    qint64 residentBytes()
-    {
-        FILE* f = std::fopen("/proc/self/statm", "re");
-        if (!f)
-            return -1;
-        long long size = 0, resident = 0;
-        const int read = std::fscanf(f, "%lld %lld", &size, &resident);
-        std::fclose(f);
-        return read == 2 ? qint64(resident) * sysconf(_SC_PAGESIZE) : -1;
-    }
+qint64 residentBytes()
+{
+    FILE* f = std::fopen("/proc/self/statm", "re");
+    if (!f)
+        return -1;
+    long long size = 0, resident = 0;
+    const int read = std::fscanf(f, "%lld %lld", &size, &resident);
+    std::fclose(f);
+    return read == 2 ? qint64(resident) * sysconf(_SC_PAGESIZE) : -1;
+}
 } // namespace
 
 MemorySnapshot MemoryMonitor::current(const QString& label)

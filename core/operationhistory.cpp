@@ -7,14 +7,17 @@
 namespace perfdash {
 
 namespace {
-    constexpr qint64 NoSecond = std::numeric_limits<qint64>::min();
-    constexpr int RingSize = StatsWindow::MaxSeconds;
+constexpr qint64 NoSecond = std::numeric_limits<qint64>::min();
+constexpr int RingSize = StatsWindow::MaxSeconds;
 
-    constexpr qint64 floorDiv(qint64 a, qint64 b) noexcept { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-    constexpr std::size_t ringIndex(qint64 second) noexcept
-    {
-        return std::size_t(second - floorDiv(second, RingSize) * RingSize);
-    }
+constexpr qint64 floorDiv(qint64 a, qint64 b) noexcept
+{
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+constexpr std::size_t ringIndex(qint64 second) noexcept
+{
+    return std::size_t(second - floorDiv(second, RingSize) * RingSize);
+}
 } // namespace
 
 /// A finished second in sparse form: only the non-empty buckets, plus the exact scalars.
@@ -193,8 +196,8 @@ void OperationHistory::expireWindow(qint64 newestSecond)
     m_windowOldest = oldest;
 }
 
-void OperationHistory::appendPoint(std::deque<SeriesPoint>& tier, qint64 startSecond, int resolutionS,
-    const LatencyHistogram& h, quint64 errors)
+void OperationHistory::appendPoint(
+    std::deque<SeriesPoint>& tier, qint64 startSecond, int resolutionS, const LatencyHistogram& h, quint64 errors)
 {
     SeriesPoint p;
     p.timestampMs = startSecond * 1000;

@@ -76,8 +76,8 @@ private:
 
     void closeCurrentSecond(qint64 nextSecond);
     void expireWindow(qint64 newestSecond);
-    void appendPoint(std::deque<SeriesPoint>& tier, qint64 startSecond, int resolutionS, const LatencyHistogram& h,
-        quint64 errors);
+    void appendPoint(
+        std::deque<SeriesPoint>& tier, qint64 startSecond, int resolutionS, const LatencyHistogram& h, quint64 errors);
 
     std::unique_ptr<Dense> m_dense;
     std::vector<Slice> m_ring;

@@ -21,15 +21,15 @@ struct PerformanceMonitor::Entry
 };
 
 namespace {
-    bool underPrefix(const QString& name, const QString& prefix)
-    {
-        return prefix.isEmpty() || name.startsWith(prefix);
-    }
+bool underPrefix(const QString& name, const QString& prefix)
+{
+    return prefix.isEmpty() || name.startsWith(prefix);
+}
 
-    QString violationKey(const QString& operation, const Budget& budget)
-    {
-        return operation + QChar(0x1f) + budget.pattern + QChar(0x1f) + QString::number(budget.percentile);
-    }
+QString violationKey(const QString& operation, const Budget& budget)
+{
+    return operation + QChar(0x1f) + budget.pattern + QChar(0x1f) + QString::number(budget.percentile);
+}
 } // namespace
 
 PerformanceMonitor::PerformanceMonitor(QObject* parent)
@@ -62,8 +62,8 @@ void PerformanceMonitor::finishOperation(const QString& name, qint64 startNs, bo
     record(name, std::chrono::nanoseconds(m_clock->monotonicNs() - startNs), ok, metadata);
 }
 
-void PerformanceMonitor::record(const QString& name, std::chrono::nanoseconds duration, bool ok,
-    const QVariantMap& metadata)
+void PerformanceMonitor::record(
+    const QString& name, std::chrono::nanoseconds duration, bool ok, const QVariantMap& metadata)
 {
     const quint64 ns = quint64(std::max<std::chrono::nanoseconds::rep>(0, duration.count()));
     QMutexLocker lock(&m_mutex);
@@ -182,8 +182,8 @@ QStringList PerformanceMonitor::operations(const QString& prefix) const
     return out;
 }
 
-std::vector<SeriesPoint> PerformanceMonitor::series(const QString& name, qint64 fromMs, qint64 toMs,
-    bool includeCurrent) const
+std::vector<SeriesPoint> PerformanceMonitor::series(
+    const QString& name, qint64 fromMs, qint64 toMs, bool includeCurrent) const
 {
     QMutexLocker lock(&m_mutex);
     auto it = m_entries.find(name);
@@ -201,7 +201,8 @@ std::size_t PerformanceMonitor::memoryBytes(const QString& name) const
         return 0;
     std::size_t bytes = sizeof(Entry) + it->second.history.memoryBytes();
     for (const OperationSample& s : it->second.samples)
-        bytes += sizeof(OperationSample) + std::size_t(s.operation.capacity()) * 2 + std::size_t(s.metadata.size()) * 64;
+        bytes
+            += sizeof(OperationSample) + std::size_t(s.operation.capacity()) * 2 + std::size_t(s.metadata.size()) * 64;
     return bytes;
 }
 
@@ -230,8 +231,8 @@ Thresholds PerformanceMonitor::defaultThresholds() const
     return m_defaultThresholds;
 }
 
-void PerformanceMonitor::setThresholds(const QString& pattern, std::chrono::nanoseconds slow,
-    std::chrono::nanoseconds verySlow)
+void PerformanceMonitor::setThresholds(
+    const QString& pattern, std::chrono::nanoseconds slow, std::chrono::nanoseconds verySlow)
 {
     QMutexLocker lock(&m_mutex);
     m_thresholds[pattern]
@@ -277,8 +278,8 @@ Thresholds PerformanceMonitor::thresholdsLocked(const QString& name) const
     return result;
 }
 
-void PerformanceMonitor::setBudget(const QString& pattern, double percentile, std::chrono::nanoseconds limit,
-    StatsWindow window)
+void PerformanceMonitor::setBudget(
+    const QString& pattern, double percentile, std::chrono::nanoseconds limit, StatsWindow window)
 {
     const Budget budget { pattern, std::clamp(percentile, 0.0, 100.0), quint64(std::max<qint64>(0, limit.count())),
         window };
@@ -478,8 +479,8 @@ QString MonitorScope::qualified(const QString& name) const
     return m_prefix.isEmpty() ? name : m_prefix + u'.' + name;
 }
 
-void MonitorScope::record(const QString& name, std::chrono::nanoseconds duration, bool ok,
-    const QVariantMap& metadata) const
+void MonitorScope::record(
+    const QString& name, std::chrono::nanoseconds duration, bool ok, const QVariantMap& metadata) const
 {
     m_monitor->record(qualified(name), duration, ok, metadata);
 }

@@ -93,10 +93,12 @@ private:
 };
 
 namespace detail {
-    template <typename T>
-    struct IsQFuture : std::false_type { };
-    template <typename T>
-    struct IsQFuture<QFuture<T>> : std::true_type { };
+template <typename T> struct IsQFuture : std::false_type
+{
+};
+template <typename T> struct IsQFuture<QFuture<T>> : std::true_type
+{
+};
 } // namespace detail
 
 /**
@@ -131,12 +133,11 @@ public:
      * future finishes (failed if it holds an exception) and the returned future carries the same
      * result; a cancelled future is not recorded, being neither success nor failure.
      */
-    template <typename F>
-    decltype(auto) trackOperation(const QString& name, F&& f, const QVariantMap& metadata = {});
+    template <typename F> decltype(auto) trackOperation(const QString& name, F&& f, const QVariantMap& metadata = {});
 
     OperationTimer startTimer() const noexcept { return OperationTimer(m_clock); }
-    void record(const QString& name, std::chrono::nanoseconds duration, bool ok = true,
-        const QVariantMap& metadata = {});
+    void record(
+        const QString& name, std::chrono::nanoseconds duration, bool ok = true, const QVariantMap& metadata = {});
     /// Records the end of an operation that started at @p startNs on clock()->monotonicNs().
     void finishOperation(const QString& name, qint64 startNs, bool ok, const QVariantMap& metadata = {});
     /// Adds a whole distribution at once (@p errors of its operations failed), as clients send it.
@@ -146,7 +147,8 @@ public:
     /// Statistics of every operation whose name starts with @p prefix (all when empty), by name.
     QList<OperationStats> allStats(StatsWindow window = StatsWindow::session(), const QString& prefix = {}) const;
     /// All operations under @p prefix merged into one distribution; nullopt when there are none.
-    std::optional<OperationStats> aggregateStats(const QString& prefix, StatsWindow window = StatsWindow::session()) const;
+    std::optional<OperationStats> aggregateStats(
+        const QString& prefix, StatsWindow window = StatsWindow::session()) const;
     QStringList operations(const QString& prefix = {}) const;
     std::vector<SeriesPoint> series(const QString& name, qint64 fromMs, qint64 toMs, bool includeCurrent = false) const;
     /// Bytes held for @p name's statistics and samples (0 when unknown).
@@ -244,13 +246,12 @@ public:
     PerformanceMonitor* monitor() const { return m_monitor; }
     QString qualified(const QString& name) const;
 
-    template <typename F>
-    decltype(auto) trackOperation(const QString& name, F&& f, const QVariantMap& metadata = {})
+    template <typename F> decltype(auto) trackOperation(const QString& name, F&& f, const QVariantMap& metadata = {})
     {
         return m_monitor->trackOperation(qualified(name), std::forward<F>(f), metadata);
     }
-    void record(const QString& name, std::chrono::nanoseconds duration, bool ok = true,
-        const QVariantMap& metadata = {}) const;
+    void record(
+        const QString& name, std::chrono::nanoseconds duration, bool ok = true, const QVariantMap& metadata = {}) const;
     OperationTimer startTimer() const noexcept { return m_monitor->startTimer(); }
 
     std::optional<OperationStats> stats(const QString& name, StatsWindow window = StatsWindow::session()) const;
@@ -312,8 +313,8 @@ decltype(auto) PerformanceMonitor::trackOperation(const QString& name, F&& f, co
 }
 
 template <typename T>
-QFuture<T> PerformanceMonitor::trackFuture(const QString& name, qint64 startNs, QFuture<T> future,
-    const QVariantMap& metadata)
+QFuture<T> PerformanceMonitor::trackFuture(
+    const QString& name, qint64 startNs, QFuture<T> future, const QVariantMap& metadata)
 {
     QPointer<PerformanceMonitor> self(this);
     return future.then(QtFuture::Launch::Sync, [self, name, startNs, metadata](QFuture<T> done) {
@@ -336,11 +337,11 @@ QFuture<T> PerformanceMonitor::trackFuture(const QString& name, qint64 startNs, 
 #define PERFDASH_CONCAT_INNER(a, b) a##b
 #define PERFDASH_CONCAT(a, b) PERFDASH_CONCAT_INNER(a, b)
 /// Tracks the rest of the enclosing block as operation @p name in PerformanceMonitor::instance().
-#define PERFDASH_TRACK(name)                                                                                          \
-    ::perfdash::ScopedOperation PERFDASH_CONCAT(perfdashTracked_, __LINE__)(::perfdash::PerformanceMonitor::instance(), \
-        name)
+#define PERFDASH_TRACK(name)                                                                                           \
+    ::perfdash::ScopedOperation PERFDASH_CONCAT(perfdashTracked_, __LINE__)(                                           \
+        ::perfdash::PerformanceMonitor::instance(), name)
 /// Same, in a given monitor.
-#define PERFDASH_TRACK_IN(monitor, name)                                                                              \
+#define PERFDASH_TRACK_IN(monitor, name)                                                                               \
     ::perfdash::ScopedOperation PERFDASH_CONCAT(perfdashTracked_, __LINE__)(monitor, name)
 
 Q_DECLARE_METATYPE(perfdash::OperationSample)

@@ -14,47 +14,47 @@
 namespace perfdash {
 
 namespace {
-    struct ReadResult
-    {
-        QByteArray data;
-        int error = 0; // errno, 0 on success
-    };
+struct ReadResult
+{
+    QByteArray data;
+    int error = 0; // errno, 0 on success
+};
 
-    ReadResult readProcFile(const QString& path)
-    {
-        ReadResult r;
-        const int fd = ::open(QFile::encodeName(path).constData(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            r.error = errno;
-            return r;
-        }
-        char buffer[4096];
-        for (;;) {
-            const ssize_t n = ::read(fd, buffer, sizeof buffer);
-            if (n > 0) {
-                r.data.append(buffer, n);
-                if (r.data.size() > 1 << 20) // a command line longer than this is cut, not slurped
-                    break;
-            } else if (n == 0) {
-                break;
-            } else if (errno != EINTR) {
-                r.error = errno;
-                break;
-            }
-        }
-        ::close(fd);
+ReadResult readProcFile(const QString& path)
+{
+    ReadResult r;
+    const int fd = ::open(QFile::encodeName(path).constData(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        r.error = errno;
         return r;
     }
-
-    qint64 bootTimeMs(const QString& procRoot)
-    {
-        const ReadResult stat = readProcFile(procRoot + QStringLiteral("/stat"));
-        for (const QByteArray& line : stat.data.split('\n')) {
-            if (line.startsWith("btime "))
-                return line.mid(6).trimmed().toLongLong() * 1000;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n > 0) {
+            r.data.append(buffer, n);
+            if (r.data.size() > 1 << 20) // a command line longer than this is cut, not slurped
+                break;
+        } else if (n == 0) {
+            break;
+        } else if (errno != EINTR) {
+            r.error = errno;
+            break;
         }
-        return 0;
     }
+    ::close(fd);
+    return r;
+}
+
+qint64 bootTimeMs(const QString& procRoot)
+{
+    const ReadResult stat = readProcFile(procRoot + QStringLiteral("/stat"));
+    for (const QByteArray& line : stat.data.split('\n')) {
+        if (line.startsWith("btime "))
+            return line.mid(6).trimmed().toLongLong() * 1000;
+    }
+    return 0;
+}
 } // namespace
 
 ProcessSampler::ProcessSampler(qint64 pid, QString procRoot)
@@ -90,7 +90,9 @@ ProcessSample ProcessSampler::sample()
         return failure(Status::AccessDenied, QStringLiteral("not allowed to read /proc/%1").arg(m_pid));
     if (stat.error != 0) {
         return failure(Status::Error,
-            QStringLiteral("cannot read /proc/%1/stat: %2").arg(m_pid).arg(QString::fromLocal8Bit(strerror(stat.error))));
+            QStringLiteral("cannot read /proc/%1/stat: %2")
+                .arg(m_pid)
+                .arg(QString::fromLocal8Bit(strerror(stat.error))));
     }
 
     // Format: pid (comm) state ppid ... ; comm may hold spaces and parentheses, so split at the last ')'.
@@ -109,7 +111,8 @@ ProcessSample ProcessSampler::sample()
     if (fields[State] == "Z" || fields[State] == "X")
         return failure(Status::Exited, QStringLiteral("process %1 has exited (zombie)").arg(m_pid));
     if (m_seen && startTicks != m_startTicks)
-        return failure(Status::Exited, QStringLiteral("process %1 has exited; its pid now belongs to another").arg(m_pid));
+        return failure(
+            Status::Exited, QStringLiteral("process %1 has exited; its pid now belongs to another").arg(m_pid));
 
     static const long ticksPerSecond = sysconf(_SC_CLK_TCK);
     static const long pageSize = sysconf(_SC_PAGESIZE);

@@ -128,7 +128,8 @@ private Q_SLOTS:
         const QString path = dir.filePath(s("stats.csv"));
         QString error;
         const ProcessStatistics stats = csvexport::statisticsOf(monitor, 4242, s("orders-api"));
-        QVERIFY(csvexport::writeFile(path, [&](CsvWriter& csv) { csvexport::writeStatistics(csv, { stats }); }, &error));
+        QVERIFY(csvexport::writeFile(
+            path, [&](CsvWriter& csv) { csvexport::writeStatistics(csv, { stats }); }, &error));
         QVERIFY(error.isEmpty());
         QFile file(path);
         QVERIFY(file.open(QIODevice::ReadOnly));
@@ -172,8 +173,9 @@ private Q_SLOTS:
         const auto rows = parseCsv(buffer.data());
         QCOMPARE(rows.size(), 4);
         QCOMPARE(rows[0].join(u','), s("timestamp_ms,pid,process,operation,count,errors,p50_us,p95_us,p99_us,max_us"));
-        QCOMPARE(rows[1], QStringList({ s("1700000000000"), s("7"), s("svc"), s("op"), s("10"), s("1"), s("2000.000"),
-                              s("2000.000"), s("2000.000"), s("2000.000") }));
+        QCOMPARE(rows[1],
+            QStringList({ s("1700000000000"), s("7"), s("svc"), s("op"), s("10"), s("1"), s("2000.000"), s("2000.000"),
+                s("2000.000"), s("2000.000") }));
         QCOMPARE(rows[3][0], s("1700000002000"));
 
         QBuffer mem;
@@ -181,7 +183,8 @@ private Q_SLOTS:
         {
             CsvWriter csv(&mem);
             csvexport::writeMemory(csv,
-                { MemoryRecord { 1000, 7, s("svc"), 1048576, 524288, 12.5 }, MemoryRecord { 2000, 7, s("svc"), 2097152, -1, {} } });
+                { MemoryRecord { 1000, 7, s("svc"), 1048576, 524288, 12.5 },
+                    MemoryRecord { 2000, 7, s("svc"), 2097152, -1, {} } });
         }
         QCOMPARE(mem.data(),
             QByteArray("timestamp_ms,pid,process,rss_bytes,heap_bytes,cpu_percent\r\n"
@@ -206,10 +209,13 @@ private Q_SLOTS:
         small.rlim_cur = 256 * 1024;
         QCOMPARE(setrlimit(RLIMIT_FSIZE, &small), 0);
         QString error;
-        const bool ok = csvexport::writeFile(path, [](CsvWriter& csv) {
-            for (int i = 0; i < 100'000; ++i)
-                csv.text(u"a row that is long enough to fill the limit quickly").number(qint64(i)).endRow();
-        }, &error);
+        const bool ok = csvexport::writeFile(
+            path,
+            [](CsvWriter& csv) {
+                for (int i = 0; i < 100'000; ++i)
+                    csv.text(u"a row that is long enough to fill the limit quickly").number(qint64(i)).endRow();
+            },
+            &error);
         setrlimit(RLIMIT_FSIZE, &saved);
         std::signal(SIGXFSZ, previousHandler);
 
@@ -223,7 +229,8 @@ private Q_SLOTS:
     void unwritablePathIsAnError()
     {
         QString error;
-        QVERIFY(!csvexport::writeFile(s("/nonexistent-dir/x.csv"), [](CsvWriter& csv) { csv.text(u"x").endRow(); }, &error));
+        QVERIFY(!csvexport::writeFile(
+            s("/nonexistent-dir/x.csv"), [](CsvWriter& csv) { csv.text(u"x").endRow(); }, &error));
         QVERIFY2(error.contains(s("/nonexistent-dir/x.csv")), qPrintable(error));
         QVERIFY(!QFile::exists(s("/nonexistent-dir/x.csv")));
     }

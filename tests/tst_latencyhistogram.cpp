@@ -26,14 +26,30 @@ std::vector<quint64> generate(Shape shape, int n, quint64 seed)
     for (int i = 0; i < n; ++i) {
         double x = 0;
         switch (shape) {
-        case Shape::Uniform: x = 1e3 + unit(rng) * 10e6; break;
-        case Shape::LogNormal: x = lognormal(rng); break;
-        case Shape::Bimodal: x = unit(rng) < 0.9 ? fast(rng) : slow(rng); break;
-        case Shape::Constant: x = 123456789; break;
-        case Shape::Pareto: x = 10e3 / std::pow(1.0 - unit(rng), 1.0 / 1.2); break; // alpha 1.2: heavy tail
-        case Shape::Sub100ns: x = 1 + unit(rng) * 98; break;
-        case Shape::BeyondOneHour: x = 3.6e12 + unit(rng) * 5 * 3.6e12; break; // 1 h to 6 h
-        case Shape::Exponential: x = exponential(rng); break;
+        case Shape::Uniform:
+            x = 1e3 + unit(rng) * 10e6;
+            break;
+        case Shape::LogNormal:
+            x = lognormal(rng);
+            break;
+        case Shape::Bimodal:
+            x = unit(rng) < 0.9 ? fast(rng) : slow(rng);
+            break;
+        case Shape::Constant:
+            x = 123456789;
+            break;
+        case Shape::Pareto:
+            x = 10e3 / std::pow(1.0 - unit(rng), 1.0 / 1.2);
+            break; // alpha 1.2: heavy tail
+        case Shape::Sub100ns:
+            x = 1 + unit(rng) * 98;
+            break;
+        case Shape::BeyondOneHour:
+            x = 3.6e12 + unit(rng) * 5 * 3.6e12;
+            break; // 1 h to 6 h
+        case Shape::Exponential:
+            x = exponential(rng);
+            break;
         }
         v.push_back(quint64(std::max(1.0, std::min(x, 3.0e13))));
     }

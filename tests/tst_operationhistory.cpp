@@ -46,7 +46,8 @@ private Q_SLOTS:
         QCOMPARE(next.count, quint64(window - 1));
         QCOMPARE(next.minNs, quint64(400 - window + 2) * 1000);
         // After the whole window has passed without events, it is empty.
-        const OperationStats later = h.stats(T0 + (400 + window) * 1000, StatsWindow::last(window), QStringLiteral("op"));
+        const OperationStats later
+            = h.stats(T0 + (400 + window) * 1000, StatsWindow::last(window), QStringLiteral("op"));
         QCOMPARE(later.count, quint64(0));
         // The session keeps everything.
         QCOMPARE(h.stats(T0 + (400 + window) * 1000, StatsWindow::session(), QStringLiteral("op")).count, quint64(400));

@@ -34,8 +34,8 @@ void writeFile(const QString& path, const QByteArray& data)
 QByteArray fakeStat(qint64 pid, const char* comm, char state, quint64 startTicks)
 {
     // Fields 3..24 of proc(5); utime 14, stime 15, threads 20, starttime 22, vsize 23, rss 24.
-    return QByteArray::number(pid) + " (" + comm + ") " + state
-        + " 1 1 1 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 " + QByteArray::number(startTicks)
+    return QByteArray::number(pid) + " (" + comm + ") " + state + " 1 1 1 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 "
+        + QByteArray::number(startTicks)
         + " 104857600 2560 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
 }
 
@@ -130,8 +130,7 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("firstStat");
         QTest::addColumn<QByteArray>("secondStat");
         QTest::addColumn<int>("expected");
-        QTest::newRow("running") << fakeStat(77, "svc", 'S', 5000) << fakeStat(77, "svc", 'R', 5000)
-                                 << int(Status::Ok);
+        QTest::newRow("running") << fakeStat(77, "svc", 'S', 5000) << fakeStat(77, "svc", 'R', 5000) << int(Status::Ok);
         QTest::newRow("zombie") << fakeStat(77, "svc", 'S', 5000) << fakeStat(77, "svc", 'Z', 5000)
                                 << int(Status::Exited);
         QTest::newRow("pid reused") << fakeStat(77, "svc", 'S', 5000) << fakeStat(77, "other", 'S', 9000)
@@ -140,8 +139,8 @@ private Q_SLOTS:
                                  << int(Status::Error);
         QTest::newRow("truncated") << fakeStat(77, "svc", 'S', 5000) << QByteArray("77 (svc) S 1 1 1")
                                    << int(Status::Error);
-        QTest::newRow("parentheses in name") << fakeStat(77, "a) (b", 'S', 5000) << fakeStat(77, "a) (b", 'S', 5000)
-                                             << int(Status::Ok);
+        QTest::newRow("parentheses in name")
+            << fakeStat(77, "a) (b", 'S', 5000) << fakeStat(77, "a) (b", 'S', 5000) << int(Status::Ok);
     }
     void fakeProc()
     {
@@ -151,7 +150,10 @@ private Q_SLOTS:
         QTemporaryDir root;
         QVERIFY(QDir(root.path()).mkpath(s("77")));
         writeFile(root.filePath(s("stat")), "cpu 1 2 3\nbtime 1700000000\n");
-        writeFile(root.filePath(s("77/cmdline")), QByteArray("svc\0--port\0" "8080\0", 20));
+        writeFile(root.filePath(s("77/cmdline")),
+            QByteArray("svc\0--port\0"
+                       "8080\0",
+                20));
         writeFile(root.filePath(s("77/stat")), firstStat);
         ProcessSampler sampler(77, root.path());
         const ProcessSample first = sampler.sample();

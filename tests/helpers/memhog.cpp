@@ -12,7 +12,6 @@ int main(int argc, char** argv)
     std::memset(block.data(), 0x5a, block.size()); // touch every page so it is resident
     std::printf("ready\n");
     std::fflush(stdout);
-    while (std::getchar() != EOF) {
-    }
+    while (std::getchar() != EOF) { }
     return block[block.size() / 2] == 0x5a ? 0 : 1;
 }
