@@ -160,7 +160,7 @@ private:
         m_batch.clear();
         m_items.clear();
         while (!m_waiting.empty() && qsizetype(m_batch.size()) < m_config.maxSize) {
-            m_items.append(m_waiting.front().item);
+            m_items.append(std::move(m_waiting.front().item)); // the batch keeps only the promise
             m_batch.push_back(std::move(m_waiting.front()));
             m_waiting.pop_front();
         }

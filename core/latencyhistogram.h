@@ -6,6 +6,8 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace perfdash {
 
@@ -119,6 +121,25 @@ private:
     quint64 m_sum = 0;
     quint64 m_min = ~quint64(0);
     quint64 m_max = 0;
+};
+
+/// A histogram in transit: only the non-empty buckets, plus the exact scalars. This is what an
+/// instrumented client sends for each interval.
+struct SparseHistogram
+{
+    std::vector<std::pair<quint16, quint32>> buckets; ///< (bucket index, count); an index may repeat
+    quint64 count = 0; ///< sum of the bucket counts plus overflow
+    quint64 sumNs = 0;
+    quint64 minNs = 0;
+    quint64 maxNs = 0;
+    quint64 overflow = 0;
+
+    void addTo(LatencyHistogram& h) const noexcept
+    {
+        for (const auto& [index, c] : buckets)
+            h.addToBucket(index, c);
+        h.addScalars(count, sumNs, minNs, maxNs, overflow);
+    }
 };
 
 static_assert(LatencyHistogram::BucketCount == 2560);

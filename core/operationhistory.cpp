@@ -116,6 +116,13 @@ void OperationHistory::recordHistogram(qint64 nowMs, const LatencyHistogram& del
     m_dense->currentErrors += std::min(errors, delta.count());
 }
 
+void OperationHistory::recordHistogram(qint64 nowMs, const SparseHistogram& delta, quint64 errors)
+{
+    advanceTo(nowMs);
+    delta.addTo(m_dense->current);
+    m_dense->currentErrors += std::min(errors, delta.count);
+}
+
 void OperationHistory::advanceTo(qint64 nowMs)
 {
     const qint64 second = floorDiv(nowMs, 1000);

@@ -53,6 +53,7 @@ public:
     void record(qint64 nowMs, quint64 durationNs, bool ok);
     /// Adds a whole interval's distribution at once, as instrumented clients send it.
     void recordHistogram(qint64 nowMs, const LatencyHistogram& delta, quint64 errors);
+    void recordHistogram(qint64 nowMs, const SparseHistogram& delta, quint64 errors);
     /// Closes the seconds that have ended by @p nowMs.
     void advanceTo(qint64 nowMs);
 

@@ -73,26 +73,16 @@ void PerformanceMonitor::record(
         return;
     entry->history.record(now, ns, ok);
 
-    const Thresholds limits = thresholdsLocked(name);
-    auto severity = OperationSample::Severity::Normal;
-    if (limits.verySlowNs && ns >= limits.verySlowNs)
-        severity = OperationSample::Severity::VerySlow;
-    else if (limits.slowNs && ns >= limits.slowNs)
-        severity = OperationSample::Severity::Slow;
+    const auto severity = severityLocked(name, ns);
     const bool slow = severity != OperationSample::Severity::Normal;
     entry->slowCount += slow ? 1 : 0;
-
-    const bool keep = slow || m_samplingRate >= 1.0
-        || (m_samplingRate > 0.0 && std::uniform_real_distribution<double>(0.0, 1.0)(m_random) < m_samplingRate);
+    const bool keep = keepLocked(severity);
     const bool listened = m_listened.load(std::memory_order_relaxed);
     std::optional<OperationSample> sample;
     if (keep || listened) {
         sample.emplace(OperationSample { name, now, ns, ok, severity, quintptr(QThread::currentThreadId()), metadata });
-        if (keep && m_maxSamples > 0) {
-            entry->samples.push_back(*sample);
-            while (entry->samples.size() > std::size_t(m_maxSamples))
-                entry->samples.pop_front();
-        }
+        if (keep)
+            pushSampleLocked(entry, *sample);
     }
 
     QList<Transition> transitions;
@@ -114,6 +104,54 @@ void PerformanceMonitor::recordHistogram(const QString& name, const LatencyHisto
     QMutexLocker lock(&m_mutex);
     if (Entry* entry = entryLocked(name))
         entry->history.recordHistogram(m_clock->wallMs(), delta, errors);
+}
+
+void PerformanceMonitor::recordHistogram(const QString& name, const SparseHistogram& delta, quint64 errors)
+{
+    QMutexLocker lock(&m_mutex);
+    if (Entry* entry = entryLocked(name))
+        entry->history.recordHistogram(m_clock->wallMs(), delta, errors);
+}
+
+void PerformanceMonitor::addSample(OperationSample sample)
+{
+    QMutexLocker lock(&m_mutex);
+    Entry* entry = entryLocked(sample.operation);
+    if (!entry)
+        return;
+    sample.severity = severityLocked(sample.operation, sample.durationNs);
+    const bool slow = sample.severity != OperationSample::Severity::Normal;
+    entry->slowCount += slow ? 1 : 0;
+    if (keepLocked(sample.severity))
+        pushSampleLocked(entry, sample);
+    lock.unlock();
+    if (slow)
+        Q_EMIT slowOperation(sample);
+}
+
+OperationSample::Severity PerformanceMonitor::severityLocked(const QString& name, quint64 ns) const
+{
+    const Thresholds limits = thresholdsLocked(name);
+    if (limits.verySlowNs && ns >= limits.verySlowNs)
+        return OperationSample::Severity::VerySlow;
+    if (limits.slowNs && ns >= limits.slowNs)
+        return OperationSample::Severity::Slow;
+    return OperationSample::Severity::Normal;
+}
+
+bool PerformanceMonitor::keepLocked(OperationSample::Severity severity)
+{
+    return severity != OperationSample::Severity::Normal || m_samplingRate >= 1.0
+        || (m_samplingRate > 0.0 && std::uniform_real_distribution<double>(0.0, 1.0)(m_random) < m_samplingRate);
+}
+
+void PerformanceMonitor::pushSampleLocked(Entry* entry, const OperationSample& sample)
+{
+    if (m_maxSamples <= 0)
+        return;
+    entry->samples.push_back(sample);
+    while (entry->samples.size() > std::size_t(m_maxSamples))
+        entry->samples.pop_front();
 }
 
 PerformanceMonitor::Entry* PerformanceMonitor::entryLocked(const QString& name)

@@ -142,6 +142,10 @@ public:
     void finishOperation(const QString& name, qint64 startNs, bool ok, const QVariantMap& metadata = {});
     /// Adds a whole distribution at once (@p errors of its operations failed), as clients send it.
     void recordHistogram(const QString& name, const LatencyHistogram& delta, quint64 errors);
+    void recordHistogram(const QString& name, const SparseHistogram& delta, quint64 errors);
+    /// Keeps a raw sample whose operation was already counted (through recordHistogram()): applies
+    /// the thresholds to it, emits slowOperation() when it is slow, and keeps it as sampling says.
+    void addSample(OperationSample sample);
 
     std::optional<OperationStats> stats(const QString& name, StatsWindow window = StatsWindow::session()) const;
     /// Statistics of every operation whose name starts with @p prefix (all when empty), by name.
@@ -214,6 +218,10 @@ private:
     QFuture<T> trackFuture(const QString& name, qint64 startNs, QFuture<T> future, const QVariantMap& metadata);
 
     Entry* entryLocked(const QString& name);
+    OperationSample::Severity severityLocked(const QString& name, quint64 ns) const;
+    /// Whether a sample of this severity goes into the ring: slow ones always, others as sampled.
+    bool keepLocked(OperationSample::Severity severity);
+    void pushSampleLocked(Entry* entry, const OperationSample& sample);
     Thresholds thresholdsLocked(const QString& name) const;
     QList<BudgetViolation> violationsLocked(qint64 nowMs) const;
     QList<Transition> updateViolationsLocked(qint64 nowMs);

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "metricsstore.h"
+
+#include <QDateTime>
+
+namespace perfdash {
+
+struct MetricsStore::Process
+{
+    ProcessInfo info;
+    PerformanceMonitor* monitor = nullptr; // a child of the store
+    std::unique_ptr<ProcessSampler> sampler;
+    std::deque<MemoryRecord> memory;
+};
+
+MetricsStore::MetricsStore(QObject* parent)
+    : QObject(parent)
+{
+    qRegisterMetaType<perfdash::ProcessInfo>();
+    connect(&m_sampling, &QTimer::timeout, this, &MetricsStore::sampleProcesses);
+}
+
+MetricsStore::~MetricsStore() = default;
+
+MetricsStore::Process* MetricsStore::findLocked(quint64 key) const
+{
+    auto it = m_processes.find(key);
+    return it == m_processes.end() ? nullptr : it->second.get();
+}
+
+MetricsStore::Process* MetricsStore::createLocked(qint64 pid)
+{
+    if (m_processes.size() >= std::size_t(MaxProcesses)) {
+        // Forget the oldest exited process to make room; live ones are never dropped.
+        for (auto it = m_processes.begin(); it != m_processes.end(); ++it) {
+            if (it->second->info.state == ProcessInfo::State::Exited || it->second->info.state == ProcessInfo::State::Error) {
+                it->second->monitor->deleteLater();
+                m_processes.erase(it);
+                break;
+            }
+        }
+        if (m_processes.size() >= std::size_t(MaxProcesses))
+            return nullptr;
+    }
+    auto p = std::make_unique<Process>();
+    p->info.key = m_nextKey++;
+    p->info.pid = pid;
+    p->info.firstSeenMs = p->info.lastSeenMs = QDateTime::currentMSecsSinceEpoch();
+    p->monitor = new PerformanceMonitor(this);
+    p->monitor->setSamplingRate(0.0); // raw samples are the ones clients chose to send
+    p->monitor->setSlowThreshold(std::chrono::nanoseconds(m_thresholds.slowNs));
+    p->monitor->setVerySlowThreshold(std::chrono::nanoseconds(m_thresholds.verySlowNs));
+    const quint64 key = p->info.key;
+    connect(p->monitor, &PerformanceMonitor::slowOperation, this,
+        [this, key](const OperationSample& sample) { Q_EMIT slowOperation(key, sample); });
+    p->sampler = std::make_unique<ProcessSampler>(pid);
+    Process* raw = p.get();
+    m_processes.emplace(key, std::move(p));
+    return raw;
+}
+
+quint64 MetricsStore::openProcess(qint64 pid, const QString& name, const QStringList& commandLine)
+{
+    QMutexLocker lock(&m_mutex);
+    Process* p = nullptr;
+    bool added = false;
+    for (auto& [key, candidate] : m_processes) {
+        if (candidate->info.pid == pid && candidate->info.state == ProcessInfo::State::ProcOnly) {
+            p = candidate.get(); // attached by pid before it connected: the same process
+            break;
+        }
+    }
+    if (!p) {
+        p = createLocked(pid);
+        added = true;
+        if (!p)
+            return 0;
+    }
+    p->info.name = name;
+    p->info.commandLine = commandLine;
+    p->info.instrumented = true;
+    p->info.state = ProcessInfo::State::Live;
+    p->info.reason.clear();
+    p->info.lastSeenMs = QDateTime::currentMSecsSinceEpoch();
+    const quint64 key = p->info.key;
+    lock.unlock();
+    Q_EMIT added ? processAdded(key) : processChanged(key);
+    return key;
+}
+
+void MetricsStore::closeProcess(quint64 key, const QString& error)
+{
+    QMutexLocker lock(&m_mutex);
+    Process* p = findLocked(key);
+    if (!p)
+        return;
+    p->info.state = error.isEmpty() ? ProcessInfo::State::Exited : ProcessInfo::State::Error;
+    p->info.reason = error.isEmpty() ? tr("disconnected") : error;
+    p->info.cpuPercent.reset();
+    lock.unlock();
+    Q_EMIT processChanged(key);
+}
+
+quint64 MetricsStore::attachPid(qint64 pid, QString* error)
+{
+    ProcessSampler probe(pid);
+    const ProcessSample first = probe.sample();
+    if (!first.isValid()) {
+        if (error)
+            *error = first.error;
+        return 0;
+    }
+    QMutexLocker lock(&m_mutex);
+    for (auto& [key, p] : m_processes) {
+        if (p->info.pid == pid && (p->info.state == ProcessInfo::State::Live || p->info.state == ProcessInfo::State::ProcOnly))
+            return key;
+    }
+    Process* p = createLocked(pid);
+    if (!p) {
+        if (error)
+            *error = tr("too many processes (at most %1)").arg(MaxProcesses);
+        return 0;
+    }
+    p->info.name = first.name;
+    p->info.commandLine = first.commandLine;
+    p->info.state = ProcessInfo::State::ProcOnly;
+    p->sampler = std::make_unique<ProcessSampler>(std::move(probe));
+    const quint64 key = p->info.key;
+    lock.unlock();
+    Q_EMIT processAdded(key);
+    return key;
+}
+
+void MetricsStore::recordHistogram(quint64 key, const QString& operation, const SparseHistogram& histogram, quint64 errors)
+{
+    if (PerformanceMonitor* m = monitor(key))
+        m->recordHistogram(operation, histogram, errors);
+}
+
+void MetricsStore::recordOperation(quint64 key, const QString& operation, quint64 durationNs, bool ok,
+    const QVariantMap& metadata)
+{
+    if (PerformanceMonitor* m = monitor(key))
+        m->record(operation, std::chrono::nanoseconds(durationNs), ok, metadata);
+}
+
+void MetricsStore::recordEvent(quint64 key, OperationSample sample)
+{
+    if (PerformanceMonitor* m = monitor(key))
+        m->addSample(std::move(sample));
+}
+
+void MetricsStore::recordMemory(quint64 key, qint64 rssBytes, qint64 heapBytes)
+{
+    QMutexLocker lock(&m_mutex);
+    if (Process* p = findLocked(key)) {
+        // /proc sampling writes the rows; the client's own figures fill them in.
+        if (rssBytes >= 0)
+            p->info.rssBytes = rssBytes;
+        if (heapBytes >= 0)
+            p->info.heapBytes = heapBytes;
+    }
+}
+
+void MetricsStore::setMetric(quint64 key, const QString& name, bool gauge, double value)
+{
+    QMutexLocker lock(&m_mutex);
+    if (Process* p = findLocked(key)) {
+        if (gauge)
+            p->info.gauges.insert(name, value);
+        else if (p->info.counters.size() < 10'000 || p->info.counters.contains(name))
+            p->info.counters.insert(name, value);
+    }
+}
+
+void MetricsStore::setDrops(quint64 key, quint64 events, quint64 bytes)
+{
+    QMutexLocker lock(&m_mutex);
+    if (Process* p = findLocked(key)) {
+        p->info.droppedEvents = events;
+        p->info.droppedBytes = bytes;
+    }
+}
+
+void MetricsStore::addMalformed(quint64 key, quint64 count, const QString& problem)
+{
+    QMutexLocker lock(&m_mutex);
+    if (Process* p = findLocked(key)) {
+        p->info.malformed += count;
+        p->info.lastProblem = problem;
+    }
+}
+
+void MetricsStore::sampleProcesses()
+{
+    QList<quint64> changed;
+    QMutexLocker lock(&m_mutex);
+    for (auto& [key, p] : m_processes) {
+        const auto state = p->info.state;
+        if (state != ProcessInfo::State::Live && state != ProcessInfo::State::ProcOnly)
+            continue;
+        const ProcessSample s = p->sampler->sample();
+        if (!s.isValid()) {
+            if (state == ProcessInfo::State::ProcOnly) {
+                p->info.state = ProcessInfo::State::Exited;
+                p->info.reason = s.error;
+                p->info.cpuPercent.reset();
+                changed.append(key);
+            }
+            continue; // a live connection says itself when it ends
+        }
+        p->info.lastSeenMs = s.timestampMs;
+        p->info.rssBytes = s.rssBytes;
+        p->info.cpuPercent = s.cpuPercent;
+        p->memory.push_back(MemoryRecord { s.timestampMs, p->info.pid, {}, s.rssBytes, p->info.heapBytes, s.cpuPercent });
+        if (p->memory.size() > std::size_t(MaxMemoryRecordsPerProcess))
+            p->memory.pop_front();
+    }
+    lock.unlock();
+    for (quint64 key : changed)
+        Q_EMIT processChanged(key);
+}
+
+void MetricsStore::start(std::chrono::milliseconds interval)
+{
+    sampleProcesses();
+    m_sampling.start(interval);
+}
+
+void MetricsStore::stop()
+{
+    m_sampling.stop();
+}
+
+ProcessInfo MetricsStore::infoLocked(const Process& p) const
+{
+    ProcessInfo info = p.info;
+    if (auto total = p.monitor->aggregateStats(QString()); total) {
+        info.operations = total->count;
+        info.operationsPerSecond = double(p.monitor->aggregateStats(QString(), StatsWindow::last(10))->count) / 10.0;
+    }
+    info.droppedOperations = p.monitor->droppedOperations();
+    return info;
+}
+
+QList<ProcessInfo> MetricsStore::processes() const
+{
+    QMutexLocker lock(&m_mutex);
+    QList<ProcessInfo> out;
+    for (const auto& [key, p] : m_processes)
+        out.append(infoLocked(*p));
+    return out;
+}
+
+std::optional<ProcessInfo> MetricsStore::process(quint64 key) const
+{
+    QMutexLocker lock(&m_mutex);
+    if (const Process* p = findLocked(key))
+        return infoLocked(*p);
+    return std::nullopt;
+}
+
+PerformanceMonitor* MetricsStore::monitor(quint64 key) const
+{
+    QMutexLocker lock(&m_mutex);
+    const Process* p = findLocked(key);
+    return p ? p->monitor : nullptr;
+}
+
+QList<ProcessStatistics> MetricsStore::statistics(StatsWindow window) const
+{
+    QMutexLocker lock(&m_mutex);
+    QList<ProcessStatistics> out;
+    for (const auto& [key, p] : m_processes) {
+        if (p->info.instrumented)
+            out.append(csvexport::statisticsOf(*p->monitor, p->info.pid, p->info.name, window));
+    }
+    return out;
+}
+
+QList<OperationSeries> MetricsStore::series() const
+{
+    QMutexLocker lock(&m_mutex);
+    QList<OperationSeries> out;
+    for (const auto& [key, p] : m_processes) {
+        if (p->info.instrumented)
+            out.append(csvexport::seriesOf(*p->monitor, p->info.pid, p->info.name));
+    }
+    return out;
+}
+
+QList<MemoryRecord> MetricsStore::memoryRecords() const
+{
+    QMutexLocker lock(&m_mutex);
+    QList<MemoryRecord> out;
+    for (const auto& [key, p] : m_processes) {
+        for (MemoryRecord r : p->memory) {
+            r.process = p->info.name;
+            out.append(std::move(r));
+        }
+    }
+    std::stable_sort(out.begin(), out.end(),
+        [](const MemoryRecord& a, const MemoryRecord& b) { return a.timestampMs < b.timestampMs; });
+    return out;
+}
+
+void MetricsStore::setSlowThreshold(std::chrono::nanoseconds slow, std::chrono::nanoseconds verySlow)
+{
+    QMutexLocker lock(&m_mutex);
+    m_thresholds = Thresholds { quint64(slow.count()), quint64(verySlow.count()) };
+    for (auto& [key, p] : m_processes) {
+        p->monitor->setSlowThreshold(slow);
+        p->monitor->setVerySlowThreshold(verySlow);
+    }
+}
+
+} // namespace perfdash

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "csvexport.h"
+#include "performancemonitor.h"
+#include "processsampler.h"
+
+#include <QHash>
+#include <QMutex>
+#include <QObject>
+#include <QTimer>
+
+#include <deque>
+#include <memory>
+#include <optional>
+
+namespace perfdash {
+
+/// One process as the dashboard knows it, copied out for views and exports.
+struct ProcessInfo
+{
+    enum class State {
+        Live, ///< an instrumented process connected now
+        Exited, ///< it was here and is gone; its data stays
+        ProcOnly, ///< attached by pid: memory and CPU from /proc, no operations
+        Error, ///< its connection was closed for a protocol error (see reason)
+    };
+
+    quint64 key = 0; ///< unique within the store (pids can be reused)
+    qint64 pid = 0;
+    QString name;
+    QStringList commandLine;
+    State state = State::ProcOnly;
+    QString reason; ///< why it is in state Exited or Error, for the user
+    bool instrumented = false;
+    qint64 firstSeenMs = 0;
+    qint64 lastSeenMs = 0;
+    quint64 operations = 0; ///< operations recorded, session-wide
+    double operationsPerSecond = 0.0; ///< over the last 10 seconds
+    quint64 droppedEvents = 0; ///< raw events the client could not keep (its own count)
+    quint64 droppedBytes = 0; ///< data the client gave up while disconnected
+    quint64 droppedOperations = 0; ///< operation names over the store's limit
+    quint64 malformed = 0; ///< lines or frames skipped as malformed
+    QString lastProblem;
+    qint64 rssBytes = -1;
+    qint64 heapBytes = -1;
+    std::optional<double> cpuPercent;
+    QHash<QString, double> counters;
+    QHash<QString, double> gauges;
+};
+
+/**
+ * Every process the dashboard has seen (connected, attached by pid, exited) with a
+ * PerformanceMonitor each for its operations, a bounded memory and CPU history, counters and
+ * gauges. Ingest feeds it; views and exports read copies. A process that disconnects keeps its
+ * data, marked exited. Live and attached processes are sampled from /proc once a second (start()).
+ * Thread-safe for reading; the feeding calls and the sampling run on the store's thread.
+ */
+class MetricsStore : public QObject
+{
+    Q_OBJECT
+public:
+    static constexpr int MaxMemoryRecordsPerProcess = 24 * 3600;
+    static constexpr int MaxProcesses = 1000;
+
+    explicit MetricsStore(QObject* parent = nullptr);
+    ~MetricsStore() override;
+
+    /// An instrumented process said hello. An attached (/proc only) entry with the same pid becomes it.
+    quint64 openProcess(qint64 pid, const QString& name, const QStringList& commandLine);
+    /// Its connection ended: cleanly when @p error is empty, else for that reason (state Error).
+    void closeProcess(quint64 key, const QString& error = {});
+    /// Attaches a pid for /proc sampling; returns the existing entry if that pid is already known
+    /// and live, 0 when the pid cannot be sampled (@p error says why).
+    quint64 attachPid(qint64 pid, QString* error = nullptr);
+
+    void recordHistogram(quint64 key, const QString& operation, const SparseHistogram& histogram, quint64 errors);
+    void recordOperation(quint64 key, const QString& operation, quint64 durationNs, bool ok, const QVariantMap& metadata);
+    /// A raw event whose operation was already counted by recordHistogram().
+    void recordEvent(quint64 key, OperationSample sample);
+    void recordMemory(quint64 key, qint64 rssBytes, qint64 heapBytes);
+    void setMetric(quint64 key, const QString& name, bool gauge, double value);
+    void setDrops(quint64 key, quint64 events, quint64 bytes);
+    void addMalformed(quint64 key, quint64 count, const QString& problem);
+
+    /// Samples every live or attached process from /proc now (start() does it every second).
+    void sampleProcesses();
+    void start(std::chrono::milliseconds interval = std::chrono::seconds(1));
+    void stop();
+
+    QList<ProcessInfo> processes() const;
+    std::optional<ProcessInfo> process(quint64 key) const;
+    /// The monitor holding @p key's operations; lives as long as the store.
+    PerformanceMonitor* monitor(quint64 key) const;
+    QList<ProcessStatistics> statistics(StatsWindow window = StatsWindow::session()) const;
+    QList<OperationSeries> series() const;
+    QList<MemoryRecord> memoryRecords() const;
+
+    void setSlowThreshold(std::chrono::nanoseconds slow, std::chrono::nanoseconds verySlow);
+
+Q_SIGNALS:
+    void processAdded(quint64 key);
+    void processChanged(quint64 key);
+    void slowOperation(quint64 key, const perfdash::OperationSample& sample);
+
+private:
+    struct Process;
+    Process* findLocked(quint64 key) const;
+    Process* createLocked(qint64 pid);
+    ProcessInfo infoLocked(const Process& p) const;
+
+    mutable QMutex m_mutex;
+    std::map<quint64, std::unique_ptr<Process>> m_processes;
+    quint64 m_nextKey = 1;
+    Thresholds m_thresholds;
+    QTimer m_sampling;
+};
+
+} // namespace perfdash
+
+Q_DECLARE_METATYPE(perfdash::ProcessInfo)

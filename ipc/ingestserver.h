@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "batchprocessor.h"
+#include "protocol.h"
+
+#include <QHash>
+#include <QObject>
+#include <QThread>
+
+#include <atomic>
+#include <vector>
+
+namespace perfdash {
+
+class MetricsStore;
+
+/// What one read of one connection produced, on its way from the ingest thread to the store.
+struct IngestBatch
+{
+    quint64 connection = 0;
+    qint64 peerPid = 0;
+    std::vector<protocol::Message> messages;
+    quint64 newMalformed = 0;
+    QString lastProblem;
+    bool closed = false;
+    QString error; ///< why the connection was closed by us; empty for a clean end
+};
+
+/**
+ * The socket instrumented processes connect to: a QLocalServer on a thread of its own, one
+ * FrameDecoder per connection, and decoded data handed to the MetricsStore through a
+ * BatchProcessor (on the store's thread). Only the same user may connect (the socket is 0600 in a
+ * 0700 directory, and the peer's uid is checked with SO_PEERCRED). Bad input closes or skips as
+ * docs/PROTOCOL.md says, with the reason in the log and in the process's state; other
+ * connections are not disturbed.
+ */
+class IngestServer : public QObject
+{
+    Q_OBJECT
+public:
+    struct Stats
+    {
+        int connections = 0;
+        quint64 accepted = 0;
+        quint64 refused = 0;
+        quint64 bytes = 0;
+        quint64 messages = 0;
+    };
+
+    /// @p store must live on the thread that creates the server.
+    explicit IngestServer(MetricsStore* store, QObject* parent = nullptr);
+    ~IngestServer() override;
+
+    /// $PERFDASH_SOCKET, else $XDG_RUNTIME_DIR/perfdash/perfdash.sock, else /tmp/perfdash-<uid>/perfdash.sock.
+    static QString defaultSocketPath();
+
+    /// Starts listening at @p path; false with a sentence in @p error when another perfdash serves
+    /// it, or the path cannot be used.
+    bool listen(const QString& path, QString* error);
+    void close();
+    QString socketPath() const { return m_path; }
+    Stats stats() const;
+
+Q_SIGNALS:
+    /// A connection was refused or closed for bad input: a sentence for the log and the window.
+    void connectionProblem(const QString& message);
+
+private:
+    class Worker;
+    void apply(const QList<IngestBatch>& batches);
+
+    MetricsStore* m_store;
+    QThread m_thread;
+    Worker* m_worker = nullptr;
+    BatchProcessor<IngestBatch, bool>* m_batcher;
+    QHash<quint64, quint64> m_processKeys; // connection -> store key; store thread only
+    QString m_path;
+};
+
+} // namespace perfdash

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "latencyhistogram.h"
+
+#include <QByteArray>
+#include <QString>
+#include <QStringList>
+#include <QVariantMap>
+
+#include <variant>
+
+/**
+ * The perfdash wire protocol, version 1 (docs/PROTOCOL.md has the full description).
+ *
+ * A connection is NDJSON when its first byte is '{', binary when it starts with the preface
+ * "PDSH". Binary frames, all integers little-endian:
+ *
+ *   +-----------------+---------+------------------------+
+ *   | length: u32     | type:u8 | body: length - 1 bytes |
+ *   +-----------------+---------+------------------------+
+ *   length counts the type byte and the body; 1 <= length <= MaxFrameBytes.
+ *   str = u32 byte count + UTF-8 bytes.
+ *
+ *   client -> server
+ *   1 HELLO      u16 version, u32 pid, u64 clock origin (wall ns), str name, u16 argc, str argv[argc]
+ *   2 DEFINE_OP  u32 id (< MaxOperations), str name
+ *   3 HISTOGRAM  u32 op, u64 interval end (wall ns), u64 errors, u64 sum ns, u64 min ns, u64 max ns,
+ *                u64 overflow count, u32 n, n x (u16 bucket, u32 count)     -- LatencyHistogram's layout
+ *   4 EVENT      u32 op, u64 start (wall ns), u64 duration ns, u8 ok, u64 thread id,
+ *                u16 n, n x (str key, str value)                            -- already counted in HISTOGRAM
+ *   5 MEMORY     u64 wall ns, u64 rss bytes, u64 heap bytes
+ *   6 METRIC     u8 kind (1 counter total, 2 gauge), str name, f64 value
+ *   7 DROPS      u64 raw events dropped, u64 bytes dropped                  -- cumulative, client side
+ *   8 GOODBYE    (empty)
+ *   server -> client
+ *   0x81 WELCOME u16 version the server speaks
+ *   0x82 REJECT  str reason; the server closes the connection after it
+ *
+ * HELLO comes first. Unknown frame types are skipped (so later versions can add frames).
+ */
+namespace perfdash::protocol {
+
+inline constexpr quint16 Version = 1;
+inline constexpr quint16 OldestVersion = 1;
+inline constexpr QByteArrayView Preface = "PDSH";
+inline constexpr qsizetype MaxFrameBytes = 1 << 20;
+inline constexpr qsizetype MaxLineBytes = 1 << 20;
+inline constexpr quint32 MaxOperations = 4096;
+
+enum class FrameType : quint8 {
+    Hello = 1,
+    DefineOp = 2,
+    Histogram = 3,
+    Event = 4,
+    Memory = 5,
+    Metric = 6,
+    Drops = 7,
+    Goodbye = 8,
+    Welcome = 0x81,
+    Reject = 0x82,
+};
+
+struct Hello
+{
+    quint16 version = Version;
+    qint64 pid = 0;
+    QString name;
+    QStringList commandLine;
+    qint64 clockOriginNs = 0;
+    bool ndjson = false;
+};
+
+struct Histogram
+{
+    QString operation;
+    qint64 intervalEndNs = 0;
+    quint64 errors = 0;
+    SparseHistogram histogram;
+};
+
+/// One operation: a raw event of the binary protocol (already counted in a Histogram), or an
+/// NDJSON "op" line (counted here, @c counted false).
+struct Event
+{
+    QString operation;
+    qint64 startNs = 0; ///< wall clock; 0 when the sender did not say
+    quint64 durationNs = 0;
+    bool ok = true;
+    quint64 threadId = 0;
+    QVariantMap metadata;
+    bool counted = true;
+};
+
+struct Memory
+{
+    qint64 wallNs = 0;
+    qint64 rssBytes = -1;
+    qint64 heapBytes = -1;
+};
+
+struct Metric
+{
+    QString name;
+    bool gauge = false;
+    double value = 0.0;
+};
+
+struct Drops
+{
+    quint64 events = 0;
+    quint64 bytes = 0;
+};
+
+struct Goodbye
+{
+};
+
+using Message = std::variant<Hello, Histogram, Event, Memory, Metric, Drops, Goodbye>;
+
+// Encoders: the server's replies, and frames for tests and tools written with Qt.
+QByteArray encodeWelcome();
+QByteArray encodeReject(const QString& reason);
+QByteArray encodeHello(const Hello& hello); ///< with the preface
+QByteArray encodeDefineOp(quint32 id, const QString& name);
+QByteArray encodeHistogram(quint32 op, const LatencyHistogram& histogram, quint64 errors, qint64 intervalEndNs);
+QByteArray encodeEvent(quint32 op, const Event& event);
+QByteArray encodeMemory(const Memory& memory);
+QByteArray encodeMetric(const Metric& metric);
+QByteArray encodeDrops(const Drops& drops);
+QByteArray encodeGoodbye();
+/// A frame of any type with any body, for tests of malformed input.
+QByteArray encodeFrame(quint8 type, QByteArrayView body);
+
+} // namespace perfdash::protocol
