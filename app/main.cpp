@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// perfdash command line. Until the dashboard window exists, perfdash samples the attached
-// processes and prints them in the terminal once a second, and writes the exports at the end.
+// perfdash: listens for instrumented processes, samples attached ones from /proc, and writes the
+// CSV exports when the run ends. Until the window exists it shows what it sees in the terminal.
 #include "csvexport.h"
-#include "processmonitor.h"
+#include "ingestserver.h"
+#include "metricsstore.h"
+#include "workerpool.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -15,7 +17,10 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <utility>
+
+using namespace perfdash;
 
 namespace {
 std::atomic<bool> g_interrupted { false };
@@ -42,27 +47,64 @@ QString checkWritable(const QString& path)
     return {};
 }
 
-QString formatBytes(qint64 bytes)
+QString stateName(const ProcessInfo& p)
 {
-    return QStringLiteral("%1 MiB").arg(double(bytes) / (1024.0 * 1024.0), 0, 'f', 1);
+    switch (p.state) {
+    case ProcessInfo::State::Live: return QStringLiteral("live");
+    case ProcessInfo::State::Exited: return QStringLiteral("exited");
+    case ProcessInfo::State::ProcOnly: return QStringLiteral("/proc");
+    case ProcessInfo::State::Error: return QStringLiteral("error");
+    }
+    return {};
 }
 
-QString stateName(perfdash::ProcessSample::Status status)
+QString formatDuration(quint64 ns)
 {
-    using Status = perfdash::ProcessSample::Status;
-    switch (status) {
-    case Status::Ok:
-        return QStringLiteral("live");
-    case Status::Exited:
-        return QStringLiteral("exited");
-    case Status::NoSuchProcess:
-        return QStringLiteral("missing");
-    case Status::AccessDenied:
-        return QStringLiteral("denied");
-    case Status::Error:
-        break;
+    if (ns < 1000)
+        return QStringLiteral("%1 ns").arg(ns);
+    if (ns < 1'000'000)
+        return QStringLiteral("%1 µs").arg(double(ns) / 1e3, 0, 'f', 1);
+    if (ns < 1'000'000'000)
+        return QStringLiteral("%1 ms").arg(double(ns) / 1e6, 0, 'f', 1);
+    return QStringLiteral("%1 s").arg(double(ns) / 1e9, 0, 'f', 2);
+}
+
+void printTable(QTextStream& out, const MetricsStore& store)
+{
+    out << QStringLiteral("%1  %2  %3  %4  %5  %6\n")
+               .arg(QStringLiteral("PID"), 8)
+               .arg(QStringLiteral("PROCESS"), -18)
+               .arg(QStringLiteral("STATE"), -6)
+               .arg(QStringLiteral("OPS/S"), 9)
+               .arg(QStringLiteral("RSS"), 10)
+               .arg(QStringLiteral("CPU"), 7);
+    for (const ProcessInfo& p : store.processes()) {
+        out << QStringLiteral("%1  %2  %3  %4  %5  %6\n")
+                   .arg(p.pid, 8)
+                   .arg(p.name.left(18), -18)
+                   .arg(stateName(p), -6)
+                   .arg(p.instrumented ? QString::number(p.operationsPerSecond, 'f', 0) : QStringLiteral("-"), 9)
+                   .arg(p.rssBytes >= 0 ? QStringLiteral("%1 MiB").arg(double(p.rssBytes) / 1048576.0, 0, 'f', 1)
+                                        : QStringLiteral("-"),
+                       10)
+                   .arg(p.cpuPercent ? QStringLiteral("%1%").arg(*p.cpuPercent, 0, 'f', 1) : QStringLiteral("-"), 7);
+        if (!p.reason.isEmpty() && p.state != ProcessInfo::State::Live)
+            out << QStringLiteral("          %1\n").arg(p.reason);
+        if (!p.instrumented)
+            continue;
+        QList<OperationStats> ops = store.monitor(p.key)->allStats(StatsWindow::last(10));
+        std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
+        for (const OperationStats& s : ops.mid(0, 6)) {
+            out << QStringLiteral("          %1 %2/10s  p50 %3  p99 %4  max %5  errors %6%\n")
+                       .arg(s.operation.left(24), -24)
+                       .arg(s.count, 8)
+                       .arg(formatDuration(s.p50Ns), 9)
+                       .arg(formatDuration(s.p99Ns), 9)
+                       .arg(formatDuration(s.maxNs), 9)
+                       .arg(s.errorRate * 100, 0, 'f', 1);
+        }
     }
-    return QStringLiteral("error");
+    out << Qt::endl;
 }
 } // namespace
 
@@ -73,20 +115,29 @@ int main(int argc, char** argv)
     QCoreApplication::setApplicationVersion(QStringLiteral(PERFDASH_VERSION));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(
-        QStringLiteral("Live profiling dashboard. Samples the memory and CPU of attached processes from /proc.\n"
-                       "Usage: perfdash [options] [-- COMMAND [ARGS...]]"));
+    parser.setApplicationDescription(QStringLiteral(
+        "Live profiling dashboard: percentiles, errors, memory and CPU of running processes.\n"
+        "Usage: perfdash [options] [-- COMMAND [ARGS...]]"));
     parser.addHelpOption();
     parser.addVersionOption();
-    const QCommandLineOption attach(
-        QStringLiteral("attach"), QStringLiteral("Attach to a running process (repeatable)."), QStringLiteral("PID"));
-    const QCommandLineOption headless(QStringLiteral("headless"), QStringLiteral("No window (the terminal view)."));
-    const QCommandLineOption duration(
-        QStringLiteral("duration"), QStringLiteral("Stop after SECONDS."), QStringLiteral("SECONDS"));
+    const QCommandLineOption socket(QStringLiteral("socket"),
+        QStringLiteral("Ingest socket (default: $PERFDASH_SOCKET, else $XDG_RUNTIME_DIR/perfdash/perfdash.sock, "
+                       "else /tmp/perfdash-<uid>/perfdash.sock)."),
+        QStringLiteral("PATH"));
+    const QCommandLineOption attach(QStringLiteral("attach"),
+        QStringLiteral("Attach to a running process: sample its memory and CPU (repeatable)."), QStringLiteral("PID"));
+    const QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Start the demo workload (perfdash-demo)."));
+    const QCommandLineOption headless(QStringLiteral("headless"), QStringLiteral("No window."));
+    const QCommandLineOption duration(QStringLiteral("duration"), QStringLiteral("Stop after SECONDS."),
+        QStringLiteral("SECONDS"));
+    const QCommandLineOption exportCsv(QStringLiteral("export-csv"),
+        QStringLiteral("Write the operation statistics as CSV to FILE when the run ends."), QStringLiteral("FILE"));
+    const QCommandLineOption exportSeries(QStringLiteral("export-series"),
+        QStringLiteral("Write the per-second series as CSV to FILE when the run ends."), QStringLiteral("FILE"));
     const QCommandLineOption exportMemory(QStringLiteral("export-memory"),
         QStringLiteral("Write the memory and CPU samples as CSV to FILE when the run ends."), QStringLiteral("FILE"));
     const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("Do not print the live table."));
-    parser.addOptions({ attach, headless, duration, exportMemory, quiet });
+    parser.addOptions({ socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, quiet });
 
     // Everything after "--" is the command to launch, untouched by the parser.
     QStringList arguments = QCoreApplication::arguments();
@@ -94,6 +145,8 @@ int main(int argc, char** argv)
     if (const qsizetype dashes = arguments.indexOf(QStringLiteral("--")); dashes >= 0) {
         command = arguments.mid(dashes + 1);
         arguments = arguments.mid(0, dashes);
+        if (command.isEmpty())
+            fail(QStringLiteral("-- must be followed by a command to launch"));
     }
     if (!parser.parse(arguments))
         fail(parser.errorText());
@@ -105,17 +158,6 @@ int main(int argc, char** argv)
         fail(QStringLiteral("unexpected argument '%1' (a command to launch goes after --)")
                  .arg(parser.positionalArguments().constFirst()));
 
-    perfdash::ProcessMonitor monitor;
-    for (const QString& value : parser.values(attach)) {
-        bool ok = false;
-        const qint64 pid = value.toLongLong(&ok);
-        if (!ok || pid <= 0)
-            fail(QStringLiteral("--attach needs a process id, not '%1'").arg(value));
-        const perfdash::ProcessSample probe = perfdash::ProcessSampler(pid).sample();
-        if (!probe.isValid())
-            fail(probe.error);
-        monitor.attach(pid);
-    }
     double seconds = 0;
     if (parser.isSet(duration)) {
         bool ok = false;
@@ -123,91 +165,133 @@ int main(int argc, char** argv)
         if (!ok || seconds <= 0)
             fail(QStringLiteral("--duration needs a positive number of seconds, not '%1'").arg(parser.value(duration)));
     }
-    const QString memoryPath = parser.value(exportMemory);
-    if (!memoryPath.isEmpty()) {
-        if (const QString error = checkWritable(memoryPath); !error.isEmpty())
+    QList<std::pair<QString, QString>> exports; // (kind, path)
+    for (const auto& [option, kind] : { std::pair { &exportCsv, "statistics" }, std::pair { &exportSeries, "series" },
+             std::pair { &exportMemory, "memory" } }) {
+        const QString path = parser.value(*option);
+        if (path.isEmpty())
+            continue;
+        if (const QString error = checkWritable(path); !error.isEmpty())
+            fail(error);
+        exports.append({ QString::fromLatin1(kind), path });
+    }
+    QList<qint64> pids;
+    for (const QString& value : parser.values(attach)) {
+        bool ok = false;
+        const qint64 pid = value.toLongLong(&ok);
+        if (!ok || pid <= 0)
+            fail(QStringLiteral("--attach needs a process id, not '%1'").arg(value));
+        pids.append(pid);
+    }
+
+    MetricsStore store;
+    store.setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
+    IngestServer server(&store);
+    const QString socketPath = parser.isSet(socket) ? parser.value(socket) : IngestServer::defaultSocketPath();
+    QString error;
+    if (!server.listen(socketPath, &error))
+        fail(error);
+    for (qint64 pid : pids) {
+        if (!store.attachPid(pid, &error))
             fail(error);
     }
 
-    QProcess child;
-    if (!command.isEmpty()) {
-        child.setProgram(command.takeFirst());
-        child.setArguments(command);
-        child.setProcessChannelMode(QProcess::ForwardedChannels);
-        child.start();
-        if (!child.waitForStarted())
-            fail(QStringLiteral("cannot launch %1: %2").arg(child.program(), child.errorString()));
-        monitor.attach(child.processId());
+    // Children: the demo workload and the command, all told where the dashboard is.
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("PERFDASH_SOCKET"), socketPath);
+    std::vector<std::unique_ptr<QProcess>> children;
+    QProcess* commandProcess = nullptr;
+    const auto launch = [&](const QString& program, const QStringList& args) {
+        auto child = std::make_unique<QProcess>();
+        child->setProcessEnvironment(environment);
+        child->setProgram(program);
+        child->setArguments(args);
+        child->setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        child->setStandardOutputFile(QProcess::nullDevice());
+        child->start();
+        if (!child->waitForStarted())
+            fail(QStringLiteral("cannot launch %1: %2").arg(program, child->errorString()));
+        store.attachPid(child->processId());
+        children.push_back(std::move(child));
+        return children.back().get();
+    };
+    if (parser.isSet(demo)) {
+        const QString demoProgram = QCoreApplication::applicationDirPath() + QStringLiteral("/perfdash-demo");
+        launch(demoProgram, { QStringLiteral("--name"), QStringLiteral("orders-api"), QStringLiteral("--threads"),
+                                QStringLiteral("4"), QStringLiteral("--rate"), QStringLiteral("250") });
+        launch(demoProgram,
+            { QStringLiteral("--name"), QStringLiteral("billing-worker"), QStringLiteral("--threads"), QStringLiteral("2"),
+                QStringLiteral("--rate"), QStringLiteral("100"), QStringLiteral("--seed"), QStringLiteral("2") });
     }
-    if (monitor.pids().isEmpty())
-        fail(QStringLiteral("nothing to watch: give --attach PID or -- COMMAND (see --help)"));
+    if (!command.isEmpty()) {
+        const QString program = command.takeFirst();
+        commandProcess = launch(program, command);
+        commandProcess->setProcessChannelMode(QProcess::ForwardedChannels);
+    }
 
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
-
-    QTextStream out(stdout);
-    const bool printTable = !parser.isSet(quiet);
-    QObject::connect(&monitor, &perfdash::ProcessMonitor::processLost, &app, [&](qint64 pid, const QString& reason) {
-        std::fprintf(stderr, "perfdash: %lld: %s\n", static_cast<long long>(pid), qUtf8Printable(reason));
-    });
+    QObject::connect(&server, &IngestServer::connectionProblem, &app,
+        [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
+    store.start();
 
     int exitCode = 0;
-    bool finished = false;
+    bool finishing = false;
     QTimer tick;
     QTimer poll; // signal handlers may only set a flag; this turns it into a clean exit
+    QTextStream out(stdout);
+    const bool printing = !parser.isSet(quiet);
     const auto finish = [&] {
-        if (std::exchange(finished, true))
+        if (std::exchange(finishing, true))
             return;
         tick.stop();
         poll.stop();
-        if (!memoryPath.isEmpty()) {
-            QString error;
-            const auto records = monitor.memoryRecords();
-            if (!perfdash::csvexport::writeFile(
-                    memoryPath, [&](perfdash::CsvWriter& csv) { perfdash::csvexport::writeMemory(csv, records); },
-                    &error)) {
-                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(error));
-                exitCode = 1;
+        for (auto& child : children) {
+            if (child->state() != QProcess::NotRunning) {
+                child->terminate(); // lets the client library send its last interval
+                if (!child->waitForFinished(3000))
+                    child->kill();
             }
         }
-        if (child.state() != QProcess::NotRunning) {
-            child.terminate();
-            if (!child.waitForFinished(2000))
-                child.kill();
+        server.close(); // applies what is still in flight
+        store.sampleProcesses();
+        store.stop();
+        // Copies taken here; the files are written on the worker pool.
+        const auto statistics = store.statistics();
+        const auto series = store.series();
+        const auto memory = store.memoryRecords();
+        WorkerPool pool(2);
+        QList<QFuture<QString>> writes;
+        for (const auto& [kind, path] : std::as_const(exports)) {
+            writes.append(pool.submit(QStringLiteral("export"), [&, kind = kind, path = path] {
+                QString writeError;
+                csvexport::writeFile(
+                    path,
+                    [&](CsvWriter& csv) {
+                        if (kind == QLatin1String("statistics"))
+                            csvexport::writeStatistics(csv, statistics);
+                        else if (kind == QLatin1String("series"))
+                            csvexport::writeSeries(csv, series);
+                        else
+                            csvexport::writeMemory(csv, memory);
+                    },
+                    &writeError);
+                return writeError;
+            }));
+        }
+        for (auto& w : writes) {
+            if (const QString writeError = w.result(); !writeError.isEmpty()) {
+                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(writeError));
+                exitCode = 1;
+            }
         }
         QCoreApplication::exit(exitCode);
     };
 
     tick.setInterval(std::chrono::seconds(1));
     QObject::connect(&tick, &QTimer::timeout, &app, [&] {
-        monitor.sampleNow();
-        if (printTable) {
-            out << QStringLiteral("%1  %2  %3  %4  %5  %6\n")
-                       .arg(QStringLiteral("PID"), 8)
-                       .arg(QStringLiteral("NAME"), -16)
-                       .arg(QStringLiteral("STATE"), -8)
-                       .arg(QStringLiteral("RSS"), 12)
-                       .arg(QStringLiteral("CPU"), 7)
-                       .arg(QStringLiteral("THREADS"), 7);
-            for (qint64 pid : monitor.pids()) {
-                const perfdash::ProcessSample s = monitor.latest(pid);
-                out << QStringLiteral("%1  %2  %3  %4  %5  %6\n")
-                           .arg(pid, 8)
-                           .arg(monitor.label(pid).left(16), -16)
-                           .arg(stateName(s.status), -8)
-                           .arg(formatBytes(s.rssBytes), 12)
-                           .arg(
-                               s.cpuPercent ? QStringLiteral("%1%").arg(*s.cpuPercent, 0, 'f', 1) : QStringLiteral("-"),
-                               7)
-                           .arg(s.threads, 7);
-            }
-            out << Qt::endl;
-        }
-        const auto pids = monitor.pids();
-        const bool allGone
-            = std::all_of(pids.begin(), pids.end(), [&](qint64 pid) { return !monitor.latest(pid).isValid(); });
-        if (allGone)
-            finish();
+        if (printing)
+            printTable(out, store);
     });
     poll.setInterval(std::chrono::milliseconds(100));
     QObject::connect(&poll, &QTimer::timeout, &app, [&] {
@@ -216,9 +300,11 @@ int main(int argc, char** argv)
     });
     if (seconds > 0)
         QTimer::singleShot(std::chrono::milliseconds(qint64(seconds * 1000)), &app, finish);
-
-    monitor.sampleNow(); // the first sample starts every CPU interval
+    else if (commandProcess) // the run is the command's: it ends when the command does
+        QObject::connect(commandProcess, &QProcess::finished, &app, [&] { QTimer::singleShot(0, &app, finish); });
     tick.start();
     poll.start();
+    if (printing)
+        out << QStringLiteral("perfdash: listening on %1\n").arg(socketPath) << Qt::flush;
     return app.exec();
 }

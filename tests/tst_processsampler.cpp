@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "memorymonitor.h"
-#include "processmonitor.h"
+#include "metricsstore.h"
 #include "processsampler.h"
 
 #include <QCoreApplication>
@@ -184,31 +184,41 @@ private Q_SLOTS:
         QCOMPARE(sample.status, Status::AccessDenied);
     }
 
-    void processMonitorKeepsHistoryOfExitedProcess()
+    void attachedProcessKeepsHistoryAfterExit()
     {
         QProcess child;
         QVERIFY2(startMemhog(child, 20), qPrintable(child.errorString()));
         const qint64 pid = child.processId(); // QProcess forgets it once the child is reaped
-        ProcessMonitor monitor;
-        monitor.attach(pid, s("hog"));
-        QSignalSpy lost(&monitor, &ProcessMonitor::processLost);
-        monitor.sampleNow();
-        monitor.sampleNow();
-        QCOMPARE(monitor.latest(pid).status, Status::Ok);
+        MetricsStore store;
+        QSignalSpy changed(&store, &MetricsStore::processChanged);
+        const quint64 key = store.attachPid(pid);
+        QVERIFY(key != 0);
+        QCOMPARE(store.attachPid(pid), key); // attaching twice gives the same entry
+        store.sampleProcesses();
+        store.sampleProcesses();
+        QCOMPARE(store.process(key)->state, ProcessInfo::State::ProcOnly);
         child.closeWriteChannel();
         QVERIFY(child.waitForFinished(30'000));
-        monitor.sampleNow();
-        QCOMPARE(lost.count(), 1);
-        monitor.sampleNow(); // an exited process is not sampled again
-        QCOMPARE(lost.count(), 1);
-        const ProcessSample last = monitor.latest(pid);
-        QCOMPARE(last.status, Status::Exited);
+        store.sampleProcesses();
+        QCOMPARE(changed.count(), 1);
+        store.sampleProcesses(); // an exited process is not sampled again
+        QCOMPARE(changed.count(), 1);
+        const ProcessInfo last = *store.process(key);
+        QCOMPARE(last.state, ProcessInfo::State::Exited);
+        QVERIFY(last.reason.contains(s("exited")));
         QVERIFY(last.rssBytes > 20 * 1024 * 1024); // the last good figures stay for inspection
-        const QList<MemoryRecord> records = monitor.memoryRecords();
+        QVERIFY(!last.cpuPercent.has_value());
+        const QList<MemoryRecord> records = store.memoryRecords();
         QCOMPARE(records.size(), 2);
-        QCOMPARE(records.constFirst().process, s("hog"));
-        QVERIFY(!records.constFirst().cpuPercent.has_value());
+        QCOMPARE(records.constFirst().process, s("perfdash_test_m"));
+        QCOMPARE(records.constFirst().pid, pid);
+        // attachPid() sampled once already, so even the first row has a CPU interval.
+        QVERIFY(records.constFirst().cpuPercent.has_value());
         QVERIFY(records.constLast().cpuPercent.has_value());
+
+        QString error;
+        QCOMPARE(store.attachPid(0x3fffffff, &error), quint64(0));
+        QVERIFY(error.contains(s("no process")));
     }
 
     void memoryMonitorSnapshots()
