@@ -224,7 +224,8 @@ private:
             if (!c->decoder.rejectReason().isEmpty() && c->decoder.mode() == protocol::FrameDecoder::Mode::Binary)
                 socket->write(protocol::encodeReject(c->decoder.rejectReason()));
             socket->disconnect(this);
-            socket->disconnectFromServer(); // flushes the reject, then closes
+            socket->flush();
+            socket->disconnectFromServer(); // closes once the reject is written
             finish(socket, reason, true);
         }
     }
@@ -242,8 +243,12 @@ private:
         closing.error = error;
         m_owner->m_batcher->add(std::move(closing));
         delete c;
-        if (later)
+        if (!later)
+            return;
+        if (socket->state() == QLocalSocket::UnconnectedState)
             socket->deleteLater();
+        else // still writing a reject: go when it is out
+            connect(socket, &QLocalSocket::disconnected, socket, &QObject::deleteLater);
     }
 
     IngestServer* m_owner;

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Test helper: an instrumented process for the ingest tests, in several modes.
+//   early N      records N operations before any dashboard exists, says "recorded", then waits
+//                (up to 60 s) until they are all sent
+//   stream       records about a thousand operations a second until stdin closes
+//   partial      connects by hand, sends a hello and half a frame, and kills itself with SIGKILL
+//   fork         records 10 "parent.op", forks; the child records 20 "child.op"; both send theirs
+#include <perfdash/perfdash.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+int early(long n)
+{
+    const perfdash::OpId op = perfdash::operation("early.op");
+    for (long i = 0; i < n; ++i)
+        perfdash::record(op, std::uint64_t(1000 * (i % 100 + 1)), i % 10 != 0);
+    std::printf("recorded\n");
+    std::fflush(stdout);
+    const int rc = perfdash::flush(60'000);
+    std::printf("flush: %s\n", perfdash_strerror(rc));
+    return rc == PERFDASH_OK ? 0 : 1;
+}
+
+int stream()
+{
+    std::atomic<bool> done { false };
+    std::thread reader([&] {
+        while (std::getchar() != EOF) {
+        }
+        done = true;
+    });
+    const perfdash::OpId op = perfdash::operation("stream.op");
+    std::printf("streaming\n");
+    std::fflush(stdout);
+    while (!done) {
+        perfdash::record(op, 5000, true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    reader.join();
+    return perfdash::flush(5000) == PERFDASH_OK ? 0 : 1;
+}
+
+void put(std::string& out, std::uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; ++i)
+        out.push_back(char((v >> (8 * i)) & 0xff));
+}
+
+int partial()
+{
+    const char* path = std::getenv("PERFDASH_SOCKET");
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr {};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        return 1;
+    std::string body;
+    put(body, 1, 2); // version
+    put(body, std::uint64_t(getpid()), 4);
+    put(body, 0, 8);
+    const std::string name = "half-frame";
+    put(body, name.size(), 4);
+    body += name;
+    put(body, 0, 2); // argc
+    std::string data = "PDSH";
+    put(data, body.size() + 1, 4);
+    data.push_back(1);
+    data += body;
+    put(data, 100, 4); // a MEMORY frame announced with 100 bytes...
+    data.push_back(5);
+    data += "only part"; // ...of which only these arrive
+    if (::write(fd, data.data(), data.size()) != ssize_t(data.size()))
+        return 1;
+    std::printf("sent\n");
+    std::fflush(stdout);
+    char ack;
+    if (::read(0, &ack, 1) < 0) // the test says when to die
+        return 1;
+    ::raise(SIGKILL);
+    return 1;
+}
+
+int forked()
+{
+    const perfdash::OpId parentOp = perfdash::operation("parent.op");
+    for (int i = 0; i < 10; ++i)
+        perfdash::record(parentOp, 1000, true);
+    if (perfdash::flush(20'000) != PERFDASH_OK)
+        return 1;
+    std::printf("forking\n");
+    std::fflush(stdout);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        const perfdash::OpId childOp = perfdash::operation("child.op");
+        for (int i = 0; i < 20; ++i)
+            perfdash::record(childOp, 2000, true);
+        std::_Exit(perfdash::flush(20'000) == PERFDASH_OK ? 0 : 3);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    std::printf("child %d\n", int(child));
+    std::fflush(stdout);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 2;
+}
+} // namespace
+
+int main(int argc, char** argv)
+{
+    const std::string mode = argc > 1 ? argv[1] : "";
+    if (mode == "early")
+        return early(argc > 2 ? std::atol(argv[2]) : 1000);
+    if (mode == "stream")
+        return stream();
+    if (mode == "partial")
+        return partial();
+    if (mode == "fork")
+        return forked();
+    std::fprintf(stderr, "usage: perfdash_test_client early N | stream | partial | fork\n");
+    return 2;
+}

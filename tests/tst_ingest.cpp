@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Ingest through a real socket: the client library and NDJSON in, the store and CSV out.
+#include "csvexport.h"
+#include "csvwriter.h"
+#include "ingestserver.h"
+#include "metricsstore.h"
+#include "protocol.h"
+
+#include <perfdash/perfdash.hpp>
+
+#include <QCoreApplication>
+#include <QFile>
+#include <QLocalSocket>
+#include <QProcess>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QThread>
+
+#include <random>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace perfdash;
+
+namespace {
+QString s(const char* text)
+{
+    return QString::fromUtf8(text);
+}
+
+std::optional<ProcessInfo> findProcess(const MetricsStore& store, const QString& name)
+{
+    for (const ProcessInfo& p : store.processes()) {
+        if (p.name == name)
+            return p;
+    }
+    return std::nullopt;
+}
+
+quint64 countOf(const MetricsStore& store, const QString& process, const QString& operation)
+{
+    const auto p = findProcess(store, process);
+    if (!p)
+        return 0;
+    const auto st = store.monitor(p->key)->stats(operation);
+    return st ? st->count : 0;
+}
+
+QString helper()
+{
+    return QCoreApplication::applicationDirPath() + s("/perfdash_test_client");
+}
+
+bool startHelper(QProcess& process, const QString& socketPath, const QStringList& args, const QByteArray& firstLine)
+{
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(s("PERFDASH_SOCKET"), socketPath);
+    env.insert(s("PERFDASH_NAME"), s("helper-") + args.constFirst());
+    process.setProcessEnvironment(env);
+    process.start(helper(), args);
+    if (!process.waitForStarted(30'000))
+        return false;
+    while (!process.canReadLine()) {
+        if (!process.waitForReadyRead(60'000))
+            return false;
+    }
+    return process.readLine().trimmed() == firstLine;
+}
+
+/// QProcess::waitForFinished() is false for a process that has already finished.
+bool waitFinished(QProcess& process)
+{
+    return process.state() == QProcess::NotRunning || process.waitForFinished(60'000);
+}
+
+double exactQuantile(std::vector<quint64> sorted, double q)
+{
+    return double(sorted[std::size_t(std::max(1.0, std::ceil(q * double(sorted.size()) - 1e-9))) - 1]);
+}
+
+/// A server and its store on their own socket path.
+struct Dashboard
+{
+    MetricsStore store;
+    IngestServer server { &store };
+    bool listen(const QString& path)
+    {
+        QString error;
+        const bool ok = server.listen(path, &error);
+        if (!ok)
+            qWarning("%s", qPrintable(error));
+        return ok;
+    }
+};
+} // namespace
+
+class TestIngest : public QObject
+{
+    Q_OBJECT
+private:
+    QTemporaryDir m_dir;
+    QString m_path;
+    std::unique_ptr<Dashboard> m_main;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_path = m_dir.filePath(s("main.sock"));
+        // Before the first call into the client library, which reads it once.
+        qputenv("PERFDASH_SOCKET", QFile::encodeName(m_path));
+        qputenv("PERFDASH_NAME", "tst_ingest");
+        m_main = std::make_unique<Dashboard>();
+        QVERIFY(m_main->listen(m_path));
+        struct stat st {};
+        QCOMPARE(::stat(QFile::encodeName(m_path).constData(), &st), 0);
+        QCOMPARE(st.st_mode & 0777, 0600u);
+    }
+
+    void cleanupTestCase() { m_main.reset(); }
+
+    void fourThreadsExactCountsAndPercentiles()
+    {
+        constexpr int Threads = 4, PerThread = 25'000;
+        const perfdash::OpId op = perfdash::operation("exact.op");
+        std::vector<std::vector<quint64>> values(Threads);
+        QList<QThread*> threads;
+        for (int t = 0; t < Threads; ++t) {
+            std::mt19937_64 rng(quint64(t) + 1);
+            std::lognormal_distribution<double> dist(std::log(3e5), 1.1);
+            for (int i = 0; i < PerThread; ++i)
+                values[std::size_t(t)].push_back(quint64(dist(rng)) + 1);
+            threads.append(QThread::create([&values, op, t] {
+                int i = 0;
+                for (quint64 v : values[std::size_t(t)])
+                    perfdash::record(op, v, ++i % 50 != 0);
+            }));
+            threads.last()->start();
+        }
+        for (QThread* t : threads) {
+            QVERIFY(t->wait(60'000));
+            delete t;
+        }
+        QCOMPARE(perfdash::flush(20'000), PERFDASH_OK);
+        QTRY_COMPARE_WITH_TIMEOUT(countOf(m_main->store, s("tst_ingest"), s("exact.op")), quint64(Threads * PerThread), 30'000);
+
+        const QString csvPath = m_dir.filePath(s("stats.csv"));
+        const auto statistics = m_main->store.statistics();
+        QVERIFY(csvexport::writeFile(csvPath, [&](CsvWriter& csv) { csvexport::writeStatistics(csv, statistics); }, nullptr));
+        QFile file(csvPath);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QStringList row;
+        for (const QByteArray& line : file.readAll().split('\n')) {
+            if (line.contains(",exact.op,"))
+                row = QString::fromUtf8(line.trimmed()).split(u',');
+        }
+        QCOMPARE(row.size(), 15);
+        QCOMPARE(row[0].toLongLong(), QCoreApplication::applicationPid());
+        QCOMPARE(row[3], QString::number(Threads * PerThread));
+        QCOMPARE(row[4], QString::number(Threads * PerThread / 50));
+        std::vector<quint64> all;
+        for (const auto& v : values)
+            all.insert(all.end(), v.begin(), v.end());
+        std::sort(all.begin(), all.end());
+        QCOMPARE(row[6].toDouble(), double(all.front()) / 1000.0);
+        QCOMPARE(row[13].toDouble(), double(all.back()) / 1000.0);
+        const QList<std::pair<int, double>> percentiles { { 8, 0.5 }, { 9, 0.9 }, { 10, 0.95 }, { 11, 0.99 }, { 12, 0.999 } };
+        for (const auto& [column, q] : percentiles) {
+            const double exact = exactQuantile(all, q) / 1000.0;
+            const double got = row[column].toDouble();
+            QVERIFY2(std::abs(got - exact) / exact < 0.01, qPrintable(QStringLiteral("q=%1 exact=%2 got=%3").arg(q).arg(exact).arg(got)));
+        }
+    }
+
+    void ndjsonClient()
+    {
+        QLocalSocket socket;
+        socket.connectToServer(m_path);
+        QVERIFY(socket.waitForConnected(10'000));
+        QByteArray data = "{\"type\":\"hello\",\"version\":1,\"pid\":" + QByteArray::number(QCoreApplication::applicationPid())
+            + ",\"name\":\"ndjson-client\"}\n";
+        std::vector<quint64> durations;
+        for (int i = 1; i <= 1000; ++i) {
+            durations.push_back(quint64(i) * 1000);
+            data += "{\"type\":\"op\",\"name\":\"node.handler\",\"duration_us\":" + QByteArray::number(i)
+                + ",\"ok\":" + (i % 20 == 0 ? "false" : "true") + ",\"meta\":{\"route\":\"/x\"}}\n";
+        }
+        data += "{\"type\":\"memory\",\"rss_bytes\":52428800,\"heap_bytes\":31457280}\n";
+        QCOMPARE(socket.write(data), data.size());
+        QVERIFY(socket.waitForBytesWritten(10'000));
+        QTRY_COMPARE_WITH_TIMEOUT(countOf(m_main->store, s("ndjson-client"), s("node.handler")), quint64(1000), 30'000);
+        const auto p = *findProcess(m_main->store, s("ndjson-client"));
+        const auto st = *m_main->store.monitor(p.key)->stats(s("node.handler"));
+        QCOMPARE(st.errorCount, quint64(50));
+        QVERIFY(std::abs(double(st.p99Ns) - 990'000.0) / 990'000.0 < 0.01);
+        QCOMPARE(st.maxNs, quint64(1'000'000));
+        QTRY_COMPARE(m_main->store.process(p.key)->heapBytes, qint64(31457280));
+        socket.disconnectFromServer();
+        QTRY_COMPARE_WITH_TIMEOUT(m_main->store.process(p.key)->state, ProcessInfo::State::Exited, 10'000);
+    }
+
+    void clientStartedBeforeServer()
+    {
+        const QString path = m_dir.filePath(s("late.sock"));
+        QProcess client;
+        QVERIFY(startHelper(client, path, { s("early"), s("5000") }, "recorded"));
+        Dashboard late; // appears after the client recorded everything
+        QVERIFY(late.listen(path));
+        QTRY_COMPARE_WITH_TIMEOUT(countOf(late.store, s("helper-early"), s("early.op")), quint64(5000), 30'000);
+        QVERIFY(waitFinished(client));
+        QCOMPARE(client.exitCode(), 0);
+        const auto p = *findProcess(late.store, s("helper-early"));
+        QCOMPARE(late.store.monitor(p.key)->stats(s("early.op"))->errorCount, quint64(500));
+    }
+
+    void serverRestartLosesNoClient()
+    {
+        const QString path = m_dir.filePath(s("restart.sock"));
+        QProcess client;
+        auto first = std::make_unique<Dashboard>();
+        QVERIFY(first->listen(path));
+        QVERIFY(startHelper(client, path, { s("stream") }, "streaming"));
+        QTRY_VERIFY_WITH_TIMEOUT(countOf(first->store, s("helper-stream"), s("stream.op")) > 0, 30'000);
+        first.reset(); // the dashboard goes away while the client streams
+        QCOMPARE(client.state(), QProcess::Running);
+        Dashboard second;
+        QVERIFY(second.listen(path));
+        QTRY_VERIFY_WITH_TIMEOUT(countOf(second.store, s("helper-stream"), s("stream.op")) > 0, 30'000);
+        QCOMPARE(findProcess(second.store, s("helper-stream"))->state, ProcessInfo::State::Live);
+        client.closeWriteChannel();
+        QVERIFY(waitFinished(client));
+        QCOMPARE(client.exitCode(), 0);
+    }
+
+    void clientKilledMidFrame()
+    {
+        QProcess client;
+        QVERIFY(startHelper(client, m_path, { s("partial") }, "sent"));
+        QTRY_VERIFY_WITH_TIMEOUT(findProcess(m_main->store, s("half-frame")).has_value(), 30'000);
+        client.write("x");
+        QVERIFY(waitFinished(client));
+        QCOMPARE(client.exitStatus(), QProcess::CrashExit);
+        QTRY_COMPARE_WITH_TIMEOUT(findProcess(m_main->store, s("half-frame"))->state, ProcessInfo::State::Exited, 30'000);
+        // The dashboard goes on: another client is served as before.
+        const perfdash::OpId op = perfdash::operation("after.kill");
+        perfdash::record(op, 1000, true);
+        QCOMPARE(perfdash::flush(20'000), PERFDASH_OK);
+        QTRY_COMPARE_WITH_TIMEOUT(countOf(m_main->store, s("tst_ingest"), s("after.kill")), quint64(1), 30'000);
+    }
+
+    void forkedChildIsASeparateClient()
+    {
+        const QString path = m_dir.filePath(s("fork.sock"));
+        Dashboard dashboard;
+        QVERIFY(dashboard.listen(path));
+        QProcess parent;
+        QVERIFY(startHelper(parent, path, { s("fork") }, "forking"));
+        QVERIFY(waitFinished(parent));
+        QCOMPARE(parent.exitCode(), 0);
+        QTRY_COMPARE_WITH_TIMEOUT(dashboard.store.processes().size(), 2, 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(countOf(dashboard.store, s("helper-fork"), s("parent.op")), quint64(10), 30'000);
+        quint64 childCount = 0, parentChildOps = 0;
+        qint64 parentPid = 0, childPid = 0;
+        for (const ProcessInfo& p : dashboard.store.processes()) {
+            const auto childOps = dashboard.store.monitor(p.key)->stats(s("child.op"));
+            const auto parentOps = dashboard.store.monitor(p.key)->stats(s("parent.op"));
+            if (parentOps) {
+                parentPid = p.pid;
+                parentChildOps = childOps ? childOps->count : 0;
+            } else if (childOps) {
+                childPid = p.pid;
+                childCount = childOps->count;
+            }
+        }
+        QCOMPARE(childCount, quint64(20));
+        QCOMPARE(parentChildOps, quint64(0)); // the child's work is not the parent's
+        QVERIFY(parentPid != childPid && childPid != 0);
+    }
+
+    void malformedInputClosesOnlyItsConnection()
+    {
+        QSignalSpy problems(&m_main->server, &IngestServer::connectionProblem);
+        QLocalSocket bad;
+        bad.connectToServer(m_path);
+        QVERIFY(bad.waitForConnected(10'000));
+        bad.write("GET / HTTP/1.1\r\n\r\n");
+        QVERIFY(bad.waitForDisconnected(10'000));
+        QTRY_VERIFY(problems.count() >= 1);
+        QVERIFY(problems.constLast().at(0).toString().contains(s("not a perfdash client")));
+
+        QLocalSocket good;
+        good.connectToServer(m_path);
+        QVERIFY(good.waitForConnected(10'000));
+        good.write("{\"type\":\"hello\",\"name\":\"after-garbage\"}\n"
+                   "{\"type\":\"op\",\"name\":\"a\",\"duration_us\":3}\n"
+                   "this line is not JSON\n"
+                   "{\"type\":\"op\",\"name\":\"a\",\"duration_us\":4}\n");
+        QTRY_COMPARE_WITH_TIMEOUT(countOf(m_main->store, s("after-garbage"), s("a")), quint64(2), 30'000);
+        const auto p = *findProcess(m_main->store, s("after-garbage"));
+        QCOMPARE(p.malformed, quint64(1));
+        QVERIFY(p.lastProblem.contains(s("line 3")));
+        QCOMPARE(p.state, ProcessInfo::State::Live);
+    }
+
+    void versionMismatchIsRejectedWithAReason()
+    {
+        QLocalSocket socket;
+        socket.connectToServer(m_path);
+        QVERIFY(socket.waitForConnected(10'000));
+        protocol::Hello hello;
+        hello.version = 9;
+        hello.name = s("from-the-future");
+        socket.write(protocol::encodeHello(hello));
+        QVERIFY(socket.waitForDisconnected(10'000) || socket.state() == QLocalSocket::UnconnectedState);
+        const QByteArray reply = socket.readAll();
+        QVERIFY(reply.size() > 9);
+        QCOMPARE(quint8(reply[4]), quint8(protocol::FrameType::Reject));
+        QVERIFY2(reply.contains("version 9"), reply.constData());
+    }
+
+    void secondServerOnTheSamePathIsRefused()
+    {
+        Dashboard second;
+        QString error;
+        QVERIFY(!second.server.listen(m_path, &error));
+        QVERIFY2(error.contains(s("already listening")), qPrintable(error));
+    }
+
+    void staleSocketIsReplaced()
+    {
+        const QString path = m_dir.filePath(s("stale.sock"));
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0); // bound, never listening: like a crashed perfdash
+        sockaddr_un addr {};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, QFile::encodeName(path).constData(), sizeof addr.sun_path - 1);
+        QCOMPARE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+        ::close(fd);
+        Dashboard fresh;
+        QVERIFY(fresh.listen(path));
+
+        const QString regular = m_dir.filePath(s("regular-file"));
+        QFile f(regular);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.close();
+        Dashboard refused;
+        QString error;
+        QVERIFY(!refused.server.listen(regular, &error));
+        QVERIFY(error.contains(s("not a socket")));
+    }
+
+    void otherUidIsRefused()
+    {
+        if (::geteuid() != 0)
+            QSKIP("needs root to run a client as another user");
+        QTemporaryDir open;
+        const QString path = open.filePath(s("open.sock"));
+        Dashboard dashboard;
+        QVERIFY(dashboard.listen(path));
+        // Open the file system's doors on purpose: the peer-credential check must still refuse.
+        ::chmod(QFile::encodeName(open.path()).constData(), 0755);
+        ::chmod(QFile::encodeName(path).constData(), 0666);
+        const QByteArray native = QFile::encodeName(path);
+        const pid_t child = ::fork();
+        if (child == 0) {
+            if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+                ::_exit(10);
+            const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+            sockaddr_un addr {};
+            addr.sun_family = AF_UNIX;
+            std::strncpy(addr.sun_path, native.constData(), sizeof addr.sun_path - 1);
+            if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+                ::_exit(11);
+            const char line[] = "{\"type\":\"hello\",\"name\":\"intruder\"}\n{\"type\":\"op\",\"name\":\"x\",\"duration_us\":1}\n";
+            if (::write(fd, line, sizeof line - 1) < 0)
+                ::_exit(12);
+            char buffer[64];
+            while (::read(fd, buffer, sizeof buffer) > 0) {
+            }
+            ::_exit(0);
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(dashboard.server.stats().refused, quint64(1), 30'000);
+        int status = 0;
+        QCOMPARE(::waitpid(child, &status, 0), child);
+        QVERIFY(WIFEXITED(status));
+        QCOMPARE(WEXITSTATUS(status), 0);
+        QVERIFY(!findProcess(dashboard.store, s("intruder")).has_value());
+    }
+
+    void disabledClientIsANoOp()
+    {
+        QProcess client;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(s("PERFDASH_SOCKET"), m_path);
+        env.insert(s("PERFDASH_DISABLE"), s("1"));
+        env.insert(s("PERFDASH_NAME"), s("disabled-client"));
+        client.setProcessEnvironment(env);
+        client.start(helper(), { s("early"), s("100") });
+        QVERIFY(waitFinished(client));
+        QVERIFY(client.readAllStandardOutput().contains("perfdash is disabled"));
+        QVERIFY(!findProcess(m_main->store, s("disabled-client")).has_value());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestIngest)
+#include "tst_ingest.moc"
