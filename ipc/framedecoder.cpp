@@ -147,10 +147,14 @@ void FrameDecoder::feed(QByteArrayView bytes, std::vector<Message>& out)
         m_offset = 0;
     }
     m_buffer.append(bytes.data(), bytes.size());
-    if (m_mode == Mode::Binary)
+    if (m_mode == Mode::Binary) {
         decodeBinary(out);
-    else
+    } else {
+        // simdjson reads a little past a line's end: the padding is reserved here, before any view
+        // into the buffer is taken, so that no view outlives a reallocation.
+        m_buffer.reserve(m_buffer.size() + qsizetype(simdjson::SIMDJSON_PADDING));
         decodeLines(out);
+    }
 }
 
 void FrameDecoder::decodeBinary(std::vector<Message>& out)
@@ -350,8 +354,6 @@ void FrameDecoder::decodeLines(std::vector<Message>& out)
         }
         if (line.endsWith('\r'))
             line.chop(1);
-        // simdjson reads a little past the end; the rest of the buffer or its padding covers that.
-        m_buffer.reserve(m_buffer.size() + qsizetype(simdjson::SIMDJSON_PADDING));
         if (!line.trimmed().isEmpty())
             decodeLine(line, out);
         m_offset = newline + 1;
@@ -417,29 +419,36 @@ void FrameDecoder::decodeLine(QByteArrayView line, std::vector<Message>& out)
         } else if (key == "meta") {
             ondemand::object metaObject;
             e = value.get_object().get(metaObject);
+            if (e != SUCCESS)
+                return bad(QStringLiteral("\"meta\" is not an object"));
             for (auto m : metaObject) {
-                if (e != SUCCESS || meta.size() >= 64)
-                    break;
                 std::string_view metaKey;
                 ondemand::value metaValue;
-                if ((e = m.unescaped_key().get(metaKey)) != SUCCESS || (e = m.value().get(metaValue)) != SUCCESS)
-                    break;
-                QVariant v;
-                std::string_view s;
-                double d;
-                bool b;
                 ondemand::json_type t;
-                if ((e = metaValue.type().get(t)) != SUCCESS)
-                    break;
-                if (t == ondemand::json_type::string && metaValue.get_string().get(s) == SUCCESS)
-                    v = QString::fromUtf8(s.data(), qsizetype(s.size()));
-                else if (t == ondemand::json_type::number && metaValue.get_double().get(d) == SUCCESS)
-                    v = d;
-                else if (t == ondemand::json_type::boolean && metaValue.get_bool().get(b) == SUCCESS)
-                    v = b;
-                else
-                    v = QString::fromUtf8(std::string_view(metaValue.raw_json_token()).data(),
-                        qsizetype(std::string_view(metaValue.raw_json_token()).size()));
+                if (m.unescaped_key().get(metaKey) != SUCCESS || m.value().get(metaValue) != SUCCESS
+                    || metaValue.type().get(t) != SUCCESS)
+                    return bad(QStringLiteral("malformed \"meta\""));
+                if (meta.size() >= 64)
+                    continue; // the rest are skipped, not stored
+                QVariant v;
+                std::string_view text;
+                double number = 0;
+                bool flag = false;
+                if (t == ondemand::json_type::string) {
+                    if (metaValue.get_string().get(text) != SUCCESS)
+                        return bad(QStringLiteral("malformed \"meta\" string"));
+                    v = QString::fromUtf8(text.data(), qsizetype(text.size()));
+                } else if (t == ondemand::json_type::number) {
+                    if (metaValue.get_double().get(number) != SUCCESS)
+                        return bad(QStringLiteral("malformed \"meta\" number"));
+                    v = number;
+                } else if (t == ondemand::json_type::boolean) {
+                    if (metaValue.get_bool().get(flag) != SUCCESS)
+                        return bad(QStringLiteral("malformed \"meta\" boolean"));
+                    v = flag;
+                } else {
+                    continue; // null, arrays and objects are not metadata values
+                }
                 meta.insert(QString::fromUtf8(metaKey.data(), qsizetype(metaKey.size())), v);
             }
         }

@@ -352,7 +352,8 @@ namespace {
                 delete meta;
                 return;
             }
-            ts->ring[head % RingSize] = RawEvent { op, clock, end, ns, ok, meta };
+            // end == 0: recorded without a clock reading (record()); read one only now that it is needed.
+            ts->ring[head % RingSize] = RawEvent { op, end ? clock : 0, end ? end : monotonicNs(), ns, ok, meta };
             ts->head.store(head + 1, std::memory_order_release);
             return;
         }
@@ -888,7 +889,7 @@ void record(OpId op, std::uint64_t ns, bool ok) noexcept
     if (op >= MaxOps)
         return;
     if (ThreadState* ts = threadState())
-        recordOn(ts, op, ns, ok, 0, monotonicNs(), nullptr);
+        recordOn(ts, op, ns, ok, 0, 0, nullptr);
 }
 
 void record(const char* name, std::uint64_t ns, bool ok) noexcept
