@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # One-stop set-up on Debian 12: installs the missing packages, configures, builds, then runs.
-#   ./setup.sh demo   build and launch perfdash on a sample workload
+#   ./setup.sh demo   build and launch perfdash with the demo workload attached (Ctrl+C stops it)
 #   ./setup.sh test   build and run every test (what CI runs)
 #   ./setup.sh build  only install and build
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(
     g++ cmake ninja-build pkg-config
-    qt6-base-dev libqt6charts6-dev libqt6sql6-sqlite libgl-dev
+    qt6-base-dev qt6-charts-dev libqt6sql6-sqlite libgl-dev
     libsimdjson-dev libbenchmark-dev
     xvfb xauth fonts-dejavu-core
 )
@@ -47,10 +47,8 @@ test)
 demo)
     install_missing
     build
-    # Until the window exists (issue 5), perfdash shows attached processes in the terminal:
-    # here a shell loop that burns CPU, for 10 seconds, with its memory exported as CSV.
-    exec "$BUILD_DIR/bin/perfdash" --duration 10 --export-memory "$BUILD_DIR/demo-memory.csv" -- \
-        sh -c 'i=0; while [ $i -lt 100000000 ]; do i=$((i + 1)); done'
+    [ $# -gt 0 ] && shift # the rest goes to perfdash, e.g. --duration 30
+    exec "$BUILD_DIR/bin/perfdash" --demo "$@"
     ;;
 *)
     echo "usage: $0 [demo|test|build]" >&2
