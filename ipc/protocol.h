@@ -2,6 +2,7 @@
 #pragma once
 
 #include "latencyhistogram.h"
+#include "wire.h" // the client library's constants: one definition of the wire format for both sides
 
 #include <QByteArray>
 #include <QString>
@@ -41,25 +42,17 @@
  */
 namespace perfdash::protocol {
 
-inline constexpr quint16 Version = 1;
+inline constexpr quint16 Version = wire::Version;
 inline constexpr quint16 OldestVersion = 1;
-inline constexpr QByteArrayView Preface = "PDSH";
-inline constexpr qsizetype MaxFrameBytes = 1 << 20;
+inline constexpr QByteArrayView Preface(wire::Preface, sizeof wire::Preface);
+inline constexpr qsizetype MaxFrameBytes = wire::MaxFrame;
 inline constexpr qsizetype MaxLineBytes = 1 << 20;
 inline constexpr quint32 MaxOperations = 4096;
+using FrameType = wire::FrameType;
 
-enum class FrameType : quint8 {
-    Hello = 1,
-    DefineOp = 2,
-    Histogram = 3,
-    Event = 4,
-    Memory = 5,
-    Metric = 6,
-    Drops = 7,
-    Goodbye = 8,
-    Welcome = 0x81,
-    Reject = 0x82,
-};
+// The client buckets durations itself; its layout must be LatencyHistogram's.
+static_assert(wire::BucketCount == LatencyHistogram::BucketCount);
+static_assert(wire::MaxTrackableNs == LatencyHistogram::MaxTrackableNs);
 
 struct Hello
 {

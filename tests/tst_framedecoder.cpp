@@ -221,6 +221,25 @@ private Q_SLOTS:
         QVERIFY(out.empty());
     }
 
+    void clientBucketsAreTheDashboardsBuckets()
+    {
+        // The client library buckets durations before sending them; a different layout would
+        // silently shift every percentile.
+        std::mt19937_64 rng(9);
+        QList<quint64> values;
+        for (quint64 v = 0; v < 300; ++v)
+            values << v;
+        for (int bit = 7; bit < 46; ++bit)
+            values << (quint64(1) << bit) - 1 << (quint64(1) << bit) << (quint64(1) << bit) + 1;
+        for (int i = 0; i < 100'000; ++i)
+            values << (rng() >> (rng() % 64));
+        for (quint64 v : values) {
+            const int expected = v > LatencyHistogram::MaxTrackableNs ? LatencyHistogram::BucketCount
+                                                                        : LatencyHistogram::bucketIndex(v);
+            QCOMPARE(wire::bucketIndex(v), expected);
+        }
+    }
+
     void randomBytesNeverCrash()
     {
         std::mt19937 rng(1234);
