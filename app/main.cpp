@@ -201,13 +201,14 @@ int main(int argc, char** argv)
     environment.insert(QStringLiteral("PERFDASH_SOCKET"), socketPath);
     std::vector<std::unique_ptr<QProcess>> children;
     QProcess* commandProcess = nullptr;
-    const auto launch = [&](const QString& program, const QStringList& args) {
+    const auto launch = [&](const QString& program, const QStringList& args, bool showOutput) {
         auto child = std::make_unique<QProcess>();
         child->setProcessEnvironment(environment);
         child->setProgram(program);
         child->setArguments(args);
-        child->setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        child->setStandardOutputFile(QProcess::nullDevice());
+        child->setProcessChannelMode(showOutput ? QProcess::ForwardedChannels : QProcess::ForwardedErrorChannel);
+        if (!showOutput)
+            child->setStandardOutputFile(QProcess::nullDevice());
         child->start();
         if (!child->waitForStarted())
             fail(QStringLiteral("cannot launch %1: %2").arg(program, child->errorString()));
@@ -217,16 +218,18 @@ int main(int argc, char** argv)
     };
     if (parser.isSet(demo)) {
         const QString demoProgram = QCoreApplication::applicationDirPath() + QStringLiteral("/perfdash-demo");
-        launch(demoProgram, { QStringLiteral("--name"), QStringLiteral("orders-api"), QStringLiteral("--threads"),
-                                QStringLiteral("4"), QStringLiteral("--rate"), QStringLiteral("250") });
+        launch(demoProgram,
+            { QStringLiteral("--name"), QStringLiteral("orders-api"), QStringLiteral("--threads"), QStringLiteral("4"),
+                QStringLiteral("--rate"), QStringLiteral("250") },
+            false);
         launch(demoProgram,
             { QStringLiteral("--name"), QStringLiteral("billing-worker"), QStringLiteral("--threads"), QStringLiteral("2"),
-                QStringLiteral("--rate"), QStringLiteral("100"), QStringLiteral("--seed"), QStringLiteral("2") });
+                QStringLiteral("--rate"), QStringLiteral("100"), QStringLiteral("--seed"), QStringLiteral("2") },
+            false);
     }
     if (!command.isEmpty()) {
         const QString program = command.takeFirst();
-        commandProcess = launch(program, command);
-        commandProcess->setProcessChannelMode(QProcess::ForwardedChannels);
+        commandProcess = launch(program, command, true);
     }
 
     std::signal(SIGINT, onSignal);
