@@ -122,8 +122,7 @@ void PerformanceMonitor::addSample(OperationSample sample)
     sample.severity = severityLocked(sample.operation, sample.durationNs);
     const bool slow = sample.severity != OperationSample::Severity::Normal;
     entry->slowCount += slow ? 1 : 0;
-    if (keepLocked(sample.severity))
-        pushSampleLocked(entry, sample);
+    pushSampleLocked(entry, sample); // the sender already chose which operations to send raw
     lock.unlock();
     if (slow)
         Q_EMIT slowOperation(sample);

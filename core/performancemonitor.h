@@ -144,7 +144,8 @@ public:
     void recordHistogram(const QString& name, const LatencyHistogram& delta, quint64 errors);
     void recordHistogram(const QString& name, const SparseHistogram& delta, quint64 errors);
     /// Keeps a raw sample whose operation was already counted (through recordHistogram()): applies
-    /// the thresholds to it, emits slowOperation() when it is slow, and keeps it as sampling says.
+    /// the thresholds to it, emits slowOperation() when it is slow, and keeps it in the ring (the
+    /// sender did the sampling).
     void addSample(OperationSample sample);
 
     std::optional<OperationStats> stats(const QString& name, StatsWindow window = StatsWindow::session()) const;

@@ -328,8 +328,9 @@ void IngestServer::close()
     m_thread.quit();
     m_thread.wait();
     m_worker = nullptr;
-    m_batcher->flush(); // the last batches, with the connections' ends
-    while (m_batcher->metrics().currentBatchSize > 0)
+    // The last batches, with the connections' ends. The ingest batcher never retries, so each
+    // flush runs a batch; the bound only guards against a batch that adds more while it runs.
+    for (int i = 0; i < 10'000 && m_batcher->metrics().currentBatchSize > 0; ++i)
         m_batcher->flush();
     QLocalServer::removeServer(m_path);
     m_path.clear();
