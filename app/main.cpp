@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// perfdash: listens for instrumented processes, samples attached ones from /proc, and writes the
-// CSV exports when the run ends. Until the window exists it shows what it sees in the terminal.
+// perfdash: listens for instrumented processes, samples attached ones from /proc, shows them in
+// the dashboard window (or, --headless, in the terminal) and writes the CSV exports at the end.
 #include "csvexport.h"
 #include "ingestserver.h"
+#include "mainwindow.h"
 #include "metricsstore.h"
 #include "workerpool.h"
 
+#include <QApplication>
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDir>
@@ -17,6 +19,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -106,11 +109,26 @@ void printTable(QTextStream& out, const MetricsStore& store)
     }
     out << Qt::endl;
 }
+
+bool wantsHeadless(int argc, char** argv)
+{
+    for (int i = 1; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
+        if (std::strcmp(argv[i], "--headless") == 0 || std::strcmp(argv[i], "--help") == 0
+            || std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--version") == 0)
+            return true;
+    }
+    return false;
+}
 } // namespace
 
 int main(int argc, char** argv)
 {
-    QCoreApplication app(argc, argv);
+    // The window needs a QApplication, which needs a display; headless runs need neither.
+    const bool headlessRun = wantsHeadless(argc, argv);
+    std::unique_ptr<QCoreApplication> application(
+        headlessRun ? new QCoreApplication(argc, argv) : new QApplication(argc, argv));
+    QCoreApplication& app = *application;
+    QCoreApplication::setOrganizationName(QStringLiteral("perfdash"));
     QCoreApplication::setApplicationName(QStringLiteral("perfdash"));
     QCoreApplication::setApplicationVersion(QStringLiteral(PERFDASH_VERSION));
 
@@ -136,8 +154,10 @@ int main(int argc, char** argv)
         QStringLiteral("Write the per-second series as CSV to FILE when the run ends."), QStringLiteral("FILE"));
     const QCommandLineOption exportMemory(QStringLiteral("export-memory"),
         QStringLiteral("Write the memory and CPU samples as CSV to FILE when the run ends."), QStringLiteral("FILE"));
-    const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("Do not print the live table."));
-    parser.addOptions({ socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, quiet });
+    const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("Headless: do not print the live table."));
+    const QCommandLineOption screenshot(QStringLiteral("screenshot"),
+        QStringLiteral("After --duration, save the window as a PNG to FILE and exit."), QStringLiteral("FILE"));
+    parser.addOptions({ socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, quiet, screenshot });
 
     // Everything after "--" is the command to launch, untouched by the parser.
     QStringList arguments = QCoreApplication::arguments();
@@ -174,6 +194,15 @@ int main(int argc, char** argv)
         if (const QString error = checkWritable(path); !error.isEmpty())
             fail(error);
         exports.append({ QString::fromLatin1(kind), path });
+    }
+    const QString screenshotPath = parser.value(screenshot);
+    if (!screenshotPath.isEmpty()) {
+        if (headlessRun)
+            fail(QStringLiteral("--screenshot needs the window; it cannot go with --headless"));
+        if (seconds <= 0)
+            fail(QStringLiteral("--screenshot needs --duration SECONDS (when to take it)"));
+        if (const QString error = checkWritable(screenshotPath); !error.isEmpty())
+            fail(error);
     }
     QList<qint64> pids;
     for (const QString& value : parser.values(attach)) {
@@ -239,16 +268,19 @@ int main(int argc, char** argv)
     store.start();
 
     int exitCode = 0;
-    bool finishing = false;
+    bool finished = false;
     QTimer tick;
     QTimer poll; // signal handlers may only set a flag; this turns it into a clean exit
     QTextStream out(stdout);
-    const bool printing = !parser.isSet(quiet);
+    const bool printing = headlessRun && !parser.isSet(quiet);
+    std::unique_ptr<MainWindow> window;
+    // Stops the children, drains ingest and writes the exports; runs once, however the run ends.
     const auto finish = [&] {
-        if (std::exchange(finishing, true))
+        if (std::exchange(finished, true))
             return;
         tick.stop();
         poll.stop();
+        window.reset();
         for (auto& child : children) {
             if (child->state() != QProcess::NotRunning) {
                 child->terminate(); // lets the client library send its last interval
@@ -288,9 +320,17 @@ int main(int argc, char** argv)
                 exitCode = 1;
             }
         }
+    };
+    const auto quit = [&] {
+        finish();
         QCoreApplication::exit(exitCode);
     };
+    QObject::connect(&app, &QCoreApplication::aboutToQuit, &app, finish); // the window was closed
 
+    if (!headlessRun) {
+        window = std::make_unique<MainWindow>(&store, &server);
+        window->show();
+    }
     tick.setInterval(std::chrono::seconds(1));
     QObject::connect(&tick, &QTimer::timeout, &app, [&] {
         if (printing)
@@ -299,15 +339,26 @@ int main(int argc, char** argv)
     poll.setInterval(std::chrono::milliseconds(100));
     QObject::connect(&poll, &QTimer::timeout, &app, [&] {
         if (g_interrupted.load())
-            finish();
+            quit();
     });
-    if (seconds > 0)
-        QTimer::singleShot(std::chrono::milliseconds(qint64(seconds * 1000)), &app, finish);
-    else if (commandProcess) // the run is the command's: it ends when the command does
-        QObject::connect(commandProcess, &QProcess::finished, &app, [&] { QTimer::singleShot(0, &app, finish); });
+    if (seconds > 0) {
+        QTimer::singleShot(std::chrono::milliseconds(qint64(seconds * 1000)), &app, [&] {
+            if (window && !screenshotPath.isEmpty()) {
+                if (!window->grab().save(screenshotPath, "PNG")) {
+                    std::fprintf(stderr, "perfdash: cannot write the screenshot %s\n", qUtf8Printable(screenshotPath));
+                    exitCode = 1;
+                }
+            }
+            quit();
+        });
+    } else if (commandProcess) { // the run is the command's: it ends when the command does
+        QObject::connect(commandProcess, &QProcess::finished, &app, [&] { QTimer::singleShot(0, &app, quit); });
+    }
     tick.start();
     poll.start();
     if (printing)
         out << QStringLiteral("perfdash: listening on %1\n").arg(socketPath) << Qt::flush;
-    return app.exec();
+    const int status = app.exec();
+    finish();
+    return status != 0 ? status : exitCode;
 }

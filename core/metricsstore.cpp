@@ -51,8 +51,11 @@ MetricsStore::Process* MetricsStore::createLocked(qint64 pid)
     p->monitor->setSlowThreshold(std::chrono::nanoseconds(m_thresholds.slowNs));
     p->monitor->setVerySlowThreshold(std::chrono::nanoseconds(m_thresholds.verySlowNs));
     const quint64 key = p->info.key;
+    p->monitor->setBudgets(m_budgets);
     connect(p->monitor, &PerformanceMonitor::slowOperation, this,
         [this, key](const OperationSample& sample) { Q_EMIT slowOperation(key, sample); });
+    connect(p->monitor, &PerformanceMonitor::budgetViolationChanged, this,
+        [this, key](const BudgetViolation& v, bool broken) { Q_EMIT budgetViolationChanged(key, v, broken); });
     p->sampler = std::make_unique<ProcessSampler>(pid);
     Process* raw = p.get();
     m_processes.emplace(key, std::move(p));
@@ -289,11 +292,13 @@ QList<OperationSeries> MetricsStore::series() const
     return out;
 }
 
-QList<MemoryRecord> MetricsStore::memoryRecords() const
+QList<MemoryRecord> MetricsStore::memoryRecords(quint64 only) const
 {
     QMutexLocker lock(&m_mutex);
     QList<MemoryRecord> out;
     for (const auto& [key, p] : m_processes) {
+        if (only && key != only)
+            continue;
         for (MemoryRecord r : p->memory) {
             r.process = p->info.name;
             out.append(std::move(r));
@@ -312,6 +317,50 @@ void MetricsStore::setSlowThreshold(std::chrono::nanoseconds slow, std::chrono::
         p->monitor->setSlowThreshold(slow);
         p->monitor->setVerySlowThreshold(verySlow);
     }
+}
+
+Thresholds MetricsStore::thresholds() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_thresholds;
+}
+
+void MetricsStore::setBudgets(const QList<Budget>& budgets)
+{
+    QMutexLocker lock(&m_mutex);
+    m_budgets = budgets;
+    for (auto& [key, p] : m_processes)
+        p->monitor->setBudgets(budgets);
+}
+
+QList<Budget> MetricsStore::budgets() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_budgets;
+}
+
+void MetricsStore::checkBudgets()
+{
+    QList<PerformanceMonitor*> monitors;
+    {
+        QMutexLocker lock(&m_mutex);
+        for (auto& [key, p] : m_processes)
+            monitors.append(p->monitor);
+    }
+    for (PerformanceMonitor* m : monitors)
+        m->checkBudgets(); // emits outside the store's lock
+}
+
+QList<std::pair<quint64, BudgetViolation>> MetricsStore::budgetViolations() const
+{
+    QMutexLocker lock(&m_mutex);
+    QList<std::pair<quint64, BudgetViolation>> out;
+    for (const auto& [key, p] : m_processes) {
+        for (const BudgetViolation& v : p->monitor->budgetViolations())
+            out.append({ key, v });
+    }
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second.severity > b.second.severity; });
+    return out;
 }
 
 } // namespace perfdash

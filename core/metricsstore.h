@@ -94,14 +94,24 @@ public:
     PerformanceMonitor* monitor(quint64 key) const;
     QList<ProcessStatistics> statistics(StatsWindow window = StatsWindow::session()) const;
     QList<OperationSeries> series() const;
-    QList<MemoryRecord> memoryRecords() const;
+    /// Memory and CPU samples of every process (@p key 0) or of one, oldest first.
+    QList<MemoryRecord> memoryRecords(quint64 key = 0) const;
 
     void setSlowThreshold(std::chrono::nanoseconds slow, std::chrono::nanoseconds verySlow);
+    Thresholds thresholds() const;
+    /// The budgets every process's operations are held to (a new process gets them too).
+    void setBudgets(const QList<Budget>& budgets);
+    QList<Budget> budgets() const;
+    /// Evaluates every process's budgets now; changes come as budgetViolationChanged().
+    void checkBudgets();
+    /// The budgets broken right now, in every process, worst first.
+    QList<std::pair<quint64, BudgetViolation>> budgetViolations() const;
 
 Q_SIGNALS:
     void processAdded(quint64 key);
     void processChanged(quint64 key);
     void slowOperation(quint64 key, const perfdash::OperationSample& sample);
+    void budgetViolationChanged(quint64 key, const perfdash::BudgetViolation& violation, bool broken);
 
 private:
     struct Process;
@@ -113,6 +123,7 @@ private:
     std::map<quint64, std::unique_ptr<Process>> m_processes;
     quint64 m_nextKey = 1;
     Thresholds m_thresholds;
+    QList<Budget> m_budgets;
     QTimer m_sampling;
 };
 

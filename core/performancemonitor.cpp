@@ -335,6 +335,12 @@ void PerformanceMonitor::removeBudget(const QString& pattern, double percentile)
     m_budgets.removeIf([&](const Budget& b) { return b.pattern == pattern && b.percentile == percentile; });
 }
 
+void PerformanceMonitor::setBudgets(const QList<Budget>& budgets)
+{
+    QMutexLocker lock(&m_mutex);
+    m_budgets = budgets;
+}
+
 QList<Budget> PerformanceMonitor::budgets() const
 {
     QMutexLocker lock(&m_mutex);

@@ -175,6 +175,8 @@ public:
     void setBudget(const QString& pattern, double percentile, std::chrono::nanoseconds limit,
         StatsWindow window = StatsWindow::last(60));
     void removeBudget(const QString& pattern, double percentile);
+    /// Replaces every budget at once.
+    void setBudgets(const QList<Budget>& budgets);
     QList<Budget> budgets() const;
     /// The budgets broken right now, worst first.
     QList<BudgetViolation> budgetViolations() const;

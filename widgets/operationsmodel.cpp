@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "operationsmodel.h"
+
+#include "format.h"
+
+#include <QBrush>
+#include <QColor>
+
+namespace perfdash {
+
+OperationsModel::OperationsModel(QObject* parent)
+    : QAbstractTableModel(parent)
+{
+}
+
+void OperationsModel::setRows(const QList<OperationRow>& rows)
+{
+    // Operations of a process only come (and the snapshot lists them by process, then name), but a
+    // new name can sort in between: when the known rows are not a prefix of the new ones, reset.
+    bool prefix = rows.size() >= m_rows.size();
+    for (qsizetype i = 0; prefix && i < m_rows.size(); ++i)
+        prefix = rows[i].processKey == m_rows[i].processKey && rows[i].stats.operation == m_rows[i].stats.operation;
+    if (!prefix) {
+        beginResetModel();
+        m_rows = rows;
+        endResetModel();
+        return;
+    }
+    const qsizetype old = m_rows.size();
+    if (rows.size() > old) {
+        beginInsertRows({}, int(old), int(rows.size() - 1));
+        m_rows = rows;
+        endInsertRows();
+    } else {
+        m_rows = rows;
+    }
+    if (old > 0)
+        Q_EMIT dataChanged(index(0, 0), index(int(old - 1), ColumnCount - 1));
+}
+
+const OperationRow* OperationsModel::rowAt(int row) const
+{
+    return row >= 0 && row < m_rows.size() ? &m_rows[row] : nullptr;
+}
+
+int OperationsModel::rowOf(quint64 processKey, const QString& operation) const
+{
+    for (qsizetype i = 0; i < m_rows.size(); ++i) {
+        if (m_rows[i].processKey == processKey && m_rows[i].stats.operation == operation)
+            return int(i);
+    }
+    return -1;
+}
+
+int OperationsModel::rowCount(const QModelIndex& parent) const
+{
+    return parent.isValid() ? 0 : int(m_rows.size());
+}
+
+int OperationsModel::columnCount(const QModelIndex& parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QVariant OperationsModel::data(const QModelIndex& index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const OperationRow& r = m_rows[index.row()];
+    const OperationStats& s = r.stats;
+    const bool empty = s.count == 0;
+    if (role == ProcessKeyRole)
+        return r.processKey;
+    if (role == OperationRole)
+        return s.operation;
+    if (role == SortRole) {
+        switch (Column(index.column())) {
+        case Process: return r.process;
+        case Operation: return s.operation;
+        case Count: return s.count;
+        case Errors: return s.errorCount;
+        case ErrorRate: return s.errorRate;
+        case Min: return s.minNs;
+        case Mean: return s.meanNs;
+        case P50: return s.p50Ns;
+        case P90: return s.p90Ns;
+        case P95: return s.p95Ns;
+        case P99: return s.p99Ns;
+        case P999: return s.p999Ns;
+        case Max: return s.maxNs;
+        case Slow: return s.slowCount;
+        case ColumnCount: break;
+        }
+        return {};
+    }
+    if (role == Qt::DisplayRole) {
+        const auto duration = [&](quint64 ns) { return empty ? QStringLiteral("–") : formatDuration(ns); };
+        switch (Column(index.column())) {
+        case Process: return r.process;
+        case Operation: return s.operation;
+        case Count: return QString::number(s.count);
+        case Errors: return QString::number(s.errorCount);
+        case ErrorRate: return empty ? QStringLiteral("–") : QStringLiteral("%1%").arg(s.errorRate * 100, 0, 'f', 2);
+        case Min: return duration(s.minNs);
+        case Mean: return duration(quint64(s.meanNs));
+        case P50: return duration(s.p50Ns);
+        case P90: return duration(s.p90Ns);
+        case P95: return duration(s.p95Ns);
+        case P99: return duration(s.p99Ns);
+        case P999: return duration(s.p999Ns);
+        case Max: return duration(s.maxNs);
+        case Slow: return QString::number(s.slowCount);
+        case ColumnCount: break;
+        }
+    }
+    if (role == Qt::BackgroundRole) {
+        if (r.violation)
+            return QBrush(QColor(0xfd, 0xe2, 0xe1));
+        if (r.slow)
+            return QBrush(QColor(0xfd, 0xf3, 0xd8));
+    }
+    if (role == Qt::ToolTipRole) {
+        if (index.column() == Process)
+            return tr("%1, pid %2").arg(r.process).arg(r.pid);
+        if (r.violation) {
+            const BudgetViolation& v = *r.violation;
+            return tr("Budget broken: p%1 is %2, the budget %3 (%4×)")
+                .arg(v.budget.percentile)
+                .arg(formatDuration(v.actualNs), formatDuration(v.budget.limitNs))
+                .arg(v.severity, 0, 'f', 2);
+        }
+        if (r.slow)
+            return tr("Operations over the slow threshold in this window");
+    }
+    if (role == Qt::TextAlignmentRole && index.column() > Operation)
+        return int(Qt::AlignRight | Qt::AlignVCenter);
+    return {};
+}
+
+QVariant OperationsModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    static const char* const names[] = { "Process", "Operation", "Count", "Errors", "Error rate", "Min", "Mean", "p50",
+        "p90", "p95", "p99", "p99.9", "Max", "Slow" };
+    return section >= 0 && section < ColumnCount ? tr(names[section]) : QVariant();
+}
+
+} // namespace perfdash

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "dashboardsnapshot.h"
+
+#include <QAbstractTableModel>
+#include <QHash>
+
+namespace perfdash {
+
+/// The operations of a snapshot with the statistics columns of the CSV export. Rows over the slow
+/// threshold or breaking a budget are marked. Sort through a proxy on SortRole.
+class OperationsModel : public QAbstractTableModel
+{
+    Q_OBJECT
+public:
+    enum Column { Process, Operation, Count, Errors, ErrorRate, Min, Mean, P50, P90, P95, P99, P999, Max, Slow, ColumnCount };
+    static constexpr int ProcessKeyRole = Qt::UserRole;
+    static constexpr int SortRole = Qt::UserRole + 1;
+    static constexpr int OperationRole = Qt::UserRole + 2;
+
+    explicit OperationsModel(QObject* parent = nullptr);
+
+    void setRows(const QList<OperationRow>& rows);
+    const OperationRow* rowAt(int row) const;
+    int rowOf(quint64 processKey, const QString& operation) const;
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+private:
+    QList<OperationRow> m_rows;
+};
+
+} // namespace perfdash

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "processesmodel.h"
+
+#include "format.h"
+
+#include <QBrush>
+#include <QColor>
+
+namespace perfdash {
+
+namespace {
+    QString stateText(const ProcessInfo& p)
+    {
+        switch (p.state) {
+        case ProcessInfo::State::Live: return QObject::tr("live");
+        case ProcessInfo::State::Exited: return QObject::tr("exited");
+        case ProcessInfo::State::ProcOnly: return QObject::tr("/proc only");
+        case ProcessInfo::State::Error: return QObject::tr("error");
+        }
+        return {};
+    }
+} // namespace
+
+ProcessesModel::ProcessesModel(QObject* parent)
+    : QAbstractTableModel(parent)
+{
+}
+
+void ProcessesModel::setProcesses(const QList<ProcessInfo>& processes)
+{
+    // The store keeps processes in key order and only ever adds (or, at its limit, forgets the
+    // oldest exited): when the known rows are still a prefix, only append; otherwise start over.
+    bool prefix = processes.size() >= m_processes.size();
+    for (qsizetype i = 0; prefix && i < m_processes.size(); ++i)
+        prefix = processes[i].key == m_processes[i].key;
+    if (!prefix) {
+        beginResetModel();
+        m_processes = processes;
+        endResetModel();
+        return;
+    }
+    const qsizetype old = m_processes.size();
+    if (processes.size() > old) {
+        beginInsertRows({}, int(old), int(processes.size() - 1));
+        m_processes = processes;
+        endInsertRows();
+    } else {
+        m_processes = processes;
+    }
+    if (old > 0)
+        Q_EMIT dataChanged(index(0, 0), index(int(old - 1), ColumnCount - 1));
+}
+
+const ProcessInfo* ProcessesModel::processAt(int row) const
+{
+    return row >= 0 && row < m_processes.size() ? &m_processes[row] : nullptr;
+}
+
+int ProcessesModel::rowOf(quint64 key) const
+{
+    for (qsizetype i = 0; i < m_processes.size(); ++i) {
+        if (m_processes[i].key == key)
+            return int(i);
+    }
+    return -1;
+}
+
+int ProcessesModel::rowCount(const QModelIndex& parent) const
+{
+    return parent.isValid() ? 0 : int(m_processes.size());
+}
+
+int ProcessesModel::columnCount(const QModelIndex& parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QVariant ProcessesModel::data(const QModelIndex& index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const ProcessInfo& p = m_processes[index.row()];
+    if (role == KeyRole)
+        return p.key;
+    if (role == Qt::DisplayRole) {
+        switch (Column(index.column())) {
+        case Pid: return p.pid;
+        case Name: return p.name;
+        case State: return stateText(p);
+        case Rate: return p.instrumented ? QString::number(p.operationsPerSecond, 'f', p.operationsPerSecond < 10 ? 1 : 0) : QStringLiteral("–");
+        case Operations: return p.instrumented ? QString::number(p.operations) : QStringLiteral("–");
+        case Drops: return QString(QString::number(p.droppedEvents + p.droppedOperations) + (p.malformed ? QStringLiteral(" / %1 bad").arg(p.malformed) : QString()));
+        case Rss: return formatBytes(p.rssBytes);
+        case Heap: return formatBytes(p.heapBytes);
+        case Cpu: return p.cpuPercent ? QStringLiteral("%1%").arg(*p.cpuPercent, 0, 'f', 1) : QStringLiteral("–");
+        case ColumnCount: break;
+        }
+    }
+    if (role == SortRole) {
+        switch (Column(index.column())) {
+        case Pid: return p.pid;
+        case Rate: return p.operationsPerSecond;
+        case Operations: return p.operations;
+        case Drops: return p.droppedEvents + p.droppedOperations + p.malformed;
+        case Rss: return p.rssBytes;
+        case Heap: return p.heapBytes;
+        case Cpu: return p.cpuPercent.value_or(-1.0);
+        default: return data(index, Qt::DisplayRole);
+        }
+    }
+    if (role == Qt::ForegroundRole && index.column() == State) {
+        switch (p.state) {
+        case ProcessInfo::State::Live: return QBrush(QColor(0x1b, 0x7f, 0x3b));
+        case ProcessInfo::State::Error: return QBrush(QColor(0xb3, 0x26, 0x1e));
+        default: return QBrush(QColor(0x6b, 0x6b, 0x6b));
+        }
+    }
+    if (role == Qt::ToolTipRole) {
+        QString tip = p.commandLine.join(u' ');
+        if (!p.reason.isEmpty())
+            tip += QStringLiteral("\n") + p.reason;
+        if (!p.lastProblem.isEmpty())
+            tip += QStringLiteral("\n") + tr("last malformed input: %1").arg(p.lastProblem);
+        if (p.droppedBytes)
+            tip += QStringLiteral("\n") + tr("%1 bytes dropped by the client while disconnected").arg(p.droppedBytes);
+        return tip;
+    }
+    if (role == Qt::TextAlignmentRole && index.column() != Name && index.column() != State)
+        return int(Qt::AlignRight | Qt::AlignVCenter);
+    return {};
+}
+
+QVariant ProcessesModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    switch (Column(section)) {
+    case Pid: return tr("PID");
+    case Name: return tr("Process");
+    case State: return tr("State");
+    case Rate: return tr("Ops/s");
+    case Operations: return tr("Operations");
+    case Drops: return tr("Drops");
+    case Rss: return tr("RSS");
+    case Heap: return tr("Heap");
+    case Cpu: return tr("CPU");
+    case ColumnCount: break;
+    }
+    return {};
+}
+
+} // namespace perfdash
