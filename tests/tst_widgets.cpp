@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "alertsmodel.h"
+#include "attachdialog.h"
+#include "budgetsdialog.h"
+#include "chartspanel.h"
+#include "csvexport.h"
+#include "mainwindow.h"
+#include "operationsmodel.h"
+#include "processesmodel.h"
+
+#include <QAbstractItemModelTester>
+#include <QApplication>
+#include <QFile>
+#include <QSignalSpy>
+#include <QStandardItemModel>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace perfdash;
+using namespace std::chrono_literals;
+
+namespace {
+QString s(const char* text)
+{
+    return QString::fromUtf8(text);
+}
+
+ProcessInfo process(quint64 key, const char* name)
+{
+    ProcessInfo p;
+    p.key = key;
+    p.pid = qint64(1000 + key);
+    p.name = s(name);
+    p.instrumented = true;
+    p.state = ProcessInfo::State::Live;
+    return p;
+}
+
+OperationRow operation(quint64 key, const char* name, quint64 count)
+{
+    OperationRow r;
+    r.processKey = key;
+    r.process = s("svc");
+    r.stats.operation = s(name);
+    r.stats.count = count;
+    r.stats.p50Ns = 1500;
+    r.stats.maxNs = 2'500'000;
+    return r;
+}
+
+QByteArray firstLine(const QString& path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    return f.readLine().trimmed();
+}
+} // namespace
+
+class TestWidgets : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true); // QSettings of the tests go to a test location
+        QCoreApplication::setOrganizationName(s("perfdash-tests"));
+        QCoreApplication::setApplicationName(s("tst_widgets"));
+    }
+
+    void processesModel()
+    {
+        ProcessesModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setProcesses({ process(1, "a") });
+        model.setProcesses({ process(1, "a"), process(2, "b") }); // appended
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.rowOf(2), 1);
+        QCOMPARE(model.index(1, ProcessesModel::Name).data().toString(), s("b"));
+        QCOMPARE(model.index(1, ProcessesModel::State).data().toString(), s("live"));
+        model.setProcesses({ process(2, "b") }); // the oldest was forgotten: a reset
+        QCOMPARE(model.rowCount(), 1);
+        QCOMPARE(model.index(0, ProcessesModel::Pid).data(ProcessesModel::KeyRole).toULongLong(), quint64(2));
+        model.setProcesses({});
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    void operationsModel()
+    {
+        OperationsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setRows({ operation(1, "a", 5) });
+        model.setRows({ operation(1, "a", 6), operation(1, "b", 1) });
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.index(0, OperationsModel::Count).data().toString(), s("6"));
+        QCOMPARE(model.index(0, OperationsModel::P50).data().toString(), s("1.50 µs")); // units scale
+        QCOMPARE(model.index(0, OperationsModel::Max).data().toString(), s("2.50 ms"));
+        QCOMPARE(model.index(0, OperationsModel::Max).data(OperationsModel::SortRole).toULongLong(), quint64(2'500'000));
+        OperationRow broken = operation(1, "0-first", 1);
+        broken.violation = BudgetViolation { s("0-first"), Budget { s("*"), 95, 1000, StatsWindow::last(60) }, 2000, 2.0 };
+        model.setRows({ broken, operation(1, "a", 6), operation(1, "b", 1) }); // sorts in front: reset
+        QCOMPARE(model.rowCount(), 3);
+        QVERIFY(model.index(0, 0).data(Qt::BackgroundRole).isValid());
+        QVERIFY(model.index(0, OperationsModel::P95).data(Qt::ToolTipRole).toString().contains(s("Budget broken")));
+        QVERIFY(!model.index(1, 0).data(Qt::BackgroundRole).isValid());
+    }
+
+    void alertsModelIsBoundedNewestFirst()
+    {
+        AlertsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QList<Alert> alerts;
+        for (int i = 0; i < AlertsModel::MaxAlerts + 50; ++i)
+            alerts.append(Alert { Alert::Kind::Slow, i, s("p"), QStringLiteral("op%1").arg(i), 1000, {} });
+        model.add(alerts.mid(0, 10));
+        model.add(alerts.mid(10));
+        QCOMPARE(model.rowCount(), AlertsModel::MaxAlerts);
+        QCOMPARE(model.total(), quint64(AlertsModel::MaxAlerts + 50));
+        QCOMPARE(model.index(0, AlertsModel::Operation).data().toString(),
+            QStringLiteral("op%1").arg(AlertsModel::MaxAlerts + 49)); // newest first
+        model.clear();
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    void selectingAnOperationChartsIt()
+    {
+        MetricsStore store;
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
+        for (int i = 1; i <= 200; ++i)
+            store.recordOperation(key, s("db.query"), quint64(i) * 10'000, i % 10 != 0, {});
+        store.recordOperation(key, s("cache.get"), 500, true, {});
+        MainWindow window(&store, nullptr);
+        window.show();
+        QSignalSpy refreshed(&window, &MainWindow::refreshed);
+        QVERIFY(refreshed.wait(10'000));
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 2, 10'000);
+        window.selectOperation(key, s("db.query"));
+        // The second the operations fell in closes, and its point reaches the latency chart.
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyPointCount() > 0, 15'000);
+        QVERIFY(window.charts()->throughputPointCount() > 0);
+        const int row = window.operationsModel()->rowOf(key, s("db.query"));
+        QCOMPARE(window.operationsModel()->index(row, OperationsModel::Count).data().toString(), s("200"));
+        QCOMPARE(window.operationsModel()->index(row, OperationsModel::Errors).data().toString(), s("20"));
+    }
+
+    void budgetsEditedInTheGuiShowViolations()
+    {
+        MetricsStore store;
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
+        for (int i = 0; i < 100; ++i)
+            store.recordOperation(key, s("db.query"), 5'000'000, true, {}); // 5 ms each
+        MainWindow window(&store, nullptr);
+        QSignalSpy refreshed(&window, &MainWindow::refreshed);
+        QVERIFY(refreshed.wait(10'000));
+
+        BudgetsDialog dialog({}, store.thresholds());
+        dialog.addBudget(Budget { s("db.*"), 95, 1'000'000, StatsWindow::last(60) }); // 1 ms: broken
+        QCOMPARE(dialog.budgets().size(), 1);
+        window.applyBudgets(dialog.budgets(), dialog.thresholds());
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                const int row = window.operationsModel()->rowOf(key, s("db.query"));
+                return row >= 0 && window.operationsModel()->rowAt(row)->violation.has_value();
+            }(),
+            10'000);
+        QTRY_VERIFY_WITH_TIMEOUT(window.alertsModel()->rowCount() > 0, 10'000);
+        QCOMPARE(window.alertsModel()->index(0, AlertsModel::Severity).data().toString(), s("budget broken"));
+        QCOMPARE(loadBudgets().size(), 1); // persisted
+        window.applyBudgets({}, store.thresholds());
+        QCOMPARE(loadBudgets().size(), 0);
+    }
+
+    void exportWritesThreeFilesWithHeaders()
+    {
+        MetricsStore store;
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
+        store.recordOperation(key, s("op"), 1000, true, {});
+        store.sampleProcesses();
+        MainWindow window(&store, nullptr);
+        QTemporaryDir dir;
+        const QString stats = dir.filePath(s("s.csv")), series = dir.filePath(s("t.csv")), memory = dir.filePath(s("m.csv"));
+        QCOMPARE(window.exportCsv(MainWindow::ExportKind::Statistics, stats).result(), QString());
+        QCOMPARE(window.exportCsv(MainWindow::ExportKind::Series, series).result(), QString());
+        QCOMPARE(window.exportCsv(MainWindow::ExportKind::Memory, memory).result(), QString());
+        QCOMPARE(firstLine(stats), csvexport::statisticsColumns().join(u',').toUtf8());
+        QCOMPARE(firstLine(series), csvexport::seriesColumns().join(u',').toUtf8());
+        QCOMPARE(firstLine(memory), csvexport::memoryColumns().join(u',').toUtf8());
+        const QString error = window.exportCsv(MainWindow::ExportKind::Statistics, s("/nonexistent-dir/x.csv")).result();
+        QVERIFY(error.contains(s("/nonexistent-dir/x.csv")));
+    }
+
+    void attachDialogListsOurOwnProcess()
+    {
+        WorkerPool pool(1);
+        AttachDialog dialog(&pool, { QCoreApplication::applicationPid() });
+        QSignalSpy loaded(&dialog, &AttachDialog::loaded);
+        QVERIFY(loaded.wait(30'000));
+        QAbstractItemModelTester tester(dialog.processModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        bool found = false;
+        for (int row = 0; row < dialog.processModel()->rowCount(); ++row) {
+            if (dialog.processModel()->item(row, 0)->data(Qt::UserRole).toLongLong() == QCoreApplication::applicationPid()) {
+                found = true;
+                QCOMPARE(dialog.processModel()->item(row, 3)->text(), s("yes")); // marked as instrumented
+            }
+        }
+        QVERIFY(found);
+    }
+
+    void screenshotIsANonEmptyPng()
+    {
+        MetricsStore store;
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
+        store.recordOperation(key, s("op"), 1000, true, {});
+        MainWindow window(&store, nullptr);
+        window.resize(1200, 800);
+        window.show();
+        QSignalSpy refreshed(&window, &MainWindow::refreshed);
+        QVERIFY(refreshed.wait(10'000));
+        QTemporaryDir dir;
+        const QString path = dir.filePath(s("shot.png"));
+        QVERIFY(window.grab().save(path, "PNG"));
+        QFile png(path);
+        QVERIFY(png.open(QIODevice::ReadOnly));
+        QVERIFY(png.size() > 10'000);
+        QCOMPARE(png.read(8), QByteArray("\x89PNG\r\n\x1a\n"));
+    }
+
+    void pauseFreezesTheView()
+    {
+        MetricsStore store;
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
+        store.recordOperation(key, s("a"), 1000, true, {});
+        MainWindow window(&store, nullptr);
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 1, 10'000);
+        window.setPaused(true);
+        store.recordOperation(key, s("b"), 1000, true, {});
+        QSignalSpy refreshed(&window, &MainWindow::refreshed);
+        QVERIFY(!refreshed.wait(500)); // nothing is applied while paused
+        QCOMPARE(window.operationsModel()->rowCount(), 1);
+        window.setPaused(false);
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 2, 10'000);
+    }
+};
+
+QTEST_MAIN(TestWidgets)
+#include "tst_widgets.moc"
