@@ -77,8 +77,18 @@ void BatchProcessorBase::process()
         m_scheduler->cancel(*m_delayTask);
         m_delayTask.reset();
     }
-    // A loop, not recursion: a backlog of full batches runs one after another on a flat stack.
+    // A loop, not recursion: a backlog of full batches runs one after another on a flat stack,
+    // for at most a few milliseconds; then the event loop gets its turn and the rest follows.
+    const qint64 started = m_monitor->clock()->monotonicNs();
     do {
+        if (m_monitor->clock()->monotonicNs() - started > MaxLoopNs) {
+            if (!m_delayTask)
+                m_delayTask = m_scheduler->schedule(0, [this] {
+                    m_delayTask.reset();
+                    schedule();
+                });
+            return;
+        }
         QMutexLocker lock(&m_mutex);
         m_batchSize = takeBatchLocked();
         lock.unlock();

@@ -89,6 +89,7 @@ private:
     BatchConfig m_config;
     Scheduler* m_scheduler;
     PerformanceMonitor* m_monitor;
+    static constexpr qint64 MaxLoopNs = 4'000'000; // how long process() keeps its thread at once
     std::optional<Scheduler::TaskId> m_delayTask;
     std::optional<Scheduler::TaskId> m_retryTask;
     std::atomic<bool> m_processing { false };

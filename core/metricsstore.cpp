@@ -8,7 +8,9 @@ namespace perfdash {
 struct MetricsStore::Process
 {
     ProcessInfo info;
-    PerformanceMonitor* monitor = nullptr; // a child of the store
+    // No QObject parent: processes are created on whichever thread feeds the store.
+    std::unique_ptr<PerformanceMonitor> monitorOwner;
+    PerformanceMonitor* monitor = nullptr;
     std::unique_ptr<ProcessSampler> sampler;
     std::deque<MemoryRecord> memory;
 };
@@ -34,7 +36,7 @@ MetricsStore::Process* MetricsStore::createLocked(qint64 pid)
         // Forget the oldest exited process to make room; live ones are never dropped.
         for (auto it = m_processes.begin(); it != m_processes.end(); ++it) {
             if (it->second->info.state == ProcessInfo::State::Exited || it->second->info.state == ProcessInfo::State::Error) {
-                it->second->monitor->deleteLater();
+                it->second->monitorOwner.release()->deleteLater(); // a reader may still hold it briefly
                 m_processes.erase(it);
                 break;
             }
@@ -46,7 +48,8 @@ MetricsStore::Process* MetricsStore::createLocked(qint64 pid)
     p->info.key = m_nextKey++;
     p->info.pid = pid;
     p->info.firstSeenMs = p->info.lastSeenMs = QDateTime::currentMSecsSinceEpoch();
-    p->monitor = new PerformanceMonitor(this);
+    p->monitorOwner = std::make_unique<PerformanceMonitor>();
+    p->monitor = p->monitorOwner.get();
     p->monitor->setSamplingRate(0.0); // raw samples are the ones clients chose to send
     p->monitor->setSlowThreshold(std::chrono::nanoseconds(m_thresholds.slowNs));
     p->monitor->setVerySlowThreshold(std::chrono::nanoseconds(m_thresholds.verySlowNs));
@@ -261,6 +264,13 @@ std::optional<ProcessInfo> MetricsStore::process(quint64 key) const
     if (const Process* p = findLocked(key))
         return infoLocked(*p);
     return std::nullopt;
+}
+
+QString MetricsStore::processName(quint64 key) const
+{
+    QMutexLocker lock(&m_mutex);
+    const Process* p = findLocked(key);
+    return p ? p->info.name : QString();
 }
 
 PerformanceMonitor* MetricsStore::monitor(quint64 key) const

@@ -90,6 +90,8 @@ public:
 
     QList<ProcessInfo> processes() const;
     std::optional<ProcessInfo> process(quint64 key) const;
+    /// Cheap, unlike process(): no statistics are computed.
+    QString processName(quint64 key) const;
     /// The monitor holding @p key's operations; lives as long as the store.
     PerformanceMonitor* monitor(quint64 key) const;
     QList<ProcessStatistics> statistics(StatsWindow window = StatsWindow::session()) const;

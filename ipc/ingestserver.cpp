@@ -265,19 +265,37 @@ private:
 IngestServer::IngestServer(MetricsStore* store, QObject* parent)
     : QObject(parent)
     , m_store(store)
-    , m_batcher(new BatchProcessor<IngestBatch, bool>(
-          [this](const QList<IngestBatch>& batches) {
-              apply(batches);
-              return QList<bool>(batches.size(), true);
-          },
-          BatchConfig { 256, 20, 0, 0 }, nullptr, nullptr, this))
+    , m_applyContext(new QObject)
 {
     m_thread.setObjectName(QStringLiteral("perfdash-ingest"));
+    m_applyThread.setObjectName(QStringLiteral("perfdash-apply"));
+    m_applyContext->moveToThread(&m_applyThread);
+    m_applyThread.start();
+    // Made on its thread, so that its timers (the batch delay) run there.
+    onApplyThread([this] {
+        m_batcher = new BatchProcessor<IngestBatch, bool>(
+            [this](const QList<IngestBatch>& batches) {
+                apply(batches);
+                return QList<bool>(batches.size(), true);
+            },
+            BatchConfig { 256, 20, 0, 0 });
+    });
 }
 
 IngestServer::~IngestServer()
 {
     close();
+    onApplyThread([this] {
+        delete m_batcher;
+        delete m_applyContext;
+    });
+    m_applyThread.quit();
+    m_applyThread.wait();
+}
+
+void IngestServer::onApplyThread(const std::function<void()>& f)
+{
+    QMetaObject::invokeMethod(m_applyContext, f, Qt::BlockingQueuedConnection);
 }
 
 QString IngestServer::defaultSocketPath()
@@ -330,8 +348,10 @@ void IngestServer::close()
     m_worker = nullptr;
     // The last batches, with the connections' ends. The ingest batcher never retries, so each
     // flush runs a batch; the bound only guards against a batch that adds more while it runs.
-    for (int i = 0; i < 10'000 && m_batcher->metrics().currentBatchSize > 0; ++i)
-        m_batcher->flush();
+    onApplyThread([this] {
+        for (int i = 0; i < 100'000 && m_batcher->metrics().currentBatchSize > 0; ++i)
+            m_batcher->flush();
+    });
     QLocalServer::removeServer(m_path);
     m_path.clear();
 }

@@ -30,7 +30,7 @@ struct IngestBatch
 /**
  * The socket instrumented processes connect to: a QLocalServer on a thread of its own, one
  * FrameDecoder per connection, and decoded data handed to the MetricsStore through a
- * BatchProcessor (on the store's thread). Only the same user may connect (the socket is 0600 in a
+ * BatchProcessor on an apply thread of its own. Only the same user may connect (the socket is 0600 in a
  * 0700 directory, and the peer's uid is checked with SO_PEERCRED). Bad input closes or skips as
  * docs/PROTOCOL.md says, with the reason in the log and in the process's state; other
  * connections are not disturbed.
@@ -48,7 +48,7 @@ public:
         quint64 messages = 0;
     };
 
-    /// @p store must live on the thread that creates the server.
+    /// Decoding runs on one thread of the server's, feeding the store on another.
     explicit IngestServer(MetricsStore* store, QObject* parent = nullptr);
     ~IngestServer() override;
 
@@ -70,11 +70,16 @@ private:
     class Worker;
     void apply(const QList<IngestBatch>& batches);
 
+    /// Runs @p f on the apply thread and waits for it.
+    void onApplyThread(const std::function<void()>& f);
+
     MetricsStore* m_store;
-    QThread m_thread;
+    QThread m_thread; // sockets and decoding
+    QThread m_applyThread; // batches into the store, so that the GUI thread never does
+    QObject* m_applyContext;
     Worker* m_worker = nullptr;
-    BatchProcessor<IngestBatch, bool>* m_batcher;
-    QHash<quint64, quint64> m_processKeys; // connection -> store key; store thread only
+    BatchProcessor<IngestBatch, bool>* m_batcher = nullptr; // lives on the apply thread
+    QHash<quint64, quint64> m_processKeys; // connection -> store key; apply thread only
     QString m_path;
 };
 

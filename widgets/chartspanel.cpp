@@ -140,7 +140,7 @@ std::unique_ptr<ChartsPanel::Chart> ChartsPanel::makeChart(const QString& title,
         }
     }
     c->view = new QChartView(c->chart, this);
-    c->view->setRenderHint(QPainter::Antialiasing);
+    c->view->setRenderHint(QPainter::Antialiasing, false);
     c->view->setMinimumHeight(150);
     return c;
 }

@@ -79,7 +79,7 @@ MainWindow::MainWindow(MetricsStore* store, IngestServer* server, QWidget* paren
     , m_store(store)
     , m_server(server)
     , m_pool(2)
-    , m_debouncer(DebounceConfig { 30, 100, true, true })
+    , m_debouncer(DebounceConfig { 90, 100, true, false }) // at most 10 refreshes a second
     , m_processes(new ProcessesModel(this))
     , m_operations(new OperationsModel(this))
     , m_alerts(new AlertsModel(this))
@@ -93,9 +93,8 @@ MainWindow::MainWindow(MetricsStore* store, IngestServer* server, QWidget* paren
     restoreSettings();
 
     connect(m_store, &MetricsStore::slowOperation, this, [this](quint64 key, const OperationSample& s) {
-        const auto p = m_store->process(key);
         queueAlert(Alert { s.severity == OperationSample::Severity::VerySlow ? Alert::Kind::VerySlow : Alert::Kind::Slow,
-            s.timestampMs, p ? p->name : QString(), s.operation, s.durationNs,
+            s.timestampMs, m_store->processName(key), s.operation, s.durationNs,
             [&] {
                 QStringList parts;
                 for (auto it = s.metadata.cbegin(); it != s.metadata.cend(); ++it)
@@ -107,9 +106,8 @@ MainWindow::MainWindow(MetricsStore* store, IngestServer* server, QWidget* paren
     });
     connect(m_store, &MetricsStore::budgetViolationChanged, this,
         [this](quint64 key, const BudgetViolation& v, bool broken) {
-            const auto p = m_store->process(key);
             queueAlert(Alert { broken ? Alert::Kind::BudgetBroken : Alert::Kind::BudgetRecovered,
-                QDateTime::currentMSecsSinceEpoch(), p ? p->name : QString(), v.operation, v.actualNs,
+                QDateTime::currentMSecsSinceEpoch(), m_store->processName(key), v.operation, v.actualNs,
                 tr("p%1 %2 against a budget of %3 (%4×)")
                     .arg(v.budget.percentile)
                     .arg(formatDuration(v.actualNs), formatDuration(v.budget.limitNs))
@@ -194,8 +192,19 @@ void MainWindow::buildUi()
     auto* pl = new QVBoxLayout(processBox);
     pl->setContentsMargins(0, 0, 0, 0);
     pl->setSpacing(0);
-    pl->addWidget(section(tr("Processes"), processBox));
+    auto* processHeader = new QHBoxLayout;
+    processHeader->addWidget(section(tr("Processes"), processBox));
+    processHeader->addStretch();
+    auto* allProcesses = new QPushButton(tr("All processes"), processBox);
+    allProcesses->setToolTip(tr("Selecting a process shows only its operations; this shows them all again"));
+    processHeader->addWidget(allProcesses);
+    pl->addLayout(processHeader);
     pl->addWidget(m_processView);
+    connect(allProcesses, &QPushButton::clicked, this, [this] {
+        m_processView->selectionModel()->clear();
+        m_selectedProcess = 0;
+        requestRefresh();
+    });
     auto* operationBox = new QWidget(this);
     auto* ol = new QVBoxLayout(operationBox);
     ol->setContentsMargins(0, 0, 0, 0);
@@ -341,6 +350,7 @@ SnapshotRequest MainWindow::currentRequest() const
     r.job = m_job;
     const int window = m_window->currentData().toInt();
     r.window = window ? StatsWindow::last(window) : StatsWindow::session();
+    r.processFilter = m_selectedProcess; // selecting a process filters the operations
     r.chartProcess = m_chartProcess;
     r.chartOperation = m_chartOperation;
     r.memoryProcess = m_selectedProcess ? m_selectedProcess : m_chartProcess;
