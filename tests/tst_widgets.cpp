@@ -226,6 +226,23 @@ private Q_SLOTS:
         QCOMPARE(png.read(8), QByteArray("\x89PNG\r\n\x1a\n"));
     }
 
+    void selectingAProcessFiltersTheOperations()
+    {
+        MetricsStore store;
+        const quint64 a = store.openProcess(QCoreApplication::applicationPid(), s("a"), {});
+        const quint64 b = store.openProcess(QCoreApplication::applicationPid(), s("b"), {});
+        store.recordOperation(a, s("a.one"), 1000, true, {});
+        store.recordOperation(a, s("a.two"), 1000, true, {});
+        store.recordOperation(b, s("b.one"), 1000, true, {});
+        MainWindow window(&store, nullptr);
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 3, 10'000);
+        window.selectProcess(b);
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 1, 10'000);
+        QCOMPARE(window.operationsModel()->rowAt(0)->stats.operation, s("b.one"));
+        window.selectProcess(a);
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 2, 10'000);
+    }
+
     void pauseFreezesTheView()
     {
         MetricsStore store;
