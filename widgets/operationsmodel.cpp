@@ -9,33 +9,16 @@
 namespace perfdash {
 
 OperationsModel::OperationsModel(QObject* parent)
-    : QAbstractTableModel(parent)
+    : RowsModel(parent)
 {
 }
 
 void OperationsModel::setRows(const QList<OperationRow>& rows)
 {
-    // Operations of a process only come (and the snapshot lists them by process, then name), but a
-    // new name can sort in between: when the known rows are not a prefix of the new ones, reset.
-    bool prefix = rows.size() >= m_rows.size();
-    for (qsizetype i = 0; prefix && i < m_rows.size(); ++i)
-        prefix = rows[i].processKey == m_rows[i].processKey && rows[i].stats.operation == m_rows[i].stats.operation;
-    if (!prefix) {
-        beginResetModel();
-        m_rows = rows;
-        endResetModel();
-        return;
-    }
-    const qsizetype old = m_rows.size();
-    if (rows.size() > old) {
-        beginInsertRows({}, int(old), int(rows.size() - 1));
-        m_rows = rows;
-        endInsertRows();
-    } else {
-        m_rows = rows;
-    }
-    if (old > 0)
-        Q_EMIT dataChanged(index(0, 0), index(int(old - 1), ColumnCount - 1));
+    // Operations only come, but a new name can sort in between the known ones: then it resets.
+    replaceRows(m_rows, rows, [](const OperationRow& a, const OperationRow& b) {
+        return a.processKey == b.processKey && a.stats.operation == b.stats.operation;
+    });
 }
 
 const OperationRow* OperationsModel::rowAt(int row) const

@@ -2,15 +2,13 @@
 #pragma once
 
 #include "dashboardsnapshot.h"
-
-#include <QAbstractTableModel>
-#include <QHash>
+#include "rowsmodel.h"
 
 namespace perfdash {
 
 /// The operations of a snapshot with the statistics columns of the CSV export. Rows over the slow
 /// threshold or breaking a budget are marked. Sort through a proxy on SortRole.
-class OperationsModel : public QAbstractTableModel
+class OperationsModel : public RowsModel
 {
     Q_OBJECT
 public:

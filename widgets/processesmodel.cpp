@@ -22,33 +22,14 @@ namespace {
 } // namespace
 
 ProcessesModel::ProcessesModel(QObject* parent)
-    : QAbstractTableModel(parent)
+    : RowsModel(parent)
 {
 }
 
 void ProcessesModel::setProcesses(const QList<ProcessInfo>& processes)
 {
-    // The store keeps processes in key order and only ever adds (or, at its limit, forgets the
-    // oldest exited): when the known rows are still a prefix, only append; otherwise start over.
-    bool prefix = processes.size() >= m_processes.size();
-    for (qsizetype i = 0; prefix && i < m_processes.size(); ++i)
-        prefix = processes[i].key == m_processes[i].key;
-    if (!prefix) {
-        beginResetModel();
-        m_processes = processes;
-        endResetModel();
-        return;
-    }
-    const qsizetype old = m_processes.size();
-    if (processes.size() > old) {
-        beginInsertRows({}, int(old), int(processes.size() - 1));
-        m_processes = processes;
-        endInsertRows();
-    } else {
-        m_processes = processes;
-    }
-    if (old > 0)
-        Q_EMIT dataChanged(index(0, 0), index(int(old - 1), ColumnCount - 1));
+    // The store lists processes by key and only adds (or, at its limit, forgets the oldest exited).
+    replaceRows(m_processes, processes, [](const ProcessInfo& a, const ProcessInfo& b) { return a.key == b.key; });
 }
 
 const ProcessInfo* ProcessesModel::processAt(int row) const

@@ -2,14 +2,13 @@
 #pragma once
 
 #include "metricsstore.h"
-
-#include <QAbstractTableModel>
+#include "rowsmodel.h"
 
 namespace perfdash {
 
 /// Every process of a snapshot: pid, name, state, rate, drops, memory, CPU. Rows keep their order
 /// (processes only come, exited ones stay), so selections survive refreshes.
-class ProcessesModel : public QAbstractTableModel
+class ProcessesModel : public RowsModel
 {
     Q_OBJECT
 public:
