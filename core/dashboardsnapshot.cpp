@@ -23,6 +23,24 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
         if (!p.instrumented || (request.processFilter && request.processFilter != p.key))
             continue;
         PerformanceMonitor* monitor = store.monitor(p.key);
+        if (request.groupByPrefix) {
+            // One merged row per first name component shared by two or more operations, as the
+            // seeds' scopes group them: "api.*" holds api.users.list, api.users.get, ...
+            QHash<QString, int> prefixes;
+            for (const QString& name : monitor->operations()) {
+                if (const qsizetype dot = name.indexOf(u'.'); dot > 0)
+                    ++prefixes[name.left(dot + 1)];
+            }
+            for (auto it = prefixes.cbegin(); it != prefixes.cend(); ++it) {
+                if (it.value() < 2)
+                    continue;
+                if (auto merged = monitor->aggregateStats(it.key(), request.window)) {
+                    OperationRow row { p.key, p.pid, p.name, std::move(*merged), false, std::nullopt, true };
+                    row.stats.operation = it.key() + u'*';
+                    s->operations.append(std::move(row));
+                }
+            }
+        }
         for (OperationStats& stats : monitor->allStats(request.window)) {
             OperationRow row;
             row.processKey = p.key;

@@ -19,6 +19,7 @@ struct SnapshotRequest
     QString chartOperation; ///< empty: no latency chart
     quint64 memoryProcess = 0; ///< whose memory and CPU to chart
     qint64 rangeMs = 5 * 60 * 1000; ///< how far back the charts go; 0: the whole session
+    bool groupByPrefix = false; ///< add a merged row for each name prefix ("api.*")
 };
 
 struct OperationRow
@@ -29,6 +30,7 @@ struct OperationRow
     OperationStats stats;
     bool slow = false; ///< the window holds operations over the slow threshold
     std::optional<BudgetViolation> violation; ///< the worst budget it breaks
+    bool group = false; ///< a merged row of every operation under a prefix ("api.*")
 };
 
 /**

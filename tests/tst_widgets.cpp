@@ -243,6 +243,28 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 2, 10'000);
     }
 
+    void groupingByPrefixMergesOperations()
+    {
+        MetricsStore store;
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
+        store.recordOperation(key, s("api.users.list"), 1000, true, {});
+        store.recordOperation(key, s("api.users.get"), 3000, false, {});
+        store.recordOperation(key, s("db.query"), 9000, true, {});
+        MainWindow window(&store, nullptr);
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 3, 10'000);
+        window.setGroupByPrefix(true);
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 4, 10'000); // + "api.*"; db has one
+        const int row = window.operationsModel()->rowOf(key, s("api.*"));
+        QVERIFY(row >= 0);
+        const OperationRow* group = window.operationsModel()->rowAt(row);
+        QVERIFY(group->group);
+        QCOMPARE(group->stats.count, quint64(2));
+        QCOMPARE(group->stats.errorCount, quint64(1));
+        QCOMPARE(group->stats.maxNs, quint64(3000));
+        window.setGroupByPrefix(false);
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 3, 10'000);
+    }
+
     void pauseFreezesTheView()
     {
         MetricsStore store;

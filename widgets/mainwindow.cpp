@@ -25,6 +25,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QProcess>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QSortFilterProxyModel>
@@ -160,6 +161,9 @@ void MainWindow::buildUi()
     m_pause->setToolTip(tr("Freeze the view; data keeps arriving"));
     toolbar->addWidget(m_pause);
     toolbar->addSeparator();
+    m_group = new QCheckBox(tr("group by prefix"), this);
+    m_group->setToolTip(tr("Add a merged row for each name prefix shared by several operations (api.*)"));
+    toolbar->addWidget(m_group);
     m_filter = new QLineEdit(this);
     m_filter->setPlaceholderText(tr("Filter operations (api.*)"));
     m_filter->setClearButtonEnabled(true);
@@ -247,6 +251,11 @@ void MainWindow::buildUi()
     m_statusRate = new QLabel(this);
     m_statusDrops = new QLabel(this);
     m_statusAlerts = new QLabel(this);
+    m_exportProgress = new QProgressBar(this);
+    m_exportProgress->setRange(0, 0); // busy: the writer does not know the size in advance
+    m_exportProgress->setMaximumWidth(120);
+    m_exportProgress->hide();
+    statusBar()->addPermanentWidget(m_exportProgress);
     for (QLabel* l : { m_statusSocket, m_statusConnections, m_statusRate, m_statusDrops, m_statusAlerts })
         statusBar()->addPermanentWidget(l);
     m_statusSocket->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -255,6 +264,7 @@ void MainWindow::buildUi()
     connect(m_range, &QComboBox::currentIndexChanged, this, &MainWindow::requestRefresh);
     connect(m_log, &QCheckBox::toggled, m_charts, &ChartsPanel::setLogScale);
     connect(m_pause, &QToolButton::toggled, this, &MainWindow::setPaused);
+    connect(m_group, &QCheckBox::toggled, this, &MainWindow::setGroupByPrefix);
     connect(m_filter, &QLineEdit::textChanged, this, [this](const QString& text) {
         m_operationsProxy->setFilterRegularExpression(
             QRegularExpression::fromWildcard(text.contains(u'*') || text.contains(u'?') ? text : u'*' + text + u'*',
@@ -311,6 +321,7 @@ void MainWindow::restoreSettings()
     m_window->setCurrentIndex(std::clamp(settings.value(QStringLiteral("view/window"), 1).toInt(), 0, m_window->count() - 1));
     m_range->setCurrentIndex(std::clamp(settings.value(QStringLiteral("view/range"), 1).toInt(), 0, m_range->count() - 1));
     m_log->setChecked(settings.value(QStringLiteral("view/log"), false).toBool());
+    m_group->setChecked(settings.value(QStringLiteral("view/group"), false).toBool());
     m_exportFolder = settings.value(QStringLiteral("export/folder"), QDir::homePath()).toString();
     const Thresholds thresholds = loadThresholds();
     m_store->setSlowThreshold(std::chrono::nanoseconds(thresholds.slowNs), std::chrono::nanoseconds(thresholds.verySlowNs));
@@ -329,6 +340,7 @@ void MainWindow::saveSettings() const
     settings.setValue(QStringLiteral("view/window"), m_window->currentIndex());
     settings.setValue(QStringLiteral("view/range"), m_range->currentIndex());
     settings.setValue(QStringLiteral("view/log"), m_log->isChecked());
+    settings.setValue(QStringLiteral("view/group"), m_group->isChecked());
     settings.setValue(QStringLiteral("export/folder"), m_exportFolder);
 }
 
@@ -351,6 +363,7 @@ SnapshotRequest MainWindow::currentRequest() const
     const int window = m_window->currentData().toInt();
     r.window = window ? StatsWindow::last(window) : StatsWindow::session();
     r.processFilter = m_selectedProcess; // selecting a process filters the operations
+    r.groupByPrefix = m_group->isChecked();
     r.chartProcess = m_chartProcess;
     r.chartOperation = m_chartOperation;
     r.memoryProcess = m_selectedProcess ? m_selectedProcess : m_chartProcess;
@@ -466,6 +479,12 @@ void MainWindow::setPaused(bool paused)
         requestRefresh();
 }
 
+void MainWindow::setGroupByPrefix(bool group)
+{
+    m_group->setChecked(group);
+    requestRefresh();
+}
+
 void MainWindow::selectOperation(quint64 processKey, const QString& operation)
 {
     m_chartProcess = processKey;
@@ -522,7 +541,11 @@ void MainWindow::exportWithDialog(ExportKind kind)
         return;
     m_exportFolder = QFileInfo(path).absolutePath();
     statusBar()->showMessage(tr("Exporting %1…").arg(path));
+    ++m_exportsRunning;
+    m_exportProgress->show();
     exportCsv(kind, path).then(this, [this, path](const QString& error) {
+        if (--m_exportsRunning == 0)
+            m_exportProgress->hide();
         if (error.isEmpty()) {
             statusBar()->showMessage(tr("Exported %1").arg(path), 5000);
         } else {

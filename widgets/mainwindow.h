@@ -16,6 +16,7 @@ class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
+class QProgressBar;
 class QProcess;
 class QSortFilterProxyModel;
 class QSplitter;
@@ -53,6 +54,7 @@ public:
     void selectProcess(quint64 key);
     void applyBudgets(const QList<Budget>& budgets, const Thresholds& thresholds);
     void setPaused(bool paused);
+    void setGroupByPrefix(bool group);
     /// Launches @p program with PERFDASH_SOCKET set and attaches to it; false with @p error.
     bool launch(const QString& program, const QStringList& arguments, const QString& directory, QString* error);
     void requestRefresh();
@@ -111,6 +113,7 @@ private:
     QComboBox* m_window;
     QComboBox* m_range;
     QCheckBox* m_log;
+    QCheckBox* m_group;
     QToolButton* m_pause;
     QLineEdit* m_filter;
     QLabel* m_statusSocket;
@@ -119,6 +122,8 @@ private:
     QLabel* m_statusDrops;
     QLabel* m_statusAlerts;
     QLabel* m_alertsTitle;
+    QProgressBar* m_exportProgress;
+    int m_exportsRunning = 0;
 
     quint64 m_selectedProcess = 0; // whose memory is charted
     quint64 m_chartProcess = 0; // the selected operation

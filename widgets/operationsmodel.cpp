@@ -5,6 +5,7 @@
 
 #include <QBrush>
 #include <QColor>
+#include <QFont>
 
 namespace perfdash {
 
@@ -96,6 +97,11 @@ QVariant OperationsModel::data(const QModelIndex& index, int role) const
         case ColumnCount: break;
         }
     }
+    if (role == Qt::FontRole && r.group) {
+        QFont bold;
+        bold.setBold(true);
+        return bold;
+    }
     if (role == Qt::BackgroundRole) {
         if (r.violation)
             return QBrush(QColor(0xfd, 0xe2, 0xe1));
@@ -105,6 +111,8 @@ QVariant OperationsModel::data(const QModelIndex& index, int role) const
     if (role == Qt::ToolTipRole) {
         if (index.column() == Process)
             return tr("%1, pid %2").arg(r.process).arg(r.pid);
+        if (r.group)
+            return tr("Every operation of %1 whose name starts with %2, merged").arg(r.process, s.operation.chopped(1));
         if (r.violation) {
             const BudgetViolation& v = *r.violation;
             return tr("Budget broken: p%1 is %2, the budget %3 (%4×)")
