@@ -5,6 +5,7 @@
 #include "ingestserver.h"
 #include "mainwindow.h"
 #include "metricsstore.h"
+#include "traceexport.h"
 #include "workerpool.h"
 
 #include <QApplication>
@@ -154,10 +155,14 @@ int main(int argc, char** argv)
         QStringLiteral("Write the per-second series as CSV to FILE when the run ends."), QStringLiteral("FILE"));
     const QCommandLineOption exportMemory(QStringLiteral("export-memory"),
         QStringLiteral("Write the memory and CPU samples as CSV to FILE when the run ends."), QStringLiteral("FILE"));
+    const QCommandLineOption exportTrace(QStringLiteral("export-trace"),
+        QStringLiteral("Write the raw events, memory and counters as a Chrome trace (Perfetto) to FILE when the run ends."),
+        QStringLiteral("FILE"));
     const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("Headless: do not print the live table."));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"),
         QStringLiteral("After --duration, save the window as a PNG to FILE and exit."), QStringLiteral("FILE"));
-    parser.addOptions({ socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, quiet, screenshot });
+    parser.addOptions(
+        { socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace, quiet, screenshot });
 
     // Everything after "--" is the command to launch, untouched by the parser.
     QStringList arguments = QCoreApplication::arguments();
@@ -187,7 +192,7 @@ int main(int argc, char** argv)
     }
     QList<std::pair<QString, QString>> exports; // (kind, path)
     for (const auto& [option, kind] : { std::pair { &exportCsv, "statistics" }, std::pair { &exportSeries, "series" },
-             std::pair { &exportMemory, "memory" } }) {
+             std::pair { &exportMemory, "memory" }, std::pair { &exportTrace, "trace" } }) {
         const QString path = parser.value(*option);
         if (path.isEmpty())
             continue;
@@ -300,6 +305,10 @@ int main(int argc, char** argv)
         for (const auto& [kind, path] : std::as_const(exports)) {
             writes.append(pool.submit(QStringLiteral("export"), [&, kind = kind, path = path] {
                 QString writeError;
+                if (kind == QLatin1String("trace")) {
+                    traceexport::writeFile(store, path, &writeError);
+                    return writeError;
+                }
                 csvexport::writeFile(
                     path,
                     [&](CsvWriter& csv) {

@@ -35,6 +35,7 @@ struct OperationSample
     Severity severity = Severity::Normal;
     quintptr threadId = 0;
     QVariantMap metadata;
+    qint64 startNs = 0; ///< wall clock in nanoseconds when the sender knew it precisely; 0 otherwise
 };
 
 /// Slow and very slow limits in nanoseconds; 0 switches a limit off.

@@ -397,7 +397,7 @@ void IngestServer::apply(const QList<IngestBatch>& batches)
                 if (e->counted) {
                     m_store->recordEvent(key,
                         OperationSample { e->operation, (e->startNs + qint64(e->durationNs)) / 1'000'000, e->durationNs,
-                            e->ok, OperationSample::Severity::Normal, quintptr(e->threadId), e->metadata });
+                            e->ok, OperationSample::Severity::Normal, quintptr(e->threadId), e->metadata, e->startNs });
                 } else {
                     m_store->recordOperation(key, e->operation, e->durationNs, e->ok, e->metadata);
                 }

@@ -10,6 +10,7 @@
 #include "ingestserver.h"
 #include "operationsmodel.h"
 #include "processesmodel.h"
+#include "traceexport.h"
 
 #include <QAction>
 #include <QApplication>
@@ -295,6 +296,7 @@ void MainWindow::buildMenus()
         [this] { exportWithDialog(ExportKind::Statistics); });
     file->addAction(tr("Export series CSV…"), this, [this] { exportWithDialog(ExportKind::Series); });
     file->addAction(tr("Export memory CSV…"), this, [this] { exportWithDialog(ExportKind::Memory); });
+    file->addAction(tr("Export Chrome trace (Perfetto)…"), this, [this] { exportWithDialog(ExportKind::Trace); });
     file->addSeparator();
     file->addAction(tr("Quit"), QKeySequence::Quit, this, &QWidget::close);
     QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -518,6 +520,10 @@ QFuture<QString> MainWindow::exportCsv(ExportKind kind, const QString& path)
     MetricsStore* store = m_store;
     return m_pool.submit(QStringLiteral("export"), [store, kind, path] {
         QString error;
+        if (kind == ExportKind::Trace) {
+            traceexport::writeFile(*store, path, &error);
+            return error;
+        }
         csvexport::writeFile(
             path,
             [&](CsvWriter& csv) {
@@ -525,6 +531,7 @@ QFuture<QString> MainWindow::exportCsv(ExportKind kind, const QString& path)
                 case ExportKind::Statistics: csvexport::writeStatistics(csv, store->statistics()); break;
                 case ExportKind::Series: csvexport::writeSeries(csv, store->series()); break;
                 case ExportKind::Memory: csvexport::writeMemory(csv, store->memoryRecords()); break;
+                case ExportKind::Trace: break;
                 }
             },
             &error);
@@ -534,9 +541,11 @@ QFuture<QString> MainWindow::exportCsv(ExportKind kind, const QString& path)
 
 void MainWindow::exportWithDialog(ExportKind kind)
 {
-    static const char* const names[] = { "statistics.csv", "series.csv", "memory.csv" };
+    static const char* const names[] = { "statistics.csv", "series.csv", "memory.csv", "trace.json" };
     const QString suggested = QDir(m_exportFolder).filePath(QString::fromLatin1(names[int(kind)]));
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export CSV"), suggested, tr("CSV files (*.csv)"));
+    const bool trace = kind == ExportKind::Trace;
+    const QString path = QFileDialog::getSaveFileName(this, trace ? tr("Export Chrome trace") : tr("Export CSV"),
+        suggested, trace ? tr("Trace files (*.json)") : tr("CSV files (*.csv)"));
     if (path.isEmpty())
         return;
     m_exportFolder = QFileInfo(path).absolutePath();

@@ -42,7 +42,7 @@ class MainWindow : public QMainWindow
 {
     Q_OBJECT
 public:
-    enum class ExportKind { Statistics, Series, Memory };
+    enum class ExportKind { Statistics, Series, Memory, Trace };
 
     /// @p server may be null (a store fed by other means, as in tests).
     MainWindow(MetricsStore* store, IngestServer* server, QWidget* parent = nullptr);
