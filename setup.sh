@@ -12,6 +12,7 @@ PACKAGES=(
     qt6-base-dev qt6-charts-dev libqt6sql6-sqlite libgl-dev
     libsimdjson-dev libbenchmark-dev
     xvfb xauth fonts-dejavu-core
+    prometheus nodejs
 )
 BUILD_DIR=${PERFDASH_BUILD_DIR:-build}
 

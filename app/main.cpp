@@ -4,6 +4,7 @@
 #include "csvexport.h"
 #include "ingestserver.h"
 #include "mainwindow.h"
+#include "metricsendpoint.h"
 #include "metricsstore.h"
 #include "traceexport.h"
 #include "workerpool.h"
@@ -158,11 +159,15 @@ int main(int argc, char** argv)
     const QCommandLineOption exportTrace(QStringLiteral("export-trace"),
         QStringLiteral("Write the raw events, memory and counters as a Chrome trace (Perfetto) to FILE when the run ends."),
         QStringLiteral("FILE"));
+    const QCommandLineOption prometheus(QStringLiteral("prometheus"),
+        QStringLiteral("Serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone: on 127.0.0.1)."),
+        QStringLiteral("HOST:PORT"));
     const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("Headless: do not print the live table."));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"),
         QStringLiteral("After --duration, save the window as a PNG to FILE and exit."), QStringLiteral("FILE"));
     parser.addOptions(
-        { socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace, quiet, screenshot });
+        { socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace, prometheus, quiet,
+            screenshot });
 
     // Everything after "--" is the command to launch, untouched by the parser.
     QStringList arguments = QCoreApplication::arguments();
@@ -227,6 +232,13 @@ int main(int argc, char** argv)
         fail(error);
     for (qint64 pid : pids) {
         if (!store.attachPid(pid, &error))
+            fail(error);
+    }
+    MetricsEndpoint metrics(&store);
+    if (parser.isSet(prometheus)) {
+        QHostAddress host;
+        quint16 port = 0;
+        if (!MetricsEndpoint::parseAddress(parser.value(prometheus), &host, &port, &error) || !metrics.listen(host, port, &error))
             fail(error);
     }
 

@@ -210,6 +210,17 @@ std::optional<OperationStats> PerformanceMonitor::aggregateStats(const QString& 
     return s;
 }
 
+quint64 PerformanceMonitor::histogram(const QString& name, StatsWindow window, LatencyHistogram& out) const
+{
+    QMutexLocker lock(&m_mutex);
+    auto it = m_entries.find(name);
+    if (it == m_entries.end()) {
+        out.reset();
+        return 0;
+    }
+    return it->second.history.windowHistogram(m_clock->wallMs(), window, out);
+}
+
 QStringList PerformanceMonitor::operations(const QString& prefix) const
 {
     QMutexLocker lock(&m_mutex);

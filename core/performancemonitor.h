@@ -156,6 +156,8 @@ public:
     std::optional<OperationStats> aggregateStats(
         const QString& prefix, StatsWindow window = StatsWindow::session()) const;
     QStringList operations(const QString& prefix = {}) const;
+    /// Fills @p out with @p name's distribution over @p window; returns its error count (0 when unknown).
+    quint64 histogram(const QString& name, StatsWindow window, LatencyHistogram& out) const;
     std::vector<SeriesPoint> series(const QString& name, qint64 fromMs, qint64 toMs, bool includeCurrent = false) const;
     /// Bytes held for @p name's statistics and samples (0 when unknown).
     std::size_t memoryBytes(const QString& name) const;
