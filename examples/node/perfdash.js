@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+// perfdash client for Node.js: NDJSON over perfdash's local socket, no dependencies.
+//
+//   const perfdash = require('./perfdash');
+//   const rows = await perfdash.track('db.query', () => db.query(sql), { table: 'users' });
+//   app.use(perfdash.middleware());          // every request as "http.GET /users/:id"
+//
+// The program never waits for a dashboard: lines are queued (bounded) while none is there, sent
+// when one appears, and what had to be dropped is counted (client.dropped).
+'use strict';
+
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+function defaultSocketPath() {
+  if (process.env.PERFDASH_SOCKET) return process.env.PERFDASH_SOCKET;
+  if (process.env.XDG_RUNTIME_DIR) return path.join(process.env.XDG_RUNTIME_DIR, 'perfdash', 'perfdash.sock');
+  return `/tmp/perfdash-${os.userInfo().uid}/perfdash.sock`;
+}
+
+class Client {
+  constructor(options = {}) {
+    this.socketPath = options.socketPath || defaultSocketPath();
+    this.name = options.name || process.env.PERFDASH_NAME || path.basename(process.argv[1] || process.argv0);
+    this.maxQueue = options.maxQueue || 100000;
+    this.disabled = options.disabled ?? process.env.PERFDASH_DISABLE === '1';
+    this.queue = [];
+    this.dropped = 0;
+    this.socket = null;
+    this.connected = false;
+    this.closed = false;
+    this.retryTimer = null;
+    if (this.disabled) return;
+    this._connect();
+    const memoryMs = options.memoryIntervalMs ?? 1000;
+    if (memoryMs > 0) {
+      this.memoryTimer = setInterval(() => this.reportMemory(), memoryMs);
+      this.memoryTimer.unref(); // reporting never keeps the program alive
+    }
+  }
+
+  _connect() {
+    if (this.closed) return;
+    const socket = net.createConnection(this.socketPath);
+    this.socket = socket;
+    socket.on('connect', () => {
+      this.connected = true;
+      socket.write(JSON.stringify({ type: 'hello', version: 1, pid: process.pid, name: this.name }) + '\n');
+      const pending = this.queue;
+      this.queue = [];
+      if (pending.length) socket.write(pending.join(''));
+    });
+    socket.on('error', () => {}); // 'close' follows and retries
+    socket.on('close', () => {
+      this.connected = false;
+      if (this.closed) return;
+      // A dashboard started later sees us within about a second.
+      this.retryTimer = setTimeout(() => this._connect(), 1000);
+      this.retryTimer.unref();
+    });
+    socket.unref();
+  }
+
+  _send(object) {
+    if (this.disabled || this.closed) return;
+    const line = JSON.stringify(object) + '\n';
+    if (this.connected) {
+      this.socket.write(line);
+    } else if (this.queue.length < this.maxQueue) {
+      this.queue.push(line);
+    } else {
+      this.dropped += 1;
+    }
+  }
+
+  /** Records an operation measured elsewhere: its duration in microseconds. */
+  record(name, durationUs, ok = true, meta = undefined) {
+    const line = { type: 'op', name, duration_us: durationUs, ok, ts_us: Date.now() * 1000 };
+    if (meta && Object.keys(meta).length) line.meta = meta;
+    this._send(line);
+  }
+
+  /** Runs fn as operation `name`; a thrown error or rejected promise marks it failed and propagates. */
+  track(name, fn, meta = undefined) {
+    const start = process.hrtime.bigint();
+    const done = (ok) => this.record(name, Number(process.hrtime.bigint() - start) / 1000, ok, meta);
+    let result;
+    try {
+      result = fn();
+    } catch (error) {
+      done(false);
+      throw error;
+    }
+    if (result && typeof result.then === 'function') {
+      return result.then(
+        (value) => { done(true); return value; },
+        (error) => { done(false); throw error; },
+      );
+    }
+    done(true);
+    return result;
+  }
+
+  /** A timer: elapsed() and stop() in milliseconds; stop(name, ok, meta) also records it. */
+  startTimer() {
+    const start = process.hrtime.bigint();
+    let stopped = null;
+    const elapsedNs = () => (stopped ?? process.hrtime.bigint()) - start;
+    return {
+      elapsed: () => Number(elapsedNs()) / 1e6,
+      stop: (name = undefined, ok = true, meta = undefined) => {
+        if (stopped === null) stopped = process.hrtime.bigint();
+        if (name) this.record(name, Number(elapsedNs()) / 1000, ok, meta);
+        return Number(elapsedNs()) / 1e6;
+      },
+    };
+  }
+
+  reportMemory() {
+    const usage = process.memoryUsage();
+    this._send({ type: 'memory', rss_bytes: usage.rss, heap_bytes: usage.heapUsed });
+  }
+
+  /**
+   * Express-style middleware: each request is tracked as "http.METHOD route" (the matched route
+   * when the router knows it, else the path), failed when the status is 500 or more.
+   */
+  middleware() {
+    return (req, res, next) => {
+      const start = process.hrtime.bigint();
+      res.on('finish', () => {
+        const route = (req.baseUrl || '') + ((req.route && req.route.path) || (req.url || '/').split('?')[0]);
+        this.record(`http.${req.method} ${route}`, Number(process.hrtime.bigint() - start) / 1000,
+          res.statusCode < 500, { status: res.statusCode });
+      });
+      next();
+    };
+  }
+
+  /** Sends what is queued and closes the connection; resolves when it is closed. */
+  close() {
+    this.closed = true;
+    clearInterval(this.memoryTimer);
+    clearTimeout(this.retryTimer);
+    return new Promise((resolve) => {
+      if (!this.socket || !this.connected) return resolve();
+      this.socket.end(resolve);
+    });
+  }
+}
+
+let shared = null;
+function client() {
+  if (!shared) shared = new Client();
+  return shared;
+}
+
+module.exports = {
+  Client,
+  defaultSocketPath,
+  track: (name, fn, meta) => client().track(name, fn, meta),
+  record: (name, durationUs, ok, meta) => client().record(name, durationUs, ok, meta),
+  startTimer: () => client().startTimer(),
+  middleware: () => client().middleware(),
+  close: () => (shared ? shared.close() : Promise.resolve()),
+};

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// Runs the client against a real headless perfdash (PERFDASH_BIN) and checks what it exported.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const { Client } = require('../perfdash');
+
+const perfdashBin = process.env.PERFDASH_BIN || path.join(__dirname, '..', '..', '..', 'build', 'bin', 'perfdash');
+
+function waitFor(condition, timeoutMs = 30000) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const poll = () => {
+      if (condition()) return resolve();
+      if (Date.now() > deadline) return reject(new Error('timed out'));
+      setTimeout(poll, 20);
+    };
+    poll();
+  });
+}
+
+function startDashboard(dir) {
+  const socketPath = path.join(dir, 'perfdash.sock');
+  const csv = path.join(dir, 'stats.csv');
+  const child = spawn(perfdashBin, ['--headless', '--quiet', '--socket', socketPath, '--export-csv', csv],
+    { stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, socketPath, csv, exited };
+}
+
+function rows(csvPath) {
+  const [header, ...lines] = fs.readFileSync(csvPath, 'utf8').trim().split('\r\n');
+  const names = header.split(',');
+  return lines.map((line) => Object.fromEntries(line.split(',').map((v, i) => [names[i], v])));
+}
+
+test('track, timers and middleware reach perfdash exactly', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'perfdash-node-'));
+  const dashboard = startDashboard(dir);
+  await waitFor(() => fs.existsSync(dashboard.socketPath));
+
+  const client = new Client({ socketPath: dashboard.socketPath, name: 'node-test', memoryIntervalMs: 50 });
+  await waitFor(() => client.connected);
+
+  for (let i = 0; i < 100; i++) assert.strictEqual(client.track('sync.op', () => i * 2), i * 2);
+  for (let i = 0; i < 20; i++) await client.track('async.op', () => new Promise((r) => setTimeout(() => r(i), 1)));
+  assert.throws(() => client.track('sync.fail', () => { throw new Error('boom'); }), /boom/);
+  await assert.rejects(client.track('async.fail', () => Promise.reject(new Error('nope'))), /nope/);
+  const timer = client.startTimer();
+  await new Promise((r) => setTimeout(r, 5));
+  assert.ok(timer.elapsed() >= 4);
+  assert.ok(timer.stop('timed.op') >= 4);
+
+  const server = http.createServer((req, res) => {
+    client.middleware()(req, res, () => {
+      res.statusCode = req.url.startsWith('/broken') ? 503 : 200;
+      res.end('ok');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  const get = (p) => new Promise((resolve) => http.get({ port, path: p, host: '127.0.0.1' }, (res) => { res.resume(); res.on('end', resolve); }));
+  for (let i = 0; i < 5; i++) await get('/users?page=' + i);
+  await get('/broken');
+  server.close();
+
+  await new Promise((r) => setTimeout(r, 120)); // a couple of memory reports
+  await client.close();
+  dashboard.child.kill('SIGINT');
+  assert.strictEqual(await dashboard.exited, 0);
+
+  const byName = Object.fromEntries(rows(dashboard.csv).filter((r) => r.process === 'node-test').map((r) => [r.operation, r]));
+  assert.strictEqual(byName['sync.op'].count, '100');
+  assert.strictEqual(byName['async.op'].count, '20');
+  assert.ok(Number(byName['async.op'].p50_us) >= 500, 'async operations last until their promise settles');
+  assert.strictEqual(byName['sync.fail'].errors, '1');
+  assert.strictEqual(byName['async.fail'].errors, '1');
+  assert.strictEqual(byName['timed.op'].count, '1');
+  assert.strictEqual(byName['http.GET /users'].count, '5');
+  assert.strictEqual(byName['http.GET /users'].errors, '0');
+  assert.strictEqual(byName['http.GET /broken'].errors, '1');
+});
+
+test('no dashboard: calls still work and nothing blocks', async () => {
+  const client = new Client({ socketPath: path.join(os.tmpdir(), 'no-such-perfdash.sock'), maxQueue: 10, memoryIntervalMs: 0 });
+  for (let i = 0; i < 25; i++) client.track('lonely', () => i);
+  assert.strictEqual(client.queue.length, 10);
+  assert.strictEqual(client.dropped, 15);
+  await client.close();
+});
