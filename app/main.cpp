@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // perfdash: listens for instrumented processes, samples attached ones from /proc, shows them in
 // the dashboard window (or, --headless, in the terminal) and writes the CSV exports at the end.
+#include "capture.h"
 #include "csvexport.h"
 #include "ingestserver.h"
 #include "mainwindow.h"
@@ -125,6 +126,11 @@ bool wantsHeadless(int argc, char** argv)
 
 int main(int argc, char** argv)
 {
+    if (argc > 1 && std::strcmp(argv[1], "compare") == 0) { // perfdash compare BASE NEW [...]
+        QCoreApplication app(argc, argv);
+        QTextStream out(stdout), err(stderr);
+        return compareCaptures(QCoreApplication::arguments().mid(2), out, err);
+    }
     // The window needs a QApplication, which needs a display; headless runs need neither.
     const bool headlessRun = wantsHeadless(argc, argv);
     std::unique_ptr<QCoreApplication> application(
@@ -137,7 +143,8 @@ int main(int argc, char** argv)
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
         "Live profiling dashboard: percentiles, errors, memory and CPU of running processes.\n"
-        "Usage: perfdash [options] [-- COMMAND [ARGS...]]"));
+        "Usage: perfdash [options] [-- COMMAND [ARGS...]]\n"
+        "       perfdash compare BASE NEW [--threshold PCT] [--percentile p95]   (captures; exit 1 on a regression)"));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption socket(QStringLiteral("socket"),
@@ -159,6 +166,10 @@ int main(int argc, char** argv)
     const QCommandLineOption exportTrace(QStringLiteral("export-trace"),
         QStringLiteral("Write the raw events, memory and counters as a Chrome trace (Perfetto) to FILE when the run ends."),
         QStringLiteral("FILE"));
+    const QCommandLineOption record(QStringLiteral("record"),
+        QStringLiteral("Record everything into the capture FILE (SQLite), written every second."), QStringLiteral("FILE"));
+    const QCommandLineOption open(QStringLiteral("open"),
+        QStringLiteral("Show the capture FILE (read-only); with --headless, export from it and exit."), QStringLiteral("FILE"));
     const QCommandLineOption prometheus(QStringLiteral("prometheus"),
         QStringLiteral("Serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone: on 127.0.0.1)."),
         QStringLiteral("HOST:PORT"));
@@ -166,8 +177,8 @@ int main(int argc, char** argv)
     const QCommandLineOption screenshot(QStringLiteral("screenshot"),
         QStringLiteral("After --duration, save the window as a PNG to FILE and exit."), QStringLiteral("FILE"));
     parser.addOptions(
-        { socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace, prometheus, quiet,
-            screenshot });
+        { socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace, record, open,
+            prometheus, quiet, screenshot });
 
     // Everything after "--" is the command to launch, untouched by the parser.
     QStringList arguments = QCoreApplication::arguments();
@@ -223,13 +234,38 @@ int main(int argc, char** argv)
         pids.append(pid);
     }
 
-    MetricsStore store;
-    store.setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
+    // A live run listens; an opened capture is shown as it was recorded.
+    const QString capturePath = parser.value(open);
+    LoadedCapture opened;
+    std::unique_ptr<MetricsStore> live;
+    if (!capturePath.isEmpty()) {
+        if (parser.isSet(demo) || !command.isEmpty() || !pids.isEmpty() || parser.isSet(record))
+            fail(QStringLiteral("--open shows a recorded capture; it does not go with --demo, --attach, --record or a command"));
+        opened = openCapture(capturePath);
+        if (!opened.load.ok)
+            fail(opened.load.error);
+        for (const QString& problem : std::as_const(opened.load.problems))
+            std::fprintf(stderr, "perfdash: %s: %s (the rest is shown)\n", qUtf8Printable(capturePath), qUtf8Printable(problem));
+    } else {
+        live = std::make_unique<MetricsStore>();
+        live->setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
+    }
+    MetricsStore& store = live ? *live : *opened.store;
     IngestServer server(&store);
     const QString socketPath = parser.isSet(socket) ? parser.value(socket) : IngestServer::defaultSocketPath();
     QString error;
-    if (!server.listen(socketPath, &error))
+    if (live && !server.listen(socketPath, &error))
         fail(error);
+    CaptureRecorder recorder(&store);
+    if (parser.isSet(record)) {
+        if (const QString unwritable = checkWritable(parser.value(record)); !unwritable.isEmpty())
+            fail(unwritable);
+        if (!recorder.start(parser.value(record), &error))
+            fail(error);
+        QObject::connect(&recorder, &CaptureRecorder::failed, &app, [](const QString& why) {
+            std::fprintf(stderr, "perfdash: recording: %s\n", qUtf8Printable(why));
+        });
+    }
     for (qint64 pid : pids) {
         if (!store.attachPid(pid, &error))
             fail(error);
@@ -282,7 +318,8 @@ int main(int argc, char** argv)
     std::signal(SIGTERM, onSignal);
     QObject::connect(&server, &IngestServer::connectionProblem, &app,
         [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
-    store.start();
+    if (live)
+        store.start();
 
     int exitCode = 0;
     bool finished = false;
@@ -306,8 +343,16 @@ int main(int argc, char** argv)
             }
         }
         server.close(); // applies what is still in flight
-        store.sampleProcesses();
+        if (live)
+            store.sampleProcesses();
         store.stop();
+        if (parser.isSet(record)) {
+            if (QString recordError; !recorder.flush(&recordError)) {
+                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(recordError));
+                exitCode = 1;
+            }
+            recorder.stop();
+        }
         // Copies taken here; the files are written on the worker pool.
         const auto statistics = store.statistics();
         const auto series = store.series();
@@ -372,6 +417,8 @@ int main(int argc, char** argv)
             }
             quit();
         });
+    } else if (!live && headlessRun) { // a capture, headless: export and go
+        QTimer::singleShot(0, &app, quit);
     } else if (commandProcess) { // the run is the command's: it ends when the command does
         QObject::connect(commandProcess, &QProcess::finished, &app, [&] { QTimer::singleShot(0, &app, quit); });
     }

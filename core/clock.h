@@ -44,6 +44,8 @@ public:
         m_wallMs.fetch_add((before + ns) / 1'000'000 - before / 1'000'000, std::memory_order_relaxed);
     }
     void advanceMs(qint64 ms) noexcept { advanceNs(ms * 1'000'000); }
+    /// Sets the wall clock alone (replaying a capture moves it to each recorded second).
+    void setWallMs(qint64 ms) noexcept { m_wallMs.store(ms, std::memory_order_relaxed); }
 
 private:
     std::atomic<qint64> m_ns;

@@ -16,7 +16,13 @@ struct MetricsStore::Process
 };
 
 MetricsStore::MetricsStore(QObject* parent)
+    : MetricsStore(Clock::system(), parent)
+{
+}
+
+MetricsStore::MetricsStore(Clock* clock, QObject* parent)
     : QObject(parent)
+    , m_clock(clock)
 {
     qRegisterMetaType<perfdash::ProcessInfo>();
     connect(&m_sampling, &QTimer::timeout, this, &MetricsStore::sampleProcesses);
@@ -48,7 +54,7 @@ MetricsStore::Process* MetricsStore::createLocked(qint64 pid)
     p->info.key = m_nextKey++;
     p->info.pid = pid;
     p->info.firstSeenMs = p->info.lastSeenMs = QDateTime::currentMSecsSinceEpoch();
-    p->monitorOwner = std::make_unique<PerformanceMonitor>();
+    p->monitorOwner = std::make_unique<PerformanceMonitor>(m_clock);
     p->monitor = p->monitorOwner.get();
     p->monitor->setSamplingRate(0.0); // raw samples are the ones clients chose to send
     p->monitor->setSlowThreshold(std::chrono::nanoseconds(m_thresholds.slowNs));
@@ -326,6 +332,38 @@ void MetricsStore::setSlowThreshold(std::chrono::nanoseconds slow, std::chrono::
     for (auto& [key, p] : m_processes) {
         p->monitor->setSlowThreshold(slow);
         p->monitor->setVerySlowThreshold(verySlow);
+    }
+}
+
+void MetricsStore::addMemoryRecord(quint64 key, const MemoryRecord& record)
+{
+    QMutexLocker lock(&m_mutex);
+    if (Process* p = findLocked(key)) {
+        p->memory.push_back(record);
+        if (p->memory.size() > std::size_t(MaxMemoryRecordsPerProcess))
+            p->memory.pop_front();
+        p->info.rssBytes = record.rssBytes;
+        p->info.heapBytes = record.heapBytes;
+    }
+}
+
+void MetricsStore::restoreProcess(quint64 key, const ProcessInfo& saved)
+{
+    QMutexLocker lock(&m_mutex);
+    if (Process* p = findLocked(key)) {
+        p->info.state = saved.state == ProcessInfo::State::Live || saved.state == ProcessInfo::State::ProcOnly
+            ? ProcessInfo::State::Exited // nothing runs in a capture
+            : saved.state;
+        p->info.reason = saved.reason.isEmpty() ? tr("recorded in a capture") : saved.reason;
+        p->info.instrumented = saved.instrumented;
+        p->info.firstSeenMs = saved.firstSeenMs;
+        p->info.lastSeenMs = saved.lastSeenMs;
+        p->info.counters = saved.counters;
+        p->info.gauges = saved.gauges;
+        p->info.droppedEvents = saved.droppedEvents;
+        p->info.droppedBytes = saved.droppedBytes;
+        p->info.malformed = saved.malformed;
+        p->info.cpuPercent.reset();
     }
 }
 

@@ -64,6 +64,8 @@ public:
     static constexpr int MaxProcesses = 1000;
 
     explicit MetricsStore(QObject* parent = nullptr);
+    /// @p clock drives every process's statistics (a capture being replayed uses a ManualClock).
+    explicit MetricsStore(Clock* clock, QObject* parent = nullptr);
     ~MetricsStore() override;
 
     /// An instrumented process said hello. An attached (/proc only) entry with the same pid becomes it.
@@ -96,6 +98,11 @@ public:
     PerformanceMonitor* monitor(quint64 key) const;
     QList<ProcessStatistics> statistics(StatsWindow window = StatsWindow::session()) const;
     QList<OperationSeries> series() const;
+    /// Adds a memory sample as recorded elsewhere (a capture file).
+    void addMemoryRecord(quint64 key, const MemoryRecord& record);
+    /// Restores what a capture says of a process: its state, reason and times.
+    void restoreProcess(quint64 key, const ProcessInfo& saved);
+    Clock* clock() const noexcept { return m_clock; }
     /// Memory and CPU samples of every process (@p key 0) or of one, oldest first.
     QList<MemoryRecord> memoryRecords(quint64 key = 0) const;
 
@@ -124,6 +131,7 @@ private:
     mutable QMutex m_mutex;
     std::map<quint64, std::unique_ptr<Process>> m_processes;
     quint64 m_nextKey = 1;
+    Clock* m_clock;
     Thresholds m_thresholds;
     QList<Budget> m_budgets;
     QTimer m_sampling;

@@ -297,6 +297,45 @@ std::vector<SeriesPoint> OperationHistory::series(qint64 fromMs, qint64 toMs, bo
     return out;
 }
 
+void OperationHistory::forEachSecondAfter(qint64 afterSecond,
+    const std::function<void(qint64, const SparseHistogram&, quint64)>& visit, bool includeCurrent) const
+{
+    if (m_second == NoSecond)
+        return;
+    SparseHistogram h;
+    for (qint64 s = std::max(afterSecond + 1, m_second - (RingSize - 1)); s < m_second; ++s) {
+        const Slice& slice = m_ring[ringIndex(s)];
+        if (!slice.holds(s))
+            continue;
+        h.buckets.clear();
+        for (std::size_t i = 0; i < slice.buckets.size(); ++i)
+            h.buckets.emplace_back(slice.buckets[i], slice.counts[i]);
+        h.count = slice.count;
+        h.sumNs = slice.sum;
+        h.minNs = slice.min;
+        h.maxNs = slice.max;
+        h.overflow = slice.overflow;
+        visit(s, h, slice.errors);
+    }
+    const LatencyHistogram& current = m_dense->current;
+    if (includeCurrent && !current.isEmpty() && m_second > afterSecond) {
+        h.buckets.clear();
+        for (int i = 0; i < LatencyHistogram::BucketCount; ++i) {
+            for (quint64 c = current.countAt(i); c > 0;) {
+                const auto part = quint32(std::min<quint64>(c, std::numeric_limits<quint32>::max()));
+                h.buckets.emplace_back(quint16(i), part);
+                c -= part;
+            }
+        }
+        h.count = current.count();
+        h.sumNs = current.sumNs();
+        h.minNs = current.minNs();
+        h.maxNs = current.maxNs();
+        h.overflow = current.overflowCount();
+        visit(m_second, h, m_dense->currentErrors);
+    }
+}
+
 quint64 OperationHistory::totalCount() const noexcept
 {
     return m_dense->session.count() + m_dense->current.count();

@@ -5,6 +5,7 @@
 #include "operationstats.h"
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -64,6 +65,15 @@ public:
     /// Points whose interval overlaps [fromMs, toMs], oldest first, each at the finest resolution
     /// still kept. The current, unfinished second is included only when @p includeCurrent.
     std::vector<SeriesPoint> series(qint64 fromMs, qint64 toMs, bool includeCurrent = false) const;
+
+    /// Calls @p visit(second, histogram, errors) for every finished second after @p afterSecond
+    /// still in the ring (the last StatsWindow::MaxSeconds), oldest first, then for the current,
+    /// unfinished second when @p includeCurrent and it holds anything. For capture files.
+    void forEachSecondAfter(qint64 afterSecond,
+        const std::function<void(qint64 second, const SparseHistogram& histogram, quint64 errors)>& visit,
+        bool includeCurrent = false) const;
+    /// The second the current, unfinished histogram belongs to.
+    qint64 currentSecond() const noexcept { return m_second; }
 
     quint64 totalCount() const noexcept;
     quint64 totalErrors() const noexcept;

@@ -221,6 +221,27 @@ quint64 PerformanceMonitor::histogram(const QString& name, StatsWindow window, L
     return it->second.history.windowHistogram(m_clock->wallMs(), window, out);
 }
 
+qint64 PerformanceMonitor::forEachSecondAfter(const QString& name, qint64 afterSecond,
+    const std::function<void(qint64, const SparseHistogram&, quint64)>& visit, bool includeCurrent) const
+{
+    QMutexLocker lock(&m_mutex);
+    auto it = m_entries.find(name);
+    if (it == m_entries.end())
+        return afterSecond;
+    it->second.history.advanceTo(m_clock->wallMs());
+    qint64 newest = afterSecond;
+    const qint64 current = it->second.history.currentSecond();
+    it->second.history.forEachSecondAfter(
+        afterSecond,
+        [&](qint64 second, const SparseHistogram& h, quint64 errors) {
+            visit(second, h, errors);
+            if (second != current)
+                newest = second;
+        },
+        includeCurrent);
+    return newest;
+}
+
 QStringList PerformanceMonitor::operations(const QString& prefix) const
 {
     QMutexLocker lock(&m_mutex);

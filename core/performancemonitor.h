@@ -158,6 +158,11 @@ public:
     QStringList operations(const QString& prefix = {}) const;
     /// Fills @p out with @p name's distribution over @p window; returns its error count (0 when unknown).
     quint64 histogram(const QString& name, StatsWindow window, LatencyHistogram& out) const;
+    /// Every finished second of @p name after @p afterSecond still held (see OperationHistory), and
+    /// the unfinished one when @p includeCurrent; returns the newest finished second, or @p afterSecond.
+    qint64 forEachSecondAfter(const QString& name, qint64 afterSecond,
+        const std::function<void(qint64 second, const SparseHistogram& histogram, quint64 errors)>& visit,
+        bool includeCurrent = false) const;
     std::vector<SeriesPoint> series(const QString& name, qint64 fromMs, qint64 toMs, bool includeCurrent = false) const;
     /// Bytes held for @p name's statistics and samples (0 when unknown).
     std::size_t memoryBytes(const QString& name) const;

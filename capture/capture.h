@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "clock.h"
+#include "metricsstore.h"
+
+#include <QObject>
+#include <QStringList>
+#include <QThread>
+
+#include <memory>
+
+namespace perfdash {
+
+/// Version of the capture schema (docs/CAPTURE.md); readers accept this and older.
+inline constexpr int CaptureSchemaVersion = 1;
+
+/**
+ * Records a MetricsStore into a capture file (SQLite, docs/CAPTURE.md) from a thread of its own:
+ * processes, operations, every finished second's histogram (so any window's percentiles can be
+ * recomputed exactly), memory and CPU samples, raw events and budgets. It writes once a second in
+ * one transaction, so a crash loses at most the last second.
+ */
+class CaptureRecorder : public QObject
+{
+    Q_OBJECT
+public:
+    explicit CaptureRecorder(const MetricsStore* store, QObject* parent = nullptr);
+    /// Writes what is left and closes the file.
+    ~CaptureRecorder() override;
+
+    /// Creates @p path (replacing a file there) and starts recording; false with @p error.
+    bool start(const QString& path, QString* error);
+    /// Writes what is new now and waits for it; false with @p error when the write failed.
+    bool flush(QString* error = nullptr);
+    void stop();
+    QString path() const { return m_path; }
+
+Q_SIGNALS:
+    /// A periodic write failed (disk full, file removed); recording goes on trying.
+    void failed(const QString& error);
+
+private:
+    class Writer;
+    const MetricsStore* m_store;
+    QThread m_thread;
+    Writer* m_writer = nullptr;
+    QString m_path;
+};
+
+/// What loading a capture found.
+struct CaptureLoad
+{
+    bool ok = false;
+    QString error; ///< why nothing could be read
+    QStringList problems; ///< parts that could not be read; the rest is there
+    int version = 0;
+    qint64 firstMs = 0;
+    qint64 lastMs = 0;
+};
+
+/**
+ * Replays the capture at @p path into @p store, whose clock must be @p clock: each recorded
+ * second is applied at its own time, and the clock is left at the end of the capture so that
+ * windows ("last minute") mean the capture's last minute. Processes come back as exited.
+ */
+CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& clock);
+
+/// A MetricsStore with its own clock, loaded from a capture (read-only use).
+struct LoadedCapture
+{
+    std::unique_ptr<ManualClock> clock;
+    std::unique_ptr<MetricsStore> store;
+    CaptureLoad load;
+};
+LoadedCapture openCapture(const QString& path);
+
+/**
+ * perfdash compare BASE NEW [--threshold PCT] [--percentile pNN]: per process name and operation,
+ * count, p50, p95, p99 of both and the change of the chosen percentile; regressions beyond the
+ * threshold are marked. Returns 1 when any exists, 0 otherwise, 2 on error.
+ */
+int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream& err);
+
+} // namespace perfdash

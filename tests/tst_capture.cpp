@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "capture.h"
+
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <random>
+
+using namespace perfdash;
+
+namespace {
+/// A store on a manual clock with @p seconds of a log-normal operation (scaled by @p factor).
+void fill(MetricsStore& store, ManualClock& clock, int seconds, double factor, quint64 seed)
+{
+    const quint64 key = store.openProcess(4242, u"svc"_qs, { u"/bin/svc"_qs });
+    std::mt19937_64 rng(seed);
+    std::lognormal_distribution<double> dist(std::log(2e6), 0.7);
+    for (int s = 0; s < seconds; ++s) {
+        for (int i = 0; i < 200; ++i) {
+            store.recordOperation(key, u"db.query"_qs, quint64(dist(rng) * factor), i % 25 != 0, {});
+            store.recordOperation(key, u"cache.get"_qs, 500 + quint64(i), true, {});
+        }
+        OperationSample slow { u"db.query"_qs, clock.wallMs(), 250'000'000, true, OperationSample::Severity::Normal, 7,
+            { { u"table"_qs, u"users"_qs } }, clock.wallMs() * 1'000'000 };
+        store.recordEvent(key, slow);
+        store.addMemoryRecord(key, MemoryRecord { clock.wallMs(), 4242, {}, 50'000'000 + s, 30'000'000, 12.5 });
+        clock.advanceMs(1000);
+    }
+    store.closeProcess(key);
+}
+
+bool record(MetricsStore& store, const QString& path)
+{
+    CaptureRecorder recorder(&store);
+    QString error;
+    return recorder.start(path, &error) && recorder.flush(&error);
+}
+
+QList<OperationStats> statsOf(const MetricsStore& store, StatsWindow window)
+{
+    return store.monitor(store.processes().constFirst().key)->allStats(window);
+}
+} // namespace
+
+class TestCapture : public QObject
+{
+    Q_OBJECT
+private:
+    QTemporaryDir m_dir;
+
+private Q_SLOTS:
+    void recordThenReopenGivesTheSameStatistics_data()
+    {
+        QTest::addColumn<int>("window");
+        QTest::newRow("session") << 0;
+        QTest::newRow("last 10 s of the capture") << 10;
+        QTest::newRow("last minute of the capture") << 60;
+    }
+    void recordThenReopenGivesTheSameStatistics()
+    {
+        QFETCH(int, window);
+        ManualClock clock(1'700'000'000'000);
+        MetricsStore live(&clock);
+        live.setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
+        live.setBudgets({ Budget { u"db.*"_qs, 95, 5'000'000, StatsWindow::last(60) } });
+        fill(live, clock, 90, 1.0, 1);
+        const QString path = m_dir.filePath(u"live.pdcap"_qs);
+        QVERIFY(record(live, path));
+
+        const LoadedCapture opened = openCapture(path);
+        QVERIFY2(opened.load.ok, qPrintable(opened.load.error));
+        QVERIFY2(opened.load.problems.isEmpty(), qPrintable(opened.load.problems.join(u"; "_qs)));
+        const StatsWindow w = window ? StatsWindow::last(window) : StatsWindow::session();
+        const auto a = statsOf(live, w), b = statsOf(*opened.store, w);
+        QCOMPARE(b.size(), a.size());
+        for (qsizetype i = 0; i < a.size(); ++i) {
+            QCOMPARE(b[i].operation, a[i].operation);
+            QCOMPARE(b[i].count, a[i].count);
+            QCOMPARE(b[i].errorCount, a[i].errorCount);
+            QCOMPARE(b[i].minNs, a[i].minNs);
+            QCOMPARE(b[i].maxNs, a[i].maxNs);
+            QCOMPARE(b[i].p50Ns, a[i].p50Ns);
+            QCOMPARE(b[i].p99Ns, a[i].p99Ns);
+            QCOMPARE(b[i].p999Ns, a[i].p999Ns);
+            QCOMPARE(b[i].slowCount, a[i].slowCount);
+        }
+        const ProcessInfo p = opened.store->processes().constFirst();
+        QCOMPARE(p.name, u"svc"_qs);
+        QCOMPARE(p.pid, 4242);
+        QCOMPARE(p.state, ProcessInfo::State::Exited);
+        QCOMPARE(opened.store->memoryRecords().size(), 90);
+        QCOMPARE(opened.store->memoryRecords().constLast().cpuPercent.value_or(0), 12.5);
+        QCOMPARE(opened.store->budgets().size(), 1);
+        const auto samples = opened.store->monitor(p.key)->samples(u"db.query"_qs);
+        QCOMPARE(samples.size(), 90);
+        QCOMPARE(samples.constFirst().metadata.value(u"table"_qs).toString(), u"users"_qs);
+        QCOMPARE(samples.constFirst().severity, OperationSample::Severity::Slow);
+    }
+
+    void damagedCapturesSayWhy()
+    {
+        ManualClock clock(1'700'000'000'000);
+        MetricsStore live(&clock);
+        fill(live, clock, 30, 1.0, 2);
+        const QString path = m_dir.filePath(u"whole.pdcap"_qs);
+        QVERIFY(record(live, path));
+
+        QCOMPARE(openCapture(m_dir.filePath(u"missing.pdcap"_qs)).load.ok, false);
+
+        const QString garbage = m_dir.filePath(u"garbage.pdcap"_qs);
+        QFile g(garbage);
+        QVERIFY(g.open(QIODevice::WriteOnly));
+        g.write(QByteArray(4096, 'x'));
+        g.close();
+        const CaptureLoad bad = openCapture(garbage).load;
+        QVERIFY(!bad.ok);
+        QVERIFY2(bad.error.contains(u"not a perfdash capture"_qs), qPrintable(bad.error));
+
+        // Cut the file: whatever SQLite can still read is shown, the rest reported, nothing crashes.
+        QFile whole(path);
+        QVERIFY(whole.open(QIODevice::ReadOnly));
+        const QByteArray bytes = whole.readAll();
+        for (double keep : { 0.9, 0.6, 0.3, 0.05 }) {
+            const QString cut = m_dir.filePath(QStringLiteral("cut-%1.pdcap").arg(keep));
+            QFile out(cut);
+            QVERIFY(out.open(QIODevice::WriteOnly));
+            out.write(bytes.left(qsizetype(double(bytes.size()) * keep)));
+            out.close();
+            const LoadedCapture partial = openCapture(cut);
+            QVERIFY2(partial.load.ok || !partial.load.error.isEmpty(), "a damaged capture must say why it cannot be read");
+        }
+    }
+
+    void compareExitCodes()
+    {
+        ManualClock baseClock(1'700'000'000'000), newClock(1'700'000'000'000);
+        MetricsStore base(&baseClock), slower(&newClock);
+        fill(base, baseClock, 20, 1.0, 3);
+        fill(slower, newClock, 20, 1.5, 3); // db.query 50% slower
+        const QString basePath = m_dir.filePath(u"base.pdcap"_qs), newPath = m_dir.filePath(u"new.pdcap"_qs);
+        QVERIFY(record(base, basePath));
+        QVERIFY(record(slower, newPath));
+
+        QString outText, errText;
+        QTextStream out(&outText), err(&errText);
+        QCOMPARE(compareCaptures({ basePath, basePath }, out, err), 0);
+        QVERIFY(outText.contains(u"0 regression(s)"_qs));
+        outText.clear();
+        QCOMPARE(compareCaptures({ basePath, newPath, u"--threshold"_qs, u"20"_qs }, out, err), 1);
+        QVERIFY2(outText.contains(u"svc/db.query"_qs) && outText.contains(u"REGRESSION"_qs), qPrintable(outText));
+        QVERIFY(!outText.split(u'\n').filter(u"cache.get"_qs).constFirst().contains(u"REGRESSION"_qs));
+        outText.clear();
+        QCOMPARE(compareCaptures({ basePath, newPath, u"--threshold"_qs, u"60"_qs, u"--percentile"_qs, u"p50"_qs }, out, err), 0);
+        QCOMPARE(compareCaptures({ basePath, m_dir.filePath(u"missing.pdcap"_qs) }, out, err), 2);
+        QVERIFY(errText.contains(u"no capture"_qs));
+        QCOMPARE(compareCaptures({ basePath }, out, err), 2);
+        QCOMPARE(compareCaptures({ basePath, newPath, u"--percentile"_qs, u"p0"_qs }, out, err), 2);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCapture)
+#include "tst_capture.moc"
