@@ -394,7 +394,9 @@ int main(int argc, char** argv)
     QObject::connect(&app, &QCoreApplication::aboutToQuit, &app, finish); // the window was closed
 
     if (!headlessRun) {
-        window = std::make_unique<MainWindow>(&store, &server);
+        window = std::make_unique<MainWindow>(&store, live ? &server : nullptr);
+        if (!live)
+            window->setWindowTitle(QStringLiteral("perfdash — %1 (capture, read-only)").arg(QFileInfo(capturePath).fileName()));
         window->show();
     }
     tick.setInterval(std::chrono::seconds(1));

@@ -14,7 +14,7 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
 {
     auto s = std::make_shared<DashboardSnapshot>();
     s->job = request.job;
-    s->takenAtMs = QDateTime::currentMSecsSinceEpoch();
+    s->takenAtMs = store.clock()->wallMs(); // a capture's end, or now
     s->processes = store.processes();
     const Thresholds limits = store.thresholds();
     const auto violations = store.budgetViolations();

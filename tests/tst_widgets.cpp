@@ -10,6 +10,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
+#include <QPointer>
 #include <QFile>
 #include <QSignalSpy>
 #include <QStandardItemModel>
@@ -263,6 +264,28 @@ private Q_SLOTS:
         QCOMPARE(group->stats.maxNs, quint64(3000));
         window.setGroupByPrefix(false);
         QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 3, 10'000);
+    }
+
+    void saveAndOpenACapture()
+    {
+        MetricsStore store;
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
+        for (int i = 0; i < 50; ++i)
+            store.recordOperation(key, s("db.query"), 1000 + quint64(i), true, {});
+        MainWindow window(&store, nullptr);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(s("saved.pdcap"));
+        QCOMPARE(window.saveCapture(path).result(), QString());
+        QString error;
+        QPointer<MainWindow> opened = MainWindow::openCaptureWindow(path, &error);
+        QVERIFY2(opened, qPrintable(error));
+        QVERIFY(opened->windowTitle().contains(s("read-only")));
+        QTRY_COMPARE_WITH_TIMEOUT(opened->operationsModel()->rowCount(), 1, 10'000);
+        QCOMPARE(opened->operationsModel()->rowAt(0)->stats.operation, s("db.query"));
+        opened->close(); // deletes itself, and the capture's store with it
+        QTRY_VERIFY(opened.isNull());
+        QVERIFY(!MainWindow::openCaptureWindow(dir.filePath(s("missing.pdcap")), &error));
+        QVERIFY(error.contains(s("no capture")));
     }
 
     void pauseFreezesTheView()

@@ -4,6 +4,7 @@
 #include "alertsmodel.h"
 #include "attachdialog.h"
 #include "budgetsdialog.h"
+#include "capture.h"
 #include "chartspanel.h"
 #include "csvwriter.h"
 #include "format.h"
@@ -291,6 +292,9 @@ void MainWindow::buildMenus()
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("Attach to process…"), QKeySequence(tr("Ctrl+A")), this, &MainWindow::showAttachDialog);
     file->addAction(tr("Launch program…"), QKeySequence(tr("Ctrl+L")), this, &MainWindow::showLaunchDialog);
+    file->addSeparator();
+    file->addAction(tr("Open capture…"), QKeySequence::Open, this, &MainWindow::openCaptureWithDialog);
+    file->addAction(tr("Save capture…"), QKeySequence::Save, this, &MainWindow::saveCaptureWithDialog);
     file->addSeparator();
     file->addAction(tr("Export statistics CSV…"), QKeySequence(tr("Ctrl+E")), this,
         [this] { exportWithDialog(ExportKind::Statistics); });
@@ -615,6 +619,67 @@ void MainWindow::showLaunchDialog()
     QString error;
     if (!launch(dialog.program(), dialog.arguments(), dialog.workingDirectory(), &error))
         QMessageBox::warning(this, tr("Cannot launch"), error);
+}
+
+QFuture<QString> MainWindow::saveCapture(const QString& path)
+{
+    MetricsStore* store = m_store;
+    return m_pool.submit(QStringLiteral("save capture"), [store, path] {
+        CaptureRecorder recorder(store);
+        QString error;
+        if (recorder.start(path, &error))
+            recorder.flush(&error);
+        return error;
+    });
+}
+
+MainWindow* MainWindow::openCaptureWindow(const QString& path, QString* error)
+{
+    auto capture = std::make_shared<LoadedCapture>(openCapture(path));
+    if (!capture->load.ok) {
+        if (error)
+            *error = capture->load.error;
+        return nullptr;
+    }
+    auto* window = new MainWindow(capture->store.get(), nullptr);
+    window->setAttribute(Qt::WA_DeleteOnClose);
+    window->setWindowTitle(tr("perfdash — %1 (capture, read-only)").arg(QFileInfo(path).fileName()));
+    // The store lives as long as the window: the lambda holding it goes with the window.
+    connect(window, &QObject::destroyed, window, [capture] {});
+    if (!capture->load.problems.isEmpty())
+        window->statusBar()->showMessage(tr("Partly damaged capture: %1").arg(capture->load.problems.join(QStringLiteral("; "))));
+    return window;
+}
+
+void MainWindow::openCaptureWithDialog()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open capture"), m_exportFolder,
+        tr("perfdash captures (*.pdcap *.sqlite *.db);;All files (*)"));
+    if (path.isEmpty())
+        return;
+    QString error;
+    if (MainWindow* window = openCaptureWindow(path, &error))
+        window->show();
+    else
+        QMessageBox::warning(this, tr("Cannot open the capture"), error);
+}
+
+void MainWindow::saveCaptureWithDialog()
+{
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save capture"),
+        QDir(m_exportFolder).filePath(QStringLiteral("perfdash.pdcap")), tr("perfdash captures (*.pdcap)"));
+    if (path.isEmpty())
+        return;
+    m_exportFolder = QFileInfo(path).absolutePath();
+    statusBar()->showMessage(tr("Saving %1…").arg(path));
+    saveCapture(path).then(this, [this, path](const QString& error) {
+        if (error.isEmpty()) {
+            statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+        } else {
+            statusBar()->clearMessage();
+            QMessageBox::warning(this, tr("Save failed"), error);
+        }
+    });
 }
 
 void MainWindow::showBudgetsDialog()

@@ -58,6 +58,11 @@ public:
     /// Launches @p program with PERFDASH_SOCKET set and attaches to it; false with @p error.
     bool launch(const QString& program, const QStringList& arguments, const QString& directory, QString* error);
     void requestRefresh();
+    /// Writes everything the store holds into a capture file (on the worker pool); the future
+    /// holds an error sentence, empty on success.
+    QFuture<QString> saveCapture(const QString& path);
+    /// Opens a capture read-only in a window of its own.
+    static MainWindow* openCaptureWindow(const QString& path, QString* error);
 
     ChartsPanel* charts() const { return m_charts; }
     ProcessesModel* processesModel() const { return m_processes; }
@@ -84,6 +89,8 @@ private:
     void showAttachDialog();
     void showLaunchDialog();
     void showBudgetsDialog();
+    void saveCaptureWithDialog();
+    void openCaptureWithDialog();
     void updateStatus(const DashboardSnapshot& s);
 
     MetricsStore* m_store;
