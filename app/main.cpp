@@ -2,6 +2,7 @@
 // perfdash: listens for instrumented processes, samples attached ones from /proc, shows them in
 // the dashboard window (or, --headless, in the terminal) and writes the CSV exports at the end.
 #include "capture.h"
+#include "comparisonwindow.h"
 #include "csvexport.h"
 #include "ingestserver.h"
 #include "mainwindow.h"
@@ -126,10 +127,35 @@ bool wantsHeadless(int argc, char** argv)
 
 int main(int argc, char** argv)
 {
-    if (argc > 1 && std::strcmp(argv[1], "compare") == 0) { // perfdash compare BASE NEW [...]
-        QCoreApplication app(argc, argv);
-        QTextStream out(stdout), err(stderr);
-        return compareCaptures(QCoreApplication::arguments().mid(2), out, err);
+    if (argc > 1 && std::strcmp(argv[1], "compare") == 0) { // perfdash compare BASE NEW [...] [--gui]
+        bool gui = false;
+        for (int i = 2; i < argc; ++i)
+            gui = gui || std::strcmp(argv[i], "--gui") == 0;
+        if (!gui) {
+            QCoreApplication app(argc, argv);
+            QTextStream out(stdout), err(stderr);
+            return compareCaptures(QCoreApplication::arguments().mid(2), out, err);
+        }
+        QApplication app(argc, argv);
+        QStringList files = QCoreApplication::arguments().mid(2);
+        files.removeAll(QStringLiteral("--gui"));
+        QString screenshot; // --screenshot FILE: save the window once drawn, and exit
+        if (const qsizetype at = files.indexOf(QStringLiteral("--screenshot")); at >= 0 && at + 1 < files.size()) {
+            screenshot = files.takeAt(at + 1);
+            files.removeAt(at);
+        }
+        QString error;
+        ComparisonWindow* window = files.size() == 2 ? ComparisonWindow::open(files[0], files[1], &error) : nullptr;
+        if (!window)
+            fail(files.size() == 2 ? error : QStringLiteral("usage: perfdash compare BASE NEW --gui [--screenshot FILE]"));
+        window->show();
+        if (!screenshot.isEmpty()) {
+            QTimer::singleShot(500, &app, [&] {
+                const bool saved = window->grab().save(screenshot, "PNG");
+                QCoreApplication::exit(saved ? 0 : 1);
+            });
+        }
+        return app.exec();
     }
     // The window needs a QApplication, which needs a display; headless runs need neither.
     const bool headlessRun = wantsHeadless(argc, argv);

@@ -513,6 +513,38 @@ LoadedCapture openCapture(const QString& path)
     return c;
 }
 
+QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore& next, double percentile, double thresholdPercent)
+{
+    std::map<std::pair<QString, QString>, ComparisonRow> rows;
+    auto histogram = std::make_unique<LatencyHistogram>();
+    const auto collect = [&](const MetricsStore& store, bool isNew) {
+        for (const ProcessInfo& p : store.processes()) {
+            if (!p.instrumented)
+                continue;
+            PerformanceMonitor* monitor = store.monitor(p.key);
+            for (const OperationStats& s : monitor->allStats()) {
+                monitor->histogram(s.operation, StatsWindow::session(), *histogram);
+                ComparisonRow& row = rows[{ p.name, s.operation }];
+                row.process = p.name;
+                row.operation = s.operation;
+                (isNew ? row.next : row.base) = s;
+                (isNew ? row.nextValueNs : row.baseValueNs) = histogram->valueAtQuantile(percentile / 100.0);
+            }
+        }
+    };
+    collect(base, false);
+    collect(next, true);
+    QList<ComparisonRow> out;
+    for (auto& [key, row] : rows) {
+        if (row.base && row.next && row.baseValueNs) {
+            row.changePercent = 100.0 * (double(row.nextValueNs) - double(row.baseValueNs)) / double(row.baseValueNs);
+            row.regression = row.changePercent > thresholdPercent;
+        }
+        out.append(std::move(row));
+    }
+    return out;
+}
+
 int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream& err)
 {
     QStringList files;
@@ -554,29 +586,7 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
             err << "perfdash compare: warning: " << p << Qt::endl;
     }
 
-    struct Side
-    {
-        OperationStats stats;
-        quint64 chosen = 0;
-    };
-    std::map<std::pair<QString, QString>, std::pair<std::optional<Side>, std::optional<Side>>> rows;
-    auto histogram = std::make_unique<LatencyHistogram>();
-    const auto collect = [&](const MetricsStore& store, bool isNew) {
-        for (const ProcessInfo& p : store.processes()) {
-            if (!p.instrumented)
-                continue;
-            PerformanceMonitor* monitor = store.monitor(p.key);
-            for (const OperationStats& s : monitor->allStats()) {
-                monitor->histogram(s.operation, StatsWindow::session(), *histogram);
-                Side side { s, histogram->valueAtQuantile(percentile / 100.0) };
-                auto& row = rows[{ p.name, s.operation }];
-                (isNew ? row.second : row.first) = side;
-            }
-        }
-    };
-    collect(*base.store, false);
-    collect(*next.store, true);
-
+    const QList<ComparisonRow> rows = compareStores(*base.store, *next.store, percentile, threshold);
     const auto ms = [](quint64 ns) { return QString::number(double(ns) / 1e6, 'f', 3); };
     out << QStringLiteral("%1  %2  %3  %4  %5  %6  %7\n")
                .arg(QStringLiteral("process/operation"), -36)
@@ -587,24 +597,21 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
                .arg(QStringLiteral("p%1 change").arg(percentile), 11)
                .arg(QString());
     int regressions = 0;
-    for (const auto& [key, sides] : rows) {
-        const QString name = QString(key.first + u'/' + key.second).left(36);
-        const auto& [a, b] = sides;
-        if (!a || !b) {
-            out << QStringLiteral("%1  %2\n").arg(name, -36).arg(a ? QStringLiteral("only in BASE") : QStringLiteral("only in NEW"));
+    for (const ComparisonRow& r : rows) {
+        const QString name = QString(r.process + u'/' + r.operation).left(36);
+        if (!r.base || !r.next) {
+            out << QStringLiteral("%1  %2\n").arg(name, -36).arg(r.base ? QStringLiteral("only in BASE") : QStringLiteral("only in NEW"));
             continue;
         }
-        const double change = a->chosen ? 100.0 * (double(b->chosen) - double(a->chosen)) / double(a->chosen) : 0.0;
-        const bool regressed = change > threshold;
-        regressions += regressed ? 1 : 0;
+        regressions += r.regression ? 1 : 0;
         out << QStringLiteral("%1  %2  %3  %4  %5  %6  %7\n")
                    .arg(name, -36)
-                   .arg(QStringLiteral("%1→%2").arg(a->stats.count).arg(b->stats.count), 20)
-                   .arg(ms(a->stats.p50Ns) + u'→' + ms(b->stats.p50Ns), 19)
-                   .arg(ms(a->stats.p95Ns) + u'→' + ms(b->stats.p95Ns), 19)
-                   .arg(ms(a->stats.p99Ns) + u'→' + ms(b->stats.p99Ns), 19)
-                   .arg(QStringLiteral("%1%2%").arg(change >= 0 ? QStringLiteral("+") : QString()).arg(change, 0, 'f', 1), 11)
-                   .arg(regressed ? QStringLiteral("REGRESSION") : QString());
+                   .arg(QStringLiteral("%1→%2").arg(r.base->count).arg(r.next->count), 20)
+                   .arg(ms(r.base->p50Ns) + u'→' + ms(r.next->p50Ns), 19)
+                   .arg(ms(r.base->p95Ns) + u'→' + ms(r.next->p95Ns), 19)
+                   .arg(ms(r.base->p99Ns) + u'→' + ms(r.next->p99Ns), 19)
+                   .arg(QStringLiteral("%1%2%").arg(r.changePercent >= 0 ? QStringLiteral("+") : QString()).arg(r.changePercent, 0, 'f', 1), 11)
+                   .arg(r.regression ? QStringLiteral("REGRESSION") : QString());
     }
     out << QStringLiteral("%1 regression(s) beyond %2% at p%3\n").arg(regressions).arg(threshold).arg(percentile);
     out.flush();

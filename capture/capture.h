@@ -75,6 +75,22 @@ struct LoadedCapture
 };
 LoadedCapture openCapture(const QString& path);
 
+/// One process name and operation in two runs.
+struct ComparisonRow
+{
+    QString process;
+    QString operation;
+    std::optional<OperationStats> base;
+    std::optional<OperationStats> next;
+    quint64 baseValueNs = 0; ///< the chosen percentile
+    quint64 nextValueNs = 0;
+    double changePercent = 0.0; ///< of the chosen percentile
+    bool regression = false;
+};
+
+/// Matches operations by process name (pids differ between runs) and compares their whole runs.
+QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore& next, double percentile, double thresholdPercent);
+
 /**
  * perfdash compare BASE NEW [--threshold PCT] [--percentile pNN]: per process name and operation,
  * count, p50, p95, p99 of both and the change of the chosen percentile; regressions beyond the

@@ -3,6 +3,7 @@
 #include "attachdialog.h"
 #include "budgetsdialog.h"
 #include "chartspanel.h"
+#include "comparisonwindow.h"
 #include "csvexport.h"
 #include "mainwindow.h"
 #include "operationsmodel.h"
@@ -286,6 +287,41 @@ private Q_SLOTS:
         QTRY_VERIFY(opened.isNull());
         QVERIFY(!MainWindow::openCaptureWindow(dir.filePath(s("missing.pdcap")), &error));
         QVERIFY(error.contains(s("no capture")));
+    }
+
+    void comparisonViewShowsDeltasAndDistributions()
+    {
+        QTemporaryDir dir;
+        const auto makeCapture = [&](const QString& name, quint64 scale) {
+            MetricsStore store;
+            const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
+            for (quint64 i = 1; i <= 500; ++i) {
+                store.recordOperation(key, s("db.query"), i * 1000 * scale, true, {});
+                store.recordOperation(key, s("cache.get"), 200 + i, true, {});
+            }
+            MainWindow window(&store, nullptr);
+            const QString path = dir.filePath(name);
+            return window.saveCapture(path).result().isEmpty() ? path : QString();
+        };
+        const QString base = makeCapture(s("base.pdcap"), 1), slower = makeCapture(s("new.pdcap"), 2);
+        QVERIFY(!base.isEmpty() && !slower.isEmpty());
+        QString error;
+        QPointer<ComparisonWindow> window = ComparisonWindow::open(base, slower, &error, 95, 10);
+        QVERIFY2(window, qPrintable(error));
+        QAbstractItemModelTester tester(window->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(window->model()->rowCount(), 2);
+        int db = -1;
+        for (int row = 0; row < 2; ++row)
+            db = window->model()->rowAt(row)->operation == s("db.query") ? row : db;
+        QVERIFY(db >= 0);
+        const ComparisonRow* r = window->model()->rowAt(db);
+        QVERIFY(r->regression);
+        QVERIFY(std::abs(r->changePercent - 100.0) < 2.0); // twice as slow
+        QVERIFY(window->model()->index(db, ComparisonModel::Change).data().toString().startsWith(s("+")));
+        QVERIFY(window->showDistributions(db) > 10);
+        QVERIFY(!ComparisonWindow::open(base, dir.filePath(s("missing.pdcap")), &error));
+        window->close();
+        QTRY_VERIFY(window.isNull());
     }
 
     void pauseFreezesTheView()

@@ -6,6 +6,7 @@
 #include "budgetsdialog.h"
 #include "capture.h"
 #include "chartspanel.h"
+#include "comparisonwindow.h"
 #include "csvwriter.h"
 #include "format.h"
 #include "ingestserver.h"
@@ -295,6 +296,7 @@ void MainWindow::buildMenus()
     file->addSeparator();
     file->addAction(tr("Open capture…"), QKeySequence::Open, this, &MainWindow::openCaptureWithDialog);
     file->addAction(tr("Save capture…"), QKeySequence::Save, this, &MainWindow::saveCaptureWithDialog);
+    file->addAction(tr("Compare captures…"), this, &MainWindow::compareWithDialog);
     file->addSeparator();
     file->addAction(tr("Export statistics CSV…"), QKeySequence(tr("Ctrl+E")), this,
         [this] { exportWithDialog(ExportKind::Statistics); });
@@ -662,6 +664,22 @@ void MainWindow::openCaptureWithDialog()
         window->show();
     else
         QMessageBox::warning(this, tr("Cannot open the capture"), error);
+}
+
+void MainWindow::compareWithDialog()
+{
+    const QString filter = tr("perfdash captures (*.pdcap *.sqlite *.db);;All files (*)");
+    const QString base = QFileDialog::getOpenFileName(this, tr("Base capture (before)"), m_exportFolder, filter);
+    if (base.isEmpty())
+        return;
+    const QString next = QFileDialog::getOpenFileName(this, tr("New capture (after)"), QFileInfo(base).absolutePath(), filter);
+    if (next.isEmpty())
+        return;
+    QString error;
+    if (ComparisonWindow* window = ComparisonWindow::open(base, next, &error))
+        window->show();
+    else
+        QMessageBox::warning(this, tr("Cannot compare"), error);
 }
 
 void MainWindow::saveCaptureWithDialog()

@@ -91,6 +91,7 @@ private:
     void showBudgetsDialog();
     void saveCaptureWithDialog();
     void openCaptureWithDialog();
+    void compareWithDialog();
     void updateStatus(const DashboardSnapshot& s);
 
     MetricsStore* m_store;
