@@ -14,6 +14,7 @@
 #include <QtEndian>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 namespace perfdash {
@@ -39,6 +40,8 @@ namespace {
         "CREATE TABLE events (operation_id INTEGER, timestamp_ms INTEGER, start_ns INTEGER, duration_ns INTEGER,"
         " ok INTEGER, severity INTEGER, thread_id INTEGER, metadata TEXT)",
         "CREATE TABLE budgets (pattern TEXT, percentile REAL, limit_ns INTEGER, window_s INTEGER)",
+        "CREATE TABLE alerts (timestamp_ms INTEGER, process_key INTEGER, operation TEXT, kind TEXT, value_ns INTEGER,"
+        " details TEXT)",
         "CREATE INDEX seconds_by_time ON seconds (second)",
     };
 
@@ -96,6 +99,17 @@ public:
         : m_store(store)
         , m_connection(connectionName())
     {
+        // Slow operations and budget changes, as the window lists them; queued to this thread.
+        connect(store, &MetricsStore::slowOperation, this, [this](quint64 key, const OperationSample& s) {
+            alert({ s.timestampMs, key, s.operation,
+                s.severity == OperationSample::Severity::VerySlow ? QStringLiteral("very slow") : QStringLiteral("slow"),
+                s.durationNs, QString::fromUtf8(QJsonDocument(QJsonObject::fromVariantMap(s.metadata)).toJson(QJsonDocument::Compact)) });
+        });
+        connect(store, &MetricsStore::budgetViolationChanged, this, [this](quint64 key, const BudgetViolation& v, bool broken) {
+            alert({ QDateTime::currentMSecsSinceEpoch(), key, v.operation,
+                broken ? QStringLiteral("budget broken") : QStringLiteral("budget met"), v.actualNs,
+                QStringLiteral("p%1 <= %2 ns over %3 s (%4)").arg(v.budget.percentile).arg(v.budget.limitNs).arg(v.budget.window.seconds).arg(v.budget.pattern) });
+        });
     }
     ~Writer() override { close(); }
 
@@ -131,8 +145,8 @@ public:
         m_timer = new QTimer(this);
         connect(m_timer, &QTimer::timeout, this, [this] {
             QString failure;
-            if (!write(&failure))
-                m_failure = failure;
+            if (!write(&failure) && onFailure) // tried again, with more, a second later
+                onFailure(failure);
         });
         m_timer->start(1000);
         return true;
@@ -251,10 +265,19 @@ public:
             budget.addBindValue(b.window.seconds);
             run(budget);
         }
+        QSqlQuery alertRow(db);
+        alertRow.prepare(QStringLiteral("INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?)"));
+        for (const PendingAlert& a : std::as_const(m_alerts)) {
+            for (const QVariant& v : { QVariant(a.timestampMs), QVariant(a.processKey), QVariant(a.operation), QVariant(a.kind),
+                     QVariant(a.valueNs), QVariant(a.details) })
+                alertRow.addBindValue(v);
+            run(alertRow);
+        }
         if (!ok) {
             db.rollback();
             return false;
         }
+        m_alerts.clear();
         if (!db.commit()) {
             *error = db.lastError().text();
             return false;
@@ -262,7 +285,22 @@ public:
         return true;
     }
 
-    QString takeFailure() { return std::exchange(m_failure, {}); }
+    std::function<void(const QString&)> onFailure; // called on the writer's thread
+
+    struct PendingAlert
+    {
+        qint64 timestampMs;
+        quint64 processKey;
+        QString operation;
+        QString kind;
+        quint64 valueNs;
+        QString details;
+    };
+    void alert(PendingAlert a)
+    {
+        if (m_alerts.size() < 10'000) // a storm between two writes: the first ten thousand are kept
+            m_alerts.append(std::move(a));
+    }
 
     void close()
     {
@@ -282,11 +320,11 @@ private:
     QString m_connection;
     QTimer* m_timer = nullptr;
     bool m_open = false;
-    QString m_failure;
     QHash<QString, int> m_operationIds;
     QHash<int, qint64> m_lastSecond;
     QHash<int, qint64> m_lastEvent;
     QHash<quint64, qint64> m_lastMemory;
+    QList<PendingAlert> m_alerts;
 };
 
 CaptureRecorder::CaptureRecorder(const MetricsStore* store, QObject* parent)
@@ -306,6 +344,9 @@ bool CaptureRecorder::start(const QString& path, QString* error)
     stop();
     m_thread.start();
     m_writer = new Writer(m_store);
+    m_writer->onFailure = [this](const QString& why) {
+        QMetaObject::invokeMethod(this, [this, why] { Q_EMIT failed(why); }, Qt::QueuedConnection);
+    };
     m_writer->moveToThread(&m_thread);
     bool ok = false;
     QString why;

@@ -2,6 +2,8 @@
 #include "capture.h"
 
 #include <QFile>
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -64,9 +66,14 @@ private Q_SLOTS:
         MetricsStore live(&clock);
         live.setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
         live.setBudgets({ Budget { u"db.*"_qs, 95, 5'000'000, StatsWindow::last(60) } });
-        fill(live, clock, 90, 1.0, 1);
-        const QString path = m_dir.filePath(u"live.pdcap"_qs);
-        QVERIFY(record(live, path));
+        const QString path = m_dir.filePath(QStringLiteral("live-%1.pdcap").arg(window));
+        {
+            CaptureRecorder recorder(&live); // recording from the start, as --record does
+            QString error;
+            QVERIFY2(recorder.start(path, &error), qPrintable(error));
+            fill(live, clock, 90, 1.0, 1);
+            QVERIFY2(recorder.flush(&error), qPrintable(error));
+        }
 
         const LoadedCapture opened = openCapture(path);
         QVERIFY2(opened.load.ok, qPrintable(opened.load.error));
@@ -96,6 +103,21 @@ private Q_SLOTS:
         QCOMPARE(samples.size(), 90);
         QCOMPARE(samples.constFirst().metadata.value(u"table"_qs).toString(), u"users"_qs);
         QCOMPARE(samples.constFirst().severity, OperationSample::Severity::Slow);
+
+        // The slow operations are in the alerts table too, for the sqlite3 shell.
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"check"_qs);
+            db.setDatabaseName(path);
+            QVERIFY(db.open());
+            QSqlQuery q(u"SELECT kind, COUNT(*) FROM alerts GROUP BY kind ORDER BY kind"_qs, db);
+            QVERIFY(q.next());
+            QCOMPARE(q.value(0).toString(), u"budget broken"_qs); // db.* p95 is over 5 ms
+            QCOMPARE(q.value(1).toInt(), 1);
+            QVERIFY(q.next());
+            QCOMPARE(q.value(0).toString(), u"slow"_qs);
+            QCOMPARE(q.value(1).toInt(), 90);
+        }
+        QSqlDatabase::removeDatabase(u"check"_qs);
     }
 
     void damagedCapturesSayWhy()
