@@ -34,7 +34,8 @@ namespace {
         " dropped_events INTEGER, dropped_bytes INTEGER, malformed INTEGER, metrics TEXT)",
         "CREATE TABLE operations (id INTEGER PRIMARY KEY, process_key INTEGER, name TEXT, UNIQUE (process_key, name))",
         "CREATE TABLE seconds (operation_id INTEGER, second INTEGER, count INTEGER, errors INTEGER, sum_ns INTEGER,"
-        " min_ns INTEGER, max_ns INTEGER, overflow INTEGER, buckets BLOB, PRIMARY KEY (operation_id, second))",
+        " min_ns INTEGER, max_ns INTEGER, overflow INTEGER, buckets BLOB, p50_ns INTEGER, p95_ns INTEGER, p99_ns INTEGER,"
+        " PRIMARY KEY (operation_id, second))",
         "CREATE TABLE memory (process_key INTEGER, timestamp_ms INTEGER, rss_bytes INTEGER, heap_bytes INTEGER,"
         " cpu_percent REAL)",
         "CREATE TABLE events (operation_id INTEGER, timestamp_ms INTEGER, start_ns INTEGER, duration_ns INTEGER,"
@@ -176,7 +177,8 @@ public:
         QSqlQuery operation(db);
         operation.prepare(QStringLiteral("INSERT INTO operations (id, process_key, name) VALUES (?, ?, ?)"));
         QSqlQuery second(db);
-        second.prepare(QStringLiteral("INSERT OR REPLACE INTO seconds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        second.prepare(QStringLiteral("INSERT OR REPLACE INTO seconds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        auto dense = std::make_unique<LatencyHistogram>(); // for the series columns
         QSqlQuery memory(db);
         memory.prepare(QStringLiteral("INSERT INTO memory VALUES (?, ?, ?, ?, ?)"));
         QSqlQuery event(db);
@@ -223,9 +225,12 @@ public:
                 const int operationId = *id;
                 m_lastSecond[operationId] = monitor->forEachSecondAfter(name, m_lastSecond.value(operationId, 0),
                     [&](qint64 s, const SparseHistogram& h, quint64 errors) {
+                        dense->reset();
+                        h.addTo(*dense);
                         for (const QVariant& v : { QVariant(operationId), QVariant(s), QVariant(h.count), QVariant(errors),
                                  QVariant(h.sumNs), QVariant(h.minNs), QVariant(h.maxNs), QVariant(h.overflow),
-                                 QVariant(packBuckets(h)) })
+                                 QVariant(packBuckets(h)), QVariant(dense->valueAtQuantile(0.50)),
+                                 QVariant(dense->valueAtQuantile(0.95)), QVariant(dense->valueAtQuantile(0.99)) })
                             second.addBindValue(v);
                         run(second);
                     },
