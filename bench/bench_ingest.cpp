@@ -4,8 +4,11 @@
 //                                   equal the recorded count
 //   bench_ingest ndjson [LINES]     NDJSON lines per second: the decoder alone on one core, then
 //                                   end to end through the socket into the store
+//   bench_ingest memory [MILLIONS]  the dashboard's RSS after 10 million events and after MILLIONS
+//                                   (default 100): it must not grow with the count
 #include "framedecoder.h"
 #include "ingestserver.h"
+#include "memorymonitor.h"
 #include "metricsstore.h"
 
 #include <perfdash/perfdash.hpp>
@@ -86,6 +89,50 @@ int threads(double seconds, MetricsStore& store)
         static_cast<unsigned long long>(counted), equal ? "equal" : "DIFFERENT",
         static_cast<unsigned long long>(stats.droppedEvents));
     return equal ? 0 : 1;
+}
+
+int memory(double millions, MetricsStore& store)
+{
+    // 20 operations recorded flat out by 4 threads; RSS read once ingest has caught up.
+    std::vector<perfdash::OpId> ops;
+    for (int i = 0; i < 20; ++i)
+        ops.push_back(perfdash::operation(QStringLiteral("mem.op%1").arg(i).toUtf8().constData()));
+    const auto recordUpTo = [&](quint64 total) {
+        QList<QThread*> workers;
+        const quint64 perThread = total / 4;
+        for (int t = 0; t < 4; ++t) {
+            workers.append(QThread::create([&, t, perThread] {
+                for (quint64 i = 0; i < perThread; ++i)
+                    perfdash::record(ops[(i + quint64(t)) % ops.size()], 1000 + (i % 100'000) * 10, i % 100 != 0);
+            }));
+            workers.last()->start();
+        }
+        for (QThread* w : workers) {
+            w->wait();
+            delete w;
+        }
+    };
+    const auto counted = [&] {
+        quint64 n = 0;
+        for (const ProcessInfo& p : store.processes())
+            n += p.operations;
+        return n;
+    };
+    const auto settle = [&](quint64 expected) {
+        perfdash::flush(30'000);
+        return waitFor([&] { return counted() >= expected; }, 120'000);
+    };
+    recordUpTo(10'000'000);
+    settle(10'000'000);
+    const qint64 at10 = MemoryMonitor::current().rssBytes;
+    const auto total = quint64(millions * 1e6);
+    recordUpTo(total - 10'000'000);
+    settle(total);
+    const qint64 atAll = MemoryMonitor::current().rssBytes;
+    const double growth = double(atAll - at10) / double(at10);
+    std::printf("memory: RSS after 10 M events %.1f MiB, after %.0f M events %.1f MiB (%+.1f%%): %s\n",
+        double(at10) / 1048576.0, millions, double(atAll) / 1048576.0, growth * 100, growth < 0.05 ? "flat" : "GROWS");
+    return growth < 0.05 ? 0 : 1;
 }
 
 int ndjson(int lines, MetricsStore& store, const QString& path)
@@ -173,6 +220,8 @@ int main(int argc, char** argv)
         return threads(argc > 2 ? std::atof(argv[2]) : 10.0, store);
     if (mode == QLatin1String("ndjson"))
         return ndjson(argc > 2 ? std::atoi(argv[2]) : 2'000'000, store, path);
-    std::fprintf(stderr, "usage: bench_ingest threads [SECONDS] | ndjson [LINES]\n");
+    if (mode == QLatin1String("memory"))
+        return memory(argc > 2 ? std::atof(argv[2]) : 100.0, store);
+    std::fprintf(stderr, "usage: bench_ingest threads [SECONDS] | ndjson [LINES] | memory [MILLIONS]\n");
     return 2;
 }

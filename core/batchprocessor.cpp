@@ -162,6 +162,12 @@ bool BatchProcessorBase::attempt()
     return true;
 }
 
+qsizetype BatchProcessorBase::waiting() const
+{
+    QMutexLocker lock(&m_mutex);
+    return waitingLocked();
+}
+
 BatchMetrics BatchProcessorBase::metrics() const
 {
     BatchMetrics m;

@@ -52,6 +52,8 @@ public:
     ~BatchProcessorBase() override;
     BatchConfig config() const { return m_config; }
     BatchMetrics metrics() const;
+    /// Items waiting for a batch; cheap (metrics() also computes statistics).
+    qsizetype waiting() const;
     PerformanceMonitor* monitor() const noexcept { return m_monitor; }
     /// Runs a batch now with whatever waits (at most maxSize items).
     void flush();

@@ -10,6 +10,7 @@
 #include <QFileInfo>
 #include <QLocalServer>
 #include <QLocalSocket>
+#include <QTimer>
 
 #include <cerrno>
 #include <cstring>
@@ -21,6 +22,9 @@ namespace perfdash {
 
 namespace {
     constexpr qint64 ReadChunk = 256 * 1024;
+    // Backpressure: while this many batches wait for the store, sockets are not read. Their data
+    // stays in Qt's bounded read buffer and the kernel's, and senders slow down or count drops.
+    constexpr qsizetype MaxWaitingBatches = 512;
 
     /// The directory of a default socket path is ours alone: created 0700, refused if another user owns it.
     bool prepareDirectory(const QString& dir, bool isDefault, QString* error)
@@ -98,6 +102,12 @@ public:
     Worker(IngestServer* owner)
         : m_owner(owner)
     {
+        m_resume.setSingleShot(true);
+        m_resume.setInterval(5);
+        connect(&m_resume, &QTimer::timeout, this, [this] {
+            for (QLocalSocket* socket : m_connections.keys())
+                read(socket);
+        });
     }
 
     bool listen(const QString& path, QString* error)
@@ -177,18 +187,22 @@ private:
             socket->setReadBufferSize(1 << 20); // Qt stops reading from the kernel beyond this
             connect(socket, &QLocalSocket::readyRead, this, [this, socket] { read(socket); });
             connect(socket, &QLocalSocket::disconnected, this, [this, socket] {
-                read(socket); // whatever arrived just before
+                read(socket, true); // whatever arrived just before, backpressure or not
                 finish(socket, {}, true);
             });
             read(socket);
         }
     }
 
-    void read(QLocalSocket* socket)
+    void read(QLocalSocket* socket, bool last = false)
     {
         Connection* c = m_connections.value(socket);
         if (!c)
             return;
+        if (!last && m_owner->m_batcher->waiting() > MaxWaitingBatches) {
+            m_resume.start(); // the store is behind: look again in a moment
+            return;
+        }
         IngestBatch batch;
         batch.connection = c->id;
         batch.peerPid = c->peerPid;
@@ -252,6 +266,7 @@ private:
     }
 
     IngestServer* m_owner;
+    QTimer m_resume;
     QLocalServer* m_server = nullptr;
     QHash<QLocalSocket*, Connection*> m_connections;
     quint64 m_nextId = 0;

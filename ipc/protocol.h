@@ -44,7 +44,9 @@ namespace perfdash::protocol {
 
 inline constexpr quint16 Version = wire::Version;
 inline constexpr quint16 OldestVersion = 1;
-inline constexpr QByteArrayView Preface(wire::Preface, sizeof wire::Preface);
+inline constexpr QByteArrayView Preface = "PDSH";
+static_assert(sizeof wire::Preface == 4 && wire::Preface[0] == 'P' && wire::Preface[1] == 'D' && wire::Preface[2] == 'S'
+    && wire::Preface[3] == 'H');
 inline constexpr qsizetype MaxFrameBytes = wire::MaxFrame;
 inline constexpr qsizetype MaxLineBytes = 1 << 20;
 inline constexpr quint32 MaxOperations = 4096;

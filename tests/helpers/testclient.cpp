@@ -5,6 +5,7 @@
 //   stream       records about a thousand operations a second until stdin closes
 //   partial      connects by hand, sends a hello and half a frame, and kills itself with SIGKILL
 //   fork         records 10 "parent.op", forks; the child records 20 "child.op"; both send theirs
+//   soak S       records at a steady pace for S seconds, then prints how many
 #include <perfdash/perfdash.hpp>
 
 #include <atomic>
@@ -56,6 +57,24 @@ void put(std::string& out, std::uint64_t v, int bytes)
 {
     for (int i = 0; i < bytes; ++i)
         out.push_back(char((v >> (8 * i)) & 0xff));
+}
+
+/// Records as fast as a steady pace allows for @p seconds, then prints how many it recorded.
+int soak(double seconds)
+{
+    const perfdash::OpId ops[] = { perfdash::operation("soak.fast"), perfdash::operation("soak.slow"),
+        perfdash::operation("soak.errors") };
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    unsigned long long recorded = 0;
+    while (std::chrono::steady_clock::now() < end) {
+        for (int i = 0; i < 1000; ++i, ++recorded)
+            perfdash::record(ops[recorded % 3], 1000 + (recorded % 10000) * 50, recorded % 97 != 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1)); // about a million a second at most
+    }
+    const int rc = perfdash::flush(30'000);
+    std::printf("%llu\n", recorded);
+    std::fflush(stdout);
+    return rc == PERFDASH_OK ? 0 : 1;
 }
 
 int partial()
@@ -128,6 +147,8 @@ int main(int argc, char** argv)
         return partial();
     if (mode == "fork")
         return forked();
+    if (mode == "soak")
+        return soak(argc > 2 ? std::atof(argv[2]) : 10.0);
     std::fprintf(stderr, "usage: perfdash_test_client early N | stream | partial | fork\n");
     return 2;
 }
