@@ -152,7 +152,9 @@ void FrameDecoder::feed(QByteArrayView bytes, std::vector<Message>& out)
     } else {
         // simdjson reads a little past a line's end: the padding is reserved here, before any view
         // into the buffer is taken, so that no view outlives a reallocation.
-        m_buffer.reserve(m_buffer.size() + qsizetype(simdjson::SIMDJSON_PADDING));
+        constexpr auto Padding = qsizetype(simdjson::SIMDJSON_PADDING);
+        if (m_buffer.capacity() - m_buffer.size() < Padding) // geometric: byte-by-byte feeding stays linear
+            m_buffer.reserve(m_buffer.size() * 2 + Padding);
         decodeLines(out);
     }
 }

@@ -2,6 +2,9 @@
 #include "capture.h"
 
 #include <QFile>
+#include <QSignalSpy>
+#include <csignal>
+#include <sys/resource.h>
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -152,6 +155,38 @@ private Q_SLOTS:
             const LoadedCapture partial = openCapture(cut);
             QVERIFY2(partial.load.ok || !partial.load.error.isEmpty(), "a damaged capture must say why it cannot be read");
         }
+    }
+
+    void fullDiskDuringRecordingIsReported()
+    {
+        ManualClock clock(1'700'000'000'000);
+        MetricsStore store(&clock);
+        const QString path = m_dir.filePath(u"full.pdcap"_qs);
+        CaptureRecorder recorder(&store);
+        QString error;
+        QVERIFY2(recorder.start(path, &error), qPrintable(error));
+        // The file may not grow past 64 KiB from here on, as if the disk were full.
+        rlimit saved {};
+        QCOMPARE(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        const auto previous = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit small = saved;
+        small.rlim_cur = 64 * 1024;
+        QCOMPARE(setrlimit(RLIMIT_FSIZE, &small), 0);
+        fill(store, clock, 120, 1.0, 9);
+        QSignalSpy failed(&recorder, &CaptureRecorder::failed);
+        const bool written = recorder.flush(&error);
+        setrlimit(RLIMIT_FSIZE, &saved);
+        std::signal(SIGXFSZ, previous);
+        QVERIFY(!written);
+        QVERIFY2(error.contains(path), qPrintable(error));
+        QCOMPARE(failed.count(), 1);
+        // The store is untouched and recording can go on once there is room again.
+        QCOMPARE(store.processes().size(), 1);
+        QVERIFY2(recorder.flush(&error), qPrintable(error));
+        recorder.stop();
+        const LoadedCapture reopened = openCapture(path);
+        QVERIFY2(reopened.load.ok, qPrintable(reopened.load.error));
+        QCOMPARE(reopened.store->processes().size(), 1);
     }
 
     void compareExitCodes()

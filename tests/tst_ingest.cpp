@@ -16,6 +16,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
+#include <QTimer>
 
 #include <random>
 #include <sys/socket.h>
@@ -388,6 +389,57 @@ private Q_SLOTS:
         QVERIFY(WIFEXITED(status));
         QCOMPARE(WEXITSTATUS(status), 0);
         QVERIFY(!findProcess(dashboard.store, s("intruder")).has_value());
+    }
+
+    void trickleClientDoesNotDisturbOthers()
+    {
+        // One byte at a time, 20 ms apart (a slow client), while another client streams normally.
+        const QByteArray line = "{\"type\":\"hello\",\"name\":\"trickle\"}\n{\"type\":\"op\",\"name\":\"slowly\",\"duration_us\":7}\n";
+        QLocalSocket trickle;
+        trickle.connectToServer(m_path);
+        QVERIFY(trickle.waitForConnected(10'000));
+        qsizetype sent = 0;
+        QTimer drip;
+        connect(&drip, &QTimer::timeout, this, [&] {
+            if (sent < line.size())
+                trickle.write(line.mid(sent++, 1));
+        });
+        drip.start(20);
+        const perfdash::OpId op = perfdash::operation("while.trickling");
+        for (int i = 0; i < 100; ++i)
+            perfdash::record(op, 1000, true);
+        QCOMPARE(perfdash::flush(20'000), PERFDASH_OK);
+        QTRY_COMPARE_WITH_TIMEOUT(countOf(m_main->store, s("tst_ingest"), s("while.trickling")), quint64(100), 30'000);
+        QVERIFY(sent < line.size()); // the others were served while the trickle was still coming
+        QTRY_COMPARE_WITH_TIMEOUT(countOf(m_main->store, s("trickle"), s("slowly")), quint64(1), 60'000);
+    }
+
+    void dashboardKilledAndRestarted()
+    {
+        // A real perfdash, killed with SIGKILL while a client streams, then started again.
+        const QString path = m_dir.filePath(s("killed.sock"));
+        const QString perfdash = QCoreApplication::applicationDirPath() + s("/perfdash");
+        const QString csv = m_dir.filePath(s("after-restart.csv"));
+        QProcess first;
+        first.start(perfdash, { s("--headless"), s("--quiet"), s("--socket"), path });
+        QVERIFY(first.waitForStarted(10'000));
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(path), 30'000);
+        QProcess client;
+        QVERIFY(startHelper(client, path, { s("stream") }, "streaming"));
+        first.kill(); // no goodbye, no cleanup: the socket file stays behind
+        QVERIFY(first.waitForFinished(10'000));
+        QVERIFY(QFile::exists(path));
+        QCOMPARE(client.state(), QProcess::Running); // the client goes on
+        QProcess second;
+        second.start(perfdash, { s("--headless"), s("--quiet"), s("--socket"), path, s("--duration"), s("4"),
+                                   s("--export-csv"), csv });
+        QVERIFY(second.waitForFinished(60'000));
+        QCOMPARE(second.exitCode(), 0); // it replaced the stale socket
+        QFile file(csv);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QVERIFY2(file.readAll().contains(",helper-stream,stream.op,"), "the client reconnected to the new dashboard");
+        client.closeWriteChannel();
+        QVERIFY(waitFinished(client));
     }
 
     void disabledClientIsANoOp()

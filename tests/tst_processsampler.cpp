@@ -153,7 +153,7 @@ private Q_SLOTS:
         writeFile(root.filePath(s("77/cmdline")),
             QByteArray("svc\0--port\0"
                        "8080\0",
-                20));
+                16)); // the 16 bytes of the three NUL-terminated arguments
         writeFile(root.filePath(s("77/stat")), firstStat);
         ProcessSampler sampler(77, root.path());
         const ProcessSample first = sampler.sample();
