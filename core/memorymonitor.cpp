@@ -29,7 +29,8 @@ MemorySnapshot MemoryMonitor::current(const QString& label)
     s.timestampMs = QDateTime::currentMSecsSinceEpoch();
     s.rssBytes = residentBytes();
     const struct mallinfo2 info = mallinfo2();
-    s.heapBytes = qint64(info.uordblks + info.hblkhd);
+    // An allocator that is not glibc's (a sanitizer's, jemalloc) reports nothing: unknown, not zero.
+    s.heapBytes = info.arena || info.hblkhd || info.uordblks ? qint64(info.uordblks + info.hblkhd) : -1;
     return s;
 }
 

@@ -14,7 +14,7 @@ struct MemorySnapshot
     QString label;
     qint64 timestampMs = 0;
     qint64 rssBytes = -1; ///< resident set size; -1 when /proc could not be read
-    qint64 heapBytes = -1; ///< bytes malloc has handed out (mallinfo2: arena + mmapped chunks in use)
+    qint64 heapBytes = -1; ///< bytes malloc has handed out (mallinfo2); -1 when the allocator does not say
 };
 
 struct MemoryDelta
