@@ -44,6 +44,7 @@ bool waitFor(const std::function<bool()>& done, int timeoutMs)
         if (timer.elapsed() > timeoutMs)
             return false;
         QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+        QThread::msleep(5); // polling the store takes its lock: not in a tight loop
     }
     return true;
 }

@@ -14,6 +14,7 @@ namespace perfdash::protocol {
 struct FrameDecoder::Json
 {
     simdjson::ondemand::parser parser { MaxLineBytes };
+    std::string scratch; // the line being parsed, with simdjson's padding after it
 };
 
 namespace {
@@ -150,11 +151,6 @@ void FrameDecoder::feed(QByteArrayView bytes, std::vector<Message>& out)
     if (m_mode == Mode::Binary) {
         decodeBinary(out);
     } else {
-        // simdjson reads a little past a line's end: the padding is reserved here, before any view
-        // into the buffer is taken, so that no view outlives a reallocation.
-        constexpr auto Padding = qsizetype(simdjson::SIMDJSON_PADDING);
-        if (m_buffer.capacity() - m_buffer.size() < Padding) // geometric: byte-by-byte feeding stays linear
-            m_buffer.reserve(m_buffer.size() * 2 + Padding);
         decodeLines(out);
     }
 }
@@ -378,10 +374,13 @@ void FrameDecoder::decodeLine(QByteArrayView line, std::vector<Message>& out)
 {
     using namespace simdjson;
     const auto bad = [&](const QString& why) { problem(QStringLiteral("line %1: %2").arg(m_lines).arg(why)); };
-    const qsizetype lineStart = line.data() - m_buffer.constData();
-    const std::size_t capacity = std::size_t(m_buffer.capacity() - lineStart);
+    // simdjson reads past the end of its input (SIMD loads); the line is copied into a buffer whose
+    // padding is known, since a QByteArray's room after its data is not (a front removal moves it).
+    std::string& padded = m_json->scratch;
+    padded.assign(line.data(), std::size_t(line.size()));
+    padded.resize(std::size_t(line.size()) + SIMDJSON_PADDING, '\0');
     ondemand::document doc;
-    if (m_json->parser.iterate(line.data(), std::size_t(line.size()), capacity).get(doc) != SUCCESS)
+    if (m_json->parser.iterate(padded.data(), std::size_t(line.size()), padded.size()).get(doc) != SUCCESS)
         return bad(QStringLiteral("not JSON"));
     ondemand::object object;
     if (doc.get_object().get(object) != SUCCESS)
