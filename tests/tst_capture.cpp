@@ -3,8 +3,8 @@
 
 #include <QFile>
 #include <QSignalSpy>
-#include <csignal>
-#include <sys/resource.h>
+
+#include "helpers/filesizelimit.h"
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -165,18 +165,14 @@ private Q_SLOTS:
         CaptureRecorder recorder(&store);
         QString error;
         QVERIFY2(recorder.start(path, &error), qPrintable(error));
-        // The file may not grow past 64 KiB from here on, as if the disk were full.
-        rlimit saved {};
-        QCOMPARE(getrlimit(RLIMIT_FSIZE, &saved), 0);
-        const auto previous = std::signal(SIGXFSZ, SIG_IGN);
-        rlimit small = saved;
-        small.rlim_cur = 64 * 1024;
-        QCOMPARE(setrlimit(RLIMIT_FSIZE, &small), 0);
         fill(store, clock, 120, 1.0, 9);
         QSignalSpy failed(&recorder, &CaptureRecorder::failed);
-        const bool written = recorder.flush(&error);
-        setrlimit(RLIMIT_FSIZE, &saved);
-        std::signal(SIGXFSZ, previous);
+        bool written = true;
+        {
+            const FileSizeLimit limit(64 * 1024); // from here on, as if the disk were full
+            QVERIFY(limit.active());
+            written = recorder.flush(&error);
+        }
         QVERIFY(!written);
         QVERIFY2(error.contains(path), qPrintable(error));
         QCOMPARE(failed.count(), 1);

@@ -9,8 +9,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
-#include <csignal>
-#include <sys/resource.h>
+#include "helpers/filesizelimit.h"
 
 using namespace perfdash;
 using namespace std::chrono_literals;
@@ -201,23 +200,16 @@ private Q_SLOTS:
         old.write("previous\r\n");
         old.close();
 
-        // A file-size limit makes writes fail like a full disk would, without needing a mount.
-        rlimit saved {};
-        QCOMPARE(getrlimit(RLIMIT_FSIZE, &saved), 0);
-        const auto previousHandler = std::signal(SIGXFSZ, SIG_IGN);
-        rlimit small = saved;
-        small.rlim_cur = 256 * 1024;
-        QCOMPARE(setrlimit(RLIMIT_FSIZE, &small), 0);
         QString error;
-        const bool ok = csvexport::writeFile(
-            path,
-            [](CsvWriter& csv) {
+        bool ok = true;
+        {
+            const FileSizeLimit limit(256 * 1024);
+            QVERIFY(limit.active());
+            ok = csvexport::writeFile(path, [](CsvWriter& csv) {
                 for (int i = 0; i < 100'000; ++i)
                     csv.text(u"a row that is long enough to fill the limit quickly").number(qint64(i)).endRow();
-            },
-            &error);
-        setrlimit(RLIMIT_FSIZE, &saved);
-        std::signal(SIGXFSZ, previousHandler);
+            }, &error);
+        }
 
         QVERIFY(!ok);
         QVERIFY2(error.contains(path), qPrintable(error));
