@@ -134,10 +134,8 @@ bool BatchProcessorBase::attempt()
         } catch (...) {
             message = QStringLiteral("unknown exception");
         }
-        failBatch(error);
-    } else {
-        resolveBatch();
     }
+    // Counted before the futures resolve, so whoever waits on one sees the batch in metrics().
     m_monitor->finishOperation(QStringLiteral("batch.process"), m_batchStartNs, !error,
         { { QStringLiteral("batchSize"), qint64(m_batchSize) }, { QStringLiteral("attempts"), m_attempt + 1 } });
     quint64 resolved = 0, added = 0;
@@ -153,6 +151,10 @@ bool BatchProcessorBase::attempt()
         resolved = m_resolved;
         added = m_added;
     }
+    if (error)
+        failBatch(error);
+    else
+        resolveBatch();
     const int size = int(m_batchSize);
     m_processing = false;
     m_batchSize = 0;

@@ -31,9 +31,11 @@ void WorkerPool::enqueue(Task* task)
 void WorkerPool::Task::run()
 {
     m_pool->taskStarted(this);
+    // The pool's accounting is done before the future finishes, so whoever waits on the future
+    // sees metrics() and the monitor already counting this task.
     if (isCancelled()) { // cancelled through its future while queued
-        finish();
         m_pool->taskEnded(m_type, 0, false, true, {});
+        finish();
         return;
     }
     const qint64 start = m_pool->m_monitor->clock()->monotonicNs();
@@ -50,8 +52,8 @@ void WorkerPool::Task::run()
         error = QStringLiteral("unknown exception");
         fail(std::current_exception());
     }
-    finish();
     m_pool->taskEnded(m_type, start, ok, false, error);
+    finish();
 }
 
 void WorkerPool::taskStarted(Task* task)
