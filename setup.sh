@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(
     g++ cmake ninja-build pkg-config
-    qt6-base-dev qt6-charts-dev libqt6sql6-sqlite libgl-dev
+    qt6-base-dev qt6-charts-dev libqt6sql6-sqlite libqt6svg6 libgl-dev desktop-file-utils
     libsimdjson-dev libbenchmark-dev
     xvfb xauth fonts-dejavu-core clang libclang-rt-dev sqlite3
     prometheus nodejs

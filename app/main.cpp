@@ -12,6 +12,7 @@
 #include "workerpool.h"
 
 #include <QApplication>
+#include <QIcon>
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDir>
@@ -123,6 +124,12 @@ bool wantsHeadless(int argc, char** argv)
     }
     return false;
 }
+/// What every window of perfdash shares: its icon, and the .desktop file that names it.
+void brandGuiApplication()
+{
+    QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/perfdash.svg")));
+    QGuiApplication::setDesktopFileName(QStringLiteral("perfdash"));
+}
 } // namespace
 
 int main(int argc, char** argv)
@@ -137,6 +144,7 @@ int main(int argc, char** argv)
             return compareCaptures(QCoreApplication::arguments().mid(2), out, err);
         }
         QApplication app(argc, argv);
+        brandGuiApplication();
         QStringList files = QCoreApplication::arguments().mid(2);
         files.removeAll(QStringLiteral("--gui"));
         QString screenshot; // --screenshot FILE: save the window once drawn, and exit
@@ -165,6 +173,8 @@ int main(int argc, char** argv)
     QCoreApplication::setOrganizationName(QStringLiteral("perfdash"));
     QCoreApplication::setApplicationName(QStringLiteral("perfdash"));
     QCoreApplication::setApplicationVersion(QStringLiteral(PERFDASH_VERSION));
+    if (!headlessRun)
+        brandGuiApplication();
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(

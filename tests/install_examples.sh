@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Installs the build into a temporary prefix, builds examples/ against the installed package
-# (CMake and pkg-config), runs them under a headless perfdash and checks what it exported.
+# (CMake and pkg-config), checks the desktop entry, runs them under a headless perfdash and checks what it exported.
 set -euo pipefail
 build=$1
 source=$2
@@ -9,6 +9,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cmake --install "$build" --prefix "$work/prefix" > /dev/null
+# The desktop entry and its icon, for application menus.
+desktop-file-validate "$work/prefix/share/applications/perfdash.desktop"
+grep -q '<svg' "$work/prefix/share/icons/hicolor/scalable/apps/perfdash.svg"
 cmake -S "$source/examples" -B "$work/examples" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" > /dev/null
 cmake --build "$work/examples" > /dev/null
 libdir=$(dirname "$(find "$work/prefix" -name 'libperfdash_client.so' | head -n 1)")
