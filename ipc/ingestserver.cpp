@@ -6,6 +6,7 @@
 #include "processsampler.h"
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QLocalServer>
@@ -25,6 +26,8 @@ namespace {
     // Backpressure: while this many batches wait for the store, sockets are not read. Their data
     // stays in Qt's bounded read buffer and the kernel's, and senders slow down or count drops.
     constexpr qsizetype MaxWaitingBatches = 512;
+    // How long a stop may spend reading what connected clients already sent.
+    constexpr qint64 MaxDrainMs = 2000;
 
     /// The directory of a default socket path is ours alone: created 0700, refused if another user owns it.
     bool prepareDirectory(const QString& dir, bool isDefault, QString* error)
@@ -127,7 +130,21 @@ public:
 
     void close()
     {
+        // What clients sent before the end is theirs to see counted: a command that flushed and
+        // exited may not even be accepted yet. Accept what waits, then read what the kernel holds,
+        // bounded so that a client sending flat out cannot hold the stop up.
+        if (m_server) {
+            while (m_server->waitForNewConnection(0))
+                accept();
+        }
+        QElapsedTimer draining;
+        draining.start();
         for (QLocalSocket* socket : m_connections.keys()) {
+            do {
+                read(socket, true);
+            } while (m_connections.contains(socket) && draining.elapsed() < MaxDrainMs && socket->waitForReadyRead(0));
+            if (!m_connections.contains(socket))
+                continue; // closed for bad input while draining
             socket->disconnect(this);
             socket->abort();
             finish(socket, QStringLiteral("perfdash stopped"), false);

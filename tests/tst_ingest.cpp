@@ -204,6 +204,26 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(m_main->store.process(p.key)->state, ProcessInfo::State::Exited, 10'000);
     }
 
+    void closeCountsWhatWasAlreadySent()
+    {
+        // A command that flushed and exited: its data is in the kernel, maybe not yet accepted.
+        // close() is synchronous, so everything sent must be counted when it returns.
+        const QString path = m_dir.filePath(s("close.sock"));
+        Dashboard d;
+        QVERIFY(d.listen(path));
+        QLocalSocket socket;
+        socket.connectToServer(path);
+        QVERIFY(socket.waitForConnected(10'000));
+        QByteArray data = "{\"type\":\"hello\",\"version\":1,\"pid\":1,\"name\":\"short-lived\"}\n";
+        for (int i = 1; i <= 500; ++i)
+            data += "{\"type\":\"op\",\"name\":\"last.words\",\"duration_us\":" + QByteArray::number(i) + "}\n";
+        QCOMPARE(socket.write(data), data.size());
+        QVERIFY(socket.waitForBytesWritten(10'000));
+        socket.disconnectFromServer();
+        d.server.close();
+        QCOMPARE(countOf(d.store, s("short-lived"), s("last.words")), quint64(500));
+    }
+
     void clientStartedBeforeServer()
     {
         const QString path = m_dir.filePath(s("late.sock"));
