@@ -432,7 +432,7 @@ int main(int argc, char** argv)
     if (!headlessRun) {
         window = std::make_unique<MainWindow>(&store, live ? &server : nullptr);
         if (!live)
-            window->setWindowTitle(QStringLiteral("perfdash — %1 (capture, read-only)").arg(QFileInfo(capturePath).fileName()));
+            window->showCapture(capturePath, opened.load);
         window->show();
     }
     tick.setInterval(std::chrono::seconds(1));

@@ -8,6 +8,7 @@
 
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QEvent>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -19,9 +20,58 @@
 
 using namespace perfdash;
 
+namespace {
+/// Times every event the GUI thread handles, so that a stall names its cause: the receiver's class
+/// and the event's type. Only outermost deliveries count (nested ones are part of their parent).
+class TimingApplication final : public QApplication
+{
+public:
+    using QApplication::QApplication;
+
+    struct Stall
+    {
+        double ms;
+        QByteArray what;
+    };
+
+    bool notify(QObject* receiver, QEvent* event) override
+    {
+        if (m_depth++ > 0 || !m_timing) {
+            const bool handled = QApplication::notify(receiver, event);
+            --m_depth;
+            return handled;
+        }
+        QElapsedTimer timer;
+        timer.start();
+        const int type = event->type();
+        const QByteArray what = QByteArray(receiver->metaObject()->className()) + ' ' + receiver->objectName().toUtf8()
+            + " event " + QByteArray::number(type);
+        const bool handled = QApplication::notify(receiver, event);
+        --m_depth;
+        if (const double ms = double(timer.nsecsElapsed()) / 1e6; ms > 4.0)
+            m_stalls.push_back({ ms, what });
+        return handled;
+    }
+
+    void startTiming() { m_timing = true; }
+    /// The longest handlers, longest first.
+    std::vector<Stall> worst(std::size_t n)
+    {
+        std::sort(m_stalls.begin(), m_stalls.end(), [](const Stall& a, const Stall& b) { return a.ms > b.ms; });
+        m_stalls.resize(std::min(n, m_stalls.size()));
+        return m_stalls;
+    }
+
+private:
+    int m_depth = 0;
+    bool m_timing = false;
+    std::vector<Stall> m_stalls;
+};
+} // namespace
+
 int main(int argc, char** argv)
 {
-    QApplication app(argc, argv);
+    TimingApplication app(argc, argv);
     QCoreApplication::setOrganizationName(QStringLiteral("perfdash-bench"));
     const double seconds = argc > 1 ? std::atof(argv[1]) : 30.0;
     const int demoThreads = argc > 2 ? std::atoi(argv[2]) : 2;
@@ -77,6 +127,7 @@ int main(int argc, char** argv)
     QTimer::singleShot(2000, &app, [&] { // warm-up: the demo connects, names arrive
         clock.start();
         probe.start();
+        app.startTiming();
         QTimer::singleShot(std::chrono::milliseconds(qint64(seconds * 1000)), &app, [&] { app.quit(); });
     });
     app.exec();
@@ -92,5 +143,7 @@ int main(int argc, char** argv)
                 "(target: max < 16 ms: %s); %d refreshes (%.1f/s); %llu operations ingested\n",
         seconds, lateness.size(), at(0.5), at(0.99), at(0.999), at(1.0), at(1.0) < 16.0 ? "met" : "NOT met", refreshes,
         refreshes / seconds, static_cast<unsigned long long>(operations));
+    for (const auto& stall : app.worst(8))
+        std::printf("  GUI thread busy %.1f ms in %s\n", stall.ms, stall.what.constData());
     return 0;
 }

@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
+#include <tuple>
 
 namespace perfdash {
 
@@ -102,15 +104,30 @@ public:
     {
         // Slow operations and budget changes, as the window lists them; queued to this thread.
         connect(store, &MetricsStore::slowOperation, this, [this](quint64 key, const OperationSample& s) {
-            alert({ s.timestampMs, key, s.operation,
-                s.severity == OperationSample::Severity::VerySlow ? QStringLiteral("very slow") : QStringLiteral("slow"),
-                s.durationNs, QString::fromUtf8(QJsonDocument(QJsonObject::fromVariantMap(s.metadata)).toJson(QJsonDocument::Compact)) });
+            if (m_seeded.erase(SampleId { key, s.operation, s.timestampMs, s.durationNs }) == 0)
+                slowAlert(key, s);
         });
-        connect(store, &MetricsStore::budgetViolationChanged, this, [this](quint64 key, const BudgetViolation& v, bool broken) {
-            alert({ QDateTime::currentMSecsSinceEpoch(), key, v.operation,
-                broken ? QStringLiteral("budget broken") : QStringLiteral("budget met"), v.actualNs,
-                QStringLiteral("p%1 <= %2 ns over %3 s (%4)").arg(v.budget.percentile).arg(v.budget.limitNs).arg(v.budget.window.seconds).arg(v.budget.pattern) });
-        });
+        connect(store, &MetricsStore::budgetViolationChanged, this,
+            [this](quint64 key, const BudgetViolation& v, bool broken) { budgetAlert(key, v, broken, QDateTime::currentMSecsSinceEpoch()); });
+        // A recording that starts late (File > Save) holds the alerts of what came before, as far as
+        // the store keeps them: its slow samples and the budgets broken now. Connected first, so a
+        // sample is either here or signalled; one that is both is told apart by m_seeded.
+        for (const ProcessInfo& p : store->processes()) {
+            if (!p.instrumented)
+                continue;
+            const PerformanceMonitor* monitor = store->monitor(p.key);
+            for (const QString& name : monitor->operations()) {
+                for (const OperationSample& sample : monitor->samples(name)) {
+                    if (sample.severity == OperationSample::Severity::Normal)
+                        continue;
+                    m_seeded.insert(SampleId { p.key, sample.operation, sample.timestampMs, sample.durationNs });
+                    slowAlert(p.key, sample);
+                }
+            }
+        }
+        std::sort(m_alerts.begin(), m_alerts.end(), [](const PendingAlert& a, const PendingAlert& b) { return a.timestampMs < b.timestampMs; });
+        for (const auto& [key, violation] : store->budgetViolations())
+            budgetAlert(key, violation, true, store->clock()->wallMs());
     }
     ~Writer() override { close(); }
 
@@ -306,6 +323,21 @@ public:
         if (m_alerts.size() < 10'000) // a storm between two writes: the first ten thousand are kept
             m_alerts.append(std::move(a));
     }
+    void slowAlert(quint64 key, const OperationSample& s)
+    {
+        alert({ s.timestampMs, key, s.operation,
+            s.severity == OperationSample::Severity::VerySlow ? QStringLiteral("very slow") : QStringLiteral("slow"), s.durationNs,
+            QString::fromUtf8(QJsonDocument(QJsonObject::fromVariantMap(s.metadata)).toJson(QJsonDocument::Compact)) });
+    }
+    void budgetAlert(quint64 key, const BudgetViolation& v, bool broken, qint64 timestampMs)
+    {
+        alert({ timestampMs, key, v.operation, broken ? QStringLiteral("budget broken") : QStringLiteral("budget met"), v.actualNs,
+            QStringLiteral("p%1 <= %2 ns over %3 s (%4)")
+                .arg(v.budget.percentile)
+                .arg(v.budget.limitNs)
+                .arg(v.budget.window.seconds)
+                .arg(v.budget.pattern) });
+    }
 
     void close()
     {
@@ -330,6 +362,8 @@ private:
     QHash<int, qint64> m_lastEvent;
     QHash<quint64, qint64> m_lastMemory;
     QList<PendingAlert> m_alerts;
+    using SampleId = std::tuple<quint64, QString, qint64, quint64>; // process, operation, time, duration
+    std::set<SampleId> m_seeded; // written from the store at the start; their signals may still come
 };
 
 CaptureRecorder::CaptureRecorder(const MetricsStore* store, QObject* parent)
@@ -539,6 +573,18 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
                 store.setBudgets(budgets);
             } else {
                 problem("budgets", q);
+            }
+            if (q.exec(QStringLiteral("SELECT timestamp_ms, process_key, operation, kind, value_ns, details FROM alerts"
+                                      " ORDER BY timestamp_ms DESC LIMIT %1")
+                           .arg(CaptureLoad::MaxLoadedAlerts))) {
+                while (q.next()) {
+                    if (auto k = keys.find(q.value(1).toULongLong()); k != keys.end()) {
+                        result.alerts.prepend(CapturedAlert { q.value(0).toLongLong(), k->second, q.value(2).toString(),
+                            q.value(3).toString(), q.value(4).toULongLong(), q.value(5).toString() });
+                    }
+                }
+            } else {
+                problem("alerts", q);
             }
             for (const auto& [key, p] : saved)
                 store.restoreProcess(key, p);

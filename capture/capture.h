@@ -48,6 +48,17 @@ private:
     QString m_path;
 };
 
+/// An alert as the recording window raised it.
+struct CapturedAlert
+{
+    qint64 timestampMs = 0;
+    quint64 processKey = 0; ///< in the store the capture was loaded into
+    QString operation;
+    QString kind; ///< "slow", "very slow", "budget broken", "budget met"
+    quint64 valueNs = 0; ///< the operation's duration, or the budget's actual value
+    QString details; ///< metadata as a JSON object (slow), or the budget
+};
+
 /// What loading a capture found.
 struct CaptureLoad
 {
@@ -57,6 +68,8 @@ struct CaptureLoad
     int version = 0;
     qint64 firstMs = 0;
     qint64 lastMs = 0;
+    QList<CapturedAlert> alerts; ///< the newest MaxLoadedAlerts, oldest first
+    static constexpr int MaxLoadedAlerts = 1000;
 };
 
 /**

@@ -5,9 +5,12 @@
 #include <perfdash/perfdash.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -50,6 +53,13 @@ public:
         ::close(m_fd);
     }
     std::uint64_t operations() const { return m_operations.load(); }
+    /// Waits until @p expected operations were counted, or @p timeout passed; what was counted.
+    std::uint64_t waitFor(std::uint64_t expected, std::chrono::seconds timeout)
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_counted.wait_for(lock, timeout, [&] { return m_operations.load() >= expected; });
+        return m_operations.load();
+    }
 
 private:
     void run()
@@ -78,7 +88,11 @@ private:
                         const std::uint64_t count = le(body + 52, 4);
                         for (std::uint64_t i = 0; i < count; ++i)
                             total += le(body + 56 + i * 6 + 2, 4);
-                        m_operations += total;
+                        {
+                            std::lock_guard<std::mutex> lock(m_mutex);
+                            m_operations += total;
+                        }
+                        m_counted.notify_all();
                     }
                     at += 4 + length;
                 }
@@ -92,6 +106,8 @@ private:
     int m_fd;
     std::thread m_thread;
     std::atomic<std::uint64_t> m_operations { 0 };
+    std::mutex m_mutex;
+    std::condition_variable m_counted;
     std::atomic<int> m_client { -1 };
 };
 } // namespace
@@ -137,9 +153,11 @@ int main()
     for (auto& t : threads)
         t.join();
     const std::uint64_t expected = std::uint64_t(Threads) * PerThread + 20 * 1000;
-    for (int attempt = 0; attempt < 100 && dashboard.operations() < expected; ++attempt)
-        perfdash::flush(1000);
-    const std::uint64_t got = dashboard.operations();
+    // Written to the socket is not yet counted: wait for the reader, generously (a loaded machine).
+    const int flushed = perfdash::flush(30'000);
+    const std::uint64_t got = dashboard.waitFor(expected, std::chrono::seconds(60));
+    if (flushed != 0)
+        std::printf("client_threads: flush: %s\n", perfdash_strerror(flushed));
     std::printf("client_threads: recorded %llu, the dashboard counted %llu\n", static_cast<unsigned long long>(expected),
         static_cast<unsigned long long>(got));
     return got == expected ? 0 : 1;

@@ -121,6 +121,41 @@ private Q_SLOTS:
             QCOMPARE(q.value(1).toInt(), 90);
         }
         QSqlDatabase::removeDatabase(u"check"_qs);
+
+        // ... and come back with the capture, for its alerts view.
+        QCOMPARE(opened.load.alerts.size(), 91);
+        QCOMPARE(opened.load.alerts.constFirst().kind, u"slow"_qs);
+        QCOMPARE(opened.load.alerts.constFirst().processKey, p.key);
+        QCOMPARE(opened.load.alerts.constFirst().valueNs, quint64(250'000'000));
+        QVERIFY(opened.load.alerts.constFirst().details.contains(u"users"_qs));
+        const auto broken = std::count_if(opened.load.alerts.cbegin(), opened.load.alerts.cend(),
+            [](const CapturedAlert& alert) { return alert.kind == u"budget broken"_qs && alert.operation == u"db.query"_qs; });
+        QCOMPARE(broken, 1);
+    }
+
+    void aRecordingStartedLateHoldsTheEarlierAlerts()
+    {
+        // File > Save: the recorder starts after the session; the store's slow samples and the
+        // budgets broken now are its alerts, each once.
+        ManualClock clock(1'700'000'000'000);
+        MetricsStore live(&clock);
+        live.setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
+        live.setBudgets({ Budget { u"db.*"_qs, 95, 5'000'000, StatsWindow::last(60) } });
+        fill(live, clock, 30, 1.0, 3);
+        const QString path = m_dir.filePath(u"late.pdcap"_qs);
+        QVERIFY(record(live, path));
+        const LoadedCapture opened = openCapture(path);
+        QVERIFY2(opened.load.ok, qPrintable(opened.load.error));
+        QList<CapturedAlert> slow;
+        for (const CapturedAlert& a : opened.load.alerts) {
+            if (a.kind == u"slow"_qs)
+                slow.append(a);
+        }
+        QCOMPARE(slow.size(), 30);
+        QVERIFY(std::is_sorted(slow.cbegin(), slow.cend(),
+            [](const CapturedAlert& a, const CapturedAlert& b) { return a.timestampMs < b.timestampMs; }));
+        QCOMPARE(opened.load.alerts.size() - slow.size(), 1); // db.* p95 is over 5 ms now
+        QCOMPARE(opened.load.alerts.constLast().kind, u"budget broken"_qs);
     }
 
     void damagedCapturesSayWhy()

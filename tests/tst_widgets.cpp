@@ -273,6 +273,9 @@ private Q_SLOTS:
         const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
         for (int i = 0; i < 50; ++i)
             store.recordOperation(key, s("db.query"), 1000 + quint64(i), true, {});
+        store.setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
+        store.recordEvent(key, OperationSample { s("db.query"), 1'700'000'000'000, 2'500'000'000, true,
+                                   OperationSample::Severity::Normal, 1, { { s("table"), s("orders") } }, 0 });
         MainWindow window(&store, nullptr);
         QTemporaryDir dir;
         const QString path = dir.filePath(s("saved.pdcap"));
@@ -283,6 +286,13 @@ private Q_SLOTS:
         QVERIFY(opened->windowTitle().contains(s("read-only")));
         QTRY_COMPARE_WITH_TIMEOUT(opened->operationsModel()->rowCount(), 1, 10'000);
         QCOMPARE(opened->operationsModel()->rowAt(0)->stats.operation, s("db.query"));
+        // The alert the session raised is in the capture's alerts view.
+        QCOMPARE(opened->alertsModel()->rowCount(), 1);
+        const auto cell = [&](int column) { return opened->alertsModel()->index(0, column).data().toString(); };
+        QCOMPARE(cell(AlertsModel::Operation), s("db.query"));
+        QCOMPARE(cell(AlertsModel::Process), s("svc"));
+        QVERIFY2(cell(AlertsModel::Severity).contains(s("very slow"), Qt::CaseInsensitive), qPrintable(cell(AlertsModel::Severity)));
+        QCOMPARE(cell(AlertsModel::Details), s("table=orders"));
         opened->close(); // deletes itself, and the capture's store with it
         QTRY_VERIFY(opened.isNull());
         QVERIFY(!MainWindow::openCaptureWindow(dir.filePath(s("missing.pdcap")), &error));

@@ -23,6 +23,8 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QHeaderView>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenuBar>
@@ -76,6 +78,17 @@ namespace {
         label->setContentsMargins(4, 4, 4, 2);
         return label;
     }
+
+    /// "failed, table=users, rows=3": what the alerts table says of a slow operation.
+    QString describeSample(const QVariantMap& metadata, bool ok)
+    {
+        QStringList parts;
+        for (auto it = metadata.cbegin(); it != metadata.cend(); ++it)
+            parts << it.key() + u'=' + it.value().toString();
+        if (!ok)
+            parts.prepend(MainWindow::tr("failed"));
+        return parts.join(QStringLiteral(", "));
+    }
 } // namespace
 
 MainWindow::MainWindow(MetricsStore* store, IngestServer* server, QWidget* parent)
@@ -98,15 +111,7 @@ MainWindow::MainWindow(MetricsStore* store, IngestServer* server, QWidget* paren
 
     connect(m_store, &MetricsStore::slowOperation, this, [this](quint64 key, const OperationSample& s) {
         queueAlert(Alert { s.severity == OperationSample::Severity::VerySlow ? Alert::Kind::VerySlow : Alert::Kind::Slow,
-            s.timestampMs, m_store->processName(key), s.operation, s.durationNs,
-            [&] {
-                QStringList parts;
-                for (auto it = s.metadata.cbegin(); it != s.metadata.cend(); ++it)
-                    parts << it.key() + u'=' + it.value().toString();
-                if (!s.ok)
-                    parts.prepend(tr("failed"));
-                return parts.join(QStringLiteral(", "));
-            }() });
+            s.timestampMs, m_store->processName(key), s.operation, s.durationNs, describeSample(s.metadata, s.ok) });
     });
     connect(m_store, &MetricsStore::budgetViolationChanged, this,
         [this](quint64 key, const BudgetViolation& v, bool broken) {
@@ -645,12 +650,33 @@ MainWindow* MainWindow::openCaptureWindow(const QString& path, QString* error)
     }
     auto* window = new MainWindow(capture->store.get(), nullptr);
     window->setAttribute(Qt::WA_DeleteOnClose);
-    window->setWindowTitle(tr("perfdash — %1 (capture, read-only)").arg(QFileInfo(path).fileName()));
+    window->showCapture(path, capture->load);
     // The store lives as long as the window: the lambda holding it goes with the window.
     connect(window, &QObject::destroyed, window, [capture] {});
-    if (!capture->load.problems.isEmpty())
-        window->statusBar()->showMessage(tr("Partly damaged capture: %1").arg(capture->load.problems.join(QStringLiteral("; "))));
     return window;
+}
+
+void MainWindow::showCapture(const QString& path, const CaptureLoad& load)
+{
+    setWindowTitle(tr("perfdash — %1 (capture, read-only)").arg(QFileInfo(path).fileName()));
+    if (!load.problems.isEmpty())
+        statusBar()->showMessage(tr("Partly damaged capture: %1").arg(load.problems.join(QStringLiteral("; "))));
+    QList<Alert> alerts;
+    alerts.reserve(load.alerts.size());
+    for (const CapturedAlert& a : load.alerts) {
+        Alert alert { Alert::Kind::Slow, a.timestampMs, m_store->processName(a.processKey), a.operation, a.valueNs, a.details };
+        if (a.kind == QLatin1String("very slow"))
+            alert.kind = Alert::Kind::VerySlow;
+        else if (a.kind == QLatin1String("budget broken"))
+            alert.kind = Alert::Kind::BudgetBroken;
+        else if (a.kind == QLatin1String("budget met"))
+            alert.kind = Alert::Kind::BudgetRecovered;
+        if (alert.kind == Alert::Kind::Slow || alert.kind == Alert::Kind::VerySlow)
+            alert.details = describeSample(QJsonDocument::fromJson(a.details.toUtf8()).object().toVariantMap(), true);
+        alerts.append(std::move(alert));
+    }
+    m_alerts->add(alerts);
+    requestRefresh();
 }
 
 void MainWindow::openCaptureWithDialog()

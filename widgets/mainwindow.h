@@ -31,6 +31,7 @@ class IngestServer;
 class OperationsModel;
 class ProcessesModel;
 struct Alert;
+struct CaptureLoad;
 
 /**
  * The dashboard window: processes, operations, live charts and alerts. Every 100 ms a snapshot of
@@ -63,6 +64,8 @@ public:
     QFuture<QString> saveCapture(const QString& path);
     /// Opens a capture read-only in a window of its own.
     static MainWindow* openCaptureWindow(const QString& path, QString* error);
+    /// Shows what a loaded capture holds besides its store: its name, any damage, its alerts.
+    void showCapture(const QString& path, const CaptureLoad& load);
 
     ChartsPanel* charts() const { return m_charts; }
     ProcessesModel* processesModel() const { return m_processes; }
