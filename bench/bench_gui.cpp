@@ -11,11 +11,13 @@
 #include <QEvent>
 #include <QProcess>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QTimer>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 using namespace perfdash;
@@ -31,11 +33,14 @@ public:
     struct Stall
     {
         double ms;
+        double cpuMs; ///< of which the thread ran; the rest it waited for a core
         QByteArray what;
     };
 
     bool notify(QObject* receiver, QEvent* event) override
     {
+        if (QThread::currentThread() != thread()) // notify() sees every thread's events
+            return QApplication::notify(receiver, event);
         if (m_depth++ > 0 || !m_timing) {
             const bool handled = QApplication::notify(receiver, event);
             --m_depth;
@@ -43,13 +48,18 @@ public:
         }
         QElapsedTimer timer;
         timer.start();
+        const qint64 cpuStart = threadCpuNs();
         const int type = event->type();
-        const QByteArray what = QByteArray(receiver->metaObject()->className()) + ' ' + receiver->objectName().toUtf8()
-            + " event " + QByteArray::number(type);
+        QByteArray what = QByteArray(receiver->metaObject()->className()) + " '" + receiver->objectName().toUtf8() + "' event "
+            + QByteArray::number(type);
+        if (const auto* qtimer = qobject_cast<const QTimer*>(receiver))
+            what += " (" + QByteArray::number(qtimer->interval()) + " ms timer)";
+        if (const QObject* parent = receiver->parent())
+            what += " in " + QByteArray(parent->metaObject()->className());
         const bool handled = QApplication::notify(receiver, event);
         --m_depth;
         if (const double ms = double(timer.nsecsElapsed()) / 1e6; ms > 4.0)
-            m_stalls.push_back({ ms, what });
+            m_stalls.push_back({ ms, double(threadCpuNs() - cpuStart) / 1e6, what });
         return handled;
     }
 
@@ -60,6 +70,13 @@ public:
         std::sort(m_stalls.begin(), m_stalls.end(), [](const Stall& a, const Stall& b) { return a.ms > b.ms; });
         m_stalls.resize(std::min(n, m_stalls.size()));
         return m_stalls;
+    }
+
+    static qint64 threadCpuNs()
+    {
+        timespec ts {};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return qint64(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
     }
 
 private:
@@ -117,6 +134,7 @@ int main(int argc, char** argv)
     probe.setInterval(1);
     qint64 last = -1;
     int refreshes = 0;
+    qint64 guiCpuStart = 0;
     QObject::connect(&window, &MainWindow::refreshed, &app, [&] { ++refreshes; });
     QObject::connect(&probe, &QTimer::timeout, &app, [&] {
         const qint64 now = clock.nsecsElapsed();
@@ -126,11 +144,13 @@ int main(int argc, char** argv)
     });
     QTimer::singleShot(2000, &app, [&] { // warm-up: the demo connects, names arrive
         clock.start();
+        guiCpuStart = TimingApplication::threadCpuNs();
         probe.start();
         app.startTiming();
         QTimer::singleShot(std::chrono::milliseconds(qint64(seconds * 1000)), &app, [&] { app.quit(); });
     });
     app.exec();
+    const double guiCpuPercent = 100.0 * double(TimingApplication::threadCpuNs() - guiCpuStart) / double(clock.nsecsElapsed());
     demo.terminate();
     demo.waitForFinished(5000);
 
@@ -140,10 +160,11 @@ int main(int argc, char** argv)
     for (const ProcessInfo& p : store.processes())
         operations += p.operations;
     std::printf("GUI thread, 1 ms timer for %.0f s: %zu ticks, lateness p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms "
-                "(target: max < 16 ms: %s); %d refreshes (%.1f/s); %llu operations ingested\n",
+                "(target: max < 16 ms: %s); %d refreshes (%.1f/s); GUI thread on a core %.1f%% of the time; "
+                "%llu operations ingested\n",
         seconds, lateness.size(), at(0.5), at(0.99), at(0.999), at(1.0), at(1.0) < 16.0 ? "met" : "NOT met", refreshes,
-        refreshes / seconds, static_cast<unsigned long long>(operations));
+        refreshes / seconds, guiCpuPercent, static_cast<unsigned long long>(operations));
     for (const auto& stall : app.worst(8))
-        std::printf("  GUI thread busy %.1f ms in %s\n", stall.ms, stall.what.constData());
+        std::printf("  GUI thread held %.1f ms (%.1f ms on a core) by %s\n", stall.ms, stall.cpuMs, stall.what.constData());
     return 0;
 }

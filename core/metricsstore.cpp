@@ -25,10 +25,18 @@ MetricsStore::MetricsStore(Clock* clock, QObject* parent)
     , m_clock(clock)
 {
     qRegisterMetaType<perfdash::ProcessInfo>();
-    connect(&m_sampling, &QTimer::timeout, this, &MetricsStore::sampleProcesses);
+    m_samplingThread.setMaxThreadCount(1);
+    m_samplingThread.setExpiryTimeout(-1);
+    connect(&m_sampling, &QTimer::timeout, this, [this] {
+        if (m_samplingThread.activeThreadCount() == 0) // a slow /proc skips a beat rather than queueing
+            m_samplingThread.start([this] { sampleProcesses(); });
+    });
 }
 
-MetricsStore::~MetricsStore() = default;
+MetricsStore::~MetricsStore()
+{
+    stop();
+}
 
 MetricsStore::Process* MetricsStore::findLocked(quint64 key) const
 {
@@ -117,7 +125,7 @@ quint64 MetricsStore::attachPid(qint64 pid, QString* error)
 {
     ProcessSampler probe(pid);
     const ProcessSample first = probe.sample();
-    if (!first.isValid()) {
+    if (!first.isValid() && first.status != ProcessSample::Status::NoMemoryMap) { // one just launched is welcome
         if (error)
             *error = first.error;
         return 0;
@@ -212,6 +220,8 @@ void MetricsStore::sampleProcesses()
         if (state != ProcessInfo::State::Live && state != ProcessInfo::State::ProcOnly)
             continue;
         const ProcessSample s = p->sampler->sample();
+        if (s.status == ProcessSample::Status::NoMemoryMap)
+            continue; // starting up: nothing to record yet, and nothing has ended
         if (!s.isValid()) {
             if (state == ProcessInfo::State::ProcOnly) {
                 p->info.state = ProcessInfo::State::Exited;
@@ -242,6 +252,7 @@ void MetricsStore::start(std::chrono::milliseconds interval)
 void MetricsStore::stop()
 {
     m_sampling.stop();
+    m_samplingThread.waitForDone();
 }
 
 ProcessInfo MetricsStore::infoLocked(const Process& p) const

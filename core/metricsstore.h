@@ -8,6 +8,7 @@
 #include <QHash>
 #include <QMutex>
 #include <QObject>
+#include <QThreadPool>
 #include <QTimer>
 
 #include <deque>
@@ -135,6 +136,7 @@ private:
     Thresholds m_thresholds;
     QList<Budget> m_budgets;
     QTimer m_sampling;
+    QThreadPool m_samplingThread; // one thread: /proc is read off the thread that owns the store
 };
 
 } // namespace perfdash

@@ -114,6 +114,11 @@ ProcessSample ProcessSampler::sample()
         return failure(
             Status::Exited, QStringLiteral("process %1 has exited; its pid now belongs to another").arg(m_pid));
 
+    // No resident page at all: the kernel is between vfork() and exec() for it, or it is a kernel
+    // thread. Not a zero to chart; the next sample will tell.
+    if (fields[Rss].toLongLong() == 0)
+        return failure(Status::NoMemoryMap, QStringLiteral("process %1 has no memory mapped (starting up?)").arg(m_pid));
+
     static const long ticksPerSecond = sysconf(_SC_CLK_TCK);
     static const long pageSize = sysconf(_SC_PAGESIZE);
     ProcessSample s;

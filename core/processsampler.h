@@ -17,6 +17,7 @@ struct ProcessSample
         NoSuchProcess, ///< there was never such a process
         Exited, ///< it was sampled before and is gone (or a zombie, or its pid was reused)
         AccessDenied,
+        NoMemoryMap, ///< alive but without memory right now: between vfork() and exec(), or a kernel thread
         Error, ///< /proc answered something this parser does not understand
     };
 

@@ -12,6 +12,7 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 
 #include <unistd.h>
 
@@ -31,12 +32,12 @@ void writeFile(const QString& path, const QByteArray& data)
     f.write(data);
 }
 
-QByteArray fakeStat(qint64 pid, const char* comm, char state, quint64 startTicks)
+QByteArray fakeStat(qint64 pid, const char* comm, char state, quint64 startTicks, quint64 rssPages = 2560)
 {
     // Fields 3..24 of proc(5); utime 14, stime 15, threads 20, starttime 22, vsize 23, rss 24.
     return QByteArray::number(pid) + " (" + comm + ") " + state + " 1 1 1 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 "
-        + QByteArray::number(startTicks)
-        + " 104857600 2560 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+        + QByteArray::number(startTicks) + " 104857600 " + QByteArray::number(rssPages)
+        + " 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
 }
 
 bool startMemhog(QProcess& child, int mib)
@@ -139,6 +140,8 @@ private Q_SLOTS:
                                  << int(Status::Error);
         QTest::newRow("truncated") << fakeStat(77, "svc", 'S', 5000) << QByteArray("77 (svc) S 1 1 1")
                                    << int(Status::Error);
+        QTest::newRow("between vfork and exec") << fakeStat(77, "svc", 'S', 5000) << fakeStat(77, "svc", 'R', 5000, 0)
+                                                << int(Status::NoMemoryMap);
         QTest::newRow("parentheses in name")
             << fakeStat(77, "a) (b", 'S', 5000) << fakeStat(77, "a) (b", 'S', 5000) << int(Status::Ok);
     }
@@ -221,6 +224,29 @@ private Q_SLOTS:
         QVERIFY(error.contains(s("no process")));
     }
 
+    void startedStoreSamplesOffItsThread()
+    {
+        // The store's owner is the GUI thread, which must not read /proc: start() samples elsewhere.
+        QProcess child;
+        QVERIFY2(startMemhog(child, 5), qPrintable(child.errorString()));
+        MetricsStore store;
+        const quint64 key = store.attachPid(child.processId());
+        QVERIFY(key != 0);
+        QThread* samplingThread = nullptr;
+        connect(&store, &MetricsStore::processChanged, &store, [&] { samplingThread = QThread::currentThread(); },
+            Qt::DirectConnection);
+        QSignalSpy changed(&store, &MetricsStore::processChanged);
+        store.start(std::chrono::milliseconds(20));
+        QTRY_VERIFY_WITH_TIMEOUT(store.memoryRecords().size() >= 2, 30'000);
+        child.closeWriteChannel();
+        QVERIFY(child.waitForFinished(30'000));
+        QVERIFY(changed.wait(30'000) || changed.count() == 1);
+        QCOMPARE(store.process(key)->state, ProcessInfo::State::Exited);
+        QVERIFY(samplingThread != nullptr);
+        QVERIFY(samplingThread != QThread::currentThread());
+        store.stop();
+    }
+
     void memoryMonitorSnapshots()
     {
         MemoryMonitor memory;
@@ -233,7 +259,9 @@ private Q_SLOTS:
         memory.takeSnapshot(s("after"));
         const auto delta = memory.compare(s("before"), s("after"));
         QVERIFY(delta.has_value());
-        QVERIFY2(delta->heapBytes >= qint64(block.size()), qPrintable(QString::number(delta->heapBytes)));
+        // The heap is the whole process's: another thread (Qt's, a finished test's) may free a few
+        // kilobytes between the two snapshots, so the block is looked for within 1%.
+        QVERIFY2(delta->heapBytes >= qint64(block.size()) * 99 / 100, qPrintable(QString::number(delta->heapBytes)));
         QVERIFY2(delta->rssBytes >= qint64(block.size()) * 9 / 10, qPrintable(QString::number(delta->rssBytes)));
         QVERIFY(!memory.compare(s("before"), s("unknown")).has_value());
         memory.takeSnapshot(s("before")); // a label taken again replaces the old one

@@ -99,6 +99,15 @@ private Q_SLOTS:
         QCOMPARE(model.index(0, OperationsModel::P50).data().toString(), s("1.50 µs")); // units scale
         QCOMPARE(model.index(0, OperationsModel::Max).data().toString(), s("2.50 ms"));
         QCOMPARE(model.index(0, OperationsModel::Max).data(OperationsModel::SortRole).toULongLong(), quint64(2'500'000));
+        // A refresh reports only the cells that look different, so views repaint only those.
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        model.setRows({ operation(1, "a", 6), operation(1, "b", 2) });
+        QCOMPARE(changed.size(), 1);
+        QCOMPARE(changed[0][0].toModelIndex(), model.index(1, OperationsModel::Count));
+        QCOMPARE(changed[0][1].toModelIndex(), model.index(1, OperationsModel::Count));
+        changed.clear();
+        model.setRows({ operation(1, "a", 6), operation(1, "b", 2) });
+        QCOMPARE(changed.size(), 0);
         OperationRow broken = operation(1, "0-first", 1);
         broken.violation = BudgetViolation { s("0-first"), Budget { s("*"), 95, 1000, StatsWindow::last(60) }, 2000, 2.0 };
         model.setRows({ broken, operation(1, "a", 6), operation(1, "b", 1) }); // sorts in front: reset

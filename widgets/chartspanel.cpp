@@ -55,6 +55,43 @@ namespace {
         return 10 * magnitude;
     }
 
+    // Qt Charts lays out an axis's labels and a chart's title anew on every change, which costs
+    // the GUI thread milliseconds; at 10 Hz only what really changed is handed over.
+    void setTitle(QChart* chart, const QString& title)
+    {
+        if (chart->title() != title)
+            chart->setTitle(title);
+    }
+
+    void setAxisTitle(QAbstractAxis* axis, const QString& title)
+    {
+        if (axis->titleText() != title)
+            axis->setTitleText(title);
+    }
+
+    template <typename Axis>
+    void setRange(Axis* axis, double min, double max)
+    {
+        if (axis->min() != min || axis->max() != max)
+            axis->setRange(min, max);
+    }
+
+    /// The time axis moves by whole seconds, the resolution of the data: its labels change once a
+    /// second, not at every refresh.
+    void setTimeRange(QDateTimeAxis* axis, qint64 fromMs, qint64 toMs)
+    {
+        const qint64 end = (toMs + 999) / 1000 * 1000;
+        const QDateTime from = QDateTime::fromMSecsSinceEpoch(end - (toMs - fromMs)), to = QDateTime::fromMSecsSinceEpoch(end);
+        if (axis->min() != from || axis->max() != to)
+            axis->setRange(from, to);
+    }
+
+    void replace(QLineSeries* series, const QList<QPointF>& points)
+    {
+        if (series->points() != points)
+            series->replace(points);
+    }
+
     /// At most @p limit points, each the worst (largest) of its group, so peaks survive.
     QList<QPointF> decimate(const QList<QPointF>& points, int limit)
     {
@@ -170,8 +207,8 @@ void ChartsPanel::attachLatencyAxis()
 
 void ChartsPanel::setLatency(const QString& title, const std::vector<SeriesPoint>& points, qint64 fromMs, qint64 toMs)
 {
-    m_latency->chart->setTitle(title.isEmpty() ? tr("Latency — select an operation") : tr("Latency of %1").arg(title));
-    m_throughput->chart->setTitle(title.isEmpty() ? tr("Throughput and errors") : tr("Throughput and errors of %1").arg(title));
+    setTitle(m_latency->chart, title.isEmpty() ? tr("Latency — select an operation") : tr("Latency of %1").arg(title));
+    setTitle(m_throughput->chart, title.isEmpty() ? tr("Throughput and errors") : tr("Throughput and errors of %1").arg(title));
     quint64 maxNs = 1;
     for (const SeriesPoint& p : points)
         maxNs = std::max(maxNs, p.maxNs);
@@ -194,24 +231,24 @@ void ChartsPanel::setLatency(const QString& title, const std::vector<SeriesPoint
         maxErrors = std::max(maxErrors, errorRate);
     }
     for (int i = 0; i < 4; ++i)
-        m_latency->leftSeries[i]->replace(decimate(lines[i], MaxPoints));
-    m_throughput->leftSeries[0]->replace(decimate(rate, MaxPoints));
-    m_throughput->rightSeries[0]->replace(decimate(errors, MaxPoints));
+        replace(m_latency->leftSeries[i], decimate(lines[i], MaxPoints));
+    replace(m_throughput->leftSeries[0], decimate(rate, MaxPoints));
+    replace(m_throughput->rightSeries[0], decimate(errors, MaxPoints));
 
     const double top = niceCeiling(double(maxNs) / scale * 1.1);
-    m_latencyLinear->setRange(0, top);
-    m_latencyLinear->setTitleText(unit);
-    m_latencyLog->setRange(std::max(1e-3, niceCeiling(double(maxNs) / scale / 1e4)), top);
-    m_latencyLog->setTitleText(unit);
-    m_throughput->left->setRange(0, niceCeiling(maxRate * 1.1));
-    m_throughput->right->setRange(0, niceCeiling(maxErrors * 1.1));
+    setRange(m_latencyLinear, 0, top);
+    setAxisTitle(m_latencyLinear, unit);
+    setRange(m_latencyLog, std::max(1e-3, niceCeiling(double(maxNs) / scale / 1e4)), top);
+    setAxisTitle(m_latencyLog, unit);
+    setRange(m_throughput->left, 0, niceCeiling(maxRate * 1.1));
+    setRange(m_throughput->right, 0, niceCeiling(maxErrors * 1.1));
     for (Chart* c : { m_latency.get(), m_throughput.get() })
-        c->time->setRange(QDateTime::fromMSecsSinceEpoch(fromMs), QDateTime::fromMSecsSinceEpoch(toMs));
+        setTimeRange(c->time, fromMs, toMs);
 }
 
 void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& records, qint64 fromMs, qint64 toMs)
 {
-    m_memory->chart->setTitle(title.isEmpty() ? tr("Memory and CPU — select a process") : tr("Memory and CPU of %1").arg(title));
+    setTitle(m_memory->chart, title.isEmpty() ? tr("Memory and CPU — select a process") : tr("Memory and CPU of %1").arg(title));
     QList<QPointF> rss, heap, cpu;
     double maxMiB = 1, maxCpu = 1;
     for (const MemoryRecord& r : records) {
@@ -229,13 +266,13 @@ void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& rec
             maxCpu = std::max(maxCpu, *r.cpuPercent);
         }
     }
-    m_memory->leftSeries[0]->replace(decimate(rss, MaxPoints));
-    m_memory->leftSeries[1]->replace(decimate(heap, MaxPoints));
-    m_memory->rightSeries[0]->replace(decimate(cpu, MaxPoints));
-    m_memory->left->setRange(0, niceCeiling(maxMiB * 1.1));
-    m_memory->left->setTitleText(QStringLiteral("MiB"));
-    m_memory->right->setRange(0, niceCeiling(maxCpu * 1.1));
-    m_memory->time->setRange(QDateTime::fromMSecsSinceEpoch(fromMs), QDateTime::fromMSecsSinceEpoch(toMs));
+    replace(m_memory->leftSeries[0], decimate(rss, MaxPoints));
+    replace(m_memory->leftSeries[1], decimate(heap, MaxPoints));
+    replace(m_memory->rightSeries[0], decimate(cpu, MaxPoints));
+    setRange(m_memory->left, 0, niceCeiling(maxMiB * 1.1));
+    setAxisTitle(m_memory->left, QStringLiteral("MiB"));
+    setRange(m_memory->right, 0, niceCeiling(maxCpu * 1.1));
+    setTimeRange(m_memory->time, fromMs, toMs);
 }
 
 int ChartsPanel::latencyPointCount() const

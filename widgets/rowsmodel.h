@@ -3,6 +3,9 @@
 
 #include <QAbstractTableModel>
 
+#include <algorithm>
+#include <iterator>
+
 namespace perfdash {
 
 /**
@@ -30,6 +33,7 @@ protected:
             return;
         }
         const qsizetype old = rows.size();
+        const QList<QVariant> before = cells(int(old));
         if (next.size() > old) {
             beginInsertRows({}, int(old), int(next.size() - 1));
             rows = next;
@@ -37,8 +41,43 @@ protected:
         } else {
             rows = next;
         }
-        if (old > 0)
-            Q_EMIT dataChanged(index(0, 0), index(int(old - 1), columnCount() - 1));
+        reportChanges(before, int(old));
+    }
+
+private:
+    // Shaping text is most of what a table costs to paint, and a view repaints what it is told
+    // changed: so only cells that look different are reported, column by column.
+    static constexpr int ComparedRoles[] = { Qt::DisplayRole, Qt::BackgroundRole, Qt::ForegroundRole, Qt::FontRole };
+
+    QList<QVariant> cells(int rowCount) const
+    {
+        QList<QVariant> out;
+        out.reserve(qsizetype(rowCount) * columnCount() * qsizetype(std::size(ComparedRoles)));
+        for (int row = 0; row < rowCount; ++row) {
+            for (int column = 0; column < columnCount(); ++column) {
+                for (int role : ComparedRoles)
+                    out.append(data(index(row, column), role));
+            }
+        }
+        return out;
+    }
+
+    void reportChanges(const QList<QVariant>& before, int rowCount)
+    {
+        const QList<QVariant> after = cells(rowCount);
+        const qsizetype perCell = qsizetype(std::size(ComparedRoles));
+        for (int column = 0; column < columnCount(); ++column) {
+            int first = -1, last = -1;
+            for (int row = 0; row < rowCount; ++row) {
+                const qsizetype at = (qsizetype(row) * columnCount() + column) * perCell;
+                if (!std::equal(before.begin() + at, before.begin() + at + perCell, after.begin() + at)) {
+                    first = first < 0 ? row : first;
+                    last = row;
+                }
+            }
+            if (first >= 0)
+                Q_EMIT dataChanged(index(first, column), index(last, column));
+        }
     }
 };
 
