@@ -33,7 +33,7 @@ namespace {
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
         "CREATE TABLE processes (key INTEGER PRIMARY KEY, pid INTEGER, name TEXT, command_line TEXT,"
         " instrumented INTEGER, state TEXT, reason TEXT, first_seen_ms INTEGER, last_seen_ms INTEGER,"
-        " dropped_events INTEGER, dropped_bytes INTEGER, malformed INTEGER, metrics TEXT)",
+        " dropped_events INTEGER, dropped_bytes INTEGER, malformed INTEGER, metrics TEXT, lost_operations INTEGER)",
         "CREATE TABLE operations (id INTEGER PRIMARY KEY, process_key INTEGER, name TEXT, UNIQUE (process_key, name))",
         "CREATE TABLE seconds (operation_id INTEGER, second INTEGER, count INTEGER, errors INTEGER, sum_ns INTEGER,"
         " min_ns INTEGER, max_ns INTEGER, overflow INTEGER, buckets BLOB, p50_ns INTEGER, p95_ns INTEGER, p99_ns INTEGER,"
@@ -190,7 +190,7 @@ public:
         };
 
         QSqlQuery process(db);
-        process.prepare(QStringLiteral("INSERT OR REPLACE INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        process.prepare(QStringLiteral("INSERT OR REPLACE INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
         QSqlQuery operation(db);
         operation.prepare(QStringLiteral("INSERT INTO operations (id, process_key, name) VALUES (?, ?, ?)"));
         QSqlQuery second(db);
@@ -211,7 +211,7 @@ public:
                      QVariant(p.commandLine.join(QChar(0x1f))), QVariant(p.instrumented),
                      QVariant(QString::fromLatin1(stateName(p.state))), QVariant(p.reason), QVariant(p.firstSeenMs),
                      QVariant(p.lastSeenMs), QVariant(p.droppedEvents), QVariant(p.droppedBytes), QVariant(p.malformed),
-                     QVariant(QString::fromUtf8(QJsonDocument(metrics).toJson(QJsonDocument::Compact))) })
+                     QVariant(QString::fromUtf8(QJsonDocument(metrics).toJson(QJsonDocument::Compact))), QVariant(p.lostOperations) })
                 process.addBindValue(v);
             run(process);
 
@@ -465,8 +465,11 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
             }
             std::map<quint64, quint64> keys; // capture key -> store key
             std::map<quint64, ProcessInfo> saved;
-            if (q.exec(QStringLiteral("SELECT key, pid, name, command_line, instrumented, state, reason, first_seen_ms,"
-                                      " last_seen_ms, dropped_events, dropped_bytes, malformed, metrics FROM processes"))) {
+            // Columns added since version 1 are at the end of their table; a capture without them reads 0.
+            const QString processColumns = QStringLiteral("key, pid, name, command_line, instrumented, state, reason,"
+                                                          " first_seen_ms, last_seen_ms, dropped_events, dropped_bytes, malformed, metrics");
+            if (q.exec(QStringLiteral("SELECT %1, lost_operations FROM processes").arg(processColumns))
+                || q.exec(QStringLiteral("SELECT %1, 0 FROM processes").arg(processColumns))) {
                 while (q.next()) {
                     ProcessInfo p;
                     p.pid = q.value(1).toLongLong();
@@ -480,6 +483,7 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
                     p.droppedEvents = q.value(9).toULongLong();
                     p.droppedBytes = q.value(10).toULongLong();
                     p.malformed = q.value(11).toULongLong();
+                    p.lostOperations = q.value(13).toULongLong();
                     const QJsonObject metrics = QJsonDocument::fromJson(q.value(12).toString().toUtf8()).object();
                     for (auto it = metrics.constBegin(); it != metrics.constEnd(); ++it) {
                         if (it.key().startsWith(QLatin1String("counter:")))

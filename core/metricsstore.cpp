@@ -193,12 +193,13 @@ void MetricsStore::setMetric(quint64 key, const QString& name, bool gauge, doubl
     }
 }
 
-void MetricsStore::setDrops(quint64 key, quint64 events, quint64 bytes)
+void MetricsStore::setDrops(quint64 key, quint64 events, quint64 bytes, quint64 operations)
 {
     QMutexLocker lock(&m_mutex);
     if (Process* p = findLocked(key)) {
         p->info.droppedEvents = events;
         p->info.droppedBytes = bytes;
+        p->info.lostOperations = operations;
     }
 }
 
@@ -373,6 +374,7 @@ void MetricsStore::restoreProcess(quint64 key, const ProcessInfo& saved)
         p->info.gauges = saved.gauges;
         p->info.droppedEvents = saved.droppedEvents;
         p->info.droppedBytes = saved.droppedBytes;
+        p->info.lostOperations = saved.lostOperations;
         p->info.malformed = saved.malformed;
         p->info.cpuPercent.reset();
     }

@@ -40,6 +40,7 @@ struct ProcessInfo
     double operationsPerSecond = 0.0; ///< over the last 10 seconds
     quint64 droppedEvents = 0; ///< raw events the client could not keep (its own count)
     quint64 droppedBytes = 0; ///< data the client gave up while disconnected
+    quint64 lostOperations = 0; ///< recorded operations in that data: never counted here (the client's count)
     quint64 droppedOperations = 0; ///< operation names over the store's limit
     quint64 malformed = 0; ///< lines or frames skipped as malformed
     QString lastProblem;
@@ -48,6 +49,9 @@ struct ProcessInfo
     std::optional<double> cpuPercent;
     QHash<QString, double> counters;
     QHash<QString, double> gauges;
+
+    /// Everything lost on the way, of every kind: what the window shows as drops.
+    quint64 drops() const noexcept { return lostOperations + droppedEvents + droppedOperations + malformed; }
 };
 
 /**
@@ -83,7 +87,7 @@ public:
     void recordEvent(quint64 key, OperationSample sample);
     void recordMemory(quint64 key, qint64 rssBytes, qint64 heapBytes);
     void setMetric(quint64 key, const QString& name, bool gauge, double value);
-    void setDrops(quint64 key, quint64 events, quint64 bytes);
+    void setDrops(quint64 key, quint64 events, quint64 bytes, quint64 operations = 0);
     void addMalformed(quint64 key, quint64 count, const QString& problem);
 
     /// Samples every live or attached process from /proc now (start() does it every second).

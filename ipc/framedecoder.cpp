@@ -321,6 +321,8 @@ void FrameDecoder::decodeFrame(quint8 type, QByteArrayView body, std::vector<Mes
         Drops d;
         d.events = r.u64();
         d.bytes = r.u64();
+        if (r.ok() && !r.atEnd())
+            d.operations = r.u64(); // an older client's frame ends before it
         if (!r.ok() || !r.atEnd())
             return malformed(QStringLiteral("wrong size"));
         out.emplace_back(d);

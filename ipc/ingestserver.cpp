@@ -438,7 +438,7 @@ void IngestServer::apply(const QList<IngestBatch>& batches)
             } else if (const auto* metric = std::get_if<protocol::Metric>(&message)) {
                 m_store->setMetric(key, metric->name, metric->gauge, metric->value);
             } else if (const auto* drops = std::get_if<protocol::Drops>(&message)) {
-                m_store->setDrops(key, drops->events, drops->bytes);
+                m_store->setDrops(key, drops->events, drops->bytes, drops->operations);
             }
         }
         if (batch.newMalformed) {

@@ -120,7 +120,7 @@ QByteArray encodeMetric(const Metric& metric)
 
 QByteArray encodeDrops(const Drops& drops)
 {
-    return Body().u64(drops.events).u64(drops.bytes).frame(FrameType::Drops);
+    return Body().u64(drops.events).u64(drops.bytes).u64(drops.operations).frame(FrameType::Drops);
 }
 
 QByteArray encodeGoodbye()

@@ -32,7 +32,8 @@
  *                u16 n, n x (str key, str value)                            -- already counted in HISTOGRAM
  *   5 MEMORY     u64 wall ns, u64 rss bytes, u64 heap bytes
  *   6 METRIC     u8 kind (1 counter total, 2 gauge), str name, f64 value
- *   7 DROPS      u64 raw events dropped, u64 bytes dropped                  -- cumulative, client side
+ *   7 DROPS      u64 raw events dropped, u64 bytes dropped,                 -- cumulative, client side
+ *                [u64 operations dropped]                                   -- the third since 0.1.1; optional
  *   8 GOODBYE    (empty)
  *   server -> client
  *   0x81 WELCOME u16 version the server speaks
@@ -105,6 +106,7 @@ struct Drops
 {
     quint64 events = 0;
     quint64 bytes = 0;
+    quint64 operations = 0; ///< recorded operations in what was given up (0 from clients that do not say)
 };
 
 struct Goodbye

@@ -41,7 +41,7 @@ QStringList describe(const std::vector<Message>& messages)
         else if (auto* metric = std::get_if<Metric>(&m))
             out << QStringLiteral("metric %1 %2 %3").arg(metric->name, metric->gauge ? s("gauge") : s("counter")).arg(metric->value);
         else if (auto* d = std::get_if<Drops>(&m))
-            out << QStringLiteral("drops %1 %2").arg(d->events).arg(d->bytes);
+            out << QStringLiteral("drops %1 %2 %3").arg(d->events).arg(d->bytes).arg(d->operations);
         else
             out << QStringLiteral("goodbye");
     }
@@ -65,7 +65,7 @@ QByteArray binaryStream()
     return encodeHello(hello) + encodeDefineOp(0, s("db.query")) + encodeDefineOp(1, s("http.GET /users"))
         + encodeHistogram(0, h, 12, 1) + encodeHistogram(1, h, 0, 1) + encodeEvent(0, slow)
         + encodeMemory({ 1, 52428800, 31457280 }) + encodeMetric({ s("queue.depth"), true, 17 })
-        + encodeDrops({ 3, 0 }) + encodeGoodbye();
+        + encodeDrops({ 3, 4096, 5000 }) + encodeGoodbye();
 }
 
 QByteArray ndjsonStream()
@@ -108,7 +108,7 @@ private Q_SLOTS:
                                        s("histogram db.query n=1000 errors=12 sum=500500000 max=1000000 buckets=316"),
                                        s("histogram http.GET /users n=1000 errors=0 sum=500500000 max=1000000 buckets=316"),
                                        s("event db.query 250000000ns ok=false counted=true meta=table"),
-                                       s("memory 52428800 31457280"), s("metric queue.depth gauge 17"), s("drops 3 0"),
+                                       s("memory 52428800 31457280"), s("metric queue.depth gauge 17"), s("drops 3 4096 5000"),
                                        s("goodbye") };
         QTest::newRow("ndjson") << ndjsonStream()
                                 << QStringList { s("hello 99 node-app  v1"),
@@ -170,6 +170,9 @@ private Q_SLOTS:
                                                      << s("limit") << 1;
         QTest::newRow("unknown frame type is skipped") << start + encodeFrame(0x42, "whatever") + encodeGoodbye()
                                                        << false << 0 << QString() << 2;
+        QTest::newRow("drops of an older client (no operations)")
+            << start + encodeFrame(7, QByteArray(16, '\0')) << false << 0 << QString() << 2;
+        QTest::newRow("drops of a wrong size") << start + encodeFrame(7, QByteArray(20, '\0')) << false << 1 << s("DROPS") << 1;
         QTest::newRow("second hello") << start + encodeFrame(1, QByteArray(3, 'x')) << false << 1 << s("second") << 1;
         QTest::newRow("ndjson: not JSON") << QByteArray("{\"type\":\"op\"\n{oops}\n") << false << 2 << s("line 2")
                                           << 0;

@@ -238,6 +238,28 @@ private Q_SLOTS:
         QCOMPARE(late.store.monitor(p.key)->stats(s("early.op"))->errorCount, quint64(500));
     }
 
+    void clientDropsAreCountedInOperations()
+    {
+        // A client whose history overflowed before any dashboard came: what arrived and what it
+        // says it gave up add up to what it recorded.
+        const QString path = m_dir.filePath(s("overflow.sock"));
+        QProcess client;
+        QVERIFY(startHelper(client, path, { s("overflow") }, "overflowed"));
+        Dashboard late;
+        QVERIFY(late.listen(path));
+        QVERIFY(waitFinished(client));
+        QCOMPARE(client.exitCode(), 0);
+        const QList<QByteArray> words = client.readAllStandardOutput().trimmed().split(' ');
+        QCOMPARE(words.size(), 4);
+        const quint64 recorded = words[1].toULongLong(), dropped = words[3].toULongLong();
+        QVERIFY2(dropped > 0 && dropped < recorded, words.join(' ').constData());
+        QTRY_COMPARE_WITH_TIMEOUT(findProcess(late.store, s("helper-overflow")).value_or(ProcessInfo {}).lostOperations, dropped, 30'000);
+        late.server.close(); // everything sent is applied
+        const ProcessInfo p = *findProcess(late.store, s("helper-overflow"));
+        QCOMPARE(p.operations + p.lostOperations, recorded);
+        QVERIFY(p.drops() >= dropped);
+    }
+
     void serverRestartLosesNoClient()
     {
         const QString path = m_dir.filePath(s("restart.sock"));

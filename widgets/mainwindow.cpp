@@ -463,7 +463,7 @@ void MainWindow::updateStatus(const DashboardSnapshot& s)
     int live = 0;
     for (const ProcessInfo& p : s.processes) {
         rate += p.operationsPerSecond;
-        drops += p.droppedEvents + p.droppedOperations + p.malformed;
+        drops += p.drops();
         live += p.state == ProcessInfo::State::Live ? 1 : 0;
     }
     m_statusSocket->setText(m_server ? tr("Socket: %1").arg(m_server->socketPath()) : tr("Not listening"));

@@ -70,7 +70,7 @@ QVariant ProcessesModel::data(const QModelIndex& index, int role) const
         case State: return stateText(p);
         case Rate: return p.instrumented ? QString::number(p.operationsPerSecond, 'f', p.operationsPerSecond < 10 ? 1 : 0) : QStringLiteral("–");
         case Operations: return p.instrumented ? QString::number(p.operations) : QStringLiteral("–");
-        case Drops: return QString(QString::number(p.droppedEvents + p.droppedOperations) + (p.malformed ? QStringLiteral(" / %1 bad").arg(p.malformed) : QString()));
+        case Drops: return p.drops();
         case Rss: return formatBytes(p.rssBytes);
         case Heap: return formatBytes(p.heapBytes);
         case Cpu: return p.cpuPercent ? QStringLiteral("%1%").arg(*p.cpuPercent, 0, 'f', 1) : QStringLiteral("–");
@@ -82,7 +82,7 @@ QVariant ProcessesModel::data(const QModelIndex& index, int role) const
         case Pid: return p.pid;
         case Rate: return p.operationsPerSecond;
         case Operations: return p.operations;
-        case Drops: return p.droppedEvents + p.droppedOperations + p.malformed;
+        case Drops: return p.drops();
         case Rss: return p.rssBytes;
         case Heap: return p.heapBytes;
         case Cpu: return p.cpuPercent.value_or(-1.0);
@@ -102,8 +102,16 @@ QVariant ProcessesModel::data(const QModelIndex& index, int role) const
             tip += QStringLiteral("\n") + p.reason;
         if (!p.lastProblem.isEmpty())
             tip += QStringLiteral("\n") + tr("last malformed input: %1").arg(p.lastProblem);
-        if (p.droppedBytes)
-            tip += QStringLiteral("\n") + tr("%1 bytes dropped by the client while disconnected").arg(p.droppedBytes);
+        if (p.lostOperations || p.droppedBytes) {
+            tip += QStringLiteral("\n")
+                + tr("%1 operations given up by the client (%2 while it could not send)").arg(p.lostOperations).arg(formatBytes(qint64(p.droppedBytes)));
+        }
+        if (p.droppedEvents)
+            tip += QStringLiteral("\n") + tr("%1 raw events not sent (their operations are counted)").arg(p.droppedEvents);
+        if (p.droppedOperations)
+            tip += QStringLiteral("\n") + tr("%1 operations over the limit of names per process").arg(p.droppedOperations);
+        if (p.malformed)
+            tip += QStringLiteral("\n") + tr("%1 malformed lines or frames skipped").arg(p.malformed);
         return tip;
     }
     if (role == Qt::TextAlignmentRole && index.column() != Name && index.column() != State)

@@ -6,10 +6,13 @@
 //   partial      connects by hand, sends a hello and half a frame, and kills itself with SIGKILL
 //   fork         records 10 "parent.op", forks; the child records 20 "child.op"; both send theirs
 //   soak S       records at a steady pace for S seconds, then prints how many
+//   overflow     with no dashboard, records wide histograms until its history overflows, says
+//                "overflowed", then waits (up to 60 s) to send the rest; prints "recorded N dropped D"
 #include <perfdash/perfdash.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +23,7 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace {
 int early(long n)
@@ -74,6 +78,34 @@ int soak(double seconds)
     const int rc = perfdash::flush(30'000);
     std::printf("%llu\n", recorded);
     std::fflush(stdout);
+    return rc == PERFDASH_OK ? 0 : 1;
+}
+
+/// Records intervals too wide for the client's history (8 MiB) until it gives some up.
+int overflow()
+{
+    constexpr int Names = 2000, Widths = 600;
+    std::vector<perfdash::OpId> ops;
+    for (int i = 0; i < Names; ++i)
+        ops.push_back(perfdash::operation(("wide." + std::to_string(i)).c_str()));
+    std::vector<std::uint64_t> durations; // 2% apart: each in a bucket of its own
+    for (int k = 0; k < Widths; ++k)
+        durations.push_back(std::uint64_t(200 * std::pow(1.02, k)));
+    unsigned long long recorded = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (perfdash::stats().droppedOperations == 0 && std::chrono::steady_clock::now() < deadline) {
+        for (perfdash::OpId op : ops) {
+            for (std::uint64_t d : durations)
+                perfdash::record(op, d, true);
+        }
+        recorded += Names * Widths;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100)); // the flusher takes an interval
+    }
+    std::printf("overflowed\n");
+    std::fflush(stdout);
+    const int rc = perfdash::flush(60'000);
+    std::printf("recorded %llu dropped %llu\n", recorded,
+        static_cast<unsigned long long>(perfdash::stats().droppedOperations));
     return rc == PERFDASH_OK ? 0 : 1;
 }
 
@@ -149,6 +181,8 @@ int main(int argc, char** argv)
         return forked();
     if (mode == "soak")
         return soak(argc > 2 ? std::atof(argv[2]) : 10.0);
-    std::fprintf(stderr, "usage: perfdash_test_client early N | stream | partial | fork\n");
+    if (mode == "overflow")
+        return overflow();
+    std::fprintf(stderr, "usage: perfdash_test_client early N | stream | partial | fork | soak S | overflow\n");
     return 2;
 }

@@ -203,14 +203,46 @@ namespace {
         std::uint64_t originMono = 0;
         std::uint64_t originWall = 0;
         std::uint64_t droppedBytes = 0;
+        std::uint64_t droppedOperations = 0; // recorded operations in droppedBytes
         std::uint64_t lastDropsSent = ~std::uint64_t(0);
 
         std::atomic<bool> connected { false };
         std::atomic<std::uint64_t> connects { 0 };
         std::atomic<std::uint64_t> framesSent { 0 };
         std::atomic<std::uint64_t> droppedBytesStat { 0 };
+        std::atomic<std::uint64_t> droppedOperationsStat { 0 };
         std::atomic<std::uint64_t> deadThreadDrops { 0 };
     };
+
+    /// The operations counted by the HISTOGRAM frames of @p frames that end after byte @p from: what
+    /// giving those bytes up loses (a frame written in full before @p from has arrived).
+    std::uint64_t operationsIn(const std::string& frames, std::size_t from = 0)
+    {
+        const auto le = [](const unsigned char* p, int bytes) {
+            std::uint64_t v = 0;
+            for (int i = 0; i < bytes; ++i)
+                v |= std::uint64_t(p[i]) << (8 * i);
+            return v;
+        };
+        // HISTOGRAM body: u32 op, 6 x u64 (the sixth the overflow count), u32 n, n x (u16, u32).
+        constexpr std::size_t Overflow = 4 + 5 * 8, Entries = 4 + 6 * 8;
+        std::uint64_t operations = 0;
+        for (std::size_t at = 0; at + 5 <= frames.size();) {
+            const auto* p = reinterpret_cast<const unsigned char*>(frames.data() + at);
+            const std::size_t end = at + 4 + std::size_t(le(p, 4));
+            if (end > frames.size())
+                break;
+            if (end > from && p[4] == wire::Histogram && end - at >= 5 + Entries + 4) {
+                const unsigned char* body = p + 5;
+                operations += le(body + Overflow, 8);
+                const std::uint64_t n = le(body + Entries, 4);
+                for (std::uint64_t i = 0; i < n && 5 + Entries + 4 + (i + 1) * 6 <= end - at; ++i)
+                    operations += le(body + Entries + 4 + i * 6 + 2, 4);
+            }
+            at = end;
+        }
+        return operations;
+    }
 
     Global* g_global = nullptr;
     std::once_flag g_once;
@@ -509,14 +541,22 @@ namespace {
             }
         }
         const std::uint64_t droppedBytes = g.droppedBytes;
-        if (dropped + droppedBytes != g.lastDropsSent) {
+        if (dropped + droppedBytes + g.droppedOperations != g.lastDropsSent) {
             w.begin(wire::Drops);
             w.u64(dropped);
             w.u64(droppedBytes);
+            w.u64(g.droppedOperations);
             w.end();
-            g.lastDropsSent = dropped + droppedBytes;
+            g.lastDropsSent = dropped + droppedBytes + g.droppedOperations;
         }
         return out;
+    }
+
+    /// Counts what is lost with @p frames, of which the first @p written bytes were sent.
+    void giveUp(Global& g, const std::string& frames, std::size_t written = 0)
+    {
+        g.droppedBytes += frames.size() - written;
+        g.droppedOperations += operationsIn(frames, written);
     }
 
     void disconnect(Global& g)
@@ -528,7 +568,7 @@ namespace {
         g.connected.store(false, std::memory_order_relaxed);
         // What was not written at all goes back to the history; a half-written frame is lost.
         if (g.pendingOffset > 0 && !g.pending.empty()) {
-            g.droppedBytes += g.pending.front().size() - g.pendingOffset;
+            giveUp(g, g.pending.front(), g.pendingOffset);
             g.pending.pop_front();
         }
         for (auto& frames : g.pending) {
@@ -548,7 +588,7 @@ namespace {
         g.history.push_back(std::move(frames));
         while (!g.history.empty() && (g.history.size() > std::size_t(MaxHistoryIntervals) || g.historyBytes > MaxHistoryBytes)) {
             g.historyBytes -= g.history.front().size();
-            g.droppedBytes += g.history.front().size();
+            giveUp(g, g.history.front());
             g.history.pop_front();
         }
     }
@@ -558,7 +598,7 @@ namespace {
         if (frames.empty())
             return;
         if (g.pendingBytes + frames.size() > MaxPendingBytes) { // the dashboard is not reading
-            g.droppedBytes += frames.size();
+            giveUp(g, frames);
             return;
         }
         g.pendingBytes += frames.size();
@@ -694,6 +734,7 @@ namespace {
             remember(g, std::move(frames));
         }
         g.droppedBytesStat.store(g.droppedBytes, std::memory_order_relaxed);
+        g.droppedOperationsStat.store(g.droppedOperations, std::memory_order_relaxed);
     }
 
     void calibrate(std::uint64_t tsc0, std::uint64_t mono0)
@@ -819,6 +860,9 @@ namespace {
         g.connectFailures = 0;
         g.nextConnectMs = 0;
         g.droppedBytes = 0;
+        g.droppedOperations = 0;
+        g.droppedBytesStat.store(0, std::memory_order_relaxed);
+        g.droppedOperationsStat.store(0, std::memory_order_relaxed);
         g.deadThreadDrops.store(0, std::memory_order_relaxed);
         g.connects.store(0, std::memory_order_relaxed);
         g.framesSent.store(0, std::memory_order_relaxed);
@@ -967,6 +1011,7 @@ ClientStats stats() noexcept
     s.connected = g.connected.load(std::memory_order_relaxed);
     s.connects = g.connects.load(std::memory_order_relaxed);
     s.droppedBytes = g.droppedBytesStat.load(std::memory_order_relaxed);
+    s.droppedOperations = g.droppedOperationsStat.load(std::memory_order_relaxed);
     s.framesSent = g.framesSent.load(std::memory_order_relaxed);
     std::uint64_t dropped = g.deadThreadDrops.load(std::memory_order_relaxed);
     {

@@ -40,8 +40,9 @@ struct ClientStats {
     bool connected = false;
     std::uint64_t connects = 0;
     std::uint64_t droppedEvents = 0; ///< raw events that did not fit in their thread's ring
-    std::uint64_t droppedBytes = 0; ///< data given up while no dashboard was there
+    std::uint64_t droppedBytes = 0; ///< data given up while no dashboard was there, or it did not read
     std::uint64_t framesSent = 0;
+    std::uint64_t droppedOperations = 0; ///< recorded operations in droppedBytes: the dashboard never counts them
 };
 PERFDASH_API ClientStats stats() noexcept;
 
