@@ -390,7 +390,7 @@ void FrameDecoder::decodeLine(QByteArrayView line, std::vector<Message>& out)
 
     std::string_view type;
     std::string_view name;
-    double duration = -1, rss = -1, heap = -1, pid = 0, version = 1, tsUs = 0;
+    double duration = -1, rss = -1, heap = -1, pid = 0, version = 1, tsUs = 0, operations = -1;
     bool ok = true;
     QVariantMap meta;
     for (auto field : object) {
@@ -419,6 +419,8 @@ void FrameDecoder::decodeLine(QByteArrayView line, std::vector<Message>& out)
             e = value.get_double().get(pid);
         } else if (key == "version") {
             e = value.get_double().get(version);
+        } else if (key == "operations") {
+            e = value.get_double().get(operations);
         } else if (key == "meta") {
             ondemand::object metaObject;
             e = value.get_object().get(metaObject);
@@ -480,6 +482,12 @@ void FrameDecoder::decodeLine(QByteArrayView line, std::vector<Message>& out)
         m.rssBytes = rss >= 0 ? qint64(rss) : -1;
         m.heapBytes = heap >= 0 ? qint64(heap) : -1;
         out.emplace_back(m);
+    } else if (type == "drops") {
+        if (!(operations >= 0) || !std::isfinite(operations))
+            return bad(QStringLiteral("\"drops\" needs \"operations\" of 0 or more"));
+        Drops d;
+        d.operations = quint64(std::min(operations, 1.8e19));
+        out.emplace_back(d);
     } else if (type == "hello") {
         if (m_helloSeen)
             return bad(QStringLiteral("a second hello"));

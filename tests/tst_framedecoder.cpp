@@ -78,7 +78,8 @@ QByteArray ndjsonStream()
                       "{\"type\":\"op\",\"name\":\"http.GET /users\",\"duration_us\":5}\n"
                       "{\"type\":\"memory\",\"rss_bytes\":52428800,\"heap_bytes\":31457280}\n"
                       "{\"type\":\"future-thing\",\"x\":1}\n"
-                      "{\"type\":\"op\",\"name\":\"cache.get\",\"duration_us\":0.25,\"extra\":[1,2,{\"a\":null}]}\n");
+                      "{\"type\":\"op\",\"name\":\"cache.get\",\"duration_us\":0.25,\"extra\":[1,2,{\"a\":null}]}\n"
+                      "{\"type\":\"drops\",\"operations\":17}\n");
 }
 
 std::vector<Message> decodeInChunks(const QByteArray& data, int mode, FrameDecoder& decoder)
@@ -116,7 +117,7 @@ private Q_SLOTS:
                                        s("event db.query 1000000ns ok=false counted=false meta="),
                                        s("event http.GET /users 5000ns ok=true counted=false meta="),
                                        s("memory 52428800 31457280"),
-                                       s("event cache.get 250ns ok=true counted=false meta=") };
+                                       s("event cache.get 250ns ok=true counted=false meta="), s("drops 0 0 17") };
     }
     void chunkingDoesNotMatter()
     {
@@ -184,6 +185,8 @@ private Q_SLOTS:
             << QByteArray("{\"type\":\"op\",\"name\":\"a\",\"duration_us\":-4}\n") << false << 1 << s("0 or more") << 0;
         QTest::newRow("ndjson: invalid UTF-8")
             << QByteArray("{\"type\":\"op\",\"name\":\"\xff\xfe\",\"duration_us\":1}\n") << false << 1 << s("line 1") << 0;
+        QTest::newRow("ndjson: drops without a count") << QByteArray("{\"type\":\"drops\"}\n") << false << 1
+                                                       << s("operations") << 0;
         QTest::newRow("ndjson: an array") << QByteArray("{}\n[1,2]\n") << false << 1 << s("object") << 0;
         QTest::newRow("ndjson: version 2") << QByteArray("{\"type\":\"hello\",\"version\":2}\n") << true << 0
                                            << s("version 2") << 0;

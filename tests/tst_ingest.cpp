@@ -191,6 +191,7 @@ private Q_SLOTS:
                 + ",\"ok\":" + (i % 20 == 0 ? "false" : "true") + ",\"meta\":{\"route\":\"/x\"}}\n";
         }
         data += "{\"type\":\"memory\",\"rss_bytes\":52428800,\"heap_bytes\":31457280}\n";
+        data += "{\"type\":\"drops\",\"operations\":15}\n"; // what the client could not queue
         QCOMPARE(socket.write(data), data.size());
         QVERIFY(socket.waitForBytesWritten(10'000));
         QTRY_COMPARE_WITH_TIMEOUT(countOf(m_main->store, s("ndjson-client"), s("node.handler")), quint64(1000), 30'000);
@@ -200,6 +201,7 @@ private Q_SLOTS:
         QVERIFY(std::abs(double(st.p99Ns) - 990'000.0) / 990'000.0 < 0.01);
         QCOMPARE(st.maxNs, quint64(1'000'000));
         QTRY_COMPARE(m_main->store.process(p.key)->heapBytes, qint64(31457280));
+        QTRY_COMPARE(m_main->store.process(p.key)->lostOperations, quint64(15));
         socket.disconnectFromServer();
         QTRY_COMPARE_WITH_TIMEOUT(m_main->store.process(p.key)->state, ProcessInfo::State::Exited, 10'000);
     }

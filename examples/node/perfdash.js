@@ -6,7 +6,8 @@
 //   app.use(perfdash.middleware());          // every request as "http.GET /users/:id"
 //
 // The program never waits for a dashboard: lines are queued (bounded) while none is there, sent
-// when one appears, and what had to be dropped is counted (client.dropped).
+// when one appears, and what had to be dropped is counted (client.dropped lines, of which
+// client.droppedOperations operations) and told to the dashboard.
 'use strict';
 
 const net = require('node:net');
@@ -27,6 +28,7 @@ class Client {
     this.disabled = options.disabled ?? process.env.PERFDASH_DISABLE === '1';
     this.queue = [];
     this.dropped = 0;
+    this.droppedOperations = 0;
     this.socket = null;
     this.connected = false;
     this.closed = false;
@@ -50,6 +52,8 @@ class Client {
       const pending = this.queue;
       this.queue = [];
       if (pending.length) socket.write(pending.join(''));
+      // A running total: the dashboard adds it to what it counted to tell what was recorded.
+      if (this.droppedOperations) socket.write(JSON.stringify({ type: 'drops', operations: this.droppedOperations }) + '\n');
     });
     socket.on('error', () => {}); // 'close' follows and retries
     socket.on('close', () => {
@@ -71,6 +75,7 @@ class Client {
       this.queue.push(line);
     } else {
       this.dropped += 1;
+      if (object.type === 'op') this.droppedOperations += 1;
     }
   }
 

@@ -94,3 +94,30 @@ test('no dashboard: calls still work and nothing blocks', async () => {
   assert.strictEqual(client.dropped, 15);
   await client.close();
 });
+
+test('what was dropped while no dashboard was there is told when one comes', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'perfdash-node-'));
+  const socketPath = path.join(dir, 'late.sock');
+  const client = new Client({ socketPath, maxQueue: 10, memoryIntervalMs: 0, name: 'late' });
+  for (let i = 0; i < 25; i++) client.record('queued', 5);
+  assert.strictEqual(client.droppedOperations, 15);
+
+  // A stand-in dashboard that keeps every line it is sent.
+  const lines = [];
+  const server = require('node:net').createServer((socket) => {
+    let buffer = '';
+    socket.on('data', (chunk) => {
+      buffer += chunk;
+      const parts = buffer.split('\n');
+      buffer = parts.pop();
+      lines.push(...parts.map((line) => JSON.parse(line)));
+    });
+  });
+  await new Promise((r) => server.listen(socketPath, r));
+  await waitFor(() => lines.some((l) => l.type === 'drops'));
+  await client.close();
+  server.close();
+  assert.strictEqual(lines[0].type, 'hello');
+  assert.strictEqual(lines.filter((l) => l.type === 'op').length, 10);
+  assert.deepStrictEqual(lines.find((l) => l.type === 'drops'), { type: 'drops', operations: 15 });
+});
