@@ -30,30 +30,34 @@ protected:
             beginResetModel();
             rows = next;
             endResetModel();
+            m_shown = cells();
             return;
         }
-        const qsizetype old = rows.size();
-        const QList<QVariant> before = cells(int(old));
+        const int old = int(rows.size());
         if (next.size() > old) {
-            beginInsertRows({}, int(old), int(next.size() - 1));
+            beginInsertRows({}, old, int(next.size() - 1));
             rows = next;
             endInsertRows();
         } else {
             rows = next;
         }
-        reportChanges(before, int(old));
+        QList<QVariant> shown = cells();
+        reportChanges(shown, old);
+        m_shown = std::move(shown);
     }
 
 private:
     // Shaping text is most of what a table costs to paint, and a view repaints what it is told
-    // changed: so only cells that look different are reported, column by column.
+    // changed: so only cells that look different from what views were last told are reported,
+    // column by column.
     static constexpr int ComparedRoles[] = { Qt::DisplayRole, Qt::BackgroundRole, Qt::ForegroundRole, Qt::FontRole };
+    static constexpr qsizetype PerCell = qsizetype(std::size(ComparedRoles));
 
-    QList<QVariant> cells(int rowCount) const
+    QList<QVariant> cells() const
     {
         QList<QVariant> out;
-        out.reserve(qsizetype(rowCount) * columnCount() * qsizetype(std::size(ComparedRoles)));
-        for (int row = 0; row < rowCount; ++row) {
+        out.reserve(qsizetype(rowCount()) * columnCount() * PerCell);
+        for (int row = 0; row < rowCount(); ++row) {
             for (int column = 0; column < columnCount(); ++column) {
                 for (int role : ComparedRoles)
                     out.append(data(index(row, column), role));
@@ -62,15 +66,16 @@ private:
         return out;
     }
 
-    void reportChanges(const QList<QVariant>& before, int rowCount)
+    /// Reports the cells of the first @p oldRows rows that differ between m_shown and @p shown.
+    void reportChanges(const QList<QVariant>& shown, int oldRows)
     {
-        const QList<QVariant> after = cells(rowCount);
-        const qsizetype perCell = qsizetype(std::size(ComparedRoles));
-        for (int column = 0; column < columnCount(); ++column) {
+        const int columns = columnCount();
+        const bool known = m_shown.size() == qsizetype(oldRows) * columns * PerCell;
+        for (int column = 0; column < columns; ++column) {
             int first = -1, last = -1;
-            for (int row = 0; row < rowCount; ++row) {
-                const qsizetype at = (qsizetype(row) * columnCount() + column) * perCell;
-                if (!std::equal(before.begin() + at, before.begin() + at + perCell, after.begin() + at)) {
+            for (int row = 0; row < oldRows; ++row) {
+                const qsizetype at = (qsizetype(row) * columns + column) * PerCell;
+                if (!known || !std::equal(m_shown.begin() + at, m_shown.begin() + at + PerCell, shown.begin() + at)) {
                     first = first < 0 ? row : first;
                     last = row;
                 }
@@ -79,6 +84,8 @@ private:
                 Q_EMIT dataChanged(index(first, column), index(last, column));
         }
     }
+
+    QList<QVariant> m_shown; // every cell's compared roles, row by row, as views were last told
 };
 
 } // namespace perfdash
