@@ -73,7 +73,7 @@ fuzz() {
         local corpus
         corpus=$(mktemp -d)
         cp ipc/fuzz/corpus/* "$corpus"/
-        "$BUILD_DIR-fuzz/bin/$target" "$corpus" -max_total_time="${PERFDASH_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 \
+        "$BUILD_DIR-fuzz/bin/$target" "$corpus" -dict="ipc/fuzz/$target.dict" -max_total_time="${PERFDASH_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 \
             -print_final_stats=1 2>&1 | tail -n 12
         rm -rf "$corpus"
     done

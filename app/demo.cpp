@@ -141,7 +141,12 @@ void worker(const Options& o, int index, Clock::time_point start)
         } else if (pick < 0.95) {
             // Pareto, alpha 1.6, from 5 ms: mostly quick, with a heavy tail.
             const double ms = 5.0 / std::pow(1.0 - unit(rng), 1.0 / 1.6);
-            perfdash::record(httpUsers, std::uint64_t(std::min(ms, 30'000.0) * 1e6), unit(rng) > 0.03);
+            const bool ok = unit(rng) > 0.03;
+            const auto ns = std::uint64_t(std::min(ms, 30'000.0) * 1e6);
+            if (ms >= 100.0) // worth describing: it will be a slow operation's raw event
+                perfdash::record(httpUsers, ns, ok, { { "user", std::to_string(rng() % 12'000) }, { "status", ok ? "200" : "503" } });
+            else
+                perfdash::record(httpUsers, ns, ok);
         } else {
             PERFDASH_SCOPE_VAR(order, "render.order");
             order.meta("thread", std::to_string(index));

@@ -177,6 +177,31 @@ private Q_SLOTS:
         }
     }
 
+    void metadataTravelsWithRawEvents()
+    {
+        // Every operation is slow for a moment, so each goes as a raw event with its metadata.
+        perfdash::setSlowThresholdNs(1);
+        perfdash::record(perfdash::operation("meta.record"), 5'000'000, false, { { "route", "/users/:id" }, { "status", "503" } });
+        {
+            perfdash::Scope scope("meta.scope");
+            scope.meta("table", "orders");
+        }
+        perfdash::setSlowThresholdNs(100'000'000);
+        QCOMPARE(perfdash::flush(20'000), PERFDASH_OK);
+        const auto sampleOf = [&](const QString& operation) -> std::optional<OperationSample> {
+            const auto p = findProcess(m_main->store, s("tst_ingest"));
+            const QList<OperationSample> samples = p ? m_main->store.monitor(p->key)->samples(operation) : QList<OperationSample> {};
+            return samples.isEmpty() ? std::nullopt : std::optional(samples.constLast());
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(sampleOf(s("meta.record")) && sampleOf(s("meta.scope")), 30'000);
+        const OperationSample recorded = *sampleOf(s("meta.record"));
+        QCOMPARE(recorded.durationNs, quint64(5'000'000));
+        QVERIFY(!recorded.ok);
+        QCOMPARE(recorded.metadata.value(s("route")).toString(), s("/users/:id"));
+        QCOMPARE(recorded.metadata.value(s("status")).toString(), s("503"));
+        QCOMPARE(sampleOf(s("meta.scope"))->metadata.value(s("table")).toString(), s("orders"));
+    }
+
     void ndjsonClient()
     {
         QLocalSocket socket;

@@ -17,6 +17,7 @@
 #include <malloc.h>
 #include <map>
 #include <mutex>
+#include <new>
 #include <pthread.h>
 #include <string>
 #include <sys/socket.h>
@@ -934,6 +935,14 @@ void record(OpId op, std::uint64_t ns, bool ok) noexcept
         return;
     if (ThreadState* ts = threadState())
         recordOn(ts, op, ns, ok, 0, 0, nullptr);
+}
+
+void record(OpId op, std::uint64_t ns, bool ok, std::vector<std::pair<std::string, std::string>> meta) noexcept
+{
+    if (op >= MaxOps)
+        return;
+    if (ThreadState* ts = threadState())
+        recordOn(ts, op, ns, ok, 0, 0, meta.empty() ? nullptr : new (std::nothrow) Meta(std::move(meta)));
 }
 
 void record(const char* name, std::uint64_t ns, bool ok) noexcept

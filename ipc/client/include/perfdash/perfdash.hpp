@@ -25,6 +25,9 @@ PERFDASH_API OpId operation(const char* name) noexcept;
 /// Records an operation measured elsewhere.
 PERFDASH_API void record(OpId op, std::uint64_t ns, bool ok = true) noexcept;
 PERFDASH_API void record(const char* name, std::uint64_t ns, bool ok = true) noexcept;
+/// The same with key/value metadata, which travels only if the operation is sent as a raw event
+/// (slow or sampled). Unlike the others it allocates: for operations worth describing.
+PERFDASH_API void record(OpId op, std::uint64_t ns, bool ok, std::vector<std::pair<std::string, std::string>> meta) noexcept;
 /// Adds @p delta to a counter, or sets a gauge; shipped with the next interval.
 PERFDASH_API void counter(const char* name, double delta = 1.0) noexcept;
 PERFDASH_API void gauge(const char* name, double value) noexcept;
