@@ -6,6 +6,7 @@
 
 #include "helpers/filesizelimit.h"
 #include <QSqlDatabase>
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
@@ -156,6 +157,32 @@ private Q_SLOTS:
             [](const CapturedAlert& a, const CapturedAlert& b) { return a.timestampMs < b.timestampMs; }));
         QCOMPARE(opened.load.alerts.size() - slow.size(), 1); // db.* p95 is over 5 ms now
         QCOMPARE(opened.load.alerts.constLast().kind, u"budget broken"_qs);
+    }
+
+    void aCaptureFromBeforeLostOperationsOpens()
+    {
+        // Version 1 grew processes.lost_operations at the end; a file without it reads 0.
+        ManualClock clock(1'700'000'000'000);
+        MetricsStore live(&clock);
+        fill(live, clock, 5, 1.0, 4);
+        live.setDrops(live.processes().constFirst().key, 0, 4096, 12);
+        const QString path = m_dir.filePath(u"older.pdcap"_qs);
+        QVERIFY(record(live, path));
+        QCOMPARE(openCapture(path).store->processes().constFirst().lostOperations, quint64(12));
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"downgrade"_qs);
+            db.setDatabaseName(path);
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            QVERIFY2(q.exec(u"ALTER TABLE processes DROP COLUMN lost_operations"_qs), qPrintable(q.lastError().text()));
+        }
+        QSqlDatabase::removeDatabase(u"downgrade"_qs);
+        const LoadedCapture opened = openCapture(path);
+        QVERIFY2(opened.load.ok && opened.load.problems.isEmpty(), qPrintable(opened.load.problems.join(u"; "_qs)));
+        const ProcessInfo p = opened.store->processes().constFirst();
+        QCOMPARE(p.lostOperations, quint64(0));
+        QCOMPARE(p.droppedBytes, quint64(4096));
+        QCOMPARE(opened.store->monitor(p.key)->stats(u"db.query"_qs)->count, quint64(1000));
     }
 
     void damagedCapturesSayWhy()
