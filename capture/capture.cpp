@@ -44,7 +44,7 @@ namespace {
         " ok INTEGER, severity INTEGER, thread_id INTEGER, metadata TEXT)",
         "CREATE TABLE budgets (pattern TEXT, percentile REAL, limit_ns INTEGER, window_s INTEGER)",
         "CREATE TABLE alerts (timestamp_ms INTEGER, process_key INTEGER, operation TEXT, kind TEXT, value_ns INTEGER,"
-        " details TEXT)",
+        " details TEXT, ok INTEGER)",
         "CREATE INDEX seconds_by_time ON seconds (second)",
     };
 
@@ -288,10 +288,10 @@ public:
             run(budget);
         }
         QSqlQuery alertRow(db);
-        alertRow.prepare(QStringLiteral("INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?)"));
+        alertRow.prepare(QStringLiteral("INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?)"));
         for (const PendingAlert& a : std::as_const(m_alerts)) {
             for (const QVariant& v : { QVariant(a.timestampMs), QVariant(a.processKey), QVariant(a.operation), QVariant(a.kind),
-                     QVariant(a.valueNs), QVariant(a.details) })
+                     QVariant(a.valueNs), QVariant(a.details), QVariant(a.ok) })
                 alertRow.addBindValue(v);
             run(alertRow);
         }
@@ -317,6 +317,7 @@ public:
         QString kind;
         quint64 valueNs;
         QString details;
+        bool ok = true; ///< the slow operation's outcome
     };
     void alert(PendingAlert a)
     {
@@ -327,7 +328,7 @@ public:
     {
         alert({ s.timestampMs, key, s.operation,
             s.severity == OperationSample::Severity::VerySlow ? QStringLiteral("very slow") : QStringLiteral("slow"), s.durationNs,
-            QString::fromUtf8(QJsonDocument(QJsonObject::fromVariantMap(s.metadata)).toJson(QJsonDocument::Compact)) });
+            QString::fromUtf8(QJsonDocument(QJsonObject::fromVariantMap(s.metadata)).toJson(QJsonDocument::Compact)), s.ok });
     }
     void budgetAlert(quint64 key, const BudgetViolation& v, bool broken, qint64 timestampMs)
     {
@@ -578,13 +579,14 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
             } else {
                 problem("budgets", q);
             }
-            if (q.exec(QStringLiteral("SELECT timestamp_ms, process_key, operation, kind, value_ns, details FROM alerts"
-                                      " ORDER BY timestamp_ms DESC LIMIT %1")
-                           .arg(CaptureLoad::MaxLoadedAlerts))) {
+            const QString alertQuery = QStringLiteral("SELECT timestamp_ms, process_key, operation, kind, value_ns, details, %1"
+                                                      " FROM alerts ORDER BY timestamp_ms DESC LIMIT %2");
+            if (q.exec(alertQuery.arg(QStringLiteral("ok")).arg(CaptureLoad::MaxLoadedAlerts))
+                || q.exec(alertQuery.arg(QStringLiteral("1")).arg(CaptureLoad::MaxLoadedAlerts))) {
                 while (q.next()) {
                     if (auto k = keys.find(q.value(1).toULongLong()); k != keys.end()) {
                         result.alerts.prepend(CapturedAlert { q.value(0).toLongLong(), k->second, q.value(2).toString(),
-                            q.value(3).toString(), q.value(4).toULongLong(), q.value(5).toString() });
+                            q.value(3).toString(), q.value(4).toULongLong(), q.value(5).toString(), q.value(6).toBool() });
                     }
                 }
             } else {

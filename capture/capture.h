@@ -57,6 +57,7 @@ struct CapturedAlert
     QString kind; ///< "slow", "very slow", "budget broken", "budget met"
     quint64 valueNs = 0; ///< the operation's duration, or the budget's actual value
     QString details; ///< metadata as a JSON object (slow), or the budget
+    bool ok = true; ///< whether the slow operation succeeded
 };
 
 /// What loading a capture found.

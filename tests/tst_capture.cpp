@@ -159,11 +159,13 @@ private Q_SLOTS:
         QCOMPARE(opened.load.alerts.constLast().kind, u"budget broken"_qs);
     }
 
-    void aCaptureFromBeforeLostOperationsOpens()
+    void aCaptureWithoutTheLaterColumnsOpens()
     {
-        // Version 1 grew processes.lost_operations at the end; a file without it reads 0.
+        // Version 1 grew processes.lost_operations and alerts.ok at the end of their tables; a file
+        // written before reads their defaults.
         ManualClock clock(1'700'000'000'000);
         MetricsStore live(&clock);
+        live.setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
         fill(live, clock, 5, 1.0, 4);
         live.setDrops(live.processes().constFirst().key, 0, 4096, 12);
         const QString path = m_dir.filePath(u"older.pdcap"_qs);
@@ -175,6 +177,7 @@ private Q_SLOTS:
             QVERIFY(db.open());
             QSqlQuery q(db);
             QVERIFY2(q.exec(u"ALTER TABLE processes DROP COLUMN lost_operations"_qs), qPrintable(q.lastError().text()));
+            QVERIFY2(q.exec(u"ALTER TABLE alerts DROP COLUMN ok"_qs), qPrintable(q.lastError().text()));
         }
         QSqlDatabase::removeDatabase(u"downgrade"_qs);
         const LoadedCapture opened = openCapture(path);
@@ -183,6 +186,8 @@ private Q_SLOTS:
         QCOMPARE(p.lostOperations, quint64(0));
         QCOMPARE(p.droppedBytes, quint64(4096));
         QCOMPARE(opened.store->monitor(p.key)->stats(u"db.query"_qs)->count, quint64(1000));
+        QCOMPARE(opened.load.alerts.size(), 5);
+        QVERIFY(opened.load.alerts.constFirst().ok);
     }
 
     void damagedCapturesSayWhy()

@@ -283,7 +283,7 @@ private Q_SLOTS:
         for (int i = 0; i < 50; ++i)
             store.recordOperation(key, s("db.query"), 1000 + quint64(i), true, {});
         store.setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
-        store.recordEvent(key, OperationSample { s("db.query"), 1'700'000'000'000, 2'500'000'000, true,
+        store.recordEvent(key, OperationSample { s("db.query"), 1'700'000'000'000, 2'500'000'000, false,
                                    OperationSample::Severity::Normal, 1, { { s("table"), s("orders") } }, 0 });
         MainWindow window(&store, nullptr);
         QTemporaryDir dir;
@@ -301,7 +301,7 @@ private Q_SLOTS:
         QCOMPARE(cell(AlertsModel::Operation), s("db.query"));
         QCOMPARE(cell(AlertsModel::Process), s("svc"));
         QVERIFY2(cell(AlertsModel::Severity).contains(s("very slow"), Qt::CaseInsensitive), qPrintable(cell(AlertsModel::Severity)));
-        QCOMPARE(cell(AlertsModel::Details), s("table=orders"));
+        QCOMPARE(cell(AlertsModel::Details), s("failed, table=orders"));
         opened->close(); // deletes itself, and the capture's store with it
         QTRY_VERIFY(opened.isNull());
         QVERIFY(!MainWindow::openCaptureWindow(dir.filePath(s("missing.pdcap")), &error));

@@ -672,7 +672,7 @@ void MainWindow::showCapture(const QString& path, const CaptureLoad& load)
         else if (a.kind == QLatin1String("budget met"))
             alert.kind = Alert::Kind::BudgetRecovered;
         if (alert.kind == Alert::Kind::Slow || alert.kind == Alert::Kind::VerySlow)
-            alert.details = describeSample(QJsonDocument::fromJson(a.details.toUtf8()).object().toVariantMap(), true);
+            alert.details = describeSample(QJsonDocument::fromJson(a.details.toUtf8()).object().toVariantMap(), a.ok);
         alerts.append(std::move(alert));
     }
     m_alerts->add(alerts);
