@@ -1,17 +1,27 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // perfdash: listens for instrumented processes, samples attached ones from /proc, shows them in
 // the dashboard window (or, --headless, in the terminal) and writes the CSV exports at the end.
+#include "budgetsdialog.h"
 #include "capture.h"
+#include "captureprofiles.h"
 #include "comparisonwindow.h"
 #include "csvexport.h"
+#include "foldedexport.h"
+#include "headlessgate.h"
 #include "ingestserver.h"
 #include "mainwindow.h"
 #include "metricsendpoint.h"
 #include "metricsstore.h"
+#include "otlpmenu.h"
+#include "otlpreceiver.h"
+#include "profilepanel.h"
+#include "profiler.h"
 #include "traceexport.h"
 #include "workerpool.h"
 
 #include <QApplication>
+#include <QMenuBar>
+#include <QStatusBar>
 #include <QIcon>
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -19,6 +29,7 @@
 #include <QFileInfo>
 #include <QProcess>
 #include <QTextStream>
+#include <QTabWidget>
 #include <QTimer>
 
 #include <atomic>
@@ -41,7 +52,7 @@ void onSignal(int)
 [[noreturn]] void fail(const QString& message)
 {
     std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message));
-    std::exit(2);
+    std::exit(HeadlessGate::BadArguments);
 }
 
 QString checkWritable(const QString& path)
@@ -77,7 +88,36 @@ QString formatDuration(quint64 ns)
     return QStringLiteral("%1 s").arg(double(ns) / 1e9, 0, 'f', 2);
 }
 
-void printTable(QTextStream& out, const MetricsStore& store)
+/// What the dashboard refused so far, in one line; empty when nothing was.
+QString refusalSummary(const MetricsStore& store, const IngestServer& server, const MetricsEndpoint& metrics)
+{
+    const IngestServer::Stats ingest = server.stats();
+    const HttpGuard::Stats http = metrics.httpStats();
+    const MetricsStore::Refusals store_ = store.refusals();
+    const quint64 any = ingest.refused + http.refusedLimit + http.refusedDescriptors + http.timedOut + http.oversized
+        + store_.processLimit + store_.counterLimit + store_.gaugeLimit + store_.invalidValues;
+    if (any == 0)
+        return {};
+    return QStringLiteral("refused: connections %1 (limit %2, no descriptor %3, other uid %4; %5 open of %6), "
+                          "HTTP %7 (limit %8, timed out %9, too large %10), messages over the process limit %11, "
+                          "counters %12, gauges %13, invalid values %14")
+        .arg(ingest.refused)
+        .arg(ingest.refusedLimit)
+        .arg(ingest.refusedDescriptors)
+        .arg(ingest.refusedUid)
+        .arg(ingest.connections)
+        .arg(ingest.maxConnections)
+        .arg(http.refusedLimit + http.refusedDescriptors + http.timedOut + http.oversized)
+        .arg(http.refusedLimit + http.refusedDescriptors)
+        .arg(http.timedOut)
+        .arg(http.oversized)
+        .arg(store_.processLimit)
+        .arg(store_.counterLimit)
+        .arg(store_.gaugeLimit)
+        .arg(store_.invalidValues);
+}
+
+void printTable(QTextStream& out, const MetricsStore& store, const IngestServer& server, const MetricsEndpoint& metrics)
 {
     out << QStringLiteral("%1  %2  %3  %4  %5  %6\n")
                .arg(QStringLiteral("PID"), 8)
@@ -100,7 +140,10 @@ void printTable(QTextStream& out, const MetricsStore& store)
             out << QStringLiteral("          %1\n").arg(p.reason);
         if (!p.instrumented)
             continue;
-        QList<OperationStats> ops = store.monitor(p.key)->allStats(StatsWindow::last(10));
+        const auto monitor = store.sharedMonitor(p.key); // an exited process may be evicted meanwhile
+        if (!monitor)
+            continue;
+        QList<OperationStats> ops = monitor->allStats(StatsWindow::last(10));
         std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
         for (const OperationStats& s : ops.mid(0, 6)) {
             out << QStringLiteral("          %1 %2/10s  p50 %3  p99 %4  max %5  errors %6%\n")
@@ -111,13 +154,24 @@ void printTable(QTextStream& out, const MetricsStore& store)
                        .arg(formatDuration(s.maxNs), 9)
                        .arg(s.errorRate * 100, 0, 'f', 1);
         }
+        if (p.drops() > 0)
+            out << QStringLiteral("          drops %1 (lost %2, events %3, names over the limit %4, malformed %5, refused values %6)%7\n")
+                       .arg(p.drops())
+                       .arg(p.lostOperations)
+                       .arg(p.droppedEvents)
+                       .arg(p.droppedOperations)
+                       .arg(p.malformed)
+                       .arg(p.refusedValues)
+                       .arg(p.lastProblem.isEmpty() ? QString() : QStringLiteral(": ") + p.lastProblem);
     }
+    if (const QString refusals = refusalSummary(store, server, metrics); !refusals.isEmpty())
+        out << refusals << '\n';
     out << Qt::endl;
 }
 
 bool wantsHeadless(int argc, char** argv)
 {
-    for (int i = 1; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
+    for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--headless") == 0 || std::strcmp(argv[i], "--help") == 0
             || std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--version") == 0)
             return true;
@@ -165,10 +219,24 @@ int main(int argc, char** argv)
         }
         return app.exec();
     }
+    // Everything after "--" is the command to launch: cut off before Qt sees argv, since QApplication
+    // takes its own options (-style, -geometry, -reverse, --title...) from wherever they stand.
+    QStringList command;
+    int qtArgc = argc;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0) {
+            qtArgc = i;
+            for (int j = i + 1; j < argc; ++j)
+                command << QString::fromLocal8Bit(argv[j]);
+            if (command.isEmpty())
+                fail(QStringLiteral("-- must be followed by a command to launch"));
+            break;
+        }
+    }
     // The window needs a QApplication, which needs a display; headless runs need neither.
-    const bool headlessRun = wantsHeadless(argc, argv);
+    const bool headlessRun = wantsHeadless(qtArgc, argv);
     std::unique_ptr<QCoreApplication> application(
-        headlessRun ? new QCoreApplication(argc, argv) : new QApplication(argc, argv));
+        headlessRun ? new QCoreApplication(qtArgc, argv) : new QApplication(qtArgc, argv));
     QCoreApplication& app = *application;
     QCoreApplication::setOrganizationName(QStringLiteral("perfdash"));
     QCoreApplication::setApplicationName(QStringLiteral("perfdash"));
@@ -180,7 +248,10 @@ int main(int argc, char** argv)
     parser.setApplicationDescription(QStringLiteral(
         "Live profiling dashboard: percentiles, errors, memory and CPU of running processes.\n"
         "Usage: perfdash [options] [-- COMMAND [ARGS...]]\n"
-        "       perfdash compare BASE NEW [--threshold PCT] [--percentile p95]   (captures; exit 1 on a regression)"));
+        "       perfdash compare BASE NEW [--threshold PCT] [--percentile p95]   (captures; exit 1 on a regression)\n"
+        "Exit status: 0 success; 1 an export or the recording could not be written; 2 bad arguments or the run\n"
+        "could not start; 3 a budget (--budget, or saved from the window) was broken at the end; with -- COMMAND,\n"
+        "64 + its exit status when it failed (192 + the signal that killed it), capped at 255."));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption socket(QStringLiteral("socket"),
@@ -209,23 +280,34 @@ int main(int argc, char** argv)
     const QCommandLineOption prometheus(QStringLiteral("prometheus"),
         QStringLiteral("Serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone: on 127.0.0.1)."),
         QStringLiteral("HOST:PORT"));
+    const QCommandLineOption otlp(QStringLiteral("otlp"),
+        QStringLiteral("Receive OpenTelemetry: OTLP/HTTP (/v1/traces, /v1/metrics; JSON or protobuf; gzip) on "
+                       "[HOST:]PORT (PORT alone: on 127.0.0.1). Each span is an operation."),
+        QStringLiteral("[HOST:]PORT"));
+    const QCommandLineOption otlpHideInternal(QStringLiteral("otlp-hide-internal"),
+        QStringLiteral("OTLP: leave spans of kind INTERNAL out of the operations (still counted)."));
+    const QCommandLineOption budget(QStringLiteral("budget"),
+        QStringLiteral("Budget over the whole run, 'PATTERN:pNN<=DURATION' (e.g. 'db.*:p99<=5ms'; repeatable). With the "
+                       "budgets saved from the window, checked at the end: exit status 3 when one is broken."),
+        QStringLiteral("BUDGET"));
     const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("Headless: do not print the live table."));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"),
         QStringLiteral("After --duration, save the window as a PNG to FILE and exit."), QStringLiteral("FILE"));
+    const QCommandLineOption view(QStringLiteral("view"),
+        QStringLiteral("The view shown beside the tables at start: charts (the default) or profile (the CPU profile)."),
+        QStringLiteral("VIEW"));
+    const QCommandLineOption profile(QStringLiteral("profile"),
+        QStringLiteral("Sample the CPU of every attached or launched process (perf_event_open, whole stacks)."));
+    const QCommandLineOption profileHz(QStringLiteral("profile-hz"),
+        QStringLiteral("Profiling rate (default 499; capped by kernel.perf_event_max_sample_rate)."), QStringLiteral("N"));
+    const QCommandLineOption exportProfile(QStringLiteral("export-profile"),
+        QStringLiteral("Write the profiles as folded stacks (process;outermost;...;leaf COUNT) to FILE when the run ends."),
+        QStringLiteral("FILE"));
     parser.addOptions(
         { socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace, record, open,
-            prometheus, quiet, screenshot });
+            prometheus, otlp, otlpHideInternal, budget, quiet, screenshot, view, profile, profileHz, exportProfile });
 
-    // Everything after "--" is the command to launch, untouched by the parser.
-    QStringList arguments = QCoreApplication::arguments();
-    QStringList command;
-    if (const qsizetype dashes = arguments.indexOf(QStringLiteral("--")); dashes >= 0) {
-        command = arguments.mid(dashes + 1);
-        arguments = arguments.mid(0, dashes);
-        if (command.isEmpty())
-            fail(QStringLiteral("-- must be followed by a command to launch"));
-    }
-    if (!parser.parse(arguments))
+    if (!parser.parse(QCoreApplication::arguments()))
         fail(parser.errorText());
     if (parser.isSet(QStringLiteral("help")))
         parser.showHelp(0);
@@ -237,10 +319,19 @@ int main(int argc, char** argv)
 
     double seconds = 0;
     if (parser.isSet(duration)) {
-        bool ok = false;
-        seconds = parser.value(duration).toDouble(&ok);
-        if (!ok || seconds <= 0)
-            fail(QStringLiteral("--duration needs a positive number of seconds, not '%1'").arg(parser.value(duration)));
+        QString durationError;
+        const std::optional<double> parsed = HeadlessGate::parseDurationSeconds(parser.value(duration), &durationError);
+        if (!parsed)
+            fail(durationError);
+        seconds = *parsed;
+    }
+    QList<Budget> commandLineBudgets;
+    for (const QString& text : parser.values(budget)) {
+        QString budgetError;
+        const std::optional<Budget> parsed = HeadlessGate::parseBudget(text, &budgetError);
+        if (!parsed)
+            fail(budgetError);
+        commandLineBudgets.append(*parsed);
     }
     QList<std::pair<QString, QString>> exports; // (kind, path)
     for (const auto& [option, kind] : { std::pair { &exportCsv, "statistics" }, std::pair { &exportSeries, "series" },
@@ -252,6 +343,11 @@ int main(int argc, char** argv)
             fail(error);
         exports.append({ QString::fromLatin1(kind), path });
     }
+    const QString viewName = parser.value(view);
+    if (!viewName.isEmpty() && viewName != QLatin1String("charts") && viewName != QLatin1String("profile"))
+        fail(QStringLiteral("--view is charts or profile, not '%1'").arg(viewName));
+    if (!viewName.isEmpty() && headlessRun)
+        fail(QStringLiteral("--view needs the window; it cannot go with --headless"));
     const QString screenshotPath = parser.value(screenshot);
     if (!screenshotPath.isEmpty()) {
         if (headlessRun)
@@ -261,6 +357,23 @@ int main(int argc, char** argv)
         if (const QString error = checkWritable(screenshotPath); !error.isEmpty())
             fail(error);
     }
+    Profiler profiler;
+    const bool profiling = parser.isSet(profile) || parser.isSet(exportProfile) || parser.isSet(profileHz);
+    if (parser.isSet(profileHz)) {
+        bool ok = false;
+        const int hz = parser.value(profileHz).toInt(&ok);
+        if (!ok || hz <= 0)
+            fail(QStringLiteral("--profile-hz needs a positive number of samples per second, not '%1'").arg(parser.value(profileHz)));
+        profiler.setFrequency(hz);
+    }
+    const QString profilePath = parser.value(exportProfile);
+    if (!profilePath.isEmpty()) {
+        if (const QString error = checkWritable(profilePath); !error.isEmpty())
+            fail(error);
+    }
+    QObject::connect(&profiler, &Profiler::problem, &app, [](qint64, const QString& message) {
+        std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message));
+    });
     QList<qint64> pids;
     for (const QString& value : parser.values(attach)) {
         bool ok = false;
@@ -285,6 +398,7 @@ int main(int argc, char** argv)
     } else {
         live = std::make_unique<MetricsStore>();
         live->setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
+        live->setBudgets(loadBudgets() + commandLineBudgets); // the window's own, and these; headless too
     }
     MetricsStore& store = live ? *live : *opened.store;
     IngestServer server(&store);
@@ -305,12 +419,28 @@ int main(int argc, char** argv)
     for (qint64 pid : pids) {
         if (!store.attachPid(pid, &error))
             fail(error);
+        if (profiling)
+            profiler.profile(pid); // a refusal is said on stderr and in the window; the rest goes on
     }
     MetricsEndpoint metrics(&store);
+    metrics.setIngestServer(&server);
+    QObject::connect(&metrics, &MetricsEndpoint::problem, &app,
+        [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
     if (parser.isSet(prometheus)) {
         QHostAddress host;
         quint16 port = 0;
         if (!MetricsEndpoint::parseAddress(parser.value(prometheus), &host, &port, &error) || !metrics.listen(host, port, &error))
+            fail(error);
+    }
+    OtlpReceiver otlpReceiver(&store);
+    otlpReceiver.setHideInternalSpans(parser.isSet(otlpHideInternal));
+    if (parser.isSet(otlp)) {
+        if (!live)
+            fail(QStringLiteral("--otlp receives live telemetry; it does not go with --open"));
+        QHostAddress host;
+        quint16 port = 0;
+        if (!OtlpReceiver::parseAddress(parser.value(otlp), &host, &port, &error)
+            || !otlpReceiver.listen(host, port, &error))
             fail(error);
     }
 
@@ -331,6 +461,8 @@ int main(int argc, char** argv)
         if (!child->waitForStarted())
             fail(QStringLiteral("cannot launch %1: %2").arg(program, child->errorString()));
         store.attachPid(child->processId());
+        if (profiling)
+            profiler.profile(child->processId());
         children.push_back(std::move(child));
         return children.back().get();
     };
@@ -358,6 +490,7 @@ int main(int argc, char** argv)
         store.start();
 
     int exitCode = 0;
+    int commandStatus = HeadlessGate::Ok; // set when the command ends on its own, not stopped by us
     bool finished = false;
     QTimer tick;
     QTimer poll; // signal handlers may only set a flag; this turns it into a clean exit
@@ -370,7 +503,10 @@ int main(int argc, char** argv)
             return;
         tick.stop();
         poll.stop();
+        otlpReceiver.close(); // what it accepted is in the store; nothing arrives during the exports
         window.reset();
+        if (commandProcess && commandProcess->state() == QProcess::NotRunning && commandStatus == HeadlessGate::Ok)
+            commandStatus = HeadlessGate::commandStatus(commandProcess->exitStatus() == QProcess::CrashExit, commandProcess->exitCode());
         for (auto& child : children) {
             if (child->state() != QProcess::NotRunning) {
                 child->terminate(); // lets the client library send its last interval
@@ -378,7 +514,20 @@ int main(int argc, char** argv)
                     child->kill();
             }
         }
+        profiler.stopAll(); // the children are gone: what their buffers still hold is read now
+        const QString refusals = live ? refusalSummary(store, server, metrics) : QString(); // before close() resets the counts
         server.close(); // applies what is still in flight
+        if (live) {
+            const QStringList broken = HeadlessGate::brokenBudgets(store);
+            for (const QString& line : broken)
+                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(line));
+            if (!broken.isEmpty() && exitCode == 0)
+                exitCode = HeadlessGate::BudgetBroken;
+            if (!refusals.isEmpty())
+                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(refusals));
+        }
+        if (commandStatus != HeadlessGate::Ok && (exitCode == 0 || exitCode == HeadlessGate::BudgetBroken))
+            exitCode = commandStatus; // the command's own failure comes first
         if (live)
             store.sampleProcesses();
         store.stop();
@@ -388,6 +537,15 @@ int main(int argc, char** argv)
                 exitCode = 1;
             }
             recorder.stop();
+            if (profiling) { // the capture keeps the profiles too (a table of their own)
+                QList<CapturedProfile> profiles;
+                for (const ProfileSnapshotPtr& p : profiler.sessionSnapshots())
+                    profiles.append({ p->pid, p->process, p->folded() });
+                if (QString profileError; !writeCaptureProfiles(parser.value(record), profiles, &profileError)) {
+                    std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(profileError));
+                    exitCode = 1;
+                }
+            }
         }
         // Copies taken here; the files are written on the worker pool.
         const auto statistics = store.statistics();
@@ -416,6 +574,13 @@ int main(int argc, char** argv)
                 return writeError;
             }));
         }
+        if (!profilePath.isEmpty()) {
+            writes.append(pool.submit(QStringLiteral("export"), [&] {
+                QString writeError;
+                foldedexport::writeFile(profilePath, profiler.sessionSnapshots(), &writeError);
+                return writeError;
+            }));
+        }
         for (auto& w : writes) {
             if (const QString writeError = w.result(); !writeError.isEmpty()) {
                 std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(writeError));
@@ -431,14 +596,27 @@ int main(int argc, char** argv)
 
     if (!headlessRun) {
         window = std::make_unique<MainWindow>(&store, live ? &server : nullptr);
+        window->setProfiler(&profiler);
+        if (live) {
+            auto* otlpMenu = new OtlpMenu(&otlpReceiver, parser.isSet(otlp) || parser.isSet(otlpHideInternal), window.get());
+            window->menuBar()->addMenu(otlpMenu);
+            QObject::connect(otlpMenu, &OtlpMenu::message, window.get(),
+                [w = window.get()](const QString& text) { w->statusBar()->showMessage(text, 8000); });
+        }
         if (!live)
             window->showCapture(capturePath, opened.load);
+        if (parser.isSet(record))
+            window->setRecording(parser.value(record));
+        if (viewName == QLatin1String("profile"))
+            window->views()->setCurrentWidget(window->profilePanel());
         window->show();
     }
     tick.setInterval(std::chrono::seconds(1));
     QObject::connect(&tick, &QTimer::timeout, &app, [&] {
         if (printing)
-            printTable(out, store);
+            printTable(out, store, server, metrics);
+        if (printing && profiling)
+            out << profiler.summary() << Qt::flush;
     });
     poll.setInterval(std::chrono::milliseconds(100));
     QObject::connect(&poll, &QTimer::timeout, &app, [&] {
@@ -458,7 +636,11 @@ int main(int argc, char** argv)
     } else if (!live && headlessRun) { // a capture, headless: export and go
         QTimer::singleShot(0, &app, quit);
     } else if (commandProcess) { // the run is the command's: it ends when the command does
-        QObject::connect(commandProcess, &QProcess::finished, &app, [&] { QTimer::singleShot(0, &app, quit); });
+        QObject::connect(commandProcess, &QProcess::finished, &app, [&](int code, QProcess::ExitStatus status) {
+            if (!finished)
+                commandStatus = HeadlessGate::commandStatus(status == QProcess::CrashExit, code);
+            QTimer::singleShot(0, &app, quit);
+        });
     }
     tick.start();
     poll.start();

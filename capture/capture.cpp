@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "capture.h"
 
+#include "safepath.h"
+
 #include <QAtomicInteger>
 #include <QDateTime>
 #include <QFile>
@@ -33,7 +35,8 @@ namespace {
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
         "CREATE TABLE processes (key INTEGER PRIMARY KEY, pid INTEGER, name TEXT, command_line TEXT,"
         " instrumented INTEGER, state TEXT, reason TEXT, first_seen_ms INTEGER, last_seen_ms INTEGER,"
-        " dropped_events INTEGER, dropped_bytes INTEGER, malformed INTEGER, metrics TEXT, lost_operations INTEGER)",
+        " dropped_events INTEGER, dropped_bytes INTEGER, malformed INTEGER, metrics TEXT, lost_operations INTEGER,"
+        " refused_values INTEGER)",
         "CREATE TABLE operations (id INTEGER PRIMARY KEY, process_key INTEGER, name TEXT, UNIQUE (process_key, name))",
         "CREATE TABLE seconds (operation_id INTEGER, second INTEGER, count INTEGER, errors INTEGER, sum_ns INTEGER,"
         " min_ns INTEGER, max_ns INTEGER, overflow INTEGER, buckets BLOB, p50_ns INTEGER, p95_ns INTEGER, p99_ns INTEGER,"
@@ -115,7 +118,9 @@ public:
         for (const ProcessInfo& p : store->processes()) {
             if (!p.instrumented)
                 continue;
-            const PerformanceMonitor* monitor = store->monitor(p.key);
+            const auto monitor = store->sharedMonitor(p.key); // held: eviction may happen meanwhile
+            if (!monitor)
+                continue;
             for (const QString& name : monitor->operations()) {
                 for (const OperationSample& sample : monitor->samples(name)) {
                     if (sample.severity == OperationSample::Severity::Normal)
@@ -190,7 +195,7 @@ public:
         };
 
         QSqlQuery process(db);
-        process.prepare(QStringLiteral("INSERT OR REPLACE INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        process.prepare(QStringLiteral("INSERT OR REPLACE INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
         QSqlQuery operation(db);
         operation.prepare(QStringLiteral("INSERT INTO operations (id, process_key, name) VALUES (?, ?, ?)"));
         QSqlQuery second(db);
@@ -211,7 +216,7 @@ public:
                      QVariant(p.commandLine.join(QChar(0x1f))), QVariant(p.instrumented),
                      QVariant(QString::fromLatin1(stateName(p.state))), QVariant(p.reason), QVariant(p.firstSeenMs),
                      QVariant(p.lastSeenMs), QVariant(p.droppedEvents), QVariant(p.droppedBytes), QVariant(p.malformed),
-                     QVariant(QString::fromUtf8(QJsonDocument(metrics).toJson(QJsonDocument::Compact))), QVariant(p.lostOperations) })
+                     QVariant(QString::fromUtf8(QJsonDocument(metrics).toJson(QJsonDocument::Compact))), QVariant(p.lostOperations), QVariant(p.refusedValues) })
                 process.addBindValue(v);
             run(process);
 
@@ -228,7 +233,9 @@ public:
             }
             if (!p.instrumented)
                 continue;
-            const PerformanceMonitor* monitor = m_store->monitor(p.key);
+            const auto monitor = m_store->sharedMonitor(p.key); // held: eviction may happen meanwhile
+            if (!monitor)
+                continue;
             for (const QString& name : monitor->operations()) {
                 const QString key = QString::number(p.key) + QChar(0x1f) + name;
                 auto id = m_operationIds.constFind(key);
@@ -382,6 +389,11 @@ CaptureRecorder::~CaptureRecorder()
 bool CaptureRecorder::start(const QString& path, QString* error)
 {
     stop();
+    if (const QString refused = safepath::checkWritableTarget(path); !refused.isEmpty()) {
+        if (error)
+            *error = refused;
+        return false;
+    }
     m_thread.start();
     m_writer = new Writer(m_store);
     m_writer->onFailure = [this](const QString& why) {
@@ -469,8 +481,9 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
             // Columns added since version 1 are at the end of their table; a capture without them reads 0.
             const QString processColumns = QStringLiteral("key, pid, name, command_line, instrumented, state, reason,"
                                                           " first_seen_ms, last_seen_ms, dropped_events, dropped_bytes, malformed, metrics");
-            if (q.exec(QStringLiteral("SELECT %1, lost_operations FROM processes").arg(processColumns))
-                || q.exec(QStringLiteral("SELECT %1, 0 FROM processes").arg(processColumns))) {
+            if (q.exec(QStringLiteral("SELECT %1, lost_operations, refused_values FROM processes").arg(processColumns))
+                || q.exec(QStringLiteral("SELECT %1, lost_operations, 0 FROM processes").arg(processColumns))
+                || q.exec(QStringLiteral("SELECT %1, 0, 0 FROM processes").arg(processColumns))) {
                 while (q.next()) {
                     ProcessInfo p;
                     p.pid = q.value(1).toLongLong();
@@ -485,6 +498,7 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
                     p.droppedBytes = q.value(10).toULongLong();
                     p.malformed = q.value(11).toULongLong();
                     p.lostOperations = q.value(13).toULongLong();
+                    p.refusedValues = q.value(14).toULongLong();
                     const QJsonObject metrics = QJsonDocument::fromJson(q.value(12).toString().toUtf8()).object();
                     for (auto it = metrics.constBegin(); it != metrics.constEnd(); ++it) {
                         if (it.key().startsWith(QLatin1String("counter:")))
@@ -609,111 +623,6 @@ LoadedCapture openCapture(const QString& path)
     c.store = std::make_unique<MetricsStore>(c.clock.get());
     c.load = loadCapture(path, *c.store, *c.clock);
     return c;
-}
-
-QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore& next, double percentile, double thresholdPercent)
-{
-    std::map<std::pair<QString, QString>, ComparisonRow> rows;
-    auto histogram = std::make_unique<LatencyHistogram>();
-    const auto collect = [&](const MetricsStore& store, bool isNew) {
-        for (const ProcessInfo& p : store.processes()) {
-            if (!p.instrumented)
-                continue;
-            PerformanceMonitor* monitor = store.monitor(p.key);
-            for (const OperationStats& s : monitor->allStats()) {
-                monitor->histogram(s.operation, StatsWindow::session(), *histogram);
-                ComparisonRow& row = rows[{ p.name, s.operation }];
-                row.process = p.name;
-                row.operation = s.operation;
-                (isNew ? row.next : row.base) = s;
-                (isNew ? row.nextValueNs : row.baseValueNs) = histogram->valueAtQuantile(percentile / 100.0);
-            }
-        }
-    };
-    collect(base, false);
-    collect(next, true);
-    QList<ComparisonRow> out;
-    for (auto& [key, row] : rows) {
-        if (row.base && row.next && row.baseValueNs) {
-            row.changePercent = 100.0 * (double(row.nextValueNs) - double(row.baseValueNs)) / double(row.baseValueNs);
-            row.regression = row.changePercent > thresholdPercent;
-        }
-        out.append(std::move(row));
-    }
-    return out;
-}
-
-int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream& err)
-{
-    QStringList files;
-    double threshold = 10.0;
-    double percentile = 95.0;
-    for (qsizetype i = 0; i < arguments.size(); ++i) {
-        const QString& a = arguments[i];
-        const auto value = [&]() -> QString { return i + 1 < arguments.size() ? arguments[++i] : QString(); };
-        bool ok = true;
-        if (a == QLatin1String("--threshold")) {
-            threshold = value().remove(u'%').toDouble(&ok);
-        } else if (a == QLatin1String("--percentile")) {
-            QString p = value();
-            percentile = (p.startsWith(u'p') ? p.mid(1) : p).toDouble(&ok);
-            ok = ok && percentile > 0 && percentile <= 100;
-        } else if (a.startsWith(QLatin1String("--"))) {
-            err << "perfdash compare: unknown option " << a << Qt::endl;
-            return 2;
-        } else {
-            files.append(a);
-        }
-        if (!ok) {
-            err << "perfdash compare: " << a << " needs a number" << Qt::endl;
-            return 2;
-        }
-    }
-    if (files.size() != 2) {
-        err << "usage: perfdash compare BASE NEW [--threshold PCT] [--percentile p95]" << Qt::endl;
-        return 2;
-    }
-    const LoadedCapture base = openCapture(files[0]);
-    const LoadedCapture next = openCapture(files[1]);
-    for (const LoadedCapture* c : { &base, &next }) {
-        if (!c->load.ok) {
-            err << "perfdash compare: " << c->load.error << Qt::endl;
-            return 2;
-        }
-        for (const QString& p : c->load.problems)
-            err << "perfdash compare: warning: " << p << Qt::endl;
-    }
-
-    const QList<ComparisonRow> rows = compareStores(*base.store, *next.store, percentile, threshold);
-    const auto ms = [](quint64 ns) { return QString::number(double(ns) / 1e6, 'f', 3); };
-    out << QStringLiteral("%1  %2  %3  %4  %5  %6  %7\n")
-               .arg(QStringLiteral("process/operation"), -36)
-               .arg(QStringLiteral("count base→new"), 20)
-               .arg(QStringLiteral("p50 ms"), 19)
-               .arg(QStringLiteral("p95 ms"), 19)
-               .arg(QStringLiteral("p99 ms"), 19)
-               .arg(QStringLiteral("p%1 change").arg(percentile), 11)
-               .arg(QString());
-    int regressions = 0;
-    for (const ComparisonRow& r : rows) {
-        const QString name = QString(r.process + u'/' + r.operation).left(36);
-        if (!r.base || !r.next) {
-            out << QStringLiteral("%1  %2\n").arg(name, -36).arg(r.base ? QStringLiteral("only in BASE") : QStringLiteral("only in NEW"));
-            continue;
-        }
-        regressions += r.regression ? 1 : 0;
-        out << QStringLiteral("%1  %2  %3  %4  %5  %6  %7\n")
-                   .arg(name, -36)
-                   .arg(QStringLiteral("%1→%2").arg(r.base->count).arg(r.next->count), 20)
-                   .arg(ms(r.base->p50Ns) + u'→' + ms(r.next->p50Ns), 19)
-                   .arg(ms(r.base->p95Ns) + u'→' + ms(r.next->p95Ns), 19)
-                   .arg(ms(r.base->p99Ns) + u'→' + ms(r.next->p99Ns), 19)
-                   .arg(QStringLiteral("%1%2%").arg(r.changePercent >= 0 ? QStringLiteral("+") : QString()).arg(r.changePercent, 0, 'f', 1), 11)
-                   .arg(r.regression ? QStringLiteral("REGRESSION") : QString());
-    }
-    out << QStringLiteral("%1 regression(s) beyond %2% at p%3\n").arg(regressions).arg(threshold).arg(percentile);
-    out.flush();
-    return regressions ? 1 : 0;
 }
 
 } // namespace perfdash

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "clock.h"
+#include "comparison.h"
 #include "metricsstore.h"
 
 #include <QObject>
@@ -88,28 +89,5 @@ struct LoadedCapture
     CaptureLoad load;
 };
 LoadedCapture openCapture(const QString& path);
-
-/// One process name and operation in two runs.
-struct ComparisonRow
-{
-    QString process;
-    QString operation;
-    std::optional<OperationStats> base;
-    std::optional<OperationStats> next;
-    quint64 baseValueNs = 0; ///< the chosen percentile
-    quint64 nextValueNs = 0;
-    double changePercent = 0.0; ///< of the chosen percentile
-    bool regression = false;
-};
-
-/// Matches operations by process name (pids differ between runs) and compares their whole runs.
-QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore& next, double percentile, double thresholdPercent);
-
-/**
- * perfdash compare BASE NEW [--threshold PCT] [--percentile pNN]: per process name and operation,
- * count, p50, p95, p99 of both and the change of the chosen percentile; regressions beyond the
- * threshold are marked. Returns 1 when any exists, 0 otherwise, 2 on error.
- */
-int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream& err);
 
 } // namespace perfdash

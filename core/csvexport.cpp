@@ -3,6 +3,7 @@
 
 #include "csvwriter.h"
 #include "performancemonitor.h"
+#include "safepath.h"
 
 #include <QSaveFile>
 
@@ -76,6 +77,11 @@ void writeMemory(CsvWriter& csv, const QList<MemoryRecord>& records)
 
 bool writeFile(const QString& path, const std::function<void(CsvWriter&)>& write, QString* error)
 {
+    if (const QString refused = safepath::checkWritableTarget(path); !refused.isEmpty()) {
+        if (error)
+            *error = refused;
+        return false;
+    }
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly)) {
         if (error)

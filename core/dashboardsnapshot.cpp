@@ -10,6 +10,21 @@
 
 namespace perfdash {
 
+namespace {
+    /// The operations a chart target stands for: itself, or every one under a group's prefix.
+    QStringList operationsOf(const PerformanceMonitor& monitor, const QString& operation, bool group)
+    {
+        return group ? monitor.operations(operation.chopped(1)) : QStringList { operation };
+    }
+
+    std::vector<SeriesPoint> seriesOf(const PerformanceMonitor& monitor, const QString& operation, bool group, qint64 from, qint64 to)
+    {
+        // A group has no series of its own: its per-second histograms are merged (the last
+        // StatsWindow::MaxSeconds, the seconds still held).
+        return group ? mergedSeries(monitor, operationsOf(monitor, operation, true), from, to) : monitor.series(operation, from, to);
+    }
+} // namespace
+
 SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& request)
 {
     auto s = std::make_shared<DashboardSnapshot>();
@@ -18,11 +33,14 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
     s->processes = store.processes();
     const Thresholds limits = store.thresholds();
     const auto violations = store.budgetViolations();
+    const bool ranged = request.statsToMs > request.statsFromMs && request.statsFromMs > 0;
     s->violations = int(violations.size());
     for (const ProcessInfo& p : std::as_const(s->processes)) {
         if (!p.instrumented || (request.processFilter && request.processFilter != p.key))
             continue;
-        PerformanceMonitor* monitor = store.monitor(p.key);
+        const auto monitor = store.sharedMonitor(p.key); // held: eviction may happen meanwhile
+        if (!monitor)
+            continue;
         if (request.groupByPrefix) {
             // One merged row per first name component shared by two or more operations, as the
             // seeds' scopes group them: "api.*" holds api.users.list, api.users.get, ...
@@ -34,14 +52,27 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
             for (auto it = prefixes.cbegin(); it != prefixes.cend(); ++it) {
                 if (it.value() < 2)
                     continue;
-                if (auto merged = monitor->aggregateStats(it.key(), request.window)) {
+                auto merged = ranged ? rangeStats(*monitor, monitor->operations(it.key()), it.key(), request.statsFromMs,
+                                           request.statsToMs, &s->statsRangeBeyondHeld)
+                                     : monitor->aggregateStats(it.key(), request.window);
+                if (merged) {
                     OperationRow row { p.key, p.pid, p.name, std::move(*merged), false, std::nullopt, true };
                     row.stats.operation = it.key() + u'*';
                     s->operations.append(std::move(row));
                 }
             }
         }
-        for (OperationStats& stats : monitor->allStats(request.window)) {
+        QList<OperationStats> all;
+        if (ranged) {
+            // A range chosen on the charts: each operation's per-second histograms of that range.
+            for (const QString& name : monitor->operations()) {
+                if (auto stats = rangeStats(*monitor, { name }, name, request.statsFromMs, request.statsToMs, &s->statsRangeBeyondHeld))
+                    all.append(std::move(*stats));
+            }
+        } else {
+            all = monitor->allStats(request.window);
+        }
+        for (OperationStats& stats : all) {
             OperationRow row;
             row.processKey = p.key;
             row.pid = p.pid;
@@ -59,8 +90,19 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
     }
     const qint64 from = request.rangeMs > 0 ? s->takenAtMs - request.rangeMs : std::numeric_limits<qint64>::min();
     if (request.chartProcess && !request.chartOperation.isEmpty()) {
-        if (PerformanceMonitor* monitor = store.monitor(request.chartProcess))
-            s->latency = monitor->series(request.chartOperation, from, s->takenAtMs);
+        if (const auto monitor = store.sharedMonitor(request.chartProcess)) {
+            s->latency = seriesOf(*monitor, request.chartOperation, request.chartGroup, from, s->takenAtMs);
+            if (request.heatmap) {
+                const qint64 now = s->takenAtMs / 1000;
+                const qint64 first = std::max(now - StatsWindow::MaxSeconds + 1, from / 1000);
+                s->heatmap = buildLatencyHeatmap(
+                    *monitor, operationsOf(*monitor, request.chartOperation, request.chartGroup), first, now);
+            }
+        }
+    }
+    for (const ChartTarget& target : request.compare) {
+        const auto monitor = store.sharedMonitor(target.processKey);
+        s->compared.push_back(monitor ? seriesOf(*monitor, target.operation, target.group, from, s->takenAtMs) : std::vector<SeriesPoint> {});
     }
     if (request.memoryProcess) {
         for (const MemoryRecord& r : store.memoryRecords(request.memoryProcess)) {

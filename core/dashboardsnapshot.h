@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "histogramqueries.h"
 #include "metricsstore.h"
 
 #include <QList>
@@ -8,6 +9,15 @@
 #include <vector>
 
 namespace perfdash {
+
+/// An operation of a process to chart; a group row ("api.*") charts its operations merged.
+struct ChartTarget
+{
+    quint64 processKey = 0;
+    QString operation;
+    bool group = false;
+    bool operator==(const ChartTarget&) const = default;
+};
 
 /// What the window asks for at each refresh.
 struct SnapshotRequest
@@ -20,6 +30,11 @@ struct SnapshotRequest
     quint64 memoryProcess = 0; ///< whose memory and CPU to chart
     qint64 rangeMs = 5 * 60 * 1000; ///< how far back the charts go; 0: the whole session
     bool groupByPrefix = false; ///< add a merged row for each name prefix ("api.*")
+    bool chartGroup = false; ///< chartOperation is a group row: chart its operations merged
+    QList<ChartTarget> compare; ///< two or more: their series, to compare on one chart
+    qint64 statsFromMs = 0; ///< with statsToMs: the table's statistics over this range, not window
+    qint64 statsToMs = 0;
+    bool heatmap = true; ///< the chart operation's latency heatmap
 };
 
 struct OperationRow
@@ -45,6 +60,9 @@ struct DashboardSnapshot
     QList<OperationRow> operations;
     std::vector<SeriesPoint> latency; ///< of the chart operation
     QList<MemoryRecord> memory; ///< of the memory process
+    std::vector<std::vector<SeriesPoint>> compared; ///< one per SnapshotRequest::compare
+    LatencyHeatmap heatmap; ///< of the chart operation, over the seconds still held
+    bool statsRangeBeyondHeld = false; ///< the range starts before the oldest second still held
     int violations = 0;
 };
 

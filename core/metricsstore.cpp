@@ -3,14 +3,16 @@
 
 #include <QDateTime>
 
+#include <cmath>
+
 namespace perfdash {
 
 struct MetricsStore::Process
 {
     ProcessInfo info;
-    // No QObject parent: processes are created on whichever thread feeds the store.
-    std::unique_ptr<PerformanceMonitor> monitorOwner;
-    PerformanceMonitor* monitor = nullptr;
+    // No QObject parent: processes are created on whichever thread feeds the store. Shared, so that
+    // a /metrics render, the headless table or the capture writer holding it outlives an eviction.
+    std::shared_ptr<PerformanceMonitor> monitor;
     std::unique_ptr<ProcessSampler> sampler;
     std::deque<MemoryRecord> memory;
 };
@@ -50,8 +52,8 @@ MetricsStore::Process* MetricsStore::createLocked(qint64 pid)
         // Forget the oldest exited process to make room; live ones are never dropped.
         for (auto it = m_processes.begin(); it != m_processes.end(); ++it) {
             if (it->second->info.state == ProcessInfo::State::Exited || it->second->info.state == ProcessInfo::State::Error) {
-                it->second->monitorOwner.release()->deleteLater(); // a reader may still hold it briefly
-                m_processes.erase(it);
+                m_processes.erase(it); // freed now, or by the last reader still holding it
+
                 break;
             }
         }
@@ -62,16 +64,17 @@ MetricsStore::Process* MetricsStore::createLocked(qint64 pid)
     p->info.key = m_nextKey++;
     p->info.pid = pid;
     p->info.firstSeenMs = p->info.lastSeenMs = QDateTime::currentMSecsSinceEpoch();
-    p->monitorOwner = std::make_unique<PerformanceMonitor>(m_clock);
-    p->monitor = p->monitorOwner.get();
+    p->monitor = std::make_shared<PerformanceMonitor>(m_clock);
+    p->monitor->setMaxOperations(MaxOperationsPerProcess);
+    p->monitor->setOverflowOperation(overflowOperationName());
     p->monitor->setSamplingRate(0.0); // raw samples are the ones clients chose to send
     p->monitor->setSlowThreshold(std::chrono::nanoseconds(m_thresholds.slowNs));
     p->monitor->setVerySlowThreshold(std::chrono::nanoseconds(m_thresholds.verySlowNs));
     const quint64 key = p->info.key;
     p->monitor->setBudgets(m_budgets);
-    connect(p->monitor, &PerformanceMonitor::slowOperation, this,
+    connect(p->monitor.get(), &PerformanceMonitor::slowOperation, this,
         [this, key](const OperationSample& sample) { Q_EMIT slowOperation(key, sample); });
-    connect(p->monitor, &PerformanceMonitor::budgetViolationChanged, this,
+    connect(p->monitor.get(), &PerformanceMonitor::budgetViolationChanged, this,
         [this, key](const BudgetViolation& v, bool broken) { Q_EMIT budgetViolationChanged(key, v, broken); });
     p->sampler = std::make_unique<ProcessSampler>(pid);
     Process* raw = p.get();
@@ -151,22 +154,27 @@ quint64 MetricsStore::attachPid(qint64 pid, QString* error)
     return key;
 }
 
+QString MetricsStore::overflowOperationName()
+{
+    return tr("(other operations: over %1 names)").arg(MaxOperationsPerProcess);
+}
+
 void MetricsStore::recordHistogram(quint64 key, const QString& operation, const SparseHistogram& histogram, quint64 errors)
 {
-    if (PerformanceMonitor* m = monitor(key))
+    if (auto m = sharedMonitor(key))
         m->recordHistogram(operation, histogram, errors);
 }
 
 void MetricsStore::recordOperation(quint64 key, const QString& operation, quint64 durationNs, bool ok,
     const QVariantMap& metadata)
 {
-    if (PerformanceMonitor* m = monitor(key))
+    if (auto m = sharedMonitor(key))
         m->record(operation, std::chrono::nanoseconds(durationNs), ok, metadata);
 }
 
 void MetricsStore::recordEvent(quint64 key, OperationSample sample)
 {
-    if (PerformanceMonitor* m = monitor(key))
+    if (auto m = sharedMonitor(key))
         m->addSample(std::move(sample));
 }
 
@@ -174,6 +182,15 @@ void MetricsStore::recordMemory(quint64 key, qint64 rssBytes, qint64 heapBytes)
 {
     QMutexLocker lock(&m_mutex);
     if (Process* p = findLocked(key)) {
+        // No process has more than 2^48 bytes (256 TiB) of memory: a larger figure is a client's bug.
+        constexpr qint64 MaxBytes = qint64(1) << 48;
+        if (rssBytes > MaxBytes || heapBytes > MaxBytes) {
+            ++p->info.refusedValues;
+            ++m_refusals.invalidValues;
+            p->info.lastProblem = tr("a memory figure over 256 TiB was refused");
+            rssBytes = rssBytes > MaxBytes ? -1 : rssBytes;
+            heapBytes = heapBytes > MaxBytes ? -1 : heapBytes;
+        }
         // /proc sampling writes the rows; the client's own figures fill them in.
         if (rssBytes >= 0)
             p->info.rssBytes = rssBytes;
@@ -186,11 +203,45 @@ void MetricsStore::setMetric(quint64 key, const QString& name, bool gauge, doubl
 {
     QMutexLocker lock(&m_mutex);
     if (Process* p = findLocked(key)) {
-        if (gauge)
-            p->info.gauges.insert(name, value);
-        else if (p->info.counters.size() < 10'000 || p->info.counters.contains(name))
-            p->info.counters.insert(name, value);
+        QHash<QString, double>& values = gauge ? p->info.gauges : p->info.counters;
+        const int max = gauge ? MaxGaugesPerProcess : MaxCountersPerProcess;
+        if (!std::isfinite(value)) {
+            ++p->info.refusedValues;
+            ++m_refusals.invalidValues;
+            p->info.lastProblem = tr("%1 '%2' is not a finite number; refused").arg(gauge ? tr("gauge") : tr("counter"), name);
+        } else if (values.size() < max || values.contains(name)) {
+            values.insert(name, value);
+        } else {
+            ++p->info.refusedValues;
+            ++(gauge ? m_refusals.gaugeLimit : m_refusals.counterLimit);
+            p->info.lastProblem = tr("more than %1 %2 names; '%3' and later ones are refused")
+                                      .arg(max)
+                                      .arg(gauge ? tr("gauge") : tr("counter"), name);
+        }
     }
+}
+
+void MetricsStore::addRefusedValue(quint64 key, const QString& problem)
+{
+    QMutexLocker lock(&m_mutex);
+    ++m_refusals.invalidValues;
+    if (Process* p = findLocked(key)) {
+        ++p->info.refusedValues;
+        p->info.lastProblem = problem;
+    }
+}
+
+void MetricsStore::addRefusedForProcessLimit(quint64 messages, bool newConnection)
+{
+    QMutexLocker lock(&m_mutex);
+    m_refusals.processLimit += messages;
+    m_refusals.processLimitConnections += newConnection ? 1 : 0;
+}
+
+MetricsStore::Refusals MetricsStore::refusals() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_refusals;
 }
 
 void MetricsStore::setDrops(quint64 key, quint64 events, quint64 bytes, quint64 operations)
@@ -295,6 +346,13 @@ PerformanceMonitor* MetricsStore::monitor(quint64 key) const
 {
     QMutexLocker lock(&m_mutex);
     const Process* p = findLocked(key);
+    return p ? p->monitor.get() : nullptr;
+}
+
+std::shared_ptr<PerformanceMonitor> MetricsStore::sharedMonitor(quint64 key) const
+{
+    QMutexLocker lock(&m_mutex);
+    const Process* p = findLocked(key);
     return p ? p->monitor : nullptr;
 }
 
@@ -376,6 +434,7 @@ void MetricsStore::restoreProcess(quint64 key, const ProcessInfo& saved)
         p->info.droppedBytes = saved.droppedBytes;
         p->info.lostOperations = saved.lostOperations;
         p->info.malformed = saved.malformed;
+        p->info.refusedValues = saved.refusedValues;
         p->info.cpuPercent.reset();
     }
 }
@@ -402,13 +461,13 @@ QList<Budget> MetricsStore::budgets() const
 
 void MetricsStore::checkBudgets()
 {
-    QList<PerformanceMonitor*> monitors;
+    QList<std::shared_ptr<PerformanceMonitor>> monitors;
     {
         QMutexLocker lock(&m_mutex);
         for (auto& [key, p] : m_processes)
             monitors.append(p->monitor);
     }
-    for (PerformanceMonitor* m : monitors)
+    for (const auto& m : std::as_const(monitors))
         m->checkBudgets(); // emits outside the store's lock
 }
 

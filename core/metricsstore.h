@@ -43,6 +43,7 @@ struct ProcessInfo
     quint64 lostOperations = 0; ///< recorded operations in that data: never counted here (the client's count)
     quint64 droppedOperations = 0; ///< operation names over the store's limit
     quint64 malformed = 0; ///< lines or frames skipped as malformed
+    quint64 refusedValues = 0; ///< counters or gauges over the limit, values out of range (see lastProblem)
     QString lastProblem;
     qint64 rssBytes = -1;
     qint64 heapBytes = -1;
@@ -51,7 +52,7 @@ struct ProcessInfo
     QHash<QString, double> gauges;
 
     /// Everything lost on the way, of every kind: what the window shows as drops.
-    quint64 drops() const noexcept { return lostOperations + droppedEvents + droppedOperations + malformed; }
+    quint64 drops() const noexcept { return lostOperations + droppedEvents + droppedOperations + malformed + refusedValues; }
 };
 
 /**
@@ -67,6 +68,21 @@ class MetricsStore : public QObject
 public:
     static constexpr int MaxMemoryRecordsPerProcess = 24 * 3600;
     static constexpr int MaxProcesses = 1000;
+    static constexpr int MaxCountersPerProcess = 10'000;
+    static constexpr int MaxGaugesPerProcess = 10'000;
+    /// Operation names per process; further names are folded into OverflowOperation.
+    static constexpr int MaxOperationsPerProcess = 5'000;
+    static QString overflowOperationName();
+
+    /// What the store refused, session-wide: every refusal is counted somewhere the user sees.
+    struct Refusals
+    {
+        quint64 processLimit = 0; ///< messages of connections that found the store full of live processes
+        quint64 processLimitConnections = 0; ///< those connections
+        quint64 counterLimit = 0;
+        quint64 gaugeLimit = 0;
+        quint64 invalidValues = 0;
+    };
 
     explicit MetricsStore(QObject* parent = nullptr);
     /// @p clock drives every process's statistics (a capture being replayed uses a ManualClock).
@@ -89,6 +105,11 @@ public:
     void setMetric(quint64 key, const QString& name, bool gauge, double value);
     void setDrops(quint64 key, quint64 events, quint64 bytes, quint64 operations = 0);
     void addMalformed(quint64 key, quint64 count, const QString& problem);
+    /// A value the store will not keep (out of range, over a limit): counted for @p key, said in its lastProblem.
+    void addRefusedValue(quint64 key, const QString& problem);
+    /// Messages of a connection that got no process entry (openProcess() returned 0).
+    void addRefusedForProcessLimit(quint64 messages, bool newConnection);
+    Refusals refusals() const;
 
     /// Samples every live or attached process from /proc now (start() does it every second).
     void sampleProcesses();
@@ -99,8 +120,11 @@ public:
     std::optional<ProcessInfo> process(quint64 key) const;
     /// Cheap, unlike process(): no statistics are computed.
     QString processName(quint64 key) const;
-    /// The monitor holding @p key's operations; lives as long as the store.
+    /// The monitor holding @p key's operations, for callers on the store's thread that do not
+    /// keep it across an event loop turn (an exited process may be evicted then); others use sharedMonitor().
     PerformanceMonitor* monitor(quint64 key) const;
+    /// The same monitor, kept alive for as long as the caller holds it, eviction or not.
+    std::shared_ptr<PerformanceMonitor> sharedMonitor(quint64 key) const;
     QList<ProcessStatistics> statistics(StatsWindow window = StatsWindow::session()) const;
     QList<OperationSeries> series() const;
     /// Adds a memory sample as recorded elsewhere (a capture file).
@@ -134,6 +158,7 @@ private:
     ProcessInfo infoLocked(const Process& p) const;
 
     mutable QMutex m_mutex;
+    Refusals m_refusals;
     std::map<quint64, std::unique_ptr<Process>> m_processes;
     quint64 m_nextKey = 1;
     Clock* m_clock;

@@ -14,10 +14,6 @@ constexpr qint64 floorDiv(qint64 a, qint64 b) noexcept
 {
     return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
 }
-constexpr std::size_t ringIndex(qint64 second) noexcept
-{
-    return std::size_t(second - floorDiv(second, RingSize) * RingSize);
-}
 } // namespace
 
 /// A finished second in sparse form: only the non-empty buckets, plus the exact scalars.
@@ -30,12 +26,9 @@ struct OperationHistory::Slice
     quint64 min = 0;
     quint64 max = 0;
     quint64 overflow = 0;
-    std::vector<quint16> buckets;
-    std::vector<quint32> counts;
+    std::vector<std::pair<quint16, quint32>> buckets;
 
-    bool holds(qint64 s) const noexcept { return second == s && count > 0; }
-
-    void assign(qint64 s, const LatencyHistogram& h, quint64 errorCount)
+    void assign(qint64 s, const CompactHistogram& h, quint64 errorCount)
     {
         second = s;
         count = h.count();
@@ -44,55 +37,49 @@ struct OperationHistory::Slice
         min = h.minNs();
         max = h.maxNs();
         overflow = h.overflowCount();
-        std::vector<quint16> newBuckets;
-        std::vector<quint32> newCounts;
-        for (int i = 0; i < LatencyHistogram::BucketCount; ++i) {
+        buckets.clear();
+        h.forEachBucket([this](int i, quint64 c) {
             // A bucket over 2^32 in one second is split into several entries rather than truncated.
-            for (quint64 c = h.countAt(i); c > 0;) {
+            while (c > 0) {
                 const auto part = quint32(std::min<quint64>(c, std::numeric_limits<quint32>::max()));
-                newBuckets.push_back(quint16(i));
-                newCounts.push_back(part);
+                buckets.emplace_back(quint16(i), part);
                 c -= part;
             }
-        }
-        newBuckets.shrink_to_fit();
-        newCounts.shrink_to_fit();
-        buckets = std::move(newBuckets);
-        counts = std::move(newCounts);
+        });
+        buckets.shrink_to_fit();
     }
 
-    void addTo(LatencyHistogram& h) const noexcept
+    template <typename H> void addTo(H& h) const
     {
-        for (std::size_t i = 0; i < buckets.size(); ++i)
-            h.addToBucket(buckets[i], counts[i]);
+        for (const auto& [index, c] : buckets)
+            h.addToBucket(index, c);
         h.addScalars(count, sum, min, max, overflow);
     }
 
-    void removeFrom(LatencyHistogram& h) const noexcept
+    void removeFrom(CompactHistogram& h) const noexcept
     {
-        for (std::size_t i = 0; i < buckets.size(); ++i)
-            h.removeFromBucket(buckets[i], counts[i]);
+        for (const auto& [index, c] : buckets)
+            h.removeFromBucket(index, c);
         h.removeScalars(count, sum, overflow);
     }
 };
 
 struct OperationHistory::Dense
 {
-    LatencyHistogram current;
+    CompactHistogram current;
     quint64 currentErrors = 0;
-    LatencyHistogram session;
+    CompactHistogram session;
     quint64 sessionErrors = 0;
-    LatencyHistogram window; ///< the closed seconds of the last StatsWindow::MaxSeconds
+    CompactHistogram window; ///< the closed seconds of the last StatsWindow::MaxSeconds
     quint64 windowErrors = 0;
-    LatencyHistogram minute;
+    CompactHistogram minute;
     quint64 minuteErrors = 0;
-    LatencyHistogram hour;
+    CompactHistogram hour;
     quint64 hourErrors = 0;
 };
 
 OperationHistory::OperationHistory()
     : m_dense(std::make_unique<Dense>())
-    , m_ring(RingSize)
     , m_second(NoSecond)
     , m_windowOldest(NoSecond)
 {
@@ -119,7 +106,9 @@ void OperationHistory::recordHistogram(qint64 nowMs, const LatencyHistogram& del
 void OperationHistory::recordHistogram(qint64 nowMs, const SparseHistogram& delta, quint64 errors)
 {
     advanceTo(nowMs);
-    delta.addTo(m_dense->current);
+    for (const auto& [index, c] : delta.buckets)
+        m_dense->current.addToBucket(index, c);
+    m_dense->current.addScalars(delta.count, delta.sumNs, delta.minNs, delta.maxNs, delta.overflow);
     m_dense->currentErrors += std::min(errors, delta.count);
 }
 
@@ -139,7 +128,7 @@ void OperationHistory::closeCurrentSecond(qint64 next)
 {
     Dense& d = *m_dense;
     if (!d.current.isEmpty()) {
-        Slice& slice = m_ring[ringIndex(m_second)];
+        Slice& slice = m_ring.emplace_back();
         slice.assign(m_second, d.current, d.currentErrors);
         slice.addTo(d.window);
         d.windowErrors += d.currentErrors;
@@ -188,23 +177,20 @@ void OperationHistory::expireWindow(qint64 newestSecond)
 {
     Dense& d = *m_dense;
     const qint64 oldest = newestSecond - (RingSize - 1);
-    if (oldest - m_windowOldest >= RingSize) {
-        d.window.reset();
+    while (!m_ring.empty() && m_ring.front().second < oldest) {
+        m_ring.front().removeFrom(d.window);
+        d.windowErrors -= m_ring.front().errors;
+        m_ring.pop_front();
+    }
+    if (m_ring.empty()) {
+        d.window.reset(); // gives a dense window back once the operation goes quiet
         d.windowErrors = 0;
-    } else {
-        for (qint64 s = m_windowOldest; s < oldest; ++s) {
-            const Slice& slice = m_ring[ringIndex(s)];
-            if (slice.holds(s)) {
-                slice.removeFrom(d.window);
-                d.windowErrors -= slice.errors;
-            }
-        }
     }
     m_windowOldest = oldest;
 }
 
 void OperationHistory::appendPoint(
-    std::deque<SeriesPoint>& tier, qint64 startSecond, int resolutionS, const LatencyHistogram& h, quint64 errors)
+    std::deque<SeriesPoint>& tier, qint64 startSecond, int resolutionS, const CompactHistogram& h, quint64 errors)
 {
     SeriesPoint p;
     p.timestampMs = startSecond * 1000;
@@ -222,35 +208,35 @@ quint64 OperationHistory::windowHistogram(qint64 nowMs, StatsWindow window, Late
 {
     advanceTo(nowMs);
     const Dense& d = *m_dense;
-    out = d.current;
+    out.reset();
+    d.current.addTo(out);
     quint64 errors = d.currentErrors;
     if (window.isSession()) {
-        out.add(d.session);
+        d.session.addTo(out);
         return errors + d.sessionErrors;
     }
     const int seconds = std::min(window.seconds, int(StatsWindow::MaxSeconds));
+    const qint64 from = m_second - (seconds - 1);
     if (seconds == StatsWindow::MaxSeconds) {
         // The accumulator's buckets are exact; its bounds are not (it had slices removed), so the
         // exact min and max come from the slices themselves.
         quint64 lo = out.isEmpty() ? ~quint64(0) : out.minNs();
         quint64 hi = out.maxNs();
-        for (qint64 s = m_second - (seconds - 1); s < m_second; ++s) {
-            const Slice& slice = m_ring[ringIndex(s)];
-            if (slice.holds(s)) {
+        for (const Slice& slice : m_ring) {
+            if (slice.second >= from && slice.second < m_second) {
                 lo = std::min(lo, slice.min);
                 hi = std::max(hi, slice.max);
             }
         }
-        out.add(d.window);
+        d.window.addTo(out);
         if (!out.isEmpty())
             out.setBounds(lo, hi);
         return errors + d.windowErrors;
     }
-    for (qint64 s = m_second - (seconds - 1); s < m_second; ++s) {
-        const Slice& slice = m_ring[ringIndex(s)];
-        if (slice.holds(s)) {
-            slice.addTo(out);
-            errors += slice.errors;
+    for (auto it = m_ring.rbegin(); it != m_ring.rend() && it->second >= from; ++it) {
+        if (it->second < m_second) {
+            it->addTo(out);
+            errors += it->errors;
         }
     }
     return errors;
@@ -303,30 +289,28 @@ void OperationHistory::forEachSecondAfter(qint64 afterSecond,
     if (m_second == NoSecond)
         return;
     SparseHistogram h;
-    for (qint64 s = std::max(afterSecond + 1, m_second - (RingSize - 1)); s < m_second; ++s) {
-        const Slice& slice = m_ring[ringIndex(s)];
-        if (!slice.holds(s))
+    const qint64 from = std::max(afterSecond + 1, m_second - (RingSize - 1));
+    for (const Slice& slice : m_ring) {
+        if (slice.second < from || slice.second >= m_second || slice.count == 0)
             continue;
-        h.buckets.clear();
-        for (std::size_t i = 0; i < slice.buckets.size(); ++i)
-            h.buckets.emplace_back(slice.buckets[i], slice.counts[i]);
+        h.buckets.assign(slice.buckets.begin(), slice.buckets.end());
         h.count = slice.count;
         h.sumNs = slice.sum;
         h.minNs = slice.min;
         h.maxNs = slice.max;
         h.overflow = slice.overflow;
-        visit(s, h, slice.errors);
+        visit(slice.second, h, slice.errors);
     }
-    const LatencyHistogram& current = m_dense->current;
+    const CompactHistogram& current = m_dense->current;
     if (includeCurrent && !current.isEmpty() && m_second > afterSecond) {
         h.buckets.clear();
-        for (int i = 0; i < LatencyHistogram::BucketCount; ++i) {
-            for (quint64 c = current.countAt(i); c > 0;) {
+        current.forEachBucket([&h](int i, quint64 c) {
+            while (c > 0) {
                 const auto part = quint32(std::min<quint64>(c, std::numeric_limits<quint32>::max()));
                 h.buckets.emplace_back(quint16(i), part);
                 c -= part;
             }
-        }
+        });
         h.count = current.count();
         h.sumNs = current.sumNs();
         h.minNs = current.minNs();
@@ -348,9 +332,11 @@ quint64 OperationHistory::totalErrors() const noexcept
 
 std::size_t OperationHistory::memoryBytes() const noexcept
 {
-    std::size_t bytes = sizeof(*this) + sizeof(Dense) + m_ring.capacity() * sizeof(Slice);
+    const Dense& d = *m_dense;
+    std::size_t bytes = sizeof(*this) + sizeof(Dense) - 5 * sizeof(CompactHistogram) + d.current.memoryBytes()
+        + d.session.memoryBytes() + d.window.memoryBytes() + d.minute.memoryBytes() + d.hour.memoryBytes();
     for (const Slice& s : m_ring)
-        bytes += s.buckets.capacity() * sizeof(quint16) + s.counts.capacity() * sizeof(quint32);
+        bytes += sizeof(Slice) + s.buckets.capacity() * sizeof(s.buckets[0]);
     bytes += (m_seconds.size() + m_minutes.size() + m_hours.size()) * sizeof(SeriesPoint);
     return bytes;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "compacthistogram.h"
 #include "latencyhistogram.h"
 #include "operationstats.h"
 
@@ -29,8 +30,9 @@ struct SeriesPoint
  * The history of one operation: exact session totals, sliding windows of up to
  * StatsWindow::MaxSeconds, and a per-second series for the whole session with bounded memory.
  *
- * Events go into a dense histogram for the current second. When the second ends it is stored in
- * sparse form (only non-empty buckets) in a ring of StatsWindow::MaxSeconds slots, added to the
+ * Events go into a histogram for the current second (CompactHistogram: sparse while it holds few
+ * buckets, dense past that). When the second ends it is stored in sparse form (only non-empty
+ * buckets) in a queue of the non-empty seconds of the last StatsWindow::MaxSeconds, added to the
  * session and the 5-minute accumulators, and summarised as a series point. Windows shorter than
  * five minutes merge their slots; the 5-minute window adds the newest slot and subtracts the one
  * that leaves. Series points are kept per second for an hour, per minute for a day and per hour
@@ -88,10 +90,10 @@ private:
     void closeCurrentSecond(qint64 nextSecond);
     void expireWindow(qint64 newestSecond);
     void appendPoint(
-        std::deque<SeriesPoint>& tier, qint64 startSecond, int resolutionS, const LatencyHistogram& h, quint64 errors);
+        std::deque<SeriesPoint>& tier, qint64 startSecond, int resolutionS, const CompactHistogram& h, quint64 errors);
 
     std::unique_ptr<Dense> m_dense;
-    std::vector<Slice> m_ring;
+    std::deque<Slice> m_ring; ///< the finished, non-empty seconds of the last StatsWindow::MaxSeconds, oldest first
     qint64 m_second; ///< the second the current histogram belongs to
     qint64 m_windowOldest; ///< oldest second still inside the 5-minute accumulator
     std::deque<SeriesPoint> m_seconds;

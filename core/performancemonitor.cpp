@@ -160,7 +160,9 @@ PerformanceMonitor::Entry* PerformanceMonitor::entryLocked(const QString& name)
         return &it->second;
     if (m_entries.size() >= std::size_t(m_maxOperations)) {
         ++m_droppedOperations;
-        return nullptr;
+        if (m_overflowOperation.isEmpty())
+            return nullptr;
+        return &m_entries.try_emplace(m_overflowOperation).first->second; // the one row past the limit
     }
     return &m_entries.try_emplace(name).first->second;
 }
@@ -489,6 +491,12 @@ int PerformanceMonitor::maxOperations() const
 {
     QMutexLocker lock(&m_mutex);
     return m_maxOperations;
+}
+
+void PerformanceMonitor::setOverflowOperation(const QString& name)
+{
+    QMutexLocker lock(&m_mutex);
+    m_overflowOperation = name;
 }
 
 quint64 PerformanceMonitor::droppedOperations() const

@@ -199,7 +199,12 @@ public:
     int maxSamplesPerOperation() const;
     void setMaxOperations(int max);
     int maxOperations() const;
+    /// Operations whose name came past maxOperations(): dropped, or with an overflow operation
+    /// set, recorded under that one name (so that they are still counted and seen).
     quint64 droppedOperations() const;
+    /// The name new operation names fold into once maxOperations() are known; empty: they are
+    /// dropped. Names with ids inside ("GET /users/1234") are a common mistake this keeps bounded.
+    void setOverflowOperation(const QString& name);
 
     QList<OperationSample> samples(const QString& name) const;
     /// Every kept raw sample, by operation name and then oldest first.
@@ -251,6 +256,7 @@ private:
     int m_maxSamples = DefaultMaxSamplesPerOperation;
     int m_maxOperations = DefaultMaxOperations;
     quint64 m_droppedOperations = 0;
+    QString m_overflowOperation;
     std::minstd_rand m_random;
     std::atomic<bool> m_listened { false };
 };

@@ -5,6 +5,8 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSaveFile>
+
+#include "safepath.h"
 #include <QSet>
 
 namespace perfdash::traceexport {
@@ -50,7 +52,7 @@ bool write(const MetricsStore& store, QIODevice* device)
     for (const ProcessInfo& p : store.processes()) {
         out.add(metadata("process_name", p.pid, 0, QStringLiteral("%1 (%2)").arg(p.name).arg(p.pid)));
         QSet<quintptr> threads;
-        if (PerformanceMonitor* monitor = p.instrumented ? store.monitor(p.key) : nullptr) {
+        if (const auto monitor = p.instrumented ? store.sharedMonitor(p.key) : nullptr) {
             for (const OperationSample& s : monitor->exportSamples()) {
                 const qint64 tid = qint64(s.threadId);
                 if (!threads.contains(s.threadId)) {
@@ -98,6 +100,11 @@ bool write(const MetricsStore& store, QIODevice* device)
 
 bool writeFile(const MetricsStore& store, const QString& path, QString* error)
 {
+    if (const QString refused = safepath::checkWritableTarget(path); !refused.isEmpty()) {
+        if (error)
+            *error = refused;
+        return false;
+    }
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly) || !write(store, &file) || !file.commit()) {
         if (error)

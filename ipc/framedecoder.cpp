@@ -466,18 +466,26 @@ void FrameDecoder::decodeLine(QByteArrayView line, std::vector<Message>& out)
             return bad(QStringLiteral("an \"op\" needs a non-empty \"name\""));
         if (!(duration >= 0) || !std::isfinite(duration))
             return bad(QStringLiteral("an \"op\" needs a \"duration_us\" of 0 or more"));
+        // Past this the nanoseconds no longer fit the 64-bit sums; such a value is a client's bug.
+        if (duration > 1.8e13)
+            return bad(QStringLiteral("\"duration_us\" %1 is out of range (at most 1.8e13, 208 days)").arg(duration));
+        if (!(tsUs < 9.2e15))
+            return bad(QStringLiteral("\"ts_us\" %1 is out of range").arg(tsUs));
         bool valid = true;
         Event e;
         e.operation = operationName(name, &valid);
         if (!valid)
             return bad(QStringLiteral("the name is not valid UTF-8"));
-        e.durationNs = quint64(std::llround(std::min(duration, 1.8e16) * 1000.0));
+        e.durationNs = quint64(std::llround(duration * 1000.0));
         e.ok = ok;
         e.startNs = tsUs > 0 ? qint64(tsUs * 1000.0) : 0;
         e.metadata = std::move(meta);
         e.counted = false;
         out.emplace_back(std::move(e));
     } else if (type == "memory") {
+        constexpr double MaxBytes = 281474976710656.0; // 2^48, 256 TiB
+        if (rss > MaxBytes || heap > MaxBytes || std::isnan(rss) || std::isnan(heap))
+            return bad(QStringLiteral("\"rss_bytes\" or \"heap_bytes\" is out of range (at most 2^48)"));
         Memory m;
         m.rssBytes = rss >= 0 ? qint64(rss) : -1;
         m.heapBytes = heap >= 0 ? qint64(heap) : -1;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ingestserver.h"
 
+#include "descriptorbudget.h"
 #include "framedecoder.h"
 #include "metricsstore.h"
 #include "processsampler.h"
+#include "safepath.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -11,12 +13,16 @@
 #include <QFileInfo>
 #include <QLocalServer>
 #include <QLocalSocket>
+#include <QSocketNotifier>
 #include <QTimer>
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace perfdash {
@@ -28,32 +34,51 @@ namespace {
     constexpr qsizetype MaxWaitingBatches = 512;
     // How long a stop may spend reading what connected clients already sent.
     constexpr qint64 MaxDrainMs = 2000;
+    /// How long connections may wait in the kernel's backlog while the cap is reached before the
+    /// waiting ones are refused: a client that churns outruns our reading of its hang-ups, and
+    /// those free places within milliseconds; idle connections hogging the cap do not.
+    constexpr qint64 CapGraceMs = 1000;
+    /// Connections accepted per wake-up of the listener before the thread goes back to its event
+    /// loop: a client connecting flat out otherwise kept it accepting, so that nothing was read and
+    /// every accepted connection stayed open (14,800 of them in 1.5 s, 4-9 KB each, until the cap).
+    constexpr int AcceptsPerTurn = 32;
 
-    /// The directory of a default socket path is ours alone: created 0700, refused if another user owns it.
+    /// The directory of a default socket path is ours alone: created 0700, refused if another user
+    /// owns it or it is a symbolic link (lstat; chmod through O_NOFOLLOW, so a link planted between
+    /// the check and the chmod is not followed either). An explicit path's directory is the user's
+    /// choice, but a symlink there that another user owns is refused too.
     bool prepareDirectory(const QString& dir, bool isDefault, QString* error)
     {
         const QByteArray native = QFile::encodeName(dir);
         struct stat st {};
-        if (::stat(native.constData(), &st) != 0) {
+        if (::lstat(native.constData(), &st) != 0) {
             if (!QDir().mkpath(dir)) {
                 *error = QStringLiteral("cannot create the socket directory %1").arg(dir);
                 return false;
             }
-            ::chmod(native.constData(), 0700);
-            return true;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-            *error = QStringLiteral("%1 is not a directory").arg(dir);
-            return false;
-        }
-        if (isDefault) {
-            if (st.st_uid != ::getuid()) {
-                *error = QStringLiteral("the socket directory %1 belongs to another user; refusing to use it").arg(dir);
+        } else if (S_ISLNK(st.st_mode)) {
+            if (isDefault || st.st_uid != ::getuid()) {
+                *error = safepath::checkOwnDirectory(dir);
                 return false;
             }
-            if ((st.st_mode & 077) != 0)
-                ::chmod(native.constData(), 0700);
+            return true; // the user's own link to a directory of their choice
         }
+        if (!isDefault)
+            return true;
+        if (const QString refused = safepath::checkOwnDirectory(dir); !refused.isEmpty()) {
+            *error = refused;
+            return false;
+        }
+        const int fd = ::open(native.constData(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_uid != ::getuid()) {
+            if (fd >= 0)
+                ::close(fd);
+            *error = QStringLiteral("cannot use the socket directory %1: %2").arg(dir, QString::fromLocal8Bit(std::strerror(errno)));
+            return false;
+        }
+        if ((st.st_mode & 077) != 0)
+            ::fchmod(fd, 0700);
+        ::close(fd);
         return true;
     }
 
@@ -84,12 +109,12 @@ namespace {
         uid_t uid = 0;
     };
 
-    PeerCredentials peerOf(const QLocalSocket* socket)
+    PeerCredentials peerOf(int fd)
     {
         PeerCredentials c;
         ucred cred {};
         socklen_t length = sizeof cred;
-        if (::getsockopt(int(socket->socketDescriptor()), SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0) {
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0) {
             c.known = true;
             c.pid = cred.pid;
             c.uid = cred.uid;
@@ -102,29 +127,51 @@ namespace {
 class IngestServer::Worker : public QObject
 {
 public:
-    Worker(IngestServer* owner)
+    Worker(IngestServer* owner, int maxConnections)
         : m_owner(owner)
+        , m_resume(new QTimer(this)) // a child, so that it moves to the ingest thread with the worker
+        , m_maxConnections(maxConnections)
     {
-        m_resume.setSingleShot(true);
-        m_resume.setInterval(5);
-        connect(&m_resume, &QTimer::timeout, this, [this] {
-            for (QLocalSocket* socket : m_connections.keys())
+        m_resume->setSingleShot(true);
+        m_resume->setInterval(5);
+        connect(m_resume, &QTimer::timeout, this, [this] {
+            const QList<QLocalSocket*> sockets = m_connections.keys();
+            for (QLocalSocket* socket : sockets)
                 read(socket);
+            if (m_notifier)
+                m_notifier->setEnabled(true); // accept() looks at the store, the cap and descriptors again
         });
     }
 
+    ~Worker() override { closeListener(); }
+
+    /// Our own listening socket rather than QLocalServer's: QLocalServer closes itself (and removes
+    /// the socket file) when accept() fails with EMFILE, and its backlog is 50.
     bool listen(const QString& path, QString* error)
     {
-        m_server = new QLocalServer(this);
-        m_server->setSocketOptions(QLocalServer::UserAccessOption);
-        if (!m_server->listen(path)) {
-            *error = QStringLiteral("cannot listen on %1: %2").arg(path, m_server->errorString());
-            delete m_server;
-            m_server = nullptr;
+        const QByteArray native = QFile::encodeName(path);
+        sockaddr_un address {};
+        if (std::size_t(native.size()) >= sizeof address.sun_path) {
+            *error = QStringLiteral("cannot listen on %1: the path is longer than %2 bytes").arg(path).arg(sizeof address.sun_path - 1);
             return false;
         }
-        ::chmod(QFile::encodeName(path).constData(), 0600);
-        connect(m_server, &QLocalServer::newConnection, this, &Worker::accept);
+        address.sun_family = AF_UNIX;
+        std::memcpy(address.sun_path, native.constData(), std::size_t(native.size()));
+        m_listenFd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (m_listenFd < 0 || ::bind(m_listenFd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0
+            || ::chmod(native.constData(), 0600) != 0 || ::listen(m_listenFd, SOMAXCONN) != 0) {
+            *error = QStringLiteral("cannot listen on %1: %2").arg(path, QString::fromLocal8Bit(std::strerror(errno)));
+            closeListener();
+            return false;
+        }
+        m_notifier = new QSocketNotifier(qintptr(m_listenFd), QSocketNotifier::Read, this);
+        connect(m_notifier, &QSocketNotifier::activated, this, [this] { accept(AcceptsPerTurn); });
+        m_pauseAccepting = new QTimer(this);
+        m_pauseAccepting->setSingleShot(true);
+        connect(m_pauseAccepting, &QTimer::timeout, this, [this] {
+            if (m_notifier)
+                m_notifier->setEnabled(true);
+        });
         return true;
     }
 
@@ -133,13 +180,12 @@ public:
         // What clients sent before the end is theirs to see counted: a command that flushed and
         // exited may not even be accepted yet. Accept what waits, then read what the kernel holds,
         // bounded so that a client sending flat out cannot hold the stop up.
-        if (m_server) {
-            while (m_server->waitForNewConnection(0))
-                accept();
-        }
+        if (m_listenFd >= 0)
+            accept(std::numeric_limits<int>::max(), true);
         QElapsedTimer draining;
         draining.start();
-        for (QLocalSocket* socket : m_connections.keys()) {
+        const QList<QLocalSocket*> sockets = m_connections.keys();
+        for (QLocalSocket* socket : sockets) {
             do {
                 read(socket, true);
             } while (m_connections.contains(socket) && draining.elapsed() < MaxDrainMs && socket->waitForReadyRead(0));
@@ -149,11 +195,7 @@ public:
             socket->abort();
             finish(socket, QStringLiteral("perfdash stopped"), false);
         }
-        if (m_server) {
-            m_server->close();
-            delete m_server;
-            m_server = nullptr;
-        }
+        closeListener();
     }
 
     Stats stats() const
@@ -161,7 +203,11 @@ public:
         Stats s;
         s.connections = m_connectionCount.load();
         s.accepted = m_accepted.load();
-        s.refused = m_refused.load();
+        s.refused = m_refusedUid.load() + m_refusedLimit.load() + m_refusedDescriptors.load();
+        s.refusedUid = m_refusedUid.load();
+        s.refusedLimit = m_refusedLimit.load();
+        s.refusedDescriptors = m_refusedDescriptors.load();
+        s.maxConnections = m_maxConnections;
         s.bytes = m_bytes.load();
         s.messages = m_messages.load();
         return s;
@@ -177,12 +223,82 @@ private:
         bool welcomed = false;
     };
 
-    void accept()
+    void closeListener()
     {
-        while (QLocalSocket* socket = m_server->nextPendingConnection()) {
-            const PeerCredentials peer = peerOf(socket);
+        delete m_notifier;
+        m_notifier = nullptr;
+        if (m_listenFd >= 0)
+            ::close(m_listenFd);
+        m_listenFd = -1;
+    }
+
+    /// Counts a refusal, and says so once per episode: a flood must not become a flood of messages.
+    void refuse(std::atomic<quint64>& counter, const QString& why)
+    {
+        ++counter;
+        if (std::exchange(m_refusing, true))
+            return;
+        const QString message = QStringLiteral("refusing connections: %1").arg(why);
+        qWarning("perfdash: %s", qUtf8Printable(message));
+        Q_EMIT m_owner->connectionProblem(message);
+    }
+
+    /// Accepts up to @p most waiting connections (the listener is level-triggered: the rest wake it
+    /// again); while @p stopping, all of them, however far behind the store is.
+    void accept(int most, bool stopping = false)
+    {
+        for (int taken = 0; m_listenFd >= 0 && taken < most; ++taken) {
+            if (!stopping && storeIsBehind()) {
+                // Backpressure for connections too: a client that connects, sends and hangs up
+                // flat out is read in full at its hang-up, so pausing reads alone never held it
+                // back, and the batches waiting for the store grew without bound (0.8 KB a cycle).
+                // Waiting connections stay in the kernel's backlog; the client's connect() waits.
+                m_notifier->setEnabled(false);
+                if (!m_resume->isActive())
+                    m_resume->start();
+                return;
+            }
+            if (m_connections.size() >= m_maxConnections) {
+                if (!m_atCapSince.isValid())
+                    m_atCapSince.start();
+                if (!m_atCapSince.hasExpired(CapGraceMs)) {
+                    m_notifier->setEnabled(false); // finish() or the timer lets them in
+                    m_pauseAccepting->start(20);
+                    return;
+                }
+            } else {
+                m_atCapSince.invalidate();
+            }
+            const int fd = ::accept4(m_listenFd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0) {
+                if (errno == EINTR || errno == ECONNABORTED)
+                    continue;
+                if (errno == EMFILE || errno == ENFILE) {
+                    if (m_spare.acceptAndDrop(m_listenFd)) {
+                        refuse(m_refusedDescriptors,
+                            QStringLiteral("the dashboard has no file descriptor left (ulimit -n %1); %2 connections are open")
+                                .arg(descriptorbudget::descriptorLimit())
+                                .arg(m_connections.size()));
+                        continue;
+                    }
+                    // Not even the spare: stop listening for a moment rather than spin.
+                    m_notifier->setEnabled(false);
+                    m_pauseAccepting->start(100);
+                }
+                return; // EAGAIN: nothing more waits
+            }
+            if (m_connections.size() >= m_maxConnections) {
+                ::close(fd);
+                refuse(m_refusedLimit,
+                    QStringLiteral("%1 connections are open, the limit under ulimit -n %2; the excess is closed and counted")
+                        .arg(m_maxConnections)
+                        .arg(descriptorbudget::descriptorLimit()));
+                continue;
+            }
+            const PeerCredentials peer = peerOf(fd);
             if (!peer.known || peer.uid != ::getuid()) {
-                ++m_refused;
+                ::close(fd);
+                ++m_refusedUid;
                 const QString message = peer.known
                     ? QStringLiteral("refused a connection from uid %1 (pid %2): only uid %3 may connect")
                           .arg(peer.uid)
@@ -191,10 +307,15 @@ private:
                     : QStringLiteral("refused a connection whose peer could not be identified");
                 qWarning("perfdash: %s", qUtf8Printable(message));
                 Q_EMIT m_owner->connectionProblem(message);
-                socket->abort();
-                socket->deleteLater();
                 continue;
             }
+            auto* socket = new QLocalSocket(this);
+            if (!socket->setSocketDescriptor(qintptr(fd))) {
+                ::close(fd);
+                delete socket;
+                continue;
+            }
+            m_refusing = false; // the episode is over: a later refusal is said again
             ++m_accepted;
             ++m_connectionCount;
             auto* c = new Connection;
@@ -211,13 +332,16 @@ private:
         }
     }
 
+    bool storeIsBehind() const { return m_owner->m_batcher->waiting() > MaxWaitingBatches; }
+
     void read(QLocalSocket* socket, bool last = false)
     {
         Connection* c = m_connections.value(socket);
         if (!c)
             return;
-        if (!last && m_owner->m_batcher->waiting() > MaxWaitingBatches) {
-            m_resume.start(); // the store is behind: look again in a moment
+        if (!last && storeIsBehind()) {
+            if (!m_resume->isActive())
+                m_resume->start(); // the store is behind: look again in a moment
             return;
         }
         IngestBatch batch;
@@ -267,6 +391,8 @@ private:
         if (!c)
             return;
         --m_connectionCount;
+        if (m_atCapSince.isValid() && m_notifier && !m_notifier->isEnabled())
+            m_notifier->setEnabled(true); // a place is free for one waiting in the backlog
         IngestBatch closing;
         closing.connection = c->id;
         closing.peerPid = c->peerPid;
@@ -283,13 +409,21 @@ private:
     }
 
     IngestServer* m_owner;
-    QTimer m_resume;
-    QLocalServer* m_server = nullptr;
+    QTimer* m_resume;
+    QTimer* m_pauseAccepting = nullptr;
+    QElapsedTimer m_atCapSince; // valid while the connection cap is reached
+    int m_listenFd = -1;
+    QSocketNotifier* m_notifier = nullptr;
+    SpareDescriptor m_spare;
+    const int m_maxConnections;
+    bool m_refusing = false;
     QHash<QLocalSocket*, Connection*> m_connections;
     quint64 m_nextId = 0;
     std::atomic<int> m_connectionCount { 0 };
     std::atomic<quint64> m_accepted { 0 };
-    std::atomic<quint64> m_refused { 0 };
+    std::atomic<quint64> m_refusedUid { 0 };
+    std::atomic<quint64> m_refusedLimit { 0 };
+    std::atomic<quint64> m_refusedDescriptors { 0 };
     std::atomic<quint64> m_bytes { 0 };
     std::atomic<quint64> m_messages { 0 };
 };
@@ -353,7 +487,7 @@ bool IngestServer::listen(const QString& path, QString* error)
     if (!prepareDirectory(dir, isDefault, error) || !clearStale(path, error))
         return false;
 
-    m_worker = new Worker(this);
+    m_worker = new Worker(this, m_maxConnections > 0 ? m_maxConnections : descriptorbudget::socketConnections());
     m_worker->moveToThread(&m_thread);
     connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
     m_thread.start();
@@ -397,32 +531,55 @@ void IngestServer::apply(const QList<IngestBatch>& batches)
 {
     for (const IngestBatch& batch : batches) {
         quint64 key = m_processKeys.value(batch.connection);
-        const auto ensureProcess = [&] {
-            if (key)
-                return;
-            // NDJSON may skip the hello: the peer's credentials and /proc name the process.
-            const ProcessSample s = ProcessSampler(batch.peerPid).sample();
-            key = m_store->openProcess(batch.peerPid, s.isValid() ? s.name : QStringLiteral("pid %1").arg(batch.peerPid),
-                s.commandLine);
-            m_processKeys.insert(batch.connection, key);
-        };
-        for (const protocol::Message& message : batch.messages) {
-            if (const auto* hello = std::get_if<protocol::Hello>(&message)) {
-                const qint64 pid = hello->pid > 0 ? hello->pid : batch.peerPid;
-                QString name = hello->name;
-                QStringList commandLine = hello->commandLine;
-                if (name.isEmpty() || commandLine.isEmpty()) {
-                    const ProcessSample s = ProcessSampler(pid).sample();
-                    if (name.isEmpty())
-                        name = s.isValid() ? s.name : QStringLiteral("pid %1").arg(pid);
-                    if (commandLine.isEmpty())
-                        commandLine = s.commandLine;
-                }
-                key = m_store->openProcess(pid, name, commandLine);
+        if (!key && m_unplaced.contains(batch.connection)) {
+            // The store was full of live processes when this connection came: its messages are
+            // counted as refused, without asking /proc and the store again for every one.
+            m_store->addRefusedForProcessLimit(batch.messages.size() + batch.newMalformed, false);
+            if (batch.closed)
+                m_unplaced.remove(batch.connection);
+            continue;
+        }
+        const auto place = [&](qint64 pid, QString name, QStringList commandLine) {
+            if (name.isEmpty() || commandLine.isEmpty()) {
+                const ProcessSample s = ProcessSampler(pid).sample();
+                if (name.isEmpty())
+                    name = s.isValid() ? s.name : QStringLiteral("pid %1").arg(pid);
+                if (commandLine.isEmpty())
+                    commandLine = s.commandLine;
+            }
+            key = m_store->openProcess(pid, name, commandLine);
+            if (key) {
                 m_processKeys.insert(batch.connection, key);
+                return true;
+            }
+            m_unplaced.insert(batch.connection);
+            if (m_unplaced.size() == 1) // once per episode, not once per connection
+                Q_EMIT connectionProblem(QStringLiteral("pid %1: refused: the dashboard holds %2 live processes, its limit")
+                                         .arg(pid)
+                                         .arg(MetricsStore::MaxProcesses));
+            return false;
+        };
+        // NDJSON may skip the hello: the peer's credentials and /proc name the process.
+        const auto ensureProcess = [&] { return key || place(batch.peerPid, {}, {}); };
+        std::size_t done = 0;
+        bool refused = false;
+        for (const protocol::Message& message : batch.messages) {
+            ++done;
+            if (const auto* hello = std::get_if<protocol::Hello>(&message)) {
+                // The kernel's pid (SO_PEERCRED), not the one the hello claims: a client must not pose
+                // as another process and merge into its entry. The claim is used only when the kernel
+                // could not say (a peer in another pid namespace reads as 0).
+                const qint64 pid = batch.peerPid > 0 ? batch.peerPid : hello->pid;
+                if (!place(pid, hello->name, hello->commandLine)) {
+                    refused = true;
+                    break;
+                }
                 continue;
             }
-            ensureProcess();
+            if (!ensureProcess()) {
+                refused = true;
+                break;
+            }
             if (const auto* h = std::get_if<protocol::Histogram>(&message)) {
                 m_store->recordHistogram(key, h->operation, h->histogram, h->errors);
             } else if (const auto* e = std::get_if<protocol::Event>(&message)) {
@@ -441,14 +598,19 @@ void IngestServer::apply(const QList<IngestBatch>& batches)
                 m_store->setDrops(key, drops->events, drops->bytes, drops->operations);
             }
         }
-        if (batch.newMalformed) {
-            ensureProcess();
-            m_store->addMalformed(key, batch.newMalformed, batch.lastProblem);
+        if (refused) {
+            m_store->addRefusedForProcessLimit(batch.messages.size() - done + 1 + batch.newMalformed, true);
+            if (batch.closed)
+                m_unplaced.remove(batch.connection);
+            continue;
         }
+        if (batch.newMalformed && ensureProcess())
+            m_store->addMalformed(key, batch.newMalformed, batch.lastProblem);
         if (batch.closed) {
             if (key)
                 m_store->closeProcess(key, batch.error);
             m_processKeys.remove(batch.connection);
+            m_unplaced.remove(batch.connection);
         }
     }
 }

@@ -5,6 +5,7 @@
 #include "protocol.h"
 
 #include <QHash>
+#include <QSet>
 #include <QObject>
 #include <QThread>
 
@@ -43,7 +44,11 @@ public:
     {
         int connections = 0;
         quint64 accepted = 0;
-        quint64 refused = 0;
+        quint64 refused = 0; ///< of every reason below
+        quint64 refusedUid = 0; ///< another user's process
+        quint64 refusedLimit = 0; ///< over the connection cap
+        quint64 refusedDescriptors = 0; ///< accept failed for want of a descriptor
+        int maxConnections = 0;
         quint64 bytes = 0;
         quint64 messages = 0;
     };
@@ -60,6 +65,9 @@ public:
     bool listen(const QString& path, QString* error);
     void close();
     QString socketPath() const { return m_path; }
+    /// Connections held at once (default: a share of RLIMIT_NOFILE, see descriptorbudget); the
+    /// excess is closed at once and counted. Takes effect at the next listen().
+    void setMaxConnections(int max) { m_maxConnections = max; }
     Stats stats() const;
 
 Q_SIGNALS:
@@ -80,7 +88,9 @@ private:
     Worker* m_worker = nullptr;
     BatchProcessor<IngestBatch, bool>* m_batcher = nullptr; // lives on the apply thread
     QHash<quint64, quint64> m_processKeys; // connection -> store key; apply thread only
+    QSet<quint64> m_unplaced; // connections the full store had no room for; apply thread only
     QString m_path;
+    int m_maxConnections = 0;
 };
 
 } // namespace perfdash

@@ -1,25 +1,27 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "httpguard.h"
 #include "workerpool.h"
 
 #include <QHostAddress>
 #include <QObject>
 
-class QTcpServer;
 class QTcpSocket;
+
+class QHttpServer;
 
 namespace perfdash {
 
+class IngestServer;
 class MetricsStore;
 
 /**
- * A tiny HTTP/1.1 responder for Prometheus: GET /metrics answers the text exposition format
- * (version 0.0.4) with, per process and operation, a duration histogram (_bucket{le=...}, _sum,
- * _count, session-wide), an error counter, and per process memory, CPU and liveness gauges.
- * Written here because Qt 6.4 in Debian has no QHttpServer; it serves nothing else (404), reads
- * at most 8 KiB of a request, and closes each connection after its response. The text is built
- * on the worker pool.
+ * Prometheus: GET /metrics on Qt HTTP Server answers the text exposition format (version 0.0.4)
+ * with, per process and operation, a duration histogram (_bucket{le=...}, _sum, _count,
+ * session-wide), an error counter, per process memory, CPU and liveness gauges, and perfdash's
+ * own counters (connections, refusals, drops). HttpGuard puts a connection cap, a request
+ * deadline and a request size limit below the HTTP server. The text is built on the worker pool.
  */
 class MetricsEndpoint : public QObject
 {
@@ -30,18 +32,30 @@ public:
 
     /// Parses "HOST:PORT" or "PORT" (then on the loopback interface).
     static bool parseAddress(const QString& text, QHostAddress* host, quint16* port, QString* error);
+    /// Limits take effect at listen().
+    void setLimits(const HttpLimits& limits) { m_limits = limits; }
     bool listen(const QHostAddress& host, quint16 port, QString* error);
     quint16 port() const;
+    /// The ingest server whose counters /metrics shows too (may be null).
+    void setIngestServer(const IngestServer* server) { m_ingest = server; }
+    HttpGuard::Stats httpStats() const;
 
-    /// The exposition text for @p store, as /metrics serves it.
-    static QByteArray render(const MetricsStore& store);
+    /// The exposition text for @p store, as /metrics serves it; with @p ingest and @p http, perfdash's own counters too.
+    static QByteArray render(const MetricsStore& store, const IngestServer* ingest = nullptr, const HttpGuard* http = nullptr);
+
+Q_SIGNALS:
+    /// Connections refused (over the cap, out of descriptors): once per episode.
+    void problem(const QString& message);
 
 private:
-    void accept();
-    void read(QTcpSocket* socket);
+    /// Writes the 200 response with @p body, unless the client is gone.
+    static void answer(QTcpSocket* socket, const QByteArray& body);
 
     MetricsStore* m_store;
-    QTcpServer* m_server;
+    const IngestServer* m_ingest = nullptr;
+    QHttpServer* m_http;
+    HttpGuard* m_guard = nullptr;
+    HttpLimits m_limits;
     WorkerPool m_pool;
 };
 

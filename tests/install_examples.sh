@@ -15,11 +15,22 @@ grep -q '<svg' "$work/prefix/share/icons/hicolor/scalable/apps/perfdash.svg"
 cmake -S "$source/examples" -B "$work/examples" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" > /dev/null
 cmake --build "$work/examples" > /dev/null
 libdir=$(dirname "$(find "$work/prefix" -name 'libperfdash_client.so' | head -n 1)")
-export LD_LIBRARY_PATH="$libdir"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
-cc -o "$work/example_pc" "$source/examples/c/example.c" $(pkg-config --cflags --libs perfdash)
+cc -o "$work/example_pc" "$source/examples/c/example.c" $(pkg-config --cflags --libs perfdash) -Wl,-rpath,"$libdir"
+# pkg-config --static alone is enough to link a C program against the static C++ library.
+cc -static -o "$work/example_static" "$source/examples/c/example.c" $(pkg-config --static --cflags --libs perfdash)
+if readelf -d "$work/example_static" | grep -q NEEDED; then
+    echo "example_static is not a static program"
+    exit 1
+fi
 
-for program in "$work/examples/example_c" "$work/examples/example_cpp" "$work/example_pc"; do
+# The installed programs run from their prefix, with no LD_LIBRARY_PATH (RPATH): the demo finds the
+# installed client library, perfdash its own options.
+unset LD_LIBRARY_PATH
+"$work/prefix/bin/perfdash" --help | grep -q -- '--export-csv'
+PERFDASH_SOCKET="$work/nobody-listens.sock" "$work/prefix/bin/perfdash-demo" --duration 2
+
+for program in "$work/examples/example_c" "$work/examples/example_cpp" "$work/example_pc" "$work/example_static"; do
     name=$(basename "$program")
     "$work/prefix/bin/perfdash" --headless --quiet --socket "$work/s.sock" --export-csv "$work/$name.csv" -- "$program"
     cat "$work/$name.csv"

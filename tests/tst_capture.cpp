@@ -2,6 +2,9 @@
 #include "capture.h"
 
 #include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QSignalSpy>
 
 #include "helpers/filesizelimit.h"
@@ -11,6 +14,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <limits>
 #include <random>
 
 using namespace perfdash;
@@ -276,6 +280,106 @@ private Q_SLOTS:
         QVERIFY(errText.contains(u"no capture"_qs));
         QCOMPARE(compareCaptures({ basePath }, out, err), 2);
         QCOMPARE(compareCaptures({ basePath, newPath, u"--percentile"_qs, u"p0"_qs }, out, err), 2);
+        QCOMPARE(compareCaptures({ basePath, newPath, u"--threshold"_qs, u"nan"_qs }, out, err), 2);
+        QCOMPARE(compareCaptures({ basePath, newPath, u"--threshold"_qs, u"inf"_qs }, out, err), 2);
+        QCOMPARE(compareCaptures({ basePath, newPath, u"--threshold"_qs, u"-5"_qs }, out, err), 2);
+        QCOMPARE(compareCaptures({ basePath, newPath, u"--format"_qs, u"xml"_qs }, out, err), 2);
+
+        // An empty NEW capture compared nothing: the gate must not pass (it printed "only in BASE", exit 0).
+        ManualClock emptyClock(1'700'000'000'000);
+        MetricsStore empty(&emptyClock);
+        const QString emptyPath = m_dir.filePath(u"empty.pdcap"_qs);
+        QVERIFY(record(empty, emptyPath));
+        errText.clear();
+        QCOMPARE(compareCaptures({ basePath, emptyPath }, out, err), 3);
+        QVERIFY2(errText.contains(u"holds no operations"_qs), qPrintable(errText));
+        QCOMPARE(compareCaptures({ emptyPath, basePath }, out, err), 3);
+
+        // Machine-readable verdicts for CI comments.
+        outText.clear();
+        QCOMPARE(compareCaptures({ basePath, newPath, u"--threshold"_qs, u"20"_qs, u"--format"_qs, u"json"_qs }, out, err), 1);
+        const QJsonObject json = QJsonDocument::fromJson(outText.toUtf8()).object();
+        QCOMPARE(json.value(u"regressions"_qs).toInt(), 1);
+        QCOMPARE(json.value(u"rows"_qs).toArray().size(), 2);
+        outText.clear();
+        QCOMPARE(compareCaptures({ basePath, newPath, u"--threshold"_qs, u"20"_qs, u"--format"_qs, u"markdown"_qs }, out, err), 1);
+        QVERIFY2(outText.startsWith(u"| process | operation |"_qs) && outText.contains(u"**REGRESSION**"_qs), qPrintable(outText));
+    }
+
+    /// Issue 12, point 4: what the store refused is kept in the capture and shown again.
+    void refusalsAreCaptured()
+    {
+        ManualClock clock(1'700'000'000'000);
+        MetricsStore store(&clock);
+        fill(store, clock, 2, 1.0, 5);
+        const quint64 key = store.processes().constFirst().key;
+        store.setMetric(key, u"queue.depth"_qs, true, std::numeric_limits<double>::quiet_NaN());
+        store.recordMemory(key, qint64(1) << 60, -1);
+        QCOMPARE(store.process(key)->refusedValues, quint64(2));
+        const QString path = m_dir.filePath(u"refusals.pdcap"_qs);
+        QVERIFY(record(store, path));
+        const LoadedCapture opened = openCapture(path);
+        QVERIFY2(opened.load.ok, qPrintable(opened.load.error));
+        QCOMPARE(opened.store->processes().constFirst().refusedValues, quint64(2));
+        QVERIFY(opened.store->processes().constFirst().drops() >= 2);
+    }
+
+    /// Issue 12, point 6: each case the old verdict got wrong, row by row.
+    void compareVerdicts_data()
+    {
+        QTest::addColumn<QList<quint64>>("baseNs"); // one entry per process of the name "svc"
+        QTest::addColumn<QList<quint64>>("newNs");
+        QTest::addColumn<double>("baseErrorShare");
+        QTest::addColumn<double>("newErrorShare");
+        QTest::addColumn<int>("perProcess");
+        QTest::addColumn<int>("verdict");
+        QTest::addColumn<quint64>("newCount");
+        QTest::newRow("same") << QList<quint64> { 1000 } << QList<quint64> { 1000 } << 0.0 << 0.0 << 100 << int(Verdict::Same) << quint64(100);
+        QTest::newRow("slower") << QList<quint64> { 1000 } << QList<quint64> { 2000 } << 0.0 << 0.0 << 100 << int(Verdict::Regression) << quint64(100);
+        QTest::newRow("faster") << QList<quint64> { 2000 } << QList<quint64> { 1000 } << 0.0 << 0.0 << 100 << int(Verdict::Improvement) << quint64(100);
+        QTest::newRow("same name, second process slower: merged, not overwritten")
+            << QList<quint64> { 1000, 1000 } << QList<quint64> { 5000, 1000 } << 0.0 << 0.0 << 100 << int(Verdict::Regression) << quint64(200);
+        QTest::newRow("errors 0% to 100%") << QList<quint64> { 1000 } << QList<quint64> { 1000 } << 0.0 << 1.0 << 100 << int(Verdict::Regression) << quint64(100);
+        QTest::newRow("0 ns baseline") << QList<quint64> { 0 } << QList<quint64> { 5000 } << 0.0 << 0.0 << 100 << int(Verdict::Regression) << quint64(100);
+        QTest::newRow("too few samples") << QList<quint64> { 1000 } << QList<quint64> { 9000 } << 0.0 << 0.0 << 5 << int(Verdict::NotEnoughData) << quint64(5);
+        QTest::newRow("less throughput") << QList<quint64> { 1000 } << QList<quint64> { 1000 } << 0.0 << 0.0 << -100 << int(Verdict::Regression) << quint64(50);
+    }
+    void compareVerdicts()
+    {
+        QFETCH(QList<quint64>, baseNs);
+        QFETCH(QList<quint64>, newNs);
+        QFETCH(double, baseErrorShare);
+        QFETCH(double, newErrorShare);
+        QFETCH(int, perProcess);
+        QFETCH(int, verdict);
+        QFETCH(quint64, newCount);
+        const auto fillSide = [](MetricsStore& store, ManualClock& clock, const QList<quint64>& durations, double errorShare, int count) {
+            QList<quint64> keys;
+            for (qsizetype i = 0; i < durations.size(); ++i)
+                keys.append(store.openProcess(4000 + i, u"svc"_qs, {}));
+            // 10 seconds either way; a negative count means half as many in the same time.
+            const int n = std::abs(count);
+            for (int second = 0; second < 10; ++second) {
+                for (qsizetype i = 0; i < durations.size(); ++i) {
+                    for (int k = second * n / 10; k < (second + 1) * n / 10; ++k)
+                        store.recordOperation(keys[i], u"op"_qs, durations[i], double(k % 100) >= errorShare * 100, {});
+                }
+                clock.advanceMs(1000);
+            }
+            for (quint64 key : keys)
+                store.closeProcess(key);
+        };
+        ManualClock baseClock(1'700'000'000'000), newClock(1'700'000'000'000);
+        MetricsStore base(&baseClock), next(&newClock);
+        fillSide(base, baseClock, baseNs, baseErrorShare, std::abs(perProcess));
+        fillSide(next, newClock, newNs, newErrorShare, perProcess < 0 ? std::abs(perProcess) / 2 : perProcess);
+        const QList<ComparisonRow> rows = compareStores(base, next, ComparisonOptions {});
+        QCOMPARE(rows.size(), 1);
+        const ComparisonRow& r = rows.constFirst();
+        QVERIFY2(int(r.verdict) == verdict, qPrintable(verdictName(r.verdict) + u": "_qs + r.reasons.join(u", "_qs)));
+        QCOMPARE(r.next->count, newCount);
+        QCOMPARE(r.regression, r.verdict == Verdict::Regression);
+        QCOMPARE(r.regression, !r.reasons.isEmpty());
     }
 };
 

@@ -6,6 +6,7 @@
 #include <QBuffer>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -225,6 +226,26 @@ private Q_SLOTS:
             s("/nonexistent-dir/x.csv"), [](CsvWriter& csv) { csv.text(u"x").endRow(); }, &error));
         QVERIFY2(error.contains(s("/nonexistent-dir/x.csv")), qPrintable(error));
         QVERIFY(!QFile::exists(s("/nonexistent-dir/x.csv")));
+    }
+
+    /// Issue 12, point 8: an export through a planted symlink wrote to its target.
+    void plantedSymlinkIsRefused()
+    {
+        QTemporaryDir dir;
+        const QString victim = dir.filePath(s("victim.txt"));
+        QFile v(victim);
+        QVERIFY(v.open(QIODevice::WriteOnly));
+        v.write("precious\n");
+        v.close();
+        const QString link = dir.filePath(s("export.csv"));
+        QVERIFY(QFile::link(victim, link));
+        QString error;
+        QVERIFY(!csvexport::writeFile(link, [](CsvWriter& csv) { csv.text(u"x").endRow(); }, &error));
+        QVERIFY2(error.contains(s("symbolic link")) && error.contains(link), qPrintable(error));
+        QVERIFY(v.open(QIODevice::ReadOnly));
+        QCOMPARE(v.readAll(), QByteArray("precious\n"));
+        QVERIFY(QFileInfo(link).isSymLink()); // left as it was
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::System).size(), 2); // no temp file left
     }
 };
 

@@ -6,10 +6,13 @@
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTcpSocket>
+#include <QSignalSpy>
 #include <QTest>
 #include <QThread>
 
 #include <atomic>
+#include <memory>
+#include <vector>
 
 using namespace perfdash;
 
@@ -23,7 +26,7 @@ QByteArray get(quint16 port, const QByteArray& path)
         QTcpSocket socket;
         socket.connectToHost(QHostAddress::LocalHost, port);
         if (socket.waitForConnected(10'000)) {
-            socket.write("GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            socket.write("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
             while (socket.waitForReadyRead(30'000))
                 reply += socket.readAll();
             reply += socket.readAll();
@@ -36,6 +39,20 @@ QByteArray get(quint16 port, const QByteArray& path)
     client->wait();
     delete client;
     return reply;
+}
+/// `promtool check metrics` (Debian's prometheus package, installed by setup.sh) accepts @p body.
+void promtoolAccepts(const QByteArray& body)
+{
+    const QString promtool = QStandardPaths::findExecutable(u"promtool"_qs);
+    QVERIFY2(!promtool.isEmpty(), "promtool is not installed (Debian's prometheus package; setup.sh installs it)");
+    QProcess check;
+    check.setProcessChannelMode(QProcess::MergedChannels);
+    check.start(promtool, { u"check"_qs, u"metrics"_qs });
+    QVERIFY(check.waitForStarted());
+    check.write(body);
+    check.closeWriteChannel();
+    QVERIFY(check.waitForFinished(60'000));
+    QVERIFY2(check.exitCode() == 0, check.readAll().constData());
 }
 } // namespace
 
@@ -58,7 +75,8 @@ private Q_SLOTS:
         QVERIFY2(reply.startsWith("HTTP/1.1 200 OK\r\n"), reply.left(200).constData());
         QVERIFY(reply.contains("Content-Type: text/plain; version=0.0.4"));
         const QByteArray body = reply.mid(reply.indexOf("\r\n\r\n") + 4);
-        QCOMPARE(body, MetricsEndpoint::render(store));
+        QVERIFY(body.startsWith(MetricsEndpoint::render(store))); // then the endpoint's own counters
+        QVERIFY(body.contains("perfdash_http_connections_refused_total{reason=\"limit\"} 0\n"));
 
         const QByteArray labels = "process=\"svc \\\"quoted\\\"\",pid=\"" + QByteArray::number(QCoreApplication::applicationPid())
             + "\",operation=\"db.query\"";
@@ -79,16 +97,150 @@ private Q_SLOTS:
         QVERIFY(bucket("1e-05") <= bucket("0.0001")); // cumulative
         QVERIFY(get(endpoint.port(), "/").startsWith("HTTP/1.1 404"));
 
-        const QString promtool = QStandardPaths::findExecutable(u"promtool"_qs);
-        if (promtool.isEmpty())
-            QSKIP("promtool is not installed (Debian's prometheus package; setup.sh installs it)");
-        QProcess check;
-        check.start(promtool, { u"check"_qs, u"metrics"_qs });
-        QVERIFY(check.waitForStarted());
-        check.write(body);
-        check.closeWriteChannel();
-        QVERIFY(check.waitForFinished(60'000));
-        QVERIFY2(check.exitCode() == 0, check.readAll().constData());
+        promtoolAccepts(body);
+    }
+
+    /// Issue 12, point 7: a value equal to a bound is under it (a 5 µs operation is in le="5e-06").
+    void valueOnABoundIsUnderIt_data()
+    {
+        QTest::addColumn<quint64>("ns");
+        QTest::addColumn<QByteArray>("le");
+        QTest::newRow("1 us") << quint64(1'000) << QByteArray("1e-06");
+        QTest::newRow("5 us") << quint64(5'000) << QByteArray("5e-06");
+        QTest::newRow("50 us") << quint64(50'000) << QByteArray("5e-05");
+        QTest::newRow("5 ms") << quint64(5'000'000) << QByteArray("0.005");
+        QTest::newRow("1 s") << quint64(1'000'000'000) << QByteArray("1");
+    }
+    void valueOnABoundIsUnderIt()
+    {
+        QFETCH(quint64, ns);
+        QFETCH(QByteArray, le);
+        MetricsStore store;
+        const quint64 key = store.openProcess(4242, u"svc"_qs, {});
+        store.recordOperation(key, u"op"_qs, ns, true, {});
+        const QByteArray body = MetricsEndpoint::render(store);
+        QVERIFY2(body.contains(QByteArray("perfdash_operation_duration_seconds_bucket{process=\"svc\",pid=\"4242\",operation=\"op\",le=\"" + le + "\"} 1\n")),
+            body.constData());
+    }
+
+    /// Point 7: a process that reconnected is two store entries with equal labels: one series, summed.
+    void reconnectedProcessIsOneSeries()
+    {
+        MetricsStore store;
+        const quint64 first = store.openProcess(4242, u"svc"_qs, {});
+        store.recordOperation(first, u"op"_qs, 1000, true, {});
+        store.closeProcess(first);
+        const quint64 second = store.openProcess(4242, u"svc"_qs, {});
+        QVERIFY(second != first);
+        store.recordOperation(second, u"op"_qs, 2000, false, {});
+        const QByteArray body = MetricsEndpoint::render(store);
+        const QByteArray count = "perfdash_operation_duration_seconds_count{process=\"svc\",pid=\"4242\",operation=\"op\"} ";
+        QCOMPARE(body.count(count), 1);
+        QVERIFY(body.contains(QByteArray(count + "2\n")));
+        QVERIFY(body.contains("perfdash_operation_errors_total{process=\"svc\",pid=\"4242\",operation=\"op\"} 1\n"));
+        QCOMPARE(body.count("perfdash_process_up{process=\"svc\",pid=\"4242\"} "), 1);
+        QVERIFY(body.contains("perfdash_process_up{process=\"svc\",pid=\"4242\"} 1\n")); // the newest entry is live
+        promtoolAccepts(body);
+    }
+
+    void slowAndOversizedClientsAreClosed_data()
+    {
+        QTest::addColumn<QByteArray>("request");
+        QTest::addColumn<bool>("answered413");
+        QTest::newRow("idle: sends nothing") << QByteArray() << false;
+        QTest::newRow("partial headers") << QByteArray("GET /metrics HTTP/1.1\r\nHost: loc") << false;
+        QTest::newRow("oversized request in one write")
+            << QByteArray("GET /metrics HTTP/1.1\r\nX-Pad: " + QByteArray(64 * 1024, 'a') + "\r\n\r\n") << true;
+    }
+    /// Point 7: no connection stays open for want of a timeout or a size limit.
+    void slowAndOversizedClientsAreClosed()
+    {
+        QFETCH(QByteArray, request);
+        QFETCH(bool, answered413);
+        MetricsStore store;
+        MetricsEndpoint endpoint(&store);
+        HttpLimits limits;
+        limits.requestTimeoutMs = 300;
+        limits.maxRequestBytes = 8 * 1024;
+        endpoint.setLimits(limits);
+        QString error;
+        QVERIFY2(endpoint.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, endpoint.port());
+        QVERIFY(socket.waitForConnected(10'000));
+        if (!request.isEmpty())
+            socket.write(request);
+        QByteArray reply;
+        QTRY_VERIFY_WITH_TIMEOUT((reply += socket.readAll(), socket.state() == QAbstractSocket::UnconnectedState), 20'000);
+        reply += socket.readAll();
+        QCOMPARE(reply.startsWith("HTTP/1.1 413"), answered413);
+        QTRY_COMPARE_WITH_TIMEOUT(endpoint.httpStats().open, 0, 10'000);
+        QCOMPARE(endpoint.httpStats().oversized, quint64(answered413 ? 1 : 0));
+        QCOMPARE(endpoint.httpStats().timedOut, quint64(answered413 ? 0 : 1));
+    }
+
+    /// A scraper that hangs up before its answer is ready (a timeout, Ctrl+C on curl) must not take the
+    /// dashboard down: with Qt 6.4's QFuture responses the answer was written to the freed socket
+    /// (SIGSEGV within a few hundred such requests, with or without a descriptor limit).
+    void aClientThatHangsUpBeforeTheAnswerIsHarmless()
+    {
+        MetricsStore store;
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), u"svc"_qs, {});
+        for (int op = 0; op < 300; ++op) // enough to make each rendering take a while
+            store.recordOperation(key, u"op.%1"_qs.arg(op), 1000 + quint64(op), true, {});
+        MetricsEndpoint endpoint(&store);
+        QString error;
+        QVERIFY2(endpoint.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+        const quint16 port = endpoint.port();
+        std::atomic<int> sent { 0 };
+        QThread* client = QThread::create([&] {
+            for (int i = 0; i < 400; ++i) {
+                QTcpSocket socket;
+                socket.connectToHost(QHostAddress::LocalHost, port);
+                if (!socket.waitForConnected(10'000))
+                    continue;
+                socket.write("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+                socket.flush(); // written to the kernel now
+                socket.abort();
+                ++sent;
+            }
+        });
+        QSignalSpy finished(client, &QThread::finished); // runs the event loop (qWaitFor sleeps 10 ms a turn)
+        client->start();
+        QVERIFY(finished.wait(120'000));
+        client->wait();
+        delete client;
+        QCOMPARE(sent.load(), 400);
+        QTRY_COMPARE_WITH_TIMEOUT(endpoint.httpStats().open, 0, 30'000);
+        const QByteArray reply = get(port, "/metrics");
+        QVERIFY2(reply.startsWith("HTTP/1.1 200"), reply.left(200).constData());
+        QVERIFY(reply.contains("operation=\"op.299\"} 1\n"));
+    }
+
+    /// Point 2: past the cap, connections are refused with a count; closing them makes room again.
+    void connectionCapRefusesAndRecovers()
+    {
+        MetricsStore store;
+        MetricsEndpoint endpoint(&store);
+        HttpLimits limits;
+        limits.maxConnections = 3;
+        limits.closeAfterResponse = true;
+        endpoint.setLimits(limits);
+        QString error;
+        QVERIFY2(endpoint.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+        std::vector<std::unique_ptr<QTcpSocket>> idle;
+        for (int i = 0; i < 5; ++i) {
+            idle.push_back(std::make_unique<QTcpSocket>());
+            idle.back()->connectToHost(QHostAddress::LocalHost, endpoint.port());
+            QVERIFY(idle.back()->waitForConnected(10'000));
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(endpoint.httpStats().refusedLimit, quint64(2), 10'000);
+        QCOMPARE(endpoint.httpStats().open, 3);
+        idle.clear();
+        QTRY_COMPARE_WITH_TIMEOUT(endpoint.httpStats().open, 0, 10'000);
+        const QByteArray reply = get(endpoint.port(), "/metrics");
+        QVERIFY2(reply.startsWith("HTTP/1.1 200"), reply.left(200).constData());
+        QVERIFY(reply.contains("perfdash_http_connections_refused_total{reason=\"limit\"} 2\n"));
     }
 
     void addresses_data()

@@ -16,6 +16,34 @@ class TestOperationHistory : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    /// Issue 12, point 3: an operation that saw one event cost 134 KB (five dense histograms and a
+    /// 300-slot ring); it must cost what it holds, with the same statistics.
+    void sparseOperationCostsLittle_data()
+    {
+        QTest::addColumn<int>("events");
+        QTest::addColumn<int>("maxBytes");
+        QTest::newRow("one event") << 1 << 4096;
+        QTest::newRow("a handful") << 5 << 4096;
+        // 300 one-bucket seconds in the window, and 600 points of the per-second series (kept an hour)
+        QTest::newRow("one event a second for 10 minutes") << 600 << 96 * 1024;
+    }
+    void sparseOperationCostsLittle()
+    {
+        QFETCH(int, events);
+        QFETCH(int, maxBytes);
+        OperationHistory h;
+        const qint64 start = 1'700'000'000'000;
+        for (int i = 0; i < events; ++i)
+            h.record(start + qint64(i) * (events > 10 ? 1000 : 10), 5'000 + quint64(i), true);
+        h.advanceTo(start + qint64(events) * 1000 + 1000);
+        QVERIFY2(h.memoryBytes() < std::size_t(maxBytes), qPrintable(QString::number(h.memoryBytes())));
+        QCOMPARE(h.totalCount(), quint64(events));
+        const OperationStats s = h.stats(start + qint64(events) * 1000 + 1000, StatsWindow::session(), QStringLiteral("op"));
+        QCOMPARE(s.count, quint64(events));
+        QCOMPARE(s.minNs, quint64(5'000));
+        QCOMPARE(s.maxNs, quint64(5'000 + events - 1));
+    }
+
     void windowSlotsDropOffOnTime_data()
     {
         QTest::addColumn<int>("window");

@@ -19,17 +19,43 @@ void AlertsModel::add(const QList<Alert>& alerts)
     if (alerts.isEmpty())
         return;
     m_total += quint64(alerts.size());
-    // Only the newest MaxAlerts can be shown anyway.
-    const qsizetype take = std::min<qsizetype>(alerts.size(), MaxAlerts);
-    beginInsertRows({}, 0, int(take - 1));
-    for (qsizetype i = alerts.size() - take; i < alerts.size(); ++i)
-        m_alerts.push_front(alerts[i]);
+    // All go in first, so that eviction below can keep budget alerts over slow ones.
+    beginInsertRows({}, 0, int(alerts.size() - 1));
+    for (const Alert& a : alerts)
+        m_alerts.push_front(a);
     endInsertRows();
-    if (m_alerts.size() > std::size_t(MaxAlerts)) {
+    if (m_alerts.size() <= std::size_t(MaxAlerts))
+        return;
+    const auto isSlow = [](const Alert& a) { return a.kind == Alert::Kind::Slow || a.kind == Alert::Kind::VerySlow; };
+    std::size_t excess = m_alerts.size() - std::size_t(MaxAlerts);
+    bool tailIsSlow = true;
+    for (std::size_t i = std::size_t(MaxAlerts); i < m_alerts.size() && tailIsSlow; ++i)
+        tailIsSlow = isSlow(m_alerts[i]);
+    if (tailIsSlow) { // the usual case: the oldest rows go
         beginRemoveRows({}, MaxAlerts, int(m_alerts.size() - 1));
         m_alerts.resize(MaxAlerts);
         endRemoveRows();
+        return;
     }
+    // Budget alerts in the tail: the oldest slow ones go instead, wherever they are.
+    beginResetModel();
+    std::deque<Alert> kept;
+    for (auto it = m_alerts.rbegin(); it != m_alerts.rend(); ++it) {
+        if (excess && isSlow(*it)) {
+            --excess;
+            continue;
+        }
+        kept.push_front(*it);
+    }
+    while (kept.size() > std::size_t(MaxAlerts)) // only budget alerts left over: the oldest go
+        kept.pop_back();
+    m_alerts = std::move(kept);
+    endResetModel();
+}
+
+const Alert* AlertsModel::alertAt(int row) const
+{
+    return row >= 0 && std::size_t(row) < m_alerts.size() ? &m_alerts[std::size_t(row)] : nullptr;
 }
 
 void AlertsModel::clear()
@@ -55,6 +81,16 @@ QVariant AlertsModel::data(const QModelIndex& index, int role) const
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
         return {};
     const Alert& a = m_alerts[std::size_t(index.row())];
+    if (role == KindRole)
+        return int(a.kind);
+    if (role == SortRole) {
+        switch (Column(index.column())) {
+        case Time: return a.timestampMs;
+        case Severity: return int(a.kind);
+        case Duration: return a.durationNs;
+        default: return data(index, Qt::DisplayRole);
+        }
+    }
     if (role == Qt::DisplayRole) {
         switch (Column(index.column())) {
         case Time: return QDateTime::fromMSecsSinceEpoch(a.timestampMs).toString(QStringLiteral("HH:mm:ss.zzz"));
@@ -82,7 +118,7 @@ QVariant AlertsModel::data(const QModelIndex& index, int role) const
         }
     }
     if (role == Qt::ToolTipRole)
-        return a.details;
+        return index.column() == Operation ? a.operation : a.details;
     return {};
 }
 

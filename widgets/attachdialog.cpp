@@ -17,12 +17,17 @@
 #include <QSortFilterProxyModel>
 #include <QStandardItemModel>
 #include <QTableView>
+#include <QTimer>
 #include <QVBoxLayout>
+
+#include <utility>
 
 namespace perfdash {
 
 AttachDialog::AttachDialog(WorkerPool* pool, const QSet<qint64>& instrumented, QWidget* parent)
     : QDialog(parent)
+    , m_pool(pool)
+    , m_instrumented(instrumented)
     , m_model(new QStandardItemModel(0, 5, this))
     , m_proxy(new QSortFilterProxyModel(this))
     , m_view(new QTableView(this))
@@ -42,12 +47,14 @@ AttachDialog::AttachDialog(WorkerPool* pool, const QSet<qint64>& instrumented, Q
     m_filter->setPlaceholderText(tr("Filter by pid, name or command line"));
     m_filter->setClearButtonEnabled(true);
     connect(m_filter, &QLineEdit::textChanged, this, &AttachDialog::setFilter);
+    connect(m_filter, &QLineEdit::returnPressed, this, &AttachDialog::acceptSingleMatch);
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_filter);
     layout->addWidget(m_view);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Cancel, this);
     auto* attach = buttons->addButton(tr("Attach"), QDialogButtonBox::AcceptRole);
+    attach->setAutoDefault(false); // Enter in the filter is handled by acceptSingleMatch()
     attach->setEnabled(false);
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
@@ -57,28 +64,95 @@ AttachDialog::AttachDialog(WorkerPool* pool, const QSet<qint64>& instrumented, Q
     layout->addWidget(buttons);
     resize(760, 480);
 
-    pool->submit(QStringLiteral("list processes"), [] { return listUserProcesses(); })
-        .then(this, [this, instrumented](const QList<ProcessSample>& processes) {
-            for (const ProcessSample& p : processes) {
-                auto* pid = new QStandardItem(QString::number(p.pid));
-                pid->setData(p.pid, Qt::UserRole);
-                auto* name = new QStandardItem(p.name);
-                name->setData(p.name, Qt::UserRole);
-                auto* rss = new QStandardItem(formatBytes(p.rssBytes));
-                rss->setData(p.rssBytes, Qt::UserRole);
-                const bool streams = instrumented.contains(p.pid);
-                auto* inst = new QStandardItem(streams ? tr("yes") : QString());
-                inst->setData(streams, Qt::UserRole);
-                auto* command = new QStandardItem(p.commandLine.join(u' '));
-                command->setData(command->text(), Qt::UserRole);
-                for (QStandardItem* item : { pid, name, rss, inst, command })
-                    item->setEditable(false);
-                m_model->appendRow({ pid, name, rss, inst, command });
-            }
-            m_view->sortByColumn(2, Qt::DescendingOrder);
-            m_view->resizeColumnsToContents();
+    reload();
+    auto* refresh = new QTimer(this);
+    refresh->setInterval(RefreshMs);
+    connect(refresh, &QTimer::timeout, this, &AttachDialog::reload);
+    refresh->start();
+}
+
+void AttachDialog::reload()
+{
+    if (m_loading)
+        return;
+    m_loading = true;
+    m_pool->submit(QStringLiteral("list processes"), [] { return listUserProcesses(); })
+        .then(this, [this](const QList<ProcessSample>& processes) {
+            m_loading = false;
+            applyProcesses(processes);
             Q_EMIT loaded();
         });
+}
+
+void AttachDialog::applyProcesses(const QList<ProcessSample>& processes)
+{
+    // Updated in place, row by row, so that the selection and the scroll position stay.
+    QHash<qint64, const ProcessSample*> now;
+    for (const ProcessSample& p : processes)
+        now.insert(p.pid, &p);
+    const bool first = m_model->rowCount() == 0;
+    for (int row = m_model->rowCount() - 1; row >= 0; --row) {
+        const qint64 pid = m_model->item(row, 0)->data(Qt::UserRole).toLongLong();
+        const ProcessSample* p = now.value(pid);
+        if (!p) {
+            m_model->removeRow(row);
+            continue;
+        }
+        const auto set = [&](int column, const QString& text, const QVariant& sort) {
+            QStandardItem* item = m_model->item(row, column);
+            if (item->text() != text)
+                item->setText(text);
+            if (item->data(Qt::UserRole) != sort)
+                item->setData(sort, Qt::UserRole);
+        };
+        set(1, p->name, p->name);
+        set(2, formatBytes(p->rssBytes), p->rssBytes);
+        set(4, p->commandLine.join(u' '), p->commandLine.join(u' '));
+        now.remove(pid);
+    }
+    for (const ProcessSample& p : processes) {
+        if (!now.contains(p.pid))
+            continue;
+        auto* pid = new QStandardItem(QString::number(p.pid));
+        pid->setData(p.pid, Qt::UserRole);
+        auto* name = new QStandardItem(p.name);
+        name->setData(p.name, Qt::UserRole);
+        auto* rss = new QStandardItem(formatBytes(p.rssBytes));
+        rss->setData(p.rssBytes, Qt::UserRole);
+        const bool streams = m_instrumented.contains(p.pid);
+        auto* inst = new QStandardItem(streams ? tr("yes") : QString());
+        inst->setData(streams, Qt::UserRole);
+        auto* command = new QStandardItem(p.commandLine.join(u' '));
+        command->setData(command->text(), Qt::UserRole);
+        for (QStandardItem* item : { pid, name, rss, inst, command })
+            item->setEditable(false);
+        m_model->appendRow({ pid, name, rss, inst, command });
+    }
+    if (first) {
+        m_view->sortByColumn(2, Qt::DescendingOrder);
+        m_view->resizeColumnsToContents();
+    }
+}
+
+void AttachDialog::acceptSingleMatch()
+{
+    // A pid typed whole is that process, even when its digits also appear in other rows (another
+    // pid, a size, a command line).
+    bool isPid = false;
+    const qint64 pid = m_filter->text().trimmed().toLongLong(&isPid);
+    for (int row = 0; isPid && row < m_proxy->rowCount(); ++row) {
+        if (m_proxy->index(row, 0).data(Qt::UserRole).toLongLong() == pid) {
+            m_view->selectRow(row);
+            accept();
+            return;
+        }
+    }
+    if (m_proxy->rowCount() == 1) {
+        m_view->selectRow(0);
+        accept();
+    } else if (m_view->selectionModel()->hasSelection()) {
+        accept();
+    }
 }
 
 void AttachDialog::setFilter(const QString& text)
@@ -101,6 +175,9 @@ LaunchDialog::LaunchDialog(QWidget* parent)
     , m_directory(new QLineEdit(QDir::currentPath(), this))
 {
     setWindowTitle(tr("Launch a program"));
+    m_program->setObjectName(QStringLiteral("program"));
+    m_arguments->setObjectName(QStringLiteral("arguments"));
+    m_directory->setObjectName(QStringLiteral("directory"));
     auto* form = new QFormLayout(this);
     auto* programRow = new QHBoxLayout;
     auto* browse = new QPushButton(tr("Browse…"), this);
@@ -132,7 +209,40 @@ QString LaunchDialog::program() const
 
 QStringList LaunchDialog::arguments() const
 {
-    return QProcess::splitCommand(m_arguments->text());
+    return splitArguments(m_arguments->text());
+}
+
+QStringList LaunchDialog::splitArguments(const QString& text)
+{
+    // QProcess::splitCommand knows only double quotes: 'two words' came out as two arguments.
+    QStringList words;
+    QString word;
+    bool inWord = false;
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const QChar c = text.at(i);
+        if (c == u'\'' || c == u'"') {
+            inWord = true;
+            for (++i; i < text.size() && text.at(i) != c; ++i) {
+                if (c == u'"' && text.at(i) == u'\\' && i + 1 < text.size()
+                    && QStringView(u"\"\\$`").contains(text.at(i + 1)))
+                    ++i;
+                word += text.at(i);
+            }
+        } else if (c == u'\\' && i + 1 < text.size()) {
+            inWord = true;
+            word += text.at(++i);
+        } else if (c.isSpace()) {
+            if (inWord)
+                words.append(std::exchange(word, QString()));
+            inWord = false;
+        } else {
+            inWord = true;
+            word += c;
+        }
+    }
+    if (inWord)
+        words.append(word);
+    return words;
 }
 
 QString LaunchDialog::workingDirectory() const

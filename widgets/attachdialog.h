@@ -8,13 +8,18 @@ class QLineEdit;
 class QSortFilterProxyModel;
 class QStandardItemModel;
 class QTableView;
+class QTimer;
 
 namespace perfdash {
 
 class WorkerPool;
+struct ProcessSample;
 
 /// This user's processes from /proc (pid, name, RSS, instrumented or not, command line), with a
-/// filter. Read on the worker pool; the chosen pids are in selectedPids() after accept().
+/// filter. Read on the worker pool, and read again every RefreshMs while the dialog is open (a
+/// process that was "bash" between fork and exec gets its real name; new ones come, gone ones
+/// go; the selection stays). Enter in the filter attaches to the only match. The chosen pids are
+/// in selectedPids() after accept().
 class AttachDialog : public QDialog
 {
     Q_OBJECT
@@ -22,7 +27,11 @@ public:
     /// @p instrumented: pids already streaming to this dashboard, marked in the list.
     AttachDialog(WorkerPool* pool, const QSet<qint64>& instrumented, QWidget* parent = nullptr);
 
+    static constexpr int RefreshMs = 2000;
+
     QList<qint64> selectedPids() const;
+    /// Reads the processes again (the timer does it on its own).
+    void reload();
     /// The model behind the list (for tests): one row per process, pid in column 0.
     QStandardItemModel* processModel() const { return m_model; }
     void setFilter(const QString& text);
@@ -31,6 +40,12 @@ Q_SIGNALS:
     void loaded();
 
 private:
+    void applyProcesses(const QList<ProcessSample>& processes);
+    void acceptSingleMatch();
+
+    WorkerPool* m_pool;
+    QSet<qint64> m_instrumented;
+    bool m_loading = false;
     QStandardItemModel* m_model;
     QSortFilterProxyModel* m_proxy;
     QTableView* m_view;
@@ -46,6 +61,10 @@ public:
     QString program() const;
     QStringList arguments() const;
     QString workingDirectory() const;
+    /// Splits @p text into arguments as a POSIX shell would quote them: 'single' (literal),
+    /// "double" (backslash escapes \" \\ \$ \`), a backslash outside quotes; no expansion. An
+    /// unclosed quote runs to the end.
+    static QStringList splitArguments(const QString& text);
 
 private:
     QLineEdit* m_program;

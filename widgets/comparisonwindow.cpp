@@ -2,6 +2,7 @@
 #include "comparisonwindow.h"
 
 #include "format.h"
+#include "profilediffmodel.h"
 
 #include <QBrush>
 #include <QChart>
@@ -120,6 +121,7 @@ ComparisonWindow* ComparisonWindow::open(const QString& basePath, const QString&
         }
     }
     auto* window = new ComparisonWindow(std::move(base), std::move(next), percentile, threshold);
+    addProfileComparison(window, basePath, newPath); // the differential CPU profile, when the captures hold profiles
     window->setWindowTitle(tr("perfdash — %1 → %2").arg(QFileInfo(basePath).fileName(), QFileInfo(newPath).fileName()));
     return window;
 }

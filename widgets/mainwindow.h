@@ -6,7 +6,9 @@
 #include "workerpool.h"
 
 #include <QMainWindow>
+#include <QModelIndex>
 #include <QPointer>
+#include <QSet>
 #include <QTimer>
 
 #include <memory>
@@ -16,20 +18,28 @@ class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
+class QMenu;
 class QProgressBar;
+class QPushButton;
 class QProcess;
 class QSortFilterProxyModel;
 class QSplitter;
+class QTabWidget;
 class QTableView;
 class QToolButton;
 
 namespace perfdash {
 
+class AlertsFilterModel;
 class AlertsModel;
+class OperationsFilterModel;
 class ChartsPanel;
+class TableColumns;
 class IngestServer;
 class OperationsModel;
 class ProcessesModel;
+class ProfilePanel;
+class Profiler;
 struct Alert;
 struct CaptureLoad;
 
@@ -38,6 +48,12 @@ struct CaptureLoad;
  * the store is built on the worker pool (never on the GUI thread) through a debouncer, and
  * applied to the models and charts; stale snapshots are dropped by job number. Pause freezes the
  * view while ingest goes on.
+ *
+ * Its implementation is split by job: mainwindow.cpp (the refresh loop, selection and what is
+ * charted), mainwindowlayout.cpp (toolbar, tables, splitters, the views' tabs), mainwindowmenus.cpp
+ * (menus, Help, the rows' context menu), mainwindowstatus.cpp (the status bar),
+ * mainwindowfiles.cpp (exports and captures), mainwindowprocesses.cpp (attach, launch, quitting
+ * with launched programs), mainwindowsettings.cpp (what is remembered).
  */
 class MainWindow : public QMainWindow
 {
@@ -50,7 +66,8 @@ public:
     ~MainWindow() override;
 
     /// Writes one export on the worker pool; the future holds an error sentence, empty on success.
-    QFuture<QString> exportCsv(ExportKind kind, const QString& path);
+    /// Statistics are over @p window (the whole session by default).
+    QFuture<QString> exportCsv(ExportKind kind, const QString& path, StatsWindow window = StatsWindow::session());
     void selectOperation(quint64 processKey, const QString& operation);
     void selectProcess(quint64 key);
     void applyBudgets(const QList<Budget>& budgets, const Thresholds& thresholds);
@@ -67,9 +84,33 @@ public:
     /// Shows what a loaded capture holds besides its store: its name, any damage, its alerts.
     void showCapture(const QString& path, const CaptureLoad& load);
 
+    /// Says in the status bar that the session is being recorded to @p path (--record).
+    void setRecording(const QString& path);
+    /// Adds a view beside the charts (a tab: "Charts", "Profile"...).
+    void addView(QWidget* view, const QString& title);
+    /// Statistics over a time range (as a range dragged on a chart), or back to the window (0, 0).
+    void setStatisticsRange(qint64 fromMs, qint64 toMs);
+    /// Charts several operations' chosen percentile on one chart (one alone: its usual charts).
+    void compareOperations(const QList<ChartTarget>& targets);
+
     ChartsPanel* charts() const { return m_charts; }
+    /// The CPU profile tab, beside the charts; @p profiler may be null (no profiling).
+    void setProfiler(Profiler* profiler);
+    ProfilePanel* profilePanel() const { return m_profile; }
+    QTableView* operationView() const { return m_operationView; }
+    QTableView* processView() const { return m_processView; }
+    QTableView* alertView() const { return m_alertView; }
+    AlertsFilterModel* alertsFilter() const { return m_alertsProxy; }
+    OperationsFilterModel* operationsProxy() const { return m_operationsProxy; }
+    QTabWidget* views() const { return m_views; }
+    /// "Alerts — 1,000 kept of 2,358 raised": what the alerts' title says.
+    QString alertsTitle() const;
+    /// The rows' context menu actions, for the operation at @p proxyRow (tests call them).
+    QMenu* operationMenu(int proxyRow);
     ProcessesModel* processesModel() const { return m_processes; }
     OperationsModel* operationsModel() const { return m_operations; }
+    /// The pool the snapshots are built on (tests hold it up to land a snapshot late).
+    WorkerPool* workerPool() { return &m_pool; }
     AlertsModel* alertsModel() const { return m_alerts; }
 
 Q_SIGNALS:
@@ -81,10 +122,30 @@ protected:
 
 private:
     void buildUi();
+    void buildToolbar();
+    QWidget* buildAlertsBox();
+    void buildStatusBar();
     void buildMenus();
+    void buildHelpMenu();
+    void connectSelection();
+    void onOperationSelectionChanged();
+    void chartDefaultOperation(const DashboardSnapshot& s);
+    void updateCharts(const DashboardSnapshot& s);
+    void updateAlertsTitle();
+    void updateAlertProcesses(const DashboardSnapshot& s);
+    void updateRangeLabel(const DashboardSnapshot& s);
+    void copyRows(const QModelIndexList& rows, bool csv) const;
+    void hideOperations(const QModelIndexList& rows);
+    void showShortcuts();
+    void showInstrumenting();
+    void showAbout();
+    bool confirmQuit();
     void restoreSettings();
     void saveSettings() const;
     void startSnapshot();
+    /// What is asked of the snapshots changed (selection, filter, window, range): one already being
+    /// built is answered for the old request and is dropped when it lands, then built again.
+    void requestChanged();
     void apply(const SnapshotPtr& snapshot);
     SnapshotRequest currentRequest() const;
     void queueAlert(Alert alert);
@@ -104,16 +165,18 @@ private:
     QTimer m_tick;
     quint64 m_job = 0;
     quint64 m_appliedJob = 0;
+    quint64 m_firstCurrentJob = 0; // snapshots of an older job were built for another request
     bool m_inFlight = false;
     bool m_dirty = false;
     bool m_paused = false;
+    qint64 m_pausedAtMs = 0;
     SnapshotPtr m_last;
 
     ProcessesModel* m_processes;
     OperationsModel* m_operations;
     AlertsModel* m_alerts;
     QSortFilterProxyModel* m_processesProxy;
-    QSortFilterProxyModel* m_operationsProxy;
+    OperationsFilterModel* m_operationsProxy;
     QTableView* m_processView;
     QTableView* m_operationView;
     QTableView* m_alertView;
@@ -121,6 +184,18 @@ private:
     QSplitter* m_mainSplitter;
     QSplitter* m_tablesSplitter;
     QSplitter* m_verticalSplitter;
+    QTabWidget* m_views;
+    ProfilePanel* m_profile = nullptr;
+    TableColumns* m_operationColumns;
+    TableColumns* m_processColumns;
+    TableColumns* m_alertColumns;
+    AlertsFilterModel* m_alertsProxy;
+    QComboBox* m_alertKind;
+    QComboBox* m_alertProcess;
+    QLineEdit* m_alertOperation;
+    QLabel* m_rangeLabel;
+    QPushButton* m_rangeReset;
+    QLabel* m_statusRecording;
     QComboBox* m_window;
     QComboBox* m_range;
     QCheckBox* m_log;
@@ -139,6 +214,10 @@ private:
     quint64 m_selectedProcess = 0; // whose memory is charted
     quint64 m_chartProcess = 0; // the selected operation
     QString m_chartOperation;
+    bool m_chartGroup = false;
+    QList<ChartTarget> m_compare; // two or more: compared on one chart
+    qint64 m_statsFromMs = 0; // a range chosen on the charts (both 0: the window)
+    qint64 m_statsToMs = 0;
     QList<Alert> m_pendingAlerts;
     quint64 m_droppedAlerts = 0;
     QString m_exportFolder;

@@ -2,6 +2,7 @@
 #include "operationsmodel.h"
 
 #include "format.h"
+#include "theme.h"
 
 #include <QBrush>
 #include <QColor>
@@ -16,6 +17,9 @@ OperationsModel::OperationsModel(QObject* parent)
 
 void OperationsModel::setRows(const QList<OperationRow>& rows)
 {
+    m_totalNs = 0;
+    for (const OperationRow& r : rows)
+        m_totalNs += r.group ? 0.0 : totalNs(r);
     // Operations only come, but a new name can sort in between the known ones: then it resets.
     replaceRows(m_rows, rows, [](const OperationRow& a, const OperationRow& b) {
         return a.processKey == b.processKey && a.stats.operation == b.stats.operation;
@@ -61,6 +65,7 @@ QVariant OperationsModel::data(const QModelIndex& index, int role) const
         switch (Column(index.column())) {
         case Process: return r.process;
         case Operation: return s.operation;
+        case TotalTime: return totalNs(r);
         case Count: return s.count;
         case Errors: return s.errorCount;
         case ErrorRate: return s.errorRate;
@@ -82,6 +87,14 @@ QVariant OperationsModel::data(const QModelIndex& index, int role) const
         switch (Column(index.column())) {
         case Process: return r.process;
         case Operation: return s.operation;
+        case TotalTime: {
+            if (empty)
+                return QStringLiteral("–");
+            const QString total = formatDuration(quint64(totalNs(r)));
+            if (r.group || m_totalNs <= 0)
+                return total;
+            return QStringLiteral("%1 (%2%)").arg(total).arg(100.0 * totalNs(r) / m_totalNs, 0, 'f', totalNs(r) * 10 < m_totalNs ? 1 : 0);
+        }
         case Count: return QString::number(s.count);
         case Errors: return QString::number(s.errorCount);
         case ErrorRate: return empty ? QStringLiteral("–") : QStringLiteral("%1%").arg(s.errorRate * 100, 0, 'f', 2);
@@ -103,14 +116,20 @@ QVariant OperationsModel::data(const QModelIndex& index, int role) const
         return bold;
     }
     if (role == Qt::BackgroundRole) {
+        // Tints that read on the palette in use, light or dark.
+        const bool dark = isDarkPalette();
         if (r.violation)
-            return QBrush(QColor(0xfd, 0xe2, 0xe1));
+            return QBrush(dark ? QColor(0x5c, 0x25, 0x25) : QColor(0xfd, 0xe2, 0xe1));
         if (r.slow)
-            return QBrush(QColor(0xfd, 0xf3, 0xd8));
+            return QBrush(dark ? QColor(0x4d, 0x40, 0x1c) : QColor(0xfd, 0xf3, 0xd8));
     }
     if (role == Qt::ToolTipRole) {
         if (index.column() == Process)
             return tr("%1, pid %2").arg(r.process).arg(r.pid);
+        if (index.column() == Operation)
+            return s.operation;
+        if (index.column() == TotalTime)
+            return tr("Time spent in %1: count × mean, and its share of all operations' time").arg(s.operation);
         if (r.group)
             return tr("Every operation of %1 whose name starts with %2, merged").arg(r.process, s.operation.chopped(1));
         if (r.violation) {
@@ -132,7 +151,7 @@ QVariant OperationsModel::headerData(int section, Qt::Orientation orientation, i
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
-    static const char* const names[] = { "Process", "Operation", "Count", "Errors", "Error rate", "Min", "Mean", "p50",
+    static const char* const names[] = { "Process", "Operation", "Total time", "Count", "Errors", "Error rate", "Min", "Mean", "p50",
         "p90", "p95", "p99", "p99.9", "Max", "Slow" };
     return section >= 0 && section < ColumnCount ? tr(names[section]) : QVariant();
 }

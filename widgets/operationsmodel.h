@@ -6,13 +6,14 @@
 
 namespace perfdash {
 
-/// The operations of a snapshot with the statistics columns of the CSV export. Rows over the slow
-/// threshold or breaking a budget are marked. Sort through a proxy on SortRole.
+/// The operations of a snapshot with the statistics columns of the CSV export, and where time goes:
+/// TotalTime is count x mean (the sum of the durations) with its share of every operation's.
+/// Rows over the slow threshold or breaking a budget are marked. Sort through a proxy on SortRole.
 class OperationsModel : public RowsModel
 {
     Q_OBJECT
 public:
-    enum Column { Process, Operation, Count, Errors, ErrorRate, Min, Mean, P50, P90, P95, P99, P999, Max, Slow, ColumnCount };
+    enum Column { Process, Operation, TotalTime, Count, Errors, ErrorRate, Min, Mean, P50, P90, P95, P99, P999, Max, Slow, ColumnCount };
     static constexpr int ProcessKeyRole = Qt::UserRole;
     static constexpr int SortRole = Qt::UserRole + 1;
     static constexpr int OperationRole = Qt::UserRole + 2;
@@ -22,6 +23,8 @@ public:
     void setRows(const QList<OperationRow>& rows);
     const OperationRow* rowAt(int row) const;
     int rowOf(quint64 processKey, const QString& operation) const;
+    /// The summed durations of a row (count x mean), in nanoseconds.
+    static double totalNs(const OperationRow& row) noexcept { return row.stats.meanNs * double(row.stats.count); }
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -30,6 +33,7 @@ public:
 
 private:
     QList<OperationRow> m_rows;
+    double m_totalNs = 0; ///< of every row that is not a group (groups repeat their members)
 };
 
 } // namespace perfdash

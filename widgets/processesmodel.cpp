@@ -68,7 +68,8 @@ QVariant ProcessesModel::data(const QModelIndex& index, int role) const
         case Pid: return p.pid;
         case Name: return p.name;
         case State: return stateText(p);
-        case Rate: return p.instrumented ? QString::number(p.operationsPerSecond, 'f', p.operationsPerSecond < 10 ? 1 : 0) : QStringLiteral("–");
+        // An exited process (or one read from a capture) sends nothing: no rate to show.
+        case Rate: return p.instrumented && p.state == ProcessInfo::State::Live ? QString::number(p.operationsPerSecond, 'f', p.operationsPerSecond < 10 ? 1 : 0) : QStringLiteral("–");
         case Operations: return p.instrumented ? QString::number(p.operations) : QStringLiteral("–");
         case Drops: return p.drops();
         case Rss: return formatBytes(p.rssBytes);
@@ -109,7 +110,11 @@ QVariant ProcessesModel::data(const QModelIndex& index, int role) const
         if (p.droppedEvents)
             tip += QStringLiteral("\n") + tr("%1 raw events not sent (their operations are counted)").arg(p.droppedEvents);
         if (p.droppedOperations)
-            tip += QStringLiteral("\n") + tr("%1 operations over the limit of names per process").arg(p.droppedOperations);
+            tip += QStringLiteral("\n") + tr("%1 operations over the limit of names per process, counted in the row '%2'")
+                                               .arg(p.droppedOperations)
+                                               .arg(MetricsStore::overflowOperationName());
+        if (p.refusedValues)
+            tip += QStringLiteral("\n") + tr("%1 values refused (out of range, or counters and gauges over the limit)").arg(p.refusedValues);
         if (p.malformed)
             tip += QStringLiteral("\n") + tr("%1 malformed lines or frames skipped").arg(p.malformed);
         return tip;

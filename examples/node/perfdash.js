@@ -5,9 +5,10 @@
 //   const rows = await perfdash.track('db.query', () => db.query(sql), { table: 'users' });
 //   app.use(perfdash.middleware());          // every request as "http.GET /users/:id"
 //
-// The program never waits for a dashboard: lines are queued (bounded) while none is there, sent
-// when one appears, and what had to be dropped is counted (client.dropped lines, of which
-// client.droppedOperations operations) and told to the dashboard.
+// The program never waits for a dashboard: lines are queued (bounded, maxQueue lines) while none
+// is there, sent when one appears; while connected, at most maxBufferedBytes (8 MiB) wait in the
+// socket for a dashboard that does not read. What had to be dropped either way is counted
+// (client.dropped lines, of which client.droppedOperations operations) and told to the dashboard.
 'use strict';
 
 const net = require('node:net');
@@ -25,6 +26,8 @@ class Client {
     this.socketPath = options.socketPath || defaultSocketPath();
     this.name = options.name || process.env.PERFDASH_NAME || path.basename(process.argv[1] || process.argv0);
     this.maxQueue = options.maxQueue || 100000;
+    this.maxBufferedBytes = options.maxBufferedBytes || 8 * 1024 * 1024;
+    this.dropsUntold = false;
     this.disabled = options.disabled ?? process.env.PERFDASH_DISABLE === '1';
     this.queue = [];
     this.dropped = 0;
@@ -55,6 +58,8 @@ class Client {
       // A running total: the dashboard adds it to what it counted to tell what was recorded.
       if (this.droppedOperations) socket.write(JSON.stringify({ type: 'drops', operations: this.droppedOperations }) + '\n');
     });
+    // The dashboard caught up: tell it what was dropped meanwhile.
+    socket.on('drain', () => this._tellDrops());
     socket.on('error', () => {}); // 'close' follows and retries
     socket.on('close', () => {
       this.connected = false;
@@ -66,16 +71,31 @@ class Client {
     socket.unref();
   }
 
+  _tellDrops() {
+    if (!this.dropsUntold || !this.connected) return;
+    this.dropsUntold = false;
+    this.socket.write(JSON.stringify({ type: 'drops', operations: this.droppedOperations }) + '\n');
+  }
+
+  _drop(object) {
+    this.dropped += 1;
+    if (object.type === 'op') {
+      this.droppedOperations += 1;
+      this.dropsUntold = true;
+    }
+  }
+
   _send(object) {
     if (this.disabled || this.closed) return;
     const line = JSON.stringify(object) + '\n';
     if (this.connected) {
-      this.socket.write(line);
+      // Backpressure: a dashboard that does not read must not grow this process without bound.
+      if (this.socket.writableLength + line.length > this.maxBufferedBytes) this._drop(object);
+      else this.socket.write(line);
     } else if (this.queue.length < this.maxQueue) {
       this.queue.push(line);
     } else {
-      this.dropped += 1;
-      if (object.type === 'op') this.droppedOperations += 1;
+      this._drop(object);
     }
   }
 
@@ -128,14 +148,18 @@ class Client {
   }
 
   /**
-   * Express-style middleware: each request is tracked as "http.METHOD route" (the matched route
-   * when the router knows it, else the path), failed when the status is 500 or more.
+   * Express-style middleware: each request is tracked as "http.METHOD route", failed when the
+   * status is 500 or more. The name is the matched route pattern ("/users/:id") and never the
+   * raw URL, so that names stay few: a request no route matched is "http.METHOD (unmatched)".
+   * options.route(req) names the route where there is no router (return a pattern, not the URL).
    */
-  middleware() {
+  middleware(options = {}) {
+    const routeOf = options.route || ((req) => (req.route && typeof req.route.path === 'string'
+      ? (req.baseUrl || '') + req.route.path : null));
     return (req, res, next) => {
       const start = process.hrtime.bigint();
       res.on('finish', () => {
-        const route = (req.baseUrl || '') + ((req.route && req.route.path) || (req.url || '/').split('?')[0]);
+        const route = routeOf(req) || '(unmatched)';
         this.record(`http.${req.method} ${route}`, Number(process.hrtime.bigint() - start) / 1000,
           res.statusCode < 500, { status: res.statusCode });
       });
@@ -167,6 +191,6 @@ module.exports = {
   track: (name, fn, meta) => client().track(name, fn, meta),
   record: (name, durationUs, ok, meta) => client().record(name, durationUs, ok, meta),
   startTimer: () => client().startTimer(),
-  middleware: () => client().middleware(),
+  middleware: (options) => client().middleware(options),
   close: () => (shared ? shared.close() : Promise.resolve()),
 };

@@ -25,6 +25,17 @@
 #include <unistd.h>
 #include <vector>
 
+/// flush() says at once when no dashboard is there; these helpers are started before theirs
+/// sometimes, so they retry until one is, within @p timeoutMs.
+static int flushWhenConnected(int timeoutMs)
+{
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    int rc;
+    while ((rc = perfdash::flush(timeoutMs)) == PERFDASH_ENOTCONNECTED && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return rc;
+}
+
 namespace {
 int early(long n)
 {
@@ -33,7 +44,7 @@ int early(long n)
         perfdash::record(op, std::uint64_t(1000 * (i % 100 + 1)), i % 10 != 0);
     std::printf("recorded\n");
     std::fflush(stdout);
-    const int rc = perfdash::flush(60'000);
+    const int rc = flushWhenConnected(60'000);
     std::printf("flush: %s\n", perfdash_strerror(rc));
     return rc == PERFDASH_OK ? 0 : 1;
 }
@@ -54,7 +65,7 @@ int stream()
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     reader.join();
-    return perfdash::flush(5000) == PERFDASH_OK ? 0 : 1;
+    return flushWhenConnected(5000) == PERFDASH_OK ? 0 : 1;
 }
 
 void put(std::string& out, std::uint64_t v, int bytes)
@@ -75,7 +86,7 @@ int soak(double seconds)
             perfdash::record(ops[recorded % 3], 1000 + (recorded % 10000) * 50, recorded % 97 != 0);
         std::this_thread::sleep_for(std::chrono::milliseconds(1)); // about a million a second at most
     }
-    const int rc = perfdash::flush(30'000);
+    const int rc = flushWhenConnected(30'000);
     std::printf("%llu\n", recorded);
     std::fflush(stdout);
     return rc == PERFDASH_OK ? 0 : 1;
@@ -103,7 +114,7 @@ int overflow()
     }
     std::printf("overflowed\n");
     std::fflush(stdout);
-    const int rc = perfdash::flush(60'000);
+    const int rc = flushWhenConnected(60'000);
     std::printf("recorded %llu dropped %llu\n", recorded,
         static_cast<unsigned long long>(perfdash::stats().droppedOperations));
     return rc == PERFDASH_OK ? 0 : 1;
@@ -149,7 +160,7 @@ int forked()
     const perfdash::OpId parentOp = perfdash::operation("parent.op");
     for (int i = 0; i < 10; ++i)
         perfdash::record(parentOp, 1000, true);
-    if (perfdash::flush(20'000) != PERFDASH_OK)
+    if (flushWhenConnected(20'000) != PERFDASH_OK)
         return 1;
     std::printf("forking\n");
     std::fflush(stdout);
@@ -158,7 +169,7 @@ int forked()
         const perfdash::OpId childOp = perfdash::operation("child.op");
         for (int i = 0; i < 20; ++i)
             perfdash::record(childOp, 2000, true);
-        std::_Exit(perfdash::flush(20'000) == PERFDASH_OK ? 0 : 3);
+        std::_Exit(flushWhenConnected(20'000) == PERFDASH_OK ? 0 : 3);
     }
     int status = 0;
     ::waitpid(child, &status, 0);

@@ -7,6 +7,7 @@ const assert = require('node:assert');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { Client } = require('../perfdash');
@@ -57,8 +58,10 @@ test('track, timers and middleware reach perfdash exactly', async () => {
   assert.ok(timer.elapsed() >= 4);
   assert.ok(timer.stop('timed.op') >= 4);
 
+  // No router here: the test names its two routes itself, as a program without one would.
+  const middleware = client.middleware({ route: (req) => (req.url.startsWith('/broken') ? '/broken' : '/users') });
   const server = http.createServer((req, res) => {
-    client.middleware()(req, res, () => {
+    middleware(req, res, () => {
       res.statusCode = req.url.startsWith('/broken') ? 503 : 200;
       res.end('ok');
     });
@@ -120,4 +123,43 @@ test('what was dropped while no dashboard was there is told when one comes', asy
   assert.strictEqual(lines[0].type, 'hello');
   assert.strictEqual(lines.filter((l) => l.type === 'op').length, 10);
   assert.deepStrictEqual(lines.find((l) => l.type === 'drops'), { type: 'drops', operations: 15 });
+});
+
+test('a dashboard that does not read: bounded buffer, drops counted', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'perfdash-node-'));
+  const socketPath = path.join(dir, 'stalled.sock');
+  const sockets = [];
+  const server = net.createServer((socket) => { socket.pause(); sockets.push(socket); }); // never reads
+  await new Promise((r) => server.listen(socketPath, r));
+  const client = new Client({ socketPath, name: 'stalled', memoryIntervalMs: 0, maxBufferedBytes: 256 * 1024 });
+  await waitFor(() => client.connected);
+  const operations = 200000;
+  for (let i = 0; i < operations; i++) client.record('stalled.op', 10);
+  assert.ok(client.socket.writableLength <= 256 * 1024, `buffered ${client.socket.writableLength} bytes`);
+  assert.ok(client.droppedOperations > 0);
+  assert.strictEqual(client.dropped, client.droppedOperations);
+  const kept = operations - client.droppedOperations;
+  assert.ok(kept > 1000, `kept ${kept}`);
+  client.closed = true;
+  client.socket.destroy();
+  for (const s of sockets) s.destroy();
+  server.close();
+});
+
+test('middleware names by route only: raw URLs do not make names', async () => {
+  const names = new Set();
+  const client = new Client({ socketPath: '/nonexistent/perfdash.sock', memoryIntervalMs: 0 });
+  client.record = (name) => names.add(name);
+  const middleware = client.middleware();
+  const { EventEmitter } = require('node:events');
+  for (let i = 0; i < 1000; i++) {
+    const res = new EventEmitter();
+    res.statusCode = 200;
+    const req = { method: 'GET', url: `/items/${i}?q=${i}` };
+    if (i % 2) { req.baseUrl = '/api'; req.route = { path: '/items/:id' }; }
+    middleware(req, res, () => {});
+    res.emit('finish');
+  }
+  assert.deepStrictEqual([...names].sort(), ['http.GET (unmatched)', 'http.GET /api/items/:id']);
+  await client.close();
 });

@@ -1,14 +1,10 @@
 // SPDX-License-Identifier: MIT
-// The C API: thin wrappers over the C++ one, with error codes.
+// The C API: the C++ one with error codes, and checks that C callers need (ids, scopes ended twice).
 #include "perfdash/perfdash.h"
+#include "api.h"
+#include "clock.h"
+#include "metrics.h"
 #include "perfdash/perfdash.hpp"
-
-namespace {
-bool disabled() noexcept
-{
-    return !perfdash::stats().enabled;
-}
-} // namespace
 
 extern "C" {
 
@@ -16,12 +12,9 @@ int perfdash_operation(const char* name, perfdash_op* id)
 {
     if (!name || !*name || !id)
         return PERFDASH_EINVAL;
-    if (disabled()) {
-        *id = perfdash::InvalidOp;
-        return PERFDASH_DISABLED;
-    }
-    *id = perfdash::operation(name);
-    return *id == perfdash::InvalidOp ? PERFDASH_ETOOMANY : PERFDASH_OK;
+    int error;
+    *id = perfdash::internal::lookup(name, &error);
+    return error;
 }
 
 int perfdash_scope_begin(perfdash_scope* scope, perfdash_op op)
@@ -30,10 +23,10 @@ int perfdash_scope_begin(perfdash_scope* scope, perfdash_op op)
         return PERFDASH_EINVAL;
     scope->op = op;
     scope->failed = 0;
-    scope->clock = 0;
+    scope->clock = -1;
     scope->start = 0;
-    if (op == perfdash::InvalidOp)
-        return disabled() ? PERFDASH_DISABLED : PERFDASH_EINVAL;
+    if (op == perfdash::InvalidOp || (op != perfdash::FullOp && !perfdash::internal::registered(op)))
+        return perfdash::internal::disabled() ? PERFDASH_DISABLED : PERFDASH_EINVAL;
     scope->start = perfdash::detail::now(scope->clock);
     return PERFDASH_OK;
 }
@@ -50,45 +43,41 @@ int perfdash_scope_end(perfdash_scope* scope)
 {
     if (!scope)
         return PERFDASH_EINVAL;
-    if (scope->op == perfdash::InvalidOp)
-        return disabled() ? PERFDASH_DISABLED : PERFDASH_EINVAL;
-    perfdash::detail::finish(scope->op, scope->start, scope->clock, !scope->failed, nullptr);
-    return PERFDASH_OK;
+    if (scope->clock != perfdash::clock::Monotonic && scope->clock != perfdash::clock::Counter) // never begun, or ended
+        return perfdash::internal::disabled() ? PERFDASH_DISABLED : PERFDASH_EINVAL;
+    const int which = scope->clock;
+    scope->clock = -1;
+    return perfdash::internal::finish(scope->op, scope->start, which, !scope->failed, nullptr);
 }
 
 int perfdash_record(perfdash_op op, uint64_t ns, int ok)
 {
-    if (op == perfdash::InvalidOp)
-        return disabled() ? PERFDASH_DISABLED : PERFDASH_EINVAL;
-    perfdash::record(op, ns, ok != 0);
-    return PERFDASH_OK;
+    return perfdash::internal::record(op, ns, ok != 0, perfdash::clock::Monotonic, 0, nullptr);
 }
 
 int perfdash_record_name(const char* name, uint64_t ns, int ok)
 {
     perfdash_op op = 0;
     const int rc = perfdash_operation(name, &op);
-    return rc == PERFDASH_OK ? perfdash_record(op, ns, ok) : rc;
+    return rc == PERFDASH_OK || rc == PERFDASH_ETOOMANY ? perfdash_record(op, ns, ok) : rc;
 }
 
 int perfdash_counter_add(const char* name, double delta)
 {
     if (!name || !*name)
         return PERFDASH_EINVAL;
-    if (disabled())
+    if (perfdash::internal::disabled())
         return PERFDASH_DISABLED;
-    perfdash::counter(name, delta);
-    return PERFDASH_OK;
+    return perfdash::metrics::update(name, perfdash::metrics::Counter, delta);
 }
 
 int perfdash_gauge_set(const char* name, double value)
 {
     if (!name || !*name)
         return PERFDASH_EINVAL;
-    if (disabled())
+    if (perfdash::internal::disabled())
         return PERFDASH_DISABLED;
-    perfdash::gauge(name, value);
-    return PERFDASH_OK;
+    return perfdash::metrics::update(name, perfdash::metrics::Gauge, value);
 }
 
 int perfdash_set_sampling_rate(double rate)
@@ -117,9 +106,9 @@ const char* perfdash_strerror(int code)
     switch (code) {
     case PERFDASH_OK: return "success";
     case PERFDASH_DISABLED: return "perfdash is disabled (PERFDASH_DISABLE is set)";
-    case PERFDASH_EINVAL: return "invalid argument";
-    case PERFDASH_ETOOMANY: return "too many operation names (at most 4096)";
-    case PERFDASH_ENOMEM: return "out of memory";
+    case PERFDASH_EINVAL: return "invalid argument (or an unregistered id, or a scope ended twice)";
+    case PERFDASH_ETOOMANY: return "too many names (at most 4096); counted as dropped";
+    case PERFDASH_ENOMEM: return "out of memory; counted as dropped";
     case PERFDASH_ETIMEDOUT: return "timed out before everything was sent";
     case PERFDASH_ENOTCONNECTED: return "no perfdash dashboard is connected";
     default: return "unknown error";

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: MIT
+// The flusher: collects what the threads recorded into frames, and keeps the connection.
+#include "flusher.h"
+#include "metrics.h"
+#include "nametable.h"
+#include "settings.h"
+#include "threadstate.h"
+#include "wire.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#include <malloc.h>
+#define PERFDASH_HAVE_MALLINFO2 1
+#endif
+
+namespace perfdash {
+
+extern NameTable g_ops; // api.cpp
+
+namespace {
+    constexpr auto Interval = std::chrono::milliseconds(500);
+    constexpr std::uint64_t HeapEveryMs = 10'000; // mallinfo2 walks the heap: rarely, and only when asked
+    constexpr std::uint64_t NoHeap = ~std::uint64_t(0); // the MEMORY frame's "not reported" (-1)
+
+    std::uint64_t nowMs() noexcept { return clock::monotonicNs() / 1'000'000; }
+    std::uint64_t toWall(const Global& g, std::uint64_t mono) noexcept { return g.originWall + (mono - g.originMono); }
+
+    std::uint64_t residentBytes()
+    {
+        char buffer[128];
+        const int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return 0;
+        const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+        ::close(fd);
+        if (n <= 0)
+            return 0;
+        buffer[n] = '\0';
+        unsigned long long pages = 0, resident = 0;
+        if (std::sscanf(buffer, "%llu %llu", &pages, &resident) != 2)
+            return 0;
+        return std::uint64_t(resident) * std::uint64_t(sysconf(_SC_PAGESIZE));
+    }
+
+    std::uint64_t heapBytes(Global& g)
+    {
+#ifdef PERFDASH_HAVE_MALLINFO2
+        if (!g.heap)
+            return NoHeap;
+        const std::uint64_t now = nowMs();
+        if (now >= g.nextHeapMs) {
+            const struct mallinfo2 info = mallinfo2();
+            g.lastHeap = info.uordblks + info.hblkhd;
+            g.nextHeapMs = now + HeapEveryMs;
+        }
+        return g.lastHeap;
+#else
+        (void)g;
+        return NoHeap;
+#endif
+    }
+
+    void defineOps(Global& g, std::string& out)
+    {
+        wire::Writer w(out);
+        const std::uint32_t n = g_ops.size();
+        for (; g.definedOps < n; ++g.definedOps) {
+            const char* name = g_ops.name(g.definedOps);
+            w.begin(wire::DefineOp);
+            w.u32(g.definedOps);
+            w.str(name, std::strlen(name));
+            w.end();
+        }
+    }
+
+    struct Delta {
+        std::uint64_t errors = 0, sum = 0, min = ~std::uint64_t(0), max = 0;
+        std::vector<std::uint64_t> counts = std::vector<std::uint64_t>(wire::BucketCount + 1); // zero between ops
+        std::vector<int> touched; // the non-zero entries of counts
+    };
+
+    /// Adds what one slot gained since the last harvest to @p d; false when nothing.
+    bool collect(OpSlot* slot, Delta& d)
+    {
+        const std::uint64_t count = slot->count.load(std::memory_order_acquire);
+        if (count == slot->sentCount)
+            return false; // not touched: the flusher's work follows what changed
+        slot->sentCount = count;
+        const std::uint64_t errors = slot->errors.load(std::memory_order_acquire);
+        bool any = false;
+        for (int p = 0; p < BucketPages; ++p) {
+            BucketPage* page = slot->pages[p].load(std::memory_order_acquire);
+            if (!page)
+                continue;
+            for (int i = 0; i < 64; ++i) {
+                const std::uint32_t now = page->counts[i].load(std::memory_order_relaxed);
+                if (now != page->sent[i]) {
+                    const int index = p * 64 + i;
+                    if (d.counts[std::size_t(index)] == 0)
+                        d.touched.push_back(index);
+                    d.counts[std::size_t(index)] += std::uint32_t(now - page->sent[i]);
+                    page->sent[i] = now;
+                    any = true;
+                }
+            }
+        }
+        if (!any)
+            return false;
+        const std::uint64_t sum = slot->sum.load(std::memory_order_relaxed);
+        d.sum += sum - slot->sentSum;
+        slot->sentSum = sum;
+        d.errors += errors - slot->sentErrors;
+        slot->sentErrors = errors;
+        d.min = std::min(d.min, slot->min.exchange(~std::uint64_t(0), std::memory_order_relaxed));
+        d.max = std::max(d.max, slot->max.exchange(0, std::memory_order_relaxed));
+        return true;
+    }
+
+    void writeHistogram(wire::Writer& w, OpId op, std::uint64_t endWall, Delta& d)
+    {
+        std::sort(d.touched.begin(), d.touched.end());
+        const std::uint64_t overflow = d.counts[wire::BucketCount];
+        w.begin(wire::Histogram);
+        w.u32(op);
+        w.u64(endWall);
+        w.u64(d.errors);
+        w.u64(d.sum);
+        w.u64(d.min);
+        w.u64(d.max);
+        w.u64(overflow);
+        std::uint32_t n = 0;
+        for (const int i : d.touched)
+            n += i < wire::BucketCount ? std::uint32_t((d.counts[std::size_t(i)] + 0xfffffffeull) / 0xffffffffull) : 0;
+        w.u32(n);
+        for (const int i : d.touched) {
+            if (i == wire::BucketCount)
+                continue;
+            for (std::uint64_t left = d.counts[std::size_t(i)]; left > 0;) { // a count over 2^32 goes as several entries
+                const auto part = std::uint32_t(std::min<std::uint64_t>(left, 0xffffffffu));
+                w.u16(std::uint16_t(i));
+                w.u32(part);
+                left -= part;
+            }
+        }
+        w.end();
+        for (const int i : d.touched)
+            d.counts[std::size_t(i)] = 0;
+        d.touched.clear();
+        d.errors = d.sum = d.max = 0;
+        d.min = ~std::uint64_t(0);
+    }
+
+    void writeEvent(Global& g, wire::Writer& w, std::string& out, const ThreadState* ts, RawEvent& e)
+    {
+        const std::uint64_t endMono = clock::toMonotonic(e.end, e.clock);
+        const std::size_t start = out.size();
+        w.begin(wire::Event);
+        w.u32(e.op);
+        w.u64(toWall(g, endMono) - e.durationNs);
+        w.u64(e.durationNs);
+        w.u8(e.ok ? 1 : 0);
+        w.u64(ts->tid);
+        const std::size_t count = e.meta ? std::min<std::size_t>(e.meta->size(), 64) : 0;
+        const std::size_t countAt = out.size();
+        w.u16(0); // patched: the pairs that fit
+        std::uint16_t n = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            const auto& [key, value] = (*e.meta)[i];
+            const std::size_t need = 8 + std::min<std::size_t>(key.size(), 65536) + std::min<std::size_t>(value.size(), 65536);
+            // A frame over the wire limit would cost the connection and the whole interval: the
+            // pairs that do not fit are left out, and counted.
+            if (out.size() - start + need > wire::MaxFrame - 4)
+                continue;
+            w.str(key);
+            w.str(value);
+            ++n;
+        }
+        if (e.meta)
+            g.truncatedMeta.fetch_add(e.meta->size() - n, std::memory_order_relaxed);
+        out[countAt] = char(n & 0xff);
+        out[countAt + 1] = char(n >> 8);
+        w.end();
+        delete e.meta;
+        e.meta = nullptr;
+    }
+
+    /// Collects what the threads recorded since the last call into frames.
+    std::string harvest(Global& g, bool withMemory)
+    {
+        std::string out;
+        wire::Writer w(out);
+        std::vector<ThreadState*> states;
+        Threads& all = threads();
+        {
+            std::lock_guard lock(all.mutex);
+            states = all.list;
+        }
+        const std::uint64_t endWall = clock::wallNs();
+        std::uint64_t droppedEvents = all.deadDroppedEvents.load(std::memory_order_relaxed);
+        std::uint64_t droppedOperations = all.deadDroppedOperations.load(std::memory_order_relaxed);
+        // Read before their slots: a thread seen dead has written its last data already.
+        std::vector<char> wasAlive;
+        for (ThreadState* ts : states)
+            wasAlive.push_back(ts->alive.load(std::memory_order_acquire) ? 1 : 0);
+        // Operation by operation, every thread's slot summed into one frame.
+        // The flusher's scratch, kept between cycles; never destroyed, as the client is not (a
+        // static's destructor would run at exit before the exit handler stops this thread).
+        static Delta& d = *new Delta;
+        std::vector<OpPage*> pages(states.size());
+        for (int p = 0; p < OpPages; ++p) {
+            bool anyPage = false;
+            for (std::size_t t = 0; t < states.size(); ++t)
+                anyPage |= (pages[t] = states[t]->ops[p].load(std::memory_order_acquire)) != nullptr;
+            if (!anyPage)
+                continue;
+            for (int i = 0; i < 64; ++i) {
+                bool any = false;
+                for (std::size_t t = 0; t < states.size(); ++t)
+                    if (pages[t])
+                        if (OpSlot* slot = pages[t]->slots[i].load(std::memory_order_acquire))
+                            any |= collect(slot, d);
+                if (any)
+                    writeHistogram(w, OpId(p * 64 + i), endWall, d);
+            }
+        }
+        for (std::size_t t = 0; t < states.size(); ++t) {
+            ThreadState* ts = states[t];
+            if (RawEvent* ring = ts->ring.load(std::memory_order_acquire)) {
+                const std::uint32_t head = ts->head.load(std::memory_order_acquire);
+                std::uint32_t tail = ts->tail.load(std::memory_order_relaxed);
+                for (; tail != head; ++tail)
+                    writeEvent(g, w, out, ts, ring[tail % RingSize]);
+                ts->tail.store(tail, std::memory_order_release);
+            }
+            droppedEvents += ts->droppedEvents.load(std::memory_order_relaxed);
+            droppedOperations += ts->droppedOperations.load(std::memory_order_relaxed);
+            if (!wasAlive[t]) { // its last data is in; the thread will never write again
+                std::lock_guard lock(all.mutex);
+                all.list.erase(std::find(all.list.begin(), all.list.end(), ts));
+                all.deadDroppedEvents.fetch_add(ts->droppedEvents.load(std::memory_order_relaxed), std::memory_order_relaxed);
+                all.deadDroppedOperations.fetch_add(ts->droppedOperations.load(std::memory_order_relaxed), std::memory_order_relaxed);
+                all.deadReentered.fetch_add(ts->reentered.load(std::memory_order_relaxed), std::memory_order_relaxed);
+                delete ts;
+            }
+        }
+        if (withMemory) {
+            w.begin(wire::Memory);
+            w.u64(endWall);
+            w.u64(residentBytes());
+            w.u64(heapBytes(g));
+            w.end();
+        }
+        metrics::harvest(out, g.resendMetrics);
+        g.resendMetrics = false;
+        // Every operation the program recorded that the dashboard will not count: given up with
+        // bytes, no memory, reentered from a signal handler, or on a name past the table's size.
+        const std::uint64_t lostOperations = g.droppedOperations + droppedOperations + g.unnamed.load(std::memory_order_relaxed);
+        const std::uint64_t signature = droppedEvents * 31 + g.droppedBytes * 17 + lostOperations;
+        if (signature != g.lastDropsSent) {
+            w.begin(wire::Drops);
+            w.u64(droppedEvents);
+            w.u64(g.droppedBytes);
+            w.u64(lostOperations);
+            w.end();
+            g.lastDropsSent = signature;
+        }
+        return out;
+    }
+
+    /// Counts what is lost with @p frames, of which the first @p written bytes were sent.
+    void giveUp(Global& g, const std::string& frames, std::size_t written = 0)
+    {
+        g.droppedBytes += frames.size() - written;
+        g.droppedOperations += operationsIn(frames, written);
+    }
+
+    void disconnect(Global& g)
+    {
+        if (g.fd >= 0)
+            ::close(g.fd);
+        g.fd = -1;
+        g.welcomed = false;
+        g.connected.store(false, std::memory_order_relaxed);
+        // What was not written at all goes back to the history; a half-written frame is lost.
+        if (g.pendingOffset > 0 && !g.pending.empty()) {
+            giveUp(g, g.pending.front(), g.pendingOffset);
+            g.pending.pop_front();
+        }
+        for (auto& frames : g.pending) {
+            g.historyBytes += frames.size();
+            g.history.push_back(std::move(frames));
+        }
+        g.pending.clear();
+        g.pendingBytes = 0;
+        g.pendingOffset = 0;
+    }
+
+    void remember(Global& g, std::string frames)
+    {
+        if (frames.empty())
+            return;
+        g.historyBytes += frames.size();
+        g.history.push_back(std::move(frames));
+        while (!g.history.empty() && (g.history.size() > std::size_t(MaxHistoryIntervals) || g.historyBytes > MaxHistoryBytes)) {
+            g.historyBytes -= g.history.front().size();
+            giveUp(g, g.history.front());
+            g.history.pop_front();
+        }
+    }
+
+    void enqueue(Global& g, std::string frames)
+    {
+        if (frames.empty())
+            return;
+        if (g.pendingBytes + frames.size() > MaxPendingBytes) { // the dashboard is not reading
+            giveUp(g, frames);
+            return;
+        }
+        g.pendingBytes += frames.size();
+        g.pending.push_back(std::move(frames));
+    }
+
+    bool tryConnect(Global& g)
+    {
+        const std::uint64_t now = nowMs();
+        if (now < g.nextConnectMs)
+            return false;
+        sockaddr_un addr {};
+        addr.sun_family = AF_UNIX;
+        if (g.socketPath.size() >= sizeof addr.sun_path)
+            return false;
+        std::memcpy(addr.sun_path, g.socketPath.c_str(), g.socketPath.size() + 1);
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+            return false;
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            ::close(fd);
+            // Back off 250 ms, 500 ms, then once a second: a dashboard started later sees us in about a second.
+            g.nextConnectMs = now + std::min<std::uint64_t>(1000, 250u << std::min(g.connectFailures++, 2));
+            return false;
+        }
+        g.fd = fd;
+        g.connectFailures = 0;
+        g.definedOps = 0;
+        g.lastDropsSent = ~std::uint64_t(0);
+        g.resendMetrics = true; // the new dashboard has none of our gauges
+        g.connects.fetch_add(1, std::memory_order_relaxed);
+        g.connected.store(true, std::memory_order_relaxed);
+
+        std::string hello(wire::Preface, sizeof wire::Preface);
+        wire::Writer w(hello);
+        w.begin(wire::Hello);
+        w.u16(wire::Version);
+        w.u32(std::uint32_t(getpid()));
+        w.u64(g.originWall);
+        w.str(g.processName);
+        w.u16(std::uint16_t(std::min<std::size_t>(g.commandLine.size(), 256)));
+        for (std::size_t i = 0; i < g.commandLine.size() && i < 256; ++i)
+            w.str(g.commandLine[i]);
+        w.end();
+        defineOps(g, hello);
+        enqueue(g, std::move(hello));
+        while (!g.history.empty()) {
+            g.historyBytes -= g.history.front().size();
+            enqueue(g, std::move(g.history.front()));
+            g.history.pop_front();
+        }
+        return true;
+    }
+
+    void readReplies(Global& g)
+    {
+        char buffer[4096];
+        for (;;) {
+            const ssize_t n = ::recv(g.fd, buffer, sizeof buffer, MSG_DONTWAIT);
+            if (n > 0) {
+                g.inbox.append(buffer, std::size_t(n));
+                continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                disconnect(g);
+                return;
+            }
+            break;
+        }
+        while (g.inbox.size() >= 5) {
+            std::uint32_t length = 0;
+            for (int i = 0; i < 4; ++i)
+                length |= std::uint32_t(std::uint8_t(g.inbox[std::size_t(i)])) << (8 * i);
+            if (length == 0 || length > 64 * 1024) {
+                disconnect(g);
+                return;
+            }
+            if (g.inbox.size() < 4 + std::size_t(length))
+                return;
+            const auto type = std::uint8_t(g.inbox[4]);
+            if (type == wire::Welcome) {
+                g.welcomed = true;
+            } else if (type == wire::Reject) {
+                std::string reason = length > 5 ? g.inbox.substr(9, std::size_t(length) - 5) : std::string();
+                std::fprintf(stderr, "perfdash: the dashboard at %s refused this process: %s\n", g.socketPath.c_str(),
+                    reason.c_str());
+                g.inbox.clear();
+                disconnect(g);
+                // It will not take them; do not grow while waiting. Given up, so counted.
+                const std::uint64_t before = g.droppedOperations;
+                for (const auto& frames : g.history)
+                    giveUp(g, frames);
+                g.rejectedOperations.fetch_add(g.droppedOperations - before, std::memory_order_relaxed);
+                g.history.clear();
+                g.historyBytes = 0;
+                g.nextConnectMs = nowMs() + 30'000;
+                return;
+            }
+            g.inbox.erase(0, 4 + std::size_t(length));
+        }
+    }
+
+    void writePending(Global& g)
+    {
+        while (g.fd >= 0 && !g.pending.empty()) {
+            const std::string& front = g.pending.front();
+            const ssize_t n = ::send(g.fd, front.data() + g.pendingOffset, front.size() - g.pendingOffset,
+                MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                    return;
+                disconnect(g);
+                return;
+            }
+            g.pendingOffset += std::size_t(n);
+            if (g.pendingOffset == front.size()) {
+                g.pendingBytes -= front.size();
+                g.pending.pop_front();
+                g.pendingOffset = 0;
+                g.framesSent.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+    }
+} // namespace
+
+std::uint64_t operationsIn(const std::string& frames, std::size_t from)
+{
+    const auto le = [](const unsigned char* p, int bytes) {
+        std::uint64_t v = 0;
+        for (int i = 0; i < bytes; ++i)
+            v |= std::uint64_t(p[i]) << (8 * i);
+        return v;
+    };
+    // HISTOGRAM body: u32 op, 6 x u64 (the sixth the overflow count), u32 n, n x (u16, u32).
+    constexpr std::size_t Overflow = 4 + 5 * 8, Entries = 4 + 6 * 8;
+    std::uint64_t operations = 0;
+    std::size_t at = frames.compare(0, 4, wire::Preface, 4) == 0 ? 4 : 0;
+    while (at + 5 <= frames.size()) {
+        const auto* p = reinterpret_cast<const unsigned char*>(frames.data() + at);
+        const std::size_t end = at + 4 + std::size_t(le(p, 4));
+        if (end > frames.size())
+            break;
+        if (end > from && p[4] == wire::Histogram && end - at >= 5 + Entries + 4) {
+            const unsigned char* body = p + 5;
+            operations += le(body + Overflow, 8);
+            const std::uint64_t n = le(body + Entries, 4);
+            for (std::uint64_t i = 0; i < n && 5 + Entries + 4 + (i + 1) * 6 <= end - at; ++i)
+                operations += le(body + Entries + 4 + i * 6 + 2, 4);
+        }
+        at = end;
+    }
+    return operations;
+}
+
+void cycle(Global& g, bool periodic)
+{
+    std::string frames = harvest(g, periodic);
+    if (g.fd < 0)
+        tryConnect(g);
+    if (g.fd >= 0) {
+        std::string defines;
+        defineOps(g, defines);
+        enqueue(g, std::move(defines));
+        enqueue(g, std::move(frames));
+        writePending(g);
+        if (g.fd >= 0)
+            readReplies(g);
+    } else {
+        remember(g, std::move(frames));
+    }
+    g.droppedBytesStat.store(g.droppedBytes, std::memory_order_relaxed);
+    g.droppedOperationsStat.store(g.droppedOperations, std::memory_order_relaxed);
+}
+
+void flusherMain(Global& g)
+{
+    const bool counter = g.calibrator.start();
+    auto next = std::chrono::steady_clock::now() + Interval;
+    const auto runCycle = [&g](std::unique_lock<std::mutex>& lock, bool periodic) {
+        // Outside mutex: flush() callers and fork() are not held up for a whole cycle.
+        lock.unlock();
+        {
+            std::lock_guard cycleLock(g.cycleMutex);
+            cycle(g, periodic);
+            g.linkUp.store(g.fd >= 0, std::memory_order_relaxed);
+            g.drained.store(g.fd >= 0 && g.pending.empty(), std::memory_order_relaxed);
+        }
+        lock.lock();
+    };
+    std::unique_lock lock(g.mutex);
+    while (!g.stopping) {
+        // Requests are compared with what was done, not with what was seen at the top of the loop:
+        // one made before this thread first waits (a fork child's first flush) is not missed.
+        const auto requested = [&] { return g.flushRequests != g.flushesDone; };
+        auto wait = next;
+        if (counter) { // calibration steps fall between intervals
+            const std::uint64_t due = g.calibrator.nextDueNs(), mono = clock::monotonicNs();
+            const auto calibrateAt = std::chrono::steady_clock::now() + std::chrono::nanoseconds(due > mono ? due - mono : 0);
+            wait = std::min(wait, calibrateAt);
+        }
+        // While a fork() is under way, wait (releasing mutex): back-to-back cycles would starve it.
+        g.wake.wait_until(lock, wait, [&] { return (g.stopping || requested()) && !g.forking.load(); });
+        if (g.forking.load() && !g.stopping)
+            continue;
+        if (counter && clock::monotonicNs() >= g.calibrator.nextDueNs())
+            g.calibrator.step();
+        const bool due = std::chrono::steady_clock::now() >= next;
+        if (!due && !requested() && !g.stopping)
+            continue;
+        if (due)
+            next += Interval;
+        if (next < std::chrono::steady_clock::now())
+            next = std::chrono::steady_clock::now() + Interval;
+        const std::uint64_t serving = g.flushRequests;
+        runCycle(lock, due);
+        g.flushesDone = std::max(g.flushesDone, serving);
+        g.flushed.notify_all();
+    }
+    // Last words: whatever was recorded, then goodbye.
+    const std::uint64_t serving = g.flushRequests;
+    lock.unlock();
+    {
+        std::lock_guard cycleLock(g.cycleMutex);
+        cycle(g, true);
+        if (g.fd >= 0) {
+            std::string bye;
+            wire::Writer w(bye);
+            w.begin(wire::Goodbye);
+            w.end();
+            enqueue(g, std::move(bye));
+            writePending(g);
+        }
+        g.linkUp.store(g.fd >= 0, std::memory_order_relaxed);
+        g.drained.store(g.fd >= 0 && g.pending.empty(), std::memory_order_relaxed);
+    }
+    lock.lock();
+    g.flushesDone = std::max(g.flushesDone, serving);
+    g.flushed.notify_all();
+}
+
+} // namespace perfdash

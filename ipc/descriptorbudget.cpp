@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "descriptorbudget.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace perfdash {
+
+namespace descriptorbudget {
+    int descriptorLimit()
+    {
+        rlimit limit {};
+        if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+            return 1024;
+        return int(std::min<rlim_t>(limit.rlim_cur, 1 << 20));
+    }
+
+    int reserve()
+    {
+        // Measured: a headless run with --prometheus, --record and two exports holds about 30.
+        return std::clamp(descriptorLimit() / 4, 32, 256);
+    }
+
+    int socketConnections()
+    {
+        const int usable = std::max(8, descriptorLimit() - reserve());
+        return std::max(4, usable * 3 / 4);
+    }
+
+    int httpConnections()
+    {
+        const int usable = std::max(8, descriptorLimit() - reserve());
+        return std::max(2, usable - usable * 3 / 4);
+    }
+} // namespace descriptorbudget
+
+SpareDescriptor::SpareDescriptor()
+    : m_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC))
+{
+}
+
+SpareDescriptor::~SpareDescriptor()
+{
+    if (m_fd >= 0)
+        ::close(m_fd);
+}
+
+bool SpareDescriptor::acceptAndDrop(int listenFd)
+{
+    if (m_fd < 0)
+        m_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (m_fd < 0)
+        return false;
+    ::close(m_fd);
+    m_fd = -1;
+    const int fd = ::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0)
+        ::close(fd);
+    m_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd >= 0;
+}
+
+} // namespace perfdash

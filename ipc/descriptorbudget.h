@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <QtGlobal>
+
+namespace perfdash {
+
+/**
+ * Connections cost file descriptors, and a process that runs out of them cannot accept, open an
+ * export or read /proc. The connection caps of the ingest socket and the HTTP endpoints are shares
+ * of RLIMIT_NOFILE, with a reserve kept for everything else, so that a flood of connections is
+ * refused with a count instead of taking the descriptors the rest of the dashboard needs.
+ */
+namespace descriptorbudget {
+    /// The soft RLIMIT_NOFILE of this process (1024 when it cannot be read).
+    int descriptorLimit();
+    /// Descriptors kept for files, /proc, threads' event dispatchers, the capture database.
+    int reserve();
+    /// Connections the ingest socket may hold at once: three quarters of what the reserve leaves.
+    int socketConnections();
+    /// Connections every HTTP endpoint together may hold at once: the remaining quarter.
+    int httpConnections();
+}
+
+/**
+ * One descriptor held open on /dev/null so that a listener that hits EMFILE can close it, accept
+ * the waiting connection, close that at once (counted as refused) and take the spare back. Without
+ * it, a level-triggered listener spins on a connection it can never accept, and QLocalServer
+ * closes itself. (The trick nginx and libev use.)
+ */
+class SpareDescriptor final
+{
+public:
+    SpareDescriptor();
+    ~SpareDescriptor();
+    SpareDescriptor(const SpareDescriptor&) = delete;
+    SpareDescriptor& operator=(const SpareDescriptor&) = delete;
+
+    /// Accepts one connection from @p listenFd and closes it; false when not even that was possible.
+    bool acceptAndDrop(int listenFd);
+
+private:
+    int m_fd = -1;
+};
+
+} // namespace perfdash

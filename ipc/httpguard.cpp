@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "httpguard.h"
+
+#include "descriptorbudget.h"
+
+#include <QPointer>
+#include <QTcpSocket>
+#include <QTimer>
+
+#include <memory>
+#include <unistd.h>
+
+namespace perfdash {
+
+HttpGuard::HttpGuard(const HttpLimits& limits, const QString& name, QObject* parent)
+    : QTcpServer(parent)
+    , m_limits(limits)
+    , m_name(name)
+    , m_spare(std::make_unique<SpareDescriptor>())
+{
+    connect(this, &QTcpServer::acceptError, this, &HttpGuard::onAcceptError);
+}
+
+HttpGuard::~HttpGuard() = default;
+
+HttpGuard::Stats HttpGuard::stats() const
+{
+    return Stats { m_open.load(), m_accepted.load(), m_refusedLimit.load(), m_refusedDescriptors.load(),
+        m_timedOut.load(), m_oversized.load() };
+}
+
+void HttpGuard::refuse(std::atomic<quint64>& counter, const QString& why)
+{
+    ++counter;
+    if (std::exchange(m_refusing, true))
+        return;
+    Q_EMIT problem(QStringLiteral("%1: refusing connections: %2 (counted in perfdash_http_connections_refused_total)")
+                       .arg(m_name, why));
+}
+
+void HttpGuard::onAcceptError(QAbstractSocket::SocketError error)
+{
+    if (error != QAbstractSocket::SocketResourceError)
+        return;
+    // QTcpServer paused itself and would stay paused: drop the waiting connection, go on shortly.
+    if (m_spare->acceptAndDrop(int(socketDescriptor())))
+        refuse(m_refusedDescriptors, QStringLiteral("no file descriptor left"));
+    QTimer::singleShot(50, this, [this] { resumeAccepting(); });
+}
+
+void HttpGuard::incomingConnection(qintptr descriptor)
+{
+    if (m_open.load() >= m_limits.maxConnections) {
+        ::close(int(descriptor));
+        refuse(m_refusedLimit, QStringLiteral("%1 connections open, the limit").arg(m_limits.maxConnections));
+        return;
+    }
+    auto* socket = new QTcpSocket(this);
+    if (!socket->setSocketDescriptor(descriptor)) {
+        delete socket;
+        ::close(int(descriptor));
+        return;
+    }
+    m_refusing = false;
+    ++m_accepted;
+    ++m_open;
+    connect(socket, &QObject::destroyed, this, [this] { --m_open; });
+    connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+
+    struct State
+    {
+        qint64 received = 0;
+        bool closing = false;
+    };
+    auto state = std::make_shared<State>();
+    auto* deadline = new QTimer(socket);
+    deadline->setSingleShot(true);
+    deadline->setInterval(m_limits.requestTimeoutMs);
+    connect(deadline, &QTimer::timeout, socket, [this, socket] {
+        ++m_timedOut;
+        socket->abort();
+        socket->deleteLater();
+    });
+    deadline->start();
+    // Connected before QHttpServer's slot, so it runs first and sees the bytes it is about to read.
+    connect(socket, &QTcpSocket::readyRead, socket, [this, socket, state] {
+        if (state->closing) {
+            socket->readAll();
+            return;
+        }
+        state->received += socket->bytesAvailable();
+        if (state->received <= m_limits.maxRequestBytes)
+            return;
+        state->closing = true;
+        ++m_oversized;
+        socket->readAll(); // nothing left for the HTTP server to parse
+        socket->write("HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: 18\r\n"
+                      "Connection: close\r\n\r\nrequest too large\n");
+        socket->disconnectFromHost();
+    });
+    connect(socket, &QTcpSocket::bytesWritten, socket, [this, socket, state, deadline] {
+        if (state->closing || socket->bytesToWrite() > 0)
+            return;
+        if (m_limits.closeAfterResponse) {
+            state->closing = true;
+            socket->disconnectFromHost();
+            return;
+        }
+        state->received = 0; // a response went out: the next request starts from nothing
+        deadline->start();
+    });
+    addPendingConnection(socket);
+}
+
+} // namespace perfdash

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "symbolizer.h"
+
+#include <QList>
+#include <QMetaType>
+#include <QString>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace perfdash {
+
+/// One node of a call tree: a function called along one path from the root.
+struct CallNode {
+    std::uint32_t function = 0; ///< into ProfileSnapshot::functions; the root's is unused
+    std::uint32_t parent = 0; ///< the root is its own parent (index 0)
+    std::uint64_t self = 0; ///< samples with this node as the leaf
+    std::uint64_t total = 0; ///< samples through this node
+    std::vector<std::uint32_t> children; ///< sorted by total, largest first
+};
+
+/// A function's line in the top-functions table.
+struct FunctionCost {
+    std::uint32_t function = 0;
+    std::uint64_t self = 0;
+    std::uint64_t total = 0; ///< samples with the function anywhere on the stack, once per sample
+    /// Callers by samples through them, largest first (the process root counts as "[root]": empty name).
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> callers;
+};
+
+/// A thread seen in the profile, with its samples in the snapshot's time range.
+struct ProfileThread {
+    qint64 tid = 0;
+    QString name;
+    std::uint64_t samples = 0;
+};
+
+/// How the profile was taken and what it could not see; shown next to the views.
+struct ProfileStats {
+    std::uint64_t samples = 0;
+    std::uint64_t lost = 0; ///< samples the kernel dropped (PERF_RECORD_LOST / LOST_SAMPLES)
+    std::uint64_t throttled = 0; ///< PERF_RECORD_THROTTLE: the kernel lowered the rate
+    std::uint64_t unknownFrames = 0; ///< frames in no module, no JIT map: "[unknown]"
+    std::uint64_t cfiStacks = 0; ///< unwound with DWARF CFI
+    std::uint64_t framePointerStacks = 0; ///< kernel frame-pointer chains (CFI gave nothing)
+    std::uint64_t ipOnlyStacks = 0; ///< only the sampled address
+    std::uint64_t truncatedStacks = 0; ///< the stack table was full: cut at the deepest known node
+    int frequencyHz = 0;
+    bool exited = false;
+};
+
+struct ProfileQuery {
+    int lastSeconds = 0; ///< 0: the whole session
+    qint64 tid = 0; ///< 0: every thread
+};
+
+/**
+ * What a view shows of one process's profile at one moment: the call tree for a time range and
+ * thread filter, and the functions it names. Built on the profiler's side, shared read-only.
+ */
+struct ProfileSnapshot {
+    qint64 pid = 0;
+    QString process;
+    ProfileQuery query;
+    std::vector<ProfileFunction> functions;
+    std::vector<CallNode> nodes; ///< nodes[0] is the root (the process)
+    std::vector<ProfileThread> threads; ///< every thread seen in the session, samples within the range
+    ProfileStats stats;
+
+    std::uint64_t totalSamples() const { return nodes.empty() ? 0 : nodes.front().total; }
+    /// Functions by self samples, largest first.
+    std::vector<FunctionCost> topFunctions() const;
+    /// Folded stacks, `process;outermost;...;leaf COUNT`, one line per distinct stack, sorted.
+    QByteArray folded() const;
+    /// The names along the path from the root's child down to @p node.
+    QStringList path(std::uint32_t node) const;
+};
+using ProfileSnapshotPtr = std::shared_ptr<const ProfileSnapshot>;
+
+/// A frame name made safe for the folded format (no ';' or line breaks in a frame).
+QString foldedFrameName(const QString& name);
+
+} // namespace perfdash
+
+Q_DECLARE_METATYPE(perfdash::ProfileSnapshotPtr)

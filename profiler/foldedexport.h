@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "calltree.h"
+
+#include <QString>
+
+#include <vector>
+
+namespace perfdash::foldedexport {
+
+/// Writes the snapshots' folded stacks (`process;outermost;...;leaf COUNT`) into @p path,
+/// atomically (QSaveFile); false with a sentence in @p error.
+bool writeFile(const QString& path, const std::vector<ProfileSnapshotPtr>& snapshots, QString* error);
+
+/// Reads folded stacks back: (stack without the count, count) per line; malformed lines are counted.
+struct FoldedLine {
+    QString stack;
+    quint64 count = 0;
+};
+std::vector<FoldedLine> parse(const QByteArray& text, int* malformed = nullptr);
+
+} // namespace perfdash::foldedexport

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "perfeventsource.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <asm/perf_regs.h>
+#endif
+
+namespace perfdash {
+namespace {
+
+int readIntFile(const char* path, int fallback)
+{
+    QFile file(QString::fromLatin1(path));
+    if (!file.open(QIODevice::ReadOnly))
+        return fallback;
+    bool ok = false;
+    const int value = file.readAll().trimmed().toInt(&ok);
+    return ok ? value : fallback;
+}
+
+/// "0-3,6" from /sys/devices/system/cpu/online.
+std::vector<int> onlineCpus()
+{
+    std::vector<int> cpus;
+    QFile file(QStringLiteral("/sys/devices/system/cpu/online"));
+    if (file.open(QIODevice::ReadOnly)) {
+        for (const QByteArray& range : file.readAll().trimmed().split(',')) {
+            const QList<QByteArray> ends = range.split('-');
+            bool ok1 = false, ok2 = true;
+            const int first = ends.value(0).toInt(&ok1);
+            const int last = ends.size() > 1 ? ends[1].toInt(&ok2) : first;
+            for (int cpu = first; ok1 && ok2 && cpu <= last; ++cpu)
+                cpus.push_back(cpu);
+        }
+    }
+    if (cpus.empty()) {
+        for (long cpu = 0; cpu < sysconf(_SC_NPROCESSORS_ONLN); ++cpu)
+            cpus.push_back(int(cpu));
+    }
+    return cpus;
+}
+
+std::set<pid_t> threadsOf(pid_t pid)
+{
+    std::set<pid_t> tids;
+    const QStringList entries = QDir(QStringLiteral("/proc/%1/task").arg(pid)).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+    for (const QString& entry : entries) {
+        bool ok = false;
+        const int tid = entry.toInt(&ok);
+        if (ok)
+            tids.insert(tid);
+    }
+    return tids;
+}
+} // namespace
+
+std::uint64_t perfUserRegisterMask()
+{
+#if defined(__x86_64__)
+    // The 17 DWARF registers of x86-64 (rax..r15 and rip); the segment registers are not needed.
+    std::uint64_t mask = 0;
+    for (int reg : { PERF_REG_X86_AX, PERF_REG_X86_BX, PERF_REG_X86_CX, PERF_REG_X86_DX, PERF_REG_X86_SI,
+             PERF_REG_X86_DI, PERF_REG_X86_BP, PERF_REG_X86_SP, PERF_REG_X86_IP, PERF_REG_X86_R8, PERF_REG_X86_R9,
+             PERF_REG_X86_R10, PERF_REG_X86_R11, PERF_REG_X86_R12, PERF_REG_X86_R13, PERF_REG_X86_R14,
+             PERF_REG_X86_R15 })
+        mask |= std::uint64_t(1) << reg;
+    return mask;
+#elif defined(__aarch64__)
+    return (std::uint64_t(1) << 33) - 1; // x0..x30, sp, pc
+#else
+    return 0; // no CFI unwinding: the kernel's frame-pointer chains only
+#endif
+}
+
+PerfSystem PerfSystem::real()
+{
+    PerfSystem system;
+    // The suite runs as root at paranoid 2; these let it show what a user at paranoid 3 (or
+    // profiling another user's process) reads, through the real binary: PERFDASH_SIMULATE_PERF_ERRNO=13
+    // makes every perf_event_open fail with EACCES, PERFDASH_SIMULATE_PERF_PARANOID=3 is the level read.
+    const int simulatedErrno = qEnvironmentVariableIntValue("PERFDASH_SIMULATE_PERF_ERRNO");
+    bool simulatedParanoidSet = false;
+    const int simulatedParanoid = qEnvironmentVariableIntValue("PERFDASH_SIMULATE_PERF_PARANOID", &simulatedParanoidSet);
+    if (simulatedErrno > 0)
+        system.openEvent = [simulatedErrno](perf_event_attr*, pid_t, int) { return -simulatedErrno; };
+    if (simulatedParanoidSet)
+        system.paranoid = [simulatedParanoid] { return simulatedParanoid; };
+    if (!system.openEvent) {
+        system.openEvent = [](perf_event_attr* attr, pid_t tid, int cpu) {
+            const long fd = syscall(SYS_perf_event_open, attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+            return fd >= 0 ? int(fd) : -errno;
+        };
+    }
+    if (!system.paranoid)
+        system.paranoid = [] { return readIntFile("/proc/sys/kernel/perf_event_paranoid", -100); };
+    system.ownerUid = [](pid_t pid) -> qint64 {
+        struct stat st {};
+        const QByteArray path = "/proc/" + QByteArray::number(pid);
+        return ::stat(path.constData(), &st) == 0 ? qint64(st.st_uid) : -1;
+    };
+    return system;
+}
+
+QString perfOpenProblem(int error, pid_t pid, int paranoid, qint64 ownerUid, qint64 ourUid)
+{
+    const QString fixes = QStringLiteral(
+        "To allow it: `sudo sysctl kernel.perf_event_paranoid=2` (this boot; add it to /etc/sysctl.d/ to keep it), "
+        "or give perfdash the capability: `sudo setcap cap_perfmon+ep %1`.")
+                              .arg(QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath());
+    switch (error) {
+    case EACCES:
+    case EPERM:
+        if (ownerUid >= 0 && ownerUid != ourUid)
+            return QStringLiteral("cannot profile process %1: it belongs to uid %2, not to you (uid %3); the kernel lets "
+                                  "an unprivileged user profile only their own processes. Run perfdash as that user, or: %4")
+                .arg(pid)
+                .arg(ownerUid)
+                .arg(ourUid)
+                .arg(fixes);
+        if (paranoid > 2)
+            return QStringLiteral("cannot profile process %1: kernel.perf_event_paranoid is %2, which forbids "
+                                  "perf_event_open to unprivileged users (2 allows profiling your own processes' user "
+                                  "space). %3")
+                .arg(pid)
+                .arg(paranoid)
+                .arg(fixes);
+        return QStringLiteral("cannot profile process %1: perf_event_open was refused (%2; kernel.perf_event_paranoid is "
+                              "%3; a container or seccomp policy may forbid it). %4")
+            .arg(pid)
+            .arg(QString::fromLocal8Bit(std::strerror(error)))
+            .arg(paranoid)
+            .arg(fixes);
+    case ESRCH:
+        return QStringLiteral("cannot profile process %1: it does not exist (any more)").arg(pid);
+    case EMFILE:
+    case ENFILE:
+        return QStringLiteral("cannot profile process %1: out of file descriptors (one event per thread and CPU); "
+                              "raise `ulimit -n`")
+            .arg(pid);
+    case ENOENT:
+    case ENODEV:
+    case EOPNOTSUPP:
+        return QStringLiteral("cannot profile process %1: this kernel has no cpu-clock sampling event (%2)")
+            .arg(pid)
+            .arg(QString::fromLocal8Bit(std::strerror(error)));
+    default:
+        return QStringLiteral("cannot profile process %1: perf_event_open failed: %2")
+            .arg(pid)
+            .arg(QString::fromLocal8Bit(std::strerror(error)));
+    }
+}
+
+PerfEventSource::PerfEventSource(PerfSystem system)
+    : m_system(std::move(system))
+{
+}
+
+PerfEventSource::~PerfEventSource()
+{
+    for (const Buffer& b : m_buffers) {
+        if (b.base)
+            munmap(b.base, b.length);
+    }
+    for (int fd : m_fds)
+        ::close(fd);
+}
+
+bool PerfEventSource::open(pid_t pid, const Options& options, QString* error)
+{
+    m_pid = pid;
+    m_options = options;
+    const int maxRate = readIntFile("/proc/sys/kernel/perf_event_max_sample_rate", 100000);
+    m_frequencyHz = std::clamp(options.frequencyHz, 1, std::max(1, maxRate));
+    m_regMask = perfUserRegisterMask();
+    m_regCount = std::popcount(m_regMask);
+    m_cpus = onlineCpus();
+    m_buffers.resize(m_cpus.size());
+
+    std::set<pid_t> tids = threadsOf(pid);
+    if (tids.empty()) {
+        *error = perfOpenProblem(ESRCH, pid, 0, -1, 0);
+        return false;
+    }
+    for (pid_t tid : tids) {
+        if (!openThread(tid, error)) {
+            if (tid == pid || m_threads.empty()) // a thread that ended meanwhile is no failure
+                return false;
+        }
+    }
+    addMissingThreads();
+    return true;
+}
+
+int PerfEventSource::addMissingThreads()
+{
+    int added = 0;
+    for (pid_t tid : threadsOf(m_pid)) {
+        if (m_threads.count(tid))
+            continue;
+        QString ignored;
+        if (openThread(tid, &ignored))
+            ++added;
+    }
+    return added;
+}
+
+bool PerfEventSource::openThread(pid_t tid, QString* error)
+{
+    for (std::size_t i = 0; i < m_cpus.size(); ++i) {
+        perf_event_attr attr {};
+        attr.size = sizeof(attr);
+        attr.type = PERF_TYPE_SOFTWARE;
+        attr.config = PERF_COUNT_SW_CPU_CLOCK;
+        // cpu-clock counts nanoseconds: a fixed period is exact and needs no frequency steering.
+        attr.sample_period = std::max<std::uint64_t>(1, 1'000'000'000ull / std::uint64_t(m_frequencyHz));
+        attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CALLCHAIN;
+        if (m_regMask) {
+            attr.sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+            attr.sample_regs_user = m_regMask;
+            attr.sample_stack_user = m_options.stackBytes;
+        }
+        attr.exclude_kernel = 1;
+        attr.exclude_hv = 1;
+        attr.exclude_callchain_kernel = 1;
+        attr.inherit = 1;
+        attr.mmap = 1;
+        attr.mmap2 = 1;
+        attr.comm = 1;
+        attr.task = 1;
+        attr.sample_id_all = 1;
+        attr.use_clockid = 1;
+        attr.clockid = CLOCK_MONOTONIC;
+        attr.watermark = 1;
+        attr.wakeup_watermark = std::uint32_t(m_options.dataPages) * std::uint32_t(getpagesize()) / 4;
+        const int fd = m_system.openEvent(&attr, tid, m_cpus[i]);
+        if (fd < 0) {
+            const int err = -fd;
+            *error = perfOpenProblem(err, m_pid, m_system.paranoid ? m_system.paranoid() : -100,
+                m_system.ownerUid ? m_system.ownerUid(m_pid) : -1, qint64(geteuid()));
+            return false;
+        }
+        m_fds.push_back(fd);
+        Buffer& buffer = m_buffers[i];
+        if (!buffer.base) {
+            // Within perf_event_mlock_kb for an unprivileged user: halve until the kernel agrees.
+            for (int pages = m_options.dataPages; pages >= 4 && !buffer.base; pages /= 2) {
+                const std::size_t length = std::size_t(pages + 1) * std::size_t(getpagesize());
+                void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                if (base != MAP_FAILED)
+                    buffer = { fd, base, length };
+            }
+            if (!buffer.base) {
+                *error = QStringLiteral("cannot profile process %1: the kernel refused the sample buffer (%2); "
+                                        "raise kernel.perf_event_mlock_kb or `ulimit -l`")
+                             .arg(m_pid)
+                             .arg(QString::fromLocal8Bit(std::strerror(errno)));
+                return false;
+            }
+        } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, buffer.fd) != 0) {
+            *error = QStringLiteral("cannot profile process %1: PERF_EVENT_IOC_SET_OUTPUT: %2")
+                         .arg(m_pid)
+                         .arg(QString::fromLocal8Bit(std::strerror(errno)));
+            return false;
+        }
+    }
+    m_threads.insert(tid);
+    return true;
+}
+
+bool PerfEventSource::wait(int timeoutMs)
+{
+    std::vector<pollfd> fds;
+    for (const Buffer& b : m_buffers)
+        fds.push_back({ b.fd, POLLIN, 0 });
+    if (fds.empty())
+        return false;
+    if (::poll(fds.data(), fds.size(), timeoutMs) <= 0)
+        return true;
+    // Once every task that could write into a buffer has exited, its events hang up.
+    return !std::all_of(fds.begin(), fds.end(), [](const pollfd& p) { return p.revents & POLLHUP; });
+}
+
+void PerfEventSource::drain(const std::function<void(const perf_event_header&, const std::uint8_t*)>& handle)
+{
+    for (const Buffer& b : m_buffers) {
+        if (!b.base)
+            continue;
+        auto* meta = static_cast<perf_event_mmap_page*>(b.base);
+        const std::uint64_t dataSize = meta->data_size ? meta->data_size : b.length - std::size_t(getpagesize());
+        const std::uint64_t dataOffset = meta->data_offset ? meta->data_offset : std::uint64_t(getpagesize());
+        const auto* data = static_cast<const std::uint8_t*>(b.base) + dataOffset;
+        const std::uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+        std::uint64_t tail = meta->data_tail;
+        while (tail + sizeof(perf_event_header) <= head) {
+            perf_event_header header;
+            const std::uint64_t at = tail % dataSize;
+            if (at + sizeof(header) <= dataSize) {
+                std::memcpy(&header, data + at, sizeof(header));
+            } else {
+                const std::size_t first = std::size_t(dataSize - at);
+                std::memcpy(&header, data + at, first);
+                std::memcpy(reinterpret_cast<std::uint8_t*>(&header) + first, data, sizeof(header) - first);
+            }
+            if (header.size < sizeof(header) || tail + header.size > head)
+                break;
+            const std::uint8_t* record = data + at;
+            if (at + header.size > dataSize) { // wraps: copy it whole, aligned
+                m_scratch.resize((header.size + 7) & ~std::size_t(7));
+                const std::size_t first = std::size_t(dataSize - at);
+                std::memcpy(m_scratch.data(), data + at, first);
+                std::memcpy(m_scratch.data() + first, data, header.size - first);
+                record = m_scratch.data();
+            }
+            handle(header, record);
+            tail += header.size;
+        }
+        __atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+    }
+}
+
+} // namespace perfdash

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <QString>
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <vector>
+
+#include <sys/types.h>
+
+struct perf_event_attr;
+struct perf_event_header;
+
+namespace perfdash {
+
+/// Where the profiler meets the kernel; tests replace these to simulate what this machine cannot
+/// show (a paranoid level of 3, a process of another user).
+struct PerfSystem {
+    /// perf_event_open(2): a file descriptor, or -errno.
+    std::function<int(perf_event_attr* attr, pid_t tid, int cpu)> openEvent;
+    /// /proc/sys/kernel/perf_event_paranoid; -100 when unreadable.
+    std::function<int()> paranoid;
+    /// The uid that owns the process, -1 if it is gone.
+    std::function<qint64(pid_t pid)> ownerUid;
+    static PerfSystem real();
+};
+
+/// The sentence a user reads when perf_event_open fails with @p error: what happened, why, and
+/// what fixes it (for permissions: `sysctl kernel.perf_event_paranoid=2`, `setcap cap_perfmon+ep`).
+QString perfOpenProblem(int error, pid_t pid, int paranoid, qint64 ownerUid, qint64 ourUid);
+
+/**
+ * The kernel side of profiling one process: a software cpu-clock sampling event per thread and
+ * CPU, user space only, with `inherit` so that threads created later are sampled too, all of one
+ * CPU writing into that CPU's ring buffer (PERF_EVENT_IOC_SET_OUTPUT), as `perf record -p` does.
+ * Not thread-safe: the profiler's reader thread owns it.
+ */
+class PerfEventSource
+{
+public:
+    struct Options {
+        int frequencyHz = 499;
+        std::uint32_t stackBytes = 8192; ///< user stack copied per sample, for CFI unwinding
+        int dataPages = 128; ///< per CPU buffer; 128 + 1 pages = perf's default 516 KiB mlock budget
+    };
+    explicit PerfEventSource(PerfSystem system = PerfSystem::real());
+    ~PerfEventSource();
+    PerfEventSource(const PerfEventSource&) = delete;
+    PerfEventSource& operator=(const PerfEventSource&) = delete;
+
+    /// Opens the events on every thread of @p pid; false with a sentence for the user.
+    bool open(pid_t pid, const Options& options, QString* error);
+    /// Threads of the process that were not sampled yet (created while open() ran); their events
+    /// are added. Threads born of sampled ones are inherited and announced by PERF_RECORD_FORK.
+    int addMissingThreads();
+    void noteInheritedThread(pid_t tid) { m_threads.insert(tid); }
+
+    /// Waits up to @p timeoutMs for data; false when every event has hung up (the process is gone).
+    bool wait(int timeoutMs);
+    /// Calls @p handle for every record in the ring buffers, in order per buffer, then frees them.
+    /// The bytes of a record are 8-byte aligned and valid only during the call.
+    void drain(const std::function<void(const perf_event_header& header, const std::uint8_t* record)>& handle);
+
+    int regCount() const { return m_regCount; }
+    int frequencyHz() const { return m_frequencyHz; }
+    std::size_t eventCount() const { return m_fds.size(); }
+
+private:
+    bool openThread(pid_t tid, QString* error);
+
+    struct Buffer {
+        int fd = -1;
+        void* base = nullptr;
+        std::size_t length = 0;
+    };
+    PerfSystem m_system;
+    pid_t m_pid = -1;
+    Options m_options;
+    int m_frequencyHz = 0;
+    int m_regCount = 0;
+    std::uint64_t m_regMask = 0;
+    std::vector<int> m_cpus;
+    std::vector<Buffer> m_buffers; ///< one per CPU, index as m_cpus
+    std::vector<int> m_fds; ///< every event, the buffers' own included
+    std::set<pid_t> m_threads;
+    std::vector<std::uint8_t> m_scratch; ///< a record that wraps around the end of a buffer
+};
+
+/// The registers sampled with PERF_SAMPLE_REGS_USER on this architecture (enough for CFI).
+std::uint64_t perfUserRegisterMask();
+
+} // namespace perfdash

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "profiler.h"
+
+#include <algorithm>
+
+namespace perfdash {
+
+Profiler::Profiler(QObject* parent)
+    : QObject(parent)
+{
+}
+
+Profiler::~Profiler()
+{
+    stopAll();
+}
+
+ProcessProfiler* Profiler::profile(qint64 pid, QString* error)
+{
+    if (ProcessProfiler* existing = profilerFor(pid); existing && !existing->hasExited())
+        return existing;
+    auto profiler = std::make_unique<ProcessProfiler>(pid, m_options, m_system);
+    QString why;
+    if (!profiler->start(&why)) {
+        m_problems.insert(pid, why);
+        if (error)
+            *error = why;
+        Q_EMIT problem(pid, why);
+        return nullptr;
+    }
+    m_problems.remove(pid);
+    ProcessProfiler* raw = profiler.get();
+    // A view's worker may still be reading the old one: it stays until the end of the session.
+    if (auto old = m_profilers.find(pid); old != m_profilers.end())
+        m_retired.push_back(std::move(old->second));
+    m_profilers[pid] = std::move(profiler);
+    Q_EMIT profilingStarted(pid);
+    return raw;
+}
+
+ProcessProfiler* Profiler::profilerFor(qint64 pid) const
+{
+    const auto it = m_profilers.find(pid);
+    return it == m_profilers.end() ? nullptr : it->second.get();
+}
+
+std::vector<ProcessProfiler*> Profiler::profilers() const
+{
+    std::vector<ProcessProfiler*> all;
+    for (const auto& [pid, profiler] : m_profilers)
+        all.push_back(profiler.get());
+    return all;
+}
+
+std::vector<ProfileSnapshotPtr> Profiler::sessionSnapshots() const
+{
+    std::vector<ProfileSnapshotPtr> snapshots;
+    for (const auto& [pid, profiler] : m_profilers)
+        snapshots.push_back(profiler->snapshot({}));
+    return snapshots;
+}
+
+QString Profiler::summary(int seconds, int top) const
+{
+    QString text;
+    for (auto it = m_problems.begin(); it != m_problems.end(); ++it)
+        text += QStringLiteral("  profile %1: %2\n").arg(it.key()).arg(it.value());
+    for (const auto& [pid, profiler] : m_profilers) {
+        const ProfileSnapshotPtr s = profiler->snapshot({ seconds, 0 });
+        const double all = double(std::max<std::uint64_t>(1, s->totalSamples()));
+        QStringList functions;
+        const std::vector<FunctionCost> costs = s->topFunctions();
+        for (std::size_t i = 0; i < costs.size() && int(i) < top; ++i) {
+            if (costs[i].self > 0)
+                functions.append(QStringLiteral("%1 %2%").arg(s->functions[costs[i].function].name.left(40))
+                                     .arg(100.0 * double(costs[i].self) / all, 0, 'f', 1));
+        }
+        text += QStringLiteral("  profile %1 %2%3: %4 samples/%5s at %6 Hz (lost %7)%8%9\n")
+                    .arg(pid)
+                    .arg(s->process)
+                    .arg(s->stats.exited ? QStringLiteral(" (exited)") : QString())
+                    .arg(s->totalSamples())
+                    .arg(seconds)
+                    .arg(s->stats.frequencyHz)
+                    .arg(s->stats.lost)
+                    .arg(functions.isEmpty() ? QString() : QStringLiteral(": "))
+                    .arg(functions.join(QStringLiteral(", ")));
+    }
+    return text;
+}
+
+void Profiler::stopAll()
+{
+    for (auto& [pid, profiler] : m_profilers)
+        profiler->stop();
+}
+
+} // namespace perfdash

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// A dashboard in plain POSIX for the client library's tests (no Qt, so they also run under
+// ThreadSanitizer, qemu-user and musl): accepts connections one after another and tallies the
+// frames of docs/PROTOCOL.md that the tests look at.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <thread>
+#include <unistd.h>
+
+namespace perfdashtest {
+
+inline std::uint64_t le(const unsigned char* p, int bytes)
+{
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i)
+        v |= std::uint64_t(p[i]) << (8 * i);
+    return v;
+}
+
+struct Tally {
+    std::uint64_t operations = 0; // in HISTOGRAM frames
+    std::uint64_t errors = 0;
+    std::uint64_t events = 0; // EVENT frames
+    std::uint64_t eventMetaPairs = 0;
+    std::uint64_t maxFrame = 0;
+    std::uint64_t memoryFrames = 0;
+    std::uint64_t lastHeap = 0;
+    std::uint64_t dropsOperations = 0; // the last DROPS frame's third field
+    std::uint64_t connections = 0;
+    std::map<std::string, double> metrics; // the last value of each
+    std::map<std::string, int> metricFrames; // how many METRIC frames per name, on this connection
+};
+
+class MiniDashboard
+{
+public:
+    explicit MiniDashboard(const std::string& path)
+        : m_path(path)
+    {
+        m_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr {};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+        ::unlink(path.c_str());
+        if (::bind(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(m_fd, 8) != 0) {
+            std::perror("minidashboard: listen");
+            std::exit(2);
+        }
+        m_thread = std::thread([this] { run(); });
+    }
+    ~MiniDashboard()
+    {
+        // The reader may be between two connections, or accept one more from the backlog (a fork
+        // child's): shut down whatever it holds until it has ended.
+        m_stopping = true;
+        ::shutdown(m_fd, SHUT_RDWR);
+        while (!m_done.load()) {
+            dropClient();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        m_thread.join();
+        ::close(m_fd);
+        ::unlink(m_path.c_str());
+    }
+    /// Closes the current connection (the client reconnects); its per-connection tallies restart.
+    void dropClient()
+    {
+        if (const int c = m_client.load(); c >= 0)
+            ::shutdown(c, SHUT_RDWR);
+    }
+    Tally tally()
+    {
+        std::lock_guard lock(m_mutex);
+        return m_tally;
+    }
+    /// Waits until @p done(tally) or @p timeout; the last tally.
+    Tally waitFor(const std::function<bool(const Tally&)>& done, std::chrono::milliseconds timeout = std::chrono::seconds(30))
+    {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait_for(lock, timeout, [&] { return done(m_tally); });
+        return m_tally;
+    }
+
+private:
+    void frame(const unsigned char* p, std::size_t length)
+    {
+        const unsigned char* body = p + 5;
+        const std::size_t size = length - 1;
+        std::lock_guard lock(m_mutex);
+        m_tally.maxFrame = std::max<std::uint64_t>(m_tally.maxFrame, length);
+        switch (p[4]) {
+        case 3: { // HISTOGRAM: u32 op, u64 wall, u64 errors, u64 sum, u64 min, u64 max, u64 overflow, u32 n, n x (u16, u32)
+            std::uint64_t total = le(body + 44, 8);
+            const std::uint64_t n = le(body + 52, 4);
+            for (std::uint64_t i = 0; i < n && 56 + (i + 1) * 6 <= size; ++i)
+                total += le(body + 56 + i * 6 + 2, 4);
+            m_tally.operations += total;
+            m_tally.errors += le(body + 12, 8);
+            break;
+        }
+        case 4: // EVENT: u32 op, u64 start, u64 duration, u8 ok, u64 tid, u16 n, ...
+            m_tally.events++;
+            m_tally.eventMetaPairs += le(body + 29, 2);
+            break;
+        case 5:
+            m_tally.memoryFrames++;
+            m_tally.lastHeap = le(body + 16, 8);
+            break;
+        case 6: { // METRIC: u8 kind, str name, f64 value
+            const std::size_t n = std::size_t(le(body + 1, 4));
+            const std::string name(reinterpret_cast<const char*>(body + 5), n);
+            const std::uint64_t bits = le(body + 5 + n, 8);
+            double v;
+            std::memcpy(&v, &bits, sizeof v);
+            m_tally.metrics[name] = v;
+            m_tally.metricFrames[name]++;
+            break;
+        }
+        case 7:
+            if (size >= 24)
+                m_tally.dropsOperations = le(body + 16, 8);
+            break;
+        default:
+            break;
+        }
+        m_changed.notify_all();
+    }
+
+    void run()
+    {
+        for (;;) {
+            const int c = ::accept(m_fd, nullptr, nullptr);
+            if (c < 0 || m_stopping.load()) {
+                if (c >= 0)
+                    ::close(c);
+                m_done = true;
+                return;
+            }
+            {
+                std::lock_guard lock(m_mutex);
+                m_tally.connections++;
+                m_tally.metricFrames.clear();
+            }
+            m_client = c;
+            std::string buffer;
+            static char chunk[1 << 16];
+            ssize_t n;
+            bool preface = true;
+            while ((n = ::read(c, chunk, sizeof chunk)) > 0) {
+                buffer.append(chunk, std::size_t(n));
+                std::size_t at = 0;
+                if (preface && buffer.size() >= 4) {
+                    at = 4;
+                    preface = false;
+                }
+                while (!preface && buffer.size() - at >= 5) {
+                    const auto* p = reinterpret_cast<const unsigned char*>(buffer.data() + at);
+                    const std::size_t length = std::size_t(le(p, 4));
+                    if (buffer.size() - at - 4 < length)
+                        break;
+                    frame(p, length);
+                    at += 4 + length;
+                }
+                buffer.erase(0, at);
+            }
+            m_client = -1;
+            ::close(c);
+            m_changed.notify_all();
+        }
+    }
+
+    std::string m_path;
+    int m_fd = -1;
+    std::thread m_thread;
+    std::atomic<int> m_client { -1 };
+    std::atomic<bool> m_stopping { false };
+    std::atomic<bool> m_done { false };
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    Tally m_tally;
+};
+
+/// A fresh socket path in a fresh directory, also set as PERFDASH_SOCKET.
+inline std::string socketPath()
+{
+    char dir[] = "/tmp/perfdash-client-XXXXXX";
+    if (!::mkdtemp(dir))
+        std::exit(2);
+    std::string path = std::string(dir) + "/s.sock";
+    ::setenv("PERFDASH_SOCKET", path.c_str(), 1);
+    return path;
+}
+
+} // namespace perfdashtest

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The charts as a user explores them: axis fitting and ticks, crosshair, legend, range selection,
+// comparison of several operations, and the latency heatmap's buckets.
+#include "chartspanel.h"
+#include "clock.h"
+#include "explorechartview.h"
+#include "histogramqueries.h"
+#include "latencyheatmapview.h"
+#include "performancemonitor.h"
+
+#include <QChart>
+#include <QDateTimeAxis>
+#include <QLegendMarker>
+#include <QLineSeries>
+#include <QSignalSpy>
+#include <QTest>
+#include <QValueAxis>
+
+using namespace perfdash;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr qint64 T0 = 1'700'000'000'000; // a whole second
+
+std::vector<SeriesPoint> points(int seconds, quint64 p99Ns, quint64 maxNs)
+{
+    std::vector<SeriesPoint> out;
+    for (int i = 0; i < seconds; ++i) {
+        SeriesPoint p;
+        p.timestampMs = T0 + i * 1000LL;
+        p.count = 10;
+        p.p50Ns = p99Ns / 4;
+        p.p95Ns = p99Ns / 2;
+        p.p99Ns = p99Ns;
+        p.maxNs = maxNs;
+        out.push_back(p);
+    }
+    return out;
+}
+} // namespace
+
+class TestCharts : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void axisFitsTheDataUntilTheRangeFills_data()
+    {
+        QTest::addColumn<qint64>("rangeFrom");
+        QTest::addColumn<qint64>("firstData");
+        QTest::addColumn<qint64>("expectedFrom");
+        const qint64 now = T0 + 600'000;
+        QTest::newRow("5 min range, 5 s of data: 30 s shown") << now - 300'000 << now - 5'000 << now - ChartsPanel::MinSpanMs;
+        QTest::newRow("5 min range, 2 min of data: 2 min shown") << now - 300'000 << now - 120'000 << now - 120'000;
+        QTest::newRow("5 min range, 8 min of data: the range") << now - 300'000 << now - 480'000 << now - 300'000;
+    }
+    void axisFitsTheDataUntilTheRangeFills()
+    {
+        QFETCH(qint64, rangeFrom);
+        QFETCH(qint64, firstData);
+        QFETCH(qint64, expectedFrom);
+        const qint64 now = T0 + 600'000;
+        QCOMPARE(ChartsPanel::fitRange(rangeFrom, now, firstData).first, expectedFrom);
+    }
+
+    void ticksAreRound_data()
+    {
+        QTest::addColumn<double>("max");
+        QTest::addColumn<double>("step");
+        QTest::newRow("178 ms") << 178.0 << 50.0; // not 187.5
+        QTest::newRow("1.8 %") << 1.8 << 0.5; // not 1.875
+        QTest::newRow("9") << 9.0 << 2.0;
+        QTest::newRow("1200") << 1200.0 << 500.0;
+    }
+    void ticksAreRound()
+    {
+        QFETCH(double, max);
+        QFETCH(double, step);
+        QCOMPARE(ChartsPanel::niceStep(max, 5), step);
+        ChartsPanel panel;
+        panel.resize(600, 800);
+        panel.show();
+        panel.setLatency(QStringLiteral("op"), points(60, quint64(max * 1e6 * 0.9), quint64(max * 1e6)), T0, T0 + 60'000);
+        QValueAxis* axis = panel.latencyAxis();
+        const double interval = axis->max() / (axis->tickCount() - 1);
+        const double mantissa = interval / std::pow(10.0, std::floor(std::log10(interval)));
+        QVERIFY2(qFuzzyCompare(mantissa, 1.0) || qFuzzyCompare(mantissa, 2.0) || qFuzzyCompare(mantissa, 5.0),
+            qPrintable(QString::number(interval)));
+        QVERIFY(axis->max() >= max * 0.999 && std::fmod(axis->max() / interval + 1e-9, 1.0) < 1e-6);
+    }
+
+    void timeLabelsDoNotCrowd()
+    {
+        ChartsPanel panel;
+        // A narrow chart gets fewer, rounder steps than a wide one, and every step is a round one.
+        const int narrow = panel.timeStepSeconds(300'000, 300), wide = panel.timeStepSeconds(300'000, 1200);
+        QVERIFY2(narrow > wide, qPrintable(QStringLiteral("%1 %2").arg(narrow).arg(wide)));
+        for (int step : { narrow, wide })
+            QVERIFY(QList<int>({ 1, 2, 5, 10, 15, 30, 60, 120, 300 }).contains(step));
+        const int label = panel.fontMetrics().horizontalAdvance(QStringLiteral("00:00:00"));
+        QVERIFY(300'000 / 1000 / narrow * label <= 300);
+    }
+
+    void p99IsDrawnOverMaxWithAnotherStyle()
+    {
+        ChartsPanel panel;
+        panel.setLatency(QStringLiteral("op"), points(10, 5'000'000, 5'000'000), T0, T0 + 10'000);
+        QChart* chart = panel.latencyView()->chart();
+        QLineSeries* p99 = nullptr;
+        QLineSeries* max = nullptr;
+        int p99At = -1, maxAt = -1;
+        const auto all = chart->series();
+        for (int i = 0; i < all.size(); ++i) {
+            auto* s = qobject_cast<QLineSeries*>(all[i]);
+            if (s->name() == QStringLiteral("p99"))
+                p99 = s, p99At = i;
+            if (s->name() == QStringLiteral("max"))
+                max = s, maxAt = i;
+        }
+        QVERIFY(p99 && max);
+        QVERIFY(maxAt < p99At); // added first, drawn under
+        QVERIFY(p99->pen().style() != max->pen().style());
+        QVERIFY(p99->pen().widthF() > max->pen().widthF());
+    }
+
+    void crosshairShowsEverySeriesAtThatSecond()
+    {
+        ChartsPanel panel;
+        panel.resize(700, 900);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        panel.setLatency(QStringLiteral("op"), points(60, 4'000'000, 9'000'000), T0, T0 + 60'000);
+        const QString readout = panel.latencyView()->readoutAt(T0 + 30'500);
+        QVERIFY2(readout.contains(QStringLiteral("p99 4 ms")), qPrintable(readout));
+        QVERIFY2(readout.contains(QStringLiteral("max 9 ms")), qPrintable(readout));
+        QVERIFY2(readout.contains(QStringLiteral("p50 1 ms")), qPrintable(readout));
+        // Hovering the plot shows the crosshair there and on the other charts.
+        ExploreChartView* view = panel.latencyView();
+        const QPoint middle = view->mapFromScene(view->chart()->mapToScene(view->chart()->plotArea().center()));
+        QTest::mouseMove(view->viewport(), middle);
+        QTRY_VERIFY(view->crosshairVisible());
+    }
+
+    void legendClickHidesASeries()
+    {
+        ChartsPanel panel;
+        panel.setLatency(QStringLiteral("op"), points(10, 4'000'000, 9'000'000), T0, T0 + 10'000);
+        QVERIFY(panel.visibleLatencySeries().contains(QStringLiteral("max")));
+        QLegendMarker* marker = nullptr;
+        for (QLegendMarker* m : panel.latencyView()->chart()->legend()->markers()) {
+            if (m->label() == QStringLiteral("max"))
+                marker = m;
+        }
+        QVERIFY(marker);
+        Q_EMIT marker->clicked();
+        QVERIFY(!panel.visibleLatencySeries().contains(QStringLiteral("max")));
+        QVERIFY(panel.latencyView()->chart()->legend()->markers().contains(marker)); // still there to click again
+        Q_EMIT marker->clicked();
+        QVERIFY(panel.visibleLatencySeries().contains(QStringLiteral("max")));
+    }
+
+    void dragSelectsARangeAndDoubleClickResets()
+    {
+        ChartsPanel panel;
+        panel.resize(700, 900);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        panel.setLatency(QStringLiteral("op"), points(60, 4'000'000, 9'000'000), T0, T0 + 60'000);
+        QSignalSpy range(&panel, &ChartsPanel::rangeChanged);
+        ExploreChartView* view = panel.latencyView();
+        const QRectF plot = view->chart()->plotArea();
+        const auto at = [&](double f) {
+            return view->mapFromScene(view->chart()->mapToScene(QPointF(plot.left() + plot.width() * f, plot.center().y())));
+        };
+        QTest::mousePress(view->viewport(), Qt::LeftButton, {}, at(0.25));
+        QTest::mouseMove(view->viewport(), at(0.5));
+        QTest::mouseRelease(view->viewport(), Qt::LeftButton, {}, at(0.75));
+        QCOMPARE(range.size(), 1);
+        const qint64 from = range[0][0].toLongLong(), to = range[0][1].toLongLong();
+        const qint64 axisFrom = panel.latencyTimeAxis()->min().toMSecsSinceEpoch();
+        const qint64 axisTo = panel.latencyTimeAxis()->max().toMSecsSinceEpoch();
+        const qint64 span = axisTo - axisFrom;
+        QVERIFY2(std::abs(from - (axisFrom + span / 4)) < 2000, qPrintable(QString::number(from - axisFrom)));
+        QVERIFY2(std::abs(to - (axisFrom + span * 3 / 4)) < 2000, qPrintable(QString::number(to - axisFrom)));
+        QVERIFY(panel.zoomed());
+        // The axes stay on the range while data goes on.
+        panel.setLatency(QStringLiteral("op"), points(70, 4'000'000, 9'000'000), T0, T0 + 70'000);
+        QVERIFY(panel.latencyTimeAxis()->max().toMSecsSinceEpoch() <= to + 1000);
+        QTest::mouseDClick(view->viewport(), Qt::LeftButton, {}, at(0.5));
+        QVERIFY(!panel.zoomed());
+        QCOMPARE(range.last()[0].toLongLong(), qint64(0));
+    }
+
+    void severalOperationsOnOneChart()
+    {
+        ChartsPanel panel;
+        panel.setComparison({ QStringLiteral("db.query"), QStringLiteral("cache.get") },
+            { points(10, 8'000'000, 9'000'000), points(10, 2'000'000, 3'000'000) }, T0, T0 + 10'000);
+        QVERIFY(panel.comparing());
+        QCOMPARE(panel.visibleLatencySeries(), QStringList({ QStringLiteral("db.query"), QStringLiteral("cache.get") }));
+        QCOMPARE(panel.latencyPoints(QStringLiteral("db.query")).first().y() * panel.latencyScale(), 8'000'000.0);
+        QVERIFY(panel.latencyTitle().startsWith(QStringLiteral("p99")));
+        panel.setComparePercentile(ChartsPanel::Percentile::Max);
+        panel.setComparison({ QStringLiteral("db.query"), QStringLiteral("cache.get") },
+            { points(10, 8'000'000, 9'000'000), points(10, 2'000'000, 3'000'000) }, T0, T0 + 10'000);
+        QCOMPARE(panel.latencyPoints(QStringLiteral("cache.get")).first().y() * panel.latencyScale(), 3'000'000.0);
+        // One operation again: its four series.
+        panel.setLatency(QStringLiteral("op"), points(10, 4'000'000, 9'000'000), T0, T0 + 10'000);
+        QVERIFY(!panel.comparing());
+        QCOMPARE(panel.visibleLatencySeries().size(), 4);
+    }
+
+    void heatmapBucketsCountEachSecond()
+    {
+        ManualClock clock(T0);
+        PerformanceMonitor monitor(&clock);
+        // Bimodal: 90 fast (120 µs), 10 slow (20 ms) in the first second; 5 at 1.5 ms in the next.
+        for (int i = 0; i < 90; ++i)
+            monitor.record(QStringLiteral("db.query"), 120us);
+        for (int i = 0; i < 10; ++i)
+            monitor.record(QStringLiteral("db.query"), 20ms);
+        clock.setWallMs(T0 + 1000);
+        for (int i = 0; i < 5; ++i)
+            monitor.record(QStringLiteral("db.query"), 1500us);
+        clock.setWallMs(T0 + 2000);
+        const LatencyHeatmap map = buildLatencyHeatmap(monitor, { QStringLiteral("db.query") }, T0 / 1000, T0 / 1000 + 1);
+        QCOMPARE(map.columns, 2);
+        const int fast = LatencyHeatmap::rowOfNs(120'000) - map.firstRow;
+        const int slow = LatencyHeatmap::rowOfNs(20'000'000) - map.firstRow;
+        const int mid = LatencyHeatmap::rowOfNs(1'500'000) - map.firstRow;
+        QCOMPARE(map.count(0, fast), quint64(90));
+        QCOMPARE(map.count(0, slow), quint64(10));
+        QCOMPARE(map.count(1, mid), quint64(5));
+        QCOMPARE(map.count(1, fast), quint64(0));
+        QCOMPARE(map.maxCount, quint64(90));
+        quint64 total = 0;
+        for (quint64 c : map.counts)
+            total += c;
+        QCOMPARE(total, quint64(105));
+        QVERIFY(map.rowLowerNs(fast) <= 120'000 && map.rowUpperNs(fast) > 120'000);
+        QVERIFY(map.rowLowerNs(slow) <= 20'000'000 && map.rowUpperNs(slow) > 20'000'000);
+
+        // The view says what is under the mouse.
+        LatencyHeatmapView view;
+        view.resize(600, 300);
+        view.setHeatmap(QStringLiteral("db.query"), map, T0, T0 + 2000);
+        const QRect plot = view.plotRect();
+        const int y = plot.top() + int((map.rows - fast - 0.5) * plot.height() / map.rows);
+        const auto cell = view.cellAt(QPoint(plot.left() + plot.width() / 4, y));
+        QVERIFY(cell);
+        QCOMPARE(cell->count, quint64(90));
+        QCOMPARE(cell->second, T0 / 1000);
+        QVERIFY(cell->fromNs <= 120'000 && cell->toNs > 120'000);
+        QVERIFY2(LatencyHeatmapView::describe(*cell).contains(QStringLiteral("90 operations")), qPrintable(LatencyHeatmapView::describe(*cell)));
+    }
+
+    void mergedSeriesOfAGroup()
+    {
+        ManualClock clock(T0);
+        PerformanceMonitor monitor(&clock);
+        for (int i = 0; i < 99; ++i)
+            monitor.record(QStringLiteral("http.get"), 1ms);
+        monitor.record(QStringLiteral("http.post"), 50ms, false);
+        clock.setWallMs(T0 + 1000);
+        const auto series = mergedSeries(monitor, { QStringLiteral("http.get"), QStringLiteral("http.post") }, T0, T0 + 1000);
+        QCOMPARE(series.size(), std::size_t(1));
+        QCOMPARE(series[0].count, quint64(100));
+        QCOMPARE(series[0].errors, quint64(1));
+        QCOMPARE(series[0].maxNs, quint64(50'000'000));
+        QVERIFY(std::abs(double(series[0].p99Ns) - 1e6) < 1e4); // the 99th of 100 is still a fast one
+    }
+};
+
+QTEST_MAIN(TestCharts)
+#include "tst_charts.moc"

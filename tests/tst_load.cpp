@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Load is not abuse: a burst of connections at once, connection churn, running out of file
+// descriptors, thousands of operation names. Counts are reconciled while the connections are
+// still open. ctest runs the short sizes; PERFDASH_LOAD_LONG=1 runs the long ones by hand.
+#include "ingestserver.h"
+#include "memorymonitor.h"
+#include "metricsstore.h"
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QProcess>
+#include <QStandardPaths>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <memory>
+#include <vector>
+#include <cstring>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+using namespace perfdash;
+
+namespace {
+QString s(const char* text)
+{
+    return QString::fromUtf8(text);
+}
+
+bool longRun()
+{
+    return qEnvironmentVariableIntValue("PERFDASH_LOAD_LONG") != 0;
+}
+
+/// A blocking AF_UNIX connection, without Qt, so that the test's own event loop plays no part.
+int connectUnix(const QString& path)
+{
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    sockaddr_un address {};
+    address.sun_family = AF_UNIX;
+    const QByteArray native = QFile::encodeName(path);
+    std::memcpy(address.sun_path, native.constData(), std::min<std::size_t>(native.size(), sizeof address.sun_path - 1));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/// A blocking TCP connection to 127.0.0.1:@p port, or -1.
+int connectTcp(quint16 port)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    sockaddr_in address {};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/// The peer closed @p fd (end of stream or reset), without reading what it sent.
+bool closedByPeer(int fd)
+{
+    char c;
+    const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+bool sendAll(int fd, const QByteArray& data)
+{
+    qsizetype done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::send(fd, data.constData() + done, std::size_t(data.size() - done), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        done += n;
+    }
+    return true;
+}
+
+QByteArray helloAndOp(const QString& name, const QString& operation)
+{
+    return "{\"type\":\"hello\",\"version\":1,\"name\":\"" + name.toUtf8() + "\"}\n{\"type\":\"op\",\"name\":\""
+        + operation.toUtf8() + "\",\"duration_us\":5}\n";
+}
+
+/// Live processes whose name starts with @p prefix and that have recorded @p operations each.
+int liveWith(const MetricsStore& store, const QString& prefix, quint64 operations)
+{
+    int n = 0;
+    for (const ProcessInfo& p : store.processes())
+        n += p.state == ProcessInfo::State::Live && p.name.startsWith(prefix) && p.operations == operations;
+    return n;
+}
+
+std::atomic<int> g_timerWarnings { 0 };
+QtMessageHandler g_previousHandler = nullptr;
+
+void countTimerWarnings(QtMsgType type, const QMessageLogContext& context, const QString& message)
+{
+    if (message.contains(QLatin1String("Timers cannot be started from another thread")))
+        ++g_timerWarnings;
+    else
+        g_previousHandler(type, context, message);
+}
+
+quint16 freePort()
+{
+    QTcpServer probe;
+    probe.listen(QHostAddress::LocalHost, 0);
+    return probe.serverPort();
+}
+
+/// GET /metrics, synchronously; empty when it could not be fetched.
+QByteArray fetchMetrics(quint16 port)
+{
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    if (!socket.waitForConnected(10'000))
+        return {};
+    socket.write("GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    QByteArray response;
+    while (socket.waitForReadyRead(10'000))
+        response += socket.readAll();
+    response += socket.readAll();
+    return response;
+}
+
+/// The value of the sample line @p series (name and labels, exactly), or -1.
+double metricValue(const QByteArray& text, const QByteArray& series)
+{
+    for (const QByteArray& line : text.split('\n')) {
+        if (line.startsWith(QByteArray(series + ' ')))
+            return line.mid(series.size() + 1).toDouble();
+    }
+    return -1;
+}
+
+/// The value of the first sample line that starts with @p prefix, or -1.
+double metricStartingWith(const QByteArray& text, const QByteArray& prefix)
+{
+    for (const QByteArray& line : text.split('\n')) {
+        if (line.startsWith(prefix))
+            return line.mid(line.lastIndexOf(' ') + 1).toDouble();
+    }
+    return -1;
+}
+} // namespace
+
+class TestLoad : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase()
+    {
+        // The in-process dashboard and the clients share this process's descriptors.
+        rlimit limit {};
+        QVERIFY(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+        limit.rlim_cur = limit.rlim_max;
+        QVERIFY(::setrlimit(RLIMIT_NOFILE, &limit) == 0);
+        QVERIFY2(limit.rlim_cur >= 4096, "the burst needs 4096 descriptors");
+        g_previousHandler = qInstallMessageHandler(countTimerWarnings);
+    }
+
+    void burstOfConnectionsIsCountedWhileOpen_data()
+    {
+        QTest::addColumn<int>("connections");
+        QTest::newRow("900 at once") << 900;
+        if (longRun())
+            QTest::newRow("1800 at once") << 1800;
+    }
+
+    /// Issue 12, point 1: each connection sends hello and one operation and stays open.
+    void burstOfConnectionsIsCountedWhileOpen()
+    {
+        QFETCH(int, connections);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(s("burst.sock"));
+        MetricsStore store;
+        IngestServer server(&store);
+        QString error;
+        QVERIFY2(server.listen(path, &error), qPrintable(error));
+        g_timerWarnings = 0;
+        std::vector<int> fds;
+        for (int i = 0; i < connections; ++i) {
+            const int fd = connectUnix(path);
+            QVERIFY2(fd >= 0, std::strerror(errno));
+            fds.push_back(fd);
+            QVERIFY(sendAll(fd, helloAndOp(s("burst-%1").arg(i), s("burst.op"))));
+        }
+        // Generous for a loaded machine; without backpressure resuming, the last ones never come.
+        QTRY_COMPARE_WITH_TIMEOUT(liveWith(store, s("burst-"), 1), connections, 20'000);
+        QCOMPARE(server.stats().connections, connections);
+        QCOMPARE(g_timerWarnings.load(), 0);
+        for (int fd : fds)
+            ::close(fd);
+        QTRY_COMPARE_WITH_TIMEOUT(server.stats().connections, 0, 20'000);
+    }
+
+    /// Point 2 in the suite: idle connections that hold the cap make the waiting ones refused and
+    /// counted (after a grace that lets churn through), the listener stays, and a place freed is
+    /// taken again.
+    void capHeldByIdleConnectionsRefusesAndRecovers()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(s("cap.sock"));
+        MetricsStore store;
+        IngestServer server(&store);
+        server.setMaxConnections(4);
+        QString error;
+        QVERIFY2(server.listen(path, &error), qPrintable(error));
+        std::vector<int> idle;
+        for (int i = 0; i < 4; ++i) {
+            idle.push_back(connectUnix(path));
+            QVERIFY(idle.back() >= 0);
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(server.stats().connections, 4, 20'000);
+        std::vector<int> excess;
+        for (int i = 0; i < 3; ++i) {
+            excess.push_back(connectUnix(path)); // waits in the backlog, then is refused
+            QVERIFY(excess.back() >= 0);
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(server.stats().refusedLimit, quint64(3), 20'000);
+        QCOMPARE(server.stats().connections, 4);
+        QVERIFY(QFile::exists(path));
+        for (int fd : excess)
+            ::close(fd);
+        ::close(idle.back());
+        idle.pop_back();
+        const int fd = connectUnix(path);
+        QVERIFY(fd >= 0);
+        QVERIFY(sendAll(fd, helloAndOp(s("after-cap"), s("cap.op"))));
+        QTRY_COMPARE_WITH_TIMEOUT(liveWith(store, s("after-cap"), 1), 1, 20'000);
+        QCOMPARE(server.stats().refusedLimit, quint64(3));
+        ::close(fd);
+        for (int i : idle)
+            ::close(i);
+    }
+
+    /// Points 1 and 3: connect, hello, op, close as fast as one client can, for a while. Every
+    /// cycle is counted, nothing warns, and memory stays bounded although the processes come and go.
+    void connectionChurnIsCountedAndBounded()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(s("churn.sock"));
+        MetricsStore store;
+        IngestServer server(&store);
+        QString error;
+        QVERIFY2(server.listen(path, &error), qPrintable(error));
+        g_timerWarnings = 0;
+        const qint64 rssBefore = MemoryMonitor::current().rssBytes;
+        QElapsedTimer clock;
+        clock.start();
+        const qint64 runMs = longRun() ? 20'000 : 2'000;
+        quint64 cycles = 0;
+        qint64 peakRss = rssBefore;
+        while (clock.elapsed() < runMs) {
+            const int fd = connectUnix(path);
+            QVERIFY2(fd >= 0, std::strerror(errno));
+            QVERIFY(sendAll(fd, helloAndOp(s("churn-%1").arg(cycles), s("churn.op"))));
+            ::close(fd);
+            ++cycles;
+            if (cycles % 1000 == 0)
+                peakRss = std::max(peakRss, MemoryMonitor::current().rssBytes);
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(server.stats().accepted, cycles, 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(server.stats().connections, 0, 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(server.stats().messages, 2 * cycles, 30'000);
+        peakRss = std::max(peakRss, MemoryMonitor::current().rssBytes);
+        qInfo("churn: %llu cycles, RSS %.1f -> peak %.1f MiB, %d processes kept", static_cast<unsigned long long>(cycles),
+            double(rssBefore) / 1048576.0, double(peakRss) / 1048576.0, int(store.processes().size()));
+        QCOMPARE(g_timerWarnings.load(), 0);
+        // The store keeps at most MaxProcesses; each costs kilobytes when it saw one event.
+        QVERIFY2(peakRss - rssBefore < 300LL * 1024 * 1024, qPrintable(s("RSS grew by %1 MiB").arg((peakRss - rssBefore) >> 20)));
+        QVERIFY(store.processes().size() <= MetricsStore::MaxProcesses);
+    }
+
+    /// Point 2: under a descriptor limit of 128, 300 socket connections and 150 idle HTTP ones.
+    /// The dashboard keeps listening, refuses the excess with a count, and recovers when they close.
+    void descriptorLimitRefusesVisiblyAndRecovers()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(s("fd.sock"));
+        const QString csv = dir.filePath(s("stats.csv"));
+        const quint16 port = freePort();
+        QProcess perfdash;
+        perfdash.setProcessChannelMode(QProcess::SeparateChannels);
+        // prlimit (util-linux) sets the limit of the child alone and execs it in place, so the pid is perfdash's.
+        perfdash.start(QStandardPaths::findExecutable(s("prlimit")),
+            { s("--nofile=128:128"), QCoreApplication::applicationDirPath() + s("/perfdash"), s("--headless"), s("--quiet"),
+                s("--socket"), path, s("--prometheus"), QString::number(port), s("--export-csv"), csv });
+        QVERIFY(perfdash.waitForStarted(30'000));
+        QElapsedTimer waited;
+        waited.start();
+        while (!(QFile::exists(path) && !fetchMetrics(port).isEmpty()) && perfdash.state() == QProcess::Running
+            && waited.elapsed() < 60'000)
+            QTest::qWait(100); // polling the child: nothing to wait on but its answers
+        QVERIFY2(QFile::exists(path) && perfdash.state() == QProcess::Running, perfdash.readAllStandardError().constData());
+
+        std::vector<int> idle;
+        for (int i = 0; i < 150; ++i) {
+            const int fd = connectTcp(port);
+            QVERIFY(fd >= 0); // the kernel completes the handshake; perfdash accepts, then holds or closes
+            idle.push_back(fd);
+        }
+        // The HTTP side holds at most its share, a quarter of the 128 descriptors, and refuses the
+        // rest at once: the connections it closed are seen here before the socket flood starts.
+        QTRY_VERIFY_WITH_TIMEOUT(std::count_if(idle.begin(), idle.end(), closedByPeer) >= 150 - 128 / 4
+                || perfdash.state() != QProcess::Running,
+            30'000);
+        QVERIFY2(perfdash.state() == QProcess::Running && QFile::exists(path),
+            qPrintable(QString::fromUtf8(perfdash.readAllStandardError()) + QString::number(perfdash.exitCode())));
+        std::vector<int> fds;
+        int notConnected = 0; // the kernel's own refusals (ECONNREFUSED while the listener drops the excess)
+        for (int i = 0; i < 300; ++i) {
+            const int fd = connectUnix(path);
+            if (fd < 0) {
+                ++notConnected;
+                continue;
+            }
+            fds.push_back(fd);
+            sendAll(fd, helloAndOp(s("fd-%1").arg(i), s("fd.op"))); // a refused one may be closed already
+        }
+        QVERIFY2(notConnected < 300, "no connection got through");
+        const double tried = 300.0 - notConnected;
+        QVERIFY2(QFile::exists(path), "the socket file must stay");
+        QCOMPARE(perfdash.state(), QProcess::Running);
+        for (int fd : idle) // the HTTP side frees its share; the socket connections stay open
+            ::close(fd);
+        QByteArray text;
+        QTRY_VERIFY_WITH_TIMEOUT(!(text = fetchMetrics(port)).isEmpty(), 30'000);
+        // While the 300 are open: the ones let in are counted as processes, the rest as refused.
+        const auto refusedOf = [](const QByteArray& metrics) {
+            return metricValue(metrics, "perfdash_ingest_connections_refused_total{reason=\"limit\"}")
+                + metricValue(metrics, "perfdash_ingest_connections_refused_total{reason=\"descriptors\"}");
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(
+            (text = fetchMetrics(port), metricValue(text, "perfdash_ingest_connections_accepted_total") + refusedOf(text) == tried),
+            30'000);
+        const double open = metricValue(text, "perfdash_ingest_connections");
+        const double refused = refusedOf(text);
+        QVERIFY2(open > 0 && refused > 0, text.constData());
+        QCOMPARE(open + refused, tried);
+        QTRY_COMPARE_WITH_TIMEOUT(metricValue(fetchMetrics(port), "perfdash_processes{state=\"live\"}"), open, 30'000);
+
+        for (int fd : fds)
+            ::close(fd);
+        QTRY_COMPARE_WITH_TIMEOUT(metricValue(fetchMetrics(port), "perfdash_ingest_connections"), 0.0, 30'000);
+        // Recovered: a new client gets in and is counted.
+        const int late = connectUnix(path);
+        QVERIFY(late >= 0);
+        QVERIFY(sendAll(late, helloAndOp(s("after-limit"), s("after.op"))));
+        QTRY_COMPARE_WITH_TIMEOUT(
+            metricStartingWith(fetchMetrics(port), "perfdash_operation_duration_seconds_count{process=\"after-limit\""), 1.0, 30'000);
+        ::close(late);
+        perfdash.terminate();
+        QVERIFY(perfdash.waitForFinished(30'000));
+        const QByteArray errors = perfdash.readAllStandardError();
+        QVERIFY2(errors.contains("refused"), errors.constData());
+        QCOMPARE(perfdash.exitCode(), 0);
+        QFile stats(csv);
+        QVERIFY(stats.open(QIODevice::ReadOnly));
+        QVERIFY(stats.readAll().contains("after-limit"));
+    }
+
+    void thousandsOfNamesStaySmall_data()
+    {
+        QTest::addColumn<int>("names");
+        QTest::newRow("3000 one-event names") << 3000;
+        QTest::newRow("6000 names: over the limit") << 6000;
+        if (longRun())
+            QTest::newRow("20000 one-event names") << 20000;
+    }
+
+    /// Point 3: each name seen once must cost kilobytes; past the per-process limit new names fold
+    /// into one overflow row, counted.
+    void thousandsOfNamesStaySmall()
+    {
+        QFETCH(int, names);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(s("names.sock"));
+        MetricsStore store;
+        IngestServer server(&store);
+        QString error;
+        QVERIFY2(server.listen(path, &error), qPrintable(error));
+        const int fd = connectUnix(path);
+        QVERIFY(fd >= 0);
+        QByteArray lines = "{\"type\":\"hello\",\"version\":1,\"name\":\"names\"}\n";
+        for (int i = 0; i < names; ++i)
+            lines += "{\"type\":\"op\",\"name\":\"GET /users/" + QByteArray::number(i) + "\",\"duration_us\":" + QByteArray::number(10 + i % 500) + "}\n";
+        QVERIFY(sendAll(fd, lines));
+        const auto total = [&] {
+            for (const ProcessInfo& p : store.processes()) {
+                if (p.name == s("names"))
+                    return p.operations;
+            }
+            return quint64(0);
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(total(), quint64(names), 30'000); // folded ones too: nothing is lost
+        const ProcessInfo p = store.processes().constFirst();
+        const auto monitor = store.sharedMonitor(p.key);
+        const int kept = std::min(names, MetricsStore::MaxOperationsPerProcess);
+        const QStringList operations = monitor->operations();
+        QCOMPARE(operations.size(), qsizetype(kept + (names > kept ? 1 : 0)));
+        if (names > kept) {
+            QVERIFY(operations.contains(MetricsStore::overflowOperationName()));
+            QCOMPARE(monitor->stats(MetricsStore::overflowOperationName())->count, quint64(names - kept));
+            QCOMPARE(p.droppedOperations, quint64(names - kept));
+        }
+        std::size_t bytes = 0;
+        for (const QString& name : operations)
+            bytes += monitor->memoryBytes(name);
+        qInfo("%d names: %.1f MiB held (%zu bytes per name)", names, double(bytes) / 1048576.0, bytes / std::size_t(operations.size()));
+        // The target: 3,000 one-event operations under 30 MB, i.e. 10 KB each.
+        QVERIFY2(bytes / std::size_t(operations.size()) < 10'000, qPrintable(s("%1 bytes per operation").arg(bytes / std::size_t(operations.size()))));
+        ::close(fd);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestLoad)
+#include "tst_load.moc"

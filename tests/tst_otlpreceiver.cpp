@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// OtlpReceiver over real HTTP: the spec's responses, gzip, and the limits (size, idle, slow,
+// connection count).
+#include "metricsstore.h"
+#include "otlp_metrics.pb.h"
+#include "otlp_trace.pb.h"
+#include "otlpreceiver.h"
+
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QSignalSpy>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTest>
+#include <QTimer>
+
+#include <zlib.h>
+
+using namespace perfdash;
+
+namespace {
+
+QByteArray recorded(const QString& name)
+{
+    QFile f(QStringLiteral(PERFDASH_OTLP_DATA "/") + name);
+    if (!f.open(QIODevice::ReadOnly))
+        qFatal("cannot read %s", qPrintable(f.fileName()));
+    return f.readAll();
+}
+
+QByteArray gzip(const QByteArray& in)
+{
+    z_stream z {};
+    deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    QByteArray out(qsizetype(deflateBound(&z, uLong(in.size()))), Qt::Uninitialized);
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z.avail_in = uInt(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = uInt(out.size());
+    deflate(&z, Z_FINISH);
+    out.resize(qsizetype(z.total_out));
+    deflateEnd(&z);
+    return out;
+}
+
+struct Reply
+{
+    int status = 0;
+    QByteArray contentType;
+    QByteArray body;
+};
+
+std::optional<OperationStats> stats(const MetricsStore& store, const QString& process, const QString& operation)
+{
+    for (const ProcessStatistics& p : store.statistics()) {
+        if (p.process != process)
+            continue;
+        for (const OperationStats& s : p.operations) {
+            if (s.operation == operation)
+                return s;
+        }
+    }
+    return std::nullopt;
+}
+
+/// A raw HTTP exchange: what the socket got back until the server closed or @p until appeared.
+QByteArray rawExchange(quint16 port, const QByteArray& request)
+{
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    if (!socket.waitForConnected(10'000))
+        return {};
+    socket.write(request);
+    QByteArray got;
+    while (socket.state() == QAbstractSocket::ConnectedState && socket.waitForReadyRead(10'000))
+        got += socket.readAll();
+    return got + socket.readAll();
+}
+
+} // namespace
+
+class TestOtlpReceiver : public QObject
+{
+    Q_OBJECT
+    QNetworkAccessManager m_network;
+
+    Reply post(quint16 port, const QString& path, const QByteArray& type, const QByteArray& body,
+        const QByteArray& encoding = {}, QByteArray method = "POST")
+    {
+        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)));
+        request.setHeader(QNetworkRequest::ContentTypeHeader, type);
+        if (!encoding.isEmpty())
+            request.setRawHeader("Content-Encoding", encoding);
+        QNetworkReply* reply = m_network.sendCustomRequest(request, method, body);
+        QSignalSpy finished(reply, &QNetworkReply::finished);
+        if (!reply->isFinished())
+            finished.wait(20'000);
+        Reply r { reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(),
+            reply->header(QNetworkRequest::ContentTypeHeader).toByteArray(), reply->readAll() };
+        reply->deleteLater();
+        return r;
+    }
+
+private Q_SLOTS:
+    void parseAddress_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<bool>("ok");
+        QTest::addColumn<QString>("host");
+        QTest::addColumn<int>("port");
+        QTest::newRow("port alone is loopback") << QStringLiteral("4318") << true << QStringLiteral("127.0.0.1") << 4318;
+        QTest::newRow("host and port") << QStringLiteral("0.0.0.0:4318") << true << QStringLiteral("0.0.0.0") << 4318;
+        QTest::newRow("localhost") << QStringLiteral("localhost:9") << true << QStringLiteral("127.0.0.1") << 9;
+        QTest::newRow("ipv6") << QStringLiteral("[::1]:4318") << true << QStringLiteral("::1") << 4318;
+        QTest::newRow("no port") << QStringLiteral("127.0.0.1:") << false << QString() << 0;
+        QTest::newRow("port too big") << QStringLiteral("70000") << false << QString() << 0;
+        QTest::newRow("name") << QStringLiteral("example.org:4318") << false << QString() << 0;
+    }
+    void parseAddress()
+    {
+        QFETCH(QString, text);
+        QFETCH(bool, ok);
+        QFETCH(QString, host);
+        QFETCH(int, port);
+        QHostAddress a;
+        quint16 p = 0;
+        QString error;
+        QCOMPARE(OtlpReceiver::parseAddress(text, &a, &p, &error), ok);
+        if (ok) {
+            QCOMPARE(a, QHostAddress(host));
+            QCOMPARE(int(p), port);
+        } else {
+            QVERIFY(error.contains(u"--otlp"));
+        }
+    }
+
+    void recordedBodies_data()
+    {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QByteArray>("type");
+        QTest::addColumn<bool>("gzipped");
+        QTest::newRow("json") << QStringLiteral("traces.json") << QByteArray("application/json") << false;
+        QTest::newRow("protobuf") << QStringLiteral("traces.pb") << QByteArray("application/x-protobuf") << false;
+        QTest::newRow("json gzip") << QStringLiteral("traces.json") << QByteArray("application/json") << true;
+        QTest::newRow("protobuf gzip") << QStringLiteral("traces.pb") << QByteArray("application/x-protobuf") << true;
+    }
+    void recordedBodies()
+    {
+        QFETCH(QString, file);
+        QFETCH(QByteArray, type);
+        QFETCH(bool, gzipped);
+        MetricsStore store;
+        OtlpReceiver receiver(&store);
+        QString error;
+        QVERIFY2(receiver.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+        QVERIFY(receiver.port() > 0);
+        QByteArray body = recorded(file);
+        if (gzipped)
+            body = gzip(body);
+        const Reply r = post(receiver.port(), QStringLiteral("/v1/traces"), type, body, gzipped ? "gzip" : "");
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.contentType, type);
+        if (type == "application/json")
+            QCOMPARE(r.body, QByteArray("{}")); // full success: no partial_success
+        else
+            QVERIFY(r.body.isEmpty()); // an empty ExportTraceServiceResponse
+        const QString service = file.endsWith(u".json") ? QStringLiteral("recorded-json") : QStringLiteral("recorded-protobuf");
+        QString process;
+        for (const ProcessInfo& p : store.processes())
+            process = p.name;
+        QVERIFY2(process.startsWith(service), qPrintable(process));
+        QCOMPARE(stats(store, process, QStringLiteral("GET /users/:id"))->count, quint64(3));
+        QCOMPARE(stats(store, process, QStringLiteral("GET /orders/:id"))->errorCount, quint64(2));
+        QCOMPARE(receiver.stats().spans, quint64(25));
+        QCOMPARE(receiver.stats().requests, quint64(1));
+
+        const QString metricsFile = file.endsWith(u".json") ? QStringLiteral("metrics.json") : QStringLiteral("metrics.pb");
+        const Reply m = post(receiver.port(), QStringLiteral("/v1/metrics"), type, recorded(metricsFile));
+        QCOMPARE(m.status, 200);
+        QCOMPARE(m.contentType, type);
+        QCOMPARE(stats(store, process, QStringLiteral("http.server.duration {http.method=GET,http.route=/users/:id}"))->count,
+            quint64(3));
+    }
+
+    void partialSuccess()
+    {
+        MetricsStore store;
+        OtlpReceiver receiver(&store);
+        QString error;
+        QVERIFY(receiver.listen(QHostAddress::LocalHost, 0, &error));
+        const QByteArray json = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+            {"name":"ok","startTimeUnixNano":"10","endTimeUnixNano":"20"},
+            {"name":"backwards","startTimeUnixNano":"20","endTimeUnixNano":"10"}]}]}]})";
+        Reply r = post(receiver.port(), QStringLiteral("/v1/traces"), "application/json", json);
+        QCOMPARE(r.status, 200);
+        const QJsonObject partial = QJsonDocument::fromJson(r.body).object().value(u"partialSuccess").toObject();
+        QCOMPARE(partial.value(u"rejectedSpans").toString(), QStringLiteral("1"));
+        QVERIFY(!partial.value(u"errorMessage").toString().isEmpty());
+
+        otlp::pb::ExportTraceServiceRequest request;
+        auto* span = request.add_resource_spans()->add_scope_spans()->add_spans();
+        span->set_name("backwards");
+        span->set_start_time_unix_nano(20);
+        span->set_end_time_unix_nano(10);
+        r = post(receiver.port(), QStringLiteral("/v1/traces"), "application/x-protobuf",
+            QByteArray::fromStdString(request.SerializeAsString()));
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.contentType, QByteArray("application/x-protobuf"));
+        otlp::pb::ExportTraceServiceResponse response;
+        QVERIFY(response.ParseFromArray(r.body.data(), int(r.body.size())));
+        QCOMPARE(response.partial_success().rejected_spans(), qint64(1));
+        QVERIFY(!response.partial_success().error_message().empty());
+
+        const QByteArray badBuckets = R"({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"d","unit":"ms",
+            "histogram":{"aggregationTemporality":1,"dataPoints":[{"count":"1","bucketCounts":["1"],"explicitBounds":[1,2]}]}}]}]}]})";
+        r = post(receiver.port(), QStringLiteral("/v1/metrics"), "application/json", badBuckets);
+        QCOMPARE(r.status, 200);
+        QCOMPARE(QJsonDocument::fromJson(r.body).object().value(u"partialSuccess").toObject().value(u"rejectedDataPoints").toString(),
+            QStringLiteral("1"));
+    }
+
+    void refusals_data()
+    {
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<QByteArray>("method");
+        QTest::addColumn<QByteArray>("type");
+        QTest::addColumn<QByteArray>("encoding");
+        QTest::addColumn<QByteArray>("body");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<QString>("reason");
+        QTest::newRow("bad json") << QStringLiteral("/v1/traces") << QByteArray("POST") << QByteArray("application/json")
+                                  << QByteArray() << QByteArray("{\"resourceSpans\":5}") << 400
+                                  << QStringLiteral("resourceSpans: expected an array");
+        QTest::newRow("bad protobuf") << QStringLiteral("/v1/metrics") << QByteArray("POST")
+                                      << QByteArray("application/x-protobuf") << QByteArray() << QByteArray("\x0a\xff\x01", 3)
+                                      << 400 << QStringLiteral("invalid protobuf");
+        QTest::newRow("not gzip") << QStringLiteral("/v1/traces") << QByteArray("POST") << QByteArray("application/json")
+                                  << QByteArray("gzip") << QByteArray("{}") << 400 << QStringLiteral("not gzip");
+        QTest::newRow("text/plain") << QStringLiteral("/v1/traces") << QByteArray("POST") << QByteArray("text/plain")
+                                    << QByteArray() << QByteArray("{}") << 415 << QStringLiteral("unsupported Content-Type");
+        QTest::newRow("brotli") << QStringLiteral("/v1/traces") << QByteArray("POST") << QByteArray("application/json")
+                                << QByteArray("br") << QByteArray("{}") << 415 << QStringLiteral("unsupported Content-Encoding");
+        QTest::newRow("GET") << QStringLiteral("/v1/traces") << QByteArray("GET") << QByteArray("application/json")
+                             << QByteArray() << QByteArray() << 405 << QStringLiteral("POST");
+        QTest::newRow("unknown path") << QStringLiteral("/v1/logs") << QByteArray("POST") << QByteArray("application/json")
+                                      << QByteArray() << QByteArray("{}") << 404 << QString();
+    }
+    void refusals()
+    {
+        QFETCH(QString, path);
+        QFETCH(QByteArray, method);
+        QFETCH(QByteArray, type);
+        QFETCH(QByteArray, encoding);
+        QFETCH(QByteArray, body);
+        QFETCH(int, status);
+        QFETCH(QString, reason);
+        MetricsStore store;
+        OtlpReceiver receiver(&store);
+        QString error;
+        QVERIFY(receiver.listen(QHostAddress::LocalHost, 0, &error));
+        const Reply r = post(receiver.port(), path, type, body, encoding, method);
+        QCOMPARE(r.status, status);
+        QVERIFY2(QString::fromUtf8(r.body).contains(reason), r.body.constData());
+        if (status == 400) {
+            QCOMPARE(r.contentType, type); // a google.rpc.Status in the request's encoding
+            QCOMPARE(receiver.stats().badRequests, quint64(1));
+        }
+        QVERIFY(store.processes().isEmpty());
+    }
+
+    void bodyTooLarge()
+    {
+        MetricsStore store;
+        OtlpReceiver receiver(&store);
+        OtlpReceiver::Limits limits;
+        limits.http.maxBodyBytes = 4096;
+        limits.maxInflatedBytes = 1 << 20;
+        receiver.setLimits(limits);
+        QString error;
+        QVERIFY(receiver.listen(QHostAddress::LocalHost, 0, &error));
+        // Announced: refused before a byte of the body is read.
+        const QByteArray answer = rawExchange(receiver.port(),
+            "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n");
+        QVERIFY2(answer.startsWith("HTTP/1.1 413"), answer.constData());
+        // Sent without a length (chunked): refused once over the limit.
+        QByteArray chunked = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        chunked += "2000\r\n" + QByteArray(0x2000, ' ') + "\r\n";
+        QVERIFY(rawExchange(receiver.port(), chunked).startsWith("HTTP/1.1 413"));
+        // Small, but inflating past the limit.
+        const Reply bomb = post(receiver.port(), QStringLiteral("/v1/traces"), "application/json",
+            gzip(QByteArray(8 << 20, ' ')), "gzip");
+        QCOMPARE(bomb.status, 413);
+        QTRY_COMPARE_WITH_TIMEOUT(receiver.stats().tooLarge, quint64(3), 10'000);
+        // And the receiver goes on.
+        QCOMPARE(post(receiver.port(), QStringLiteral("/v1/traces"), "application/json", "{}").status, 200);
+    }
+
+    void idleAndSlowClients()
+    {
+        MetricsStore store;
+        OtlpReceiver receiver(&store);
+        OtlpReceiver::Limits limits;
+        limits.http.idleTimeoutMs = 300;
+        limits.http.requestTimeoutMs = 600;
+        receiver.setLimits(limits);
+        QString error;
+        QVERIFY(receiver.listen(QHostAddress::LocalHost, 0, &error));
+        QTcpSocket idle;
+        idle.connectToHost(QHostAddress::LocalHost, receiver.port());
+        QVERIFY(idle.waitForConnected(10'000));
+        QTRY_COMPARE_WITH_TIMEOUT(idle.state(), QAbstractSocket::UnconnectedState, 10'000);
+
+        // A byte every 100 ms never lets the idle timer fire, but the request takes too long.
+        QTcpSocket slow;
+        slow.connectToHost(QHostAddress::LocalHost, receiver.port());
+        QVERIFY(slow.waitForConnected(10'000));
+        const QByteArray request = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+        qsizetype sent = 0;
+        QByteArray got;
+        QTimer drip;
+        connect(&drip, &QTimer::timeout, this, [&] {
+            if (slow.state() == QAbstractSocket::ConnectedState && sent < request.size())
+                slow.write(request.mid(sent++, 1));
+        });
+        connect(&slow, &QTcpSocket::readyRead, this, [&] { got += slow.readAll(); });
+        drip.start(100);
+        QTRY_VERIFY_WITH_TIMEOUT(got.startsWith("HTTP/1.1 408"), 20'000);
+        QTRY_COMPARE_WITH_TIMEOUT(slow.state(), QAbstractSocket::UnconnectedState, 10'000);
+        QVERIFY(receiver.stats().timedOut >= 2);
+    }
+
+    void connectionCap()
+    {
+        MetricsStore store;
+        OtlpReceiver receiver(&store);
+        OtlpReceiver::Limits limits;
+        limits.http.maxConnections = 2;
+        receiver.setLimits(limits);
+        QString error;
+        QVERIFY(receiver.listen(QHostAddress::LocalHost, 0, &error));
+        QTcpSocket a;
+        QTcpSocket b;
+        a.connectToHost(QHostAddress::LocalHost, receiver.port());
+        b.connectToHost(QHostAddress::LocalHost, receiver.port());
+        QVERIFY(a.waitForConnected(10'000) && b.waitForConnected(10'000));
+        QTRY_COMPARE_WITH_TIMEOUT(receiver.stats().openConnections, 2, 10'000);
+        QVERIFY(rawExchange(receiver.port(), "GET / HTTP/1.1\r\n\r\n").startsWith("HTTP/1.1 503"));
+        QCOMPARE(receiver.stats().refusedConnections, quint64(1));
+        a.abort();
+        QTRY_COMPARE_WITH_TIMEOUT(receiver.stats().openConnections, 1, 10'000);
+        QCOMPARE(post(receiver.port(), QStringLiteral("/v1/traces"), "application/json", "{}").status, 200);
+    }
+
+    void addressInUse()
+    {
+        QTcpServer taken;
+        QVERIFY(taken.listen(QHostAddress::LocalHost, 0));
+        MetricsStore store;
+        OtlpReceiver receiver(&store);
+        QString error;
+        QVERIFY(!receiver.listen(QHostAddress::LocalHost, taken.serverPort(), &error));
+        QVERIFY2(error.contains(QString::number(taken.serverPort())), qPrintable(error));
+        QVERIFY(!receiver.isListening());
+        // Closing and listening again works (the menu toggle does this).
+        QVERIFY(receiver.listen(QHostAddress::LocalHost, 0, &error));
+        receiver.close();
+        QVERIFY(!receiver.isListening());
+        QVERIFY(receiver.listen(QHostAddress::LocalHost, 0, &error));
+        QCOMPARE(post(receiver.port(), QStringLiteral("/v1/traces"), "application/json", "{}").status, 200);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestOtlpReceiver)
+#include "tst_otlpreceiver.moc"

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The sampling profiler against real processes of ours (tests/helpers/profiletarget.cpp): the CPU
+// split between two functions, whole stacks with and without frame pointers, threads started
+// after the attach, a target that exits mid-profile, a stripped binary; and the refusals a user
+// at paranoid 3 or profiling another user's process reads, simulated through PerfSystem.
+#include "calltree.h"
+#include "foldedexport.h"
+#include "perfeventsource.h"
+#include "processprofiler.h"
+#include "profileaggregate.h"
+#include "profiler.h"
+
+#include <QProcess>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cerrno>
+#include <memory>
+
+#include <unistd.h>
+
+using namespace perfdash;
+
+namespace {
+QString targetPath(const char* variant)
+{
+    return QStringLiteral(PERFDASH_BIN_DIR "/perfdash_profile_target_") + QLatin1String(variant);
+}
+
+/// Starts a target and waits for its "ready" (its worker thread runs).
+std::unique_ptr<QProcess> startTarget(const QString& program, const QStringList& arguments = {})
+{
+    auto process = std::make_unique<QProcess>();
+    process->setProgram(program);
+    process->setArguments(arguments);
+    process->start();
+    if (!process->waitForStarted(10000))
+        return nullptr;
+    while (!process->canReadLine()) {
+        if (!process->waitForReadyRead(10000))
+            return nullptr;
+    }
+    if (process->readLine().trimmed() != "ready")
+        return nullptr;
+    return process;
+}
+
+void stopTarget(QProcess* process)
+{
+    process->closeWriteChannel();
+    if (!process->waitForFinished(10000))
+        process->kill();
+}
+
+bool contains(const ProfileSnapshot& s, std::uint32_t node, const char* name)
+{
+    return s.functions[s.nodes[node].function].name.contains(QLatin1String(name));
+}
+
+/// Samples of the subtree whose function name contains @p name (each sample once).
+std::uint64_t samplesIn(const ProfileSnapshot& s, const char* name)
+{
+    std::uint64_t total = 0;
+    std::vector<std::uint32_t> todo { 0 };
+    while (!todo.empty()) {
+        const std::uint32_t node = todo.back();
+        todo.pop_back();
+        if (node != 0 && contains(s, node, name)) {
+            total += s.nodes[node].total;
+            continue;
+        }
+        todo.insert(todo.end(), s.nodes[node].children.begin(), s.nodes[node].children.end());
+    }
+    return total;
+}
+
+std::uint64_t samplesOfThread(const ProfileSnapshot& s, qint64 tid)
+{
+    for (const ProfileThread& t : s.threads) {
+        if (t.tid == tid)
+            return t.samples;
+    }
+    return 0;
+}
+
+/// The state letter of /proc/PID/task/TID/stat ('X' when gone).
+char threadState(qint64 pid, qint64 tid)
+{
+    QFile stat(QStringLiteral("/proc/%1/task/%2/stat").arg(pid).arg(tid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return 'X';
+    const QByteArray line = stat.readAll();
+    const qsizetype paren = line.lastIndexOf(')');
+    return paren >= 0 && paren + 2 < line.size() ? line.at(paren + 2) : 'X';
+}
+
+PerfSystem refusing(int error, int paranoid, qint64 owner)
+{
+    PerfSystem system = PerfSystem::real();
+    system.openEvent = [error](perf_event_attr*, pid_t, int) { return -error; };
+    system.paranoid = [paranoid] { return paranoid; };
+    system.ownerUid = [owner](pid_t) { return owner; };
+    return system;
+}
+} // namespace
+
+class TestProfiler : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void cpuSplitAndWholeStacks_data();
+    void cpuSplitAndWholeStacks();
+    void threadsStartedAfterAttach();
+    void targetExitsMidProfile();
+    void strippedBinary();
+    void mainThreadExitsFirst();
+    void refusalSaysWhatFixesIt_data();
+    void refusalSaysWhatFixesIt();
+    void profilerReportsRefusal();
+    void aggregateTimeRangesAndThreads();
+    void topFunctionsCountRecursionOnce();
+    void foldedFormat();
+};
+
+void TestProfiler::cpuSplitAndWholeStacks_data()
+{
+    QTest::addColumn<QString>("program");
+    QTest::newRow("with frame pointers") << targetPath("fp");
+    QTest::newRow("without frame pointers") << targetPath("nofp");
+}
+
+void TestProfiler::cpuSplitAndWholeStacks()
+{
+    QFETCH(QString, program);
+    auto target = startTarget(program);
+    QVERIFY(target);
+    ProcessProfiler::Options options;
+    options.frequencyHz = 999;
+    ProcessProfiler profiler(target->processId(), options, PerfSystem::real());
+    QString error;
+    QVERIFY2(profiler.start(&error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(profiler.samples() >= 2000, 60000);
+    profiler.stop();
+    stopTarget(target.get());
+
+    const ProfileSnapshotPtr s = profiler.snapshot();
+    const std::uint64_t hot = samplesIn(*s, "target::hotFunction");
+    const std::uint64_t cold = samplesIn(*s, "target::coldFunction");
+    QVERIFY2(hot + cold >= 1500, qPrintable(QStringLiteral("hot %1 cold %2 of %3").arg(hot).arg(cold).arg(s->totalSamples())));
+    const double share = double(hot) / double(hot + cold);
+    QVERIFY2(qAbs(share - 0.75) < 0.04, qPrintable(QStringLiteral("hot share %1 (hot %2, cold %3)").arg(share).arg(hot).arg(cold)));
+
+    // Every sample in either function has target::workerLoop as its caller, and the stack goes on
+    // to the thread's start in libc: whole stacks, the frameless leaf's caller included.
+    std::uint64_t underWorkerLoop = 0;
+    std::uint64_t reachingLibc = 0;
+    std::uint64_t inlinedSpin = 0;
+    for (std::uint32_t i = 1; i < s->nodes.size(); ++i) {
+        if (!contains(*s, i, "target::hotFunction") && !contains(*s, i, "target::coldFunction"))
+            continue;
+        const std::uint32_t parent = s->nodes[i].parent;
+        QVERIFY2(parent != 0 && contains(*s, parent, "target::workerLoop"),
+            qPrintable(s->path(i).join(QLatin1Char(';'))));
+        underWorkerLoop += s->nodes[i].total;
+        bool libc = false;
+        for (std::uint32_t up = s->nodes[parent].parent; up != 0; up = s->nodes[up].parent)
+            libc = libc || s->functions[s->nodes[up].function].module.startsWith(QLatin1String("libc.so"));
+        if (libc)
+            reachingLibc += s->nodes[i].total;
+        for (std::uint32_t child : s->nodes[i].children) {
+            if (contains(*s, child, "target::spin") && s->functions[s->nodes[child].function].inlined)
+                inlinedSpin += s->nodes[child].total;
+        }
+    }
+    QCOMPARE(underWorkerLoop, hot + cold);
+    QVERIFY2(reachingLibc >= (hot + cold) * 95 / 100, qPrintable(QString::number(reachingLibc)));
+    QVERIFY2(inlinedSpin >= (hot + cold) * 9 / 10, s->folded().constData());
+    // The functions have file:line from DWARF.
+    bool located = false;
+    for (const ProfileFunction& f : s->functions)
+        located = located || (f.name.startsWith(QLatin1String("target::hotFunction")) && f.location.startsWith(QLatin1String("profiletarget.cpp:")));
+    QVERIFY(located);
+    QVERIFY(s->stats.cfiStacks >= s->stats.samples * 9 / 10);
+}
+
+void TestProfiler::threadsStartedAfterAttach()
+{
+    auto target = startTarget(targetPath("nofp"), { QStringLiteral("--late-threads") });
+    QVERIFY(target);
+    ProcessProfiler::Options options;
+    options.frequencyHz = 999;
+    ProcessProfiler profiler(target->processId(), options, PerfSystem::real());
+    QString error;
+    QVERIFY2(profiler.start(&error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(profiler.samples() >= 100, 30000);
+    target->write("go\n");
+    QTRY_VERIFY_WITH_TIMEOUT(target->canReadLine(), 10000);
+    const QByteArray started = target->readLine().trimmed();
+    QVERIFY(started.startsWith("started "));
+    const qint64 tid = started.mid(8).toLongLong();
+    QVERIFY(tid > 0);
+    QTRY_VERIFY_WITH_TIMEOUT(samplesOfThread(*profiler.snapshot(), tid) >= 200, 60000);
+    profiler.stop();
+    stopTarget(target.get());
+    const ProfileSnapshotPtr s = profiler.snapshot({ 0, tid });
+    QVERIFY(samplesIn(*s, "target::lateWorker") >= s->totalSamples() * 9 / 10);
+    QCOMPARE(samplesIn(*s, "target::workerLoop"), std::uint64_t(0)); // the filter keeps other threads out
+}
+
+void TestProfiler::targetExitsMidProfile()
+{
+    auto target = startTarget(targetPath("fp"), { QStringLiteral("--exit-after"), QStringLiteral("1500") });
+    QVERIFY(target);
+    ProcessProfiler profiler(target->processId());
+    QSignalSpy exited(&profiler, &ProcessProfiler::exited);
+    QString error;
+    QVERIFY2(profiler.start(&error), qPrintable(error));
+    QVERIFY(exited.wait(30000));
+    QVERIFY(profiler.hasExited());
+    QTRY_COMPARE_WITH_TIMEOUT(target->state(), QProcess::NotRunning, 10000);
+    const ProfileSnapshotPtr s = profiler.snapshot();
+    QVERIFY(s->stats.exited);
+    QVERIFY(s->totalSamples() > 50);
+    QVERIFY(samplesIn(*s, "target::hotFunction") > 0);
+    profiler.stop(); // after the thread ended on its own
+}
+
+void TestProfiler::strippedBinary()
+{
+    auto target = startTarget(targetPath("stripped"));
+    QVERIFY(target);
+    ProcessProfiler profiler(target->processId());
+    QString error;
+    QVERIFY2(profiler.start(&error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(profiler.samples() >= 300, 60000);
+    profiler.stop();
+    stopTarget(target.get());
+    const ProfileSnapshotPtr s = profiler.snapshot();
+    const QString module = QStringLiteral("perfdash_profile_target_stripped");
+    std::uint64_t addressed = 0;
+    for (std::uint32_t i = 1; i < s->nodes.size(); ++i) {
+        const ProfileFunction& f = s->functions[s->nodes[i].function];
+        QVERIFY2(!f.name.contains(QLatin1String("hotFunction")), qPrintable(f.name));
+        if (f.module == module && s->nodes[i].self > 0) {
+            QVERIFY2(f.name.startsWith(module + QStringLiteral("+0x")), qPrintable(f.name));
+            addressed += s->nodes[i].self;
+            // .eh_frame survives stripping: the stack still goes up into libc.
+            QVERIFY2(s->path(i).size() >= 3, qPrintable(s->path(i).join(QLatin1Char(';'))));
+        }
+    }
+    QVERIFY(addressed >= s->totalSamples() * 9 / 10);
+}
+
+void TestProfiler::mainThreadExitsFirst()
+{
+    // The main thread's events own the ring buffers; when it ends, they hang up while the worker
+    // still samples into them: the process is not taken for gone.
+    auto target = startTarget(targetPath("fp"), { QStringLiteral("--main-thread-exits") });
+    QVERIFY(target);
+    ProcessProfiler profiler(target->processId());
+    QSignalSpy exited(&profiler, &ProcessProfiler::exited);
+    QString error;
+    QVERIFY2(profiler.start(&error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(profiler.samples() > 100, 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(threadState(target->processId(), target->processId()) == 'Z', 10000);
+    const std::uint64_t before = profiler.samples();
+    QTRY_VERIFY_WITH_TIMEOUT(profiler.samples() >= before + 200, 30000);
+    QCOMPARE(exited.size(), 0);
+    target->kill();
+    QVERIFY(exited.wait(30000));
+    QVERIFY(samplesIn(*profiler.snapshot(), "target::hotFunction") > 0);
+}
+
+void TestProfiler::refusalSaysWhatFixesIt_data()
+{
+    QTest::addColumn<int>("error");
+    QTest::addColumn<int>("paranoid");
+    QTest::addColumn<qint64>("owner");
+    QTest::addColumn<QString>("why");
+    const qint64 us = geteuid();
+    QTest::newRow("paranoid 3 (Debian's kernels)") << EACCES << 3 << us << QStringLiteral("kernel.perf_event_paranoid is 3");
+    QTest::newRow("paranoid 4, EPERM") << EPERM << 4 << us << QStringLiteral("kernel.perf_event_paranoid is 4");
+    QTest::newRow("another user's process") << EACCES << 2 << qint64(us + 4242)
+                                            << QStringLiteral("belongs to uid %1").arg(us + 4242);
+    QTest::newRow("refused at paranoid 2 (seccomp)") << EPERM << 2 << us << QStringLiteral("seccomp");
+}
+
+void TestProfiler::refusalSaysWhatFixesIt()
+{
+    QFETCH(int, error);
+    QFETCH(int, paranoid);
+    QFETCH(qint64, owner);
+    QFETCH(QString, why);
+    ProcessProfiler profiler(getpid(), {}, refusing(error, paranoid, owner));
+    QSignalSpy problems(&profiler, &ProcessProfiler::problem);
+    QString message;
+    QVERIFY(!profiler.start(&message));
+    QVERIFY2(message.contains(why), qPrintable(message));
+    QVERIFY2(message.contains(QLatin1String("sysctl kernel.perf_event_paranoid=2")), qPrintable(message));
+    QVERIFY2(message.contains(QLatin1String("setcap cap_perfmon+ep")), qPrintable(message));
+    QCOMPARE(problems.size(), 1);
+    QCOMPARE(problems.at(0).at(0).toString(), message);
+    QVERIFY(!profiler.isRunning());
+}
+
+void TestProfiler::profilerReportsRefusal()
+{
+    Profiler profiler;
+    profiler.setSystem(refusing(EACCES, 3, geteuid()));
+    QSignalSpy problems(&profiler, &Profiler::problem);
+    QVERIFY(!profiler.profile(getpid()));
+    QCOMPARE(problems.size(), 1);
+    QCOMPARE(problems.at(0).at(0).toLongLong(), qint64(getpid()));
+    QVERIFY(profiler.problemFor(getpid()).contains(QLatin1String("setcap cap_perfmon+ep")));
+    QVERIFY(profiler.profilers().empty());
+}
+
+void TestProfiler::aggregateTimeRangesAndThreads()
+{
+    FunctionTable functions;
+    const std::uint32_t main = functions.intern({ QStringLiteral("main"), QStringLiteral("app"), {}, false });
+    const std::uint32_t a = functions.intern({ QStringLiteral("a"), QStringLiteral("app"), {}, false });
+    const std::uint32_t b = functions.intern({ QStringLiteral("b"), QStringLiteral("app"), {}, false });
+    ProfileAggregate aggregate;
+    const std::uint64_t s = 1'000'000'000ull;
+    const std::uint32_t mainA[] = { main, a };
+    const std::uint32_t mainB[] = { main, b };
+    aggregate.add(1, 100 * s, mainA, 5); // long ago: only in the session
+    aggregate.add(2, 195 * s, mainB, 3); // within the last minute
+    aggregate.add(1, 199 * s, mainA, 2); // within the last 10 s
+    const std::uint64_t now = 200 * s;
+    QCOMPARE(aggregate.snapshot({ 0, 0 }, now, functions).totalSamples(), std::uint64_t(10));
+    QCOMPARE(aggregate.snapshot({ 60, 0 }, now, functions).totalSamples(), std::uint64_t(5));
+    QCOMPARE(aggregate.snapshot({ 10, 0 }, now, functions).totalSamples(), std::uint64_t(5));
+    QCOMPARE(aggregate.snapshot({ 3, 0 }, now, functions).totalSamples(), std::uint64_t(2));
+    const ProfileSnapshot thread2 = aggregate.snapshot({ 0, 2 }, now, functions);
+    QCOMPARE(thread2.totalSamples(), std::uint64_t(3));
+    QCOMPARE(thread2.nodes.size(), std::size_t(3)); // root, main, b
+    QCOMPARE(thread2.threads.size(), std::size_t(2)); // both listed, for the thread filter
+    // Buckets older than a minute are dropped: memory does not grow with time.
+    for (int second = 201; second < 2000; ++second)
+        aggregate.add(1, std::uint64_t(second) * s, mainA);
+    QCOMPARE(aggregate.nodeCount(), std::size_t(4));
+    const std::size_t bytes = aggregate.memoryBytes();
+    for (int second = 2000; second < 4000; ++second)
+        aggregate.add(1, std::uint64_t(second) * s, mainA);
+    QCOMPARE(aggregate.memoryBytes(), bytes);
+    QCOMPARE(aggregate.snapshot({ 0, 0 }, 4000 * s, functions).totalSamples(), std::uint64_t(10 + 3799));
+}
+
+void TestProfiler::topFunctionsCountRecursionOnce()
+{
+    FunctionTable functions;
+    const std::uint32_t main = functions.intern({ QStringLiteral("main"), {}, {}, false });
+    const std::uint32_t rec = functions.intern({ QStringLiteral("recurse"), {}, {}, false });
+    const std::uint32_t leaf = functions.intern({ QStringLiteral("leaf"), {}, {}, false });
+    ProfileAggregate aggregate;
+    const std::uint32_t deep[] = { main, rec, rec, rec, leaf };
+    const std::uint32_t shallow[] = { main, rec };
+    aggregate.add(1, 0, deep, 6);
+    aggregate.add(1, 0, shallow, 4);
+    const ProfileSnapshot s = aggregate.snapshot({}, 0, functions);
+    const std::vector<FunctionCost> top = s.topFunctions();
+    QCOMPARE(top.size(), std::size_t(3));
+    QCOMPARE(s.functions[top[0].function].name, QStringLiteral("leaf"));
+    QCOMPARE(top[0].self, std::uint64_t(6));
+    QCOMPARE(s.functions[top[0].callers.at(0).first].name, QStringLiteral("recurse"));
+    const auto recurse = std::find_if(top.begin(), top.end(), [&](const FunctionCost& c) { return c.function == rec; });
+    QCOMPARE(recurse->self, std::uint64_t(4));
+    QCOMPARE(recurse->total, std::uint64_t(10)); // not 6 * 3 + 4
+    QCOMPARE(recurse->callers.size(), std::size_t(1)); // main; its own recursion is not a caller of the whole
+    QCOMPARE(s.functions[recurse->callers[0].first].name, QStringLiteral("main"));
+}
+
+void TestProfiler::foldedFormat()
+{
+    FunctionTable functions;
+    const std::uint32_t main = functions.intern({ QStringLiteral("main"), QStringLiteral("app"), {}, false });
+    const std::uint32_t op = functions.intern({ QStringLiteral("operator<<(std::ostream&; int)"), QStringLiteral("app"), {}, false });
+    const std::uint32_t other = functions.intern({ QStringLiteral("main"), QStringLiteral("lib"), {}, false });
+    ProfileAggregate aggregate;
+    const std::uint32_t s1[] = { main, op };
+    const std::uint32_t s2[] = { main };
+    const std::uint32_t s3[] = { other };
+    aggregate.add(1, 0, s1, 7);
+    aggregate.add(2, 0, s2, 2);
+    aggregate.add(2, 0, s3, 1); // the same name from another module: one line
+    ProfileSnapshot snapshot = aggregate.snapshot({}, 0, functions);
+    snapshot.process = QStringLiteral("my app");
+    QCOMPARE(snapshot.folded(), QByteArray("my app;main 3\nmy app;main;operator<<(std::ostream&: int) 7\n"));
+
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("profile.folded"));
+    QString error;
+    QVERIFY(foldedexport::writeFile(path, { std::make_shared<ProfileSnapshot>(snapshot) }, &error));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    int malformed = -1;
+    const auto lines = foldedexport::parse(file.readAll(), &malformed);
+    QCOMPARE(malformed, 0);
+    QCOMPARE(lines.size(), std::size_t(2));
+    QCOMPARE(lines[1].count, quint64(7));
+    QVERIFY(!foldedexport::writeFile(dir.filePath(QStringLiteral("missing/dir/x")), {}, &error));
+    QVERIFY(error.contains(QLatin1String("cannot write")));
+}
+
+QTEST_GUILESS_MAIN(TestProfiler)
+#include "tst_profiler.moc"

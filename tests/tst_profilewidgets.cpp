@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The profile views: the flame graph (layout, zoom kept across snapshots, search, tooltips), the
+// top-functions model (QAbstractItemModelTester), and the panel on a real profiled process, with
+// its thread filter, time range, folded export and the refusal sentence.
+#include "capture.h"
+#include "captureprofiles.h"
+#include "comparisonwindow.h"
+#include "flamegraphwidget.h"
+#include "foldedexport.h"
+#include "mainwindow.h"
+#include "metricsstore.h"
+#include "profileaggregate.h"
+#include "profilediffmodel.h"
+#include "profilepanel.h"
+#include "profiler.h"
+#include "topfunctionsmodel.h"
+
+#include <QAbstractItemModelTester>
+#include <QComboBox>
+#include <QProcess>
+#include <QSignalSpy>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cerrno>
+
+#include <unistd.h>
+
+using namespace perfdash;
+
+namespace {
+/// main -> {work -> {parse 30, sort 10}, idle 60}: 100 samples.
+ProfileSnapshotPtr sample(std::uint64_t extraParse = 0)
+{
+    FunctionTable functions;
+    const std::uint32_t main = functions.intern({ QStringLiteral("main"), QStringLiteral("app"), QStringLiteral("main.cpp:3"), false });
+    const std::uint32_t work = functions.intern({ QStringLiteral("work()"), QStringLiteral("app"), {}, false });
+    const std::uint32_t parse = functions.intern({ QStringLiteral("parse(char const*)"), QStringLiteral("app"), {}, true });
+    const std::uint32_t sort = functions.intern({ QStringLiteral("sort"), QStringLiteral("libc.so.6"), {}, false });
+    const std::uint32_t idle = functions.intern({ QStringLiteral("idle"), QStringLiteral("app"), {}, false });
+    ProfileAggregate aggregate;
+    const std::uint32_t a[] = { main, work, parse };
+    const std::uint32_t b[] = { main, work, sort };
+    const std::uint32_t c[] = { main, idle };
+    aggregate.add(1, 0, a, 30 + extraParse);
+    aggregate.add(1, 0, b, 10);
+    aggregate.add(2, 0, c, 60);
+    auto snapshot = std::make_shared<ProfileSnapshot>(aggregate.snapshot({}, 0, functions));
+    snapshot->process = QStringLiteral("app");
+    snapshot->pid = 42;
+    return snapshot;
+}
+
+std::uint32_t nodeNamed(const ProfileSnapshot& s, const QString& prefix)
+{
+    for (std::uint32_t i = 1; i < s.nodes.size(); ++i) {
+        if (s.functions[s.nodes[i].function].name.startsWith(prefix))
+            return i;
+    }
+    return 0;
+}
+
+PerfSystem refusing()
+{
+    PerfSystem system = PerfSystem::real();
+    system.openEvent = [](perf_event_attr*, pid_t, int) { return -EACCES; };
+    system.paranoid = [] { return 3; };
+    return system;
+}
+} // namespace
+
+class TestProfileWidgets : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void topFunctionsModel();
+    void flameGraphLayout();
+    void flameGraphZoomSurvivesRefresh();
+    void flameGraphSearch_data();
+    void flameGraphSearch();
+    void panelOnRealProcess();
+    void panelSaysWhyNot();
+    void mainWindowHasProfileTab();
+    void comparisonWindowShowsDifferentialProfile();
+    void savedCaptureKeepsProfiles();
+};
+
+void TestProfileWidgets::topFunctionsModel()
+{
+    TopFunctionsModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.setSnapshot(sample());
+    QCOMPARE(model.rowCount(), 5);
+    QCOMPARE(model.index(0, TopFunctionsModel::Function).data().toString(), QStringLiteral("idle"));
+    QCOMPARE(model.index(0, TopFunctionsModel::Self).data().toULongLong(), 60ull);
+    QCOMPARE(model.index(0, TopFunctionsModel::SelfPercent).data().toString(), QStringLiteral("60.0%"));
+    QCOMPARE(model.index(0, TopFunctionsModel::Callers).data().toString(), QStringLiteral("main (100%)"));
+    QCOMPARE(model.index(1, TopFunctionsModel::Function).data().toString(), QStringLiteral("parse(char const*) (inlined)"));
+    const int mainRow = 3; // self 0, total 100
+    QCOMPARE(model.index(mainRow, TopFunctionsModel::Function).data().toString(), QStringLiteral("main"));
+    QCOMPARE(model.index(mainRow, TopFunctionsModel::TotalPercent).data().toString(), QStringLiteral("100.0%"));
+    QCOMPARE(model.index(mainRow, TopFunctionsModel::Location).data().toString(), QStringLiteral("main.cpp:3"));
+    model.setSnapshot(sample(20)); // the same rows, new numbers
+    QCOMPARE(model.index(1, TopFunctionsModel::Self).data().toULongLong(), 50ull);
+    model.setSnapshot(nullptr);
+    QCOMPARE(model.rowCount(), 0);
+}
+
+void TestProfileWidgets::flameGraphLayout()
+{
+    FlameGraphWidget flame;
+    flame.resize(1000, 200);
+    flame.setSnapshot(sample());
+    const ProfileSnapshot& s = *flame.snapshot();
+    const QRectF root = flame.rectOf(0);
+    QCOMPARE(root.width(), 1000.0);
+    QCOMPARE(root.bottom(), 200.0 - 1);
+    const QRectF work = flame.rectOf(nodeNamed(s, QStringLiteral("work")));
+    const QRectF idle = flame.rectOf(nodeNamed(s, QStringLiteral("idle")));
+    QCOMPARE(work.width(), 400.0);
+    QCOMPARE(idle.width(), 600.0);
+    QVERIFY(idle.left() < work.left()); // siblings in name order: a live graph does not reshuffle
+    const QRectF parse = flame.rectOf(nodeNamed(s, QStringLiteral("parse")));
+    QCOMPARE(parse.top(), work.top() - FlameGraphWidget::kRowHeight); // callees above callers
+    QCOMPARE(flame.nodeAt(parse.center()), qint64(nodeNamed(s, QStringLiteral("parse"))));
+    QCOMPARE(flame.nodeAt(QPointF(5, 5)), qint64(-1));
+    const QString tip = flame.toolTipFor(nodeNamed(s, QStringLiteral("work")));
+    QVERIFY2(tip.contains(QStringLiteral("total: 40 samples (40.0%)")), qPrintable(tip));
+    QVERIFY2(tip.contains(QStringLiteral("self: 0 samples (0.0%)")), qPrintable(tip));
+    QVERIFY(flame.toolTipFor(nodeNamed(s, QStringLiteral("parse"))).contains(QStringLiteral("(inlined)")));
+    QVERIFY(!flame.grab().isNull()); // paints
+}
+
+void TestProfileWidgets::flameGraphZoomSurvivesRefresh()
+{
+    FlameGraphWidget flame;
+    flame.resize(1000, 200);
+    flame.setSnapshot(sample());
+    const std::uint32_t work = nodeNamed(*flame.snapshot(), QStringLiteral("work"));
+    QTest::mouseClick(&flame, Qt::LeftButton, {}, flame.rectOf(work).center().toPoint());
+    QCOMPARE(flame.zoomNode(), work);
+    QCOMPARE(flame.rectOf(work).width(), 1000.0);
+    QCOMPARE(flame.rectOf(nodeNamed(*flame.snapshot(), QStringLiteral("parse"))).width(), 750.0);
+    QVERIFY(flame.rectOf(nodeNamed(*flame.snapshot(), QStringLiteral("idle"))).isEmpty());
+    // A new snapshot (more samples): still zoomed into work().
+    flame.setSnapshot(sample(20));
+    QCOMPARE(flame.snapshot()->functions[flame.snapshot()->nodes[flame.zoomNode()].function].name, QStringLiteral("work()"));
+    QCOMPARE(flame.rectOf(nodeNamed(*flame.snapshot(), QStringLiteral("parse"))).width(), 1000.0 * 50 / 60);
+    // Clicking the bottom bar (an ancestor) zooms out to it.
+    QTest::mouseClick(&flame, Qt::LeftButton, {}, flame.rectOf(0).center().toPoint());
+    QCOMPARE(flame.zoomNode(), 0u);
+    QCOMPARE(flame.rectOf(nodeNamed(*flame.snapshot(), QStringLiteral("idle"))).width(), 1000.0 * 60 / 120);
+}
+
+void TestProfileWidgets::flameGraphSearch_data()
+{
+    QTest::addColumn<QString>("search");
+    QTest::addColumn<quint64>("matched");
+    QTest::newRow("leaf") << QStringLiteral("PARSE") << quint64(30);
+    QTest::newRow("caller covers its callees once") << QStringLiteral("w") << quint64(40); // work(), and sort under it
+    QTest::newRow("two leaves") << QStringLiteral("s") << quint64(40); // parse, sort
+    QTest::newRow("everything") << QStringLiteral("main") << quint64(100);
+    QTest::newRow("nothing") << QStringLiteral("zzz") << quint64(0);
+}
+
+void TestProfileWidgets::flameGraphSearch()
+{
+    QFETCH(QString, search);
+    QFETCH(quint64, matched);
+    FlameGraphWidget flame;
+    flame.resize(800, 200);
+    flame.setSnapshot(sample());
+    QSignalSpy spy(&flame, &FlameGraphWidget::searchMatched);
+    flame.setSearch(search);
+    QCOMPARE(flame.matchedSamples(), matched);
+    QCOMPARE(spy.last().at(0).toULongLong(), matched);
+    QCOMPARE(spy.last().at(1).toULongLong(), 100ull);
+    QVERIFY(!flame.grab().isNull());
+}
+
+void TestProfileWidgets::panelOnRealProcess()
+{
+    QProcess target;
+    target.start(QStringLiteral(PERFDASH_BIN_DIR "/perfdash_profile_target_nofp"));
+    QVERIFY(target.waitForStarted(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(target.canReadLine(), 10000);
+    Profiler profiler;
+    ProfilePanel panel;
+    panel.resize(900, 600);
+    panel.setProfiler(&profiler);
+    panel.setProcess(target.processId(), QStringLiteral("target"));
+    QVERIFY(panel.statusText().contains(QStringLiteral("not profiled")));
+    QVERIFY(panel.startProfiling());
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot() && panel.snapshot()->totalSamples() >= 300, 60000);
+    const ProfileSnapshotPtr s = panel.snapshot();
+    QVERIFY(panel.flameGraph()->rectOf(nodeNamed(*s, QStringLiteral("target::hotFunction"))).width() > 0);
+    QVERIFY(panel.topFunctions()->rowCount() > 0);
+    QVERIFY2(panel.statusText().contains(QStringLiteral("samples at 499 Hz")), qPrintable(panel.statusText()));
+    // Threads: the main thread (blocked in read, no samples) and the worker are both offered.
+    auto* threads = panel.findChildren<QComboBox*>().at(1);
+    QTRY_VERIFY_WITH_TIMEOUT(threads->count() >= 3, 10000);
+    qint64 worker = 0;
+    for (const ProfileThread& t : s->threads)
+        worker = t.samples > 0 ? t.tid : worker;
+    QVERIFY(worker != 0 && worker != target.processId());
+    panel.setThread(target.processId()); // the idle main thread: nothing
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->query.tid == target.processId(), 10000);
+    QCOMPARE(panel.snapshot()->totalSamples(), 0ull);
+    panel.setThread(worker);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->query.tid == worker && panel.snapshot()->totalSamples() > 0, 10000);
+    panel.setTimeRange(10);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->query.lastSeconds == 10, 10000);
+    QVERIFY(panel.snapshot()->totalSamples() <= panel.snapshot()->stats.samples);
+
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("out.folded"));
+    QCOMPARE(panel.exportFolded(path), QString());
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const auto lines = foldedexport::parse(file.readAll());
+    QVERIFY(!lines.empty());
+    for (const auto& line : lines)
+        QVERIFY2(line.stack.startsWith(QStringLiteral("perfdash_profil;")), qPrintable(line.stack));
+    target.closeWriteChannel();
+    QVERIFY(target.waitForFinished(10000));
+}
+
+void TestProfileWidgets::panelSaysWhyNot()
+{
+    Profiler profiler;
+    profiler.setSystem(refusing());
+    ProfilePanel panel;
+    panel.setProfiler(&profiler);
+    panel.setProcess(getpid());
+    QVERIFY(!panel.startProfiling());
+    QVERIFY2(panel.statusText().contains(QStringLiteral("sysctl kernel.perf_event_paranoid=2")), qPrintable(panel.statusText()));
+    QVERIFY(panel.statusText().contains(QStringLiteral("setcap cap_perfmon+ep")));
+}
+
+void TestProfileWidgets::mainWindowHasProfileTab()
+{
+    MetricsStore store;
+    Profiler profiler;
+    MainWindow window(&store, nullptr);
+    window.setProfiler(&profiler);
+    QVERIFY(window.profilePanel());
+    auto* tabs = window.findChild<QTabWidget*>();
+    QVERIFY(tabs);
+    QVERIFY(tabs->indexOf(window.profilePanel()) >= 0);
+    QVERIFY(tabs->indexOf(reinterpret_cast<QWidget*>(window.charts())) >= 0);
+}
+
+void TestProfileWidgets::comparisonWindowShowsDifferentialProfile()
+{
+    QTemporaryDir dir;
+    const QString base = dir.filePath(QStringLiteral("base.perfdash"));
+    const QString next = dir.filePath(QStringLiteral("new.perfdash"));
+    for (const QString& path : { base, next }) {
+        MetricsStore store;
+        CaptureRecorder recorder(&store);
+        QString error;
+        QVERIFY2(recorder.start(path, &error), qPrintable(error));
+        QVERIFY(recorder.flush(&error));
+        recorder.stop();
+    }
+    QString error;
+    // Between the runs, parse() went from 20% to 50% of the CPU and sort() from 60% to 30%.
+    QVERIFY(writeCaptureProfiles(base, { { 11, QStringLiteral("app"), "app;main;parse 20\napp;main;sort 60\napp;main 20\n" } }, &error));
+    QVERIFY(writeCaptureProfiles(next, { { 12, QStringLiteral("app"), "app;main;parse 100\napp;main;sort 60\napp;main 40\n" } }, &error));
+    ComparisonWindow* window = ComparisonWindow::open(base, next, &error);
+    QVERIFY2(window, qPrintable(error));
+    auto* model = window->findChild<ProfileDiffModel*>();
+    QVERIFY(model);
+    QAbstractItemModelTester tester(model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QCOMPARE(model->rowCount(), 3); // main, parse, sort
+    const auto cell = [&](int row, int column) { return model->index(row, column).data().toString(); };
+    QCOMPARE(cell(0, ProfileDiffModel::Function), QStringLiteral("parse"));
+    QCOMPARE(cell(0, ProfileDiffModel::SelfBase), QStringLiteral("20.0%"));
+    QCOMPARE(cell(0, ProfileDiffModel::SelfNew), QStringLiteral("50.0%"));
+    QCOMPARE(cell(0, ProfileDiffModel::SelfChange), QStringLiteral("+30.0 pts"));
+    QCOMPARE(cell(1, ProfileDiffModel::Function), QStringLiteral("sort"));
+    QCOMPARE(cell(1, ProfileDiffModel::SelfChange), QStringLiteral("-30.0 pts"));
+    QCOMPARE(cell(2, ProfileDiffModel::TotalNew), QStringLiteral("100.0%"));
+    delete window;
+
+    // Captures without profiles (older ones, or recorded without --profile): no such view.
+    const QString plain = dir.filePath(QStringLiteral("plain.perfdash"));
+    {
+        MetricsStore store;
+        CaptureRecorder recorder(&store);
+        QVERIFY(recorder.start(plain, &error));
+        recorder.stop();
+    }
+    window = ComparisonWindow::open(plain, plain, &error);
+    QVERIFY(window);
+    QVERIFY(!window->findChild<ProfileDiffModel*>());
+    delete window;
+}
+
+void TestProfileWidgets::savedCaptureKeepsProfiles()
+{
+    QProcess target;
+    target.start(QStringLiteral(PERFDASH_BIN_DIR "/perfdash_profile_target_nofp"));
+    QVERIFY(target.waitForStarted(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(target.canReadLine(), 10000);
+    MetricsStore store;
+    Profiler profiler;
+    MainWindow window(&store, nullptr);
+    window.setProfiler(&profiler);
+    ProcessProfiler* profile = profiler.profile(target.processId());
+    QVERIFY(profile);
+    QTRY_VERIFY_WITH_TIMEOUT(profile->samples() >= 100, 60000);
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("saved.perfdash"));
+    QCOMPARE(window.saveCapture(path).result(), QString()); // File > Save capture
+    const QList<CapturedProfile> profiles = readCaptureProfiles(path);
+    QCOMPARE(profiles.size(), 1);
+    QCOMPARE(profiles[0].pid, target.processId());
+    QVERIFY(profiles[0].folded.contains("target::hotFunction(unsigned long)"));
+    target.closeWriteChannel();
+    QVERIFY(target.waitForFinished(10000));
+}
+
+QTEST_MAIN(TestProfileWidgets)
+#include "tst_profilewidgets.moc"

@@ -1,0 +1,608 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The main window as a daily tool: columns that fit, charts that follow the selection, the
+// range chosen on a chart driving the table, where time goes, the rows' context menu, alerts.
+#include "alertsfiltermodel.h"
+#include "alertsmodel.h"
+#include "attachdialog.h"
+#include "chartspanel.h"
+#include "clock.h"
+#include "exportdialog.h"
+#include "histogramqueries.h"
+#include "latencyheatmapview.h"
+#include "mainwindow.h"
+#include "operationsfiltermodel.h"
+#include "operationsmodel.h"
+#include "processesmodel.h"
+#include "profilepanel.h"
+#include "theme.h"
+#include "workerpool.h"
+
+#include <QAbstractItemModelTester>
+#include <QApplication>
+#include <QChart>
+#include <QClipboard>
+#include <QHeaderView>
+#include <QLineEdit>
+#include <QMenu>
+#include <QScrollBar>
+#include <QSettings>
+#include <QTemporaryDir>
+#include <QFile>
+#include <QSignalSpy>
+#include <QStandardItemModel>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTableView>
+#include <QSemaphore>
+#include <QTest>
+#include <QValueAxis>
+#include <csignal>
+#include <QAction>
+#include <QDir>
+#include <QPushButton>
+#include <QTimer>
+#include <QMessageBox>
+
+using namespace perfdash;
+
+namespace {
+QString s(const char* text)
+{
+    return QString::fromUtf8(text);
+}
+
+/// A store with a few operations of very different cost, and one long name.
+quint64 fill(MetricsStore& store, const char* process = "orders-api")
+{
+    const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s(process), {});
+    for (int i = 0; i < 400; ++i)
+        store.recordOperation(key, s("cache.get"), 20'000, true, {}); // 8 ms in all
+    for (int i = 0; i < 20; ++i)
+        store.recordOperation(key, s("db.query"), 293'200'000 + quint64(i) * 1000, i % 5 != 0, {}); // 5.9 s in all
+    store.recordOperation(key, s("http.GET /api/v2/customers/{id}/orders/history"), 102'100'000, true, {});
+    return key;
+}
+
+/// Two processes: "a" (fill()'s three operations) and "b" with one operation of its own, "b.only".
+std::pair<quint64, quint64> fillTwo(MetricsStore& store, qint64 pidOfB = QCoreApplication::applicationPid())
+{
+    const quint64 a = fill(store, "a");
+    const quint64 b = store.openProcess(pidOfB, s("b"), {});
+    store.recordOperation(b, s("b.only"), 5'000, true, {});
+    return { a, b };
+}
+
+/// Runs @p act on the next modal widget of type T once it shows (polled every 10 ms, never slept).
+template <typename T, typename F>
+void onNextModal(F act)
+{
+    auto* timer = new QTimer;
+    timer->setInterval(10);
+    QObject::connect(timer, &QTimer::timeout, [timer, act] {
+        if (auto* w = qobject_cast<T*>(QApplication::activeModalWidget()); w && w->isVisible()) {
+            timer->stop();
+            timer->deleteLater();
+            act(w);
+        }
+    });
+    timer->start();
+}
+
+QAction* actionNamed(QWidget* window, const QString& text)
+{
+    for (QAction* a : window->findChildren<QAction*>()) {
+        if (a->text() == text)
+            return a;
+    }
+    return nullptr;
+}
+
+int visibleWidth(QTableView* view)
+{
+    int sum = 0;
+    for (int c = 0; c < view->horizontalHeader()->count(); ++c)
+        sum += view->horizontalHeader()->isSectionHidden(c) ? 0 : view->columnWidth(c);
+    return sum;
+}
+} // namespace
+
+class TestWindow : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(s("perfdash-tests"));
+        QCoreApplication::setApplicationName(s("tst_window"));
+    }
+    void init()
+    {
+        QSettings().clear(); // each test starts from the defaults, not from the last one's widths
+    }
+
+    void columnsFitUnderResize_data()
+    {
+        QTest::addColumn<int>("width");
+        QTest::newRow("1600 px") << 1600;
+        QTest::newRow("1400 px") << 1400;
+        QTest::newRow("1024 px") << 1024;
+    }
+    void columnsFitUnderResize()
+    {
+        QFETCH(int, width);
+        MetricsStore store;
+        fill(store);
+        MainWindow window(&store, nullptr);
+        window.resize(width, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 3, 10'000);
+        QTableView* view = window.operationView();
+        // Through a few resizes, as a user drags the window's edge and the splitter.
+        for (int w : { width, width / 2, width + 300, width }) {
+            window.resize(w, 900);
+            QTest::qWait(50);
+            QCoreApplication::processEvents();
+            for (int c = 0; c < window.operationsModel()->columnCount(); ++c) {
+                if (view->horizontalHeader()->isSectionHidden(c) || c == OperationsModel::Operation)
+                    continue;
+                // Numbers never truncate: a column is as wide as its widest cell and its title.
+                const QString title = window.operationsModel()->headerData(c, Qt::Horizontal).toString();
+                const int need = std::max(view->horizontalHeader()->fontMetrics().horizontalAdvance(title),
+                    static_cast<QAbstractItemView*>(view)->sizeHintForColumn(c));
+                QVERIFY2(view->columnWidth(c) >= need,
+                    qPrintable(QStringLiteral("column %1 at %2 px: %3 < %4").arg(c).arg(w).arg(view->columnWidth(c)).arg(need)));
+            }
+            // The name column never collapses to a letter.
+            const int name = view->columnWidth(OperationsModel::Operation);
+            QVERIFY2(name >= view->fontMetrics().horizontalAdvance(s("http.GET /api/v2/cust")),
+                qPrintable(QStringLiteral("%1 px at %2").arg(name).arg(w)));
+            // The table's start is in view: the scrollbar is at the left, not at the end.
+            QCOMPARE(view->horizontalScrollBar()->value(), 0);
+        }
+        // At the width the issue measured, p99.9, Max and Slow are on screen.
+        if (width >= 1400) {
+            for (int c : { int(OperationsModel::P999), int(OperationsModel::Max), int(OperationsModel::Slow) }) {
+                const int right = view->columnViewportPosition(c) + view->columnWidth(c);
+                QStringList widths;
+                for (int k = 0; k < view->horizontalHeader()->count(); ++k)
+                    widths << QStringLiteral("%1@%2v%3").arg(view->horizontalHeader()->isSectionHidden(k) ? -1 : view->columnWidth(k)).arg(view->columnViewportPosition(k)).arg(view->horizontalHeader()->visualIndex(k));
+                widths << QString::number(view->horizontalHeader()->offset());
+                QVERIFY2(right <= view->viewport()->width(), qPrintable(widths.join(u' ') + u' ' + QStringLiteral("column %1 ends at %2 of %3").arg(c).arg(right).arg(view->viewport()->width())));
+            }
+        }
+        // The process name is whole at every width.
+        QTableView* processes = window.processView();
+        QVERIFY(processes->columnWidth(ProcessesModel::Name)
+            >= static_cast<QAbstractItemView*>(processes)->sizeHintForColumn(ProcessesModel::Name));
+        // A width dragged by the user is kept through refreshes and resizes, and remembered.
+        const int dragged = view->columnWidth(OperationsModel::Operation) + 120;
+        view->horizontalHeader()->resizeSection(OperationsModel::Operation, dragged);
+        window.resize(width - 100, 900);
+        QSignalSpy refreshed(&window, &MainWindow::refreshed);
+        QVERIFY(refreshed.wait(10'000));
+        QVERIFY(view->columnWidth(OperationsModel::Operation) >= dragged);
+        window.close();
+        MainWindow again(&store, nullptr);
+        again.resize(width - 100, 900);
+        again.show();
+        QTRY_COMPARE_WITH_TIMEOUT(again.operationsModel()->rowCount(), 3, 10'000);
+        QTRY_VERIFY(again.operationView()->columnWidth(OperationsModel::Operation) >= dragged);
+        Q_UNUSED(visibleWidth(view));
+    }
+
+    void totalTimeColumnAndDefaultSort()
+    {
+        MetricsStore store;
+        const quint64 key = fill(store);
+        MainWindow window(&store, nullptr);
+        window.show();
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 3, 10'000);
+        // On top: where the time goes (db.query, 20 x 293 ms), not the most frequent (cache.get).
+        const QModelIndex top = window.operationsProxy()->index(0, OperationsModel::Operation);
+        QCOMPARE(top.data().toString(), s("db.query"));
+        const QString total = window.operationsProxy()->index(0, OperationsModel::TotalTime).data().toString();
+        QVERIFY2(total.startsWith(s("5.86 s")) && total.contains(s("%")), qPrintable(total));
+        const int row = window.operationsModel()->rowOf(key, s("db.query"));
+        const double ns = window.operationsModel()->index(row, OperationsModel::TotalTime).data(OperationsModel::SortRole).toDouble();
+        QVERIFY(std::abs(ns - 20 * 293'209'500.0) < 293'209'500.0 * 20 * 0.01);
+        // ... and charted first.
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query")), 10'000);
+    }
+
+    void chartsFollowTheSelection()
+    {
+        MetricsStore store;
+        const auto [a, b] = fillTwo(store);
+        MainWindow window(&store, nullptr);
+        window.show();
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — a")), 10'000);
+        // Selecting another process charts its own operation, not a's.
+        window.selectProcess(b);
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("b.only — b")), 10'000);
+        window.selectProcess(a);
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("— a")), 10'000);
+        // Clicking a row charts it.
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 3, 10'000);
+        const QModelIndex cache = window.operationsProxy()->match(window.operationsProxy()->index(0, OperationsModel::Operation),
+            Qt::DisplayRole, s("cache.get"), 1, Qt::MatchExactly).value(0);
+        QVERIFY(cache.isValid());
+        window.operationView()->selectionModel()->select(cache, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("cache.get")), 10'000);
+    }
+
+    /// With no process selected, the CPU profile is of the process whose operation is charted (it
+    /// said "Select a process" while the charts showed one); a selected process wins.
+    void theProfileFollowsTheChartedProcess()
+    {
+        MetricsStore store;
+        const quint64 b = fillTwo(store, QCoreApplication::applicationPid() + 1).second;
+        MainWindow window(&store, nullptr);
+        window.show();
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — a")), 10'000);
+        QTRY_COMPARE_WITH_TIMEOUT(window.profilePanel()->process(), qint64(QCoreApplication::applicationPid()), 10'000);
+        window.selectProcess(b);
+        QTRY_COMPARE_WITH_TIMEOUT(window.profilePanel()->process(), qint64(QCoreApplication::applicationPid() + 1), 10'000);
+    }
+
+    /// A snapshot built before the selection changed lands after it: it must not chart the old
+    /// process (its rows once chose the default operation, a's, and the charts stayed on it).
+    void aSnapshotOfTheOldSelectionIsDropped()
+    {
+        MetricsStore store;
+        const auto [a, b] = fillTwo(store);
+        MainWindow window(&store, nullptr);
+        window.show();
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — a")), 10'000);
+        window.selectProcess(a);
+        window.selectProcess(0);
+        QTRY_VERIFY_WITH_TIMEOUT(window.operationsModel()->rowCount() == 4, 10'000); // a's three and b's one
+        // Hold the pool so that the next snapshot, for "every process", is queued behind the gate.
+        WorkerPool* pool = window.workerPool();
+        pool->setPoolSize(1);
+        QSemaphore gate;
+        QSemaphore holding;
+        pool->submit(s("gate"), [&] {
+            holding.release();
+            gate.acquire();
+            return 0;
+        });
+        QVERIFY(holding.tryAcquire(1, 10'000));
+        window.requestRefresh();
+        QTRY_COMPARE_WITH_TIMEOUT(pool->metrics().queueLength, 1, 10'000);
+        window.selectProcess(b);
+        gate.release();
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("b.only — b")), 10'000);
+        QVERIFY(pool->waitForDone(10'000));
+        QCOMPARE(window.operationsModel()->rowCount(), 1);
+    }
+
+    /// The theme menu: dark gives dark charts too (Qt Charts keep a light theme of their own), light
+    /// gives light ones, and the choice is remembered.
+    void themeReachesTheCharts()
+    {
+        MetricsStore store;
+        fill(store);
+        MainWindow window(&store, nullptr);
+        window.show();
+        QChart* chart = window.charts()->latencyChart();
+        QAction* dark = actionNamed(&window, s("Dark"));
+        QAction* light = actionNamed(&window, s("Light"));
+        QVERIFY(dark && light);
+        dark->trigger();
+        QVERIFY(isDarkPalette());
+        QTRY_VERIFY_WITH_TIMEOUT(chart->backgroundBrush().color().lightness() < 128, 10'000);
+        QVERIFY(chart->titleBrush().color().lightness() > 128);
+        for (QAbstractAxis* axis : chart->axes())
+            QVERIFY2(axis->labelsColor().lightness() > 128, qPrintable(axis->labelsColor().name()));
+        QCOMPARE(QSettings().value(s("view/theme")).toInt(), int(Theme::Dark));
+        light->trigger();
+        QVERIFY(!isDarkPalette());
+        QTRY_VERIFY_WITH_TIMEOUT(chart->backgroundBrush().color().lightness() > 128, 10'000);
+        for (QAbstractAxis* axis : chart->axes())
+            QVERIFY(axis->labelsColor().lightness() < 128);
+        QCOMPARE(QSettings().value(s("view/theme")).toInt(), int(Theme::Light));
+        applyTheme(Theme::System);
+    }
+
+    void launchArgumentsSplitAsAShellWould_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QStringList>("words");
+        QTest::newRow("plain") << s("a  b\tc") << QStringList { s("a"), s("b"), s("c") };
+        QTest::newRow("single quotes") << s("--name 'two words' x") << QStringList { s("--name"), s("two words"), s("x") };
+        QTest::newRow("double quotes") << s("\"a \\\"b\\\" c\"") << QStringList { s("a \"b\" c") };
+        QTest::newRow("single keeps backslashes") << s("'a\\b'") << QStringList { s("a\\b") };
+        QTest::newRow("joined parts") << s("--x='1 2'\"3\"") << QStringList { s("--x=1 23") };
+        QTest::newRow("escaped space") << s("a\\ b") << QStringList { s("a b") };
+        QTest::newRow("empty quoted") << s("'' x") << QStringList { QString(), s("x") };
+        QTest::newRow("unclosed") << s("'open end") << QStringList { s("open end") };
+        QTest::newRow("nothing") << s("   ") << QStringList {};
+    }
+
+    void launchArgumentsSplitAsAShellWould()
+    {
+        QFETCH(QString, text);
+        QFETCH(QStringList, words);
+        QCOMPARE(LaunchDialog::splitArguments(text), words);
+    }
+
+    /// A program that fails to start brings the Launch dialog back with what was typed.
+    void launchFailureKeepsWhatWasTyped()
+    {
+        MetricsStore store;
+        MainWindow window(&store, nullptr);
+        window.show();
+        QString warning;
+        QString programAgain;
+        QStringList argumentsAgain;
+        onNextModal<LaunchDialog>([&](LaunchDialog* dialog) {
+            dialog->findChild<QLineEdit*>(s("program"))->setText(s("/nonexistent/perfdash-test-program"));
+            dialog->findChild<QLineEdit*>(s("arguments"))->setText(s("--flag 'two words'"));
+            onNextModal<QMessageBox>([&](QMessageBox* box) {
+                warning = box->text();
+                onNextModal<LaunchDialog>([&](LaunchDialog* again) {
+                    programAgain = again->program();
+                    argumentsAgain = again->arguments();
+                    again->reject();
+                });
+                box->accept();
+            });
+            dialog->accept();
+        });
+        QAction* launch = actionNamed(&window, s("Launch program…"));
+        QVERIFY(launch);
+        launch->trigger(); // returns when the dialog, shown again, is cancelled
+        QVERIFY2(warning.contains(s("/nonexistent/perfdash-test-program")), qPrintable(warning));
+        QCOMPARE(programAgain, s("/nonexistent/perfdash-test-program"));
+        QCOMPARE(argumentsAgain, (QStringList { s("--flag"), s("two words") }));
+        QCOMPARE(store.processes().size(), 0);
+    }
+
+    /// Closing the window while a program it launched runs asks first; Cancel keeps both, Close
+    /// quits and stops the program.
+    void quittingWithALaunchedProgramAsks()
+    {
+        MetricsStore store;
+        qint64 pid = 0;
+        {
+            MainWindow window(&store, nullptr);
+            window.show();
+            QString error;
+            QVERIFY2(window.launch(QStandardPaths::findExecutable(s("sleep")), { s("300") }, QDir::tempPath(), &error),
+                qPrintable(error));
+            QCOMPARE(store.processes().size(), 1);
+            pid = store.processes().first().pid;
+            QVERIFY(pid > 0 && ::kill(pid_t(pid), 0) == 0);
+            QString question;
+            onNextModal<QMessageBox>([&](QMessageBox* box) {
+                question = box->text();
+                box->button(QMessageBox::Cancel)->click();
+            });
+            QVERIFY(!window.close());
+            QVERIFY2(question.contains(s("1 program")), qPrintable(question));
+            QVERIFY(window.isVisible());
+            QCOMPARE(::kill(pid_t(pid), 0), 0);
+            onNextModal<QMessageBox>([&](QMessageBox* box) { box->button(QMessageBox::Close)->click(); });
+            QVERIFY(window.close());
+        }
+        // The window is gone: what it launched was stopped (and reaped by QProcess).
+        QCOMPARE(::kill(pid_t(pid), 0), -1);
+    }
+
+    void groupRowChartsTheMergedHistogram()
+    {
+        MetricsStore store;
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
+        for (int i = 0; i < 99; ++i)
+            store.recordOperation(key, s("http.get"), 1'000'000, true, {});
+        store.recordOperation(key, s("http.post"), 50'000'000, false, {});
+        MainWindow window(&store, nullptr);
+        window.show();
+        window.setGroupByPrefix(true);
+        QTRY_VERIFY_WITH_TIMEOUT(window.operationsModel()->rowOf(key, s("http.*")) >= 0, 10'000);
+        window.selectOperation(key, s("http.*"));
+        // The second closes, and the merged distribution of that second is charted (in ms).
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("http.*")), 10'000);
+        QTRY_COMPARE_WITH_TIMEOUT(window.charts()->latencyPoints(s("max")).size() == 1
+                ? window.charts()->latencyPoints(s("max")).last().y() * window.charts()->latencyScale()
+                : 0.0,
+            50'000'000.0, 15'000);
+        QVERIFY(window.charts()->latencyAxis()->titleText() != s("ns"));
+        QTRY_VERIFY_WITH_TIMEOUT(!window.charts()->heatmapView()->heatmap().isEmpty(), 10'000);
+        quint64 total = 0;
+        for (quint64 c : window.charts()->heatmapView()->heatmap().counts)
+            total += c;
+        QCOMPARE(total, quint64(100));
+    }
+
+    void severalSelectedOperationsAreCompared()
+    {
+        MetricsStore store;
+        fill(store);
+        MainWindow window(&store, nullptr);
+        window.show();
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 3, 10'000);
+        window.operationView()->selectAll();
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->comparing(), 15'000);
+        QCOMPARE(window.charts()->visibleLatencySeries().size(), 3);
+        QVERIFY(window.charts()->latencyTitle().startsWith(s("p99 of 3")));
+    }
+
+    void rangeDrivesTheTable()
+    {
+        // A clock of the test's own: the second the first operation falls in is known (with the real
+        // one, a slow start under a sanitizer put it a second before the range, and the row vanished).
+        ManualClock clock(1'700'000'000'000);
+        MetricsStore store(&clock);
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
+        store.recordOperation(key, s("op"), 1000, true, {});
+        MainWindow window(&store, nullptr);
+        window.show();
+        const auto count = [&] {
+            const OperationRow* row = window.operationsModel()->rowAt(0);
+            return row ? row->stats.count : quint64(0);
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(count(), quint64(1), 10'000);
+        // The next second gets nine more: the range over the first second sees 1.
+        const qint64 first = clock.wallMs();
+        clock.advanceMs(1000);
+        for (int i = 0; i < 9; ++i)
+            store.recordOperation(key, s("op"), 5000, true, {});
+        QTRY_COMPARE_WITH_TIMEOUT(count(), quint64(10), 10'000);
+        window.setStatisticsRange(first, first + 999);
+        QTRY_COMPARE_WITH_TIMEOUT(count(), quint64(1), 10'000);
+        QCOMPARE(window.operationsModel()->rowAt(0)->stats.maxNs, quint64(1000));
+        QVERIFY(window.charts()->zoomed());
+        // A range dragged on a chart does the same (the chart emits, the window listens).
+        Q_EMIT window.charts()->rangeChanged(0, 0);
+        QTRY_COMPARE_WITH_TIMEOUT(count(), quint64(10), 10'000);
+    }
+
+    void contextMenuActions()
+    {
+        MetricsStore store;
+        fill(store);
+        MainWindow window(&store, nullptr);
+        window.show();
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsProxy()->rowCount(), 3, 10'000);
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsProxy()->index(0, OperationsModel::Operation).data().toString(), s("db.query"), 10'000);
+        QMenu* menu = window.operationMenu(0);
+        const auto action = [&](const char* name) { return menu->findChild<QAction*>(s(name)); };
+        QVERIFY(action("copyRow") && action("copyCsv") && action("chart") && action("hide"));
+        action("copyCsv")->trigger();
+        const QStringList lines = QApplication::clipboard()->text().split(u'\n', Qt::SkipEmptyParts);
+        QCOMPARE(lines.size(), 2);
+        QVERIFY2(lines[0].startsWith(s("Process,Operation,Total time,Count")), qPrintable(lines[0]));
+        QVERIFY2(lines[1].startsWith(s("orders-api,db.query,")), qPrintable(lines[1]));
+        QVERIFY(lines[1].contains(s("\"5.86 s (")) || lines[1].contains(s("5.86 s (")));
+        action("copyRow")->trigger();
+        QVERIFY(QApplication::clipboard()->text().contains(s("orders-api\tdb.query\t")));
+        action("hide")->trigger();
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsProxy()->rowCount(), 2, 10'000);
+        delete menu;
+        menu = window.operationMenu(0); // cache.get or the http one: charted on request
+        const QString name = window.operationsProxy()->index(0, OperationsModel::Operation).data().toString();
+        menu->findChild<QAction*>(s("chart"))->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(name), 10'000);
+        delete menu;
+        window.operationsProxy()->showAll();
+        QCOMPARE(window.operationsProxy()->rowCount(), 3);
+    }
+
+    void ctrlFFocusesTheFilter()
+    {
+        MetricsStore store;
+        MainWindow window(&store, nullptr);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowActive(&window));
+        window.operationView()->setFocus();
+        QTest::keyClick(&window, Qt::Key_F, Qt::ControlModifier);
+        QTRY_VERIFY(qobject_cast<QLineEdit*>(QApplication::focusWidget()));
+        QVERIFY(qobject_cast<QLineEdit*>(QApplication::focusWidget())->placeholderText().contains(s("Filter operations")));
+    }
+
+    void alertFiltersAndHonestCounts()
+    {
+        MetricsStore store;
+        MainWindow window(&store, nullptr);
+        AlertsModel* model = window.alertsModel();
+        QAbstractItemModelTester tester(window.alertsFilter(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QList<Alert> alerts;
+        alerts.append(Alert { Alert::Kind::BudgetBroken, 1, s("api"), s("db.query"), 5'000'000, s("p95 5 ms") });
+        for (int i = 0; i < 2358; ++i)
+            alerts.append(Alert { i % 10 ? Alert::Kind::Slow : Alert::Kind::VerySlow, 2 + i, i % 2 ? s("api") : s("worker"),
+                QStringLiteral("http.GET /users/%1").arg(i % 7), quint64(1000 + i), {} });
+        model->add(alerts);
+        // Kept: 1,000; raised: 2,359; and the budget alert, though the oldest, was kept.
+        QCOMPARE(model->rowCount(), AlertsModel::MaxAlerts);
+        QCOMPARE(model->total(), quint64(2359));
+        QVERIFY(window.alertsTitle().contains(s("1,000")) && window.alertsTitle().contains(s("2,359")));
+        AlertsFilterModel* filter = window.alertsFilter();
+        filter->setKinds(AlertsFilterModel::Kinds::Budgets);
+        QCOMPARE(filter->rowCount(), 1);
+        QCOMPARE(filter->index(0, AlertsModel::Operation).data().toString(), s("db.query"));
+        QVERIFY(window.alertsTitle().contains(s("1 shown")));
+        filter->setKinds(AlertsFilterModel::Kinds::VerySlow);
+        QCOMPARE(filter->rowCount(), 100);
+        filter->setKinds(AlertsFilterModel::Kinds::All);
+        filter->setProcess(s("worker"));
+        QCOMPARE(filter->rowCount(), 499); // the newest 999 slow ones are kept: i = 1359..2357, even i
+        filter->setOperation(s("users/3"));
+        for (int r = 0; r < filter->rowCount(); ++r) {
+            QVERIFY(filter->index(r, AlertsModel::Operation).data().toString().endsWith(s("/3")));
+            QCOMPARE(filter->index(r, AlertsModel::Process).data().toString(), s("worker"));
+        }
+        QVERIFY(filter->rowCount() > 0);
+        filter->setProcess({});
+        filter->setOperation({});
+        // Sorted by any column: by duration, longest first.
+        window.alertView()->sortByColumn(AlertsModel::Duration, Qt::DescendingOrder);
+        QCOMPARE(filter->index(0, AlertsModel::Duration).data(AlertsModel::SortRole).toULongLong(), quint64(5'000'000));
+        QCOMPARE(filter->index(1, AlertsModel::Duration).data(AlertsModel::SortRole).toULongLong(), quint64(1000 + 2357));
+        // The operation column can be read: its names are whole.
+        window.resize(1400, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QTRY_VERIFY(window.alertView()->columnWidth(AlertsModel::Operation)
+            >= static_cast<QAbstractItemView*>(window.alertView())->sizeHintForColumn(AlertsModel::Operation));
+    }
+
+    void exportAndCaptureDialogsSayWhatTheyWrite()
+    {
+        ExportDialog capture(ExportDialog::Kind::Capture, StatsWindow::last(60), 0);
+        QVERIFY(capture.description().contains(s("last 5 minutes")));
+        QVERIFY(capture.description().contains(s("--record")));
+        ExportDialog stats(ExportDialog::Kind::Statistics, StatsWindow::last(300), 1'700'000'000'000);
+        QCOMPARE(stats.window(), StatsWindow::last(300)); // the table's window is offered first
+        QVERIFY(stats.description().contains(s("paused")));
+        // And the export follows the window it is given.
+        MetricsStore store;
+        fill(store);
+        MainWindow window(&store, nullptr);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(s("s.csv"));
+        QCOMPARE(window.exportCsv(MainWindow::ExportKind::Statistics, path, StatsWindow::last(10)).result(), QString());
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll().count('\n'), 4); // header + 3 operations
+    }
+
+    void attachListRefreshesAndEnterAttachesTheOnlyMatch()
+    {
+        WorkerPool pool(1);
+        AttachDialog dialog(&pool, {});
+        QSignalSpy loaded(&dialog, &AttachDialog::loaded);
+        QVERIFY(loaded.wait(30'000));
+        // The list is read again on its own: a later reading comes without asking.
+        QVERIFY(loaded.wait(AttachDialog::RefreshMs * 5));
+        dialog.setFilter(QString::number(QCoreApplication::applicationPid()));
+        auto* filter = dialog.findChild<QLineEdit*>();
+        QVERIFY(filter);
+        dialog.show();
+        filter->setText(QStringLiteral("%1").arg(QCoreApplication::applicationPid()));
+        // Make the pid's digits match another row too: the pid typed whole is still the one attached.
+        dialog.setFilter(QString::number(QCoreApplication::applicationPid()).left(1));
+        QVERIFY(dialog.findChild<QTableView*>()->model()->rowCount() > 1);
+        QTest::keyClick(filter, Qt::Key_Return);
+        QCOMPARE(dialog.result(), int(QDialog::Accepted));
+        QCOMPARE(dialog.selectedPids(), QList<qint64>({ QCoreApplication::applicationPid() }));
+    }
+
+    void readOnlyCaptureSaysSoAndShowsNoRateForExited()
+    {
+        MetricsStore store;
+        const quint64 key = fill(store);
+        store.closeProcess(key);
+        MainWindow window(&store, nullptr);
+        window.show();
+        QTRY_COMPARE_WITH_TIMEOUT(window.processesModel()->rowCount(), 1, 10'000);
+        QTRY_COMPARE_WITH_TIMEOUT(window.processesModel()->index(0, ProcessesModel::Rate).data().toString(), s("–"), 10'000);
+        QVERIFY(window.views()->count() >= 1); // the peer views' tabs
+        window.setRecording(s("/tmp/x.pdcap"));
+    }
+};
+
+QTEST_MAIN(TestWindow)
+#include "tst_window.moc"

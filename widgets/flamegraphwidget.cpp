@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "flamegraphwidget.h"
+
+#include <QKeyEvent>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QToolTip>
+
+#include <algorithm>
+
+namespace perfdash {
+
+FlameGraphWidget::FlameGraphWidget(QWidget* parent)
+    : QWidget(parent)
+{
+    setMouseTracking(true);
+    setFocusPolicy(Qt::ClickFocus);
+    setMinimumHeight(120);
+}
+
+void FlameGraphWidget::setSnapshot(ProfileSnapshotPtr snapshot)
+{
+    m_snapshot = std::move(snapshot);
+    // The zoom is a path of functions: find it again in the new tree, as deep as it still goes.
+    m_zoomNode = 0;
+    if (m_snapshot && !m_snapshot->nodes.empty()) {
+        for (std::uint32_t function : m_zoomPath) {
+            const auto& children = m_snapshot->nodes[m_zoomNode].children;
+            const auto it = std::find_if(children.begin(), children.end(),
+                [&](std::uint32_t child) { return m_snapshot->nodes[child].function == function; });
+            if (it == children.end())
+                break;
+            m_zoomNode = *it;
+        }
+    }
+    layout();
+}
+
+void FlameGraphWidget::setSearch(const QString& text)
+{
+    m_search = text.trimmed();
+    layout();
+}
+
+void FlameGraphWidget::zoomTo(std::uint32_t node)
+{
+    if (!m_snapshot || node >= m_snapshot->nodes.size())
+        node = 0;
+    m_zoomNode = node;
+    m_zoomPath.clear();
+    for (std::uint32_t at = node; m_snapshot && at != 0; at = m_snapshot->nodes[at].parent)
+        m_zoomPath.insert(m_zoomPath.begin(), m_snapshot->nodes[at].function);
+    layout();
+    Q_EMIT zoomChanged(m_zoomNode);
+}
+
+bool FlameGraphWidget::matches(std::uint32_t node) const
+{
+    return !m_search.isEmpty() && node != 0
+        && m_snapshot->functions[m_snapshot->nodes[node].function].name.contains(m_search, Qt::CaseInsensitive);
+}
+
+void FlameGraphWidget::layout()
+{
+    m_boxes.clear();
+    m_matched = 0;
+    m_hovered = -1;
+    if (!m_snapshot || m_snapshot->nodes.empty() || m_snapshot->nodes[m_zoomNode].total == 0) {
+        update();
+        Q_EMIT searchMatched(0, 0);
+        return;
+    }
+    const auto& nodes = m_snapshot->nodes;
+    const double scale = double(width()) / double(nodes[m_zoomNode].total);
+    // The zoomed frame's ancestors are drawn full width below it, so that a click on one zooms out.
+    std::vector<std::uint32_t> ancestors;
+    for (std::uint32_t at = m_zoomNode; at != 0; at = nodes[at].parent)
+        ancestors.insert(ancestors.begin(), at);
+    ancestors.insert(ancestors.begin(), 0);
+    for (std::size_t depth = 0; depth + 1 < ancestors.size(); ++depth) {
+        const double y = height() - double(depth + 1) * kRowHeight;
+        m_boxes.push_back({ QRectF(0, y, width(), kRowHeight - 1), ancestors[depth], matches(ancestors[depth]) });
+    }
+    struct Item {
+        std::uint32_t node;
+        double x;
+        int depth;
+    };
+    std::vector<Item> todo { { m_zoomNode, 0.0, int(ancestors.size()) - 1 } };
+    std::vector<std::uint32_t> children;
+    while (!todo.empty()) {
+        const Item item = todo.back();
+        todo.pop_back();
+        const CallNode& node = nodes[item.node];
+        const double w = double(node.total) * scale;
+        const double y = height() - double(item.depth + 1) * kRowHeight;
+        const bool matched = matches(item.node);
+        if (w < 0.5) // too narrow to see or to point at; so are its callees
+            continue;
+        m_boxes.push_back({ QRectF(item.x, y, w, kRowHeight - 1), item.node, matched });
+        children = node.children;
+        std::sort(children.begin(), children.end(), [&](std::uint32_t a, std::uint32_t b) {
+            return m_snapshot->functions[nodes[a].function].name < m_snapshot->functions[nodes[b].function].name;
+        });
+        double x = item.x;
+        for (std::uint32_t child : children) {
+            todo.push_back({ child, x, item.depth + 1 });
+            x += double(nodes[child].total) * scale;
+        }
+    }
+    // Counted on the tree, not on the boxes: matches too narrow to draw count too, and a match
+    // inside a match (recursion) counts once.
+    m_matched = 0;
+    if (!m_search.isEmpty()) {
+        if (std::any_of(ancestors.begin(), ancestors.end(), [&](std::uint32_t a) { return matches(a); })) {
+            m_matched = nodes[m_zoomNode].total;
+        } else {
+            std::vector<std::uint32_t> walk { m_zoomNode };
+            while (!walk.empty()) {
+                const std::uint32_t n = walk.back();
+                walk.pop_back();
+                if (matches(n))
+                    m_matched += nodes[n].total;
+                else
+                    walk.insert(walk.end(), nodes[n].children.begin(), nodes[n].children.end());
+            }
+        }
+    }
+    update();
+    Q_EMIT searchMatched(m_matched, nodes[m_zoomNode].total);
+}
+
+qint64 FlameGraphWidget::nodeAt(const QPointF& position) const
+{
+    for (const Box& box : m_boxes) {
+        if (box.rect.contains(position))
+            return box.node;
+    }
+    return -1;
+}
+
+QRectF FlameGraphWidget::rectOf(std::uint32_t node) const
+{
+    for (const Box& box : m_boxes) {
+        if (box.node == node)
+            return box.rect;
+    }
+    return {};
+}
+
+QString FlameGraphWidget::toolTipFor(std::uint32_t node) const
+{
+    if (!m_snapshot || node >= m_snapshot->nodes.size())
+        return {};
+    const CallNode& n = m_snapshot->nodes[node];
+    const double all = double(std::max<std::uint64_t>(1, m_snapshot->totalSamples()));
+    const ProfileFunction* f = node == 0 ? nullptr : &m_snapshot->functions[n.function];
+    QString text = f ? f->name.toHtmlEscaped() : tr("%1 (pid %2)").arg(m_snapshot->process).arg(m_snapshot->pid).toHtmlEscaped();
+    text = QStringLiteral("<b>%1</b>").arg(text);
+    if (f && !f->module.isEmpty())
+        text += QStringLiteral("<br>") + tr("in %1").arg(f->module.toHtmlEscaped());
+    if (f && !f->location.isEmpty())
+        text += QStringLiteral("<br>") + f->location.toHtmlEscaped();
+    if (f && f->inlined)
+        text += QStringLiteral("<br>") + tr("(inlined)");
+    text += QStringLiteral("<br>") + tr("total: %1 samples (%2%)").arg(n.total).arg(100.0 * double(n.total) / all, 0, 'f', 1);
+    text += QStringLiteral("<br>") + tr("self: %1 samples (%2%)").arg(n.self).arg(100.0 * double(n.self) / all, 0, 'f', 1);
+    return text;
+}
+
+void FlameGraphWidget::paintEvent(QPaintEvent*)
+{
+    QPainter painter(this);
+    painter.fillRect(rect(), palette().base());
+    if (m_boxes.empty()) {
+        painter.setPen(palette().color(QPalette::PlaceholderText));
+        painter.drawText(rect(), Qt::AlignCenter, tr("No samples in this range"));
+        return;
+    }
+    const QFontMetrics metrics(font());
+    for (const Box& box : m_boxes) {
+        const CallNode& node = m_snapshot->nodes[box.node];
+        const QString name = box.node == 0 ? m_snapshot->process : m_snapshot->functions[node.function].name;
+        // Warm colours from the name: the same function has the same colour in every snapshot.
+        const uint hash = qHash(name);
+        QColor color = QColor::fromHsv(int(hash % 50), 120 + int(hash / 50 % 80), 230);
+        if (!m_search.isEmpty())
+            color = box.matched ? QColor(214, 70, 200) : color.lighter(130).toHsv();
+        if (!m_search.isEmpty() && !box.matched)
+            color.setHsv(color.hue(), color.saturation() / 3, color.value());
+        if (qint64(box.node) == m_hovered)
+            color = color.darker(115);
+        painter.fillRect(box.rect, color);
+        if (box.rect.width() > 20) {
+            painter.setPen(Qt::black);
+            const QRectF text = box.rect.adjusted(3, 0, -3, 0);
+            painter.drawText(text, Qt::AlignVCenter | Qt::AlignLeft,
+                metrics.elidedText(name, Qt::ElideRight, int(text.width())));
+        }
+    }
+}
+
+void FlameGraphWidget::resizeEvent(QResizeEvent*)
+{
+    layout();
+}
+
+void FlameGraphWidget::mouseMoveEvent(QMouseEvent* event)
+{
+    const qint64 node = nodeAt(event->position());
+    if (node != m_hovered) {
+        m_hovered = node;
+        update();
+    }
+    if (node >= 0)
+        QToolTip::showText(event->globalPosition().toPoint(), toolTipFor(std::uint32_t(node)), this);
+    else
+        QToolTip::hideText();
+}
+
+void FlameGraphWidget::mousePressEvent(QMouseEvent* event)
+{
+    if (event->button() == Qt::RightButton) {
+        resetZoom();
+        return;
+    }
+    const qint64 node = nodeAt(event->position());
+    if (node < 0)
+        return;
+    // The zoomed frame again, or one of its ancestors: zoom out to it.
+    zoomTo(node == qint64(m_zoomNode) && m_snapshot ? m_snapshot->nodes[std::uint32_t(node)].parent : std::uint32_t(node));
+}
+
+void FlameGraphWidget::keyPressEvent(QKeyEvent* event)
+{
+    if (event->key() == Qt::Key_Escape)
+        resetZoom();
+    else
+        QWidget::keyPressEvent(event);
+}
+
+void FlameGraphWidget::leaveEvent(QEvent*)
+{
+    m_hovered = -1;
+    update();
+}
+
+} // namespace perfdash

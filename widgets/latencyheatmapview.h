@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "histogramqueries.h"
+
+#include <QImage>
+#include <QWidget>
+
+#include <optional>
+
+namespace perfdash {
+
+/**
+ * The latency heatmap: one column per second, one row per tenth of a decade of latency, the
+ * colour the number of operations in that cell (log scale, so a thin second mode stays visible
+ * next to the bulk). Bimodal latency that percentiles average away shows as two bands. Hovering
+ * a cell says its second, its latency range and its count.
+ */
+class LatencyHeatmapView : public QWidget
+{
+    Q_OBJECT
+public:
+    struct Cell
+    {
+        qint64 second = 0;
+        quint64 fromNs = 0;
+        quint64 toNs = 0;
+        quint64 count = 0;
+    };
+
+    explicit LatencyHeatmapView(QWidget* parent = nullptr);
+
+    void setHeatmap(const QString& title, const LatencyHeatmap& heatmap, qint64 fromMs, qint64 toMs);
+    const LatencyHeatmap& heatmap() const noexcept { return m_map; }
+    /// The cell under @p pos (widget coordinates), if any.
+    std::optional<Cell> cellAt(QPoint pos) const;
+    /// What the tooltip says of @p cell.
+    static QString describe(const Cell& cell);
+    QRect plotRect() const;
+
+    QSize sizeHint() const override;
+    QSize minimumSizeHint() const override;
+
+protected:
+    void paintEvent(QPaintEvent* event) override;
+    void mouseMoveEvent(QMouseEvent* event) override;
+    void leaveEvent(QEvent* event) override;
+    void changeEvent(QEvent* event) override;
+
+private:
+    void rebuildImage();
+
+    QString m_title;
+    LatencyHeatmap m_map;
+    qint64 m_fromMs = 0;
+    qint64 m_toMs = 0;
+    QImage m_image;
+};
+
+} // namespace perfdash

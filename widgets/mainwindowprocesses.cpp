@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Processes: attaching, launching, budgets, and quitting while launched programs run.
+#include "mainwindow.h"
+
+#include "attachdialog.h"
+#include "budgetsdialog.h"
+#include "ingestserver.h"
+
+#include <QMessageBox>
+#include <QProcess>
+
+namespace perfdash {
+
+void MainWindow::showAttachDialog()
+{
+    QSet<qint64> instrumented;
+    if (m_last) {
+        for (const ProcessInfo& p : m_last->processes) {
+            if (p.state == ProcessInfo::State::Live)
+                instrumented.insert(p.pid);
+        }
+    }
+    AttachDialog dialog(&m_pool, instrumented, this);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    for (qint64 pid : dialog.selectedPids()) {
+        QString error;
+        const quint64 key = m_store->attachPid(pid, &error);
+        if (!key)
+            QMessageBox::warning(this, tr("Cannot attach"), error);
+        else
+            selectProcess(key);
+    }
+}
+
+bool MainWindow::launch(const QString& program, const QStringList& arguments, const QString& directory, QString* error)
+{
+    auto process = std::make_unique<QProcess>();
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    if (m_server)
+        env.insert(QStringLiteral("PERFDASH_SOCKET"), m_server->socketPath());
+    process->setProcessEnvironment(env);
+    process->setWorkingDirectory(directory);
+    process->setProcessChannelMode(QProcess::ForwardedChannels);
+    process->start(program, arguments);
+    if (!process->waitForStarted(10'000)) {
+        if (error)
+            *error = tr("cannot launch %1: %2").arg(program, process->errorString());
+        return false;
+    }
+    if (const quint64 key = m_store->attachPid(process->processId()))
+        selectProcess(key);
+    m_launched.push_back(std::move(process));
+    return true;
+}
+
+void MainWindow::showLaunchDialog()
+{
+    // The same dialog comes back after a failure, with what was typed, to be corrected.
+    LaunchDialog dialog(this);
+    while (dialog.exec() == QDialog::Accepted) {
+        QString error;
+        if (launch(dialog.program(), dialog.arguments(), dialog.workingDirectory(), &error))
+            return;
+        QMessageBox::warning(this, tr("Cannot launch"), error);
+    }
+}
+
+void MainWindow::showBudgetsDialog()
+{
+    BudgetsDialog dialog(m_store->budgets(), m_store->thresholds(), this);
+    if (dialog.exec() == QDialog::Accepted)
+        applyBudgets(dialog.budgets(), dialog.thresholds());
+}
+
+bool MainWindow::confirmQuit()
+{
+    int running = 0;
+    for (const auto& p : m_launched)
+        running += p->state() != QProcess::NotRunning ? 1 : 0;
+    if (running == 0 || !isVisible())
+        return true;
+    // Closing the window stops what it launched: ask, since that may be a long-running service.
+    return QMessageBox::question(this, tr("Quit perfdash"),
+               tr("%n program(s) launched from this window are still running; quitting stops them.", nullptr, running),
+               QMessageBox::Close | QMessageBox::Cancel, QMessageBox::Cancel)
+        == QMessageBox::Close;
+}
+
+} // namespace perfdash

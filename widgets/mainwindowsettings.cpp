@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// What the window remembers between sessions: geometry, splitters, columns, view choices.
+#include "mainwindow.h"
+
+#include "budgetsdialog.h"
+#include "tablecolumns.h"
+#include "theme.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QHeaderView>
+#include <QSettings>
+#include <QSplitter>
+#include <QTableView>
+
+namespace perfdash {
+
+void MainWindow::restoreSettings()
+{
+    QSettings settings;
+    if (const auto theme = Theme(settings.value(QStringLiteral("view/theme"), int(Theme::System)).toInt()); theme != Theme::System)
+        applyTheme(theme);
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    if (!settings.contains(QStringLiteral("window/geometry")))
+        resize(1400, 880);
+    if (!m_mainSplitter->restoreState(settings.value(QStringLiteral("window/mainSplitter")).toByteArray()))
+        m_mainSplitter->setSizes({ 900, 500 });
+    if (!m_tablesSplitter->restoreState(settings.value(QStringLiteral("window/tablesSplitter")).toByteArray()))
+        m_tablesSplitter->setSizes({ 170, 480 });
+    if (!m_verticalSplitter->restoreState(settings.value(QStringLiteral("window/verticalSplitter")).toByteArray()))
+        m_verticalSplitter->setSizes({ 700, 160 });
+    // Column order and visibility from the header, the widths the user dragged from TableColumns
+    // (".../v2": older saved states had Stretch sections and no total-time column).
+    m_operationView->horizontalHeader()->restoreState(settings.value(QStringLiteral("window/operationColumns/v2")).toByteArray());
+    m_processView->horizontalHeader()->restoreState(settings.value(QStringLiteral("window/processColumns/v2")).toByteArray());
+    m_operationColumns->restoreState(settings.value(QStringLiteral("window/operationWidths")).toByteArray());
+    m_processColumns->restoreState(settings.value(QStringLiteral("window/processWidths")).toByteArray());
+    m_alertColumns->restoreState(settings.value(QStringLiteral("window/alertWidths")).toByteArray());
+    m_window->setCurrentIndex(std::clamp(settings.value(QStringLiteral("view/window"), 1).toInt(), 0, m_window->count() - 1));
+    m_range->setCurrentIndex(std::clamp(settings.value(QStringLiteral("view/range"), 1).toInt(), 0, m_range->count() - 1));
+    m_log->setChecked(settings.value(QStringLiteral("view/log"), false).toBool());
+    m_group->setChecked(settings.value(QStringLiteral("view/group"), false).toBool());
+    m_exportFolder = settings.value(QStringLiteral("export/folder"), QDir::homePath()).toString();
+    const Thresholds thresholds = loadThresholds();
+    m_store->setSlowThreshold(std::chrono::nanoseconds(thresholds.slowNs), std::chrono::nanoseconds(thresholds.verySlowNs));
+    m_store->setBudgets(loadBudgets());
+}
+
+void MainWindow::saveSettings() const
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/mainSplitter"), m_mainSplitter->saveState());
+    settings.setValue(QStringLiteral("window/tablesSplitter"), m_tablesSplitter->saveState());
+    settings.setValue(QStringLiteral("window/verticalSplitter"), m_verticalSplitter->saveState());
+    settings.setValue(QStringLiteral("window/operationColumns/v2"), m_operationView->horizontalHeader()->saveState());
+    settings.setValue(QStringLiteral("window/processColumns/v2"), m_processView->horizontalHeader()->saveState());
+    settings.setValue(QStringLiteral("window/operationWidths"), m_operationColumns->saveState());
+    settings.setValue(QStringLiteral("window/processWidths"), m_processColumns->saveState());
+    settings.setValue(QStringLiteral("window/alertWidths"), m_alertColumns->saveState());
+    settings.setValue(QStringLiteral("view/window"), m_window->currentIndex());
+    settings.setValue(QStringLiteral("view/range"), m_range->currentIndex());
+    settings.setValue(QStringLiteral("view/log"), m_log->isChecked());
+    settings.setValue(QStringLiteral("view/group"), m_group->isChecked());
+    settings.setValue(QStringLiteral("export/folder"), m_exportFolder);
+}
+
+} // namespace perfdash

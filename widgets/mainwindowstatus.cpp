@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The status bar, and the counts and labels over the tables.
+#include "mainwindow.h"
+
+#include "alertsfiltermodel.h"
+#include "alertsmodel.h"
+#include "ingestserver.h"
+#include "metricsstore.h"
+#include "processesmodel.h"
+
+#include <QComboBox>
+#include <QDateTime>
+#include <QLabel>
+#include <QLocale>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QStatusBar>
+
+namespace perfdash {
+
+void MainWindow::buildStatusBar()
+{
+    m_statusSocket = new QLabel(this);
+    m_statusConnections = new QLabel(this);
+    m_statusRate = new QLabel(this);
+    m_statusDrops = new QLabel(this);
+    m_statusAlerts = new QLabel(this);
+    m_statusRecording = new QLabel(this);
+    m_statusRecording->hide();
+    m_exportProgress = new QProgressBar(this);
+    m_exportProgress->setRange(0, 0); // busy: the writer does not know the size in advance
+    m_exportProgress->setMaximumWidth(120);
+    m_exportProgress->hide();
+    statusBar()->addPermanentWidget(m_exportProgress);
+    for (QLabel* l : { m_statusRecording, m_statusSocket, m_statusConnections, m_statusRate, m_statusDrops, m_statusAlerts })
+        statusBar()->addPermanentWidget(l);
+    m_statusSocket->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    if (m_server) // each problem is said once at its source; here it reaches the window, not only stderr
+        connect(m_server, &IngestServer::connectionProblem, this,
+            [this](const QString& message) { statusBar()->showMessage(message, 10'000); });
+}
+
+void MainWindow::setRecording(const QString& path)
+{
+    m_statusRecording->setVisible(!path.isEmpty());
+    m_statusRecording->setText(tr("<span style='color:#b3261e'>●</span> Recording to %1").arg(path.toHtmlEscaped()));
+    m_statusRecording->setToolTip(tr("--record writes the whole session to this capture as it goes"));
+}
+
+void MainWindow::updateStatus(const DashboardSnapshot& s)
+{
+    double rate = 0;
+    quint64 drops = 0;
+    int live = 0;
+    for (const ProcessInfo& p : s.processes) {
+        if (p.state == ProcessInfo::State::Live)
+            rate += p.operationsPerSecond; // exited processes (and a capture's) send nothing
+        drops += p.drops();
+        live += p.state == ProcessInfo::State::Live ? 1 : 0;
+    }
+    if (m_server) {
+        m_statusSocket->setText(tr("Socket: %1").arg(m_server->socketPath()));
+        const IngestServer::Stats st = m_server->stats();
+        const MetricsStore::Refusals r = m_store->refusals();
+        const quint64 refused = st.refused + r.processLimitConnections;
+        m_statusConnections->setText(tr("%n connection(s)", nullptr, st.connections)
+            + (refused > 0 ? tr(", %1 refused").arg(refused) : QString())); // every refusal is seen, not only logged
+        m_statusConnections->setToolTip(tr("Connections refused: %1 over the limit of %2, %3 for want of a file descriptor, "
+                                           "%4 of another user, %5 with the dashboard full of live processes")
+                                            .arg(st.refusedLimit)
+                                            .arg(st.maxConnections)
+                                            .arg(st.refusedDescriptors)
+                                            .arg(st.refusedUid)
+                                            .arg(r.processLimitConnections));
+        m_statusRate->setText(tr("%1 ops/s").arg(rate, 0, 'f', 0));
+    } else {
+        // A capture (or a store fed by other means): nothing is served, nothing streams.
+        m_statusSocket->setText(tr("Read-only: not listening"));
+        m_statusConnections->setText(tr("%n process(es)", nullptr, int(s.processes.size())));
+        m_statusRate->setText(live ? tr("%1 ops/s").arg(rate, 0, 'f', 0) : QString());
+    }
+    m_statusDrops->setText(tr("%1 dropped").arg(drops));
+    m_statusAlerts->setText(tr("%1 alerts, %2 budgets broken").arg(QLocale().toString(m_alerts->total())).arg(s.violations));
+}
+
+QString MainWindow::alertsTitle() const
+{
+    const QLocale locale;
+    const int kept = m_alerts->rowCount();
+    const quint64 total = m_alerts->total();
+    QString title = quint64(kept) == total ? tr("Alerts (%1)").arg(locale.toString(total))
+                                           : tr("Alerts: newest %1 kept of %2 raised").arg(locale.toString(kept), locale.toString(total));
+    if (m_alertsProxy->isFiltering())
+        title += tr(", %1 shown").arg(locale.toString(m_alertsProxy->rowCount()));
+    return title;
+}
+
+void MainWindow::updateAlertsTitle()
+{
+    const QString title = alertsTitle();
+    if (m_alertsTitle->text() != title)
+        m_alertsTitle->setText(title);
+}
+
+void MainWindow::updateAlertProcesses(const DashboardSnapshot& s)
+{
+    // The process filter offers the processes the dashboard knows, once each.
+    for (const ProcessInfo& p : s.processes) {
+        if (m_alertProcess->findData(p.name) < 0)
+            m_alertProcess->addItem(p.name, p.name);
+    }
+}
+
+void MainWindow::updateRangeLabel(const DashboardSnapshot& s)
+{
+    QString text;
+    if (m_statsToMs > m_statsFromMs) {
+        const auto time = [](qint64 ms) { return QDateTime::fromMSecsSinceEpoch(ms).toString(QStringLiteral("HH:mm:ss")); };
+        text = tr("statistics over the selected range %1 – %2 (%3 s)")
+                   .arg(time(m_statsFromMs), time(m_statsToMs))
+                   .arg((m_statsToMs - m_statsFromMs + 500) / 1000);
+        if (s.statsRangeBeyondHeld)
+            text += tr("; seconds older than %1 min are no longer held").arg(StatsWindow::MaxSeconds / 60);
+    } else if (m_paused) {
+        text = tr("paused");
+    }
+    if (m_rangeLabel->text() != text)
+        m_rangeLabel->setText(text);
+    m_rangeReset->setVisible(m_statsToMs > m_statsFromMs);
+}
+
+} // namespace perfdash

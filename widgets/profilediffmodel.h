@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "captureprofiles.h"
+
+#include <QAbstractTableModel>
+
+class QMainWindow;
+
+namespace perfdash {
+
+/// The differential profile of two captures: per process and function, its share of the samples in each run.
+class ProfileDiffModel : public QAbstractTableModel
+{
+    Q_OBJECT
+public:
+    enum Column { Process, Function, SelfBase, SelfNew, SelfChange, TotalBase, TotalNew, ColumnCount };
+    static constexpr int SortRole = Qt::UserRole;
+
+    explicit ProfileDiffModel(QObject* parent = nullptr);
+    void setChanges(QList<ProfileShareChange> changes);
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+private:
+    QList<ProfileShareChange> m_changes;
+};
+
+/// Adds the differential profile of the captures to @p window (a dock at the bottom) when either
+/// holds profiles; returns its model, or null when there is nothing to compare.
+ProfileDiffModel* addProfileComparison(QMainWindow* window, const QString& basePath, const QString& newPath);
+
+} // namespace perfdash

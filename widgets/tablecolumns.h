@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <QObject>
+#include <QSet>
+
+class QTableView;
+
+namespace perfdash {
+
+/**
+ * How a table's columns share its width, instead of QHeaderView::Stretch (which makes the name
+ * column impossible to drag and lets it collapse to a letter when the numbers take the room):
+ * every column is Interactive; numbers are never narrower than their widest value (they only grow
+ * while data streams in, so they do not jitter); the name column takes what is left, but never
+ * less than its own content up to NameLimit characters; a width the user drags is kept. When all
+ * of that does not fit, the view scrolls horizontally from the left.
+ */
+class TableColumns : public QObject
+{
+    Q_OBJECT
+public:
+    static constexpr int NameLimit = 20; ///< characters the name column shows at least (if it has them)
+
+    TableColumns(QTableView* view, int nameColumn);
+
+    /// Refits after new rows or values (cheap enough for every refresh: it measures visible rows).
+    void fit();
+    int nameColumn() const noexcept { return m_name; }
+    /// The widest value of @p column's visible rows and its header, in pixels.
+    int contentWidth(int column) const;
+    /// Widths the user chose by dragging, by column (restored with the header's state).
+    QByteArray saveState() const;
+    void restoreState(const QByteArray& state);
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
+private:
+    void onSectionResized(int column, int oldSize, int newSize);
+
+    QTableView* m_view;
+    QObject* m_viewport = nullptr;
+    int m_name;
+    bool m_fitting = false;
+    QHash<int, int> m_userWidths;
+    QHash<int, int> m_contentWidths; // the widest content seen since the last reset
+};
+
+} // namespace perfdash

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "calltree.h"
+
+#include <QAbstractTableModel>
+
+#include <vector>
+
+namespace perfdash {
+
+/// The functions of a profile snapshot by self samples: self, total, their shares, and who calls them.
+class TopFunctionsModel : public QAbstractTableModel
+{
+    Q_OBJECT
+public:
+    enum Column { Function, Self, SelfPercent, Total, TotalPercent, Callers, Module, Location, ColumnCount };
+    static constexpr int SortRole = Qt::UserRole; ///< numbers as numbers
+
+    explicit TopFunctionsModel(QObject* parent = nullptr);
+
+    void setSnapshot(const ProfileSnapshotPtr& snapshot);
+    const FunctionCost* costAt(int row) const;
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+private:
+    QString callersText(const FunctionCost& cost) const;
+
+    ProfileSnapshotPtr m_snapshot;
+    std::vector<FunctionCost> m_rows;
+};
+
+} // namespace perfdash
