@@ -13,7 +13,9 @@
 #include <QTcpSocket>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <memory>
 
 namespace perfdash {
 
@@ -50,10 +52,19 @@ MetricsEndpoint::MetricsEndpoint(MetricsStore* store, QObject* parent)
     // socket is watched (QPointer) and the answer written only if it is still there.
     m_http->route(QStringLiteral("/metrics"), QHttpServerRequest::Method::Get, [this](QHttpServerResponder&& responder) {
         const QPointer<QTcpSocket> socket = responder.socket();
+        // Scrapers that hung up are not rendered for: 400 of them queue 400 renderings otherwise,
+        // and the next scraper that waits for its answer waits behind all of them.
+        auto gone = std::make_shared<std::atomic<bool>>(false);
+        if (socket) {
+            connect(socket, &QAbstractSocket::disconnected, this, [gone] { *gone = true; });
+            connect(socket, &QObject::destroyed, this, [gone] { *gone = true; });
+        }
         const MetricsStore* target = m_store;
         const IngestServer* ingest = m_ingest;
         const HttpGuard* guard = m_guard;
-        m_pool.submit(QStringLiteral("metrics"), [this, socket, target, ingest, guard] {
+        m_pool.submit(QStringLiteral("metrics"), [this, socket, gone, target, ingest, guard] {
+            if (*gone)
+                return;
             QByteArray body = render(*target, ingest, guard);
             QMetaObject::invokeMethod(
                 this, [socket, body = std::move(body)] { answer(socket, body); }, Qt::QueuedConnection);
