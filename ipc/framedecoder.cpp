@@ -87,6 +87,7 @@ namespace {
         case FrameType::Metric: return "METRIC";
         case FrameType::Drops: return "DROPS";
         case FrameType::Goodbye: return "GOODBYE";
+        case FrameType::Sync: return "SYNC";
         default: return "unknown";
         }
     }
@@ -330,6 +331,9 @@ void FrameDecoder::decodeFrame(quint8 type, QByteArrayView body, std::vector<Mes
     }
     case FrameType::Goodbye:
         out.emplace_back(Goodbye {});
+        return;
+    case FrameType::Sync:
+        ++m_syncs;
         return;
     default:
         return; // a frame of a later version: skipped on purpose

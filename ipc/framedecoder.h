@@ -43,6 +43,8 @@ public:
     /// For a version mismatch: the sentence for the peer, in a REJECT frame.
     QString rejectReason() const { return m_reject; }
     quint64 malformed() const noexcept { return m_malformed; }
+    /// SYNC frames seen so far: each asks the server to say how many bytes it has read.
+    quint64 syncs() const noexcept { return m_syncs; }
     QString lastProblem() const { return m_lastProblem; }
     bool helloSeen() const noexcept { return m_helloSeen; }
     /// Bytes held waiting for the rest of a frame or line.
@@ -68,6 +70,7 @@ private:
     QString m_reject;
     QString m_lastProblem;
     quint64 m_malformed = 0;
+    quint64 m_syncs = 0;
     quint64 m_lines = 0;
     bool m_prefaceSeen = false;
     bool m_helloSeen = false;

@@ -191,6 +191,11 @@ public:
             } while (m_connections.contains(socket) && draining.elapsed() < MaxDrainMs && socket->waitForReadyRead(0));
             if (!m_connections.contains(socket))
                 continue; // closed for bad input while draining
+            // Everything was read: say so, so that the client does not count it as lost.
+            if (const Connection* c = m_connections.value(socket); c->decoder.syncs() > 0) {
+                socket->write(protocol::encodeReceived(c->bytesRead));
+                socket->flush();
+            }
             socket->disconnect(this);
             socket->abort();
             finish(socket, QStringLiteral("perfdash stopped"), false);
@@ -221,6 +226,8 @@ private:
         protocol::FrameDecoder decoder;
         quint64 reportedMalformed = 0;
         bool welcomed = false;
+        quint64 bytesRead = 0; // preface included: what RECEIVED tells the client
+        quint64 answeredSyncs = 0;
     };
 
     void closeListener()
@@ -351,6 +358,7 @@ private:
         while (socket->bytesAvailable() > 0 && !c->decoder.failed()) {
             chunk = socket->read(ReadChunk);
             m_bytes += quint64(chunk.size());
+            c->bytesRead += quint64(chunk.size());
             const std::size_t before = batch.messages.size();
             c->decoder.feed(chunk, batch.messages);
             if (!c->welcomed && c->decoder.helloSeen()) {
@@ -369,6 +377,8 @@ private:
         }
         m_messages += batch.messages.size();
         const bool failed = c->decoder.failed();
+        if (!failed)
+            acknowledge(socket, c);
         if (!batch.messages.empty() || batch.newMalformed)
             m_owner->m_batcher->add(std::move(batch));
         if (failed) {
@@ -383,6 +393,15 @@ private:
             socket->disconnectFromServer(); // closes once the reject is written
             finish(socket, reason, true);
         }
+    }
+
+    /// Answers the client's SYNC frames: what it wrote up to here was read, not lost in the kernel.
+    void acknowledge(QLocalSocket* socket, Connection* c)
+    {
+        if (c->decoder.syncs() == c->answeredSyncs)
+            return;
+        c->answeredSyncs = c->decoder.syncs();
+        socket->write(protocol::encodeReceived(c->bytesRead));
     }
 
     void finish(QLocalSocket* socket, const QString& error, bool later)

@@ -66,6 +66,16 @@ QByteArray encodeReject(const QString& reason)
     return Body().str(reason).frame(FrameType::Reject);
 }
 
+QByteArray encodeReceived(quint64 bytesRead)
+{
+    return Body().u64(bytesRead).frame(FrameType::Received);
+}
+
+QByteArray encodeSync()
+{
+    return Body().frame(FrameType::Sync);
+}
+
 QByteArray encodeHello(const Hello& hello)
 {
     Body body;

@@ -118,6 +118,8 @@ using Message = std::variant<Hello, Histogram, Event, Memory, Metric, Drops, Goo
 // Encoders: the server's replies, and frames for tests and tools written with Qt.
 QByteArray encodeWelcome();
 QByteArray encodeReject(const QString& reason);
+QByteArray encodeReceived(quint64 bytesRead);
+QByteArray encodeSync();
 QByteArray encodeHello(const Hello& hello); ///< with the preface
 QByteArray encodeDefineOp(quint32 id, const QString& name);
 QByteArray encodeHistogram(quint32 op, const LatencyHistogram& histogram, quint64 errors, qint64 intervalEndNs);

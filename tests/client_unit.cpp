@@ -13,7 +13,9 @@
 #include "settings.h"
 #include "wire.h"
 
+#include <atomic>
 #include <csignal>
+#include <new>
 #include <pthread.h>
 #include <ctime>
 #include <sys/resource.h>
@@ -23,6 +25,63 @@
 
 using perfdashtest::MiniDashboard;
 using perfdashtest::Tally;
+
+// Allocation hooks for the no_alloc and no_memory cases: the calling thread's allocations are
+// counted while t_countAllocs is set, and fail while t_failAllocs is.
+namespace {
+thread_local bool t_countAllocs = false;
+thread_local bool t_failAllocs = false;
+std::atomic<std::uint64_t> g_allocs { 0 };
+
+void* allocate(std::size_t n) noexcept
+{
+    if (t_failAllocs)
+        return nullptr;
+    if (t_countAllocs)
+        g_allocs.fetch_add(1, std::memory_order_relaxed);
+    return std::malloc(n ? n : 1);
+}
+} // namespace
+
+// The replacements pair malloc with free; GCC 12 sees free() on operator new's pointer once both
+// are inlined into the standard library's allocators (aarch64, -O2) and calls it a mismatch.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t n)
+{
+    if (void* p = allocate(n))
+        return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n)
+{
+    return operator new(n);
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept
+{
+    return allocate(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept
+{
+    return allocate(n);
+}
+void operator delete(void* p) noexcept
+{
+    std::free(p);
+}
+void operator delete[](void* p) noexcept
+{
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept
+{
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept
+{
+    std::free(p);
+}
+#pragma GCC diagnostic pop
 
 namespace {
 int g_failures = 0;
@@ -166,7 +225,7 @@ void capiCase()
     // No dashboard: flush says so at once instead of waiting out its timeout.
     const auto start = std::chrono::steady_clock::now();
     CHECK_EQ(perfdash_flush(20'000), PERFDASH_ENOTCONNECTED);
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
     // Names past the table's 4096: ETOOMANY, and what is recorded on them is counted as dropped.
     int tooMany = 0;
     perfdash_op last = 0;
@@ -423,6 +482,137 @@ void afterExitCase()
     std::exit(1); // the destructor decides
 }
 
+// ---- losses the dashboard causes (point 5) ------------------------------------------------------
+
+// Written, then the dashboard went away without reading it: counted as dropped, not vanished.
+void unreadCase()
+{
+    const std::string path = perfdashtest::socketPath();
+    MiniDashboard dashboard(path);
+    perfdash::setSamplingRate(0);
+    const perfdash::OpId op = perfdash::operation("unread.op");
+    for (int i = 0; i < 100; ++i)
+        perfdash::record(op, 1000, true);
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    Tally t = dashboard.waitFor([](const Tally& x) { return x.operations >= 100 && x.syncsAnswered >= 1; });
+    CHECK_EQ(t.operations, std::uint64_t(100));
+    dashboard.pauseReading();
+    for (int i = 0; i < 50; ++i)
+        perfdash::record(op, 1000, true);
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK); // written: in the kernel, not read
+    dashboard.dropUnread(); // as a dashboard killed before it read them
+    // The client reconnects and tells the dashboard what it lost.
+    t = dashboard.waitFor([](const Tally& x) { return x.connections >= 2 && x.dropsOperations >= 50; });
+    CHECK_EQ(t.dropsOperations, std::uint64_t(50));
+    CHECK_EQ(t.operations, std::uint64_t(100));
+    const perfdash::ClientStats s = perfdash::stats();
+    CHECK_EQ(s.droppedUnread, std::uint64_t(50));
+    CHECK_EQ(s.droppedOperations, std::uint64_t(50)); // 150 recorded = 100 counted + 50 dropped
+    // What the new dashboard reads and acknowledges is not counted as lost when it closes.
+    for (int i = 0; i < 20; ++i)
+        perfdash::record(op, 1000, true);
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    const std::uint64_t answered = t.syncsAnswered;
+    t = dashboard.waitFor([&](const Tally& x) { return x.operations >= 120 && x.syncsAnswered > answered; });
+    CHECK_EQ(t.operations, std::uint64_t(120));
+    dashboard.dropClient();
+    t = dashboard.waitFor([](const Tally& x) { return x.connections >= 3; });
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    CHECK_EQ(perfdash::stats().droppedUnread, std::uint64_t(50));
+}
+
+// Kept while no dashboard was there, written with the hello, then refused: counted.
+void rejectCase()
+{
+    const std::string path = perfdashtest::socketPath();
+    perfdash::setSamplingRate(0);
+    const perfdash::OpId op = perfdash::operation("reject.op");
+    for (int i = 0; i < 1000; ++i)
+        perfdash::record(op, 1000, true);
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_ENOTCONNECTED); // kept for a dashboard to come
+    MiniDashboard dashboard(path);
+    dashboard.rejectNext("this test refuses you");
+    const Tally t = dashboard.waitFor([](const Tally& x) { return x.rejected >= 1; });
+    CHECK_EQ(t.rejected, std::uint64_t(1));
+    CHECK_EQ(t.operations, std::uint64_t(0));
+    // Each flush runs a cycle, which reads the REJECT once it is there.
+    for (int i = 0; i < 100 && perfdash::stats().droppedRejected < 1000; ++i)
+        perfdash::flush(100);
+    const perfdash::ClientStats s = perfdash::stats();
+    CHECK_EQ(s.droppedRejected, std::uint64_t(1000));
+    CHECK_EQ(s.droppedOperations, std::uint64_t(1000));
+}
+
+// ---- no allocation after first use (point 8), ENOMEM counted (point 9) -----------------------------
+
+void noAllocCase()
+{
+    ::setenv("PERFDASH_SOCKET", "/nonexistent/perfdash.sock", 1);
+    perfdash::setSamplingRate(0);
+    perfdash::setSlowThresholdNs(0);
+    const perfdash::OpId scopeOp = perfdash::operation("noalloc.scope");
+    perfdash_op cOp;
+    CHECK_EQ(perfdash_operation("noalloc.c", &cOp), PERFDASH_OK);
+    // One duration in each page of 64 buckets: later durations never need a new page.
+    const auto everyPage = [](auto&& f) {
+        f(0);
+        f(64);
+        for (int m = 7; m <= 45; ++m)
+            f(std::uint64_t(1) << m);
+    };
+    const auto each = [&] {
+        { perfdash::Scope s(scopeOp); }
+        {
+            perfdash::Scope s(scopeOp);
+            s.meta("user", "42").meta("status", "200");
+        }
+        perfdash::track("noalloc.track", [] { return 1; });
+        perfdash::record("noalloc.byname", 1000, true);
+        perfdash::counter("noalloc.counter", 1);
+        perfdash::gauge("noalloc.gauge", 2);
+        perfdash_scope c;
+        perfdash_scope_begin(&c, cOp);
+        perfdash_scope_end(&c);
+        perfdash_record(cOp, 1000, 1);
+        perfdash_record_name("noalloc.cname", 1000, 1);
+        perfdash_counter_add("noalloc.ccounter", 1);
+    };
+    everyPage([&](std::uint64_t ns) {
+        perfdash::record(scopeOp, ns, true);
+        perfdash::record(perfdash::operation("noalloc.track"), ns, true);
+        perfdash_record(cOp, ns, 1);
+    });
+    each();
+    t_countAllocs = true;
+    for (int i = 0; i < 1000; ++i)
+        each();
+    t_countAllocs = false;
+    CHECK_EQ(g_allocs.load(), std::uint64_t(0));
+}
+
+void noMemoryCase()
+{
+    ::setenv("PERFDASH_SOCKET", "/nonexistent/perfdash.sock", 1);
+    perfdash_op op, other;
+    CHECK_EQ(perfdash_operation("nomem.op", &op), PERFDASH_OK);
+    CHECK_EQ(perfdash_operation("nomem.other", &other), PERFDASH_OK);
+    CHECK_EQ(perfdash_record(op, 10, 1), PERFDASH_OK);
+    int first = 0, next = 0;
+    std::thread([&] { // a thread whose state cannot be allocated
+        t_failAllocs = true;
+        first = perfdash_record(op, 10, 1);
+        t_failAllocs = false;
+    }).join();
+    CHECK_EQ(first, PERFDASH_ENOMEM);
+    t_failAllocs = true; // this thread has a state; a new operation needs a slot
+    next = perfdash_record(other, 10, 1);
+    t_failAllocs = false;
+    CHECK_EQ(next, PERFDASH_ENOMEM);
+    const perfdash::ClientStats s = perfdash::stats();
+    CHECK_EQ(s.droppedNoMemory, std::uint64_t(2));
+    CHECK_EQ(s.droppedOperations, std::uint64_t(2));
+}
+
 struct Case {
     const char* name;
     void (*run)();
@@ -440,6 +630,10 @@ const Case g_cases[] = {
     { "reconnect", reconnectCase },
     { "idle", idleCase },
     { "after_exit", afterExitCase },
+    { "unread", unreadCase },
+    { "reject", rejectCase },
+    { "no_alloc", noAllocCase },
+    { "no_memory", noMemoryCase },
 };
 } // namespace
 

@@ -12,6 +12,7 @@
 #include <QDir>
 #include <QFile>
 #include <QLocalSocket>
+#include <QtEndian>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -467,6 +468,48 @@ private Q_SLOTS:
         QVERIFY(reply.size() > 9);
         QCOMPARE(quint8(reply[4]), quint8(protocol::FrameType::Reject));
         QVERIFY2(reply.contains("version 9"), reply.constData());
+    }
+
+    void syncIsAnsweredWithTheBytesRead()
+    {
+        // The client counts what a dashboard that went away never read: the server says, when
+        // asked (SYNC), how many bytes of the connection it has read, and once more when it stops.
+        const QString path = m_dir.filePath(s("sync.sock"));
+        Dashboard d;
+        QVERIFY(d.listen(path));
+        QLocalSocket socket;
+        socket.connectToServer(path);
+        QVERIFY(socket.waitForConnected(10'000));
+        protocol::Hello hello;
+        hello.name = s("syncing");
+        LatencyHistogram h;
+        h.record(1000);
+        QByteArray data = protocol::encodeHello(hello) + protocol::encodeDefineOp(0, s("sync.op"))
+            + protocol::encodeHistogram(0, h, 0, 1) + protocol::encodeSync();
+        QCOMPARE(socket.write(data), data.size());
+        const auto receivedAfter = [&socket](qsizetype at) -> qint64 {
+            // Replies: WELCOME, then RECEIVED (u32 length 9, type 0x83, u64 bytes read).
+            QByteArray replies;
+            while (true) {
+                replies += socket.readAll();
+                for (qsizetype i = at; i + 13 <= replies.size();) {
+                    const auto length = qFromLittleEndian<quint32>(replies.constData() + i);
+                    if (quint8(replies[i + 4]) == quint8(protocol::FrameType::Received))
+                        return qint64(qFromLittleEndian<quint64>(replies.constData() + i + 5));
+                    i += 4 + length;
+                }
+                if (!socket.waitForReadyRead(10'000))
+                    return -1;
+            }
+        };
+        QCOMPARE(receivedAfter(0), qint64(data.size()));
+        // Written, not asked about, then the dashboard stops: close() reads it and says so.
+        const QByteArray more = protocol::encodeHistogram(0, h, 0, 2);
+        QCOMPARE(socket.write(more), more.size());
+        QVERIFY(socket.waitForBytesWritten(10'000));
+        d.server.close();
+        QCOMPARE(countOf(d.store, s("syncing"), s("sync.op")), quint64(2));
+        QCOMPARE(receivedAfter(0), qint64(data.size() + more.size()));
     }
 
     void secondServerOnTheSamePathIsRefused()

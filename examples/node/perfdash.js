@@ -21,6 +21,14 @@ function defaultSocketPath() {
   return `/tmp/perfdash-${os.userInfo().uid}/perfdash.sock`;
 }
 
+// A value in a path, not a name: digits, a UUID, a long hex or base64-ish token.
+const valueSegment = /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|[A-Za-z0-9_-]{20,})$/i;
+
+function mountPattern(baseUrl) {
+  if (!baseUrl) return '';
+  return baseUrl.split('/').map((segment) => (valueSegment.test(segment) ? ':param' : segment)).join('/');
+}
+
 class Client {
   constructor(options = {}) {
     this.socketPath = options.socketPath || defaultSocketPath();
@@ -52,9 +60,10 @@ class Client {
     socket.on('connect', () => {
       this.connected = true;
       socket.write(JSON.stringify({ type: 'hello', version: 1, pid: process.pid, name: this.name }) + '\n');
+      // What was queued goes out within the same bound as everything else written while connected.
       const pending = this.queue;
       this.queue = [];
-      if (pending.length) socket.write(pending.join(''));
+      for (const queued of pending) this._write(queued.line, queued.op);
       // A running total: the dashboard adds it to what it counted to tell what was recorded.
       if (this.droppedOperations) socket.write(JSON.stringify({ type: 'drops', operations: this.droppedOperations }) + '\n');
     });
@@ -77,26 +86,27 @@ class Client {
     this.socket.write(JSON.stringify({ type: 'drops', operations: this.droppedOperations }) + '\n');
   }
 
-  _drop(object) {
+  _drop(op) {
     this.dropped += 1;
-    if (object.type === 'op') {
+    if (op) {
       this.droppedOperations += 1;
       this.dropsUntold = true;
     }
   }
 
+  _write(line, op) {
+    // Backpressure: a dashboard that does not read must not grow this process without bound.
+    if (this.socket.writableLength + Buffer.byteLength(line) > this.maxBufferedBytes) this._drop(op);
+    else this.socket.write(line);
+  }
+
   _send(object) {
     if (this.disabled || this.closed) return;
     const line = JSON.stringify(object) + '\n';
-    if (this.connected) {
-      // Backpressure: a dashboard that does not read must not grow this process without bound.
-      if (this.socket.writableLength + line.length > this.maxBufferedBytes) this._drop(object);
-      else this.socket.write(line);
-    } else if (this.queue.length < this.maxQueue) {
-      this.queue.push(line);
-    } else {
-      this._drop(object);
-    }
+    const op = object.type === 'op';
+    if (this.connected) this._write(line, op);
+    else if (this.queue.length < this.maxQueue) this.queue.push({ line, op });
+    else this._drop(op);
   }
 
   /** Records an operation measured elsewhere: its duration in microseconds. */
@@ -152,15 +162,25 @@ class Client {
    * status is 500 or more. The name is the matched route pattern ("/users/:id") and never the
    * raw URL, so that names stay few: a request no route matched is "http.METHOD (unmatched)".
    * options.route(req) names the route where there is no router (return a pattern, not the URL).
+   * Express gives a router's mount point as the path it matched ("/users/42" for a router mounted
+   * at "/users/:id"), not as its pattern: segments of it that look like values (numbers, ids,
+   * hex, UUIDs) become ":param". Past options.maxRoutes (500) distinct names, further ones are
+   * "http.METHOD (other routes)": the names stay bounded whatever the application does.
    */
   middleware(options = {}) {
     const routeOf = options.route || ((req) => (req.route && typeof req.route.path === 'string'
-      ? (req.baseUrl || '') + req.route.path : null));
+      ? mountPattern(req.baseUrl) + req.route.path : null));
+    const maxRoutes = options.maxRoutes ?? 500;
+    const seen = new Set();
     return (req, res, next) => {
       const start = process.hrtime.bigint();
       res.on('finish', () => {
-        const route = routeOf(req) || '(unmatched)';
-        this.record(`http.${req.method} ${route}`, Number(process.hrtime.bigint() - start) / 1000,
+        let name = `http.${req.method} ${routeOf(req) || '(unmatched)'}`;
+        if (!seen.has(name)) {
+          if (seen.size < maxRoutes) seen.add(name);
+          else name = `http.${req.method} (other routes)`;
+        }
+        this.record(name, Number(process.hrtime.bigint() - start) / 1000,
           res.statusCode < 500, { status: res.statusCode });
       });
       next();

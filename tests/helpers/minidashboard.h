@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <thread>
@@ -40,6 +41,8 @@ struct Tally {
     std::uint64_t lastHeap = 0;
     std::uint64_t dropsOperations = 0; // the last DROPS frame's third field
     std::uint64_t connections = 0;
+    std::uint64_t syncsAnswered = 0; // RECEIVED frames sent, over all connections
+    std::uint64_t rejected = 0; // connections refused with REJECT
     std::map<std::string, double> metrics; // the last value of each
     std::map<std::string, int> metricFrames; // how many METRIC frames per name, on this connection
 };
@@ -66,6 +69,7 @@ public:
         // The reader may be between two connections, or accept one more from the backlog (a fork
         // child's): shut down whatever it holds until it has ended.
         m_stopping = true;
+        resumeReading();
         ::shutdown(m_fd, SHUT_RDWR);
         while (!m_done.load()) {
             dropClient();
@@ -74,6 +78,35 @@ public:
         m_thread.join();
         ::close(m_fd);
         ::unlink(m_path.c_str());
+    }
+    /// Stops reading (the client's bytes stay in the kernel) until resumeReading() or dropUnread().
+    void pauseReading()
+    {
+        std::unique_lock lock(m_mutex);
+        m_paused = true;
+        // Returns once the reader is parked, not inside a read() that would still take bytes.
+        m_changed.wait_for(lock, std::chrono::seconds(30), [&] { return m_parked || m_client.load() < 0; });
+    }
+    void resumeReading()
+    {
+        std::lock_guard lock(m_mutex);
+        m_paused = false;
+        m_changed.notify_all();
+    }
+    /// Closes the current connection without reading what it holds (as a dashboard that dies),
+    /// then reads again: the client reconnects.
+    void dropUnread()
+    {
+        std::lock_guard lock(m_mutex);
+        m_dropUnread = true;
+        m_paused = false;
+        m_changed.notify_all();
+    }
+    /// Answers the next HELLO with REJECT and closes that connection.
+    void rejectNext(const std::string& reason)
+    {
+        std::lock_guard lock(m_mutex);
+        m_reject = reason;
     }
     /// Closes the current connection (the client reconnects); its per-connection tallies restart.
     void dropClient()
@@ -159,21 +192,33 @@ private:
             static char chunk[1 << 16];
             ssize_t n;
             bool preface = true;
-            while ((n = ::read(c, chunk, sizeof chunk)) > 0) {
+            std::uint64_t bytesRead = 0;
+            while (waitToRead(c) && (n = ::read(c, chunk, sizeof chunk)) > 0) {
                 buffer.append(chunk, std::size_t(n));
+                bytesRead += std::uint64_t(n);
                 std::size_t at = 0;
                 if (preface && buffer.size() >= 4) {
                     at = 4;
                     preface = false;
                 }
+                bool synced = false, rejected = false;
                 while (!preface && buffer.size() - at >= 5) {
                     const auto* p = reinterpret_cast<const unsigned char*>(buffer.data() + at);
                     const std::size_t length = std::size_t(le(p, 4));
                     if (buffer.size() - at - 4 < length)
                         break;
+                    if (p[4] == 1 && takeReject(c)) { // HELLO, refused
+                        rejected = true;
+                        break;
+                    }
+                    synced |= p[4] == 9; // SYNC
                     frame(p, length);
                     at += 4 + length;
                 }
+                if (rejected)
+                    break;
+                if (synced) // RECEIVED: u64 bytes read
+                    reply(c, 0x83, std::string(reinterpret_cast<const char*>(&bytesRead), 8));
                 buffer.erase(0, at);
             }
             m_client = -1;
@@ -182,8 +227,65 @@ private:
         }
     }
 
+    /// False when the connection is to be closed unread.
+    bool waitToRead(int c)
+    {
+        for (;;) {
+            {
+                std::unique_lock lock(m_mutex);
+                m_parked = m_paused;
+                m_changed.notify_all();
+                m_changed.wait(lock, [&] { return !m_paused || m_dropUnread || m_stopping.load(); });
+                m_parked = false;
+                if (m_dropUnread) {
+                    m_dropUnread = false;
+                    return false;
+                }
+            }
+            // Readable (or closed) within 20 ms, else look at the flags again: a pause must not
+            // wait behind a blocking read.
+            pollfd p { c, POLLIN, 0 };
+            if (::poll(&p, 1, 20) != 0 || m_stopping.load())
+                return true;
+        }
+    }
+
+    bool takeReject(int c)
+    {
+        std::string reason;
+        {
+            std::lock_guard lock(m_mutex);
+            if (m_reject.empty())
+                return false;
+            reason.swap(m_reject);
+            m_tally.rejected++;
+        }
+        const auto length = std::uint32_t(reason.size());
+        reply(c, 0x82, std::string(reinterpret_cast<const char*>(&length), 4) + reason); // REJECT: str reason
+        return true;
+    }
+
+    void reply(int c, unsigned char type, const std::string& body)
+    {
+        const auto length = std::uint32_t(body.size() + 1);
+        std::string frame(reinterpret_cast<const char*>(&length), 4);
+        frame += char(type);
+        frame += body;
+        if (::write(c, frame.data(), frame.size()) != ssize_t(frame.size()))
+            return; // the client went away
+        if (type == 0x83) {
+            std::lock_guard lock(m_mutex);
+            m_tally.syncsAnswered++;
+            m_changed.notify_all();
+        }
+    }
+
     std::string m_path;
     int m_fd = -1;
+    bool m_paused = false; // under m_mutex, as the three below
+    bool m_parked = false; // the reader saw the pause and reads no more
+    bool m_dropUnread = false;
+    std::string m_reject;
     std::thread m_thread;
     std::atomic<int> m_client { -1 };
     std::atomic<bool> m_stopping { false };

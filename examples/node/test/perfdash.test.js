@@ -163,3 +163,49 @@ test('middleware names by route only: raw URLs do not make names', async () => {
   assert.deepStrictEqual([...names].sort(), ['http.GET (unmatched)', 'http.GET /api/items/:id']);
   await client.close();
 });
+
+test('middleware: a router mounted at a pattern does not make a name per value', async () => {
+  // Express gives req.baseUrl as the matched path: "/users/42" for app.use('/users/:id', router).
+  const names = new Set();
+  const client = new Client({ socketPath: '/nonexistent/perfdash.sock', memoryIntervalMs: 0 });
+  client.record = (name) => names.add(name);
+  const middleware = client.middleware({ maxRoutes: 50 });
+  const { EventEmitter } = require('node:events');
+  const request = (baseUrl, routePath) => {
+    const res = new EventEmitter();
+    res.statusCode = 200;
+    middleware({ method: 'GET', url: baseUrl + '/x', baseUrl, route: { path: routePath } }, res, () => {});
+    res.emit('finish');
+  };
+  for (let i = 0; i < 300; i++) {
+    request(`/users/${1000 + i}`, '/orders');
+    request(`/sessions/${require('node:crypto').randomUUID()}`, '/');
+    request(`/blobs/${(0xabcdef123456 + i).toString(16)}`, '/meta');
+  }
+  assert.deepStrictEqual([...names].sort(),
+    ['http.GET /blobs/:param/meta', 'http.GET /sessions/:param/', 'http.GET /users/:param/orders']);
+  // Whatever the application does, names stay bounded.
+  for (let i = 0; i < 200; i++) request(`/area${i}`, '/x');
+  assert.strictEqual(names.size, 3 + 47 + 1);
+  assert.ok(names.has('http.GET (other routes)'));
+  await client.close();
+});
+
+test('lines queued before the dashboard came are written within the same bound', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'perfdash-node-'));
+  const socketPath = path.join(dir, 'late-stalled.sock');
+  const client = new Client({ socketPath, name: 'late-stalled', memoryIntervalMs: 0, maxQueue: 100000,
+    maxBufferedBytes: 64 * 1024 });
+  for (let i = 0; i < 50000; i++) client.record('queued.op', 10, true, { note: 'é'.repeat(20) });
+  assert.strictEqual(client.droppedOperations, 0);
+  const sockets = [];
+  const server = net.createServer((socket) => { socket.pause(); sockets.push(socket); }); // never reads
+  await new Promise((r) => server.listen(socketPath, r));
+  await waitFor(() => client.connected);
+  assert.ok(client.socket.writableLength <= 64 * 1024, `buffered ${client.socket.writableLength} bytes`);
+  assert.ok(client.droppedOperations > 0);
+  client.closed = true;
+  client.socket.destroy();
+  for (const s of sockets) s.destroy();
+  server.close();
+});

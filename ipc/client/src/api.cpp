@@ -58,6 +58,7 @@ namespace internal {
         }
         ThreadState* ts = threadState();
         if (!ts) {
+            global().stateless.fetch_add(1, std::memory_order_relaxed);
             delete meta;
             return PERFDASH_ENOMEM;
         }
@@ -177,8 +178,19 @@ namespace detail {
     {
         if (lost)
             global().truncatedMeta.fetch_add(lost, std::memory_order_relaxed);
-        // The pairs become an allocation only here, and only when the event is kept (slow or sampled).
-        internal::finish(op, start, which, ok, internal::unpack(meta, bytes));
+        const std::uint64_t end = clock::read(which);
+        const std::uint64_t ns = clock::elapsedNs(start, end, which);
+        ThreadState* ts = t_state;
+        if (!ts || !internal::registered(op)) {
+            internal::record(op, ns, ok, which, end, internal::unpack(meta, bytes));
+            return;
+        }
+        // The pairs become an allocation only when the event is kept (slow or sampled): draw first.
+        if (!wantsRawEvent(ts, ns)) {
+            recordOnSlow(ts, op, ns, recordFlags(ok, which) | RecordDrawn, end, nullptr);
+            return;
+        }
+        recordOnSlow(ts, op, ns, recordFlags(ok, which) | RecordRaw, end, internal::unpack(meta, bytes));
     }
 } // namespace detail
 
@@ -275,7 +287,8 @@ ClientStats stats() noexcept
     }
     s.droppedEvents = events;
     s.droppedSignal = reentered;
-    s.droppedNoMemory = operations - reentered;
+    const std::uint64_t stateless = g.stateless.load(std::memory_order_relaxed);
+    s.droppedNoMemory = operations - reentered + stateless;
     s.droppedUnnamed = g.unnamed.load(std::memory_order_relaxed);
     s.droppedAfterExit = all.afterExit.load(std::memory_order_relaxed);
     s.droppedRejected = g.rejectedOperations.load(std::memory_order_relaxed);
@@ -284,8 +297,9 @@ ClientStats stats() noexcept
     s.clockBackwards = clock::g_state.backwards.load(std::memory_order_relaxed);
     s.threadBytes = all.bytes.load(std::memory_order_relaxed);
     s.counterClock = clock::g_state.ready.load(std::memory_order_relaxed) != 0;
-    s.droppedOperations = g.droppedOperationsStat.load(std::memory_order_relaxed) + operations + s.droppedUnnamed
-        + s.droppedAfterExit;
+    s.droppedUnread = g.unreadOperations.load(std::memory_order_relaxed);
+    s.droppedOperations = g.droppedOperationsStat.load(std::memory_order_relaxed) + operations + stateless
+        + s.droppedUnnamed + s.droppedAfterExit;
     return s;
 }
 

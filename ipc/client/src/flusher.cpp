@@ -262,7 +262,8 @@ namespace {
         g.resendMetrics = false;
         // Every operation the program recorded that the dashboard will not count: given up with
         // bytes, no memory, reentered from a signal handler, or on a name past the table's size.
-        const std::uint64_t lostOperations = g.droppedOperations + droppedOperations + g.unnamed.load(std::memory_order_relaxed);
+        const std::uint64_t lostOperations = g.droppedOperations + droppedOperations + g.unnamed.load(std::memory_order_relaxed)
+            + g.stateless.load(std::memory_order_relaxed);
         const std::uint64_t signature = droppedEvents * 31 + g.droppedBytes * 17 + lostOperations;
         if (signature != g.lastDropsSent) {
             w.begin(wire::Drops);
@@ -282,13 +283,39 @@ namespace {
         g.droppedOperations += operationsIn(frames, written);
     }
 
+    /// Counts as lost what this connection's dashboard was sent and never said it read.
+    void loseUnconfirmed(Global& g, std::atomic<std::uint64_t>& why)
+    {
+        const std::uint64_t before = g.droppedOperations;
+        for (const auto& u : g.unconfirmed) {
+            g.droppedBytes += u.bytes;
+            g.droppedOperations += u.operations;
+        }
+        g.unconfirmed.clear();
+        if (g.pendingOffset > 0 && !g.pending.empty()) { // the frames of it already written
+            const std::string& front = g.pending.front();
+            g.droppedBytes += g.pendingOffset;
+            g.droppedOperations += operationsIn(front) - operationsIn(front, g.pendingOffset);
+        }
+        why.fetch_add(g.droppedOperations - before, std::memory_order_relaxed);
+    }
+
     void disconnect(Global& g)
     {
         if (g.fd >= 0)
             ::close(g.fd);
         g.fd = -1;
-        g.welcomed = false;
         g.connected.store(false, std::memory_order_relaxed);
+        // A dashboard that welcomed us but never answered a SYNC is older than SYNC: what it was
+        // sent cannot be known lost. Any other went away without reading it.
+        if (!g.welcomed || g.acknowledging)
+            loseUnconfirmed(g, g.unreadOperations);
+        g.unconfirmed.clear();
+        g.written = 0;
+        g.syncedTo = 0;
+        g.inbox.clear(); // a new connection starts a new stream of replies
+        g.welcomed = false;
+        g.acknowledging = false;
         // What was not written at all goes back to the history; a half-written frame is lost.
         if (g.pendingOffset > 0 && !g.pending.empty()) {
             giveUp(g, g.pending.front(), g.pendingOffset);
@@ -376,21 +403,29 @@ namespace {
         return true;
     }
 
+    void readInbox(Global& g);
+
     void readReplies(Global& g)
     {
         char buffer[4096];
+        bool closed = false;
         for (;;) {
             const ssize_t n = ::recv(g.fd, buffer, sizeof buffer, MSG_DONTWAIT);
             if (n > 0) {
                 g.inbox.append(buffer, std::size_t(n));
                 continue;
             }
-            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-                disconnect(g);
-                return;
-            }
+            // Gone: what it said before going (RECEIVED, REJECT) still counts.
+            closed = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
             break;
         }
+        readInbox(g);
+        if (closed && g.fd >= 0)
+            disconnect(g);
+    }
+
+    void readInbox(Global& g)
+    {
         while (g.inbox.size() >= 5) {
             std::uint32_t length = 0;
             for (int i = 0; i < 4; ++i)
@@ -404,19 +439,33 @@ namespace {
             const auto type = std::uint8_t(g.inbox[4]);
             if (type == wire::Welcome) {
                 g.welcomed = true;
+            } else if (type == wire::Received && length >= 9) {
+                std::uint64_t read = 0;
+                for (int i = 0; i < 8; ++i)
+                    read |= std::uint64_t(std::uint8_t(g.inbox[std::size_t(5 + i)])) << (8 * i);
+                g.acknowledging = true;
+                while (!g.unconfirmed.empty() && g.unconfirmed.front().end <= read)
+                    g.unconfirmed.pop_front();
             } else if (type == wire::Reject) {
                 std::string reason = length > 5 ? g.inbox.substr(9, std::size_t(length) - 5) : std::string();
                 std::fprintf(stderr, "perfdash: the dashboard at %s refused this process: %s\n", g.socketPath.c_str(),
                     reason.c_str());
                 g.inbox.clear();
-                disconnect(g);
-                // It will not take them; do not grow while waiting. Given up, so counted.
+                // It will not take what it was sent, what waits to be sent, nor what we kept while
+                // it was not there; do not grow while waiting. Given up, so counted.
+                loseUnconfirmed(g, g.rejectedOperations);
                 const std::uint64_t before = g.droppedOperations;
+                for (const auto& frames : g.pending)
+                    giveUp(g, frames, &frames == &g.pending.front() ? g.pendingOffset : 0);
+                g.pending.clear();
+                g.pendingBytes = 0;
+                g.pendingOffset = 0;
                 for (const auto& frames : g.history)
                     giveUp(g, frames);
-                g.rejectedOperations.fetch_add(g.droppedOperations - before, std::memory_order_relaxed);
                 g.history.clear();
                 g.historyBytes = 0;
+                g.rejectedOperations.fetch_add(g.droppedOperations - before, std::memory_order_relaxed);
+                disconnect(g);
                 g.nextConnectMs = nowMs() + 30'000;
                 return;
             }
@@ -433,11 +482,19 @@ namespace {
             if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                     return;
-                disconnect(g);
+                readReplies(g); // what it said before it closed (a REJECT) tells why
+                if (g.fd >= 0)
+                    disconnect(g);
                 return;
             }
             g.pendingOffset += std::size_t(n);
+            g.written += std::uint64_t(n);
             if (g.pendingOffset == front.size()) {
+                if (const std::uint64_t operations = operationsIn(front)) {
+                    if (g.unconfirmed.size() >= MaxUnconfirmed)
+                        g.unconfirmed.pop_front();
+                    g.unconfirmed.push_back({ g.written, front.size(), operations });
+                }
                 g.pendingBytes -= front.size();
                 g.pending.pop_front();
                 g.pendingOffset = 0;
@@ -487,6 +544,16 @@ void cycle(Global& g, bool periodic)
         enqueue(g, std::move(defines));
         enqueue(g, std::move(frames));
         writePending(g);
+        if (g.fd >= 0 && !g.unconfirmed.empty() && g.unconfirmed.back().end > g.syncedTo) {
+            // Ask the dashboard to say what it has read of the operations written since the last time.
+            g.syncedTo = g.unconfirmed.back().end;
+            std::string sync;
+            wire::Writer w(sync);
+            w.begin(wire::Sync);
+            w.end();
+            enqueue(g, std::move(sync));
+            writePending(g);
+        }
         if (g.fd >= 0)
             readReplies(g);
     } else {

@@ -21,6 +21,7 @@ namespace perfdash {
 inline constexpr std::size_t MaxHistoryBytes = 8u << 20; // while no dashboard is there
 inline constexpr int MaxHistoryIntervals = 120; // one minute of 500 ms intervals
 inline constexpr std::size_t MaxPendingBytes = 8u << 20; // written to a dashboard that does not read
+inline constexpr std::size_t MaxUnconfirmed = 4096; // a dashboard that never answers SYNC is trusted past this
 
 struct Global {
     bool disabled = false;
@@ -49,6 +50,17 @@ struct Global {
     std::deque<std::string> pending; // frames not yet written; the first may be partly written
     std::size_t pendingOffset = 0;
     std::size_t pendingBytes = 0;
+    // Frames written on this connection that the dashboard has not yet said it read (RECEIVED, the
+    // answer to our SYNC): lost with it if it goes away, so counted then.
+    struct Unconfirmed {
+        std::uint64_t end; // byte offset in the connection's stream, preface included
+        std::uint64_t bytes;
+        std::uint64_t operations;
+    };
+    std::deque<Unconfirmed> unconfirmed;
+    std::uint64_t written = 0; // bytes written on this connection
+    std::uint64_t syncedTo = 0; // the stream offset the last SYNC asked about
+    bool acknowledging = false; // the dashboard answered a SYNC on this connection
     std::deque<std::string> history; // intervals recorded while no dashboard was there
     std::size_t historyBytes = 0;
     std::string inbox;
@@ -69,8 +81,10 @@ struct Global {
     std::atomic<std::uint64_t> droppedBytesStat { 0 };
     std::atomic<std::uint64_t> droppedOperationsStat { 0 };
     std::atomic<std::uint64_t> rejectedOperations { 0 }; // of those: given up because the dashboard refused us
+    std::atomic<std::uint64_t> unreadOperations { 0 }; // of those: written, then the dashboard went away unread
     std::atomic<std::uint64_t> truncatedMeta { 0 }; // metadata pairs left out so that an event fits a frame
     std::atomic<std::uint64_t> unnamed { 0 }; // operations recorded on a name past the table's 4096
+    std::atomic<std::uint64_t> stateless { 0 }; // operations of a thread whose state could not be allocated
 };
 
 /// The client, started on first use (reads the environment, starts the flusher). Never destroyed:

@@ -154,6 +154,10 @@ namespace {
             ::close(g.fd);
         g.fd = -1;
         g.welcomed = false;
+        g.acknowledging = false;
+        g.unconfirmed.clear();
+        g.written = 0;
+        g.syncedTo = 0;
         g.connected.store(false, std::memory_order_relaxed);
         g.pending.clear();
         g.pendingBytes = 0;

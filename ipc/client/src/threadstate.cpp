@@ -127,7 +127,7 @@ bool recordOnSlow(ThreadState* ts, OpId op, std::uint64_t ns, unsigned flags, st
     if (counted)
         count(slot, buckets, index, ns, ok);
 
-    if (counted && ((flags & RecordRaw) || wantsRawEvent(ts, ns))) {
+    if (counted && ((flags & RecordRaw) || (!(flags & RecordDrawn) && wantsRawEvent(ts, ns)))) {
         RawEvent* ring = ts->ring.load(std::memory_order_relaxed);
         if (!ring)
             ring = allocateRing(ts);

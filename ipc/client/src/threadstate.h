@@ -144,6 +144,7 @@ enum RecordFlags : unsigned {
     RecordOk = 1, ///< the operation succeeded
     RecordCounterClock = 2, ///< @p end is a counter reading (else CLOCK_MONOTONIC, or 0: none)
     RecordRaw = 4, ///< it was drawn (or is slow) to travel as a raw event too: do not draw again
+    RecordDrawn = 8, ///< it was drawn and stays in the histogram only: do not draw again
 };
 
 /// recordOn() for every case but the common one: a first use (slot or bucket page to allocate), a

@@ -21,8 +21,10 @@ enum FrameType : std::uint8_t {
     Metric = 6,
     Drops = 7,
     Goodbye = 8,
+    Sync = 9, ///< asks for RECEIVED (added within version 1: older servers skip it)
     Welcome = 0x81,
     Reject = 0x82,
+    Received = 0x83, ///< the bytes of this connection the server has read, preface included
 };
 
 // The histogram layout shared with the dashboard's LatencyHistogram: 128 exact buckets under

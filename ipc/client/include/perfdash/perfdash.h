@@ -29,10 +29,12 @@
  * Every operation recorded is either counted by the dashboard or counted as dropped, in the
  * dashboard's drops and in perfdash::stats() (C++): given up while no dashboard was there for over
  * a minute (120 intervals or 8 MiB), queued past 8 MiB to a dashboard that does not read, kept for
- * a dashboard that refused this process, half-written when the connection broke; recorded on a
- * name past the table's 4096; recorded by a signal handler that interrupted a recording on the
- * same thread; without memory; or after the library's exit handler (only in stats()). Not seen:
- * bytes the kernel accepted for a dashboard that died before it read them. Raw events (the sampled
+ * a dashboard that refused this process (also what it was sent before it refused), half-written
+ * when the connection broke, written to a dashboard that went away before it said it read them
+ * (it answers a SYNC after each write; see docs/PROTOCOL.md); recorded on a name past the table's
+ * 4096; recorded by a signal handler that interrupted a recording on the same thread; without
+ * memory (for the thread's state, an operation's slot or a bucket page: PERFDASH_ENOMEM); or after
+ * the library's exit handler (only in stats()). Raw events (the sampled
  * and slow ones, with their metadata) beyond a thread's 1024 per interval are dropped and counted;
  * their operations are still in the histograms. Metadata pairs that would make an event's frame
  * exceed the wire's 1 MiB limit are left out and counted; names and values are cut at 64 KiB.

@@ -69,7 +69,7 @@ struct ClientStats {
     std::uint64_t framesSent = 0;
     std::uint64_t droppedOperations = 0; ///< every recorded operation the dashboard will never count
     std::uint64_t droppedSignal = 0; ///< (ops) recorded by a signal handler that interrupted a recording on its thread
-    std::uint64_t droppedNoMemory = 0; ///< (ops) no memory for the thread's slot or bucket page
+    std::uint64_t droppedNoMemory = 0; ///< (ops) no memory for the thread's state, slot or bucket page
     std::uint64_t droppedUnnamed = 0; ///< (ops) recorded on FullOp: the name table was full
     std::uint64_t droppedAfterExit = 0; ///< (ops) recorded after the exit handler sent the last interval
     std::uint64_t droppedRejected = 0; ///< of the operations in droppedBytes: kept for a dashboard that refused us
@@ -79,6 +79,8 @@ struct ClientStats {
     std::uint64_t threadStates = 0; ///< per-thread states the flusher reads (live threads, and dead ones not yet harvested)
     std::uint64_t threadBytes = 0; ///< memory those states hold
     bool counterClock = false; ///< timestamps come from the CPU's counter (TSC, CNTVCT), not clock_gettime()
+    /// of the operations in droppedBytes: written to a dashboard that went away before it said it read them
+    std::uint64_t droppedUnread = 0;
 };
 PERFDASH_API ClientStats stats() noexcept;
 
