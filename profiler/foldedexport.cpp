@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "foldedexport.h"
 
+#include "safepath.h"
+
 #include <QSaveFile>
 
 namespace perfdash::foldedexport {
 
 bool writeFile(const QString& path, const std::vector<ProfileSnapshotPtr>& snapshots, QString* error)
 {
+    // QSaveFile follows a symlink and replaces its target: one planted in a shared directory is refused.
+    if (const QString refused = safepath::checkWritableTarget(path); !refused.isEmpty()) {
+        *error = refused;
+        return false;
+    }
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly)) {
         *error = QStringLiteral("cannot write %1: %2").arg(path, file.errorString());

@@ -121,6 +121,7 @@ private Q_SLOTS:
     void aggregateTimeRangesAndThreads();
     void topFunctionsCountRecursionOnce();
     void foldedFormat();
+    void foldedExportRefusesSymlink();
 };
 
 void TestProfiler::cpuSplitAndWholeStacks_data()
@@ -403,6 +404,38 @@ void TestProfiler::foldedFormat()
     QCOMPARE(lines[1].count, quint64(7));
     QVERIFY(!foldedexport::writeFile(dir.filePath(QStringLiteral("missing/dir/x")), {}, &error));
     QVERIFY(error.contains(QLatin1String("cannot write")));
+}
+
+void TestProfiler::foldedExportRefusesSymlink()
+{
+    // A symlink planted where the export goes (a shared /tmp): QSaveFile would follow it and
+    // replace the file it points to. Refused, as the CSV exports refuse it; the target is untouched.
+    QTemporaryDir dir;
+    const QString victim = dir.filePath(QStringLiteral("precious.txt"));
+    {
+        QFile file(victim);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("keep me\n");
+    }
+    const QString link = dir.filePath(QStringLiteral("profile.folded"));
+    QVERIFY(QFile::link(victim, link));
+    FunctionTable functions;
+    ProfileAggregate aggregate;
+    const std::uint32_t main = functions.intern({ QStringLiteral("main"), {}, {}, false });
+    const std::uint32_t stack[] = { main };
+    aggregate.add(1, 0, stack, 5);
+    auto snapshot = std::make_shared<ProfileSnapshot>(aggregate.snapshot({}, 0, functions));
+    QString error;
+    QVERIFY(!foldedexport::writeFile(link, { snapshot }, &error));
+    QVERIFY2(error.contains(QLatin1String("symbolic link")) && error.contains(link), qPrintable(error));
+    QFile file(victim);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QCOMPARE(file.readAll(), QByteArray("keep me\n"));
+    QVERIFY(QFileInfo(link).isSymLink());
+    // A regular file there is replaced as before.
+    const QString plain = dir.filePath(QStringLiteral("plain.folded"));
+    QVERIFY(QFile(plain).open(QIODevice::WriteOnly));
+    QVERIFY2(foldedexport::writeFile(plain, { snapshot }, &error), qPrintable(error));
 }
 
 QTEST_GUILESS_MAIN(TestProfiler)
