@@ -9,8 +9,10 @@
 #include "processprofiler.h"
 #include "profileaggregate.h"
 #include "profiler.h"
+#include "symbolizer.h"
 
 #include <QProcess>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -95,6 +97,16 @@ char threadState(qint64 pid, qint64 tid)
     return paren >= 0 && paren + 2 < line.size() ? line.at(paren + 2) : 'X';
 }
 
+/// A pid no process has now, so that /tmp/perf-PID.map is ours alone during the test.
+qint64 unusedPid()
+{
+    for (qint64 pid = 4'000'000; pid > 1000; pid -= 7919) {
+        if (!QFile::exists(QStringLiteral("/proc/%1").arg(pid)) && !QFile::exists(QStringLiteral("/tmp/perf-%1.map").arg(pid)))
+            return pid;
+    }
+    return 0;
+}
+
 PerfSystem refusing(int error, int paranoid, qint64 owner)
 {
     PerfSystem system = PerfSystem::real();
@@ -122,6 +134,7 @@ private Q_SLOTS:
     void topFunctionsCountRecursionOnce();
     void foldedFormat();
     void foldedExportRefusesSymlink();
+    void jitMapResolved();
 };
 
 void TestProfiler::cpuSplitAndWholeStacks_data()
@@ -436,6 +449,45 @@ void TestProfiler::foldedExportRefusesSymlink()
     const QString plain = dir.filePath(QStringLiteral("plain.folded"));
     QVERIFY(QFile(plain).open(QIODevice::WriteOnly));
     QVERIFY2(foldedexport::writeFile(plain, { snapshot }, &error), qPrintable(error));
+}
+
+void TestProfiler::jitMapResolved()
+{
+    const qint64 pid = unusedPid();
+    QVERIFY(pid > 0);
+    const QString path = QStringLiteral("/tmp/perf-%1.map").arg(pid);
+    const auto cleanup = qScopeGuard([&] { QFile::remove(path); });
+    const auto append = [&](const QByteArray& lines) {
+        QFile map(path);
+        return map.open(QIODevice::WriteOnly | QIODevice::Append) && map.write(lines) == lines.size();
+    };
+    // "START SIZE name", hex, as V8 (--perf-basic-prof), the JVM's perf-map-agent and LuaJIT write it.
+    QVERIFY(append("7f0000001000 100 LazyCompiled:*parse app.js:12\n7f0000002000 80 Interpreter\n"));
+    FunctionTable functions;
+    Symbolizer symbolizer(pid_t(pid), &functions);
+    const auto nameAt = [&](std::uint64_t pc) {
+        std::vector<std::uint32_t> out;
+        symbolizer.resolve(nullptr, pc, &out); // no module holds it: the JIT's map is asked
+        return out.size() == 1 ? functions.at(out[0]).name : QStringLiteral("<%1 frames>").arg(out.size());
+    };
+    QCOMPARE(nameAt(0x7f0000001000), QStringLiteral("LazyCompiled:*parse app.js:12")); // names keep their spaces
+    QCOMPARE(nameAt(0x7f00000010ff), QStringLiteral("LazyCompiled:*parse app.js:12"));
+    QCOMPARE(nameAt(0x7f0000002010), QStringLiteral("Interpreter"));
+    std::vector<std::uint32_t> out;
+    symbolizer.resolve(nullptr, 0x7f0000001010, &out);
+    QCOMPARE(functions.at(out[0]).module, QStringLiteral("[jit]"));
+    QCOMPARE(symbolizer.unknownFrames(), std::uint64_t(0));
+    QCOMPARE(nameAt(0x7f0000001100), QStringLiteral("[unknown]")); // the end is not in it
+    QCOMPARE(nameAt(0x7f0000003010), QStringLiteral("[unknown]")); // not compiled yet
+    QCOMPARE(symbolizer.unknownFrames(), std::uint64_t(2));
+
+    // The JIT compiles more and appends to its map: read again, also for an address that was
+    // resolved (and cached) as unknown before.
+    QVERIFY(append("7f0000003000 40 LazyCompiled:*render app.js:40\n"));
+    QCOMPARE(nameAt(0x7f0000003010), QStringLiteral("LazyCompiled:*render app.js:40"));
+    QCOMPARE(nameAt(0x7f0000003020), QStringLiteral("LazyCompiled:*render app.js:40"));
+    QCOMPARE(nameAt(0x7f0000001010), QStringLiteral("LazyCompiled:*parse app.js:12"));
+    QCOMPARE(symbolizer.unknownFrames(), std::uint64_t(2));
 }
 
 QTEST_GUILESS_MAIN(TestProfiler)
