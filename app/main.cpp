@@ -597,6 +597,7 @@ int main(int argc, char** argv)
     if (!headlessRun) {
         window = std::make_unique<MainWindow>(&store, live ? &server : nullptr);
         window->setProfiler(&profiler);
+        window->setProfileEveryProcess(profiling); // what is attached or launched later too
         if (live) {
             auto* otlpMenu = new OtlpMenu(&otlpReceiver, parser.isSet(otlp) || parser.isSet(otlpHideInternal), window.get());
             window->menuBar()->addMenu(otlpMenu);

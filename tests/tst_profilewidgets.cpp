@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The profile views: the flame graph (layout, zoom kept across snapshots, search, tooltips), the
 // top-functions model (QAbstractItemModelTester), and the panel on a real profiled process, with
-// its thread filter, time range, folded export and the refusal sentence.
+// its thread filter, time range, folded export and the refusal sentence; --profile for processes
+// attached or launched from the window.
 #include "capture.h"
 #include "captureprofiles.h"
 #include "comparisonwindow.h"
@@ -17,6 +18,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QComboBox>
+#include <QDir>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -24,6 +26,7 @@
 #include <QTest>
 
 #include <cerrno>
+
 
 #include <unistd.h>
 
@@ -61,6 +64,21 @@ std::uint32_t nodeNamed(const ProfileSnapshot& s, const QString& prefix)
     return 0;
 }
 
+const QString kTarget = QStringLiteral(PERFDASH_BIN_DIR "/perfdash_profile_target_nofp");
+
+/// Starts the target and waits for its "ready".
+bool startTarget(QProcess& target)
+{
+    target.start(kTarget);
+    if (!target.waitForStarted(10000))
+        return false;
+    while (!target.canReadLine()) {
+        if (!target.waitForReadyRead(10000))
+            return false;
+    }
+    return target.readLine().trimmed() == "ready";
+}
+
 PerfSystem refusing()
 {
     PerfSystem system = PerfSystem::real();
@@ -84,6 +102,7 @@ private Q_SLOTS:
     void mainWindowHasProfileTab();
     void comparisonWindowShowsDifferentialProfile();
     void savedCaptureKeepsProfiles();
+    void windowProfilesEveryAttachedAndLaunchedProcess();
 };
 
 void TestProfileWidgets::topFunctionsModel()
@@ -320,6 +339,42 @@ void TestProfileWidgets::savedCaptureKeepsProfiles()
     QVERIFY(profiles[0].folded.contains("target::hotFunction(unsigned long)"));
     target.closeWriteChannel();
     QVERIFY(target.waitForFinished(10000));
+}
+
+void TestProfileWidgets::windowProfilesEveryAttachedAndLaunchedProcess()
+{
+    MetricsStore store;
+    Profiler profiler;
+    MainWindow window(&store, nullptr);
+    window.setProfiler(&profiler);
+    QProcess attached;
+    QVERIFY(startTarget(attached));
+    QString error;
+    // Without --profile, attaching samples /proc only.
+    QVERIFY2(window.attach(attached.processId(), &error), qPrintable(error));
+    QVERIFY(!profiler.profilerFor(attached.processId()));
+
+    // With it, what is attached or launched from the window (the dialogs call these) is profiled.
+    window.setProfileEveryProcess(true);
+    QSignalSpy started(&profiler, &Profiler::profilingStarted);
+    QVERIFY2(window.attach(attached.processId(), &error), qPrintable(error));
+    QVERIFY(started.size() == 1 || started.wait(10000));
+    QCOMPARE(started.at(0).at(0).toLongLong(), attached.processId());
+    ProcessProfiler* first = profiler.profilerFor(attached.processId());
+    QVERIFY(first);
+    QVERIFY2(window.launch(kTarget, {}, QDir::tempPath(), &error), qPrintable(error));
+    QVERIFY(started.size() == 2 || started.wait(10000));
+    const qint64 launched = started.at(1).at(0).toLongLong();
+    QVERIFY(launched > 0 && launched != attached.processId());
+    ProcessProfiler* second = profiler.profilerFor(launched);
+    QVERIFY(second);
+    QTRY_VERIFY_WITH_TIMEOUT(first->samples() >= 100 && second->samples() >= 100, 60000);
+    // The launched process is selected: its profile is the one shown.
+    QTRY_VERIFY_WITH_TIMEOUT(window.profilePanel()->snapshot() && window.profilePanel()->snapshot()->pid == launched
+            && window.profilePanel()->snapshot()->totalSamples() > 0,
+        30000);
+    attached.closeWriteChannel();
+    QVERIFY(attached.waitForFinished(10000));
 }
 
 QTEST_MAIN(TestProfileWidgets)
