@@ -537,11 +537,10 @@ int main(int argc, char** argv)
                 exitCode = 1;
             }
             recorder.stop();
-            if (profiling) { // the capture keeps the profiles too (a table of their own)
-                QList<CapturedProfile> profiles;
-                for (const ProfileSnapshotPtr& p : profiler.sessionSnapshots())
-                    profiles.append({ p->pid, p->process, p->folded() });
-                if (QString profileError; !writeCaptureProfiles(parser.value(record), profiles, &profileError)) {
+            // The capture keeps the profiles too (a table of their own): every one taken, by
+            // --profile or started from the window's Profile button.
+            if (const std::vector<ProcessProfiler*> profiled = profiler.profilers(); !profiled.empty()) {
+                if (QString profileError; !writeCaptureProfiles(parser.value(record), capturedProfiles(profiled), &profileError)) {
                     std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(profileError));
                     exitCode = 1;
                 }
