@@ -595,9 +595,9 @@ int main(int argc, char** argv)
 
     if (!headlessRun) {
         window = std::make_unique<MainWindow>(&store, live ? &server : nullptr);
-        window->setProfiler(&profiler);
-        window->setProfileEveryProcess(profiling); // what is attached or launched later too
-        if (live) {
+        if (live) { // a capture's profiles are shown read-only (showCapture)
+            window->setProfiler(&profiler);
+            window->setProfileEveryProcess(profiling); // what is attached or launched later too
             auto* otlpMenu = new OtlpMenu(&otlpReceiver, parser.isSet(otlp) || parser.isSet(otlpHideInternal), window.get());
             window->menuBar()->addMenu(otlpMenu);
             QObject::connect(otlpMenu, &OtlpMenu::message, window.get(),

@@ -21,4 +21,9 @@ struct FoldedLine {
 };
 std::vector<FoldedLine> parse(const QByteArray& text, int* malformed = nullptr);
 
+/// A recorded profile (a capture's folded stacks) as a snapshot the views show: the call tree of
+/// the whole session, each line's first frame (the process) left out; no threads, no modules, no
+/// time ranges (folded stacks do not keep them).
+ProfileSnapshotPtr snapshotOf(qint64 pid, const QString& process, const QByteArray& folded);
+
 } // namespace perfdash::foldedexport

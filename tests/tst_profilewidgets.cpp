@@ -2,7 +2,8 @@
 // The profile views: the flame graph (layout, zoom kept across snapshots, search, tooltips), the
 // top-functions model (QAbstractItemModelTester), and the panel on a real profiled process, with
 // its thread filter, time range, folded export and the refusal sentence; --profile for processes
-// attached or launched from the window.
+// attached or launched from the window, a capture's profiles shown read-only, lost and throttled
+// samples in the status.
 #include "capture.h"
 #include "captureprofiles.h"
 #include "comparisonwindow.h"
@@ -14,19 +15,23 @@
 #include "profilediffmodel.h"
 #include "profilepanel.h"
 #include "profiler.h"
+#include "recordprocessor.h"
 #include "topfunctionsmodel.h"
 
 #include <QAbstractItemModelTester>
 #include <QComboBox>
 #include <QDir>
 #include <QProcess>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <cerrno>
+#include <cstring>
 
+#include <linux/perf_event.h>
 
 #include <unistd.h>
 
@@ -79,6 +84,16 @@ bool startTarget(QProcess& target)
     return target.readLine().trimmed() == "ready";
 }
 
+void feed(RecordProcessor& processor, std::uint32_t type, std::vector<std::uint64_t> fields)
+{
+    fields.insert(fields.begin(), 0);
+    perf_event_header header {};
+    header.type = type;
+    header.size = std::uint16_t(fields.size() * 8);
+    std::memcpy(fields.data(), &header, sizeof header);
+    processor.process(header, reinterpret_cast<const std::uint8_t*>(fields.data()));
+}
+
 PerfSystem refusing()
 {
     PerfSystem system = PerfSystem::real();
@@ -103,6 +118,8 @@ private Q_SLOTS:
     void comparisonWindowShowsDifferentialProfile();
     void savedCaptureKeepsProfiles();
     void windowProfilesEveryAttachedAndLaunchedProcess();
+    void openedCaptureShowsItsProfiles();
+    void statusShowsLostAndThrottled();
 };
 
 void TestProfileWidgets::topFunctionsModel()
@@ -375,6 +392,69 @@ void TestProfileWidgets::windowProfilesEveryAttachedAndLaunchedProcess()
         30000);
     attached.closeWriteChannel();
     QVERIFY(attached.waitForFinished(10000));
+}
+
+void TestProfileWidgets::openedCaptureShowsItsProfiles()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("profiled.perfdash"));
+    {
+        MetricsStore store;
+        QVERIFY(store.attachPid(getpid()));
+        CaptureRecorder recorder(&store);
+        QString error;
+        QVERIFY2(recorder.start(path, &error), qPrintable(error));
+        QVERIFY(recorder.flush(&error));
+        recorder.stop();
+        QVERIFY(writeCaptureProfiles(path, { { getpid(), QStringLiteral("app"),
+                    "app;main;work();parse 30\napp;main;work();sort 10\napp;main;idle 60\n" } }, &error));
+    }
+    QString error;
+    std::unique_ptr<MainWindow> window(MainWindow::openCaptureWindow(path, &error));
+    QVERIFY2(window, qPrintable(error));
+    ProfilePanel* panel = window->profilePanel();
+    QSignalSpy refreshed(panel, &ProfilePanel::refreshed);
+    panel->setProcess(getpid(), QStringLiteral("app"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel->showsRecorded(), 10000); // read on the worker pool
+    const ProfileSnapshotPtr s = panel->snapshot();
+    QCOMPARE(s->totalSamples(), 100ull);
+    QCOMPARE(s->folded(), QByteArray("app;main;idle 60\napp;main;work();parse 30\napp;main;work();sort 10\n"));
+    QCOMPARE(panel->topFunctions()->rowCount(), 5);
+    QCOMPARE(panel->topFunctions()->index(0, TopFunctionsModel::Function).data().toString(), QStringLiteral("idle"));
+    QVERIFY(panel->flameGraph()->rectOf(nodeNamed(*s, QStringLiteral("parse"))).width() > 0);
+    QVERIFY2(panel->statusText().contains(QStringLiteral("read-only")), qPrintable(panel->statusText()));
+    QVERIFY(panel->statusText().contains(QStringLiteral("100 samples")));
+    // Nothing to start: it is a recording.
+    auto* start = panel->findChild<QPushButton*>();
+    QVERIFY(start && start->text() == QStringLiteral("Profile"));
+    QVERIFY(!start->isEnabled());
+    // A process the capture has no profile of says so.
+    panel->setProcess(getpid() + 100000);
+    QTRY_VERIFY_WITH_TIMEOUT(!panel->snapshot(), 10000);
+    QVERIFY(panel->statusText().contains(QStringLiteral("not profiled")));
+}
+
+void TestProfileWidgets::statusShowsLostAndThrottled()
+{
+    // What the kernel says it dropped reaches the status line, as the records are counted.
+    RecordProcessor processor(getpid(), 0);
+    feed(processor, PERF_RECORD_LOST, { 1, 40 });
+    feed(processor, PERF_RECORD_LOST_SAMPLES, { 2 });
+    feed(processor, PERF_RECORD_THROTTLE, { 1'000, 1, 1 });
+    feed(processor, PERF_RECORD_THROTTLE, { 2'000, 1, 1 });
+    feed(processor, PERF_RECORD_THROTTLE, { 3'000, 1, 1 });
+    auto snapshot = std::make_shared<ProfileSnapshot>(processor.aggregate().snapshot({}, 0, processor.functions()));
+    snapshot->stats = processor.stats();
+    snapshot->pid = getpid();
+    snapshot->process = QStringLiteral("app");
+    QCOMPARE(snapshot->stats.lost, 42ull);
+    QCOMPARE(snapshot->stats.throttled, 3ull);
+    ProfilePanel panel;
+    panel.setRecordedProfiles({ snapshot });
+    QSignalSpy refreshed(&panel, &ProfilePanel::refreshed);
+    panel.setProcess(getpid());
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot() == snapshot, 10000);
+    QVERIFY2(panel.statusText().contains(QStringLiteral("lost 42, throttled 3 times")), qPrintable(panel.statusText()));
 }
 
 QTEST_MAIN(TestProfileWidgets)

@@ -84,7 +84,8 @@ public:
     QFuture<QString> saveCapture(const QString& path);
     /// Opens a capture read-only in a window of its own.
     static MainWindow* openCaptureWindow(const QString& path, QString* error);
-    /// Shows what a loaded capture holds besides its store: its name, any damage, its alerts.
+    /// Shows what a loaded capture holds besides its store: its name, any damage, its alerts, and
+    /// its CPU profiles (read-only in the profile view, once read on the worker pool).
     void showCapture(const QString& path, const CaptureLoad& load);
 
     /// Says in the status bar that the session is being recorded to @p path (--record).
