@@ -3,7 +3,7 @@
 // top-functions model (QAbstractItemModelTester), and the panel on a real profiled process, with
 // its thread filter, time range, folded export and the refusal sentence; --profile for processes
 // attached or launched from the window, a capture's profiles shown read-only, lost and throttled
-// samples in the status.
+// samples in the status, and the top table's columns.
 #include "capture.h"
 #include "captureprofiles.h"
 #include "comparisonwindow.h"
@@ -21,10 +21,12 @@
 #include <QAbstractItemModelTester>
 #include <QComboBox>
 #include <QDir>
+#include <QHeaderView>
 #include <QProcess>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTabWidget>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -120,6 +122,7 @@ private Q_SLOTS:
     void windowProfilesEveryAttachedAndLaunchedProcess();
     void openedCaptureShowsItsProfiles();
     void statusShowsLostAndThrottled();
+    void functionColumnTakesTheWidth();
 };
 
 void TestProfileWidgets::topFunctionsModel()
@@ -455,6 +458,33 @@ void TestProfileWidgets::statusShowsLostAndThrottled()
     panel.setProcess(getpid());
     QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot() == snapshot, 10000);
     QVERIFY2(panel.statusText().contains(QStringLiteral("lost 42, throttled 3 times")), qPrintable(panel.statusText()));
+}
+
+void TestProfileWidgets::functionColumnTakesTheWidth()
+{
+    // Long C++ names and longer "called from" lists (docs/screenshot-profile.png): the function's
+    // name is what the table is read for, so it takes the room; the callers are cut (tooltip).
+    const QString function = QStringLiteral("std::_Hashtable<std::string, int>::_M_find_before_node(unsigned long)");
+    const QString caller = QStringLiteral("std::unordered_map<std::__cxx11::basic_string<char>, int>::operator[](std::__cxx11::basic_string<char> const&)");
+    const QByteArray folded = QStringLiteral("app;main;%1;%2 70\napp;main;idle 30\n").arg(caller, function).toUtf8();
+    ProfilePanel panel;
+    panel.resize(1200, 600);
+    panel.setRecordedProfiles({ foldedexport::snapshotOf(42, QStringLiteral("app"), folded) });
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    panel.setProcess(42);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot() && panel.topFunctions()->rowCount() == 4, 10000);
+    auto* view = panel.findChild<QTableView*>();
+    QVERIFY(view);
+    QHeaderView* header = view->horizontalHeader();
+    const int functionWidth = header->sectionSize(TopFunctionsModel::Function);
+    const int callersWidth = header->sectionSize(TopFunctionsModel::Callers);
+    QVERIFY2(functionWidth > callersWidth, qPrintable(QStringLiteral("function %1 px, callers %2 px").arg(functionWidth).arg(callersWidth)));
+    QVERIFY2(functionWidth >= view->fontMetrics().horizontalAdvance(function),
+        qPrintable(QStringLiteral("function %1 px for %2 px of name").arg(functionWidth).arg(view->fontMetrics().horizontalAdvance(function))));
+    // Everything fits: no horizontal scrolling for this.
+    QVERIFY2(header->length() <= view->viewport()->width(),
+        qPrintable(QStringLiteral("%1 px of columns in %2 px").arg(header->length()).arg(view->viewport()->width())));
 }
 
 QTEST_MAIN(TestProfileWidgets)

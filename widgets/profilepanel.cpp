@@ -74,8 +74,13 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_topView->sortByColumn(TopFunctionsModel::Self, Qt::DescendingOrder);
     m_topView->verticalHeader()->hide();
     m_topView->setSelectionBehavior(QAbstractItemView::SelectRows);
-    // Numbers fit their values, the function's name takes the rest (never collapsing to a letter).
+    // Numbers fit their values, the function's name takes the rest (never collapsing to a letter);
+    // the callers (a list of names, in full in the tooltip), the module and the location are cut
+    // short, or they would take the room the function's name is read in.
     m_topColumns = new TableColumns(m_topView, TopFunctionsModel::Function);
+    m_topColumns->setMaximumChars(TopFunctionsModel::Callers, 32);
+    m_topColumns->setMaximumChars(TopFunctionsModel::Module, 20);
+    m_topColumns->setMaximumChars(TopFunctionsModel::Location, 20);
 
     auto* splitter = new QSplitter(Qt::Vertical, this);
     splitter->addWidget(m_flame);

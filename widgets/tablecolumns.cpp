@@ -44,6 +44,12 @@ int TableColumns::contentWidth(int column) const
     return std::max(static_cast<const QAbstractItemView*>(m_view)->sizeHintForColumn(column), titleWidth);
 }
 
+void TableColumns::setMaximumChars(int column, int chars)
+{
+    m_maximumChars.insert(column, chars);
+    fit();
+}
+
 void TableColumns::fit()
 {
     QHeaderView* header = m_view->horizontalHeader();
@@ -71,7 +77,10 @@ void TableColumns::fit()
         // Grow-only while the rows stay, so that a value going from 10.2 to 9.8 ms does not jitter.
         int& content = m_contentWidths[c];
         content = std::max(content, contentWidth(c));
-        const int width = std::max(content, m_userWidths.value(c, 0));
+        int fitted = content;
+        if (const auto cap = m_maximumChars.constFind(c); cap != m_maximumChars.constEnd())
+            fitted = std::min(fitted, m_view->fontMetrics().averageCharWidth() * *cap + 16);
+        const int width = std::max(fitted, m_userWidths.value(c, 0));
         if (width != header->sectionSize(c))
             header->resizeSection(c, width);
         others += width;

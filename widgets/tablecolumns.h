@@ -24,6 +24,9 @@ public:
 
     TableColumns(QTableView* view, int nameColumn);
 
+    /// A text column besides the name (a list of callers, a path): never wider than @p chars
+    /// characters unless the user drags it wider, so that the name column keeps the room.
+    void setMaximumChars(int column, int chars);
     /// Refits after new rows or values (cheap enough for every refresh: it measures visible rows).
     void fit();
     int nameColumn() const noexcept { return m_name; }
@@ -44,6 +47,7 @@ private:
     int m_name;
     bool m_fitting = false;
     QHash<int, int> m_userWidths;
+    QHash<int, int> m_maximumChars;
     QHash<int, int> m_contentWidths; // the widest content seen since the last reset
 };
 
