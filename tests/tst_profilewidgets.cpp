@@ -485,6 +485,16 @@ void TestProfileWidgets::functionColumnTakesTheWidth()
     // Everything fits: no horizontal scrolling for this.
     QVERIFY2(header->length() <= view->viewport()->width(),
         qPrintable(QStringLiteral("%1 px of columns in %2 px").arg(header->length()).arg(view->viewport()->width())));
+
+    // As narrow as the profile tab beside the tables (the screenshot): the rest scrolls, but the
+    // function keeps the most room, and 40 characters of its name at least.
+    panel.resize(500, 600);
+    const int least = view->fontMetrics().averageCharWidth() * 40;
+    QTRY_VERIFY_WITH_TIMEOUT(header->sectionSize(TopFunctionsModel::Function) >= least, 10000);
+    for (int column = 0; column < TopFunctionsModel::ColumnCount; ++column) {
+        if (column != TopFunctionsModel::Function)
+            QVERIFY2(header->sectionSize(TopFunctionsModel::Function) > header->sectionSize(column), qPrintable(QString::number(column)));
+    }
 }
 
 QTEST_MAIN(TestProfileWidgets)

@@ -74,10 +74,12 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_topView->sortByColumn(TopFunctionsModel::Self, Qt::DescendingOrder);
     m_topView->verticalHeader()->hide();
     m_topView->setSelectionBehavior(QAbstractItemView::SelectRows);
-    // Numbers fit their values, the function's name takes the rest (never collapsing to a letter);
-    // the callers (a list of names, in full in the tooltip), the module and the location are cut
-    // short, or they would take the room the function's name is read in.
+    // Numbers fit their values, the function's name takes the rest, and 48 characters of it at
+    // least in a narrow tab (C++ names are long; the rest of the row scrolls); the callers (a list
+    // of names, in full in the tooltip), the module and the location are cut short, or they would
+    // take the room the function's name is read in.
     m_topColumns = new TableColumns(m_topView, TopFunctionsModel::Function);
+    m_topColumns->setNameLimit(48);
     m_topColumns->setMaximumChars(TopFunctionsModel::Callers, 32);
     m_topColumns->setMaximumChars(TopFunctionsModel::Module, 20);
     m_topColumns->setMaximumChars(TopFunctionsModel::Location, 20);

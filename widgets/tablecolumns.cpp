@@ -44,6 +44,12 @@ int TableColumns::contentWidth(int column) const
     return std::max(static_cast<const QAbstractItemView*>(m_view)->sizeHintForColumn(column), titleWidth);
 }
 
+void TableColumns::setNameLimit(int chars)
+{
+    m_nameLimit = chars;
+    fit();
+}
+
 void TableColumns::setMaximumChars(int column, int chars)
 {
     m_maximumChars.insert(column, chars);
@@ -86,7 +92,7 @@ void TableColumns::fit()
         others += width;
     }
     if (m_name >= 0 && m_name < columns && !header->isSectionHidden(m_name)) {
-        const int limit = m_view->fontMetrics().averageCharWidth() * NameLimit + 16;
+        const int limit = m_view->fontMetrics().averageCharWidth() * m_nameLimit + 16;
         const int least = std::min(contentWidth(m_name), limit);
         const int room = m_view->viewport()->width() - others;
         const int width = std::max({ least, room, m_userWidths.value(m_name, 0) });
