@@ -540,7 +540,8 @@ int main(int argc, char** argv)
             // The capture keeps the profiles too (a table of their own): every one taken, by
             // --profile or started from the window's Profile button.
             if (const std::vector<ProcessProfiler*> profiled = profiler.profilers(); !profiled.empty()) {
-                if (QString profileError; !writeCaptureProfiles(parser.value(record), capturedProfiles(profiled), &profileError)) {
+                if (QString profileError;
+                    !writeCaptureProfiles(parser.value(record), capturedProfiles(profiled), &profileError)) {
                     std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(profileError));
                     exitCode = 1;
                 }

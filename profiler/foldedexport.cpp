@@ -61,7 +61,7 @@ ProfileSnapshotPtr snapshotOf(qint64 pid, const QString& process, const QByteArr
         frames.clear();
         for (qsizetype i = 1; i < names.size(); ++i) // [0] is the process
             frames.push_back(names[i] == QLatin1String("[unknown]") ? FunctionTable::kUnknown
-                                                                     : functions.intern({ names[i], {}, {}, false }));
+                                                                    : functions.intern({ names[i], {}, {}, false }));
         aggregate.add(0, 0, frames, line.count);
     }
     auto snapshot = std::make_shared<ProfileSnapshot>(aggregate.snapshot({}, 0, functions));

@@ -92,9 +92,9 @@ void TestProfileCli::profileLaunchedCommand()
     const QString evenCapture = dir.filePath(QStringLiteral("even.perfdash"));
     const Run even = runPerfdash({ QStringLiteral("--headless"), QStringLiteral("--quiet"), QStringLiteral("--socket"),
         dir.filePath(QStringLiteral("s2.sock")), QStringLiteral("--profile"), QStringLiteral("--profile-hz"),
-        QStringLiteral("999"), QStringLiteral("--duration"), QStringLiteral("5"), QStringLiteral("--record"), evenCapture,
-        QStringLiteral("--"), kBin + QStringLiteral("/perfdash_profile_target_nofp"), QStringLiteral("--hot-units"),
-        QStringLiteral("1") });
+        QStringLiteral("999"), QStringLiteral("--duration"), QStringLiteral("5"), QStringLiteral("--record"),
+        evenCapture, QStringLiteral("--"), kBin + QStringLiteral("/perfdash_profile_target_nofp"),
+        QStringLiteral("--hot-units"), QStringLiteral("1") });
     QVERIFY2(even.status == 0, even.err.constData());
     const Run compare = runPerfdash({ QStringLiteral("compare"), capture, evenCapture });
     QVERIFY2(compare.out.contains("CPU profile:"), compare.out.constData());

@@ -126,7 +126,8 @@ void feed(RecordProcessor& processor, const std::vector<std::uint64_t>& words)
 /// could not copy the stack, gives. Only the frame-pointer chain is left to unwind with.
 std::vector<std::uint64_t> sampleWithoutStack(qint64 pid, std::uint64_t ip, const std::vector<std::uint64_t>& chain)
 {
-    std::vector<std::uint64_t> fields { ip, std::uint64_t(pid) | (std::uint64_t(pid) << 32), 1'000'000'000ull, chain.size() };
+    std::vector<std::uint64_t> fields { ip, std::uint64_t(pid) | (std::uint64_t(pid) << 32), 1'000'000'000ull,
+        chain.size() };
     fields.insert(fields.end(), chain.begin(), chain.end());
     fields.push_back(0); // abi: PERF_SAMPLE_REGS_ABI_NONE, no registers follow
     fields.push_back(0); // stack size 0, no dyn_size
@@ -137,7 +138,8 @@ std::vector<std::uint64_t> sampleWithoutStack(qint64 pid, std::uint64_t ip, cons
 qint64 unusedPid()
 {
     for (qint64 pid = 4'000'000; pid > 1000; pid -= 7919) {
-        if (!QFile::exists(QStringLiteral("/proc/%1").arg(pid)) && !QFile::exists(QStringLiteral("/tmp/perf-%1.map").arg(pid)))
+        if (!QFile::exists(QStringLiteral("/proc/%1").arg(pid))
+            && !QFile::exists(QStringLiteral("/tmp/perf-%1.map").arg(pid)))
             return pid;
     }
     return 0;
@@ -578,7 +580,8 @@ void TestProfiler::framePointerFallback()
     const std::uint64_t inOuter = address(&fpchain::outer) + 6;
     RecordProcessor processor(getpid(), 17);
     for (int i = 0; i < 3; ++i)
-        feed(processor, sampleWithoutStack(getpid(), leafIp, { std::uint64_t(PERF_CONTEXT_USER), leafIp, inMiddle, inOuter }));
+        feed(processor,
+            sampleWithoutStack(getpid(), leafIp, { std::uint64_t(PERF_CONTEXT_USER), leafIp, inMiddle, inOuter }));
     // A chain with the leaf alone: nothing beyond it to fall back on.
     feed(processor, sampleWithoutStack(getpid(), leafIp, { std::uint64_t(PERF_CONTEXT_USER), leafIp }));
     const ProfileStats stats = processor.stats();

@@ -409,8 +409,10 @@ void TestProfileWidgets::openedCaptureShowsItsProfiles()
         QVERIFY2(recorder.start(path, &error), qPrintable(error));
         QVERIFY(recorder.flush(&error));
         recorder.stop();
-        QVERIFY(writeCaptureProfiles(path, { { getpid(), QStringLiteral("app"),
-                    "app;main;work();parse 30\napp;main;work();sort 10\napp;main;idle 60\n" } }, &error));
+        QVERIFY(writeCaptureProfiles(path,
+            { { getpid(), QStringLiteral("app"),
+                "app;main;work();parse 30\napp;main;work();sort 10\napp;main;idle 60\n" } },
+            &error));
     }
     QString error;
     std::unique_ptr<MainWindow> window(MainWindow::openCaptureWindow(path, &error));
@@ -465,7 +467,8 @@ void TestProfileWidgets::functionColumnTakesTheWidth()
     // Long C++ names and longer "called from" lists (docs/screenshot-profile.png): the function's
     // name is what the table is read for, so it takes the room; the callers are cut (tooltip).
     const QString function = QStringLiteral("std::_Hashtable<std::string, int>::_M_find_before_node(unsigned long)");
-    const QString caller = QStringLiteral("std::unordered_map<std::__cxx11::basic_string<char>, int>::operator[](std::__cxx11::basic_string<char> const&)");
+    const QString caller = QStringLiteral("std::unordered_map<std::__cxx11::basic_string<char>, "
+                                          "int>::operator[](std::__cxx11::basic_string<char> const&)");
     const QByteArray folded = QStringLiteral("app;main;%1;%2 70\napp;main;idle 30\n").arg(caller, function).toUtf8();
     ProfilePanel panel;
     panel.resize(1200, 600);
@@ -479,9 +482,12 @@ void TestProfileWidgets::functionColumnTakesTheWidth()
     QHeaderView* header = view->horizontalHeader();
     const int functionWidth = header->sectionSize(TopFunctionsModel::Function);
     const int callersWidth = header->sectionSize(TopFunctionsModel::Callers);
-    QVERIFY2(functionWidth > callersWidth, qPrintable(QStringLiteral("function %1 px, callers %2 px").arg(functionWidth).arg(callersWidth)));
+    QVERIFY2(functionWidth > callersWidth,
+        qPrintable(QStringLiteral("function %1 px, callers %2 px").arg(functionWidth).arg(callersWidth)));
     QVERIFY2(functionWidth >= view->fontMetrics().horizontalAdvance(function),
-        qPrintable(QStringLiteral("function %1 px for %2 px of name").arg(functionWidth).arg(view->fontMetrics().horizontalAdvance(function))));
+        qPrintable(QStringLiteral("function %1 px for %2 px of name")
+                       .arg(functionWidth)
+                       .arg(view->fontMetrics().horizontalAdvance(function))));
     // Everything fits: no horizontal scrolling for this.
     QVERIFY2(header->length() <= view->viewport()->width(),
         qPrintable(QStringLiteral("%1 px of columns in %2 px").arg(header->length()).arg(view->viewport()->width())));
@@ -493,7 +499,8 @@ void TestProfileWidgets::functionColumnTakesTheWidth()
     QTRY_VERIFY_WITH_TIMEOUT(header->sectionSize(TopFunctionsModel::Function) >= least, 10000);
     for (int column = 0; column < TopFunctionsModel::ColumnCount; ++column) {
         if (column != TopFunctionsModel::Function)
-            QVERIFY2(header->sectionSize(TopFunctionsModel::Function) > header->sectionSize(column), qPrintable(QString::number(column)));
+            QVERIFY2(header->sectionSize(TopFunctionsModel::Function) > header->sectionSize(column),
+                qPrintable(QString::number(column)));
     }
 }
 

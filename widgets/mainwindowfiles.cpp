@@ -132,13 +132,16 @@ void MainWindow::showCapture(const QString& path, const CaptureLoad& load)
     }
     m_alerts->add(alerts);
     // Its CPU profiles, read-only in the profile view; read and built into call trees on the pool.
-    m_pool.submit(QStringLiteral("capture profiles"), [path] {
-              std::vector<ProfileSnapshotPtr> snapshots;
-              for (const CapturedProfile& p : readCaptureProfiles(path))
-                  snapshots.push_back(foldedexport::snapshotOf(p.pid, p.process, p.folded));
-              return snapshots;
-          })
-        .then(this, [this](const std::vector<ProfileSnapshotPtr>& snapshots) { m_profile->setRecordedProfiles(snapshots); });
+    m_pool
+        .submit(QStringLiteral("capture profiles"),
+            [path] {
+                std::vector<ProfileSnapshotPtr> snapshots;
+                for (const CapturedProfile& p : readCaptureProfiles(path))
+                    snapshots.push_back(foldedexport::snapshotOf(p.pid, p.process, p.folded));
+                return snapshots;
+            })
+        .then(this,
+            [this](const std::vector<ProfileSnapshotPtr>& snapshots) { m_profile->setRecordedProfiles(snapshots); });
     requestRefresh();
 }
 
