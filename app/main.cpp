@@ -537,11 +537,11 @@ int main(int argc, char** argv)
                 exitCode = 1;
             }
             recorder.stop();
-            if (profiling) { // the capture keeps the profiles too (a table of their own)
-                QList<CapturedProfile> profiles;
-                for (const ProfileSnapshotPtr& p : profiler.sessionSnapshots())
-                    profiles.append({ p->pid, p->process, p->folded() });
-                if (QString profileError; !writeCaptureProfiles(parser.value(record), profiles, &profileError)) {
+            // The capture keeps the profiles too (a table of their own): every one taken, by
+            // --profile or started from the window's Profile button.
+            if (const std::vector<ProcessProfiler*> profiled = profiler.profilers(); !profiled.empty()) {
+                if (QString profileError;
+                    !writeCaptureProfiles(parser.value(record), capturedProfiles(profiled), &profileError)) {
                     std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(profileError));
                     exitCode = 1;
                 }
@@ -596,8 +596,9 @@ int main(int argc, char** argv)
 
     if (!headlessRun) {
         window = std::make_unique<MainWindow>(&store, live ? &server : nullptr);
-        window->setProfiler(&profiler);
-        if (live) {
+        if (live) { // a capture's profiles are shown read-only (showCapture)
+            window->setProfiler(&profiler);
+            window->setProfileEveryProcess(profiling); // what is attached or launched later too
             auto* otlpMenu = new OtlpMenu(&otlpReceiver, parser.isSet(otlp) || parser.isSet(otlpHideInternal), window.get());
             window->menuBar()->addMenu(otlpMenu);
             QObject::connect(otlpMenu, &OtlpMenu::message, window.get(),

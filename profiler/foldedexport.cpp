@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "foldedexport.h"
 
+#include "profileaggregate.h"
+#include "safepath.h"
+
 #include <QSaveFile>
 
 namespace perfdash::foldedexport {
 
 bool writeFile(const QString& path, const std::vector<ProfileSnapshotPtr>& snapshots, QString* error)
 {
+    // QSaveFile follows a symlink and replaces its target: one planted in a shared directory is refused.
+    if (const QString refused = safepath::checkWritableTarget(path); !refused.isEmpty()) {
+        *error = refused;
+        return false;
+    }
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly)) {
         *error = QStringLiteral("cannot write %1: %2").arg(path, file.errorString());
@@ -41,6 +49,27 @@ std::vector<FoldedLine> parse(const QByteArray& text, int* malformed)
     if (malformed)
         *malformed = bad;
     return lines;
+}
+
+ProfileSnapshotPtr snapshotOf(qint64 pid, const QString& process, const QByteArray& folded)
+{
+    FunctionTable functions;
+    ProfileAggregate aggregate;
+    std::vector<std::uint32_t> frames;
+    for (const FoldedLine& line : parse(folded)) {
+        const QStringList names = line.stack.split(QLatin1Char(';'));
+        frames.clear();
+        for (qsizetype i = 1; i < names.size(); ++i) // [0] is the process
+            frames.push_back(names[i] == QLatin1String("[unknown]") ? FunctionTable::kUnknown
+                                                                    : functions.intern({ names[i], {}, {}, false }));
+        aggregate.add(0, 0, frames, line.count);
+    }
+    auto snapshot = std::make_shared<ProfileSnapshot>(aggregate.snapshot({}, 0, functions));
+    snapshot->threads.clear(); // the one made up above: folded stacks keep no threads
+    snapshot->pid = pid;
+    snapshot->process = process;
+    snapshot->stats.samples = snapshot->totalSamples();
+    return snapshot;
 }
 
 } // namespace perfdash::foldedexport

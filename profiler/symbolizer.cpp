@@ -57,10 +57,14 @@ QString Symbolizer::demangle(const char* name)
 void Symbolizer::resolve(Dwfl* dwfl, std::uint64_t pc, std::vector<std::uint32_t>* out)
 {
     if (const auto it = m_cache.find(pc); it != m_cache.end()) {
-        out->insert(out->end(), it->second.begin(), it->second.end());
-        if (it->second.size() == 1 && it->second.front() == FunctionTable::kUnknown)
-            ++m_unknown;
-        return;
+        const bool unknown = it->second.size() == 1 && it->second.front() == FunctionTable::kUnknown;
+        // An unknown address may be JIT code compiled since: when the JIT's map changed, ask again.
+        if (!unknown || !jitMapChanged()) {
+            out->insert(out->end(), it->second.begin(), it->second.end());
+            m_unknown += unknown ? 1 : 0;
+            return;
+        }
+        loadJitMap(); // and forgets the cache
     }
     if (m_cache.size() >= kMaxCache)
         m_cache.clear();
@@ -192,29 +196,48 @@ void Symbolizer::resolveUncached(Dwfl* dwfl, std::uint64_t pc, std::vector<std::
         { moduleFile + QStringLiteral("+0x") + QString::number(fileAddress, 16), moduleFile, {}, false }));
 }
 
-bool Symbolizer::resolveJit(std::uint64_t pc, std::vector<std::uint32_t>* out)
+QString Symbolizer::jitMapPath() const
+{
+    return QStringLiteral("/tmp/perf-%1.map").arg(m_pid);
+}
+
+bool Symbolizer::jitMapChanged() const
+{
+    // One stat, only for addresses that were unknown: a process without a JIT has few of them.
+    const qint64 size = QFileInfo(jitMapPath()).size();
+    return size > 0 && size != m_jitMapSize;
+}
+
+void Symbolizer::loadJitMap()
 {
     // /tmp/perf-PID.map: "START SIZE name" in hex, one a line, written by JITs (V8, the JVM's agents, LuaJIT).
-    QFile map(QStringLiteral("/tmp/perf-%1.map").arg(m_pid));
+    QFile map(jitMapPath());
     const qint64 size = map.size();
-    if (size > 0 && size != m_jitMapSize && map.open(QIODevice::ReadOnly)) {
-        m_jitMapSize = size;
-        m_jit.clear();
-        while (!map.atEnd()) {
-            const QByteArray line = map.readLine().trimmed();
-            const qsizetype first = line.indexOf(' ');
-            const qsizetype second = first < 0 ? -1 : line.indexOf(' ', first + 1);
-            if (second < 0)
-                continue;
-            bool ok1 = false, ok2 = false;
-            const std::uint64_t start = line.left(first).toULongLong(&ok1, 16);
-            const std::uint64_t length = line.mid(first + 1, second - first - 1).toULongLong(&ok2, 16);
-            if (ok1 && ok2)
-                m_jit.push_back({ start, length, QString::fromUtf8(line.mid(second + 1)) });
-        }
-        std::sort(m_jit.begin(), m_jit.end(), [](const JitSymbol& a, const JitSymbol& b) { return a.start < b.start; });
-        m_cache.clear(); // addresses resolved as unknown before may be JIT code now
+    if (size <= 0 || size == m_jitMapSize)
+        return;
+    m_jitMapSize = size; // also when unreadable: not tried again until it changes
+    if (!map.open(QIODevice::ReadOnly))
+        return;
+    m_jit.clear();
+    while (!map.atEnd()) {
+        const QByteArray line = map.readLine().trimmed();
+        const qsizetype first = line.indexOf(' ');
+        const qsizetype second = first < 0 ? -1 : line.indexOf(' ', first + 1);
+        if (second < 0)
+            continue;
+        bool ok1 = false, ok2 = false;
+        const std::uint64_t start = line.left(first).toULongLong(&ok1, 16);
+        const std::uint64_t length = line.mid(first + 1, second - first - 1).toULongLong(&ok2, 16);
+        if (ok1 && ok2)
+            m_jit.push_back({ start, length, QString::fromUtf8(line.mid(second + 1)) });
     }
+    std::sort(m_jit.begin(), m_jit.end(), [](const JitSymbol& a, const JitSymbol& b) { return a.start < b.start; });
+    m_cache.clear(); // addresses resolved as unknown before may be JIT code now
+}
+
+bool Symbolizer::resolveJit(std::uint64_t pc, std::vector<std::uint32_t>* out)
+{
+    loadJitMap();
     auto it = std::upper_bound(
         m_jit.begin(), m_jit.end(), pc, [](std::uint64_t value, const JitSymbol& s) { return value < s.start; });
     if (it == m_jit.begin())

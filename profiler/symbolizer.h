@@ -43,7 +43,8 @@ private:
  * Address -> functions, innermost first (inlined frames expanded from DWARF scopes), through
  * libdw: ELF symbol tables (demangled), DWARF names and file:line where there is debug info,
  * module+offset where there is none, the JIT's /tmp/perf-PID.map for addresses outside every
- * module. Each address is resolved once (cache). Uses the Unwinder's Dwfl, on its thread.
+ * module (read again when it grows, as JITs append to it). Each address is resolved once (cache;
+ * an unknown one again once the JIT map changed). Uses the Unwinder's Dwfl, on its thread.
  */
 class Symbolizer
 {
@@ -64,6 +65,11 @@ public:
 private:
     void resolveUncached(Dwfl* dwfl, std::uint64_t pc, std::vector<std::uint32_t>* out);
     bool resolveJit(std::uint64_t pc, std::vector<std::uint32_t>* out);
+    /// Reads the JIT map again when its size changed (JITs append to it); forgets the cache then.
+    void loadJitMap();
+    QString jitMapPath() const;
+    /// The JIT map has another size than when it was last read.
+    bool jitMapChanged() const;
 
     struct JitSymbol {
         std::uint64_t start, size;

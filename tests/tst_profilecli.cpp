@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `perfdash --profile` end to end: a launched target profiled headless, its folded stacks written at
-// the end and kept in the capture, `perfdash compare` showing the differential profile, and the
+// the end and kept in the capture, `perfdash compare` showing the differential profile of two runs
+// of different workloads, and the
 // refusal sentence on stderr when the kernel says no (simulated: this machine allows it).
 #include "captureprofiles.h"
 #include "foldedexport.h"
@@ -78,16 +79,46 @@ void TestProfileCli::profileLaunchedCommand()
     QVERIFY2(hot + cold >= 500, text.constData()); // a busy CI machine gives the target less than a core
     QVERIFY2(qAbs(double(hot) / double(hot + cold) - 0.75) < 0.05, qPrintable(QStringLiteral("%1 %2").arg(hot).arg(cold)));
 
-    // The capture keeps the profile; compare shows where the CPU went (here: nowhere else).
+    // The capture keeps the profile.
     QString error;
     const QList<CapturedProfile> profiles = readCaptureProfiles(capture, &error);
     QVERIFY2(profiles.size() == 1, qPrintable(error));
     QCOMPARE(profiles[0].process, QStringLiteral("perfdash_profil"));
     QCOMPARE(profiles[0].folded, text);
-    const Run compare = runPerfdash({ QStringLiteral("compare"), capture, capture });
+
+    // A second run where hotFunction does a third of the work (3 units to 1): an even split. The
+    // differential profile says where the CPU went: hotFunction went from 3/4 of the samples to
+    // 1/2, coldFunction from 1/4 to 1/2 (their total shares: the leaf is the inlined spin() in both).
+    const QString evenCapture = dir.filePath(QStringLiteral("even.perfdash"));
+    const Run even = runPerfdash({ QStringLiteral("--headless"), QStringLiteral("--quiet"), QStringLiteral("--socket"),
+        dir.filePath(QStringLiteral("s2.sock")), QStringLiteral("--profile"), QStringLiteral("--profile-hz"),
+        QStringLiteral("999"), QStringLiteral("--duration"), QStringLiteral("5"), QStringLiteral("--record"),
+        evenCapture, QStringLiteral("--"), kBin + QStringLiteral("/perfdash_profile_target_nofp"),
+        QStringLiteral("--hot-units"), QStringLiteral("1") });
+    QVERIFY2(even.status == 0, even.err.constData());
+    const Run compare = runPerfdash({ QStringLiteral("compare"), capture, evenCapture });
     QVERIFY2(compare.out.contains("CPU profile:"), compare.out.constData());
-    QVERIFY(compare.out.contains("perfdash_profil/target::hotFunction(unsigned long)"));
-    QVERIFY(compare.out.contains("+0.0"));
+    // "perfdash_profil/target::hotFunction(unsigned long)  0.3%→0.4%  +0.1  75.1%→50.2%"
+    const auto row = [&](const QString& function) -> QStringList {
+        for (const QByteArray& line : compare.out.split('\n')) {
+            if (line.startsWith(QStringLiteral("perfdash_profil/%1 ").arg(function).toUtf8()))
+                return QString::fromUtf8(line).split(QLatin1Char(' '), Qt::SkipEmptyParts);
+        }
+        return {};
+    };
+    const auto totals = [](const QStringList& cells, double* base, double* next) {
+        const QStringList shares = cells.value(cells.size() - 1).remove(QLatin1Char('%')).split(QStringLiteral("→"));
+        bool ok1 = false, ok2 = false;
+        *base = shares.value(0).toDouble(&ok1);
+        *next = shares.value(1).toDouble(&ok2);
+        return ok1 && ok2;
+    };
+    const QStringList hotRow = row(QStringLiteral("target::hotFunction(unsigned long)"));
+    const QStringList coldRow = row(QStringLiteral("target::coldFunction(unsigned long)"));
+    double hotBase = 0, hotNext = 0, coldBase = 0, coldNext = 0;
+    QVERIFY2(totals(hotRow, &hotBase, &hotNext) && totals(coldRow, &coldBase, &coldNext), compare.out.constData());
+    QVERIFY2(qAbs(hotBase - 75) < 6 && qAbs(hotNext - 50) < 6, compare.out.constData());
+    QVERIFY2(qAbs(coldBase - 25) < 6 && qAbs(coldNext - 50) < 6, compare.out.constData());
 }
 
 void TestProfileCli::refusalOnStderr()

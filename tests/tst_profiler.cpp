@@ -2,22 +2,29 @@
 // The sampling profiler against real processes of ours (tests/helpers/profiletarget.cpp): the CPU
 // split between two functions, whole stacks with and without frame pointers, threads started
 // after the attach, a target that exits mid-profile, a stripped binary; and the refusals a user
-// at paranoid 3 or profiling another user's process reads, simulated through PerfSystem.
+// at paranoid 3 or profiling another user's process reads, simulated through PerfSystem. And what
+// a live run seldom shows, fed as records or files: a JIT's /tmp/perf-PID.map, lost and throttle
+// records, samples without user registers (the frame-pointer fallback), a planted symlink.
 #include "calltree.h"
 #include "foldedexport.h"
 #include "perfeventsource.h"
 #include "processprofiler.h"
 #include "profileaggregate.h"
 #include "profiler.h"
+#include "recordprocessor.h"
+#include "symbolizer.h"
 
 #include <QProcess>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <cerrno>
+#include <cstring>
 #include <memory>
 
+#include <linux/perf_event.h>
 #include <unistd.h>
 
 using namespace perfdash;
@@ -95,6 +102,73 @@ char threadState(qint64 pid, qint64 tid)
     return paren >= 0 && paren + 2 < line.size() ? line.at(paren + 2) : 'X';
 }
 
+/// One ring-buffer record: the header, then @p fields (u64 each), 8-byte aligned as the kernel's.
+std::vector<std::uint64_t> record(std::uint32_t type, const std::vector<std::uint64_t>& fields)
+{
+    std::vector<std::uint64_t> words(1 + fields.size());
+    perf_event_header header {};
+    header.type = type;
+    header.size = std::uint16_t(words.size() * 8);
+    std::memcpy(words.data(), &header, sizeof header);
+    std::copy(fields.begin(), fields.end(), words.begin() + 1);
+    return words;
+}
+
+void feed(RecordProcessor& processor, const std::vector<std::uint64_t>& words)
+{
+    perf_event_header header {};
+    std::memcpy(&header, words.data(), sizeof header);
+    processor.process(header, reinterpret_cast<const std::uint8_t*>(words.data()));
+}
+
+/// A sample as the kernel writes it for IP | TID | TIME | CALLCHAIN | REGS_USER | STACK_USER, with
+/// no user registers (abi 0) and no stack copy: what a sample in a kernel thread, or a kernel that
+/// could not copy the stack, gives. Only the frame-pointer chain is left to unwind with.
+std::vector<std::uint64_t> sampleWithoutStack(qint64 pid, std::uint64_t ip, const std::vector<std::uint64_t>& chain)
+{
+    std::vector<std::uint64_t> fields { ip, std::uint64_t(pid) | (std::uint64_t(pid) << 32), 1'000'000'000ull,
+        chain.size() };
+    fields.insert(fields.end(), chain.begin(), chain.end());
+    fields.push_back(0); // abi: PERF_SAMPLE_REGS_ABI_NONE, no registers follow
+    fields.push_back(0); // stack size 0, no dyn_size
+    return record(PERF_RECORD_SAMPLE, fields);
+}
+
+/// A pid no process has now, so that /tmp/perf-PID.map is ours alone during the test.
+qint64 unusedPid()
+{
+    for (qint64 pid = 4'000'000; pid > 1000; pid -= 7919) {
+        if (!QFile::exists(QStringLiteral("/proc/%1").arg(pid))
+            && !QFile::exists(QStringLiteral("/tmp/perf-%1.map").arg(pid)))
+            return pid;
+    }
+    return 0;
+}
+} // namespace
+
+// Functions of this binary, for the frame-pointer fallback: their addresses are what a chain holds.
+namespace fpchain {
+volatile unsigned long g_sink = 0;
+__attribute__((noinline)) void leaf()
+{
+    for (int i = 0; i < 64; ++i)
+        g_sink = g_sink * 3 + 1;
+}
+__attribute__((noinline)) void middle()
+{
+    leaf();
+    for (int i = 0; i < 64; ++i)
+        g_sink = g_sink * 5 + 1;
+}
+__attribute__((noinline)) void outer()
+{
+    middle();
+    for (int i = 0; i < 64; ++i)
+        g_sink = g_sink * 7 + 1;
+}
+} // namespace fpchain
+
+namespace {
 PerfSystem refusing(int error, int paranoid, qint64 owner)
 {
     PerfSystem system = PerfSystem::real();
@@ -121,6 +195,10 @@ private Q_SLOTS:
     void aggregateTimeRangesAndThreads();
     void topFunctionsCountRecursionOnce();
     void foldedFormat();
+    void foldedExportRefusesSymlink();
+    void jitMapResolved();
+    void lostAndThrottleCounted();
+    void framePointerFallback();
 };
 
 void TestProfiler::cpuSplitAndWholeStacks_data()
@@ -403,6 +481,131 @@ void TestProfiler::foldedFormat()
     QCOMPARE(lines[1].count, quint64(7));
     QVERIFY(!foldedexport::writeFile(dir.filePath(QStringLiteral("missing/dir/x")), {}, &error));
     QVERIFY(error.contains(QLatin1String("cannot write")));
+}
+
+void TestProfiler::foldedExportRefusesSymlink()
+{
+    // A symlink planted where the export goes (a shared /tmp): QSaveFile would follow it and
+    // replace the file it points to. Refused, as the CSV exports refuse it; the target is untouched.
+    QTemporaryDir dir;
+    const QString victim = dir.filePath(QStringLiteral("precious.txt"));
+    {
+        QFile file(victim);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("keep me\n");
+    }
+    const QString link = dir.filePath(QStringLiteral("profile.folded"));
+    QVERIFY(QFile::link(victim, link));
+    FunctionTable functions;
+    ProfileAggregate aggregate;
+    const std::uint32_t main = functions.intern({ QStringLiteral("main"), {}, {}, false });
+    const std::uint32_t stack[] = { main };
+    aggregate.add(1, 0, stack, 5);
+    auto snapshot = std::make_shared<ProfileSnapshot>(aggregate.snapshot({}, 0, functions));
+    QString error;
+    QVERIFY(!foldedexport::writeFile(link, { snapshot }, &error));
+    QVERIFY2(error.contains(QLatin1String("symbolic link")) && error.contains(link), qPrintable(error));
+    QFile file(victim);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QCOMPARE(file.readAll(), QByteArray("keep me\n"));
+    QVERIFY(QFileInfo(link).isSymLink());
+    // A regular file there is replaced as before.
+    const QString plain = dir.filePath(QStringLiteral("plain.folded"));
+    QVERIFY(QFile(plain).open(QIODevice::WriteOnly));
+    QVERIFY2(foldedexport::writeFile(plain, { snapshot }, &error), qPrintable(error));
+}
+
+void TestProfiler::jitMapResolved()
+{
+    const qint64 pid = unusedPid();
+    QVERIFY(pid > 0);
+    const QString path = QStringLiteral("/tmp/perf-%1.map").arg(pid);
+    const auto cleanup = qScopeGuard([&] { QFile::remove(path); });
+    const auto append = [&](const QByteArray& lines) {
+        QFile map(path);
+        return map.open(QIODevice::WriteOnly | QIODevice::Append) && map.write(lines) == lines.size();
+    };
+    // "START SIZE name", hex, as V8 (--perf-basic-prof), the JVM's perf-map-agent and LuaJIT write it.
+    QVERIFY(append("7f0000001000 100 LazyCompiled:*parse app.js:12\n7f0000002000 80 Interpreter\n"));
+    FunctionTable functions;
+    Symbolizer symbolizer(pid_t(pid), &functions);
+    const auto nameAt = [&](std::uint64_t pc) {
+        std::vector<std::uint32_t> out;
+        symbolizer.resolve(nullptr, pc, &out); // no module holds it: the JIT's map is asked
+        return out.size() == 1 ? functions.at(out[0]).name : QStringLiteral("<%1 frames>").arg(out.size());
+    };
+    QCOMPARE(nameAt(0x7f0000001000), QStringLiteral("LazyCompiled:*parse app.js:12")); // names keep their spaces
+    QCOMPARE(nameAt(0x7f00000010ff), QStringLiteral("LazyCompiled:*parse app.js:12"));
+    QCOMPARE(nameAt(0x7f0000002010), QStringLiteral("Interpreter"));
+    std::vector<std::uint32_t> out;
+    symbolizer.resolve(nullptr, 0x7f0000001010, &out);
+    QCOMPARE(functions.at(out[0]).module, QStringLiteral("[jit]"));
+    QCOMPARE(symbolizer.unknownFrames(), std::uint64_t(0));
+    QCOMPARE(nameAt(0x7f0000001100), QStringLiteral("[unknown]")); // the end is not in it
+    QCOMPARE(nameAt(0x7f0000003010), QStringLiteral("[unknown]")); // not compiled yet
+    QCOMPARE(symbolizer.unknownFrames(), std::uint64_t(2));
+
+    // The JIT compiles more and appends to its map: read again, also for an address that was
+    // resolved (and cached) as unknown before.
+    QVERIFY(append("7f0000003000 40 LazyCompiled:*render app.js:40\n"));
+    QCOMPARE(nameAt(0x7f0000003010), QStringLiteral("LazyCompiled:*render app.js:40"));
+    QCOMPARE(nameAt(0x7f0000003020), QStringLiteral("LazyCompiled:*render app.js:40"));
+    QCOMPARE(nameAt(0x7f0000001010), QStringLiteral("LazyCompiled:*parse app.js:12"));
+    QCOMPARE(symbolizer.unknownFrames(), std::uint64_t(2));
+}
+
+void TestProfiler::lostAndThrottleCounted()
+{
+    RecordProcessor processor(getpid(), 0);
+    feed(processor, record(PERF_RECORD_LOST, { 1, 7 })); // id, lost
+    feed(processor, record(PERF_RECORD_LOST, { 2, 5 }));
+    feed(processor, record(PERF_RECORD_LOST_SAMPLES, { 3 })); // lost
+    feed(processor, record(PERF_RECORD_LOST, { 1 })); // cut short: no count to read
+    feed(processor, record(PERF_RECORD_THROTTLE, { 1'000, 1, 1 })); // time, id, stream_id
+    feed(processor, record(PERF_RECORD_UNTHROTTLE, { 2'000, 1, 1 })); // the rate is back: not a throttle
+    feed(processor, record(PERF_RECORD_THROTTLE, { 3'000, 1, 1 }));
+    const ProfileStats stats = processor.stats();
+    QCOMPARE(stats.lost, std::uint64_t(15));
+    QCOMPARE(stats.throttled, std::uint64_t(2));
+    QCOMPARE(stats.samples, std::uint64_t(0));
+}
+
+void TestProfiler::framePointerFallback()
+{
+    // Samples without registers or a stack copy: CFI cannot start, the kernel's frame-pointer chain
+    // gives the stack (leaf ip, then return addresses, which point after their call instructions).
+    const auto address = [](void (*f)()) { return reinterpret_cast<std::uint64_t>(f); };
+    const std::uint64_t leafIp = address(&fpchain::leaf) + 2;
+    const std::uint64_t inMiddle = address(&fpchain::middle) + 6; // the unwinder takes 1 off: + 5
+    const std::uint64_t inOuter = address(&fpchain::outer) + 6;
+    RecordProcessor processor(getpid(), 17);
+    for (int i = 0; i < 3; ++i)
+        feed(processor,
+            sampleWithoutStack(getpid(), leafIp, { std::uint64_t(PERF_CONTEXT_USER), leafIp, inMiddle, inOuter }));
+    // A chain with the leaf alone: nothing beyond it to fall back on.
+    feed(processor, sampleWithoutStack(getpid(), leafIp, { std::uint64_t(PERF_CONTEXT_USER), leafIp }));
+    const ProfileStats stats = processor.stats();
+    QCOMPARE(stats.samples, std::uint64_t(4));
+    QCOMPARE(stats.framePointerStacks, std::uint64_t(3));
+    QCOMPARE(stats.ipOnlyStacks, std::uint64_t(1));
+    QCOMPARE(stats.cfiStacks, std::uint64_t(0));
+    const ProfileSnapshot s = processor.aggregate().snapshot({}, 0, processor.functions());
+    QCOMPARE(s.totalSamples(), std::uint64_t(4));
+    bool whole = false;
+    for (std::uint32_t i = 1; i < s.nodes.size(); ++i) {
+        const QStringList path = s.path(i);
+        if (s.nodes[i].self == 3) {
+            QCOMPARE(path.size(), 3); // beyond the leaf: its callers, outermost first
+            QVERIFY2(path[0].contains(QLatin1String("fpchain::outer")), qPrintable(path.join(QLatin1Char(';'))));
+            QVERIFY2(path[1].contains(QLatin1String("fpchain::middle")), qPrintable(path.join(QLatin1Char(';'))));
+            QVERIFY2(path[2].contains(QLatin1String("fpchain::leaf")), qPrintable(path.join(QLatin1Char(';'))));
+            whole = true;
+        } else if (s.nodes[i].self == 1) {
+            QCOMPARE(path.size(), 1);
+            QVERIFY(path[0].contains(QLatin1String("fpchain::leaf")));
+        }
+    }
+    QVERIFY2(whole, s.folded().constData());
 }
 
 QTEST_GUILESS_MAIN(TestProfiler)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The profile views: the flame graph (layout, zoom kept across snapshots, search, tooltips), the
 // top-functions model (QAbstractItemModelTester), and the panel on a real profiled process, with
-// its thread filter, time range, folded export and the refusal sentence.
+// its thread filter, time range, folded export and the refusal sentence; --profile for processes
+// attached or launched from the window, a capture's profiles shown read-only, lost and throttled
+// samples in the status, and the top table's columns.
 #include "capture.h"
 #include "captureprofiles.h"
 #include "comparisonwindow.h"
@@ -13,17 +15,25 @@
 #include "profilediffmodel.h"
 #include "profilepanel.h"
 #include "profiler.h"
+#include "recordprocessor.h"
 #include "topfunctionsmodel.h"
 
 #include <QAbstractItemModelTester>
 #include <QComboBox>
+#include <QDir>
+#include <QHeaderView>
 #include <QProcess>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QTabWidget>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <cerrno>
+#include <cstring>
+
+#include <linux/perf_event.h>
 
 #include <unistd.h>
 
@@ -61,6 +71,31 @@ std::uint32_t nodeNamed(const ProfileSnapshot& s, const QString& prefix)
     return 0;
 }
 
+const QString kTarget = QStringLiteral(PERFDASH_BIN_DIR "/perfdash_profile_target_nofp");
+
+/// Starts the target and waits for its "ready".
+bool startTarget(QProcess& target)
+{
+    target.start(kTarget);
+    if (!target.waitForStarted(10000))
+        return false;
+    while (!target.canReadLine()) {
+        if (!target.waitForReadyRead(10000))
+            return false;
+    }
+    return target.readLine().trimmed() == "ready";
+}
+
+void feed(RecordProcessor& processor, std::uint32_t type, std::vector<std::uint64_t> fields)
+{
+    fields.insert(fields.begin(), 0);
+    perf_event_header header {};
+    header.type = type;
+    header.size = std::uint16_t(fields.size() * 8);
+    std::memcpy(fields.data(), &header, sizeof header);
+    processor.process(header, reinterpret_cast<const std::uint8_t*>(fields.data()));
+}
+
 PerfSystem refusing()
 {
     PerfSystem system = PerfSystem::real();
@@ -84,6 +119,10 @@ private Q_SLOTS:
     void mainWindowHasProfileTab();
     void comparisonWindowShowsDifferentialProfile();
     void savedCaptureKeepsProfiles();
+    void windowProfilesEveryAttachedAndLaunchedProcess();
+    void openedCaptureShowsItsProfiles();
+    void statusShowsLostAndThrottled();
+    void functionColumnTakesTheWidth();
 };
 
 void TestProfileWidgets::topFunctionsModel()
@@ -320,6 +359,149 @@ void TestProfileWidgets::savedCaptureKeepsProfiles()
     QVERIFY(profiles[0].folded.contains("target::hotFunction(unsigned long)"));
     target.closeWriteChannel();
     QVERIFY(target.waitForFinished(10000));
+}
+
+void TestProfileWidgets::windowProfilesEveryAttachedAndLaunchedProcess()
+{
+    MetricsStore store;
+    Profiler profiler;
+    MainWindow window(&store, nullptr);
+    window.setProfiler(&profiler);
+    QProcess attached;
+    QVERIFY(startTarget(attached));
+    QString error;
+    // Without --profile, attaching samples /proc only.
+    QVERIFY2(window.attach(attached.processId(), &error), qPrintable(error));
+    QVERIFY(!profiler.profilerFor(attached.processId()));
+
+    // With it, what is attached or launched from the window (the dialogs call these) is profiled.
+    window.setProfileEveryProcess(true);
+    QSignalSpy started(&profiler, &Profiler::profilingStarted);
+    QVERIFY2(window.attach(attached.processId(), &error), qPrintable(error));
+    QVERIFY(started.size() == 1 || started.wait(10000));
+    QCOMPARE(started.at(0).at(0).toLongLong(), attached.processId());
+    ProcessProfiler* first = profiler.profilerFor(attached.processId());
+    QVERIFY(first);
+    QVERIFY2(window.launch(kTarget, {}, QDir::tempPath(), &error), qPrintable(error));
+    QVERIFY(started.size() == 2 || started.wait(10000));
+    const qint64 launched = started.at(1).at(0).toLongLong();
+    QVERIFY(launched > 0 && launched != attached.processId());
+    ProcessProfiler* second = profiler.profilerFor(launched);
+    QVERIFY(second);
+    QTRY_VERIFY_WITH_TIMEOUT(first->samples() >= 100 && second->samples() >= 100, 60000);
+    // The launched process is selected: its profile is the one shown.
+    QTRY_VERIFY_WITH_TIMEOUT(window.profilePanel()->snapshot() && window.profilePanel()->snapshot()->pid == launched
+            && window.profilePanel()->snapshot()->totalSamples() > 0,
+        30000);
+    attached.closeWriteChannel();
+    QVERIFY(attached.waitForFinished(10000));
+}
+
+void TestProfileWidgets::openedCaptureShowsItsProfiles()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("profiled.perfdash"));
+    {
+        MetricsStore store;
+        QVERIFY(store.attachPid(getpid()));
+        CaptureRecorder recorder(&store);
+        QString error;
+        QVERIFY2(recorder.start(path, &error), qPrintable(error));
+        QVERIFY(recorder.flush(&error));
+        recorder.stop();
+        QVERIFY(writeCaptureProfiles(path,
+            { { getpid(), QStringLiteral("app"),
+                "app;main;work();parse 30\napp;main;work();sort 10\napp;main;idle 60\n" } },
+            &error));
+    }
+    QString error;
+    std::unique_ptr<MainWindow> window(MainWindow::openCaptureWindow(path, &error));
+    QVERIFY2(window, qPrintable(error));
+    ProfilePanel* panel = window->profilePanel();
+    QSignalSpy refreshed(panel, &ProfilePanel::refreshed);
+    panel->setProcess(getpid(), QStringLiteral("app"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel->showsRecorded(), 10000); // read on the worker pool
+    const ProfileSnapshotPtr s = panel->snapshot();
+    QCOMPARE(s->totalSamples(), 100ull);
+    QCOMPARE(s->folded(), QByteArray("app;main;idle 60\napp;main;work();parse 30\napp;main;work();sort 10\n"));
+    QCOMPARE(panel->topFunctions()->rowCount(), 5);
+    QCOMPARE(panel->topFunctions()->index(0, TopFunctionsModel::Function).data().toString(), QStringLiteral("idle"));
+    QVERIFY(panel->flameGraph()->rectOf(nodeNamed(*s, QStringLiteral("parse"))).width() > 0);
+    QVERIFY2(panel->statusText().contains(QStringLiteral("read-only")), qPrintable(panel->statusText()));
+    QVERIFY(panel->statusText().contains(QStringLiteral("100 samples")));
+    // Nothing to start: it is a recording.
+    auto* start = panel->findChild<QPushButton*>();
+    QVERIFY(start && start->text() == QStringLiteral("Profile"));
+    QVERIFY(!start->isEnabled());
+    // A process the capture has no profile of says so.
+    panel->setProcess(getpid() + 100000);
+    QTRY_VERIFY_WITH_TIMEOUT(!panel->snapshot(), 10000);
+    QVERIFY(panel->statusText().contains(QStringLiteral("not profiled")));
+}
+
+void TestProfileWidgets::statusShowsLostAndThrottled()
+{
+    // What the kernel says it dropped reaches the status line, as the records are counted.
+    RecordProcessor processor(getpid(), 0);
+    feed(processor, PERF_RECORD_LOST, { 1, 40 });
+    feed(processor, PERF_RECORD_LOST_SAMPLES, { 2 });
+    feed(processor, PERF_RECORD_THROTTLE, { 1'000, 1, 1 });
+    feed(processor, PERF_RECORD_THROTTLE, { 2'000, 1, 1 });
+    feed(processor, PERF_RECORD_THROTTLE, { 3'000, 1, 1 });
+    auto snapshot = std::make_shared<ProfileSnapshot>(processor.aggregate().snapshot({}, 0, processor.functions()));
+    snapshot->stats = processor.stats();
+    snapshot->pid = getpid();
+    snapshot->process = QStringLiteral("app");
+    QCOMPARE(snapshot->stats.lost, 42ull);
+    QCOMPARE(snapshot->stats.throttled, 3ull);
+    ProfilePanel panel;
+    panel.setRecordedProfiles({ snapshot });
+    QSignalSpy refreshed(&panel, &ProfilePanel::refreshed);
+    panel.setProcess(getpid());
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot() == snapshot, 10000);
+    QVERIFY2(panel.statusText().contains(QStringLiteral("lost 42, throttled 3 times")), qPrintable(panel.statusText()));
+}
+
+void TestProfileWidgets::functionColumnTakesTheWidth()
+{
+    // Long C++ names and longer "called from" lists (docs/screenshot-profile.png): the function's
+    // name is what the table is read for, so it takes the room; the callers are cut (tooltip).
+    const QString function = QStringLiteral("std::_Hashtable<std::string, int>::_M_find_before_node(unsigned long)");
+    const QString caller = QStringLiteral("std::unordered_map<std::__cxx11::basic_string<char>, "
+                                          "int>::operator[](std::__cxx11::basic_string<char> const&)");
+    const QByteArray folded = QStringLiteral("app;main;%1;%2 70\napp;main;idle 30\n").arg(caller, function).toUtf8();
+    ProfilePanel panel;
+    panel.resize(1200, 600);
+    panel.setRecordedProfiles({ foldedexport::snapshotOf(42, QStringLiteral("app"), folded) });
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    panel.setProcess(42);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot() && panel.topFunctions()->rowCount() == 4, 10000);
+    auto* view = panel.findChild<QTableView*>();
+    QVERIFY(view);
+    QHeaderView* header = view->horizontalHeader();
+    const int functionWidth = header->sectionSize(TopFunctionsModel::Function);
+    const int callersWidth = header->sectionSize(TopFunctionsModel::Callers);
+    QVERIFY2(functionWidth > callersWidth,
+        qPrintable(QStringLiteral("function %1 px, callers %2 px").arg(functionWidth).arg(callersWidth)));
+    QVERIFY2(functionWidth >= view->fontMetrics().horizontalAdvance(function),
+        qPrintable(QStringLiteral("function %1 px for %2 px of name")
+                       .arg(functionWidth)
+                       .arg(view->fontMetrics().horizontalAdvance(function))));
+    // Everything fits: no horizontal scrolling for this.
+    QVERIFY2(header->length() <= view->viewport()->width(),
+        qPrintable(QStringLiteral("%1 px of columns in %2 px").arg(header->length()).arg(view->viewport()->width())));
+
+    // As narrow as the profile tab beside the tables (the screenshot): the rest scrolls, but the
+    // function keeps the most room, and 40 characters of its name at least.
+    panel.resize(500, 600);
+    const int least = view->fontMetrics().averageCharWidth() * 40;
+    QTRY_VERIFY_WITH_TIMEOUT(header->sectionSize(TopFunctionsModel::Function) >= least, 10000);
+    for (int column = 0; column < TopFunctionsModel::ColumnCount; ++column) {
+        if (column != TopFunctionsModel::Function)
+            QVERIFY2(header->sectionSize(TopFunctionsModel::Function) > header->sectionSize(column),
+                qPrintable(QString::number(column)));
+    }
 }
 
 QTEST_MAIN(TestProfileWidgets)

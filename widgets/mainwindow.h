@@ -73,6 +73,9 @@ public:
     void applyBudgets(const QList<Budget>& budgets, const Thresholds& thresholds);
     void setPaused(bool paused);
     void setGroupByPrefix(bool group);
+    /// Attaches to @p pid and selects it (the attach dialog does this for each process chosen);
+    /// false with @p error.
+    bool attach(qint64 pid, QString* error);
     /// Launches @p program with PERFDASH_SOCKET set and attaches to it; false with @p error.
     bool launch(const QString& program, const QStringList& arguments, const QString& directory, QString* error);
     void requestRefresh();
@@ -81,7 +84,8 @@ public:
     QFuture<QString> saveCapture(const QString& path);
     /// Opens a capture read-only in a window of its own.
     static MainWindow* openCaptureWindow(const QString& path, QString* error);
-    /// Shows what a loaded capture holds besides its store: its name, any damage, its alerts.
+    /// Shows what a loaded capture holds besides its store: its name, any damage, its alerts, and
+    /// its CPU profiles (read-only in the profile view, once read on the worker pool).
     void showCapture(const QString& path, const CaptureLoad& load);
 
     /// Says in the status bar that the session is being recorded to @p path (--record).
@@ -96,6 +100,10 @@ public:
     ChartsPanel* charts() const { return m_charts; }
     /// The CPU profile tab, beside the charts; @p profiler may be null (no profiling).
     void setProfiler(Profiler* profiler);
+    /// --profile: every process attached or launched from the window is profiled too (a refusal
+    /// is said in the profile view and the status bar).
+    void setProfileEveryProcess(bool on) { m_profileEveryProcess = on; }
+    bool profilesEveryProcess() const { return m_profileEveryProcess; }
     ProfilePanel* profilePanel() const { return m_profile; }
     QTableView* operationView() const { return m_operationView; }
     QTableView* processView() const { return m_processView; }
@@ -151,6 +159,8 @@ private:
     void queueAlert(Alert alert);
     void exportWithDialog(ExportKind kind);
     void showAttachDialog();
+    /// With --profile (setProfileEveryProcess), profiles @p pid.
+    void profileIfAsked(qint64 pid);
     void showLaunchDialog();
     void showBudgetsDialog();
     void saveCaptureWithDialog();
@@ -222,6 +232,7 @@ private:
     quint64 m_droppedAlerts = 0;
     QString m_exportFolder;
     std::vector<std::unique_ptr<QProcess>> m_launched;
+    bool m_profileEveryProcess = false;
 };
 
 } // namespace perfdash

@@ -8,6 +8,7 @@
 #include "comparisonwindow.h"
 #include "csvwriter.h"
 #include "exportdialog.h"
+#include "foldedexport.h"
 #include "mainwindowhelpers.h"
 #include "profilepanel.h"
 #include "profiler.h"
@@ -130,6 +131,17 @@ void MainWindow::showCapture(const QString& path, const CaptureLoad& load)
         alerts.append(std::move(alert));
     }
     m_alerts->add(alerts);
+    // Its CPU profiles, read-only in the profile view; read and built into call trees on the pool.
+    m_pool
+        .submit(QStringLiteral("capture profiles"),
+            [path] {
+                std::vector<ProfileSnapshotPtr> snapshots;
+                for (const CapturedProfile& p : readCaptureProfiles(path))
+                    snapshots.push_back(foldedexport::snapshotOf(p.pid, p.process, p.folded));
+                return snapshots;
+            })
+        .then(this,
+            [this](const std::vector<ProfileSnapshotPtr>& snapshots) { m_profile->setRecordedProfiles(snapshots); });
     requestRefresh();
 }
 

@@ -5,9 +5,12 @@
 #include "attachdialog.h"
 #include "budgetsdialog.h"
 #include "ingestserver.h"
+#include "profilepanel.h"
+#include "profiler.h"
 
 #include <QMessageBox>
 #include <QProcess>
+#include <QStatusBar>
 
 namespace perfdash {
 
@@ -25,12 +28,30 @@ void MainWindow::showAttachDialog()
         return;
     for (qint64 pid : dialog.selectedPids()) {
         QString error;
-        const quint64 key = m_store->attachPid(pid, &error);
-        if (!key)
+        if (!attach(pid, &error))
             QMessageBox::warning(this, tr("Cannot attach"), error);
-        else
-            selectProcess(key);
     }
+}
+
+bool MainWindow::attach(qint64 pid, QString* error)
+{
+    const quint64 key = m_store->attachPid(pid, error);
+    if (!key)
+        return false;
+    profileIfAsked(pid);
+    selectProcess(key);
+    return true;
+}
+
+void MainWindow::profileIfAsked(qint64 pid)
+{
+    Profiler* profiler = m_profile->profiler();
+    if (!m_profileEveryProcess || !profiler)
+        return;
+    // A refusal is not the attach's failure: the profile view says why and what fixes it.
+    QString why;
+    if (!profiler->profile(pid, &why))
+        statusBar()->showMessage(tr("Not profiled: %1").arg(why), 15000);
 }
 
 bool MainWindow::launch(const QString& program, const QStringList& arguments, const QString& directory, QString* error)
@@ -48,8 +69,10 @@ bool MainWindow::launch(const QString& program, const QStringList& arguments, co
             *error = tr("cannot launch %1: %2").arg(program, process->errorString());
         return false;
     }
-    if (const quint64 key = m_store->attachPid(process->processId()))
+    if (const quint64 key = m_store->attachPid(process->processId())) {
+        profileIfAsked(process->processId());
         selectProcess(key);
+    }
     m_launched.push_back(std::move(process));
     return true;
 }

@@ -74,8 +74,15 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_topView->sortByColumn(TopFunctionsModel::Self, Qt::DescendingOrder);
     m_topView->verticalHeader()->hide();
     m_topView->setSelectionBehavior(QAbstractItemView::SelectRows);
-    // Numbers fit their values, the function's name takes the rest (never collapsing to a letter).
+    // Numbers fit their values, the function's name takes the rest, and 48 characters of it at
+    // least in a narrow tab (C++ names are long; the rest of the row scrolls); the callers (a list
+    // of names, in full in the tooltip), the module and the location are cut short, or they would
+    // take the room the function's name is read in.
     m_topColumns = new TableColumns(m_topView, TopFunctionsModel::Function);
+    m_topColumns->setNameLimit(48);
+    m_topColumns->setMaximumChars(TopFunctionsModel::Callers, 32);
+    m_topColumns->setMaximumChars(TopFunctionsModel::Module, 20);
+    m_topColumns->setMaximumChars(TopFunctionsModel::Location, 20);
 
     auto* splitter = new QSplitter(Qt::Vertical, this);
     splitter->addWidget(m_flame);
@@ -152,6 +159,26 @@ void ProfilePanel::setProcess(qint64 pid, const QString& name)
     refresh();
 }
 
+void ProfilePanel::setRecordedProfiles(std::vector<ProfileSnapshotPtr> profiles)
+{
+    m_recorded = std::move(profiles);
+    refresh();
+}
+
+ProfileSnapshotPtr ProfilePanel::recordedFor(qint64 pid) const
+{
+    for (const ProfileSnapshotPtr& p : m_recorded) {
+        if (p->pid == pid)
+            return p;
+    }
+    return nullptr;
+}
+
+bool ProfilePanel::showsRecorded() const
+{
+    return m_snapshot && m_snapshot == recordedFor(m_pid);
+}
+
 bool ProfilePanel::startProfiling()
 {
     if (!m_profiler || m_pid <= 0)
@@ -186,7 +213,7 @@ void ProfilePanel::refresh()
     ProcessProfiler* profiler = m_profiler ? m_profiler->profilerFor(m_pid) : nullptr;
     const quint64 job = ++m_job;
     if (!profiler) {
-        apply(job, nullptr);
+        apply(job, recordedFor(m_pid)); // a capture's, or none
         return;
     }
     // The tree is merged under the profiler's lock on a worker, never on the GUI thread.
@@ -245,15 +272,20 @@ QString ProfilePanel::statusText() const
         return tr("Process %1 is not profiled: press Profile (or start perfdash with --profile).").arg(m_pid);
     const ProfileStats& s = m_snapshot->stats;
     const std::uint64_t stacks = std::max<std::uint64_t>(1, s.cfiStacks + s.framePointerStacks + s.ipOnlyStacks);
-    QString text = tr("%1 (pid %2)%3: %4 samples at %5 Hz; %6 in this view; stacks: %7% CFI, %8% frame pointers")
-                       .arg(m_snapshot->process)
-                       .arg(m_pid)
-                       .arg(s.exited ? tr(", exited") : QString())
-                       .arg(s.samples)
-                       .arg(s.frequencyHz)
-                       .arg(m_snapshot->totalSamples())
-                       .arg(100 * s.cfiStacks / stacks)
-                       .arg(100 * s.framePointerStacks / stacks);
+    QString text = showsRecorded()
+        ? tr("%1 (pid %2), recorded in the capture (read-only): %3 samples of the whole session")
+              .arg(m_snapshot->process)
+              .arg(m_pid)
+              .arg(m_snapshot->totalSamples())
+        : tr("%1 (pid %2)%3: %4 samples at %5 Hz; %6 in this view; stacks: %7% CFI, %8% frame pointers")
+              .arg(m_snapshot->process)
+              .arg(m_pid)
+              .arg(s.exited ? tr(", exited") : QString())
+              .arg(s.samples)
+              .arg(s.frequencyHz)
+              .arg(m_snapshot->totalSamples())
+              .arg(100 * s.cfiStacks / stacks)
+              .arg(100 * s.framePointerStacks / stacks);
     if (s.lost || s.throttled || s.unknownFrames || s.truncatedStacks)
         text += tr("; lost %1, throttled %2 times, %3 unknown frames, %4 truncated stacks")
                     .arg(s.lost)
@@ -270,7 +302,7 @@ void ProfilePanel::updateStatus()
     const bool refused = m_profiler && !m_profiler->problemFor(m_pid).isEmpty();
     m_status->setStyleSheet(refused ? QStringLiteral("color: #b00020") : QString());
     ProcessProfiler* profiler = m_profiler ? m_profiler->profilerFor(m_pid) : nullptr;
-    m_start->setEnabled(m_profiler && m_pid > 0 && (!profiler || profiler->hasExited()));
+    m_start->setEnabled(m_profiler && m_pid > 0 && (!profiler || profiler->hasExited()) && !showsRecorded());
 }
 
 QString ProfilePanel::exportFolded(const QString& path) const

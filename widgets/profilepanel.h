@@ -47,6 +47,11 @@ public:
     /// The process whose profile is shown (0: none).
     void setProcess(qint64 pid, const QString& name = {});
     qint64 process() const { return m_pid; }
+    /// Profiles that no longer change (a capture's): shown, read-only, for their process when no
+    /// live profiler has one. Their time range is the session; they keep no threads.
+    void setRecordedProfiles(std::vector<ProfileSnapshotPtr> profiles);
+    /// The shown profile is a recorded one.
+    bool showsRecorded() const;
     /// Starts profiling the shown process (the button does this).
     bool startProfiling();
     /// Writes every profiled process's session profile as folded stacks; the error sentence, empty on success.
@@ -70,12 +75,14 @@ private:
     void apply(quint64 job, ProfileSnapshotPtr snapshot);
     void updateThreads();
     void updateStatus();
+    ProfileSnapshotPtr recordedFor(qint64 pid) const;
 
     QPointer<Profiler> m_profiler;
     qint64 m_pid = 0;
     QString m_name;
     ProfileQuery m_query;
     ProfileSnapshotPtr m_snapshot;
+    std::vector<ProfileSnapshotPtr> m_recorded;
     quint64 m_job = 0;
     QTimer m_timer;
     QLabel* m_status;

@@ -44,6 +44,18 @@ int TableColumns::contentWidth(int column) const
     return std::max(static_cast<const QAbstractItemView*>(m_view)->sizeHintForColumn(column), titleWidth);
 }
 
+void TableColumns::setNameLimit(int chars)
+{
+    m_nameLimit = chars;
+    fit();
+}
+
+void TableColumns::setMaximumChars(int column, int chars)
+{
+    m_maximumChars.insert(column, chars);
+    fit();
+}
+
 void TableColumns::fit()
 {
     QHeaderView* header = m_view->horizontalHeader();
@@ -71,13 +83,16 @@ void TableColumns::fit()
         // Grow-only while the rows stay, so that a value going from 10.2 to 9.8 ms does not jitter.
         int& content = m_contentWidths[c];
         content = std::max(content, contentWidth(c));
-        const int width = std::max(content, m_userWidths.value(c, 0));
+        int fitted = content;
+        if (const auto cap = m_maximumChars.constFind(c); cap != m_maximumChars.constEnd())
+            fitted = std::min(fitted, m_view->fontMetrics().averageCharWidth() * *cap + 16);
+        const int width = std::max(fitted, m_userWidths.value(c, 0));
         if (width != header->sectionSize(c))
             header->resizeSection(c, width);
         others += width;
     }
     if (m_name >= 0 && m_name < columns && !header->isSectionHidden(m_name)) {
-        const int limit = m_view->fontMetrics().averageCharWidth() * NameLimit + 16;
+        const int limit = m_view->fontMetrics().averageCharWidth() * m_nameLimit + 16;
         const int least = std::min(contentWidth(m_name), limit);
         const int room = m_view->viewport()->width() - others;
         const int width = std::max({ least, room, m_userWidths.value(m_name, 0) });

@@ -20,10 +20,16 @@ class TableColumns : public QObject
 {
     Q_OBJECT
 public:
-    static constexpr int NameLimit = 20; ///< characters the name column shows at least (if it has them)
+    static constexpr int NameLimit = 20; ///< characters the name column shows at least (if it has them), by default
 
     TableColumns(QTableView* view, int nameColumn);
 
+    /// Characters the name column shows at least (if it has them), however narrow the view: a
+    /// table read for its long names (C++ functions) gives them more than NameLimit.
+    void setNameLimit(int chars);
+    /// A text column besides the name (a list of callers, a path): never wider than @p chars
+    /// characters unless the user drags it wider, so that the name column keeps the room.
+    void setMaximumChars(int column, int chars);
     /// Refits after new rows or values (cheap enough for every refresh: it measures visible rows).
     void fit();
     int nameColumn() const noexcept { return m_name; }
@@ -42,8 +48,10 @@ private:
     QTableView* m_view;
     QObject* m_viewport = nullptr;
     int m_name;
+    int m_nameLimit = NameLimit;
     bool m_fitting = false;
     QHash<int, int> m_userWidths;
+    QHash<int, int> m_maximumChars;
     QHash<int, int> m_contentWidths; // the widest content seen since the last reset
 };
 

@@ -71,6 +71,9 @@ QVariant TopFunctionsModel::data(const QModelIndex& index, int role) const
             lines.append(QStringLiteral("%1: %2").arg(caller == std::uint32_t(-1) ? tr("[root]") : m_snapshot->functions[caller].name).arg(samples));
         return lines.join(QLatin1Char('\n'));
     }
+    if (role == Qt::ToolTipRole
+        && (index.column() == Function || index.column() == Module || index.column() == Location))
+        return data(index, Qt::DisplayRole); // the whole of a name the column cuts
     if (role != Qt::DisplayRole && role != SortRole)
         return {};
     switch (index.column()) {

@@ -8,6 +8,8 @@
 //   --exit-after MS      exits after MS milliseconds
 //   --main-thread-exits  the main thread ends (pthread_exit) after 300 ms; the worker goes on until killed
 //   --rounds N           (bench/) the worker does N rounds, prints "done THREAD_CPU_NS WALL_NS", exits
+//   --hot-units N        hotFunction does N units of work per round, not 3 (1: an even split, for a
+//                        differential profile against the default run)
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -24,6 +26,7 @@
 
 namespace target {
 std::atomic<unsigned long> sink { 0 };
+std::atomic<unsigned long> hotUnits { 3 };
 
 // Inlined into both callers, so that they cost the same per unit and DWARF shows an inlined frame.
 inline __attribute__((always_inline)) unsigned long spin(unsigned long units)
@@ -47,7 +50,7 @@ __attribute__((noinline)) void coldFunction(unsigned long units)
 __attribute__((noinline)) void workerLoop(const std::atomic<bool>* stop)
 {
     while (!stop->load(std::memory_order_relaxed)) {
-        hotFunction(3);
+        hotFunction(hotUnits.load(std::memory_order_relaxed));
         coldFunction(1);
     }
 }
@@ -78,6 +81,8 @@ int main(int argc, char** argv)
             exitAfterMs = std::atol(argv[++i]);
         else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
             rounds = std::atol(argv[++i]);
+        else if (std::strcmp(argv[i], "--hot-units") == 0 && i + 1 < argc)
+            target::hotUnits.store(std::strtoul(argv[++i], nullptr, 10));
     }
     if (rounds >= 0) { // fixed work on a thread of its own, timed by that thread's CPU clock
         std::printf("ready\n");
