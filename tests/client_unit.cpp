@@ -152,6 +152,20 @@ void clockCase()
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         const std::uint64_t ns = perfdash::clock::elapsedNs(a, perfdash::clock::read(which), which);
         CHECK(ns >= 19'000'000 && ns < 2'000'000'000);
+        // Each calibration step asks the kernel again: when its watchdog stops trusting the TSC
+        // (clocksource hpet), readings go back to CLOCK_MONOTONIC.
+        static const char* source = "tsc";
+        perfdash::clock::Calibrator calibrator([] { return std::string(source); });
+        CHECK(calibrator.start());
+        calibrator.step();
+        CHECK_EQ(calibrator.calibrations(), 1);
+        CHECK(perfdash::stats().counterClock);
+        source = "hpet";
+        calibrator.step();
+        CHECK(!perfdash::stats().counterClock);
+        CHECK_EQ(calibrator.nextDueNs(), std::uint64_t(0));
+        perfdash::clock::now(which);
+        CHECK_EQ(which, int(perfdash::clock::Monotonic));
     }
 }
 
@@ -425,7 +439,11 @@ void reconnectCase()
     CHECK_EQ(t.metrics["reconnect.gauge"], 42.0);
     dashboard.dropClient();
     // The client notices, reconnects, and sends its gauges and counters again unasked.
-    t = dashboard.waitFor([](const Tally& x) { return x.connections >= 2 && x.metricFrames.count("reconnect.gauge") > 0; },
+    t = dashboard.waitFor(
+        [](const Tally& x) {
+            return x.connections >= 2 && x.metricFrames.count("reconnect.gauge") > 0
+                && x.metricFrames.count("reconnect.counter") > 0;
+        },
         std::chrono::seconds(20));
     CHECK(t.connections >= 2);
     CHECK_EQ(t.metricFrames.count("reconnect.gauge"), std::size_t(1));

@@ -186,6 +186,7 @@ private:
                 std::lock_guard lock(m_mutex);
                 m_tally.connections++;
                 m_tally.metricFrames.clear();
+                m_tally.metrics.clear(); // what a new connection gets, it must be sent again
             }
             m_client = c;
             std::string buffer;

@@ -82,7 +82,7 @@ bool counterTrusted(bool cpuInvariant, const std::string& source, bool disabledB
 bool Calibrator::start()
 {
     const char* off = std::getenv("PERFDASH_NO_TSC");
-    m_enabled = counterTrusted(cpuCounterInvariant(), kernelClocksource(), off && *off && std::strcmp(off, "0") != 0);
+    m_enabled = counterTrusted(cpuCounterInvariant(), m_clocksource(), off && *off && std::strcmp(off, "0") != 0);
     m_ticks0 = ticks();
     m_mono0 = monotonicNs();
     return m_enabled;
@@ -100,6 +100,14 @@ std::uint64_t Calibrator::nextDueNs() const noexcept
 
 void Calibrator::step() noexcept
 {
+    if (!m_enabled)
+        return;
+    if (!counterTrusted(true, m_clocksource(), false)) {
+        // The kernel no longer trusts the TSC: neither do we. Scopes begun on the counter end on it.
+        m_enabled = false;
+        g_state.ready.store(0, std::memory_order_release);
+        return;
+    }
     const std::uint64_t t1 = ticks();
     const std::uint64_t mono1 = monotonicNs();
     ++m_calibrations;

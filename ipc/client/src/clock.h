@@ -99,7 +99,14 @@ std::string kernelClocksource();
 class Calibrator
 {
 public:
-    /// Decides once whether the counter is used; false: every reading stays on CLOCK_MONOTONIC.
+    /// @p clocksource reads the kernel's clocksource (the tests give their own).
+    explicit Calibrator(std::string (*clocksource)() = kernelClocksource) noexcept
+        : m_clocksource(clocksource)
+    {
+    }
+    /// Decides whether the counter is used; false: every reading stays on CLOCK_MONOTONIC. Each
+    /// step() asks the kernel again: when it stops trusting the TSC later (its watchdog switches to
+    /// hpet), readings go back to CLOCK_MONOTONIC for good.
     bool start();
     /// The monotonic time at which step() is next due, or 0 when there is nothing to do.
     std::uint64_t nextDueNs() const noexcept;
@@ -107,6 +114,7 @@ public:
     int calibrations() const noexcept { return m_calibrations; }
 
 private:
+    std::string (*m_clocksource)();
     bool m_enabled = false;
     int m_calibrations = 0;
     std::uint64_t m_ticks0 = 0;
