@@ -14,6 +14,7 @@
 #include <QTest>
 #include <QThread>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace perfdash;
@@ -177,14 +178,29 @@ private Q_SLOTS:
 
     void unreadableIsAccessDenied()
     {
-        if (geteuid() == 0)
-            QSKIP("root reads everything; this case needs an ordinary user");
         QTemporaryDir root;
         QVERIFY(QDir(root.path()).mkpath(s("88")));
         writeFile(root.filePath(s("88/stat")), fakeStat(88, "x", 'S', 1));
         QFile::setPermissions(root.filePath(s("88/stat")), QFileDevice::Permissions());
-        const ProcessSample sample = ProcessSampler(88, root.path()).sample();
-        QCOMPARE(sample.status, Status::AccessDenied);
+        if (geteuid() != 0) {
+            const ProcessSample sample = ProcessSampler(88, root.path()).sample();
+            QCOMPARE(sample.status, Status::AccessDenied);
+            return;
+        }
+        // Root reads everything (CI runs as root): the sampling runs in a child that became nobody.
+        QFile::setPermissions(root.path(), QFileDevice::Permissions(0x7755));
+        QFile::setPermissions(root.filePath(s("88")), QFileDevice::Permissions(0x7755));
+        const QString path = root.path();
+        const pid_t child = ::fork();
+        if (child == 0) {
+            if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+                ::_exit(10);
+            ::_exit(ProcessSampler(88, path).sample().status == Status::AccessDenied ? 0 : 1);
+        }
+        int status = 0;
+        QCOMPARE(::waitpid(child, &status, 0), child);
+        QVERIFY(WIFEXITED(status));
+        QCOMPARE(WEXITSTATUS(status), 0);
     }
 
     void attachedProcessKeepsHistoryAfterExit()
