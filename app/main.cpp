@@ -526,8 +526,6 @@ int main(int argc, char** argv)
             if (!refusals.isEmpty())
                 std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(refusals));
         }
-        if (commandStatus != HeadlessGate::Ok && (exitCode == 0 || exitCode == HeadlessGate::BudgetBroken))
-            exitCode = commandStatus; // the command's own failure comes first
         if (live)
             store.sampleProcesses();
         store.stop();
@@ -587,6 +585,7 @@ int main(int argc, char** argv)
                 exitCode = 1;
             }
         }
+        exitCode = HeadlessGate::exitStatus(exitCode, commandStatus); // the command's own failure comes first
     };
     const auto quit = [&] {
         finish();
