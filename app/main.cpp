@@ -434,6 +434,8 @@ int main(int argc, char** argv)
     }
     OtlpReceiver otlpReceiver(&store);
     otlpReceiver.setHideInternalSpans(parser.isSet(otlpHideInternal));
+    QObject::connect(&otlpReceiver, &OtlpReceiver::problem, &app,
+        [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
     if (parser.isSet(otlp)) {
         if (!live)
             fail(QStringLiteral("--otlp receives live telemetry; it does not go with --open"));
