@@ -426,6 +426,7 @@ int main(int argc, char** argv)
     metrics.setIngestServer(&server);
     QObject::connect(&metrics, &MetricsEndpoint::problem, &app,
         [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
+    // In the window too: MainWindow::setHttpEndpoints().
     if (parser.isSet(prometheus)) {
         QHostAddress host;
         quint16 port = 0;
@@ -598,6 +599,7 @@ int main(int argc, char** argv)
     if (!headlessRun) {
         window = std::make_unique<MainWindow>(&store, live ? &server : nullptr);
         window->setProfiler(&profiler);
+        window->setHttpEndpoints(&metrics, live ? &otlpReceiver : nullptr);
         if (live) {
             auto* otlpMenu = new OtlpMenu(&otlpReceiver, parser.isSet(otlp) || parser.isSet(otlpHideInternal), window.get());
             window->menuBar()->addMenu(otlpMenu);
