@@ -103,6 +103,17 @@ private Q_SLOTS:
         QCOMPARE(HeadlessGate::exitStatus(perfdash, command), status);
     }
 
+    /// --help shows perfdash compare's options as comparison.cpp parses them, and the precedence.
+    void helpShowsTheCurrentUsage()
+    {
+        QProcess perfdash;
+        perfdash.start(QCoreApplication::applicationDirPath() + u"/perfdash"_qs, { u"--help"_qs });
+        QVERIFY(perfdash.waitForFinished(30'000));
+        const QByteArray help = perfdash.readAllStandardOutput();
+        for (const char* option : { "--error-threshold PP", "--min-count N", "--format text|json|markdown", "that comes before 1 and 3" })
+            QVERIFY2(help.contains(option), help.constData());
+    }
+
     /// The statuses as the README documents them, from the real binary. "@DIR@" in an argument is
     /// the run's temporary directory; @p settings, when not empty, is the perfdash.conf the window
     /// saved (budgets saved from the window apply headless too).
