@@ -418,9 +418,12 @@ private Q_SLOTS:
         QString error;
         QVERIFY2(receiver.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
         // The clients' sockets exist before the limit drops: only the receiver's accepts run out.
+        // Non-blocking: a connect waits on nothing, however far behind the receiver is. Many: the
+        // earlier tests' connections (QNetworkAccessManager's, on its own thread) may still close
+        // while this runs and free a few more descriptors.
         std::vector<int> clients;
-        for (int i = 0; i < 40; ++i) {
-            clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        for (int i = 0; i < 400; ++i) {
+            clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
             QVERIFY(clients.back() >= 0);
         }
         int highest = 0;
@@ -453,9 +456,20 @@ private Q_SLOTS:
         address.sin_family = AF_INET;
         address.sin_port = htons(receiver.port());
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        for (int fd : clients) // the kernel completes each handshake; the receiver accepts what it can
-            QVERIFY2(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0, std::strerror(errno));
-        QTRY_VERIFY_WITH_TIMEOUT(receiver.stats().refusedDescriptors > 0, 20'000);
+        // In batches under the listen backlog, each waited for, until one is refused.
+        qsizetype connected = 0;
+        const auto handled = [&] {
+            const OtlpReceiver::Stats st = receiver.stats();
+            return st.refusedDescriptors > 0 || quint64(st.openConnections) + st.refusedDescriptors >= quint64(connected);
+        };
+        while (receiver.stats().refusedDescriptors == 0 && connected < qsizetype(clients.size())) {
+            for (int i = 0; i < 20; ++i, ++connected) {
+                const int rc = ::connect(clients[std::size_t(connected)], reinterpret_cast<sockaddr*>(&address), sizeof address);
+                QVERIFY2(rc == 0 || errno == EINPROGRESS, std::strerror(errno));
+            }
+            QTRY_VERIFY_WITH_TIMEOUT(handled(), 20'000);
+        }
+        QVERIFY(receiver.stats().refusedDescriptors > 0);
         QVERIFY(receiver.isListening());
         ::setrlimit(RLIMIT_NOFILE, &saved);
         for (int fd : fillers)
