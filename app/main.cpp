@@ -600,7 +600,6 @@ int main(int argc, char** argv)
     if (!headlessRun) {
         window = std::make_unique<MainWindow>(&store, live ? &server : nullptr);
         window->setProfiler(&profiler);
-        window->setHttpEndpoints(&metrics, live ? &otlpReceiver : nullptr);
         if (live) {
             auto* otlpMenu = new OtlpMenu(&otlpReceiver, parser.isSet(otlp) || parser.isSet(otlpHideInternal), window.get());
             window->menuBar()->addMenu(otlpMenu);
@@ -611,6 +610,7 @@ int main(int argc, char** argv)
             window->showCapture(capturePath, opened.load);
         if (parser.isSet(record))
             window->setRecording(parser.value(record));
+        window->setHttpEndpoints(&metrics, live ? &otlpReceiver : nullptr); // their refusals in the status bar
         if (viewName == QLatin1String("profile"))
             window->views()->setCurrentWidget(window->profilePanel());
         window->show();
