@@ -248,10 +248,11 @@ int main(int argc, char** argv)
     parser.setApplicationDescription(QStringLiteral(
         "Live profiling dashboard: percentiles, errors, memory and CPU of running processes.\n"
         "Usage: perfdash [options] [-- COMMAND [ARGS...]]\n"
-        "       perfdash compare BASE NEW [--threshold PCT] [--percentile p95]   (captures; exit 1 on a regression)\n"
+        "       perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N] [--percentile p95]\n"
+        "                        [--format text|json|markdown] [--gui]   (captures; exit 1 on a regression)\n"
         "Exit status: 0 success; 1 an export or the recording could not be written; 2 bad arguments or the run\n"
         "could not start; 3 a budget (--budget, or saved from the window) was broken at the end; with -- COMMAND,\n"
-        "64 + its exit status when it failed (192 + the signal that killed it), capped at 255."));
+        "64 + its exit status when it failed (192 + the signal that killed it), capped at 255; that comes before 1 and 3."));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption socket(QStringLiteral("socket"),
@@ -426,6 +427,7 @@ int main(int argc, char** argv)
     metrics.setIngestServer(&server);
     QObject::connect(&metrics, &MetricsEndpoint::problem, &app,
         [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
+    // In the window too: MainWindow::setHttpEndpoints().
     if (parser.isSet(prometheus)) {
         QHostAddress host;
         quint16 port = 0;
@@ -434,6 +436,8 @@ int main(int argc, char** argv)
     }
     OtlpReceiver otlpReceiver(&store);
     otlpReceiver.setHideInternalSpans(parser.isSet(otlpHideInternal));
+    QObject::connect(&otlpReceiver, &OtlpReceiver::problem, &app,
+        [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
     if (parser.isSet(otlp)) {
         if (!live)
             fail(QStringLiteral("--otlp receives live telemetry; it does not go with --open"));
@@ -526,8 +530,6 @@ int main(int argc, char** argv)
             if (!refusals.isEmpty())
                 std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(refusals));
         }
-        if (commandStatus != HeadlessGate::Ok && (exitCode == 0 || exitCode == HeadlessGate::BudgetBroken))
-            exitCode = commandStatus; // the command's own failure comes first
         if (live)
             store.sampleProcesses();
         store.stop();
@@ -587,6 +589,7 @@ int main(int argc, char** argv)
                 exitCode = 1;
             }
         }
+        exitCode = HeadlessGate::exitStatus(exitCode, commandStatus); // the command's own failure comes first
     };
     const auto quit = [&] {
         finish();
@@ -608,6 +611,7 @@ int main(int argc, char** argv)
             window->showCapture(capturePath, opened.load);
         if (parser.isSet(record))
             window->setRecording(parser.value(record));
+        window->setHttpEndpoints(&metrics, live ? &otlpReceiver : nullptr); // their refusals in the status bar
         if (viewName == QLatin1String("profile"))
             window->views()->setCurrentWidget(window->profilePanel());
         window->show();

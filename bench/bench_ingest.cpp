@@ -30,7 +30,7 @@ quint64 storeCount(const MetricsStore& store, const QString& operation)
 {
     quint64 total = 0;
     for (const ProcessInfo& p : store.processes()) {
-        if (auto s = store.monitor(p.key)->stats(operation))
+        if (auto s = store.sharedMonitor(p.key)->stats(operation))
             total += s->count;
     }
     return total;

@@ -36,7 +36,7 @@ namespace {
         "CREATE TABLE processes (key INTEGER PRIMARY KEY, pid INTEGER, name TEXT, command_line TEXT,"
         " instrumented INTEGER, state TEXT, reason TEXT, first_seen_ms INTEGER, last_seen_ms INTEGER,"
         " dropped_events INTEGER, dropped_bytes INTEGER, malformed INTEGER, metrics TEXT, lost_operations INTEGER,"
-        " refused_values INTEGER)",
+        " refused_values INTEGER, dropped_operations INTEGER)",
         "CREATE TABLE operations (id INTEGER PRIMARY KEY, process_key INTEGER, name TEXT, UNIQUE (process_key, name))",
         "CREATE TABLE seconds (operation_id INTEGER, second INTEGER, count INTEGER, errors INTEGER, sum_ns INTEGER,"
         " min_ns INTEGER, max_ns INTEGER, overflow INTEGER, buckets BLOB, p50_ns INTEGER, p95_ns INTEGER, p99_ns INTEGER,"
@@ -195,7 +195,7 @@ public:
         };
 
         QSqlQuery process(db);
-        process.prepare(QStringLiteral("INSERT OR REPLACE INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        process.prepare(QStringLiteral("INSERT OR REPLACE INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
         QSqlQuery operation(db);
         operation.prepare(QStringLiteral("INSERT INTO operations (id, process_key, name) VALUES (?, ?, ?)"));
         QSqlQuery second(db);
@@ -216,7 +216,8 @@ public:
                      QVariant(p.commandLine.join(QChar(0x1f))), QVariant(p.instrumented),
                      QVariant(QString::fromLatin1(stateName(p.state))), QVariant(p.reason), QVariant(p.firstSeenMs),
                      QVariant(p.lastSeenMs), QVariant(p.droppedEvents), QVariant(p.droppedBytes), QVariant(p.malformed),
-                     QVariant(QString::fromUtf8(QJsonDocument(metrics).toJson(QJsonDocument::Compact))), QVariant(p.lostOperations), QVariant(p.refusedValues) })
+                     QVariant(QString::fromUtf8(QJsonDocument(metrics).toJson(QJsonDocument::Compact))), QVariant(p.lostOperations), QVariant(p.refusedValues),
+                     QVariant(p.droppedOperations) })
                 process.addBindValue(v);
             run(process);
 
@@ -276,10 +277,17 @@ public:
         QSqlQuery threshold(db);
         threshold.prepare(QStringLiteral("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"));
         const Thresholds limits = m_store->thresholds();
-        // When this write happened on the store's clock: a reader's "last minute" ends here.
+        const MetricsStore::Refusals refusals = m_store->refusals();
+        // When this write happened on the store's clock: a reader's "last minute" ends here. The
+        // store-wide refusals are meta rows: a capture without them reads zeros.
         for (const auto& [key, value] : { std::pair { QStringLiteral("slow_ns"), limits.slowNs },
                  std::pair { QStringLiteral("very_slow_ns"), limits.verySlowNs },
-                 std::pair { QStringLiteral("recorded_until_ms"), quint64(m_store->clock()->wallMs()) } }) {
+                 std::pair { QStringLiteral("recorded_until_ms"), quint64(m_store->clock()->wallMs()) },
+                 std::pair { QStringLiteral("refused_process_limit"), refusals.processLimit },
+                 std::pair { QStringLiteral("refused_process_limit_connections"), refusals.processLimitConnections },
+                 std::pair { QStringLiteral("refused_counter_limit"), refusals.counterLimit },
+                 std::pair { QStringLiteral("refused_gauge_limit"), refusals.gaugeLimit },
+                 std::pair { QStringLiteral("refused_invalid_values"), refusals.invalidValues } }) {
             threshold.addBindValue(key);
             threshold.addBindValue(QString::number(value));
             run(threshold);
@@ -476,14 +484,30 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
                 }
                 store.setSlowThreshold(std::chrono::nanoseconds(limits.slowNs), std::chrono::nanoseconds(limits.verySlowNs));
             }
+            // What the store refused while recording (rows written since issue 12; absent: zeros).
+            if (q.exec(QStringLiteral("SELECT key, value FROM meta WHERE key LIKE 'refused_%'"))) {
+                MetricsStore::Refusals refusals;
+                const std::pair<const char*, quint64*> fields[] = { { "refused_process_limit", &refusals.processLimit },
+                    { "refused_process_limit_connections", &refusals.processLimitConnections },
+                    { "refused_counter_limit", &refusals.counterLimit }, { "refused_gauge_limit", &refusals.gaugeLimit },
+                    { "refused_invalid_values", &refusals.invalidValues } };
+                while (q.next()) {
+                    for (const auto& [name, field] : fields) {
+                        if (q.value(0).toString() == QLatin1String(name))
+                            *field = q.value(1).toULongLong();
+                    }
+                }
+                store.restoreRefusals(refusals);
+            }
             std::map<quint64, quint64> keys; // capture key -> store key
             std::map<quint64, ProcessInfo> saved;
             // Columns added since version 1 are at the end of their table; a capture without them reads 0.
             const QString processColumns = QStringLiteral("key, pid, name, command_line, instrumented, state, reason,"
                                                           " first_seen_ms, last_seen_ms, dropped_events, dropped_bytes, malformed, metrics");
-            if (q.exec(QStringLiteral("SELECT %1, lost_operations, refused_values FROM processes").arg(processColumns))
-                || q.exec(QStringLiteral("SELECT %1, lost_operations, 0 FROM processes").arg(processColumns))
-                || q.exec(QStringLiteral("SELECT %1, 0, 0 FROM processes").arg(processColumns))) {
+            if (q.exec(QStringLiteral("SELECT %1, lost_operations, refused_values, dropped_operations FROM processes").arg(processColumns))
+                || q.exec(QStringLiteral("SELECT %1, lost_operations, refused_values, 0 FROM processes").arg(processColumns))
+                || q.exec(QStringLiteral("SELECT %1, lost_operations, 0, 0 FROM processes").arg(processColumns))
+                || q.exec(QStringLiteral("SELECT %1, 0, 0, 0 FROM processes").arg(processColumns))) {
                 while (q.next()) {
                     ProcessInfo p;
                     p.pid = q.value(1).toLongLong();
@@ -499,6 +523,7 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
                     p.malformed = q.value(11).toULongLong();
                     p.lostOperations = q.value(13).toULongLong();
                     p.refusedValues = q.value(14).toULongLong();
+                    p.droppedOperations = q.value(15).toULongLong();
                     const QJsonObject metrics = QJsonDocument::fromJson(q.value(12).toString().toUtf8()).object();
                     for (auto it = metrics.constBegin(); it != metrics.constEnd(); ++it) {
                         if (it.key().startsWith(QLatin1String("counter:")))

@@ -69,6 +69,11 @@ int HeadlessGate::commandStatus(bool crashed, int exitCodeOrSignal)
     return std::min(255, CommandFailed + (crashed ? 128 : 0) + exitCodeOrSignal);
 }
 
+int HeadlessGate::exitStatus(int perfdashStatus, int commandStatus)
+{
+    return commandStatus != Ok ? commandStatus : perfdashStatus;
+}
+
 QStringList HeadlessGate::brokenBudgets(MetricsStore& store)
 {
     store.checkBudgets();

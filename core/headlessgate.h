@@ -37,6 +37,10 @@ public:
     static std::optional<quint64> parseDurationNs(const QString& text);
     /// The status perfdash exits with for a command that ended so (Ok when it succeeded).
     static int commandStatus(bool crashed, int exitCodeOrSignal);
+    /// The status a run ends with. A launched command's failure (commandStatus(), 64 and over)
+    /// comes first, so that a CI job tells it from perfdash's own; then perfdash's status, where a
+    /// write failure (1) was already put before a broken budget (3). Each failure is said on stderr.
+    static int exitStatus(int perfdashStatus, int commandStatus);
     /// Evaluates every budget now; one line per budget broken, worst first; empty when all hold.
     static QStringList brokenBudgets(MetricsStore& store);
 };

@@ -3,6 +3,7 @@
 
 #include <QDateTime>
 
+#include <algorithm>
 #include <cmath>
 
 namespace perfdash {
@@ -244,6 +245,16 @@ MetricsStore::Refusals MetricsStore::refusals() const
     return m_refusals;
 }
 
+void MetricsStore::restoreRefusals(const Refusals& saved)
+{
+    QMutexLocker lock(&m_mutex);
+    m_refusals.processLimit += saved.processLimit;
+    m_refusals.processLimitConnections += saved.processLimitConnections;
+    m_refusals.counterLimit += saved.counterLimit;
+    m_refusals.gaugeLimit += saved.gaugeLimit;
+    m_refusals.invalidValues += saved.invalidValues;
+}
+
 void MetricsStore::setDrops(quint64 key, quint64 events, quint64 bytes, quint64 operations)
 {
     QMutexLocker lock(&m_mutex);
@@ -314,7 +325,8 @@ ProcessInfo MetricsStore::infoLocked(const Process& p) const
         info.operations = total->count;
         info.operationsPerSecond = double(p.monitor->aggregateStats(QString(), StatsWindow::last(10))->count) / 10.0;
     }
-    info.droppedOperations = p.monitor->droppedOperations();
+    // A capture's count (restoreProcess()) is the recorded one; replaying its overflow row does not recount it.
+    info.droppedOperations = std::max(p.info.droppedOperations, p.monitor->droppedOperations());
     return info;
 }
 
@@ -340,13 +352,6 @@ QString MetricsStore::processName(quint64 key) const
     QMutexLocker lock(&m_mutex);
     const Process* p = findLocked(key);
     return p ? p->info.name : QString();
-}
-
-PerformanceMonitor* MetricsStore::monitor(quint64 key) const
-{
-    QMutexLocker lock(&m_mutex);
-    const Process* p = findLocked(key);
-    return p ? p->monitor.get() : nullptr;
 }
 
 std::shared_ptr<PerformanceMonitor> MetricsStore::sharedMonitor(quint64 key) const
@@ -435,6 +440,7 @@ void MetricsStore::restoreProcess(quint64 key, const ProcessInfo& saved)
         p->info.lostOperations = saved.lostOperations;
         p->info.malformed = saved.malformed;
         p->info.refusedValues = saved.refusedValues;
+        p->info.droppedOperations = saved.droppedOperations;
         p->info.cpuPercent.reset();
     }
 }

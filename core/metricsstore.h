@@ -110,6 +110,8 @@ public:
     /// Messages of a connection that got no process entry (openProcess() returned 0).
     void addRefusedForProcessLimit(quint64 messages, bool newConnection);
     Refusals refusals() const;
+    /// What a capture says the store refused (added to what this store counted itself).
+    void restoreRefusals(const Refusals& saved);
 
     /// Samples every live or attached process from /proc now (start() does it every second).
     void sampleProcesses();
@@ -120,10 +122,9 @@ public:
     std::optional<ProcessInfo> process(quint64 key) const;
     /// Cheap, unlike process(): no statistics are computed.
     QString processName(quint64 key) const;
-    /// The monitor holding @p key's operations, for callers on the store's thread that do not
-    /// keep it across an event loop turn (an exited process may be evicted then); others use sharedMonitor().
-    PerformanceMonitor* monitor(quint64 key) const;
-    /// The same monitor, kept alive for as long as the caller holds it, eviction or not.
+    /// The monitor holding @p key's operations (null when the store holds no such process), kept
+    /// alive for as long as the caller holds it, eviction or not. There is no raw-pointer accessor:
+    /// an exited process may be evicted at any time by a process that connects on another thread.
     std::shared_ptr<PerformanceMonitor> sharedMonitor(quint64 key) const;
     QList<ProcessStatistics> statistics(StatsWindow window = StatsWindow::session()) const;
     QList<OperationSeries> series() const;

@@ -2,6 +2,7 @@
 #include "descriptorbudget.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -35,6 +36,43 @@ namespace descriptorbudget {
     {
         const int usable = std::max(8, descriptorLimit() - reserve());
         return std::max(2, usable - usable * 3 / 4);
+    }
+
+    namespace {
+        std::atomic<int> g_httpOpen { 0 };
+        std::atomic<int> g_httpBudget { 0 }; // 0: httpConnections()
+    }
+
+    bool acquireHttpConnection()
+    {
+        const int budget = httpConnectionBudget();
+        int open = g_httpOpen.load();
+        do {
+            if (open >= budget)
+                return false;
+        } while (!g_httpOpen.compare_exchange_weak(open, open + 1));
+        return true;
+    }
+
+    void releaseHttpConnection()
+    {
+        g_httpOpen.fetch_sub(1);
+    }
+
+    int httpConnectionsOpen()
+    {
+        return g_httpOpen.load();
+    }
+
+    int httpConnectionBudget()
+    {
+        const int set = g_httpBudget.load();
+        return set > 0 ? set : httpConnections();
+    }
+
+    void setHttpConnectionBudget(int connections)
+    {
+        g_httpBudget = std::max(0, connections);
     }
 } // namespace descriptorbudget
 

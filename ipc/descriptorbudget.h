@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include <QtGlobal>
+#include <QObject>
 
 namespace perfdash {
 
@@ -20,7 +20,33 @@ namespace descriptorbudget {
     int socketConnections();
     /// Connections every HTTP endpoint together may hold at once: the remaining quarter.
     int httpConnections();
+
+    /// The HTTP budget is one for the whole process: /metrics (HttpGuard) and OTLP
+    /// (LimitedTcpServer) take a place for each connection they hold and give it back when it
+    /// closes, so that together they stay within httpConnectionBudget(). Thread-safe.
+    bool acquireHttpConnection();
+    void releaseHttpConnection();
+    /// Places taken now, by every HTTP listener.
+    int httpConnectionsOpen();
+    /// httpConnections(), unless set otherwise (tests; 0 goes back to it).
+    int httpConnectionBudget();
+    void setHttpConnectionBudget(int connections);
 }
+
+/**
+ * One place of the HTTP budget (descriptorbudget::acquireHttpConnection()), given back when the
+ * connection's socket, its parent, is deleted: whenever and however that happens, the place is
+ * released exactly once.
+ */
+class HttpConnectionPlace final : public QObject
+{
+public:
+    explicit HttpConnectionPlace(QObject* socket)
+        : QObject(socket)
+    {
+    }
+    ~HttpConnectionPlace() override { descriptorbudget::releaseHttpConnection(); }
+};
 
 /**
  * One descriptor held open on /dev/null so that a listener that hits EMFILE can close it, accept

@@ -55,12 +55,21 @@ void HttpGuard::incomingConnection(qintptr descriptor)
         refuse(m_refusedLimit, QStringLiteral("%1 connections open, the limit").arg(m_limits.maxConnections));
         return;
     }
+    if (!descriptorbudget::acquireHttpConnection()) { // the other HTTP endpoints hold the rest
+        ::close(int(descriptor));
+        refuse(m_refusedLimit,
+            QStringLiteral("the HTTP endpoints hold %1 connections, their share of the descriptors")
+                .arg(descriptorbudget::httpConnectionBudget()));
+        return;
+    }
     auto* socket = new QTcpSocket(this);
     if (!socket->setSocketDescriptor(descriptor)) {
         delete socket;
         ::close(int(descriptor));
+        descriptorbudget::releaseHttpConnection();
         return;
     }
+    new HttpConnectionPlace(socket);
     m_refusing = false;
     ++m_accepted;
     ++m_open;

@@ -140,12 +140,35 @@ private:
 LimitedTcpServer::LimitedTcpServer(const Limits& limits, QObject* parent)
     : QTcpServer(parent)
     , m_limits(limits)
+    , m_spare(std::make_unique<SpareDescriptor>())
 {
+    connect(this, &QTcpServer::acceptError, this, &LimitedTcpServer::onAcceptError);
 }
+
+LimitedTcpServer::~LimitedTcpServer() = default;
 
 LimitedTcpServer::Stats LimitedTcpServer::stats() const
 {
-    return Stats { m_accepted.load(), m_refused.load(), m_tooLarge.load(), m_timedOut.load(), m_open.load() };
+    return Stats { m_accepted.load(), m_refused.load(), m_refusedDescriptors.load(), m_tooLarge.load(), m_timedOut.load(),
+        m_open.load() };
+}
+
+void LimitedTcpServer::refuse(std::atomic<quint64>& counter, const QString& why)
+{
+    counter.fetch_add(1, std::memory_order_relaxed);
+    if (std::exchange(m_refusing, true))
+        return;
+    Q_EMIT limitHit(tr("OTLP: refusing connections: %1 (counted in the receiver's refused connections)").arg(why));
+}
+
+void LimitedTcpServer::onAcceptError(QAbstractSocket::SocketError error)
+{
+    if (error != QAbstractSocket::SocketResourceError)
+        return;
+    // QTcpServer paused itself and would stay paused: drop the waiting connection, go on shortly.
+    if (m_spare->acceptAndDrop(int(socketDescriptor())))
+        refuse(m_refusedDescriptors, tr("no file descriptor left"));
+    QTimer::singleShot(50, this, [this] { resumeAccepting(); });
 }
 
 void LimitedTcpServer::incomingConnection(qintptr handle)
@@ -155,15 +178,20 @@ void LimitedTcpServer::incomingConnection(qintptr handle)
         delete socket;
         return;
     }
-    if (m_open.load() >= m_limits.maxConnections) {
-        m_refused.fetch_add(1, std::memory_order_relaxed);
-        Q_EMIT limitHit(tr("HTTP connection refused: %1 open already").arg(m_limits.maxConnections));
+    const bool overOwn = m_open.load() >= m_limits.maxConnections;
+    if (overOwn || !descriptorbudget::acquireHttpConnection()) {
+        refuse(m_refused,
+            overOwn ? tr("%1 open already, the limit").arg(m_limits.maxConnections)
+                    : tr("the HTTP endpoints hold %1 connections, their share of the descriptors")
+                          .arg(descriptorbudget::httpConnectionBudget()));
         socket->write(plainResponse(503, "Service Unavailable", "too many connections"));
         socket->disconnectFromHost();
         connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
         QTimer::singleShot(1000, socket, &QObject::deleteLater);
         return;
     }
+    new HttpConnectionPlace(socket);
+    m_refusing = false;
     m_accepted.fetch_add(1, std::memory_order_relaxed);
     m_open.fetch_add(1);
     connect(socket, &QObject::destroyed, this, [this] { m_open.fetch_sub(1); });

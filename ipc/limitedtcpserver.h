@@ -1,16 +1,24 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "descriptorbudget.h"
+
 #include <QTcpServer>
 
 #include <atomic>
+#include <memory>
 
 namespace perfdash {
 
 /**
  * The QTcpServer a QAbstractHttpServer is bound to (bind()), keeping an HTTP endpoint's limits
  * before Qt HTTP Server sees a byte, since Qt 6.4's has none of its own:
- * - at most maxConnections open at once; one more is answered 503 and closed;
+ * - at most maxConnections open at once, and no more than the process-wide HTTP budget that it
+ *   shares with /metrics (descriptorbudget::acquireHttpConnection()); one more is answered 503 and
+ *   closed, counted, and said once per episode of refusals;
+ * - when accept() fails for want of a descriptor (EMFILE), the waiting connection is accepted
+ *   through a spare descriptor and closed, counted, and the listener goes on (QTcpServer alone
+ *   pauses for good);
  * - a request announcing (Content-Length) or sending more than maxBodyBytes, or headers over
  *   maxHeaderBytes, is answered 413 and the connection closed, before it is buffered;
  * - a connection idle for idleTimeoutMs, or taking more than requestTimeoutMs to deliver one
@@ -26,20 +34,22 @@ public:
     {
         qint64 maxBodyBytes = 16 << 20;
         qint64 maxHeaderBytes = 64 << 10;
-        int maxConnections = 256;
+        int maxConnections = descriptorbudget::httpConnections(); ///< a share of ulimit -n
         int idleTimeoutMs = 30'000;
         int requestTimeoutMs = 60'000;
     };
     struct Stats
     {
         quint64 accepted = 0;
-        quint64 refused = 0; ///< over maxConnections
+        quint64 refused = 0; ///< over maxConnections or the shared HTTP budget
+        quint64 refusedDescriptors = 0; ///< accept failed for want of a file descriptor
         quint64 tooLarge = 0;
         quint64 timedOut = 0; ///< idle or too slow
         int open = 0;
     };
 
     explicit LimitedTcpServer(const Limits& limits, QObject* parent = nullptr);
+    ~LimitedTcpServer() override;
     Limits limits() const { return m_limits; }
     Stats stats() const;
 
@@ -52,9 +62,16 @@ protected:
 
 private:
     class Guard;
+    /// Counts a refused connection; says so once per episode (until a connection is accepted again).
+    void refuse(std::atomic<quint64>& counter, const QString& why);
+    void onAcceptError(QAbstractSocket::SocketError error);
+
     Limits m_limits;
+    std::unique_ptr<SpareDescriptor> m_spare; // opened up front: at EMFILE there is none to open
+    bool m_refusing = false;
     std::atomic<quint64> m_accepted { 0 };
     std::atomic<quint64> m_refused { 0 };
+    std::atomic<quint64> m_refusedDescriptors { 0 };
     std::atomic<quint64> m_tooLarge { 0 };
     std::atomic<quint64> m_timedOut { 0 };
     std::atomic<int> m_open { 0 };

@@ -317,6 +317,7 @@ OtlpReceiver::Stats OtlpReceiver::stats() const
             const LimitedTcpServer::Stats t = m_worker->m_tcp->stats();
             s.tooLarge += t.tooLarge;
             s.refusedConnections = t.refused;
+            s.refusedDescriptors = t.refusedDescriptors;
             s.timedOut = t.timedOut;
             s.openConnections = t.open;
         }

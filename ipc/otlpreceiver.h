@@ -24,7 +24,8 @@ class OtlpIngest;
  * request's content type (partial_success when some spans or points were rejected), 400 with a
  * google.rpc.Status saying why for a body that does not decode, 413 for a body over the limit
  * (announced, sent or inflated), 415 for another content type or encoding, 405 for another
- * method. Connections are bounded by a LimitedTcpServer (count, idle and request time, sizes).
+ * method. Connections are bounded by a LimitedTcpServer (count, idle and request time, sizes);
+ * their count shares the process's HTTP budget with /metrics (descriptorbudget.h).
  * What it decodes goes to the store through OtlpIngest.
  */
 class OtlpReceiver : public QObject
@@ -47,7 +48,8 @@ public:
         quint64 rejectedSpans = 0;
         quint64 points = 0;
         quint64 rejectedPoints = 0;
-        quint64 refusedConnections = 0;
+        quint64 refusedConnections = 0; ///< over the cap or the HTTP budget shared with /metrics (503)
+        quint64 refusedDescriptors = 0; ///< accept failed for want of a file descriptor
         quint64 timedOut = 0;
         int openConnections = 0;
     };

@@ -49,7 +49,7 @@ bool record(MetricsStore& store, const QString& path)
 
 QList<OperationStats> statsOf(const MetricsStore& store, StatsWindow window)
 {
-    return store.monitor(store.processes().constFirst().key)->allStats(window);
+    return store.sharedMonitor(store.processes().constFirst().key)->allStats(window);
 }
 } // namespace
 
@@ -107,7 +107,7 @@ private Q_SLOTS:
         QCOMPARE(opened.store->memoryRecords().size(), 90);
         QCOMPARE(opened.store->memoryRecords().constLast().cpuPercent.value_or(0), 12.5);
         QCOMPARE(opened.store->budgets().size(), 1);
-        const auto samples = opened.store->monitor(p.key)->samples(u"db.query"_qs);
+        const auto samples = opened.store->sharedMonitor(p.key)->samples(u"db.query"_qs);
         QCOMPARE(samples.size(), 90);
         QCOMPARE(samples.constFirst().metadata.value(u"table"_qs).toString(), u"users"_qs);
         QCOMPARE(samples.constFirst().severity, OperationSample::Severity::Slow);
@@ -189,7 +189,7 @@ private Q_SLOTS:
         const ProcessInfo p = opened.store->processes().constFirst();
         QCOMPARE(p.lostOperations, quint64(0));
         QCOMPARE(p.droppedBytes, quint64(4096));
-        QCOMPARE(opened.store->monitor(p.key)->stats(u"db.query"_qs)->count, quint64(1000));
+        QCOMPARE(opened.store->sharedMonitor(p.key)->stats(u"db.query"_qs)->count, quint64(1000));
         QCOMPARE(opened.load.alerts.size(), 5);
         QVERIFY(opened.load.alerts.constFirst().ok);
     }
@@ -322,6 +322,56 @@ private Q_SLOTS:
         QVERIFY2(opened.load.ok, qPrintable(opened.load.error));
         QCOMPARE(opened.store->processes().constFirst().refusedValues, quint64(2));
         QVERIFY(opened.store->processes().constFirst().drops() >= 2);
+    }
+
+    /// Issue 12, point 4: the store-wide refusals (process limit, counter and gauge limits, invalid
+    /// values) and each process's operation names over the limit are kept in the capture too; a
+    /// capture written before they were reads zeros.
+    void storeRefusalsAndDroppedNamesAreCaptured()
+    {
+        ManualClock clock(1'700'000'000'000);
+        MetricsStore store(&clock);
+        const quint64 key = store.openProcess(4242, u"svc"_qs, { u"/bin/svc"_qs });
+        const int names = MetricsStore::MaxOperationsPerProcess + 3;
+        for (int i = 0; i < names; ++i)
+            store.recordOperation(key, u"op.%1"_qs.arg(i), 1000, true, {});
+        for (int i = 0; i <= MetricsStore::MaxCountersPerProcess; ++i)
+            store.setMetric(key, u"c.%1"_qs.arg(i), false, double(i));
+        store.setMetric(key, u"g"_qs, true, std::numeric_limits<double>::infinity());
+        store.addRefusedForProcessLimit(5, true);
+        store.addRefusedForProcessLimit(2, false);
+        clock.advanceMs(1000);
+        store.closeProcess(key);
+        QCOMPARE(store.process(key)->droppedOperations, quint64(3));
+        const QString path = m_dir.filePath(u"store-refusals.pdcap"_qs);
+        QVERIFY(record(store, path));
+        {
+            const LoadedCapture opened = openCapture(path);
+            QVERIFY2(opened.load.ok && opened.load.problems.isEmpty(), qPrintable(opened.load.error + opened.load.problems.join(u"; "_qs)));
+            const MetricsStore::Refusals r = opened.store->refusals();
+            QCOMPARE(r.processLimit, quint64(7));
+            QCOMPARE(r.processLimitConnections, quint64(1));
+            QCOMPARE(r.counterLimit, quint64(1));
+            QCOMPARE(r.gaugeLimit, quint64(0));
+            QCOMPARE(r.invalidValues, quint64(1));
+            const ProcessInfo p = opened.store->processes().constFirst();
+            QCOMPARE(p.droppedOperations, quint64(3));
+            QCOMPARE(p.refusedValues, quint64(2));
+        }
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"downgrade-refusals"_qs);
+            db.setDatabaseName(path);
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            QVERIFY2(q.exec(u"ALTER TABLE processes DROP COLUMN dropped_operations"_qs), qPrintable(q.lastError().text()));
+            QVERIFY2(q.exec(u"DELETE FROM meta WHERE key LIKE 'refused_%'"_qs), qPrintable(q.lastError().text()));
+        }
+        QSqlDatabase::removeDatabase(u"downgrade-refusals"_qs);
+        const LoadedCapture older = openCapture(path);
+        QVERIFY2(older.load.ok && older.load.problems.isEmpty(), qPrintable(older.load.error + older.load.problems.join(u"; "_qs)));
+        QCOMPARE(older.store->refusals().processLimit, quint64(0));
+        QCOMPARE(older.store->refusals().counterLimit, quint64(0));
+        QCOMPARE(older.store->processes().constFirst().refusedValues, quint64(2));
     }
 
     /// Issue 12, point 6: each case the old verdict got wrong, row by row.

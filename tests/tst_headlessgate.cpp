@@ -3,6 +3,8 @@
 #include "headlessgate.h"
 
 #include <QCoreApplication>
+#include <QDir>
+#include <QFile>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
@@ -79,25 +81,86 @@ private Q_SLOTS:
         QCOMPARE(HeadlessGate::commandStatus(false, 250), 255);
     }
 
-    /// The statuses as the README documents them, from the real binary.
+    /// Which failure the exit status says when several happened (README, --help).
+    void precedence_data()
+    {
+        QTest::addColumn<int>("perfdash");
+        QTest::addColumn<int>("command");
+        QTest::addColumn<int>("status");
+        QTest::newRow("all well") << int(HeadlessGate::Ok) << int(HeadlessGate::Ok) << 0;
+        QTest::newRow("write failed") << int(HeadlessGate::WriteFailed) << int(HeadlessGate::Ok) << 1;
+        QTest::newRow("budget broken") << int(HeadlessGate::BudgetBroken) << int(HeadlessGate::Ok) << 3;
+        QTest::newRow("command failed") << int(HeadlessGate::Ok) << 71 << 71;
+        QTest::newRow("command failed, budget broken") << int(HeadlessGate::BudgetBroken) << 71 << 71;
+        QTest::newRow("command failed, write failed") << int(HeadlessGate::WriteFailed) << 71 << 71;
+        QTest::newRow("command killed, write failed") << int(HeadlessGate::WriteFailed) << 201 << 201;
+    }
+    void precedence()
+    {
+        QFETCH(int, perfdash);
+        QFETCH(int, command);
+        QFETCH(int, status);
+        QCOMPARE(HeadlessGate::exitStatus(perfdash, command), status);
+    }
+
+    /// --help shows perfdash compare's options as comparison.cpp parses them, and the precedence.
+    void helpShowsTheCurrentUsage()
+    {
+        QProcess perfdash;
+        perfdash.start(QCoreApplication::applicationDirPath() + u"/perfdash"_qs, { u"--help"_qs });
+        QVERIFY(perfdash.waitForFinished(30'000));
+        const QByteArray help = perfdash.readAllStandardOutput();
+        for (const char* option : { "--error-threshold PP", "--min-count N", "--format text|json|markdown", "that comes before 1 and 3" })
+            QVERIFY2(help.contains(option), help.constData());
+    }
+
+    /// The statuses as the README documents them, from the real binary. "@DIR@" in an argument is
+    /// the run's temporary directory; @p settings, when not empty, is the perfdash.conf the window
+    /// saved (budgets saved from the window apply headless too).
     void exitStatuses_data()
     {
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<int>("status");
+        QTest::addColumn<QByteArray>("settings");
         const QString send = u"printf '{\"type\":\"hello\",\"version\":1,\"name\":\"gate\"}\\n{\"type\":\"op\",\"name\":\"db.query\",\"duration_us\":5000}\\n'"
                              u" | python3 -c 'import os,socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(os.environ[\"PERFDASH_SOCKET\"]); s.sendall(sys.stdin.buffer.read()); s.close()'"_qs;
-        QTest::newRow("duration nan") << QStringList { u"--duration"_qs, u"nan"_qs } << 2;
-        QTest::newRow("budget met") << QStringList { u"--budget"_qs, u"db.*:p99<=1s"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send } << 0;
-        QTest::newRow("budget broken") << QStringList { u"--budget"_qs, u"db.*:p99<=1ms"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send } << 3;
-        QTest::newRow("command failed") << QStringList { u"--"_qs, u"sh"_qs, u"-c"_qs, send + u"; exit 7"_qs } << 71;
+        // As BudgetsDialog's saveBudgets() writes it (QSettings, organisation and application "perfdash").
+        const QByteArray saved = "[budgets]\n1\\pattern=db.*\n1\\percentile=99\n1\\limitNs=1000000\n"
+                                 "1\\windowSeconds=60\nsize=1\n";
+        QTest::newRow("duration nan") << QStringList { u"--duration"_qs, u"nan"_qs } << 2 << QByteArray();
+        QTest::newRow("budget met") << QStringList { u"--budget"_qs, u"db.*:p99<=1s"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send } << 0 << QByteArray();
+        QTest::newRow("budget broken") << QStringList { u"--budget"_qs, u"db.*:p99<=1ms"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send } << 3 << QByteArray();
+        QTest::newRow("saved budget broken") << QStringList { u"--"_qs, u"sh"_qs, u"-c"_qs, send } << 3 << saved;
+        QTest::newRow("saved budget, none broken") << QStringList { u"--"_qs, u"sh"_qs, u"-c"_qs, u"true"_qs } << 0 << saved;
+        QTest::newRow("command failed") << QStringList { u"--"_qs, u"sh"_qs, u"-c"_qs, send + u"; exit 7"_qs } << 71 << QByteArray();
         QTest::newRow("command failed and budget broken")
-            << QStringList { u"--budget"_qs, u"db.*:p99<=1ms"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send + u"; exit 7"_qs } << 71;
+            << QStringList { u"--budget"_qs, u"db.*:p99<=1ms"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send + u"; exit 7"_qs } << 71 << QByteArray();
+        // The export's directory is there at the start (checked) and gone at the end: the write fails
+        // after the command did, and the command's status must survive it.
+        QTest::newRow("command failed and export failed")
+            << QStringList { u"--export-csv"_qs, u"@DIR@/out/stats.csv"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs,
+                   send + u"; rm -r '@DIR@/out'; exit 7"_qs }
+            << 71 << QByteArray();
+        QTest::newRow("export failed")
+            << QStringList { u"--export-csv"_qs, u"@DIR@/out/stats.csv"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs,
+                   send + u"; rm -r '@DIR@/out'"_qs }
+            << 1 << QByteArray();
     }
     void exitStatuses()
     {
         QFETCH(QStringList, arguments);
         QFETCH(int, status);
+        QFETCH(QByteArray, settings);
         QTemporaryDir dir;
+        QVERIFY(QDir(dir.path()).mkpath(u"out"_qs));
+        for (QString& argument : arguments)
+            argument.replace(u"@DIR@"_qs, dir.path());
+        if (!settings.isEmpty()) {
+            QVERIFY(QDir(dir.path()).mkpath(u"perfdash"_qs));
+            QFile conf(dir.filePath(u"perfdash/perfdash.conf"_qs));
+            QVERIFY(conf.open(QIODevice::WriteOnly));
+            conf.write(settings);
+        }
         QProcess perfdash;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert(u"HOME"_qs, dir.path()); // no budgets saved from a window of the user's
@@ -112,6 +175,8 @@ private Q_SLOTS:
             qPrintable(QString::number(perfdash.exitCode()) + u": "_qs + QString::fromUtf8(err)));
         if (status == 3)
             QVERIFY2(err.contains("budget broken: db.query"), err.constData());
+        if (arguments.contains(u"--export-csv"_qs)) // the failed write is said, whatever the status says
+            QVERIFY2(err.contains("stats.csv"), err.constData());
     }
 };
 

@@ -49,7 +49,7 @@ quint64 countOf(const MetricsStore& store, const QString& process, const QString
     const auto p = findProcess(store, process);
     if (!p)
         return 0;
-    const auto st = store.monitor(p->key)->stats(operation);
+    const auto st = store.sharedMonitor(p->key)->stats(operation);
     return st ? st->count : 0;
 }
 
@@ -192,7 +192,7 @@ private Q_SLOTS:
         QCOMPARE(perfdash::flush(20'000), PERFDASH_OK);
         const auto sampleOf = [&](const QString& operation) -> std::optional<OperationSample> {
             const auto p = findProcess(m_main->store, s("tst_ingest"));
-            const QList<OperationSample> samples = p ? m_main->store.monitor(p->key)->samples(operation) : QList<OperationSample> {};
+            const QList<OperationSample> samples = p ? m_main->store.sharedMonitor(p->key)->samples(operation) : QList<OperationSample> {};
             return samples.isEmpty() ? std::nullopt : std::optional(samples.constLast());
         };
         QTRY_VERIFY_WITH_TIMEOUT(sampleOf(s("meta.record")) && sampleOf(s("meta.scope")), 30'000);
@@ -223,7 +223,7 @@ private Q_SLOTS:
         QVERIFY(socket.waitForBytesWritten(10'000));
         QTRY_COMPARE_WITH_TIMEOUT(countOf(m_main->store, s("ndjson-client"), s("node.handler")), quint64(1000), 30'000);
         const auto p = *findProcess(m_main->store, s("ndjson-client"));
-        const auto st = *m_main->store.monitor(p.key)->stats(s("node.handler"));
+        const auto st = *m_main->store.sharedMonitor(p.key)->stats(s("node.handler"));
         QCOMPARE(st.errorCount, quint64(50));
         QVERIFY(std::abs(double(st.p99Ns) - 990'000.0) / 990'000.0 < 0.01);
         QCOMPARE(st.maxNs, quint64(1'000'000));
@@ -264,7 +264,7 @@ private Q_SLOTS:
         QVERIFY(waitFinished(client));
         QCOMPARE(client.exitCode(), 0);
         const auto p = *findProcess(late.store, s("helper-early"));
-        QCOMPARE(late.store.monitor(p.key)->stats(s("early.op"))->errorCount, quint64(500));
+        QCOMPARE(late.store.sharedMonitor(p.key)->stats(s("early.op"))->errorCount, quint64(500));
     }
 
     /// Issue 12, point 9: the kernel's pid, not the hello's; out-of-range values are refused with a reason.
@@ -414,8 +414,8 @@ private Q_SLOTS:
         quint64 childCount = 0, parentChildOps = 0;
         qint64 parentPid = 0, childPid = 0;
         for (const ProcessInfo& p : dashboard.store.processes()) {
-            const auto childOps = dashboard.store.monitor(p.key)->stats(s("child.op"));
-            const auto parentOps = dashboard.store.monitor(p.key)->stats(s("parent.op"));
+            const auto childOps = dashboard.store.sharedMonitor(p.key)->stats(s("child.op"));
+            const auto parentOps = dashboard.store.sharedMonitor(p.key)->stats(s("parent.op"));
             if (parentOps) {
                 parentPid = p.pid;
                 parentChildOps = childOps ? childOps->count : 0;

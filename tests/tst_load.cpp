@@ -4,12 +4,15 @@
 // still open. ctest runs the short sizes; PERFDASH_LOAD_LONG=1 runs the long ones by hand.
 #include "ingestserver.h"
 #include "memorymonitor.h"
+#include "metricsendpoint.h"
 #include "metricsstore.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QProcess>
+#include <QRegularExpression>
+#include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -374,12 +377,91 @@ private Q_SLOTS:
         ::close(late);
         perfdash.terminate();
         QVERIFY(perfdash.waitForFinished(30'000));
-        const QByteArray errors = perfdash.readAllStandardError();
-        QVERIFY2(errors.contains("refused"), errors.constData());
+        // The end-of-run summary, not only the "refusing connections" said while it happened: the
+        // counts of both sides, consistent with what /metrics said while the connections were open.
+        const QString errors = QString::fromUtf8(perfdash.readAllStandardError());
+        const QRegularExpressionMatch summary = QRegularExpression(
+            s(R"(perfdash: refused: connections (\d+) \(limit (\d+), no descriptor (\d+), other uid 0; \d+ open of \d+\), )"
+              R"(HTTP (\d+) \(limit (\d+), timed out \d+, too large \d+\), messages over the process limit 0)"))
+                                                      .match(errors);
+        QVERIFY2(summary.hasMatch(), qPrintable(errors));
+        QCOMPARE(summary.captured(1).toDouble(), refused);
+        QCOMPARE(summary.captured(2).toDouble() + summary.captured(3).toDouble(), refused);
+        QVERIFY2(summary.captured(4).toInt() >= 150 - 128 / 4 && summary.captured(5).toInt() > 0, qPrintable(errors));
         QCOMPARE(perfdash.exitCode(), 0);
         QFile stats(csv);
         QVERIFY(stats.open(QIODevice::ReadOnly));
         QVERIFY(stats.readAll().contains("after-limit"));
+    }
+
+    /// Point 4: with MaxProcesses live processes held, one more client is refused with a count:
+    /// every message it sends is counted (not thrown away silently), the connection is placed (and
+    /// /proc read for it) once, not once per message, and /metrics says how many were refused.
+    void oneProcessOverTheLimitIsRefusedWithACount()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(s("full.sock"));
+        MetricsStore store;
+        for (int i = 0; i < MetricsStore::MaxProcesses; ++i)
+            QVERIFY(store.openProcess(2'000'000 + i, s("held-%1").arg(i), { s("held") }) != 0);
+        IngestServer server(&store);
+        QSignalSpy problems(&server, &IngestServer::connectionProblem);
+        QString error;
+        QVERIFY2(server.listen(path, &error), qPrintable(error));
+        const int fd = connectUnix(path);
+        QVERIFY(fd >= 0);
+        QVERIFY(sendAll(fd, helloAndOp(s("one-too-many"), s("late.op")))); // hello + op
+        QTRY_COMPARE_WITH_TIMEOUT(store.refusals().processLimit, quint64(2), 20'000);
+        QCOMPARE(store.refusals().processLimitConnections, quint64(1));
+        // Later messages, each in a read of its own: counted one by one, the connection not placed again.
+        const QByteArray op = "{\"type\":\"op\",\"name\":\"late.op\",\"duration_us\":5}\n";
+        for (int i = 1; i <= 5; ++i) {
+            QVERIFY(sendAll(fd, op));
+            QTRY_COMPARE_WITH_TIMEOUT(store.refusals().processLimit, quint64(2 + i), 20'000);
+        }
+        QCOMPARE(store.refusals().processLimitConnections, quint64(1));
+        QCOMPARE(problems.count(), 1); // said once, not once per message
+        QVERIFY2(problems.constFirst().constFirst().toString().contains(s("live processes, its limit")),
+            qPrintable(problems.constFirst().constFirst().toString()));
+        QCOMPARE(store.processes().size(), qsizetype(MetricsStore::MaxProcesses));
+        for (const ProcessInfo& p : store.processes())
+            QVERIFY(p.name != s("one-too-many"));
+        const QByteArray text = MetricsEndpoint::render(store, &server);
+        QCOMPARE(metricValue(text, "perfdash_refused_total{reason=\"process_limit\"}"), 7.0);
+        ::close(fd);
+        QTRY_COMPARE_WITH_TIMEOUT(server.stats().connections, 0, 20'000);
+        QCOMPARE(store.refusals().processLimit, quint64(7));
+    }
+
+    /// Point 4: counters and gauges past 10,000 names each: the excess is refused with a count,
+    /// per process and store-wide, and shown in /metrics; names already held still update.
+    void counterAndGaugeNamesOverTheLimitAreCounted()
+    {
+        MetricsStore store;
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("metrics"), { s("metrics") });
+        QVERIFY(key != 0);
+        for (int i = 0; i <= MetricsStore::MaxCountersPerProcess; ++i) // 10,001 names
+            store.setMetric(key, s("counter.%1").arg(i), false, double(i));
+        for (int i = 0; i <= MetricsStore::MaxGaugesPerProcess; ++i)
+            store.setMetric(key, s("gauge.%1").arg(i), true, double(i));
+        store.setMetric(key, s("counter.0"), false, 42.0); // held: updated, not refused
+        store.setMetric(key, s("gauge.0"), true, 43.0);
+        const MetricsStore::Refusals r = store.refusals();
+        QCOMPARE(r.counterLimit, quint64(1));
+        QCOMPARE(r.gaugeLimit, quint64(1));
+        const ProcessInfo p = *store.process(key);
+        QCOMPARE(p.counters.size(), qsizetype(MetricsStore::MaxCountersPerProcess));
+        QCOMPARE(p.gauges.size(), qsizetype(MetricsStore::MaxGaugesPerProcess));
+        QVERIFY(!p.counters.contains(s("counter.10000")));
+        QVERIFY(!p.gauges.contains(s("gauge.10000")));
+        QCOMPARE(p.counters.value(s("counter.0")), 42.0);
+        QCOMPARE(p.gauges.value(s("gauge.0")), 43.0);
+        QCOMPARE(p.refusedValues, quint64(2));
+        QVERIFY2(p.lastProblem.contains(s("gauge.10000")), qPrintable(p.lastProblem));
+        QVERIFY(p.drops() >= 2);
+        const QByteArray text = MetricsEndpoint::render(store);
+        QCOMPARE(metricValue(text, "perfdash_refused_total{reason=\"counter_limit\"}"), 1.0);
+        QCOMPARE(metricValue(text, "perfdash_refused_total{reason=\"gauge_limit\"}"), 1.0);
     }
 
     void thousandsOfNamesStaySmall_data()

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+#include "csvexport.h"
 #include "metricsendpoint.h"
 #include "metricsstore.h"
 
@@ -11,6 +12,7 @@
 #include <QThread>
 
 #include <atomic>
+#include <thread>
 #include <memory>
 #include <vector>
 
@@ -241,6 +243,65 @@ private Q_SLOTS:
         const QByteArray reply = get(endpoint.port(), "/metrics");
         QVERIFY2(reply.startsWith("HTTP/1.1 200"), reply.left(200).constData());
         QVERIFY(reply.contains("perfdash_http_connections_refused_total{reason=\"limit\"} 2\n"));
+    }
+
+    /// Issue 12, point 5: what the /metrics renderer, the headless table and the capture writer
+    /// hold (a shared monitor) stays usable after the store evicts its process. Under ASan (CI), a
+    /// dangling monitor is a use after free here.
+    void aHeldMonitorOutlivesEviction()
+    {
+        MetricsStore store;
+        const quint64 key = store.openProcess(3'000'000, u"evicted"_qs, { u"evicted"_qs });
+        for (int i = 0; i < 100; ++i)
+            store.recordOperation(key, u"held.op"_qs, 5'000 + quint64(i), i % 10 != 0, {});
+        const std::shared_ptr<PerformanceMonitor> held = store.sharedMonitor(key);
+        QVERIFY(held);
+        store.closeProcess(key); // exited: the first to go when the store is full
+        for (int i = 0; i < MetricsStore::MaxProcesses; ++i)
+            QVERIFY(store.openProcess(3'100'000 + i, u"filler"_qs, { u"filler"_qs }) != 0);
+        QVERIFY(!store.process(key)); // evicted
+        QVERIFY(!store.sharedMonitor(key));
+        // Used as each holder uses it, after the eviction.
+        QCOMPARE(held->stats(u"held.op"_qs)->count, quint64(100));
+        QCOMPARE(held->stats(u"held.op"_qs)->errorCount, quint64(10));
+        QCOMPARE(held->allStats(StatsWindow::last(10)).size(), qsizetype(1));
+        QCOMPARE(csvexport::statisticsOf(*held, 3'000'000, u"evicted"_qs, StatsWindow::session()).operations.size(), qsizetype(1));
+        QVERIFY(!csvexport::seriesOf(*held, 3'000'000, u"evicted"_qs).isEmpty());
+        held->record(u"held.op"_qs, std::chrono::microseconds(7), true, {});
+        QCOMPARE(held->stats(u"held.op"_qs)->count, quint64(101));
+    }
+
+    /// Point 5, raced: /metrics renderings and the headless table's reading run on another thread
+    /// while processes come, go and are evicted by the thousand.
+    void renderingWhileProcessesAreEvicted()
+    {
+        MetricsStore store;
+        std::atomic<bool> stop { false };
+        std::atomic<int> renders { 0 };
+        std::thread reader([&] {
+            while (!stop.load()) {
+                const QByteArray text = MetricsEndpoint::render(store);
+                for (const ProcessInfo& p : store.processes()) { // as the headless table reads
+                    if (const auto monitor = store.sharedMonitor(p.key))
+                        monitor->allStats(StatsWindow::last(10));
+                }
+                if (!text.isEmpty())
+                    ++renders;
+            }
+        });
+        quint64 evictedSeen = 0;
+        for (int i = 0; i < 3 * MetricsStore::MaxProcesses; ++i) {
+            const quint64 key = store.openProcess(4'000'000 + i, u"churn-%1"_qs.arg(i % 7), { u"churn"_qs });
+            QVERIFY(key != 0);
+            store.recordOperation(key, u"churn.op"_qs, 1'000, true, {});
+            store.closeProcess(key);
+            evictedSeen = key;
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(renders.load() >= 3, 30'000);
+        stop = true;
+        reader.join();
+        QCOMPARE(store.processes().size(), qsizetype(MetricsStore::MaxProcesses));
+        QVERIFY(evictedSeen > quint64(MetricsStore::MaxProcesses));
     }
 
     void addresses_data()

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // OtlpReceiver over real HTTP: the spec's responses, gzip, and the limits (size, idle, slow,
 // connection count).
+#include "descriptorbudget.h"
+#include "metricsendpoint.h"
 #include "metricsstore.h"
 #include "otlp_metrics.pb.h"
 #include "otlp_trace.pb.h"
@@ -15,9 +17,23 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
+#include <QScopeGuard>
 #include <QTimer>
 
 #include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 using namespace perfdash;
 
@@ -351,6 +367,117 @@ private Q_SLOTS:
         QCOMPARE(receiver.stats().refusedConnections, quint64(1));
         a.abort();
         QTRY_COMPARE_WITH_TIMEOUT(receiver.stats().openConnections, 1, 10'000);
+        QCOMPARE(post(receiver.port(), QStringLiteral("/v1/traces"), "application/json", "{}").status, 200);
+    }
+
+    /// Issue 12, point 2 for OTLP: its connections count against the one HTTP budget /metrics
+    /// uses too (a share of the descriptor limit, not a fixed 256); over it, a connection is refused
+    /// with 503 and counted, and the refusals are said once per episode.
+    void sharesTheHttpConnectionBudget()
+    {
+        QCOMPARE(OtlpReceiver::Limits {}.http.maxConnections, descriptorbudget::httpConnections());
+        descriptorbudget::setHttpConnectionBudget(3);
+        const auto restore = qScopeGuard([] { descriptorbudget::setHttpConnectionBudget(0); });
+        MetricsStore store;
+        MetricsEndpoint metrics(&store);
+        OtlpReceiver receiver(&store);
+        QSignalSpy problems(&receiver, &OtlpReceiver::problem);
+        QString error;
+        QVERIFY2(metrics.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+        QVERIFY2(receiver.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+        std::vector<std::unique_ptr<QTcpSocket>> scrapers; // two of the three places, held on /metrics
+        for (int i = 0; i < 2; ++i) {
+            scrapers.push_back(std::make_unique<QTcpSocket>());
+            scrapers.back()->connectToHost(QHostAddress::LocalHost, metrics.port());
+            QVERIFY(scrapers.back()->waitForConnected(10'000));
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(metrics.httpStats().open, 2, 10'000);
+        QTcpSocket exporter; // the last place
+        exporter.connectToHost(QHostAddress::LocalHost, receiver.port());
+        QVERIFY(exporter.waitForConnected(10'000));
+        QTRY_COMPARE_WITH_TIMEOUT(receiver.stats().openConnections, 1, 10'000);
+        for (int i = 0; i < 3; ++i)
+            QVERIFY(rawExchange(receiver.port(), "GET / HTTP/1.1\r\n\r\n").startsWith("HTTP/1.1 503"));
+        QCOMPARE(receiver.stats().refusedConnections, quint64(3));
+        QTRY_COMPARE_WITH_TIMEOUT(problems.count(), 1, 10'000);
+        QVERIFY2(problems.constFirst().constFirst().toString().contains(u"refusing connections"_qs),
+            qPrintable(problems.constFirst().constFirst().toString()));
+        // A place freed on /metrics is one OTLP can take.
+        scrapers.clear();
+        QTRY_COMPARE_WITH_TIMEOUT(metrics.httpStats().open, 0, 10'000);
+        QCOMPARE(post(receiver.port(), QStringLiteral("/v1/traces"), "application/json", "{}").status, 200);
+        QCOMPARE(problems.count(), 1);
+    }
+
+    /// Point 2 for OTLP: with no descriptor left, the waiting connection is refused and counted,
+    /// and the receiver keeps listening (QTcpServer alone pauses for good on EMFILE).
+    void keepsListeningWhenDescriptorsRunOut()
+    {
+        MetricsStore store;
+        OtlpReceiver receiver(&store);
+        QString error;
+        QVERIFY2(receiver.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+        // The clients' sockets exist before the limit drops: only the receiver's accepts run out.
+        // Non-blocking: a connect waits on nothing, however far behind the receiver is. Many: the
+        // earlier tests' connections (QNetworkAccessManager's, on its own thread) may still close
+        // while this runs and free a few more descriptors.
+        std::vector<int> clients;
+        for (int i = 0; i < 400; ++i) {
+            clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+            QVERIFY(clients.back() >= 0);
+        }
+        int highest = 0;
+        if (DIR* d = ::opendir("/proc/self/fd")) {
+            while (const dirent* e = ::readdir(d)) {
+                if (e->d_name[0] != '.')
+                    highest = std::max(highest, std::atoi(e->d_name));
+            }
+            ::closedir(d);
+        }
+        rlimit saved {};
+        QVERIFY(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+        rlimit lowered = saved;
+        lowered.rlim_cur = rlim_t(highest + 1);
+        QVERIFY(::setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+        std::vector<int> fillers; // every free number under the limit taken, but two
+        const auto restore = qScopeGuard([&] {
+            ::setrlimit(RLIMIT_NOFILE, &saved);
+            for (int fd : fillers)
+                ::close(fd);
+        });
+        for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
+            fillers.push_back(fd);
+        QCOMPARE(errno, EMFILE);
+        for (int i = 0; i < 2 && !fillers.empty(); ++i) {
+            ::close(fillers.back());
+            fillers.pop_back();
+        }
+        sockaddr_in address {};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(receiver.port());
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        // In batches under the listen backlog, each waited for, until one is refused.
+        qsizetype connected = 0;
+        const auto handled = [&] {
+            const OtlpReceiver::Stats st = receiver.stats();
+            return st.refusedDescriptors > 0 || quint64(st.openConnections) + st.refusedDescriptors >= quint64(connected);
+        };
+        while (receiver.stats().refusedDescriptors == 0 && connected < qsizetype(clients.size())) {
+            for (int i = 0; i < 20; ++i, ++connected) {
+                const int rc = ::connect(clients[std::size_t(connected)], reinterpret_cast<sockaddr*>(&address), sizeof address);
+                QVERIFY2(rc == 0 || errno == EINPROGRESS, std::strerror(errno));
+            }
+            QTRY_VERIFY_WITH_TIMEOUT(handled(), 20'000);
+        }
+        QVERIFY(receiver.stats().refusedDescriptors > 0);
+        QVERIFY(receiver.isListening());
+        ::setrlimit(RLIMIT_NOFILE, &saved);
+        for (int fd : fillers)
+            ::close(fd);
+        fillers.clear();
+        for (int fd : clients)
+            ::close(fd);
+        QTRY_COMPARE_WITH_TIMEOUT(receiver.stats().openConnections, 0, 20'000);
         QCOMPARE(post(receiver.port(), QStringLiteral("/v1/traces"), "application/json", "{}").status, 200);
     }
 

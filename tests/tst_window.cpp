@@ -7,9 +7,12 @@
 #include "chartspanel.h"
 #include "clock.h"
 #include "exportdialog.h"
+#include "httpguard.h"
+#include "ingestserver.h"
 #include "histogramqueries.h"
 #include "latencyheatmapview.h"
 #include "mainwindow.h"
+#include "metricsendpoint.h"
 #include "operationsfiltermodel.h"
 #include "operationsmodel.h"
 #include "processesmodel.h"
@@ -22,7 +25,9 @@
 #include <QChart>
 #include <QClipboard>
 #include <QHeaderView>
+#include <QLabel>
 #include <QLineEdit>
+#include <QLocalSocket>
 #include <QMenu>
 #include <QScrollBar>
 #include <QSettings>
@@ -31,12 +36,16 @@
 #include <QSignalSpy>
 #include <QStandardItemModel>
 #include <QStandardPaths>
+#include <QStatusBar>
+#include <QTcpSocket>
 #include <QTabWidget>
 #include <QTableView>
 #include <QSemaphore>
 #include <QTest>
 #include <QValueAxis>
 #include <csignal>
+#include <memory>
+#include <vector>
 #include <QAction>
 #include <QDir>
 #include <QPushButton>
@@ -103,6 +112,24 @@ int visibleWidth(QTableView* view)
     for (int c = 0; c < view->horizontalHeader()->count(); ++c)
         sum += view->horizontalHeader()->isSectionHidden(c) ? 0 : view->columnWidth(c);
     return sum;
+}
+/// The status bar's permanent label that mentions @p word, or an empty string.
+QString statusLabelWith(MainWindow& window, const QString& word)
+{
+    for (const QLabel* label : window.statusBar()->findChildren<QLabel*>()) {
+        if (label->text().contains(word))
+            return label->text();
+    }
+    return {};
+}
+
+/// Status bar messages (transient ones) that contain @p text, from a QStatusBar::messageChanged spy.
+int messagesWith(const QSignalSpy& spy, const QString& text)
+{
+    int n = 0;
+    for (const QList<QVariant>& args : spy)
+        n += args.constFirst().toString().contains(text) ? 1 : 0;
+    return n;
 }
 } // namespace
 
@@ -588,6 +615,66 @@ private Q_SLOTS:
         QTest::keyClick(filter, Qt::Key_Return);
         QCOMPARE(dialog.result(), int(QDialog::Accepted));
         QCOMPARE(dialog.selectedPids(), QList<qint64>({ QCoreApplication::applicationPid() }));
+    }
+
+    /// Issue 12, point 4: IngestServer::connectionProblem reaches the status bar, once per
+    /// episode of refusals (not once per refused connection), and the refusals are counted there.
+    void connectionProblemsReachTheStatusBarOncePerEpisode()
+    {
+        QTemporaryDir dir;
+        MetricsStore store;
+        IngestServer server(&store);
+        server.setMaxConnections(1);
+        QString error;
+        QVERIFY2(server.listen(dir.filePath(s("window.sock")), &error), qPrintable(error));
+        MainWindow window(&store, &server);
+        QSignalSpy messages(window.statusBar(), &QStatusBar::messageChanged);
+        QSignalSpy problems(&server, &IngestServer::connectionProblem);
+        window.show();
+        std::vector<std::unique_ptr<QLocalSocket>> clients;
+        for (int i = 0; i < 4; ++i) { // one held, three over the cap
+            clients.push_back(std::make_unique<QLocalSocket>());
+            clients.back()->connectToServer(server.socketPath());
+            QVERIFY(clients.back()->waitForConnected(10'000));
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(server.stats().refusedLimit, quint64(3), 20'000);
+        QTRY_COMPARE_WITH_TIMEOUT(messagesWith(messages, s("refusing connections")), 1, 10'000);
+        QCOMPARE(problems.count(), 1);
+        QVERIFY2(window.statusBar()->currentMessage().contains(s("refusing connections")),
+            qPrintable(window.statusBar()->currentMessage()));
+        QTRY_VERIFY_WITH_TIMEOUT(!statusLabelWith(window, s("3 refused")).isEmpty(), 10'000);
+        QCoreApplication::sendPostedEvents(); // every queued problem is in: the episode was said once
+        QCOMPARE(messagesWith(messages, s("refusing connections")), 1);
+    }
+
+    /// Issue 12, point 4: /metrics refusing connections is said in the status bar too, not only
+    /// on stderr, and counted with the window's refusals.
+    void httpRefusalsReachTheStatusBar()
+    {
+        QTemporaryDir dir;
+        MetricsStore store;
+        IngestServer server(&store);
+        QString error;
+        QVERIFY2(server.listen(dir.filePath(s("http.sock")), &error), qPrintable(error));
+        MetricsEndpoint metrics(&store);
+        HttpLimits limits;
+        limits.maxConnections = 1;
+        limits.requestTimeoutMs = 60'000;
+        metrics.setLimits(limits);
+        QVERIFY2(metrics.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
+        MainWindow window(&store, &server);
+        window.setHttpEndpoints(&metrics, nullptr);
+        QSignalSpy messages(window.statusBar(), &QStatusBar::messageChanged);
+        window.show();
+        std::vector<std::unique_ptr<QTcpSocket>> clients;
+        for (int i = 0; i < 3; ++i) { // one held, two refused
+            clients.push_back(std::make_unique<QTcpSocket>());
+            clients.back()->connectToHost(QHostAddress::LocalHost, metrics.port());
+            QVERIFY(clients.back()->waitForConnected(10'000));
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(metrics.httpStats().refusedLimit, quint64(2), 20'000);
+        QTRY_COMPARE_WITH_TIMEOUT(messagesWith(messages, s("/metrics: refusing connections")), 1, 10'000);
+        QTRY_VERIFY_WITH_TIMEOUT(!statusLabelWith(window, s("2 refused")).isEmpty(), 10'000);
     }
 
     void readOnlyCaptureSaysSoAndShowsNoRateForExited()

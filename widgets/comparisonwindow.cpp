@@ -199,7 +199,7 @@ int ComparisonWindow::showDistributions(int row)
             if (p.name != r->process || !p.instrumented)
                 continue;
             auto h = std::make_unique<LatencyHistogram>();
-            capture.store->monitor(p.key)->histogram(r->operation, StatsWindow::session(), *h);
+            capture.store->sharedMonitor(p.key)->histogram(r->operation, StatsWindow::session(), *h);
             quint64 seen = 0;
             for (int i = 0; i < LatencyHistogram::BucketCount && h->count(); ++i) {
                 if (!h->countAt(i))

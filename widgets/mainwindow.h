@@ -36,7 +36,9 @@ class OperationsFilterModel;
 class ChartsPanel;
 class TableColumns;
 class IngestServer;
+class MetricsEndpoint;
 class OperationsModel;
+class OtlpReceiver;
 class ProcessesModel;
 class ProfilePanel;
 class Profiler;
@@ -88,6 +90,9 @@ public:
     /// its CPU profiles (read-only in the profile view, once read on the worker pool).
     void showCapture(const QString& path, const CaptureLoad& load);
 
+    /// The HTTP endpoints (--prometheus, --otlp; either may be null): their problems are said in
+    /// the status bar and their refused connections counted with the socket's.
+    void setHttpEndpoints(MetricsEndpoint* metrics, OtlpReceiver* otlp);
     /// Says in the status bar that the session is being recorded to @p path (--record).
     void setRecording(const QString& path);
     /// Adds a view beside the charts (a tab: "Charts", "Profile"...).
@@ -170,6 +175,8 @@ private:
 
     MetricsStore* m_store;
     QPointer<IngestServer> m_server;
+    QPointer<MetricsEndpoint> m_metrics;
+    QPointer<OtlpReceiver> m_otlp;
     WorkerPool m_pool;
     Debouncer<void> m_debouncer;
     QTimer m_tick;

@@ -5,7 +5,9 @@
 #include "alertsfiltermodel.h"
 #include "alertsmodel.h"
 #include "ingestserver.h"
+#include "metricsendpoint.h"
 #include "metricsstore.h"
+#include "otlpreceiver.h"
 #include "processesmodel.h"
 
 #include <QComboBox>
@@ -40,6 +42,18 @@ void MainWindow::buildStatusBar()
             [this](const QString& message) { statusBar()->showMessage(message, 10'000); });
 }
 
+void MainWindow::setHttpEndpoints(MetricsEndpoint* metrics, OtlpReceiver* otlp)
+{
+    m_metrics = metrics;
+    m_otlp = otlp;
+    // Each says a problem once per episode at its source; here it reaches the window, not only stderr.
+    const auto show = [this](const QString& message) { statusBar()->showMessage(message, 10'000); };
+    if (metrics)
+        connect(metrics, &MetricsEndpoint::problem, this, show);
+    if (otlp)
+        connect(otlp, &OtlpReceiver::problem, this, show);
+}
+
 void MainWindow::setRecording(const QString& path)
 {
     m_statusRecording->setVisible(!path.isEmpty());
@@ -62,16 +76,27 @@ void MainWindow::updateStatus(const DashboardSnapshot& s)
         m_statusSocket->setText(tr("Socket: %1").arg(m_server->socketPath()));
         const IngestServer::Stats st = m_server->stats();
         const MetricsStore::Refusals r = m_store->refusals();
-        const quint64 refused = st.refused + r.processLimitConnections;
+        quint64 httpRefused = 0;
+        if (m_metrics) {
+            const HttpGuard::Stats h = m_metrics->httpStats();
+            httpRefused += h.refusedLimit + h.refusedDescriptors;
+        }
+        if (m_otlp) {
+            const OtlpReceiver::Stats o = m_otlp->stats();
+            httpRefused += o.refusedConnections + o.refusedDescriptors;
+        }
+        const quint64 refused = st.refused + r.processLimitConnections + httpRefused;
         m_statusConnections->setText(tr("%n connection(s)", nullptr, st.connections)
             + (refused > 0 ? tr(", %1 refused").arg(refused) : QString())); // every refusal is seen, not only logged
         m_statusConnections->setToolTip(tr("Connections refused: %1 over the limit of %2, %3 for want of a file descriptor, "
-                                           "%4 of another user, %5 with the dashboard full of live processes")
+                                           "%4 of another user, %5 with the dashboard full of live processes; "
+                                           "%6 HTTP connections (/metrics, OTLP)")
                                             .arg(st.refusedLimit)
                                             .arg(st.maxConnections)
                                             .arg(st.refusedDescriptors)
                                             .arg(st.refusedUid)
-                                            .arg(r.processLimitConnections));
+                                            .arg(r.processLimitConnections)
+                                            .arg(httpRefused));
         m_statusRate->setText(tr("%1 ops/s").arg(rate, 0, 'f', 0));
     } else {
         // A capture (or a store fed by other means): nothing is served, nothing streams.
