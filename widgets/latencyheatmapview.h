@@ -28,6 +28,14 @@ public:
         quint64 count = 0;
     };
 
+    /// A label of the latency axis, at the height of its latency.
+    struct Tick
+    {
+        quint64 ns = 0;
+        int y = 0;
+        QString label;
+    };
+
     explicit LatencyHeatmapView(QWidget* parent = nullptr);
 
     void setHeatmap(const QString& title, const LatencyHeatmap& heatmap, qint64 fromMs, qint64 toMs);
@@ -37,6 +45,11 @@ public:
     /// What the tooltip says of @p cell.
     static QString describe(const Cell& cell);
     QRect plotRect() const;
+    /// The latency axis' labels at the current size, bottom to top (what is drawn): round latencies
+    /// (1, 2, 5 x 10^n, or decades when those would crowd), each at the height of its latency.
+    QList<Tick> latencyTicks() const;
+    /// "500 µs", "2 ms": a round latency as the axis says it.
+    static QString tickLabel(quint64 ns);
 
     QSize sizeHint() const override;
     QSize minimumSizeHint() const override;
