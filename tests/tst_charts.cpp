@@ -304,6 +304,52 @@ private Q_SLOTS:
         }
     }
 
+    /// Under the latency chart, the heatmap shows the same seconds at the same x (its range once
+    /// started 9 s later than the chart's, and its plot was wider).
+    void heatmapLinesUpWithTheLatencyChart()
+    {
+        ManualClock clock(T0);
+        PerformanceMonitor monitor(&clock);
+        monitor.record(QStringLiteral("op"), 2ms);
+        clock.setWallMs(T0 + 1000);
+        const LatencyHeatmap map = buildLatencyHeatmap(monitor, { QStringLiteral("op") }, T0 / 1000, T0 / 1000);
+        ChartsPanel panel;
+        panel.resize(700, 900);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        // 31 s of data in a 5 min range: the chart widens its axis to whole time steps. (Its latency
+        // labels, "600", are as wide as the heatmap's; were they narrower, the heatmap would keep
+        // the room its own labels need.)
+        const qint64 now = T0 + 31'400;
+        panel.setLatency(QStringLiteral("op"), points(31, 400'000'000, 600'000'000), now - 300'000, now);
+        QTRY_VERIFY(panel.latencyView()->chart()->plotArea().width() > 0);
+        panel.setLatency(QStringLiteral("op"), points(31, 400'000'000, 600'000'000), now - 300'000, now);
+        QChart* chart = panel.latencyView()->chart();
+        const auto* time = qobject_cast<QDateTimeAxis*>(chart->axes(Qt::Horizontal).value(0));
+        QVERIFY(time);
+        LatencyHeatmapView* heatmap = panel.heatmapView();
+        const auto x = [&](QPointF scene) {
+            return heatmap->mapFromGlobal(panel.latencyView()->mapToGlobal(panel.latencyView()->mapFromScene(scene)))
+                .x();
+        };
+        // Refreshed as the window does, once the chart has laid its new labels out.
+        QString where;
+        QTRY_VERIFY2(([&] {
+            panel.setHeatmap(QStringLiteral("op"), map, now - 300'000, now);
+            const QRectF area = chart->plotArea();
+            where = QStringLiteral("heatmap %1..%2, chart %3..%4")
+                        .arg(heatmap->plotRect().left())
+                        .arg(heatmap->plotRect().right())
+                        .arg(x(area.topLeft()))
+                        .arg(x(area.topRight()));
+            return std::abs(heatmap->plotRect().left() - x(area.topLeft())) <= 1
+                && std::abs(heatmap->plotRect().right() - x(area.topRight())) <= 2;
+        })(),
+            qPrintable(where));
+        QCOMPARE(heatmap->fromMs(), time->min().toMSecsSinceEpoch());
+        QCOMPARE(heatmap->toMs(), time->max().toMSecsSinceEpoch());
+    }
+
     void mergedSeriesOfAGroup()
     {
         ManualClock clock(T0);

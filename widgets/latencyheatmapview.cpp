@@ -80,13 +80,26 @@ void LatencyHeatmapView::rebuildImage()
     }
 }
 
+void LatencyHeatmapView::setPlotSpan(int left, int right)
+{
+    if (left == m_plotLeft && right == m_plotRight)
+        return;
+    m_plotLeft = left;
+    m_plotRight = right;
+    update();
+}
+
 QRect LatencyHeatmapView::plotRect() const
 {
     const QFontMetrics fm = fontMetrics();
-    const int left = fm.horizontalAdvance(QStringLiteral("100.0 ms")) + 8;
+    int labels = 0; // the widest round label (latencyTicks())
+    for (const char* widest : { "500 µs", "500 ms", "500 ns" })
+        labels = std::max(labels, fm.horizontalAdvance(QString::fromUtf8(widest)) + 8);
+    const int left = std::max(labels, m_plotLeft);
+    const int right = m_plotRight > left ? std::min(m_plotRight, width() - 1) : width() - 8;
     const int top = fm.height() + 6;
     const int bottom = fm.height() + 6;
-    return QRect(left, top, std::max(10, width() - left - 8), std::max(10, height() - top - bottom));
+    return QRect(left, top, std::max(10, right - left), std::max(10, height() - top - bottom));
 }
 
 std::optional<LatencyHeatmapView::Cell> LatencyHeatmapView::cellAt(QPoint pos) const

@@ -40,6 +40,11 @@ public:
 
     void setHeatmap(const QString& title, const LatencyHeatmap& heatmap, qint64 fromMs, qint64 toMs);
     const LatencyHeatmap& heatmap() const noexcept { return m_map; }
+    qint64 fromMs() const noexcept { return m_fromMs; }
+    qint64 toMs() const noexcept { return m_toMs; }
+    /// Puts the plot between x = @p left and x = @p right (widget coordinates), as the chart above
+    /// it has its own, so that their seconds line up; the latency labels keep their room.
+    void setPlotSpan(int left, int right);
     /// The cell under @p pos (widget coordinates), if any.
     std::optional<Cell> cellAt(QPoint pos) const;
     /// What the tooltip says of @p cell.
@@ -67,6 +72,8 @@ private:
     LatencyHeatmap m_map;
     qint64 m_fromMs = 0;
     qint64 m_toMs = 0;
+    int m_plotLeft = 0;
+    int m_plotRight = 0;
     QImage m_image;
 };
 
