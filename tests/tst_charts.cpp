@@ -12,6 +12,7 @@
 #include <QDateTimeAxis>
 #include <QLegendMarker>
 #include <QLineSeries>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QTest>
 #include <QValueAxis>
@@ -251,6 +252,102 @@ private Q_SLOTS:
         QCOMPARE(cell->second, T0 / 1000);
         QVERIFY(cell->fromNs <= 120'000 && cell->toNs > 120'000);
         QVERIFY2(LatencyHeatmapView::describe(*cell).contains(QStringLiteral("90 operations")), qPrintable(LatencyHeatmapView::describe(*cell)));
+    }
+
+    /// The heatmap's latency axis is labelled at round latencies (1, 2, 5 x 10^n: "500 µs", "2 ms"),
+    /// not at its rows' odd bounds (631.0 µs, 316.2 µs, 5.01 ms), each at the height of its latency.
+    void heatmapTicksAreRound_data()
+    {
+        QTest::addColumn<quint64>("fastNs");
+        QTest::addColumn<quint64>("slowNs");
+        QTest::addColumn<int>("height");
+        QTest::newRow("120 µs to 20 ms, tall") << quint64(120'000) << quint64(20'000'000) << 400;
+        QTest::newRow("120 µs to 20 ms, short") << quint64(120'000) << quint64(20'000'000) << 140;
+        QTest::newRow("600 µs to 5.2 ms") << quint64(600'000) << quint64(5'200'000) << 300;
+        QTest::newRow("80 ns to 3 s") << quint64(80) << quint64(3'000'000'000) << 300;
+        QTest::newRow("one decade: 2.3 to 2.9 ms") << quint64(2'300'000) << quint64(2'900'000) << 300;
+    }
+    void heatmapTicksAreRound()
+    {
+        QFETCH(quint64, fastNs);
+        QFETCH(quint64, slowNs);
+        QFETCH(int, height);
+        ManualClock clock(T0);
+        PerformanceMonitor monitor(&clock);
+        monitor.record(QStringLiteral("op"), std::chrono::nanoseconds(fastNs));
+        monitor.record(QStringLiteral("op"), std::chrono::nanoseconds(slowNs));
+        clock.setWallMs(T0 + 1000);
+        const LatencyHeatmap map = buildLatencyHeatmap(monitor, { QStringLiteral("op") }, T0 / 1000, T0 / 1000);
+        LatencyHeatmapView view;
+        view.resize(600, height);
+        view.setHeatmap(QStringLiteral("op"), map, T0, T0 + 1000);
+        const QList<LatencyHeatmapView::Tick> ticks = view.latencyTicks();
+        QStringList labels;
+        for (const auto& tick : ticks)
+            labels << tick.label;
+        QVERIFY2(ticks.size() >= 2, qPrintable(labels.join(u',')));
+        static const QRegularExpression whole(QStringLiteral("^[1-9][0-9]* (ns|µs|ms|s)$"));
+        const QRect plot = view.plotRect();
+        for (qsizetype i = 0; i < ticks.size(); ++i) {
+            const auto& tick = ticks[i];
+            const double mantissa = double(tick.ns) / std::pow(10.0, std::floor(std::log10(double(tick.ns))));
+            QVERIFY2(qFuzzyCompare(mantissa, 1.0) || qFuzzyCompare(mantissa, 2.0) || qFuzzyCompare(mantissa, 5.0)
+                    || (ticks.size() < 3 && qFuzzyCompare(mantissa, std::round(mantissa))),
+                qPrintable(labels.join(u',')));
+            QVERIFY2(whole.match(tick.label).hasMatch(), qPrintable(labels.join(u',')));
+            // At the height of its latency: within the plot, above the one below it and not crowding it.
+            const double rows = std::log10(double(tick.ns)) * LatencyHeatmap::RowsPerDecade - map.firstRow;
+            QVERIFY(std::abs(tick.y - (plot.bottom() - rows * plot.height() / map.rows)) <= 1.0);
+            QVERIFY(tick.y >= plot.top() - 1 && tick.y <= plot.bottom() + 1);
+            if (i > 0)
+                QVERIFY2(ticks[i - 1].y - tick.y >= view.fontMetrics().height(), qPrintable(labels.join(u',')));
+        }
+    }
+
+    /// Under the latency chart, the heatmap shows the same seconds at the same x (its range once
+    /// started 9 s later than the chart's, and its plot was wider).
+    void heatmapLinesUpWithTheLatencyChart()
+    {
+        ManualClock clock(T0);
+        PerformanceMonitor monitor(&clock);
+        monitor.record(QStringLiteral("op"), 2ms);
+        clock.setWallMs(T0 + 1000);
+        const LatencyHeatmap map = buildLatencyHeatmap(monitor, { QStringLiteral("op") }, T0 / 1000, T0 / 1000);
+        ChartsPanel panel;
+        panel.resize(700, 900);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        // 31 s of data in a 5 min range: the chart widens its axis to whole time steps. (Its latency
+        // labels, "600", are as wide as the heatmap's; were they narrower, the heatmap would keep
+        // the room its own labels need.)
+        const qint64 now = T0 + 31'400;
+        panel.setLatency(QStringLiteral("op"), points(31, 400'000'000, 600'000'000), now - 300'000, now);
+        QTRY_VERIFY(panel.latencyView()->chart()->plotArea().width() > 0);
+        panel.setLatency(QStringLiteral("op"), points(31, 400'000'000, 600'000'000), now - 300'000, now);
+        QChart* chart = panel.latencyView()->chart();
+        const auto* time = qobject_cast<QDateTimeAxis*>(chart->axes(Qt::Horizontal).value(0));
+        QVERIFY(time);
+        LatencyHeatmapView* heatmap = panel.heatmapView();
+        const auto x = [&](QPointF scene) {
+            return heatmap->mapFromGlobal(panel.latencyView()->mapToGlobal(panel.latencyView()->mapFromScene(scene)))
+                .x();
+        };
+        // Refreshed as the window does, once the chart has laid its new labels out.
+        QString where;
+        QTRY_VERIFY2(([&] {
+            panel.setHeatmap(QStringLiteral("op"), map, now - 300'000, now);
+            const QRectF area = chart->plotArea();
+            where = QStringLiteral("heatmap %1..%2, chart %3..%4")
+                        .arg(heatmap->plotRect().left())
+                        .arg(heatmap->plotRect().right())
+                        .arg(x(area.topLeft()))
+                        .arg(x(area.topRight()));
+            return std::abs(heatmap->plotRect().left() - x(area.topLeft())) <= 1
+                && std::abs(heatmap->plotRect().right() - x(area.topRight())) <= 2;
+        })(),
+            qPrintable(where));
+        QCOMPARE(heatmap->fromMs(), time->min().toMSecsSinceEpoch());
+        QCOMPARE(heatmap->toMs(), time->max().toMSecsSinceEpoch());
     }
 
     void mergedSeriesOfAGroup()

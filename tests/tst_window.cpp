@@ -7,9 +7,9 @@
 #include "chartspanel.h"
 #include "clock.h"
 #include "exportdialog.h"
+#include "histogramqueries.h"
 #include "httpguard.h"
 #include "ingestserver.h"
-#include "histogramqueries.h"
 #include "latencyheatmapview.h"
 #include "mainwindow.h"
 #include "metricsendpoint.h"
@@ -21,18 +21,24 @@
 #include "workerpool.h"
 
 #include <QAbstractItemModelTester>
+#include <QAction>
 #include <QApplication>
 #include <QChart>
 #include <QClipboard>
+#include <QDir>
+#include <QFile>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocalSocket>
 #include <QMenu>
+#include <QMessageBox>
+#include <QProcess>
+#include <QPushButton>
+#include <QScopeGuard>
 #include <QScrollBar>
+#include <QSemaphore>
 #include <QSettings>
-#include <QTemporaryDir>
-#include <QFile>
 #include <QSignalSpy>
 #include <QStandardItemModel>
 #include <QStandardPaths>
@@ -40,17 +46,14 @@
 #include <QTcpSocket>
 #include <QTabWidget>
 #include <QTableView>
-#include <QSemaphore>
+#include <QTemporaryDir>
 #include <QTest>
+#include <QTextBrowser>
+#include <QTimer>
 #include <QValueAxis>
 #include <csignal>
 #include <memory>
 #include <vector>
-#include <QAction>
-#include <QDir>
-#include <QPushButton>
-#include <QTimer>
-#include <QMessageBox>
 
 using namespace perfdash;
 
@@ -104,6 +107,46 @@ QAction* actionNamed(QWidget* window, const QString& text)
             return a;
     }
     return nullptr;
+}
+
+/// What the status bar's labels say, the visible ones only.
+QString statusText(MainWindow& window)
+{
+    QStringList texts;
+    for (QLabel* label : window.statusBar()->findChildren<QLabel*>()) {
+        if (label->isVisible() && !label->text().isEmpty())
+            texts << label->text();
+    }
+    return texts.join(u'|');
+}
+
+/// Triggers @p action, whose dialog shows a text, and returns that text (the dialog is closed).
+QString textOfHelp(QAction* action)
+{
+    QString text;
+    onNextModal<QDialog>([&](QDialog* dialog) {
+        if (auto* browser = dialog->findChild<QTextBrowser*>())
+            text = browser->toPlainText();
+        dialog->reject();
+    });
+    action->trigger(); // returns once the dialog is closed
+    return text;
+}
+
+/// Operation -> count of a statistics CSV.
+QHash<QString, int> countsOf(const QString& path)
+{
+    QFile f(path);
+    QHash<QString, int> counts;
+    if (!f.open(QIODevice::ReadOnly))
+        return counts;
+    const QList<QByteArray> lines = f.readAll().split('\n');
+    for (qsizetype i = 1; i < lines.size(); ++i) {
+        const QList<QByteArray> cells = lines[i].split(',');
+        if (cells.size() > 3 && cells[3].toInt() > 0)
+            counts.insert(QString::fromUtf8(cells[2]), cells[3].toInt());
+    }
+    return counts;
 }
 
 int visibleWidth(QTableView* view)
@@ -584,37 +627,79 @@ private Q_SLOTS:
         ExportDialog stats(ExportDialog::Kind::Statistics, StatsWindow::last(300), 1'700'000'000'000);
         QCOMPARE(stats.window(), StatsWindow::last(300)); // the table's window is offered first
         QVERIFY(stats.description().contains(s("paused")));
-        // And the export follows the window it is given.
-        MetricsStore store;
-        fill(store);
+        // And the export follows the window it is given: one operation a minute ago, one now.
+        ManualClock clock(1'700'000'000'000);
+        MetricsStore store(&clock);
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s("svc"), {});
+        store.recordOperation(key, s("old.op"), 1000, true, {});
+        clock.advanceMs(60'000);
+        store.recordOperation(key, s("new.op"), 2000, true, {});
+        store.recordOperation(key, s("new.op"), 3000, true, {});
         MainWindow window(&store, nullptr);
         QTemporaryDir dir;
-        const QString path = dir.filePath(s("s.csv"));
-        QCOMPARE(window.exportCsv(MainWindow::ExportKind::Statistics, path, StatsWindow::last(10)).result(), QString());
-        QFile f(path);
-        QVERIFY(f.open(QIODevice::ReadOnly));
-        QCOMPARE(f.readAll().count('\n'), 4); // header + 3 operations
+        const QString recent = dir.filePath(s("recent.csv"));
+        const QString session = dir.filePath(s("session.csv"));
+        QCOMPARE(
+            window.exportCsv(MainWindow::ExportKind::Statistics, recent, StatsWindow::last(10)).result(), QString());
+        QCOMPARE(
+            window.exportCsv(MainWindow::ExportKind::Statistics, session, StatsWindow::session()).result(), QString());
+        QCOMPARE(countsOf(recent), (QHash<QString, int> { { s("new.op"), 2 } }));
+        QCOMPARE(countsOf(session), (QHash<QString, int> { { s("old.op"), 1 }, { s("new.op"), 2 } }));
     }
 
+    /// The list is read again while the dialog is open: a process that was "sh" when first listed
+    /// shows the name it exec'd; Enter on the one process the filter leaves attaches to it.
     void attachListRefreshesAndEnterAttachesTheOnlyMatch()
     {
-        WorkerPool pool(1);
-        AttachDialog dialog(&pool, {});
-        QSignalSpy loaded(&dialog, &AttachDialog::loaded);
-        QVERIFY(loaded.wait(30'000));
-        // The list is read again on its own: a later reading comes without asking.
-        QVERIFY(loaded.wait(AttachDialog::RefreshMs * 5));
-        dialog.setFilter(QString::number(QCoreApplication::applicationPid()));
-        auto* filter = dialog.findChild<QLineEdit*>();
-        QVERIFY(filter);
-        dialog.show();
-        filter->setText(QStringLiteral("%1").arg(QCoreApplication::applicationPid()));
-        // Make the pid's digits match another row too: the pid typed whole is still the one attached.
-        dialog.setFilter(QString::number(QCoreApplication::applicationPid()).left(1));
-        QVERIFY(dialog.findChild<QTableView*>()->model()->rowCount() > 1);
-        QTest::keyClick(filter, Qt::Key_Return);
-        QCOMPARE(dialog.result(), int(QDialog::Accepted));
-        QCOMPARE(dialog.selectedPids(), QList<qint64>({ QCoreApplication::applicationPid() }));
+        // A token of this run alone, so that the filter leaves exactly one process.
+        const QString token = QStringLiteral("600.%1").arg(QCoreApplication::applicationPid());
+        QProcess child;
+        child.start(s("/bin/sh"), { s("-c"), s("read x; exec sleep ") + token });
+        QVERIFY(child.waitForStarted());
+        const auto stop = qScopeGuard([&] {
+            child.kill();
+            child.waitForFinished();
+        });
+        const qint64 pid = child.processId();
+        MetricsStore store;
+        MainWindow window(&store, nullptr);
+        window.show();
+        QStringList names; // the child's name in each reading of the list after the first
+        bool seenAsShell = false;
+        int matches = -1;
+        onNextModal<AttachDialog>([&](AttachDialog* dialog) {
+            const auto nameOfChild = [dialog, pid] { // also called by the connection below
+                QStandardItemModel* model = dialog->processModel();
+                for (int row = 0; row < model->rowCount(); ++row) {
+                    if (model->item(row, 0)->data(Qt::UserRole).toLongLong() == pid)
+                        return model->item(row, 1)->text();
+                }
+                return QString();
+            };
+            QObject::connect(dialog, &AttachDialog::loaded, dialog, [&names, nameOfChild] { names << nameOfChild(); });
+            const bool listedAsShell = QTest::qWaitFor([&] { return nameOfChild() == s("sh"); }, 10'000);
+            seenAsShell = listedAsShell;
+            child.write("\n"); // now it execs sleep; the dialog is not asked to read the list again
+            const bool renamed = listedAsShell
+                && QTest::qWaitFor([&] { return nameOfChild() == s("sleep"); }, AttachDialog::RefreshMs * 5);
+            auto* filter = dialog->findChild<QLineEdit*>();
+            filter->setText(token);
+            matches = dialog->findChild<QTableView*>()->model()->rowCount();
+            if (!renamed || matches != 1) {
+                dialog->reject();
+                return;
+            }
+            QTest::keyClick(filter, Qt::Key_Return);
+        });
+        QAction* attach = actionNamed(&window, s("Attach to process…"));
+        QVERIFY(attach);
+        attach->trigger(); // returns when the dialog is closed
+        QVERIFY(seenAsShell);
+        QVERIFY2(!names.isEmpty() && names.last() == s("sleep"), qPrintable(names.join(u',')));
+        QCOMPARE(matches, 1);
+        // Attached, and selected.
+        QCOMPARE(store.processes().size(), 1);
+        QCOMPARE(store.processes().first().pid, pid);
     }
 
     /// Issue 12, point 4: IngestServer::connectionProblem reaches the status bar, once per
@@ -677,17 +762,63 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(!statusLabelWith(window, s("2 refused")).isEmpty(), 10'000);
     }
 
+    /// An opened capture serves nothing: the status says so, and its exited processes show no rate.
     void readOnlyCaptureSaysSoAndShowsNoRateForExited()
     {
         MetricsStore store;
         const quint64 key = fill(store);
         store.closeProcess(key);
+        MainWindow recorder(&store, nullptr);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(s("exited.pdcap"));
+        QCOMPARE(recorder.saveCapture(path).result(), QString());
+        QString error;
+        std::unique_ptr<MainWindow> window(MainWindow::openCaptureWindow(path, &error));
+        QVERIFY2(window, qPrintable(error));
+        window->setAttribute(Qt::WA_DeleteOnClose, false);
+        window->show();
+        QTRY_COMPARE_WITH_TIMEOUT(window->processesModel()->rowCount(), 1, 10'000);
+        QTRY_VERIFY_WITH_TIMEOUT(statusText(*window).contains(s("Read-only: not listening")), 10'000);
+        const QString status = statusText(*window);
+        QVERIFY2(!status.contains(s("ops/s")) && !status.contains(s("Socket")), qPrintable(status));
+        QCOMPARE(window->processesModel()->index(0, ProcessesModel::Rate).data().toString(), s("–"));
+        QVERIFY(window->views()->count() >= 1); // the peer views' tabs
+    }
+
+    /// --record says in the status bar that it records, and where; without it, nothing is said.
+    void recordingIsShown()
+    {
+        MetricsStore store;
         MainWindow window(&store, nullptr);
         window.show();
-        QTRY_COMPARE_WITH_TIMEOUT(window.processesModel()->rowCount(), 1, 10'000);
-        QTRY_COMPARE_WITH_TIMEOUT(window.processesModel()->index(0, ProcessesModel::Rate).data().toString(), s("–"), 10'000);
-        QVERIFY(window.views()->count() >= 1); // the peer views' tabs
-        window.setRecording(s("/tmp/x.pdcap"));
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(!statusText(window).contains(s("Recording")));
+        window.setRecording(s("/tmp/session.pdcap"));
+        QTRY_VERIFY2(statusText(window).contains(s("Recording to /tmp/session.pdcap")), qPrintable(statusText(window)));
+        window.setRecording({});
+        QTRY_VERIFY2(!statusText(window).contains(s("Recording")), qPrintable(statusText(window)));
+    }
+
+    /// Help: the shortcuts, and how to instrument a program with this window's own socket.
+    void helpSaysHowToInstrument()
+    {
+        MetricsStore store;
+        QTemporaryDir dir;
+        IngestServer server(&store);
+        QString error;
+        const QString socket = dir.filePath(s("help.sock"));
+        QVERIFY2(server.listen(socket, &error), qPrintable(error));
+        MainWindow window(&store, &server);
+        window.show();
+        QAction* instrumenting = actionNamed(&window, s("Instrumenting a program…"));
+        QAction* shortcuts = actionNamed(&window, s("Keyboard and mouse"));
+        QVERIFY(instrumenting && shortcuts && actionNamed(&window, s("About perfdash")));
+        const QString how = textOfHelp(instrumenting);
+        for (const QString& needed :
+            { socket, s("PERFDASH_SCOPE"), s("C++"), s("Node.js"), s("OpenTelemetry"), s("--otlp") })
+            QVERIFY2(how.contains(needed), qPrintable(needed + s(" not in: ") + how));
+        const QString keys = textOfHelp(shortcuts);
+        QVERIFY2(keys.contains(s("Ctrl+F")) && keys.contains(s("filter")), qPrintable(keys));
     }
 };
 

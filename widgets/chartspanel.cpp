@@ -543,9 +543,24 @@ void ChartsPanel::setComparePercentile(Percentile p)
 
 void ChartsPanel::setHeatmap(const QString& title, const LatencyHeatmap& heatmap, qint64 fromMs, qint64 toMs)
 {
-    const auto [from, to] = shownRange(fromMs, toMs);
-    const qint64 end = (to + 999) / 1000 * 1000;
+    // The heatmap sits under the latency chart: the same seconds at the same x, so that a band in
+    // one lines up with a peak in the other (its own range started up to a time step later, and
+    // its plot was wider).
+    qint64 from = m_latency->time->min().toMSecsSinceEpoch();
+    qint64 end = m_latency->time->max().toMSecsSinceEpoch();
+    if (end <= from) {
+        const auto [shownFrom, shownTo] = shownRange(fromMs, toMs);
+        from = shownFrom;
+        end = (shownTo + 999) / 1000 * 1000;
+    }
     m_heatmap->setHeatmap(title, heatmap, from, end);
+    const QRectF area = m_latency->chart->plotArea();
+    if (area.width() > 0 && m_latency->view->isVisible()) {
+        const auto x = [&](QPointF scene) {
+            return m_heatmap->mapFromGlobal(m_latency->view->mapToGlobal(m_latency->view->mapFromScene(scene))).x();
+        };
+        m_heatmap->setPlotSpan(x(area.topLeft()), x(area.topRight()));
+    }
 }
 
 void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& records, qint64 fromMs, qint64 toMs)

@@ -9,6 +9,8 @@
 #include <QPainter>
 #include <QToolTip>
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 
 namespace perfdash {
@@ -78,13 +80,26 @@ void LatencyHeatmapView::rebuildImage()
     }
 }
 
+void LatencyHeatmapView::setPlotSpan(int left, int right)
+{
+    if (left == m_plotLeft && right == m_plotRight)
+        return;
+    m_plotLeft = left;
+    m_plotRight = right;
+    update();
+}
+
 QRect LatencyHeatmapView::plotRect() const
 {
     const QFontMetrics fm = fontMetrics();
-    const int left = fm.horizontalAdvance(QStringLiteral("100.0 ms")) + 8;
+    int labels = 0; // the widest round label (latencyTicks())
+    for (const char* widest : { "500 µs", "500 ms", "500 ns" })
+        labels = std::max(labels, fm.horizontalAdvance(QString::fromUtf8(widest)) + 8);
+    const int left = std::max(labels, m_plotLeft);
+    const int right = m_plotRight > left ? std::min(m_plotRight, width() - 1) : width() - 8;
     const int top = fm.height() + 6;
     const int bottom = fm.height() + 6;
-    return QRect(left, top, std::max(10, width() - left - 8), std::max(10, height() - top - bottom));
+    return QRect(left, top, std::max(10, right - left), std::max(10, height() - top - bottom));
 }
 
 std::optional<LatencyHeatmapView::Cell> LatencyHeatmapView::cellAt(QPoint pos) const
@@ -108,6 +123,76 @@ QString LatencyHeatmapView::describe(const Cell& cell)
     return tr("%1  %2 – %3: %4")
         .arg(QDateTime::fromSecsSinceEpoch(cell.second).toString(QStringLiteral("HH:mm:ss")), formatDuration(cell.fromNs),
             formatDuration(cell.toNs), count);
+}
+
+QString LatencyHeatmapView::tickLabel(quint64 ns)
+{
+    // "500 µs", "2 ms", "1 s": the round value in its unit, without the zeros formatDuration pads with.
+    static const std::pair<quint64, const char*> units[]
+        = { { 1'000'000'000, "s" }, { 1'000'000, "ms" }, { 1'000, "µs" } };
+    for (const auto& [scale, unit] : units) {
+        if (ns >= scale)
+            return QStringLiteral("%1 %2").arg(
+                QString::number(double(ns) / double(scale), 'g', 6), QString::fromUtf8(unit));
+    }
+    return QStringLiteral("%1 ns").arg(ns);
+}
+
+QList<LatencyHeatmapView::Tick> LatencyHeatmapView::latencyTicks() const
+{
+    QList<Tick> ticks;
+    const QRect plot = plotRect();
+    const QFontMetrics fm = fontMetrics();
+    if (m_map.rows == 0)
+        return ticks;
+    // Round latencies (1, 2, 5 x 10^n; decades, or every few decades, when those would crowd) at the
+    // height of their latency on the log axis, never at the rows' own bounds (631.0 µs, 3.16 ms).
+    const double pxPerDecade = double(plot.height()) / m_map.rows * LatencyHeatmap::RowsPerDecade;
+    const double gap = fm.height() * 1.2; // px between two labels' centres
+    const double low = std::log10(double(std::max<quint64>(1, m_map.rowLowerNs(0))));
+    const double high = double(m_map.firstRow + m_map.rows) / LatencyHeatmap::RowsPerDecade;
+    const auto yOf = [&](double decades) {
+        return int(std::lround(
+            plot.bottom() - (decades * LatencyHeatmap::RowsPerDecade - m_map.firstRow) * plot.height() / m_map.rows));
+    };
+    const auto collect = [&](std::initializer_list<int> mantissas, int decadeStep) {
+        QList<Tick> out;
+        int lastY = INT_MAX;
+        for (int e = int(std::floor(low)); e <= int(std::ceil(high)); ++e) {
+            if (e < 0 || e > 18 || e % decadeStep != 0)
+                continue;
+            quint64 decade = 1;
+            for (int i = 0; i < e; ++i)
+                decade *= 10;
+            for (int m : mantissas) {
+                const quint64 ns = quint64(m) * decade;
+                const double at = std::log10(double(ns));
+                if (at < low - 1e-9 || at > high + 1e-9)
+                    continue;
+                const int y = yOf(at);
+                if (lastY != INT_MAX && lastY - y < gap)
+                    continue; // a safety net: the step was chosen so that this does not happen
+                lastY = y;
+                out.append(Tick { ns, y, tickLabel(ns) });
+            }
+        }
+        return out;
+    };
+    if (pxPerDecade * std::log10(2.0) >= gap)
+        ticks = collect({ 1, 2, 5 }, 1);
+    else {
+        int step = 1; // decades alone, every one or every few
+        while (pxPerDecade * step < gap)
+            step = step == 1 ? 2 : step * 2;
+        ticks = collect({ 1 }, step);
+    }
+    if (ticks.size() < 2) {
+        // Less than a factor of 2 shown: whole numbers of the decade (2 ms, 3 ms) still are round.
+        const QList<Tick> finer = collect({ 1, 2, 3, 4, 5, 6, 7, 8, 9 }, 1);
+        if (finer.size() > ticks.size())
+            ticks = finer;
+    }
+    return ticks;
 }
 
 void LatencyHeatmapView::paintEvent(QPaintEvent*)
@@ -138,21 +223,10 @@ void LatencyHeatmapView::paintEvent(QPaintEvent*)
     painter.restore();
     painter.setPen(palette().color(QPalette::Mid));
     painter.drawRect(plot.adjusted(0, 0, -1, -1));
-    // Latency labels at each decade (and the ends when the map spans less than one).
     painter.setPen(palette().color(QPalette::WindowText));
-    const double rowHeight = double(plot.height()) / m_map.rows;
-    int lastY = INT_MAX;
-    for (int r = 0; r <= m_map.rows; ++r) {
-        const int absolute = m_map.firstRow + r;
-        if (absolute % (LatencyHeatmap::RowsPerDecade / 2) != 0 && r != 0 && r != m_map.rows)
-            continue;
-        const int y = int(plot.bottom() - r * rowHeight);
-        if (std::abs(lastY - y) < fm.height())
-            continue;
-        lastY = y;
-        painter.drawText(QRect(0, y - fm.height() / 2, plot.left() - 4, fm.height()), Qt::AlignRight | Qt::AlignVCenter,
-            formatDuration(m_map.rowLowerNs(r)));
-    }
+    for (const Tick& tick : latencyTicks())
+        painter.drawText(QRect(0, tick.y - fm.height() / 2, plot.left() - 4, fm.height()),
+            Qt::AlignRight | Qt::AlignVCenter, tick.label);
     const QString from = QDateTime::fromMSecsSinceEpoch(m_fromMs).toString(QStringLiteral("HH:mm:ss"));
     const QString to = QDateTime::fromMSecsSinceEpoch(m_toMs).toString(QStringLiteral("HH:mm:ss"));
     const QRect labels(plot.left(), plot.bottom() + 3, plot.width(), fm.height());
