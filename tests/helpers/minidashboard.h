@@ -272,7 +272,7 @@ private:
         std::string frame(reinterpret_cast<const char*>(&length), 4);
         frame += char(type);
         frame += body;
-        if (::write(c, frame.data(), frame.size()) != ssize_t(frame.size()))
+        if (::send(c, frame.data(), frame.size(), MSG_NOSIGNAL) != ssize_t(frame.size()))
             return; // the client went away
         if (type == 0x83) {
             std::lock_guard lock(m_mutex);
