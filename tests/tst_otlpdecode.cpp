@@ -353,7 +353,8 @@ private Q_SLOTS:
     /// protobuf one built with the generated classes (sint32 scale and offset, fixed64 zero count).
     void exponentialHistogramProtobufMatchesJson()
     {
-        const QByteArray json = R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},
+        const QByteArray json
+            = R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},
             "scopeMetrics":[{"metrics":[{"name":"rpc.server.duration","unit":"s","exponentialHistogram":{"aggregationTemporality":2,
             "dataPoints":[{"attributes":[{"key":"rpc.method","value":{"stringValue":"Get"}}],"startTimeUnixNano":"11","timeUnixNano":"22",
             "count":"12","sum":0.75,"min":0.0001,"max":0.5,"scale":-2,"zeroCount":"1",
