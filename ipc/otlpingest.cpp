@@ -321,6 +321,7 @@ bool OtlpIngest::applyHistogram(quint64 key, const Metric& metric, const Attribu
     if (deltaCount > MaxPointCount || inBuckets > MaxPointCount)
         return false; // beyond any real count: a sender's bug, or an attack on our memory
     SparseHistogram h;
+    h.fromSenderBuckets = true;
     quint64 placed = 0;
     quint64 lo = ~quint64(0);
     quint64 hi = 0;
