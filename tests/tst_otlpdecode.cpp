@@ -3,11 +3,14 @@
 // (tests/data/otlp, made by examples/otel/record.js: 3 requests to GET /users/:id, 2 failing ones
 // to GET /orders/:id), and against bad bodies.
 #include "otlp_metrics.pb.h"
+#include "otlp_trace.pb.h"
 #include "otlpjson.h"
 #include "otlpprotobuf.h"
 
 #include <QFile>
 #include <QTest>
+
+#include <string>
 
 using namespace perfdash;
 using namespace perfdash::otlp;
@@ -39,6 +42,20 @@ bool decodeMetrics(const QString& encoding, const QByteArray& body, Metrics& out
         return decoder.decodeMetrics(body, out, error);
     }
     return decodeMetricsProtobuf(body, out, error);
+}
+
+/// Protobuf's wire format by hand, for what the generated classes would not write.
+std::string varint(quint64 v)
+{
+    std::string out;
+    for (; v >= 0x80; v >>= 7)
+        out += char(v | 0x80);
+    return out + char(v);
+}
+
+std::string lengthDelimited(int field, const std::string& bytes)
+{
+    return varint(quint64(field) << 3 | 2) + varint(bytes.size()) + bytes;
 }
 
 const Span* findSpan(const Traces& t, const QString& name, SpanKind kind)
@@ -347,6 +364,69 @@ private Q_SLOTS:
         QVERIFY(s.monotonic);
         QCOMPARE(s.temporality, Temporality::Cumulative);
         QVERIFY(std::isinf(s.numbers[0].value));
+    }
+
+    /// Spans are read in place from the wire: the fields perfdash reads, whatever else is around them.
+    void protobufSpansAmongUnknownFields()
+    {
+        pb::Span span;
+        span.set_name("GET /x");
+        span.set_kind(pb::Span::SPAN_KIND_CLIENT);
+        span.set_start_time_unix_nano(1000);
+        span.set_end_time_unix_nano(5000);
+        span.mutable_status()->set_code(pb::Status::STATUS_CODE_ERROR);
+        span.mutable_status()->set_message("boom");
+        pb::KeyValue route;
+        route.set_key("http.route");
+        route.mutable_value()->set_string_value("/x");
+        span.add_attributes(route.SerializeAsString());
+        // What exporters send and we do not declare: trace_id (1), an event (11) holding a fixed64,
+        // a group (field 12, wire types 3 and 4), and a name (5) with the wrong wire type, which
+        // generated code skips as an unknown field.
+        const std::string unknown = lengthDelimited(1, std::string(16, '\xab'))
+            + lengthDelimited(11, std::string("\x09", 1) + std::string(8, '\x01')) + varint(12 << 3 | 3)
+            + varint(1 << 3 | 0) + varint(300) + varint(12 << 3 | 4) + varint(5 << 3 | 0) + varint(7);
+        pb::Span other;
+        other.set_name("work");
+        other.set_kind(pb::Span::SpanKind(-1)); // out of range: ten varint bytes on the wire
+        other.set_start_time_unix_nano(10);
+        other.set_end_time_unix_nano(20);
+        pb::KeyValue service;
+        service.set_key("service.name");
+        service.mutable_value()->set_string_value("svc");
+        const std::string scope = lengthDelimited(1, "scope") + lengthDelimited(2, unknown + span.SerializeAsString())
+            + lengthDelimited(2, other.SerializeAsString());
+        const std::string body
+            = lengthDelimited(1, lengthDelimited(1, lengthDelimited(1, service.SerializeAsString())) + lengthDelimited(2, scope));
+        Traces t;
+        QString why;
+        DecodeOptions slowFromZero;
+        slowFromZero.attributesFromNs = 0;
+        QVERIFY2(decodeTracesProtobuf(QByteArrayView(body.data(), qsizetype(body.size())), t, &why, slowFromZero),
+            qPrintable(why));
+        QCOMPARE(t.resources.size(), std::size_t(1));
+        QCOMPARE(t.resources[0].resource.serviceName, QStringLiteral("svc"));
+        QCOMPARE(t.resources[0].spans.size(), std::size_t(2));
+        const Span& a = t.resources[0].spans[0];
+        QCOMPARE(a.name, QStringLiteral("GET /x"));
+        QCOMPARE(a.kind, SpanKind::Client);
+        QCOMPARE(a.startNs, quint64(1000));
+        QCOMPARE(a.endNs, quint64(5000));
+        QVERIFY(a.error);
+        QCOMPARE(a.statusMessage, QStringLiteral("boom"));
+        QCOMPARE(a.attributes.value(QStringLiteral("http.route")).toString(), QStringLiteral("/x"));
+        const Span& b = t.resources[0].spans[1];
+        QCOMPARE(b.name, QStringLiteral("work"));
+        QCOMPARE(b.kind, SpanKind::Unspecified);
+        QVERIFY(!b.error);
+        // Not slow: attributes stay unread.
+        QVERIFY(decodeTracesProtobuf(QByteArrayView(body.data(), qsizetype(body.size())), t, &why));
+        QVERIFY(t.resources[0].spans[0].attributes.isEmpty());
+        // A span cut short inside its scope is an error, not a partial span.
+        const std::string cut = lengthDelimited(1, lengthDelimited(2, lengthDelimited(2, span.SerializeAsString().substr(0, 5))));
+        QVERIFY(!decodeTracesProtobuf(QByteArrayView(cut.data(), qsizetype(cut.size())), t, &why));
+        QVERIFY2(why.contains(u"invalid protobuf"), qPrintable(why));
+        QCOMPARE(t.spanCount(), quint64(0));
     }
 
     /// The same exponential histogram point in both encodings decodes to the same values: the
