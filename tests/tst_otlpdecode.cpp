@@ -396,8 +396,8 @@ private Q_SLOTS:
         service.mutable_value()->set_string_value("svc");
         const std::string scope = lengthDelimited(1, "scope") + lengthDelimited(2, unknown + span.SerializeAsString())
             + lengthDelimited(2, other.SerializeAsString());
-        const std::string body
-            = lengthDelimited(1, lengthDelimited(1, lengthDelimited(1, service.SerializeAsString())) + lengthDelimited(2, scope));
+        const std::string body = lengthDelimited(
+            1, lengthDelimited(1, lengthDelimited(1, service.SerializeAsString())) + lengthDelimited(2, scope));
         Traces t;
         QString why;
         DecodeOptions slowFromZero;
@@ -423,7 +423,8 @@ private Q_SLOTS:
         QVERIFY(decodeTracesProtobuf(QByteArrayView(body.data(), qsizetype(body.size())), t, &why));
         QVERIFY(t.resources[0].spans[0].attributes.isEmpty());
         // A span cut short inside its scope is an error, not a partial span.
-        const std::string cut = lengthDelimited(1, lengthDelimited(2, lengthDelimited(2, span.SerializeAsString().substr(0, 5))));
+        const std::string cut
+            = lengthDelimited(1, lengthDelimited(2, lengthDelimited(2, span.SerializeAsString().substr(0, 5))));
         QVERIFY(!decodeTracesProtobuf(QByteArrayView(cut.data(), qsizetype(cut.size())), t, &why));
         QVERIFY2(why.contains(u"invalid protobuf"), qPrintable(why));
         QCOMPARE(t.spanCount(), quint64(0));
