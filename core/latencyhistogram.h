@@ -133,6 +133,9 @@ struct SparseHistogram
     quint64 minNs = 0;
     quint64 maxNs = 0;
     quint64 overflow = 0;
+    /// Placed from a sender's bucket bounds (OTLP histogram metrics): the operation's statistics
+    /// say so (OperationStats::fromSenderBuckets).
+    bool fromSenderBuckets = false;
 
     void addTo(LatencyHistogram& h) const noexcept
     {

@@ -39,6 +39,9 @@ struct OperationStats
     quint64 p999Ns = 0;
     quint64 overflowCount = 0; ///< durations beyond the histogram's range (over 9.77 hours)
     quint64 slowCount = 0; ///< operations over the slow threshold (session-wide)
+    /// Counted from a sender's histogram buckets (OTLP histogram metrics), not from durations:
+    /// its percentiles are only as precise as the sender's bucket bounds.
+    bool fromSenderBuckets = false;
 
     static OperationStats fromHistogram(QString operation, const LatencyHistogram& histogram, quint64 errors);
 };

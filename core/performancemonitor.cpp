@@ -16,6 +16,7 @@ struct PerformanceMonitor::Entry
     OperationHistory history;
     std::deque<OperationSample> samples;
     quint64 slowCount = 0;
+    bool fromSenderBuckets = false; // some of its counts came from a sender's buckets
     Thresholds thresholds;
     quint64 thresholdsGeneration = ~quint64(0);
 };
@@ -109,8 +110,10 @@ void PerformanceMonitor::recordHistogram(const QString& name, const LatencyHisto
 void PerformanceMonitor::recordHistogram(const QString& name, const SparseHistogram& delta, quint64 errors)
 {
     QMutexLocker lock(&m_mutex);
-    if (Entry* entry = entryLocked(name))
+    if (Entry* entry = entryLocked(name)) {
         entry->history.recordHistogram(m_clock->wallMs(), delta, errors);
+        entry->fromSenderBuckets = entry->fromSenderBuckets || delta.fromSenderBuckets;
+    }
 }
 
 void PerformanceMonitor::addSample(OperationSample sample)
@@ -175,6 +178,7 @@ std::optional<OperationStats> PerformanceMonitor::stats(const QString& name, Sta
         return std::nullopt;
     OperationStats s = it->second.history.stats(m_clock->wallMs(), window, name);
     s.slowCount = it->second.slowCount;
+    s.fromSenderBuckets = it->second.fromSenderBuckets;
     return s;
 }
 
@@ -186,6 +190,7 @@ QList<OperationStats> PerformanceMonitor::allStats(StatsWindow window, const QSt
     for (auto it = m_entries.lower_bound(prefix); it != m_entries.end() && underPrefix(it->first, prefix); ++it) {
         OperationStats s = it->second.history.stats(now, window, it->first);
         s.slowCount = it->second.slowCount;
+        s.fromSenderBuckets = it->second.fromSenderBuckets;
         out.append(std::move(s));
     }
     return out;
@@ -199,16 +204,19 @@ std::optional<OperationStats> PerformanceMonitor::aggregateStats(const QString& 
     auto part = std::make_unique<LatencyHistogram>();
     quint64 errors = 0, slow = 0;
     bool any = false;
+    bool fromSenderBuckets = false;
     for (auto it = m_entries.lower_bound(prefix); it != m_entries.end() && underPrefix(it->first, prefix); ++it) {
         errors += it->second.history.windowHistogram(now, window, *part);
         merged->add(*part);
         slow += it->second.slowCount;
+        fromSenderBuckets = fromSenderBuckets || it->second.fromSenderBuckets;
         any = true;
     }
     if (!any)
         return std::nullopt;
     OperationStats s = OperationStats::fromHistogram(prefix, *merged, errors);
     s.slowCount = slow;
+    s.fromSenderBuckets = fromSenderBuckets;
     return s;
 }
 

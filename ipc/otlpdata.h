@@ -6,6 +6,7 @@
 #include <QVariantMap>
 
 #include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -133,6 +134,34 @@ struct DecodeOptions
     quint64 attributesFromNs = ~quint64(0);
     /// Nesting bound for array and key-value list attribute values.
     int maxDepth = 8;
+};
+
+/// Span names repeat within a request: each distinct one (up to a bound) is converted to a QString
+/// once, and the spans share it. Views must outlive the cache (both live for one decoding).
+class NameCache
+{
+public:
+    QString text(std::string_view utf8)
+    {
+        if (m_misses < MaxMisses) { // names that never repeat (ids in them) stop being looked for
+            for (const auto& [bytes, name] : m_names) {
+                if (bytes == utf8)
+                    return name;
+            }
+        }
+        QString name = QString::fromUtf8(utf8.data(), qsizetype(utf8.size()));
+        if (m_names.size() < MaxNames)
+            m_names.emplace_back(utf8, name);
+        else
+            ++m_misses;
+        return name;
+    }
+
+private:
+    static constexpr std::size_t MaxNames = 32; // a linear scan stays cheaper than a hash
+    static constexpr int MaxMisses = 64;
+    std::vector<std::pair<std::string_view, QString>> m_names;
+    int m_misses = 0;
 };
 
 /// Sets the Resource fields from one attribute (shared by both decoders).

@@ -204,11 +204,15 @@ OtlpIngest::Result OtlpIngest::applyTraces(const Traces& traces)
     const bool hideInternal = hideInternalSpans();
     struct Aggregate
     {
+        QString operation;
         SparseHistogram histogram;
         quint64 errors = 0;
     };
-    QHash<QString, Aggregate> byOperation;
+    // Keyed by what the span says, so that the operation's name ("[client] GET") is made once per
+    // request and name, not once per span.
+    QHash<std::pair<QString, int>, Aggregate> byOperation;
     std::vector<OperationSample> slow;
+    quint64 slowErrorNs = 0; // attributesFromNs(), asked of the store once per request at most
     for (const ResourceSpans& group : traces.resources) {
         const quint64 key = processKey(group.resource);
         if (!key) {
@@ -228,8 +232,9 @@ OtlpIngest::Result OtlpIngest::applyTraces(const Traces& traces)
                 continue;
             }
             const quint64 ns = span.endNs - span.startNs;
-            const QString operation = operationName(span.name, span.kind);
-            Aggregate& a = byOperation[operation];
+            Aggregate& a = byOperation[std::pair(span.name, int(span.kind))];
+            if (a.operation.isEmpty())
+                a.operation = operationName(span.name, span.kind);
             SparseHistogram& h = a.histogram;
             if (ns > LatencyHistogram::MaxTrackableNs) {
                 ++h.overflow;
@@ -241,17 +246,19 @@ OtlpIngest::Result OtlpIngest::applyTraces(const Traces& traces)
             }
             ++h.count;
             a.errors += span.error ? 1 : 0;
-            if (!span.attributes.isEmpty() || (span.error && ns >= attributesFromNs())) {
+            if (span.error && !slowErrorNs)
+                slowErrorNs = attributesFromNs();
+            if (!span.attributes.isEmpty() || (span.error && ns >= slowErrorNs)) {
                 QVariantMap metadata = span.attributes;
                 metadata.insert(QStringLiteral("span.kind"), int(span.kind));
                 if (!span.statusMessage.isEmpty())
                     metadata.insert(QStringLiteral("status.message"), span.statusMessage);
-                slow.push_back(OperationSample { operation, qint64(span.endNs / 1'000'000), ns, !span.error,
+                slow.push_back(OperationSample { a.operation, qint64(span.endNs / 1'000'000), ns, !span.error,
                     OperationSample::Severity::Normal, 0, std::move(metadata), qint64(span.startNs) });
             }
         }
-        for (auto it = byOperation.cbegin(); it != byOperation.cend(); ++it)
-            m_store->recordHistogram(key, it.key(), it.value().histogram, it.value().errors);
+        for (const Aggregate& a : std::as_const(byOperation))
+            m_store->recordHistogram(key, a.operation, a.histogram, a.errors);
         // Counted above; these carry their attributes to the alerts.
         for (OperationSample& sample : slow)
             m_store->recordEvent(key, std::move(sample));
@@ -314,6 +321,7 @@ bool OtlpIngest::applyHistogram(quint64 key, const Metric& metric, const Attribu
     if (deltaCount > MaxPointCount || inBuckets > MaxPointCount)
         return false; // beyond any real count: a sender's bug, or an attack on our memory
     SparseHistogram h;
+    h.fromSenderBuckets = true;
     quint64 placed = 0;
     quint64 lo = ~quint64(0);
     quint64 hi = 0;

@@ -5,9 +5,11 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace perfdash::otlp {
 
@@ -326,6 +328,7 @@ std::vector<quint64> u64Array(const Path& path, object o, std::string_view key, 
 
 void decodeTracesDom(Path& path, element doc, Traces& out, const DecodeOptions& options)
 {
+    NameCache names; // views into the parser's strings, which outlive this call
     const object root = asObject(path, doc, nullptr);
     array resourceSpans;
     if (!arrayField(path, root, "resourceSpans", "resourceSpans", resourceSpans))
@@ -363,7 +366,7 @@ void decodeTracesDom(Path& path, element doc, Traces& out, const DecodeOptions& 
                     if (e.is_null())
                         continue;
                     if (key == "name") {
-                        span.name = text(str(path, e, "name"));
+                        span.name = names.text(str(path, e, "name"));
                     } else if (key == "kind") {
                         const int kind = enumValue(path, e, "kind",
                             { "SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT",
@@ -557,12 +560,18 @@ void decodeMetricsDom(Path& path, element doc, Metrics& out, const DecodeOptions
 struct JsonDecoder::Impl
 {
     simdjson::dom::parser parser;
+    // The body with simdjson's padding after it, kept between requests like the parser's own
+    // buffers: simdjson would otherwise allocate (and the kernel zero) a padded copy per request.
+    std::vector<char> padded;
 
     bool parse(QByteArrayView body, element& doc, QString* error)
     {
-        // An empty body has no data pointer, which simdjson must not be handed (UBSan saw it).
-        static const char empty = 0;
-        const auto code = parser.parse(body.isEmpty() ? &empty : body.data(), std::size_t(body.size())).get(doc);
+        const std::size_t size = std::size_t(body.size());
+        if (padded.size() < size + simdjson::SIMDJSON_PADDING)
+            padded.resize(size + simdjson::SIMDJSON_PADDING);
+        if (size)
+            std::memcpy(padded.data(), body.data(), size);
+        const auto code = parser.parse(padded.data(), size, false).get(doc);
         if (code != simdjson::SUCCESS) {
             if (error)
                 *error = QStringLiteral("invalid JSON: ") + QString::fromUtf8(simdjson::error_message(code));

@@ -2,11 +2,15 @@
 // The OTLP decoders (JSON and protobuf) against bodies recorded from the official Node exporters
 // (tests/data/otlp, made by examples/otel/record.js: 3 requests to GET /users/:id, 2 failing ones
 // to GET /orders/:id), and against bad bodies.
+#include "otlp_metrics.pb.h"
+#include "otlp_trace.pb.h"
 #include "otlpjson.h"
 #include "otlpprotobuf.h"
 
 #include <QFile>
 #include <QTest>
+
+#include <string>
 
 using namespace perfdash;
 using namespace perfdash::otlp;
@@ -38,6 +42,20 @@ bool decodeMetrics(const QString& encoding, const QByteArray& body, Metrics& out
         return decoder.decodeMetrics(body, out, error);
     }
     return decodeMetricsProtobuf(body, out, error);
+}
+
+/// Protobuf's wire format by hand, for what the generated classes would not write.
+std::string varint(quint64 v)
+{
+    std::string out;
+    for (; v >= 0x80; v >>= 7)
+        out += char(v | 0x80);
+    return out + char(v);
+}
+
+std::string lengthDelimited(int field, const std::string& bytes)
+{
+    return varint(quint64(field) << 3 | 2) + varint(bytes.size()) + bytes;
 }
 
 const Span* findSpan(const Traces& t, const QString& name, SpanKind kind)
@@ -346,6 +364,147 @@ private Q_SLOTS:
         QVERIFY(s.monotonic);
         QCOMPARE(s.temporality, Temporality::Cumulative);
         QVERIFY(std::isinf(s.numbers[0].value));
+    }
+
+    /// Spans are read in place from the wire: the fields perfdash reads, whatever else is around them.
+    void protobufSpansAmongUnknownFields()
+    {
+        pb::Span span;
+        span.set_name("GET /x");
+        span.set_kind(pb::Span::SPAN_KIND_CLIENT);
+        span.set_start_time_unix_nano(1000);
+        span.set_end_time_unix_nano(5000);
+        span.mutable_status()->set_code(pb::Status::STATUS_CODE_ERROR);
+        span.mutable_status()->set_message("boom");
+        pb::KeyValue route;
+        route.set_key("http.route");
+        route.mutable_value()->set_string_value("/x");
+        span.add_attributes(route.SerializeAsString());
+        // What exporters send and we do not declare: trace_id (1), an event (11) holding a fixed64,
+        // a group (field 12, wire types 3 and 4), and a name (5) with the wrong wire type, which
+        // generated code skips as an unknown field.
+        const std::string unknown = lengthDelimited(1, std::string(16, '\xab'))
+            + lengthDelimited(11, std::string("\x09", 1) + std::string(8, '\x01')) + varint(12 << 3 | 3)
+            + varint(1 << 3 | 0) + varint(300) + varint(12 << 3 | 4) + varint(5 << 3 | 0) + varint(7);
+        pb::Span other;
+        other.set_name("work");
+        other.set_kind(pb::Span::SpanKind(-1)); // out of range: ten varint bytes on the wire
+        other.set_start_time_unix_nano(10);
+        other.set_end_time_unix_nano(20);
+        pb::KeyValue service;
+        service.set_key("service.name");
+        service.mutable_value()->set_string_value("svc");
+        const std::string scope = lengthDelimited(1, "scope") + lengthDelimited(2, unknown + span.SerializeAsString())
+            + lengthDelimited(2, other.SerializeAsString());
+        const std::string body = lengthDelimited(
+            1, lengthDelimited(1, lengthDelimited(1, service.SerializeAsString())) + lengthDelimited(2, scope));
+        Traces t;
+        QString why;
+        DecodeOptions slowFromZero;
+        slowFromZero.attributesFromNs = 0;
+        QVERIFY2(decodeTracesProtobuf(QByteArrayView(body.data(), qsizetype(body.size())), t, &why, slowFromZero),
+            qPrintable(why));
+        QCOMPARE(t.resources.size(), std::size_t(1));
+        QCOMPARE(t.resources[0].resource.serviceName, QStringLiteral("svc"));
+        QCOMPARE(t.resources[0].spans.size(), std::size_t(2));
+        const Span& a = t.resources[0].spans[0];
+        QCOMPARE(a.name, QStringLiteral("GET /x"));
+        QCOMPARE(a.kind, SpanKind::Client);
+        QCOMPARE(a.startNs, quint64(1000));
+        QCOMPARE(a.endNs, quint64(5000));
+        QVERIFY(a.error);
+        QCOMPARE(a.statusMessage, QStringLiteral("boom"));
+        QCOMPARE(a.attributes.value(QStringLiteral("http.route")).toString(), QStringLiteral("/x"));
+        const Span& b = t.resources[0].spans[1];
+        QCOMPARE(b.name, QStringLiteral("work"));
+        QCOMPARE(b.kind, SpanKind::Unspecified);
+        QVERIFY(!b.error);
+        // Not slow: attributes stay unread.
+        QVERIFY(decodeTracesProtobuf(QByteArrayView(body.data(), qsizetype(body.size())), t, &why));
+        QVERIFY(t.resources[0].spans[0].attributes.isEmpty());
+        // A span cut short inside its scope is an error, not a partial span.
+        const std::string cut
+            = lengthDelimited(1, lengthDelimited(2, lengthDelimited(2, span.SerializeAsString().substr(0, 5))));
+        QVERIFY(!decodeTracesProtobuf(QByteArrayView(cut.data(), qsizetype(cut.size())), t, &why));
+        QVERIFY2(why.contains(u"invalid protobuf"), qPrintable(why));
+        QCOMPARE(t.spanCount(), quint64(0));
+    }
+
+    /// The same exponential histogram point in both encodings decodes to the same values: the
+    /// protobuf one built with the generated classes (sint32 scale and offset, fixed64 zero count).
+    void exponentialHistogramProtobufMatchesJson()
+    {
+        const QByteArray json
+            = R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},
+            "scopeMetrics":[{"metrics":[{"name":"rpc.server.duration","unit":"s","exponentialHistogram":{"aggregationTemporality":2,
+            "dataPoints":[{"attributes":[{"key":"rpc.method","value":{"stringValue":"Get"}}],"startTimeUnixNano":"11","timeUnixNano":"22",
+            "count":"12","sum":0.75,"min":0.0001,"max":0.5,"scale":-2,"zeroCount":"1",
+            "positive":{"offset":-7,"bucketCounts":["2","0","3","5"]},"negative":{"offset":3,"bucketCounts":["1"]}}]}}]}]}]})";
+        pb::ExportMetricsServiceRequest request;
+        pb::ResourceMetrics* rm = request.add_resource_metrics();
+        pb::KeyValue* service = rm->mutable_resource()->add_attributes();
+        service->set_key("service.name");
+        service->mutable_value()->set_string_value("svc");
+        pb::Metric* metric = rm->add_scope_metrics()->add_metrics();
+        metric->set_name("rpc.server.duration");
+        metric->set_unit("s");
+        pb::ExponentialHistogram* histogram = metric->mutable_exponential_histogram();
+        histogram->set_aggregation_temporality(pb::AGGREGATION_TEMPORALITY_CUMULATIVE);
+        pb::ExponentialHistogramDataPoint* p = histogram->add_data_points();
+        pb::KeyValue* method = p->add_attributes();
+        method->set_key("rpc.method");
+        method->mutable_value()->set_string_value("Get");
+        p->set_start_time_unix_nano(11);
+        p->set_time_unix_nano(22);
+        p->set_count(12);
+        p->set_sum(0.75);
+        p->set_min(0.0001);
+        p->set_max(0.5);
+        p->set_scale(-2); // negative: zigzag-encoded on the wire, as is the offset
+        p->set_zero_count(1);
+        p->mutable_positive()->set_offset(-7);
+        for (const quint64 c : { 2, 0, 3, 5 })
+            p->mutable_positive()->add_bucket_counts(c);
+        p->mutable_negative()->set_offset(3);
+        p->mutable_negative()->add_bucket_counts(1);
+        const std::string bytes = request.SerializeAsString();
+
+        JsonDecoder decoder;
+        Metrics fromJson;
+        Metrics fromProtobuf;
+        QString why;
+        QVERIFY2(decoder.decodeMetrics(json, fromJson, &why), qPrintable(why));
+        QVERIFY2(decodeMetricsProtobuf(QByteArrayView(bytes.data(), qsizetype(bytes.size())), fromProtobuf, &why),
+            qPrintable(why));
+        for (const Metrics* m : { &fromJson, &fromProtobuf }) {
+            QCOMPARE(m->resources.size(), std::size_t(1));
+            QCOMPARE(m->resources[0].resource.serviceName, QStringLiteral("svc"));
+            QCOMPARE(m->resources[0].metrics.size(), std::size_t(1));
+            const Metric& e = m->resources[0].metrics[0];
+            QCOMPARE(e.name, QStringLiteral("rpc.server.duration"));
+            QCOMPARE(e.unit, QStringLiteral("s"));
+            QCOMPARE(e.type, Metric::Type::ExponentialHistogram);
+            QCOMPARE(e.temporality, Temporality::Cumulative);
+            QCOMPARE(e.exponentials.size(), std::size_t(1));
+            const ExponentialPoint& x = e.exponentials[0];
+            QCOMPARE(x.attributes, (Attributes { { QStringLiteral("rpc.method"), QStringLiteral("Get") } }));
+            QCOMPARE(x.startNs, quint64(11));
+            QCOMPARE(x.timeNs, quint64(22));
+            QCOMPARE(x.count, quint64(12));
+            QCOMPARE(x.sum, std::optional<double>(0.75));
+            QCOMPARE(x.min, std::optional<double>(0.0001));
+            QCOMPARE(x.max, std::optional<double>(0.5));
+            QCOMPARE(x.scale, -2);
+            QCOMPARE(x.zeroCount, quint64(1));
+            QCOMPARE(x.positiveOffset, -7);
+            QCOMPARE(x.positive, (std::vector<quint64> { 2, 0, 3, 5 }));
+            QCOMPARE(x.negativeCount, quint64(1));
+        }
+        // An out-of-range scale is refused by both, not decoded into a nonsense base.
+        p->set_scale(21);
+        const std::string bad = request.SerializeAsString();
+        QVERIFY(!decodeMetricsProtobuf(QByteArrayView(bad.data(), qsizetype(bad.size())), fromProtobuf, &why));
+        QVERIFY(!decoder.decodeMetrics(QByteArray(json).replace(R"("scale":-2)", R"("scale":21)"), fromJson, &why));
     }
 };
 

@@ -329,6 +329,26 @@ private Q_SLOTS:
         // Same point again: nothing new.
         ingest.applyMetrics(oneMetric(r, m));
         QCOMPARE(stats(store, QStringLiteral("api [h]"), op)->count, quint64(6));
+        // The statistics say where their percentiles come from (the table's tooltip tells it).
+        QVERIFY(stats(store, QStringLiteral("api [h]"), op)->fromSenderBuckets);
+    }
+
+    void spanOperationsAreNotFromBuckets()
+    {
+        MetricsStore store;
+        OtlpIngest ingest(&store);
+        Traces t;
+        ResourceSpans& group = t.resources.emplace_back();
+        group.resource = service(QStringLiteral("shop"), QStringLiteral("one"));
+        Span& span = group.spans.emplace_back();
+        span.name = QStringLiteral("GET /cart");
+        span.kind = SpanKind::Server;
+        span.startNs = 1'000'000;
+        span.endNs = 3'000'000;
+        ingest.applyTraces(t);
+        const auto s = stats(store, QStringLiteral("shop [one]"), QStringLiteral("GET /cart"));
+        QVERIFY(s);
+        QVERIFY(!s->fromSenderBuckets); // each span's own duration: the store's precision
     }
 
     void deltaHistogramsAndErrors()

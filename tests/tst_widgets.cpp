@@ -115,6 +115,13 @@ private Q_SLOTS:
         QVERIFY(model.index(0, 0).data(Qt::BackgroundRole).isValid());
         QVERIFY(model.index(0, OperationsModel::P95).data(Qt::ToolTipRole).toString().contains(s("Budget broken")));
         QVERIFY(!model.index(1, 0).data(Qt::BackgroundRole).isValid());
+        // An operation made from a sender's histogram (OTLP metrics) says so where its percentiles are.
+        OperationRow bucketed = operation(1, "a", 6);
+        bucketed.stats.fromSenderBuckets = true;
+        model.setRows({ bucketed, operation(1, "b", 1) });
+        QVERIFY(model.index(0, OperationsModel::P99).data(Qt::ToolTipRole).toString().contains(s("bucket")));
+        QVERIFY(model.index(0, OperationsModel::Operation).data(Qt::ToolTipRole).toString().contains(s("bucket")));
+        QVERIFY(!model.index(1, OperationsModel::P99).data(Qt::ToolTipRole).toString().contains(s("bucket")));
     }
 
     void alertsModelIsBoundedNewestFirst()

@@ -124,10 +124,14 @@ QVariant OperationsModel::data(const QModelIndex& index, int role) const
             return QBrush(dark ? QColor(0x4d, 0x40, 0x1c) : QColor(0xfd, 0xf3, 0xd8));
     }
     if (role == Qt::ToolTipRole) {
+        const QString bucketed = s.fromSenderBuckets
+            ? tr("From the sender's histogram buckets (OTLP metric): durations are known only to within a bucket, "
+                 "so min, mean, percentiles and max are bounded by the sender's bucket bounds")
+            : QString();
         if (index.column() == Process)
             return tr("%1, pid %2").arg(r.process).arg(r.pid);
         if (index.column() == Operation)
-            return s.operation;
+            return bucketed.isEmpty() ? s.operation : s.operation + u'\n' + bucketed;
         if (index.column() == TotalTime)
             return tr("Time spent in %1: count × mean, and its share of all operations' time").arg(s.operation);
         if (r.group)
@@ -141,6 +145,8 @@ QVariant OperationsModel::data(const QModelIndex& index, int role) const
         }
         if (r.slow)
             return tr("Operations over the slow threshold in this window");
+        if (!bucketed.isEmpty() && index.column() >= Min && index.column() <= Max)
+            return bucketed;
     }
     if (role == Qt::TextAlignmentRole && index.column() > Operation)
         return int(Qt::AlignRight | Qt::AlignVCenter);
