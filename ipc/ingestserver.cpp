@@ -401,7 +401,9 @@ private:
         if (c->decoder.syncs() == c->answeredSyncs)
             return;
         c->answeredSyncs = c->decoder.syncs();
-        socket->write(protocol::encodeReceived(c->bytesRead));
+        // A client that asks and does not read its answers gets none: it asks again with its next SYNC.
+        if (socket->bytesToWrite() < 4096)
+            socket->write(protocol::encodeReceived(c->bytesRead));
     }
 
     void finish(QLocalSocket* socket, const QString& error, bool later)

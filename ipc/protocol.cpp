@@ -58,7 +58,7 @@ QByteArray encodeFrame(quint8 type, QByteArrayView body)
 
 QByteArray encodeWelcome()
 {
-    return Body().u16(Version).frame(FrameType::Welcome);
+    return Body().u16(Version).u16(wire::WelcomeConfirms).frame(FrameType::Welcome);
 }
 
 QByteArray encodeReject(const QString& reason)

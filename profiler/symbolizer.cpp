@@ -201,9 +201,13 @@ QString Symbolizer::jitMapPath() const
     return QStringLiteral("/tmp/perf-%1.map").arg(m_pid);
 }
 
-bool Symbolizer::jitMapChanged() const
+bool Symbolizer::jitMapChanged()
 {
-    // One stat, only for addresses that were unknown: a process without a JIT has few of them.
+    // Asked only for addresses cached as unknown, and answered from one stat at most every 250 ms:
+    // a stack with many unknown frames must not pay a system call per frame per sample.
+    if (m_jitChecked.isValid() && m_jitChecked.elapsed() < 250)
+        return false;
+    m_jitChecked.start();
     const qint64 size = QFileInfo(jitMapPath()).size();
     return size > 0 && size != m_jitMapSize;
 }
@@ -232,7 +236,11 @@ void Symbolizer::loadJitMap()
             m_jit.push_back({ start, length, QString::fromUtf8(line.mid(second + 1)) });
     }
     std::sort(m_jit.begin(), m_jit.end(), [](const JitSymbol& a, const JitSymbol& b) { return a.start < b.start; });
-    m_cache.clear(); // addresses resolved as unknown before may be JIT code now
+    // Addresses resolved as unknown before may be JIT code now; the others stay resolved.
+    for (auto it = m_cache.begin(); it != m_cache.end();) {
+        const bool unknown = it->second.size() == 1 && it->second.front() == FunctionTable::kUnknown;
+        it = unknown ? m_cache.erase(it) : std::next(it);
+    }
 }
 
 bool Symbolizer::resolveJit(std::uint64_t pc, std::vector<std::uint32_t>* out)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include <QElapsedTimer>
 #include <QString>
 
 #include <cstdint>
@@ -68,8 +69,8 @@ private:
     /// Reads the JIT map again when its size changed (JITs append to it); forgets the cache then.
     void loadJitMap();
     QString jitMapPath() const;
-    /// The JIT map has another size than when it was last read.
-    bool jitMapChanged() const;
+    /// The JIT map has another size than when it was last read (looked at every 250 ms at most).
+    bool jitMapChanged();
 
     struct JitSymbol {
         std::uint64_t start, size;
@@ -80,6 +81,7 @@ private:
     std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> m_cache;
     std::vector<JitSymbol> m_jit; ///< sorted by start
     qint64 m_jitMapSize = -1;
+    QElapsedTimer m_jitChecked;
     std::uint64_t m_unknown = 0;
     static constexpr std::size_t kMaxCache = 1 << 20; ///< cleared when full: bounded memory
 };

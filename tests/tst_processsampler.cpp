@@ -14,6 +14,7 @@
 #include <QTest>
 #include <QThread>
 
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -193,7 +194,7 @@ private Q_SLOTS:
         const QString path = root.path();
         const pid_t child = ::fork();
         if (child == 0) {
-            if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+            if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)
                 ::_exit(10);
             ::_exit(ProcessSampler(88, path).sample().status == Status::AccessDenied ? 0 : 1);
         }

@@ -21,8 +21,9 @@ function defaultSocketPath() {
   return `/tmp/perfdash-${os.userInfo().uid}/perfdash.sock`;
 }
 
-// A value in a path, not a name: digits, a UUID, a long hex or base64-ish token.
-const valueSegment = /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|[A-Za-z0-9_-]{20,})$/i;
+// A value in a path, not a name: digits, a UUID, a long hex string, or a long token with digits
+// in it ("/internationalization" stays a name).
+const valueSegment = /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|(?=[A-Za-z_-]*\d)[A-Za-z0-9_-]{16,})$/i;
 
 function mountPattern(baseUrl) {
   if (!baseUrl) return '';

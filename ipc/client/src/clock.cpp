@@ -14,6 +14,7 @@
 namespace perfdash::clock {
 
 State g_state;
+std::string (*g_clocksource)() = kernelClocksource;
 
 std::uint64_t monotonicNs() noexcept
 {
@@ -82,7 +83,7 @@ bool counterTrusted(bool cpuInvariant, const std::string& source, bool disabledB
 bool Calibrator::start()
 {
     const char* off = std::getenv("PERFDASH_NO_TSC");
-    m_enabled = counterTrusted(cpuCounterInvariant(), m_clocksource(), off && *off && std::strcmp(off, "0") != 0);
+    m_enabled = counterTrusted(cpuCounterInvariant(), g_clocksource(), off && *off && std::strcmp(off, "0") != 0);
     m_ticks0 = ticks();
     m_mono0 = monotonicNs();
     return m_enabled;
@@ -102,7 +103,7 @@ void Calibrator::step() noexcept
 {
     if (!m_enabled)
         return;
-    if (!counterTrusted(true, m_clocksource(), false)) {
+    if (!counterTrusted(true, g_clocksource(), false)) {
         // The kernel no longer trusts the TSC: neither do we. Scopes begun on the counter end on it.
         m_enabled = false;
         g_state.ready.store(0, std::memory_order_release);

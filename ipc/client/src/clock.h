@@ -92,6 +92,9 @@ bool counterTrusted(bool cpuInvariant, const std::string& kernelClocksource, boo
 bool cpuCounterInvariant() noexcept;
 /// The kernel's current clocksource ("tsc", "arch_sys_counter", "hpet"...), empty when unknown.
 std::string kernelClocksource();
+/// What the calibrator asks for the clocksource: kernelClocksource, or a test's own, set before
+/// the library starts.
+extern std::string (*g_clocksource)();
 
 /// Calibrates the counter against CLOCK_MONOTONIC from the flusher thread: after 50 ms, 1 s and
 /// 10 s, then once a minute, each time over the whole time since start (so it gets finer and
@@ -99,11 +102,6 @@ std::string kernelClocksource();
 class Calibrator
 {
 public:
-    /// @p clocksource reads the kernel's clocksource (the tests give their own).
-    explicit Calibrator(std::string (*clocksource)() = kernelClocksource) noexcept
-        : m_clocksource(clocksource)
-    {
-    }
     /// Decides whether the counter is used; false: every reading stays on CLOCK_MONOTONIC. Each
     /// step() asks the kernel again: when it stops trusting the TSC later (its watchdog switches to
     /// hpet), readings go back to CLOCK_MONOTONIC for good.
@@ -114,7 +112,6 @@ public:
     int calibrations() const noexcept { return m_calibrations; }
 
 private:
-    std::string (*m_clocksource)();
     bool m_enabled = false;
     int m_calibrations = 0;
     std::uint64_t m_ticks0 = 0;

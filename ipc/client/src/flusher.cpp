@@ -283,20 +283,25 @@ namespace {
         g.droppedOperations += operationsIn(frames, written);
     }
 
+    /// Counts as lost the frames of @p frames (at @p start in the stream; its first @p upTo bytes
+    /// written) that end after what the dashboard said it read.
+    void loseUnread(Global& g, const std::string& frames, std::uint64_t start, std::size_t upTo)
+    {
+        const std::size_t from = g.confirmed > start ? std::size_t(std::min<std::uint64_t>(g.confirmed - start, upTo)) : 0;
+        g.droppedBytes += upTo - from;
+        g.droppedOperations += operationsIn(frames, from) - operationsIn(frames, upTo);
+    }
+
     /// Counts as lost what this connection's dashboard was sent and never said it read.
     void loseUnconfirmed(Global& g, std::atomic<std::uint64_t>& why)
     {
         const std::uint64_t before = g.droppedOperations;
-        for (const auto& u : g.unconfirmed) {
-            g.droppedBytes += u.bytes;
-            g.droppedOperations += u.operations;
-        }
+        for (const auto& u : g.unconfirmed)
+            loseUnread(g, u.frames, u.start, u.frames.size());
         g.unconfirmed.clear();
-        if (g.pendingOffset > 0 && !g.pending.empty()) { // the frames of it already written
-            const std::string& front = g.pending.front();
-            g.droppedBytes += g.pendingOffset;
-            g.droppedOperations += operationsIn(front) - operationsIn(front, g.pendingOffset);
-        }
+        g.unconfirmedBytes = 0;
+        if (g.pendingOffset > 0 && !g.pending.empty()) // the frames of it already written
+            loseUnread(g, g.pending.front(), g.written - g.pendingOffset, g.pendingOffset);
         why.fetch_add(g.droppedOperations - before, std::memory_order_relaxed);
     }
 
@@ -306,16 +311,18 @@ namespace {
             ::close(g.fd);
         g.fd = -1;
         g.connected.store(false, std::memory_order_relaxed);
-        // A dashboard that welcomed us but never answered a SYNC is older than SYNC: what it was
+        // A dashboard whose WELCOME did not say it answers SYNC is older than SYNC: what it was
         // sent cannot be known lost. Any other went away without reading it.
-        if (!g.welcomed || g.acknowledging)
+        if (!g.welcomed || g.confirms)
             loseUnconfirmed(g, g.unreadOperations);
         g.unconfirmed.clear();
+        g.unconfirmedBytes = 0;
         g.written = 0;
+        g.confirmed = 0;
         g.syncedTo = 0;
         g.inbox.clear(); // a new connection starts a new stream of replies
         g.welcomed = false;
-        g.acknowledging = false;
+        g.confirms = false;
         // What was not written at all goes back to the history; a half-written frame is lost.
         if (g.pendingOffset > 0 && !g.pending.empty()) {
             giveUp(g, g.pending.front(), g.pendingOffset);
@@ -437,15 +444,23 @@ namespace {
             if (g.inbox.size() < 4 + std::size_t(length))
                 return;
             const auto type = std::uint8_t(g.inbox[4]);
+            const auto le = [&g](std::size_t at, int bytes) {
+                std::uint64_t v = 0;
+                for (int i = 0; i < bytes; ++i)
+                    v |= std::uint64_t(std::uint8_t(g.inbox[at + std::size_t(i)])) << (8 * i);
+                return v;
+            };
             if (type == wire::Welcome) {
                 g.welcomed = true;
+                g.confirms = length >= 5 && (le(7, 2) & wire::WelcomeConfirms); // u16 version, u16 flags
             } else if (type == wire::Received && length >= 9) {
-                std::uint64_t read = 0;
-                for (int i = 0; i < 8; ++i)
-                    read |= std::uint64_t(std::uint8_t(g.inbox[std::size_t(5 + i)])) << (8 * i);
-                g.acknowledging = true;
-                while (!g.unconfirmed.empty() && g.unconfirmed.front().end <= read)
+                g.confirms = true;
+                g.confirmed = std::max(g.confirmed, le(5, 8));
+                while (!g.unconfirmed.empty()
+                    && g.unconfirmed.front().start + g.unconfirmed.front().frames.size() <= g.confirmed) {
+                    g.unconfirmedBytes -= g.unconfirmed.front().frames.size();
                     g.unconfirmed.pop_front();
+                }
             } else if (type == wire::Reject) {
                 std::string reason = length > 5 ? g.inbox.substr(9, std::size_t(length) - 5) : std::string();
                 std::fprintf(stderr, "perfdash: the dashboard at %s refused this process: %s\n", g.socketPath.c_str(),
@@ -490,12 +505,15 @@ namespace {
             g.pendingOffset += std::size_t(n);
             g.written += std::uint64_t(n);
             if (g.pendingOffset == front.size()) {
-                if (const std::uint64_t operations = operationsIn(front)) {
-                    if (g.unconfirmed.size() >= MaxUnconfirmed)
-                        g.unconfirmed.pop_front();
-                    g.unconfirmed.push_back({ g.written, front.size(), operations });
-                }
                 g.pendingBytes -= front.size();
+                if (operationsIn(front) > 0) { // kept until the dashboard says it read it
+                    g.unconfirmedBytes += front.size();
+                    g.unconfirmed.push_back({ g.written - front.size(), std::move(g.pending.front()) });
+                    while (g.unconfirmedBytes > MaxUnconfirmedBytes) {
+                        g.unconfirmedBytes -= g.unconfirmed.front().frames.size();
+                        g.unconfirmed.pop_front();
+                    }
+                }
                 g.pending.pop_front();
                 g.pendingOffset = 0;
                 g.framesSent.fetch_add(1, std::memory_order_relaxed);
@@ -544,14 +562,17 @@ void cycle(Global& g, bool periodic)
         enqueue(g, std::move(defines));
         enqueue(g, std::move(frames));
         writePending(g);
-        if (g.fd >= 0 && !g.unconfirmed.empty() && g.unconfirmed.back().end > g.syncedTo) {
-            // Ask the dashboard to say what it has read of the operations written since the last time.
-            g.syncedTo = g.unconfirmed.back().end;
+        if (g.fd >= 0 && !g.unconfirmed.empty()
+            && g.unconfirmed.back().start + g.unconfirmed.back().frames.size() > g.syncedTo) {
+            // Ask the dashboard to say what it has read of the operations written since the last
+            // time. Five bytes of control, queued past the bound: it is never given up.
+            g.syncedTo = g.unconfirmed.back().start + g.unconfirmed.back().frames.size();
             std::string sync;
             wire::Writer w(sync);
             w.begin(wire::Sync);
             w.end();
-            enqueue(g, std::move(sync));
+            g.pendingBytes += sync.size();
+            g.pending.push_back(std::move(sync));
             writePending(g);
         }
         if (g.fd >= 0)
@@ -565,7 +586,7 @@ void cycle(Global& g, bool periodic)
 
 void flusherMain(Global& g)
 {
-    const bool counter = g.calibrator.start();
+    g.calibrator.start();
     auto next = std::chrono::steady_clock::now() + Interval;
     const auto runCycle = [&g](std::unique_lock<std::mutex>& lock, bool periodic) {
         // Outside mutex: flush() callers and fork() are not held up for a whole cycle.
@@ -584,8 +605,10 @@ void flusherMain(Global& g)
         // one made before this thread first waits (a fork child's first flush) is not missed.
         const auto requested = [&] { return g.flushRequests != g.flushesDone; };
         auto wait = next;
-        if (counter) { // calibration steps fall between intervals
-            const std::uint64_t due = g.calibrator.nextDueNs(), mono = clock::monotonicNs();
+        // Calibration steps fall between intervals, until the calibrator is done with the counter
+        // (never used, or given up when the kernel stopped trusting it).
+        if (const std::uint64_t due = g.calibrator.nextDueNs()) {
+            const std::uint64_t mono = clock::monotonicNs();
             const auto calibrateAt = std::chrono::steady_clock::now() + std::chrono::nanoseconds(due > mono ? due - mono : 0);
             wait = std::min(wait, calibrateAt);
         }
@@ -593,7 +616,7 @@ void flusherMain(Global& g)
         g.wake.wait_until(lock, wait, [&] { return (g.stopping || requested()) && !g.forking.load(); });
         if (g.forking.load() && !g.stopping)
             continue;
-        if (counter && clock::monotonicNs() >= g.calibrator.nextDueNs())
+        if (const std::uint64_t due = g.calibrator.nextDueNs(); due && clock::monotonicNs() >= due)
             g.calibrator.step();
         const bool due = std::chrono::steady_clock::now() >= next;
         if (!due && !requested() && !g.stopping)

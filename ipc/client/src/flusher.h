@@ -21,7 +21,7 @@ namespace perfdash {
 inline constexpr std::size_t MaxHistoryBytes = 8u << 20; // while no dashboard is there
 inline constexpr int MaxHistoryIntervals = 120; // one minute of 500 ms intervals
 inline constexpr std::size_t MaxPendingBytes = 8u << 20; // written to a dashboard that does not read
-inline constexpr std::size_t MaxUnconfirmed = 4096; // a dashboard that never answers SYNC is trusted past this
+inline constexpr std::size_t MaxUnconfirmedBytes = 8u << 20; // past this, the oldest is taken as read
 
 struct Global {
     bool disabled = false;
@@ -50,17 +50,20 @@ struct Global {
     std::deque<std::string> pending; // frames not yet written; the first may be partly written
     std::size_t pendingOffset = 0;
     std::size_t pendingBytes = 0;
-    // Frames written on this connection that the dashboard has not yet said it read (RECEIVED, the
-    // answer to our SYNC): lost with it if it goes away, so counted then.
-    struct Unconfirmed {
-        std::uint64_t end; // byte offset in the connection's stream, preface included
-        std::uint64_t bytes;
-        std::uint64_t operations;
+    // Writes on this connection that carried operations and that the dashboard has not yet said it
+    // read (RECEIVED, its answer to our SYNC): what of them it never read is lost with it if it goes
+    // away, so counted then, frame by frame.
+    struct Unconfirmed
+    {
+        std::uint64_t start; // offset in the connection's stream, preface included
+        std::string frames;
     };
     std::deque<Unconfirmed> unconfirmed;
+    std::size_t unconfirmedBytes = 0;
     std::uint64_t written = 0; // bytes written on this connection
+    std::uint64_t confirmed = 0; // bytes of it the dashboard said it read
     std::uint64_t syncedTo = 0; // the stream offset the last SYNC asked about
-    bool acknowledging = false; // the dashboard answered a SYNC on this connection
+    bool confirms = false; // the dashboard said in WELCOME that it answers SYNC
     std::deque<std::string> history; // intervals recorded while no dashboard was there
     std::size_t historyBytes = 0;
     std::string inbox;

@@ -154,9 +154,11 @@ namespace {
             ::close(g.fd);
         g.fd = -1;
         g.welcomed = false;
-        g.acknowledging = false;
+        g.confirms = false;
         g.unconfirmed.clear();
+        g.unconfirmedBytes = 0;
         g.written = 0;
+        g.confirmed = 0;
         g.syncedTo = 0;
         g.connected.store(false, std::memory_order_relaxed);
         g.pending.clear();

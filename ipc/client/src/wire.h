@@ -27,6 +27,9 @@ enum FrameType : std::uint8_t {
     Received = 0x83, ///< the bytes of this connection the server has read, preface included
 };
 
+/// WELCOME's flags (u16 after the version; added within version 1, absent from older servers).
+inline constexpr std::uint16_t WelcomeConfirms = 1; ///< the server answers SYNC with RECEIVED
+
 // The histogram layout shared with the dashboard's LatencyHistogram: 128 exact buckets under
 // 128 ns, then 64 per power of two up to 2^45 ns; index BucketCount is the overflow bucket.
 inline constexpr int BucketCount = 2560;
