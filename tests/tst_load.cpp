@@ -211,7 +211,10 @@ private Q_SLOTS:
             QVERIFY(sendAll(fd, helloAndOp(s("burst-%1").arg(i), s("burst.op"))));
         }
         // Generous for a loaded machine; without backpressure resuming, the last ones never come.
+        QElapsedTimer counted;
+        counted.start();
         QTRY_COMPARE_WITH_TIMEOUT(liveWith(store, s("burst-"), 1), connections, 20'000);
+        qInfo("%d connections counted %lld ms after the last one sent", connections, counted.elapsed());
         QCOMPARE(server.stats().connections, connections);
         QCOMPARE(g_timerWarnings.load(), 0);
         for (int fd : fds)
