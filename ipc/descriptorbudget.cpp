@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "descriptorbudget.h"
 
+#include <QTimer>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -100,6 +102,15 @@ bool SpareDescriptor::acceptAndDrop(int listenFd)
         ::close(fd);
     m_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     return fd >= 0;
+}
+
+bool SpareDescriptor::recover(QTcpServer* server, QAbstractSocket::SocketError error)
+{
+    if (error != QAbstractSocket::SocketResourceError)
+        return false;
+    const bool dropped = acceptAndDrop(int(server->socketDescriptor()));
+    QTimer::singleShot(50, server, [server] { server->resumeAccepting(); });
+    return dropped;
 }
 
 } // namespace perfdash

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <QObject>
+#include <QTcpServer>
 
 namespace perfdash {
 
@@ -64,6 +65,10 @@ public:
 
     /// Accepts one connection from @p listenFd and closes it; false when not even that was possible.
     bool acceptAndDrop(int listenFd);
+    /// For a QTcpServer's acceptError: on a resource error (EMFILE) it paused itself and would stay
+    /// paused; drops the waiting connection and resumes accepting shortly. True when one was dropped
+    /// (the caller counts it as refused).
+    bool recover(QTcpServer* server, QAbstractSocket::SocketError error);
 
 private:
     int m_fd = -1;

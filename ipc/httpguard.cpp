@@ -40,12 +40,8 @@ void HttpGuard::refuse(std::atomic<quint64>& counter, const QString& why)
 
 void HttpGuard::onAcceptError(QAbstractSocket::SocketError error)
 {
-    if (error != QAbstractSocket::SocketResourceError)
-        return;
-    // QTcpServer paused itself and would stay paused: drop the waiting connection, go on shortly.
-    if (m_spare->acceptAndDrop(int(socketDescriptor())))
+    if (m_spare->recover(this, error))
         refuse(m_refusedDescriptors, QStringLiteral("no file descriptor left"));
-    QTimer::singleShot(50, this, [this] { resumeAccepting(); });
 }
 
 void HttpGuard::incomingConnection(qintptr descriptor)

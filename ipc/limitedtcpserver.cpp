@@ -163,12 +163,8 @@ void LimitedTcpServer::refuse(std::atomic<quint64>& counter, const QString& why)
 
 void LimitedTcpServer::onAcceptError(QAbstractSocket::SocketError error)
 {
-    if (error != QAbstractSocket::SocketResourceError)
-        return;
-    // QTcpServer paused itself and would stay paused: drop the waiting connection, go on shortly.
-    if (m_spare->acceptAndDrop(int(socketDescriptor())))
+    if (m_spare->recover(this, error))
         refuse(m_refusedDescriptors, tr("no file descriptor left"));
-    QTimer::singleShot(50, this, [this] { resumeAccepting(); });
 }
 
 void LimitedTcpServer::incomingConnection(qintptr handle)
