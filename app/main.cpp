@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // perfdash: listens for instrumented processes, samples attached ones from /proc, shows them in
 // the dashboard window (or, --headless, in the terminal) and writes the CSV exports at the end.
+#include "atomicfile.h"
 #include "budgetsdialog.h"
 #include "capture.h"
 #include "captureprofiles.h"
@@ -20,6 +21,8 @@
 #include "workerpool.h"
 
 #include <QApplication>
+#include <QBuffer>
+#include <QPixmap>
 #include <QMenuBar>
 #include <QStatusBar>
 #include <QIcon>
@@ -178,6 +181,18 @@ bool wantsHeadless(int argc, char** argv)
     }
     return false;
 }
+/// Saves @p picture as a PNG, whole or not at all (a full disk leaves the previous file), 0600.
+bool savePng(const QPixmap& picture, const QString& path, QString* error)
+{
+    QByteArray png;
+    QBuffer buffer(&png);
+    if (!buffer.open(QIODevice::WriteOnly) || !picture.save(&buffer, "PNG")) {
+        *error = QStringLiteral("cannot write the screenshot %1: the picture could not be encoded").arg(path);
+        return false;
+    }
+    return atomicfile::write(path, png, error);
+}
+
 /// What every window of perfdash shares: its icon, and the .desktop file that names it.
 void brandGuiApplication()
 {
@@ -213,7 +228,10 @@ int main(int argc, char** argv)
         window->show();
         if (!screenshot.isEmpty()) {
             QTimer::singleShot(500, &app, [&] {
-                const bool saved = window->grab().save(screenshot, "PNG");
+                QString saveError;
+                const bool saved = savePng(window->grab(), screenshot, &saveError);
+                if (!saved)
+                    std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(saveError));
                 QCoreApplication::exit(saved ? 0 : 1);
             });
         }
@@ -631,8 +649,8 @@ int main(int argc, char** argv)
     if (seconds > 0) {
         QTimer::singleShot(std::chrono::milliseconds(qint64(seconds * 1000)), &app, [&] {
             if (window && !screenshotPath.isEmpty()) {
-                if (!window->grab().save(screenshotPath, "PNG")) {
-                    std::fprintf(stderr, "perfdash: cannot write the screenshot %s\n", qUtf8Printable(screenshotPath));
+                if (QString saveError; !savePng(window->grab(), screenshotPath, &saveError)) {
+                    std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(saveError));
                     exitCode = 1;
                 }
             }
