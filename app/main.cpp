@@ -412,6 +412,8 @@ int main(int argc, char** argv)
         opened = openCapture(capturePath);
         if (!opened.load.ok)
             fail(opened.load.error);
+        for (const QString& note : std::as_const(opened.load.notes))
+            std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(note));
         for (const QString& problem : std::as_const(opened.load.problems))
             std::fprintf(stderr, "perfdash: %s: %s (the rest is shown)\n", qUtf8Printable(capturePath), qUtf8Printable(problem));
     } else {
@@ -431,9 +433,9 @@ int main(int argc, char** argv)
             fail(unwritable);
         if (!recorder.start(parser.value(record), &error))
             fail(error);
-        QObject::connect(&recorder, &CaptureRecorder::failed, &app, [](const QString& why) {
-            std::fprintf(stderr, "perfdash: recording: %s\n", qUtf8Printable(why));
-        });
+        const auto say = [](const QString& what) { std::fprintf(stderr, "perfdash: recording: %s\n", qUtf8Printable(what)); };
+        QObject::connect(&recorder, &CaptureRecorder::failed, &app, say);
+        QObject::connect(&recorder, &CaptureRecorder::resumed, &app, say);
     }
     for (qint64 pid : pids) {
         if (!store.attachPid(pid, &error))
@@ -552,11 +554,10 @@ int main(int argc, char** argv)
             store.sampleProcesses();
         store.stop();
         if (parser.isSet(record)) {
-            if (QString recordError; !recorder.flush(&recordError)) {
-                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(recordError));
+            if (QString incomplete; !recorder.finish(&incomplete)) { // what the capture misses, if anything
+                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(incomplete));
                 exitCode = 1;
             }
-            recorder.stop();
             // The capture keeps the profiles too (a table of their own): every one taken, by
             // --profile or started from the window's Profile button.
             if (const std::vector<ProcessProfiler*> profiled = profiler.profilers(); !profiled.empty()) {
@@ -667,7 +668,7 @@ int main(int argc, char** argv)
     }
     tick.start();
     poll.start();
-    if (printing)
+    if (printing && live) // an opened capture is shown, not served
         out << QStringLiteral("perfdash: listening on %1\n").arg(socketPath) << Qt::flush;
     const int status = app.exec();
     finish();
