@@ -17,6 +17,7 @@
 #include "otlpreceiver.h"
 #include "profilepanel.h"
 #include "profiler.h"
+#include "refusalsummary.h"
 #include "traceexport.h"
 #include "workerpool.h"
 
@@ -91,36 +92,8 @@ QString formatDuration(quint64 ns)
     return QStringLiteral("%1 s").arg(double(ns) / 1e9, 0, 'f', 2);
 }
 
-/// What the dashboard refused so far, in one line; empty when nothing was.
-QString refusalSummary(const MetricsStore& store, const IngestServer& server, const MetricsEndpoint& metrics)
-{
-    const IngestServer::Stats ingest = server.stats();
-    const HttpGuard::Stats http = metrics.httpStats();
-    const MetricsStore::Refusals store_ = store.refusals();
-    const quint64 any = ingest.refused + http.refusedLimit + http.refusedDescriptors + http.timedOut + http.oversized
-        + store_.processLimit + store_.counterLimit + store_.gaugeLimit + store_.invalidValues;
-    if (any == 0)
-        return {};
-    return QStringLiteral("refused: connections %1 (limit %2, no descriptor %3, other uid %4; %5 open of %6), "
-                          "HTTP %7 (limit %8, timed out %9, too large %10), messages over the process limit %11, "
-                          "counters %12, gauges %13, invalid values %14")
-        .arg(ingest.refused)
-        .arg(ingest.refusedLimit)
-        .arg(ingest.refusedDescriptors)
-        .arg(ingest.refusedUid)
-        .arg(ingest.connections)
-        .arg(ingest.maxConnections)
-        .arg(http.refusedLimit + http.refusedDescriptors + http.timedOut + http.oversized)
-        .arg(http.refusedLimit + http.refusedDescriptors)
-        .arg(http.timedOut)
-        .arg(http.oversized)
-        .arg(store_.processLimit)
-        .arg(store_.counterLimit)
-        .arg(store_.gaugeLimit)
-        .arg(store_.invalidValues);
-}
-
-void printTable(QTextStream& out, const MetricsStore& store, const IngestServer& server, const MetricsEndpoint& metrics)
+void printTable(QTextStream& out, const MetricsStore& store, const IngestServer& server, const MetricsEndpoint& metrics,
+    const OtlpReceiver& otlp)
 {
     out << QStringLiteral("%1  %2  %3  %4  %5  %6\n")
                .arg(QStringLiteral("PID"), 8)
@@ -167,7 +140,8 @@ void printTable(QTextStream& out, const MetricsStore& store, const IngestServer&
                        .arg(p.refusedValues)
                        .arg(p.lastProblem.isEmpty() ? QString() : QStringLiteral(": ") + p.lastProblem);
     }
-    if (const QString refusals = refusalSummary(store, server, metrics); !refusals.isEmpty())
+    if (const QString refusals = refusalSummary(store, server.stats(), metrics.httpStats(), { otlp.refusals() });
+        !refusals.isEmpty())
         out << refusals << '\n';
     out << Qt::endl;
 }
@@ -423,6 +397,9 @@ int main(int argc, char** argv)
     }
     MetricsStore& store = live ? *live : *opened.store;
     IngestServer server(&store);
+    // Connected before it listens: a refusal in the first instant is said too (its only voice).
+    QObject::connect(&server, &IngestServer::connectionProblem, &app,
+        [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
     const QString socketPath = parser.isSet(socket) ? parser.value(socket) : IngestServer::defaultSocketPath();
     QString error;
     if (live && !server.listen(socketPath, &error))
@@ -455,6 +432,7 @@ int main(int argc, char** argv)
             fail(error);
     }
     OtlpReceiver otlpReceiver(&store);
+    metrics.addListener([&otlpReceiver] { return otlpReceiver.refusals(); }); // its refusals in /metrics
     otlpReceiver.setHideInternalSpans(parser.isSet(otlpHideInternal));
     QObject::connect(&otlpReceiver, &OtlpReceiver::problem, &app,
         [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
@@ -508,8 +486,6 @@ int main(int argc, char** argv)
 
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
-    QObject::connect(&server, &IngestServer::connectionProblem, &app,
-        [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
     if (live)
         store.start();
 
@@ -539,7 +515,9 @@ int main(int argc, char** argv)
             }
         }
         profiler.stopAll(); // the children are gone: what their buffers still hold is read now
-        const QString refusals = live ? refusalSummary(store, server, metrics) : QString(); // before close() resets the counts
+        const QString refusals = live
+            ? refusalSummary(store, server.stats(), metrics.httpStats(), { otlpReceiver.refusals() })
+            : QString(); // before close() resets the counts
         server.close(); // applies what is still in flight
         if (live) {
             const QStringList broken = HeadlessGate::brokenBudgets(store);
@@ -638,7 +616,7 @@ int main(int argc, char** argv)
     tick.setInterval(std::chrono::seconds(1));
     QObject::connect(&tick, &QTimer::timeout, &app, [&] {
         if (printing)
-            printTable(out, store, server, metrics);
+            printTable(out, store, server, metrics, otlpReceiver);
         if (printing && profiling)
             out << profiler.summary() << Qt::flush;
     });

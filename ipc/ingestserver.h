@@ -48,6 +48,9 @@ public:
         quint64 refusedUid = 0; ///< another user's process
         quint64 refusedLimit = 0; ///< over the connection cap
         quint64 refusedDescriptors = 0; ///< accept failed for want of a descriptor
+        /// binary clients told REJECT: the store held MetricsStore::MaxProcesses live processes
+        /// (their messages are counted in MetricsStore::Refusals::processLimit)
+        quint64 rejectedProcessLimit = 0;
         int maxConnections = 0;
         quint64 bytes = 0;
         quint64 messages = 0;
@@ -73,6 +76,8 @@ public:
 Q_SIGNALS:
     /// A connection was refused or closed for bad input: a sentence for the log and the window.
     void connectionProblem(const QString& message);
+    /// The store had no place for @p connection's process; the ingest thread tells the client (REJECT).
+    void processLimitReached(quint64 connection);
 
 private:
     class Worker;

@@ -11,14 +11,15 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QLocalSocket>
-#include <QtEndian>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
 #include <QTimer>
+#include <QtEndian>
 
 #include <random>
 #include <sys/socket.h>
@@ -585,6 +586,51 @@ private Q_SLOTS:
         QCOMPARE(WEXITSTATUS(status), 0);
         QCOMPARE(dashboard.server.stats().refused, quint64(1));
         QVERIFY(!findProcess(dashboard.store, s("intruder")).has_value());
+    }
+
+    /// perfdash printed the refusal of another user's connection twice (a qWarning, then its own line).
+    void otherUidRefusalIsSaidOnce()
+    {
+        if (::geteuid() != 0)
+            QSKIP("needs root to run a client as another user");
+        QTemporaryDir open;
+        const QString path = open.filePath(s("open.sock"));
+        QProcess perfdash;
+        perfdash.start(QCoreApplication::applicationDirPath() + s("/perfdash"),
+            { s("--headless"), s("--quiet"), s("--socket"), path });
+        QVERIFY(perfdash.waitForStarted(30'000));
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(path).exists(), 30'000);
+        ::chmod(QFile::encodeName(open.path()).constData(), 0755);
+        ::chmod(QFile::encodeName(path).constData(), 0666);
+        const QByteArray native = QFile::encodeName(path);
+        const pid_t child = ::fork();
+        if (child == 0) {
+            if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+                ::_exit(10);
+            const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+            sockaddr_un addr {};
+            addr.sun_family = AF_UNIX;
+            std::strncpy(addr.sun_path, native.constData(), sizeof addr.sun_path - 1);
+            if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+                ::_exit(11);
+            const char line[] = "{\"type\":\"hello\",\"name\":\"intruder\"}\n";
+            (void)::send(fd, line, sizeof line - 1, MSG_NOSIGNAL);
+            char buffer[64];
+            while (::read(fd, buffer, sizeof buffer) > 0) { }
+            ::_exit(0);
+        }
+        int status = 0;
+        QCOMPARE(::waitpid(child, &status, 0), child);
+        QVERIFY(WIFEXITED(status));
+        QCOMPARE(WEXITSTATUS(status), 0);
+        QString err;
+        QTRY_VERIFY_WITH_TIMEOUT(
+            (err += QString::fromUtf8(perfdash.readAllStandardError())).contains(s("uid 65534")), 30'000);
+        perfdash.terminate();
+        QVERIFY(perfdash.waitForFinished(30'000));
+        err += QString::fromUtf8(perfdash.readAllStandardError());
+        QCOMPARE(err.count(s("uid 65534")), 1);
+        QVERIFY2(err.contains(s("other uid 1")), qPrintable(err)); // and counted in the end summary
     }
 
     void trickleClientDoesNotDisturbOthers()

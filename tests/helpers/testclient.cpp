@@ -8,6 +8,8 @@
 //   soak S       records at a steady pace for S seconds, then prints how many
 //   overflow     with no dashboard, records wide histograms until its history overflows, says
 //                "overflowed", then waits (up to 60 s) to send the rest; prints "recorded N dropped D"
+//   refused N    records N operations, flushes until the dashboard took them or refused it;
+//                prints "flush RESULT dropped D rejected R"
 #include <perfdash/perfdash.hpp>
 
 #include <atomic>
@@ -120,6 +122,26 @@ int overflow()
     return rc == PERFDASH_OK ? 0 : 1;
 }
 
+/// A dashboard that refuses this process must say so: flush() is not OK, and what was recorded
+/// is counted as dropped (rejected).
+int refused(long n)
+{
+    const perfdash::OpId op = perfdash::operation("refused.op");
+    for (long i = 0; i < n; ++i)
+        perfdash::record(op, 1000, true);
+    // Until the dashboard is there (the helper may start first) and has given its verdict.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    int rc;
+    while ((rc = perfdash::flush(5000)) == PERFDASH_ENOTCONNECTED && perfdash::stats().droppedRejected == 0
+        && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const perfdash::ClientStats s = perfdash::stats();
+    std::printf("flush %s dropped %llu rejected %llu\n", perfdash_strerror(rc),
+        static_cast<unsigned long long>(s.droppedOperations), static_cast<unsigned long long>(s.droppedRejected));
+    std::fflush(stdout);
+    return 0;
+}
+
 int partial()
 {
     const char* path = std::getenv("PERFDASH_SOCKET");
@@ -194,6 +216,9 @@ int main(int argc, char** argv)
         return soak(argc > 2 ? std::atof(argv[2]) : 10.0);
     if (mode == "overflow")
         return overflow();
-    std::fprintf(stderr, "usage: perfdash_test_client early N | stream | partial | fork | soak S | overflow\n");
+    if (mode == "refused")
+        return refused(argc > 2 ? std::atol(argv[2]) : 1000);
+    std::fprintf(
+        stderr, "usage: perfdash_test_client early N | stream | partial | fork | soak S | overflow | refused N\n");
     return 2;
 }
