@@ -5,6 +5,7 @@
 #include "budgetsdialog.h"
 #include "capture.h"
 #include "captureprofiles.h"
+#include "childprocess.h"
 #include "comparisonwindow.h"
 #include "csvexport.h"
 #include "foldedexport.h"
@@ -456,6 +457,7 @@ int main(int argc, char** argv)
         child->setProcessEnvironment(environment);
         child->setProgram(program);
         child->setArguments(args);
+        childprocess::endWithParent(*child); // also when perfdash is killed and cannot stop it
         child->setProcessChannelMode(showOutput ? QProcess::ForwardedChannels : QProcess::ForwardedErrorChannel);
         if (!showOutput)
             child->setStandardOutputFile(QProcess::nullDevice());
