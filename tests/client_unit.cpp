@@ -594,7 +594,7 @@ struct ExitReport
         const perfdash::ClientStats s = perfdash::stats();
         const auto ms
             = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - exitAt);
-        const std::uint64_t values[] = { recorded, s.droppedOperations, std::uint64_t(ms.count()) };
+        const std::uint64_t values[] = { recorded, s.droppedOperations, std::uint64_t(ms.count()), s.droppedAtExit };
         (void)!::write(fd, values, sizeof values);
         std::_Exit(0);
     }
@@ -640,12 +640,12 @@ void exitBacklogCase()
     MiniDashboard dashboard(path);
     dashboard.throttleReading(4096, 10); // about 400 KB/s: the 4.8 MB backlog does not fit in a second
     CHECK_EQ(::write(go[1], "g", 1), ssize_t(1));
-    std::uint64_t values[3] = {};
+    std::uint64_t values[4] = {};
     CHECK_EQ(::read(report[0], values, sizeof values), ssize_t(sizeof values));
     int status = 0;
     ::waitpid(child, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    const std::uint64_t recorded = values[0], dropped = values[1], exitMs = values[2];
+    const std::uint64_t recorded = values[0], dropped = values[1], exitMs = values[2], atExit = values[3];
     dashboard.throttleReading(0, 0);
     const Tally t = dashboard.waitFor([&](const Tally& x) { return x.operations + x.dropsOperations >= recorded; });
     std::printf("client_unit: exit with a backlog: recorded %llu, dashboard counted %llu, client dropped %llu "
@@ -654,6 +654,7 @@ void exitBacklogCase()
         static_cast<unsigned long long>(dropped), static_cast<unsigned long long>(t.dropsOperations),
         static_cast<unsigned long long>(exitMs));
     CHECK(dropped > 0);
+    CHECK_EQ(atExit, dropped); // given up by the exit handler, and said so in ClientStats
     CHECK_EQ(t.operations + dropped, recorded); // nothing accounted nowhere
     CHECK_EQ(t.dropsOperations, dropped); // and the dashboard was told
     CHECK(exitMs < 6000); // bounded: 1 s asked, with room for a loaded machine

@@ -10,6 +10,9 @@
 //                "overflowed", then waits (up to 60 s) to send the rest; prints "recorded N dropped D"
 //   refused N    records N operations, flushes until the dashboard took them or refused it;
 //                prints "flush RESULT dropped D rejected R"
+//   exit-backlog with no dashboard, records a backlog of wide intervals, says "backlog", then
+//                exits the moment a dashboard is there; after the library's exit handler, prints
+//                "recorded N dropped D at-exit E"
 #include <perfdash/perfdash.hpp>
 
 #include <atomic>
@@ -142,6 +145,49 @@ int refused(long n)
     return 0;
 }
 
+/// Printed after the library's exit handler: constructed before the library's first use.
+struct AfterExit
+{
+    unsigned long long recorded = 0;
+    bool armed = false;
+    ~AfterExit()
+    {
+        if (!armed)
+            return;
+        const perfdash::ClientStats s = perfdash::stats();
+        std::printf("recorded %llu dropped %llu at-exit %llu\n", recorded,
+            static_cast<unsigned long long>(s.droppedOperations), static_cast<unsigned long long>(s.droppedAtExit));
+        std::fflush(stdout);
+    }
+};
+
+/// A host that recorded while no dashboard was there exits just after one came: what waits is
+/// for its exit handler to send, or to count.
+int exitBacklog()
+{
+    static AfterExit report;
+    constexpr int Names = 2000, Widths = 40, Intervals = 8; // about 4.8 MB: kept whole (8 MiB)
+    std::vector<perfdash::OpId> ops;
+    for (int i = 0; i < Names; ++i)
+        ops.push_back(perfdash::operation(("backlog." + std::to_string(i)).c_str()));
+    for (int interval = 0; interval < Intervals; ++interval) {
+        for (perfdash::OpId op : ops) {
+            std::uint64_t ns = 200;
+            for (int k = 0; k < Widths; ++k, ns += ns / 8) // each in a bucket of its own: wide frames
+                perfdash::record(op, ns, true);
+        }
+        report.recorded += Names * Widths;
+        perfdash::flush(0); // no dashboard: an interval kept for one to come
+    }
+    std::printf("backlog\n");
+    std::fflush(stdout);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!perfdash::stats().connected && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    report.armed = true;
+    std::exit(0);
+}
+
 int partial()
 {
     const char* path = std::getenv("PERFDASH_SOCKET");
@@ -218,7 +264,10 @@ int main(int argc, char** argv)
         return overflow();
     if (mode == "refused")
         return refused(argc > 2 ? std::atol(argv[2]) : 1000);
-    std::fprintf(
-        stderr, "usage: perfdash_test_client early N | stream | partial | fork | soak S | overflow | refused N\n");
+    if (mode == "exit-backlog")
+        return exitBacklog();
+    std::fprintf(stderr,
+        "usage: perfdash_test_client early N | stream | partial | fork | soak S | overflow | refused N | "
+        "exit-backlog\n");
     return 2;
 }

@@ -644,6 +644,10 @@ void farewell(Global& g)
     if (!g.rejected)
         g.nextConnectMs = 0; // a dashboard there now is worth a try, backoff or not (not one that refused us)
     cycle(g, true);
+    // What the exit itself gives up, from here; a REJECT or a dashboard gone unread meanwhile are theirs.
+    const std::uint64_t droppedBefore = g.droppedOperations;
+    const std::uint64_t otherwiseBefore
+        = g.rejectedOperations.load(std::memory_order_relaxed) + g.unreadOperations.load(std::memory_order_relaxed);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, g.exitTimeoutMs));
     sendUntil(g, deadline);
     if (g.fd >= 0) {
@@ -668,6 +672,9 @@ void farewell(Global& g)
         g.historyBytes = 0;
         giveUpPending(g, false);
     }
+    const std::uint64_t otherwise = g.rejectedOperations.load(std::memory_order_relaxed)
+        + g.unreadOperations.load(std::memory_order_relaxed) - otherwiseBefore;
+    g.exitOperations.fetch_add(g.droppedOperations - droppedBefore - otherwise, std::memory_order_relaxed);
     g.droppedBytesStat.store(g.droppedBytes, std::memory_order_relaxed);
     g.droppedOperationsStat.store(g.droppedOperations, std::memory_order_relaxed);
 }

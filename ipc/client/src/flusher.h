@@ -88,6 +88,7 @@ struct Global {
     std::atomic<std::uint64_t> droppedOperationsStat { 0 };
     std::atomic<std::uint64_t> rejectedOperations { 0 }; // of those: given up because the dashboard refused us
     std::atomic<std::uint64_t> unreadOperations { 0 }; // of those: written, then the dashboard went away unread
+    std::atomic<std::uint64_t> exitOperations { 0 }; // of those: given up by the exit handler (farewell())
     std::atomic<std::uint64_t> truncatedMeta { 0 }; // metadata pairs left out so that an event fits a frame
     std::atomic<std::uint64_t> unnamed { 0 }; // operations recorded on a name past the table's 4096
     std::atomic<std::uint64_t> stateless { 0 }; // operations of a thread whose state could not be allocated

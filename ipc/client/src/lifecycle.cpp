@@ -177,6 +177,8 @@ namespace {
         g.droppedBytesStat.store(0, std::memory_order_relaxed);
         g.droppedOperationsStat.store(0, std::memory_order_relaxed);
         g.rejectedOperations.store(0, std::memory_order_relaxed);
+        g.unreadOperations.store(0, std::memory_order_relaxed);
+        g.exitOperations.store(0, std::memory_order_relaxed);
         g.truncatedMeta.store(0, std::memory_order_relaxed);
         g.unnamed.store(0, std::memory_order_relaxed);
         g.connects.store(0, std::memory_order_relaxed);
