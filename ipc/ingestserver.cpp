@@ -215,6 +215,8 @@ public:
         s.refusedLimit = m_refusedLimit.load();
         s.refusedDescriptors = m_refusedDescriptors.load();
         s.rejectedProcessLimit = m_rejectedProcessLimit.load();
+        s.rejectedVersion = m_rejectedVersion.load();
+        s.closedProtocol = m_closedProtocol.load();
         s.maxConnections = m_maxConnections;
         s.bytes = m_bytes.load();
         s.messages = m_messages.load();
@@ -425,6 +427,7 @@ private:
             return reject(socket, processLimitReason());
         if (failed) {
             const QString reason = c->decoder.error();
+            ++(c->decoder.rejectReason().isEmpty() ? m_closedProtocol : m_rejectedVersion);
             Q_EMIT m_owner->connectionProblem(QStringLiteral("pid %1: %2").arg(c->peerPid).arg(reason));
             if (!c->decoder.rejectReason().isEmpty() && c->decoder.mode() == protocol::FrameDecoder::Mode::Binary)
                 socket->write(protocol::encodeReject(c->decoder.rejectReason()));
@@ -486,6 +489,8 @@ private:
     std::atomic<quint64> m_refusedLimit { 0 };
     std::atomic<quint64> m_refusedDescriptors { 0 };
     std::atomic<quint64> m_rejectedProcessLimit { 0 };
+    std::atomic<quint64> m_rejectedVersion { 0 };
+    std::atomic<quint64> m_closedProtocol { 0 };
     std::atomic<quint64> m_bytes { 0 };
     std::atomic<quint64> m_messages { 0 };
 };

@@ -51,6 +51,11 @@ public:
         /// binary clients told REJECT: the store held MetricsStore::MaxProcesses live processes
         /// (their messages are counted in MetricsStore::Refusals::processLimit)
         quint64 rejectedProcessLimit = 0;
+        /// clients of a protocol version the server does not speak: told REJECT (binary) or closed (NDJSON)
+        quint64 rejectedVersion = 0;
+        /// connections closed because their bytes lost the protocol: not a perfdash client, framing
+        /// lost, a line over 1 MiB, no HELLO first (the process's state says which)
+        quint64 closedProtocol = 0;
         int maxConnections = 0;
         quint64 bytes = 0;
         quint64 messages = 0;

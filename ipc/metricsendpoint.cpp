@@ -268,12 +268,17 @@ QByteArray MetricsEndpoint::render(const MetricsStore& store, const IngestServer
         self("perfdash_ingest_connections_accepted_total", "counter", "Connections accepted on the ingest socket.",
             { { {}, double(st.accepted) } });
         self("perfdash_ingest_connections_refused_total", "counter",
-            "Connections refused on the ingest socket, by reason (process_limit: told REJECT, the dashboard holds its "
-            "limit of live processes).",
+            "Connections refused on the ingest socket, by reason (with accepted: every connection tried).",
             { { "reason=\"limit\"", double(st.refusedLimit) },
                 { "reason=\"descriptors\"", double(st.refusedDescriptors) },
-                { "reason=\"uid\"", double(st.refusedUid) },
-                { "reason=\"process_limit\"", double(st.rejectedProcessLimit) } });
+                { "reason=\"uid\"", double(st.refusedUid) } });
+        self("perfdash_ingest_connections_rejected_total", "counter",
+            "Accepted connections the dashboard closed, by reason: process_limit (told REJECT: it holds its limit of "
+            "live processes), version (a protocol version it does not speak), protocol (not a perfdash client, "
+            "framing lost, a line over 1 MiB).",
+            { { "reason=\"process_limit\"", double(st.rejectedProcessLimit) },
+                { "reason=\"version\"", double(st.rejectedVersion) },
+                { "reason=\"protocol\"", double(st.closedProtocol) } });
         self("perfdash_ingest_messages_total", "counter", "Messages decoded from the ingest socket.",
             { { {}, double(st.messages) } });
         self("perfdash_ingest_bytes_total", "counter", "Bytes read from the ingest socket.",

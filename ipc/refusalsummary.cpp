@@ -9,9 +9,9 @@ QString refusalSummary(const MetricsStore& store, const IngestServer::Stats& ing
     const QList<ListenerRefusals>& listeners)
 {
     const MetricsStore::Refusals refused = store.refusals();
-    quint64 any = ingest.refused + ingest.rejectedProcessLimit + http.refusedLimit + http.refusedDescriptors
-        + http.timedOut + http.oversized + refused.processLimit + refused.counterLimit + refused.gaugeLimit
-        + refused.invalidValues;
+    quint64 any = ingest.refused + ingest.rejectedProcessLimit + ingest.rejectedVersion + ingest.closedProtocol
+        + http.refusedLimit + http.refusedDescriptors + http.timedOut + http.oversized + refused.processLimit
+        + refused.counterLimit + refused.gaugeLimit + refused.invalidValues;
     for (const ListenerRefusals& l : listeners) {
         any += l.total();
         for (const ListenerRefusals::Reason& r : l.rejectedItems)
@@ -22,7 +22,8 @@ QString refusalSummary(const MetricsStore& store, const IngestServer::Stats& ing
     QString line
         = QStringLiteral("refused: connections %1 (limit %2, no descriptor %3, other uid %4; %5 open of %6), "
                          "HTTP %7 (limit %8, timed out %9, too large %10), messages over the process limit %11 "
-                         "(clients told so: %12), counters %13, gauges %14, invalid values %15")
+                         "(clients told so: %12), counters %13, gauges %14, invalid values %15, "
+                         "clients of a wrong version %16, connections not speaking the protocol %17")
               .arg(ingest.refused)
               .arg(ingest.refusedLimit)
               .arg(ingest.refusedDescriptors)
@@ -37,7 +38,9 @@ QString refusalSummary(const MetricsStore& store, const IngestServer::Stats& ing
               .arg(ingest.rejectedProcessLimit)
               .arg(refused.counterLimit)
               .arg(refused.gaugeLimit)
-              .arg(refused.invalidValues);
+              .arg(refused.invalidValues)
+              .arg(ingest.rejectedVersion)
+              .arg(ingest.closedProtocol);
     for (const ListenerRefusals& l : listeners) {
         quint64 rejected = 0;
         for (const ListenerRefusals::Reason& r : l.rejectedItems)

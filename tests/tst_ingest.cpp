@@ -3,8 +3,10 @@
 #include "csvexport.h"
 #include "csvwriter.h"
 #include "ingestserver.h"
+#include "metricsendpoint.h"
 #include "metricsstore.h"
 #include "protocol.h"
+#include "refusalsummary.h"
 
 #include <perfdash/perfdash.hpp>
 
@@ -499,6 +501,40 @@ private Q_SLOTS:
         QVERIFY(reply.size() > 9);
         QCOMPARE(quint8(reply[4]), quint8(protocol::FrameType::Reject));
         QVERIFY2(reply.contains("version 9"), reply.constData());
+    }
+
+    /// The socket's refusals after accept() were only a line on stderr and a process in state
+    /// error: a client of another version (REJECT) and bytes that are not the protocol are counted
+    /// in /metrics and the summary, as the refusals before accept() are.
+    void connectionsClosedForTheirInputAreCounted()
+    {
+        const QString path = m_dir.filePath(s("closed.sock"));
+        Dashboard d;
+        QVERIFY(d.listen(path));
+        const auto send = [&](const QByteArray& bytes) {
+            QLocalSocket socket;
+            socket.connectToServer(path);
+            QVERIFY(socket.waitForConnected(10'000));
+            socket.write(bytes);
+            QVERIFY(socket.waitForDisconnected(10'000) || socket.state() == QLocalSocket::UnconnectedState);
+        };
+        protocol::Hello future;
+        future.version = 9;
+        future.name = s("from-the-future");
+        send(protocol::encodeHello(future));
+        send("{\"type\":\"hello\",\"version\":7,\"name\":\"ndjson-future\"}\n");
+        send("GET / HTTP/1.1\r\n\r\n");
+        QTRY_COMPARE_WITH_TIMEOUT(
+            d.server.stats().rejectedVersion + d.server.stats().closedProtocol, quint64(3), 10'000);
+        QCOMPARE(d.server.stats().rejectedVersion, quint64(2));
+        QCOMPARE(d.server.stats().closedProtocol, quint64(1));
+        const QByteArray text = MetricsEndpoint::render(d.store, &d.server);
+        QVERIFY2(text.contains("perfdash_ingest_connections_rejected_total{reason=\"version\"} 2\n"), text.constData());
+        QVERIFY2(
+            text.contains("perfdash_ingest_connections_rejected_total{reason=\"protocol\"} 1\n"), text.constData());
+        const QString summary = refusalSummary(d.store, d.server.stats(), HttpGuard::Stats {});
+        QVERIFY2(summary.contains(s("clients of a wrong version 2, connections not speaking the protocol 1")),
+            qPrintable(summary));
     }
 
     void syncIsAnsweredWithTheBytesRead()

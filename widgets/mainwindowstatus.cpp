@@ -82,19 +82,23 @@ void MainWindow::updateStatus(const DashboardSnapshot& s)
             httpRefused += h.refusedLimit + h.refusedDescriptors + h.timedOut + h.oversized;
         }
         const ListenerRefusals otlp = m_otlp ? m_otlp->refusals() : ListenerRefusals {};
-        const quint64 refused = st.refused + r.processLimitConnections + httpRefused + otlp.total();
+        const quint64 refused = st.refused + r.processLimitConnections + st.rejectedVersion + st.closedProtocol
+            + httpRefused + otlp.total();
         m_statusConnections->setText(tr("%n connection(s)", nullptr, st.connections)
             + (refused > 0 ? tr(", %1 refused").arg(refused) : QString())); // every refusal is seen, not only logged
         m_statusConnections->setToolTip(
             tr("Connections refused: %1 over the limit of %2, %3 for want of a file descriptor, "
-               "%4 of another user, %5 with the dashboard full of live processes (%6 told so); "
-               "%7 /metrics requests and connections; %8")
+               "%4 of another user, %5 with the dashboard full of live processes (%6 told so), "
+               "%7 of a protocol version it does not speak, %8 not speaking the protocol; "
+               "%9 /metrics requests and connections; %10")
                 .arg(st.refusedLimit)
                 .arg(st.maxConnections)
                 .arg(st.refusedDescriptors)
                 .arg(st.refusedUid)
                 .arg(r.processLimitConnections)
                 .arg(st.rejectedProcessLimit)
+                .arg(st.rejectedVersion)
+                .arg(st.closedProtocol)
                 .arg(httpRefused)
                 .arg(m_otlp ? otlp.describe() : tr("OTLP off")));
         m_statusRate->setText(tr("%1 ops/s").arg(rate, 0, 'f', 0));
