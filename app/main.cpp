@@ -608,8 +608,17 @@ int main(int argc, char** argv)
         }
         if (!live)
             window->showCapture(capturePath, opened.load);
-        if (parser.isSet(record))
+        if (parser.isSet(record)) {
             window->setRecording(parser.value(record));
+            // What the capture misses is said in the window too: until writes resume, then for a while.
+            QObject::connect(&recorder, &CaptureRecorder::failed, window.get(), [w = window.get()](const QString& why) {
+                w->statusBar()->showMessage(QStringLiteral("Recording: ") + why);
+            });
+            QObject::connect(
+                &recorder, &CaptureRecorder::resumed, window.get(), [w = window.get()](const QString& what) {
+                    w->statusBar()->showMessage(QStringLiteral("Recording: ") + what, 30'000);
+                });
+        }
         window->setHttpEndpoints(&metrics, live ? &otlpReceiver : nullptr); // their refusals in the status bar
         if (viewName == QLatin1String("profile"))
             window->views()->setCurrentWidget(window->profilePanel());
