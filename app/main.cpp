@@ -243,7 +243,7 @@ int main(int argc, char** argv)
         "Usage: perfdash [options] [-- COMMAND [ARGS...]]\n"
         "       perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N] [--percentile p95]\n"
         "                        [--format text|json|markdown] [--gui]   (captures; exit 1 on a regression)\n"
-        "Exit status: 0 success; 1 an export or the recording could not be written; 2 bad arguments or the run\n"
+        "Exit status: 0 success; 1 an export or the recording failed (or is incomplete); 2 bad arguments or the run\n"
         "could not start; 3 a budget (--budget, or saved from the window) was broken at the end; with -- COMMAND,\n"
         "64 + its exit status when it failed (192 + the signal that killed it), capped at 255; that comes before 1 and 3."));
     parser.addHelpOption();
