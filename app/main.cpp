@@ -251,8 +251,9 @@ int main(int argc, char** argv)
         "       perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N] [--percentile p95]\n"
         "                        [--format text|json|markdown] [--gui]   (captures; exit 1 on a regression)\n"
         "Exit status: 0 success; 1 an export or the recording could not be written; 2 bad arguments or the run\n"
-        "could not start; 3 a budget (--budget, or saved from the window) was broken at the end; with -- COMMAND,\n"
-        "64 + its exit status when it failed (192 + the signal that killed it), capped at 255; that comes before 1 and 3."));
+        "could not start; 3 a budget (--budget, or saved from the window) was broken at the end; 4 a profile asked\n"
+        "for (--profile) was refused; with -- COMMAND, 64 + its exit status when it failed (192 + the signal that\n"
+        "killed it), capped at 255; that comes before 1, 4 and 3."));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption socket(QStringLiteral("socket"),
@@ -527,6 +528,8 @@ int main(int argc, char** argv)
                 std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(line));
             if (!broken.isEmpty() && exitCode == 0)
                 exitCode = HeadlessGate::BudgetBroken;
+            if (profiler.refusedCount() > 0 && (exitCode == 0 || exitCode == HeadlessGate::BudgetBroken))
+                exitCode = HeadlessGate::ProfileRefused; // said on stderr when it happened
             if (!refusals.isEmpty())
                 std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(refusals));
         }
@@ -576,7 +579,9 @@ int main(int argc, char** argv)
                 return writeError;
             }));
         }
-        if (!profilePath.isEmpty()) {
+        if (!profilePath.isEmpty() && profiler.profilers().empty()) {
+            std::fprintf(stderr, "perfdash: %s not written: no process was profiled\n", qUtf8Printable(profilePath));
+        } else if (!profilePath.isEmpty()) {
             writes.append(pool.submit(QStringLiteral("export"), [&] {
                 QString writeError;
                 foldedexport::writeFile(profilePath, profiler.sessionSnapshots(), &writeError);

@@ -213,6 +213,7 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
 {
     QStringList files;
     ComparisonOptions options;
+    ProfileVerdictOptions profileOptions;
     QString format = QStringLiteral("text");
     for (qsizetype i = 0; i < arguments.size(); ++i) {
         const QString& a = arguments[i];
@@ -230,6 +231,11 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
             QString p = value();
             options.percentile = (p.startsWith(u'p') ? p.mid(1) : p).toDouble(&ok);
             ok = ok && options.percentile > 0 && options.percentile <= 100;
+        } else if (a == QLatin1String("--profile-threshold")) {
+            profileOptions.thresholdPoints = value().remove(u'%').toDouble(&ok);
+            ok = ok && std::isfinite(profileOptions.thresholdPoints) && profileOptions.thresholdPoints >= 0;
+        } else if (a == QLatin1String("--min-samples")) {
+            profileOptions.minSamples = double(value().toULongLong(&ok));
         } else if (a == QLatin1String("--format")) {
             format = value();
             ok = format == QLatin1String("text") || format == QLatin1String("json") || format == QLatin1String("markdown");
@@ -246,7 +252,7 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
     }
     if (files.size() != 2) {
         err << "usage: perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N] [--percentile p95] "
-               "[--format text|json|markdown]"
+               "[--profile-threshold PP] [--min-samples N] [--format text|json|markdown]"
             << Qt::endl;
         return 2;
     }
@@ -268,6 +274,20 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
         inBase += r.base ? 1 : 0;
         inNew += r.next ? 1 : 0;
     }
+    // The CPU profiles are compared as the operations are: in every format, and in the verdict.
+    QString profileErrors[2];
+    const QList<CapturedProfile> baseProfiles = readCaptureProfiles(files[0], &profileErrors[0]);
+    const QList<CapturedProfile> nextProfiles = readCaptureProfiles(files[1], &profileErrors[1]);
+    for (int i = 0; i < 2; ++i) {
+        if (!profileErrors[i].isEmpty())
+            err << "perfdash compare: warning: the CPU profiles of " << files[i] << ": " << profileErrors[i] << Qt::endl;
+    }
+    QList<ProfileShareChange> changes = diffProfiles(baseProfiles, nextProfiles);
+    const int profileRegressions = judgeProfiles(&changes, profileOptions);
+    const bool profilesCompared = !baseProfiles.isEmpty() && !nextProfiles.isEmpty();
+    const QString profileSummary = QStringLiteral("%1 profile regression(s) beyond %2 points of self share")
+                                       .arg(profileRegressions)
+                                       .arg(profileOptions.thresholdPoints);
     if (format == QLatin1String("json")) {
         QJsonArray array;
         for (const ComparisonRow& r : rows) {
@@ -278,33 +298,49 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
                 { QStringLiteral("base"), sideJson(r.base, r.baseValueNs, r.baseThroughput) },
                 { QStringLiteral("new"), sideJson(r.next, r.nextValueNs, r.nextThroughput) } });
         }
+        QJsonArray functions;
+        for (const ProfileShareChange& c : std::as_const(changes)) {
+            functions.append(QJsonObject { { QStringLiteral("process"), c.process }, { QStringLiteral("function"), c.function },
+                { QStringLiteral("self_base"), c.baseSelfShare }, { QStringLiteral("self_new"), c.nextSelfShare },
+                { QStringLiteral("self_change_points"), c.delta() * 100 }, { QStringLiteral("total_base"), c.baseTotalShare },
+                { QStringLiteral("total_new"), c.nextTotalShare }, { QStringLiteral("samples_base"), c.baseSamples },
+                { QStringLiteral("samples_new"), c.nextSamples }, { QStringLiteral("verdict"), profileVerdictName(c.verdict) },
+                { QStringLiteral("regression"), c.verdict == ProfileShareChange::Verdict::Regression } });
+        }
         out << QJsonDocument(QJsonObject { { QStringLiteral("percentile"), options.percentile },
                                  { QStringLiteral("threshold_percent"), options.thresholdPercent },
                                  { QStringLiteral("error_threshold_points"), options.errorThresholdPoints },
                                  { QStringLiteral("min_count"), double(options.minCount) },
-                                 { QStringLiteral("regressions"), regressions }, { QStringLiteral("rows"), array } })
+                                 { QStringLiteral("regressions"), regressions }, { QStringLiteral("rows"), array },
+                                 { QStringLiteral("profiles"),
+                                     QJsonObject { { QStringLiteral("threshold_points"), profileOptions.thresholdPoints },
+                                         { QStringLiteral("min_samples"), profileOptions.minSamples },
+                                         { QStringLiteral("regressions"), profileRegressions },
+                                         { QStringLiteral("functions"), functions } } } })
                    .toJson(QJsonDocument::Indented);
     } else if (format == QLatin1String("markdown")) {
         writeMarkdown(out, rows, options);
         out << QStringLiteral("\n%1 regression(s) beyond %2% at p%3\n").arg(regressions).arg(options.thresholdPercent).arg(options.percentile);
+        if (!changes.isEmpty()) {
+            printProfileComparisonMarkdown(changes, out);
+            out << "\n" << profileSummary << "\n";
+        }
     } else {
         writeText(out, rows, options);
         out << QStringLiteral("%1 regression(s) beyond %2% at p%3\n").arg(regressions).arg(options.thresholdPercent).arg(options.percentile);
-    }
-    if (format != QLatin1String("json")) { // JSON stays one document; the profiles follow the table elsewhere
-        QString profileErrors[2];
-        printProfileComparison(readCaptureProfiles(files[0], &profileErrors[0]), readCaptureProfiles(files[1], &profileErrors[1]), out);
-        for (int i = 0; i < 2; ++i) {
-            if (!profileErrors[i].isEmpty())
-                err << "perfdash compare: warning: the CPU profiles of " << files[i] << ": " << profileErrors[i] << Qt::endl;
+        if (!changes.isEmpty()) {
+            printProfileComparison(changes, out);
+            out << profileSummary << "\n";
         }
     }
     out.flush();
-    if (inBase == 0 || inNew == 0) {
-        err << "perfdash compare: " << (inBase == 0 ? files[0] : files[1]) << " holds no operations: nothing was compared" << Qt::endl;
+    const bool operationsCompared = inBase > 0 && inNew > 0;
+    if (!operationsCompared && !profilesCompared) {
+        const QString& empty = inBase == 0 && baseProfiles.isEmpty() ? files[0] : files[1];
+        err << "perfdash compare: " << empty << " holds no operations and no CPU profiles: nothing was compared" << Qt::endl;
         return 3;
     }
-    return regressions ? 1 : 0;
+    return regressions || profileRegressions ? 1 : 0;
 }
 
 } // namespace perfdash

@@ -83,7 +83,10 @@ QByteArray ProfileSnapshot::folded() const
 {
     // Same names along different nodes (one name in two modules) make one line, as readers expect.
     std::map<QByteArray, std::uint64_t> lines;
-    const QString processName = foldedFrameName(process.isEmpty() ? QString::number(pid) : process);
+    // "name (pid)": two processes of one name (two workers, the demo's two services) stay apart
+    // in tools that merge lines by their stacks.
+    const QString processName = foldedFrameName(
+        process.isEmpty() ? QString::number(pid) : QStringLiteral("%1 (%2)").arg(process).arg(pid));
     for (std::uint32_t i = 1; i < nodes.size(); ++i) {
         if (nodes[i].self == 0)
             continue;

@@ -48,6 +48,16 @@ struct ProfileStats {
     std::uint64_t framePointerStacks = 0; ///< kernel frame-pointer chains (CFI gave nothing)
     std::uint64_t ipOnlyStacks = 0; ///< only the sampled address
     std::uint64_t truncatedStacks = 0; ///< the stack table was full: cut at the deepest known node
+    std::uint64_t queueRefused = 0; ///< samples the dashboard's own queue had no room for (in lost too)
+    std::uint64_t kernelSamples = 0; ///< samples taken in the kernel: their leaf is [kernel]
+    bool kernelSampled = false; ///< the kernel allowed kernel samples (else user space only)
+    /// The process's CPU time spent in the kernel, 0 to 1, from /proc over the snapshot's range
+    /// (utime and stime); -1 when unknown. What a user-space-only flame graph leaves out.
+    double kernelShare = -1;
+    std::uint64_t addresses = 0; ///< distinct addresses in the stacks
+    std::uint64_t namedAddresses = 0; ///< of them named (each once)
+    std::uint64_t symbolLookups = 0; ///< lookups the symbolizer made (named + JIT re-reads)
+    std::size_t modulesIndexed = 0; ///< modules whose symbol index was built (once each)
     int frequencyHz = 0;
     bool exited = false;
 };
@@ -73,7 +83,7 @@ struct ProfileSnapshot {
     std::uint64_t totalSamples() const { return nodes.empty() ? 0 : nodes.front().total; }
     /// Functions by self samples, largest first.
     std::vector<FunctionCost> topFunctions() const;
-    /// Folded stacks, `process;outermost;...;leaf COUNT`, one line per distinct stack, sorted.
+    /// Folded stacks, `name (pid);outermost;...;leaf COUNT`, one line per distinct stack, sorted.
     QByteArray folded() const;
     /// The names along the path from the root's child down to @p node.
     QStringList path(std::uint32_t node) const;

@@ -128,13 +128,20 @@ QString perfOpenProblem(int error, pid_t pid, int paranoid, qint64 ownerUid, qin
     switch (error) {
     case EACCES:
     case EPERM:
-        if (ownerUid >= 0 && ownerUid != ourUid)
-            return QStringLiteral("cannot profile process %1: it belongs to uid %2, not to you (uid %3); the kernel lets "
-                                  "an unprivileged user profile only their own processes. Run perfdash as that user, or: %4")
+        if (ownerUid >= 0 && ownerUid != ourUid) {
+            // The paranoid level is not the cause here: lowering it would not help.
+            const QString exe = QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath();
+            return QStringLiteral("cannot profile process %1: it belongs to uid %2, not to you (uid %3), and the kernel "
+                                  "lets a user profile only their own processes. Run perfdash as uid %2%4, or give it "
+                                  "the capabilities to profile any process: `sudo setcap cap_perfmon,cap_sys_ptrace+ep %5` "
+                                  "(CAP_PERFMON and CAP_SYS_PTRACE).")
                 .arg(pid)
                 .arg(ownerUid)
                 .arg(ourUid)
-                .arg(fixes);
+                .arg(paranoid > 2 ? QStringLiteral(" (with `sudo sysctl kernel.perf_event_paranoid=2`: it is %1)").arg(paranoid)
+                                  : QString())
+                .arg(exe);
+        }
         if (paranoid > 2)
             return QStringLiteral("cannot profile process %1: kernel.perf_event_paranoid is %2, which forbids "
                                   "perf_event_open to unprivileged users (2 allows profiling your own processes' user "
@@ -237,7 +244,7 @@ bool PerfEventSource::openThread(pid_t tid, QString* error)
             attr.sample_regs_user = m_regMask;
             attr.sample_stack_user = m_options.stackBytes;
         }
-        attr.exclude_kernel = 1;
+        attr.exclude_kernel = m_kernel ? 0 : 1;
         attr.exclude_hv = 1;
         attr.exclude_callchain_kernel = 1;
         attr.inherit = 1;
@@ -250,7 +257,13 @@ bool PerfEventSource::openThread(pid_t tid, QString* error)
         attr.clockid = CLOCK_MONOTONIC;
         attr.watermark = 1;
         attr.wakeup_watermark = std::uint32_t(m_options.dataPages) * std::uint32_t(getpagesize()) / 4;
-        const int fd = m_system.openEvent(&attr, tid, m_cpus[i]);
+        int fd = m_system.openEvent(&attr, tid, m_cpus[i]);
+        if (m_kernel && m_fds.empty() && (fd == -EACCES || fd == -EPERM)) {
+            // Kernel samples are refused (paranoid 2, no CAP_PERFMON): user space only, as perf falls back to :u.
+            m_kernel = false;
+            attr.exclude_kernel = 1;
+            fd = m_system.openEvent(&attr, tid, m_cpus[i]);
+        }
         if (fd < 0) {
             const int err = -fd;
             *error = perfOpenProblem(err, m_pid, m_system.paranoid ? m_system.paranoid() : -100,

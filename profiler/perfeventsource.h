@@ -33,7 +33,7 @@ QString perfOpenProblem(int error, pid_t pid, int paranoid, qint64 ownerUid, qin
 
 /**
  * The kernel side of profiling one process: a software cpu-clock sampling event per thread and
- * CPU, user space only, with `inherit` so that threads created later are sampled too, all of one
+ * CPU, kernel time included where the kernel allows it (else user space only), with `inherit` so that threads created later are sampled too, all of one
  * CPU writing into that CPU's ring buffer (PERF_EVENT_IOC_SET_OUTPUT), as `perf record -p` does.
  * Not thread-safe: the profiler's reader thread owns it.
  */
@@ -64,6 +64,9 @@ public:
     void drain(const std::function<void(const perf_event_header& header, const std::uint8_t* record)>& handle);
 
     int regCount() const { return m_regCount; }
+    /// Kernel time is sampled too (into the [kernel] frame): the kernel allowed it (paranoid <= 1,
+    /// CAP_PERFMON); otherwise user space only, as an unprivileged user at paranoid 2 gets.
+    bool kernelSampled() const { return m_kernel; }
     int frequencyHz() const { return m_frequencyHz; }
     std::size_t eventCount() const { return m_fds.size(); }
 
@@ -80,6 +83,7 @@ private:
     Options m_options;
     int m_frequencyHz = 0;
     int m_regCount = 0;
+    bool m_kernel = true;
     std::uint64_t m_regMask = 0;
     std::vector<int> m_cpus;
     std::vector<Buffer> m_buffers; ///< one per CPU, index as m_cpus

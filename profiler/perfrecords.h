@@ -59,4 +59,7 @@ bool parseLost(const std::uint8_t* data, std::size_t size, bool lostSamplesRecor
 /// The markers the kernel puts into a callchain between the kernel and user parts.
 constexpr std::uint64_t kContextMax = std::uint64_t(-4095);
 
+/// The address a stack holds for time in the kernel (every kernel address is this one frame).
+constexpr std::uint64_t kKernelAddress = std::uint64_t(-8192);
+
 } // namespace perfdash::perf

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "capture.h"
+#include "captureprofiles.h"
 
 #include <QFile>
 #include <QJsonArray>
@@ -430,6 +431,74 @@ private Q_SLOTS:
         QCOMPARE(r.next->count, newCount);
         QCOMPARE(r.regression, r.verdict == Verdict::Regression);
         QCOMPARE(r.regression, !r.reasons.isEmpty());
+    }
+
+    void compareProfilesOnly()
+    {
+        // Captures of processes that were profiled and not instrumented: no operations, only
+        // profiles. The differential profile is the comparison, in every format and the verdict.
+        const auto profileOnly = [&](const QString& name, const QByteArray& folded) {
+            ManualClock clock(1'700'000'000'000);
+            MetricsStore store(&clock);
+            const QString path = m_dir.filePath(name);
+            QString error;
+            return record(store, path) && writeCaptureProfiles(path, { { 4242, u"app"_qs, folded } }, &error) ? path : QString();
+        };
+        const QString base = profileOnly(u"pbase.pdcap"_qs, "app (4242);main;parse 600\napp (4242);main;sort 400\n");
+        const QString same = profileOnly(u"psame.pdcap"_qs, "app (4343);main;parse 590\napp (4343);main;sort 410\n");
+        const QString slower = profileOnly(u"pslow.pdcap"_qs, "app (4444);main;parse 300\napp (4444);main;sort 700\n");
+        QVERIFY(!base.isEmpty() && !same.isEmpty() && !slower.isEmpty());
+        QString outText, errText;
+        QTextStream out(&outText), err(&errText);
+        // Text: the differential, and a verdict on it; no "nothing was compared".
+        QCOMPARE(compareCaptures({ base, same }, out, err), 0);
+        QVERIFY2(!errText.contains(u"nothing was compared"_qs), qPrintable(errText));
+        QVERIFY2(outText.contains(u"0 profile regression(s)"_qs), qPrintable(outText));
+        outText.clear();
+        errText.clear();
+        QCOMPARE(compareCaptures({ base, slower }, out, err), 1); // sort: 40% -> 70% of the samples
+        QVERIFY2(outText.contains(u"1 profile regression(s)"_qs), qPrintable(outText));
+        const QString sortLine = outText.split(u'\n').filter(u"app/sort"_qs).value(0);
+        QVERIFY2(sortLine.contains(u"REGRESSION"_qs), qPrintable(outText));
+        QVERIFY2(!outText.split(u'\n').filter(u"app/parse"_qs).value(0).contains(u"REGRESSION"_qs), qPrintable(outText));
+        // A larger threshold lets it pass.
+        QCOMPARE(compareCaptures({ base, slower, u"--profile-threshold"_qs, u"40"_qs }, out, err), 0);
+        QCOMPARE(compareCaptures({ base, slower, u"--profile-threshold"_qs, u"x"_qs }, out, err), 2);
+
+        // JSON: the profile diff is in the document.
+        outText.clear();
+        QCOMPARE(compareCaptures({ base, slower, u"--format"_qs, u"json"_qs }, out, err), 1);
+        const QJsonObject json = QJsonDocument::fromJson(outText.toUtf8()).object();
+        const QJsonObject profiles = json.value(u"profiles"_qs).toObject();
+        QCOMPARE(profiles.value(u"regressions"_qs).toInt(), 1);
+        bool sortSeen = false;
+        for (const QJsonValue& v : profiles.value(u"functions"_qs).toArray()) {
+            const QJsonObject f = v.toObject();
+            if (f.value(u"function"_qs).toString() != u"sort"_qs)
+                continue;
+            sortSeen = true;
+            QCOMPARE(f.value(u"process"_qs).toString(), u"app"_qs);
+            QCOMPARE(f.value(u"self_base"_qs).toDouble(), 0.4);
+            QCOMPARE(f.value(u"self_new"_qs).toDouble(), 0.7);
+            QCOMPARE(f.value(u"regression"_qs).toBool(), true);
+        }
+        QVERIFY2(sortSeen, qPrintable(outText));
+        QCOMPARE(json.value(u"regressions"_qs).toInt(), 0); // of operations, as before
+
+        // Markdown: a table, not plain text.
+        outText.clear();
+        QCOMPARE(compareCaptures({ base, slower, u"--format"_qs, u"markdown"_qs }, out, err), 1);
+        QVERIFY2(outText.contains(u"| process | function |"_qs), qPrintable(outText));
+        QVERIFY2(outText.contains(u"| app | sort | 40.0% → 70.0% |"_qs), qPrintable(outText));
+
+        // Nothing on either side at all: still exit 3.
+        ManualClock emptyClock(1'700'000'000'000);
+        MetricsStore empty(&emptyClock);
+        const QString emptyPath = m_dir.filePath(u"nothing.pdcap"_qs);
+        QVERIFY(record(empty, emptyPath));
+        errText.clear();
+        QCOMPARE(compareCaptures({ base, emptyPath }, out, err), 3);
+        QVERIFY2(errText.contains(u"nothing was compared"_qs), qPrintable(errText));
     }
 };
 

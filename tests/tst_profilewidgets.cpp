@@ -120,6 +120,8 @@ private Q_SLOTS:
     void comparisonWindowShowsDifferentialProfile();
     void savedCaptureKeepsProfiles();
     void windowProfilesEveryAttachedAndLaunchedProcess();
+    void windowShowsTheOnlyProfiledProcess();
+    void profileShownChoice();
     void openedCaptureShowsItsProfiles();
     void statusShowsLostAndThrottled();
     void functionColumnTakesTheWidth();
@@ -397,6 +399,38 @@ void TestProfileWidgets::windowProfilesEveryAttachedAndLaunchedProcess()
     QVERIFY(attached.waitForFinished(10000));
 }
 
+void TestProfileWidgets::windowShowsTheOnlyProfiledProcess()
+{
+    // perfdash --profile --attach PID --view profile: the process is not instrumented, so no
+    // operation is charted and nothing is selected; the one process profiled is the one shown.
+    QProcess target;
+    QVERIFY(startTarget(target));
+    MetricsStore store;
+    QVERIFY(store.attachPid(target.processId()));
+    Profiler profiler;
+    QVERIFY(profiler.profile(target.processId())); // as main() does, before the window exists
+    MainWindow window(&store, nullptr);
+    window.setProfiler(&profiler);
+    window.show();
+    QTRY_VERIFY_WITH_TIMEOUT(window.profilePanel()->snapshot() && window.profilePanel()->snapshot()->pid == target.processId()
+            && window.profilePanel()->snapshot()->totalSamples() > 0,
+        30000);
+    QVERIFY2(!window.profilePanel()->statusText().contains(QStringLiteral("Select a process")),
+        qPrintable(window.profilePanel()->statusText()));
+    target.closeWriteChannel();
+    QVERIFY(target.waitForFinished(10000));
+}
+
+void TestProfileWidgets::profileShownChoice()
+{
+    // Selected, else charted, else the first process asked to be profiled (refused ones too:
+    // their panel says why), else none.
+    QCOMPARE(profileToShow(11, 22, { 33, 44 }), 11);
+    QCOMPARE(profileToShow(0, 22, { 33, 44 }), 22);
+    QCOMPARE(profileToShow(0, 0, { 33, 44 }), 33);
+    QCOMPARE(profileToShow(0, 0, {}), 0);
+}
+
 void TestProfileWidgets::openedCaptureShowsItsProfiles()
 {
     QTemporaryDir dir;
@@ -423,7 +457,8 @@ void TestProfileWidgets::openedCaptureShowsItsProfiles()
     QTRY_VERIFY_WITH_TIMEOUT(panel->showsRecorded(), 10000); // read on the worker pool
     const ProfileSnapshotPtr s = panel->snapshot();
     QCOMPARE(s->totalSamples(), 100ull);
-    QCOMPARE(s->folded(), QByteArray("app;main;idle 60\napp;main;work();parse 30\napp;main;work();sort 10\n"));
+    const QByteArray process = QStringLiteral("app (%1)").arg(getpid()).toUtf8();
+    QCOMPARE(s->folded(), process + ";main;idle 60\n" + process + ";main;work();parse 30\n" + process + ";main;work();sort 10\n");
     QCOMPARE(panel->topFunctions()->rowCount(), 5);
     QCOMPARE(panel->topFunctions()->index(0, TopFunctionsModel::Function).data().toString(), QStringLiteral("idle"));
     QVERIFY(panel->flameGraph()->rectOf(nodeNamed(*s, QStringLiteral("parse"))).width() > 0);
@@ -448,8 +483,7 @@ void TestProfileWidgets::statusShowsLostAndThrottled()
     feed(processor, PERF_RECORD_THROTTLE, { 1'000, 1, 1 });
     feed(processor, PERF_RECORD_THROTTLE, { 2'000, 1, 1 });
     feed(processor, PERF_RECORD_THROTTLE, { 3'000, 1, 1 });
-    auto snapshot = std::make_shared<ProfileSnapshot>(processor.aggregate().snapshot({}, 0, processor.functions()));
-    snapshot->stats = processor.stats();
+    auto snapshot = std::make_shared<ProfileSnapshot>(processor.snapshot({}, 0));
     snapshot->pid = getpid();
     snapshot->process = QStringLiteral("app");
     QCOMPARE(snapshot->stats.lost, 42ull);

@@ -13,6 +13,7 @@
 #include "operationsmodel.h"
 #include "processesmodel.h"
 #include "profilepanel.h"
+#include "profiler.h"
 #include "tablecolumns.h"
 
 #include <QCheckBox>
@@ -174,11 +175,19 @@ void MainWindow::apply(const SnapshotPtr& snapshot)
         }
     }
     updateCharts(s);
-    // The profile is of the selected process, or else of the one whose operation is charted.
-    const quint64 profiled = m_selectedProcess ? m_selectedProcess : m_chartProcess;
+    qint64 selectedPid = 0, chartedPid = 0;
     for (const ProcessInfo& p : s.processes) {
-        if (p.key == profiled)
-            m_profile->setProcess(p.pid, p.name);
+        if (m_selectedProcess && p.key == m_selectedProcess)
+            selectedPid = p.pid;
+        if (m_chartProcess && p.key == m_chartProcess)
+            chartedPid = p.pid;
+    }
+    const Profiler* profiler = m_profile->profiler();
+    if (const qint64 shown = profileToShow(selectedPid, chartedPid, profiler ? profiler->requested() : std::vector<qint64> {})) {
+        QString name;
+        for (const ProcessInfo& p : s.processes)
+            name = p.pid == shown ? p.name : name;
+        m_profile->setProcess(shown, name);
     }
     updateRangeLabel(s);
     updateAlertProcesses(s);

@@ -292,7 +292,7 @@ QString ProfilePanel::statusText() const
                     .arg(s.throttled)
                     .arg(s.unknownFrames)
                     .arg(s.truncatedStacks);
-    return text;
+    return text + kernelNote(s); // how much of the CPU the graph explains
 }
 
 void ProfilePanel::updateStatus()
