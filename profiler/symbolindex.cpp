@@ -40,12 +40,21 @@ SymbolIndex SymbolIndex::build(Dwfl_Module* module)
         raw.push_back({ address, symbol.st_size, bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2,
             withoutVersion(name) });
     }
-    std::sort(raw.begin(), raw.end(), [](const Raw& a, const Raw& b) {
+    // Aliases at one address: perf's choice (choose_best_symbol), so that both name it alike: one
+    // with a size, global before weak before local, fewer leading underscores, the longer name.
+    const auto underscores = [](std::string_view name) { return name.find_first_not_of('_'); };
+    std::sort(raw.begin(), raw.end(), [&](const Raw& a, const Raw& b) {
         if (a.start != b.start)
             return a.start < b.start;
         if ((a.size == 0) != (b.size == 0))
             return a.size != 0;
-        return a.rank < b.rank;
+        if (a.rank != b.rank)
+            return a.rank < b.rank;
+        if (underscores(a.name) != underscores(b.name))
+            return underscores(a.name) < underscores(b.name);
+        if (a.name.size() != b.name.size())
+            return a.name.size() > b.name.size();
+        return a.name < b.name;
     });
     // One entry per address (aliases: the first after sorting); names stored once each.
     for (std::size_t i = 0; i < raw.size(); ++i) {

@@ -110,7 +110,8 @@ private Q_SLOTS:
         perfdash.start(QCoreApplication::applicationDirPath() + u"/perfdash"_qs, { u"--help"_qs });
         QVERIFY(perfdash.waitForFinished(30'000));
         const QByteArray help = perfdash.readAllStandardOutput();
-        for (const char* option : { "--error-threshold PP", "--min-count N", "--format text|json|markdown", "that comes before 1 and 3" })
+        for (const char* option : { "--error-threshold PP", "--min-count N", "--format text|json|markdown", "--profile-threshold PP",
+                 "--min-samples N", "4 a profile asked", "that comes before 1, 4 and 3" })
             QVERIFY2(help.contains(option), help.constData());
     }
 

@@ -262,7 +262,7 @@ void TestProfileWidgets::panelOnRealProcess()
     const auto lines = foldedexport::parse(file.readAll());
     QVERIFY(!lines.empty());
     for (const auto& line : lines)
-        QVERIFY2(line.stack.startsWith(QStringLiteral("perfdash_profil;")), qPrintable(line.stack));
+        QVERIFY2(line.stack.startsWith(QStringLiteral("perfdash_profil (%1);").arg(target.processId())), qPrintable(line.stack));
     target.closeWriteChannel();
     QVERIFY(target.waitForFinished(10000));
 }
