@@ -32,8 +32,8 @@
 #include <time.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -49,7 +49,8 @@ double nowSeconds(clockid_t clock)
 
 QString targetPath(const char* variant = "nofp")
 {
-    return QCoreApplication::applicationDirPath() + QStringLiteral("/perfdash_profile_target_") + QLatin1String(variant);
+    return QCoreApplication::applicationDirPath() + QStringLiteral("/perfdash_profile_target_")
+        + QLatin1String(variant);
 }
 
 bool startTarget(QProcess* process, const QStringList& arguments, const char* variant = "nofp")
@@ -93,7 +94,8 @@ double ownCpuSeconds()
 {
     rusage usage {};
     getrusage(RUSAGE_SELF, &usage);
-    return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+    return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        + double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
 }
 
 /// Profiles @p pid for @p seconds at @p hz as perfdash does (ProcessProfiler: reader, unwinder and
@@ -122,9 +124,11 @@ int attach(qint64 pid, double seconds, int hz, const char* label)
     const double expected = target * hz; // the samples the target's CPU time calls for
     std::printf("%s: %.1f s, %d Hz: %llu samples kept, %llu lost (%.2f%%; first second: %llu kept, %llu lost, "
                 "target CPU %.2f s); %llu distinct addresses, each named once (%llu lookups, %zu modules indexed); "
-                "%.0f%% CFI; perfdash %.2f s CPU = %.1f%% of the target's %.2f s; samples/target CPU %.0f/s (%.0f%% of %d Hz)\n",
+                "%.0f%% CFI; perfdash %.2f s CPU = %.1f%% of the target's %.2f s; samples/target CPU %.0f/s (%.0f%% of "
+                "%d Hz)\n",
         label, nowSeconds(CLOCK_MONOTONIC) - wall0, hz, static_cast<unsigned long long>(stats.samples),
-        static_cast<unsigned long long>(stats.lost), 100.0 * double(stats.lost) / double(std::max<std::uint64_t>(1, stats.samples + stats.lost)),
+        static_cast<unsigned long long>(stats.lost),
+        100.0 * double(stats.lost) / double(std::max<std::uint64_t>(1, stats.samples + stats.lost)),
         static_cast<unsigned long long>(first.samples), static_cast<unsigned long long>(first.lost), firstTarget,
         static_cast<unsigned long long>(stats.addresses), static_cast<unsigned long long>(stats.symbolLookups),
         stats.modulesIndexed, 100.0 * double(stats.cfiStacks) / double(std::max<std::uint64_t>(1, stats.samples)), own,
@@ -205,9 +209,10 @@ int throughput(double seconds, bool big)
     }
     depth /= double(std::max<std::uint64_t>(1, s.totalSamples()));
     const ProfileStats stats = processor.stats();
-    std::printf("throughput%s: %.0f samples/s warm, %.0f samples/s cold (first pass); %zu recorded samples x %d passes, "
-                "%.1f frames per stack, %.0f%% CFI, one core; naming %llu distinct addresses once: %.2f s CPU "
-                "(%.1f us each, %.2f s after the first pass)\n",
+    std::printf(
+        "throughput%s: %.0f samples/s warm, %.0f samples/s cold (first pass); %zu recorded samples x %d passes, "
+        "%.1f frames per stack, %.0f%% CFI, one core; naming %llu distinct addresses once: %.2f s CPU "
+        "(%.1f us each, %.2f s after the first pass)\n",
         big ? " (big binary)" : "", double(samples) * passes / warm, double(samples) / cold, samples, passes, depth,
         100.0 * double(stats.cfiStacks) / double(std::max<std::uint64_t>(1, stats.samples)),
         static_cast<unsigned long long>(stats.namedAddresses), naming,
@@ -292,8 +297,8 @@ int memory(double hours)
         const std::size_t pick = random() % 4 == 0 ? random() % stacks.size() : random() % 50;
         aggregate.add(1 + qint64(pick % 8), n * periodNs, stacks[pick]);
         if ((n + 1) % (600 * 499) == 0)
-            std::printf("%.0f min %.2f MB (RSS +%.1f MB)%s", double(n + 1) / 499 / 60, double(aggregate.memoryBytes()) / 1e6,
-                double(rssKiB() - before) / 1024.0, n + 1 < total ? "; " : "");
+            std::printf("%.0f min %.2f MB (RSS +%.1f MB)%s", double(n + 1) / 499 / 60,
+                double(aggregate.memoryBytes()) / 1e6, double(rssKiB() - before) / 1024.0, n + 1 < total ? "; " : "");
     }
     std::printf("\nmemory: %llu samples simulated, %zu stack nodes; the aggregate is flat once every stack was seen\n",
         static_cast<unsigned long long>(total), aggregate.nodeCount());
@@ -323,7 +328,8 @@ int main(int argc, char** argv)
     }
     if (args.value(0) == QLatin1String("memory"))
         return memory(args.value(1, QStringLiteral("1")).toDouble());
-    std::fprintf(stderr, "usage: bench_profiler throughput SECONDS [big] | bigbinary SECONDS [HZ] [THREADS] | "
-                         "attach PID SECONDS [HZ] | slowdown HZ... | memory HOURS\n");
+    std::fprintf(stderr,
+        "usage: bench_profiler throughput SECONDS [big] | bigbinary SECONDS [HZ] [THREADS] | "
+        "attach PID SECONDS [HZ] | slowdown HZ... | memory HOURS\n");
     return 2;
 }

@@ -51,7 +51,8 @@ private:
     QString m_error;
 };
 
-struct Shares {
+struct Shares
+{
     QHash<QString, double> self;
     QHash<QString, double> total;
     double samples = 0;
@@ -166,7 +167,8 @@ QList<CapturedProfile> readCaptureProfiles(const QString& path, QString* error)
         const qint64 pid = query.value(0).toLongLong();
         if (profiles.isEmpty() || profiles.constLast().pid != pid)
             profiles.append({ pid, query.value(1).toString(), {} });
-        profiles.last().folded += query.value(2).toString().toUtf8() + ' ' + QByteArray::number(query.value(3).toLongLong()) + '\n';
+        profiles.last().folded
+            += query.value(2).toString().toUtf8() + ' ' + QByteArray::number(query.value(3).toLongLong()) + '\n';
     }
     return profiles;
 }
@@ -197,7 +199,8 @@ QList<ProfileShareChange> diffProfiles(const QList<CapturedProfile>& base, const
         const double dx = std::abs(x.delta()), dy = std::abs(y.delta());
         if (dx != dy)
             return dx > dy;
-        const double tx = std::abs(x.nextTotalShare - x.baseTotalShare), ty = std::abs(y.nextTotalShare - y.baseTotalShare);
+        const double tx = std::abs(x.nextTotalShare - x.baseTotalShare),
+                     ty = std::abs(y.nextTotalShare - y.baseTotalShare);
         return tx != ty ? tx > ty : x.function < y.function;
     });
     return changes;
@@ -221,9 +224,12 @@ int judgeProfiles(QList<ProfileShareChange>* changes, const ProfileVerdictOption
 QString profileVerdictName(ProfileShareChange::Verdict verdict)
 {
     switch (verdict) {
-    case ProfileShareChange::Verdict::Same: return QStringLiteral("same");
-    case ProfileShareChange::Verdict::Regression: return QStringLiteral("REGRESSION");
-    case ProfileShareChange::Verdict::NotEnoughData: return QStringLiteral("not enough data");
+    case ProfileShareChange::Verdict::Same:
+        return QStringLiteral("same");
+    case ProfileShareChange::Verdict::Regression:
+        return QStringLiteral("REGRESSION");
+    case ProfileShareChange::Verdict::NotEnoughData:
+        return QStringLiteral("not enough data");
     }
     return {};
 }
@@ -265,7 +271,8 @@ void printProfileComparison(const QList<ProfileShareChange>& changes, QTextStrea
     if (changes.isEmpty())
         return;
     const auto compact = [](double from, double to) { return QStringLiteral("%1→%2").arg(percent(from), percent(to)); };
-    out << "\nCPU profile: functions whose share of the samples moved most (self = as the leaf; total = on the stack)\n";
+    out << "\nCPU profile: functions whose share of the samples moved most (self = as the leaf; total = on the "
+           "stack)\n";
     out << QStringLiteral("%1  %2  %3  %4  %5\n")
                .arg(QStringLiteral("process/function"), -52)
                .arg(QStringLiteral("self base→new"), 17)
@@ -288,7 +295,8 @@ void printProfileComparisonMarkdown(const QList<ProfileShareChange>& changes, QT
     if (changes.isEmpty())
         return;
     const auto cell = [](QString text) { return text.replace(u'|', QStringLiteral("\\|")); };
-    out << "\n**CPU profile**: functions whose share of the samples moved most (self = as the leaf; total = on the stack)\n\n";
+    out << "\n**CPU profile**: functions whose share of the samples moved most (self = as the leaf; total = on the "
+           "stack)\n\n";
     out << "| process | function | self base → new | change (points) | total base → new | verdict |\n";
     out << "|---|---|---:|---:|---:|---|\n";
     for (const ProfileShareChange& c : shown(changes, limit)) {

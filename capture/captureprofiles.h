@@ -51,7 +51,8 @@ QList<ProfileShareChange> diffProfiles(const QList<CapturedProfile>& base, const
 /// How a differential profile is judged: a function whose self share grew by more than
 /// thresholdPoints percentage points is a regression, when its process has at least minSamples
 /// samples in both runs (fewer: not enough data).
-struct ProfileVerdictOptions {
+struct ProfileVerdictOptions
+{
     double thresholdPoints = 5.0;
     double minSamples = 200;
 };

@@ -14,7 +14,8 @@
 namespace perfdash {
 
 /// One node of a call tree: a function called along one path from the root.
-struct CallNode {
+struct CallNode
+{
     std::uint32_t function = 0; ///< into ProfileSnapshot::functions; the root's is unused
     std::uint32_t parent = 0; ///< the root is its own parent (index 0)
     std::uint64_t self = 0; ///< samples with this node as the leaf
@@ -23,7 +24,8 @@ struct CallNode {
 };
 
 /// A function's line in the top-functions table.
-struct FunctionCost {
+struct FunctionCost
+{
     std::uint32_t function = 0;
     std::uint64_t self = 0;
     std::uint64_t total = 0; ///< samples with the function anywhere on the stack, once per sample
@@ -32,14 +34,16 @@ struct FunctionCost {
 };
 
 /// A thread seen in the profile, with its samples in the snapshot's time range.
-struct ProfileThread {
+struct ProfileThread
+{
     qint64 tid = 0;
     QString name;
     std::uint64_t samples = 0;
 };
 
 /// How the profile was taken and what it could not see; shown next to the views.
-struct ProfileStats {
+struct ProfileStats
+{
     std::uint64_t samples = 0;
     std::uint64_t lost = 0; ///< samples the kernel dropped (PERF_RECORD_LOST / LOST_SAMPLES)
     std::uint64_t throttled = 0; ///< PERF_RECORD_THROTTLE: the kernel lowered the rate
@@ -62,7 +66,8 @@ struct ProfileStats {
     bool exited = false;
 };
 
-struct ProfileQuery {
+struct ProfileQuery
+{
     int lastSeconds = 0; ///< 0: the whole session
     qint64 tid = 0; ///< 0: every thread
 };
@@ -71,7 +76,8 @@ struct ProfileQuery {
  * What a view shows of one process's profile at one moment: the call tree for a time range and
  * thread filter, and the functions it names. Built on the profiler's side, shared read-only.
  */
-struct ProfileSnapshot {
+struct ProfileSnapshot
+{
     qint64 pid = 0;
     QString process;
     ProfileQuery query;

@@ -61,7 +61,8 @@ std::vector<int> onlineCpus()
 std::set<pid_t> threadsOf(pid_t pid)
 {
     std::set<pid_t> tids;
-    const QStringList entries = QDir(QStringLiteral("/proc/%1/task").arg(pid)).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+    const QStringList entries
+        = QDir(QStringLiteral("/proc/%1/task").arg(pid)).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
     for (const QString& entry : entries) {
         bool ok = false;
         const int tid = entry.toInt(&ok);
@@ -77,10 +78,10 @@ std::uint64_t perfUserRegisterMask()
 #if defined(__x86_64__)
     // The 17 DWARF registers of x86-64 (rax..r15 and rip); the segment registers are not needed.
     std::uint64_t mask = 0;
-    for (int reg : { PERF_REG_X86_AX, PERF_REG_X86_BX, PERF_REG_X86_CX, PERF_REG_X86_DX, PERF_REG_X86_SI,
-             PERF_REG_X86_DI, PERF_REG_X86_BP, PERF_REG_X86_SP, PERF_REG_X86_IP, PERF_REG_X86_R8, PERF_REG_X86_R9,
-             PERF_REG_X86_R10, PERF_REG_X86_R11, PERF_REG_X86_R12, PERF_REG_X86_R13, PERF_REG_X86_R14,
-             PERF_REG_X86_R15 })
+    for (int reg :
+        { PERF_REG_X86_AX, PERF_REG_X86_BX, PERF_REG_X86_CX, PERF_REG_X86_DX, PERF_REG_X86_SI, PERF_REG_X86_DI,
+            PERF_REG_X86_BP, PERF_REG_X86_SP, PERF_REG_X86_IP, PERF_REG_X86_R8, PERF_REG_X86_R9, PERF_REG_X86_R10,
+            PERF_REG_X86_R11, PERF_REG_X86_R12, PERF_REG_X86_R13, PERF_REG_X86_R14, PERF_REG_X86_R15 })
         mask |= std::uint64_t(1) << reg;
     return mask;
 #elif defined(__aarch64__)
@@ -98,7 +99,8 @@ PerfSystem PerfSystem::real()
     // makes every perf_event_open fail with EACCES, PERFDASH_SIMULATE_PERF_PARANOID=3 is the level read.
     const int simulatedErrno = qEnvironmentVariableIntValue("PERFDASH_SIMULATE_PERF_ERRNO");
     bool simulatedParanoidSet = false;
-    const int simulatedParanoid = qEnvironmentVariableIntValue("PERFDASH_SIMULATE_PERF_PARANOID", &simulatedParanoidSet);
+    const int simulatedParanoid
+        = qEnvironmentVariableIntValue("PERFDASH_SIMULATE_PERF_PARANOID", &simulatedParanoidSet);
     if (simulatedErrno > 0)
         system.openEvent = [simulatedErrno](perf_event_attr*, pid_t, int) { return -simulatedErrno; };
     if (simulatedParanoidSet)
@@ -112,7 +114,9 @@ PerfSystem PerfSystem::real()
     if (!system.paranoid)
         system.paranoid = [] { return readIntFile("/proc/sys/kernel/perf_event_paranoid", -100); };
     system.ownerUid = [](pid_t pid) -> qint64 {
-        struct stat st {};
+        struct stat st
+        {
+        };
         const QByteArray path = "/proc/" + QByteArray::number(pid);
         return ::stat(path.constData(), &st) == 0 ? qint64(st.st_uid) : -1;
     };
@@ -131,15 +135,17 @@ QString perfOpenProblem(int error, pid_t pid, int paranoid, qint64 ownerUid, qin
         if (ownerUid >= 0 && ownerUid != ourUid) {
             // The paranoid level is not the cause here: lowering it would not help.
             const QString exe = QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath();
-            return QStringLiteral("cannot profile process %1: it belongs to uid %2, not to you (uid %3), and the kernel "
-                                  "lets a user profile only their own processes. Run perfdash as uid %2%4, or give it "
-                                  "the capabilities to profile any process: `sudo setcap cap_perfmon,cap_sys_ptrace+ep %5` "
-                                  "(CAP_PERFMON and CAP_SYS_PTRACE).")
+            return QStringLiteral(
+                "cannot profile process %1: it belongs to uid %2, not to you (uid %3), and the kernel "
+                "lets a user profile only their own processes. Run perfdash as uid %2%4, or give it "
+                "the capabilities to profile any process: `sudo setcap cap_perfmon,cap_sys_ptrace+ep %5` "
+                "(CAP_PERFMON and CAP_SYS_PTRACE).")
                 .arg(pid)
                 .arg(ownerUid)
                 .arg(ourUid)
-                .arg(paranoid > 2 ? QStringLiteral(" (with `sudo sysctl kernel.perf_event_paranoid=2`: it is %1)").arg(paranoid)
-                                  : QString())
+                .arg(paranoid > 2
+                        ? QStringLiteral(" (with `sudo sysctl kernel.perf_event_paranoid=2`: it is %1)").arg(paranoid)
+                        : QString())
                 .arg(exe);
         }
         if (paranoid > 2)
@@ -149,8 +155,9 @@ QString perfOpenProblem(int error, pid_t pid, int paranoid, qint64 ownerUid, qin
                 .arg(pid)
                 .arg(paranoid)
                 .arg(fixes);
-        return QStringLiteral("cannot profile process %1: perf_event_open was refused (%2; kernel.perf_event_paranoid is "
-                              "%3; a container or seccomp policy may forbid it). %4")
+        return QStringLiteral(
+            "cannot profile process %1: perf_event_open was refused (%2; kernel.perf_event_paranoid is "
+            "%3; a container or seccomp policy may forbid it). %4")
             .arg(pid)
             .arg(QString::fromLocal8Bit(std::strerror(error)))
             .arg(paranoid)

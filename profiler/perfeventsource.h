@@ -17,7 +17,8 @@ namespace perfdash {
 
 /// Where the profiler meets the kernel; tests replace these to simulate what this machine cannot
 /// show (a paranoid level of 3, a process of another user).
-struct PerfSystem {
+struct PerfSystem
+{
     /// perf_event_open(2): a file descriptor, or -errno.
     std::function<int(perf_event_attr* attr, pid_t tid, int cpu)> openEvent;
     /// /proc/sys/kernel/perf_event_paranoid; -100 when unreadable.
@@ -33,14 +34,15 @@ QString perfOpenProblem(int error, pid_t pid, int paranoid, qint64 ownerUid, qin
 
 /**
  * The kernel side of profiling one process: a software cpu-clock sampling event per thread and
- * CPU, kernel time included where the kernel allows it (else user space only), with `inherit` so that threads created later are sampled too, all of one
- * CPU writing into that CPU's ring buffer (PERF_EVENT_IOC_SET_OUTPUT), as `perf record -p` does.
- * Not thread-safe: the profiler's reader thread owns it.
+ * CPU, kernel time included where the kernel allows it (else user space only), with `inherit` so that threads created
+ * later are sampled too, all of one CPU writing into that CPU's ring buffer (PERF_EVENT_IOC_SET_OUTPUT), as `perf
+ * record -p` does. Not thread-safe: the profiler's reader thread owns it.
  */
 class PerfEventSource
 {
 public:
-    struct Options {
+    struct Options
+    {
         int frequencyHz = 499;
         std::uint32_t stackBytes = 8192; ///< user stack copied per sample, for CFI unwinding
         int dataPages = 128; ///< per CPU buffer; 128 + 1 pages = perf's default 516 KiB mlock budget
@@ -73,7 +75,8 @@ public:
 private:
     bool openThread(pid_t tid, QString* error);
 
-    struct Buffer {
+    struct Buffer
+    {
         int fd = -1;
         void* base = nullptr;
         std::size_t length = 0;

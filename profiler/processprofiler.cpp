@@ -90,7 +90,8 @@ bool ProcessProfiler::start(QString* error)
     m_processor = std::make_unique<RecordProcessor>(pid_t(m_pid), m_source->regCount());
     const QString tasks = QStringLiteral("/proc/%1/task").arg(m_pid);
     for (const QString& tid : QDir(tasks).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
-        m_processor->setThreadName(tid.toLongLong(), readComm(tasks + QLatin1Char('/') + tid + QStringLiteral("/comm")));
+        m_processor->setThreadName(
+            tid.toLongLong(), readComm(tasks + QLatin1Char('/') + tid + QStringLiteral("/comm")));
     readCpuTimes();
     m_processing = std::thread([this] { processRecords(); });
     m_reader = std::thread([this] { read(); });
@@ -136,8 +137,10 @@ double ProcessProfiler::kernelShare(int lastSeconds) const
     const CpuTimes& last = m_cpuTimes.back();
     CpuTimes first = *m_firstCpuTimes;
     if (lastSeconds > 0) {
-        const std::uint64_t from = last.timeNs - std::min<std::uint64_t>(last.timeNs, std::uint64_t(lastSeconds) * 1'000'000'000ull);
-        const auto it = std::find_if(m_cpuTimes.begin(), m_cpuTimes.end(), [&](const CpuTimes& t) { return t.timeNs >= from; });
+        const std::uint64_t from
+            = last.timeNs - std::min<std::uint64_t>(last.timeNs, std::uint64_t(lastSeconds) * 1'000'000'000ull);
+        const auto it
+            = std::find_if(m_cpuTimes.begin(), m_cpuTimes.end(), [&](const CpuTimes& t) { return t.timeNs >= from; });
         first = it != m_cpuTimes.end() ? *it : last;
     }
     const std::uint64_t user = last.user - first.user, kernel = last.kernel - first.kernel;
@@ -195,7 +198,8 @@ void ProcessProfiler::processRecords()
     const auto handle = [this](const perf_event_header& header, const std::uint8_t* record) {
         m_processor->process(header, record);
         if (const pid_t forked = m_processor->lastForkedThread())
-            m_processor->setThreadName(forked, readComm(QStringLiteral("/proc/%1/task/%2/comm").arg(m_pid).arg(forked)));
+            m_processor->setThreadName(
+                forked, readComm(QStringLiteral("/proc/%1/task/%2/comm").arg(m_pid).arg(forked)));
         if (header.type == PERF_RECORD_SAMPLE)
             m_samples.store(m_processor->aggregate().samples(), std::memory_order_relaxed);
     };
@@ -208,7 +212,8 @@ void ProcessProfiler::processRecords()
     // The process is gone and its last samples are read: once they are named, say so.
     m_processor->waitNamed(30000);
     m_exited.store(true);
-    QMetaObject::invokeMethod(this, [this] { Q_EMIT exited(); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this, [this] { Q_EMIT exited(); }, Qt::QueuedConnection);
 }
 
 ProfileSnapshotPtr ProcessProfiler::snapshot(const ProfileQuery& query) const

@@ -34,7 +34,8 @@ class ProcessProfiler : public QObject
 {
     Q_OBJECT
 public:
-    struct Options {
+    struct Options
+    {
         int frequencyHz = 499;
         std::uint32_t stackBytes = 8192;
     };
@@ -83,7 +84,8 @@ private:
     mutable std::mutex m_mutex;
     std::thread m_reader;
     std::thread m_processing;
-    struct CpuTimes {
+    struct CpuTimes
+    {
         std::uint64_t timeNs; ///< CLOCK_MONOTONIC
         std::uint64_t user, kernel; ///< clock ticks
     };

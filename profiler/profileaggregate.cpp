@@ -46,7 +46,8 @@ void ProfileAggregate::add(qint64 tid, std::uint64_t timeNs, std::span<const std
     m_counts.add({ std::uint32_t(tid), 0, node }, timeNs, count);
 }
 
-ProfileSnapshot ProfileAggregate::snapshot(const ProfileQuery& query, std::uint64_t nowNs, const FunctionTable& functions) const
+ProfileSnapshot ProfileAggregate::snapshot(
+    const ProfileQuery& query, std::uint64_t nowNs, const FunctionTable& functions) const
 {
     ProfileSnapshot s = build(m_counts.range(query.lastSeconds, nowNs), query, functions.all(), m_threadNames);
     s.stats.samples = m_counts.samples();

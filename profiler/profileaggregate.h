@@ -35,8 +35,8 @@ public:
     /// The call tree for @p query at @p nowNs (CLOCK_MONOTONIC, as the samples' times).
     ProfileSnapshot snapshot(const ProfileQuery& query, std::uint64_t nowNs, const FunctionTable& functions) const;
     /// The call tree of @p counts, whose nodes are this trie's; @p functions is what they name.
-    ProfileSnapshot build(const SampleCountMap& counts, const ProfileQuery& query, std::vector<ProfileFunction> functions,
-        const std::map<qint64, QString>& threadNames) const;
+    ProfileSnapshot build(const SampleCountMap& counts, const ProfileQuery& query,
+        std::vector<ProfileFunction> functions, const std::map<qint64, QString>& threadNames) const;
 
     /// The node for @p function called from @p parent, made when new; false when the trie is full.
     bool child(std::uint32_t parent, std::uint32_t function, std::uint32_t* node);
@@ -52,7 +52,8 @@ public:
     static constexpr int kSecondsKept = SampleCounts::kSecondsKept;
 
 private:
-    struct Node {
+    struct Node
+    {
         std::uint32_t parent;
         std::uint32_t function;
     };

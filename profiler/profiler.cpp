@@ -11,7 +11,8 @@ QString kernelNote(const ProfileStats& stats)
         return {};
     return QStringLiteral("; %1% of its CPU in the kernel%2")
         .arg(stats.kernelShare * 100, 0, 'f', 0)
-        .arg(stats.kernelSampled ? QStringLiteral(" ([kernel] frames)") : QStringLiteral(" (not sampled: user space only)"));
+        .arg(stats.kernelSampled ? QStringLiteral(" ([kernel] frames)")
+                                 : QStringLiteral(" (not sampled: user space only)"));
 }
 
 Profiler::Profiler(QObject* parent)
@@ -94,7 +95,8 @@ QString Profiler::summary(int seconds, int top) const
         const std::vector<FunctionCost> costs = s->topFunctions();
         for (std::size_t i = 0; i < costs.size() && int(i) < top; ++i) {
             if (costs[i].self > 0)
-                functions.append(QStringLiteral("%1 %2%").arg(s->functions[costs[i].function].name.left(40))
+                functions.append(QStringLiteral("%1 %2%")
+                                     .arg(s->functions[costs[i].function].name.left(40))
                                      .arg(100.0 * double(costs[i].self) / all, 0, 'f', 1));
         }
         text += QStringLiteral("  profile %1 %2%3: %4 samples/%5s at %6 Hz (lost %7)%8%9%10\n")

@@ -28,9 +28,15 @@ void RecordProcessor::process(const perf_event_header& header, const std::uint8_
         if (!perf::parseSample(record, header.size, m_regCount, &sample) || pid_t(sample.pid) != m_pid)
             return;
         switch (m_unwinder.unwind(sample, &m_pcs)) {
-        case Unwinder::Method::Cfi: ++m_stats.cfiStacks; break;
-        case Unwinder::Method::FramePointers: ++m_stats.framePointerStacks; break;
-        case Unwinder::Method::IpOnly: ++m_stats.ipOnlyStacks; break;
+        case Unwinder::Method::Cfi:
+            ++m_stats.cfiStacks;
+            break;
+        case Unwinder::Method::FramePointers:
+            ++m_stats.framePointerStacks;
+            break;
+        case Unwinder::Method::IpOnly:
+            ++m_stats.ipOnlyStacks;
+            break;
         }
         // In the kernel (where the kernel allows kernel samples): the user stack that entered it,
         // under one [kernel] frame.

@@ -14,14 +14,16 @@ namespace perfdash {
  * an instant (the operations active there) gives each such context an id of its own, and the
  * profile is then kept per (context, stack) with nothing else changed.
  */
-struct SampleKey {
+struct SampleKey
+{
     std::uint32_t tid = 0;
     std::uint32_t context = 0;
     std::uint32_t node = 0;
     bool operator==(const SampleKey&) const = default;
 };
 
-struct SampleKeyHash {
+struct SampleKeyHash
+{
     std::size_t operator()(const SampleKey& k) const noexcept
     {
         const std::uint64_t a = (std::uint64_t(k.tid) << 32) | k.node;
@@ -49,7 +51,8 @@ public:
     std::size_t memoryBytes() const;
 
 private:
-    struct Second {
+    struct Second
+    {
         std::uint64_t second = 0;
         SampleCountMap counts;
     };

@@ -10,8 +10,8 @@ StackAggregate::StackAggregate()
     m_nodes.push_back({ 0, 0 });
 }
 
-void StackAggregate::add(const SampleKey& key, std::uint64_t timeNs, std::span<const std::uint64_t> pcs,
-    std::vector<std::uint64_t>* fresh)
+void StackAggregate::add(
+    const SampleKey& key, std::uint64_t timeNs, std::span<const std::uint64_t> pcs, std::vector<std::uint64_t>* fresh)
 {
     std::uint32_t node = 0;
     bool cut = false;

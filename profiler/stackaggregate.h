@@ -49,16 +49,19 @@ public:
     static constexpr std::size_t kMaxNodes = ProfileAggregate::kMaxNodes;
 
 private:
-    struct Node {
+    struct Node
+    {
         std::uint64_t pc;
         std::uint32_t parent;
     };
-    struct Edge {
+    struct Edge
+    {
         std::uint64_t pc;
         std::uint32_t parent;
         bool operator==(const Edge&) const = default;
     };
-    struct EdgeHash {
+    struct EdgeHash
+    {
         std::size_t operator()(const Edge& e) const noexcept
         {
             return std::hash<std::uint64_t>()(e.pc * 0x9E3779B97F4A7C15ull ^ e.parent);

@@ -17,7 +17,8 @@ std::string_view SymbolIndex::withoutVersion(std::string_view name)
 SymbolIndex SymbolIndex::build(Dwfl_Module* module)
 {
     SymbolIndex index;
-    struct Raw {
+    struct Raw
+    {
         std::uint64_t start, size;
         int rank; ///< global before weak before local: the name a caller would use
         std::string_view name;
@@ -37,7 +38,10 @@ SymbolIndex SymbolIndex::build(Dwfl_Module* module)
         if (type != STT_FUNC && type != STT_GNU_IFUNC)
             continue;
         const int bind = GELF_ST_BIND(symbol.st_info);
-        raw.push_back({ address, symbol.st_size, bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2,
+        raw.push_back({ address, symbol.st_size,
+            bind == STB_GLOBAL     ? 0
+                : bind == STB_WEAK ? 1
+                                   : 2,
             withoutVersion(name) });
     }
     // Aliases at one address: perf's choice (choose_best_symbol), so that both name it alike: one
@@ -67,7 +71,8 @@ SymbolIndex SymbolIndex::build(Dwfl_Module* module)
                 ++next;
             end = next < raw.size() ? raw[next].start : raw[i].start + 1;
         }
-        index.m_entries.push_back({ raw[i].start, end, std::uint32_t(index.m_names.size()), std::uint32_t(raw[i].name.size()) });
+        index.m_entries.push_back(
+            { raw[i].start, end, std::uint32_t(index.m_names.size()), std::uint32_t(raw[i].name.size()) });
         index.m_names.append(raw[i].name);
     }
     return index;

@@ -33,7 +33,8 @@ public:
     static std::string_view withoutVersion(std::string_view name);
 
 private:
-    struct Entry {
+    struct Entry
+    {
         std::uint64_t start;
         std::uint64_t end; ///< exclusive; a symbol of size 0 ends where the next one starts
         std::uint32_t name; ///< offset into m_names

@@ -191,19 +191,22 @@ std::vector<ProfileFunction> SymbolResolver::resolve(std::uint64_t pc)
     if (mapping && mapping->file) {
         // The address within the file this mapping maps, as the module sees its addresses: the
         // same as pc unless the program mapped part of the file a second time elsewhere.
-        const char* name = module ? dwfl_module_info(module, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr)
-                                  : nullptr;
+        const char* name = module
+            ? dwfl_module_info(module, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr)
+            : nullptr;
         if (!name || mapping->path != name) {
             module = nullptr;
             for (auto& [known, info] : m_modules) {
-                const char* knownName = dwfl_module_info(known, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+                const char* knownName
+                    = dwfl_module_info(known, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
                 if (knownName && mapping->path == knownName) {
                     module = known;
                     break;
                 }
             }
             if (!module) {
-                struct Find {
+                struct Find
+                {
                     const std::string* path;
                     Dwfl_Module* found;
                 } find { &mapping->path, nullptr };
@@ -297,7 +300,8 @@ void SymbolResolver::resolveInModule(Dwfl_Module* module, std::uint64_t pc, std:
                     QString name = symbol.isEmpty() ? dieName(scope) : symbol;
                     if (name.isEmpty())
                         name = dieName(scope);
-                    out->push_back({ name.isEmpty() ? QStringLiteral("[unknown]") : name, moduleFile, location, false });
+                    out->push_back(
+                        { name.isEmpty() ? QStringLiteral("[unknown]") : name, moduleFile, location, false });
                     std::free(chain);
                     return;
                 }
@@ -358,7 +362,8 @@ void SymbolResolver::loadJitMap()
             m_jit.push_back({ start, length, QString::fromUtf8(line.mid(second + 1)) });
     }
     // Later lines win: a JIT that moves or recompiles code writes the address again.
-    std::stable_sort(m_jit.begin(), m_jit.end(), [](const JitSymbol& a, const JitSymbol& b) { return a.start < b.start; });
+    std::stable_sort(
+        m_jit.begin(), m_jit.end(), [](const JitSymbol& a, const JitSymbol& b) { return a.start < b.start; });
 }
 
 bool SymbolResolver::resolveJit(std::uint64_t pc, std::vector<ProfileFunction>* out)

@@ -23,7 +23,8 @@ struct Dwfl_Module;
 namespace perfdash {
 
 /// One function of a profile: what a frame of the flame graph and a row of the top table show.
-struct ProfileFunction {
+struct ProfileFunction
+{
     QString name; ///< demangled; "module+0x1a2b" without symbols; "[unknown]" outside every module
     QString module; ///< file name of the binary or library, empty when unknown
     QString location; ///< "file.cpp:42" of the first address seen in it, where there is debug info
@@ -78,12 +79,14 @@ public:
     std::size_t indexedModules() const { return m_modules.size(); }
 
 private:
-    struct Mapping {
+    struct Mapping
+    {
         std::uint64_t start, end, pgoff;
         bool file; ///< backed by a file (not anonymous memory, the heap, a stack)
         std::string path;
     };
-    struct Module {
+    struct Module
+    {
         std::unique_ptr<SymbolIndex> index;
         QString file; ///< file name shown
     };
@@ -93,7 +96,8 @@ private:
     void loadJitMap();
     void resolveInModule(Dwfl_Module* module, std::uint64_t address, std::vector<ProfileFunction>* out);
 
-    struct JitSymbol {
+    struct JitSymbol
+    {
         std::uint64_t start, size;
         QString name;
     };
@@ -137,7 +141,8 @@ public:
     /// Changes when an address already named is named otherwise (a re-read JIT map).
     std::uint64_t generation() const { return m_generation; }
 
-    struct Stats {
+    struct Stats
+    {
         std::uint64_t named = 0; ///< addresses named (each distinct address once)
         std::uint64_t lookups = 0; ///< lookups made (named, plus JIT re-reads of unknown ones)
         std::size_t modulesIndexed = 0; ///< symbol indexes built (once per module)

@@ -19,7 +19,8 @@ using namespace perfdash;
 namespace {
 const QString kBin = QStringLiteral(PERFDASH_BIN_DIR);
 
-struct Run {
+struct Run
+{
     int status = -1;
     QByteArray out, err;
 };
@@ -29,11 +30,13 @@ qint64 pidOf(const QString& stack)
 {
     const QString process = stack.section(QLatin1Char(';'), 0, 0);
     const qsizetype open = process.lastIndexOf(QLatin1Char('('));
-    return open > 0 && process.endsWith(QLatin1Char(')')) ? process.mid(open + 1, process.size() - open - 2).toLongLong() : 0;
+    return open > 0 && process.endsWith(QLatin1Char(')'))
+        ? process.mid(open + 1, process.size() - open - 2).toLongLong()
+        : 0;
 }
 
-Run runPerfdash(const QStringList& arguments, const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment(),
-    uid_t asUser = 0)
+Run runPerfdash(const QStringList& arguments,
+    const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment(), uid_t asUser = 0)
 {
     QProcess process;
     if (asUser != 0) { // root drops to this user in the child (as tst_processsampler's sampling does)
@@ -74,8 +77,9 @@ void TestProfileCli::profileLaunchedCommand()
     const QString capture = dir.filePath(QStringLiteral("run.perfdash"));
     const Run run = runPerfdash({ QStringLiteral("--headless"), QStringLiteral("--quiet"), QStringLiteral("--socket"),
         dir.filePath(QStringLiteral("s.sock")), QStringLiteral("--profile"), QStringLiteral("--profile-hz"),
-        QStringLiteral("999"), QStringLiteral("--duration"), QStringLiteral("6"), QStringLiteral("--export-profile"), folded,
-        QStringLiteral("--record"), capture, QStringLiteral("--"), kBin + QStringLiteral("/perfdash_profile_target_nofp") });
+        QStringLiteral("999"), QStringLiteral("--duration"), QStringLiteral("6"), QStringLiteral("--export-profile"),
+        folded, QStringLiteral("--record"), capture, QStringLiteral("--"),
+        kBin + QStringLiteral("/perfdash_profile_target_nofp") });
     QVERIFY2(run.status == 0, run.err.constData());
     QFile file(folded);
     QVERIFY(file.open(QIODevice::ReadOnly));
@@ -86,7 +90,8 @@ void TestProfileCli::profileLaunchedCommand()
     QVERIFY(!lines.empty());
     quint64 hot = 0, cold = 0;
     for (const auto& line : lines) {
-        QVERIFY2(line.stack.startsWith(QStringLiteral("perfdash_profil (%1);").arg(pidOf(line.stack))), qPrintable(line.stack));
+        QVERIFY2(line.stack.startsWith(QStringLiteral("perfdash_profil (%1);").arg(pidOf(line.stack))),
+            qPrintable(line.stack));
         const QStringList frames = line.stack.split(QLatin1Char(';'));
         const qsizetype hotAt = frames.indexOf(QStringLiteral("target::hotFunction(unsigned long)"));
         const qsizetype coldAt = frames.indexOf(QStringLiteral("target::coldFunction(unsigned long)"));
@@ -98,7 +103,8 @@ void TestProfileCli::profileLaunchedCommand()
         cold += coldAt > 0 ? line.count : 0;
     }
     QVERIFY2(hot + cold >= 500, text.constData()); // a busy CI machine gives the target less than a core
-    QVERIFY2(qAbs(double(hot) / double(hot + cold) - 0.75) < 0.05, qPrintable(QStringLiteral("%1 %2").arg(hot).arg(cold)));
+    QVERIFY2(
+        qAbs(double(hot) / double(hot + cold) - 0.75) < 0.05, qPrintable(QStringLiteral("%1 %2").arg(hot).arg(cold)));
 
     // The capture keeps the profile.
     QString error;
@@ -152,9 +158,10 @@ void TestProfileCli::refusalOnStderr()
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
     environment.insert(QStringLiteral("PERFDASH_SIMULATE_PERF_ERRNO"), QStringLiteral("13")); // EACCES
     environment.insert(QStringLiteral("PERFDASH_SIMULATE_PERF_PARANOID"), QStringLiteral("3"));
-    const Run run = runPerfdash({ QStringLiteral("--headless"), QStringLiteral("--socket"),
-                                 dir.filePath(QStringLiteral("s.sock")), QStringLiteral("--profile"), QStringLiteral("--attach"),
-                                 QString::number(pid), QStringLiteral("--duration"), QStringLiteral("2.5") },
+    const Run run = runPerfdash(
+        { QStringLiteral("--headless"), QStringLiteral("--socket"), dir.filePath(QStringLiteral("s.sock")),
+            QStringLiteral("--profile"), QStringLiteral("--attach"), QString::number(pid), QStringLiteral("--duration"),
+            QStringLiteral("2.5") },
         environment);
     target.closeWriteChannel();
     target.waitForFinished();
@@ -186,16 +193,18 @@ void TestProfileCli::anotherUsersProcessFailsTheRun()
     }
     const QString folded = dir.filePath(QStringLiteral("refused.folded"));
     const Run run = runPerfdash({ QStringLiteral("--headless"), QStringLiteral("--quiet"), QStringLiteral("--socket"),
-                                    dir.filePath(QStringLiteral("s.sock")), QStringLiteral("--profile"), QStringLiteral("--attach"),
-                                    QString::number(pid), QStringLiteral("--duration"), QStringLiteral("1.5"),
-                                    QStringLiteral("--export-profile"), folded },
+                                    dir.filePath(QStringLiteral("s.sock")), QStringLiteral("--profile"),
+                                    QStringLiteral("--attach"), QString::number(pid), QStringLiteral("--duration"),
+                                    QStringLiteral("1.5"), QStringLiteral("--export-profile"), folded },
         QProcessEnvironment::systemEnvironment(), asUser);
     if (target.state() != QProcess::NotRunning) {
         target.closeWriteChannel();
         target.waitForFinished();
     }
-    QVERIFY2(run.status == 4, qPrintable(QStringLiteral("status %1: %2").arg(run.status).arg(QString::fromUtf8(run.err))));
-    QVERIFY2(run.err.contains(QStringLiteral("belongs to uid %1").arg(geteuid() == 0 ? 0 : 0).toUtf8()), run.err.constData());
+    QVERIFY2(
+        run.status == 4, qPrintable(QStringLiteral("status %1: %2").arg(run.status).arg(QString::fromUtf8(run.err))));
+    QVERIFY2(run.err.contains(QStringLiteral("belongs to uid %1").arg(geteuid() == 0 ? 0 : 0).toUtf8()),
+        run.err.constData());
     QVERIFY2(run.err.contains("CAP_PERFMON") && run.err.contains("CAP_SYS_PTRACE"), run.err.constData());
     QVERIFY2(!run.err.contains("sysctl kernel.perf_event_paranoid"), run.err.constData()); // it is 2 here: no help
     QVERIFY(!QFile::exists(folded));
@@ -208,8 +217,8 @@ void TestProfileCli::foldedKeepsProcessesApart()
     QTemporaryDir dir;
     const QString folded = dir.filePath(QStringLiteral("demo.folded"));
     const Run run = runPerfdash({ QStringLiteral("--headless"), QStringLiteral("--quiet"), QStringLiteral("--socket"),
-        dir.filePath(QStringLiteral("s.sock")), QStringLiteral("--demo"), QStringLiteral("--profile"), QStringLiteral("--duration"),
-        QStringLiteral("4"), QStringLiteral("--export-profile"), folded });
+        dir.filePath(QStringLiteral("s.sock")), QStringLiteral("--demo"), QStringLiteral("--profile"),
+        QStringLiteral("--duration"), QStringLiteral("4"), QStringLiteral("--export-profile"), folded });
     QVERIFY2(run.status == 0, run.err.constData());
     QFile file(folded);
     QVERIFY(file.open(QIODevice::ReadOnly));
@@ -217,7 +226,8 @@ void TestProfileCli::foldedKeepsProcessesApart()
     QSet<qint64> pids;
     for (const auto& line : foldedexport::parse(text)) {
         const qint64 pid = pidOf(line.stack);
-        QVERIFY2(line.stack.startsWith(QStringLiteral("perfdash-demo (%1);").arg(pid)) && pid > 0, qPrintable(line.stack));
+        QVERIFY2(
+            line.stack.startsWith(QStringLiteral("perfdash-demo (%1);").arg(pid)) && pid > 0, qPrintable(line.stack));
         pids.insert(pid);
         for (const QString& frame : line.stack.split(QLatin1Char(';')))
             QVERIFY2(!frame.contains(QLatin1Char('@')), qPrintable(frame));
@@ -227,7 +237,8 @@ void TestProfileCli::foldedKeepsProcessesApart()
 
 void TestProfileCli::badRate()
 {
-    const Run run = runPerfdash({ QStringLiteral("--headless"), QStringLiteral("--profile-hz"), QStringLiteral("fast") });
+    const Run run
+        = runPerfdash({ QStringLiteral("--headless"), QStringLiteral("--profile-hz"), QStringLiteral("fast") });
     QCOMPARE(run.status, 2);
     QVERIFY(run.err.contains("--profile-hz needs a positive number"));
 }

@@ -16,8 +16,8 @@
 
 #include <QProcess>
 #include <QScopeGuard>
-#include <QStandardPaths>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -231,9 +231,11 @@ void TestProfiler::cpuSplitAndWholeStacks()
     const ProfileSnapshotPtr s = profiler.snapshot();
     const std::uint64_t hot = samplesIn(*s, "target::hotFunction");
     const std::uint64_t cold = samplesIn(*s, "target::coldFunction");
-    QVERIFY2(hot + cold >= 1500, qPrintable(QStringLiteral("hot %1 cold %2 of %3").arg(hot).arg(cold).arg(s->totalSamples())));
+    QVERIFY2(hot + cold >= 1500,
+        qPrintable(QStringLiteral("hot %1 cold %2 of %3").arg(hot).arg(cold).arg(s->totalSamples())));
     const double share = double(hot) / double(hot + cold);
-    QVERIFY2(qAbs(share - 0.75) < 0.04, qPrintable(QStringLiteral("hot share %1 (hot %2, cold %3)").arg(share).arg(hot).arg(cold)));
+    QVERIFY2(qAbs(share - 0.75) < 0.04,
+        qPrintable(QStringLiteral("hot share %1 (hot %2, cold %3)").arg(share).arg(hot).arg(cold)));
 
     // Every sample in either function has target::workerLoop as its caller, and the stack goes on
     // to the thread's start in libc: whole stacks, the frameless leaf's caller included.
@@ -244,8 +246,8 @@ void TestProfiler::cpuSplitAndWholeStacks()
         if (!contains(*s, i, "target::hotFunction") && !contains(*s, i, "target::coldFunction"))
             continue;
         const std::uint32_t parent = s->nodes[i].parent;
-        QVERIFY2(parent != 0 && contains(*s, parent, "target::workerLoop"),
-            qPrintable(s->path(i).join(QLatin1Char(';'))));
+        QVERIFY2(
+            parent != 0 && contains(*s, parent, "target::workerLoop"), qPrintable(s->path(i).join(QLatin1Char(';'))));
         underWorkerLoop += s->nodes[i].total;
         bool libc = false;
         for (std::uint32_t up = s->nodes[parent].parent; up != 0; up = s->nodes[up].parent)
@@ -263,7 +265,9 @@ void TestProfiler::cpuSplitAndWholeStacks()
     // The functions have file:line from DWARF.
     bool located = false;
     for (const ProfileFunction& f : s->functions)
-        located = located || (f.name.startsWith(QLatin1String("target::hotFunction")) && f.location.startsWith(QLatin1String("profiletarget.cpp:")));
+        located = located
+            || (f.name.startsWith(QLatin1String("target::hotFunction"))
+                && f.location.startsWith(QLatin1String("profiletarget.cpp:")));
     QVERIFY(located);
     QVERIFY(s->stats.cfiStacks >= s->stats.samples * 9 / 10);
 }
@@ -365,22 +369,24 @@ void TestProfiler::refusalSaysWhatFixesIt_data()
     QTest::addColumn<QStringList>("fixes");
     QTest::addColumn<QString>("notAFix");
     const qint64 us = geteuid();
-    const QStringList paranoidFixes { QStringLiteral("sudo sysctl kernel.perf_event_paranoid=2"), QStringLiteral("setcap cap_perfmon+ep") };
-    QTest::newRow("paranoid 3 (Debian's kernels)") << EACCES << 3 << us << QStringLiteral("kernel.perf_event_paranoid is 3")
-                                                   << paranoidFixes << QString();
-    QTest::newRow("paranoid 4, EPERM") << EPERM << 4 << us << QStringLiteral("kernel.perf_event_paranoid is 4") << paranoidFixes
-                                       << QString();
+    const QStringList paranoidFixes { QStringLiteral("sudo sysctl kernel.perf_event_paranoid=2"),
+        QStringLiteral("setcap cap_perfmon+ep") };
+    QTest::newRow("paranoid 3 (Debian's kernels)")
+        << EACCES << 3 << us << QStringLiteral("kernel.perf_event_paranoid is 3") << paranoidFixes << QString();
+    QTest::newRow("paranoid 4, EPERM") << EPERM << 4 << us << QStringLiteral("kernel.perf_event_paranoid is 4")
+                                       << paranoidFixes << QString();
     // Another user's process at paranoid 2: the sysctl would not help, and is not suggested.
-    QTest::newRow("another user's process") << EACCES << 2 << qint64(us + 4242)
-                                            << QStringLiteral("belongs to uid %1").arg(us + 4242)
-                                            << QStringList { QStringLiteral("Run perfdash as uid %1").arg(us + 4242),
-                                                   QStringLiteral("setcap cap_perfmon,cap_sys_ptrace+ep"),
-                                                   QStringLiteral("CAP_SYS_PTRACE") }
-                                            << QStringLiteral("perf_event_paranoid=2");
+    QTest::newRow("another user's process")
+        << EACCES << 2 << qint64(us + 4242) << QStringLiteral("belongs to uid %1").arg(us + 4242)
+        << QStringList { QStringLiteral("Run perfdash as uid %1").arg(us + 4242),
+               QStringLiteral("setcap cap_perfmon,cap_sys_ptrace+ep"), QStringLiteral("CAP_SYS_PTRACE") }
+        << QStringLiteral("perf_event_paranoid=2");
     QTest::newRow("another user's process at paranoid 3")
         << EACCES << 3 << qint64(us + 4242) << QStringLiteral("belongs to uid %1").arg(us + 4242)
-        << QStringList { QStringLiteral("sysctl kernel.perf_event_paranoid=2"), QStringLiteral("cap_sys_ptrace") } << QString();
-    QTest::newRow("refused at paranoid 2 (seccomp)") << EPERM << 2 << us << QStringLiteral("seccomp") << paranoidFixes << QString();
+        << QStringList { QStringLiteral("sysctl kernel.perf_event_paranoid=2"), QStringLiteral("cap_sys_ptrace") }
+        << QString();
+    QTest::newRow("refused at paranoid 2 (seccomp)")
+        << EPERM << 2 << us << QStringLiteral("seccomp") << paranoidFixes << QString();
 }
 
 void TestProfiler::refusalSaysWhatFixesIt()
@@ -477,7 +483,8 @@ void TestProfiler::foldedFormat()
 {
     FunctionTable functions;
     const std::uint32_t main = functions.intern({ QStringLiteral("main"), QStringLiteral("app"), {}, false });
-    const std::uint32_t op = functions.intern({ QStringLiteral("operator<<(std::ostream&; int)"), QStringLiteral("app"), {}, false });
+    const std::uint32_t op
+        = functions.intern({ QStringLiteral("operator<<(std::ostream&; int)"), QStringLiteral("app"), {}, false });
     const std::uint32_t other = functions.intern({ QStringLiteral("main"), QStringLiteral("lib"), {}, false });
     ProfileAggregate aggregate;
     const std::uint32_t s1[] = { main, op };
@@ -489,7 +496,8 @@ void TestProfiler::foldedFormat()
     ProfileSnapshot snapshot = aggregate.snapshot({}, 0, functions);
     snapshot.process = QStringLiteral("my app");
     snapshot.pid = 4242; // "name (pid)": two processes of one name stay apart in other tools
-    QCOMPARE(snapshot.folded(), QByteArray("my app (4242);main 3\nmy app (4242);main;operator<<(std::ostream&: int) 7\n"));
+    QCOMPARE(
+        snapshot.folded(), QByteArray("my app (4242);main 3\nmy app (4242);main;operator<<(std::ostream&: int) 7\n"));
 
     QTemporaryDir dir;
     const QString path = dir.filePath(QStringLiteral("profile.folded"));
@@ -550,7 +558,7 @@ void TestProfiler::jitMapResolved()
     };
     // "START SIZE name", hex, as V8 (--perf-basic-prof), the JVM's perf-map-agent and LuaJIT write it.
     QVERIFY(append("7f0000001000 100 LazyCompiled:*parse app.js:12\n7f0000002000 80 Interpreter\n"));
-    Symbolizer symbolizer{ pid_t(pid) };
+    Symbolizer symbolizer { pid_t(pid) };
     const std::vector<std::uint64_t> asked { 0x7f0000001000, 0x7f00000010ff, 0x7f0000002010, 0x7f0000001010,
         0x7f0000001100, 0x7f0000003010 };
     symbolizer.request(asked); // no module holds them: the JIT's map is asked
@@ -558,7 +566,7 @@ void TestProfiler::jitMapResolved()
     const auto nameAt = [&](std::uint64_t pc) {
         const auto lock = symbolizer.lock();
         const std::vector<std::uint32_t>* frames = symbolizer.framesOf(pc);
-        return !frames ? QStringLiteral("<not named>")
+        return !frames            ? QStringLiteral("<not named>")
             : frames->size() == 1 ? symbolizer.functions().at(frames->front()).name
                                   : QStringLiteral("<%1 frames>").arg(frames->size());
     };
@@ -567,14 +575,18 @@ void TestProfiler::jitMapResolved()
     QCOMPARE(nameAt(0x7f0000002010), QStringLiteral("Interpreter"));
     {
         const auto lock = symbolizer.lock();
-        QCOMPARE(symbolizer.functions().at(symbolizer.framesOf(0x7f0000001010)->front()).module, QStringLiteral("[jit]"));
+        QCOMPARE(
+            symbolizer.functions().at(symbolizer.framesOf(0x7f0000001010)->front()).module, QStringLiteral("[jit]"));
     }
     QCOMPARE(nameAt(0x7f0000001100), QStringLiteral("[unknown]")); // the end is not in it
     QCOMPARE(nameAt(0x7f0000003010), QStringLiteral("[unknown]")); // not compiled yet
     QCOMPARE(symbolizer.stats().named, std::uint64_t(asked.size())); // each address once
 
     // The JIT compiles more and appends to its map: read again, for the addresses named [unknown].
-    const std::uint64_t generation = [&] { const auto lock = symbolizer.lock(); return symbolizer.generation(); }();
+    const std::uint64_t generation = [&] {
+        const auto lock = symbolizer.lock();
+        return symbolizer.generation();
+    }();
     QVERIFY(append("7f0000003000 40 LazyCompiled:*render app.js:40\n"));
     QTRY_COMPARE_WITH_TIMEOUT(nameAt(0x7f0000003010), QStringLiteral("LazyCompiled:*render app.js:40"), 5000);
     QCOMPARE(nameAt(0x7f0000001010), QStringLiteral("LazyCompiled:*parse app.js:12"));
@@ -641,7 +653,8 @@ void TestProfiler::framePointerFallback()
 namespace {
 /// The samples whose leaf is one of the big target's functions, and of them those whose stacks are
 /// whole (their chain of callers, then the worker).
-struct BigProfile {
+struct BigProfile
+{
     std::uint64_t samples = 0;
     std::uint64_t namedLeaves = 0;
     std::uint64_t wholeStacks = 0;
@@ -687,8 +700,10 @@ void TestProfiler::bigBinaryKeepsUp()
     QVERIFY2(stats.lost * 100 <= stats.samples + stats.lost,
         qPrintable(QStringLiteral("lost %1 of %2").arg(stats.lost).arg(stats.samples + stats.lost)));
     const BigProfile p = bigProfile(*s);
-    QVERIFY2(p.namedLeaves >= p.samples * 9 / 10, qPrintable(QStringLiteral("%1 of %2").arg(p.namedLeaves).arg(p.samples)));
-    QVERIFY2(p.wholeStacks >= p.samples * 8 / 10, qPrintable(QStringLiteral("%1 of %2").arg(p.wholeStacks).arg(p.samples)));
+    QVERIFY2(
+        p.namedLeaves >= p.samples * 9 / 10, qPrintable(QStringLiteral("%1 of %2").arg(p.namedLeaves).arg(p.samples)));
+    QVERIFY2(
+        p.wholeStacks >= p.samples * 8 / 10, qPrintable(QStringLiteral("%1 of %2").arg(p.wholeStacks).arg(p.samples)));
 }
 
 void TestProfiler::firstSecondLosesNothing()
@@ -726,18 +741,21 @@ void TestProfiler::nodeJitFramesNamed()
         QVERIFY(file.open(QIODevice::WriteOnly));
         file.write("function mandel(w) { let n = 0; for (let y = 0; y < w; y++) for (let x = 0; x < w; x++) {\n"
                    "  let cr = 2 * x / w - 1.5, ci = 2 * y / w - 1, zr = 0, zi = 0, i = 0;\n"
-                   "  for (; i < 50 && zr * zr + zi * zi < 4; i++) { const t = zr * zr - zi * zi + cr; zi = 2 * zr * zi + ci; zr = t; }\n"
+                   "  for (; i < 50 && zr * zr + zi * zi < 4; i++) { const t = zr * zr - zi * zi + cr; zi = 2 * zr * "
+                   "zi + ci; zr = t; }\n"
                    "  n += i; } return n; }\n"
                    "function sortWork(n) { const a = []; for (let i = 0; i < n; i++) a.push((i * 7919) % 10007);\n"
                    "  a.sort((x, y) => x - y); return a[0]; }\n"
                    "let s = 0; console.log('ready');\n"
-                   "const timer = setInterval(() => {}, 1000); process.stdin.on('end', () => process.exit(0)); process.stdin.resume();\n"
+                   "const timer = setInterval(() => {}, 1000); process.stdin.on('end', () => process.exit(0)); "
+                   "process.stdin.resume();\n"
                    "function work() { s += mandel(200); s += sortWork(20000); setImmediate(work); }\n"
                    "work();\n");
     }
     auto target = startTarget(node, { QStringLiteral("--perf-basic-prof"), script });
     QVERIFY(target);
-    const auto cleanup = qScopeGuard([&] { QFile::remove(QStringLiteral("/tmp/perf-%1.map").arg(target->processId())); });
+    const auto cleanup
+        = qScopeGuard([&] { QFile::remove(QStringLiteral("/tmp/perf-%1.map").arg(target->processId())); });
     ProcessProfiler::Options options;
     options.frequencyHz = 999;
     ProcessProfiler profiler(target->processId(), options, PerfSystem::real());
@@ -757,7 +775,11 @@ void TestProfiler::nodeJitFramesNamed()
         if (f.name.startsWith(QLatin1String("node+0x7f")))
             nodeHigh += s->nodes[i].self;
     }
-    const QString counts = QStringLiteral("JS %1, JS mandel %2, node+0x7f.. %3 of %4").arg(js).arg(mandel).arg(nodeHigh).arg(s->totalSamples());
+    const QString counts = QStringLiteral("JS %1, JS mandel %2, node+0x7f.. %3 of %4")
+                               .arg(js)
+                               .arg(mandel)
+                               .arg(nodeHigh)
+                               .arg(s->totalSamples());
     QVERIFY2(js >= s->totalSamples() / 5, qPrintable(counts));
     QVERIFY2(mandel >= s->totalSamples() / 10, qPrintable(counts));
     QVERIFY2(nodeHigh <= s->totalSamples() / 50, qPrintable(counts));
@@ -777,7 +799,8 @@ void TestProfiler::kernelTimeShown()
     // are, they are a [kernel] leaf above the user stack that made the call.
     QFETCH(bool, kernelRefused);
     auto dd = std::make_unique<QProcess>();
-    dd->start(QStringLiteral("dd"), { QStringLiteral("if=/dev/zero"), QStringLiteral("of=/dev/null"), QStringLiteral("bs=1") });
+    dd->start(QStringLiteral("dd"),
+        { QStringLiteral("if=/dev/zero"), QStringLiteral("of=/dev/null"), QStringLiteral("bs=1") });
     QVERIFY(dd->waitForStarted(10000));
     const auto cleanup = qScopeGuard([&] {
         dd->kill();
@@ -811,7 +834,8 @@ void TestProfiler::kernelTimeShown()
         QVERIFY(!s->stats.kernelSampled);
         QCOMPARE(kernelLeaves, std::uint64_t(0));
     } else {
-        QVERIFY2(kernelLeaves >= s->totalSamples() * 3 / 10, qPrintable(QStringLiteral("%1 of %2").arg(kernelLeaves).arg(s->totalSamples())));
+        QVERIFY2(kernelLeaves >= s->totalSamples() * 3 / 10,
+            qPrintable(QStringLiteral("%1 of %2").arg(kernelLeaves).arg(s->totalSamples())));
         QCOMPARE(s->stats.kernelSamples, kernelLeaves);
     }
     QVERIFY(!kernelRefused || s->stats.samples > 0); // user space is still sampled

@@ -44,9 +44,11 @@ namespace {
 ProfileSnapshotPtr sample(std::uint64_t extraParse = 0)
 {
     FunctionTable functions;
-    const std::uint32_t main = functions.intern({ QStringLiteral("main"), QStringLiteral("app"), QStringLiteral("main.cpp:3"), false });
+    const std::uint32_t main
+        = functions.intern({ QStringLiteral("main"), QStringLiteral("app"), QStringLiteral("main.cpp:3"), false });
     const std::uint32_t work = functions.intern({ QStringLiteral("work()"), QStringLiteral("app"), {}, false });
-    const std::uint32_t parse = functions.intern({ QStringLiteral("parse(char const*)"), QStringLiteral("app"), {}, true });
+    const std::uint32_t parse
+        = functions.intern({ QStringLiteral("parse(char const*)"), QStringLiteral("app"), {}, true });
     const std::uint32_t sort = functions.intern({ QStringLiteral("sort"), QStringLiteral("libc.so.6"), {}, false });
     const std::uint32_t idle = functions.intern({ QStringLiteral("idle"), QStringLiteral("app"), {}, false });
     ProfileAggregate aggregate;
@@ -137,7 +139,8 @@ void TestProfileWidgets::topFunctionsModel()
     QCOMPARE(model.index(0, TopFunctionsModel::Self).data().toULongLong(), 60ull);
     QCOMPARE(model.index(0, TopFunctionsModel::SelfPercent).data().toString(), QStringLiteral("60.0%"));
     QCOMPARE(model.index(0, TopFunctionsModel::Callers).data().toString(), QStringLiteral("main (100%)"));
-    QCOMPARE(model.index(1, TopFunctionsModel::Function).data().toString(), QStringLiteral("parse(char const*) (inlined)"));
+    QCOMPARE(
+        model.index(1, TopFunctionsModel::Function).data().toString(), QStringLiteral("parse(char const*) (inlined)"));
     const int mainRow = 3; // self 0, total 100
     QCOMPARE(model.index(mainRow, TopFunctionsModel::Function).data().toString(), QStringLiteral("main"));
     QCOMPARE(model.index(mainRow, TopFunctionsModel::TotalPercent).data().toString(), QStringLiteral("100.0%"));
@@ -186,7 +189,8 @@ void TestProfileWidgets::flameGraphZoomSurvivesRefresh()
     QVERIFY(flame.rectOf(nodeNamed(*flame.snapshot(), QStringLiteral("idle"))).isEmpty());
     // A new snapshot (more samples): still zoomed into work().
     flame.setSnapshot(sample(20));
-    QCOMPARE(flame.snapshot()->functions[flame.snapshot()->nodes[flame.zoomNode()].function].name, QStringLiteral("work()"));
+    QCOMPARE(
+        flame.snapshot()->functions[flame.snapshot()->nodes[flame.zoomNode()].function].name, QStringLiteral("work()"));
     QCOMPARE(flame.rectOf(nodeNamed(*flame.snapshot(), QStringLiteral("parse"))).width(), 1000.0 * 50 / 60);
     // Clicking the bottom bar (an ancestor) zooms out to it.
     QTest::mouseClick(&flame, Qt::LeftButton, {}, flame.rectOf(0).center().toPoint());
@@ -262,7 +266,8 @@ void TestProfileWidgets::panelOnRealProcess()
     const auto lines = foldedexport::parse(file.readAll());
     QVERIFY(!lines.empty());
     for (const auto& line : lines)
-        QVERIFY2(line.stack.startsWith(QStringLiteral("perfdash_profil (%1);").arg(target.processId())), qPrintable(line.stack));
+        QVERIFY2(line.stack.startsWith(QStringLiteral("perfdash_profil (%1);").arg(target.processId())),
+            qPrintable(line.stack));
     target.closeWriteChannel();
     QVERIFY(target.waitForFinished(10000));
 }
@@ -275,7 +280,8 @@ void TestProfileWidgets::panelSaysWhyNot()
     panel.setProfiler(&profiler);
     panel.setProcess(getpid());
     QVERIFY(!panel.startProfiling());
-    QVERIFY2(panel.statusText().contains(QStringLiteral("sysctl kernel.perf_event_paranoid=2")), qPrintable(panel.statusText()));
+    QVERIFY2(panel.statusText().contains(QStringLiteral("sysctl kernel.perf_event_paranoid=2")),
+        qPrintable(panel.statusText()));
     QVERIFY(panel.statusText().contains(QStringLiteral("setcap cap_perfmon+ep")));
 }
 
@@ -307,8 +313,10 @@ void TestProfileWidgets::comparisonWindowShowsDifferentialProfile()
     }
     QString error;
     // Between the runs, parse() went from 20% to 50% of the CPU and sort() from 60% to 30%.
-    QVERIFY(writeCaptureProfiles(base, { { 11, QStringLiteral("app"), "app;main;parse 20\napp;main;sort 60\napp;main 20\n" } }, &error));
-    QVERIFY(writeCaptureProfiles(next, { { 12, QStringLiteral("app"), "app;main;parse 100\napp;main;sort 60\napp;main 40\n" } }, &error));
+    QVERIFY(writeCaptureProfiles(
+        base, { { 11, QStringLiteral("app"), "app;main;parse 20\napp;main;sort 60\napp;main 20\n" } }, &error));
+    QVERIFY(writeCaptureProfiles(
+        next, { { 12, QStringLiteral("app"), "app;main;parse 100\napp;main;sort 60\napp;main 40\n" } }, &error));
     ComparisonWindow* window = ComparisonWindow::open(base, next, &error);
     QVERIFY2(window, qPrintable(error));
     auto* model = window->findChild<ProfileDiffModel*>();
@@ -412,7 +420,8 @@ void TestProfileWidgets::windowShowsTheOnlyProfiledProcess()
     MainWindow window(&store, nullptr);
     window.setProfiler(&profiler);
     window.show();
-    QTRY_VERIFY_WITH_TIMEOUT(window.profilePanel()->snapshot() && window.profilePanel()->snapshot()->pid == target.processId()
+    QTRY_VERIFY_WITH_TIMEOUT(window.profilePanel()->snapshot()
+            && window.profilePanel()->snapshot()->pid == target.processId()
             && window.profilePanel()->snapshot()->totalSamples() > 0,
         30000);
     QVERIFY2(!window.profilePanel()->statusText().contains(QStringLiteral("Select a process")),
@@ -458,7 +467,8 @@ void TestProfileWidgets::openedCaptureShowsItsProfiles()
     const ProfileSnapshotPtr s = panel->snapshot();
     QCOMPARE(s->totalSamples(), 100ull);
     const QByteArray process = QStringLiteral("app (%1)").arg(getpid()).toUtf8();
-    QCOMPARE(s->folded(), process + ";main;idle 60\n" + process + ";main;work();parse 30\n" + process + ";main;work();sort 10\n");
+    QCOMPARE(s->folded(),
+        process + ";main;idle 60\n" + process + ";main;work();parse 30\n" + process + ";main;work();sort 10\n");
     QCOMPARE(panel->topFunctions()->rowCount(), 5);
     QCOMPARE(panel->topFunctions()->index(0, TopFunctionsModel::Function).data().toString(), QStringLiteral("idle"));
     QVERIFY(panel->flameGraph()->rectOf(nodeNamed(*s, QStringLiteral("parse"))).width() > 0);
