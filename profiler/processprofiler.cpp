@@ -256,7 +256,8 @@ ProfileStats ProcessProfiler::stats() const
 
 bool ProcessProfiler::waitNamed(int timeoutMs) const
 {
-    std::lock_guard lock(m_mutex);
+    // Not under m_mutex: the processor goes on meanwhile (the symbolizer is thread-safe, and the
+    // processor is set once, by start(), before any thread runs).
     return !m_processor || m_processor->waitNamed(timeoutMs);
 }
 

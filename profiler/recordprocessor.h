@@ -38,7 +38,7 @@ public:
     /// The call tree for @p query at @p nowNs, with the names known now.
     ProfileSnapshot snapshot(const ProfileQuery& query, std::uint64_t nowNs);
     /// Waits until every address seen so far is named (the end of a run; tests).
-    bool waitNamed(int timeoutMs) { return m_symbolizer->waitIdle(timeoutMs); }
+    bool waitNamed(int timeoutMs) const { return m_symbolizer->waitIdle(timeoutMs); }
     const StackAggregate& aggregate() const { return m_aggregate; }
     const Symbolizer& symbolizer() const { return *m_symbolizer; }
     ProfileStats stats() const;
