@@ -45,7 +45,9 @@ public:
     {
         int frequencyHz = 499;
         std::uint32_t stackBytes = 8192; ///< user stack copied per sample, for CFI unwinding
-        int dataPages = 128; ///< per CPU buffer; 128 + 1 pages = perf's default 516 KiB mlock budget
+        /// Per CPU buffer; 0: 512 pages (2 MiB) where locked memory is not limited (root), else 128
+        /// (+ 1 = 516 KiB, perf's default and an unprivileged user's perf_event_mlock_kb budget).
+        int dataPages = 0;
     };
     explicit PerfEventSource(PerfSystem system = PerfSystem::real());
     ~PerfEventSource();

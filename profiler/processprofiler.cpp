@@ -87,14 +87,20 @@ bool ProcessProfiler::start(QString* error)
     }
     m_frequencyHz = m_source->frequencyHz();
     m_queue = std::make_unique<RecordQueue>();
-    m_processor = std::make_unique<RecordProcessor>(pid_t(m_pid), m_source->regCount());
+    readCpuTimes();
+    // The events sample from now on: the reader first, before anything that takes time (the
+    // processor reads every module's mappings).
+    m_reader = std::thread([this] { read(); });
+    auto processor = std::make_unique<RecordProcessor>(pid_t(m_pid), m_source->regCount());
+    {
+        std::lock_guard lock(m_mutex);
+        m_processor = std::move(processor);
+    }
     const QString tasks = QStringLiteral("/proc/%1/task").arg(m_pid);
     for (const QString& tid : QDir(tasks).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
         m_processor->setThreadName(
             tid.toLongLong(), readComm(tasks + QLatin1Char('/') + tid + QStringLiteral("/comm")));
-    readCpuTimes();
     m_processing = std::thread([this] { processRecords(); });
-    m_reader = std::thread([this] { read(); });
     return true;
 }
 
