@@ -24,17 +24,17 @@
 
 #include <QApplication>
 #include <QBuffer>
-#include <QPixmap>
-#include <QMenuBar>
-#include <QStatusBar>
-#include <QIcon>
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
+#include <QIcon>
+#include <QMenuBar>
+#include <QPixmap>
 #include <QProcess>
-#include <QTextStream>
+#include <QStatusBar>
 #include <QTabWidget>
+#include <QTextStream>
 #include <QTimer>
 
 #include <atomic>
@@ -74,10 +74,14 @@ QString checkWritable(const QString& path)
 QString stateName(const ProcessInfo& p)
 {
     switch (p.state) {
-    case ProcessInfo::State::Live: return QStringLiteral("live");
-    case ProcessInfo::State::Exited: return QStringLiteral("exited");
-    case ProcessInfo::State::ProcOnly: return QStringLiteral("/proc");
-    case ProcessInfo::State::Error: return QStringLiteral("error");
+    case ProcessInfo::State::Live:
+        return QStringLiteral("live");
+    case ProcessInfo::State::Exited:
+        return QStringLiteral("exited");
+    case ProcessInfo::State::ProcOnly:
+        return QStringLiteral("/proc");
+    case ProcessInfo::State::Error:
+        return QStringLiteral("error");
     }
     return {};
 }
@@ -132,7 +136,8 @@ void printTable(QTextStream& out, const MetricsStore& store, const IngestServer&
                        .arg(s.errorRate * 100, 0, 'f', 1);
         }
         if (p.drops() > 0)
-            out << QStringLiteral("          drops %1 (lost %2, events %3, names over the limit %4, malformed %5, refused values %6)%7\n")
+            out << QStringLiteral(
+                "          drops %1 (lost %2, events %3, names over the limit %4, malformed %5, refused values %6)%7\n")
                        .arg(p.drops())
                        .arg(p.lostOperations)
                        .arg(p.droppedEvents)
@@ -199,7 +204,8 @@ int main(int argc, char** argv)
         QString error;
         ComparisonWindow* window = files.size() == 2 ? ComparisonWindow::open(files[0], files[1], &error) : nullptr;
         if (!window)
-            fail(files.size() == 2 ? error : QStringLiteral("usage: perfdash compare BASE NEW --gui [--screenshot FILE]"));
+            fail(files.size() == 2 ? error
+                                   : QStringLiteral("usage: perfdash compare BASE NEW --gui [--screenshot FILE]"));
         window->show();
         if (!screenshot.isEmpty()) {
             QTimer::singleShot(500, &app, [&] {
@@ -242,10 +248,12 @@ int main(int argc, char** argv)
         "Live profiling dashboard: percentiles, errors, memory and CPU of running processes.\n"
         "Usage: perfdash [options] [-- COMMAND [ARGS...]]\n"
         "       perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N] [--percentile p95]\n"
-        "                        [--format text|json|markdown] [--gui]   (captures; exit 1 on a regression)\n"
+        "                        [--profile-threshold PP] [--min-samples N] [--format text|json|markdown] [--gui]\n"
+        "                        (captures; exit 1 on a regression of an operation or of a CPU profile)\n"
         "Exit status: 0 success; 1 an export or the recording failed (or is incomplete); 2 bad arguments or the run\n"
-        "could not start; 3 a budget (--budget, or saved from the window) was broken at the end; with -- COMMAND,\n"
-        "64 + its exit status when it failed (192 + the signal that killed it), capped at 255; that comes before 1 and 3."));
+        "could not start; 3 a budget (--budget, or saved from the window) was broken at the end; 4 a profile asked\n"
+        "for (--profile) was refused; with -- COMMAND, 64 + its exit status when it failed (192 + the signal that\n"
+        "killed it), capped at 255; that comes before 1, 4 and 3."));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption socket(QStringLiteral("socket"),
@@ -256,8 +264,8 @@ int main(int argc, char** argv)
         QStringLiteral("Attach to a running process: sample its memory and CPU (repeatable)."), QStringLiteral("PID"));
     const QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Start the demo workload (perfdash-demo)."));
     const QCommandLineOption headless(QStringLiteral("headless"), QStringLiteral("No window."));
-    const QCommandLineOption duration(QStringLiteral("duration"), QStringLiteral("Stop after SECONDS."),
-        QStringLiteral("SECONDS"));
+    const QCommandLineOption duration(
+        QStringLiteral("duration"), QStringLiteral("Stop after SECONDS."), QStringLiteral("SECONDS"));
     const QCommandLineOption exportCsv(QStringLiteral("export-csv"),
         QStringLiteral("Write the operation statistics as CSV to FILE when the run ends."), QStringLiteral("FILE"));
     const QCommandLineOption exportSeries(QStringLiteral("export-series"),
@@ -265,12 +273,15 @@ int main(int argc, char** argv)
     const QCommandLineOption exportMemory(QStringLiteral("export-memory"),
         QStringLiteral("Write the memory and CPU samples as CSV to FILE when the run ends."), QStringLiteral("FILE"));
     const QCommandLineOption exportTrace(QStringLiteral("export-trace"),
-        QStringLiteral("Write the raw events, memory and counters as a Chrome trace (Perfetto) to FILE when the run ends."),
+        QStringLiteral(
+            "Write the raw events, memory and counters as a Chrome trace (Perfetto) to FILE when the run ends."),
         QStringLiteral("FILE"));
     const QCommandLineOption record(QStringLiteral("record"),
-        QStringLiteral("Record everything into the capture FILE (SQLite), written every second."), QStringLiteral("FILE"));
+        QStringLiteral("Record everything into the capture FILE (SQLite), written every second."),
+        QStringLiteral("FILE"));
     const QCommandLineOption open(QStringLiteral("open"),
-        QStringLiteral("Show the capture FILE (read-only); with --headless, export from it and exit."), QStringLiteral("FILE"));
+        QStringLiteral("Show the capture FILE (read-only); with --headless, export from it and exit."),
+        QStringLiteral("FILE"));
     const QCommandLineOption prometheus(QStringLiteral("prometheus"),
         QStringLiteral("Serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone: on 127.0.0.1)."),
         QStringLiteral("HOST:PORT"));
@@ -281,8 +292,9 @@ int main(int argc, char** argv)
     const QCommandLineOption otlpHideInternal(QStringLiteral("otlp-hide-internal"),
         QStringLiteral("OTLP: leave spans of kind INTERNAL out of the operations (still counted)."));
     const QCommandLineOption budget(QStringLiteral("budget"),
-        QStringLiteral("Budget over the whole run, 'PATTERN:pNN<=DURATION' (e.g. 'db.*:p99<=5ms'; repeatable). With the "
-                       "budgets saved from the window, checked at the end: exit status 3 when one is broken."),
+        QStringLiteral(
+            "Budget over the whole run, 'PATTERN:pNN<=DURATION' (e.g. 'db.*:p99<=5ms'; repeatable). With the "
+            "budgets saved from the window, checked at the end: exit status 3 when one is broken."),
         QStringLiteral("BUDGET"));
     const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("Headless: do not print the live table."));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"),
@@ -293,9 +305,11 @@ int main(int argc, char** argv)
     const QCommandLineOption profile(QStringLiteral("profile"),
         QStringLiteral("Sample the CPU of every attached or launched process (perf_event_open, whole stacks)."));
     const QCommandLineOption profileHz(QStringLiteral("profile-hz"),
-        QStringLiteral("Profiling rate (default 499; capped by kernel.perf_event_max_sample_rate)."), QStringLiteral("N"));
+        QStringLiteral("Profiling rate (default 499; capped by kernel.perf_event_max_sample_rate)."),
+        QStringLiteral("N"));
     const QCommandLineOption exportProfile(QStringLiteral("export-profile"),
-        QStringLiteral("Write the profiles as folded stacks (process;outermost;...;leaf COUNT) to FILE when the run ends."),
+        QStringLiteral(
+            "Write the profiles as folded stacks (process;outermost;...;leaf COUNT) to FILE when the run ends."),
         QStringLiteral("FILE"));
     parser.addOptions(
         { socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace, record, open,
@@ -357,7 +371,8 @@ int main(int argc, char** argv)
         bool ok = false;
         const int hz = parser.value(profileHz).toInt(&ok);
         if (!ok || hz <= 0)
-            fail(QStringLiteral("--profile-hz needs a positive number of samples per second, not '%1'").arg(parser.value(profileHz)));
+            fail(QStringLiteral("--profile-hz needs a positive number of samples per second, not '%1'")
+                     .arg(parser.value(profileHz)));
         profiler.setFrequency(hz);
     }
     const QString profilePath = parser.value(exportProfile);
@@ -365,9 +380,8 @@ int main(int argc, char** argv)
         if (const QString error = checkWritable(profilePath); !error.isEmpty())
             fail(error);
     }
-    QObject::connect(&profiler, &Profiler::problem, &app, [](qint64, const QString& message) {
-        std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message));
-    });
+    QObject::connect(&profiler, &Profiler::problem, &app,
+        [](qint64, const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
     QList<qint64> pids;
     for (const QString& value : parser.values(attach)) {
         bool ok = false;
@@ -383,14 +397,16 @@ int main(int argc, char** argv)
     std::unique_ptr<MetricsStore> live;
     if (!capturePath.isEmpty()) {
         if (parser.isSet(demo) || !command.isEmpty() || !pids.isEmpty() || parser.isSet(record))
-            fail(QStringLiteral("--open shows a recorded capture; it does not go with --demo, --attach, --record or a command"));
+            fail(QStringLiteral(
+                "--open shows a recorded capture; it does not go with --demo, --attach, --record or a command"));
         opened = openCapture(capturePath);
         if (!opened.load.ok)
             fail(opened.load.error);
         for (const QString& note : std::as_const(opened.load.notes))
             std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(note));
         for (const QString& problem : std::as_const(opened.load.problems))
-            std::fprintf(stderr, "perfdash: %s: %s (the rest is shown)\n", qUtf8Printable(capturePath), qUtf8Printable(problem));
+            std::fprintf(
+                stderr, "perfdash: %s: %s (the rest is shown)\n", qUtf8Printable(capturePath), qUtf8Printable(problem));
     } else {
         live = std::make_unique<MetricsStore>();
         live->setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
@@ -411,7 +427,8 @@ int main(int argc, char** argv)
             fail(unwritable);
         if (!recorder.start(parser.value(record), &error))
             fail(error);
-        const auto say = [](const QString& what) { std::fprintf(stderr, "perfdash: recording: %s\n", qUtf8Printable(what)); };
+        const auto say
+            = [](const QString& what) { std::fprintf(stderr, "perfdash: recording: %s\n", qUtf8Printable(what)); };
         QObject::connect(&recorder, &CaptureRecorder::failed, &app, say);
         QObject::connect(&recorder, &CaptureRecorder::resumed, &app, say);
     }
@@ -429,7 +446,8 @@ int main(int argc, char** argv)
     if (parser.isSet(prometheus)) {
         QHostAddress host;
         quint16 port = 0;
-        if (!MetricsEndpoint::parseAddress(parser.value(prometheus), &host, &port, &error) || !metrics.listen(host, port, &error))
+        if (!MetricsEndpoint::parseAddress(parser.value(prometheus), &host, &port, &error)
+            || !metrics.listen(host, port, &error))
             fail(error);
     }
     OtlpReceiver otlpReceiver(&store);
@@ -477,8 +495,9 @@ int main(int argc, char** argv)
                 QStringLiteral("--rate"), QStringLiteral("250") },
             false);
         launch(demoProgram,
-            { QStringLiteral("--name"), QStringLiteral("billing-worker"), QStringLiteral("--threads"), QStringLiteral("2"),
-                QStringLiteral("--rate"), QStringLiteral("100"), QStringLiteral("--seed"), QStringLiteral("2") },
+            { QStringLiteral("--name"), QStringLiteral("billing-worker"), QStringLiteral("--threads"),
+                QStringLiteral("2"), QStringLiteral("--rate"), QStringLiteral("100"), QStringLiteral("--seed"),
+                QStringLiteral("2") },
             false);
     }
     if (!command.isEmpty()) {
@@ -508,7 +527,8 @@ int main(int argc, char** argv)
         otlpReceiver.close(); // what it accepted is in the store; nothing arrives during the exports
         window.reset();
         if (commandProcess && commandProcess->state() == QProcess::NotRunning && commandStatus == HeadlessGate::Ok)
-            commandStatus = HeadlessGate::commandStatus(commandProcess->exitStatus() == QProcess::CrashExit, commandProcess->exitCode());
+            commandStatus = HeadlessGate::commandStatus(
+                commandProcess->exitStatus() == QProcess::CrashExit, commandProcess->exitCode());
         for (auto& child : children) {
             if (child->state() != QProcess::NotRunning) {
                 child->terminate(); // lets the client library send its last interval
@@ -527,6 +547,8 @@ int main(int argc, char** argv)
                 std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(line));
             if (!broken.isEmpty() && exitCode == 0)
                 exitCode = HeadlessGate::BudgetBroken;
+            if (profiler.refusedCount() > 0 && (exitCode == 0 || exitCode == HeadlessGate::BudgetBroken))
+                exitCode = HeadlessGate::ProfileRefused; // said on stderr when it happened
             if (!refusals.isEmpty())
                 std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(refusals));
         }
@@ -575,7 +597,9 @@ int main(int argc, char** argv)
                 return writeError;
             }));
         }
-        if (!profilePath.isEmpty()) {
+        if (!profilePath.isEmpty() && profiler.profilers().empty()) {
+            std::fprintf(stderr, "perfdash: %s not written: no process was profiled\n", qUtf8Printable(profilePath));
+        } else if (!profilePath.isEmpty()) {
             writes.append(pool.submit(QStringLiteral("export"), [&] {
                 QString writeError;
                 foldedexport::writeFile(profilePath, profiler.sessionSnapshots(), &writeError);
@@ -601,7 +625,8 @@ int main(int argc, char** argv)
         if (live) { // a capture's profiles are shown read-only (showCapture)
             window->setProfiler(&profiler);
             window->setProfileEveryProcess(profiling); // what is attached or launched later too
-            auto* otlpMenu = new OtlpMenu(&otlpReceiver, parser.isSet(otlp) || parser.isSet(otlpHideInternal), window.get());
+            auto* otlpMenu
+                = new OtlpMenu(&otlpReceiver, parser.isSet(otlp) || parser.isSet(otlpHideInternal), window.get());
             window->menuBar()->addMenu(otlpMenu);
             QObject::connect(otlpMenu, &OtlpMenu::message, window.get(),
                 [w = window.get()](const QString& text) { w->statusBar()->showMessage(text, 8000); });
