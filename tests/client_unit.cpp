@@ -14,10 +14,12 @@
 #include "wire.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <ctime>
+#include <mutex>
 #include <new>
 #include <pthread.h>
-#include <ctime>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -649,6 +651,84 @@ void noMemoryCase()
     CHECK_EQ(s.droppedOperations, std::uint64_t(2));
 }
 
+// ---- scopes: counted exactly, also the last one of a thread that went still -------------------
+
+void scopeExactCase()
+{
+    const std::string path = perfdashtest::socketPath();
+    MiniDashboard dashboard(path);
+    perfdash::setSamplingRate(0);
+    perfdash::setSlowThresholdNs(0);
+    const perfdash::OpId op = perfdash::operation("exact.scope");
+    std::mutex mutex;
+    std::condition_variable changed;
+    int step = 0; // 1: the threads recorded; 2: one more scope; 3: end
+    const auto waitFor = [&](int s) {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return step >= s; });
+    };
+    std::atomic<int> recorded { 0 };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < (t == 0 ? 1 : 1000); ++i) {
+                perfdash::Scope scope(op);
+            }
+            recorded.fetch_add(1);
+            changed.notify_all();
+            waitFor(2); // still: the last scope's operation is not folded in by the thread itself
+            if (t == 1) {
+                perfdash::Scope scope(op); // folds the one counted ahead, and is itself pending
+            }
+            recorded.fetch_add(1);
+            changed.notify_all();
+            waitFor(3);
+        });
+    {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return recorded.load() == 3; });
+    }
+    for (int i = 0; i < 10; ++i) {
+        perfdash::Scope scope(op);
+    }
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    Tally t = dashboard.waitFor([](const Tally& x) { return x.operations >= 2011; });
+    CHECK_EQ(t.operations, std::uint64_t(2011));
+    // Nothing is counted twice over later intervals.
+    for (int i = 0; i < 3; ++i)
+        CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    CHECK_EQ(dashboard.tally().operations, std::uint64_t(2011));
+    const std::uint64_t sumBefore = dashboard.tally().sumNs;
+    {
+        std::lock_guard lock(mutex);
+        step = 2;
+    }
+    changed.notify_all();
+    {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return recorded.load() == 6; });
+    }
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    t = dashboard.waitFor([](const Tally& x) { return x.operations >= 2012; });
+    for (int i = 0; i < 3; ++i)
+        CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    t = dashboard.tally();
+    CHECK_EQ(t.operations, std::uint64_t(2012));
+    // The one scope more added its own duration (well under a second), not its predecessor's again.
+    CHECK(t.sumNs > sumBefore && t.sumNs - sumBefore < 1'000'000'000);
+    CHECK(t.maxNs < 1'000'000'000);
+    {
+        std::lock_guard lock(mutex);
+        step = 3;
+    }
+    changed.notify_all();
+    for (auto& thread : threads)
+        thread.join();
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    CHECK_EQ(dashboard.tally().operations, std::uint64_t(2012));
+    CHECK_EQ(perfdash::stats().droppedOperations, std::uint64_t(0));
+}
+
 struct Case {
     const char* name;
     void (*run)();
@@ -671,6 +751,7 @@ const Case g_cases[] = {
     { "reject", rejectCase },
     { "no_alloc", noAllocCase },
     { "no_memory", noMemoryCase },
+    { "scope_exact", scopeExactCase },
 };
 } // namespace
 

@@ -34,6 +34,8 @@ inline std::uint64_t le(const unsigned char* p, int bytes)
 struct Tally {
     std::uint64_t operations = 0; // in HISTOGRAM frames
     std::uint64_t errors = 0;
+    std::uint64_t sumNs = 0; // of HISTOGRAM frames
+    std::uint64_t maxNs = 0; // the largest max of a HISTOGRAM frame
     std::uint64_t events = 0; // EVENT frames
     std::uint64_t eventMetaPairs = 0;
     std::uint64_t maxFrame = 0;
@@ -142,6 +144,9 @@ private:
                 total += le(body + 56 + i * 6 + 2, 4);
             m_tally.operations += total;
             m_tally.errors += le(body + 12, 8);
+            m_tally.sumNs += le(body + 20, 8);
+            if (total > 0)
+                m_tally.maxNs = std::max(m_tally.maxNs, le(body + 36, 8));
             break;
         }
         case 4: // EVENT: u32 op, u64 start, u64 duration, u8 ok, u64 tid, u16 n, ...
