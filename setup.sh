@@ -87,7 +87,7 @@ sanitized() {
         -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" > /dev/null
     cmake --build "$BUILD_DIR-tsan" --target client_threads client_unit
     TSAN_OPTIONS=halt_on_error=1 "$BUILD_DIR-tsan/bin/client_threads"
-    for c in sparse losses reconnect unread reject; do TSAN_OPTIONS=halt_on_error=1 "$BUILD_DIR-tsan/bin/client_unit" $c; done
+    for c in sparse losses reconnect unread reject scope_exact rings rings_threads; do TSAN_OPTIONS=halt_on_error=1 "$BUILD_DIR-tsan/bin/client_unit" $c; done
 }
 
 fuzz() {
