@@ -93,8 +93,8 @@ sanitized() {
 fuzz() {
     echo "setup: each fuzz target for ${PERFDASH_FUZZ_SECONDS:-30} seconds (libFuzzer, ASan, UBSan, LeakSanitizer)"
     CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPERFDASH_FUZZ=ON > /dev/null
-    cmake --build "$BUILD_DIR-fuzz" --target fuzz_framedecoder fuzz_ndjson fuzz_otlp_json fuzz_otlp_protobuf
-    for target in fuzz_framedecoder fuzz_ndjson fuzz_otlp_json fuzz_otlp_protobuf; do
+    cmake --build "$BUILD_DIR-fuzz" --target fuzz_framedecoder fuzz_ndjson fuzz_otlp_json fuzz_otlp_protobuf fuzz_scopetimeline
+    for target in fuzz_framedecoder fuzz_ndjson fuzz_otlp_json fuzz_otlp_protobuf fuzz_scopetimeline; do
         local corpus
         corpus=$(mktemp -d)
         cp ipc/fuzz/corpus/* "$corpus"/

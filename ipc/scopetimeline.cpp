@@ -27,9 +27,10 @@ ScopeTimeline::ScopeTimeline(quint64 tid, qint64 fromNs, int depth, AttributionG
 
 void ScopeTimeline::start(quint32 depth)
 {
-    m_started = true;
     // What was open when knowledge starts began before it: named when it ends.
-    setDepth(depth, m_startGap == AttributionGap::None ? AttributionGap::OpenBeforeTracing : m_startGap, m_fromNs);
+    if (!setDepth(depth, m_startGap == AttributionGap::None ? AttributionGap::OpenBeforeTracing : m_startGap, m_fromNs))
+        return;
+    m_started = true;
     m_segments.push_back({ m_fromNs, m_top, m_startGap });
 }
 
@@ -59,12 +60,23 @@ void ScopeTimeline::close(qint64 ns, bool endLost)
     --m_depth;
 }
 
-void ScopeTimeline::setDepth(quint32 depth, AttributionGap why, qint64 ns)
+bool ScopeTimeline::setDepth(quint32 depth, AttributionGap why, qint64 ns)
 {
     while (m_depth > depth)
         close(ns, true);
+    if (depth - m_depth > m_placeholders) {
+        m_broken = true;
+        ++m_mismatches;
+        if (m_started)
+            pushSegment(std::max(ns, m_lastNs), AttributionGap::Mismatch);
+        else
+            m_startGap = AttributionGap::Mismatch;
+        return false;
+    }
+    m_placeholders -= depth - m_depth;
     while (m_depth < depth)
         newNode(rings::NoOp, -1, why);
+    return true;
 }
 
 void ScopeTimeline::pushSegment(qint64 ns, AttributionGap gap)
@@ -92,8 +104,9 @@ qint64 ScopeTimeline::timeOf(const Record& r)
 
 void ScopeTimeline::exit(const Record& r, qint64 ns, qint64 lateStartNs, AttributionGap lost)
 {
-    if (m_depth < r.depth) // its start (and those of the ones around it) was never seen
-        setDepth(r.depth, lost != AttributionGap::None ? lost : AttributionGap::Mismatch, ns);
+    if (m_depth < r.depth // its start (and those of the ones around it) was never seen
+        && !setDepth(r.depth, lost != AttributionGap::None ? lost : AttributionGap::Mismatch, ns))
+        return;
     while (m_depth > r.depth) { // ended without their Exit
         if (lost == AttributionGap::None)
             ++m_mismatches;
@@ -131,14 +144,22 @@ void ScopeTimeline::add(const Record& r)
 {
     if (m_finished)
         return;
+    const bool enter = r.kind == rings::Enter || r.kind == rings::EnterUnnamed;
+    if (m_broken || (enter && r.depth == 0)) { // no operation begins at depth 0
+        ++m_mismatches;
+        return;
+    }
     if (r.kind == rings::LateStart) { // the start of the instance its LateEnd ends: not a transition
         m_pendingLateStart = r.timeNs;
         if (!m_started)
             start(r.depth);
         return;
     }
-    if (!m_started)
-        start(r.kind == rings::Enter || r.kind == rings::EnterUnnamed ? r.depth - 1 : r.depth);
+    if (!m_started) {
+        start(enter ? r.depth - 1 : r.depth);
+        if (!m_started)
+            return;
+    }
     const AttributionGap lost = m_lost;
     const qint64 ns = timeOf(r);
     if (ns >= 0 && lost != AttributionGap::None) {
@@ -153,14 +174,11 @@ void ScopeTimeline::add(const Record& r)
     switch (r.kind) {
     case rings::Enter:
     case rings::EnterUnnamed: {
-        if (r.depth == 0) {
-            ++m_mismatches;
-            return;
-        }
         if (m_depth != r.depth - 1) {
             if (lost == AttributionGap::None)
                 ++m_mismatches;
-            setDepth(r.depth - 1, lost != AttributionGap::None ? lost : AttributionGap::Mismatch, ns);
+            if (!setDepth(r.depth - 1, lost != AttributionGap::None ? lost : AttributionGap::Mismatch, ns))
+                return;
         }
         NodePtr node = newNode(r.kind == rings::Enter ? r.op : rings::NoOp, ns, AttributionGap::None);
         node->startLow = quint32(r.rawTime);
@@ -181,6 +199,8 @@ void ScopeTimeline::add(const Record& r)
         ++m_mismatches; // a kind this reader does not know: nothing to rebuild from
         return;
     }
+    if (m_broken)
+        return;
     if (ns >= 0) {
         pushSegment(ns, AttributionGap::None);
         m_lastNs = std::max(ns, m_lastNs);
@@ -190,7 +210,7 @@ void ScopeTimeline::add(const Record& r)
 
 void ScopeTimeline::lose(AttributionGap reason, quint64 records)
 {
-    if (records == 0 || m_finished)
+    if (records == 0 || m_finished || m_broken)
         return;
     if (!m_started) {
         // Lost before the first record seen: from the start on, nothing is known until a record
@@ -243,10 +263,15 @@ AttributionGap ScopeTimeline::stackAt(qint64 ns, std::vector<OperationInstance>&
     if (s.gap != AttributionGap::None)
         return s.gap;
     for (const Node* n = s.top.get(); n; n = n->parent.get()) {
-        if (!n->instance.identified)
-            return n->unknown;
-        if (ns >= n->uncertainFrom)
-            return AttributionGap::Overrun;
+        // Inner instances known, one around them not: the stack is not known (nothing of it is
+        // answered, so that an answer never passes for a whole stack).
+        const AttributionGap gap = !n->instance.identified ? n->unknown
+            : ns >= n->uncertainFrom                       ? AttributionGap::Overrun
+                                                           : AttributionGap::None;
+        if (gap != AttributionGap::None) {
+            stack.clear();
+            return gap;
+        }
         stack.push_back(n->instance);
     }
     std::reverse(stack.begin(), stack.end());
@@ -264,6 +289,7 @@ void ScopeTimeline::instancesSince(qint64 sinceNs, std::vector<OperationInstance
 
 quint64 ScopeTimeline::evict(qint64 ns, std::size_t maxSegments)
 {
+    m_placeholders = PlaceholderBudget;
     quint64 dropped = 0;
     while (m_segments.size() > 1 && (m_segments.size() > maxSegments || m_segments[1].startNs <= ns)) {
         m_segments.pop_front();

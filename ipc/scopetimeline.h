@@ -88,12 +88,20 @@ public:
     void instancesSince(qint64 sinceNs, std::vector<OperationInstance>& out) const;
 
     /// Drops what lies wholly before @p ns, and the oldest transitions beyond @p maxSegments.
-    /// Returns how many transitions were dropped.
+    /// Returns how many transitions were dropped. Also renews the placeholder budget (below).
     quint64 evict(qint64 ns, std::size_t maxSegments);
     std::size_t segments() const noexcept { return m_segments.size(); }
 
     quint64 mismatches() const noexcept { return m_mismatches; }
     quint64 clockTroubles() const noexcept { return m_clockTroubles; }
+    /// The records asked for more placeholders than the budget allows: from then on nothing more is
+    /// read into this timeline (instants after it are Mismatch, its records counted as mismatches).
+    bool broken() const noexcept { return m_broken; }
+
+    /// Operations opened unseen (placeholders) allowed between two evict() calls: a writer's depth
+    /// jumps only after lost records, by the depth of its thread; records that jump further, again
+    /// and again, would take memory without bound.
+    static constexpr quint32 PlaceholderBudget = 4096;
 
 private:
     struct Node
@@ -117,8 +125,9 @@ private:
 
     void pushSegment(qint64 ns, AttributionGap gap);
     void start(quint32 depth);
-    /// Opens placeholders or closes operations until @p depth are open.
-    void setDepth(quint32 depth, AttributionGap why, qint64 ns);
+    /// Opens placeholders or closes operations until @p depth are open; false (the timeline broken)
+    /// when that takes more placeholders than the budget has left.
+    bool setDepth(quint32 depth, AttributionGap why, qint64 ns);
     NodePtr newNode(quint32 op, qint64 startNs, AttributionGap unknown);
     void close(qint64 ns, bool endLost);
     /// Ends the innermost operation at @p r's depth as @p r says (Exit or LateEnd).
@@ -137,6 +146,8 @@ private:
     int m_startDepth;
     AttributionGap m_startGap;
     bool m_finished = false;
+    bool m_broken = false;
+    quint32 m_placeholders = PlaceholderBudget; ///< left until the next evict()
     AttributionGap m_lost = AttributionGap::None; ///< records were lost before the next one
     qint64 m_pendingLateStart = -1; ///< a LateStart waiting for its LateEnd
     quint64 m_nextId = 1;
