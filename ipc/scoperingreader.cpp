@@ -530,6 +530,7 @@ ScopeRingReader::Stats ScopeRingReader::stats(qint64 pid) const
         s.untracedScopes = h->untracedScopes.load(std::memory_order_relaxed);
         s.lateInstances = h->lateInstances.load(std::memory_order_relaxed);
         s.namesDropped = h->namesDropped.load(std::memory_order_relaxed);
+        s.reentered = h->reentered.load(std::memory_order_relaxed);
     }
     return s;
 }

@@ -84,6 +84,9 @@ public:
         quint64 untracedScopes = 0; ///< the client's: operations untraced for want of a ring
         quint64 lateInstances = 0; ///< the client's: operations that began before tracing and ended since
         quint64 namesDropped = 0; ///< the client's: names that did not fit its segment
+        /// the client's: records left out because a signal handler's scope interrupted its thread's
+        /// own write (instants inside such a handler show the operations it interrupted, not its own)
+        quint64 reentered = 0;
         int threads = 0;
         qint64 sessionStartNs = 0; ///< CLOCK_MONOTONIC when the client began to record
     };

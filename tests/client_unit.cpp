@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "scoperingformat.h"
 #include "settings.h"
+#include "threadstate.h"
 #include "wire.h"
 
 #include <atomic>
@@ -994,6 +995,28 @@ void ringsThreadsCase()
     CHECK_EQ(seg.ring(0).generation.load(), generation + 1);
     CHECK_EQ(seg.records(0).size(), std::size_t(2));
     CHECK_EQ(seg.header->ringless.load(), std::uint64_t(0));
+
+    // A scope begun on this thread and ended on another (the C API allows it): the other thread's
+    // depth does not go below 0, so its own scopes still nest from 1 (this one's stays one too high).
+    perfdash_op handoffOp;
+    perfdash_operation("threads.handoff", &handoffOp);
+    perfdash_scope handoff;
+    CHECK_EQ(perfdash_scope_begin(&handoff, handoffOp), PERFDASH_OK);
+    std::vector<Segment::Rec> other;
+    std::thread([&] {
+        CHECK_EQ(perfdash_scope_end(&handoff), PERFDASH_OK);
+        {
+            perfdash::Scope s("threads.scope");
+        }
+        if (const int ring = seg.ringOf(gettid()); ring >= 0)
+            other = seg.records(std::uint32_t(ring));
+    }).join();
+    CHECK_EQ(other.size(), std::size_t(2));
+    if (other.size() == 2) {
+        CHECK_EQ(other[0].kind, std::uint32_t(perfdash::rings::Enter));
+        CHECK_EQ(other[0].depth, 1u);
+        CHECK_EQ(other[1].depth, 1u);
+    }
 }
 
 // No segment to be had (out of descriptors): the dashboard is told why, scopes are counted as
@@ -1075,6 +1098,126 @@ void ringsClockCase()
     }
 }
 
+// A signal handler's scope on a thread interrupted in the middle of writing its ring record would
+// write into the same slot and move seq back under the reader: it is left out (Enter and Exit, or
+// its late pair, alike) and counted, and counted in the histograms as always. First with the write
+// in progress made by hand, then with a timer's handler against a thread writing flat out: every
+// handler scope is either in the ring whole or counted, and the ring nests exactly.
+perfdash::OpId g_ringSignalOp = perfdash::InvalidOp;
+std::atomic<std::uint64_t> g_ringSignalScopes { 0 };
+void onRingSignal(int)
+{
+    if (!pthread_equal(pthread_self(), g_mainThread))
+        return;
+    {
+        perfdash::Scope s(g_ringSignalOp);
+    }
+    g_ringSignalScopes.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ringsSignalCase()
+{
+    const std::string path = perfdashtest::socketPath();
+    MiniDashboard dashboard(path);
+    dashboard.profile(true, perfdash::rings::MaxRingEntries);
+    perfdash::setSamplingRate(0);
+    g_ringSignalOp = perfdash::operation("signal.handler");
+    const perfdash::OpId outerOp = perfdash::operation("signal.outer");
+    const perfdash::OpId innerOp = perfdash::operation("signal.inner");
+    const Tally t = waitRings(dashboard, perfdash::wire::RingsReady);
+    Segment seg;
+    CHECK(seg.map(t));
+    if (!seg.header)
+        return;
+    {
+        perfdash::Scope first(g_ringSignalOp); // the first use (a slot, a ring): not from a handler
+    }
+    perfdash::ThreadState* ts = perfdash::t_state;
+    CHECK(ts && ts->traceRing);
+    if (!ts || !ts->traceRing)
+        return;
+    const int ring = seg.ringOf(gettid());
+    CHECK(ring >= 0);
+    if (ring < 0)
+        return;
+
+    // A record being written (seq odd), as the handler finds it.
+    const std::uint64_t seq = ts->traceRing->seq.load();
+    ts->traceRing->seq.store(seq + 1);
+    {
+        perfdash::Scope s(g_ringSignalOp);
+    }
+    CHECK_EQ(ts->traceRing->seq.load(), seq + 1); // nothing written over the record in progress
+    CHECK_EQ(seg.header->reentered.load(), std::uint64_t(2)); // its Enter, then its instance at its end
+    ts->traceRing->seq.store(seq);
+    {
+        perfdash::Scope s(g_ringSignalOp);
+    }
+    CHECK_EQ(ts->traceRing->seq.load(), seq + 4);
+
+    // A timer's handler (SIGALRM every 20 us: a high-resolution timer, unlike ITIMER_PROF's ticks)
+    // against a thread that writes its ring as fast as a microsecond of work a round lets it.
+    const std::uint64_t from = ts->traceRing->seq.load() / 2;
+    g_mainThread = pthread_self();
+    std::signal(SIGALRM, onRingSignal);
+    itimerval timer {};
+    timer.it_interval.tv_usec = 20;
+    timer.it_value.tv_usec = 20;
+    setitimer(ITIMER_REAL, &timer, nullptr);
+    std::uint64_t mainScopes = 0;
+    volatile unsigned work = 1;
+    // 4 records a round and 2 a handler scope: the ring (65,536) holds them all.
+    for (int round = 0; round < 12'000; ++round) {
+        perfdash::Scope outer(outerOp);
+        for (int i = 0; i < 200; ++i)
+            work = work * 1664525u + 1013904223u;
+        perfdash::Scope inner(innerOp);
+        mainScopes += 2;
+    }
+    timer = {};
+    setitimer(ITIMER_REAL, &timer, nullptr);
+    std::signal(SIGALRM, SIG_DFL);
+    const std::uint64_t handled = g_ringSignalScopes.load();
+    std::vector<Segment::Rec> recs = seg.records(std::uint32_t(ring), from);
+    CHECK(recs.size() <= perfdash::rings::MaxRingEntries);
+    // Nested exactly: each Enter one deeper than what is open, each Exit the innermost one's.
+    struct Open
+    {
+        std::uint32_t op, startLow;
+    };
+    std::vector<Open> open;
+    std::uint64_t handlerInRing = 0, broken = 0;
+    for (const Segment::Rec& r : recs) {
+        if (r.kind == perfdash::rings::Enter) {
+            broken += r.depth != open.size() + 1;
+            open.push_back({ r.op, std::uint32_t(r.time) });
+        } else if (r.kind == perfdash::rings::Exit) {
+            broken += open.empty() || r.depth != open.size() || open.back().op != r.op
+                || open.back().startLow != r.startLow;
+            if (!open.empty())
+                open.pop_back();
+            handlerInRing += r.op == g_ringSignalOp;
+        } else {
+            ++broken;
+        }
+    }
+    const std::uint64_t reentered = seg.header->reentered.load() - 2;
+    std::printf("client_unit: %llu handler scopes, %llu of them in the ring, %llu left out (counted)\n",
+        static_cast<unsigned long long>(handled), static_cast<unsigned long long>(handlerInRing),
+        static_cast<unsigned long long>(reentered / 2));
+    CHECK(handled > 0);
+    CHECK_EQ(broken, std::uint64_t(0));
+    CHECK(open.empty());
+    CHECK_EQ(reentered % 2, std::uint64_t(0));
+    CHECK_EQ(handlerInRing + reentered / 2, handled);
+    // In the histograms, every scope is counted or dropped as a signal handler's reentry.
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    const std::uint64_t recorded = 3 + mainScopes + handled;
+    const std::uint64_t dropped = perfdash::stats().droppedSignal;
+    const Tally counted = dashboard.waitFor([&](const Tally& x) { return x.operations + dropped >= recorded; });
+    CHECK_EQ(counted.operations + dropped, recorded);
+}
+
 struct Case {
     const char* name;
     void (*run)();
@@ -1103,6 +1246,7 @@ const Case g_cases[] = {
     { "rings_threads", ringsThreadsCase },
     { "rings_unavailable", ringsUnavailableCase },
     { "rings_clock", ringsClockCase },
+    { "rings_signal", ringsSignalCase },
 };
 } // namespace
 

@@ -40,20 +40,31 @@ std::uint32_t recordOp(OpId op) noexcept
 }
 
 /// begin() for everything but the common case: CLOCK_MONOTONIC (not calibrated, or not
-/// trusted), or tracing, when the scope writes its Enter.
+/// trusted), or tracing, when the scope writes its Enter. Tracing with the counter, on a thread
+/// that has its ring already, comes first: it is what every scope of a profiled process does.
+/// The thread's depth goes up here (inside the Enter's window when there is one).
 __attribute__((noinline)) std::uint64_t beginSlow(std::uint32_t op, int& which) noexcept
 {
     const unsigned mode = tracing::g_mode.load(std::memory_order_relaxed);
+    const rings::Kind enter = op == rings::NoOp ? rings::EnterUnnamed : rings::Enter;
+    const std::uint32_t depth = t_scope.depth + 1;
+    std::uint64_t now;
+    ThreadState* ts = t_state;
+    if (__builtin_expect(mode == (tracing::ModeCounter | tracing::ModeTracing) && ts && ts->traceRing, 1)) {
+        which = traceNow(ts, op, enter, depth, depth, clock::Counter, 0, now) ? clock::Counter | tracing::Traced
+                                                                              : clock::Counter;
+        return now;
+    }
     const int kind = (mode & tracing::ModeCounter) ? clock::Counter : clock::Monotonic;
     if (mode & tracing::ModeTracing) {
-        ThreadState* ts = threadState();
-        const std::uint32_t depth = t_scope.depth;
+        ts = threadState();
         if (ts && (ts->traceRing || claimRing(ts, depth - 1))) {
-            which = kind | tracing::Traced;
-            return traceNow(ts, op, op == rings::NoOp ? rings::EnterUnnamed : rings::Enter, depth, kind, 0);
+            which = traceNow(ts, op, enter, depth, depth, kind, 0, now) ? kind | tracing::Traced : kind;
+            return now;
         }
         countUntraced();
     }
+    t_scope.depth = depth;
     which = kind;
     return clock::read(kind);
 }
@@ -65,8 +76,8 @@ __attribute__((always_inline)) inline std::uint64_t beginImpl(
     if (__builtin_expect(u == nullptr, 0))
         u = initUncaught();
     exceptions = *u;
-    t_scope.depth = t_scope.depth + 1;
     if (__builtin_expect(tracing::g_mode.load(std::memory_order_relaxed) == tracing::ModeCounter, 1)) {
+        t_scope.depth = t_scope.depth + 1;
         which = clock::Counter;
         return clock::ticks();
     }
@@ -74,23 +85,27 @@ __attribute__((always_inline)) inline std::uint64_t beginImpl(
 }
 
 /// The end's clock reading, and the ring's record of it: an Exit for a traced scope; for an
-/// untraced one while tracing (it began before, or without a ring), its whole instance.
+/// untraced one while tracing (it began before, or without a ring), its whole instance. The
+/// thread's depth goes down from @p depth here (inside the record's window when there is one).
 /// @p ts becomes the thread's state when a ring had to be claimed.
 std::uint64_t endReading(ThreadState*& ts, OpId op, std::uint64_t start, int which, std::uint32_t depth) noexcept
 {
     const int kind = which & clock::Counter;
-    if (which & tracing::Traced) {
-        if (ts && ts->traceRing)
-            return traceNow(ts, recordOp(op), rings::Exit, depth, kind, start);
-        return clock::read(kind); // a fork() child, where the parent's ring is not
+    std::uint64_t stop;
+    if ((which & tracing::Traced) && ts && ts->traceRing) {
+        traceNow(ts, recordOp(op), rings::Exit, depth, depthAfterEnd(depth), kind, start, stop);
+        return stop;
     }
-    const std::uint64_t stop = clock::read(kind);
-    if (tracing::on()) {
+    stop = clock::read(kind); // (traced in a fork() child, where the parent's ring is not: nothing to write)
+    if (!(which & tracing::Traced) && tracing::on()) {
         if (!ts)
             ts = threadState();
-        if (ts && (ts->traceRing || claimRing(ts, depth)))
+        if (ts && (ts->traceRing || claimRing(ts, depth))) {
             traceLate(ts, recordOp(op), depth, kind, start, stop);
+            return stop;
+        }
     }
+    t_scope.depth = depthAfterEnd(depth);
     return stop;
 }
 
@@ -120,9 +135,9 @@ int countScope(ThreadState* ts, OpId op, std::uint64_t ns, bool ok, int kind, st
     return internal::record(op, ns, ok, kind, stop, nullptr);
 }
 
-/// end() for every case but the common one: traced, CLOCK_MONOTONIC, tracing on (an untraced
-/// scope then writes its instance), failed, first use, a scope begun on another thread...
-__attribute__((noinline)) int endSlow(
+/// end() for every case but the common one and the traced one: CLOCK_MONOTONIC, tracing on (an
+/// untraced scope then writes its instance), failed, first use, a scope begun on another thread...
+__attribute__((noinline)) int endGeneral(
     OpId op, std::uint64_t start, int which, unsigned exceptions, bool failed, std::uint32_t depth) noexcept
 {
     ThreadState* ts = t_state;
@@ -132,39 +147,14 @@ __attribute__((noinline)) int endSlow(
     return countScope(ts, op, clock::elapsedNs(start, stop, kind), ok, kind, stop);
 }
 
-__attribute__((always_inline)) inline int endImpl(
-    OpId op, std::uint64_t start, int which, unsigned exceptions, bool failed) noexcept
+/// The end of a scope whose reading and the end's are near enough to convert with one multiply:
+/// the bucket's page found from the exponent alone, the operation left pending (threadstate.h).
+/// In the thread's window, after the reading @p stop.
+__attribute__((always_inline)) inline int finishCounted(ThreadState* ts, OpId op, OpSlot* slot,
+    std::atomic<std::uint32_t>* pending, std::uint64_t start, std::uint64_t stop, std::uint64_t mult,
+    std::uint32_t window) noexcept
 {
-    const std::uint32_t depth = t_scope.depth;
-    t_scope.depth = depth - 1;
-    const unsigned* uncaught = t_scope.uncaught;
-    ThreadState* ts = t_state;
-    if (__builtin_expect(
-            which != clock::Counter || uncaught == nullptr || ts == nullptr || !internal::registered(op), 0))
-        return endSlow(op, start, which, exceptions, failed, depth);
-    // Everything that does not need the clock, before reading it.
-    OpPage* page = ts->ops[op >> 6].load(std::memory_order_relaxed);
-    OpSlot* slot = page ? page->slots[op & 63].load(std::memory_order_relaxed) : nullptr;
-    if (__builtin_expect(!slot || failed || *uncaught > exceptions || inWindow(ts)
-                || settings::g_hot.exited.load(std::memory_order_relaxed)
-                || (tracing::g_mode.load(std::memory_order_relaxed) & tracing::ModeTracing),
-            0))
-        return endSlow(op, start, which, exceptions, failed, depth);
-    const std::uint64_t fastTicks = clock::g_state.fastTicks.load(std::memory_order_relaxed);
-    const std::uint64_t mult = clock::g_state.mult.load(std::memory_order_relaxed);
-    std::atomic<std::uint32_t>* pending = ts->pendingBucket.load(std::memory_order_relaxed);
-    // Opened before the reading: a signal handler that records in between is dropped (counted).
-    const std::uint32_t window = openWindow(ts);
-    const std::uint64_t stop = clock::ticks();
-    const std::uint64_t delta = stop - start;
-    if (__builtin_expect(delta > fastTicks, 0)) { // long, or the counter went backwards
-        closeWindow(ts, window);
-        return recordOnSlow(
-                   ts, op, clock::elapsedNs(start, stop, clock::Counter), RecordOk | RecordCounterClock, stop, nullptr)
-            ? PERFDASH_OK
-            : PERFDASH_ENOMEM;
-    }
-    const std::uint64_t ns = (delta * mult) >> 32;
+    const std::uint64_t ns = ((stop - start) * mult) >> 32;
     // wire::bucketIndex(), with the page found from the exponent alone: its load does not
     // wait for the shift that gives the bucket within it.
     int pageIndex, index;
@@ -194,6 +184,85 @@ __attribute__((always_inline)) inline int endImpl(
     closeWindow(ts, window);
     return PERFDASH_OK;
 }
+
+/// end() of a traced scope (its Enter is in the ring) on the counter: the common case while
+/// profiled, as the untraced fast path with the Exit written around the end's reading (the
+/// record's address is known before it, so its stores cost little). @p depth: the thread's depth
+/// with this scope open; it goes down in the Exit's window (in endGeneral() otherwise).
+__attribute__((noinline)) int endSlow(
+    OpId op, std::uint64_t start, int which, unsigned exceptions, bool failed, std::uint32_t depth) noexcept
+{
+    ThreadState* ts = t_state;
+    const unsigned* uncaught = t_scope.uncaught;
+    if (__builtin_expect(which != (clock::Counter | tracing::Traced) || !ts || !ts->traceRing || !uncaught
+                || !internal::registered(op),
+            0))
+        return endGeneral(op, start, which, exceptions, failed, depth);
+    OpPage* page = ts->ops[op >> 6].load(std::memory_order_relaxed);
+    OpSlot* slot = page ? page->slots[op & 63].load(std::memory_order_relaxed) : nullptr;
+    rings::RingHeader* ring = ts->traceRing;
+    if (__builtin_expect(!slot || failed || *uncaught > exceptions || inWindow(ts)
+                || (ring->seq.load(std::memory_order_relaxed) & 1)
+                || settings::g_hot.exited.load(std::memory_order_relaxed),
+            0))
+        return endGeneral(op, start, which, exceptions, failed, depth);
+    const std::uint64_t fastTicks = clock::g_state.fastTicks.load(std::memory_order_relaxed);
+    const std::uint64_t mult = clock::g_state.mult.load(std::memory_order_relaxed);
+    std::atomic<std::uint32_t>* pending = ts->pendingBucket.load(std::memory_order_relaxed);
+    const std::uint64_t word = rings::recordWord(op, rings::Exit, false, depth, std::uint32_t(start));
+    const std::uint32_t window = openWindow(ts);
+    // Even: a signal handler between the check above and here ran whole.
+    const std::uint64_t s = openRecord(ring);
+    rings::Record& r = ts->traceRecords[(s >> 1) & ts->traceMask];
+    t_scope.depth = depthAfterEnd(depth);
+    const std::uint64_t stop = clock::ticks();
+    r.time.store(stop, std::memory_order_relaxed);
+    r.word.store(word, std::memory_order_relaxed);
+    ring->seq.store(s + 2, std::memory_order_release);
+    if (__builtin_expect(stop - start > fastTicks, 0)) { // long, or the counter went backwards
+        closeWindow(ts, window);
+        return recordOnSlow(
+                   ts, op, clock::elapsedNs(start, stop, clock::Counter), RecordOk | RecordCounterClock, stop, nullptr)
+            ? PERFDASH_OK
+            : PERFDASH_ENOMEM;
+    }
+    return finishCounted(ts, op, slot, pending, start, stop, mult, window);
+}
+
+__attribute__((always_inline)) inline int endImpl(
+    OpId op, std::uint64_t start, int which, unsigned exceptions, bool failed) noexcept
+{
+    // The depth goes down on this path alone: the others do it inside their ring record's window.
+    const std::uint32_t depth = t_scope.depth;
+    const unsigned* uncaught = t_scope.uncaught;
+    ThreadState* ts = t_state;
+    if (__builtin_expect(
+            which != clock::Counter || uncaught == nullptr || ts == nullptr || !internal::registered(op), 0))
+        return endSlow(op, start, which, exceptions, failed, depth);
+    // Everything that does not need the clock, before reading it.
+    OpPage* page = ts->ops[op >> 6].load(std::memory_order_relaxed);
+    OpSlot* slot = page ? page->slots[op & 63].load(std::memory_order_relaxed) : nullptr;
+    if (__builtin_expect(!slot || failed || *uncaught > exceptions || inWindow(ts)
+                || settings::g_hot.exited.load(std::memory_order_relaxed)
+                || (tracing::g_mode.load(std::memory_order_relaxed) & tracing::ModeTracing),
+            0))
+        return endSlow(op, start, which, exceptions, failed, depth);
+    t_scope.depth = depthAfterEnd(depth);
+    const std::uint64_t fastTicks = clock::g_state.fastTicks.load(std::memory_order_relaxed);
+    const std::uint64_t mult = clock::g_state.mult.load(std::memory_order_relaxed);
+    std::atomic<std::uint32_t>* pending = ts->pendingBucket.load(std::memory_order_relaxed);
+    // Opened before the reading: a signal handler that records in between is dropped (counted).
+    const std::uint32_t window = openWindow(ts);
+    const std::uint64_t stop = clock::ticks();
+    if (__builtin_expect(stop - start > fastTicks, 0)) { // long, or the counter went backwards
+        closeWindow(ts, window);
+        return recordOnSlow(
+                   ts, op, clock::elapsedNs(start, stop, clock::Counter), RecordOk | RecordCounterClock, stop, nullptr)
+            ? PERFDASH_OK
+            : PERFDASH_ENOMEM;
+    }
+    return finishCounted(ts, op, slot, pending, start, stop, mult, window);
+}
 } // namespace
 
 namespace internal {
@@ -222,8 +291,7 @@ void end(OpId op, std::uint64_t start, int which, unsigned exceptions, bool fail
 void endWithMeta(OpId op, std::uint64_t start, int which, unsigned exceptions, bool failed, const char* meta,
     std::uint32_t bytes, std::uint32_t lost) noexcept
 {
-    const std::uint32_t depth = t_scope.depth;
-    t_scope.depth = depth - 1;
+    const std::uint32_t depth = t_scope.depth; // down in endReading()
     if (lost)
         global().truncatedMeta.fetch_add(lost, std::memory_order_relaxed);
     ThreadState* ts = t_state;

@@ -151,6 +151,9 @@ struct Header
     std::atomic<std::uint64_t> untracedScopes; ///< operations that began untraced for want of a ring
     std::atomic<std::uint64_t> lateInstances; ///< LateStart/LateEnd pairs written
     alignas(64) ClockBlock clock;
+    /// Records left out: a signal handler's scope on a thread interrupted in the middle of writing
+    /// one (the handler's scopes go unrecorded whole; the operations are still counted)
+    std::atomic<std::uint64_t> reentered;
 };
 static_assert(sizeof(Header) <= HeaderBytes);
 

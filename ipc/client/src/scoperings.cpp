@@ -288,6 +288,12 @@ void countUntraced() noexcept
         h->untracedScopes.fetch_add(1, std::memory_order_relaxed);
 }
 
+void countReentered() noexcept
+{
+    if (rings::Header* h = g_segment.header.load(std::memory_order_acquire))
+        h->reentered.fetch_add(1, std::memory_order_relaxed);
+}
+
 void countLate() noexcept
 {
     if (rings::Header* h = g_segment.header.load(std::memory_order_acquire))

@@ -133,6 +133,12 @@ struct ScopeTls
     std::uint32_t depth;
 };
 extern __thread ScopeTls t_scope __attribute__((tls_model("initial-exec")));
+/// The depth after a scope at @p depth ends; never below 0: a scope ended on another thread than
+/// the one it began on leaves that thread's depth one too high, and this one's right.
+inline std::uint32_t depthAfterEnd(std::uint32_t depth) noexcept
+{
+    return depth - (depth != 0);
+}
 ThreadState* newThreadState() noexcept;
 /// The calling thread's state, created and registered on its first recording; null without memory.
 inline ThreadState* threadState() noexcept
