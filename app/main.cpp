@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // perfdash: listens for instrumented processes, samples attached ones from /proc, shows them in
 // the dashboard window (or, --headless, in the terminal) and writes the CSV exports at the end.
+#include "atomicfile.h"
 #include "budgetsdialog.h"
 #include "capture.h"
 #include "captureprofiles.h"
+#include "childprocess.h"
 #include "comparisonwindow.h"
 #include "csvexport.h"
 #include "foldedexport.h"
@@ -16,20 +18,23 @@
 #include "otlpreceiver.h"
 #include "profilepanel.h"
 #include "profiler.h"
+#include "refusalsummary.h"
 #include "traceexport.h"
 #include "workerpool.h"
 
 #include <QApplication>
-#include <QMenuBar>
-#include <QStatusBar>
-#include <QIcon>
+#include <QBuffer>
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
+#include <QIcon>
+#include <QMenuBar>
+#include <QPixmap>
 #include <QProcess>
-#include <QTextStream>
+#include <QStatusBar>
 #include <QTabWidget>
+#include <QTextStream>
 #include <QTimer>
 
 #include <atomic>
@@ -69,10 +74,14 @@ QString checkWritable(const QString& path)
 QString stateName(const ProcessInfo& p)
 {
     switch (p.state) {
-    case ProcessInfo::State::Live: return QStringLiteral("live");
-    case ProcessInfo::State::Exited: return QStringLiteral("exited");
-    case ProcessInfo::State::ProcOnly: return QStringLiteral("/proc");
-    case ProcessInfo::State::Error: return QStringLiteral("error");
+    case ProcessInfo::State::Live:
+        return QStringLiteral("live");
+    case ProcessInfo::State::Exited:
+        return QStringLiteral("exited");
+    case ProcessInfo::State::ProcOnly:
+        return QStringLiteral("/proc");
+    case ProcessInfo::State::Error:
+        return QStringLiteral("error");
     }
     return {};
 }
@@ -88,36 +97,8 @@ QString formatDuration(quint64 ns)
     return QStringLiteral("%1 s").arg(double(ns) / 1e9, 0, 'f', 2);
 }
 
-/// What the dashboard refused so far, in one line; empty when nothing was.
-QString refusalSummary(const MetricsStore& store, const IngestServer& server, const MetricsEndpoint& metrics)
-{
-    const IngestServer::Stats ingest = server.stats();
-    const HttpGuard::Stats http = metrics.httpStats();
-    const MetricsStore::Refusals store_ = store.refusals();
-    const quint64 any = ingest.refused + http.refusedLimit + http.refusedDescriptors + http.timedOut + http.oversized
-        + store_.processLimit + store_.counterLimit + store_.gaugeLimit + store_.invalidValues;
-    if (any == 0)
-        return {};
-    return QStringLiteral("refused: connections %1 (limit %2, no descriptor %3, other uid %4; %5 open of %6), "
-                          "HTTP %7 (limit %8, timed out %9, too large %10), messages over the process limit %11, "
-                          "counters %12, gauges %13, invalid values %14")
-        .arg(ingest.refused)
-        .arg(ingest.refusedLimit)
-        .arg(ingest.refusedDescriptors)
-        .arg(ingest.refusedUid)
-        .arg(ingest.connections)
-        .arg(ingest.maxConnections)
-        .arg(http.refusedLimit + http.refusedDescriptors + http.timedOut + http.oversized)
-        .arg(http.refusedLimit + http.refusedDescriptors)
-        .arg(http.timedOut)
-        .arg(http.oversized)
-        .arg(store_.processLimit)
-        .arg(store_.counterLimit)
-        .arg(store_.gaugeLimit)
-        .arg(store_.invalidValues);
-}
-
-void printTable(QTextStream& out, const MetricsStore& store, const IngestServer& server, const MetricsEndpoint& metrics)
+void printTable(QTextStream& out, const MetricsStore& store, const IngestServer& server, const MetricsEndpoint& metrics,
+    const OtlpReceiver& otlp)
 {
     out << QStringLiteral("%1  %2  %3  %4  %5  %6\n")
                .arg(QStringLiteral("PID"), 8)
@@ -155,7 +136,8 @@ void printTable(QTextStream& out, const MetricsStore& store, const IngestServer&
                        .arg(s.errorRate * 100, 0, 'f', 1);
         }
         if (p.drops() > 0)
-            out << QStringLiteral("          drops %1 (lost %2, events %3, names over the limit %4, malformed %5, refused values %6)%7\n")
+            out << QStringLiteral(
+                "          drops %1 (lost %2, events %3, names over the limit %4, malformed %5, refused values %6)%7\n")
                        .arg(p.drops())
                        .arg(p.lostOperations)
                        .arg(p.droppedEvents)
@@ -164,7 +146,8 @@ void printTable(QTextStream& out, const MetricsStore& store, const IngestServer&
                        .arg(p.refusedValues)
                        .arg(p.lastProblem.isEmpty() ? QString() : QStringLiteral(": ") + p.lastProblem);
     }
-    if (const QString refusals = refusalSummary(store, server, metrics); !refusals.isEmpty())
+    if (const QString refusals = refusalSummary(store, server.stats(), metrics.httpStats(), { otlp.refusals() });
+        !refusals.isEmpty())
         out << refusals << '\n';
     out << Qt::endl;
 }
@@ -178,6 +161,18 @@ bool wantsHeadless(int argc, char** argv)
     }
     return false;
 }
+/// Saves @p picture as a PNG, whole or not at all (a full disk leaves the previous file), 0600.
+bool savePng(const QPixmap& picture, const QString& path, QString* error)
+{
+    QByteArray png;
+    QBuffer buffer(&png);
+    if (!buffer.open(QIODevice::WriteOnly) || !picture.save(&buffer, "PNG")) {
+        *error = QStringLiteral("cannot write the screenshot %1: the picture could not be encoded").arg(path);
+        return false;
+    }
+    return atomicfile::write(path, png, error);
+}
+
 /// What every window of perfdash shares: its icon, and the .desktop file that names it.
 void brandGuiApplication()
 {
@@ -209,11 +204,15 @@ int main(int argc, char** argv)
         QString error;
         ComparisonWindow* window = files.size() == 2 ? ComparisonWindow::open(files[0], files[1], &error) : nullptr;
         if (!window)
-            fail(files.size() == 2 ? error : QStringLiteral("usage: perfdash compare BASE NEW --gui [--screenshot FILE]"));
+            fail(files.size() == 2 ? error
+                                   : QStringLiteral("usage: perfdash compare BASE NEW --gui [--screenshot FILE]"));
         window->show();
         if (!screenshot.isEmpty()) {
             QTimer::singleShot(500, &app, [&] {
-                const bool saved = window->grab().save(screenshot, "PNG");
+                QString saveError;
+                const bool saved = savePng(window->grab(), screenshot, &saveError);
+                if (!saved)
+                    std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(saveError));
                 QCoreApplication::exit(saved ? 0 : 1);
             });
         }
@@ -249,10 +248,12 @@ int main(int argc, char** argv)
         "Live profiling dashboard: percentiles, errors, memory and CPU of running processes.\n"
         "Usage: perfdash [options] [-- COMMAND [ARGS...]]\n"
         "       perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N] [--percentile p95]\n"
-        "                        [--format text|json|markdown] [--gui]   (captures; exit 1 on a regression)\n"
-        "Exit status: 0 success; 1 an export or the recording could not be written; 2 bad arguments or the run\n"
-        "could not start; 3 a budget (--budget, or saved from the window) was broken at the end; with -- COMMAND,\n"
-        "64 + its exit status when it failed (192 + the signal that killed it), capped at 255; that comes before 1 and 3."));
+        "                        [--profile-threshold PP] [--min-samples N] [--format text|json|markdown] [--gui]\n"
+        "                        (captures; exit 1 on a regression of an operation or of a CPU profile)\n"
+        "Exit status: 0 success; 1 an export or the recording failed (or is incomplete); 2 bad arguments or the run\n"
+        "could not start; 3 a budget (--budget, or saved from the window) was broken at the end; 4 a profile asked\n"
+        "for (--profile) was refused; with -- COMMAND, 64 + its exit status when it failed (192 + the signal that\n"
+        "killed it), capped at 255; that comes before 1, 4 and 3."));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption socket(QStringLiteral("socket"),
@@ -263,8 +264,8 @@ int main(int argc, char** argv)
         QStringLiteral("Attach to a running process: sample its memory and CPU (repeatable)."), QStringLiteral("PID"));
     const QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Start the demo workload (perfdash-demo)."));
     const QCommandLineOption headless(QStringLiteral("headless"), QStringLiteral("No window."));
-    const QCommandLineOption duration(QStringLiteral("duration"), QStringLiteral("Stop after SECONDS."),
-        QStringLiteral("SECONDS"));
+    const QCommandLineOption duration(
+        QStringLiteral("duration"), QStringLiteral("Stop after SECONDS."), QStringLiteral("SECONDS"));
     const QCommandLineOption exportCsv(QStringLiteral("export-csv"),
         QStringLiteral("Write the operation statistics as CSV to FILE when the run ends."), QStringLiteral("FILE"));
     const QCommandLineOption exportSeries(QStringLiteral("export-series"),
@@ -272,12 +273,15 @@ int main(int argc, char** argv)
     const QCommandLineOption exportMemory(QStringLiteral("export-memory"),
         QStringLiteral("Write the memory and CPU samples as CSV to FILE when the run ends."), QStringLiteral("FILE"));
     const QCommandLineOption exportTrace(QStringLiteral("export-trace"),
-        QStringLiteral("Write the raw events, memory and counters as a Chrome trace (Perfetto) to FILE when the run ends."),
+        QStringLiteral(
+            "Write the raw events, memory and counters as a Chrome trace (Perfetto) to FILE when the run ends."),
         QStringLiteral("FILE"));
     const QCommandLineOption record(QStringLiteral("record"),
-        QStringLiteral("Record everything into the capture FILE (SQLite), written every second."), QStringLiteral("FILE"));
+        QStringLiteral("Record everything into the capture FILE (SQLite), written every second."),
+        QStringLiteral("FILE"));
     const QCommandLineOption open(QStringLiteral("open"),
-        QStringLiteral("Show the capture FILE (read-only); with --headless, export from it and exit."), QStringLiteral("FILE"));
+        QStringLiteral("Show the capture FILE (read-only); with --headless, export from it and exit."),
+        QStringLiteral("FILE"));
     const QCommandLineOption prometheus(QStringLiteral("prometheus"),
         QStringLiteral("Serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone: on 127.0.0.1)."),
         QStringLiteral("HOST:PORT"));
@@ -288,8 +292,9 @@ int main(int argc, char** argv)
     const QCommandLineOption otlpHideInternal(QStringLiteral("otlp-hide-internal"),
         QStringLiteral("OTLP: leave spans of kind INTERNAL out of the operations (still counted)."));
     const QCommandLineOption budget(QStringLiteral("budget"),
-        QStringLiteral("Budget over the whole run, 'PATTERN:pNN<=DURATION' (e.g. 'db.*:p99<=5ms'; repeatable). With the "
-                       "budgets saved from the window, checked at the end: exit status 3 when one is broken."),
+        QStringLiteral(
+            "Budget over the whole run, 'PATTERN:pNN<=DURATION' (e.g. 'db.*:p99<=5ms'; repeatable). With the "
+            "budgets saved from the window, checked at the end: exit status 3 when one is broken."),
         QStringLiteral("BUDGET"));
     const QCommandLineOption quiet(QStringLiteral("quiet"), QStringLiteral("Headless: do not print the live table."));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"),
@@ -300,9 +305,11 @@ int main(int argc, char** argv)
     const QCommandLineOption profile(QStringLiteral("profile"),
         QStringLiteral("Sample the CPU of every attached or launched process (perf_event_open, whole stacks)."));
     const QCommandLineOption profileHz(QStringLiteral("profile-hz"),
-        QStringLiteral("Profiling rate (default 499; capped by kernel.perf_event_max_sample_rate)."), QStringLiteral("N"));
+        QStringLiteral("Profiling rate (default 499; capped by kernel.perf_event_max_sample_rate)."),
+        QStringLiteral("N"));
     const QCommandLineOption exportProfile(QStringLiteral("export-profile"),
-        QStringLiteral("Write the profiles as folded stacks (process;outermost;...;leaf COUNT) to FILE when the run ends."),
+        QStringLiteral(
+            "Write the profiles as folded stacks (process;outermost;...;leaf COUNT) to FILE when the run ends."),
         QStringLiteral("FILE"));
     parser.addOptions(
         { socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace, record, open,
@@ -364,7 +371,8 @@ int main(int argc, char** argv)
         bool ok = false;
         const int hz = parser.value(profileHz).toInt(&ok);
         if (!ok || hz <= 0)
-            fail(QStringLiteral("--profile-hz needs a positive number of samples per second, not '%1'").arg(parser.value(profileHz)));
+            fail(QStringLiteral("--profile-hz needs a positive number of samples per second, not '%1'")
+                     .arg(parser.value(profileHz)));
         profiler.setFrequency(hz);
     }
     const QString profilePath = parser.value(exportProfile);
@@ -372,9 +380,8 @@ int main(int argc, char** argv)
         if (const QString error = checkWritable(profilePath); !error.isEmpty())
             fail(error);
     }
-    QObject::connect(&profiler, &Profiler::problem, &app, [](qint64, const QString& message) {
-        std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message));
-    });
+    QObject::connect(&profiler, &Profiler::problem, &app,
+        [](qint64, const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
     QList<qint64> pids;
     for (const QString& value : parser.values(attach)) {
         bool ok = false;
@@ -390,12 +397,16 @@ int main(int argc, char** argv)
     std::unique_ptr<MetricsStore> live;
     if (!capturePath.isEmpty()) {
         if (parser.isSet(demo) || !command.isEmpty() || !pids.isEmpty() || parser.isSet(record))
-            fail(QStringLiteral("--open shows a recorded capture; it does not go with --demo, --attach, --record or a command"));
+            fail(QStringLiteral(
+                "--open shows a recorded capture; it does not go with --demo, --attach, --record or a command"));
         opened = openCapture(capturePath);
         if (!opened.load.ok)
             fail(opened.load.error);
+        for (const QString& note : std::as_const(opened.load.notes))
+            std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(note));
         for (const QString& problem : std::as_const(opened.load.problems))
-            std::fprintf(stderr, "perfdash: %s: %s (the rest is shown)\n", qUtf8Printable(capturePath), qUtf8Printable(problem));
+            std::fprintf(
+                stderr, "perfdash: %s: %s (the rest is shown)\n", qUtf8Printable(capturePath), qUtf8Printable(problem));
     } else {
         live = std::make_unique<MetricsStore>();
         live->setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
@@ -403,6 +414,9 @@ int main(int argc, char** argv)
     }
     MetricsStore& store = live ? *live : *opened.store;
     IngestServer server(&store);
+    // Connected before it listens: a refusal in the first instant is said too (its only voice).
+    QObject::connect(&server, &IngestServer::connectionProblem, &app,
+        [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
     const QString socketPath = parser.isSet(socket) ? parser.value(socket) : IngestServer::defaultSocketPath();
     QString error;
     if (live && !server.listen(socketPath, &error))
@@ -413,9 +427,10 @@ int main(int argc, char** argv)
             fail(unwritable);
         if (!recorder.start(parser.value(record), &error))
             fail(error);
-        QObject::connect(&recorder, &CaptureRecorder::failed, &app, [](const QString& why) {
-            std::fprintf(stderr, "perfdash: recording: %s\n", qUtf8Printable(why));
-        });
+        const auto say
+            = [](const QString& what) { std::fprintf(stderr, "perfdash: recording: %s\n", qUtf8Printable(what)); };
+        QObject::connect(&recorder, &CaptureRecorder::failed, &app, say);
+        QObject::connect(&recorder, &CaptureRecorder::resumed, &app, say);
     }
     for (qint64 pid : pids) {
         if (!store.attachPid(pid, &error))
@@ -431,10 +446,12 @@ int main(int argc, char** argv)
     if (parser.isSet(prometheus)) {
         QHostAddress host;
         quint16 port = 0;
-        if (!MetricsEndpoint::parseAddress(parser.value(prometheus), &host, &port, &error) || !metrics.listen(host, port, &error))
+        if (!MetricsEndpoint::parseAddress(parser.value(prometheus), &host, &port, &error)
+            || !metrics.listen(host, port, &error))
             fail(error);
     }
     OtlpReceiver otlpReceiver(&store);
+    metrics.addListener([&otlpReceiver] { return otlpReceiver.refusals(); }); // its refusals in /metrics
     otlpReceiver.setHideInternalSpans(parser.isSet(otlpHideInternal));
     QObject::connect(&otlpReceiver, &OtlpReceiver::problem, &app,
         [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
@@ -458,6 +475,7 @@ int main(int argc, char** argv)
         child->setProcessEnvironment(environment);
         child->setProgram(program);
         child->setArguments(args);
+        childprocess::endWithParent(*child); // also when perfdash is killed and cannot stop it
         child->setProcessChannelMode(showOutput ? QProcess::ForwardedChannels : QProcess::ForwardedErrorChannel);
         if (!showOutput)
             child->setStandardOutputFile(QProcess::nullDevice());
@@ -477,8 +495,9 @@ int main(int argc, char** argv)
                 QStringLiteral("--rate"), QStringLiteral("250") },
             false);
         launch(demoProgram,
-            { QStringLiteral("--name"), QStringLiteral("billing-worker"), QStringLiteral("--threads"), QStringLiteral("2"),
-                QStringLiteral("--rate"), QStringLiteral("100"), QStringLiteral("--seed"), QStringLiteral("2") },
+            { QStringLiteral("--name"), QStringLiteral("billing-worker"), QStringLiteral("--threads"),
+                QStringLiteral("2"), QStringLiteral("--rate"), QStringLiteral("100"), QStringLiteral("--seed"),
+                QStringLiteral("2") },
             false);
     }
     if (!command.isEmpty()) {
@@ -488,8 +507,6 @@ int main(int argc, char** argv)
 
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
-    QObject::connect(&server, &IngestServer::connectionProblem, &app,
-        [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
     if (live)
         store.start();
 
@@ -510,7 +527,8 @@ int main(int argc, char** argv)
         otlpReceiver.close(); // what it accepted is in the store; nothing arrives during the exports
         window.reset();
         if (commandProcess && commandProcess->state() == QProcess::NotRunning && commandStatus == HeadlessGate::Ok)
-            commandStatus = HeadlessGate::commandStatus(commandProcess->exitStatus() == QProcess::CrashExit, commandProcess->exitCode());
+            commandStatus = HeadlessGate::commandStatus(
+                commandProcess->exitStatus() == QProcess::CrashExit, commandProcess->exitCode());
         for (auto& child : children) {
             if (child->state() != QProcess::NotRunning) {
                 child->terminate(); // lets the client library send its last interval
@@ -519,7 +537,9 @@ int main(int argc, char** argv)
             }
         }
         profiler.stopAll(); // the children are gone: what their buffers still hold is read now
-        const QString refusals = live ? refusalSummary(store, server, metrics) : QString(); // before close() resets the counts
+        const QString refusals = live
+            ? refusalSummary(store, server.stats(), metrics.httpStats(), { otlpReceiver.refusals() })
+            : QString(); // before close() resets the counts
         server.close(); // applies what is still in flight
         if (live) {
             const QStringList broken = HeadlessGate::brokenBudgets(store);
@@ -527,6 +547,8 @@ int main(int argc, char** argv)
                 std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(line));
             if (!broken.isEmpty() && exitCode == 0)
                 exitCode = HeadlessGate::BudgetBroken;
+            if (profiler.refusedCount() > 0 && (exitCode == 0 || exitCode == HeadlessGate::BudgetBroken))
+                exitCode = HeadlessGate::ProfileRefused; // said on stderr when it happened
             if (!refusals.isEmpty())
                 std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(refusals));
         }
@@ -534,11 +556,10 @@ int main(int argc, char** argv)
             store.sampleProcesses();
         store.stop();
         if (parser.isSet(record)) {
-            if (QString recordError; !recorder.flush(&recordError)) {
-                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(recordError));
+            if (QString incomplete; !recorder.finish(&incomplete)) { // what the capture misses, if anything
+                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(incomplete));
                 exitCode = 1;
             }
-            recorder.stop();
             // The capture keeps the profiles too (a table of their own): every one taken, by
             // --profile or started from the window's Profile button.
             if (const std::vector<ProcessProfiler*> profiled = profiler.profilers(); !profiled.empty()) {
@@ -576,7 +597,9 @@ int main(int argc, char** argv)
                 return writeError;
             }));
         }
-        if (!profilePath.isEmpty()) {
+        if (!profilePath.isEmpty() && profiler.profilers().empty()) {
+            std::fprintf(stderr, "perfdash: %s not written: no process was profiled\n", qUtf8Printable(profilePath));
+        } else if (!profilePath.isEmpty()) {
             writes.append(pool.submit(QStringLiteral("export"), [&] {
                 QString writeError;
                 foldedexport::writeFile(profilePath, profiler.sessionSnapshots(), &writeError);
@@ -602,15 +625,25 @@ int main(int argc, char** argv)
         if (live) { // a capture's profiles are shown read-only (showCapture)
             window->setProfiler(&profiler);
             window->setProfileEveryProcess(profiling); // what is attached or launched later too
-            auto* otlpMenu = new OtlpMenu(&otlpReceiver, parser.isSet(otlp) || parser.isSet(otlpHideInternal), window.get());
+            auto* otlpMenu
+                = new OtlpMenu(&otlpReceiver, parser.isSet(otlp) || parser.isSet(otlpHideInternal), window.get());
             window->menuBar()->addMenu(otlpMenu);
             QObject::connect(otlpMenu, &OtlpMenu::message, window.get(),
                 [w = window.get()](const QString& text) { w->statusBar()->showMessage(text, 8000); });
         }
         if (!live)
             window->showCapture(capturePath, opened.load);
-        if (parser.isSet(record))
+        if (parser.isSet(record)) {
             window->setRecording(parser.value(record));
+            // What the capture misses is said in the window too: until writes resume, then for a while.
+            QObject::connect(&recorder, &CaptureRecorder::failed, window.get(), [w = window.get()](const QString& why) {
+                w->statusBar()->showMessage(QStringLiteral("Recording: ") + why);
+            });
+            QObject::connect(
+                &recorder, &CaptureRecorder::resumed, window.get(), [w = window.get()](const QString& what) {
+                    w->statusBar()->showMessage(QStringLiteral("Recording: ") + what, 30'000);
+                });
+        }
         window->setHttpEndpoints(&metrics, live ? &otlpReceiver : nullptr); // their refusals in the status bar
         if (viewName == QLatin1String("profile"))
             window->views()->setCurrentWidget(window->profilePanel());
@@ -619,7 +652,7 @@ int main(int argc, char** argv)
     tick.setInterval(std::chrono::seconds(1));
     QObject::connect(&tick, &QTimer::timeout, &app, [&] {
         if (printing)
-            printTable(out, store, server, metrics);
+            printTable(out, store, server, metrics, otlpReceiver);
         if (printing && profiling)
             out << profiler.summary() << Qt::flush;
     });
@@ -631,8 +664,8 @@ int main(int argc, char** argv)
     if (seconds > 0) {
         QTimer::singleShot(std::chrono::milliseconds(qint64(seconds * 1000)), &app, [&] {
             if (window && !screenshotPath.isEmpty()) {
-                if (!window->grab().save(screenshotPath, "PNG")) {
-                    std::fprintf(stderr, "perfdash: cannot write the screenshot %s\n", qUtf8Printable(screenshotPath));
+                if (QString saveError; !savePng(window->grab(), screenshotPath, &saveError)) {
+                    std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(saveError));
                     exitCode = 1;
                 }
             }
@@ -649,7 +682,7 @@ int main(int argc, char** argv)
     }
     tick.start();
     poll.start();
-    if (printing)
+    if (printing && live) // an opened capture is shown, not served
         out << QStringLiteral("perfdash: listening on %1\n").arg(socketPath) << Qt::flush;
     const int status = app.exec();
     finish();

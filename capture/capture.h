@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "captureprofiles.h"
 #include "clock.h"
 #include "comparison.h"
 #include "metricsstore.h"
@@ -9,6 +10,7 @@
 #include <QStringList>
 #include <QThread>
 
+#include <atomic>
 #include <memory>
 
 namespace perfdash {
@@ -20,7 +22,10 @@ inline constexpr int CaptureSchemaVersion = 1;
  * Records a MetricsStore into a capture file (SQLite, docs/CAPTURE.md) from a thread of its own:
  * processes, operations, every finished second's histogram (so any window's percentiles can be
  * recomputed exactly), memory and CPU samples, raw events and budgets. It writes once a second in
- * one transaction, so a crash loses at most the last second.
+ * one transaction (WAL), so a crash loses at most the last second; closed, the capture is one
+ * self-contained file, 0600. A write that fails (a full disk) is tried again each second with all
+ * that was not written, as long as the store holds it (the per-second histograms of the last five
+ * minutes); what it no longer holds is counted (stats()) and finish() says the capture is incomplete.
  */
 class CaptureRecorder : public QObject
 {
@@ -30,20 +35,45 @@ public:
     /// Writes what is left and closes the file.
     ~CaptureRecorder() override;
 
-    /// Creates @p path (replacing a file there) and starts recording; false with @p error.
+    /// Creates @p path (replacing a file there only once the new one exists whole) and starts
+    /// recording; false with @p error, and then nothing is left at @p path but what was there.
     bool start(const QString& path, QString* error);
+    /// What a recording could not write, for the end of the run and the window.
+    struct Stats
+    {
+        quint64 failedWrites = 0; ///< writes that failed (each retried a second later)
+        quint64 lostOperations = 0; ///< operations the store no longer held when there was room again
+        quint64 lostAlerts = 0; ///< alerts past the 10,000 kept between two writes
+        bool failing = false; ///< the last write failed
+    };
+
     /// Writes what is new now and waits for it; false with @p error when the write failed.
     bool flush(QString* error = nullptr);
+    /// Writes what is left and closes the file; true when the capture holds everything the store
+    /// saw since the start, else false with a sentence in @p summary saying what it misses.
+    bool finish(QString* summary);
+    Stats stats() const;
     void stop();
     QString path() const { return m_path; }
 
 Q_SIGNALS:
-    /// A periodic write failed (disk full, file removed); recording goes on trying.
+    /// A write failed (disk full, file removed): said once when writes start failing, not once a
+    /// second; recording goes on trying every second with what the store still holds.
     void failed(const QString& error);
+    /// Writes go through again after failing: a sentence saying what, if anything, was lost.
+    void resumed(const QString& message);
 
 private:
     class Writer;
+    struct Counters
+    {
+        std::atomic<quint64> failedWrites { 0 };
+        std::atomic<quint64> lostOperations { 0 };
+        std::atomic<quint64> lostAlerts { 0 };
+        std::atomic<bool> failing { false };
+    };
     const MetricsStore* m_store;
+    Counters m_counters;
     QThread m_thread;
     Writer* m_writer = nullptr;
     QString m_path;
@@ -67,6 +97,7 @@ struct CaptureLoad
     bool ok = false;
     QString error; ///< why nothing could be read
     QStringList problems; ///< parts that could not be read; the rest is there
+    QStringList notes; ///< how it was read (a capture not closed cleanly, read with its -wal)
     int version = 0;
     qint64 firstMs = 0;
     qint64 lastMs = 0;
@@ -89,5 +120,12 @@ struct LoadedCapture
     CaptureLoad load;
 };
 LoadedCapture openCapture(const QString& path);
+
+/**
+ * Writes what @p store holds now into a capture at @p path, with @p profiles (File > Save capture):
+ * whole or not at all, the previous file intact on failure (a full disk). False with @p error.
+ */
+bool saveCapture(
+    const MetricsStore* store, const QString& path, const QList<CapturedProfile>& profiles, QString* error);
 
 } // namespace perfdash

@@ -51,9 +51,11 @@ private:
     QString m_error;
 };
 
-struct Shares {
+struct Shares
+{
     QHash<QString, double> self;
     QHash<QString, double> total;
+    double samples = 0;
 };
 
 /// Self and total share of each function in folded text.
@@ -87,6 +89,7 @@ Shares sharesOf(const QByteArray& folded)
         for (auto it = map->begin(); it != map->end(); ++it)
             it.value() /= std::max(all, 1.0);
     }
+    shares.samples = all;
     return shares;
 }
 
@@ -164,7 +167,8 @@ QList<CapturedProfile> readCaptureProfiles(const QString& path, QString* error)
         const qint64 pid = query.value(0).toLongLong();
         if (profiles.isEmpty() || profiles.constLast().pid != pid)
             profiles.append({ pid, query.value(1).toString(), {} });
-        profiles.last().folded += query.value(2).toString().toUtf8() + ' ' + QByteArray::number(query.value(3).toLongLong()) + '\n';
+        profiles.last().folded
+            += query.value(2).toString().toUtf8() + ' ' + QByteArray::number(query.value(3).toLongLong()) + '\n';
     }
     return profiles;
 }
@@ -189,38 +193,117 @@ QList<ProfileShareChange> diffProfiles(const QList<CapturedProfile>& base, const
             functions.insert(it.key());
         for (const QString& function : std::as_const(functions))
             changes.append({ process, function, sa.self.value(function), sb.self.value(function),
-                sa.total.value(function), sb.total.value(function) });
+                sa.total.value(function), sb.total.value(function), sa.samples, sb.samples });
     }
     std::sort(changes.begin(), changes.end(), [](const ProfileShareChange& x, const ProfileShareChange& y) {
         const double dx = std::abs(x.delta()), dy = std::abs(y.delta());
         if (dx != dy)
             return dx > dy;
-        const double tx = std::abs(x.nextTotalShare - x.baseTotalShare), ty = std::abs(y.nextTotalShare - y.baseTotalShare);
+        const double tx = std::abs(x.nextTotalShare - x.baseTotalShare),
+                     ty = std::abs(y.nextTotalShare - y.baseTotalShare);
         return tx != ty ? tx > ty : x.function < y.function;
     });
     return changes;
 }
 
-void printProfileComparison(const QList<CapturedProfile>& base, const QList<CapturedProfile>& next, QTextStream& out, int limit)
+int judgeProfiles(QList<ProfileShareChange>* changes, const ProfileVerdictOptions& options)
 {
-    if (base.isEmpty() && next.isEmpty())
+    int regressions = 0;
+    for (ProfileShareChange& c : *changes) {
+        if (c.baseSamples < options.minSamples || c.nextSamples < options.minSamples)
+            c.verdict = ProfileShareChange::Verdict::NotEnoughData;
+        else if (c.delta() * 100 > options.thresholdPoints)
+            c.verdict = ProfileShareChange::Verdict::Regression;
+        else
+            c.verdict = ProfileShareChange::Verdict::Same;
+        regressions += c.verdict == ProfileShareChange::Verdict::Regression ? 1 : 0;
+    }
+    return regressions;
+}
+
+QString profileVerdictName(ProfileShareChange::Verdict verdict)
+{
+    switch (verdict) {
+    case ProfileShareChange::Verdict::Same:
+        return QStringLiteral("same");
+    case ProfileShareChange::Verdict::Regression:
+        return QStringLiteral("REGRESSION");
+    case ProfileShareChange::Verdict::NotEnoughData:
+        return QStringLiteral("not enough data");
+    }
+    return {};
+}
+
+namespace {
+/// The regressions first (they decide the verdict), then the largest other changes.
+QList<ProfileShareChange> shown(const QList<ProfileShareChange>& changes, int limit)
+{
+    QList<ProfileShareChange> rows;
+    for (const ProfileShareChange& c : changes) {
+        if (c.verdict == ProfileShareChange::Verdict::Regression)
+            rows.append(c);
+    }
+    for (const ProfileShareChange& c : changes) {
+        if (c.verdict != ProfileShareChange::Verdict::Regression && rows.size() < limit)
+            rows.append(c);
+    }
+    return rows;
+}
+
+QString percent(double share)
+{
+    return QStringLiteral("%1%").arg(share * 100, 0, 'f', 1);
+}
+
+QString pair(double from, double to)
+{
+    return QStringLiteral("%1 → %2").arg(percent(from), percent(to));
+}
+
+QString points(double delta)
+{
+    return QStringLiteral("%1%2").arg(delta >= 0 ? QStringLiteral("+") : QString()).arg(delta * 100, 0, 'f', 1);
+}
+} // namespace
+
+void printProfileComparison(const QList<ProfileShareChange>& changes, QTextStream& out, int limit)
+{
+    if (changes.isEmpty())
         return;
-    const QList<ProfileShareChange> changes = diffProfiles(base, next);
-    const auto pct = [](double share) { return QStringLiteral("%1%").arg(share * 100, 0, 'f', 1); };
-    const auto pair = [&](double from, double to) { return QStringLiteral("%1→%2").arg(pct(from), pct(to)); };
-    out << "\nCPU profile: functions whose share of the samples moved most (self = as the leaf; total = on the stack)\n";
-    out << QStringLiteral("%1  %2  %3  %4\n")
+    const auto compact = [](double from, double to) { return QStringLiteral("%1→%2").arg(percent(from), percent(to)); };
+    out << "\nCPU profile: functions whose share of the samples moved most (self = as the leaf; total = on the "
+           "stack)\n";
+    out << QStringLiteral("%1  %2  %3  %4  %5\n")
                .arg(QStringLiteral("process/function"), -52)
                .arg(QStringLiteral("self base→new"), 17)
                .arg(QStringLiteral("change"), 8)
+               .arg(QStringLiteral("verdict"), -15)
                .arg(QStringLiteral("total base→new"), 17);
-    for (qsizetype i = 0; i < changes.size() && i < limit; ++i) {
-        const ProfileShareChange& c = changes[i];
-        out << QStringLiteral("%1  %2  %3  %4\n")
+    for (const ProfileShareChange& c : shown(changes, limit)) {
+        out << QStringLiteral("%1  %2  %3  %4  %5\n")
                    .arg(QStringLiteral("%1/%2").arg(c.process, c.function).left(52), -52)
-                   .arg(pair(c.baseSelfShare, c.nextSelfShare), 17)
-                   .arg(QStringLiteral("%1%2").arg(c.delta() >= 0 ? QStringLiteral("+") : QString()).arg(c.delta() * 100, 0, 'f', 1), 8)
-                   .arg(pair(c.baseTotalShare, c.nextTotalShare), 17);
+                   .arg(compact(c.baseSelfShare, c.nextSelfShare), 17)
+                   .arg(points(c.delta()), 8)
+                   .arg(profileVerdictName(c.verdict), -15)
+                   .arg(compact(c.baseTotalShare, c.nextTotalShare), 17);
+    }
+    out.flush();
+}
+
+void printProfileComparisonMarkdown(const QList<ProfileShareChange>& changes, QTextStream& out, int limit)
+{
+    if (changes.isEmpty())
+        return;
+    const auto cell = [](QString text) { return text.replace(u'|', QStringLiteral("\\|")); };
+    out << "\n**CPU profile**: functions whose share of the samples moved most (self = as the leaf; total = on the "
+           "stack)\n\n";
+    out << "| process | function | self base → new | change (points) | total base → new | verdict |\n";
+    out << "|---|---|---:|---:|---:|---|\n";
+    for (const ProfileShareChange& c : shown(changes, limit)) {
+        const bool regression = c.verdict == ProfileShareChange::Verdict::Regression;
+        out << "| " << cell(c.process) << " | " << cell(c.function) << " | " << pair(c.baseSelfShare, c.nextSelfShare)
+            << " | " << points(c.delta()) << " | " << pair(c.baseTotalShare, c.nextTotalShare) << " | "
+            << (regression ? "**" : "") << profileVerdictName(c.verdict) << (regression ? "**" : "") << " |\n";
     }
     out.flush();
 }

@@ -35,6 +35,9 @@ struct ProfileShareChange
     double nextSelfShare = 0;
     double baseTotalShare = 0; ///< on the stack, once per sample
     double nextTotalShare = 0;
+    double baseSamples = 0; ///< the process's samples in each run
+    double nextSamples = 0;
+    enum class Verdict { Same, Regression, NotEnoughData } verdict = Verdict::Same; ///< judgeProfiles()
     double delta() const { return nextSelfShare - baseSelfShare; }
 };
 
@@ -45,8 +48,21 @@ struct ProfileShareChange
  */
 QList<ProfileShareChange> diffProfiles(const QList<CapturedProfile>& base, const QList<CapturedProfile>& next);
 
-/// The `perfdash compare` section: the @p limit largest changes; nothing when neither run has profiles.
-void printProfileComparison(const QList<CapturedProfile>& base, const QList<CapturedProfile>& next, QTextStream& out,
-    int limit = 20);
+/// How a differential profile is judged: a function whose self share grew by more than
+/// thresholdPoints percentage points is a regression, when its process has at least minSamples
+/// samples in both runs (fewer: not enough data).
+struct ProfileVerdictOptions
+{
+    double thresholdPoints = 5.0;
+    double minSamples = 200;
+};
+/// Sets each change's verdict; returns the number of regressions.
+int judgeProfiles(QList<ProfileShareChange>* changes, const ProfileVerdictOptions& options);
+QString profileVerdictName(ProfileShareChange::Verdict verdict);
+
+/// The `perfdash compare` section in text and markdown: the regressions, then the @p limit largest
+/// changes; nothing when neither run has profiles.
+void printProfileComparison(const QList<ProfileShareChange>& changes, QTextStream& out, int limit = 20);
+void printProfileComparisonMarkdown(const QList<ProfileShareChange>& changes, QTextStream& out, int limit = 20);
 
 } // namespace perfdash

@@ -17,68 +17,75 @@
 namespace perfdash {
 
 namespace {
-    struct Side
-    {
-        std::unique_ptr<LatencyHistogram> histogram = std::make_unique<LatencyHistogram>();
-        quint64 errors = 0;
-        quint64 slow = 0;
-        qint64 firstMs = std::numeric_limits<qint64>::max(); // the operation's active span, for throughput
-        qint64 endMs = std::numeric_limits<qint64>::min();
-    };
+struct Side
+{
+    std::unique_ptr<LatencyHistogram> histogram = std::make_unique<LatencyHistogram>();
+    quint64 errors = 0;
+    quint64 slow = 0;
+    qint64 firstMs = std::numeric_limits<qint64>::max(); // the operation's active span, for throughput
+    qint64 endMs = std::numeric_limits<qint64>::min();
+};
 
-    struct Collected
-    {
-        std::map<std::pair<QString, QString>, Side> operations;
-    };
+struct Collected
+{
+    std::map<std::pair<QString, QString>, Side> operations;
+};
 
-    /// Every process of one name is one side: a service restarted during the run, or several
-    /// workers, are summed rather than the last one overwriting the others.
-    Collected collect(const MetricsStore& store)
-    {
-        Collected c;
-        auto part = std::make_unique<LatencyHistogram>();
-        for (const ProcessInfo& p : store.processes()) {
-            if (!p.instrumented)
-                continue;
-            const auto monitor = store.sharedMonitor(p.key);
-            if (!monitor)
-                continue;
-            for (const OperationStats& s : monitor->allStats()) {
-                part->reset();
-                Side& side = c.operations[{ p.name, s.operation }];
-                side.errors += monitor->histogram(s.operation, StatsWindow::session(), *part);
-                side.histogram->add(*part);
-                side.slow += s.slowCount;
-                constexpr qint64 Min = std::numeric_limits<qint64>::min(), Max = std::numeric_limits<qint64>::max();
-                for (const SeriesPoint& point : monitor->series(s.operation, Min, Max, true)) {
-                    side.firstMs = std::min(side.firstMs, point.timestampMs);
-                    side.endMs = std::max(side.endMs, point.timestampMs + qint64(point.resolutionS) * 1000);
-                }
+/// Every process of one name is one side: a service restarted during the run, or several
+/// workers, are summed rather than the last one overwriting the others.
+Collected collect(const MetricsStore& store)
+{
+    Collected c;
+    auto part = std::make_unique<LatencyHistogram>();
+    for (const ProcessInfo& p : store.processes()) {
+        if (!p.instrumented)
+            continue;
+        const auto monitor = store.sharedMonitor(p.key);
+        if (!monitor)
+            continue;
+        for (const OperationStats& s : monitor->allStats()) {
+            part->reset();
+            Side& side = c.operations[{ p.name, s.operation }];
+            side.errors += monitor->histogram(s.operation, StatsWindow::session(), *part);
+            side.histogram->add(*part);
+            side.slow += s.slowCount;
+            constexpr qint64 Min = std::numeric_limits<qint64>::min(), Max = std::numeric_limits<qint64>::max();
+            for (const SeriesPoint& point : monitor->series(s.operation, Min, Max, true)) {
+                side.firstMs = std::min(side.firstMs, point.timestampMs);
+                side.endMs = std::max(side.endMs, point.timestampMs + qint64(point.resolutionS) * 1000);
             }
         }
-        return c;
     }
+    return c;
+}
 
-    double percentChange(double from, double to)
-    {
-        return 100.0 * (to - from) / std::max(from, 1.0); // a 0 baseline regresses against 1 (ns, op/s)
-    }
+double percentChange(double from, double to)
+{
+    return 100.0 * (to - from) / std::max(from, 1.0); // a 0 baseline regresses against 1 (ns, op/s)
+}
 } // namespace
 
 QString verdictName(Verdict verdict)
 {
     switch (verdict) {
-    case Verdict::Same: return QStringLiteral("same");
-    case Verdict::Regression: return QStringLiteral("REGRESSION");
-    case Verdict::Improvement: return QStringLiteral("improvement");
-    case Verdict::NotEnoughData: return QStringLiteral("not enough data");
-    case Verdict::OnlyInBase: return QStringLiteral("MISSING in NEW");
-    case Verdict::OnlyInNew: return QStringLiteral("only in NEW");
+    case Verdict::Same:
+        return QStringLiteral("same");
+    case Verdict::Regression:
+        return QStringLiteral("REGRESSION");
+    case Verdict::Improvement:
+        return QStringLiteral("improvement");
+    case Verdict::NotEnoughData:
+        return QStringLiteral("not enough data");
+    case Verdict::OnlyInBase:
+        return QStringLiteral("MISSING in NEW");
+    case Verdict::OnlyInNew:
+        return QStringLiteral("only in NEW");
     }
     return {};
 }
 
-QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore& next, double percentile, double thresholdPercent)
+QList<ComparisonRow> compareStores(
+    const MetricsStore& base, const MetricsStore& next, double percentile, double thresholdPercent)
 {
     ComparisonOptions options;
     options.percentile = percentile;
@@ -99,7 +106,8 @@ QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore&
             OperationStats s = OperationStats::fromHistogram(key.second, *side.histogram, side.errors);
             s.slowCount = side.slow;
             // Over the seconds from its first to its last activity (at least one).
-            const double seconds = side.endMs > side.firstMs ? std::max(1.0, double(side.endMs - side.firstMs) / 1000.0) : 1.0;
+            const double seconds
+                = side.endMs > side.firstMs ? std::max(1.0, double(side.endMs - side.firstMs) / 1000.0) : 1.0;
             (isNew ? row.nextThroughput : row.baseThroughput) = double(s.count) / seconds;
             (isNew ? row.nextValueNs : row.baseValueNs) = side.histogram->valueAtQuantile(options.percentile / 100.0);
             (isNew ? row.next : row.base) = std::move(s);
@@ -117,21 +125,24 @@ QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore&
             row.verdict = Verdict::OnlyInNew;
         } else {
             row.changePercent = percentChange(double(row.baseValueNs), double(row.nextValueNs));
-            row.throughputChangePercent = 100.0 * (row.nextThroughput - row.baseThroughput) / std::max(row.baseThroughput, 1e-9);
+            row.throughputChangePercent
+                = 100.0 * (row.nextThroughput - row.baseThroughput) / std::max(row.baseThroughput, 1e-9);
             if (row.base->count < options.minCount || row.next->count < options.minCount) {
                 row.verdict = Verdict::NotEnoughData;
             } else {
                 const double baseErrors = 100.0 * row.base->errorRate, nextErrors = 100.0 * row.next->errorRate;
                 if (row.changePercent > options.thresholdPercent)
-                    row.reasons.append(QStringLiteral("p%1 +%2%").arg(options.percentile).arg(row.changePercent, 0, 'f', 1));
+                    row.reasons.append(
+                        QStringLiteral("p%1 +%2%").arg(options.percentile).arg(row.changePercent, 0, 'f', 1));
                 if (nextErrors - baseErrors > options.errorThresholdPoints)
-                    row.reasons.append(QStringLiteral("errors %1% → %2%").arg(baseErrors, 0, 'f', 1).arg(nextErrors, 0, 'f', 1));
+                    row.reasons.append(
+                        QStringLiteral("errors %1% → %2%").arg(baseErrors, 0, 'f', 1).arg(nextErrors, 0, 'f', 1));
                 if (row.throughputChangePercent < -options.thresholdPercent)
                     row.reasons.append(QStringLiteral("throughput %1%").arg(row.throughputChangePercent, 0, 'f', 1));
                 row.regression = !row.reasons.isEmpty();
-                row.verdict = row.regression ? Verdict::Regression
+                row.verdict = row.regression                        ? Verdict::Regression
                     : row.changePercent < -options.thresholdPercent ? Verdict::Improvement
-                                                                   : Verdict::Same;
+                                                                    : Verdict::Same;
             }
         }
         out.append(std::move(row));
@@ -140,79 +151,93 @@ QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore&
 }
 
 namespace {
-    QString ms(quint64 ns)
-    {
-        return QString::number(double(ns) / 1e6, 'f', 3);
-    }
+QString ms(quint64 ns)
+{
+    return QString::number(double(ns) / 1e6, 'f', 3);
+}
 
-    void writeText(QTextStream& out, const QList<ComparisonRow>& rows, const ComparisonOptions& o)
-    {
+void writeText(QTextStream& out, const QList<ComparisonRow>& rows, const ComparisonOptions& o)
+{
+    out << QStringLiteral("%1  %2  %3  %4  %5  %6  %7  %8  %9\n")
+               .arg(QStringLiteral("process/operation"), -36)
+               .arg(QStringLiteral("count base→new"), 20)
+               .arg(QStringLiteral("ops/s base→new"), 17)
+               .arg(QStringLiteral("errors %"), 13)
+               .arg(QStringLiteral("p50 ms"), 19)
+               .arg(QStringLiteral("p95 ms"), 19)
+               .arg(QStringLiteral("p99 ms"), 19)
+               .arg(QStringLiteral("p%1 change").arg(o.percentile), 11)
+               .arg(QStringLiteral("verdict"));
+    for (const ComparisonRow& r : rows) {
+        const QString name = QString(r.process + u'/' + r.operation).left(36);
+        if (!r.base || !r.next) {
+            out << QStringLiteral("%1  %2\n").arg(name, -36).arg(verdictName(r.verdict));
+            continue;
+        }
         out << QStringLiteral("%1  %2  %3  %4  %5  %6  %7  %8  %9\n")
-                   .arg(QStringLiteral("process/operation"), -36)
-                   .arg(QStringLiteral("count base→new"), 20)
-                   .arg(QStringLiteral("ops/s base→new"), 17)
-                   .arg(QStringLiteral("errors %"), 13)
-                   .arg(QStringLiteral("p50 ms"), 19)
-                   .arg(QStringLiteral("p95 ms"), 19)
-                   .arg(QStringLiteral("p99 ms"), 19)
-                   .arg(QStringLiteral("p%1 change").arg(o.percentile), 11)
-                   .arg(QStringLiteral("verdict"));
-        for (const ComparisonRow& r : rows) {
-            const QString name = QString(r.process + u'/' + r.operation).left(36);
-            if (!r.base || !r.next) {
-                out << QStringLiteral("%1  %2\n").arg(name, -36).arg(verdictName(r.verdict));
-                continue;
-            }
-            out << QStringLiteral("%1  %2  %3  %4  %5  %6  %7  %8  %9\n")
-                       .arg(name, -36)
-                       .arg(QStringLiteral("%1→%2").arg(r.base->count).arg(r.next->count), 20)
-                       .arg(QStringLiteral("%1→%2").arg(r.baseThroughput, 0, 'f', 1).arg(r.nextThroughput, 0, 'f', 1), 17)
-                       .arg(QStringLiteral("%1→%2").arg(100 * r.base->errorRate, 0, 'f', 1).arg(100 * r.next->errorRate, 0, 'f', 1), 13)
-                       .arg(ms(r.base->p50Ns) + u'→' + ms(r.next->p50Ns), 19)
-                       .arg(ms(r.base->p95Ns) + u'→' + ms(r.next->p95Ns), 19)
-                       .arg(ms(r.base->p99Ns) + u'→' + ms(r.next->p99Ns), 19)
-                       .arg(QStringLiteral("%1%2%").arg(r.changePercent >= 0 ? QStringLiteral("+") : QString()).arg(r.changePercent, 0, 'f', 1), 11)
-                       .arg(verdictName(r.verdict) + (r.reasons.isEmpty() ? QString() : QString(QStringLiteral(" (") + r.reasons.join(QStringLiteral(", ")) + u')')));
-        }
+                   .arg(name, -36)
+                   .arg(QStringLiteral("%1→%2").arg(r.base->count).arg(r.next->count), 20)
+                   .arg(QStringLiteral("%1→%2").arg(r.baseThroughput, 0, 'f', 1).arg(r.nextThroughput, 0, 'f', 1), 17)
+                   .arg(QStringLiteral("%1→%2")
+                            .arg(100 * r.base->errorRate, 0, 'f', 1)
+                            .arg(100 * r.next->errorRate, 0, 'f', 1),
+                       13)
+                   .arg(ms(r.base->p50Ns) + u'→' + ms(r.next->p50Ns), 19)
+                   .arg(ms(r.base->p95Ns) + u'→' + ms(r.next->p95Ns), 19)
+                   .arg(ms(r.base->p99Ns) + u'→' + ms(r.next->p99Ns), 19)
+                   .arg(QStringLiteral("%1%2%")
+                            .arg(r.changePercent >= 0 ? QStringLiteral("+") : QString())
+                            .arg(r.changePercent, 0, 'f', 1),
+                       11)
+                   .arg(verdictName(r.verdict)
+                       + (r.reasons.isEmpty()
+                               ? QString()
+                               : QString(QStringLiteral(" (") + r.reasons.join(QStringLiteral(", ")) + u')')));
     }
+}
 
-    void writeMarkdown(QTextStream& out, const QList<ComparisonRow>& rows, const ComparisonOptions& o)
-    {
-        const auto cell = [](QString text) { return text.replace(u'|', QStringLiteral("\\|")); };
-        out << QStringLiteral("| process | operation | count | ops/s | errors %% | p%1 ms | change | verdict |\n").arg(o.percentile).replace(QStringLiteral("%%"), QStringLiteral("%"));
-        out << "|---|---|---:|---:|---:|---:|---:|---|\n";
-        for (const ComparisonRow& r : rows) {
-            out << "| " << cell(r.process) << " | " << cell(r.operation) << " | ";
-            if (r.base && r.next) {
-                out << r.base->count << " → " << r.next->count << " | " << QString::number(r.baseThroughput, 'f', 1) << " → "
-                    << QString::number(r.nextThroughput, 'f', 1) << " | " << QString::number(100 * r.base->errorRate, 'f', 1)
-                    << " → " << QString::number(100 * r.next->errorRate, 'f', 1) << " | " << ms(r.baseValueNs) << " → "
-                    << ms(r.nextValueNs) << " | " << QString::number(r.changePercent, 'f', 1) << "% | ";
-            } else {
-                out << " |  |  |  |  | ";
-            }
-            out << (r.regression ? "**" : "") << verdictName(r.verdict) << (r.regression ? "**" : "");
-            if (!r.reasons.isEmpty())
-                out << ": " << cell(r.reasons.join(QStringLiteral(", ")));
-            out << " |\n";
+void writeMarkdown(QTextStream& out, const QList<ComparisonRow>& rows, const ComparisonOptions& o)
+{
+    const auto cell = [](QString text) { return text.replace(u'|', QStringLiteral("\\|")); };
+    out << QStringLiteral("| process | operation | count | ops/s | errors %% | p%1 ms | change | verdict |\n")
+               .arg(o.percentile)
+               .replace(QStringLiteral("%%"), QStringLiteral("%"));
+    out << "|---|---|---:|---:|---:|---:|---:|---|\n";
+    for (const ComparisonRow& r : rows) {
+        out << "| " << cell(r.process) << " | " << cell(r.operation) << " | ";
+        if (r.base && r.next) {
+            out << r.base->count << " → " << r.next->count << " | " << QString::number(r.baseThroughput, 'f', 1)
+                << " → " << QString::number(r.nextThroughput, 'f', 1) << " | "
+                << QString::number(100 * r.base->errorRate, 'f', 1) << " → "
+                << QString::number(100 * r.next->errorRate, 'f', 1) << " | " << ms(r.baseValueNs) << " → "
+                << ms(r.nextValueNs) << " | " << QString::number(r.changePercent, 'f', 1) << "% | ";
+        } else {
+            out << " |  |  |  |  | ";
         }
+        out << (r.regression ? "**" : "") << verdictName(r.verdict) << (r.regression ? "**" : "");
+        if (!r.reasons.isEmpty())
+            out << ": " << cell(r.reasons.join(QStringLiteral(", ")));
+        out << " |\n";
     }
+}
 
-    QJsonObject sideJson(const std::optional<OperationStats>& s, quint64 valueNs, double throughput)
-    {
-        if (!s)
-            return {};
-        return QJsonObject { { QStringLiteral("count"), double(s->count) }, { QStringLiteral("errors"), double(s->errorCount) },
-            { QStringLiteral("error_rate"), s->errorRate }, { QStringLiteral("throughput_per_s"), throughput },
-            { QStringLiteral("p50_us"), double(s->p50Ns) / 1e3 }, { QStringLiteral("p95_us"), double(s->p95Ns) / 1e3 },
-            { QStringLiteral("p99_us"), double(s->p99Ns) / 1e3 }, { QStringLiteral("percentile_us"), double(valueNs) / 1e3 } };
-    }
+QJsonObject sideJson(const std::optional<OperationStats>& s, quint64 valueNs, double throughput)
+{
+    if (!s)
+        return {};
+    return QJsonObject { { QStringLiteral("count"), double(s->count) },
+        { QStringLiteral("errors"), double(s->errorCount) }, { QStringLiteral("error_rate"), s->errorRate },
+        { QStringLiteral("throughput_per_s"), throughput }, { QStringLiteral("p50_us"), double(s->p50Ns) / 1e3 },
+        { QStringLiteral("p95_us"), double(s->p95Ns) / 1e3 }, { QStringLiteral("p99_us"), double(s->p99Ns) / 1e3 },
+        { QStringLiteral("percentile_us"), double(valueNs) / 1e3 } };
+}
 } // namespace
 
 int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream& err)
 {
     QStringList files;
     ComparisonOptions options;
+    ProfileVerdictOptions profileOptions;
     QString format = QStringLiteral("text");
     for (qsizetype i = 0; i < arguments.size(); ++i) {
         const QString& a = arguments[i];
@@ -230,9 +255,15 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
             QString p = value();
             options.percentile = (p.startsWith(u'p') ? p.mid(1) : p).toDouble(&ok);
             ok = ok && options.percentile > 0 && options.percentile <= 100;
+        } else if (a == QLatin1String("--profile-threshold")) {
+            profileOptions.thresholdPoints = value().remove(u'%').toDouble(&ok);
+            ok = ok && std::isfinite(profileOptions.thresholdPoints) && profileOptions.thresholdPoints >= 0;
+        } else if (a == QLatin1String("--min-samples")) {
+            profileOptions.minSamples = double(value().toULongLong(&ok));
         } else if (a == QLatin1String("--format")) {
             format = value();
-            ok = format == QLatin1String("text") || format == QLatin1String("json") || format == QLatin1String("markdown");
+            ok = format == QLatin1String("text") || format == QLatin1String("json")
+                || format == QLatin1String("markdown");
         } else if (a.startsWith(QLatin1String("--"))) {
             err << "perfdash compare: unknown option " << a << Qt::endl;
             return 2;
@@ -240,13 +271,17 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
             files.append(a);
         }
         if (!ok) {
-            err << "perfdash compare: " << a << (a == QLatin1String("--format") ? " needs text, json or markdown" : " needs a finite number of 0 or more") << Qt::endl;
+            err << "perfdash compare: " << a
+                << (a == QLatin1String("--format") ? " needs text, json or markdown"
+                                                   : " needs a finite number of 0 or more")
+                << Qt::endl;
             return 2;
         }
     }
     if (files.size() != 2) {
-        err << "usage: perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N] [--percentile p95] "
-               "[--format text|json|markdown]"
+        err << "usage: perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N] "
+               "[--percentile p95] "
+               "[--profile-threshold PP] [--min-samples N] [--format text|json|markdown]"
             << Qt::endl;
         return 2;
     }
@@ -268,43 +303,85 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
         inBase += r.base ? 1 : 0;
         inNew += r.next ? 1 : 0;
     }
+    // The CPU profiles are compared as the operations are: in every format, and in the verdict.
+    QString profileErrors[2];
+    const QList<CapturedProfile> baseProfiles = readCaptureProfiles(files[0], &profileErrors[0]);
+    const QList<CapturedProfile> nextProfiles = readCaptureProfiles(files[1], &profileErrors[1]);
+    for (int i = 0; i < 2; ++i) {
+        if (!profileErrors[i].isEmpty())
+            err << "perfdash compare: warning: the CPU profiles of " << files[i] << ": " << profileErrors[i]
+                << Qt::endl;
+    }
+    QList<ProfileShareChange> changes = diffProfiles(baseProfiles, nextProfiles);
+    const int profileRegressions = judgeProfiles(&changes, profileOptions);
+    const bool profilesCompared = !baseProfiles.isEmpty() && !nextProfiles.isEmpty();
+    const QString profileSummary = QStringLiteral("%1 profile regression(s) beyond %2 points of self share")
+                                       .arg(profileRegressions)
+                                       .arg(profileOptions.thresholdPoints);
     if (format == QLatin1String("json")) {
         QJsonArray array;
         for (const ComparisonRow& r : rows) {
-            array.append(QJsonObject { { QStringLiteral("process"), r.process }, { QStringLiteral("operation"), r.operation },
-                { QStringLiteral("verdict"), verdictName(r.verdict) }, { QStringLiteral("regression"), r.regression },
+            array.append(QJsonObject { { QStringLiteral("process"), r.process },
+                { QStringLiteral("operation"), r.operation }, { QStringLiteral("verdict"), verdictName(r.verdict) },
+                { QStringLiteral("regression"), r.regression },
                 { QStringLiteral("reasons"), QJsonArray::fromStringList(r.reasons) },
                 { QStringLiteral("change_percent"), r.changePercent },
                 { QStringLiteral("base"), sideJson(r.base, r.baseValueNs, r.baseThroughput) },
                 { QStringLiteral("new"), sideJson(r.next, r.nextValueNs, r.nextThroughput) } });
         }
-        out << QJsonDocument(QJsonObject { { QStringLiteral("percentile"), options.percentile },
-                                 { QStringLiteral("threshold_percent"), options.thresholdPercent },
-                                 { QStringLiteral("error_threshold_points"), options.errorThresholdPoints },
-                                 { QStringLiteral("min_count"), double(options.minCount) },
-                                 { QStringLiteral("regressions"), regressions }, { QStringLiteral("rows"), array } })
+        QJsonArray functions;
+        for (const ProfileShareChange& c : std::as_const(changes)) {
+            functions.append(QJsonObject { { QStringLiteral("process"), c.process },
+                { QStringLiteral("function"), c.function }, { QStringLiteral("self_base"), c.baseSelfShare },
+                { QStringLiteral("self_new"), c.nextSelfShare },
+                { QStringLiteral("self_change_points"), c.delta() * 100 },
+                { QStringLiteral("total_base"), c.baseTotalShare }, { QStringLiteral("total_new"), c.nextTotalShare },
+                { QStringLiteral("samples_base"), c.baseSamples }, { QStringLiteral("samples_new"), c.nextSamples },
+                { QStringLiteral("verdict"), profileVerdictName(c.verdict) },
+                { QStringLiteral("regression"), c.verdict == ProfileShareChange::Verdict::Regression } });
+        }
+        out << QJsonDocument(
+            QJsonObject { { QStringLiteral("percentile"), options.percentile },
+                { QStringLiteral("threshold_percent"), options.thresholdPercent },
+                { QStringLiteral("error_threshold_points"), options.errorThresholdPoints },
+                { QStringLiteral("min_count"), double(options.minCount) },
+                { QStringLiteral("regressions"), regressions }, { QStringLiteral("rows"), array },
+                { QStringLiteral("profiles"),
+                    QJsonObject { { QStringLiteral("threshold_points"), profileOptions.thresholdPoints },
+                        { QStringLiteral("min_samples"), profileOptions.minSamples },
+                        { QStringLiteral("regressions"), profileRegressions },
+                        { QStringLiteral("functions"), functions } } } })
                    .toJson(QJsonDocument::Indented);
     } else if (format == QLatin1String("markdown")) {
         writeMarkdown(out, rows, options);
-        out << QStringLiteral("\n%1 regression(s) beyond %2% at p%3\n").arg(regressions).arg(options.thresholdPercent).arg(options.percentile);
+        out << QStringLiteral("\n%1 regression(s) beyond %2% at p%3\n")
+                   .arg(regressions)
+                   .arg(options.thresholdPercent)
+                   .arg(options.percentile);
+        if (!changes.isEmpty()) {
+            printProfileComparisonMarkdown(changes, out);
+            out << "\n" << profileSummary << "\n";
+        }
     } else {
         writeText(out, rows, options);
-        out << QStringLiteral("%1 regression(s) beyond %2% at p%3\n").arg(regressions).arg(options.thresholdPercent).arg(options.percentile);
-    }
-    if (format != QLatin1String("json")) { // JSON stays one document; the profiles follow the table elsewhere
-        QString profileErrors[2];
-        printProfileComparison(readCaptureProfiles(files[0], &profileErrors[0]), readCaptureProfiles(files[1], &profileErrors[1]), out);
-        for (int i = 0; i < 2; ++i) {
-            if (!profileErrors[i].isEmpty())
-                err << "perfdash compare: warning: the CPU profiles of " << files[i] << ": " << profileErrors[i] << Qt::endl;
+        out << QStringLiteral("%1 regression(s) beyond %2% at p%3\n")
+                   .arg(regressions)
+                   .arg(options.thresholdPercent)
+                   .arg(options.percentile);
+        if (!changes.isEmpty()) {
+            printProfileComparison(changes, out);
+            out << profileSummary << "\n";
         }
     }
     out.flush();
-    if (inBase == 0 || inNew == 0) {
-        err << "perfdash compare: " << (inBase == 0 ? files[0] : files[1]) << " holds no operations: nothing was compared" << Qt::endl;
+    const bool operationsCompared = inBase > 0 && inNew > 0;
+    if (!operationsCompared && !profilesCompared) {
+        const QString& empty = inBase == 0 && baseProfiles.isEmpty() ? files[0] : files[1];
+        err << "perfdash compare: " << empty << " holds no operations and no CPU profiles: nothing was compared"
+            << Qt::endl;
         return 3;
     }
-    return regressions ? 1 : 0;
+    return regressions || profileRegressions ? 1 : 0;
 }
 
 } // namespace perfdash

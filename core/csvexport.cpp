@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "csvexport.h"
 
+#include "atomicfile.h"
 #include "csvwriter.h"
 #include "performancemonitor.h"
-#include "safepath.h"
-
-#include <QSaveFile>
 
 #include <limits>
 
@@ -77,15 +75,10 @@ void writeMemory(CsvWriter& csv, const QList<MemoryRecord>& records)
 
 bool writeFile(const QString& path, const std::function<void(CsvWriter&)>& write, QString* error)
 {
-    if (const QString refused = safepath::checkWritableTarget(path); !refused.isEmpty()) {
-        if (error)
-            *error = refused;
-        return false;
-    }
-    QSaveFile file(path);
+    AtomicFile file(path);
     if (!file.open(QIODevice::WriteOnly)) {
         if (error)
-            *error = QStringLiteral("cannot write %1: %2").arg(path, file.errorString());
+            *error = file.failure();
         return false;
     }
     bool written = false;
@@ -96,8 +89,7 @@ bool writeFile(const QString& path, const std::function<void(CsvWriter&)>& write
     }
     if (!written || !file.commit()) {
         if (error)
-            *error = QStringLiteral("cannot write %1: %2").arg(path, file.errorString());
-        file.cancelWriting();
+            *error = file.failure();
         return false;
     }
     return true;

@@ -51,8 +51,8 @@ void writeStatistics(CsvWriter& csv, const QList<ProcessStatistics>& processes);
 void writeSeries(CsvWriter& csv, const QList<OperationSeries>& series);
 void writeMemory(CsvWriter& csv, const QList<MemoryRecord>& records);
 
-/// Writes @p path atomically (QSaveFile): either the whole file appears or the old one stays.
-/// On failure returns false with a sentence in @p error.
+/// Writes @p path atomically (AtomicFile, 0600): either the whole file appears or the old one
+/// stays, also on a full disk. On failure returns false with a sentence in @p error.
 bool writeFile(const QString& path, const std::function<void(CsvWriter&)>& write, QString* error);
 
 ProcessStatistics statisticsOf(

@@ -25,6 +25,7 @@ public:
         WriteFailed = 1, ///< an export or the recording could not be written
         BadArguments = 2, ///< bad arguments, or the run could not start (socket taken, path unusable)
         BudgetBroken = 3, ///< a budget was broken at the end of the run
+        ProfileRefused = 4, ///< a profile asked for (--profile) was refused by the kernel
         CommandFailed = 64, ///< 64 + the command's exit status; 192 + the signal that killed it (capped at 255)
     };
 
@@ -39,7 +40,8 @@ public:
     static int commandStatus(bool crashed, int exitCodeOrSignal);
     /// The status a run ends with. A launched command's failure (commandStatus(), 64 and over)
     /// comes first, so that a CI job tells it from perfdash's own; then perfdash's status, where a
-    /// write failure (1) was already put before a broken budget (3). Each failure is said on stderr.
+    /// write failure (1) was already put before a refused profile (4) and a broken budget (3).
+    /// Each failure is said on stderr.
     static int exitStatus(int perfdashStatus, int commandStatus);
     /// Evaluates every budget now; one line per budget broken, worst first; empty when all hold.
     static QStringList brokenBudgets(MetricsStore& store);

@@ -112,6 +112,20 @@ quint64 MetricsStore::openProcess(qint64 pid, const QString& name, const QString
     return key;
 }
 
+bool MetricsStore::hasRoomFor(qint64 pid) const
+{
+    QMutexLocker lock(&m_mutex);
+    if (m_processes.size() < std::size_t(MaxProcesses))
+        return true;
+    for (const auto& [key, p] : m_processes) {
+        const ProcessInfo::State state = p->info.state;
+        if (state == ProcessInfo::State::Exited || state == ProcessInfo::State::Error
+            || (state == ProcessInfo::State::ProcOnly && p->info.pid == pid))
+            return true;
+    }
+    return false;
+}
+
 void MetricsStore::closeProcess(quint64 key, const QString& error)
 {
     QMutexLocker lock(&m_mutex);

@@ -91,6 +91,10 @@ public:
 
     /// An instrumented process said hello. An attached (/proc only) entry with the same pid becomes it.
     quint64 openProcess(qint64 pid, const QString& name, const QStringList& commandLine);
+    /// Whether openProcess(@p pid, ...) would find a place now: under MaxProcesses, an exited process
+    /// to forget, or an attached entry of that pid. The ingest server asks before it welcomes a client,
+    /// so that one the store would refuse is told so (REJECT) instead of sending into nothing.
+    bool hasRoomFor(qint64 pid) const;
     /// Its connection ended: cleanly when @p error is empty, else for that reason (state Error).
     void closeProcess(quint64 key, const QString& error = {});
     /// Attaches a pid for /proc sampling; returns the existing entry if that pid is already known

@@ -325,6 +325,11 @@ quint64 OperationHistory::totalCount() const noexcept
     return m_dense->session.count() + m_dense->current.count();
 }
 
+quint64 OperationHistory::finishedCount() const noexcept
+{
+    return m_dense->session.count();
+}
+
 quint64 OperationHistory::totalErrors() const noexcept
 {
     return m_dense->sessionErrors + m_dense->currentErrors;

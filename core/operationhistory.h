@@ -78,6 +78,8 @@ public:
     qint64 currentSecond() const noexcept { return m_second; }
 
     quint64 totalCount() const noexcept;
+    /// Operations of the finished seconds: totalCount() without the current, unfinished one.
+    quint64 finishedCount() const noexcept;
     quint64 totalErrors() const noexcept;
     /// Heap and inline bytes this history holds (for the memory budget of long sessions).
     std::size_t memoryBytes() const noexcept;

@@ -232,13 +232,16 @@ quint64 PerformanceMonitor::histogram(const QString& name, StatsWindow window, L
 }
 
 qint64 PerformanceMonitor::forEachSecondAfter(const QString& name, qint64 afterSecond,
-    const std::function<void(qint64, const SparseHistogram&, quint64)>& visit, bool includeCurrent) const
+    const std::function<void(qint64, const SparseHistogram&, quint64)>& visit, bool includeCurrent,
+    quint64* finishedCount) const
 {
     QMutexLocker lock(&m_mutex);
     auto it = m_entries.find(name);
     if (it == m_entries.end())
         return afterSecond;
     it->second.history.advanceTo(m_clock->wallMs());
+    if (finishedCount)
+        *finishedCount = it->second.history.finishedCount();
     qint64 newest = afterSecond;
     const qint64 current = it->second.history.currentSecond();
     it->second.history.forEachSecondAfter(

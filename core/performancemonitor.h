@@ -160,9 +160,11 @@ public:
     quint64 histogram(const QString& name, StatsWindow window, LatencyHistogram& out) const;
     /// Every finished second of @p name after @p afterSecond still held (see OperationHistory), and
     /// the unfinished one when @p includeCurrent; returns the newest finished second, or @p afterSecond.
+    /// @p finishedCount, when given, gets the operations of every finished second of the session as
+    /// of the same instant (a capture writer tells from it what the store no longer holds).
     qint64 forEachSecondAfter(const QString& name, qint64 afterSecond,
         const std::function<void(qint64 second, const SparseHistogram& histogram, quint64 errors)>& visit,
-        bool includeCurrent = false) const;
+        bool includeCurrent = false, quint64* finishedCount = nullptr) const;
     std::vector<SeriesPoint> series(const QString& name, qint64 fromMs, qint64 toMs, bool includeCurrent = false) const;
     /// Bytes held for @p name's statistics and samples (0 when unknown).
     std::size_t memoryBytes(const QString& name) const;

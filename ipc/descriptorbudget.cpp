@@ -45,9 +45,9 @@ namespace descriptorbudget {
         std::atomic<int> g_httpBudget { 0 }; // 0: httpConnections()
     }
 
-    bool acquireHttpConnection()
+    bool acquireHttpConnection(int keepFree)
     {
-        const int budget = httpConnectionBudget();
+        const int budget = httpConnectionBudget() - std::max(0, keepFree);
         int open = g_httpOpen.load();
         do {
             if (open >= budget)
@@ -59,6 +59,16 @@ namespace descriptorbudget {
     void releaseHttpConnection()
     {
         g_httpOpen.fetch_sub(1);
+    }
+
+    int reservedForMetrics()
+    {
+        return std::max(1, httpConnectionBudget() / 4);
+    }
+
+    int otlpConnections()
+    {
+        return std::clamp(httpConnectionBudget() - reservedForMetrics(), 1, 256);
     }
 
     int httpConnectionsOpen()

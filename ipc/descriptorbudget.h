@@ -25,8 +25,15 @@ namespace descriptorbudget {
     /// The HTTP budget is one for the whole process: /metrics (HttpGuard) and OTLP
     /// (LimitedTcpServer) take a place for each connection they hold and give it back when it
     /// closes, so that together they stay within httpConnectionBudget(). Thread-safe.
-    bool acquireHttpConnection();
+    /// False when taking one would leave fewer than @p keepFree places (OTLP keeps /metrics' reserve free).
+    bool acquireHttpConnection(int keepFree = 0);
     void releaseHttpConnection();
+    /// Places of the HTTP budget OTLP leaves to /metrics (a quarter, at least one): a scraper gets
+    /// its answer, OTLP's refusals in it, while exporters hold all that OTLP may.
+    int reservedForMetrics();
+    /// OTLP's own cap: at most 256 connections (docs/OTLP.md), fewer when the budget less
+    /// reservedForMetrics() is smaller (a low ulimit -n).
+    int otlpConnections();
     /// Places taken now, by every HTTP listener.
     int httpConnectionsOpen();
     /// httpConnections(), unless set otherwise (tests; 0 goes back to it).

@@ -38,6 +38,24 @@ void HttpGuard::refuse(std::atomic<quint64>& counter, const QString& why)
                        .arg(m_name, why));
 }
 
+void HttpGuard::answerUnavailable(qintptr descriptor)
+{
+    // A scraper told 503 retries; one whose connection is reset cannot tell a full dashboard from a
+    // dead one. Its request is read and dropped, so that closing does not reset the answer away.
+    auto* socket = new QTcpSocket(this);
+    if (!socket->setSocketDescriptor(descriptor)) {
+        delete socket;
+        ::close(int(descriptor));
+        return;
+    }
+    connect(socket, &QTcpSocket::readyRead, socket, [socket] { socket->readAll(); });
+    socket->write("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
+                  "Connection: close\r\nRetry-After: 1\r\n\r\ntoo many connections\n");
+    socket->disconnectFromHost();
+    connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+    QTimer::singleShot(1000, socket, &QObject::deleteLater);
+}
+
 void HttpGuard::onAcceptError(QAbstractSocket::SocketError error)
 {
     if (m_spare->recover(this, error))
@@ -46,16 +64,13 @@ void HttpGuard::onAcceptError(QAbstractSocket::SocketError error)
 
 void HttpGuard::incomingConnection(qintptr descriptor)
 {
-    if (m_open.load() >= m_limits.maxConnections) {
-        ::close(int(descriptor));
-        refuse(m_refusedLimit, QStringLiteral("%1 connections open, the limit").arg(m_limits.maxConnections));
-        return;
-    }
-    if (!descriptorbudget::acquireHttpConnection()) { // the other HTTP endpoints hold the rest
-        ::close(int(descriptor));
+    const bool overOwn = m_open.load() >= m_limits.maxConnections;
+    if (overOwn || !descriptorbudget::acquireHttpConnection()) { // or the other HTTP endpoints hold the rest
         refuse(m_refusedLimit,
-            QStringLiteral("the HTTP endpoints hold %1 connections, their share of the descriptors")
-                .arg(descriptorbudget::httpConnectionBudget()));
+            overOwn ? QStringLiteral("%1 connections open, the limit").arg(m_limits.maxConnections)
+                    : QStringLiteral("the HTTP endpoints hold %1 connections, their share of the descriptors")
+                          .arg(descriptorbudget::httpConnectionBudget()));
+        answerUnavailable(descriptor);
         return;
     }
     auto* socket = new QTcpSocket(this);

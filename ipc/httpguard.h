@@ -13,7 +13,7 @@ class SpareDescriptor;
 /// What one HTTP listener tolerates. The defaults suit local scrapers and OTLP exporters.
 struct HttpLimits
 {
-    /// Open connections at once; the excess is accepted and closed at once, counted as refused.
+    /// Open connections at once; the excess is answered 503 and closed at once, counted as refused.
     int maxConnections = 64;
     /// From the connection (or the previous response) to the next response: a client that sends
     /// nothing, stops in the middle of its headers or trickles its body is closed after this.
@@ -62,6 +62,8 @@ protected:
 
 private:
     void refuse(std::atomic<quint64>& counter, const QString& why);
+    /// Answers 503 on @p descriptor and closes it.
+    void answerUnavailable(qintptr descriptor);
     void onAcceptError(QAbstractSocket::SocketError error);
 
     HttpLimits m_limits;

@@ -132,6 +132,8 @@ public:
         , m_resume(new QTimer(this)) // a child, so that it moves to the ingest thread with the worker
         , m_maxConnections(maxConnections)
     {
+        // The apply thread found no place for a client the hello check let in (a race at the limit).
+        connect(owner, &IngestServer::processLimitReached, this, &Worker::rejectForProcessLimit);
         m_resume->setSingleShot(true);
         m_resume->setInterval(5);
         connect(m_resume, &QTimer::timeout, this, [this] {
@@ -224,6 +226,9 @@ public:
         s.refusedUid = m_refusedUid.load();
         s.refusedLimit = m_refusedLimit.load();
         s.refusedDescriptors = m_refusedDescriptors.load();
+        s.rejectedProcessLimit = m_rejectedProcessLimit.load();
+        s.rejectedVersion = m_rejectedVersion.load();
+        s.closedProtocol = m_closedProtocol.load();
         s.maxConnections = m_maxConnections;
         s.bytes = m_bytes.load();
         s.messages = m_messages.load();
@@ -252,14 +257,49 @@ private:
     }
 
     /// Counts a refusal, and says so once per episode: a flood must not become a flood of messages.
+    /// Said through connectionProblem only, which the application prints (and the window shows):
+    /// a qWarning() as well printed every refusal twice.
     void refuse(std::atomic<quint64>& counter, const QString& why)
     {
         ++counter;
         if (std::exchange(m_refusing, true))
             return;
-        const QString message = QStringLiteral("refusing connections: %1").arg(why);
-        qWarning("perfdash: %s", qUtf8Printable(message));
-        Q_EMIT m_owner->connectionProblem(message);
+        Q_EMIT m_owner->connectionProblem(QStringLiteral("refusing connections: %1").arg(why));
+    }
+
+    /// The store has no place for a binary client (MaxProcesses live processes): it is told so with
+    /// REJECT, as a client of the wrong version is, instead of WELCOME, and counts what it sent as
+    /// dropped; what it sent is counted here as refused (MetricsStore::Refusals::processLimit).
+    void rejectForProcessLimit(quint64 connection)
+    {
+        for (auto it = m_connections.cbegin(); it != m_connections.cend(); ++it) {
+            if (it.value()->id == connection) {
+                reject(it.key(), processLimitReason());
+                return;
+            }
+        }
+    }
+
+    static QString processLimitReason()
+    {
+        return QStringLiteral("the dashboard holds %1 live processes, its limit; nothing this process sends is counted")
+            .arg(MetricsStore::MaxProcesses);
+    }
+
+    void reject(QLocalSocket* socket, const QString& reason)
+    {
+        Connection* c = m_connections.value(socket);
+        if (!c || c->decoder.mode() != protocol::FrameDecoder::Mode::Binary)
+            return; // NDJSON has no way back: its lines are counted as refused, one by one
+        ++m_rejectedProcessLimit;
+        read(socket, true); // what it sent before the verdict goes to the store, to be counted as refused
+        if (!m_connections.contains(socket))
+            return;
+        socket->write(protocol::encodeReject(reason));
+        socket->disconnect(this);
+        socket->flush();
+        socket->disconnectFromServer(); // closes once the reject is written
+        finish(socket, reason, true);
     }
 
     /// Accepts up to @p most waiting connections (the listener is level-triggered: the rest wake it
@@ -317,15 +357,12 @@ private:
             const PeerCredentials peer = peerOf(fd);
             if (!peer.known || peer.uid != ::getuid()) {
                 ::close(fd);
-                ++m_refusedUid;
-                const QString message = peer.known
-                    ? QStringLiteral("refused a connection from uid %1 (pid %2): only uid %3 may connect")
-                          .arg(peer.uid)
-                          .arg(peer.pid)
-                          .arg(::getuid())
-                    : QStringLiteral("refused a connection whose peer could not be identified");
-                qWarning("perfdash: %s", qUtf8Printable(message));
-                Q_EMIT m_owner->connectionProblem(message);
+                refuse(m_refusedUid,
+                    peer.known ? QStringLiteral("a connection from uid %1 (pid %2): only uid %3 may connect")
+                                     .arg(peer.uid)
+                                     .arg(peer.pid)
+                                     .arg(::getuid())
+                               : QStringLiteral("a connection whose peer could not be identified"));
                 continue;
             }
             auto* socket = new QLocalSocket(this);
@@ -366,6 +403,7 @@ private:
         IngestBatch batch;
         batch.connection = c->id;
         batch.peerPid = c->peerPid;
+        bool rejected = false;
         QByteArray chunk;
         while (socket->bytesAvailable() > 0 && !c->decoder.failed()) {
             chunk = socket->read(ReadChunk);
@@ -376,9 +414,13 @@ private:
             if (!c->welcomed && c->decoder.helloSeen()) {
                 c->welcomed = true;
                 if (c->decoder.mode() == protocol::FrameDecoder::Mode::Binary) {
-                    socket->write(protocol::encodeWelcome());
-                    if (const auto p = m_profiled.constFind(c->peerPid); p != m_profiled.cend())
-                        socket->write(protocol::encodeProfile(true, p.value()));
+                    if (m_owner->m_store->hasRoomFor(c->peerPid)) {
+                        socket->write(protocol::encodeWelcome());
+                        if (const auto p = m_profiled.constFind(c->peerPid); p != m_profiled.cend())
+                            socket->write(protocol::encodeProfile(true, p.value()));
+                    } else {
+                        rejected = true; // told once what it sent so far is on its way to the store
+                    }
                 }
             }
             Q_UNUSED(before);
@@ -392,14 +434,15 @@ private:
         }
         m_messages += batch.messages.size();
         const bool failed = c->decoder.failed();
-        if (!failed)
-            acknowledge(socket, c);
+        if (!failed && !rejected)
+            acknowledge(socket, c); // a rejected client is told nothing was read: it counts all it sent
         if (!batch.messages.empty() || batch.newMalformed)
             m_owner->m_batcher->add(std::move(batch));
+        if (rejected && !failed)
+            return reject(socket, processLimitReason());
         if (failed) {
             const QString reason = c->decoder.error();
-            qWarning("perfdash: closing connection %llu (pid %lld): %s", c->id, static_cast<long long>(c->peerPid),
-                qUtf8Printable(reason));
+            ++(c->decoder.rejectReason().isEmpty() ? m_closedProtocol : m_rejectedVersion);
             Q_EMIT m_owner->connectionProblem(QStringLiteral("pid %1: %2").arg(c->peerPid).arg(reason));
             if (!c->decoder.rejectReason().isEmpty() && c->decoder.mode() == protocol::FrameDecoder::Mode::Binary)
                 socket->write(protocol::encodeReject(c->decoder.rejectReason()));
@@ -461,6 +504,9 @@ private:
     std::atomic<quint64> m_refusedUid { 0 };
     std::atomic<quint64> m_refusedLimit { 0 };
     std::atomic<quint64> m_refusedDescriptors { 0 };
+    std::atomic<quint64> m_rejectedProcessLimit { 0 };
+    std::atomic<quint64> m_rejectedVersion { 0 };
+    std::atomic<quint64> m_closedProtocol { 0 };
     std::atomic<quint64> m_bytes { 0 };
     std::atomic<quint64> m_messages { 0 };
 };
@@ -598,6 +644,7 @@ void IngestServer::apply(const QList<IngestBatch>& batches)
                 return true;
             }
             m_unplaced.insert(batch.connection);
+            Q_EMIT processLimitReached(batch.connection); // a binary client still open is told so
             if (m_unplaced.size() == 1) // once per episode, not once per connection
                 Q_EMIT connectionProblem(QStringLiteral("pid %1: refused: the dashboard holds %2 live processes, its limit")
                                          .arg(pid)

@@ -48,6 +48,14 @@ public:
         quint64 refusedUid = 0; ///< another user's process
         quint64 refusedLimit = 0; ///< over the connection cap
         quint64 refusedDescriptors = 0; ///< accept failed for want of a descriptor
+        /// binary clients told REJECT: the store held MetricsStore::MaxProcesses live processes
+        /// (their messages are counted in MetricsStore::Refusals::processLimit)
+        quint64 rejectedProcessLimit = 0;
+        /// clients of a protocol version the server does not speak: told REJECT (binary) or closed (NDJSON)
+        quint64 rejectedVersion = 0;
+        /// connections closed because their bytes lost the protocol: not a perfdash client, framing
+        /// lost, a line over 1 MiB, no HELLO first (the process's state says which)
+        quint64 closedProtocol = 0;
         int maxConnections = 0;
         quint64 bytes = 0;
         quint64 messages = 0;
@@ -81,6 +89,8 @@ Q_SIGNALS:
     /// A client's answer to PROFILE (for ScopeRingReader::offer()); when its connection closes,
     /// a Stopped one. Emitted on the server's apply thread.
     void scopeRingsOffered(qint64 pid, const perfdash::protocol::Rings& rings);
+    /// The store had no place for @p connection's process; the ingest thread tells the client (REJECT).
+    void processLimitReached(quint64 connection);
 
 private:
     class Worker;

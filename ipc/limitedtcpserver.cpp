@@ -5,6 +5,12 @@
 #include <QTcpSocket>
 #include <QTimer>
 
+#include <utility>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace perfdash {
 
 namespace {
@@ -53,16 +59,36 @@ public:
     {
         m_idle.setSingleShot(true);
         m_idle.setInterval(server->m_limits.idleTimeoutMs);
-        connect(&m_idle, &QTimer::timeout, this, [this] { timeOut(QStringLiteral("idle")); });
+        connect(&m_idle, &QTimer::timeout, this,
+            [this] { timeOut(m_pending > 0 ? QStringLiteral("stalled") : QStringLiteral("idle")); });
         m_idle.start();
         // Connected before Qt HTTP Server connects its own: this runs first on each read.
         connect(socket, &QTcpSocket::readyRead, this, &Guard::onReadyRead);
         connect(socket, &QTcpSocket::bytesWritten, this, [this] {
+            if (!m_closing && m_pending > 0)
+                m_server->m_said = 0; // a request answered: the next refusal of each kind is said again
             m_pending = 0; // a response went out: the next bytes are a new request
             m_headerBytes = -1;
             m_tail.clear();
+            if (!m_closing)
+                release();
             m_idle.start();
         });
+    }
+    ~Guard() override
+    {
+        const bool large = m_largest > (1 << 20);
+        release();
+        if (large) {
+            // The request's buffers go with the socket, after this; then the heap can shrink. glibc
+            // keeps freed memory of a thread's arena otherwise, and 60 unfinished 15 MiB bodies
+            // stayed as 1.9 GB of resident memory after they closed.
+            QTimer::singleShot(0, m_server, [] {
+#if defined(__GLIBC__)
+                ::malloc_trim(0);
+#endif
+            });
+        }
     }
 
 private:
@@ -93,16 +119,43 @@ private:
                 return refuse(m_pending + available);
             m_tail = seen.right(3);
         }
+        // What every connection holds together is bounded, not only each request: the bytes read
+        // are buffered by Qt HTTP Server until the request is whole.
+        const qint64 before = m_server->m_inFlight.fetch_add(available);
+        if (before + available > limits.maxBytesInFlight) {
+            m_server->m_inFlight.fetch_sub(available);
+            return refuseMemory();
+        }
+        m_held += available;
+        m_largest = std::max(m_largest, m_held);
         m_pending += available;
         if (m_headerBytes >= 0 && m_pending - m_headerBytes > limits.maxBodyBytes + ChunkFraming)
             return refuse(m_pending - m_headerBytes);
     }
 
+    /// Gives back what this connection's request held of the total in flight.
+    void release()
+    {
+        m_server->m_inFlight.fetch_sub(std::exchange(m_held, 0));
+    }
+
+    void refuseMemory()
+    {
+        m_server->m_refusedMemory.fetch_add(1, std::memory_order_relaxed);
+        m_server->say(Said::Memory,
+            tr("OTLP: requests in flight hold %1 bytes, the limit: further ones are answered 503 until they are done "
+               "(counted in the receiver's refusals)")
+                .arg(m_server->m_limits.maxBytesInFlight));
+        close(plainResponse(503, "Service Unavailable", "too many requests in flight; retry later"));
+    }
+
     void refuse(qint64 bytes)
     {
         m_server->m_tooLarge.fetch_add(1, std::memory_order_relaxed);
-        Q_EMIT m_server->limitHit(
-            tr("HTTP request of %1 bytes refused (at most %2)").arg(bytes).arg(m_server->m_limits.maxBodyBytes));
+        m_server->say(Said::TooLarge,
+            tr("OTLP: HTTP request of %1 bytes refused (at most %2; counted in the receiver's refusals)")
+                .arg(bytes)
+                .arg(m_server->m_limits.maxBodyBytes));
         close(plainResponse(413, "Payload Too Large",
             QByteArray(QByteArray("request body over ") + QByteArray::number(m_server->m_limits.maxBodyBytes) + " bytes")));
     }
@@ -110,8 +163,13 @@ private:
     void timeOut(const QString& why)
     {
         m_server->m_timedOut.fetch_add(1, std::memory_order_relaxed);
-        Q_EMIT m_server->limitHit(why == u"slow" ? tr("HTTP client too slow: connection closed")
-                                                 : tr("HTTP connection idle: closed"));
+        if (why == u"idle") { // between requests: closing an idle keep-alive connection refuses nothing
+            m_server->m_closedIdle.fetch_add(1, std::memory_order_relaxed);
+            m_socket->abort();
+            return;
+        }
+        m_server->say(Said::Slow,
+            tr("OTLP: a request came too slowly or stalled: connection closed (counted in the receiver's refusals)"));
         if (why == u"slow")
             close(plainResponse(408, "Request Timeout", "request took too long"));
         else
@@ -120,7 +178,7 @@ private:
 
     void close(const QByteArray& response)
     {
-        m_closing = true;
+        m_closing = true; // what it held is given back when the socket goes (Qt HTTP Server holds it till then)
         m_socket->readAll();
         m_socket->write(response);
         m_socket->disconnectFromHost();
@@ -134,8 +192,18 @@ private:
     qint64 m_pending = 0;
     QByteArray m_tail; // the last bytes of the headers read so far
     qint64 m_headerBytes = -1; // where this request's body starts; -1 until its headers are in
+    qint64 m_held = 0; // of the server's bytes in flight: this request's
+    qint64 m_largest = 0;
     bool m_closing = false;
 };
+
+void LimitedTcpServer::say(Said kind, const QString& message)
+{
+    if (m_said & kind)
+        return;
+    m_said |= kind;
+    Q_EMIT limitHit(message);
+}
 
 LimitedTcpServer::LimitedTcpServer(const Limits& limits, QObject* parent)
     : QTcpServer(parent)
@@ -149,8 +217,12 @@ LimitedTcpServer::~LimitedTcpServer() = default;
 
 LimitedTcpServer::Stats LimitedTcpServer::stats() const
 {
-    return Stats { m_accepted.load(), m_refused.load(), m_refusedDescriptors.load(), m_tooLarge.load(), m_timedOut.load(),
+    Stats s { m_accepted.load(), m_refused.load(), m_refusedDescriptors.load(), m_tooLarge.load(), m_timedOut.load(),
         m_open.load() };
+    s.refusedMemory = m_refusedMemory.load();
+    s.closedIdle = m_closedIdle.load();
+    s.bytesInFlight = m_inFlight.load();
+    return s;
 }
 
 void LimitedTcpServer::refuse(std::atomic<quint64>& counter, const QString& why)
@@ -175,11 +247,13 @@ void LimitedTcpServer::incomingConnection(qintptr handle)
         return;
     }
     const bool overOwn = m_open.load() >= m_limits.maxConnections;
-    if (overOwn || !descriptorbudget::acquireHttpConnection()) {
+    if (overOwn || !descriptorbudget::acquireHttpConnection(descriptorbudget::reservedForMetrics())) {
         refuse(m_refused,
             overOwn ? tr("%1 open already, the limit").arg(m_limits.maxConnections)
-                    : tr("the HTTP endpoints hold %1 connections, their share of the descriptors")
-                          .arg(descriptorbudget::httpConnectionBudget()));
+                    : tr("the HTTP endpoints hold %1 connections, their share of the descriptors less /metrics' %2")
+                          .arg(descriptorbudget::httpConnectionBudget())
+                          .arg(descriptorbudget::reservedForMetrics()));
+        connect(socket, &QTcpSocket::readyRead, socket, [socket] { socket->readAll(); }); // no reset over the answer
         socket->write(plainResponse(503, "Service Unavailable", "too many connections"));
         socket->disconnectFromHost();
         connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);

@@ -62,10 +62,13 @@ MetricsEndpoint::MetricsEndpoint(MetricsStore* store, QObject* parent)
         const MetricsStore* target = m_store;
         const IngestServer* ingest = m_ingest;
         const HttpGuard* guard = m_guard;
-        m_pool.submit(QStringLiteral("metrics"), [this, socket, gone, target, ingest, guard] {
+        QList<ListenerRefusals> listeners; // read here, on the listeners' side of the threads
+        for (const auto& listener : std::as_const(m_listeners))
+            listeners.append(listener());
+        m_pool.submit(QStringLiteral("metrics"), [this, socket, gone, target, ingest, guard, listeners] {
             if (*gone)
                 return;
-            QByteArray body = render(*target, ingest, guard);
+            QByteArray body = render(*target, ingest, guard, listeners);
             QMetaObject::invokeMethod(
                 this, [socket, body = std::move(body)] { answer(socket, body); }, Qt::QueuedConnection);
         });
@@ -135,7 +138,13 @@ HttpGuard::Stats MetricsEndpoint::httpStats() const
     return m_guard ? m_guard->stats() : HttpGuard::Stats {};
 }
 
-QByteArray MetricsEndpoint::render(const MetricsStore& store, const IngestServer* ingest, const HttpGuard* http)
+void MetricsEndpoint::addListener(std::function<ListenerRefusals()> refusals)
+{
+    m_listeners.append(std::move(refusals));
+}
+
+QByteArray MetricsEndpoint::render(const MetricsStore& store, const IngestServer* ingest, const HttpGuard* http,
+    const QList<ListenerRefusals>& listeners)
 {
     QByteArray out;
     const QList<ProcessInfo> all = store.processes();
@@ -258,11 +267,22 @@ QByteArray MetricsEndpoint::render(const MetricsStore& store, const IngestServer
             { { {}, double(st.maxConnections) } });
         self("perfdash_ingest_connections_accepted_total", "counter", "Connections accepted on the ingest socket.",
             { { {}, double(st.accepted) } });
-        self("perfdash_ingest_connections_refused_total", "counter", "Connections refused on the ingest socket, by reason.",
-            { { "reason=\"limit\"", double(st.refusedLimit) }, { "reason=\"descriptors\"", double(st.refusedDescriptors) },
+        self("perfdash_ingest_connections_refused_total", "counter",
+            "Connections refused on the ingest socket, by reason (with accepted: every connection tried).",
+            { { "reason=\"limit\"", double(st.refusedLimit) },
+                { "reason=\"descriptors\"", double(st.refusedDescriptors) },
                 { "reason=\"uid\"", double(st.refusedUid) } });
-        self("perfdash_ingest_messages_total", "counter", "Messages decoded from the ingest socket.", { { {}, double(st.messages) } });
-        self("perfdash_ingest_bytes_total", "counter", "Bytes read from the ingest socket.", { { {}, double(st.bytes) } });
+        self("perfdash_ingest_connections_rejected_total", "counter",
+            "Accepted connections the dashboard closed, by reason: process_limit (told REJECT: it holds its limit of "
+            "live processes), version (a protocol version it does not speak), protocol (not a perfdash client, "
+            "framing lost, a line over 1 MiB).",
+            { { "reason=\"process_limit\"", double(st.rejectedProcessLimit) },
+                { "reason=\"version\"", double(st.rejectedVersion) },
+                { "reason=\"protocol\"", double(st.closedProtocol) } });
+        self("perfdash_ingest_messages_total", "counter", "Messages decoded from the ingest socket.",
+            { { {}, double(st.messages) } });
+        self("perfdash_ingest_bytes_total", "counter", "Bytes read from the ingest socket.",
+            { { {}, double(st.bytes) } });
     }
     if (http) {
         const HttpGuard::Stats st = http->stats();
@@ -273,6 +293,31 @@ QByteArray MetricsEndpoint::render(const MetricsStore& store, const IngestServer
             { { {}, double(st.timedOut) } });
         self("perfdash_http_requests_too_large_total", "counter", "HTTP requests refused for their size (413).",
             { { {}, double(st.oversized) } });
+    }
+    // Every other listener (OTLP): the same names under its own prefix.
+    for (const ListenerRefusals& l : listeners) {
+        const QByteArray prefix = "perfdash_" + l.name;
+        const auto series = [&](const QByteArray& suffix, const char* type, const QByteArray& help,
+                                const QList<std::pair<QByteArray, double>>& values) {
+            const QByteArray name = prefix + suffix;
+            self(name.constData(), type, help.constData(), values);
+        };
+        series(
+            "_connections", "gauge", "Connections to " + l.title.toUtf8() + " open now.", { { {}, double(l.open) } });
+        series("_connections_accepted_total", "counter", "Connections " + l.title.toUtf8() + " accepted.",
+            { { {}, double(l.accepted) } });
+        QList<std::pair<QByteArray, double>> reasons;
+        for (const ListenerRefusals::Reason& r : l.reasons)
+            reasons.append({ "reason=\"" + r.label + '"', double(r.count) });
+        series("_refused_total", "counter", "Connections and requests " + l.title.toUtf8() + " refused, by reason.",
+            reasons);
+        if (!l.rejectedItems.isEmpty()) {
+            QList<std::pair<QByteArray, double>> items;
+            for (const ListenerRefusals::Reason& r : l.rejectedItems)
+                items.append({ "kind=\"" + r.label + '"', double(r.count) });
+            series("_rejected_total", "counter",
+                "Items inside accepted requests " + l.title.toUtf8() + " refused, by kind.", items);
+        }
     }
     return out;
 }

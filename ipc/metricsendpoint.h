@@ -2,10 +2,13 @@
 #pragma once
 
 #include "httpguard.h"
+#include "listenerrefusals.h"
 #include "workerpool.h"
 
 #include <QHostAddress>
 #include <QObject>
+
+#include <functional>
 
 class QTcpSocket;
 
@@ -39,9 +42,14 @@ public:
     /// The ingest server whose counters /metrics shows too (may be null).
     void setIngestServer(const IngestServer* server) { m_ingest = server; }
     HttpGuard::Stats httpStats() const;
+    /// Another listener whose refusals /metrics shows (`perfdash_<name>_refused_total{reason}`...);
+    /// @p refusals is called on this object's thread at each scrape.
+    void addListener(std::function<ListenerRefusals()> refusals);
 
-    /// The exposition text for @p store, as /metrics serves it; with @p ingest and @p http, perfdash's own counters too.
-    static QByteArray render(const MetricsStore& store, const IngestServer* ingest = nullptr, const HttpGuard* http = nullptr);
+    /// The exposition text for @p store, as /metrics serves it; with @p ingest, @p http and
+    /// @p listeners, perfdash's own counters too.
+    static QByteArray render(const MetricsStore& store, const IngestServer* ingest = nullptr,
+        const HttpGuard* http = nullptr, const QList<ListenerRefusals>& listeners = {});
 
 Q_SIGNALS:
     /// Connections refused (over the cap, out of descriptors): once per episode.
@@ -56,6 +64,7 @@ private:
     QHttpServer* m_http;
     HttpGuard* m_guard = nullptr;
     HttpLimits m_limits;
+    QList<std::function<ListenerRefusals()>> m_listeners;
     WorkerPool m_pool;
 };
 

@@ -126,7 +126,7 @@ public:
             m_unsupported.fetch_add(1, std::memory_order_relaxed);
             const QString why = tr("unsupported Content-Type '%1': send application/x-protobuf or application/json")
                                     .arg(QString::fromLatin1(type));
-            Q_EMIT m_owner->problem(QStringLiteral("OTLP: ") + why);
+            say(Said::Unsupported, QStringLiteral("OTLP: ") + why);
             return QHttpServerResponse(QByteArrayLiteral("text/plain"), why.toUtf8(), Status::UnsupportedMediaType);
         }
         QByteArray body = request.body();
@@ -139,7 +139,8 @@ public:
                 break;
             case GunzipResult::TooLarge:
                 m_tooLarge.fetch_add(1, std::memory_order_relaxed);
-                Q_EMIT m_owner->problem(tr("OTLP: a gzip body inflates past %1 bytes: refused").arg(m_limits.maxInflatedBytes));
+                say(Said::Inflated,
+                    tr("OTLP: a gzip body inflates past %1 bytes: refused").arg(m_limits.maxInflatedBytes));
                 return statusResponse(encoding, Status::PayloadTooLarge, 8,
                     tr("body inflates past %1 bytes").arg(m_limits.maxInflatedBytes));
             case GunzipResult::Invalid:
@@ -169,6 +170,7 @@ public:
             result = m_ingest->applyMetrics(m_metrics);
         }
         m_requests.fetch_add(1, std::memory_order_relaxed);
+        m_said = 0; // one request went through: the next refusal of each kind is said again
         QByteArray reply;
         if (encoding == Encoding::Json)
             reply = successJson(signal, result);
@@ -182,12 +184,25 @@ public:
     QHttpServerResponse badRequest(Encoding encoding, const QString& why)
     {
         m_badRequests.fetch_add(1, std::memory_order_relaxed);
-        Q_EMIT m_owner->problem(tr("OTLP: bad request: %1").arg(why));
+        say(Said::BadRequest,
+            tr("OTLP: bad request: %1 (said once until a request goes through; all are counted)").arg(why));
         return statusResponse(encoding, Status::BadRequest, 3, why); // 3: INVALID_ARGUMENT
+    }
+
+    enum Said : unsigned { BadRequest = 1, Unsupported = 2, Inflated = 4 };
+    /// A refusal said once per kind until a request goes through: a misconfigured exporter sending
+    /// every second is one line, and every refusal is counted still.
+    void say(Said kind, const QString& message)
+    {
+        if (m_said & kind)
+            return;
+        m_said |= kind;
+        Q_EMIT m_owner->problem(message);
     }
 
     OtlpReceiver* m_owner;
     OtlpIngest* m_ingest;
+    unsigned m_said = 0;
     Limits m_limits;
     LimitedTcpServer* m_tcp = nullptr;
     QHttpServer* m_http = nullptr;
@@ -264,6 +279,9 @@ void OtlpReceiver::close()
 {
     if (!m_worker)
         return;
+    m_closed = stats(); // the counts outlive the listener
+    m_closed.openConnections = 0;
+    m_closed.bytesInFlight = 0;
     Worker* worker = m_worker;
     QMetaObject::invokeMethod(
         worker, [worker] { delete worker; }, Qt::BlockingQueuedConnection);
@@ -301,7 +319,7 @@ bool OtlpReceiver::hideInternalSpans() const
 
 OtlpReceiver::Stats OtlpReceiver::stats() const
 {
-    Stats s;
+    Stats s = m_closed;
     const OtlpIngest::Stats i = m_ingest->stats();
     s.spans = i.spans;
     s.hiddenSpans = i.hiddenSpans;
@@ -309,20 +327,48 @@ OtlpReceiver::Stats OtlpReceiver::stats() const
     s.points = i.points;
     s.rejectedPoints = i.rejectedPoints;
     if (m_worker) {
-        s.requests = m_worker->m_requests.load();
-        s.badRequests = m_worker->m_badRequests.load();
-        s.unsupported = m_worker->m_unsupported.load();
-        s.tooLarge = m_worker->m_tooLarge.load();
+        s.requests += m_worker->m_requests.load();
+        s.badRequests += m_worker->m_badRequests.load();
+        s.unsupported += m_worker->m_unsupported.load();
+        s.tooLarge += m_worker->m_tooLarge.load();
         if (m_worker->m_tcp) {
             const LimitedTcpServer::Stats t = m_worker->m_tcp->stats();
             s.tooLarge += t.tooLarge;
-            s.refusedConnections = t.refused;
-            s.refusedDescriptors = t.refusedDescriptors;
-            s.timedOut = t.timedOut;
+            s.refusedConnections += t.refused;
+            s.refusedDescriptors += t.refusedDescriptors;
+            s.timedOut += t.timedOut;
+            s.closedIdle += t.closedIdle;
+            s.refusedMemory += t.refusedMemory;
+            s.bytesInFlight = t.bytesInFlight;
             s.openConnections = t.open;
+            s.acceptedConnections += t.accepted;
         }
     }
     return s;
+}
+
+ListenerRefusals OtlpReceiver::refusals() const
+{
+    const Stats s = stats();
+    ListenerRefusals r;
+    r.name = "otlp";
+    r.title = QStringLiteral("OTLP");
+    r.open = s.openConnections;
+    r.accepted = s.acceptedConnections;
+    r.reasons = {
+        { "limit", tr("over the connection limit"), s.refusedConnections },
+        { "descriptors", tr("no descriptor"), s.refusedDescriptors },
+        { "memory", tr("requests in flight over their memory"), s.refusedMemory },
+        { "timed_out", tr("timed out"), s.timedOut - std::min(s.timedOut, s.closedIdle) },
+        { "too_large", tr("too large"), s.tooLarge },
+        { "bad_request", tr("bad requests"), s.badRequests },
+        { "unsupported", tr("unsupported"), s.unsupported },
+    };
+    r.rejectedItems = {
+        { "spans", tr("spans rejected"), s.rejectedSpans },
+        { "data_points", tr("data points rejected"), s.rejectedPoints },
+    };
+    return r;
 }
 
 } // namespace perfdash

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "limitedtcpserver.h"
+#include "listenerrefusals.h"
 
 #include <QHostAddress>
 #include <QObject>
@@ -50,8 +51,12 @@ public:
         quint64 rejectedPoints = 0;
         quint64 refusedConnections = 0; ///< over the cap or the HTTP budget shared with /metrics (503)
         quint64 refusedDescriptors = 0; ///< accept failed for want of a file descriptor
-        quint64 timedOut = 0;
+        quint64 timedOut = 0; ///< requests too slow or stalled, and idle connections closed
+        quint64 closedIdle = 0; ///< of timedOut: idle between requests, which refuses nothing
+        quint64 refusedMemory = 0; ///< 503: the requests in flight held Limits::http.maxBytesInFlight
+        qint64 bytesInFlight = 0; ///< request bytes held now, over every connection
         int openConnections = 0;
+        quint64 acceptedConnections = 0;
     };
 
     explicit OtlpReceiver(MetricsStore* store, QObject* parent = nullptr);
@@ -72,7 +77,10 @@ public:
     /// Internal spans (Express middlewares, …) are left out of the operations while on; still counted.
     void setHideInternalSpans(bool hide);
     bool hideInternalSpans() const;
+    /// Counts since the receiver was made (a close() and listen() from the menu keep them).
     Stats stats() const;
+    /// Every refusal by reason, as /metrics, the headless summary and the window show them.
+    ListenerRefusals refusals() const;
 
 Q_SIGNALS:
     /// A request was refused: a sentence for the log and the window.
@@ -84,6 +92,7 @@ private:
     Worker* m_worker;
     std::unique_ptr<OtlpIngest> m_ingest;
     Limits m_limits;
+    Stats m_closed; // what the listeners closed before counted
 };
 
 } // namespace perfdash

@@ -25,7 +25,8 @@ std::vector<FunctionCost> ProfileSnapshot::topFunctions() const
     // Depth first, counting how often each function is on the path, so that a recursive function's
     // total counts each sample once.
     std::vector<int> onPath(functions.size(), 0);
-    struct Item {
+    struct Item
+    {
         std::uint32_t node;
         bool leaving;
     };
@@ -60,7 +61,8 @@ std::vector<FunctionCost> ProfileSnapshot::topFunctions() const
             continue;
         for (const auto& [caller, count] : callers[cost.function])
             cost.callers.emplace_back(caller, count);
-        std::sort(cost.callers.begin(), cost.callers.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+        std::sort(
+            cost.callers.begin(), cost.callers.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
         result.push_back(std::move(cost));
     }
     std::sort(result.begin(), result.end(), [](const FunctionCost& a, const FunctionCost& b) {
@@ -83,7 +85,10 @@ QByteArray ProfileSnapshot::folded() const
 {
     // Same names along different nodes (one name in two modules) make one line, as readers expect.
     std::map<QByteArray, std::uint64_t> lines;
-    const QString processName = foldedFrameName(process.isEmpty() ? QString::number(pid) : process);
+    // "name (pid)": two processes of one name (two workers, the demo's two services) stay apart
+    // in tools that merge lines by their stacks.
+    const QString processName
+        = foldedFrameName(process.isEmpty() ? QString::number(pid) : QStringLiteral("%1 (%2)").arg(process).arg(pid));
     for (std::uint32_t i = 1; i < nodes.size(); ++i) {
         if (nodes[i].self == 0)
             continue;

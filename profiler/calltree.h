@@ -14,7 +14,8 @@
 namespace perfdash {
 
 /// One node of a call tree: a function called along one path from the root.
-struct CallNode {
+struct CallNode
+{
     std::uint32_t function = 0; ///< into ProfileSnapshot::functions; the root's is unused
     std::uint32_t parent = 0; ///< the root is its own parent (index 0)
     std::uint64_t self = 0; ///< samples with this node as the leaf
@@ -23,7 +24,8 @@ struct CallNode {
 };
 
 /// A function's line in the top-functions table.
-struct FunctionCost {
+struct FunctionCost
+{
     std::uint32_t function = 0;
     std::uint64_t self = 0;
     std::uint64_t total = 0; ///< samples with the function anywhere on the stack, once per sample
@@ -32,14 +34,16 @@ struct FunctionCost {
 };
 
 /// A thread seen in the profile, with its samples in the snapshot's time range.
-struct ProfileThread {
+struct ProfileThread
+{
     qint64 tid = 0;
     QString name;
     std::uint64_t samples = 0;
 };
 
 /// How the profile was taken and what it could not see; shown next to the views.
-struct ProfileStats {
+struct ProfileStats
+{
     std::uint64_t samples = 0;
     std::uint64_t lost = 0; ///< samples the kernel dropped (PERF_RECORD_LOST / LOST_SAMPLES)
     std::uint64_t throttled = 0; ///< PERF_RECORD_THROTTLE: the kernel lowered the rate
@@ -48,11 +52,22 @@ struct ProfileStats {
     std::uint64_t framePointerStacks = 0; ///< kernel frame-pointer chains (CFI gave nothing)
     std::uint64_t ipOnlyStacks = 0; ///< only the sampled address
     std::uint64_t truncatedStacks = 0; ///< the stack table was full: cut at the deepest known node
+    std::uint64_t queueRefused = 0; ///< samples the dashboard's own queue had no room for (in lost too)
+    std::uint64_t kernelSamples = 0; ///< samples taken in the kernel: their leaf is [kernel]
+    bool kernelSampled = false; ///< the kernel allowed kernel samples (else user space only)
+    /// The process's CPU time spent in the kernel, 0 to 1, from /proc over the snapshot's range
+    /// (utime and stime); -1 when unknown. What a user-space-only flame graph leaves out.
+    double kernelShare = -1;
+    std::uint64_t addresses = 0; ///< distinct addresses in the stacks
+    std::uint64_t namedAddresses = 0; ///< of them named (each once)
+    std::uint64_t symbolLookups = 0; ///< lookups the symbolizer made (named + JIT re-reads)
+    std::size_t modulesIndexed = 0; ///< modules whose symbol index was built (once each)
     int frequencyHz = 0;
     bool exited = false;
 };
 
-struct ProfileQuery {
+struct ProfileQuery
+{
     int lastSeconds = 0; ///< 0: the whole session
     qint64 tid = 0; ///< 0: every thread
 };
@@ -61,7 +76,8 @@ struct ProfileQuery {
  * What a view shows of one process's profile at one moment: the call tree for a time range and
  * thread filter, and the functions it names. Built on the profiler's side, shared read-only.
  */
-struct ProfileSnapshot {
+struct ProfileSnapshot
+{
     qint64 pid = 0;
     QString process;
     ProfileQuery query;
@@ -73,7 +89,7 @@ struct ProfileSnapshot {
     std::uint64_t totalSamples() const { return nodes.empty() ? 0 : nodes.front().total; }
     /// Functions by self samples, largest first.
     std::vector<FunctionCost> topFunctions() const;
-    /// Folded stacks, `process;outermost;...;leaf COUNT`, one line per distinct stack, sorted.
+    /// Folded stacks, `name (pid);outermost;...;leaf COUNT`, one line per distinct stack, sorted.
     QByteArray folded() const;
     /// The names along the path from the root's child down to @p node.
     QStringList path(std::uint32_t node) const;

@@ -1,29 +1,23 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "foldedexport.h"
 
+#include "atomicfile.h"
 #include "profileaggregate.h"
-#include "safepath.h"
-
-#include <QSaveFile>
 
 namespace perfdash::foldedexport {
 
 bool writeFile(const QString& path, const std::vector<ProfileSnapshotPtr>& snapshots, QString* error)
 {
-    // QSaveFile follows a symlink and replaces its target: one planted in a shared directory is refused.
-    if (const QString refused = safepath::checkWritableTarget(path); !refused.isEmpty()) {
-        *error = refused;
-        return false;
+    // AtomicFile refuses a symlink planted where the export goes, and checks every write: a full
+    // disk fails the export and leaves the previous file as it was.
+    AtomicFile file(path);
+    bool ok = file.open(QIODevice::WriteOnly);
+    for (std::size_t i = 0; ok && i < snapshots.size(); ++i) {
+        const QByteArray folded = snapshots[i]->folded();
+        ok = file.write(folded) == folded.size();
     }
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly)) {
-        *error = QStringLiteral("cannot write %1: %2").arg(path, file.errorString());
-        return false;
-    }
-    for (const ProfileSnapshotPtr& snapshot : snapshots)
-        file.write(snapshot->folded());
-    if (!file.commit()) {
-        *error = QStringLiteral("cannot write %1: %2").arg(path, file.errorString());
+    if (!ok || !file.commit()) {
+        *error = file.failure();
         return false;
     }
     return true;

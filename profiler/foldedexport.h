@@ -10,8 +10,8 @@
 namespace perfdash::foldedexport {
 
 /// Writes the snapshots' folded stacks (`process;outermost;...;leaf COUNT`) into @p path,
-/// atomically (QSaveFile); false with a sentence in @p error. A symbolic link (or anything but a
-/// regular file) at @p path is refused and left as it is (safepath::checkWritableTarget).
+/// atomically (AtomicFile: complete or not there, 0600); false with a sentence in @p error. A symbolic link (or
+/// anything but a regular file) at @p path is refused and left as it is (safepath::checkWritableTarget).
 bool writeFile(const QString& path, const std::vector<ProfileSnapshotPtr>& snapshots, QString* error);
 
 /// Reads folded stacks back: (stack without the count, count) per line; malformed lines are counted.

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -61,7 +62,8 @@ std::vector<int> onlineCpus()
 std::set<pid_t> threadsOf(pid_t pid)
 {
     std::set<pid_t> tids;
-    const QStringList entries = QDir(QStringLiteral("/proc/%1/task").arg(pid)).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+    const QStringList entries
+        = QDir(QStringLiteral("/proc/%1/task").arg(pid)).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
     for (const QString& entry : entries) {
         bool ok = false;
         const int tid = entry.toInt(&ok);
@@ -77,10 +79,10 @@ std::uint64_t perfUserRegisterMask()
 #if defined(__x86_64__)
     // The 17 DWARF registers of x86-64 (rax..r15 and rip); the segment registers are not needed.
     std::uint64_t mask = 0;
-    for (int reg : { PERF_REG_X86_AX, PERF_REG_X86_BX, PERF_REG_X86_CX, PERF_REG_X86_DX, PERF_REG_X86_SI,
-             PERF_REG_X86_DI, PERF_REG_X86_BP, PERF_REG_X86_SP, PERF_REG_X86_IP, PERF_REG_X86_R8, PERF_REG_X86_R9,
-             PERF_REG_X86_R10, PERF_REG_X86_R11, PERF_REG_X86_R12, PERF_REG_X86_R13, PERF_REG_X86_R14,
-             PERF_REG_X86_R15 })
+    for (int reg :
+        { PERF_REG_X86_AX, PERF_REG_X86_BX, PERF_REG_X86_CX, PERF_REG_X86_DX, PERF_REG_X86_SI, PERF_REG_X86_DI,
+            PERF_REG_X86_BP, PERF_REG_X86_SP, PERF_REG_X86_IP, PERF_REG_X86_R8, PERF_REG_X86_R9, PERF_REG_X86_R10,
+            PERF_REG_X86_R11, PERF_REG_X86_R12, PERF_REG_X86_R13, PERF_REG_X86_R14, PERF_REG_X86_R15 })
         mask |= std::uint64_t(1) << reg;
     return mask;
 #elif defined(__aarch64__)
@@ -98,7 +100,8 @@ PerfSystem PerfSystem::real()
     // makes every perf_event_open fail with EACCES, PERFDASH_SIMULATE_PERF_PARANOID=3 is the level read.
     const int simulatedErrno = qEnvironmentVariableIntValue("PERFDASH_SIMULATE_PERF_ERRNO");
     bool simulatedParanoidSet = false;
-    const int simulatedParanoid = qEnvironmentVariableIntValue("PERFDASH_SIMULATE_PERF_PARANOID", &simulatedParanoidSet);
+    const int simulatedParanoid
+        = qEnvironmentVariableIntValue("PERFDASH_SIMULATE_PERF_PARANOID", &simulatedParanoidSet);
     if (simulatedErrno > 0)
         system.openEvent = [simulatedErrno](perf_event_attr*, pid_t, int) { return -simulatedErrno; };
     if (simulatedParanoidSet)
@@ -112,7 +115,9 @@ PerfSystem PerfSystem::real()
     if (!system.paranoid)
         system.paranoid = [] { return readIntFile("/proc/sys/kernel/perf_event_paranoid", -100); };
     system.ownerUid = [](pid_t pid) -> qint64 {
-        struct stat st {};
+        struct stat st
+        {
+        };
         const QByteArray path = "/proc/" + QByteArray::number(pid);
         return ::stat(path.constData(), &st) == 0 ? qint64(st.st_uid) : -1;
     };
@@ -128,13 +133,22 @@ QString perfOpenProblem(int error, pid_t pid, int paranoid, qint64 ownerUid, qin
     switch (error) {
     case EACCES:
     case EPERM:
-        if (ownerUid >= 0 && ownerUid != ourUid)
-            return QStringLiteral("cannot profile process %1: it belongs to uid %2, not to you (uid %3); the kernel lets "
-                                  "an unprivileged user profile only their own processes. Run perfdash as that user, or: %4")
+        if (ownerUid >= 0 && ownerUid != ourUid) {
+            // The paranoid level is not the cause here: lowering it would not help.
+            const QString exe = QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath();
+            return QStringLiteral(
+                "cannot profile process %1: it belongs to uid %2, not to you (uid %3), and the kernel "
+                "lets a user profile only their own processes. Run perfdash as uid %2%4, or give it "
+                "the capabilities to profile any process: `sudo setcap cap_perfmon,cap_sys_ptrace+ep %5` "
+                "(CAP_PERFMON and CAP_SYS_PTRACE).")
                 .arg(pid)
                 .arg(ownerUid)
                 .arg(ourUid)
-                .arg(fixes);
+                .arg(paranoid > 2
+                        ? QStringLiteral(" (with `sudo sysctl kernel.perf_event_paranoid=2`: it is %1)").arg(paranoid)
+                        : QString())
+                .arg(exe);
+        }
         if (paranoid > 2)
             return QStringLiteral("cannot profile process %1: kernel.perf_event_paranoid is %2, which forbids "
                                   "perf_event_open to unprivileged users (2 allows profiling your own processes' user "
@@ -142,8 +156,9 @@ QString perfOpenProblem(int error, pid_t pid, int paranoid, qint64 ownerUid, qin
                 .arg(pid)
                 .arg(paranoid)
                 .arg(fixes);
-        return QStringLiteral("cannot profile process %1: perf_event_open was refused (%2; kernel.perf_event_paranoid is "
-                              "%3; a container or seccomp policy may forbid it). %4")
+        return QStringLiteral(
+            "cannot profile process %1: perf_event_open was refused (%2; kernel.perf_event_paranoid is "
+            "%3; a container or seccomp policy may forbid it). %4")
             .arg(pid)
             .arg(QString::fromLocal8Bit(std::strerror(error)))
             .arg(paranoid)
@@ -187,6 +202,14 @@ bool PerfEventSource::open(pid_t pid, const Options& options, QString* error)
 {
     m_pid = pid;
     m_options = options;
+    if (m_options.dataPages <= 0) {
+        // Deeper where nothing limits it: 4x the time for the reader to come back at 999 Hz on
+        // a loaded machine (about 60 ms per CPU at 516 KiB with 8 KiB stacks).
+        rlimit locked {};
+        const bool unlimited
+            = geteuid() == 0 || (getrlimit(RLIMIT_MEMLOCK, &locked) == 0 && locked.rlim_cur == RLIM_INFINITY);
+        m_options.dataPages = unlimited ? 512 : 128;
+    }
     const int maxRate = readIntFile("/proc/sys/kernel/perf_event_max_sample_rate", 100000);
     m_frequencyHz = std::clamp(options.frequencyHz, 1, std::max(1, maxRate));
     m_regMask = perfUserRegisterMask();
@@ -237,7 +260,7 @@ bool PerfEventSource::openThread(pid_t tid, QString* error)
             attr.sample_regs_user = m_regMask;
             attr.sample_stack_user = m_options.stackBytes;
         }
-        attr.exclude_kernel = 1;
+        attr.exclude_kernel = m_kernel ? 0 : 1;
         attr.exclude_hv = 1;
         attr.exclude_callchain_kernel = 1;
         attr.inherit = 1;
@@ -250,7 +273,13 @@ bool PerfEventSource::openThread(pid_t tid, QString* error)
         attr.clockid = CLOCK_MONOTONIC;
         attr.watermark = 1;
         attr.wakeup_watermark = std::uint32_t(m_options.dataPages) * std::uint32_t(getpagesize()) / 4;
-        const int fd = m_system.openEvent(&attr, tid, m_cpus[i]);
+        int fd = m_system.openEvent(&attr, tid, m_cpus[i]);
+        if (m_kernel && m_fds.empty() && (fd == -EACCES || fd == -EPERM)) {
+            // Kernel samples are refused (paranoid 2, no CAP_PERFMON): user space only, as perf falls back to :u.
+            m_kernel = false;
+            attr.exclude_kernel = 1;
+            fd = m_system.openEvent(&attr, tid, m_cpus[i]);
+        }
         if (fd < 0) {
             const int err = -fd;
             *error = perfOpenProblem(err, m_pid, m_system.paranoid ? m_system.paranoid() : -100,

@@ -17,7 +17,8 @@ namespace perfdash {
 
 /// Where the profiler meets the kernel; tests replace these to simulate what this machine cannot
 /// show (a paranoid level of 3, a process of another user).
-struct PerfSystem {
+struct PerfSystem
+{
     /// perf_event_open(2): a file descriptor, or -errno.
     std::function<int(perf_event_attr* attr, pid_t tid, int cpu)> openEvent;
     /// /proc/sys/kernel/perf_event_paranoid; -100 when unreadable.
@@ -33,17 +34,20 @@ QString perfOpenProblem(int error, pid_t pid, int paranoid, qint64 ownerUid, qin
 
 /**
  * The kernel side of profiling one process: a software cpu-clock sampling event per thread and
- * CPU, user space only, with `inherit` so that threads created later are sampled too, all of one
- * CPU writing into that CPU's ring buffer (PERF_EVENT_IOC_SET_OUTPUT), as `perf record -p` does.
- * Not thread-safe: the profiler's reader thread owns it.
+ * CPU, kernel time included where the kernel allows it (else user space only), with `inherit` so that threads created
+ * later are sampled too, all of one CPU writing into that CPU's ring buffer (PERF_EVENT_IOC_SET_OUTPUT), as `perf
+ * record -p` does. Not thread-safe: the profiler's reader thread owns it.
  */
 class PerfEventSource
 {
 public:
-    struct Options {
+    struct Options
+    {
         int frequencyHz = 499;
         std::uint32_t stackBytes = 8192; ///< user stack copied per sample, for CFI unwinding
-        int dataPages = 128; ///< per CPU buffer; 128 + 1 pages = perf's default 516 KiB mlock budget
+        /// Per CPU buffer; 0: 512 pages (2 MiB) where locked memory is not limited (root), else 128
+        /// (+ 1 = 516 KiB, perf's default and an unprivileged user's perf_event_mlock_kb budget).
+        int dataPages = 0;
     };
     explicit PerfEventSource(PerfSystem system = PerfSystem::real());
     ~PerfEventSource();
@@ -64,13 +68,17 @@ public:
     void drain(const std::function<void(const perf_event_header& header, const std::uint8_t* record)>& handle);
 
     int regCount() const { return m_regCount; }
+    /// Kernel time is sampled too (into the [kernel] frame): the kernel allowed it (paranoid <= 1,
+    /// CAP_PERFMON); otherwise user space only, as an unprivileged user at paranoid 2 gets.
+    bool kernelSampled() const { return m_kernel; }
     int frequencyHz() const { return m_frequencyHz; }
     std::size_t eventCount() const { return m_fds.size(); }
 
 private:
     bool openThread(pid_t tid, QString* error);
 
-    struct Buffer {
+    struct Buffer
+    {
         int fd = -1;
         void* base = nullptr;
         std::size_t length = 0;
@@ -80,6 +88,7 @@ private:
     Options m_options;
     int m_frequencyHz = 0;
     int m_regCount = 0;
+    bool m_kernel = true;
     std::uint64_t m_regMask = 0;
     std::vector<int> m_cpus;
     std::vector<Buffer> m_buffers; ///< one per CPU, index as m_cpus

@@ -18,7 +18,8 @@ namespace perfdash::perf {
  *   u64 abi; u64 regs[popcount(sample_regs_user)]  (regs only when abi != 0)
  *   u64 size; u8 data[size]; u64 dyn_size            (dyn_size only when size != 0)
  */
-struct Sample {
+struct Sample
+{
     std::uint64_t ip = 0;
     std::uint32_t pid = 0;
     std::uint32_t tid = 0;
@@ -35,7 +36,8 @@ bool parseSample(const std::uint8_t* data, std::size_t size, int regCount, Sampl
 
 /// PERF_RECORD_MMAP2: u32 pid, tid; u64 addr, len, pgoff; u32 maj, min; u64 ino, ino_generation;
 /// u32 prot, flags; char filename[].
-struct Mmap {
+struct Mmap
+{
     std::uint32_t pid = 0;
     std::uint32_t tid = 0;
     std::uint64_t addr = 0;
@@ -47,8 +49,8 @@ struct Mmap {
 bool parseMmap2(const std::uint8_t* data, std::size_t size, Mmap* out);
 
 /// PERF_RECORD_COMM: u32 pid, tid; char comm[].
-bool parseComm(const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid,
-    std::string_view* comm);
+bool parseComm(
+    const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid, std::string_view* comm);
 
 /// PERF_RECORD_FORK / PERF_RECORD_EXIT: u32 pid, ppid, tid, ptid; u64 time.
 bool parseTask(const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid);
@@ -58,5 +60,8 @@ bool parseLost(const std::uint8_t* data, std::size_t size, bool lostSamplesRecor
 
 /// The markers the kernel puts into a callchain between the kernel and user parts.
 constexpr std::uint64_t kContextMax = std::uint64_t(-4095);
+
+/// The address a stack holds for time in the kernel (every kernel address is this one frame).
+constexpr std::uint64_t kKernelAddress = std::uint64_t(-8192);
 
 } // namespace perfdash::perf

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "processprofiler.h"
 
+#include "perfrecords.h"
 #include "recordprocessor.h"
+#include "recordqueue.h"
 
 #include <QDir>
 #include <QFile>
@@ -84,39 +86,91 @@ bool ProcessProfiler::start(QString* error)
         return false;
     }
     m_frequencyHz = m_source->frequencyHz();
-    m_processor = std::make_unique<RecordProcessor>(pid_t(m_pid), m_source->regCount());
+    m_queue = std::make_unique<RecordQueue>();
+    readCpuTimes();
+    // The events sample from now on: the reader first, before anything that takes time (the
+    // processor reads every module's mappings).
+    m_reader = std::thread([this] { read(); });
+    auto processor = std::make_unique<RecordProcessor>(pid_t(m_pid), m_source->regCount());
+    {
+        std::lock_guard lock(m_mutex);
+        m_processor = std::move(processor);
+    }
     const QString tasks = QStringLiteral("/proc/%1/task").arg(m_pid);
     for (const QString& tid : QDir(tasks).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
-        m_processor->setThreadName(tid.toLongLong(), readComm(tasks + QLatin1Char('/') + tid + QStringLiteral("/comm")));
-    m_thread = std::thread([this] { run(); });
+        m_processor->setThreadName(
+            tid.toLongLong(), readComm(tasks + QLatin1Char('/') + tid + QStringLiteral("/comm")));
+    m_processing = std::thread([this] { processRecords(); });
     return true;
 }
 
 void ProcessProfiler::stop()
 {
     m_stop.store(true);
-    if (m_thread.joinable())
-        m_thread.join();
+    if (m_reader.joinable())
+        m_reader.join();
+    if (m_processing.joinable())
+        m_processing.join();
+    waitNamed(30000); // what is read is named before anyone exports it
 }
 
-void ProcessProfiler::run()
+bool ProcessProfiler::readCpuTimes()
 {
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(m_pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return false;
+    const QByteArray line = stat.readAll();
+    const qsizetype paren = line.lastIndexOf(')'); // the name may hold spaces and parentheses
+    // After the name: state (field 3) ... utime (14), stime (15).
+    const QList<QByteArray> fields = line.mid(paren + 2).split(' ');
+    if (paren < 0 || fields.size() < 13)
+        return false;
+    const CpuTimes times { monotonicNs(), fields[11].toULongLong(), fields[12].toULongLong() };
+    std::lock_guard lock(m_cpuMutex);
+    if (!m_firstCpuTimes)
+        m_firstCpuTimes = times;
+    m_cpuTimes.push_back(times);
+    while (m_cpuTimes.size() > 2 && m_cpuTimes.front().timeNs + 61'000'000'000ull < times.timeNs)
+        m_cpuTimes.pop_front();
+    return true;
+}
+
+double ProcessProfiler::kernelShare(int lastSeconds) const
+{
+    std::lock_guard lock(m_cpuMutex);
+    if (!m_firstCpuTimes || m_cpuTimes.empty())
+        return -1;
+    const CpuTimes& last = m_cpuTimes.back();
+    CpuTimes first = *m_firstCpuTimes;
+    if (lastSeconds > 0) {
+        const std::uint64_t from
+            = last.timeNs - std::min<std::uint64_t>(last.timeNs, std::uint64_t(lastSeconds) * 1'000'000'000ull);
+        const auto it
+            = std::find_if(m_cpuTimes.begin(), m_cpuTimes.end(), [&](const CpuTimes& t) { return t.timeNs >= from; });
+        first = it != m_cpuTimes.end() ? *it : last;
+    }
+    const std::uint64_t user = last.user - first.user, kernel = last.kernel - first.kernel;
+    return user + kernel == 0 ? -1 : double(kernel) / double(user + kernel);
+}
+
+void ProcessProfiler::read()
+{
+    // Copies only: every record goes into the queue at once, whatever the processor is doing.
     std::uint64_t lastCheck = monotonicNs();
     bool rescanned = false;
-    const auto handle = [this](const perf_event_header& header, const std::uint8_t* record) {
-        std::lock_guard lock(m_mutex);
-        m_processor->process(header, record);
-        if (const pid_t forked = m_processor->lastForkedThread()) {
-            m_source->noteInheritedThread(forked);
-            m_processor->setThreadName(forked,
-                readComm(QStringLiteral("/proc/%1/task/%2/comm").arg(m_pid).arg(forked)));
+    const auto copy = [this](const perf_event_header& header, const std::uint8_t* record) {
+        if (header.type == PERF_RECORD_FORK) {
+            std::uint32_t pid = 0, tid = 0;
+            if (perf::parseTask(record, header.size, &pid, &tid) && qint64(pid) == m_pid)
+                m_source->noteInheritedThread(pid_t(tid));
         }
-        if (header.type == PERF_RECORD_SAMPLE)
-            m_samples.fetch_add(1, std::memory_order_relaxed);
+        m_queue->append(header, record);
     };
+    bool gone = false;
     while (!m_stop.load()) {
         const bool open = m_source->wait(50);
-        m_source->drain(handle);
+        m_source->drain(copy);
+        m_queue->publish();
         if (!open && processAlive(m_pid)) {
             // The thread that owns the buffers ended (a main thread that called pthread_exit) while
             // others run and still write into them: poll no longer waits, so pace the reads.
@@ -132,15 +186,40 @@ void ProcessProfiler::run()
         }
         if (!open || now - lastCheck > 500'000'000) {
             lastCheck = now;
-            if (!open || !processAlive(m_pid)) {
-                m_source->drain(handle);
-                m_exited.store(true);
-                QMetaObject::invokeMethod(this, [this] { Q_EMIT exited(); }, Qt::QueuedConnection);
-                return;
+            const bool alive = readCpuTimes() && processAlive(m_pid);
+            if (!open || !alive) {
+                gone = true;
+                break;
             }
         }
     }
-    m_source->drain(handle);
+    m_source->drain(copy);
+    if (gone)
+        m_exitSeen.store(true);
+    m_queue->close();
+}
+
+void ProcessProfiler::processRecords()
+{
+    const auto handle = [this](const perf_event_header& header, const std::uint8_t* record) {
+        m_processor->process(header, record);
+        if (const pid_t forked = m_processor->lastForkedThread())
+            m_processor->setThreadName(
+                forked, readComm(QStringLiteral("/proc/%1/task/%2/comm").arg(m_pid).arg(forked)));
+        if (header.type == PERF_RECORD_SAMPLE)
+            m_samples.store(m_processor->aggregate().samples(), std::memory_order_relaxed);
+    };
+    while (m_queue->wait(50)) {
+        std::lock_guard lock(m_mutex); // per batch, not per record: snapshots come in between
+        m_queue->take(handle);
+    }
+    if (!m_exitSeen.load())
+        return;
+    // The process is gone and its last samples are read: once they are named, say so.
+    m_processor->waitNamed(30000);
+    m_exited.store(true);
+    QMetaObject::invokeMethod(
+        this, [this] { Q_EMIT exited(); }, Qt::QueuedConnection);
 }
 
 ProfileSnapshotPtr ProcessProfiler::snapshot(const ProfileQuery& query) const
@@ -148,25 +227,44 @@ ProfileSnapshotPtr ProcessProfiler::snapshot(const ProfileQuery& query) const
     auto snapshot = std::make_shared<ProfileSnapshot>();
     {
         std::lock_guard lock(m_mutex);
-        if (m_processor) {
-            *snapshot = m_processor->aggregate().snapshot(query, monotonicNs(), m_processor->functions());
-            snapshot->stats = m_processor->stats();
-        }
+        if (m_processor)
+            *snapshot = m_processor->snapshot(query, monotonicNs());
     }
     snapshot->pid = m_pid;
     snapshot->process = m_name;
-    snapshot->stats.frequencyHz = m_frequencyHz;
-    snapshot->stats.exited = m_exited.load();
+    fillStats(&snapshot->stats, query.lastSeconds);
     return snapshot;
+}
+
+void ProcessProfiler::fillStats(ProfileStats* stats, int lastSeconds) const
+{
+    stats->frequencyHz = m_frequencyHz;
+    stats->exited = m_exited.load();
+    stats->kernelSampled = m_source && m_source->kernelSampled();
+    if (m_queue) {
+        stats->queueRefused = m_queue->refusedSamples();
+        stats->lost += stats->queueRefused;
+    }
+    stats->kernelShare = kernelShare(lastSeconds);
 }
 
 ProfileStats ProcessProfiler::stats() const
 {
-    std::lock_guard lock(m_mutex);
-    ProfileStats stats = m_processor ? m_processor->stats() : ProfileStats {};
-    stats.frequencyHz = m_frequencyHz;
-    stats.exited = m_exited.load();
+    ProfileStats stats;
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_processor)
+            stats = m_processor->stats();
+    }
+    fillStats(&stats, 0);
     return stats;
+}
+
+bool ProcessProfiler::waitNamed(int timeoutMs) const
+{
+    // Not under m_mutex: the processor goes on meanwhile (the symbolizer is thread-safe, and the
+    // processor is set once, by start(), before any thread runs).
+    return !m_processor || m_processor->waitNamed(timeoutMs);
 }
 
 } // namespace perfdash

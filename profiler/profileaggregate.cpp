@@ -10,74 +10,71 @@ ProfileAggregate::ProfileAggregate()
     m_nodes.push_back({ 0, 0 });
 }
 
+bool ProfileAggregate::child(std::uint32_t parent, std::uint32_t function, std::uint32_t* node)
+{
+    const std::uint64_t edge = (std::uint64_t(parent) << 32) | function;
+    if (const auto it = m_children.find(edge); it != m_children.end()) {
+        *node = it->second;
+        return true;
+    }
+    if (m_nodes.size() >= kMaxNodes)
+        return false;
+    const auto id = std::uint32_t(m_nodes.size());
+    m_nodes.push_back({ parent, function });
+    m_children.emplace(edge, id);
+    *node = id;
+    return true;
+}
+
+void ProfileAggregate::clearTrie()
+{
+    m_nodes.resize(1);
+    m_children.clear();
+}
+
 void ProfileAggregate::add(qint64 tid, std::uint64_t timeNs, std::span<const std::uint32_t> frames, std::uint64_t count)
 {
     std::uint32_t node = 0;
     bool cut = false;
     for (std::uint32_t function : frames) {
-        const std::uint64_t edge = (std::uint64_t(node) << 32) | function;
-        const auto it = m_children.find(edge);
-        if (it != m_children.end()) {
-            node = it->second;
-            continue;
-        }
-        if (m_nodes.size() >= kMaxNodes) {
+        if (!child(node, function, &node)) {
             cut = true;
             break;
         }
-        const auto id = std::uint32_t(m_nodes.size());
-        m_nodes.push_back({ node, function });
-        m_children.emplace(edge, id);
-        node = id;
     }
     m_truncated += cut ? count : 0;
-    m_samples += count;
-    const Key key = (std::uint64_t(std::uint32_t(tid)) << 32) | node;
-    m_session[key] += count;
-    const std::uint64_t second = timeNs / 1'000'000'000ull;
-    if (m_seconds.empty() || m_seconds.back().second < second) {
-        m_seconds.push_back({ second, {} });
-        while (m_seconds.size() > std::size_t(kSecondsKept)
-            || (m_seconds.size() > 1 && m_seconds.front().second + kSecondsKept <= second))
-            m_seconds.pop_front();
-    }
-    // A late sample from another CPU's buffer goes into its own second when that is still kept.
-    auto slot = std::find_if(m_seconds.rbegin(), m_seconds.rend(), [&](const Second& s) { return s.second <= second; });
-    if (slot != m_seconds.rend() && slot->second == second)
-        slot->counts[key] += count;
+    m_counts.add({ std::uint32_t(tid), 0, node }, timeNs, count);
 }
 
-ProfileSnapshot ProfileAggregate::snapshot(const ProfileQuery& query, std::uint64_t nowNs, const FunctionTable& functions) const
+ProfileSnapshot ProfileAggregate::snapshot(
+    const ProfileQuery& query, std::uint64_t nowNs, const FunctionTable& functions) const
+{
+    ProfileSnapshot s = build(m_counts.range(query.lastSeconds, nowNs), query, functions.all(), m_threadNames);
+    s.stats.samples = m_counts.samples();
+    s.stats.truncatedStacks = m_truncated;
+    return s;
+}
+
+ProfileSnapshot ProfileAggregate::build(const SampleCountMap& counts, const ProfileQuery& query,
+    std::vector<ProfileFunction> functions, const std::map<qint64, QString>& threadNames) const
 {
     ProfileSnapshot snapshot;
     snapshot.query = query;
-    snapshot.functions = functions.all();
-    std::unordered_map<Key, std::uint64_t> range;
-    const std::unordered_map<Key, std::uint64_t>* counts = &m_session;
-    if (query.lastSeconds > 0) {
-        const std::uint64_t now = nowNs / 1'000'000'000ull;
-        for (const Second& s : m_seconds) {
-            if (s.second + std::uint64_t(query.lastSeconds) > now) {
-                for (const auto& [key, count] : s.counts)
-                    range[key] += count;
-            }
-        }
-        counts = &range;
-    }
+    snapshot.functions = std::move(functions);
     std::map<qint64, std::uint64_t> perThread;
-    for (const auto& [tid, name] : m_threadNames)
+    for (const auto& [tid, name] : threadNames)
         perThread[tid];
     // Only the nodes on counted paths are copied: a snapshot is as large as what it shows.
     std::unordered_map<std::uint32_t, std::uint32_t> copied { { 0, 0 } };
     snapshot.nodes.push_back({});
     std::vector<std::uint32_t> chain;
-    for (const auto& [key, count] : *counts) {
-        const qint64 tid = qint64(key >> 32);
+    for (const auto& [key, count] : counts) {
+        const qint64 tid = qint64(key.tid);
         perThread[tid] += count;
         if (query.tid != 0 && tid != query.tid)
             continue;
         chain.clear();
-        for (std::uint32_t node = std::uint32_t(key); node != 0 && !copied.count(node); node = m_nodes[node].parent)
+        for (std::uint32_t node = key.node; node != 0 && !copied.count(node); node = m_nodes[node].parent)
             chain.push_back(node);
         for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
             const std::uint32_t parent = copied.at(m_nodes[*it].parent);
@@ -89,7 +86,7 @@ ProfileSnapshot ProfileAggregate::snapshot(const ProfileQuery& query, std::uint6
             snapshot.nodes[parent].children.push_back(id);
             copied.emplace(*it, id);
         }
-        std::uint32_t at = copied.at(std::uint32_t(key));
+        std::uint32_t at = copied.at(key.node);
         snapshot.nodes[at].self += count;
         for (;;) {
             snapshot.nodes[at].total += count;
@@ -106,21 +103,15 @@ ProfileSnapshot ProfileAggregate::snapshot(const ProfileQuery& query, std::uint6
         });
     }
     for (const auto& [tid, samples] : perThread) {
-        const auto name = m_threadNames.find(tid);
-        snapshot.threads.push_back({ tid, name != m_threadNames.end() ? name->second : QString(), samples });
+        const auto name = threadNames.find(tid);
+        snapshot.threads.push_back({ tid, name != threadNames.end() ? name->second : QString(), samples });
     }
-    snapshot.stats.samples = m_samples;
-    snapshot.stats.truncatedStacks = m_truncated;
     return snapshot;
 }
 
 std::size_t ProfileAggregate::memoryBytes() const
 {
-    // Hash nodes cost about a key, a value, a next pointer and a bucket pointer each.
-    std::size_t bytes = m_nodes.capacity() * sizeof(Node) + m_children.size() * 32 + m_session.size() * 40;
-    for (const Second& s : m_seconds)
-        bytes += s.counts.size() * 40 + sizeof(Second);
-    return bytes;
+    return m_nodes.capacity() * sizeof(Node) + m_children.size() * 32 + m_counts.memoryBytes();
 }
 
 } // namespace perfdash

@@ -5,6 +5,16 @@
 
 namespace perfdash {
 
+QString kernelNote(const ProfileStats& stats)
+{
+    if (stats.kernelShare < 0)
+        return {};
+    return QStringLiteral("; %1% of its CPU in the kernel%2")
+        .arg(stats.kernelShare * 100, 0, 'f', 0)
+        .arg(stats.kernelSampled ? QStringLiteral(" ([kernel] frames)")
+                                 : QStringLiteral(" (not sampled: user space only)"));
+}
+
 Profiler::Profiler(QObject* parent)
     : QObject(parent)
 {
@@ -17,6 +27,8 @@ Profiler::~Profiler()
 
 ProcessProfiler* Profiler::profile(qint64 pid, QString* error)
 {
+    if (std::find(m_requested.begin(), m_requested.end(), pid) == m_requested.end())
+        m_requested.push_back(pid);
     if (ProcessProfiler* existing = profilerFor(pid); existing && !existing->hasExited())
         return existing;
     auto profiler = std::make_unique<ProcessProfiler>(pid, m_options, m_system);
@@ -55,9 +67,20 @@ std::vector<ProcessProfiler*> Profiler::profilers() const
 std::vector<ProfileSnapshotPtr> Profiler::sessionSnapshots() const
 {
     std::vector<ProfileSnapshotPtr> snapshots;
-    for (const auto& [pid, profiler] : m_profilers)
+    for (const auto& [pid, profiler] : m_profilers) {
+        profiler->waitNamed(30000); // names come on the symbolizer's thread: all of them, for an export
         snapshots.push_back(profiler->snapshot({}));
+    }
     return snapshots;
+}
+
+qint64 profileToShow(qint64 selectedPid, qint64 chartedPid, const std::vector<qint64>& requested)
+{
+    if (selectedPid > 0)
+        return selectedPid;
+    if (chartedPid > 0)
+        return chartedPid;
+    return requested.empty() ? 0 : requested.front();
 }
 
 QString Profiler::summary(int seconds, int top) const
@@ -72,10 +95,11 @@ QString Profiler::summary(int seconds, int top) const
         const std::vector<FunctionCost> costs = s->topFunctions();
         for (std::size_t i = 0; i < costs.size() && int(i) < top; ++i) {
             if (costs[i].self > 0)
-                functions.append(QStringLiteral("%1 %2%").arg(s->functions[costs[i].function].name.left(40))
+                functions.append(QStringLiteral("%1 %2%")
+                                     .arg(s->functions[costs[i].function].name.left(40))
                                      .arg(100.0 * double(costs[i].self) / all, 0, 'f', 1));
         }
-        text += QStringLiteral("  profile %1 %2%3: %4 samples/%5s at %6 Hz (lost %7)%8%9\n")
+        text += QStringLiteral("  profile %1 %2%3: %4 samples/%5s at %6 Hz (lost %7)%8%9%10\n")
                     .arg(pid)
                     .arg(s->process)
                     .arg(s->stats.exited ? QStringLiteral(" (exited)") : QString())
@@ -83,6 +107,7 @@ QString Profiler::summary(int seconds, int top) const
                     .arg(seconds)
                     .arg(s->stats.frequencyHz)
                     .arg(s->stats.lost)
+                    .arg(kernelNote(s->stats))
                     .arg(functions.isEmpty() ? QString() : QStringLiteral(": "))
                     .arg(functions.join(QStringLiteral(", ")));
     }

@@ -35,6 +35,10 @@ public:
     /// The last refusal for @p pid, empty when it is profiled.
     QString problemFor(qint64 pid) const { return m_problems.value(pid); }
     std::vector<ProcessProfiler*> profilers() const;
+    /// Every process profile() was asked for, in the order asked (refused ones too).
+    const std::vector<qint64>& requested() const { return m_requested; }
+    /// Processes whose profile was asked for and refused, and not taken since.
+    int refusedCount() const { return int(m_problems.size()); }
     /// Session snapshots of every process, for the folded export.
     std::vector<ProfileSnapshotPtr> sessionSnapshots() const;
     void stopAll();
@@ -52,6 +56,18 @@ private:
     std::map<qint64, std::unique_ptr<ProcessProfiler>> m_profilers;
     std::vector<std::unique_ptr<ProcessProfiler>> m_retired; ///< exited and profiled again
     QHash<qint64, QString> m_problems;
+    std::vector<qint64> m_requested;
 };
+
+/**
+ * Which process's profile a window shows: the selected one; else the one whose operation is
+ * charted; else the first process a profile was asked for (a process attached with --profile
+ * and not instrumented has no operation to chart; a refused one shows why); else none (0).
+ */
+qint64 profileToShow(qint64 selectedPid, qint64 chartedPid, const std::vector<qint64>& requested);
+
+/// "; 56% of its CPU in the kernel (not sampled: user space only)": what the flame graph leaves
+/// out, from /proc; empty when unknown.
+QString kernelNote(const ProfileStats& stats);
 
 } // namespace perfdash

@@ -14,7 +14,7 @@ RecordProcessor::RecordProcessor(pid_t pid, int regCount)
     : m_pid(pid)
     , m_regCount(regCount)
     , m_unwinder(pid, regCount)
-    , m_symbolizer(pid, &m_functions)
+    , m_symbolizer(std::make_unique<Symbolizer>(pid))
 {
     m_unwinder.refreshModules();
 }
@@ -28,22 +28,38 @@ void RecordProcessor::process(const perf_event_header& header, const std::uint8_
         if (!perf::parseSample(record, header.size, m_regCount, &sample) || pid_t(sample.pid) != m_pid)
             return;
         switch (m_unwinder.unwind(sample, &m_pcs)) {
-        case Unwinder::Method::Cfi: ++m_stats.cfiStacks; break;
-        case Unwinder::Method::FramePointers: ++m_stats.framePointerStacks; break;
-        case Unwinder::Method::IpOnly: ++m_stats.ipOnlyStacks; break;
+        case Unwinder::Method::Cfi:
+            ++m_stats.cfiStacks;
+            break;
+        case Unwinder::Method::FramePointers:
+            ++m_stats.framePointerStacks;
+            break;
+        case Unwinder::Method::IpOnly:
+            ++m_stats.ipOnlyStacks;
+            break;
         }
-        m_frames.clear();
-        for (std::uint64_t pc : m_pcs)
-            m_symbolizer.resolve(m_unwinder.dwfl(), pc, &m_frames);
-        std::reverse(m_frames.begin(), m_frames.end()); // outermost first
-        m_aggregate.add(sample.tid, sample.timeNs, m_frames);
+        // In the kernel (where the kernel allows kernel samples): the user stack that entered it,
+        // under one [kernel] frame.
+        if ((header.misc & PERF_RECORD_MISC_CPUMODE_MASK) == PERF_RECORD_MISC_KERNEL) {
+            ++m_stats.kernelSamples;
+            if (!m_pcs.empty() && m_pcs.front() == sample.ip)
+                m_pcs.front() = perf::kKernelAddress;
+            else
+                m_pcs.insert(m_pcs.begin(), perf::kKernelAddress);
+        }
+        std::reverse(m_pcs.begin(), m_pcs.end()); // outermost first
+        m_fresh.clear();
+        // The thread and the time are kept up to here, where the sample is counted: a stage that
+        // knows what ran on that thread at that instant gives the key its context.
+        m_aggregate.add({ sample.tid, 0, 0 }, sample.timeNs, m_pcs, &m_fresh);
+        m_symbolizer->request(m_fresh);
         break;
     }
     case PERF_RECORD_MMAP2: {
         perf::Mmap mmap;
         if (perf::parseMmap2(record, header.size, &mmap) && (mmap.prot & PROT_EXEC) && pid_t(mmap.pid) == m_pid) {
             m_unwinder.modulesChanged();
-            m_symbolizer.clearCache();
+            m_symbolizer->modulesChanged();
         }
         break;
     }
@@ -54,7 +70,7 @@ void RecordProcessor::process(const perf_event_header& header, const std::uint8_
             m_aggregate.setThreadName(tid, QString::fromUtf8(comm.data(), qsizetype(comm.size())));
             if (header.misc & PERF_RECORD_MISC_COMM_EXEC) { // a new program: new modules
                 m_unwinder.modulesChanged();
-                m_symbolizer.clearCache();
+                m_symbolizer->modulesChanged();
             }
         }
         break;
@@ -80,12 +96,25 @@ void RecordProcessor::process(const perf_event_header& header, const std::uint8_
     }
 }
 
+ProfileSnapshot RecordProcessor::snapshot(const ProfileQuery& query, std::uint64_t nowNs)
+{
+    ProfileSnapshot s = m_aggregate.snapshot(query, nowNs, *m_symbolizer);
+    const std::uint64_t unknown = s.stats.unknownFrames;
+    s.stats = stats();
+    s.stats.unknownFrames = unknown;
+    return s;
+}
+
 ProfileStats RecordProcessor::stats() const
 {
     ProfileStats stats = m_stats;
     stats.samples = m_aggregate.samples();
     stats.truncatedStacks = m_aggregate.truncated();
-    stats.unknownFrames = m_symbolizer.unknownFrames();
+    stats.addresses = m_aggregate.addressCount();
+    const Symbolizer::Stats names = m_symbolizer->stats();
+    stats.namedAddresses = names.named;
+    stats.symbolLookups = names.lookups;
+    stats.modulesIndexed = names.modulesIndexed;
     return stats;
 }
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "symbolizer.h"
 
+#include "perfrecords.h"
+#include "symbolindex.h"
+
 #include <QFile>
 #include <QFileInfo>
 
@@ -10,6 +13,7 @@
 #include <elfutils/libdwfl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -31,12 +35,6 @@ std::uint32_t FunctionTable::intern(const ProfileFunction& function)
     return it->second;
 }
 
-Symbolizer::Symbolizer(pid_t pid, FunctionTable* functions)
-    : m_pid(pid)
-    , m_functions(functions)
-{
-}
-
 QString Symbolizer::demangle(const char* name)
 {
     if (!name)
@@ -54,31 +52,16 @@ QString Symbolizer::demangle(const char* name)
     return QString::fromUtf8(name);
 }
 
-void Symbolizer::resolve(Dwfl* dwfl, std::uint64_t pc, std::vector<std::uint32_t>* out)
-{
-    if (const auto it = m_cache.find(pc); it != m_cache.end()) {
-        const bool unknown = it->second.size() == 1 && it->second.front() == FunctionTable::kUnknown;
-        // An unknown address may be JIT code compiled since: when the JIT's map changed, ask again.
-        if (!unknown || !jitMapChanged()) {
-            out->insert(out->end(), it->second.begin(), it->second.end());
-            m_unknown += unknown ? 1 : 0;
-            return;
-        }
-        loadJitMap(); // and forgets the cache
-    }
-    if (m_cache.size() >= kMaxCache)
-        m_cache.clear();
-    std::vector<std::uint32_t> functions;
-    resolveUncached(dwfl, pc, &functions);
-    if (functions.empty()) {
-        functions.push_back(FunctionTable::kUnknown);
-        ++m_unknown;
-    }
-    out->insert(out->end(), functions.begin(), functions.end());
-    m_cache.emplace(pc, std::move(functions));
-}
-
 namespace {
+char* g_debuginfoPath = nullptr; // libdw's default search path (.debug, /usr/lib/debug)
+
+const Dwfl_Callbacks kCallbacks = {
+    dwfl_linux_proc_find_elf,
+    dwfl_standard_find_debuginfo,
+    dwfl_offline_section_address,
+    &g_debuginfoPath,
+};
+
 QString fileLine(const char* file, int line)
 {
     if (!file || line <= 0)
@@ -103,22 +86,171 @@ QString dieName(Dwarf_Die* die)
     }
     return {};
 }
+
+QString symbolName(std::string_view raw)
+{
+    return Symbolizer::demangle(std::string(raw).c_str());
+}
 } // namespace
 
-void Symbolizer::resolveUncached(Dwfl* dwfl, std::uint64_t pc, std::vector<std::uint32_t>* out)
+SymbolResolver::SymbolResolver(pid_t pid)
+    : m_pid(pid)
+    , m_dwfl(dwfl_begin(&kCallbacks))
 {
-    Dwfl_Module* module = dwfl ? dwfl_addrmodule(dwfl, pc) : nullptr;
-    if (!module) {
-        resolveJit(pc, out);
-        return;
-    }
-    Dwarf_Addr low = 0;
-    const char* moduleName = dwfl_module_info(module, nullptr, &low, nullptr, nullptr, nullptr, nullptr, nullptr);
-    const QString moduleFile = QFileInfo(QString::fromUtf8(moduleName ? moduleName : "")).fileName();
+    refreshModules();
+}
 
-    GElf_Off offset = 0;
-    GElf_Sym symbol;
-    const char* symbolName = dwfl_module_addrinfo(module, pc, &offset, &symbol, nullptr, nullptr, nullptr);
+SymbolResolver::~SymbolResolver()
+{
+    m_modules.clear();
+    if (m_dwfl)
+        dwfl_end(m_dwfl);
+}
+
+void SymbolResolver::refreshModules()
+{
+    QFile file(QStringLiteral("/proc/%1/maps").arg(m_pid));
+    if (!file.open(QIODevice::ReadOnly))
+        return; // gone: what was read last stays
+    const QByteArray text = file.readAll();
+    if (text.isEmpty())
+        return;
+    std::vector<Mapping> maps;
+    for (const QByteArray& line : text.split('\n')) {
+        // start-end perms offset dev inode path
+        const QList<QByteArray> fields = line.simplified().split(' ');
+        if (fields.size() < 5)
+            continue;
+        const qsizetype dash = fields[0].indexOf('-');
+        bool ok1 = false, ok2 = false, ok3 = false;
+        Mapping m {};
+        m.start = fields[0].left(dash).toULongLong(&ok1, 16);
+        m.end = fields[0].mid(dash + 1).toULongLong(&ok2, 16);
+        m.pgoff = fields[2].toULongLong(&ok3, 16);
+        if (!ok1 || !ok2 || !ok3)
+            continue;
+        // The path may hold spaces: everything after the fifth field.
+        if (fields.size() > 5) {
+            const qsizetype at = line.indexOf(fields[5], line.indexOf(fields[4]) + fields[4].size());
+            m.path = line.mid(at).trimmed().toStdString();
+        }
+        m.file = fields[4] != "0" && !m.path.empty() && m.path[0] == '/' && m.path.rfind("/memfd:", 0) != 0;
+        maps.push_back(std::move(m));
+    }
+    std::sort(maps.begin(), maps.end(), [](const Mapping& a, const Mapping& b) { return a.start < b.start; });
+    m_maps = std::move(maps);
+    if (!m_dwfl)
+        return;
+    // Re-reporting keeps the modules already known (and their indexes).
+    dwfl_report_begin_add(m_dwfl);
+    dwfl_linux_proc_report(m_dwfl, m_pid);
+    dwfl_report_end(m_dwfl, nullptr, nullptr);
+}
+
+const SymbolResolver::Mapping* SymbolResolver::mappingOf(std::uint64_t pc) const
+{
+    auto it = std::upper_bound(
+        m_maps.begin(), m_maps.end(), pc, [](std::uint64_t value, const Mapping& m) { return value < m.start; });
+    if (it == m_maps.begin())
+        return nullptr;
+    --it;
+    return pc < it->end ? &*it : nullptr;
+}
+
+SymbolResolver::Module& SymbolResolver::moduleInfo(Dwfl_Module* module)
+{
+    auto it = m_modules.find(module);
+    if (it == m_modules.end()) {
+        Module info;
+        const char* name = dwfl_module_info(module, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+        info.file = QFileInfo(QString::fromUtf8(name ? name : "")).fileName();
+        info.index = std::make_unique<SymbolIndex>(SymbolIndex::build(module));
+        it = m_modules.emplace(module, std::move(info)).first;
+    }
+    return it->second;
+}
+
+std::vector<ProfileFunction> SymbolResolver::resolve(std::uint64_t pc)
+{
+    std::vector<ProfileFunction> out;
+    if (pc == perf::kKernelAddress) {
+        out.push_back({ QStringLiteral("[kernel]"), QStringLiteral("[kernel]"), {}, false });
+        return out;
+    }
+    const Mapping* mapping = mappingOf(pc);
+    if (!mapping || !mapping->file) {
+        // JIT code lives in anonymous memory; a module's address range (lowest to highest
+        // mapping of its file) may still cover it, so the JIT's map comes first.
+        if (resolveJit(pc, &out))
+            return out;
+        if (mapping && mapping->path != "[vdso]")
+            return out; // anonymous memory that no JIT named
+    }
+    Dwfl_Module* module = m_dwfl ? dwfl_addrmodule(m_dwfl, pc) : nullptr;
+    std::uint64_t address = pc;
+    if (mapping && mapping->file) {
+        // The address within the file this mapping maps, as the module sees its addresses: the
+        // same as pc unless the program mapped part of the file a second time elsewhere.
+        const char* name = module
+            ? dwfl_module_info(module, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr)
+            : nullptr;
+        if (!name || mapping->path != name) {
+            module = nullptr;
+            for (auto& [known, info] : m_modules) {
+                const char* knownName
+                    = dwfl_module_info(known, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+                if (knownName && mapping->path == knownName) {
+                    module = known;
+                    break;
+                }
+            }
+            if (!module) {
+                struct Find
+                {
+                    const std::string* path;
+                    Dwfl_Module* found;
+                } find { &mapping->path, nullptr };
+                dwfl_getmodules(
+                    m_dwfl,
+                    [](Dwfl_Module* m, void**, const char* n, Dwarf_Addr, void* arg) -> int {
+                        auto* f = static_cast<Find*>(arg);
+                        if (n && *f->path == n) {
+                            f->found = m;
+                            return DWARF_CB_ABORT;
+                        }
+                        return DWARF_CB_OK;
+                    },
+                    &find, 0);
+                module = find.found;
+            }
+        }
+        Dwarf_Addr bias = 0;
+        if (Elf* elf = module ? dwfl_module_getelf(module, &bias) : nullptr) {
+            const std::uint64_t offset = pc - mapping->start + mapping->pgoff;
+            std::size_t count = 0;
+            elf_getphdrnum(elf, &count);
+            for (std::size_t i = 0; i < count; ++i) {
+                GElf_Phdr header;
+                if (gelf_getphdr(elf, int(i), &header) && header.p_type == PT_LOAD && offset >= header.p_offset
+                    && offset < header.p_offset + header.p_filesz) {
+                    address = offset - header.p_offset + header.p_vaddr + bias;
+                    break;
+                }
+            }
+        }
+    }
+    if (!module)
+        return out;
+    resolveInModule(module, address, &out);
+    return out;
+}
+
+void SymbolResolver::resolveInModule(Dwfl_Module* module, std::uint64_t pc, std::vector<ProfileFunction>* out)
+{
+    Module& info = moduleInfo(module);
+    const QString& moduleFile = info.file;
+    const std::string_view raw = info.index->find(pc);
+    const QString symbol = raw.empty() ? QString() : symbolName(raw);
 
     QString location;
     if (Dwfl_Line* line = dwfl_module_getsrc(module, pc)) {
@@ -155,8 +287,7 @@ void Symbolizer::resolveUncached(Dwfl* dwfl, std::uint64_t pc, std::vector<std::
                 const int tag = dwarf_tag(scope);
                 if (tag == DW_TAG_inlined_subroutine) {
                     const QString name = dieName(scope);
-                    out->push_back(m_functions->intern(
-                        { name.isEmpty() ? QStringLiteral("[inlined]") : name, moduleFile, location, true }));
+                    out->push_back({ name.isEmpty() ? QStringLiteral("[inlined]") : name, moduleFile, location, true });
                     // The caller's line is where this was inlined.
                     Dwarf_Attribute attribute;
                     Dwarf_Word callFile = 0, callLine = 0;
@@ -166,60 +297,55 @@ void Symbolizer::resolveUncached(Dwfl* dwfl, std::uint64_t pc, std::vector<std::
                     else
                         location.clear();
                 } else if (tag == DW_TAG_subprogram) {
-                    QString name = symbolName ? demangle(symbolName) : dieName(scope);
+                    QString name = symbol.isEmpty() ? dieName(scope) : symbol;
                     if (name.isEmpty())
                         name = dieName(scope);
-                    out->push_back(m_functions->intern(
-                        { name.isEmpty() ? QStringLiteral("[unknown]") : name, moduleFile, location, false }));
+                    out->push_back(
+                        { name.isEmpty() ? QStringLiteral("[unknown]") : name, moduleFile, location, false });
                     std::free(chain);
                     return;
                 }
             }
             std::free(chain);
             out->clear(); // no enclosing function: the symbol table's word below
-        } else if (!symbolName && count > 0) {
+        } else if (symbol.isEmpty() && count > 0) {
             if (const QString name = dieName(&innermost); !name.isEmpty()) {
-                out->push_back(m_functions->intern({ name, moduleFile, location, false }));
+                out->push_back({ name, moduleFile, location, false });
                 return;
             }
         }
     }
-    if (symbolName) {
-        out->push_back(m_functions->intern({ demangle(symbolName), moduleFile, location, false }));
+    if (!symbol.isEmpty()) {
+        out->push_back({ symbol, moduleFile, location, false });
         return;
     }
     // No symbol: the address within its file, which `addr2line -e` or a symbol file resolves later.
+    Dwarf_Addr low = 0;
+    dwfl_module_info(module, nullptr, &low, nullptr, nullptr, nullptr, nullptr, nullptr);
     Dwarf_Addr fileBias = 0;
     dwfl_module_getelf(module, &fileBias);
     const std::uint64_t fileAddress = pc - (fileBias ? fileBias : low);
-    out->push_back(m_functions->intern(
-        { moduleFile + QStringLiteral("+0x") + QString::number(fileAddress, 16), moduleFile, {}, false }));
+    out->push_back({ moduleFile + QStringLiteral("+0x") + QString::number(fileAddress, 16), moduleFile, {}, false });
 }
 
-QString Symbolizer::jitMapPath() const
+void SymbolResolver::refreshJitMap()
 {
-    return QStringLiteral("/tmp/perf-%1.map").arg(m_pid);
-}
-
-bool Symbolizer::jitMapChanged()
-{
-    // Asked only for addresses cached as unknown, and answered from one stat at most every 250 ms:
-    // a stack with many unknown frames must not pay a system call per frame per sample.
+    // One stat at most every 250 ms: a JIT appends to its map all the time while it warms up.
     if (m_jitChecked.isValid() && m_jitChecked.elapsed() < 250)
-        return false;
+        return;
     m_jitChecked.start();
-    const qint64 size = QFileInfo(jitMapPath()).size();
-    return size > 0 && size != m_jitMapSize;
+    loadJitMap();
 }
 
-void Symbolizer::loadJitMap()
+void SymbolResolver::loadJitMap()
 {
     // /tmp/perf-PID.map: "START SIZE name" in hex, one a line, written by JITs (V8, the JVM's agents, LuaJIT).
-    QFile map(jitMapPath());
+    QFile map(QStringLiteral("/tmp/perf-%1.map").arg(m_pid));
     const qint64 size = map.size();
     if (size <= 0 || size == m_jitMapSize)
         return;
     m_jitMapSize = size; // also when unreadable: not tried again until it changes
+    ++m_jitVersion;
     if (!map.open(QIODevice::ReadOnly))
         return;
     m_jit.clear();
@@ -235,15 +361,12 @@ void Symbolizer::loadJitMap()
         if (ok1 && ok2)
             m_jit.push_back({ start, length, QString::fromUtf8(line.mid(second + 1)) });
     }
-    std::sort(m_jit.begin(), m_jit.end(), [](const JitSymbol& a, const JitSymbol& b) { return a.start < b.start; });
-    // Addresses resolved as unknown before may be JIT code now; the others stay resolved.
-    for (auto it = m_cache.begin(); it != m_cache.end();) {
-        const bool unknown = it->second.size() == 1 && it->second.front() == FunctionTable::kUnknown;
-        it = unknown ? m_cache.erase(it) : std::next(it);
-    }
+    // Later lines win: a JIT that moves or recompiles code writes the address again.
+    std::stable_sort(
+        m_jit.begin(), m_jit.end(), [](const JitSymbol& a, const JitSymbol& b) { return a.start < b.start; });
 }
 
-bool Symbolizer::resolveJit(std::uint64_t pc, std::vector<std::uint32_t>* out)
+bool SymbolResolver::resolveJit(std::uint64_t pc, std::vector<ProfileFunction>* out)
 {
     loadJitMap();
     auto it = std::upper_bound(
@@ -253,8 +376,134 @@ bool Symbolizer::resolveJit(std::uint64_t pc, std::vector<std::uint32_t>* out)
     --it;
     if (pc >= it->start + it->size)
         return false;
-    out->push_back(m_functions->intern({ it->name, QStringLiteral("[jit]"), {}, false }));
+    out->push_back({ it->name, QStringLiteral("[jit]"), {}, false });
     return true;
+}
+
+Symbolizer::Symbolizer(pid_t pid)
+    : m_pid(pid)
+{
+    m_thread = std::thread([this] { run(); });
+}
+
+Symbolizer::~Symbolizer()
+{
+    {
+        std::lock_guard lock(m_queueMutex);
+        m_stop = true;
+    }
+    m_wake.notify_all();
+    m_thread.join();
+}
+
+void Symbolizer::request(const std::vector<std::uint64_t>& pcs)
+{
+    if (pcs.empty())
+        return;
+    {
+        std::lock_guard lock(m_queueMutex);
+        m_queue.insert(m_queue.end(), pcs.begin(), pcs.end());
+    }
+    m_wake.notify_one();
+}
+
+void Symbolizer::modulesChanged()
+{
+    {
+        std::lock_guard lock(m_queueMutex);
+        m_queue.push_back(kModulesChanged);
+    }
+    m_wake.notify_one();
+}
+
+bool Symbolizer::waitIdle(int timeoutMs)
+{
+    std::unique_lock lock(m_queueMutex);
+    return m_idle.wait_for(lock, std::chrono::milliseconds(timeoutMs), [this] { return m_queue.empty() && !m_busy; });
+}
+
+const std::vector<std::uint32_t>* Symbolizer::framesOf(std::uint64_t pc) const
+{
+    const auto it = m_frames.find(pc);
+    return it == m_frames.end() ? nullptr : &it->second;
+}
+
+Symbolizer::Stats Symbolizer::stats() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_stats;
+}
+
+void Symbolizer::run()
+{
+    // Its own Dwfl, made on this thread: libdwfl objects are not shared between threads.
+    SymbolResolver resolver(m_pid);
+    std::vector<std::uint64_t> work;
+    std::vector<std::pair<std::uint64_t, std::vector<ProfileFunction>>> named;
+    std::uint64_t unknownVersion = 0; ///< the JIT map's read that the unknown addresses were last tried against
+    for (;;) {
+        {
+            std::unique_lock lock(m_queueMutex);
+            m_busy = false;
+            if (m_queue.empty())
+                m_idle.notify_all();
+            m_wake.wait_for(lock, std::chrono::milliseconds(250), [this] { return m_stop || !m_queue.empty(); });
+            if (m_stop)
+                return;
+            work.swap(m_queue);
+            m_busy = true;
+        }
+        named.clear();
+        for (std::uint64_t pc : work) {
+            if (pc == kModulesChanged)
+                resolver.refreshModules();
+            else
+                named.emplace_back(pc, resolver.resolve(pc));
+        }
+        work.clear();
+        // JIT code compiled since an address was named [unknown]: ask again.
+        std::vector<std::uint64_t> unknown;
+        {
+            std::lock_guard lock(m_mutex);
+            if (!m_unknown.empty()) {
+                resolver.refreshJitMap();
+                if (resolver.jitVersion() != unknownVersion)
+                    unknown.assign(m_unknown.begin(), m_unknown.end());
+            }
+        }
+        unknownVersion = resolver.jitVersion();
+        std::vector<std::pair<std::uint64_t, std::vector<ProfileFunction>>> renamed;
+        for (std::uint64_t pc : unknown) {
+            std::vector<ProfileFunction> functions = resolver.resolve(pc);
+            if (!functions.empty())
+                renamed.emplace_back(pc, std::move(functions));
+        }
+        std::lock_guard lock(m_mutex);
+        const auto store = [&](std::uint64_t pc, const std::vector<ProfileFunction>& functions) {
+            std::vector<std::uint32_t>& ids = m_frames[pc];
+            ids.clear();
+            for (const ProfileFunction& f : functions)
+                ids.push_back(m_functions.intern(f));
+            if (ids.empty()) {
+                ids.push_back(FunctionTable::kUnknown);
+                m_unknown.insert(pc);
+            } else {
+                m_unknown.erase(pc);
+            }
+        };
+        for (const auto& [pc, functions] : named) {
+            store(pc, functions);
+            ++m_stats.named;
+            ++m_stats.lookups;
+        }
+        for (const auto& [pc, functions] : renamed) {
+            store(pc, functions);
+            ++m_stats.lookups;
+        }
+        if (!renamed.empty())
+            ++m_generation;
+        m_stats.modulesIndexed = resolver.indexedModules();
+    }
 }
 
 } // namespace perfdash

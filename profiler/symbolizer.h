@@ -4,19 +4,27 @@
 #include <QElapsedTimer>
 #include <QString>
 
+#include <condition_variable>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <sys/types.h>
 
 struct Dwfl;
+struct Dwfl_Module;
 
 namespace perfdash {
 
 /// One function of a profile: what a frame of the flame graph and a row of the top table show.
-struct ProfileFunction {
+struct ProfileFunction
+{
     QString name; ///< demangled; "module+0x1a2b" without symbols; "[unknown]" outside every module
     QString module; ///< file name of the binary or library, empty when unknown
     QString location; ///< "file.cpp:42" of the first address seen in it, where there is debug info
@@ -40,50 +48,129 @@ private:
     std::unordered_map<std::u16string, std::uint32_t> m_ids; ///< module + '\n' + name
 };
 
+class SymbolIndex;
+
 /**
- * Address -> functions, innermost first (inlined frames expanded from DWARF scopes), through
- * libdw: ELF symbol tables (demangled), DWARF names and file:line where there is debug info,
- * module+offset where there is none, the JIT's /tmp/perf-PID.map for addresses outside every
- * module (read again when it grows, as JITs append to it). Each address is resolved once (cache;
- * an unknown one again once the JIT map changed). Uses the Unwinder's Dwfl, on its thread.
+ * Address -> functions, innermost first (inlined frames expanded from DWARF scopes), through a
+ * Dwfl of its own: function names from each module's SymbolIndex (built once per module,
+ * demangled), DWARF names and file:line where there is debug info, module+offset where there is
+ * none. An address inside a mapping of a file is looked up in that file, at the file offset the
+ * mapping gives (a program that maps part of its own text again elsewhere, as node does, is
+ * named right); an address in no file mapping (JIT code: anonymous executable memory) is looked
+ * up in the JIT's /tmp/perf-PID.map first. The mappings are those of the last read of
+ * /proc/PID/maps, kept when the process is gone. One thread at a time.
+ */
+class SymbolResolver
+{
+public:
+    explicit SymbolResolver(pid_t pid);
+    ~SymbolResolver();
+    SymbolResolver(const SymbolResolver&) = delete;
+    SymbolResolver& operator=(const SymbolResolver&) = delete;
+
+    /// Reads /proc/PID/maps and reports its modules again (a library was mapped).
+    void refreshModules();
+    /// The functions at @p pc, innermost first; empty when nothing names it.
+    std::vector<ProfileFunction> resolve(std::uint64_t pc);
+    /// Reads the JIT map again when its size changed (looked at every 250 ms at most).
+    void refreshJitMap();
+    /// Counts the reads of the JIT map: addresses named [unknown] before may be JIT code now.
+    std::uint64_t jitVersion() const { return m_jitVersion; }
+    std::size_t indexedModules() const { return m_modules.size(); }
+
+private:
+    struct Mapping
+    {
+        std::uint64_t start, end, pgoff;
+        bool file; ///< backed by a file (not anonymous memory, the heap, a stack)
+        std::string path;
+    };
+    struct Module
+    {
+        std::unique_ptr<SymbolIndex> index;
+        QString file; ///< file name shown
+    };
+    const Mapping* mappingOf(std::uint64_t pc) const;
+    Module& moduleInfo(Dwfl_Module* module);
+    bool resolveJit(std::uint64_t pc, std::vector<ProfileFunction>* out);
+    void loadJitMap();
+    void resolveInModule(Dwfl_Module* module, std::uint64_t address, std::vector<ProfileFunction>* out);
+
+    struct JitSymbol
+    {
+        std::uint64_t start, size;
+        QString name;
+    };
+    pid_t m_pid;
+    Dwfl* m_dwfl = nullptr;
+    std::vector<Mapping> m_maps; ///< sorted by start
+    std::map<Dwfl_Module*, Module> m_modules;
+    std::vector<JitSymbol> m_jit; ///< sorted by start
+    qint64 m_jitMapSize = -1;
+    std::uint64_t m_jitVersion = 0;
+    QElapsedTimer m_jitChecked;
+};
+
+/**
+ * Names the addresses of one process's stacks on a thread of its own, each distinct address
+ * once: the profiler hands it the addresses it has not seen before and goes on; views read the
+ * names when they build a snapshot. Loading a module's symbols (or, later, fetching them) never
+ * holds up the reading or unwinding of samples. An address named [unknown] is asked again when
+ * the JIT's map grows (code compiled since). Thread-safe.
  */
 class Symbolizer
 {
 public:
-    Symbolizer(pid_t pid, FunctionTable* functions);
+    explicit Symbolizer(pid_t pid);
+    ~Symbolizer();
+    Symbolizer(const Symbolizer&) = delete;
+    Symbolizer& operator=(const Symbolizer&) = delete;
 
-    /// Appends the functions at @p pc to @p out, innermost first.
-    void resolve(Dwfl* dwfl, std::uint64_t pc, std::vector<std::uint32_t>* out);
+    /// Addresses to name (each once: the caller sends only addresses it has not sent before).
+    void request(const std::vector<std::uint64_t>& pcs);
+    /// The process mapped an executable file: re-read its modules before the next addresses.
+    void modulesChanged();
+    /// Waits until every address requested so far is named; false after @p timeoutMs.
+    bool waitIdle(int timeoutMs);
 
-    std::uint64_t unknownFrames() const { return m_unknown; }
-    std::size_t cacheSize() const { return m_cache.size(); }
-    /// Forgets cached addresses (a module was mapped where another was).
-    void clearCache() { m_cache.clear(); }
+    /// For readers of the names: hold the lock while calling framesOf(), functions(), generation().
+    std::unique_lock<std::mutex> lock() const { return std::unique_lock(m_mutex); }
+    /// The functions at @p pc, innermost first; null while it is not named yet.
+    const std::vector<std::uint32_t>* framesOf(std::uint64_t pc) const;
+    const FunctionTable& functions() const { return m_functions; }
+    /// Changes when an address already named is named otherwise (a re-read JIT map).
+    std::uint64_t generation() const { return m_generation; }
+
+    struct Stats
+    {
+        std::uint64_t named = 0; ///< addresses named (each distinct address once)
+        std::uint64_t lookups = 0; ///< lookups made (named, plus JIT re-reads of unknown ones)
+        std::size_t modulesIndexed = 0; ///< symbol indexes built (once per module)
+    };
+    Stats stats() const;
 
     /// "int foo<int>(int)" for "_Z3fooIiEii"; @p name unchanged when it is not a mangled name.
     static QString demangle(const char* name);
 
 private:
-    void resolveUncached(Dwfl* dwfl, std::uint64_t pc, std::vector<std::uint32_t>* out);
-    bool resolveJit(std::uint64_t pc, std::vector<std::uint32_t>* out);
-    /// Reads the JIT map again when its size changed (JITs append to it); forgets the cache then.
-    void loadJitMap();
-    QString jitMapPath() const;
-    /// The JIT map has another size than when it was last read (looked at every 250 ms at most).
-    bool jitMapChanged();
+    void run();
 
-    struct JitSymbol {
-        std::uint64_t start, size;
-        QString name;
-    };
     pid_t m_pid;
-    FunctionTable* m_functions;
-    std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> m_cache;
-    std::vector<JitSymbol> m_jit; ///< sorted by start
-    qint64 m_jitMapSize = -1;
-    QElapsedTimer m_jitChecked;
-    std::uint64_t m_unknown = 0;
-    static constexpr std::size_t kMaxCache = 1 << 20; ///< cleared when full: bounded memory
+    mutable std::mutex m_mutex; ///< the names
+    FunctionTable m_functions;
+    std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> m_frames;
+    std::unordered_set<std::uint64_t> m_unknown; ///< named [unknown]: asked again when the JIT map grows
+    std::uint64_t m_generation = 0;
+    Stats m_stats;
+
+    std::mutex m_queueMutex; ///< the work
+    std::condition_variable m_wake;
+    std::condition_variable m_idle;
+    std::vector<std::uint64_t> m_queue; ///< kModulesChanged marks a re-read
+    bool m_busy = false;
+    bool m_stop = false;
+    std::thread m_thread;
+    static constexpr std::uint64_t kModulesChanged = ~std::uint64_t(0);
 };
 
 } // namespace perfdash

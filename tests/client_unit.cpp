@@ -586,6 +586,87 @@ void rejectCase()
     CHECK_EQ(s.droppedOperations, std::uint64_t(1000));
 }
 
+// ---- the exit handler with a backlog -------------------------------------------------------------
+
+// Written to a pipe after the library's exit handler ran (constructed before the library started).
+struct ExitReport
+{
+    int fd = -1;
+    std::uint64_t recorded = 0;
+    std::chrono::steady_clock::time_point exitAt {};
+    ~ExitReport()
+    {
+        if (fd < 0)
+            return;
+        const perfdash::ClientStats s = perfdash::stats();
+        const auto ms
+            = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - exitAt);
+        const std::uint64_t values[] = { recorded, s.droppedOperations, std::uint64_t(ms.count()), s.droppedAtExit };
+        (void)!::write(fd, values, sizeof values);
+        std::_Exit(0);
+    }
+};
+
+// A program that recorded while no dashboard was there exits just after one came, which reads
+// slowly: the exit handler made one non-blocking write and the rest was accounted nowhere. Now it
+// sends for a bounded time, counts what is left as dropped, and tells the dashboard in a last DROPS.
+void exitBacklogCase()
+{
+    const std::string path = perfdashtest::socketPath();
+    int ready[2], go[2], report[2];
+    CHECK(::pipe(ready) == 0 && ::pipe(go) == 0 && ::pipe(report) == 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        static ExitReport exitReport;
+        exitReport.fd = report[1];
+        ::setenv("PERFDASH_EXIT_TIMEOUT_MS", "1000", 1);
+        perfdash::setSamplingRate(0);
+        std::vector<perfdash::OpId> ops;
+        for (int i = 0; i < 2000; ++i)
+            ops.push_back(perfdash::operation(("backlog." + std::to_string(i)).c_str()));
+        for (int interval = 0; interval < 8; ++interval) {
+            for (const perfdash::OpId op : ops) {
+                std::uint64_t ns = 200;
+                for (int k = 0; k < 40; ++k, ns += ns / 8) // each in a bucket of its own: wide frames
+                    perfdash::record(op, ns, true);
+            }
+            exitReport.recorded += 2000 * 40;
+            perfdash::flush(0); // no dashboard: an interval kept for one to come
+        }
+        char c = 0;
+        (void)!::write(ready[1], "r", 1);
+        (void)!::read(go[0], &c, 1);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (!perfdash::stats().connected && std::chrono::steady_clock::now() < deadline)
+            perfdash::flush(50);
+        exitReport.exitAt = std::chrono::steady_clock::now();
+        std::exit(0);
+    }
+    char c = 0;
+    CHECK_EQ(::read(ready[0], &c, 1), ssize_t(1));
+    MiniDashboard dashboard(path);
+    dashboard.throttleReading(4096, 10); // about 400 KB/s: the 4.8 MB backlog does not fit in a second
+    CHECK_EQ(::write(go[1], "g", 1), ssize_t(1));
+    std::uint64_t values[4] = {};
+    CHECK_EQ(::read(report[0], values, sizeof values), ssize_t(sizeof values));
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    const std::uint64_t recorded = values[0], dropped = values[1], exitMs = values[2], atExit = values[3];
+    dashboard.throttleReading(0, 0);
+    const Tally t = dashboard.waitFor([&](const Tally& x) { return x.operations + x.dropsOperations >= recorded; });
+    std::printf("client_unit: exit with a backlog: recorded %llu, dashboard counted %llu, client dropped %llu "
+                "(its last DROPS said %llu), exit took %llu ms\n",
+        static_cast<unsigned long long>(recorded), static_cast<unsigned long long>(t.operations),
+        static_cast<unsigned long long>(dropped), static_cast<unsigned long long>(t.dropsOperations),
+        static_cast<unsigned long long>(exitMs));
+    CHECK(dropped > 0);
+    CHECK_EQ(atExit, dropped); // given up by the exit handler, and said so in ClientStats
+    CHECK_EQ(t.operations + dropped, recorded); // nothing accounted nowhere
+    CHECK_EQ(t.dropsOperations, dropped); // and the dashboard was told
+    CHECK(exitMs < 6000); // bounded: 1 s asked, with room for a loaded machine
+}
+
 // ---- no allocation after first use (point 8), ENOMEM counted (point 9) -----------------------------
 
 void noAllocCase()
@@ -1238,6 +1319,7 @@ const Case g_cases[] = {
     { "after_exit", afterExitCase },
     { "unread", unreadCase },
     { "reject", rejectCase },
+    { "exit_backlog", exitBacklogCase },
     { "no_alloc", noAllocCase },
     { "no_memory", noMemoryCase },
     { "scope_exact", scopeExactCase },

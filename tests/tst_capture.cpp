@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "capture.h"
+#include "captureprofiles.h"
 
 #include <QFile>
 #include <QJsonArray>
@@ -133,8 +134,10 @@ private Q_SLOTS:
         QCOMPARE(opened.load.alerts.constFirst().processKey, p.key);
         QCOMPARE(opened.load.alerts.constFirst().valueNs, quint64(250'000'000));
         QVERIFY(opened.load.alerts.constFirst().details.contains(u"users"_qs));
-        const auto broken = std::count_if(opened.load.alerts.cbegin(), opened.load.alerts.cend(),
-            [](const CapturedAlert& alert) { return alert.kind == u"budget broken"_qs && alert.operation == u"db.query"_qs; });
+        const auto broken
+            = std::count_if(opened.load.alerts.cbegin(), opened.load.alerts.cend(), [](const CapturedAlert& alert) {
+                  return alert.kind == u"budget broken"_qs && alert.operation == u"db.query"_qs;
+              });
         QCOMPARE(broken, 1);
     }
 
@@ -224,7 +227,8 @@ private Q_SLOTS:
             out.write(bytes.left(qsizetype(double(bytes.size()) * keep)));
             out.close();
             const LoadedCapture partial = openCapture(cut);
-            QVERIFY2(partial.load.ok || !partial.load.error.isEmpty(), "a damaged capture must say why it cannot be read");
+            QVERIFY2(
+                partial.load.ok || !partial.load.error.isEmpty(), "a damaged capture must say why it cannot be read");
         }
     }
 
@@ -275,7 +279,9 @@ private Q_SLOTS:
         QVERIFY2(outText.contains(u"svc/db.query"_qs) && outText.contains(u"REGRESSION"_qs), qPrintable(outText));
         QVERIFY(!outText.split(u'\n').filter(u"cache.get"_qs).constFirst().contains(u"REGRESSION"_qs));
         outText.clear();
-        QCOMPARE(compareCaptures({ basePath, newPath, u"--threshold"_qs, u"60"_qs, u"--percentile"_qs, u"p50"_qs }, out, err), 0);
+        QCOMPARE(compareCaptures(
+                     { basePath, newPath, u"--threshold"_qs, u"60"_qs, u"--percentile"_qs, u"p50"_qs }, out, err),
+            0);
         QCOMPARE(compareCaptures({ basePath, m_dir.filePath(u"missing.pdcap"_qs) }, out, err), 2);
         QVERIFY(errText.contains(u"no capture"_qs));
         QCOMPARE(compareCaptures({ basePath }, out, err), 2);
@@ -297,13 +303,18 @@ private Q_SLOTS:
 
         // Machine-readable verdicts for CI comments.
         outText.clear();
-        QCOMPARE(compareCaptures({ basePath, newPath, u"--threshold"_qs, u"20"_qs, u"--format"_qs, u"json"_qs }, out, err), 1);
+        QCOMPARE(
+            compareCaptures({ basePath, newPath, u"--threshold"_qs, u"20"_qs, u"--format"_qs, u"json"_qs }, out, err),
+            1);
         const QJsonObject json = QJsonDocument::fromJson(outText.toUtf8()).object();
         QCOMPARE(json.value(u"regressions"_qs).toInt(), 1);
         QCOMPARE(json.value(u"rows"_qs).toArray().size(), 2);
         outText.clear();
-        QCOMPARE(compareCaptures({ basePath, newPath, u"--threshold"_qs, u"20"_qs, u"--format"_qs, u"markdown"_qs }, out, err), 1);
-        QVERIFY2(outText.startsWith(u"| process | operation |"_qs) && outText.contains(u"**REGRESSION**"_qs), qPrintable(outText));
+        QCOMPARE(compareCaptures(
+                     { basePath, newPath, u"--threshold"_qs, u"20"_qs, u"--format"_qs, u"markdown"_qs }, out, err),
+            1);
+        QVERIFY2(outText.startsWith(u"| process | operation |"_qs) && outText.contains(u"**REGRESSION**"_qs),
+            qPrintable(outText));
     }
 
     /// Issue 12, point 4: what the store refused is kept in the capture and shown again.
@@ -347,7 +358,8 @@ private Q_SLOTS:
         QVERIFY(record(store, path));
         {
             const LoadedCapture opened = openCapture(path);
-            QVERIFY2(opened.load.ok && opened.load.problems.isEmpty(), qPrintable(opened.load.error + opened.load.problems.join(u"; "_qs)));
+            QVERIFY2(opened.load.ok && opened.load.problems.isEmpty(),
+                qPrintable(opened.load.error + opened.load.problems.join(u"; "_qs)));
             const MetricsStore::Refusals r = opened.store->refusals();
             QCOMPARE(r.processLimit, quint64(7));
             QCOMPARE(r.processLimitConnections, quint64(1));
@@ -363,12 +375,14 @@ private Q_SLOTS:
             db.setDatabaseName(path);
             QVERIFY(db.open());
             QSqlQuery q(db);
-            QVERIFY2(q.exec(u"ALTER TABLE processes DROP COLUMN dropped_operations"_qs), qPrintable(q.lastError().text()));
+            QVERIFY2(
+                q.exec(u"ALTER TABLE processes DROP COLUMN dropped_operations"_qs), qPrintable(q.lastError().text()));
             QVERIFY2(q.exec(u"DELETE FROM meta WHERE key LIKE 'refused_%'"_qs), qPrintable(q.lastError().text()));
         }
         QSqlDatabase::removeDatabase(u"downgrade-refusals"_qs);
         const LoadedCapture older = openCapture(path);
-        QVERIFY2(older.load.ok && older.load.problems.isEmpty(), qPrintable(older.load.error + older.load.problems.join(u"; "_qs)));
+        QVERIFY2(older.load.ok && older.load.problems.isEmpty(),
+            qPrintable(older.load.error + older.load.problems.join(u"; "_qs)));
         QCOMPARE(older.store->refusals().processLimit, quint64(0));
         QCOMPARE(older.store->refusals().counterLimit, quint64(0));
         QCOMPARE(older.store->processes().constFirst().refusedValues, quint64(2));
@@ -384,15 +398,23 @@ private Q_SLOTS:
         QTest::addColumn<int>("perProcess");
         QTest::addColumn<int>("verdict");
         QTest::addColumn<quint64>("newCount");
-        QTest::newRow("same") << QList<quint64> { 1000 } << QList<quint64> { 1000 } << 0.0 << 0.0 << 100 << int(Verdict::Same) << quint64(100);
-        QTest::newRow("slower") << QList<quint64> { 1000 } << QList<quint64> { 2000 } << 0.0 << 0.0 << 100 << int(Verdict::Regression) << quint64(100);
-        QTest::newRow("faster") << QList<quint64> { 2000 } << QList<quint64> { 1000 } << 0.0 << 0.0 << 100 << int(Verdict::Improvement) << quint64(100);
+        QTest::newRow("same") << QList<quint64> { 1000 } << QList<quint64> { 1000 } << 0.0 << 0.0 << 100
+                              << int(Verdict::Same) << quint64(100);
+        QTest::newRow("slower") << QList<quint64> { 1000 } << QList<quint64> { 2000 } << 0.0 << 0.0 << 100
+                                << int(Verdict::Regression) << quint64(100);
+        QTest::newRow("faster") << QList<quint64> { 2000 } << QList<quint64> { 1000 } << 0.0 << 0.0 << 100
+                                << int(Verdict::Improvement) << quint64(100);
         QTest::newRow("same name, second process slower: merged, not overwritten")
-            << QList<quint64> { 1000, 1000 } << QList<quint64> { 5000, 1000 } << 0.0 << 0.0 << 100 << int(Verdict::Regression) << quint64(200);
-        QTest::newRow("errors 0% to 100%") << QList<quint64> { 1000 } << QList<quint64> { 1000 } << 0.0 << 1.0 << 100 << int(Verdict::Regression) << quint64(100);
-        QTest::newRow("0 ns baseline") << QList<quint64> { 0 } << QList<quint64> { 5000 } << 0.0 << 0.0 << 100 << int(Verdict::Regression) << quint64(100);
-        QTest::newRow("too few samples") << QList<quint64> { 1000 } << QList<quint64> { 9000 } << 0.0 << 0.0 << 5 << int(Verdict::NotEnoughData) << quint64(5);
-        QTest::newRow("less throughput") << QList<quint64> { 1000 } << QList<quint64> { 1000 } << 0.0 << 0.0 << -100 << int(Verdict::Regression) << quint64(50);
+            << QList<quint64> { 1000, 1000 } << QList<quint64> { 5000, 1000 } << 0.0 << 0.0 << 100
+            << int(Verdict::Regression) << quint64(200);
+        QTest::newRow("errors 0% to 100%") << QList<quint64> { 1000 } << QList<quint64> { 1000 } << 0.0 << 1.0 << 100
+                                           << int(Verdict::Regression) << quint64(100);
+        QTest::newRow("0 ns baseline") << QList<quint64> { 0 } << QList<quint64> { 5000 } << 0.0 << 0.0 << 100
+                                       << int(Verdict::Regression) << quint64(100);
+        QTest::newRow("too few samples") << QList<quint64> { 1000 } << QList<quint64> { 9000 } << 0.0 << 0.0 << 5
+                                         << int(Verdict::NotEnoughData) << quint64(5);
+        QTest::newRow("less throughput") << QList<quint64> { 1000 } << QList<quint64> { 1000 } << 0.0 << 0.0 << -100
+                                         << int(Verdict::Regression) << quint64(50);
     }
     void compareVerdicts()
     {
@@ -403,7 +425,8 @@ private Q_SLOTS:
         QFETCH(int, perProcess);
         QFETCH(int, verdict);
         QFETCH(quint64, newCount);
-        const auto fillSide = [](MetricsStore& store, ManualClock& clock, const QList<quint64>& durations, double errorShare, int count) {
+        const auto fillSide = [](MetricsStore& store, ManualClock& clock, const QList<quint64>& durations,
+                                  double errorShare, int count) {
             QList<quint64> keys;
             for (qsizetype i = 0; i < durations.size(); ++i)
                 keys.append(store.openProcess(4000 + i, u"svc"_qs, {}));
@@ -430,6 +453,77 @@ private Q_SLOTS:
         QCOMPARE(r.next->count, newCount);
         QCOMPARE(r.regression, r.verdict == Verdict::Regression);
         QCOMPARE(r.regression, !r.reasons.isEmpty());
+    }
+
+    void compareProfilesOnly()
+    {
+        // Captures of processes that were profiled and not instrumented: no operations, only
+        // profiles. The differential profile is the comparison, in every format and the verdict.
+        const auto profileOnly = [&](const QString& name, const QByteArray& folded) {
+            ManualClock clock(1'700'000'000'000);
+            MetricsStore store(&clock);
+            const QString path = m_dir.filePath(name);
+            QString error;
+            return record(store, path) && writeCaptureProfiles(path, { { 4242, u"app"_qs, folded } }, &error)
+                ? path
+                : QString();
+        };
+        const QString base = profileOnly(u"pbase.pdcap"_qs, "app (4242);main;parse 600\napp (4242);main;sort 400\n");
+        const QString same = profileOnly(u"psame.pdcap"_qs, "app (4343);main;parse 590\napp (4343);main;sort 410\n");
+        const QString slower = profileOnly(u"pslow.pdcap"_qs, "app (4444);main;parse 300\napp (4444);main;sort 700\n");
+        QVERIFY(!base.isEmpty() && !same.isEmpty() && !slower.isEmpty());
+        QString outText, errText;
+        QTextStream out(&outText), err(&errText);
+        // Text: the differential, and a verdict on it; no "nothing was compared".
+        QCOMPARE(compareCaptures({ base, same }, out, err), 0);
+        QVERIFY2(!errText.contains(u"nothing was compared"_qs), qPrintable(errText));
+        QVERIFY2(outText.contains(u"0 profile regression(s)"_qs), qPrintable(outText));
+        outText.clear();
+        errText.clear();
+        QCOMPARE(compareCaptures({ base, slower }, out, err), 1); // sort: 40% -> 70% of the samples
+        QVERIFY2(outText.contains(u"1 profile regression(s)"_qs), qPrintable(outText));
+        const QString sortLine = outText.split(u'\n').filter(u"app/sort"_qs).value(0);
+        QVERIFY2(sortLine.contains(u"REGRESSION"_qs), qPrintable(outText));
+        QVERIFY2(
+            !outText.split(u'\n').filter(u"app/parse"_qs).value(0).contains(u"REGRESSION"_qs), qPrintable(outText));
+        // A larger threshold lets it pass.
+        QCOMPARE(compareCaptures({ base, slower, u"--profile-threshold"_qs, u"40"_qs }, out, err), 0);
+        QCOMPARE(compareCaptures({ base, slower, u"--profile-threshold"_qs, u"x"_qs }, out, err), 2);
+
+        // JSON: the profile diff is in the document.
+        outText.clear();
+        QCOMPARE(compareCaptures({ base, slower, u"--format"_qs, u"json"_qs }, out, err), 1);
+        const QJsonObject json = QJsonDocument::fromJson(outText.toUtf8()).object();
+        const QJsonObject profiles = json.value(u"profiles"_qs).toObject();
+        QCOMPARE(profiles.value(u"regressions"_qs).toInt(), 1);
+        bool sortSeen = false;
+        for (const QJsonValue& v : profiles.value(u"functions"_qs).toArray()) {
+            const QJsonObject f = v.toObject();
+            if (f.value(u"function"_qs).toString() != u"sort"_qs)
+                continue;
+            sortSeen = true;
+            QCOMPARE(f.value(u"process"_qs).toString(), u"app"_qs);
+            QCOMPARE(f.value(u"self_base"_qs).toDouble(), 0.4);
+            QCOMPARE(f.value(u"self_new"_qs).toDouble(), 0.7);
+            QCOMPARE(f.value(u"regression"_qs).toBool(), true);
+        }
+        QVERIFY2(sortSeen, qPrintable(outText));
+        QCOMPARE(json.value(u"regressions"_qs).toInt(), 0); // of operations, as before
+
+        // Markdown: a table, not plain text.
+        outText.clear();
+        QCOMPARE(compareCaptures({ base, slower, u"--format"_qs, u"markdown"_qs }, out, err), 1);
+        QVERIFY2(outText.contains(u"| process | function |"_qs), qPrintable(outText));
+        QVERIFY2(outText.contains(u"| app | sort | 40.0% → 70.0% |"_qs), qPrintable(outText));
+
+        // Nothing on either side at all: still exit 3.
+        ManualClock emptyClock(1'700'000'000'000);
+        MetricsStore empty(&emptyClock);
+        const QString emptyPath = m_dir.filePath(u"nothing.pdcap"_qs);
+        QVERIFY(record(empty, emptyPath));
+        errText.clear();
+        QCOMPARE(compareCaptures({ base, emptyPath }, out, err), 3);
+        QVERIFY2(errText.contains(u"nothing was compared"_qs), qPrintable(errText));
     }
 };
 

@@ -44,7 +44,8 @@ private Q_SLOTS:
         QTest::addColumn<double>("percentile");
         QTest::addColumn<quint64>("limitNs");
         QTest::newRow("ms") << u"db.*:p99<=5ms"_qs << true << u"db.*"_qs << 99.0 << quint64(5'000'000);
-        QTest::newRow("us, spaces") << u"http.GET /users:p95 <= 800us"_qs << true << u"http.GET /users"_qs << 95.0 << quint64(800'000);
+        QTest::newRow("us, spaces") << u"http.GET /users:p95 <= 800us"_qs << true << u"http.GET /users"_qs << 95.0
+                                    << quint64(800'000);
         QTest::newRow("µs") << u"a:p50<=1.5µs"_qs << true << u"a"_qs << 50.0 << quint64(1'500);
         QTest::newRow("s") << u"*:p99.9<=1.5s"_qs << true << u"*"_qs << 99.9 << quint64(1'500'000'000);
         QTest::newRow("no unit") << u"a:p99<=5"_qs << false << QString() << 0.0 << quint64(0);
@@ -110,7 +111,8 @@ private Q_SLOTS:
         perfdash.start(QCoreApplication::applicationDirPath() + u"/perfdash"_qs, { u"--help"_qs });
         QVERIFY(perfdash.waitForFinished(30'000));
         const QByteArray help = perfdash.readAllStandardOutput();
-        for (const char* option : { "--error-threshold PP", "--min-count N", "--format text|json|markdown", "that comes before 1 and 3" })
+        for (const char* option : { "--error-threshold PP", "--min-count N", "--format text|json|markdown",
+                 "--profile-threshold PP", "--min-samples N", "4 a profile asked", "that comes before 1, 4 and 3" })
             QVERIFY2(help.contains(option), help.constData());
     }
 
@@ -122,29 +124,35 @@ private Q_SLOTS:
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<int>("status");
         QTest::addColumn<QByteArray>("settings");
-        const QString send = u"printf '{\"type\":\"hello\",\"version\":1,\"name\":\"gate\"}\\n{\"type\":\"op\",\"name\":\"db.query\",\"duration_us\":5000}\\n'"
-                             u" | python3 -c 'import os,socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(os.environ[\"PERFDASH_SOCKET\"]); s.sendall(sys.stdin.buffer.read()); s.close()'"_qs;
+        const QString send
+            = u"printf "
+              u"'{\"type\":\"hello\",\"version\":1,\"name\":\"gate\"}\\n{\"type\":\"op\",\"name\":\"db.query\","
+              u"\"duration_us\":5000}\\n'"
+              u" | python3 -c 'import os,socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(os.environ[\"PERFDASH_SOCKET\"]); s.sendall(sys.stdin.buffer.read()); s.close()'"_qs;
         // As BudgetsDialog's saveBudgets() writes it (QSettings, organisation and application "perfdash").
         const QByteArray saved = "[budgets]\n1\\pattern=db.*\n1\\percentile=99\n1\\limitNs=1000000\n"
                                  "1\\windowSeconds=60\nsize=1\n";
         QTest::newRow("duration nan") << QStringList { u"--duration"_qs, u"nan"_qs } << 2 << QByteArray();
-        QTest::newRow("budget met") << QStringList { u"--budget"_qs, u"db.*:p99<=1s"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send } << 0 << QByteArray();
-        QTest::newRow("budget broken") << QStringList { u"--budget"_qs, u"db.*:p99<=1ms"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send } << 3 << QByteArray();
+        QTest::newRow("budget met") << QStringList { u"--budget"_qs, u"db.*:p99<=1s"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs,
+            send } << 0 << QByteArray();
+        QTest::newRow("budget broken") << QStringList { u"--budget"_qs, u"db.*:p99<=1ms"_qs, u"--"_qs, u"sh"_qs,
+            u"-c"_qs, send } << 3 << QByteArray();
         QTest::newRow("saved budget broken") << QStringList { u"--"_qs, u"sh"_qs, u"-c"_qs, send } << 3 << saved;
-        QTest::newRow("saved budget, none broken") << QStringList { u"--"_qs, u"sh"_qs, u"-c"_qs, u"true"_qs } << 0 << saved;
-        QTest::newRow("command failed") << QStringList { u"--"_qs, u"sh"_qs, u"-c"_qs, send + u"; exit 7"_qs } << 71 << QByteArray();
+        QTest::newRow("saved budget, none broken")
+            << QStringList { u"--"_qs, u"sh"_qs, u"-c"_qs, u"true"_qs } << 0 << saved;
+        QTest::newRow("command failed") << QStringList { u"--"_qs, u"sh"_qs, u"-c"_qs, send + u"; exit 7"_qs } << 71
+                                        << QByteArray();
         QTest::newRow("command failed and budget broken")
-            << QStringList { u"--budget"_qs, u"db.*:p99<=1ms"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send + u"; exit 7"_qs } << 71 << QByteArray();
+            << QStringList { u"--budget"_qs, u"db.*:p99<=1ms"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send + u"; exit 7"_qs }
+            << 71 << QByteArray();
         // The export's directory is there at the start (checked) and gone at the end: the write fails
         // after the command did, and the command's status must survive it.
-        QTest::newRow("command failed and export failed")
-            << QStringList { u"--export-csv"_qs, u"@DIR@/out/stats.csv"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs,
-                   send + u"; rm -r '@DIR@/out'; exit 7"_qs }
-            << 71 << QByteArray();
-        QTest::newRow("export failed")
-            << QStringList { u"--export-csv"_qs, u"@DIR@/out/stats.csv"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs,
-                   send + u"; rm -r '@DIR@/out'"_qs }
-            << 1 << QByteArray();
+        QTest::newRow("command failed and export failed") << QStringList { u"--export-csv"_qs,
+            u"@DIR@/out/stats.csv"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send + u"; rm -r '@DIR@/out'; exit 7"_qs }
+                                                          << 71 << QByteArray();
+        QTest::newRow("export failed") << QStringList { u"--export-csv"_qs, u"@DIR@/out/stats.csv"_qs, u"--"_qs,
+            u"sh"_qs, u"-c"_qs, send + u"; rm -r '@DIR@/out'"_qs }
+                                       << 1 << QByteArray();
     }
     void exitStatuses()
     {

@@ -3,22 +3,25 @@
 #include "csvexport.h"
 #include "csvwriter.h"
 #include "ingestserver.h"
+#include "metricsendpoint.h"
 #include "metricsstore.h"
 #include "protocol.h"
+#include "refusalsummary.h"
 
 #include <perfdash/perfdash.hpp>
 
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QLocalSocket>
-#include <QtEndian>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
 #include <QTimer>
+#include <QtEndian>
 
 #include <random>
 #include <sys/socket.h>
@@ -365,6 +368,36 @@ private Q_SLOTS:
         QVERIFY(p.drops() >= dropped);
     }
 
+    /// The issue: a host with a backlog recorded while no dashboard was there exited just after one
+    /// came; its exit handler made one non-blocking write and most of the backlog was accounted
+    /// nowhere (counted by neither side). Now what the dashboard counts plus what the client says it
+    /// gave up at exit is what it recorded, and the dashboard is told the drops.
+    void clientExitingWithABacklogLosesNothingSilently()
+    {
+        const QString path = m_dir.filePath(s("backlog.sock"));
+        QProcess client;
+        QVERIFY(startHelper(client, path, { s("exit-backlog") }, "backlog"));
+        Dashboard late;
+        QVERIFY(late.listen(path));
+        QVERIFY(waitFinished(client));
+        QCOMPARE(client.exitCode(), 0);
+        const QList<QByteArray> words = client.readAllStandardOutput().trimmed().split(' ');
+        QCOMPARE(words.size(), 6);
+        const quint64 recorded = words[1].toULongLong(), dropped = words[3].toULongLong(),
+                      atExit = words[5].toULongLong();
+        QCOMPARE(atExit, dropped); // nothing given up before: the backlog fits the client's history
+        QTRY_VERIFY_WITH_TIMEOUT(findProcess(late.store, s("helper-exit-backlog")).value_or(ProcessInfo {}).state
+                == ProcessInfo::State::Exited,
+            30'000);
+        late.server.close(); // everything sent is applied
+        const ProcessInfo p = *findProcess(late.store, s("helper-exit-backlog"));
+        qInfo("recorded %llu: the dashboard counted %llu, the client gave up %llu at exit and said so (%llu)",
+            static_cast<unsigned long long>(recorded), static_cast<unsigned long long>(p.operations),
+            static_cast<unsigned long long>(dropped), static_cast<unsigned long long>(p.lostOperations));
+        QCOMPARE(p.operations + dropped, recorded);
+        QCOMPARE(p.lostOperations, dropped);
+    }
+
     void serverRestartLosesNoClient()
     {
         const QString path = m_dir.filePath(s("restart.sock"));
@@ -468,6 +501,40 @@ private Q_SLOTS:
         QVERIFY(reply.size() > 9);
         QCOMPARE(quint8(reply[4]), quint8(protocol::FrameType::Reject));
         QVERIFY2(reply.contains("version 9"), reply.constData());
+    }
+
+    /// The socket's refusals after accept() were only a line on stderr and a process in state
+    /// error: a client of another version (REJECT) and bytes that are not the protocol are counted
+    /// in /metrics and the summary, as the refusals before accept() are.
+    void connectionsClosedForTheirInputAreCounted()
+    {
+        const QString path = m_dir.filePath(s("closed.sock"));
+        Dashboard d;
+        QVERIFY(d.listen(path));
+        const auto send = [&](const QByteArray& bytes) {
+            QLocalSocket socket;
+            socket.connectToServer(path);
+            QVERIFY(socket.waitForConnected(10'000));
+            socket.write(bytes);
+            QVERIFY(socket.waitForDisconnected(10'000) || socket.state() == QLocalSocket::UnconnectedState);
+        };
+        protocol::Hello future;
+        future.version = 9;
+        future.name = s("from-the-future");
+        send(protocol::encodeHello(future));
+        send("{\"type\":\"hello\",\"version\":7,\"name\":\"ndjson-future\"}\n");
+        send("GET / HTTP/1.1\r\n\r\n");
+        QTRY_COMPARE_WITH_TIMEOUT(
+            d.server.stats().rejectedVersion + d.server.stats().closedProtocol, quint64(3), 10'000);
+        QCOMPARE(d.server.stats().rejectedVersion, quint64(2));
+        QCOMPARE(d.server.stats().closedProtocol, quint64(1));
+        const QByteArray text = MetricsEndpoint::render(d.store, &d.server);
+        QVERIFY2(text.contains("perfdash_ingest_connections_rejected_total{reason=\"version\"} 2\n"), text.constData());
+        QVERIFY2(
+            text.contains("perfdash_ingest_connections_rejected_total{reason=\"protocol\"} 1\n"), text.constData());
+        const QString summary = refusalSummary(d.store, d.server.stats(), HttpGuard::Stats {});
+        QVERIFY2(summary.contains(s("clients of a wrong version 2, connections not speaking the protocol 1")),
+            qPrintable(summary));
     }
 
     void syncIsAnsweredWithTheBytesRead()
@@ -585,6 +652,51 @@ private Q_SLOTS:
         QCOMPARE(WEXITSTATUS(status), 0);
         QCOMPARE(dashboard.server.stats().refused, quint64(1));
         QVERIFY(!findProcess(dashboard.store, s("intruder")).has_value());
+    }
+
+    /// perfdash printed the refusal of another user's connection twice (a qWarning, then its own line).
+    void otherUidRefusalIsSaidOnce()
+    {
+        if (::geteuid() != 0)
+            QSKIP("needs root to run a client as another user");
+        QTemporaryDir open;
+        const QString path = open.filePath(s("open.sock"));
+        QProcess perfdash;
+        perfdash.start(QCoreApplication::applicationDirPath() + s("/perfdash"),
+            { s("--headless"), s("--quiet"), s("--socket"), path });
+        QVERIFY(perfdash.waitForStarted(30'000));
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(path).exists(), 30'000);
+        ::chmod(QFile::encodeName(open.path()).constData(), 0755);
+        ::chmod(QFile::encodeName(path).constData(), 0666);
+        const QByteArray native = QFile::encodeName(path);
+        const pid_t child = ::fork();
+        if (child == 0) {
+            if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+                ::_exit(10);
+            const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+            sockaddr_un addr {};
+            addr.sun_family = AF_UNIX;
+            std::strncpy(addr.sun_path, native.constData(), sizeof addr.sun_path - 1);
+            if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+                ::_exit(11);
+            const char line[] = "{\"type\":\"hello\",\"name\":\"intruder\"}\n";
+            (void)::send(fd, line, sizeof line - 1, MSG_NOSIGNAL);
+            char buffer[64];
+            while (::read(fd, buffer, sizeof buffer) > 0) { }
+            ::_exit(0);
+        }
+        int status = 0;
+        QCOMPARE(::waitpid(child, &status, 0), child);
+        QVERIFY(WIFEXITED(status));
+        QCOMPARE(WEXITSTATUS(status), 0);
+        QString err;
+        QTRY_VERIFY_WITH_TIMEOUT(
+            (err += QString::fromUtf8(perfdash.readAllStandardError())).contains(s("uid 65534")), 30'000);
+        perfdash.terminate();
+        QVERIFY(perfdash.waitForFinished(30'000));
+        err += QString::fromUtf8(perfdash.readAllStandardError());
+        QCOMPARE(err.count(s("uid 65534")), 1);
+        QVERIFY2(err.contains(s("other uid 1")), qPrintable(err)); // and counted in the end summary
     }
 
     void trickleClientDoesNotDisturbOthers()

@@ -6,6 +6,7 @@
 #include "memorymonitor.h"
 #include "metricsendpoint.h"
 #include "metricsstore.h"
+#include "refusalsummary.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -79,10 +80,13 @@ int connectTcp(quint16 port)
 }
 
 /// The peer closed @p fd (end of stream or reset), without reading what it sent.
+/// Closed by perfdash, or answered 503 (an HTTP connection over the cap is told so before it is closed).
 bool closedByPeer(int fd)
 {
-    char c;
-    const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    char head[12];
+    const ssize_t n = ::recv(fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+    if (n == ssize_t(sizeof head) && std::memcmp(head, "HTTP/1.1 503", sizeof head) == 0)
+        return true;
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
@@ -434,6 +438,43 @@ private Q_SLOTS:
         ::close(fd);
         QTRY_COMPARE_WITH_TIMEOUT(server.stats().connections, 0, 20'000);
         QCOMPARE(store.refusals().processLimit, quint64(7));
+    }
+
+    /// At the process limit a client of the library was let in silently: it said connected, its
+    /// flush() returned OK and it reported no drop while all its operations were refused. It is
+    /// told (REJECT), counts what it recorded as dropped, and /metrics and the summary say so.
+    void aClientAtTheProcessLimitIsToldSo()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(s("full.sock"));
+        MetricsStore store;
+        for (int i = 0; i < MetricsStore::MaxProcesses; ++i)
+            QVERIFY(store.openProcess(2'000'000 + i, s("held-%1").arg(i), { s("held") }) != 0);
+        IngestServer server(&store);
+        QString error;
+        QVERIFY2(server.listen(path, &error), qPrintable(error));
+        QProcess client;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(s("PERFDASH_SOCKET"), path);
+        env.insert(s("PERFDASH_NAME"), s("one-too-many"));
+        client.setProcessEnvironment(env);
+        client.start(QCoreApplication::applicationDirPath() + s("/perfdash_test_client"), { s("refused"), s("4998") });
+        QVERIFY(client.waitForFinished(60'000));
+        const QString out = QString::fromUtf8(client.readAllStandardOutput());
+        const QString err = QString::fromUtf8(client.readAllStandardError());
+        const QRegularExpressionMatch m
+            = QRegularExpression(s(R"(flush (.*) dropped (\d+) rejected (\d+))")).match(out);
+        QVERIFY2(m.hasMatch(), qPrintable(out + err));
+        QVERIFY2(m.captured(1) != s("success"), qPrintable(out)); // flush() does not say all is well
+        QCOMPARE(m.captured(2).toULongLong(), quint64(4998)); // every operation recorded is counted as dropped
+        QCOMPARE(m.captured(3).toULongLong(), quint64(4998));
+        QVERIFY2(err.contains(s("refused this process")) && err.contains(s("live processes")), qPrintable(err));
+        QTRY_COMPARE_WITH_TIMEOUT(server.stats().rejectedProcessLimit, quint64(1), 20'000);
+        QTRY_COMPARE_WITH_TIMEOUT(store.refusals().processLimitConnections, quint64(1), 20'000);
+        const QByteArray text = MetricsEndpoint::render(store, &server);
+        QCOMPARE(metricValue(text, "perfdash_ingest_connections_rejected_total{reason=\"process_limit\"}"), 1.0);
+        const QString summary = refusalSummary(store, server.stats(), HttpGuard::Stats {});
+        QVERIFY2(summary.contains(s("(clients told so: 1)")), qPrintable(summary));
     }
 
     /// Point 4: counters and gauges past 10,000 names each: the excess is refused with a count,

@@ -238,6 +238,11 @@ private Q_SLOTS:
         }
         QTRY_COMPARE_WITH_TIMEOUT(endpoint.httpStats().refusedLimit, quint64(2), 10'000);
         QCOMPARE(endpoint.httpStats().open, 3);
+        // Refused with an answer a scraper understands (it got a reset, as from a dead dashboard).
+        for (int i = 3; i < 5; ++i) {
+            QByteArray refused;
+            QTRY_VERIFY_WITH_TIMEOUT((refused += idle[std::size_t(i)]->readAll()).startsWith("HTTP/1.1 503"), 10'000);
+        }
         idle.clear();
         QTRY_COMPARE_WITH_TIMEOUT(endpoint.httpStats().open, 0, 10'000);
         const QByteArray reply = get(endpoint.port(), "/metrics");

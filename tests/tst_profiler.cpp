@@ -17,6 +17,7 @@
 #include <QProcess>
 #include <QScopeGuard>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -199,6 +200,11 @@ private Q_SLOTS:
     void jitMapResolved();
     void lostAndThrottleCounted();
     void framePointerFallback();
+    void bigBinaryKeepsUp();
+    void firstSecondLosesNothing();
+    void nodeJitFramesNamed();
+    void kernelTimeShown_data();
+    void kernelTimeShown();
 };
 
 void TestProfiler::cpuSplitAndWholeStacks_data()
@@ -225,9 +231,11 @@ void TestProfiler::cpuSplitAndWholeStacks()
     const ProfileSnapshotPtr s = profiler.snapshot();
     const std::uint64_t hot = samplesIn(*s, "target::hotFunction");
     const std::uint64_t cold = samplesIn(*s, "target::coldFunction");
-    QVERIFY2(hot + cold >= 1500, qPrintable(QStringLiteral("hot %1 cold %2 of %3").arg(hot).arg(cold).arg(s->totalSamples())));
+    QVERIFY2(hot + cold >= 1500,
+        qPrintable(QStringLiteral("hot %1 cold %2 of %3").arg(hot).arg(cold).arg(s->totalSamples())));
     const double share = double(hot) / double(hot + cold);
-    QVERIFY2(qAbs(share - 0.75) < 0.04, qPrintable(QStringLiteral("hot share %1 (hot %2, cold %3)").arg(share).arg(hot).arg(cold)));
+    QVERIFY2(qAbs(share - 0.75) < 0.04,
+        qPrintable(QStringLiteral("hot share %1 (hot %2, cold %3)").arg(share).arg(hot).arg(cold)));
 
     // Every sample in either function has target::workerLoop as its caller, and the stack goes on
     // to the thread's start in libc: whole stacks, the frameless leaf's caller included.
@@ -238,8 +246,8 @@ void TestProfiler::cpuSplitAndWholeStacks()
         if (!contains(*s, i, "target::hotFunction") && !contains(*s, i, "target::coldFunction"))
             continue;
         const std::uint32_t parent = s->nodes[i].parent;
-        QVERIFY2(parent != 0 && contains(*s, parent, "target::workerLoop"),
-            qPrintable(s->path(i).join(QLatin1Char(';'))));
+        QVERIFY2(
+            parent != 0 && contains(*s, parent, "target::workerLoop"), qPrintable(s->path(i).join(QLatin1Char(';'))));
         underWorkerLoop += s->nodes[i].total;
         bool libc = false;
         for (std::uint32_t up = s->nodes[parent].parent; up != 0; up = s->nodes[up].parent)
@@ -257,7 +265,9 @@ void TestProfiler::cpuSplitAndWholeStacks()
     // The functions have file:line from DWARF.
     bool located = false;
     for (const ProfileFunction& f : s->functions)
-        located = located || (f.name.startsWith(QLatin1String("target::hotFunction")) && f.location.startsWith(QLatin1String("profiletarget.cpp:")));
+        located = located
+            || (f.name.startsWith(QLatin1String("target::hotFunction"))
+                && f.location.startsWith(QLatin1String("profiletarget.cpp:")));
     QVERIFY(located);
     QVERIFY(s->stats.cfiStacks >= s->stats.samples * 9 / 10);
 }
@@ -356,12 +366,27 @@ void TestProfiler::refusalSaysWhatFixesIt_data()
     QTest::addColumn<int>("paranoid");
     QTest::addColumn<qint64>("owner");
     QTest::addColumn<QString>("why");
+    QTest::addColumn<QStringList>("fixes");
+    QTest::addColumn<QString>("notAFix");
     const qint64 us = geteuid();
-    QTest::newRow("paranoid 3 (Debian's kernels)") << EACCES << 3 << us << QStringLiteral("kernel.perf_event_paranoid is 3");
-    QTest::newRow("paranoid 4, EPERM") << EPERM << 4 << us << QStringLiteral("kernel.perf_event_paranoid is 4");
-    QTest::newRow("another user's process") << EACCES << 2 << qint64(us + 4242)
-                                            << QStringLiteral("belongs to uid %1").arg(us + 4242);
-    QTest::newRow("refused at paranoid 2 (seccomp)") << EPERM << 2 << us << QStringLiteral("seccomp");
+    const QStringList paranoidFixes { QStringLiteral("sudo sysctl kernel.perf_event_paranoid=2"),
+        QStringLiteral("setcap cap_perfmon+ep") };
+    QTest::newRow("paranoid 3 (Debian's kernels)")
+        << EACCES << 3 << us << QStringLiteral("kernel.perf_event_paranoid is 3") << paranoidFixes << QString();
+    QTest::newRow("paranoid 4, EPERM") << EPERM << 4 << us << QStringLiteral("kernel.perf_event_paranoid is 4")
+                                       << paranoidFixes << QString();
+    // Another user's process at paranoid 2: the sysctl would not help, and is not suggested.
+    QTest::newRow("another user's process")
+        << EACCES << 2 << qint64(us + 4242) << QStringLiteral("belongs to uid %1").arg(us + 4242)
+        << QStringList { QStringLiteral("Run perfdash as uid %1").arg(us + 4242),
+               QStringLiteral("setcap cap_perfmon,cap_sys_ptrace+ep"), QStringLiteral("CAP_SYS_PTRACE") }
+        << QStringLiteral("perf_event_paranoid=2");
+    QTest::newRow("another user's process at paranoid 3")
+        << EACCES << 3 << qint64(us + 4242) << QStringLiteral("belongs to uid %1").arg(us + 4242)
+        << QStringList { QStringLiteral("sysctl kernel.perf_event_paranoid=2"), QStringLiteral("cap_sys_ptrace") }
+        << QString();
+    QTest::newRow("refused at paranoid 2 (seccomp)")
+        << EPERM << 2 << us << QStringLiteral("seccomp") << paranoidFixes << QString();
 }
 
 void TestProfiler::refusalSaysWhatFixesIt()
@@ -370,13 +395,16 @@ void TestProfiler::refusalSaysWhatFixesIt()
     QFETCH(int, paranoid);
     QFETCH(qint64, owner);
     QFETCH(QString, why);
+    QFETCH(QStringList, fixes);
+    QFETCH(QString, notAFix);
     ProcessProfiler profiler(getpid(), {}, refusing(error, paranoid, owner));
     QSignalSpy problems(&profiler, &ProcessProfiler::problem);
     QString message;
     QVERIFY(!profiler.start(&message));
     QVERIFY2(message.contains(why), qPrintable(message));
-    QVERIFY2(message.contains(QLatin1String("sysctl kernel.perf_event_paranoid=2")), qPrintable(message));
-    QVERIFY2(message.contains(QLatin1String("setcap cap_perfmon+ep")), qPrintable(message));
+    for (const QString& fix : std::as_const(fixes))
+        QVERIFY2(message.contains(fix), qPrintable(message));
+    QVERIFY2(notAFix.isEmpty() || !message.contains(notAFix), qPrintable(message));
     QCOMPARE(problems.size(), 1);
     QCOMPARE(problems.at(0).at(0).toString(), message);
     QVERIFY(!profiler.isRunning());
@@ -455,7 +483,8 @@ void TestProfiler::foldedFormat()
 {
     FunctionTable functions;
     const std::uint32_t main = functions.intern({ QStringLiteral("main"), QStringLiteral("app"), {}, false });
-    const std::uint32_t op = functions.intern({ QStringLiteral("operator<<(std::ostream&; int)"), QStringLiteral("app"), {}, false });
+    const std::uint32_t op
+        = functions.intern({ QStringLiteral("operator<<(std::ostream&; int)"), QStringLiteral("app"), {}, false });
     const std::uint32_t other = functions.intern({ QStringLiteral("main"), QStringLiteral("lib"), {}, false });
     ProfileAggregate aggregate;
     const std::uint32_t s1[] = { main, op };
@@ -466,7 +495,9 @@ void TestProfiler::foldedFormat()
     aggregate.add(2, 0, s3, 1); // the same name from another module: one line
     ProfileSnapshot snapshot = aggregate.snapshot({}, 0, functions);
     snapshot.process = QStringLiteral("my app");
-    QCOMPARE(snapshot.folded(), QByteArray("my app;main 3\nmy app;main;operator<<(std::ostream&: int) 7\n"));
+    snapshot.pid = 4242; // "name (pid)": two processes of one name stay apart in other tools
+    QCOMPARE(
+        snapshot.folded(), QByteArray("my app (4242);main 3\nmy app (4242);main;operator<<(std::ostream&: int) 7\n"));
 
     QTemporaryDir dir;
     const QString path = dir.filePath(QStringLiteral("profile.folded"));
@@ -527,33 +558,41 @@ void TestProfiler::jitMapResolved()
     };
     // "START SIZE name", hex, as V8 (--perf-basic-prof), the JVM's perf-map-agent and LuaJIT write it.
     QVERIFY(append("7f0000001000 100 LazyCompiled:*parse app.js:12\n7f0000002000 80 Interpreter\n"));
-    FunctionTable functions;
-    Symbolizer symbolizer(pid_t(pid), &functions);
+    Symbolizer symbolizer { pid_t(pid) };
+    const std::vector<std::uint64_t> asked { 0x7f0000001000, 0x7f00000010ff, 0x7f0000002010, 0x7f0000001010,
+        0x7f0000001100, 0x7f0000003010 };
+    symbolizer.request(asked); // no module holds them: the JIT's map is asked
+    QVERIFY(symbolizer.waitIdle(10000));
     const auto nameAt = [&](std::uint64_t pc) {
-        std::vector<std::uint32_t> out;
-        symbolizer.resolve(nullptr, pc, &out); // no module holds it: the JIT's map is asked
-        return out.size() == 1 ? functions.at(out[0]).name : QStringLiteral("<%1 frames>").arg(out.size());
+        const auto lock = symbolizer.lock();
+        const std::vector<std::uint32_t>* frames = symbolizer.framesOf(pc);
+        return !frames            ? QStringLiteral("<not named>")
+            : frames->size() == 1 ? symbolizer.functions().at(frames->front()).name
+                                  : QStringLiteral("<%1 frames>").arg(frames->size());
     };
     QCOMPARE(nameAt(0x7f0000001000), QStringLiteral("LazyCompiled:*parse app.js:12")); // names keep their spaces
     QCOMPARE(nameAt(0x7f00000010ff), QStringLiteral("LazyCompiled:*parse app.js:12"));
     QCOMPARE(nameAt(0x7f0000002010), QStringLiteral("Interpreter"));
-    std::vector<std::uint32_t> out;
-    symbolizer.resolve(nullptr, 0x7f0000001010, &out);
-    QCOMPARE(functions.at(out[0]).module, QStringLiteral("[jit]"));
-    QCOMPARE(symbolizer.unknownFrames(), std::uint64_t(0));
+    {
+        const auto lock = symbolizer.lock();
+        QCOMPARE(
+            symbolizer.functions().at(symbolizer.framesOf(0x7f0000001010)->front()).module, QStringLiteral("[jit]"));
+    }
     QCOMPARE(nameAt(0x7f0000001100), QStringLiteral("[unknown]")); // the end is not in it
     QCOMPARE(nameAt(0x7f0000003010), QStringLiteral("[unknown]")); // not compiled yet
-    QCOMPARE(symbolizer.unknownFrames(), std::uint64_t(2));
+    QCOMPARE(symbolizer.stats().named, std::uint64_t(asked.size())); // each address once
 
-    // The JIT compiles more and appends to its map: read again, also for an address that was
-    // resolved (and cached) as unknown before.
+    // The JIT compiles more and appends to its map: read again, for the addresses named [unknown].
+    const std::uint64_t generation = [&] {
+        const auto lock = symbolizer.lock();
+        return symbolizer.generation();
+    }();
     QVERIFY(append("7f0000003000 40 LazyCompiled:*render app.js:40\n"));
-    // The map's size is looked at every 250 ms at most: the new name comes within that.
     QTRY_COMPARE_WITH_TIMEOUT(nameAt(0x7f0000003010), QStringLiteral("LazyCompiled:*render app.js:40"), 5000);
-    const std::uint64_t unknown = symbolizer.unknownFrames(); // each try before the re-read counted one
-    QCOMPARE(nameAt(0x7f0000003020), QStringLiteral("LazyCompiled:*render app.js:40"));
     QCOMPARE(nameAt(0x7f0000001010), QStringLiteral("LazyCompiled:*parse app.js:12"));
-    QCOMPARE(symbolizer.unknownFrames(), unknown);
+    QCOMPARE(nameAt(0x7f0000001100), QStringLiteral("[unknown]"));
+    const auto lock = symbolizer.lock();
+    QVERIFY(symbolizer.generation() != generation); // a view maps its stacks to names again
 }
 
 void TestProfiler::lostAndThrottleCounted()
@@ -591,7 +630,8 @@ void TestProfiler::framePointerFallback()
     QCOMPARE(stats.framePointerStacks, std::uint64_t(3));
     QCOMPARE(stats.ipOnlyStacks, std::uint64_t(1));
     QCOMPARE(stats.cfiStacks, std::uint64_t(0));
-    const ProfileSnapshot s = processor.aggregate().snapshot({}, 0, processor.functions());
+    QVERIFY(processor.waitNamed(10000));
+    const ProfileSnapshot s = processor.snapshot({}, 0);
     QCOMPARE(s.totalSamples(), std::uint64_t(4));
     bool whole = false;
     for (std::uint32_t i = 1; i < s.nodes.size(); ++i) {
@@ -608,6 +648,217 @@ void TestProfiler::framePointerFallback()
         }
     }
     QVERIFY2(whole, s.folded().constData());
+}
+
+namespace {
+// Under AddressSanitizer (setup.sh's second run of the suite) the target's 8 threads and the
+// profiler's own are several times slower on 2 cores, and the reader thread at times waits for a
+// core longer than the kernel's buffer lasts: there, 15% is the bound (seen: up to 9%).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::uint64_t kMaxLostPercent = 15;
+#else
+constexpr std::uint64_t kMaxLostPercent = 1;
+#endif
+
+/// The samples whose leaf is one of the big target's functions, and of them those whose stacks are
+/// whole (their chain of callers, then the worker).
+struct BigProfile
+{
+    std::uint64_t samples = 0;
+    std::uint64_t namedLeaves = 0;
+    std::uint64_t wholeStacks = 0;
+};
+BigProfile bigProfile(const ProfileSnapshot& s)
+{
+    BigProfile p;
+    p.samples = s.totalSamples();
+    for (std::uint32_t i = 1; i < s.nodes.size(); ++i) {
+        if (s.nodes[i].self == 0 || !s.functions[s.nodes[i].function].name.startsWith(QLatin1String("big_f")))
+            continue;
+        p.namedLeaves += s.nodes[i].self;
+        int chain = 0;
+        std::uint32_t up = i;
+        while (up != 0 && s.functions[s.nodes[up].function].name.startsWith(QLatin1String("big_f"))) {
+            ++chain;
+            up = s.nodes[up].parent;
+        }
+        // A sample anywhere along a chain of 9 calls: up to 9 of them, then the worker.
+        if (chain <= 9 && up != 0 && s.functions[s.nodes[up].function].name == QLatin1String("big_worker"))
+            p.wholeStacks += s.nodes[i].self;
+    }
+    return p;
+}
+} // namespace
+
+void TestProfiler::bigBinaryKeepsUp()
+{
+    // 20,000 exported functions and no DWARF, as gcc's cc1: every sample meets addresses not seen
+    // before for a long while. The profiler keeps up: nothing lost, every leaf named.
+    auto target = startTarget(targetPath("big"), { QStringLiteral("--threads"), QStringLiteral("4") });
+    QVERIFY(target);
+    ProcessProfiler::Options options;
+    options.frequencyHz = 999;
+    ProcessProfiler profiler(target->processId(), options, PerfSystem::real());
+    QString error;
+    QVERIFY2(profiler.start(&error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(profiler.samples() + profiler.stats().lost >= 6000, 120000);
+    profiler.stop();
+    stopTarget(target.get());
+    const ProfileSnapshotPtr s = profiler.snapshot();
+    const ProfileStats stats = s->stats;
+    QVERIFY2(stats.lost * 100 <= (stats.samples + stats.lost) * kMaxLostPercent,
+        qPrintable(QStringLiteral("lost %1 of %2 (%3 refused by the queue)")
+                       .arg(stats.lost)
+                       .arg(stats.samples + stats.lost)
+                       .arg(stats.queueRefused)));
+    const BigProfile p = bigProfile(*s);
+    QVERIFY2(
+        p.namedLeaves >= p.samples * 9 / 10, qPrintable(QStringLiteral("%1 of %2").arg(p.namedLeaves).arg(p.samples)));
+    QVERIFY2(
+        p.wholeStacks >= p.samples * 8 / 10, qPrintable(QStringLiteral("%1 of %2").arg(p.wholeStacks).arg(p.samples)));
+}
+
+void TestProfiler::firstSecondLosesNothing()
+{
+    // Right after the attach every module is new to the profiler while 8 threads fill the buffers
+    // at 999 Hz: the first seconds are read as the later ones are.
+    auto target = startTarget(targetPath("big"), { QStringLiteral("--threads"), QStringLiteral("8") });
+    QVERIFY(target);
+    ProcessProfiler::Options options;
+    options.frequencyHz = 999;
+    ProcessProfiler profiler(target->processId(), options, PerfSystem::real());
+    QString error;
+    QVERIFY2(profiler.start(&error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(profiler.samples() + profiler.stats().lost >= 2500, 120000);
+    profiler.stop();
+    stopTarget(target.get());
+    const ProfileStats stats = profiler.stats();
+    QVERIFY2(stats.lost * 100 <= (stats.samples + stats.lost) * kMaxLostPercent,
+        qPrintable(QStringLiteral("lost %1 of %2 (%3 refused by the queue)")
+                       .arg(stats.lost)
+                       .arg(stats.samples + stats.lost)
+                       .arg(stats.queueRefused)));
+    QVERIFY(bigProfile(*profiler.snapshot()).namedLeaves >= stats.samples * 9 / 10);
+}
+
+void TestProfiler::nodeJitFramesNamed()
+{
+    // node --perf-basic-prof writes /tmp/perf-PID.map; node also maps part of its own binary high
+    // in its address space, so that the binary's range covers the JIT's memory: a JIT address is
+    // in no file mapping and is named from the map, not as node+0x7f...
+    const QString node = QStandardPaths::findExecutable(QStringLiteral("node"));
+    if (node.isEmpty())
+        QSKIP("node is not installed (setup.sh installs nodejs)");
+    QTemporaryDir dir;
+    const QString script = dir.filePath(QStringLiteral("mandel.js"));
+    {
+        QFile file(script);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("function mandel(w) { let n = 0; for (let y = 0; y < w; y++) for (let x = 0; x < w; x++) {\n"
+                   "  let cr = 2 * x / w - 1.5, ci = 2 * y / w - 1, zr = 0, zi = 0, i = 0;\n"
+                   "  for (; i < 50 && zr * zr + zi * zi < 4; i++) { const t = zr * zr - zi * zi + cr; zi = 2 * zr * "
+                   "zi + ci; zr = t; }\n"
+                   "  n += i; } return n; }\n"
+                   "function sortWork(n) { const a = []; for (let i = 0; i < n; i++) a.push((i * 7919) % 10007);\n"
+                   "  a.sort((x, y) => x - y); return a[0]; }\n"
+                   "let s = 0; console.log('ready');\n"
+                   "const timer = setInterval(() => {}, 1000); process.stdin.on('end', () => process.exit(0)); "
+                   "process.stdin.resume();\n"
+                   "function work() { s += mandel(200); s += sortWork(20000); setImmediate(work); }\n"
+                   "work();\n");
+    }
+    auto target = startTarget(node, { QStringLiteral("--perf-basic-prof"), script });
+    QVERIFY(target);
+    const auto cleanup
+        = qScopeGuard([&] { QFile::remove(QStringLiteral("/tmp/perf-%1.map").arg(target->processId())); });
+    ProcessProfiler::Options options;
+    options.frequencyHz = 999;
+    ProcessProfiler profiler(target->processId(), options, PerfSystem::real());
+    QString error;
+    QVERIFY2(profiler.start(&error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(profiler.samples() >= 2000, 60000);
+    profiler.stop();
+    stopTarget(target.get());
+    const ProfileSnapshotPtr s = profiler.snapshot();
+    std::uint64_t js = 0, mandel = 0, nodeHigh = 0;
+    for (std::uint32_t i = 1; i < s->nodes.size(); ++i) {
+        const ProfileFunction& f = s->functions[s->nodes[i].function];
+        if (f.name.startsWith(QLatin1String("JS:")))
+            js += s->nodes[i].self;
+        if (f.name.startsWith(QLatin1String("JS:")) && f.name.contains(QLatin1String("mandel")))
+            mandel += s->nodes[i].self;
+        if (f.name.startsWith(QLatin1String("node+0x7f")))
+            nodeHigh += s->nodes[i].self;
+    }
+    const QString counts = QStringLiteral("JS %1, JS mandel %2, node+0x7f.. %3 of %4")
+                               .arg(js)
+                               .arg(mandel)
+                               .arg(nodeHigh)
+                               .arg(s->totalSamples());
+    QVERIFY2(js >= s->totalSamples() / 5, qPrintable(counts));
+    QVERIFY2(mandel >= s->totalSamples() / 10, qPrintable(counts));
+    QVERIFY2(nodeHigh <= s->totalSamples() / 50, qPrintable(counts));
+}
+
+void TestProfiler::kernelTimeShown_data()
+{
+    QTest::addColumn<bool>("kernelRefused");
+    QTest::newRow("as the kernel allows") << false;
+    QTest::newRow("kernel samples refused (paranoid 2)") << true;
+}
+
+void TestProfiler::kernelTimeShown()
+{
+    // dd with 1-byte blocks lives in read(2) and write(2): most of its CPU is the kernel's. Its
+    // kernel share is shown (from /proc) whether kernel samples are allowed or not; where they
+    // are, they are a [kernel] leaf above the user stack that made the call.
+    QFETCH(bool, kernelRefused);
+    auto dd = std::make_unique<QProcess>();
+    dd->start(QStringLiteral("dd"),
+        { QStringLiteral("if=/dev/zero"), QStringLiteral("of=/dev/null"), QStringLiteral("bs=1") });
+    QVERIFY(dd->waitForStarted(10000));
+    const auto cleanup = qScopeGuard([&] {
+        dd->kill();
+        dd->waitForFinished();
+    });
+    PerfSystem system = PerfSystem::real();
+    if (kernelRefused) {
+        const auto open = system.openEvent;
+        system.openEvent = [open](perf_event_attr* attr, pid_t tid, int cpu) {
+            return attr->exclude_kernel ? open(attr, tid, cpu) : -EACCES;
+        };
+    }
+    ProcessProfiler::Options options;
+    options.frequencyHz = 999;
+    ProcessProfiler profiler(dd->processId(), options, system);
+    QString error;
+    QVERIFY2(profiler.start(&error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(profiler.samples() >= 300 && profiler.stats().kernelShare >= 0, 60000);
+    QTest::qWait(1200); // two more readings of /proc (every 500 ms)
+    profiler.stop();
+    const ProfileSnapshotPtr s = profiler.snapshot();
+    QVERIFY2(s->stats.kernelShare > 0.3, qPrintable(QString::number(s->stats.kernelShare)));
+    std::uint64_t kernelLeaves = 0;
+    for (std::uint32_t i = 1; i < s->nodes.size(); ++i) {
+        if (s->functions[s->nodes[i].function].name == QLatin1String("[kernel]")) {
+            kernelLeaves += s->nodes[i].self;
+            QVERIFY(s->nodes[i].parent != 0); // the user stack that entered the kernel is below it
+        }
+    }
+    if (kernelRefused || !s->stats.kernelSampled) {
+        QVERIFY(!s->stats.kernelSampled);
+        QCOMPARE(kernelLeaves, std::uint64_t(0));
+    } else {
+        QVERIFY2(kernelLeaves >= s->totalSamples() * 3 / 10,
+            qPrintable(QStringLiteral("%1 of %2").arg(kernelLeaves).arg(s->totalSamples())));
+        QCOMPARE(s->stats.kernelSamples, kernelLeaves);
+    }
+    QVERIFY(!kernelRefused || s->stats.samples > 0); // user space is still sampled
+    // The headless table says it too.
+    Profiler all;
+    all.setSystem(system);
+    QVERIFY(all.profile(dd->processId()));
+    QTRY_VERIFY_WITH_TIMEOUT(all.summary().contains(QLatin1String("% of its CPU in the kernel")), 30000);
 }
 
 QTEST_GUILESS_MAIN(TestProfiler)

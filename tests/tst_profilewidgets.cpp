@@ -44,9 +44,11 @@ namespace {
 ProfileSnapshotPtr sample(std::uint64_t extraParse = 0)
 {
     FunctionTable functions;
-    const std::uint32_t main = functions.intern({ QStringLiteral("main"), QStringLiteral("app"), QStringLiteral("main.cpp:3"), false });
+    const std::uint32_t main
+        = functions.intern({ QStringLiteral("main"), QStringLiteral("app"), QStringLiteral("main.cpp:3"), false });
     const std::uint32_t work = functions.intern({ QStringLiteral("work()"), QStringLiteral("app"), {}, false });
-    const std::uint32_t parse = functions.intern({ QStringLiteral("parse(char const*)"), QStringLiteral("app"), {}, true });
+    const std::uint32_t parse
+        = functions.intern({ QStringLiteral("parse(char const*)"), QStringLiteral("app"), {}, true });
     const std::uint32_t sort = functions.intern({ QStringLiteral("sort"), QStringLiteral("libc.so.6"), {}, false });
     const std::uint32_t idle = functions.intern({ QStringLiteral("idle"), QStringLiteral("app"), {}, false });
     ProfileAggregate aggregate;
@@ -120,6 +122,8 @@ private Q_SLOTS:
     void comparisonWindowShowsDifferentialProfile();
     void savedCaptureKeepsProfiles();
     void windowProfilesEveryAttachedAndLaunchedProcess();
+    void windowShowsTheOnlyProfiledProcess();
+    void profileShownChoice();
     void openedCaptureShowsItsProfiles();
     void statusShowsLostAndThrottled();
     void functionColumnTakesTheWidth();
@@ -135,7 +139,8 @@ void TestProfileWidgets::topFunctionsModel()
     QCOMPARE(model.index(0, TopFunctionsModel::Self).data().toULongLong(), 60ull);
     QCOMPARE(model.index(0, TopFunctionsModel::SelfPercent).data().toString(), QStringLiteral("60.0%"));
     QCOMPARE(model.index(0, TopFunctionsModel::Callers).data().toString(), QStringLiteral("main (100%)"));
-    QCOMPARE(model.index(1, TopFunctionsModel::Function).data().toString(), QStringLiteral("parse(char const*) (inlined)"));
+    QCOMPARE(
+        model.index(1, TopFunctionsModel::Function).data().toString(), QStringLiteral("parse(char const*) (inlined)"));
     const int mainRow = 3; // self 0, total 100
     QCOMPARE(model.index(mainRow, TopFunctionsModel::Function).data().toString(), QStringLiteral("main"));
     QCOMPARE(model.index(mainRow, TopFunctionsModel::TotalPercent).data().toString(), QStringLiteral("100.0%"));
@@ -184,7 +189,8 @@ void TestProfileWidgets::flameGraphZoomSurvivesRefresh()
     QVERIFY(flame.rectOf(nodeNamed(*flame.snapshot(), QStringLiteral("idle"))).isEmpty());
     // A new snapshot (more samples): still zoomed into work().
     flame.setSnapshot(sample(20));
-    QCOMPARE(flame.snapshot()->functions[flame.snapshot()->nodes[flame.zoomNode()].function].name, QStringLiteral("work()"));
+    QCOMPARE(
+        flame.snapshot()->functions[flame.snapshot()->nodes[flame.zoomNode()].function].name, QStringLiteral("work()"));
     QCOMPARE(flame.rectOf(nodeNamed(*flame.snapshot(), QStringLiteral("parse"))).width(), 1000.0 * 50 / 60);
     // Clicking the bottom bar (an ancestor) zooms out to it.
     QTest::mouseClick(&flame, Qt::LeftButton, {}, flame.rectOf(0).center().toPoint());
@@ -260,7 +266,8 @@ void TestProfileWidgets::panelOnRealProcess()
     const auto lines = foldedexport::parse(file.readAll());
     QVERIFY(!lines.empty());
     for (const auto& line : lines)
-        QVERIFY2(line.stack.startsWith(QStringLiteral("perfdash_profil;")), qPrintable(line.stack));
+        QVERIFY2(line.stack.startsWith(QStringLiteral("perfdash_profil (%1);").arg(target.processId())),
+            qPrintable(line.stack));
     target.closeWriteChannel();
     QVERIFY(target.waitForFinished(10000));
 }
@@ -273,7 +280,8 @@ void TestProfileWidgets::panelSaysWhyNot()
     panel.setProfiler(&profiler);
     panel.setProcess(getpid());
     QVERIFY(!panel.startProfiling());
-    QVERIFY2(panel.statusText().contains(QStringLiteral("sysctl kernel.perf_event_paranoid=2")), qPrintable(panel.statusText()));
+    QVERIFY2(panel.statusText().contains(QStringLiteral("sysctl kernel.perf_event_paranoid=2")),
+        qPrintable(panel.statusText()));
     QVERIFY(panel.statusText().contains(QStringLiteral("setcap cap_perfmon+ep")));
 }
 
@@ -305,8 +313,10 @@ void TestProfileWidgets::comparisonWindowShowsDifferentialProfile()
     }
     QString error;
     // Between the runs, parse() went from 20% to 50% of the CPU and sort() from 60% to 30%.
-    QVERIFY(writeCaptureProfiles(base, { { 11, QStringLiteral("app"), "app;main;parse 20\napp;main;sort 60\napp;main 20\n" } }, &error));
-    QVERIFY(writeCaptureProfiles(next, { { 12, QStringLiteral("app"), "app;main;parse 100\napp;main;sort 60\napp;main 40\n" } }, &error));
+    QVERIFY(writeCaptureProfiles(
+        base, { { 11, QStringLiteral("app"), "app;main;parse 20\napp;main;sort 60\napp;main 20\n" } }, &error));
+    QVERIFY(writeCaptureProfiles(
+        next, { { 12, QStringLiteral("app"), "app;main;parse 100\napp;main;sort 60\napp;main 40\n" } }, &error));
     ComparisonWindow* window = ComparisonWindow::open(base, next, &error);
     QVERIFY2(window, qPrintable(error));
     auto* model = window->findChild<ProfileDiffModel*>();
@@ -397,6 +407,39 @@ void TestProfileWidgets::windowProfilesEveryAttachedAndLaunchedProcess()
     QVERIFY(attached.waitForFinished(10000));
 }
 
+void TestProfileWidgets::windowShowsTheOnlyProfiledProcess()
+{
+    // perfdash --profile --attach PID --view profile: the process is not instrumented, so no
+    // operation is charted and nothing is selected; the one process profiled is the one shown.
+    QProcess target;
+    QVERIFY(startTarget(target));
+    MetricsStore store;
+    QVERIFY(store.attachPid(target.processId()));
+    Profiler profiler;
+    QVERIFY(profiler.profile(target.processId())); // as main() does, before the window exists
+    MainWindow window(&store, nullptr);
+    window.setProfiler(&profiler);
+    window.show();
+    QTRY_VERIFY_WITH_TIMEOUT(window.profilePanel()->snapshot()
+            && window.profilePanel()->snapshot()->pid == target.processId()
+            && window.profilePanel()->snapshot()->totalSamples() > 0,
+        30000);
+    QVERIFY2(!window.profilePanel()->statusText().contains(QStringLiteral("Select a process")),
+        qPrintable(window.profilePanel()->statusText()));
+    target.closeWriteChannel();
+    QVERIFY(target.waitForFinished(10000));
+}
+
+void TestProfileWidgets::profileShownChoice()
+{
+    // Selected, else charted, else the first process asked to be profiled (refused ones too:
+    // their panel says why), else none.
+    QCOMPARE(profileToShow(11, 22, { 33, 44 }), 11);
+    QCOMPARE(profileToShow(0, 22, { 33, 44 }), 22);
+    QCOMPARE(profileToShow(0, 0, { 33, 44 }), 33);
+    QCOMPARE(profileToShow(0, 0, {}), 0);
+}
+
 void TestProfileWidgets::openedCaptureShowsItsProfiles()
 {
     QTemporaryDir dir;
@@ -423,7 +466,9 @@ void TestProfileWidgets::openedCaptureShowsItsProfiles()
     QTRY_VERIFY_WITH_TIMEOUT(panel->showsRecorded(), 10000); // read on the worker pool
     const ProfileSnapshotPtr s = panel->snapshot();
     QCOMPARE(s->totalSamples(), 100ull);
-    QCOMPARE(s->folded(), QByteArray("app;main;idle 60\napp;main;work();parse 30\napp;main;work();sort 10\n"));
+    const QByteArray process = QStringLiteral("app (%1)").arg(getpid()).toUtf8();
+    QCOMPARE(s->folded(),
+        process + ";main;idle 60\n" + process + ";main;work();parse 30\n" + process + ";main;work();sort 10\n");
     QCOMPARE(panel->topFunctions()->rowCount(), 5);
     QCOMPARE(panel->topFunctions()->index(0, TopFunctionsModel::Function).data().toString(), QStringLiteral("idle"));
     QVERIFY(panel->flameGraph()->rectOf(nodeNamed(*s, QStringLiteral("parse"))).width() > 0);
@@ -448,8 +493,7 @@ void TestProfileWidgets::statusShowsLostAndThrottled()
     feed(processor, PERF_RECORD_THROTTLE, { 1'000, 1, 1 });
     feed(processor, PERF_RECORD_THROTTLE, { 2'000, 1, 1 });
     feed(processor, PERF_RECORD_THROTTLE, { 3'000, 1, 1 });
-    auto snapshot = std::make_shared<ProfileSnapshot>(processor.aggregate().snapshot({}, 0, processor.functions()));
-    snapshot->stats = processor.stats();
+    auto snapshot = std::make_shared<ProfileSnapshot>(processor.snapshot({}, 0));
     snapshot->pid = getpid();
     snapshot->process = QStringLiteral("app");
     QCOMPARE(snapshot->stats.lost, 42ull);

@@ -13,6 +13,7 @@
 #include "operationsmodel.h"
 #include "processesmodel.h"
 #include "profilepanel.h"
+#include "profiler.h"
 #include "tablecolumns.h"
 
 #include <QCheckBox>
@@ -27,8 +28,8 @@
 namespace perfdash {
 
 namespace {
-    constexpr int RefreshMs = 100;
-    constexpr int MaxPendingAlerts = 2000;
+constexpr int RefreshMs = 100;
+constexpr int MaxPendingAlerts = 2000;
 } // namespace
 
 MainWindow::MainWindow(MetricsStore* store, IngestServer* server, QWidget* parent)
@@ -50,7 +51,8 @@ MainWindow::MainWindow(MetricsStore* store, IngestServer* server, QWidget* paren
     restoreSettings();
 
     connect(m_store, &MetricsStore::slowOperation, this, [this](quint64 key, const OperationSample& s) {
-        queueAlert(Alert { s.severity == OperationSample::Severity::VerySlow ? Alert::Kind::VerySlow : Alert::Kind::Slow,
+        queueAlert(Alert {
+            s.severity == OperationSample::Severity::VerySlow ? Alert::Kind::VerySlow : Alert::Kind::Slow,
             s.timestampMs, m_store->processName(key), s.operation, s.durationNs, describeSample(s.metadata, s.ok) });
     });
     connect(m_store, &MetricsStore::budgetViolationChanged, this,
@@ -137,10 +139,12 @@ void MainWindow::startSnapshot()
     ++m_job;
     const SnapshotRequest request = currentRequest();
     MetricsStore* store = m_store;
-    m_pool.submit(QStringLiteral("snapshot"), [store, request] {
-              store->checkBudgets();
-              return buildSnapshot(*store, request);
-          })
+    m_pool
+        .submit(QStringLiteral("snapshot"),
+            [store, request] {
+                store->checkBudgets();
+                return buildSnapshot(*store, request);
+            })
         .then(this, [this](const SnapshotPtr& snapshot) {
             m_inFlight = false;
             if (snapshot && snapshot->job < m_firstCurrentJob)
@@ -174,11 +178,20 @@ void MainWindow::apply(const SnapshotPtr& snapshot)
         }
     }
     updateCharts(s);
-    // The profile is of the selected process, or else of the one whose operation is charted.
-    const quint64 profiled = m_selectedProcess ? m_selectedProcess : m_chartProcess;
+    qint64 selectedPid = 0, chartedPid = 0;
     for (const ProcessInfo& p : s.processes) {
-        if (p.key == profiled)
-            m_profile->setProcess(p.pid, p.name);
+        if (m_selectedProcess && p.key == m_selectedProcess)
+            selectedPid = p.pid;
+        if (m_chartProcess && p.key == m_chartProcess)
+            chartedPid = p.pid;
+    }
+    const Profiler* profiler = m_profile->profiler();
+    if (const qint64 shown
+        = profileToShow(selectedPid, chartedPid, profiler ? profiler->requested() : std::vector<qint64> {})) {
+        QString name;
+        for (const ProcessInfo& p : s.processes)
+            name = p.pid == shown ? p.name : name;
+        m_profile->setProcess(shown, name);
     }
     updateRangeLabel(s);
     updateAlertProcesses(s);
@@ -238,7 +251,8 @@ void MainWindow::updateCharts(const DashboardSnapshot& s)
         for (const ChartTarget& t : std::as_const(m_compare))
             processes.insert(t.processKey);
         for (const ChartTarget& t : std::as_const(m_compare))
-            names << (processes.size() > 1 ? t.operation + QStringLiteral(" (%1)").arg(processName(t.processKey)) : t.operation);
+            names << (processes.size() > 1 ? t.operation + QStringLiteral(" (%1)").arg(processName(t.processKey))
+                                           : t.operation);
         m_charts->setComparison(names, s.compared, from, to);
     } else {
         m_charts->setLatency(operationTitle, s.latency, from, to);
@@ -352,7 +366,8 @@ void MainWindow::setStatisticsRange(qint64 fromMs, qint64 toMs)
 
 void MainWindow::applyBudgets(const QList<Budget>& budgets, const Thresholds& thresholds)
 {
-    m_store->setSlowThreshold(std::chrono::nanoseconds(thresholds.slowNs), std::chrono::nanoseconds(thresholds.verySlowNs));
+    m_store->setSlowThreshold(
+        std::chrono::nanoseconds(thresholds.slowNs), std::chrono::nanoseconds(thresholds.verySlowNs));
     m_store->setBudgets(budgets);
     saveBudgets(budgets);
     saveThresholds(thresholds);

@@ -84,13 +84,8 @@ QFuture<QString> MainWindow::saveCapture(const QString& path)
     // The profilers live as long as the session; their snapshots are taken on the worker.
     const std::vector<ProcessProfiler*> profilers = m_profile->profiler() ? m_profile->profiler()->profilers() : std::vector<ProcessProfiler*> {};
     return m_pool.submit(QStringLiteral("save capture"), [store, path, profilers] {
-        CaptureRecorder recorder(store);
-        QString error;
-        if (recorder.start(path, &error))
-            recorder.flush(&error);
-        recorder.stop();
-        if (error.isEmpty() && !profilers.empty())
-            writeCaptureProfiles(path, capturedProfiles(profilers), &error);
+        QString error; // whole or not at all: a full disk leaves the previous file
+        perfdash::saveCapture(store, path, profilers.empty() ? QList<CapturedProfile> {} : capturedProfiles(profilers), &error);
         return error;
     });
 }

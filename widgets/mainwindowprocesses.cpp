@@ -4,6 +4,7 @@
 
 #include "attachdialog.h"
 #include "budgetsdialog.h"
+#include "childprocess.h"
 #include "ingestserver.h"
 #include "profilepanel.h"
 #include "profiler.h"
@@ -63,6 +64,7 @@ bool MainWindow::launch(const QString& program, const QStringList& arguments, co
     process->setProcessEnvironment(env);
     process->setWorkingDirectory(directory);
     process->setProcessChannelMode(QProcess::ForwardedChannels);
+    childprocess::endWithParent(*process); // also when perfdash is killed and cannot stop it
     process->start(program, arguments);
     if (!process->waitForStarted(10'000)) {
         if (error)

@@ -79,24 +79,28 @@ void MainWindow::updateStatus(const DashboardSnapshot& s)
         quint64 httpRefused = 0;
         if (m_metrics) {
             const HttpGuard::Stats h = m_metrics->httpStats();
-            httpRefused += h.refusedLimit + h.refusedDescriptors;
+            httpRefused += h.refusedLimit + h.refusedDescriptors + h.timedOut + h.oversized;
         }
-        if (m_otlp) {
-            const OtlpReceiver::Stats o = m_otlp->stats();
-            httpRefused += o.refusedConnections + o.refusedDescriptors;
-        }
-        const quint64 refused = st.refused + r.processLimitConnections + httpRefused;
+        const ListenerRefusals otlp = m_otlp ? m_otlp->refusals() : ListenerRefusals {};
+        const quint64 refused = st.refused + r.processLimitConnections + st.rejectedVersion + st.closedProtocol
+            + httpRefused + otlp.total();
         m_statusConnections->setText(tr("%n connection(s)", nullptr, st.connections)
             + (refused > 0 ? tr(", %1 refused").arg(refused) : QString())); // every refusal is seen, not only logged
-        m_statusConnections->setToolTip(tr("Connections refused: %1 over the limit of %2, %3 for want of a file descriptor, "
-                                           "%4 of another user, %5 with the dashboard full of live processes; "
-                                           "%6 HTTP connections (/metrics, OTLP)")
-                                            .arg(st.refusedLimit)
-                                            .arg(st.maxConnections)
-                                            .arg(st.refusedDescriptors)
-                                            .arg(st.refusedUid)
-                                            .arg(r.processLimitConnections)
-                                            .arg(httpRefused));
+        m_statusConnections->setToolTip(
+            tr("Connections refused: %1 over the limit of %2, %3 for want of a file descriptor, "
+               "%4 of another user, %5 with the dashboard full of live processes (%6 told so), "
+               "%7 of a protocol version it does not speak, %8 not speaking the protocol; "
+               "%9 /metrics requests and connections; %10")
+                .arg(st.refusedLimit)
+                .arg(st.maxConnections)
+                .arg(st.refusedDescriptors)
+                .arg(st.refusedUid)
+                .arg(r.processLimitConnections)
+                .arg(st.rejectedProcessLimit)
+                .arg(st.rejectedVersion)
+                .arg(st.closedProtocol)
+                .arg(httpRefused)
+                .arg(m_otlp ? otlp.describe() : tr("OTLP off")));
         m_statusRate->setText(tr("%1 ops/s").arg(rate, 0, 'f', 0));
     } else {
         // A capture (or a store fed by other means): nothing is served, nothing streams.

@@ -97,7 +97,8 @@ ProfilePanel::ProfilePanel(QWidget* parent)
 
     connect(m_start, &QPushButton::clicked, this, &ProfilePanel::startProfiling);
     connect(m_range, &QComboBox::currentIndexChanged, this, [this] { setTimeRange(m_range->currentData().toInt()); });
-    connect(m_threads, &QComboBox::currentIndexChanged, this, [this] { setThread(m_threads->currentData().toLongLong()); });
+    connect(
+        m_threads, &QComboBox::currentIndexChanged, this, [this] { setThread(m_threads->currentData().toLongLong()); });
     connect(m_search, &QLineEdit::textChanged, m_flame, &FlameGraphWidget::setSearch);
     connect(m_flame, &FlameGraphWidget::searchMatched, this, [this](quint64 matched, quint64 total) {
         m_matched->setText(m_search->text().trimmed().isEmpty() || total == 0
@@ -112,7 +113,8 @@ ProfilePanel::ProfilePanel(QWidget* parent)
             return;
         std::uint32_t best = 0;
         for (std::uint32_t i = 1; i < m_snapshot->nodes.size(); ++i) {
-            if (m_snapshot->nodes[i].function == cost->function && m_snapshot->nodes[i].total > m_snapshot->nodes[best].total)
+            if (m_snapshot->nodes[i].function == cost->function
+                && m_snapshot->nodes[i].total > m_snapshot->nodes[best].total)
                 best = i;
         }
         m_flame->zoomTo(best);
@@ -292,7 +294,7 @@ QString ProfilePanel::statusText() const
                     .arg(s.throttled)
                     .arg(s.unknownFrames)
                     .arg(s.truncatedStacks);
-    return text;
+    return text + kernelNote(s); // how much of the CPU the graph explains
 }
 
 void ProfilePanel::updateStatus()
@@ -316,8 +318,8 @@ QString ProfilePanel::exportFolded(const QString& path) const
 
 void ProfilePanel::exportWithDialog()
 {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export profile (folded stacks)"), QString(),
-        tr("Folded stacks (*.folded *.txt);;All files (*)"));
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Export profile (folded stacks)"), QString(), tr("Folded stacks (*.folded *.txt);;All files (*)"));
     if (path.isEmpty())
         return;
     QPointer<ProfilePanel> self(this);

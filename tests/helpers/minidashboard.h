@@ -14,12 +14,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <string>
 #include <poll.h>
+#include <string>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace perfdashtest {
 
@@ -109,6 +110,13 @@ public:
         m_dropUnread = true;
         m_paused = false;
         m_changed.notify_all();
+    }
+    /// Reads at most @p bytes every @p pauseMs (a dashboard that is slow to read); 0 bytes: no limit.
+    void throttleReading(std::size_t bytes, int pauseMs)
+    {
+        std::lock_guard lock(m_mutex);
+        m_throttleBytes = bytes;
+        m_throttleMs = pauseMs;
     }
     /// Answers the next HELLO with REJECT and closes that connection.
     void rejectNext(const std::string& reason)
@@ -219,12 +227,11 @@ private:
             }
             m_client = c;
             std::string buffer;
-            static char chunk[1 << 16];
             ssize_t n;
             bool preface = true;
             std::uint64_t bytesRead = 0;
-            while (waitToRead(c) && (n = ::read(c, chunk, sizeof chunk)) > 0) {
-                buffer.append(chunk, std::size_t(n));
+            while (waitToRead(c) && (n = ::read(c, m_chunk.data(), readSize())) > 0) {
+                buffer.append(m_chunk.data(), std::size_t(n));
                 bytesRead += std::uint64_t(n);
                 std::size_t at = 0;
                 if (preface && buffer.size() >= 4) {
@@ -241,7 +248,8 @@ private:
                         rejected = true;
                         break;
                     }
-                    if (p[4] == 1) {
+                    if (p[4] == 1) { // HELLO: WELCOME, u16 version 1, u16 flags (answers SYNC)
+                        reply(c, 0x81, std::string("\x01\x00\x01\x00", 4));
                         std::lock_guard lock(m_mutex);
                         m_profileDue = m_profileDue || m_profiling; // a new connection is asked again
                         m_connectionHello = c;
@@ -265,6 +273,22 @@ private:
             ::close(c);
             m_changed.notify_all();
         }
+    }
+
+    /// How much the next read may take; a throttled reader waits its pause first.
+    std::size_t readSize()
+    {
+        std::size_t bytes = 0;
+        int pause = 0;
+        {
+            std::lock_guard lock(m_mutex);
+            bytes = m_throttleBytes;
+            pause = m_throttleMs;
+        }
+        if (bytes == 0)
+            return m_chunk.size();
+        std::this_thread::sleep_for(std::chrono::milliseconds(pause));
+        return std::min(bytes, m_chunk.size());
     }
 
     /// False when the connection is to be closed unread.
@@ -336,8 +360,11 @@ private:
         }
     }
 
+    std::vector<char> m_chunk = std::vector<char>(1 << 16);
     std::string m_path;
     int m_fd = -1;
+    std::size_t m_throttleBytes = 0; // under m_mutex
+    int m_throttleMs = 0;
     bool m_paused = false; // under m_mutex, as the three below
     bool m_parked = false; // the reader saw the pause and reads no more
     bool m_dropUnread = false;

@@ -8,6 +8,11 @@
 //   soak S       records at a steady pace for S seconds, then prints how many
 //   overflow     with no dashboard, records wide histograms until its history overflows, says
 //                "overflowed", then waits (up to 60 s) to send the rest; prints "recorded N dropped D"
+//   refused N    records N operations, flushes until the dashboard took them or refused it;
+//                prints "flush RESULT dropped D rejected R"
+//   exit-backlog with no dashboard, records a backlog of wide intervals, says "backlog", then
+//                exits the moment a dashboard is there; after the library's exit handler, prints
+//                "recorded N dropped D at-exit E"
 #include <perfdash/perfdash.hpp>
 
 #include <atomic>
@@ -120,6 +125,69 @@ int overflow()
     return rc == PERFDASH_OK ? 0 : 1;
 }
 
+/// A dashboard that refuses this process must say so: flush() is not OK, and what was recorded
+/// is counted as dropped (rejected).
+int refused(long n)
+{
+    const perfdash::OpId op = perfdash::operation("refused.op");
+    for (long i = 0; i < n; ++i)
+        perfdash::record(op, 1000, true);
+    // Until the dashboard is there (the helper may start first) and has given its verdict.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    int rc;
+    while ((rc = perfdash::flush(5000)) == PERFDASH_ENOTCONNECTED && perfdash::stats().droppedRejected == 0
+        && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const perfdash::ClientStats s = perfdash::stats();
+    std::printf("flush %s dropped %llu rejected %llu\n", perfdash_strerror(rc),
+        static_cast<unsigned long long>(s.droppedOperations), static_cast<unsigned long long>(s.droppedRejected));
+    std::fflush(stdout);
+    return 0;
+}
+
+/// Printed after the library's exit handler: constructed before the library's first use.
+struct AfterExit
+{
+    unsigned long long recorded = 0;
+    bool armed = false;
+    ~AfterExit()
+    {
+        if (!armed)
+            return;
+        const perfdash::ClientStats s = perfdash::stats();
+        std::printf("recorded %llu dropped %llu at-exit %llu\n", recorded,
+            static_cast<unsigned long long>(s.droppedOperations), static_cast<unsigned long long>(s.droppedAtExit));
+        std::fflush(stdout);
+    }
+};
+
+/// A host that recorded while no dashboard was there exits just after one came: what waits is
+/// for its exit handler to send, or to count.
+int exitBacklog()
+{
+    static AfterExit report;
+    constexpr int Names = 2000, Widths = 40, Intervals = 8; // about 4.8 MB: kept whole (8 MiB)
+    std::vector<perfdash::OpId> ops;
+    for (int i = 0; i < Names; ++i)
+        ops.push_back(perfdash::operation(("backlog." + std::to_string(i)).c_str()));
+    for (int interval = 0; interval < Intervals; ++interval) {
+        for (perfdash::OpId op : ops) {
+            std::uint64_t ns = 200;
+            for (int k = 0; k < Widths; ++k, ns += ns / 8) // each in a bucket of its own: wide frames
+                perfdash::record(op, ns, true);
+        }
+        report.recorded += Names * Widths;
+        perfdash::flush(0); // no dashboard: an interval kept for one to come
+    }
+    std::printf("backlog\n");
+    std::fflush(stdout);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!perfdash::stats().connected && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    report.armed = true;
+    std::exit(0);
+}
+
 int partial()
 {
     const char* path = std::getenv("PERFDASH_SOCKET");
@@ -194,6 +262,12 @@ int main(int argc, char** argv)
         return soak(argc > 2 ? std::atof(argv[2]) : 10.0);
     if (mode == "overflow")
         return overflow();
-    std::fprintf(stderr, "usage: perfdash_test_client early N | stream | partial | fork | soak S | overflow\n");
+    if (mode == "refused")
+        return refused(argc > 2 ? std::atol(argv[2]) : 1000);
+    if (mode == "exit-backlog")
+        return exitBacklog();
+    std::fprintf(stderr,
+        "usage: perfdash_test_client early N | stream | partial | fork | soak S | overflow | refused N | "
+        "exit-backlog\n");
     return 2;
 }

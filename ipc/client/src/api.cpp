@@ -236,6 +236,7 @@ ClientStats stats() noexcept
     s.threadBytes = all.bytes.load(std::memory_order_relaxed);
     s.counterClock = clock::g_state.ready.load(std::memory_order_relaxed) != 0;
     s.droppedUnread = g.unreadOperations.load(std::memory_order_relaxed);
+    s.droppedAtExit = g.exitOperations.load(std::memory_order_relaxed);
     s.droppedOperations = g.droppedOperationsStat.load(std::memory_order_relaxed) + operations + stateless
         + s.droppedUnnamed + s.droppedAfterExit;
     return s;

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -387,6 +388,7 @@ namespace {
         g.unconfirmed.clear();
         g.unconfirmedBytes = 0;
         g.written = 0;
+        g.writtenOperations = 0;
         g.confirmed = 0;
         g.syncedTo = 0;
         g.inbox.clear(); // a new connection starts a new stream of replies
@@ -521,6 +523,7 @@ namespace {
             };
             if (type == wire::Welcome) {
                 g.welcomed = true;
+                g.rejected = false;
                 g.confirms = length >= 5 && (le(7, 2) & wire::WelcomeConfirms); // u16 version, u16 flags
             } else if (type == wire::Received && length >= 9) {
                 g.confirms = true;
@@ -541,10 +544,19 @@ namespace {
                 std::fprintf(stderr, "perfdash: the dashboard at %s refused this process: %s\n", g.socketPath.c_str(),
                     reason.c_str());
                 g.inbox.clear();
-                // It will not take what it was sent, what waits to be sent, nor what we kept while
-                // it was not there; do not grow while waiting. Given up, so counted.
-                loseUnconfirmed(g, g.rejectedOperations);
+                // A REJECT means nothing this connection carried was counted (a wrong version, or a
+                // dashboard full of live processes): everything written on it is lost, what it said
+                // it read included, and so is what waits to be sent and what we kept while it was
+                // not there; do not grow while waiting. Given up, so counted.
                 const std::uint64_t before = g.droppedOperations;
+                g.droppedOperations += g.writtenOperations;
+                if (g.pendingOffset > 0 && !g.pending.empty()) // the frames of it already written
+                    g.droppedOperations
+                        += operationsIn(g.pending.front()) - operationsIn(g.pending.front(), g.pendingOffset);
+                g.droppedBytes += g.written;
+                g.writtenOperations = 0;
+                g.unconfirmed.clear();
+                g.unconfirmedBytes = 0;
                 for (const auto& frames : g.pending)
                     giveUp(g, frames, &frames == &g.pending.front() ? g.pendingOffset : 0);
                 g.pending.clear();
@@ -556,6 +568,7 @@ namespace {
                 g.historyBytes = 0;
                 g.rejectedOperations.fetch_add(g.droppedOperations - before, std::memory_order_relaxed);
                 disconnect(g);
+                g.rejected = true;
                 g.nextConnectMs = nowMs() + 30'000;
                 return;
             }
@@ -581,7 +594,9 @@ namespace {
             g.written += std::uint64_t(n);
             if (g.pendingOffset == front.size()) {
                 g.pendingBytes -= front.size();
-                if (operationsIn(front) > 0) { // kept until the dashboard says it read it
+                const std::uint64_t operations = operationsIn(front);
+                g.writtenOperations += operations;
+                if (operations > 0) { // kept until the dashboard says it read it
                     g.unconfirmedBytes += front.size();
                     g.unconfirmed.push_back({ g.written - front.size(), std::move(g.pending.front()) });
                     while (g.unconfirmedBytes > MaxUnconfirmedBytes) {
@@ -662,6 +677,86 @@ void cycle(Global& g, bool periodic)
     g.droppedOperationsStat.store(g.droppedOperations, std::memory_order_relaxed);
 }
 
+namespace {
+    /// Waits until the socket can take more (or says something), @p until at the latest, 50 ms at most.
+    void waitForSocket(const Global& g, std::chrono::steady_clock::time_point until)
+    {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        pollfd p { g.fd, POLLOUT | POLLIN, 0 };
+        ::poll(&p, 1, int(std::clamp<std::int64_t>(left.count(), 0, 50)));
+    }
+
+    /// Writes and reads replies (a REJECT, RECEIVED) until nothing waits or @p until.
+    void sendUntil(Global& g, std::chrono::steady_clock::time_point until)
+    {
+        while (g.fd >= 0 && !g.pending.empty() && std::chrono::steady_clock::now() < until) {
+            waitForSocket(g, until);
+            writePending(g);
+            if (g.fd >= 0)
+                readReplies(g);
+        }
+    }
+
+    /// Counts as given up what waits to be sent, but the frame half on its way if @p keepStarted.
+    void giveUpPending(Global& g, bool keepStarted)
+    {
+        std::deque<std::string> kept;
+        for (auto& frames : g.pending) {
+            const bool started = &frames == &g.pending.front() && g.pendingOffset > 0;
+            if (started && keepStarted)
+                kept.push_back(std::move(frames));
+            else
+                giveUp(g, frames, started ? g.pendingOffset : 0);
+        }
+        g.pending = std::move(kept);
+        g.pendingBytes = 0;
+        for (const auto& frames : g.pending)
+            g.pendingBytes += frames.size();
+        if (g.pending.empty())
+            g.pendingOffset = 0;
+    }
+} // namespace
+
+void farewell(Global& g)
+{
+    if (!g.rejected)
+        g.nextConnectMs = 0; // a dashboard there now is worth a try, backoff or not (not one that refused us)
+    cycle(g, true);
+    // What the exit itself gives up, from here; a REJECT or a dashboard gone unread meanwhile are theirs.
+    const std::uint64_t droppedBefore = g.droppedOperations;
+    const std::uint64_t otherwiseBefore
+        = g.rejectedOperations.load(std::memory_order_relaxed) + g.unreadOperations.load(std::memory_order_relaxed);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, g.exitTimeoutMs));
+    sendUntil(g, deadline);
+    if (g.fd >= 0) {
+        // Out of time with a backlog, or done: what could not go is given up and counted now, so
+        // that the last DROPS says it; then that DROPS and GOODBYE, with a little more time.
+        giveUpPending(g, true);
+        std::string last = harvest(g, false);
+        wire::Writer w(last);
+        w.begin(wire::Goodbye);
+        w.end();
+        g.pendingBytes += last.size();
+        g.pending.push_back(std::move(last));
+        sendUntil(g, std::chrono::steady_clock::now() + std::chrono::milliseconds(std::min(500, std::max(50, g.exitTimeoutMs))));
+        if (g.fd >= 0 && !g.pending.empty())
+            giveUpPending(g, false); // a dashboard that reads nothing: counted here alone
+    }
+    if (g.fd < 0) {
+        // No dashboard at the end: what was kept for one goes with the process.
+        for (const auto& frames : g.history)
+            giveUp(g, frames);
+        g.history.clear();
+        g.historyBytes = 0;
+        giveUpPending(g, false);
+    }
+    const std::uint64_t otherwise = g.rejectedOperations.load(std::memory_order_relaxed)
+        + g.unreadOperations.load(std::memory_order_relaxed) - otherwiseBefore;
+    g.exitOperations.fetch_add(g.droppedOperations - droppedBefore - otherwise, std::memory_order_relaxed);
+    g.droppedBytesStat.store(g.droppedBytes, std::memory_order_relaxed);
+    g.droppedOperationsStat.store(g.droppedOperations, std::memory_order_relaxed);
+}
+
 void flusherMain(Global& g)
 {
     g.calibrator.start();
@@ -673,7 +768,7 @@ void flusherMain(Global& g)
             std::lock_guard cycleLock(g.cycleMutex);
             cycle(g, periodic);
             g.linkUp.store(g.fd >= 0, std::memory_order_relaxed);
-            g.drained.store(g.fd >= 0 && g.pending.empty(), std::memory_order_relaxed);
+            g.drained.store(g.fd >= 0 && g.pending.empty() && g.welcomed, std::memory_order_relaxed);
         }
         lock.lock();
     };
@@ -710,22 +805,14 @@ void flusherMain(Global& g)
         g.flushesDone = std::max(g.flushesDone, serving);
         g.flushed.notify_all();
     }
-    // Last words: whatever was recorded, then goodbye.
+    // Last words: whatever was recorded, what waits, then goodbye (farewell()).
     const std::uint64_t serving = g.flushRequests;
     lock.unlock();
     {
         std::lock_guard cycleLock(g.cycleMutex);
-        cycle(g, true);
-        if (g.fd >= 0) {
-            std::string bye;
-            wire::Writer w(bye);
-            w.begin(wire::Goodbye);
-            w.end();
-            enqueue(g, std::move(bye));
-            writePending(g);
-        }
+        farewell(g);
         g.linkUp.store(g.fd >= 0, std::memory_order_relaxed);
-        g.drained.store(g.fd >= 0 && g.pending.empty(), std::memory_order_relaxed);
+        g.drained.store(g.fd >= 0 && g.pending.empty() && g.welcomed, std::memory_order_relaxed);
     }
     lock.lock();
     g.flushesDone = std::max(g.flushesDone, serving);

@@ -34,7 +34,7 @@ struct Global {
     std::mutex cycleMutex;
     std::atomic<bool> forking { false }; // a fork() waits for cycleMutex: do not start another cycle
     std::atomic<bool> linkUp { false }; // after the last cycle: connected,
-    std::atomic<bool> drained { false }; // and everything written
+    std::atomic<bool> drained { false }; // and everything written, and the dashboard took us (WELCOME)
     // The flusher thread and flush() requests, under mutex.
     std::mutex mutex;
     std::condition_variable wake;
@@ -45,6 +45,7 @@ struct Global {
     std::uint64_t flushesDone = 0;
     int fd = -1;
     bool welcomed = false;
+    bool rejected = false; // the last dashboard said REJECT: it is asked again 30 s later, not before
     bool resendMetrics = false; // a new connection gets every counter and gauge
     std::uint32_t definedOps = 0; // DefineOp frames sent on this connection
     std::deque<std::string> pending; // frames not yet written; the first may be partly written
@@ -61,6 +62,7 @@ struct Global {
     std::deque<Unconfirmed> unconfirmed;
     std::size_t unconfirmedBytes = 0;
     std::uint64_t written = 0; // bytes written on this connection
+    std::uint64_t writtenOperations = 0; // operations in the frames written whole on this connection
     std::uint64_t confirmed = 0; // bytes of it the dashboard said it read
     std::uint64_t syncedTo = 0; // the stream offset the last SYNC asked about
     bool confirms = false; // the dashboard said in WELCOME that it answers SYNC
@@ -75,6 +77,7 @@ struct Global {
     std::uint64_t lastHeap = ~std::uint64_t(0);
     std::uint64_t droppedBytes = 0;
     std::uint64_t droppedOperations = 0; // recorded operations in droppedBytes
+    int exitTimeoutMs = 2000; // PERFDASH_EXIT_TIMEOUT_MS: how long the exit handler sends what waits
     std::uint64_t lastDropsSent = ~std::uint64_t(0);
     clock::Calibrator calibrator;
 
@@ -85,6 +88,7 @@ struct Global {
     std::atomic<std::uint64_t> droppedOperationsStat { 0 };
     std::atomic<std::uint64_t> rejectedOperations { 0 }; // of those: given up because the dashboard refused us
     std::atomic<std::uint64_t> unreadOperations { 0 }; // of those: written, then the dashboard went away unread
+    std::atomic<std::uint64_t> exitOperations { 0 }; // of those: given up by the exit handler (farewell())
     std::atomic<std::uint64_t> truncatedMeta { 0 }; // metadata pairs left out so that an event fits a frame
     std::atomic<std::uint64_t> unnamed { 0 }; // operations recorded on a name past the table's 4096
     std::atomic<std::uint64_t> stateless { 0 }; // operations of a thread whose state could not be allocated
@@ -97,6 +101,10 @@ Global& global() noexcept;
 Global* startedGlobal() noexcept;
 
 void flusherMain(Global& g);
+/// The exit handler's cycle: what was recorded, then what waits, for at most g.exitTimeoutMs while
+/// the dashboard reads; what is still not sent then is given up, counted, and said in a last DROPS
+/// (when the dashboard reads it). With no dashboard, what was kept for one is counted as given up.
+void farewell(Global& g);
 /// One interval: harvest, connect if due, write, read replies. Under g.mutex.
 void cycle(Global& g, bool periodic);
 /// The operations counted by the HISTOGRAM frames of @p frames that end after byte @p from.

@@ -159,10 +159,12 @@ namespace {
             ::close(g.fd);
         g.fd = -1;
         g.welcomed = false;
+        g.rejected = false;
         g.confirms = false;
         g.unconfirmed.clear();
         g.unconfirmedBytes = 0;
         g.written = 0;
+        g.writtenOperations = 0;
         g.confirmed = 0;
         g.syncedTo = 0;
         g.connected.store(false, std::memory_order_relaxed);
@@ -180,6 +182,8 @@ namespace {
         g.droppedBytesStat.store(0, std::memory_order_relaxed);
         g.droppedOperationsStat.store(0, std::memory_order_relaxed);
         g.rejectedOperations.store(0, std::memory_order_relaxed);
+        g.unreadOperations.store(0, std::memory_order_relaxed);
+        g.exitOperations.store(0, std::memory_order_relaxed);
         g.truncatedMeta.store(0, std::memory_order_relaxed);
         g.unnamed.store(0, std::memory_order_relaxed);
         g.connects.store(0, std::memory_order_relaxed);
@@ -215,6 +219,8 @@ Global& global() noexcept
         settings::applyEnvironment(); // what the program set before this holds
         g->heap = settings::heapReportingRequested();
         g->socketPath = defaultSocketPath();
+        if (const char* exitTimeout = std::getenv("PERFDASH_EXIT_TIMEOUT_MS"); exitTimeout && *exitTimeout)
+            g->exitTimeoutMs = int(std::clamp(std::strtol(exitTimeout, nullptr, 10), 0L, 60'000L));
         describeProcess(*g);
         g->originMono = clock::monotonicNs();
         g->originWall = clock::wallNs();

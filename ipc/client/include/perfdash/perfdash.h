@@ -29,12 +29,15 @@
  * Every operation recorded is either counted by the dashboard or counted as dropped, in the
  * dashboard's drops and in perfdash::stats() (C++): given up while no dashboard was there for over
  * a minute (120 intervals or 8 MiB), queued past 8 MiB to a dashboard that does not read, kept for
- * a dashboard that refused this process (also what it was sent before it refused), half-written
- * when the connection broke, written to a dashboard that went away before it said it read them
- * (it answers a SYNC after each write; see docs/PROTOCOL.md); recorded on a name past the table's
- * 4096; recorded by a signal handler that interrupted a recording on the same thread; without
- * memory (for the thread's state, an operation's slot or a bucket page: PERFDASH_ENOMEM); or after
- * the library's exit handler (only in stats()). Raw events (the sampled
+ * a dashboard that refused this process (a wrong version, or a dashboard holding its limit of live
+ * processes: also what it was sent before it refused), still waiting when the program exited (the
+ * exit handler sends for up to PERFDASH_EXIT_TIMEOUT_MS while a dashboard reads, then counts the
+ * rest and says so in a last DROPS; with no dashboard at exit, what was kept for one, only in
+ * stats()), half-written when the connection broke, written to a dashboard that went away before
+ * it said it read them (it answers a SYNC after each write; see docs/PROTOCOL.md); recorded on a
+ * name past the table's 4096; recorded by a signal handler that interrupted a recording on the
+ * same thread; without memory (for the thread's state, an operation's slot or a bucket page:
+ * PERFDASH_ENOMEM); or after the library's exit handler (only in stats()). Raw events (the sampled
  * and slow ones, with their metadata) beyond a thread's 1024 per interval are dropped and counted;
  * their operations are still in the histograms. Metadata pairs that would make an event's frame
  * exceed the wire's 1 MiB limit are left out and counted; names and values are cut at 64 KiB.
@@ -48,6 +51,9 @@
  *   PERFDASH_NAME          the process name shown in the dashboard (default: the program's name)
  *   PERFDASH_HEAP=1        report the heap in use (glibc >= 2.33; off by default, see above)
  *   PERFDASH_NO_TSC=1      time with CLOCK_MONOTONIC only
+ *   PERFDASH_EXIT_TIMEOUT_MS  how long the exit handler sends what waits to a dashboard that reads
+ *                          slowly (default 2000, at most 60000; 0: no wait), plus at most 500 ms for
+ *                          the last DROPS and GOODBYE; the rest is counted as dropped
  * perfdash_set_sampling_rate() and perfdash_set_slow_threshold_ns() win over the environment,
  * also when called before the library's first use.
  *

@@ -81,6 +81,10 @@ struct ClientStats {
     bool counterClock = false; ///< timestamps come from the CPU's counter (TSC, CNTVCT), not clock_gettime()
     /// of the operations in droppedBytes: written to a dashboard that went away before it said it read them
     std::uint64_t droppedUnread = 0;
+    /// of the operations in droppedBytes: given up by the exit handler, which sends what waits for
+    /// PERFDASH_EXIT_TIMEOUT_MS (default 2000) while a dashboard reads, and tells it in a last DROPS;
+    /// with no dashboard at exit, what was kept for one
+    std::uint64_t droppedAtExit = 0;
 };
 PERFDASH_API ClientStats stats() noexcept;
 
