@@ -87,14 +87,14 @@ sanitized() {
         -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" > /dev/null
     cmake --build "$BUILD_DIR-tsan" --target client_threads client_unit
     TSAN_OPTIONS=halt_on_error=1 "$BUILD_DIR-tsan/bin/client_threads"
-    for c in sparse losses reconnect unread reject; do TSAN_OPTIONS=halt_on_error=1 "$BUILD_DIR-tsan/bin/client_unit" $c; done
+    for c in sparse losses reconnect unread reject scope_exact rings rings_threads; do TSAN_OPTIONS=halt_on_error=1 "$BUILD_DIR-tsan/bin/client_unit" $c; done
 }
 
 fuzz() {
     echo "setup: each fuzz target for ${PERFDASH_FUZZ_SECONDS:-30} seconds (libFuzzer, ASan, UBSan, LeakSanitizer)"
     CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPERFDASH_FUZZ=ON > /dev/null
-    cmake --build "$BUILD_DIR-fuzz" --target fuzz_framedecoder fuzz_ndjson fuzz_otlp_json fuzz_otlp_protobuf
-    for target in fuzz_framedecoder fuzz_ndjson fuzz_otlp_json fuzz_otlp_protobuf; do
+    cmake --build "$BUILD_DIR-fuzz" --target fuzz_framedecoder fuzz_ndjson fuzz_otlp_json fuzz_otlp_protobuf fuzz_scopetimeline
+    for target in fuzz_framedecoder fuzz_ndjson fuzz_otlp_json fuzz_otlp_protobuf fuzz_scopetimeline; do
         local corpus
         corpus=$(mktemp -d)
         cp ipc/fuzz/corpus/* "$corpus"/

@@ -88,6 +88,7 @@ namespace {
         case FrameType::Drops: return "DROPS";
         case FrameType::Goodbye: return "GOODBYE";
         case FrameType::Sync: return "SYNC";
+        case FrameType::Rings: return "RINGS";
         default: return "unknown";
         }
     }
@@ -335,6 +336,23 @@ void FrameDecoder::decodeFrame(quint8 type, QByteArrayView body, std::vector<Mes
     case FrameType::Sync:
         ++m_syncs;
         return;
+    case FrameType::Rings: {
+        Rings g;
+        const quint8 state = r.u8();
+        g.descriptor = qint32(r.u32());
+        g.token = r.u64();
+        g.bytes = r.u64();
+        const bool valid = decodeUtf8(r.bytes(), g.reason);
+        if (!r.ok() || !r.atEnd())
+            return malformed(QStringLiteral("wrong size"));
+        if (state > wire::RingsUnavailable || !valid)
+            return malformed(QStringLiteral("state %1 is unknown, or the reason is not valid UTF-8").arg(state));
+        g.state = Rings::State(state);
+        if (g.state == Rings::State::Ready && (g.descriptor < 0 || g.bytes == 0))
+            return malformed(QStringLiteral("ready without a descriptor or a size"));
+        out.emplace_back(std::move(g));
+        return;
+    }
     default:
         return; // a frame of a later version: skipped on purpose
     }

@@ -205,6 +205,18 @@ public:
         closeListener();
     }
 
+    void setProfiled(qint64 pid, bool profiled, quint32 ringEntries)
+    {
+        if (profiled)
+            m_profiled.insert(pid, ringEntries);
+        else if (!m_profiled.remove(pid))
+            return;
+        for (auto it = m_connections.cbegin(); it != m_connections.cend(); ++it)
+            if (it.value()->peerPid == pid && it.value()->welcomed
+                && it.value()->decoder.mode() == protocol::FrameDecoder::Mode::Binary)
+                it.key()->write(protocol::encodeProfile(profiled, ringEntries));
+    }
+
     Stats stats() const
     {
         Stats s;
@@ -402,10 +414,13 @@ private:
             if (!c->welcomed && c->decoder.helloSeen()) {
                 c->welcomed = true;
                 if (c->decoder.mode() == protocol::FrameDecoder::Mode::Binary) {
-                    if (m_owner->m_store->hasRoomFor(c->peerPid))
+                    if (m_owner->m_store->hasRoomFor(c->peerPid)) {
                         socket->write(protocol::encodeWelcome());
-                    else
+                        if (const auto p = m_profiled.constFind(c->peerPid); p != m_profiled.cend())
+                            socket->write(protocol::encodeProfile(true, p.value()));
+                    } else {
                         rejected = true; // told once what it sent so far is on its way to the store
+                    }
                 }
             }
             Q_UNUSED(before);
@@ -482,6 +497,7 @@ private:
     const int m_maxConnections;
     bool m_refusing = false;
     QHash<QLocalSocket*, Connection*> m_connections;
+    QHash<qint64, quint32> m_profiled; // pid -> ring entries asked for
     quint64 m_nextId = 0;
     std::atomic<int> m_connectionCount { 0 };
     std::atomic<quint64> m_accepted { 0 };
@@ -589,6 +605,14 @@ void IngestServer::close()
     m_path.clear();
 }
 
+void IngestServer::setProfiled(qint64 pid, bool profiled, quint32 ringEntries)
+{
+    if (!m_worker)
+        return;
+    QMetaObject::invokeMethod(
+        m_worker, [worker = m_worker, pid, profiled, ringEntries] { worker->setProfiled(pid, profiled, ringEntries); });
+}
+
 IngestServer::Stats IngestServer::stats() const
 {
     return m_worker ? m_worker->stats() : Stats {};
@@ -664,6 +688,9 @@ void IngestServer::apply(const QList<IngestBatch>& batches)
                 m_store->setMetric(key, metric->name, metric->gauge, metric->value);
             } else if (const auto* drops = std::get_if<protocol::Drops>(&message)) {
                 m_store->setDrops(key, drops->events, drops->bytes, drops->operations);
+            } else if (const auto* rings = std::get_if<protocol::Rings>(&message)) {
+                m_ringsOffered.insert(batch.connection);
+                Q_EMIT scopeRingsOffered(batch.peerPid, *rings);
             }
         }
         if (refused) {
@@ -675,6 +702,11 @@ void IngestServer::apply(const QList<IngestBatch>& batches)
         if (batch.newMalformed && ensureProcess())
             m_store->addMalformed(key, batch.newMalformed, batch.lastProblem);
         if (batch.closed) {
+            if (m_ringsOffered.remove(batch.connection)) {
+                protocol::Rings gone;
+                gone.reason = QStringLiteral("connection closed");
+                Q_EMIT scopeRingsOffered(batch.peerPid, gone);
+            }
             if (key)
                 m_store->closeProcess(key, batch.error);
             m_processKeys.remove(batch.connection);

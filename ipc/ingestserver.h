@@ -78,9 +78,17 @@ public:
     void setMaxConnections(int max) { m_maxConnections = max; }
     Stats stats() const;
 
+    /// Asks the instrumented process @p pid (its connections, and those it makes later) to record
+    /// its scope transitions for the profiler (PROFILE), or to stop; its answers come as
+    /// scopeRingsOffered(). Thread-safe. @p ringEntries 0 lets the client choose its rings' size.
+    void setProfiled(qint64 pid, bool profiled, quint32 ringEntries = 0);
+
 Q_SIGNALS:
     /// A connection was refused or closed for bad input: a sentence for the log and the window.
     void connectionProblem(const QString& message);
+    /// A client's answer to PROFILE (for ScopeRingReader::offer()); when its connection closes,
+    /// a Stopped one. Emitted on the server's apply thread.
+    void scopeRingsOffered(qint64 pid, const perfdash::protocol::Rings& rings);
     /// The store had no place for @p connection's process; the ingest thread tells the client (REJECT).
     void processLimitReached(quint64 connection);
 
@@ -99,8 +107,11 @@ private:
     BatchProcessor<IngestBatch, bool>* m_batcher = nullptr; // lives on the apply thread
     QHash<quint64, quint64> m_processKeys; // connection -> store key; apply thread only
     QSet<quint64> m_unplaced; // connections the full store had no room for; apply thread only
+    QSet<quint64> m_ringsOffered; // connections that answered PROFILE; apply thread only
     QString m_path;
     int m_maxConnections = 0;
 };
 
 } // namespace perfdash
+
+Q_DECLARE_METATYPE(perfdash::protocol::Rings)

@@ -76,6 +76,22 @@ QByteArray encodeSync()
     return Body().frame(FrameType::Sync);
 }
 
+QByteArray encodeProfile(bool start, quint32 ringEntries)
+{
+    return Body().u8(start ? wire::ProfileStart : wire::ProfileStop).u32(ringEntries).frame(FrameType::Profile);
+}
+
+QByteArray encodeRings(const Rings& rings)
+{
+    return Body()
+        .u8(quint8(rings.state))
+        .u32(quint32(rings.descriptor))
+        .u64(rings.token)
+        .u64(rings.bytes)
+        .str(rings.reason)
+        .frame(FrameType::Rings);
+}
+
 QByteArray encodeHello(const Hello& hello)
 {
     Body body;

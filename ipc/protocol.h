@@ -35,9 +35,13 @@
  *   7 DROPS      u64 raw events dropped, u64 bytes dropped,                 -- cumulative, client side
  *                [u64 operations dropped]                                   -- the third since 0.1.1; optional
  *   8 GOODBYE    (empty)
+ *   9 SYNC       (empty)
+ *  10 RINGS      u8 state, i32 descriptor, u64 token, u64 bytes, str reason  -- the answer to PROFILE
  *   server -> client
- *   0x81 WELCOME u16 version the server speaks
+ *   0x81 WELCOME u16 version the server speaks, u16 flags
  *   0x82 REJECT  str reason; the server closes the connection after it
+ *   0x83 RECEIVED u64 bytes read
+ *   0x84 PROFILE u8 start (1) or stop (0), u32 ring entries wanted (0: the client's default)
  *
  * HELLO comes first. Unknown frame types are skipped (so later versions can add frames).
  */
@@ -113,7 +117,22 @@ struct Goodbye
 {
 };
 
-using Message = std::variant<Hello, Histogram, Event, Memory, Metric, Drops, Goodbye>;
+/// A client's answer to PROFILE: where its scope rings are (docs/PROTOCOL.md, "Scope rings").
+struct Rings
+{
+    enum class State : quint8 {
+        Stopped = wire::RingsStopped,
+        Ready = wire::RingsReady,
+        Unavailable = wire::RingsUnavailable
+    };
+    State state = State::Stopped;
+    qint32 descriptor = -1; ///< the segment's file descriptor in the client: /proc/PID/fd/N
+    quint64 token = 0; ///< also in the segment's header
+    quint64 bytes = 0; ///< the segment's size
+    QString reason; ///< why Unavailable
+};
+
+using Message = std::variant<Hello, Histogram, Event, Memory, Metric, Drops, Goodbye, Rings>;
 
 // Encoders: the server's replies, and frames for tests and tools written with Qt.
 QByteArray encodeWelcome();
@@ -128,6 +147,9 @@ QByteArray encodeMemory(const Memory& memory);
 QByteArray encodeMetric(const Metric& metric);
 QByteArray encodeDrops(const Drops& drops);
 QByteArray encodeGoodbye();
+/// PROFILE: the dashboard profiles the process (@p start) or stopped; @p ringEntries 0 lets the client choose.
+QByteArray encodeProfile(bool start, quint32 ringEntries = 0);
+QByteArray encodeRings(const Rings& rings);
 /// A frame of any type with any body, for tests of malformed input.
 QByteArray encodeFrame(quint8 type, QByteArrayView body);
 

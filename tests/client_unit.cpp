@@ -10,15 +10,22 @@
 
 #include "clock.h"
 #include "metrics.h"
+#include "scoperingformat.h"
 #include "settings.h"
+#include "threadstate.h"
 #include "wire.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <ctime>
+#include <fcntl.h>
+#include <mutex>
 #include <new>
 #include <pthread.h>
-#include <ctime>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <vector>
@@ -730,6 +737,568 @@ void noMemoryCase()
     CHECK_EQ(s.droppedOperations, std::uint64_t(2));
 }
 
+// ---- scopes: counted exactly, also the last one of a thread that went still -------------------
+
+void scopeExactCase()
+{
+    const std::string path = perfdashtest::socketPath();
+    MiniDashboard dashboard(path);
+    perfdash::setSamplingRate(0);
+    perfdash::setSlowThresholdNs(0);
+    const perfdash::OpId op = perfdash::operation("exact.scope");
+    std::mutex mutex;
+    std::condition_variable changed;
+    int step = 0; // 1: the threads recorded; 2: one more scope; 3: end
+    const auto waitFor = [&](int s) {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return step >= s; });
+    };
+    std::atomic<int> recorded { 0 };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < (t == 0 ? 1 : 1000); ++i) {
+                perfdash::Scope scope(op);
+            }
+            recorded.fetch_add(1);
+            changed.notify_all();
+            waitFor(2); // still: the last scope's operation is not folded in by the thread itself
+            if (t == 1) {
+                perfdash::Scope scope(op); // folds the one counted ahead, and is itself pending
+            }
+            recorded.fetch_add(1);
+            changed.notify_all();
+            waitFor(3);
+        });
+    {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return recorded.load() == 3; });
+    }
+    for (int i = 0; i < 10; ++i) {
+        perfdash::Scope scope(op);
+    }
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    Tally t = dashboard.waitFor([](const Tally& x) { return x.operations >= 2011; });
+    CHECK_EQ(t.operations, std::uint64_t(2011));
+    // Nothing is counted twice over later intervals.
+    for (int i = 0; i < 3; ++i)
+        CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    CHECK_EQ(dashboard.tally().operations, std::uint64_t(2011));
+    const std::uint64_t sumBefore = dashboard.tally().sumNs;
+    {
+        std::lock_guard lock(mutex);
+        step = 2;
+    }
+    changed.notify_all();
+    {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return recorded.load() == 6; });
+    }
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    t = dashboard.waitFor([](const Tally& x) { return x.operations >= 2012; });
+    for (int i = 0; i < 3; ++i)
+        CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    t = dashboard.tally();
+    CHECK_EQ(t.operations, std::uint64_t(2012));
+    // The one scope more added its own duration (well under a second), not its predecessor's again.
+    CHECK(t.sumNs > sumBefore && t.sumNs - sumBefore < 1'000'000'000);
+    CHECK(t.maxNs < 1'000'000'000);
+    {
+        std::lock_guard lock(mutex);
+        step = 3;
+    }
+    changed.notify_all();
+    for (auto& thread : threads)
+        thread.join();
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    CHECK_EQ(dashboard.tally().operations, std::uint64_t(2012));
+    CHECK_EQ(perfdash::stats().droppedOperations, std::uint64_t(0));
+}
+
+// ---- scope rings for a profiling dashboard --------------------------------------------------------
+
+/// The segment as a dashboard maps it (read-only, through /proc), and the records of one ring.
+struct Segment
+{
+    const char* base = nullptr;
+    std::size_t bytes = 0;
+    const perfdash::rings::Header* header = nullptr;
+
+    bool map(const Tally& t)
+    {
+        const std::string path = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(t.ringsFd);
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return false;
+        void* p = ::mmap(nullptr, t.ringsBytes, PROT_READ, MAP_SHARED, fd, 0);
+        ::close(fd);
+        if (p == MAP_FAILED)
+            return false;
+        base = static_cast<const char*>(p);
+        bytes = t.ringsBytes;
+        header = static_cast<const perfdash::rings::Header*>(p);
+        return header->magic == perfdash::rings::Magic && header->token == t.ringsToken;
+    }
+    ~Segment()
+    {
+        if (base)
+            ::munmap(const_cast<char*>(base), bytes);
+    }
+    const perfdash::rings::RingHeader& ring(std::uint32_t i) const
+    {
+        return *reinterpret_cast<const perfdash::rings::RingHeader*>(base + perfdash::rings::ringHeaderOffset(i));
+    }
+    /// The ring of thread @p tid, or -1.
+    int ringOf(std::uint64_t tid) const
+    {
+        for (std::uint32_t i = 0; i < header->ringsUsed.load(); ++i)
+            if (ring(i).tid.load() == tid && ring(i).state.load() == perfdash::rings::Live)
+                return int(i);
+        return -1;
+    }
+    struct Rec
+    {
+        std::uint64_t time;
+        std::uint32_t op, kind, depth, startLow;
+        bool monotonic;
+    };
+    std::vector<Rec> records(std::uint32_t i, std::uint64_t from = 0) const
+    {
+        const auto* r = reinterpret_cast<const perfdash::rings::Record*>(
+            base + perfdash::rings::recordsOffset(header->ringEntries, i));
+        std::vector<Rec> out;
+        const std::uint64_t n = ring(i).seq.load() / 2;
+        for (std::uint64_t k = std::max(from, ring(i).seqAtClaim.load() / 2); k < n; ++k) {
+            const std::uint64_t w = r[k & (header->ringEntries - 1)].word.load();
+            out.push_back({ r[k & (header->ringEntries - 1)].time.load(), std::uint32_t(w & perfdash::rings::OpMask),
+                std::uint32_t((w >> perfdash::rings::KindShift) & perfdash::rings::KindMask),
+                std::uint32_t((w >> perfdash::rings::DepthShift) & perfdash::rings::MaxDepth),
+                std::uint32_t(w >> perfdash::rings::StartLowShift), (w & perfdash::rings::MonotonicBit) != 0 });
+        }
+        return out;
+    }
+    std::string name(std::uint32_t op) const
+    {
+        if (op >= header->namesPublished.load())
+            return {};
+        const auto* e = reinterpret_cast<const perfdash::rings::NameEntry*>(base + perfdash::rings::NamesOffset) + op;
+        return std::string(base + perfdash::rings::NamesHeapOffset + e->offset.load(), e->length.load());
+    }
+};
+
+std::uint64_t gettid()
+{
+    return std::uint64_t(::syscall(SYS_gettid));
+}
+
+/// Flushes until the dashboard has the client's answer to PROFILE in @p state.
+Tally waitRings(MiniDashboard& dashboard, int state, std::uint64_t after = 0)
+{
+    Tally t;
+    for (int i = 0; i < 200; ++i) {
+        perfdash::flush(100);
+        t = dashboard.tally();
+        if (t.rings > after && t.ringsState == state)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return t;
+}
+
+// While profiled, each scope writes its enter and exit, nested, with its clock readings; one
+// that began before ends with its whole instance; the C API, track(), metadata and programs
+// built against the older header (begin() without the operation) too. Stopped, nothing more.
+void ringsCase()
+{
+    const std::string path = perfdashtest::socketPath();
+    MiniDashboard dashboard(path);
+    dashboard.profile(true);
+    perfdash::setSamplingRate(0);
+    const perfdash::OpId outerOp = perfdash::operation("rings.outer");
+    auto* outer = new perfdash::Scope(outerOp); // begun before the client knew: untraced
+    Tally t = waitRings(dashboard, perfdash::wire::RingsReady);
+    CHECK_EQ(t.ringsState, int(perfdash::wire::RingsReady));
+    CHECK(t.ringsFd >= 0);
+    Segment seg;
+    CHECK(seg.map(t));
+    if (!seg.header)
+        return;
+    CHECK_EQ(seg.header->tracing.load(), 1u);
+    CHECK_EQ(seg.header->pid, std::uint32_t(::getpid()));
+    CHECK_EQ(seg.header->ringEntries, perfdash::rings::DefaultRingEntries);
+    {
+        perfdash::Scope a("rings.a");
+        perfdash::Scope b("rings.b");
+    }
+    perfdash_op cOp;
+    perfdash_operation("rings.c", &cOp);
+    perfdash_scope c;
+    CHECK_EQ(perfdash_scope_begin(&c, cOp), PERFDASH_OK);
+    CHECK_EQ(perfdash_scope_end(&c), PERFDASH_OK);
+    perfdash::track("rings.track", [] { return 1; });
+    {
+        perfdash::Scope m("rings.meta");
+        m.meta("key", "value");
+    }
+    const perfdash::OpId oldOp = perfdash::operation("rings.old");
+    int which;
+    unsigned exceptions;
+    const std::uint64_t start = perfdash::detail::begin(which, exceptions);
+    perfdash::detail::end(oldOp, start, which, exceptions, false);
+    delete outer;
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK); // the names, published with the interval
+    const int ring = seg.ringOf(gettid());
+    CHECK(ring >= 0);
+    if (ring < 0)
+        return;
+    CHECK_EQ(seg.ring(ring).depthAtClaim.load(), 1u); // rings.outer was open
+    const std::vector<Segment::Rec> recs = seg.records(std::uint32_t(ring));
+    using namespace perfdash::rings;
+    struct Expect
+    {
+        const char* name;
+        std::uint32_t kind, depth;
+    };
+    const Expect expected[] = { { "rings.a", Enter, 2 }, { "rings.b", Enter, 3 }, { "rings.b", Exit, 3 },
+        { "rings.a", Exit, 2 }, { "rings.c", Enter, 2 }, { "rings.c", Exit, 2 }, { "rings.track", Enter, 2 },
+        { "rings.track", Exit, 2 }, { "rings.meta", Enter, 2 }, { "rings.meta", Exit, 2 }, { nullptr, EnterUnnamed, 2 },
+        { "rings.old", Exit, 2 }, { "rings.outer", LateStart, 1 }, { "rings.outer", LateEnd, 1 } };
+    CHECK_EQ(recs.size(), std::size(expected));
+    std::vector<std::uint64_t> enters;
+    for (std::size_t i = 0; i < std::min(recs.size(), std::size(expected)); ++i) {
+        const Segment::Rec& r = recs[i];
+        CHECK_EQ(r.kind, expected[i].kind);
+        CHECK_EQ(r.depth, expected[i].depth);
+        if (expected[i].name)
+            CHECK(seg.name(r.op) == expected[i].name);
+        else
+            CHECK_EQ(r.op, NoOp);
+        CHECK_EQ(r.monotonic, !perfdash::stats().counterClock);
+        if (r.kind == Enter || r.kind == EnterUnnamed)
+            enters.push_back(r.time);
+        if (r.kind == Exit && !enters.empty()) {
+            CHECK_EQ(r.startLow, std::uint32_t(enters.back())); // an Exit names its Enter's reading
+            CHECK(r.time >= enters.back());
+            enters.pop_back();
+        }
+    }
+    CHECK(recs.back().time > recs.front().time);
+    CHECK(recs[recs.size() - 2].time < recs.front().time); // rings.outer began before all of them
+    CHECK_EQ(seg.header->lateInstances.load(), std::uint64_t(1));
+    // The clock the dashboard converts with: an anchor of this process's counter and CLOCK_MONOTONIC.
+    if (perfdash::stats().counterClock) {
+        CHECK_EQ(seg.header->clock.counterValid.load(), 1u);
+        const std::uint64_t mono = perfdash::rings::ticksToMonotonic(perfdash::clock::ticks(),
+            seg.header->clock.anchorTicks.load(), seg.header->clock.anchorMono.load(), seg.header->clock.mult.load());
+        const std::uint64_t now = perfdash::clock::monotonicNs();
+        CHECK(mono + 50'000 > now && mono < now + 50'000);
+    }
+    // Stopped: scopes write nothing; counted as always.
+    dashboard.profile(false);
+    t = waitRings(dashboard, perfdash::wire::RingsStopped, t.rings);
+    CHECK_EQ(t.ringsState, int(perfdash::wire::RingsStopped));
+    CHECK_EQ(seg.header->tracing.load(), 0u);
+    const std::uint64_t seq = seg.ring(ring).seq.load();
+    {
+        perfdash::Scope a("rings.a");
+    }
+    CHECK_EQ(seg.ring(ring).seq.load(), seq);
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    t = dashboard.waitFor([](const Tally& x) { return x.operations >= 8; });
+    CHECK_EQ(t.operations, std::uint64_t(8)); // every scope above, traced or not
+}
+
+// fork() while profiled: the child never touches the parent's rings (they are not even mapped
+// there), also when it ends a scope its parent began traced; the parent's go on.
+void ringsForkCase()
+{
+    const std::string path = perfdashtest::socketPath();
+    MiniDashboard dashboard(path);
+    dashboard.profile(true);
+    perfdash::operation("fork.scope");
+    const Tally t = waitRings(dashboard, perfdash::wire::RingsReady);
+    Segment seg;
+    CHECK(seg.map(t));
+    if (!seg.header)
+        return;
+    auto* open = new perfdash::Scope("fork.scope");
+    const int ring = seg.ringOf(gettid());
+    CHECK(ring >= 0);
+    const std::uint64_t seq = seg.ring(std::uint32_t(ring)).seq.load();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        delete open; // traced in the parent
+        for (int i = 0; i < 100; ++i) {
+            perfdash::Scope s("fork.scope");
+        }
+        std::_Exit(0);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(seg.ring(std::uint32_t(ring)).seq.load(), seq);
+    delete open;
+    CHECK_EQ(seg.ring(std::uint32_t(ring)).seq.load(), seq + 2); // its Exit
+}
+
+// Threads that end give their ring back (2 s later); another thread gets it, as a new generation.
+void ringsThreadsCase()
+{
+    const std::string path = perfdashtest::socketPath();
+    MiniDashboard dashboard(path);
+    dashboard.profile(true);
+    perfdash::operation("threads.scope");
+    const Tally t = waitRings(dashboard, perfdash::wire::RingsReady);
+    Segment seg;
+    CHECK(seg.map(t));
+    if (!seg.header)
+        return;
+    std::uint64_t tid = 0;
+    std::thread([&] {
+        tid = gettid();
+        perfdash::Scope s("threads.scope");
+    }).join();
+    CHECK_EQ(seg.header->ringsUsed.load(), 1u);
+    CHECK_EQ(seg.ring(0).tid.load(), tid);
+    CHECK_EQ(seg.ring(0).state.load(), std::uint32_t(perfdash::rings::Finished));
+    const std::uint32_t generation = seg.ring(0).generation.load();
+    for (int i = 0; i < 100 && seg.ring(0).state.load() != perfdash::rings::Free; ++i) {
+        perfdash::flush(100);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK_EQ(seg.ring(0).state.load(), std::uint32_t(perfdash::rings::Free));
+    std::thread([&] {
+        tid = gettid();
+        perfdash::Scope s("threads.scope");
+    }).join();
+    CHECK_EQ(seg.header->ringsUsed.load(), 1u); // the same ring
+    CHECK_EQ(seg.ring(0).tid.load(), tid);
+    CHECK_EQ(seg.ring(0).generation.load(), generation + 1);
+    CHECK_EQ(seg.records(0).size(), std::size_t(2));
+    CHECK_EQ(seg.header->ringless.load(), std::uint64_t(0));
+
+    // A scope begun on this thread and ended on another (the C API allows it): the other thread's
+    // depth does not go below 0, so its own scopes still nest from 1 (this one's stays one too high).
+    perfdash_op handoffOp;
+    perfdash_operation("threads.handoff", &handoffOp);
+    perfdash_scope handoff;
+    CHECK_EQ(perfdash_scope_begin(&handoff, handoffOp), PERFDASH_OK);
+    std::vector<Segment::Rec> other;
+    std::thread([&] {
+        CHECK_EQ(perfdash_scope_end(&handoff), PERFDASH_OK);
+        {
+            perfdash::Scope s("threads.scope");
+        }
+        if (const int ring = seg.ringOf(gettid()); ring >= 0)
+            other = seg.records(std::uint32_t(ring));
+    }).join();
+    CHECK_EQ(other.size(), std::size_t(2));
+    if (other.size() == 2) {
+        CHECK_EQ(other[0].kind, std::uint32_t(perfdash::rings::Enter));
+        CHECK_EQ(other[0].depth, 1u);
+        CHECK_EQ(other[1].depth, 1u);
+    }
+}
+
+// No segment to be had (out of descriptors): the dashboard is told why, scopes are counted as
+// always; asked again later, it works.
+void ringsUnavailableCase()
+{
+    const std::string path = perfdashtest::socketPath();
+    MiniDashboard dashboard(path);
+    perfdash::operation("unavailable.scope");
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK); // connected
+    rlimit saved {};
+    ::getrlimit(RLIMIT_NOFILE, &saved);
+    int highest = 0;
+    for (int fd = 0; fd < 1024; ++fd)
+        if (::fcntl(fd, F_GETFD) >= 0)
+            highest = fd;
+    rlimit tight = saved;
+    tight.rlim_cur = rlim_t(highest + 1);
+    ::setrlimit(RLIMIT_NOFILE, &tight);
+    std::vector<int> fillers; // every descriptor below the limit taken
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
+        fillers.push_back(fd);
+    dashboard.profile(true);
+    Tally t = waitRings(dashboard, perfdash::wire::RingsUnavailable);
+    for (const int fd : fillers)
+        ::close(fd);
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    CHECK_EQ(t.ringsState, int(perfdash::wire::RingsUnavailable));
+    CHECK(t.ringsReason.find("memfd_create") != std::string::npos);
+    for (int i = 0; i < 10; ++i) {
+        perfdash::Scope s("unavailable.scope");
+    }
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    t = dashboard.waitFor([](const Tally& x) { return x.operations >= 10; });
+    CHECK_EQ(t.operations, std::uint64_t(10));
+    dashboard.profile(true);
+    t = waitRings(dashboard, perfdash::wire::RingsReady, t.rings);
+    CHECK_EQ(t.ringsState, int(perfdash::wire::RingsReady));
+}
+
+// The kernel stops trusting the counter while profiled: the dashboard is told when, and scopes'
+// readings are CLOCK_MONOTONIC from then on.
+std::atomic<bool> g_ringsHpet { false };
+void ringsClockCase()
+{
+    perfdash::clock::g_clocksource = [] { return std::string(g_ringsHpet.load() ? "hpet" : "tsc"); };
+    const std::string path = perfdashtest::socketPath();
+    MiniDashboard dashboard(path);
+    dashboard.profile(true);
+    perfdash::operation("clock.scope");
+    const Tally t = waitRings(dashboard, perfdash::wire::RingsReady);
+    Segment seg;
+    CHECK(seg.map(t));
+    if (!seg.header)
+        return;
+    if (!perfdash::clock::HaveCounter || !perfdash::clock::cpuCounterInvariant()) {
+        std::printf("client_unit: no invariant counter here; readings are CLOCK_MONOTONIC from the start\n");
+        return;
+    }
+    for (int i = 0; i < 200 && !perfdash::stats().counterClock; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    {
+        perfdash::Scope s("clock.scope");
+    }
+    g_ringsHpet = true;
+    for (int i = 0; i < 300 && perfdash::stats().counterClock; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(!perfdash::stats().counterClock);
+    CHECK(seg.header->clock.counterDroppedMono.load() != 0);
+    {
+        perfdash::Scope s("clock.scope");
+    }
+    const std::vector<Segment::Rec> recs = seg.records(std::uint32_t(seg.ringOf(gettid())));
+    CHECK_EQ(recs.size(), std::size_t(4));
+    if (recs.size() == 4) {
+        CHECK(!recs[0].monotonic && !recs[1].monotonic);
+        CHECK(recs[2].monotonic && recs[3].monotonic);
+        CHECK(recs[2].time >= seg.header->clock.counterDroppedMono.load());
+    }
+}
+
+// A signal handler's scope on a thread interrupted in the middle of writing its ring record would
+// write into the same slot and move seq back under the reader: it is left out (Enter and Exit, or
+// its late pair, alike) and counted, and counted in the histograms as always. First with the write
+// in progress made by hand, then with a timer's handler against a thread writing flat out: every
+// handler scope is either in the ring whole or counted, and the ring nests exactly.
+perfdash::OpId g_ringSignalOp = perfdash::InvalidOp;
+std::atomic<std::uint64_t> g_ringSignalScopes { 0 };
+void onRingSignal(int)
+{
+    if (!pthread_equal(pthread_self(), g_mainThread))
+        return;
+    {
+        perfdash::Scope s(g_ringSignalOp);
+    }
+    g_ringSignalScopes.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ringsSignalCase()
+{
+    const std::string path = perfdashtest::socketPath();
+    MiniDashboard dashboard(path);
+    dashboard.profile(true, perfdash::rings::MaxRingEntries);
+    perfdash::setSamplingRate(0);
+    g_ringSignalOp = perfdash::operation("signal.handler");
+    const perfdash::OpId outerOp = perfdash::operation("signal.outer");
+    const perfdash::OpId innerOp = perfdash::operation("signal.inner");
+    const Tally t = waitRings(dashboard, perfdash::wire::RingsReady);
+    Segment seg;
+    CHECK(seg.map(t));
+    if (!seg.header)
+        return;
+    {
+        perfdash::Scope first(g_ringSignalOp); // the first use (a slot, a ring): not from a handler
+    }
+    perfdash::ThreadState* ts = perfdash::t_state;
+    CHECK(ts && ts->traceRing);
+    if (!ts || !ts->traceRing)
+        return;
+    const int ring = seg.ringOf(gettid());
+    CHECK(ring >= 0);
+    if (ring < 0)
+        return;
+
+    // A record being written (seq odd), as the handler finds it.
+    const std::uint64_t seq = ts->traceRing->seq.load();
+    ts->traceRing->seq.store(seq + 1);
+    {
+        perfdash::Scope s(g_ringSignalOp);
+    }
+    CHECK_EQ(ts->traceRing->seq.load(), seq + 1); // nothing written over the record in progress
+    CHECK_EQ(seg.header->reentered.load(), std::uint64_t(2)); // its Enter, then its instance at its end
+    ts->traceRing->seq.store(seq);
+    {
+        perfdash::Scope s(g_ringSignalOp);
+    }
+    CHECK_EQ(ts->traceRing->seq.load(), seq + 4);
+
+    // A timer's handler (SIGALRM every 20 us: a high-resolution timer, unlike ITIMER_PROF's ticks)
+    // against a thread that writes its ring as fast as a microsecond of work a round lets it.
+    const std::uint64_t from = ts->traceRing->seq.load() / 2;
+    g_mainThread = pthread_self();
+    std::signal(SIGALRM, onRingSignal);
+    itimerval timer {};
+    timer.it_interval.tv_usec = 20;
+    timer.it_value.tv_usec = 20;
+    setitimer(ITIMER_REAL, &timer, nullptr);
+    std::uint64_t mainScopes = 0;
+    volatile unsigned work = 1;
+    // 4 records a round and 2 a handler scope: the ring (65,536) holds them all.
+    for (int round = 0; round < 12'000; ++round) {
+        perfdash::Scope outer(outerOp);
+        for (int i = 0; i < 200; ++i)
+            work = work * 1664525u + 1013904223u;
+        perfdash::Scope inner(innerOp);
+        mainScopes += 2;
+    }
+    timer = {};
+    setitimer(ITIMER_REAL, &timer, nullptr);
+    std::signal(SIGALRM, SIG_DFL);
+    const std::uint64_t handled = g_ringSignalScopes.load();
+    std::vector<Segment::Rec> recs = seg.records(std::uint32_t(ring), from);
+    CHECK(recs.size() <= perfdash::rings::MaxRingEntries);
+    // Nested exactly: each Enter one deeper than what is open, each Exit the innermost one's.
+    struct Open
+    {
+        std::uint32_t op, startLow;
+    };
+    std::vector<Open> open;
+    std::uint64_t handlerInRing = 0, broken = 0;
+    for (const Segment::Rec& r : recs) {
+        if (r.kind == perfdash::rings::Enter) {
+            broken += r.depth != open.size() + 1;
+            open.push_back({ r.op, std::uint32_t(r.time) });
+        } else if (r.kind == perfdash::rings::Exit) {
+            broken += open.empty() || r.depth != open.size() || open.back().op != r.op
+                || open.back().startLow != r.startLow;
+            if (!open.empty())
+                open.pop_back();
+            handlerInRing += r.op == g_ringSignalOp;
+        } else {
+            ++broken;
+        }
+    }
+    const std::uint64_t reentered = seg.header->reentered.load() - 2;
+    std::printf("client_unit: %llu handler scopes, %llu of them in the ring, %llu left out (counted)\n",
+        static_cast<unsigned long long>(handled), static_cast<unsigned long long>(handlerInRing),
+        static_cast<unsigned long long>(reentered / 2));
+    CHECK(handled > 0);
+    CHECK_EQ(broken, std::uint64_t(0));
+    CHECK(open.empty());
+    CHECK_EQ(reentered % 2, std::uint64_t(0));
+    CHECK_EQ(handlerInRing + reentered / 2, handled);
+    // In the histograms, every scope is counted or dropped as a signal handler's reentry.
+    CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
+    const std::uint64_t recorded = 3 + mainScopes + handled;
+    const std::uint64_t dropped = perfdash::stats().droppedSignal;
+    const Tally counted = dashboard.waitFor([&](const Tally& x) { return x.operations + dropped >= recorded; });
+    CHECK_EQ(counted.operations + dropped, recorded);
+}
+
 struct Case {
     const char* name;
     void (*run)();
@@ -753,6 +1322,13 @@ const Case g_cases[] = {
     { "exit_backlog", exitBacklogCase },
     { "no_alloc", noAllocCase },
     { "no_memory", noMemoryCase },
+    { "scope_exact", scopeExactCase },
+    { "rings", ringsCase },
+    { "rings_fork", ringsForkCase },
+    { "rings_threads", ringsThreadsCase },
+    { "rings_unavailable", ringsUnavailableCase },
+    { "rings_clock", ringsClockCase },
+    { "rings_signal", ringsSignalCase },
 };
 } // namespace
 

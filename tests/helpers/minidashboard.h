@@ -35,6 +35,8 @@ inline std::uint64_t le(const unsigned char* p, int bytes)
 struct Tally {
     std::uint64_t operations = 0; // in HISTOGRAM frames
     std::uint64_t errors = 0;
+    std::uint64_t sumNs = 0; // of HISTOGRAM frames
+    std::uint64_t maxNs = 0; // the largest max of a HISTOGRAM frame
     std::uint64_t events = 0; // EVENT frames
     std::uint64_t eventMetaPairs = 0;
     std::uint64_t maxFrame = 0;
@@ -44,6 +46,12 @@ struct Tally {
     std::uint64_t connections = 0;
     std::uint64_t syncsAnswered = 0; // RECEIVED frames sent, over all connections
     std::uint64_t rejected = 0; // connections refused with REJECT
+    std::uint64_t rings = 0; // RINGS frames, over all connections
+    int ringsState = -1; // the last one's: 0 stopped, 1 ready, 2 unavailable
+    int ringsFd = -1;
+    std::uint64_t ringsToken = 0;
+    std::uint64_t ringsBytes = 0;
+    std::string ringsReason;
     std::map<std::string, double> metrics; // the last value of each
     std::map<std::string, int> metricFrames; // how many METRIC frames per name, on this connection
 };
@@ -116,6 +124,15 @@ public:
         std::lock_guard lock(m_mutex);
         m_reject = reason;
     }
+    /// Sends PROFILE to the client now and to every later connection after its HELLO (start), or
+    /// once (stop); @p entries: the ring size asked for (0: the client's default).
+    void profile(bool start, std::uint32_t entries = 0)
+    {
+        std::lock_guard lock(m_mutex);
+        m_profiling = start;
+        m_profileEntries = entries;
+        m_profileDue = true;
+    }
     /// Closes the current connection (the client reconnects); its per-connection tallies restart.
     void dropClient()
     {
@@ -150,6 +167,9 @@ private:
                 total += le(body + 56 + i * 6 + 2, 4);
             m_tally.operations += total;
             m_tally.errors += le(body + 12, 8);
+            m_tally.sumNs += le(body + 20, 8);
+            if (total > 0)
+                m_tally.maxNs = std::max(m_tally.maxNs, le(body + 36, 8));
             break;
         }
         case 4: // EVENT: u32 op, u64 start, u64 duration, u8 ok, u64 tid, u16 n, ...
@@ -174,6 +194,15 @@ private:
             if (size >= 24)
                 m_tally.dropsOperations = le(body + 16, 8);
             break;
+        case 10: { // RINGS: u8 state, i32 fd, u64 token, u64 bytes, str reason
+            m_tally.rings++;
+            m_tally.ringsState = body[0];
+            m_tally.ringsFd = int(std::int32_t(le(body + 1, 4)));
+            m_tally.ringsToken = le(body + 5, 8);
+            m_tally.ringsBytes = le(body + 13, 8);
+            m_tally.ringsReason.assign(reinterpret_cast<const char*>(body + 25), std::size_t(le(body + 21, 4)));
+            break;
+        }
         default:
             break;
         }
@@ -219,8 +248,12 @@ private:
                         rejected = true;
                         break;
                     }
-                    if (p[4] == 1) // HELLO: WELCOME, u16 version 1, u16 flags (answers SYNC)
+                    if (p[4] == 1) { // HELLO: WELCOME, u16 version 1, u16 flags (answers SYNC)
                         reply(c, 0x81, std::string("\x01\x00\x01\x00", 4));
+                        std::lock_guard lock(m_mutex);
+                        m_profileDue = m_profileDue || m_profiling; // a new connection is asked again
+                        m_connectionHello = c;
+                    }
                     synced |= p[4] == 9; // SYNC
                     frame(p, length);
                     at += 4 + length;
@@ -230,8 +263,13 @@ private:
                 if (synced) // RECEIVED: u64 bytes read
                     reply(c, 0x83, std::string(reinterpret_cast<const char*>(&bytesRead), 8));
                 buffer.erase(0, at);
+                sendProfile(c, preface);
             }
             m_client = -1;
+            {
+                std::lock_guard lock(m_mutex);
+                m_connectionHello = -1;
+            }
             ::close(c);
             m_changed.notify_all();
         }
@@ -270,10 +308,26 @@ private:
             }
             // Readable (or closed) within 20 ms, else look at the flags again: a pause must not
             // wait behind a blocking read.
+            sendProfile(c, false);
             pollfd p { c, POLLIN, 0 };
             if (::poll(&p, 1, 20) != 0 || m_stopping.load())
                 return true;
         }
+    }
+
+    /// PROFILE (u8 start, u32 entries) when one is due and the connection said HELLO.
+    void sendProfile(int c, bool beforeHello)
+    {
+        std::string body;
+        {
+            std::lock_guard lock(m_mutex);
+            if (!m_profileDue || beforeHello || m_connectionHello != c)
+                return;
+            m_profileDue = false;
+            body += char(m_profiling ? 1 : 0);
+            body.append(reinterpret_cast<const char*>(&m_profileEntries), 4);
+        }
+        reply(c, 0x84, body);
     }
 
     bool takeReject(int c)
@@ -314,6 +368,10 @@ private:
     bool m_paused = false; // under m_mutex, as the three below
     bool m_parked = false; // the reader saw the pause and reads no more
     bool m_dropUnread = false;
+    bool m_profiling = false; // under m_mutex, as the three below
+    bool m_profileDue = false;
+    std::uint32_t m_profileEntries = 0;
+    int m_connectionHello = -1; // the connection that said HELLO (the reader's)
     std::string m_reject;
     std::thread m_thread;
     std::atomic<int> m_client { -1 };

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <cxxabi.h>
 #include <thread>
 
 namespace perfdash {
@@ -101,21 +100,6 @@ OpId operation(const char* name) noexcept
     return internal::lookup(name, &error);
 }
 
-namespace {
-    // This thread's __cxa_eh_globals, whose layout the Itanium C++ ABI fixes: { __cxa_exception*
-    // caughtExceptions; unsigned int uncaughtExceptions; }. std::uncaught_exceptions() reads the
-    // same field through a call into the C++ runtime and its TLS lookup, twice the cost of a scope.
-    __attribute__((tls_model("initial-exec"))) thread_local const unsigned* t_uncaught = nullptr;
-
-    unsigned uncaughtExceptions() noexcept
-    {
-        if (__builtin_expect(t_uncaught == nullptr, 0))
-            t_uncaught = reinterpret_cast<const unsigned*>(
-                reinterpret_cast<const char*>(abi::__cxa_get_globals()) + sizeof(void*));
-        return *t_uncaught;
-    }
-} // namespace
-
 namespace detail {
     std::uint64_t now(int& which) noexcept
     {
@@ -125,52 +109,6 @@ namespace detail {
     void finish(OpId op, std::uint64_t start, int which, bool ok) noexcept
     {
         internal::finish(op, start, which, ok, nullptr);
-    }
-
-    void finishWithMeta(OpId op, std::uint64_t start, int which, bool ok, const char* meta, std::uint32_t bytes,
-        std::uint32_t lost) noexcept;
-
-    std::uint64_t begin(int& which, unsigned& exceptions) noexcept
-    {
-        exceptions = uncaughtExceptions();
-        return clock::now(which);
-    }
-
-    /// end() for a scope timed by CLOCK_MONOTONIC, or on a thread that never asked for its
-    /// exception count (a scope begun on another thread).
-    __attribute__((noinline)) void endSlow(OpId op, std::uint64_t start, int which, unsigned exceptions, bool failed) noexcept
-    {
-        const std::uint64_t stop = clock::read(which);
-        internal::record(op, clock::elapsedNs(start, stop, which), !failed && uncaughtExceptions() <= exceptions, which,
-            stop, nullptr);
-    }
-
-    // Every exit of the common case is either a return or a jump to a function of at most six
-    // arguments, so that it needs no frame of its own.
-    void end(OpId op, std::uint64_t start, int which, unsigned exceptions, bool failed) noexcept
-    {
-        const unsigned* uncaught = t_uncaught;
-        if (__builtin_expect(which != clock::Counter || uncaught == nullptr, 0))
-            return endSlow(op, start, which, exceptions, failed);
-        const std::uint64_t stop = clock::ticks();
-        const std::uint64_t ns = clock::elapsedNs(start, stop, clock::Counter);
-        const bool ok = !failed && *uncaught <= exceptions;
-        ThreadState* ts = t_state;
-        if (__builtin_expect(ts == nullptr || !internal::registered(op), 0)) {
-            internal::record(op, ns, ok, clock::Counter, stop, nullptr);
-            return;
-        }
-        switch (countFast(ts, op, ns, ok)) {
-        case Fast::Counted: return;
-        case Fast::Slow: recordOnSlow(ts, op, ns, recordFlags(ok, clock::Counter), stop, nullptr); return;
-        case Fast::Raw: recordOnSlow(ts, op, ns, recordFlags(ok, clock::Counter) | RecordRaw, stop, nullptr); return;
-        }
-    }
-
-    void endWithMeta(OpId op, std::uint64_t start, int which, unsigned exceptions, bool failed, const char* meta,
-        std::uint32_t bytes, std::uint32_t lost) noexcept
-    {
-        finishWithMeta(op, start, which, !failed && uncaughtExceptions() <= exceptions, meta, bytes, lost);
     }
 
     void finishWithMeta(OpId op, std::uint64_t start, int which, bool ok, const char* meta, std::uint32_t bytes,

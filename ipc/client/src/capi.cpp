@@ -5,6 +5,8 @@
 #include "clock.h"
 #include "metrics.h"
 #include "perfdash/perfdash.hpp"
+#include "scope.h"
+#include "scoperings.h"
 
 extern "C" {
 
@@ -27,7 +29,8 @@ int perfdash_scope_begin(perfdash_scope* scope, perfdash_op op)
     scope->start = 0;
     if (op == perfdash::InvalidOp || (op != perfdash::FullOp && !perfdash::internal::registered(op)))
         return perfdash::internal::disabled() ? PERFDASH_DISABLED : PERFDASH_EINVAL;
-    scope->start = perfdash::detail::now(scope->clock);
+    unsigned exceptions = 0; // C has none: the scope fails only when told
+    scope->start = perfdash::detail::beginOp(op, scope->clock, exceptions);
     return PERFDASH_OK;
 }
 
@@ -43,11 +46,12 @@ int perfdash_scope_end(perfdash_scope* scope)
 {
     if (!scope)
         return PERFDASH_EINVAL;
-    if (scope->clock != perfdash::clock::Monotonic && scope->clock != perfdash::clock::Counter) // never begun, or ended
+    if (scope->clock < 0
+        || scope->clock > (perfdash::clock::Counter | perfdash::tracing::Traced)) // never begun, or ended
         return perfdash::internal::disabled() ? PERFDASH_DISABLED : PERFDASH_EINVAL;
     const int which = scope->clock;
     scope->clock = -1;
-    return perfdash::internal::finish(scope->op, scope->start, which, !scope->failed, nullptr);
+    return perfdash::internal::endScope(scope->op, scope->start, which, ~0u, scope->failed != 0);
 }
 
 int perfdash_record(perfdash_op op, uint64_t ns, int ok)

@@ -39,6 +39,30 @@ std::uint64_t toMonotonic(std::uint64_t value, int which) noexcept
     return value >= origin ? originMono + ticksToNs(value - origin) : originMono - ticksToNs(origin - value);
 }
 
+void readPair(std::uint64_t& ticksOut, std::uint64_t& monoOut) noexcept
+{
+    std::uint64_t bestSpan = ~std::uint64_t(0);
+    for (int i = 0; i < 8; ++i) {
+        const std::uint64_t t0 = ticks();
+        const std::uint64_t mono = monotonicNs();
+        const std::uint64_t t1 = ticks();
+        if (t1 < t0)
+            continue;
+        if (t1 - t0 < bestSpan) {
+            bestSpan = t1 - t0;
+            ticksOut = t0 + (t1 - t0) / 2;
+            monoOut = mono;
+        }
+        // Under about 1 us on any counter of 1 GHz or less: the pair is as good as it gets.
+        if (bestSpan < 1000)
+            break;
+    }
+    if (bestSpan == ~std::uint64_t(0)) { // the counter went backwards each time: take a plain pair
+        ticksOut = ticks();
+        monoOut = monotonicNs();
+    }
+}
+
 bool cpuCounterInvariant() noexcept
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -84,8 +108,7 @@ bool Calibrator::start()
 {
     const char* off = std::getenv("PERFDASH_NO_TSC");
     m_enabled = counterTrusted(cpuCounterInvariant(), g_clocksource(), off && *off && std::strcmp(off, "0") != 0);
-    m_ticks0 = ticks();
-    m_mono0 = monotonicNs();
+    readPair(m_ticks0, m_mono0);
     return m_enabled;
 }
 
@@ -109,12 +132,14 @@ void Calibrator::step() noexcept
         g_state.ready.store(0, std::memory_order_release);
         return;
     }
-    const std::uint64_t t1 = ticks();
-    const std::uint64_t mono1 = monotonicNs();
+    std::uint64_t t1, mono1;
+    readPair(t1, mono1);
     ++m_calibrations;
     if (t1 <= m_ticks0 || mono1 <= m_mono0)
         return;
-    g_state.mult.store(std::uint64_t((u128(mono1 - m_mono0) << 32) / (t1 - m_ticks0)), std::memory_order_relaxed);
+    const std::uint64_t mult = std::uint64_t((u128(mono1 - m_mono0) << 32) / (t1 - m_ticks0));
+    g_state.mult.store(mult, std::memory_order_relaxed);
+    g_state.fastTicks.store(mult ? ~std::uint64_t(0) / mult : 0, std::memory_order_relaxed);
     g_state.origin.store(t1, std::memory_order_relaxed);
     g_state.originMono.store(mono1, std::memory_order_relaxed);
     g_state.ready.store(1, std::memory_order_release);

@@ -48,6 +48,9 @@ struct State {
     std::atomic<std::uint64_t> origin { 0 }; // a tick count and the monotonic time it was read at
     std::atomic<std::uint64_t> originMono { 0 };
     std::atomic<std::uint64_t> backwards { 0 }; // end-before-start readings, recorded as 0 ns
+    // The longest tick difference that (ticks x mult) keeps within 64 bits: a scope's end converts
+    // shorter ones with one multiply, longer ones the slow way.
+    std::atomic<std::uint64_t> fastTicks { 0 };
 };
 extern State g_state;
 
@@ -84,6 +87,11 @@ inline std::uint64_t elapsedNs(std::uint64_t start, std::uint64_t end, int which
 
 /// A reading as monotonic nanoseconds, whichever clock it came from.
 std::uint64_t toMonotonic(std::uint64_t value, int which) noexcept;
+
+/// A tick count and the CLOCK_MONOTONIC time it was read at: the ticks are the middle of two reads
+/// around clock_gettime(), taken again (up to a few times) when the two were far apart (the thread
+/// was interrupted between them).
+void readPair(std::uint64_t& ticks, std::uint64_t& mono) noexcept;
 
 /// Whether the counter may be used: the CPU says it runs at a constant rate in every power state,
 /// the kernel has not fallen back to a slow clocksource (what it does when it stops trusting the

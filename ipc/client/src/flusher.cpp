@@ -3,6 +3,7 @@
 #include "flusher.h"
 #include "metrics.h"
 #include "nametable.h"
+#include "scoperings.h"
 #include "settings.h"
 #include "threadstate.h"
 #include "wire.h"
@@ -88,11 +89,73 @@ namespace {
         std::vector<int> touched; // the non-zero entries of counts
     };
 
+    /// A thread's pending operation (threadstate.h) as read at the start of a harvest: counted
+    /// ahead when the thread did not move while its slot was read, so that a thread that went
+    /// still after its last scope does not keep that operation from the dashboard.
+    struct Pending
+    {
+        ThreadState* ts = nullptr;
+        std::uint32_t seq = 1; // odd: nothing to count ahead
+        std::atomic<std::uint32_t>* bucket = nullptr;
+        OpSlot* slot = nullptr;
+        std::uint64_t ns = 0;
+    };
+
+    Pending pendingOf(ThreadState* ts)
+    {
+        Pending p;
+        p.ts = ts;
+        const std::uint32_t seq = ts->seq.load(std::memory_order_acquire);
+        if ((seq & 1) || seq == ts->countedAhead)
+            return p; // in a window, or counted ahead already
+        p.bucket = ts->pendingBucket.load(std::memory_order_relaxed);
+        p.slot = ts->pendingSlot.load(std::memory_order_relaxed);
+        p.ns = ts->pendingNs.load(std::memory_order_relaxed);
+        if (p.bucket && p.slot && !(p.ns & CountedAhead))
+            p.seq = seq;
+        return p;
+    }
+
+    void touch(Delta& d, int index, std::uint64_t n)
+    {
+        if (d.counts[std::size_t(index)] == 0)
+            d.touched.push_back(index);
+        d.counts[std::size_t(index)] += n;
+    }
+
+    /// Counts @p pending's operation into @p d if its thread has not moved since pendingOf() (so
+    /// that the buckets just read do not hold it); the fold later brings the slot to what was sent.
+    bool countAhead(OpSlot* slot, Delta& d, Pending& pending)
+    {
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (pending.ts->seq.load(std::memory_order_relaxed) != pending.seq)
+            return false;
+        for (int p = 0; p < BucketPages; ++p) {
+            BucketPage* page = slot->pages[p].load(std::memory_order_acquire);
+            if (!page || pending.bucket < page->counts || pending.bucket >= page->counts + 64)
+                continue;
+            const auto i = int(pending.bucket - page->counts);
+            touch(d, p * 64 + i, 1);
+            page->sent[i] += 1;
+            slot->sentSum += pending.ns;
+            d.sum += pending.ns;
+            d.min = std::min(d.min, pending.ns);
+            d.max = std::max(d.max, pending.ns);
+            pending.ts->countedAhead = pending.seq;
+            // The fold need not bring its extremes again (a lost race only repeats them).
+            std::uint64_t ns = pending.ns;
+            pending.ts->pendingNs.compare_exchange_strong(ns, ns | CountedAhead, std::memory_order_relaxed);
+            return true;
+        }
+        return false;
+    }
+
     /// Adds what one slot gained since the last harvest to @p d; false when nothing.
-    bool collect(OpSlot* slot, Delta& d)
+    bool collect(OpSlot* slot, Delta& d, Pending* pending)
     {
         const std::uint64_t count = slot->count.load(std::memory_order_acquire);
-        if (count == slot->sentCount)
+        const bool ahead = pending && pending->slot == slot && !(pending->seq & 1);
+        if (count == slot->sentCount && !ahead)
             return false; // not touched: the flusher's work follows what changed
         slot->sentCount = count;
         const std::uint64_t errors = slot->errors.load(std::memory_order_acquire);
@@ -103,21 +166,23 @@ namespace {
                 continue;
             for (int i = 0; i < 64; ++i) {
                 const std::uint32_t now = page->counts[i].load(std::memory_order_relaxed);
-                if (now != page->sent[i]) {
-                    const int index = p * 64 + i;
-                    if (d.counts[std::size_t(index)] == 0)
-                        d.touched.push_back(index);
-                    d.counts[std::size_t(index)] += std::uint32_t(now - page->sent[i]);
+                // One below what was sent: the operation counted ahead, not folded in yet.
+                if (now != page->sent[i] && std::uint32_t(page->sent[i] - now) != 1) {
+                    touch(d, p * 64 + i, std::uint32_t(now - page->sent[i]));
                     page->sent[i] = now;
                     any = true;
                 }
             }
         }
+        if (ahead)
+            any |= countAhead(slot, d, *pending);
         if (!any)
             return false;
         const std::uint64_t sum = slot->sum.load(std::memory_order_relaxed);
-        d.sum += sum - slot->sentSum;
-        slot->sentSum = sum;
+        if (sum - slot->sentSum < (std::uint64_t(1) << 63)) { // else the one counted ahead is still to come
+            d.sum += sum - slot->sentSum;
+            slot->sentSum = sum;
+        }
         d.errors += errors - slot->sentErrors;
         slot->sentErrors = errors;
         d.min = std::min(d.min, slot->min.exchange(~std::uint64_t(0), std::memory_order_relaxed));
@@ -209,8 +274,11 @@ namespace {
         std::uint64_t droppedOperations = all.deadDroppedOperations.load(std::memory_order_relaxed);
         // Read before their slots: a thread seen dead has written its last data already.
         std::vector<char> wasAlive;
-        for (ThreadState* ts : states)
+        std::vector<Pending> pending;
+        for (ThreadState* ts : states) {
             wasAlive.push_back(ts->alive.load(std::memory_order_acquire) ? 1 : 0);
+            pending.push_back(pendingOf(ts));
+        }
         // Operation by operation, every thread's slot summed into one frame.
         // The flusher's scratch, kept between cycles; never destroyed, as the client is not (a
         // static's destructor would run at exit before the exit handler stops this thread).
@@ -227,7 +295,7 @@ namespace {
                 for (std::size_t t = 0; t < states.size(); ++t)
                     if (pages[t])
                         if (OpSlot* slot = pages[t]->slots[i].load(std::memory_order_acquire))
-                            any |= collect(slot, d);
+                            any |= collect(slot, d, &pending[t]);
                 if (any)
                     writeHistogram(w, OpId(p * 64 + i), endWall, d);
             }
@@ -308,6 +376,7 @@ namespace {
 
     void disconnect(Global& g)
     {
+        stopTracing(); // nobody reads the rings now; a dashboard that comes asks again
         if (g.fd >= 0)
             ::close(g.fd);
         g.fd = -1;
@@ -464,6 +533,12 @@ namespace {
                     g.unconfirmedBytes -= g.unconfirmed.front().frames.size();
                     g.unconfirmed.pop_front();
                 }
+            } else if (type == wire::Profile && length >= 2) {
+                const bool start = std::uint8_t(g.inbox[5]) == wire::ProfileStart;
+                const auto entries = length >= 6 ? std::uint32_t(le(6, 4)) : 0u;
+                std::string reply = handleProfile(g, start, entries);
+                g.pendingBytes += reply.size(); // control, queued past the bound as SYNC is
+                g.pending.push_back(std::move(reply));
             } else if (type == wire::Reject) {
                 std::string reason = length > 5 ? g.inbox.substr(9, std::size_t(length) - 5) : std::string();
                 std::fprintf(stderr, "perfdash: the dashboard at %s refused this process: %s\n", g.socketPath.c_str(),
@@ -568,6 +643,7 @@ std::uint64_t operationsIn(const std::string& frames, std::size_t from)
 
 void cycle(Global& g, bool periodic)
 {
+    tracingCycle(g);
     std::string frames = harvest(g, periodic);
     if (g.fd < 0)
         tryConnect(g);
@@ -592,6 +668,8 @@ void cycle(Global& g, bool periodic)
         }
         if (g.fd >= 0)
             readReplies(g);
+        if (g.fd >= 0 && !g.pending.empty()) // an answer to PROFILE: the dashboard waits for it
+            writePending(g);
     } else {
         remember(g, std::move(frames));
     }
@@ -711,8 +789,10 @@ void flusherMain(Global& g)
         g.wake.wait_until(lock, wait, [&] { return (g.stopping || requested()) && !g.forking.load(); });
         if (g.forking.load() && !g.stopping)
             continue;
-        if (const std::uint64_t due = g.calibrator.nextDueNs(); due && clock::monotonicNs() >= due)
+        if (const std::uint64_t due = g.calibrator.nextDueNs(); due && clock::monotonicNs() >= due) {
             g.calibrator.step();
+            clockChanged();
+        }
         const bool due = std::chrono::steady_clock::now() >= next;
         if (!due && !requested() && !g.stopping)
             continue;

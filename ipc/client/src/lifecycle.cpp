@@ -3,6 +3,7 @@
 #include "flusher.h"
 #include "metrics.h"
 #include "nametable.h"
+#include "scoperings.h"
 #include "settings.h"
 #include "threadstate.h"
 
@@ -137,6 +138,9 @@ namespace {
                 }
             }
             self->tail.store(self->head.load(std::memory_order_relaxed), std::memory_order_relaxed);
+            // The parent's last operation, not folded in: the parent's to count.
+            self->pendingBucket.store(nullptr, std::memory_order_relaxed);
+            self->countedAhead = 1;
             self->droppedEvents.store(0, std::memory_order_relaxed);
             self->droppedOperations.store(0, std::memory_order_relaxed);
             self->reentered.store(0, std::memory_order_relaxed);
@@ -150,6 +154,7 @@ namespace {
         all.deadReentered.store(0, std::memory_order_relaxed);
         all.bytes.store(self ? sizeof(ThreadState) + self->bytes.load(std::memory_order_relaxed) : 0, std::memory_order_relaxed);
         metrics::resetForChild();
+        tracingAfterFork(self);
         if (g.fd >= 0)
             ::close(g.fd);
         g.fd = -1;

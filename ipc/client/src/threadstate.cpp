@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "threadstate.h"
 #include "clock.h"
+#include "scoperings.h"
 #include "settings.h"
 
 #include <new>
@@ -11,6 +12,7 @@
 namespace perfdash {
 
 __thread ThreadState* t_state __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread ScopeTls t_scope __attribute__((tls_model("initial-exec"))) = { nullptr, 0 };
 
 namespace {
     pthread_key_t g_key;
@@ -26,6 +28,14 @@ namespace {
         auto* ts = static_cast<ThreadState*>(p);
         if (t_state == ts)
             t_state = nullptr;
+        // Its last operation into the histograms, and its ring to the flusher, before the flusher
+        // may see it dead (and delete it).
+        if (!inWindow(ts)) {
+            const std::uint32_t window = openWindow(ts);
+            foldPending(ts);
+            closeWindow(ts, window);
+        }
+        releaseRing(ts);
         ts->alive.store(false, std::memory_order_release);
     }
 
@@ -108,13 +118,13 @@ bool recordOnSlow(ThreadState* ts, OpId op, std::uint64_t ns, unsigned flags, st
         countAfterExit(meta);
         return true;
     }
-    if (ts->busy.load(std::memory_order_relaxed)) { // a signal handler interrupted a recording
+    if (inWindow(ts)) { // a signal handler interrupted a recording
         ts->reentered.fetch_add(1, std::memory_order_relaxed);
         dropOne(ts, meta);
         return true;
     }
-    ts->busy.store(true, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
+    const std::uint32_t window = openWindow(ts);
+    foldPending(ts);
 
     const int index = wire::bucketIndex(ns);
     OpPage* page = ts->ops[op >> 6].load(std::memory_order_relaxed);
@@ -146,8 +156,7 @@ bool recordOnSlow(ThreadState* ts, OpId op, std::uint64_t ns, unsigned flags, st
     } else {
         dropOne(ts, meta);
     }
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    ts->busy.store(false, std::memory_order_relaxed);
+    closeWindow(ts, window);
     return counted;
 }
 

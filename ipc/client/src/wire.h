@@ -22,10 +22,18 @@ enum FrameType : std::uint8_t {
     Drops = 7,
     Goodbye = 8,
     Sync = 9, ///< asks for RECEIVED (added within version 1: older servers skip it)
+    Rings = 10, ///< the answer to PROFILE: where the scope rings are (added within version 1)
     Welcome = 0x81,
     Reject = 0x82,
     Received = 0x83, ///< the bytes of this connection the server has read, preface included
+    Profile = 0x84, ///< the dashboard profiles this process: record scope transitions, or stop
 };
+
+/// PROFILE's body: u8 what (below), u32 ring entries wanted (0: the client's default).
+enum ProfileWhat : std::uint8_t { ProfileStop = 0, ProfileStart = 1 };
+/// RINGS' body: u8 state (below), i32 the segment's descriptor in the client, u64 token,
+/// u64 segment bytes, str reason (why unavailable; empty otherwise).
+enum RingsState : std::uint8_t { RingsStopped = 0, RingsReady = 1, RingsUnavailable = 2 };
 
 /// WELCOME's flags (u16 after the version; added within version 1, absent from older servers).
 inline constexpr std::uint16_t WelcomeConfirms = 1; ///< the server answers SYNC with RECEIVED

@@ -96,6 +96,10 @@ namespace detail {
     /// Scope's: the clock reading and this thread's count of uncaught exceptions, read cheaply
     /// (std::uncaught_exceptions() costs more than the rest of a scope); end() compares them.
     PERFDASH_API std::uint64_t begin(int& clock, unsigned& exceptions) noexcept;
+    /// begin() that names the operation, for the dashboard's profiler (an Enter record while the
+    /// process is profiled). Programs built against older headers call begin(): their scopes are
+    /// named at their end.
+    PERFDASH_API std::uint64_t beginOp(OpId op, int& clock, unsigned& exceptions) noexcept;
     PERFDASH_API void end(OpId op, std::uint64_t start, int clock, unsigned exceptions, bool failed) noexcept;
     PERFDASH_API void endWithMeta(OpId op, std::uint64_t start, int clock, unsigned exceptions, bool failed,
         const char* meta, std::uint32_t bytes, std::uint32_t lost) noexcept;
@@ -115,7 +119,7 @@ public:
         : m_op(op)
     {
         if (m_op != InvalidOp)
-            m_start = detail::begin(m_clock, m_exceptions);
+            m_start = detail::beginOp(m_op, m_clock, m_exceptions);
     }
     explicit Scope(const char* name) noexcept
         : Scope(operation(name))
