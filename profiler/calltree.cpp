@@ -16,6 +16,14 @@ QString foldedFrameName(const QString& name)
     return safe;
 }
 
+std::uint64_t ProfileStats::unattributedTotal() const
+{
+    std::uint64_t total = 0;
+    for (std::uint64_t n : unattributed)
+        total += n;
+    return total;
+}
+
 std::vector<FunctionCost> ProfileSnapshot::topFunctions() const
 {
     std::vector<FunctionCost> costs(functions.size());

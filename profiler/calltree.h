@@ -7,6 +7,7 @@
 #include <QMetaType>
 #include <QString>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -64,12 +65,40 @@ struct ProfileStats
     std::size_t modulesIndexed = 0; ///< modules whose symbol index was built (once each)
     int frequencyHz = 0;
     bool exited = false;
+
+    // Attribution to operations (docs/PROFILE.md, "Profiles per operation"): each sample (and each
+    // off-CPU interval) is counted once, by what is known of the operations on its thread then.
+    bool operationsTraced = false; ///< the process's client records its operations for us
+    std::uint64_t insideOperations = 0; ///< samples inside at least one operation
+    std::uint64_t outsideOperations = 0; ///< samples known to be outside any operation
+    std::uint64_t attributionPending = 0; ///< samples waiting for their operations to be read or to end
+    /// Samples whose operations are not known, by OperationTimeline::Gap (index 0 unused).
+    std::array<std::uint64_t, 9> unattributed {};
+    std::uint64_t unattributedTotal() const;
+    QString operationsProblem; ///< what went wrong reading the operations (refused, overruns)
+
+    // Off-CPU (context switches): the time threads spent switched out, with the stack where they blocked.
+    bool offCpuRecorded = false; ///< the kernel gave us context switches for this process
+    QString offCpuProblem; ///< why not, when it did not
+    std::uint64_t switches = 0; ///< switch-outs seen
+    std::uint64_t offCpuNs = 0; ///< time off CPU of the switch-outs whose end was seen
+};
+
+/// Which instances of an operation a per-operation profile counts.
+enum class InstanceFilter : std::uint8_t {
+    All,
+    Slow, ///< at or over the operation's slow threshold
+    Typical, ///< under it
 };
 
 struct ProfileQuery
 {
     int lastSeconds = 0; ///< 0: the whole session
     qint64 tid = 0; ///< 0: every thread
+    /// Empty: every sample of the process. Else only samples inside an instance of this operation
+    /// (at any depth: nested ones included), of the instances @c instances says.
+    QString operation;
+    InstanceFilter instances = InstanceFilter::All;
 };
 
 /**
@@ -85,6 +114,8 @@ struct ProfileSnapshot
     std::vector<CallNode> nodes; ///< nodes[0] is the root (the process)
     std::vector<ProfileThread> threads; ///< every thread seen in the session, samples within the range
     ProfileStats stats;
+    /// An off-CPU profile: counts are microseconds off CPU, not samples.
+    bool offCpu = false;
 
     std::uint64_t totalSamples() const { return nodes.empty() ? 0 : nodes.front().total; }
     /// Functions by self samples, largest first.
