@@ -450,8 +450,13 @@ int main(int argc, char** argv)
         &server, &IngestServer::scopeRingsOffered, &ringReader,
         [&ringReader](qint64 pid, const protocol::Rings& rings) { ringReader.offer(pid, rings); },
         Qt::DirectConnection);
-    QObject::connect(
-        &profiler, &Profiler::profilingStarted, &app, [&server](qint64 pid) { server.setProfiled(pid, true); });
+    QObject::connect(&profiler, &Profiler::profilingStarted, &app, [&](qint64 pid) {
+        server.setProfiled(pid, true);
+        // Once its last samples are attributed, the exited process's rings are let go.
+        if (ProcessProfiler* profiled = profiler.profilerFor(pid))
+            QObject::connect(profiled, &ProcessProfiler::exited, &ringReader,
+                [&ringReader, pid] { ringReader.removeProcess(pid); });
+    });
     if (live)
         ringReader.start();
     // Connected before it listens: a refusal in the first instant is said too (its only voice).

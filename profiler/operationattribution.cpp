@@ -144,6 +144,11 @@ bool OperationAttribution::settle(const Pending& p, const OperationTimeline::Ans
 
 void OperationAttribution::resolve(StackAggregate& cpu, StackAggregate& offCpu, std::uint64_t nowNs, bool final)
 {
+    // Kept once known: the reader forgets a process some time after it exits.
+    if (m_timeline->traces(m_pid)) {
+        m_traced = true;
+        m_problem = m_timeline->problems(m_pid);
+    }
     if (!m_pending.empty()) {
         std::vector<OperationTimeline::Query> queries;
         queries.reserve(m_pending.size());
@@ -215,13 +220,13 @@ std::vector<OperationCpu> OperationAttribution::operations() const
 
 void OperationAttribution::fillStats(ProfileStats* stats) const
 {
-    stats->operationsTraced = m_timeline->traces(m_pid);
+    stats->operationsTraced = m_traced;
     stats->insideOperations = m_inside;
     stats->outsideOperations = m_outside;
     stats->attributionPending
         = std::size_t(std::count_if(m_pending.begin(), m_pending.end(), [](const Pending& p) { return !p.offCpu; }));
     std::copy(m_gaps.begin(), m_gaps.end(), stats->unattributed.begin());
-    stats->operationsProblem = m_timeline->problems(m_pid);
+    stats->operationsProblem = m_problem;
 }
 
 } // namespace perfdash

@@ -113,6 +113,8 @@ private:
     std::map<std::vector<std::uint32_t>, std::uint32_t> m_contextIds; ///< name << 1 | slow, per frame
     std::vector<OperationCpu> m_operations; ///< per name id
     std::uint64_t m_wallUntilNs;
+    bool m_traced = false;
+    QString m_problem;
     std::uint64_t m_inside = 0;
     std::uint64_t m_outside = 0;
     std::array<std::uint64_t, OperationTimeline::GapCount> m_gaps {};
