@@ -13,10 +13,14 @@
 //             then 1 ms asleep in no operation
 // Busy loops burn CPU for real (a volatile accumulator, the clock read every few hundred steps).
 // Every named function is kept out of line and is no tail call, so that it is on the stacks of
-// its samples. At the end it writes to SUMMARY_FILE (and stdout) what it did, one "key value" a line:
+// its samples. Busy loops burn a fixed amount of CPU time (slower when the machine is busy).
+// At the end it writes to SUMMARY_FILE (and stdout) what it did, one "key value" a line:
 //   pid P / rounds N / requests N / slow_requests N / sleep_us N (the time spent in waitForDatabase's sleeps)
+//   {outer,inner,wait}_{count,wall_us,cpu_us}: the instances of op.outer, op.inner and op.wait as
+//   the program measured them (wall time, and its thread's CPU time, from inside the scope)
 #include <perfdash/perfdash.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -45,17 +49,71 @@ long long now()
     return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
 
-// Inlined into each named function: its samples are that function's.
+long long threadCpu()
+{
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+// Inlined into each named function: its samples are that function's. Burns @p ns of this thread's
+// CPU time, however busy the machine is (then it takes longer): the split of CPU between the
+// functions is the same on any machine. The cheap clock is read most of the time; the thread's
+// CPU clock (a system call) only once the wall time has passed, every ~50 us.
 inline __attribute__((always_inline)) void burn(long long ns, unsigned seed)
 {
-    const long long until = now() + ns;
+    const long long cpuUntil = threadCpu() + ns;
+    long long until = now() + ns;
     volatile unsigned x = seed;
-    do {
+    for (;;) {
         for (int i = 0; i < 256; ++i)
             x = x * 1664525u + 1013904223u;
-    } while (now() < until);
+        const long long t = now();
+        if (t < until)
+            continue;
+        const long long left = cpuUntil - threadCpu();
+        if (left <= 0)
+            break;
+        until = t + std::min(left, 50'000LL);
+    }
     g_sink.fetch_add(x, std::memory_order_relaxed); // after the loop: no tail call
 }
+
+/// What an operation's instances took, measured here: wall time and this thread's CPU time.
+struct Truth
+{
+    long long wallNs = 0;
+    long long cpuNs = 0;
+    long count = 0;
+};
+Truth g_outer, g_inner, g_wait; // written by the rounds thread only, read after it ended
+
+/// A perfdash::Scope that also measures the instance (the readings inside the scope).
+class MeasuredScope
+{
+public:
+    MeasuredScope(perfdash::OpId op, Truth& truth)
+        : m_scope(op)
+        , m_truth(truth)
+        , m_wall(now())
+        , m_cpu(threadCpu())
+    {
+    }
+    ~MeasuredScope()
+    {
+        m_truth.cpuNs += threadCpu() - m_cpu;
+        m_truth.wallNs += now() - m_wall;
+        ++m_truth.count;
+    }
+    MeasuredScope(const MeasuredScope&) = delete;
+    MeasuredScope& operator=(const MeasuredScope&) = delete;
+
+private:
+    perfdash::Scope m_scope;
+    Truth& m_truth;
+    long long m_wall;
+    long long m_cpu;
+};
 
 void sleepNs(long long ns)
 {
@@ -107,15 +165,15 @@ long rounds(long long until)
     long n = 0;
     while (now() < until) {
         {
-            perfdash::Scope outerScope(outer);
+            MeasuredScope outerScope(outer, g_outer);
             spinOuter();
             {
-                perfdash::Scope innerScope(inner);
+                MeasuredScope innerScope(inner, g_inner);
                 spinInner();
             }
         }
         {
-            perfdash::Scope waitScope(wait);
+            MeasuredScope waitScope(wait, g_wait);
             waitForDatabase();
         }
         outsideWork();
@@ -154,13 +212,13 @@ int main(int argc, char** argv)
     }
     const char* summaryPath = argc > 2 ? argv[2] : nullptr;
     const long long start = now();
-    // Names first (their first use takes a lock), then the connection: up to 10 s for a dashboard,
+    // Names first (their first use takes a lock), then the connection: up to 5 s for a dashboard,
     // and on alone if there is none.
     perfdash::operation("op.outer");
     perfdash::operation("op.inner");
     perfdash::operation("op.wait");
     perfdash::operation("op.request");
-    while (perfdash::flush(1000) != PERFDASH_OK && now() - start < 10'000'000'000LL)
+    while (perfdash::flush(1000) != PERFDASH_OK && now() - start < 5'000'000'000LL)
         sleepNs(20'000'000);
     // The dashboard asks the client to record its scopes a few hundred ms after it connected: a
     // second later it does.
@@ -173,9 +231,16 @@ int main(int argc, char** argv)
     requestThread.join();
     perfdash::flush(2000);
 
-    char summary[256];
-    std::snprintf(summary, sizeof summary, "pid %ld\nrounds %ld\nrequests %ld\nslow_requests %ld\nsleep_us %lld\n",
-        long(::getpid()), n, total, slow, g_sleepNs.load() / 1000);
+    char summary[1024];
+    int at = std::snprintf(summary, sizeof summary,
+        "pid %ld\nrounds %ld\nrequests %ld\nslow_requests %ld\nsleep_us %lld\n", long(::getpid()), n, total, slow,
+        g_sleepNs.load() / 1000);
+    for (const auto& [name, truth] :
+        { std::pair { "outer", &g_outer }, std::pair { "inner", &g_inner }, std::pair { "wait", &g_wait } }) {
+        at += std::snprintf(summary + at, sizeof summary - std::size_t(at),
+            "%s_count %ld\n%s_wall_us %lld\n%s_cpu_us %lld\n", name, truth->count, name, truth->wallNs / 1000, name,
+            truth->cpuNs / 1000);
+    }
     std::fputs(summary, stdout);
     std::fflush(stdout);
     if (summaryPath) {
