@@ -6,7 +6,7 @@
 //
 // It connects to the dashboard (PERFDASH_SOCKET), waits about a second so that the dashboard has
 // asked it to record its scopes for the profiler, then for SECONDS runs two threads:
-//   rounds    op.outer { spinOuter (1 ms busy); op.inner { spinInner (3 ms busy) } }
+//   rounds    op.outer { spinOuter (0.5 ms busy); op.inner { spinInner (3 ms busy) }; spinOuter again }
 //             op.wait { waitForDatabase (10 ms asleep, nothing else) }
 //             outsideWork (2 ms busy, in no operation)
 //   requests  op.request { handleRequest (1 ms busy); one instance in ten: slowPath (15 ms busy) }
@@ -128,7 +128,7 @@ OPWORKLOAD_KEEP void spinInner()
 }
 OPWORKLOAD_KEEP void spinOuter()
 {
-    burn(1'000'000, 2);
+    burn(500'000, 2);
 }
 OPWORKLOAD_KEEP void handleRequest()
 {
@@ -171,6 +171,7 @@ long rounds(long long until)
                 MeasuredScope innerScope(inner, g_inner);
                 spinInner();
             }
+            spinOuter(); // after the inner one ended too: the outer is the innermost again
         }
         {
             MeasuredScope waitScope(wait, g_wait);
