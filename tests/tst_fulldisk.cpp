@@ -42,7 +42,9 @@ struct Export
 
 QList<ProcessStatistics> statistics(bool large)
 {
-    ProcessStatistics p { 42, s("svc"), {} };
+    ProcessStatistics p;
+    p.pid = 42;
+    p.process = s("svc");
     for (int i = 0; i < (large ? 40'000 : 2); ++i) {
         OperationStats st;
         st.operation = s("operation.%1").arg(i);
