@@ -249,6 +249,8 @@ QByteArray encode(const std::vector<PprofProcess>& processes, std::int64_t timeN
                 if (operations.back().second)
                     m.message(3, label(strings, "slow", QStringLiteral("true")));
             }
+            if (s.unattributed)
+                m.message(3, label(strings, "unattributed", QStringLiteral("true")));
             out.message(profile::Sample, m);
         }
     }

@@ -44,6 +44,7 @@ struct PprofProcess
         std::uint32_t context = 0; ///< into operations; 0: outside any operation (or not traced)
         std::uint64_t cpuSamples = 0;
         std::uint64_t offCpuNs = 0;
+        bool unattributed = false; ///< traced, but its operations could not be known (label unattributed)
     };
     std::vector<Sample> samples;
     bool offCpuRecorded = false; ///< switches were recorded: there is an off-CPU profile (maybe empty)
@@ -58,7 +59,9 @@ struct PprofProcess
  * gzipped as pprof tools expect. Every process in one Profile: sample types samples/count,
  * cpu/nanoseconds and, where any switch was recorded, off_cpu/nanoseconds (a sample is a CPU one
  * or an off-CPU one: the other values are 0). Labels pid, process, thread_id, thread_name and,
- * where attributed, operation (the innermost), operation_stack ("[outer];[inner slow]") and slow.
+ * where attributed, operation (the innermost), operation_stack ("[outer];[inner slow]") and slow
+ * (the innermost instance was slow); unattributed ("true") where operations were traced but those
+ * of the sample could not be known.
  * One location per (process, address), its lines the inlined chain innermost first; one mapping
  * per (process, module) with its build id. docs/PROFILE.md, "pprof".
  */

@@ -204,24 +204,50 @@ PprofProcess RecordProcessor::pprofPart() const
         const SampleCountMap& counts
             = traced.operationsTraced ? aggregate.sessionAttributed() : aggregate.sessionCounts();
         std::unordered_map<std::uint32_t, std::uint32_t> stacks; // node -> index in part.stacks
-        for (const auto& [key, count] : counts) {
-            if (count == 0)
-                continue;
-            auto [it, inserted] = stacks.try_emplace(key.node, std::uint32_t(part.stacks.size()));
+        const auto stackOf = [&](std::uint32_t leaf) {
+            const auto [it, inserted] = stacks.try_emplace(leaf, std::uint32_t(part.stacks.size()));
             if (inserted) {
                 std::vector<std::uint64_t> stack; // leaf first: up the trie
-                for (std::uint32_t node = key.node; node != 0; node = aggregate.parentOf(node)) {
+                for (std::uint32_t node = leaf; node != 0; node = aggregate.parentOf(node)) {
                     stack.push_back(aggregate.pcOf(node));
                     pcs.insert(stack.back());
                 }
                 part.stacks.push_back(std::move(stack));
             }
+            return it->second;
+        };
+        for (const auto& [key, count] : counts) {
+            if (count == 0)
+                continue;
             PprofProcess::Sample sample;
-            sample.stack = it->second;
+            sample.stack = stackOf(key.node);
             sample.tid = key.tid;
             sample.context = traced.operationsTraced ? key.context : 0;
             if (offCpu)
                 sample.offCpuNs = count * 1000; // counted in microseconds
+            else
+                sample.cpuSamples = count;
+            part.samples.push_back(sample);
+        }
+        if (!traced.operationsTraced)
+            return;
+        // What could not be attributed (before tracing, a ring overrun: ProfileStats) stays in
+        // the profile, marked so: its totals are the process's.
+        SampleCountMap unattributed = aggregate.sessionCounts();
+        for (const auto& [key, count] : counts) {
+            auto at = unattributed.find({ key.tid, 0, key.node });
+            if (at != unattributed.end())
+                at->second -= std::min(at->second, count);
+        }
+        for (const auto& [key, count] : unattributed) {
+            if (count == 0)
+                continue;
+            PprofProcess::Sample sample;
+            sample.stack = stackOf(key.node);
+            sample.tid = key.tid;
+            sample.unattributed = true;
+            if (offCpu)
+                sample.offCpuNs = count * 1000;
             else
                 sample.cpuSamples = count;
             part.samples.push_back(sample);

@@ -240,8 +240,8 @@ void TestPprof::initTestCase()
 
 void TestPprof::encodedByHand()
 {
-    // One process: a module, two addresses (one with an inlined frame), a CPU sample outside any
-    // operation, one inside [op.outer];[op.inner slow], and an off-CPU interval.
+    // One process: a module, two addresses (one with an inlined frame), a CPU sample inside
+    // [op.outer];[op.inner slow], one whose operations could not be known, and an off-CPU interval.
     PprofProcess p;
     p.pid = 4242;
     p.name = QStringLiteral("svc");
@@ -257,7 +257,7 @@ void TestPprof::encodedByHand()
     p.operations = { {}, { { QStringLiteral("op.outer"), false }, { QStringLiteral("op.inner"), true } } };
     p.threadNames = { { 7, QStringLiteral("worker") } };
     p.offCpuRecorded = true;
-    p.samples = { { 0, 7, 1, 30, 0 }, { 1, 8, 0, 10, 0 }, { 1, 7, 0, 0, 2'500'000 } };
+    p.samples = { { 0, 7, 1, 30, 0, false }, { 1, 8, 0, 10, 0, true }, { 1, 7, 0, 0, 2'500'000, false } };
 
     const QByteArray data = pprofexport::encode({ p }, 1'700'000'000'000'000'000ll);
     pb::Profile profile;
@@ -300,10 +300,12 @@ void TestPprof::encodedByHand()
     QCOMPARE(d.label(inside, "slow"), QStringLiteral("true"));
 
     const pb::Sample& outside = profile.sample(1);
+    QCOMPARE(d.label(inside, "unattributed"), QString());
     QCOMPARE(d.numLabel(outside, "thread_id"), 8);
     QCOMPARE(d.label(outside, "thread_name"), QString()); // not known: no label
     QCOMPARE(d.label(outside, "operation"), QString());
     QCOMPARE(d.label(outside, "slow"), QString());
+    QCOMPARE(d.label(outside, "unattributed"), QStringLiteral("true"));
     QCOMPARE(outside.value(1), 10'000'000);
 
     const pb::Sample& off = profile.sample(2);
