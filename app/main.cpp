@@ -325,9 +325,13 @@ int main(int argc, char** argv)
         QStringLiteral("Write the time off CPU as folded stacks (the count: microseconds), with the operation frames "
                        "of --export-profile-by-operation, to FILE when the run ends."),
         QStringLiteral("FILE"));
+    const QCommandLineOption exportPprof(QStringLiteral("export-pprof"),
+        QStringLiteral("Write the profiles (CPU, off CPU where recorded, operations as labels) as gzipped pprof "
+                       "profile.proto to FILE when the run ends (go tool pprof, pprof -http, Pyroscope)."),
+        QStringLiteral("FILE"));
     parser.addOptions({ socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace,
         record, open, prometheus, otlp, otlpHideInternal, budget, slow, quiet, screenshot, view, profile, profileHz,
-        exportProfile, exportProfileByOperation, exportOffCpu });
+        exportProfile, exportProfileByOperation, exportOffCpu, exportPprof });
 
     if (!parser.parse(QCoreApplication::arguments()))
         fail(parser.errorText());
@@ -391,7 +395,7 @@ int main(int argc, char** argv)
     RingOperationTimeline operationTimeline(&ringReader);
     Profiler profiler;
     const bool profiling = parser.isSet(profile) || parser.isSet(exportProfile) || parser.isSet(profileHz)
-        || parser.isSet(exportProfileByOperation) || parser.isSet(exportOffCpu);
+        || parser.isSet(exportProfileByOperation) || parser.isSet(exportOffCpu) || parser.isSet(exportPprof);
     if (parser.isSet(profileHz)) {
         bool ok = false;
         const int hz = parser.value(profileHz).toInt(&ok);
@@ -403,7 +407,8 @@ int main(int argc, char** argv)
     const QString profilePath = parser.value(exportProfile);
     const QString byOperationPath = parser.value(exportProfileByOperation);
     const QString offCpuPath = parser.value(exportOffCpu);
-    for (const QString& path : { profilePath, byOperationPath, offCpuPath }) {
+    const QString pprofPath = parser.value(exportPprof);
+    for (const QString& path : { profilePath, byOperationPath, offCpuPath, pprofPath }) {
         if (const QString error = path.isEmpty() ? QString() : checkWritable(path); !error.isEmpty())
             fail(error);
     }
@@ -648,8 +653,8 @@ int main(int argc, char** argv)
                 return writeError;
             }));
         }
-        for (const auto& [path, kind] :
-            { std::pair { profilePath, 0 }, std::pair { byOperationPath, 1 }, std::pair { offCpuPath, 2 } }) {
+        for (const auto& [path, kind] : { std::pair { profilePath, 0 }, std::pair { byOperationPath, 1 },
+                 std::pair { offCpuPath, 2 }, std::pair { pprofPath, 3 } }) {
             if (path.isEmpty())
                 continue;
             if (profiler.profilers().empty()) {
@@ -658,6 +663,10 @@ int main(int argc, char** argv)
             }
             writes.append(pool.submit(QStringLiteral("export"), [&, path = path, kind = kind] {
                 QString writeError;
+                if (kind == 3) {
+                    profiler.writePprof(path, &writeError);
+                    return writeError;
+                }
                 foldedexport::writeFile(path,
                     kind == 0 ? profiler.sessionSnapshots() : profiler.operationSnapshots(kind == 2), &writeError);
                 return writeError;

@@ -213,6 +213,16 @@ QString OperationAttribution::foldedFrames(std::uint32_t context) const
     return out;
 }
 
+std::vector<std::pair<QString, bool>> OperationAttribution::contextOperations(std::uint32_t context) const
+{
+    std::vector<std::pair<QString, bool>> out;
+    if (context < m_contexts.size()) {
+        for (const Frame& f : m_contexts[context])
+            out.emplace_back(m_names[f.name], f.slow);
+    }
+    return out;
+}
+
 std::vector<OperationCpu> OperationAttribution::operations() const
 {
     return m_operations;

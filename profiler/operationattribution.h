@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace perfdash {
@@ -65,6 +66,8 @@ public:
     std::function<bool(std::uint32_t)> filter(const QString& operation, InstanceFilter filter) const;
     /// "[outer];[inner slow]": the context's frames for the folded exports; empty for context 0.
     QString foldedFrames(std::uint32_t context) const;
+    /// The context's operations, outermost first, each with whether its instance was slow.
+    std::vector<std::pair<QString, bool>> contextOperations(std::uint32_t context) const;
     std::vector<OperationCpu> operations() const;
     void fillStats(ProfileStats* stats) const;
 

@@ -279,6 +279,23 @@ std::vector<OperationCpu> ProcessProfiler::operations() const
     return m_processor ? m_processor->operations() : std::vector<OperationCpu> {};
 }
 
+PprofProcess ProcessProfiler::pprofPart() const
+{
+    PprofProcess part;
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_processor)
+            part = m_processor->pprofPart();
+    }
+    part.pid = m_pid;
+    part.name = m_name;
+    part.frequencyHz = m_frequencyHz;
+    std::lock_guard lock(m_cpuMutex);
+    if (m_firstCpuTimes && !m_cpuTimes.empty())
+        part.durationNs = m_cpuTimes.back().timeNs - m_firstCpuTimes->timeNs;
+    return part;
+}
+
 void ProcessProfiler::fillStats(ProfileStats* stats, int lastSeconds) const
 {
     stats->frequencyHz = m_frequencyHz;

@@ -4,6 +4,7 @@
 #include "calltree.h"
 #include "operationattribution.h"
 #include "perfeventsource.h"
+#include "pprofexport.h"
 
 #include <QObject>
 #include <QString>
@@ -68,6 +69,8 @@ public:
     std::vector<ProfileSnapshotPtr> operationSnapshots(bool offCpu) const;
     /// Each operation's CPU (and off-CPU) time and wall time while profiled.
     std::vector<OperationCpu> operations() const;
+    /// The session's profile for the pprof export (pprofexport.h); empty when never started.
+    PprofProcess pprofPart() const;
     ProfileStats stats() const;
     /// Waits until every address met so far is named (the end of a run, before an export).
     bool waitNamed(int timeoutMs) const;

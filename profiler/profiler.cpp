@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "profiler.h"
 
+#include <QDateTime>
+
 #include <algorithm>
 
 namespace perfdash {
@@ -83,6 +85,20 @@ std::vector<ProfileSnapshotPtr> Profiler::operationSnapshots(bool offCpu) const
             snapshots.push_back(std::move(s));
     }
     return snapshots;
+}
+
+bool Profiler::writePprof(const QString& path, QString* error) const
+{
+    std::vector<PprofProcess> parts;
+    std::uint64_t durationNs = 0;
+    for (const auto& [pid, profiler] : m_profilers) {
+        profiler->waitNamed(30000);
+        parts.push_back(profiler->pprofPart());
+        durationNs = std::max(durationNs, parts.back().durationNs);
+    }
+    // When the profiles began, on the wall clock (pprof's time_nanos).
+    const std::int64_t startNs = QDateTime::currentMSecsSinceEpoch() * 1'000'000 - std::int64_t(durationNs);
+    return pprofexport::writeFile(path, parts, startNs, error);
 }
 
 std::vector<OperationCpu> Profiler::operationCpu(qint64 pid) const

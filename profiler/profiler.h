@@ -49,6 +49,10 @@ public:
     /// Every process's session profile split by operations (CPU, or with @p offCpu the time off
     /// CPU), for `--export-profile-by-operation` and `--export-off-cpu`.
     std::vector<ProfileSnapshotPtr> operationSnapshots(bool offCpu) const;
+    /// Every process's session profile (CPU, off-CPU, by operation where traced) as one gzipped
+    /// pprof profile.proto in @p path, atomically: `--export-pprof` (pprofexport.h); false with a
+    /// sentence in @p error.
+    bool writePprof(const QString& path, QString* error) const;
     /// @p pid's operations' CPU and wall time; empty when it is not profiled (or not instrumented).
     std::vector<OperationCpu> operationCpu(qint64 pid) const;
     void stopAll();

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace perfdash {
 
@@ -185,6 +186,104 @@ std::vector<ProfileSnapshot> RecordProcessor::operationSnapshots(std::uint64_t n
 std::vector<OperationCpu> RecordProcessor::operations() const
 {
     return m_attribution ? m_attribution->operations() : std::vector<OperationCpu> {};
+}
+
+PprofProcess RecordProcessor::pprofPart() const
+{
+    PprofProcess part;
+    ProfileStats traced;
+    if (m_attribution)
+        m_attribution->fillStats(&traced);
+    part.offCpuRecorded = m_stats.switches > 0;
+    part.threadNames = m_aggregate.threadNames();
+    for (const auto& [tid, name] : m_offCpu.threadNames())
+        part.threadNames.emplace(tid, name);
+
+    std::unordered_set<std::uint64_t> pcs;
+    const auto addCounts = [&](const StackAggregate& aggregate, bool offCpu) {
+        const SampleCountMap& counts
+            = traced.operationsTraced ? aggregate.sessionAttributed() : aggregate.sessionCounts();
+        std::unordered_map<std::uint32_t, std::uint32_t> stacks; // node -> index in part.stacks
+        const auto stackOf = [&](std::uint32_t leaf) {
+            const auto [it, inserted] = stacks.try_emplace(leaf, std::uint32_t(part.stacks.size()));
+            if (inserted) {
+                std::vector<std::uint64_t> stack; // leaf first: up the trie
+                for (std::uint32_t node = leaf; node != 0; node = aggregate.parentOf(node)) {
+                    stack.push_back(aggregate.pcOf(node));
+                    pcs.insert(stack.back());
+                }
+                part.stacks.push_back(std::move(stack));
+            }
+            return it->second;
+        };
+        for (const auto& [key, count] : counts) {
+            if (count == 0)
+                continue;
+            PprofProcess::Sample sample;
+            sample.stack = stackOf(key.node);
+            sample.tid = key.tid;
+            sample.context = traced.operationsTraced ? key.context : 0;
+            if (offCpu)
+                sample.offCpuNs = count * 1000; // counted in microseconds
+            else
+                sample.cpuSamples = count;
+            part.samples.push_back(sample);
+        }
+        if (!traced.operationsTraced)
+            return;
+        // What could not be attributed (before tracing, a ring overrun: ProfileStats) stays in
+        // the profile, marked so: its totals are the process's.
+        SampleCountMap unattributed = aggregate.sessionCounts();
+        for (const auto& [key, count] : counts) {
+            auto at = unattributed.find({ key.tid, 0, key.node });
+            if (at != unattributed.end())
+                at->second -= std::min(at->second, count);
+        }
+        for (const auto& [key, count] : unattributed) {
+            if (count == 0)
+                continue;
+            PprofProcess::Sample sample;
+            sample.stack = stackOf(key.node);
+            sample.tid = key.tid;
+            sample.unattributed = true;
+            if (offCpu)
+                sample.offCpuNs = count * 1000;
+            else
+                sample.cpuSamples = count;
+            part.samples.push_back(sample);
+        }
+    };
+    addCounts(m_aggregate, false);
+    addCounts(m_offCpu, true);
+
+    if (traced.operationsTraced) {
+        std::uint32_t contexts = 0;
+        for (const PprofProcess::Sample& s : part.samples)
+            contexts = std::max(contexts, s.context + 1);
+        part.operations.resize(contexts);
+        for (std::uint32_t c = 1; c < contexts; ++c)
+            part.operations[c] = m_attribution->contextOperations(c);
+    }
+
+    // The names, as the symbolizer knows them now: only the functions these addresses use.
+    const auto lock = m_symbolizer->lock();
+    const FunctionTable& table = m_symbolizer->functions();
+    std::unordered_map<std::uint32_t, std::uint32_t> functionIndex; // the table's id -> part.functions
+    for (std::uint64_t pc : pcs) {
+        const std::vector<std::uint32_t>* ids = m_symbolizer->framesOf(pc);
+        if (!ids)
+            continue; // not named yet: a location without lines, its address shown
+        const std::vector<int>* lines = m_symbolizer->linesOf(pc);
+        std::vector<PprofProcess::Frame>& frames = part.frames[pc];
+        for (std::size_t i = 0; i < ids->size(); ++i) {
+            const auto [it, inserted] = functionIndex.try_emplace((*ids)[i], std::uint32_t(part.functions.size()));
+            if (inserted)
+                part.functions.push_back(table.at((*ids)[i]));
+            frames.push_back({ it->second, lines && i < lines->size() ? (*lines)[i] : 0 });
+        }
+    }
+    part.modules = m_symbolizer->modules();
+    return part;
 }
 
 ProfileStats RecordProcessor::stats() const

@@ -3,6 +3,7 @@
 
 #include "calltree.h"
 #include "operationattribution.h"
+#include "pprofexport.h"
 #include "stackaggregate.h"
 #include "symbolizer.h"
 #include "unwinder.h"
@@ -54,6 +55,10 @@ public:
     /// per-operation folded exports. Without attribution, the whole profile with no operation frames.
     std::vector<ProfileSnapshot> operationSnapshots(std::uint64_t nowNs, bool offCpu);
     std::vector<OperationCpu> operations() const;
+    /// The session's CPU samples and off-CPU time with the names known now, for the pprof export
+    /// (pid, name, rate and duration are the caller's): by operation context where the process's
+    /// operations are traced (the attributed counts), else the plain counts.
+    PprofProcess pprofPart() const;
     /// Waits until every address seen so far is named (the end of a run; tests).
     bool waitNamed(int timeoutMs) const { return m_symbolizer->waitIdle(timeoutMs); }
     const StackAggregate& aggregate() const { return m_aggregate; }

@@ -55,6 +55,15 @@ public:
     ProfileSnapshot snapshot(const ProfileQuery& query, std::uint64_t nowNs, const Symbolizer& symbolizer,
         const std::function<bool(std::uint32_t context)>& context = {});
 
+    /// The address of stack node @p node (0 for the root) and its caller's node: a node's stack
+    /// read leaf first (the pprof export).
+    std::uint64_t pcOf(std::uint32_t node) const { return m_nodes[node].pc; }
+    std::uint32_t parentOf(std::uint32_t node) const { return m_nodes[node].parent; }
+    /// The session's counts, and the same samples again by the contexts they were attributed to.
+    const SampleCountMap& sessionCounts() const { return m_counts.session(); }
+    const SampleCountMap& sessionAttributed() const { return m_attributed.session(); }
+    const std::map<qint64, QString>& threadNames() const { return m_threadNames; }
+
     std::uint64_t samples() const { return m_counts.samples(); }
     std::uint64_t truncated() const { return m_truncated; }
     std::size_t nodeCount() const { return m_nodes.size(); }

@@ -165,6 +165,25 @@ SymbolResolver::Module& SymbolResolver::moduleInfo(Dwfl_Module* module)
         const char* name = dwfl_module_info(module, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
         info.file = QFileInfo(QString::fromUtf8(name ? name : "")).fileName();
         info.index = std::make_unique<SymbolIndex>(SymbolIndex::build(module));
+        Dwarf_Addr low = 0, high = 0;
+        dwfl_module_info(module, nullptr, &low, &high, nullptr, nullptr, nullptr, nullptr);
+        info.range.path = QString::fromUtf8(name ? name : "");
+        info.range.start = low;
+        info.range.end = high;
+        for (const Mapping& m : m_maps) {
+            if (m.start == low && m.path == (name ? name : "")) {
+                info.range.fileOffset = m.pgoff;
+                break;
+            }
+        }
+        // The build id is read from the file once it is open (a pprof consumer finds the file's
+        // symbols by it).
+        Dwarf_Addr bias = 0;
+        dwfl_module_getelf(module, &bias);
+        const unsigned char* bits = nullptr;
+        GElf_Addr vaddr = 0;
+        if (const int length = dwfl_module_build_id(module, &bits, &vaddr); length > 0 && bits)
+            info.range.buildId = QByteArray(reinterpret_cast<const char*>(bits), length).toHex();
         it = m_modules.emplace(module, std::move(info)).first;
     }
     return it->second;
@@ -328,6 +347,15 @@ void SymbolResolver::resolveInModule(Dwfl_Module* module, std::uint64_t pc, std:
     out->push_back({ moduleFile + QStringLiteral("+0x") + QString::number(fileAddress, 16), moduleFile, {}, false });
 }
 
+std::vector<ProfileModule> SymbolResolver::modules() const
+{
+    std::vector<ProfileModule> out;
+    for (const auto& [module, info] : m_modules)
+        out.push_back(info.range);
+    std::sort(out.begin(), out.end(), [](const ProfileModule& a, const ProfileModule& b) { return a.start < b.start; });
+    return out;
+}
+
 void SymbolResolver::refreshJitMap()
 {
     // One stat at most every 250 ms: a JIT appends to its map all the time while it warms up.
@@ -428,6 +456,12 @@ const std::vector<std::uint32_t>* Symbolizer::framesOf(std::uint64_t pc) const
     return it == m_frames.end() ? nullptr : &it->second;
 }
 
+const std::vector<int>* Symbolizer::linesOf(std::uint64_t pc) const
+{
+    const auto it = m_lines.find(pc);
+    return it == m_lines.end() ? nullptr : &it->second;
+}
+
 Symbolizer::Stats Symbolizer::stats() const
 {
     std::lock_guard lock(m_mutex);
@@ -481,11 +515,19 @@ void Symbolizer::run()
         std::lock_guard lock(m_mutex);
         const auto store = [&](std::uint64_t pc, const std::vector<ProfileFunction>& functions) {
             std::vector<std::uint32_t>& ids = m_frames[pc];
+            std::vector<int>& lines = m_lines[pc];
             ids.clear();
-            for (const ProfileFunction& f : functions)
+            lines.clear();
+            for (const ProfileFunction& f : functions) {
                 ids.push_back(m_functions.intern(f));
+                // "file.cpp:42": the line at this address (the function's own location is the
+                // first address seen in it).
+                const qsizetype colon = f.location.lastIndexOf(QLatin1Char(':'));
+                lines.push_back(colon < 0 ? 0 : QStringView(f.location).mid(colon + 1).toInt());
+            }
             if (ids.empty()) {
                 ids.push_back(FunctionTable::kUnknown);
+                lines.push_back(0);
                 m_unknown.insert(pc);
             } else {
                 m_unknown.erase(pc);
@@ -502,6 +544,8 @@ void Symbolizer::run()
         }
         if (!renamed.empty())
             ++m_generation;
+        if (m_stats.modulesIndexed != resolver.indexedModules())
+            m_modules = resolver.modules();
         m_stats.modulesIndexed = resolver.indexedModules();
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include <QByteArray>
 #include <QElapsedTimer>
 #include <QString>
 
@@ -29,6 +30,16 @@ struct ProfileFunction
     QString module; ///< file name of the binary or library, empty when unknown
     QString location; ///< "file.cpp:42" of the first address seen in it, where there is debug info
     bool inlined = false; ///< seen inlined into a caller
+};
+
+/// A file mapped into a profiled process that named some of its addresses: the pprof export's mappings.
+struct ProfileModule
+{
+    QString path; ///< as /proc/PID/maps gives it
+    std::uint64_t start = 0; ///< the lowest address of its mappings
+    std::uint64_t end = 0; ///< past the highest
+    std::uint64_t fileOffset = 0; ///< the file offset mapped at start
+    QByteArray buildId; ///< hex of its GNU build id; empty when it has none
 };
 
 /// The functions of one profile, interned so that stacks are arrays of small ids.
@@ -77,6 +88,8 @@ public:
     /// Counts the reads of the JIT map: addresses named [unknown] before may be JIT code now.
     std::uint64_t jitVersion() const { return m_jitVersion; }
     std::size_t indexedModules() const { return m_modules.size(); }
+    /// The modules that named an address so far (their range, file and build id), by address.
+    std::vector<ProfileModule> modules() const;
 
 private:
     struct Mapping
@@ -89,6 +102,7 @@ private:
     {
         std::unique_ptr<SymbolIndex> index;
         QString file; ///< file name shown
+        ProfileModule range; ///< where it is mapped, and its build id
     };
     const Mapping* mappingOf(std::uint64_t pc) const;
     Module& moduleInfo(Dwfl_Module* module);
@@ -138,6 +152,10 @@ public:
     /// The functions at @p pc, innermost first; null while it is not named yet.
     const std::vector<std::uint32_t>* framesOf(std::uint64_t pc) const;
     const FunctionTable& functions() const { return m_functions; }
+    /// The source line of each of framesOf(@p pc) at @p pc (0 where unknown); null while not named.
+    const std::vector<int>* linesOf(std::uint64_t pc) const;
+    /// The modules that named addresses so far (the pprof export's mappings).
+    const std::vector<ProfileModule>& modules() const { return m_modules; }
     /// Changes when an address already named is named otherwise (a re-read JIT map).
     std::uint64_t generation() const { return m_generation; }
 
@@ -159,6 +177,8 @@ private:
     mutable std::mutex m_mutex; ///< the names
     FunctionTable m_functions;
     std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> m_frames;
+    std::unordered_map<std::uint64_t, std::vector<int>> m_lines; ///< per address, the line of each frame
+    std::vector<ProfileModule> m_modules;
     std::unordered_set<std::uint64_t> m_unknown; ///< named [unknown]: asked again when the JIT map grows
     std::uint64_t m_generation = 0;
     Stats m_stats;

@@ -440,11 +440,11 @@ void TestProfiler::aggregateTimeRangesAndThreads()
     aggregate.add(2, 195 * s, mainB, 3); // within the last minute
     aggregate.add(1, 199 * s, mainA, 2); // within the last 10 s
     const std::uint64_t now = 200 * s;
-    QCOMPARE(aggregate.snapshot({ 0, 0 }, now, functions).totalSamples(), std::uint64_t(10));
-    QCOMPARE(aggregate.snapshot({ 60, 0 }, now, functions).totalSamples(), std::uint64_t(5));
-    QCOMPARE(aggregate.snapshot({ 10, 0 }, now, functions).totalSamples(), std::uint64_t(5));
-    QCOMPARE(aggregate.snapshot({ 3, 0 }, now, functions).totalSamples(), std::uint64_t(2));
-    const ProfileSnapshot thread2 = aggregate.snapshot({ 0, 2 }, now, functions);
+    QCOMPARE(aggregate.snapshot({ 0, 0, {}, {} }, now, functions).totalSamples(), std::uint64_t(10));
+    QCOMPARE(aggregate.snapshot({ 60, 0, {}, {} }, now, functions).totalSamples(), std::uint64_t(5));
+    QCOMPARE(aggregate.snapshot({ 10, 0, {}, {} }, now, functions).totalSamples(), std::uint64_t(5));
+    QCOMPARE(aggregate.snapshot({ 3, 0, {}, {} }, now, functions).totalSamples(), std::uint64_t(2));
+    const ProfileSnapshot thread2 = aggregate.snapshot({ 0, 2, {}, {} }, now, functions);
     QCOMPARE(thread2.totalSamples(), std::uint64_t(3));
     QCOMPARE(thread2.nodes.size(), std::size_t(3)); // root, main, b
     QCOMPARE(thread2.threads.size(), std::size_t(2)); // both listed, for the thread filter
@@ -456,7 +456,7 @@ void TestProfiler::aggregateTimeRangesAndThreads()
     for (int second = 2000; second < 4000; ++second)
         aggregate.add(1, std::uint64_t(second) * s, mainA);
     QCOMPARE(aggregate.memoryBytes(), bytes);
-    QCOMPARE(aggregate.snapshot({ 0, 0 }, 4000 * s, functions).totalSamples(), std::uint64_t(10 + 3799));
+    QCOMPARE(aggregate.snapshot({ 0, 0, {}, {} }, 4000 * s, functions).totalSamples(), std::uint64_t(10 + 3799));
 }
 
 void TestProfiler::topFunctionsCountRecursionOnce()
