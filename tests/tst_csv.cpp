@@ -138,7 +138,7 @@ private Q_SLOTS:
         QCOMPARE(rows[0], csvexport::statisticsColumns());
         QCOMPARE(rows[0].join(u','),
             s("pid,process,operation,count,errors,error_rate,min_us,mean_us,p50_us,p90_us,p95_us,p99_us,p999_us,max_us,"
-              "slow_count"));
+              "slow_count,cpu_us,cpu_share"));
         QCOMPARE(rows[1][2], s("'=evil,op"));
         const QStringList& db = rows[2];
         QCOMPARE(db[0], s("4242"));
@@ -153,6 +153,22 @@ private Q_SLOTS:
         QVERIFY(std::abs(db[12].toDouble() - 10000.0) / 10000.0 < 0.01);
         QCOMPARE(db[13], s("10000.000"));
         QCOMPARE(db[14], s("51")); // 5.0 ms .. 10.0 ms are slow
+        QCOMPARE(db[15], QString()); // not profiled: the CPU columns are empty
+        QCOMPARE(db[16], QString());
+
+        // Profiled: cpu_us for every operation (0 when none of its samples), cpu_share where known.
+        ProcessStatistics profiled = stats;
+        profiled.profiled = true;
+        profiled.cpu.insert(s("db.query"), { 1234.5, 0.25 });
+        QVERIFY(csvexport::writeFile(
+            path, [&](CsvWriter& csv) { csvexport::writeStatistics(csv, { profiled }); }, &error));
+        QFile again(path);
+        QVERIFY(again.open(QIODevice::ReadOnly));
+        const auto cpuRows = parseCsv(again.readAll());
+        QCOMPARE(cpuRows[2][15], s("1234.5"));
+        QCOMPARE(cpuRows[2][16], s("0.2500"));
+        QCOMPARE(cpuRows[1][15], s("0.0"));
+        QCOMPARE(cpuRows[1][16], QString());
     }
 
     void seriesAndMemory()
