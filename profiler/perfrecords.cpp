@@ -3,6 +3,7 @@
 
 #include <linux/perf_event.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace perfdash::perf {
@@ -15,9 +16,10 @@ public:
     Reader(const std::uint8_t* data, std::size_t size)
         : m_data(data)
         , m_size(size)
+        , m_at(std::min(size, sizeof(perf_event_header))) // shorter than a header: every read fails
     {
     }
-    template<typename T> bool read(T* value)
+    template <typename T> bool read(T* value)
     {
         if (m_size - m_at < sizeof(T))
             return false;
@@ -50,7 +52,7 @@ public:
 private:
     const std::uint8_t* m_data;
     std::size_t m_size;
-    std::size_t m_at = sizeof(perf_event_header);
+    std::size_t m_at;
 };
 } // namespace
 
@@ -91,8 +93,8 @@ bool parseMmap2(const std::uint8_t* data, std::size_t size, Mmap* out)
     return true;
 }
 
-bool parseComm(const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid,
-    std::string_view* comm)
+bool parseComm(
+    const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid, std::string_view* comm)
 {
     Reader r(data, size);
     if (!r.read(pid) || !r.read(tid))
@@ -116,5 +118,16 @@ bool parseLost(const std::uint8_t* data, std::size_t size, bool lostSamplesRecor
         return false;
     return r.read(lost);
 }
+
+bool parseSwitch(
+    const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid, std::uint64_t* timeNs)
+{
+    Reader r(data, size);
+    return r.read(pid) && r.read(tid) && r.read(timeNs);
+}
+
+static_assert(PERF_RECORD_MISC_SWITCH_OUT == 0x2000 && PERF_RECORD_MISC_SWITCH_OUT_PREEMPT == 0x4000,
+    "isSwitchOut() and isSwitchOutPreempt() spell these out so that the header needs no kernel header");
+static_assert(PERF_RECORD_MAX < 0x100, "the off-CPU record types must stay apart from the kernel's");
 
 } // namespace perfdash::perf
