@@ -6,9 +6,9 @@
 // unprivileged user at perf_event_paranoid 2) or context switches altogether, simulated through
 // PerfSystem since the suite runs as root.
 
-#include "profiler/perfeventsource.h"
-#include "profiler/perfrecords.h"
-#include "profiler/recordqueue.h"
+#include "perfeventsource.h"
+#include "perfrecords.h"
+#include "recordqueue.h"
 
 #include <QtTest>
 
