@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "perfeventsource.h"
 
+#include "perfrecords.h"
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -190,6 +192,7 @@ PerfEventSource::PerfEventSource(PerfSystem system)
 
 PerfEventSource::~PerfEventSource()
 {
+    stopOffCpu(QString());
     for (const Buffer& b : m_buffers) {
         if (b.base)
             munmap(b.base, b.length);
@@ -216,6 +219,10 @@ bool PerfEventSource::open(pid_t pid, const Options& options, QString* error)
     m_regCount = std::popcount(m_regMask);
     m_cpus = onlineCpus();
     m_buffers.resize(m_cpus.size());
+    m_offCpu = options.offCpu ? OffCpu::Stacks : OffCpu::Off;
+    m_offCpuPages = options.offCpuPages > 0 ? options.offCpuPages
+                                            : int(std::bit_floor(unsigned(std::max(8, m_options.dataPages)) / 2));
+    m_offCpuBuffers.resize(m_cpus.size());
 
     std::set<pid_t> tids = threadsOf(pid);
     if (tids.empty()) {
@@ -245,34 +252,55 @@ int PerfEventSource::addMissingThreads()
     return added;
 }
 
+void PerfEventSource::fillSampling(perf_event_attr* attr, int pages) const
+{
+    attr->size = sizeof(*attr);
+    attr->type = PERF_TYPE_SOFTWARE;
+    attr->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CALLCHAIN;
+    if (m_regMask) {
+        attr->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+        attr->sample_regs_user = m_regMask;
+        attr->sample_stack_user = m_options.stackBytes;
+    }
+    attr->exclude_hv = 1;
+    attr->exclude_callchain_kernel = 1;
+    attr->inherit = 1;
+    attr->sample_id_all = 1;
+    attr->use_clockid = 1;
+    attr->clockid = CLOCK_MONOTONIC;
+    attr->watermark = 1;
+    attr->wakeup_watermark = std::uint32_t(pages) * std::uint32_t(getpagesize()) / 4;
+}
+
+int PerfEventSource::mapBuffer(int fd, int pages, Buffer* buffer)
+{
+    // Within perf_event_mlock_kb for an unprivileged user: halve until the kernel agrees.
+    int error = EINVAL;
+    for (; pages >= 4; pages /= 2) {
+        const std::size_t length = std::size_t(pages + 1) * std::size_t(getpagesize());
+        void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (base != MAP_FAILED) {
+            *buffer = { fd, base, length };
+            return 0;
+        }
+        error = errno;
+    }
+    return error;
+}
+
 bool PerfEventSource::openThread(pid_t tid, QString* error)
 {
     for (std::size_t i = 0; i < m_cpus.size(); ++i) {
         perf_event_attr attr {};
-        attr.size = sizeof(attr);
-        attr.type = PERF_TYPE_SOFTWARE;
+        fillSampling(&attr, m_options.dataPages);
         attr.config = PERF_COUNT_SW_CPU_CLOCK;
         // cpu-clock counts nanoseconds: a fixed period is exact and needs no frequency steering.
         attr.sample_period = std::max<std::uint64_t>(1, 1'000'000'000ull / std::uint64_t(m_frequencyHz));
-        attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CALLCHAIN;
-        if (m_regMask) {
-            attr.sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
-            attr.sample_regs_user = m_regMask;
-            attr.sample_stack_user = m_options.stackBytes;
-        }
         attr.exclude_kernel = m_kernel ? 0 : 1;
-        attr.exclude_hv = 1;
-        attr.exclude_callchain_kernel = 1;
-        attr.inherit = 1;
         attr.mmap = 1;
         attr.mmap2 = 1;
         attr.comm = 1;
         attr.task = 1;
-        attr.sample_id_all = 1;
-        attr.use_clockid = 1;
-        attr.clockid = CLOCK_MONOTONIC;
-        attr.watermark = 1;
-        attr.wakeup_watermark = std::uint32_t(m_options.dataPages) * std::uint32_t(getpagesize()) / 4;
         int fd = m_system.openEvent(&attr, tid, m_cpus[i]);
         if (m_kernel && m_fds.empty() && (fd == -EACCES || fd == -EPERM)) {
             // Kernel samples are refused (paranoid 2, no CAP_PERFMON): user space only, as perf falls back to :u.
@@ -289,18 +317,11 @@ bool PerfEventSource::openThread(pid_t tid, QString* error)
         m_fds.push_back(fd);
         Buffer& buffer = m_buffers[i];
         if (!buffer.base) {
-            // Within perf_event_mlock_kb for an unprivileged user: halve until the kernel agrees.
-            for (int pages = m_options.dataPages; pages >= 4 && !buffer.base; pages /= 2) {
-                const std::size_t length = std::size_t(pages + 1) * std::size_t(getpagesize());
-                void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-                if (base != MAP_FAILED)
-                    buffer = { fd, base, length };
-            }
-            if (!buffer.base) {
+            if (const int err = mapBuffer(fd, m_options.dataPages, &buffer)) {
                 *error = QStringLiteral("cannot profile process %1: the kernel refused the sample buffer (%2); "
                                         "raise kernel.perf_event_mlock_kb or `ulimit -l`")
                              .arg(m_pid)
-                             .arg(QString::fromLocal8Bit(std::strerror(errno)));
+                             .arg(QString::fromLocal8Bit(std::strerror(err)));
                 return false;
             }
         } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, buffer.fd) != 0) {
@@ -311,7 +332,102 @@ bool PerfEventSource::openThread(pid_t tid, QString* error)
         }
     }
     m_threads.insert(tid);
+    // After the thread's cpu-clock buffers: where locked memory is short, CPU samples come first.
+    if (m_offCpu != OffCpu::Off)
+        openOffCpu(tid);
     return true;
+}
+
+void PerfEventSource::openOffCpu(pid_t tid)
+{
+    const auto exe = [] { return QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath(); };
+    const auto paranoid = [this] { return m_system.paranoid ? m_system.paranoid() : -100; };
+    for (std::size_t i = 0; i < m_cpus.size(); ++i) {
+        perf_event_attr attr {};
+        fillSampling(&attr, m_offCpuPages);
+        attr.context_switch = 1; // PERF_RECORD_SWITCH at every switch-out and switch-in of the thread
+        attr.sample_period = 1;
+        // No mmap/comm/task here: the cpu-clock event's buffers have them, once.
+        if (m_offCpu == OffCpu::Stacks) {
+            // Counted while switching, in the kernel: excluding the kernel would leave no sample
+            // at all. The user registers and stack are still where the thread entered the kernel.
+            attr.config = PERF_COUNT_SW_CONTEXT_SWITCHES;
+            attr.exclude_kernel = 0;
+        } else {
+            attr.config = PERF_COUNT_SW_DUMMY; // the switch records alone
+            attr.exclude_kernel = 1;
+        }
+        int fd = m_system.openEvent(&attr, tid, m_cpus[i]);
+        if (!m_offCpuSettled && m_offCpu == OffCpu::Stacks && (fd == -EACCES || fd == -EPERM)) {
+            const int level = paranoid();
+            m_offCpuProblem = QStringLiteral(
+                "Off-CPU stacks of process %1 are not recorded: the kernel refused to sample context switches "
+                "(%2; kernel.perf_event_paranoid is %3, and a stack at each switch-out needs 1 or lower, or "
+                "CAP_PERFMON). The time each thread and operation spends off CPU is still measured from the "
+                "switches, without the stacks where they waited. To record them: `sudo sysctl "
+                "kernel.perf_event_paranoid=1`, or `sudo setcap cap_perfmon+ep %4`.")
+                                  .arg(m_pid)
+                                  .arg(QString::fromLocal8Bit(std::strerror(-fd)))
+                                  .arg(level == -100 ? QStringLiteral("unknown") : QString::number(level))
+                                  .arg(exe());
+            m_offCpu = OffCpu::SwitchesOnly;
+            attr.config = PERF_COUNT_SW_DUMMY;
+            attr.exclude_kernel = 1;
+            fd = m_system.openEvent(&attr, tid, m_cpus[i]);
+        }
+        if (fd < 0) {
+            if (!m_offCpuSettled) {
+                const int level = paranoid();
+                stopOffCpu(QStringLiteral(
+                    "Off-CPU time of process %1 is not recorded: the kernel refused context-switch records "
+                    "(%2; kernel.perf_event_paranoid is %3). Each operation's wall time is still split into "
+                    "on-CPU and off-CPU from the CPU samples alone. Context switches of your own processes "
+                    "need a perf_event_paranoid of 2 or lower (`sudo sysctl kernel.perf_event_paranoid=2`), "
+                    "their stacks 1 or lower, or CAP_PERFMON (`sudo setcap cap_perfmon+ep %4`).")
+                               .arg(m_pid)
+                               .arg(QString::fromLocal8Bit(std::strerror(-fd)))
+                               .arg(level == -100 ? QStringLiteral("unknown") : QString::number(level))
+                               .arg(exe()));
+            }
+            return; // a thread that ended meanwhile: it goes without
+        }
+        m_offCpuFds.push_back(fd);
+        Buffer& buffer = m_offCpuBuffers[i];
+        if (!buffer.base) {
+            if (const int err = mapBuffer(fd, m_offCpuPages, &buffer)) {
+                stopOffCpu(QStringLiteral("Off-CPU time of process %1 is not recorded: the kernel refused its buffer "
+                                          "(%2); raise kernel.perf_event_mlock_kb or `ulimit -l`. Each operation's "
+                                          "wall time is still split into on-CPU and off-CPU from the CPU samples.")
+                               .arg(m_pid)
+                               .arg(QString::fromLocal8Bit(std::strerror(err))));
+                return;
+            }
+        } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, buffer.fd) != 0) {
+            if (!m_offCpuSettled) {
+                stopOffCpu(QStringLiteral("Off-CPU time of process %1 is not recorded: PERF_EVENT_IOC_SET_OUTPUT: %2")
+                               .arg(m_pid)
+                               .arg(QString::fromLocal8Bit(std::strerror(errno))));
+                return;
+            }
+            ::close(fd);
+            m_offCpuFds.pop_back();
+        }
+    }
+    m_offCpuSettled = true;
+}
+
+void PerfEventSource::stopOffCpu(const QString& problem)
+{
+    for (const Buffer& b : m_offCpuBuffers) {
+        if (b.base)
+            munmap(b.base, b.length);
+    }
+    for (int fd : m_offCpuFds)
+        ::close(fd);
+    m_offCpuFds.clear();
+    m_offCpuBuffers.assign(m_offCpuBuffers.size(), Buffer {});
+    m_offCpu = OffCpu::Off;
+    m_offCpuProblem = problem;
 }
 
 bool PerfEventSource::wait(int timeoutMs)
@@ -319,6 +435,10 @@ bool PerfEventSource::wait(int timeoutMs)
     std::vector<pollfd> fds;
     for (const Buffer& b : m_buffers)
         fds.push_back({ b.fd, POLLIN, 0 });
+    for (const Buffer& b : m_offCpuBuffers) {
+        if (b.base)
+            fds.push_back({ b.fd, POLLIN, 0 });
+    }
     if (fds.empty())
         return false;
     if (::poll(fds.data(), fds.size(), timeoutMs) <= 0)
@@ -329,40 +449,68 @@ bool PerfEventSource::wait(int timeoutMs)
 
 void PerfEventSource::drain(const std::function<void(const perf_event_header&, const std::uint8_t*)>& handle)
 {
-    for (const Buffer& b : m_buffers) {
-        if (!b.base)
-            continue;
-        auto* meta = static_cast<perf_event_mmap_page*>(b.base);
-        const std::uint64_t dataSize = meta->data_size ? meta->data_size : b.length - std::size_t(getpagesize());
-        const std::uint64_t dataOffset = meta->data_offset ? meta->data_offset : std::uint64_t(getpagesize());
-        const auto* data = static_cast<const std::uint8_t*>(b.base) + dataOffset;
-        const std::uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
-        std::uint64_t tail = meta->data_tail;
-        while (tail + sizeof(perf_event_header) <= head) {
-            perf_event_header header;
-            const std::uint64_t at = tail % dataSize;
-            if (at + sizeof(header) <= dataSize) {
-                std::memcpy(&header, data + at, sizeof(header));
-            } else {
-                const std::size_t first = std::size_t(dataSize - at);
-                std::memcpy(&header, data + at, first);
-                std::memcpy(reinterpret_cast<std::uint8_t*>(&header) + first, data, sizeof(header) - first);
-            }
-            if (header.size < sizeof(header) || tail + header.size > head)
-                break;
-            const std::uint8_t* record = data + at;
-            if (at + header.size > dataSize) { // wraps: copy it whole, aligned
-                m_scratch.resize((header.size + 7) & ~std::size_t(7));
-                const std::size_t first = std::size_t(dataSize - at);
-                std::memcpy(m_scratch.data(), data + at, first);
-                std::memcpy(m_scratch.data() + first, data, header.size - first);
-                record = m_scratch.data();
-            }
-            handle(header, record);
-            tail += header.size;
+    for (const Buffer& b : m_buffers)
+        drainBuffer(b, false, handle);
+    for (const Buffer& b : m_offCpuBuffers)
+        drainBuffer(b, true, handle);
+}
+
+void PerfEventSource::drainBuffer(
+    const Buffer& b, bool offCpu, const std::function<void(const perf_event_header&, const std::uint8_t*)>& handle)
+{
+    if (!b.base)
+        return;
+    auto* meta = static_cast<perf_event_mmap_page*>(b.base);
+    const std::uint64_t dataSize = meta->data_size ? meta->data_size : b.length - std::size_t(getpagesize());
+    const std::uint64_t dataOffset = meta->data_offset ? meta->data_offset : std::uint64_t(getpagesize());
+    const auto* data = static_cast<const std::uint8_t*>(b.base) + dataOffset;
+    const std::uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+    std::uint64_t tail = meta->data_tail;
+    while (tail + sizeof(perf_event_header) <= head) {
+        perf_event_header header;
+        const std::uint64_t at = tail % dataSize;
+        if (at + sizeof(header) <= dataSize) {
+            std::memcpy(&header, data + at, sizeof(header));
+        } else {
+            const std::size_t first = std::size_t(dataSize - at);
+            std::memcpy(&header, data + at, first);
+            std::memcpy(reinterpret_cast<std::uint8_t*>(&header) + first, data, sizeof(header) - first);
         }
-        __atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+        if (header.size < sizeof(header) || tail + header.size > head)
+            break;
+        const std::uint8_t* record = data + at;
+        if (at + header.size > dataSize) { // wraps: copy it whole, aligned
+            m_scratch.resize((header.size + 7) & ~std::size_t(7));
+            const std::size_t first = std::size_t(dataSize - at);
+            std::memcpy(m_scratch.data(), data + at, first);
+            std::memcpy(m_scratch.data() + first, data, header.size - first);
+            record = m_scratch.data();
+        }
+        tail += header.size;
+        if (offCpu) {
+            // Told apart from the cpu-clock event's by type (perfrecords.h); the bytes keep the kernel's.
+            switch (header.type) {
+            case PERF_RECORD_SAMPLE:
+                header.type = perf::kOffCpuSampleType;
+                break;
+            case PERF_RECORD_SWITCH:
+                break;
+            case PERF_RECORD_LOST:
+                header.type = perf::kOffCpuLostType;
+                break;
+            case PERF_RECORD_LOST_SAMPLES:
+                header.type = perf::kOffCpuLostSamplesType;
+                break;
+            case PERF_RECORD_THROTTLE:
+                header.type = perf::kOffCpuThrottleType;
+                break;
+            default:
+                continue; // unthrottle and the like: nothing the profile needs
+            }
+        }
+        handle(header, record);
     }
+    __atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
 }
 
 } // namespace perfdash

@@ -3,6 +3,7 @@
 
 #include <linux/perf_event.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace perfdash::perf {
@@ -15,6 +16,7 @@ public:
     Reader(const std::uint8_t* data, std::size_t size)
         : m_data(data)
         , m_size(size)
+        , m_at(std::min(size, sizeof(perf_event_header))) // shorter than a header: every read fails
     {
     }
     template <typename T> bool read(T* value)
@@ -50,7 +52,7 @@ public:
 private:
     const std::uint8_t* m_data;
     std::size_t m_size;
-    std::size_t m_at = sizeof(perf_event_header);
+    std::size_t m_at;
 };
 } // namespace
 
@@ -120,14 +122,12 @@ bool parseLost(const std::uint8_t* data, std::size_t size, bool lostSamplesRecor
 bool parseSwitch(
     const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid, std::uint64_t* timeNs)
 {
-    constexpr std::size_t header = 8, trailer = 16;
-    if (size < header + trailer)
-        return false;
-    const std::uint8_t* at = data + size - trailer;
-    std::memcpy(pid, at, 4);
-    std::memcpy(tid, at + 4, 4);
-    std::memcpy(timeNs, at + 8, 8);
-    return true;
+    Reader r(data, size);
+    return r.read(pid) && r.read(tid) && r.read(timeNs);
 }
+
+static_assert(PERF_RECORD_MISC_SWITCH_OUT == 0x2000 && PERF_RECORD_MISC_SWITCH_OUT_PREEMPT == 0x4000,
+    "isSwitchOut() and isSwitchOutPreempt() spell these out so that the header needs no kernel header");
+static_assert(PERF_RECORD_MAX < 0x100, "the off-CPU record types must stay apart from the kernel's");
 
 } // namespace perfdash::perf

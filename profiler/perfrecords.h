@@ -58,14 +58,44 @@ bool parseTask(const std::uint8_t* data, std::size_t size, std::uint32_t* pid, s
 /// PERF_RECORD_LOST: u64 id, lost. PERF_RECORD_LOST_SAMPLES: u64 lost.
 bool parseLost(const std::uint8_t* data, std::size_t size, bool lostSamplesRecord, std::uint64_t* lost);
 
-/// The record type PerfEventSource gives the samples of its context-switch event (the stack where a
-/// thread was switched out): a PERF_RECORD_SAMPLE's layout; a type the kernel never uses.
+/**
+ * Off-CPU records (PerfEventSource::Options::offCpu). The context-switch event writes into buffers
+ * of its own, and PerfEventSource::drain() presents what comes from them with a header whose type
+ * says so (the record's own bytes keep the kernel's type: read the header given, not the bytes):
+ * - kOffCpuSampleType: a PERF_RECORD_SAMPLE of PERF_COUNT_SW_CONTEXT_SWITCHES, one per switch-out
+ *   of a thread, laid out exactly as a PERF_RECORD_SAMPLE (parseSample reads it). The kernel takes
+ *   it in the kernel, while switching: its ip is a kernel address and misc says
+ *   PERF_RECORD_MISC_KERNEL; the user registers and stack are those where the thread entered the
+ *   kernel (where it blocked), and its time is the switch-out's.
+ * - PERF_RECORD_SWITCH, unchanged (parseSwitch): one at every switch-out
+ *   (misc & PERF_RECORD_MISC_SWITCH_OUT; with PERF_RECORD_MISC_SWITCH_OUT_PREEMPT too when the
+ *   thread was preempted rather than blocked) and switch-in of each thread.
+ * - kOffCpuLostType (the layout of PERF_RECORD_LOST) and kOffCpuLostSamplesType (that of
+ *   PERF_RECORD_LOST_SAMPLES): off-CPU records the kernel dropped; parseLost reads them.
+ * - kOffCpuThrottleType: a PERF_RECORD_THROTTLE of the context-switch event (off-CPU samples
+ *   missing for a while; the switch records still come).
+ * The kernel's record types are small numbers (below 0x100): these never collide with them.
+ */
 constexpr std::uint32_t kOffCpuSampleType = 0x7f01;
+constexpr std::uint32_t kOffCpuLostType = 0x7f02;
+constexpr std::uint32_t kOffCpuLostSamplesType = 0x7f03;
+constexpr std::uint32_t kOffCpuThrottleType = 0x7f04;
 
-/// PERF_RECORD_SWITCH with sample_id_all: its sample_id trailer, for our sample_type, is
-/// u32 pid, tid; u64 time. Switch-out or in is the header's misc (PERF_RECORD_MISC_SWITCH_OUT).
+/// PERF_RECORD_SWITCH (per-thread events with context_switch = 1) has no body of its own, only the
+/// sample_id trailer, which for our sample_type (TID and TIME; no ID, STREAM_ID, CPU, IDENTIFIER)
+/// is: u32 pid, tid; u64 time. Which way it switched is in the header's misc.
 bool parseSwitch(
     const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid, std::uint64_t* timeNs);
+/// A PERF_RECORD_SWITCH's misc: the thread left the CPU (else it came back to it).
+constexpr bool isSwitchOut(std::uint16_t misc)
+{
+    return (misc & 0x2000) != 0;
+} // PERF_RECORD_MISC_SWITCH_OUT
+/// ... and was preempted (runnable, waiting for a CPU) rather than blocked.
+constexpr bool isSwitchOutPreempt(std::uint16_t misc)
+{
+    return (misc & 0x6000) == 0x6000;
+}
 
 /// The markers the kernel puts into a callchain between the kernel and user parts.
 constexpr std::uint64_t kContextMax = std::uint64_t(-4095);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "recordqueue.h"
 
+#include "perfrecords.h"
+
 #include <linux/perf_event.h>
 
 #include <chrono>
@@ -16,16 +18,19 @@ RecordQueue::RecordQueue(std::size_t maxBytes)
 void RecordQueue::append(const perf_event_header& header, const std::uint8_t* record)
 {
     const std::size_t words = (std::size_t(header.size) + 7) / 8;
-    if (header.type == PERF_RECORD_SAMPLE) {
+    const bool offCpu = header.type == perf::kOffCpuSampleType;
+    if (header.type == PERF_RECORD_SAMPLE || offCpu) {
         std::lock_guard lock(m_mutex);
         if (m_bytes + (m_filling.size() + words) * 8 > m_maxBytes) {
-            ++m_refused;
+            ++(offCpu ? m_refusedOffCpu : m_refused);
             return;
         }
     }
     const std::size_t at = m_filling.size();
     m_filling.resize(at + words);
-    std::memcpy(m_filling.data() + at, record, header.size);
+    auto* bytes = reinterpret_cast<std::uint8_t*>(m_filling.data() + at);
+    std::memcpy(bytes, record, header.size);
+    std::memcpy(bytes, &header, sizeof header); // the type drain() gave, not the kernel's
 }
 
 void RecordQueue::publish()
@@ -85,6 +90,12 @@ std::uint64_t RecordQueue::refusedSamples() const
 {
     std::lock_guard lock(m_mutex);
     return m_refused;
+}
+
+std::uint64_t RecordQueue::refusedOffCpu() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_refusedOffCpu;
 }
 
 std::size_t RecordQueue::peakBytes() const

@@ -18,15 +18,19 @@ namespace perfdash {
  * and goes back to the kernel's buffers at once, so that a slow moment of the unwinding (a
  * module's CFI loaded for the first time, a burst of threads) is absorbed here, in a buffer far
  * deeper than the kernel's, rather than lost there. Bounded: past maxBytes, samples are refused
- * (and counted: they are lost as the kernel's are); other records (mmap, comm, fork, lost) are
- * always kept, so that what follows is still understood.
+ * (and counted: they are lost as the kernel's are), off-CPU samples (perf::kOffCpuSampleType)
+ * too, counted apart; other records (mmap, comm, fork, lost, context switches) are always kept,
+ * so that what follows is still understood (a switch-out and its switch-in pair up even when the
+ * stack of the switch-out was refused).
  */
 class RecordQueue
 {
 public:
     explicit RecordQueue(std::size_t maxBytes = std::size_t(256) << 20);
 
-    /// Reader's side: copies one record (@p record starts with @p header) into the batch being filled.
+    /// Reader's side: copies one record (@p record starts with the kernel's header) into the batch
+    /// being filled, with @p header in place of the kernel's (PerfEventSource::drain() rewrites the
+    /// type of off-CPU records): take() presents the record with @p header.
     void append(const perf_event_header& header, const std::uint8_t* record);
     /// Reader's side: hands the batch filled since the last publish() to the other side.
     void publish();
@@ -39,6 +43,8 @@ public:
     void take(const std::function<void(const perf_event_header&, const std::uint8_t*)>& handle);
 
     std::uint64_t refusedSamples() const;
+    /// Off-CPU samples refused past maxBytes (the switches around them are kept).
+    std::uint64_t refusedOffCpu() const;
     std::size_t peakBytes() const;
     std::size_t queuedBytes() const;
 
@@ -52,6 +58,7 @@ private:
     std::size_t m_bytes = 0;
     std::size_t m_peak = 0;
     std::uint64_t m_refused = 0;
+    std::uint64_t m_refusedOffCpu = 0;
     bool m_closed = false;
 };
 
