@@ -82,6 +82,7 @@ struct ProfileStats
     QString offCpuProblem; ///< why not, when it did not
     std::uint64_t switches = 0; ///< switch-outs seen
     std::uint64_t offCpuNs = 0; ///< time off CPU of the switch-outs whose end was seen
+    std::uint64_t offCpuLost = 0; ///< off-CPU records the kernel dropped (their intervals are missing)
 };
 
 /// Which instances of an operation a per-operation profile counts.

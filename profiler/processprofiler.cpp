@@ -301,6 +301,9 @@ void ProcessProfiler::fillStats(ProfileStats* stats, int lastSeconds) const
     stats->frequencyHz = m_frequencyHz;
     stats->exited = m_exited.load();
     stats->kernelSampled = m_source && m_source->kernelSampled();
+    stats->offCpuRecorded = m_source && m_source->offCpuSwitchesRecorded();
+    if (m_source)
+        stats->offCpuProblem = m_source->offCpuProblem();
     if (m_queue) {
         stats->queueRefused = m_queue->refusedSamples();
         stats->lost += stats->queueRefused;

@@ -55,9 +55,17 @@ void RecordProcessor::process(const perf_event_header& header, const std::uint8_
     case PERF_RECORD_SWITCH: {
         std::uint32_t pid = 0, tid = 0;
         std::uint64_t timeNs = 0;
-        if ((header.misc & PERF_RECORD_MISC_SWITCH_OUT) || !perf::parseSwitch(record, header.size, &pid, &tid, &timeNs)
-            || pid_t(pid) != m_pid)
+        if (!perf::parseSwitch(record, header.size, &pid, &tid, &timeNs) || pid_t(pid) != m_pid)
             break;
+        if (perf::isSwitchOut(header.misc)) {
+            // Its stack came just before (kOffCpuSampleType), unless stacks are not recorded (or that
+            // sample was dropped): then the interval is counted without one, on the process's frame.
+            if (!m_switchedOut.count(tid)) {
+                m_switchedOut[tid] = { timeNs, 0 };
+                ++m_stats.switches;
+            }
+            break;
+        }
         const auto out = m_switchedOut.find(tid);
         if (out == m_switchedOut.end())
             break;
@@ -73,6 +81,13 @@ void RecordProcessor::process(const perf_event_header& header, const std::uint8_
         m_offCpu.count({ tid, 0, was.node }, was.timeNs, micros);
         if (m_attribution)
             m_attribution->addOffCpu(tid, was.timeNs, was.node, micros, ns);
+        break;
+    }
+    case perf::kOffCpuLostType:
+    case perf::kOffCpuLostSamplesType: {
+        std::uint64_t lost = 0;
+        if (perf::parseLost(record, header.size, header.type == perf::kOffCpuLostSamplesType, &lost))
+            m_stats.offCpuLost += lost;
         break;
     }
     case PERF_RECORD_MMAP2: {
