@@ -801,8 +801,8 @@ void Worker::run()
         ++round;
         if (period.count() > 0) { // the work's time counts within the period
             next += period;
-            if (next < Clock::now() - std::chrono::milliseconds(100))
-                next = Clock::now(); // fell behind: do not burst to catch up
+            if (next < Clock::now() - std::chrono::seconds(1))
+                next = Clock::now(); // fell far behind: do not burst to catch up
             std::this_thread::sleep_until(next);
         }
     }
