@@ -19,7 +19,8 @@
 // drawn at random: database queries log-normal (median 2 ms, 1% errors; during a slow spell of
 // three seconds in every twenty, one query in eight takes twelve times as long), the payment
 // gateway Pareto (heavy tail, capped at 2 s); errors of the HTTP requests (3% and 2%) are drawn
-// too. The raw requests come from a generator instead of a socket. --operations N adds N synthetic
+// too; with --rate 0 (flat out, for benchmarks) nothing waits. The raw requests come from a
+// generator instead of a socket. --operations N adds N synthetic
 // names whose durations are drawn and recorded, not run. --rate paces the requests and lone
 // operations of each thread (nested ones come with them); the time of the work counts within the
 // pacing. The default mix costs about 0.2-0.3 ms of CPU per request, so the two services that
@@ -65,7 +66,8 @@ struct Options
     std::fprintf(status ? stderr : stdout,
         "usage: perfdash-demo [--threads N] [--rate OPS_PER_THREAD_PER_S] [--duration S] [--name NAME]\n"
         "                     [--operations N] [--steady] [--seed N]\n"
-        "Streams a simulated service's operations to perfdash (PERFDASH_SOCKET). --rate 0 runs flat out.\n");
+        "Streams a service's operations to perfdash (PERFDASH_SOCKET): real work, a simulated database.\n"
+        "--rate paces each thread's requests; --rate 0 runs flat out, with no waits.\n");
     std::exit(status);
 }
 
@@ -674,7 +676,12 @@ private:
     std::chrono::nanoseconds databaseLatency()
     {
         const double factor = inSpike(m_start, m_options.steady) && unit() < 1.0 / 8 ? 12.0 : 1.0;
-        return std::chrono::nanoseconds(std::int64_t(std::min(m_dbDist(m_rng) * factor, 2e9)));
+        return simulated(std::min(m_dbDist(m_rng) * factor, 2e9));
+    }
+    /// A simulated wait of @p ns; none when flat out (--rate 0): then the threads only compute.
+    std::chrono::nanoseconds simulated(double ns) const
+    {
+        return std::chrono::nanoseconds(m_options.rate > 0 ? std::int64_t(ns) : 0);
     }
     DEMO_WORK void getUsers();
     DEMO_WORK void postOrder();
@@ -728,7 +735,7 @@ void Worker::getUsers()
             query.fail();
     }
     if (m_rng() % kSlowPathOneIn == 0) // the index is stale: rebuild it before answering
-        m_sink += rebuildUserIndex(m_db, m_userIndex, std::chrono::nanoseconds(std::int64_t(m_scanDist(m_rng))));
+        m_sink += rebuildUserIndex(m_db, m_userIndex, simulated(m_scanDist(m_rng)));
     m_sink += serializeUsers(users, page).size();
     const bool ok = signedOk && unit() > 0.03;
     request.meta("user", user).meta("status", ok ? "200" : "503");
@@ -751,7 +758,7 @@ void Worker::postOrder()
     }
     // Pareto, alpha 2, from 5 ms: the payment gateway is mostly quick, with a heavy tail.
     const double ms = 5.0 / std::sqrt(1.0 - unit());
-    waitForPaymentGateway(std::chrono::nanoseconds(std::int64_t(std::min(ms, 2000.0) * 1e6)));
+    waitForPaymentGateway(simulated(std::min(ms, 2000.0) * 1e6));
     {
         PERFDASH_SCOPE_VAR(render, "render.order");
         render.meta("thread", std::to_string(m_index));
