@@ -695,7 +695,7 @@ private:
     std::mt19937_64 m_rng;
     std::uniform_real_distribution<double> m_unitDist { 0.0, 1.0 };
     std::lognormal_distribution<double> m_dbDist { std::log(2e6), 0.6 }; // ns, median 2 ms
-    std::lognormal_distribution<double> m_scanDist { std::log(95e6), 0.2 }; // ns: a scan of the table
+    std::lognormal_distribution<double> m_scanDist { std::log(120e6), 0.15 }; // ns: a scan of the table, over 100 ms
     std::lognormal_distribution<double> m_syntheticDist { std::log(300e3), 0.9 };
     std::unordered_map<std::string, std::string> m_cache;
     std::vector<std::string> m_cookies;
