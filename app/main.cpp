@@ -19,6 +19,8 @@
 #include "profilepanel.h"
 #include "profiler.h"
 #include "refusalsummary.h"
+#include "ringoperationtimeline.h"
+#include "scoperingreader.h"
 #include "traceexport.h"
 #include "workerpool.h"
 
@@ -311,9 +313,21 @@ int main(int argc, char** argv)
         QStringLiteral(
             "Write the profiles as folded stacks (process;outermost;...;leaf COUNT) to FILE when the run ends."),
         QStringLiteral("FILE"));
-    parser.addOptions(
-        { socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace, record, open,
-            prometheus, otlp, otlpHideInternal, budget, quiet, screenshot, view, profile, profileHz, exportProfile });
+    const QCommandLineOption slow(QStringLiteral("slow"),
+        QStringLiteral("Slow threshold 'PATTERN:DURATION' (the patterns of --budget, e.g. 'http.GET /users:50ms'; "
+                       "repeatable): an instance at or over it is slow (alerts, slow_count, slow profiles)."),
+        QStringLiteral("THRESHOLD"));
+    const QCommandLineOption exportProfileByOperation(QStringLiteral("export-profile-by-operation"),
+        QStringLiteral("Write the profiles as folded stacks with the operations each sample ran in after the "
+                       "process frame, outermost first ([NAME], or [NAME slow]), to FILE when the run ends."),
+        QStringLiteral("FILE"));
+    const QCommandLineOption exportOffCpu(QStringLiteral("export-off-cpu"),
+        QStringLiteral("Write the time off CPU as folded stacks (the count: microseconds), with the operation frames "
+                       "of --export-profile-by-operation, to FILE when the run ends."),
+        QStringLiteral("FILE"));
+    parser.addOptions({ socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace,
+        record, open, prometheus, otlp, otlpHideInternal, budget, slow, quiet, screenshot, view, profile, profileHz,
+        exportProfile, exportProfileByOperation, exportOffCpu });
 
     if (!parser.parse(QCoreApplication::arguments()))
         fail(parser.errorText());
@@ -341,6 +355,14 @@ int main(int argc, char** argv)
             fail(budgetError);
         commandLineBudgets.append(*parsed);
     }
+    QList<SlowRule> slowRules;
+    for (const QString& text : parser.values(slow)) {
+        QString slowError;
+        const std::optional<SlowRule> parsed = SlowThresholds::parse(text, &slowError);
+        if (!parsed)
+            fail(slowError);
+        slowRules.append(*parsed);
+    }
     QList<std::pair<QString, QString>> exports; // (kind, path)
     for (const auto& [option, kind] : { std::pair { &exportCsv, "statistics" }, std::pair { &exportSeries, "series" },
              std::pair { &exportMemory, "memory" }, std::pair { &exportTrace, "trace" } }) {
@@ -365,8 +387,11 @@ int main(int argc, char** argv)
         if (const QString error = checkWritable(screenshotPath); !error.isEmpty())
             fail(error);
     }
+    ScopeRingReader ringReader; // before the profiler, which asks it until its last sample is counted
+    RingOperationTimeline operationTimeline(&ringReader);
     Profiler profiler;
-    const bool profiling = parser.isSet(profile) || parser.isSet(exportProfile) || parser.isSet(profileHz);
+    const bool profiling = parser.isSet(profile) || parser.isSet(exportProfile) || parser.isSet(profileHz)
+        || parser.isSet(exportProfileByOperation) || parser.isSet(exportOffCpu);
     if (parser.isSet(profileHz)) {
         bool ok = false;
         const int hz = parser.value(profileHz).toInt(&ok);
@@ -376,8 +401,10 @@ int main(int argc, char** argv)
         profiler.setFrequency(hz);
     }
     const QString profilePath = parser.value(exportProfile);
-    if (!profilePath.isEmpty()) {
-        if (const QString error = checkWritable(profilePath); !error.isEmpty())
+    const QString byOperationPath = parser.value(exportProfileByOperation);
+    const QString offCpuPath = parser.value(exportOffCpu);
+    for (const QString& path : { profilePath, byOperationPath, offCpuPath }) {
+        if (const QString error = path.isEmpty() ? QString() : checkWritable(path); !error.isEmpty())
             fail(error);
     }
     QObject::connect(&profiler, &Profiler::problem, &app,
@@ -411,9 +438,22 @@ int main(int argc, char** argv)
         live = std::make_unique<MetricsStore>();
         live->setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
         live->setBudgets(loadBudgets() + commandLineBudgets); // the window's own, and these; headless too
+        live->setSlowRules(slowRules);
     }
     MetricsStore& store = live ? *live : *opened.store;
     IngestServer server(&store);
+    // Profiles per operation: a profiled client is asked to record its operations (PROFILE), its
+    // scope rings are read here, and the profiler attributes each sample through them.
+    profiler.setTimeline(&operationTimeline);
+    profiler.setSlowThresholds(&store.slowThresholds());
+    QObject::connect(
+        &server, &IngestServer::scopeRingsOffered, &ringReader,
+        [&ringReader](qint64 pid, const protocol::Rings& rings) { ringReader.offer(pid, rings); },
+        Qt::DirectConnection);
+    QObject::connect(
+        &profiler, &Profiler::profilingStarted, &app, [&server](qint64 pid) { server.setProfiled(pid, true); });
+    if (live)
+        ringReader.start();
     // Connected before it listens: a refusal in the first instant is said too (its only voice).
     QObject::connect(&server, &IngestServer::connectionProblem, &app,
         [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
@@ -571,7 +611,13 @@ int main(int argc, char** argv)
             }
         }
         // Copies taken here; the files are written on the worker pool.
-        const auto statistics = store.statistics();
+        auto statistics = store.statistics();
+        for (ProcessStatistics& p : statistics) { // cpu_us and cpu_share, where its operations were profiled
+            const ProcessProfiler* profiled = profiler.profilerFor(p.pid);
+            p.profiled = profiled && profiled->stats().operationsTraced;
+            for (const OperationCpu& op : p.profiled ? profiled->operations() : std::vector<OperationCpu> {})
+                p.cpu.insert(op.operation, { double(op.cpuNs) / 1000.0, op.cpuShare() });
+        }
         const auto series = store.series();
         const auto memory = store.memoryRecords();
         WorkerPool pool(2);
@@ -597,12 +643,18 @@ int main(int argc, char** argv)
                 return writeError;
             }));
         }
-        if (!profilePath.isEmpty() && profiler.profilers().empty()) {
-            std::fprintf(stderr, "perfdash: %s not written: no process was profiled\n", qUtf8Printable(profilePath));
-        } else if (!profilePath.isEmpty()) {
-            writes.append(pool.submit(QStringLiteral("export"), [&] {
+        for (const auto& [path, kind] :
+            { std::pair { profilePath, 0 }, std::pair { byOperationPath, 1 }, std::pair { offCpuPath, 2 } }) {
+            if (path.isEmpty())
+                continue;
+            if (profiler.profilers().empty()) {
+                std::fprintf(stderr, "perfdash: %s not written: no process was profiled\n", qUtf8Printable(path));
+                continue;
+            }
+            writes.append(pool.submit(QStringLiteral("export"), [&, path = path, kind = kind] {
                 QString writeError;
-                foldedexport::writeFile(profilePath, profiler.sessionSnapshots(), &writeError);
+                foldedexport::writeFile(path,
+                    kind == 0 ? profiler.sessionSnapshots() : profiler.operationSnapshots(kind == 2), &writeError);
                 return writeError;
             }));
         }

@@ -13,7 +13,7 @@ const QStringList& statisticsColumns()
 {
     static const QStringList columns = QStringLiteral(
         "pid,process,operation,count,errors,error_rate,min_us,mean_us,p50_us,p90_us,p95_us,p99_us,p999_us,max_us,"
-        "slow_count")
+        "slow_count,cpu_us,cpu_share")
                                            .split(u',');
     return columns;
 }
@@ -43,6 +43,13 @@ void writeStatistics(CsvWriter& csv, const QList<ProcessStatistics>& processes)
             csv.microseconds(s.p50Ns).microseconds(s.p90Ns).microseconds(s.p95Ns);
             csv.microseconds(s.p99Ns).microseconds(s.p999Ns).microseconds(s.maxNs);
             csv.number(s.slowCount);
+            if (p.profiled) {
+                const OperationCpuTime cpu = p.cpu.value(s.operation);
+                csv.number(cpu.cpuUs, 1);
+                cpu.share >= 0 ? csv.number(cpu.share, 4) : csv.empty();
+            } else {
+                csv.empty().empty();
+            }
             csv.endRow();
         }
     }
@@ -98,7 +105,11 @@ bool writeFile(const QString& path, const std::function<void(CsvWriter&)>& write
 ProcessStatistics statisticsOf(
     const PerformanceMonitor& monitor, qint64 pid, const QString& process, StatsWindow window)
 {
-    return ProcessStatistics { pid, process, monitor.allStats(window) };
+    ProcessStatistics statistics;
+    statistics.pid = pid;
+    statistics.process = process;
+    statistics.operations = monitor.allStats(window);
+    return statistics;
 }
 
 QList<OperationSeries> seriesOf(const PerformanceMonitor& monitor, qint64 pid, const QString& process)

@@ -4,6 +4,7 @@
 #include "operationhistory.h"
 #include "operationstats.h"
 
+#include <QHash>
 #include <QList>
 #include <QStringList>
 
@@ -16,11 +17,21 @@ namespace perfdash {
 class CsvWriter;
 class PerformanceMonitor;
 
+/// An operation's CPU while its process was profiled: the statistics CSV's cpu_us and cpu_share.
+struct OperationCpuTime
+{
+    double cpuUs = 0; ///< on-CPU microseconds inside its instances, nested operations included
+    double share = -1; ///< cpuUs over the wall time of its instances, 0..1; -1: unknown (none ended)
+};
+
 struct ProcessStatistics
 {
     qint64 pid = 0;
     QString process;
     QList<OperationStats> operations;
+    /// Its operations were profiled (cpu: by operation name); otherwise the CPU columns are empty.
+    bool profiled = false;
+    QHash<QString, OperationCpuTime> cpu;
 };
 
 struct OperationSeries

@@ -27,6 +27,7 @@ MetricsStore::MetricsStore(Clock* clock, QObject* parent)
     : QObject(parent)
     , m_clock(clock)
 {
+    m_slowThresholds.setDefault(m_thresholds.slowNs);
     qRegisterMetaType<perfdash::ProcessInfo>();
     m_samplingThread.setMaxThreadCount(1);
     m_samplingThread.setExpiryTimeout(-1);
@@ -52,7 +53,8 @@ MetricsStore::Process* MetricsStore::createLocked(qint64 pid)
     if (m_processes.size() >= std::size_t(MaxProcesses)) {
         // Forget the oldest exited process to make room; live ones are never dropped.
         for (auto it = m_processes.begin(); it != m_processes.end(); ++it) {
-            if (it->second->info.state == ProcessInfo::State::Exited || it->second->info.state == ProcessInfo::State::Error) {
+            if (it->second->info.state == ProcessInfo::State::Exited
+                || it->second->info.state == ProcessInfo::State::Error) {
                 m_processes.erase(it); // freed now, or by the last reader still holding it
 
                 break;
@@ -71,6 +73,9 @@ MetricsStore::Process* MetricsStore::createLocked(qint64 pid)
     p->monitor->setSamplingRate(0.0); // raw samples are the ones clients chose to send
     p->monitor->setSlowThreshold(std::chrono::nanoseconds(m_thresholds.slowNs));
     p->monitor->setVerySlowThreshold(std::chrono::nanoseconds(m_thresholds.verySlowNs));
+    for (const SlowRule& rule : m_slowThresholds.rules())
+        p->monitor->setThresholds(rule.pattern, std::chrono::nanoseconds(rule.slowNs),
+            std::chrono::nanoseconds(std::max(rule.slowNs, m_thresholds.verySlowNs)));
     const quint64 key = p->info.key;
     p->monitor->setBudgets(m_budgets);
     connect(p->monitor.get(), &PerformanceMonitor::slowOperation, this,
@@ -150,7 +155,8 @@ quint64 MetricsStore::attachPid(qint64 pid, QString* error)
     }
     QMutexLocker lock(&m_mutex);
     for (auto& [key, p] : m_processes) {
-        if (p->info.pid == pid && (p->info.state == ProcessInfo::State::Live || p->info.state == ProcessInfo::State::ProcOnly))
+        if (p->info.pid == pid
+            && (p->info.state == ProcessInfo::State::Live || p->info.state == ProcessInfo::State::ProcOnly))
             return key;
     }
     Process* p = createLocked(pid);
@@ -174,14 +180,15 @@ QString MetricsStore::overflowOperationName()
     return tr("(other operations: over %1 names)").arg(MaxOperationsPerProcess);
 }
 
-void MetricsStore::recordHistogram(quint64 key, const QString& operation, const SparseHistogram& histogram, quint64 errors)
+void MetricsStore::recordHistogram(
+    quint64 key, const QString& operation, const SparseHistogram& histogram, quint64 errors)
 {
     if (auto m = sharedMonitor(key))
         m->recordHistogram(operation, histogram, errors);
 }
 
-void MetricsStore::recordOperation(quint64 key, const QString& operation, quint64 durationNs, bool ok,
-    const QVariantMap& metadata)
+void MetricsStore::recordOperation(
+    quint64 key, const QString& operation, quint64 durationNs, bool ok, const QVariantMap& metadata)
 {
     if (auto m = sharedMonitor(key))
         m->record(operation, std::chrono::nanoseconds(durationNs), ok, metadata);
@@ -223,7 +230,8 @@ void MetricsStore::setMetric(quint64 key, const QString& name, bool gauge, doubl
         if (!std::isfinite(value)) {
             ++p->info.refusedValues;
             ++m_refusals.invalidValues;
-            p->info.lastProblem = tr("%1 '%2' is not a finite number; refused").arg(gauge ? tr("gauge") : tr("counter"), name);
+            p->info.lastProblem
+                = tr("%1 '%2' is not a finite number; refused").arg(gauge ? tr("gauge") : tr("counter"), name);
         } else if (values.size() < max || values.contains(name)) {
             values.insert(name, value);
         } else {
@@ -311,7 +319,8 @@ void MetricsStore::sampleProcesses()
         p->info.lastSeenMs = s.timestampMs;
         p->info.rssBytes = s.rssBytes;
         p->info.cpuPercent = s.cpuPercent;
-        p->memory.push_back(MemoryRecord { s.timestampMs, p->info.pid, {}, s.rssBytes, p->info.heapBytes, s.cpuPercent });
+        p->memory.push_back(
+            MemoryRecord { s.timestampMs, p->info.pid, {}, s.rssBytes, p->info.heapBytes, s.cpuPercent });
         if (p->memory.size() > std::size_t(MaxMemoryRecordsPerProcess))
             p->memory.pop_front();
     }
@@ -418,9 +427,25 @@ void MetricsStore::setSlowThreshold(std::chrono::nanoseconds slow, std::chrono::
 {
     QMutexLocker lock(&m_mutex);
     m_thresholds = Thresholds { quint64(slow.count()), quint64(verySlow.count()) };
+    m_slowThresholds.setDefault(m_thresholds.slowNs);
     for (auto& [key, p] : m_processes) {
         p->monitor->setSlowThreshold(slow);
         p->monitor->setVerySlowThreshold(verySlow);
+    }
+}
+
+void MetricsStore::setSlowRules(const QList<SlowRule>& rules)
+{
+    QMutexLocker lock(&m_mutex);
+    const QList<SlowRule> old = m_slowThresholds.rules();
+    m_slowThresholds.setRules(rules);
+    for (auto& [key, p] : m_processes) {
+        for (const SlowRule& rule : old)
+            p->monitor->removeThresholds(rule.pattern);
+        // A rule sets the slow limit; very slow stays the default one, or the rule's when higher.
+        for (const SlowRule& rule : rules)
+            p->monitor->setThresholds(rule.pattern, std::chrono::nanoseconds(rule.slowNs),
+                std::chrono::nanoseconds(std::max(rule.slowNs, m_thresholds.verySlowNs)));
     }
 }
 
@@ -499,7 +524,8 @@ QList<std::pair<quint64, BudgetViolation>> MetricsStore::budgetViolations() cons
         for (const BudgetViolation& v : p->monitor->budgetViolations())
             out.append({ key, v });
     }
-    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second.severity > b.second.severity; });
+    std::stable_sort(
+        out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second.severity > b.second.severity; });
     return out;
 }
 

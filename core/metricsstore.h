@@ -4,6 +4,7 @@
 #include "csvexport.h"
 #include "performancemonitor.h"
 #include "processsampler.h"
+#include "slowthresholds.h"
 
 #include <QHash>
 #include <QMutex>
@@ -52,7 +53,10 @@ struct ProcessInfo
     QHash<QString, double> gauges;
 
     /// Everything lost on the way, of every kind: what the window shows as drops.
-    quint64 drops() const noexcept { return lostOperations + droppedEvents + droppedOperations + malformed + refusedValues; }
+    quint64 drops() const noexcept
+    {
+        return lostOperations + droppedEvents + droppedOperations + malformed + refusedValues;
+    }
 };
 
 /**
@@ -102,7 +106,8 @@ public:
     quint64 attachPid(qint64 pid, QString* error = nullptr);
 
     void recordHistogram(quint64 key, const QString& operation, const SparseHistogram& histogram, quint64 errors);
-    void recordOperation(quint64 key, const QString& operation, quint64 durationNs, bool ok, const QVariantMap& metadata);
+    void recordOperation(
+        quint64 key, const QString& operation, quint64 durationNs, bool ok, const QVariantMap& metadata);
     /// A raw event whose operation was already counted by recordHistogram().
     void recordEvent(quint64 key, OperationSample sample);
     void recordMemory(quint64 key, qint64 rssBytes, qint64 heapBytes);
@@ -142,6 +147,11 @@ public:
 
     void setSlowThreshold(std::chrono::nanoseconds slow, std::chrono::nanoseconds verySlow);
     Thresholds thresholds() const;
+    /// Slow thresholds by operation pattern (`--slow`), over the default one above: alerts,
+    /// slow_count and the profiler's slow instances all follow them (a new process gets them too).
+    void setSlowRules(const QList<SlowRule>& rules);
+    /// Every operation's slow threshold, for other threads (the profiler's).
+    const SlowThresholds& slowThresholds() const { return m_slowThresholds; }
     /// The budgets every process's operations are held to (a new process gets them too).
     void setBudgets(const QList<Budget>& budgets);
     QList<Budget> budgets() const;
@@ -168,6 +178,7 @@ private:
     quint64 m_nextKey = 1;
     Clock* m_clock;
     Thresholds m_thresholds;
+    SlowThresholds m_slowThresholds;
     QList<Budget> m_budgets;
     QTimer m_sampling;
     QThreadPool m_samplingThread; // one thread: /proc is read off the thread that owns the store

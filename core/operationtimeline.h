@@ -48,6 +48,9 @@ public:
     {
         Gap gap = Gap::None;
         std::vector<Instance> stack; ///< outermost first; empty with Gap::None: outside any operation
+        /// The thread's operations are known up to this instant: an open instance of the stack ran
+        /// at least until then (so it is slow once this is its threshold past its start).
+        qint64 knownUntilNs = -1;
     };
 
     virtual ~OperationTimeline() = default;
@@ -58,8 +61,7 @@ public:
     virtual std::vector<Answer> activeOperations(qint64 pid, const std::vector<Query>& queries) = 0;
     /// Every instance of @p pid that ended in [fromNs, toNs) with its start known.
     virtual void endedInstances(qint64 pid, qint64 fromNs, qint64 toNs,
-        const std::function<void(const QString& name, qint64 startNs, qint64 endNs)>& each) const
-        = 0;
+        const std::function<void(const QString& name, qint64 startNs, qint64 endNs)>& each) const = 0;
     /// What went wrong reading @p pid's operations (a refusal, overruns), for the view; empty when nothing.
     virtual QString problems(qint64 pid) const = 0;
 };

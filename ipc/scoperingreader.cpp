@@ -474,6 +474,8 @@ std::vector<Attribution> ScopeRingReader::attribute(qint64 pid, const std::vecto
             a.gap = AttributionGap::NoRing; // before this thread's ring: it had made no transition
         for (const OperationInstance& i : stack)
             a.stack.push_back(named(p, i));
+        if (a.gap == AttributionGap::None)
+            a.knownUntilNs = t->knownUntil();
     }
     return out;
 }

@@ -36,6 +36,9 @@ struct Attribution
         QString name;
     };
     std::vector<Frame> stack;
+    /// The thread's operations are known up to this instant (an open instance of the stack ran at
+    /// least until then); -1 with a gap.
+    qint64 knownUntilNs = -1;
 };
 
 /// One thread's operation instances, named.

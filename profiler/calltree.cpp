@@ -95,8 +95,10 @@ QByteArray ProfileSnapshot::folded() const
     std::map<QByteArray, std::uint64_t> lines;
     // "name (pid)": two processes of one name (two workers, the demo's two services) stay apart
     // in tools that merge lines by their stacks.
-    const QString processName
+    QString processName
         = foldedFrameName(process.isEmpty() ? QString::number(pid) : QStringLiteral("%1 (%2)").arg(process).arg(pid));
+    if (!operationFrames.isEmpty())
+        processName += QLatin1Char(';') + operationFrames;
     for (std::uint32_t i = 1; i < nodes.size(); ++i) {
         if (nodes[i].self == 0)
             continue;

@@ -116,11 +116,15 @@ struct ProfileSnapshot
     ProfileStats stats;
     /// An off-CPU profile: counts are microseconds off CPU, not samples.
     bool offCpu = false;
+    /// "[outer];[inner slow]": the operations every sample of this snapshot ran in, written by
+    /// folded() right after the process frame (the per-operation exports); empty: none.
+    QString operationFrames;
 
     std::uint64_t totalSamples() const { return nodes.empty() ? 0 : nodes.front().total; }
     /// Functions by self samples, largest first.
     std::vector<FunctionCost> topFunctions() const;
-    /// Folded stacks, `name (pid);outermost;...;leaf COUNT`, one line per distinct stack, sorted.
+    /// Folded stacks, `name (pid);outermost;...;leaf COUNT`, one line per distinct stack, sorted
+    /// (`name (pid);[operation];...;outermost;...;leaf COUNT` with operationFrames).
     QByteArray folded() const;
     /// The names along the path from the root's child down to @p node.
     QStringList path(std::uint32_t node) const;

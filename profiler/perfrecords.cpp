@@ -17,7 +17,7 @@ public:
         , m_size(size)
     {
     }
-    template<typename T> bool read(T* value)
+    template <typename T> bool read(T* value)
     {
         if (m_size - m_at < sizeof(T))
             return false;
@@ -91,8 +91,8 @@ bool parseMmap2(const std::uint8_t* data, std::size_t size, Mmap* out)
     return true;
 }
 
-bool parseComm(const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid,
-    std::string_view* comm)
+bool parseComm(
+    const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid, std::string_view* comm)
 {
     Reader r(data, size);
     if (!r.read(pid) || !r.read(tid))
@@ -115,6 +115,19 @@ bool parseLost(const std::uint8_t* data, std::size_t size, bool lostSamplesRecor
     if (!lostSamplesRecord && !r.read(&id))
         return false;
     return r.read(lost);
+}
+
+bool parseSwitch(
+    const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid, std::uint64_t* timeNs)
+{
+    constexpr std::size_t header = 8, trailer = 16;
+    if (size < header + trailer)
+        return false;
+    const std::uint8_t* at = data + size - trailer;
+    std::memcpy(pid, at, 4);
+    std::memcpy(tid, at + 4, 4);
+    std::memcpy(timeNs, at + 8, 8);
+    return true;
 }
 
 } // namespace perfdash::perf

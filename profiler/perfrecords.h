@@ -58,6 +58,15 @@ bool parseTask(const std::uint8_t* data, std::size_t size, std::uint32_t* pid, s
 /// PERF_RECORD_LOST: u64 id, lost. PERF_RECORD_LOST_SAMPLES: u64 lost.
 bool parseLost(const std::uint8_t* data, std::size_t size, bool lostSamplesRecord, std::uint64_t* lost);
 
+/// The record type PerfEventSource gives the samples of its context-switch event (the stack where a
+/// thread was switched out): a PERF_RECORD_SAMPLE's layout; a type the kernel never uses.
+constexpr std::uint32_t kOffCpuSampleType = 0x7f01;
+
+/// PERF_RECORD_SWITCH with sample_id_all: its sample_id trailer, for our sample_type, is
+/// u32 pid, tid; u64 time. Switch-out or in is the header's misc (PERF_RECORD_MISC_SWITCH_OUT).
+bool parseSwitch(
+    const std::uint8_t* data, std::size_t size, std::uint32_t* pid, std::uint32_t* tid, std::uint64_t* timeNs);
+
 /// The markers the kernel puts into a callchain between the kernel and user parts.
 constexpr std::uint64_t kContextMax = std::uint64_t(-4095);
 

@@ -92,6 +92,9 @@ bool ProcessProfiler::start(QString* error)
     // processor reads every module's mappings).
     m_reader = std::thread([this] { read(); });
     auto processor = std::make_unique<RecordProcessor>(pid_t(m_pid), m_source->regCount());
+    if (m_options.timeline)
+        processor->setAttribution(std::make_unique<OperationAttribution>(m_pid, m_options.timeline,
+            m_options.slowThresholds, 1'000'000'000ull / std::uint64_t(std::max(1, m_frequencyHz)), monotonicNs()));
     {
         std::lock_guard lock(m_mutex);
         m_processor = std::move(processor);
@@ -111,6 +114,11 @@ void ProcessProfiler::stop()
         m_reader.join();
     if (m_processing.joinable())
         m_processing.join();
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_processor)
+            m_processor->resolveAttribution(monotonicNs(), true); // the profile is complete: nothing waits
+    }
     waitNamed(30000); // what is read is named before anyone exports it
 }
 
@@ -209,9 +217,19 @@ void ProcessProfiler::processRecords()
         if (header.type == PERF_RECORD_SAMPLE)
             m_samples.store(m_processor->aggregate().samples(), std::memory_order_relaxed);
     };
-    while (m_queue->wait(50)) {
+    std::uint64_t resolved = 0;
+    for (;;) {
+        const bool more = m_queue->wait(50);
         std::lock_guard lock(m_mutex); // per batch, not per record: snapshots come in between
-        m_queue->take(handle);
+        if (more)
+            m_queue->take(handle);
+        // Samples are attributed to operations once their thread's ring is read: a little later.
+        if (const std::uint64_t now = monotonicNs(); !more || now - resolved >= 50'000'000) {
+            m_processor->resolveAttribution(now, !more && m_exitSeen.load());
+            resolved = now;
+        }
+        if (!more)
+            break;
     }
     if (!m_exitSeen.load())
         return;
@@ -222,18 +240,43 @@ void ProcessProfiler::processRecords()
         this, [this] { Q_EMIT exited(); }, Qt::QueuedConnection);
 }
 
-ProfileSnapshotPtr ProcessProfiler::snapshot(const ProfileQuery& query) const
+ProfileSnapshotPtr ProcessProfiler::snapshot(const ProfileQuery& query, bool offCpu) const
 {
     auto snapshot = std::make_shared<ProfileSnapshot>();
     {
         std::lock_guard lock(m_mutex);
         if (m_processor)
-            *snapshot = m_processor->snapshot(query, monotonicNs());
+            *snapshot = m_processor->snapshot(query, monotonicNs(), offCpu);
     }
     snapshot->pid = m_pid;
     snapshot->process = m_name;
+    snapshot->offCpu = offCpu;
     fillStats(&snapshot->stats, query.lastSeconds);
     return snapshot;
+}
+
+std::vector<ProfileSnapshotPtr> ProcessProfiler::operationSnapshots(bool offCpu) const
+{
+    std::vector<ProfileSnapshot> parts;
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_processor)
+            parts = m_processor->operationSnapshots(monotonicNs(), offCpu);
+    }
+    std::vector<ProfileSnapshotPtr> out;
+    for (ProfileSnapshot& part : parts) {
+        part.pid = m_pid;
+        part.process = m_name;
+        fillStats(&part.stats, 0);
+        out.push_back(std::make_shared<const ProfileSnapshot>(std::move(part)));
+    }
+    return out;
+}
+
+std::vector<OperationCpu> ProcessProfiler::operations() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_processor ? m_processor->operations() : std::vector<OperationCpu> {};
 }
 
 void ProcessProfiler::fillStats(ProfileStats* stats, int lastSeconds) const

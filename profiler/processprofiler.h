@@ -2,6 +2,7 @@
 #pragma once
 
 #include "calltree.h"
+#include "operationattribution.h"
 #include "perfeventsource.h"
 
 #include <QObject>
@@ -17,6 +18,7 @@
 namespace perfdash {
 
 class RecordProcessor;
+class SlowThresholds;
 class RecordQueue;
 
 /**
@@ -38,6 +40,9 @@ public:
     {
         int frequencyHz = 499;
         std::uint32_t stackBytes = 8192;
+        /// Where the operations of the process are known (its scope rings); null: not attributed.
+        OperationTimeline* timeline = nullptr;
+        const SlowThresholds* slowThresholds = nullptr; ///< null: nothing is slow
     };
     explicit ProcessProfiler(qint64 pid, QObject* parent = nullptr);
     ProcessProfiler(qint64 pid, const Options& options, PerfSystem system, QObject* parent = nullptr);
@@ -55,7 +60,14 @@ public:
     /// The rate the kernel was asked for (the chosen one, capped by perf_event_max_sample_rate).
     int frequencyHz() const { return m_frequencyHz; }
 
-    ProfileSnapshotPtr snapshot(const ProfileQuery& query = {}) const;
+    /// CPU samples, or with @p offCpu the time switched out (microseconds), for @p query (the
+    /// whole process, or the instances of one operation).
+    ProfileSnapshotPtr snapshot(const ProfileQuery& query = {}, bool offCpu = false) const;
+    /// The session's profile split by the operations its samples ran in (one snapshot per distinct
+    /// stack of operations, operationFrames set): `--export-profile-by-operation`, `--export-off-cpu`.
+    std::vector<ProfileSnapshotPtr> operationSnapshots(bool offCpu) const;
+    /// Each operation's CPU (and off-CPU) time and wall time while profiled.
+    std::vector<OperationCpu> operations() const;
     ProfileStats stats() const;
     /// Waits until every address met so far is named (the end of a run, before an export).
     bool waitNamed(int timeoutMs) const;

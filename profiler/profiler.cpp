@@ -74,6 +74,23 @@ std::vector<ProfileSnapshotPtr> Profiler::sessionSnapshots() const
     return snapshots;
 }
 
+std::vector<ProfileSnapshotPtr> Profiler::operationSnapshots(bool offCpu) const
+{
+    std::vector<ProfileSnapshotPtr> snapshots;
+    for (const auto& [pid, profiler] : m_profilers) {
+        profiler->waitNamed(30000);
+        for (ProfileSnapshotPtr& s : profiler->operationSnapshots(offCpu))
+            snapshots.push_back(std::move(s));
+    }
+    return snapshots;
+}
+
+std::vector<OperationCpu> Profiler::operationCpu(qint64 pid) const
+{
+    const ProcessProfiler* profiler = profilerFor(pid);
+    return profiler ? profiler->operations() : std::vector<OperationCpu> {};
+}
+
 qint64 profileToShow(qint64 selectedPid, qint64 chartedPid, const std::vector<qint64>& requested)
 {
     if (selectedPid > 0)
@@ -89,7 +106,9 @@ QString Profiler::summary(int seconds, int top) const
     for (auto it = m_problems.begin(); it != m_problems.end(); ++it)
         text += QStringLiteral("  profile %1: %2\n").arg(it.key()).arg(it.value());
     for (const auto& [pid, profiler] : m_profilers) {
-        const ProfileSnapshotPtr s = profiler->snapshot({ seconds, 0 });
+        ProfileQuery query;
+        query.lastSeconds = seconds;
+        const ProfileSnapshotPtr s = profiler->snapshot(query);
         const double all = double(std::max<std::uint64_t>(1, s->totalSamples()));
         QStringList functions;
         const std::vector<FunctionCost> costs = s->topFunctions();
@@ -110,7 +129,32 @@ QString Profiler::summary(int seconds, int top) const
                     .arg(kernelNote(s->stats))
                     .arg(functions.isEmpty() ? QString() : QStringLiteral(": "))
                     .arg(functions.join(QStringLiteral(", ")));
+        text += QStringLiteral("    %1\n").arg(attributionNote(s->stats));
     }
+    return text;
+}
+
+QString attributionNote(const ProfileStats& stats)
+{
+    if (!stats.operationsTraced)
+        return QStringLiteral("operations: not traced (not a perfdash client, or not asked yet)")
+            + (stats.operationsProblem.isEmpty() ? QString() : QStringLiteral(": ") + stats.operationsProblem);
+    QString text = QStringLiteral("operations: %1 samples inside, %2 outside, %3 waiting")
+                       .arg(stats.insideOperations)
+                       .arg(stats.outsideOperations)
+                       .arg(stats.attributionPending);
+    if (const std::uint64_t unknown = stats.unattributedTotal()) {
+        QStringList reasons;
+        for (int gap = 1; gap < OperationTimeline::GapCount; ++gap) {
+            if (stats.unattributed[std::size_t(gap)])
+                reasons << QStringLiteral("%1 %2")
+                               .arg(stats.unattributed[std::size_t(gap)])
+                               .arg(gapName(OperationTimeline::Gap(gap)));
+        }
+        text += QStringLiteral("; %1 not attributed (%2)").arg(unknown).arg(reasons.join(QStringLiteral(", ")));
+    }
+    if (!stats.operationsProblem.isEmpty())
+        text += QStringLiteral("; ") + stats.operationsProblem;
     return text;
 }
 

@@ -28,6 +28,11 @@ public:
     void setFrequency(int hz) { m_options.frequencyHz = hz; }
     int frequency() const { return m_options.frequencyHz; }
     void setSystem(PerfSystem system) { m_system = std::move(system); }
+    /// Where the operations of instrumented processes are known: their samples are attributed to
+    /// them from the next profile() on (docs/PROFILE.md, "Profiles per operation").
+    void setTimeline(OperationTimeline* timeline) { m_options.timeline = timeline; }
+    /// The slow thresholds that split each operation's instances into slow and typical.
+    void setSlowThresholds(const SlowThresholds* thresholds) { m_options.slowThresholds = thresholds; }
 
     /// Starts profiling @p pid (again if it was profiled and exited); null with @p error.
     ProcessProfiler* profile(qint64 pid, QString* error = nullptr);
@@ -41,6 +46,11 @@ public:
     int refusedCount() const { return int(m_problems.size()); }
     /// Session snapshots of every process, for the folded export.
     std::vector<ProfileSnapshotPtr> sessionSnapshots() const;
+    /// Every process's session profile split by operations (CPU, or with @p offCpu the time off
+    /// CPU), for `--export-profile-by-operation` and `--export-off-cpu`.
+    std::vector<ProfileSnapshotPtr> operationSnapshots(bool offCpu) const;
+    /// @p pid's operations' CPU and wall time; empty when it is not profiled (or not instrumented).
+    std::vector<OperationCpu> operationCpu(qint64 pid) const;
     void stopAll();
     /// For the headless table: per profiled process its samples over the last @p seconds and its
     /// @p top functions by self samples (or why it is not profiled), a line each.
@@ -65,6 +75,11 @@ private:
  * and not instrumented has no operation to chart; a refused one shows why); else none (0).
  */
 qint64 profileToShow(qint64 selectedPid, qint64 chartedPid, const std::vector<qint64>& requested);
+
+/// "operations: 1234 samples inside, 56 outside, 12 waiting; 300 not attributed (200 before
+/// tracing, 100 ring overrun)", or "operations: not traced (not a perfdash client)": how the
+/// samples of a profile were attributed to operations, every sample accounted for.
+QString attributionNote(const ProfileStats& stats);
 
 /// "; 56% of its CPU in the kernel (not sampled: user space only)": what the flame graph leaves
 /// out, from /proc; empty when unknown.

@@ -27,32 +27,51 @@ void RecordProcessor::process(const perf_event_header& header, const std::uint8_
         perf::Sample sample;
         if (!perf::parseSample(record, header.size, m_regCount, &sample) || pid_t(sample.pid) != m_pid)
             return;
-        switch (m_unwinder.unwind(sample, &m_pcs)) {
-        case Unwinder::Method::Cfi:
-            ++m_stats.cfiStacks;
-            break;
-        case Unwinder::Method::FramePointers:
-            ++m_stats.framePointerStacks;
-            break;
-        case Unwinder::Method::IpOnly:
-            ++m_stats.ipOnlyStacks;
-            break;
-        }
-        // In the kernel (where the kernel allows kernel samples): the user stack that entered it,
-        // under one [kernel] frame.
-        if ((header.misc & PERF_RECORD_MISC_CPUMODE_MASK) == PERF_RECORD_MISC_KERNEL) {
-            ++m_stats.kernelSamples;
-            if (!m_pcs.empty() && m_pcs.front() == sample.ip)
-                m_pcs.front() = perf::kKernelAddress;
-            else
-                m_pcs.insert(m_pcs.begin(), perf::kKernelAddress);
-        }
-        std::reverse(m_pcs.begin(), m_pcs.end()); // outermost first
+        unwind(header, sample);
         m_fresh.clear();
-        // The thread and the time are kept up to here, where the sample is counted: a stage that
-        // knows what ran on that thread at that instant gives the key its context.
-        m_aggregate.add({ sample.tid, 0, 0 }, sample.timeNs, m_pcs, &m_fresh);
+        // The thread and the time are kept up to here, where the sample is counted: the attribution
+        // gives it the context of the operations that ran on that thread at that instant.
+        const std::uint32_t node = m_aggregate.add({ sample.tid, 0, 0 }, sample.timeNs, m_pcs, &m_fresh);
         m_symbolizer->request(m_fresh);
+        if (m_attribution)
+            m_attribution->addSample(sample.tid, sample.timeNs, node);
+        break;
+    }
+    case perf::kOffCpuSampleType: { // the stack where a thread was switched out: counted when it is back
+        perf::Sample sample;
+        if (!perf::parseSample(record, header.size, m_regCount, &sample) || pid_t(sample.pid) != m_pid)
+            return;
+        const auto saved = m_stats; // the CPU samples' unwinding counts are theirs alone
+        unwind(header, sample);
+        m_stats = saved;
+        m_fresh.clear();
+        const std::uint32_t node = m_offCpu.intern(m_pcs, &m_fresh);
+        m_symbolizer->request(m_fresh);
+        m_switchedOut[sample.tid] = { sample.timeNs, node };
+        ++m_stats.switches;
+        break;
+    }
+    case PERF_RECORD_SWITCH: {
+        std::uint32_t pid = 0, tid = 0;
+        std::uint64_t timeNs = 0;
+        if ((header.misc & PERF_RECORD_MISC_SWITCH_OUT) || !perf::parseSwitch(record, header.size, &pid, &tid, &timeNs)
+            || pid_t(pid) != m_pid)
+            break;
+        const auto out = m_switchedOut.find(tid);
+        if (out == m_switchedOut.end())
+            break;
+        const SwitchedOut was = out->second;
+        m_switchedOut.erase(out);
+        if (timeNs <= was.timeNs)
+            break;
+        const std::uint64_t ns = timeNs - was.timeNs;
+        const std::uint64_t micros = (ns + 500) / 1000;
+        m_stats.offCpuNs += ns;
+        if (micros == 0)
+            break;
+        m_offCpu.count({ tid, 0, was.node }, was.timeNs, micros);
+        if (m_attribution)
+            m_attribution->addOffCpu(tid, was.timeNs, was.node, micros, ns);
         break;
     }
     case PERF_RECORD_MMAP2: {
@@ -96,13 +115,76 @@ void RecordProcessor::process(const perf_event_header& header, const std::uint8_
     }
 }
 
-ProfileSnapshot RecordProcessor::snapshot(const ProfileQuery& query, std::uint64_t nowNs)
+void RecordProcessor::unwind(const perf_event_header& header, const perf::Sample& sample)
 {
-    ProfileSnapshot s = m_aggregate.snapshot(query, nowNs, *m_symbolizer);
+    switch (m_unwinder.unwind(sample, &m_pcs)) {
+    case Unwinder::Method::Cfi:
+        ++m_stats.cfiStacks;
+        break;
+    case Unwinder::Method::FramePointers:
+        ++m_stats.framePointerStacks;
+        break;
+    case Unwinder::Method::IpOnly:
+        ++m_stats.ipOnlyStacks;
+        break;
+    }
+    // In the kernel (where the kernel allows kernel samples): the user stack that entered it,
+    // under one [kernel] frame.
+    if ((header.misc & PERF_RECORD_MISC_CPUMODE_MASK) == PERF_RECORD_MISC_KERNEL) {
+        ++m_stats.kernelSamples;
+        if (!m_pcs.empty() && m_pcs.front() == sample.ip)
+            m_pcs.front() = perf::kKernelAddress;
+        else
+            m_pcs.insert(m_pcs.begin(), perf::kKernelAddress);
+    }
+    std::reverse(m_pcs.begin(), m_pcs.end()); // outermost first
+}
+
+void RecordProcessor::resolveAttribution(std::uint64_t nowNs, bool final)
+{
+    if (m_attribution)
+        m_attribution->resolve(m_aggregate, m_offCpu, nowNs, final);
+}
+
+ProfileSnapshot RecordProcessor::snapshot(const ProfileQuery& query, std::uint64_t nowNs, bool offCpu)
+{
+    StackAggregate& aggregate = offCpu ? m_offCpu : m_aggregate;
+    std::function<bool(std::uint32_t)> context;
+    if (!query.operation.isEmpty()) // an operation asked of a process whose operations are not known: empty
+        context = m_attribution ? m_attribution->filter(query.operation, query.instances)
+                                : [](std::uint32_t) { return false; };
+    ProfileSnapshot s = aggregate.snapshot(query, nowNs, *m_symbolizer, context);
     const std::uint64_t unknown = s.stats.unknownFrames;
     s.stats = stats();
     s.stats.unknownFrames = unknown;
+    s.offCpu = offCpu;
     return s;
+}
+
+std::vector<ProfileSnapshot> RecordProcessor::operationSnapshots(std::uint64_t nowNs, bool offCpu)
+{
+    StackAggregate& aggregate = offCpu ? m_offCpu : m_aggregate;
+    std::vector<ProfileSnapshot> out;
+    ProfileStats traced;
+    if (m_attribution)
+        m_attribution->fillStats(&traced);
+    if (!traced.operationsTraced) { // a process that is not a client of ours: its plain profile
+        out.push_back(snapshot({}, nowNs, offCpu));
+        return out;
+    }
+    for (std::uint32_t c : aggregate.contexts(0, nowNs)) {
+        ProfileSnapshot s
+            = aggregate.snapshot({}, nowNs, *m_symbolizer, [c](std::uint32_t context) { return context == c; });
+        s.operationFrames = m_attribution->foldedFrames(c);
+        s.offCpu = offCpu;
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::vector<OperationCpu> RecordProcessor::operations() const
+{
+    return m_attribution ? m_attribution->operations() : std::vector<OperationCpu> {};
 }
 
 ProfileStats RecordProcessor::stats() const
@@ -115,6 +197,8 @@ ProfileStats RecordProcessor::stats() const
     stats.namedAddresses = names.named;
     stats.symbolLookups = names.lookups;
     stats.modulesIndexed = names.modulesIndexed;
+    if (m_attribution)
+        m_attribution->fillStats(&stats);
     return stats;
 }
 

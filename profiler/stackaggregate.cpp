@@ -3,6 +3,8 @@
 
 #include "symbolizer.h"
 
+#include <algorithm>
+
 namespace perfdash {
 
 StackAggregate::StackAggregate()
@@ -10,8 +12,16 @@ StackAggregate::StackAggregate()
     m_nodes.push_back({ 0, 0 });
 }
 
-void StackAggregate::add(
-    const SampleKey& key, std::uint64_t timeNs, std::span<const std::uint64_t> pcs, std::vector<std::uint64_t>* fresh)
+std::uint32_t StackAggregate::add(const SampleKey& key, std::uint64_t timeNs, std::span<const std::uint64_t> pcs,
+    std::vector<std::uint64_t>* fresh, std::uint64_t count)
+{
+    SampleKey counted = key;
+    counted.node = intern(pcs, fresh);
+    m_counts.add(counted, timeNs, count);
+    return counted.node;
+}
+
+std::uint32_t StackAggregate::intern(std::span<const std::uint64_t> pcs, std::vector<std::uint64_t>* fresh)
 {
     std::uint32_t node = 0;
     bool cut = false;
@@ -33,9 +43,23 @@ void StackAggregate::add(
             fresh->push_back(pc);
     }
     m_truncated += cut ? 1 : 0;
-    SampleKey counted = key;
-    counted.node = node;
-    m_counts.add(counted, timeNs);
+    return node;
+}
+
+void StackAggregate::addAttributed(const SampleKey& key, std::uint64_t timeNs, std::uint64_t count)
+{
+    m_attributed.add(key, timeNs, count);
+}
+
+std::vector<std::uint32_t> StackAggregate::contexts(int lastSeconds, std::uint64_t nowNs) const
+{
+    std::unordered_set<std::uint32_t> seen;
+    const SampleCountMap counts = m_attributed.range(lastSeconds, nowNs);
+    for (const auto& [key, count] : counts)
+        seen.insert(key.context);
+    std::vector<std::uint32_t> result(seen.begin(), seen.end());
+    std::sort(result.begin(), result.end());
+    return result;
 }
 
 void StackAggregate::resetNaming()
@@ -86,9 +110,12 @@ std::uint32_t StackAggregate::functionNode(std::uint32_t node, const Symbolizer&
     return function;
 }
 
-ProfileSnapshot StackAggregate::snapshot(const ProfileQuery& query, std::uint64_t nowNs, const Symbolizer& symbolizer)
+ProfileSnapshot StackAggregate::snapshot(const ProfileQuery& query, std::uint64_t nowNs, const Symbolizer& symbolizer,
+    const std::function<bool(std::uint32_t context)>& context)
 {
-    const SampleCountMap counts = m_counts.range(query.lastSeconds, nowNs);
+    SampleCountMap counts = (context ? m_attributed : m_counts).range(query.lastSeconds, nowNs);
+    if (context)
+        std::erase_if(counts, [&](const auto& entry) { return !context(entry.first.context); });
     SampleCountMap named;
     std::vector<ProfileFunction> functions;
     {
@@ -126,7 +153,7 @@ ProfileSnapshot StackAggregate::snapshot(const ProfileQuery& query, std::uint64_
 std::size_t StackAggregate::memoryBytes() const
 {
     return m_nodes.capacity() * sizeof(Node) + m_children.size() * 40 + m_seen.size() * 24 + m_counts.memoryBytes()
-        + m_named.memoryBytes() + m_memo.capacity() * 4 + m_placeholders.size() * 40;
+        + m_attributed.memoryBytes() + m_named.memoryBytes() + m_memo.capacity() * 4 + m_placeholders.size() * 40;
 }
 
 } // namespace perfdash

@@ -6,6 +6,7 @@
 #include "samplecounts.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <span>
 #include <unordered_map>
@@ -32,13 +33,27 @@ public:
     StackAggregate();
 
     /// @p pcs outermost first. Appends to @p fresh the addresses this aggregate had never seen.
-    void add(const SampleKey& key, std::uint64_t timeNs, std::span<const std::uint64_t> pcs,
-        std::vector<std::uint64_t>* fresh);
+    /// Counts @p count (a sample: 1; an off-CPU interval: its microseconds) under the stack's node,
+    /// which it returns (for addAttributed()).
+    std::uint32_t add(const SampleKey& key, std::uint64_t timeNs, std::span<const std::uint64_t> pcs,
+        std::vector<std::uint64_t>* fresh, std::uint64_t count = 1);
+    /// The node of @p pcs, made when new (add() without counting: an off-CPU stack whose interval
+    /// is counted when it ends).
+    std::uint32_t intern(std::span<const std::uint64_t> pcs, std::vector<std::uint64_t>* fresh);
+    /// Counts @p count under @p key (its node from intern()).
+    void count(const SampleKey& key, std::uint64_t timeNs, std::uint64_t count) { m_counts.add(key, timeNs, count); }
+    /// Counts @p count again under @p key (its node from add(), its context the operations it ran
+    /// in), apart from the process's counts: the per-operation profiles.
+    void addAttributed(const SampleKey& key, std::uint64_t timeNs, std::uint64_t count);
+    /// The contexts met among the attributed counts over @p lastSeconds of @p nowNs (0: the session).
+    std::vector<std::uint32_t> contexts(int lastSeconds, std::uint64_t nowNs) const;
     void setThreadName(qint64 tid, const QString& name) { m_threadNames[tid] = name; }
 
     /// The call tree for @p query at @p nowNs, named by @p symbolizer (addresses it has not named
-    /// yet show as their hex address).
-    ProfileSnapshot snapshot(const ProfileQuery& query, std::uint64_t nowNs, const Symbolizer& symbolizer);
+    /// yet show as their hex address). With @p context, only the attributed counts whose context
+    /// it accepts (@p query's operation fields are the caller's to turn into it).
+    ProfileSnapshot snapshot(const ProfileQuery& query, std::uint64_t nowNs, const Symbolizer& symbolizer,
+        const std::function<bool(std::uint32_t context)>& context = {});
 
     std::uint64_t samples() const { return m_counts.samples(); }
     std::uint64_t truncated() const { return m_truncated; }
@@ -78,6 +93,7 @@ private:
     std::unordered_map<Edge, std::uint32_t, EdgeHash> m_children;
     std::unordered_set<std::uint64_t> m_seen; ///< every address met
     SampleCounts m_counts;
+    SampleCounts m_attributed; ///< the same samples again, by the operations they ran in
     std::map<qint64, QString> m_threadNames;
     std::uint64_t m_truncated = 0;
 

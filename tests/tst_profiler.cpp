@@ -293,7 +293,9 @@ void TestProfiler::threadsStartedAfterAttach()
     QTRY_VERIFY_WITH_TIMEOUT(samplesOfThread(*profiler.snapshot(), tid) >= 200, 60000);
     profiler.stop();
     stopTarget(target.get());
-    const ProfileSnapshotPtr s = profiler.snapshot({ 0, tid });
+    ProfileQuery query;
+    query.tid = tid;
+    const ProfileSnapshotPtr s = profiler.snapshot(query);
     QVERIFY(samplesIn(*s, "target::lateWorker") >= s->totalSamples() * 9 / 10);
     QCOMPARE(samplesIn(*s, "target::workerLoop"), std::uint64_t(0)); // the filter keeps other threads out
 }
