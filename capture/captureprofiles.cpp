@@ -487,7 +487,7 @@ void printOperationProfileComparison(const QList<ProfileShareChange>& changes, Q
                    .arg(points(c.delta()), 8)
                    .arg(profileVerdictName(c.verdict), -15)
                    .arg(compact(c.baseTotalShare, c.nextTotalShare), 17)
-                   .arg(QStringLiteral("%1→%2").arg(c.baseSamples).arg(c.nextSamples), 17);
+                   .arg(QStringLiteral("%1→%2").arg(c.baseSamples, 0, 'f', 0).arg(c.nextSamples, 0, 'f', 0), 17);
     }
     out.flush();
 }
@@ -505,8 +505,9 @@ void printOperationProfileComparisonMarkdown(const QList<ProfileShareChange>& ch
         const bool regression = c.verdict == ProfileShareChange::Verdict::Regression;
         out << "| " << markdownCell(c.process) << " | " << markdownCell(c.operation) << " | "
             << markdownCell(c.function) << " | " << pair(c.baseSelfShare, c.nextSelfShare) << " | " << points(c.delta())
-            << " | " << pair(c.baseTotalShare, c.nextTotalShare) << " | " << c.baseSamples << " → " << c.nextSamples
-            << " | " << (regression ? "**" : "") << profileVerdictName(c.verdict) << (regression ? "**" : "") << " |\n";
+            << " | " << pair(c.baseTotalShare, c.nextTotalShare) << " | " << QString::number(c.baseSamples, 'f', 0)
+            << " → " << QString::number(c.nextSamples, 'f', 0) << " | " << (regression ? "**" : "")
+            << profileVerdictName(c.verdict) << (regression ? "**" : "") << " |\n";
     }
     out.flush();
 }
