@@ -15,11 +15,18 @@ struct CapturedProfile
     qint64 pid = 0;
     QString process;
     QByteArray folded; ///< `process;outermost;...;leaf COUNT` lines
+    /// The profile split by operations, as `--export-profile-by-operation` writes it:
+    /// `process;[outer];[inner slow];outermost;...;leaf COUNT` (samples); empty when the process's
+    /// operations were not traced (not a client of ours) or for a capture written before.
+    QByteArray byOperation;
+    /// Off-CPU time the same way, as `--export-off-cpu` writes it (COUNT in microseconds).
+    QByteArray offCpu;
 };
 
 /**
- * Writes @p profiles into the capture at @p path, in a table of their own (`profiles`, added to the
- * schema: older readers ignore it, and a capture without it has no profiles); a process's earlier
+ * Writes @p profiles into the capture at @p path, in tables of their own (`profiles` for the
+ * whole-process profiles, `operation_profiles` for byOperation and offCpu; added to the schema:
+ * older readers ignore them, and a capture without them has no such profiles); a process's earlier
  * rows are replaced. False with @p error.
  */
 bool writeCaptureProfiles(const QString& path, const QList<CapturedProfile>& profiles, QString* error);
@@ -38,6 +45,9 @@ struct ProfileShareChange
     double baseSamples = 0; ///< the process's samples in each run
     double nextSamples = 0;
     enum class Verdict { Same, Regression, NotEnoughData } verdict = Verdict::Same; ///< judgeProfiles()
+    /// diffOperationProfiles(): the operation whose samples the shares are of (empty: the whole
+    /// process's); the samples are then that operation's.
+    QString operation = {};
     double delta() const { return nextSelfShare - baseSelfShare; }
 };
 
@@ -47,6 +57,14 @@ struct ProfileShareChange
  * the change of the self share, largest first. Shares, not counts: runs of different lengths compare.
  */
 QList<ProfileShareChange> diffProfiles(const QList<CapturedProfile>& base, const QList<CapturedProfile>& next);
+
+/**
+ * The differential profile inside each operation: for every process name and operation present in
+ * the per-operation profiles (byOperation) of both runs, each function's self and total share of
+ * the samples that ran in that operation (all its instances, slow or not, and the operations nested
+ * in it), largest change of the self share first. Samples outside any operation are not counted.
+ */
+QList<ProfileShareChange> diffOperationProfiles(const QList<CapturedProfile>& base, const QList<CapturedProfile>& next);
 
 /// How a differential profile is judged: a function whose self share grew by more than
 /// thresholdPoints percentage points is a regression, when its process has at least minSamples
@@ -64,5 +82,9 @@ QString profileVerdictName(ProfileShareChange::Verdict verdict);
 /// changes; nothing when neither run has profiles.
 void printProfileComparison(const QList<ProfileShareChange>& changes, QTextStream& out, int limit = 20);
 void printProfileComparisonMarkdown(const QList<ProfileShareChange>& changes, QTextStream& out, int limit = 20);
+/// The same for diffOperationProfiles(): "CPU profile by operation"; nothing when it is empty.
+void printOperationProfileComparison(const QList<ProfileShareChange>& changes, QTextStream& out, int limit = 20);
+void printOperationProfileComparisonMarkdown(
+    const QList<ProfileShareChange>& changes, QTextStream& out, int limit = 20);
 
 } // namespace perfdash

@@ -314,10 +314,17 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
     }
     QList<ProfileShareChange> changes = diffProfiles(baseProfiles, nextProfiles);
     const int profileRegressions = judgeProfiles(&changes, profileOptions);
-    const bool profilesCompared = !baseProfiles.isEmpty() && !nextProfiles.isEmpty();
+    // Inside each operation (per-operation profiles, when both captures have them), judged alike.
+    QList<ProfileShareChange> operationChanges = diffOperationProfiles(baseProfiles, nextProfiles);
+    const int operationProfileRegressions = judgeProfiles(&operationChanges, profileOptions);
+    const bool profilesCompared = (!baseProfiles.isEmpty() && !nextProfiles.isEmpty()) || !operationChanges.isEmpty();
     const QString profileSummary = QStringLiteral("%1 profile regression(s) beyond %2 points of self share")
                                        .arg(profileRegressions)
                                        .arg(profileOptions.thresholdPoints);
+    const QString operationProfileSummary
+        = QStringLiteral("%1 regression(s) in the CPU profiles by operation beyond %2 points of self share")
+              .arg(operationProfileRegressions)
+              .arg(profileOptions.thresholdPoints);
     if (format == QLatin1String("json")) {
         QJsonArray array;
         for (const ComparisonRow& r : rows) {
@@ -329,17 +336,23 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
                 { QStringLiteral("base"), sideJson(r.base, r.baseValueNs, r.baseThroughput) },
                 { QStringLiteral("new"), sideJson(r.next, r.nextValueNs, r.nextThroughput) } });
         }
-        QJsonArray functions;
-        for (const ProfileShareChange& c : std::as_const(changes)) {
-            functions.append(QJsonObject { { QStringLiteral("process"), c.process },
-                { QStringLiteral("function"), c.function }, { QStringLiteral("self_base"), c.baseSelfShare },
-                { QStringLiteral("self_new"), c.nextSelfShare },
-                { QStringLiteral("self_change_points"), c.delta() * 100 },
-                { QStringLiteral("total_base"), c.baseTotalShare }, { QStringLiteral("total_new"), c.nextTotalShare },
-                { QStringLiteral("samples_base"), c.baseSamples }, { QStringLiteral("samples_new"), c.nextSamples },
-                { QStringLiteral("verdict"), profileVerdictName(c.verdict) },
-                { QStringLiteral("regression"), c.verdict == ProfileShareChange::Verdict::Regression } });
-        }
+        const auto functionsJson = [](const QList<ProfileShareChange>& list) {
+            QJsonArray functions;
+            for (const ProfileShareChange& c : list) {
+                QJsonObject f { { QStringLiteral("process"), c.process }, { QStringLiteral("function"), c.function },
+                    { QStringLiteral("self_base"), c.baseSelfShare }, { QStringLiteral("self_new"), c.nextSelfShare },
+                    { QStringLiteral("self_change_points"), c.delta() * 100 },
+                    { QStringLiteral("total_base"), c.baseTotalShare },
+                    { QStringLiteral("total_new"), c.nextTotalShare },
+                    { QStringLiteral("samples_base"), c.baseSamples }, { QStringLiteral("samples_new"), c.nextSamples },
+                    { QStringLiteral("verdict"), profileVerdictName(c.verdict) },
+                    { QStringLiteral("regression"), c.verdict == ProfileShareChange::Verdict::Regression } };
+                if (!c.operation.isEmpty())
+                    f.insert(QStringLiteral("operation"), c.operation);
+                functions.append(f);
+            }
+            return functions;
+        };
         out << QJsonDocument(
             QJsonObject { { QStringLiteral("percentile"), options.percentile },
                 { QStringLiteral("threshold_percent"), options.thresholdPercent },
@@ -350,7 +363,12 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
                     QJsonObject { { QStringLiteral("threshold_points"), profileOptions.thresholdPoints },
                         { QStringLiteral("min_samples"), profileOptions.minSamples },
                         { QStringLiteral("regressions"), profileRegressions },
-                        { QStringLiteral("functions"), functions } } } })
+                        { QStringLiteral("functions"), functionsJson(changes) } } },
+                { QStringLiteral("operation_profiles"),
+                    QJsonObject { { QStringLiteral("threshold_points"), profileOptions.thresholdPoints },
+                        { QStringLiteral("min_samples"), profileOptions.minSamples },
+                        { QStringLiteral("regressions"), operationProfileRegressions },
+                        { QStringLiteral("functions"), functionsJson(operationChanges) } } } })
                    .toJson(QJsonDocument::Indented);
     } else if (format == QLatin1String("markdown")) {
         writeMarkdown(out, rows, options);
@@ -362,6 +380,10 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
             printProfileComparisonMarkdown(changes, out);
             out << "\n" << profileSummary << "\n";
         }
+        if (!operationChanges.isEmpty()) {
+            printOperationProfileComparisonMarkdown(operationChanges, out);
+            out << "\n" << operationProfileSummary << "\n";
+        }
     } else {
         writeText(out, rows, options);
         out << QStringLiteral("%1 regression(s) beyond %2% at p%3\n")
@@ -372,6 +394,10 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
             printProfileComparison(changes, out);
             out << profileSummary << "\n";
         }
+        if (!operationChanges.isEmpty()) {
+            printOperationProfileComparison(operationChanges, out);
+            out << operationProfileSummary << "\n";
+        }
     }
     out.flush();
     const bool operationsCompared = inBase > 0 && inNew > 0;
@@ -381,7 +407,7 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
             << Qt::endl;
         return 3;
     }
-    return regressions || profileRegressions ? 1 : 0;
+    return regressions || profileRegressions || operationProfileRegressions ? 1 : 0;
 }
 
 } // namespace perfdash
