@@ -464,7 +464,7 @@ private Q_SLOTS:
             MetricsStore store(&clock);
             const QString path = m_dir.filePath(name);
             QString error;
-            return record(store, path) && writeCaptureProfiles(path, { { 4242, u"app"_qs, folded } }, &error)
+            return record(store, path) && writeCaptureProfiles(path, { { 4242, u"app"_qs, folded, {}, {} } }, &error)
                 ? path
                 : QString();
         };

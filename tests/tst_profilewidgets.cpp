@@ -314,9 +314,9 @@ void TestProfileWidgets::comparisonWindowShowsDifferentialProfile()
     QString error;
     // Between the runs, parse() went from 20% to 50% of the CPU and sort() from 60% to 30%.
     QVERIFY(writeCaptureProfiles(
-        base, { { 11, QStringLiteral("app"), "app;main;parse 20\napp;main;sort 60\napp;main 20\n" } }, &error));
-    QVERIFY(writeCaptureProfiles(
-        next, { { 12, QStringLiteral("app"), "app;main;parse 100\napp;main;sort 60\napp;main 40\n" } }, &error));
+        base, { { 11, QStringLiteral("app"), "app;main;parse 20\napp;main;sort 60\napp;main 20\n", {}, {} } }, &error));
+    QVERIFY(writeCaptureProfiles(next,
+        { { 12, QStringLiteral("app"), "app;main;parse 100\napp;main;sort 60\napp;main 40\n", {}, {} } }, &error));
     ComparisonWindow* window = ComparisonWindow::open(base, next, &error);
     QVERIFY2(window, qPrintable(error));
     auto* model = window->findChild<ProfileDiffModel*>();
@@ -454,7 +454,7 @@ void TestProfileWidgets::openedCaptureShowsItsProfiles()
         recorder.stop();
         QVERIFY(writeCaptureProfiles(path,
             { { getpid(), QStringLiteral("app"),
-                "app;main;work();parse 30\napp;main;work();sort 10\napp;main;idle 60\n" } },
+                "app;main;work();parse 30\napp;main;work();sort 10\napp;main;idle 60\n", {}, {} } },
             &error));
     }
     QString error;
