@@ -23,6 +23,13 @@ void ProfileDiffModel::setChanges(QList<ProfileShareChange> changes)
     endResetModel();
 }
 
+void ProfileDiffModel::setLabels(const QString& base, const QString& next)
+{
+    m_base = base;
+    m_next = next;
+    Q_EMIT headerDataChanged(Qt::Horizontal, 0, ColumnCount - 1);
+}
+
 int ProfileDiffModel::rowCount(const QModelIndex& parent) const
 {
     return parent.isValid() ? 0 : int(m_changes.size());
@@ -68,11 +75,11 @@ QVariant ProfileDiffModel::headerData(int section, Qt::Orientation orientation, 
     switch (section) {
     case Process: return tr("Process");
     case Function: return tr("Function");
-    case SelfBase: return tr("Self base");
-    case SelfNew: return tr("Self new");
+    case SelfBase: return tr("Self %1").arg(m_base);
+    case SelfNew: return tr("Self %1").arg(m_next);
     case SelfChange: return tr("Self change");
-    case TotalBase: return tr("Total base");
-    case TotalNew: return tr("Total new");
+    case TotalBase: return tr("Total %1").arg(m_base);
+    case TotalNew: return tr("Total %1").arg(m_next);
     default: return {};
     }
 }

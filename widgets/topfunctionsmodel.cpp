@@ -15,8 +15,11 @@ void TopFunctionsModel::setSnapshot(const ProfileSnapshotPtr& snapshot)
     const bool sameRows = rows.size() == m_rows.size()
         && std::equal(rows.begin(), rows.end(), m_rows.begin(),
             [](const FunctionCost& a, const FunctionCost& b) { return a.function == b.function; });
+    const bool unitChanged = (m_snapshot && m_snapshot->offCpu) != (snapshot && snapshot->offCpu);
     if (sameRows) {
         m_snapshot = snapshot;
+        if (unitChanged) // the same functions counted in time off CPU: the headers say so
+            Q_EMIT headerDataChanged(Qt::Horizontal, Self, Total);
         m_rows = std::move(rows);
         if (!m_rows.empty())
             Q_EMIT dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1));
@@ -56,6 +59,14 @@ QString TopFunctionsModel::callersText(const FunctionCost& cost) const
     return parts.join(QStringLiteral(", "));
 }
 
+QVariant TopFunctionsModel::offCpuAmount(std::uint64_t count, int role) const
+{
+    // An off-CPU snapshot counts microseconds: shown in ms, sorted as counts.
+    if (role == SortRole || !m_snapshot->offCpu)
+        return quint64(count);
+    return tr("%1 ms").arg(double(count) / 1000.0, 0, 'f', 1);
+}
+
 QVariant TopFunctionsModel::data(const QModelIndex& index, int role) const
 {
     if (!index.isValid() || index.row() >= rowCount() || index.column() >= ColumnCount)
@@ -78,10 +89,10 @@ QVariant TopFunctionsModel::data(const QModelIndex& index, int role) const
         return {};
     switch (index.column()) {
     case Function: return f.inlined ? f.name + tr(" (inlined)") : f.name;
-    case Self: return quint64(cost.self);
+    case Self: return offCpuAmount(cost.self, role);
     case SelfPercent:
         return role == SortRole ? QVariant(double(cost.self) / all) : QVariant(QStringLiteral("%1%").arg(100.0 * double(cost.self) / all, 0, 'f', 1));
-    case Total: return quint64(cost.total);
+    case Total: return offCpuAmount(cost.total, role);
     case TotalPercent:
         return role == SortRole ? QVariant(double(cost.total) / all) : QVariant(QStringLiteral("%1%").arg(100.0 * double(cost.total) / all, 0, 'f', 1));
     case Callers: return callersText(cost);
@@ -97,9 +108,9 @@ QVariant TopFunctionsModel::headerData(int section, Qt::Orientation orientation,
         return {};
     switch (section) {
     case Function: return tr("Function");
-    case Self: return tr("Self");
+    case Self: return m_snapshot && m_snapshot->offCpu ? tr("Self off CPU") : tr("Self");
     case SelfPercent: return tr("Self %");
-    case Total: return tr("Total");
+    case Total: return m_snapshot && m_snapshot->offCpu ? tr("Total off CPU") : tr("Total");
     case TotalPercent: return tr("Total %");
     case Callers: return tr("Called from");
     case Module: return tr("Module");
