@@ -20,6 +20,7 @@
 #include <QAbstractItemModelTester>
 #include <QComboBox>
 #include <QCoreApplication>
+#include <QHeaderView>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -89,7 +90,7 @@ struct FakeProfile
                 return off ? processOffCpu : process;
             if (off)
                 return offCpu;
-            return query.instances == InstanceFilter::Slow ? slow
+            return query.instances == InstanceFilter::Slow   ? slow
                 : query.instances == InstanceFilter::Typical ? typical
                                                              : all;
         };
@@ -197,14 +198,21 @@ void TestOperationProfilePanel::scopeAsksTheMatchingQuery_data()
     QTest::addColumn<int>("instances");
     QTest::addColumn<bool>("offCpu");
     QTest::addColumn<quint64>("rootTotal");
-    QTest::newRow("whole process") << int(ProfilePanel::Scope::Process) << QString() << int(InstanceFilter::All) << false << 100ull;
-    QTest::newRow("all instances") << int(ProfilePanel::Scope::OperationAll) << s("http.GET /users") << int(InstanceFilter::All) << false << 100ull;
-    QTest::newRow("slow instances") << int(ProfilePanel::Scope::OperationSlow) << s("http.GET /users") << int(InstanceFilter::Slow) << false << 30ull;
-    QTest::newRow("typical instances") << int(ProfilePanel::Scope::OperationTypical) << s("http.GET /users") << int(InstanceFilter::Typical) << false << 70ull;
+    QTest::newRow("whole process") << int(ProfilePanel::Scope::Process) << QString() << int(InstanceFilter::All)
+                                   << false << 100ull;
+    QTest::newRow("all instances") << int(ProfilePanel::Scope::OperationAll) << s("http.GET /users")
+                                   << int(InstanceFilter::All) << false << 100ull;
+    QTest::newRow("slow instances") << int(ProfilePanel::Scope::OperationSlow) << s("http.GET /users")
+                                    << int(InstanceFilter::Slow) << false << 30ull;
+    QTest::newRow("typical instances") << int(ProfilePanel::Scope::OperationTypical) << s("http.GET /users")
+                                       << int(InstanceFilter::Typical) << false << 70ull;
     // The differential asks for the slow instances last... and the typical ones: checked below.
-    QTest::newRow("slow vs typical") << int(ProfilePanel::Scope::OperationDiff) << s("http.GET /users") << int(InstanceFilter::Typical) << false << 30ull;
-    QTest::newRow("operation off CPU") << int(ProfilePanel::Scope::OperationOffCpu) << s("http.GET /users") << int(InstanceFilter::All) << true << 7500ull;
-    QTest::newRow("process off CPU") << int(ProfilePanel::Scope::ProcessOffCpu) << QString() << int(InstanceFilter::All) << true << 0ull;
+    QTest::newRow("slow vs typical") << int(ProfilePanel::Scope::OperationDiff) << s("http.GET /users")
+                                     << int(InstanceFilter::Typical) << false << 30ull;
+    QTest::newRow("operation off CPU") << int(ProfilePanel::Scope::OperationOffCpu) << s("http.GET /users")
+                                       << int(InstanceFilter::All) << true << 7500ull;
+    QTest::newRow("process off CPU") << int(ProfilePanel::Scope::ProcessOffCpu) << QString() << int(InstanceFilter::All)
+                                     << true << 0ull;
 }
 
 void TestOperationProfilePanel::scopeAsksTheMatchingQuery()
@@ -237,9 +245,11 @@ void TestOperationProfilePanel::scopeAsksTheMatchingQuery()
     QCOMPARE(panel.snapshot()->totalSamples(), rootTotal);
     if (offCpu) {
         // Microseconds, said as time off CPU, never as samples.
-        QVERIFY2(panel.statusText().contains(s("%1 ms off CPU in this view").arg(double(rootTotal) / 1000.0, 0, 'f', 1)),
+        QVERIFY2(
+            panel.statusText().contains(s("%1 ms off CPU in this view").arg(double(rootTotal) / 1000.0, 0, 'f', 1)),
             qPrintable(panel.statusText()));
-        QCOMPARE(panel.topFunctions()->headerData(TopFunctionsModel::Self, Qt::Horizontal).toString(), s("Self off CPU"));
+        QCOMPARE(
+            panel.topFunctions()->headerData(TopFunctionsModel::Self, Qt::Horizontal).toString(), s("Self off CPU"));
         if (rootTotal) {
             QCOMPARE(panel.topFunctions()->index(0, TopFunctionsModel::Self).data().toString(), s("7.5 ms"));
             QVERIFY(panel.flameGraph()->toolTipFor(0).contains(s("7.5 ms off CPU")));
@@ -247,7 +257,8 @@ void TestOperationProfilePanel::scopeAsksTheMatchingQuery()
             QVERIFY2(panel.statusText().contains(s("no off-CPU time recorded")), qPrintable(panel.statusText()));
         }
     } else {
-        QVERIFY2(panel.statusText().contains(s("%1 samples in this view").arg(rootTotal)), qPrintable(panel.statusText()));
+        QVERIFY2(
+            panel.statusText().contains(s("%1 samples in this view").arg(rootTotal)), qPrintable(panel.statusText()));
     }
     const bool diff = ProfilePanel::Scope(scope) == ProfilePanel::Scope::OperationDiff;
     QCOMPARE(panel.flameGraph()->isDifferential(), diff);
@@ -352,7 +363,8 @@ void TestOperationProfilePanel::notTracedProcess()
     QSignalSpy refreshed(&panel, &ProfilePanel::refreshed);
     panel.setProcess(42, s("app"));
     QVERIFY(refreshed.wait(10000));
-    QVERIFY2(panel.statusText().contains(s("operations: not traced (not a perfdash client")), qPrintable(panel.statusText()));
+    QVERIFY2(panel.statusText().contains(s("operations: not traced (not a perfdash client")),
+        qPrintable(panel.statusText()));
 }
 
 void TestOperationProfilePanel::operationsModelCpuColumn()
@@ -465,7 +477,8 @@ void TestOperationProfilePanel::windowOffersTheChartedOperation()
     QVERIFY(window.profilePanel()->scopeBox()->findText(s("http.GET /users: slow vs typical")) >= 0);
     window.selectOperation(key, s("cheap"));
     QTRY_COMPARE_WITH_TIMEOUT(window.profilePanel()->operation(), s("cheap"), 10000);
-    // Not profiled: the CPU column is empty.
+    // Not profiled: the CPU column is empty, and hidden until some operation has a value.
+    QVERIFY(window.operationView()->horizontalHeader()->isSectionHidden(OperationsModel::Cpu));
     const int row = window.operationsModel()->rowOf(key, s("cheap"));
     QVERIFY(row >= 0);
     QCOMPARE(window.operationsModel()->index(row, OperationsModel::Cpu).data().toString(), QString());

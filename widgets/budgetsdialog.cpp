@@ -17,19 +17,19 @@
 namespace perfdash {
 
 namespace {
-    enum BudgetColumn { Pattern, Percentile, Limit, Window, BudgetColumns };
-    enum SlowColumn { SlowPattern, SlowDuration, SlowColumns };
+enum BudgetColumn { Pattern, Percentile, Limit, Window, BudgetColumns };
+enum SlowColumn { SlowPattern, SlowDuration, SlowColumns };
 
-    QDoubleSpinBox* millisecondsBox(double value, QWidget* parent)
-    {
-        auto* box = new QDoubleSpinBox(parent);
-        box->setRange(0, 3'600'000);
-        box->setDecimals(3);
-        box->setSuffix(QStringLiteral(" ms"));
-        box->setSpecialValueText(QObject::tr("off"));
-        box->setValue(value);
-        return box;
-    }
+QDoubleSpinBox* millisecondsBox(double value, QWidget* parent)
+{
+    auto* box = new QDoubleSpinBox(parent);
+    box->setRange(0, 3'600'000);
+    box->setDecimals(3);
+    box->setSuffix(QStringLiteral(" ms"));
+    box->setSpecialValueText(QObject::tr("off"));
+    box->setValue(value);
+    return box;
+}
 } // namespace
 
 BudgetsDialog::BudgetsDialog(const QList<Budget>& budgets, const Thresholds& thresholds, QWidget* parent)
@@ -64,7 +64,9 @@ BudgetsDialog::BudgetsDialog(const QList<Budget>& budgets, const Thresholds& thr
     slowButtons->addWidget(removeSlow);
     slowButtons->addStretch();
     layout->addLayout(slowButtons);
-    connect(addSlow, &QPushButton::clicked, this, [this] { addSlowRule(SlowRule { QStringLiteral("*"), 50'000'000 }); });
+    connect(addSlow, &QPushButton::clicked, this, [this] {
+        addSlowRule(SlowRule { QStringLiteral("*"), 50'000'000 });
+    });
     connect(removeSlow, &QPushButton::clicked, this, [this] {
         if (m_slowRules->currentRow() >= 0)
             m_slowRules->removeRow(m_slowRules->currentRow());
@@ -90,8 +92,9 @@ BudgetsDialog::BudgetsDialog(const QList<Budget>& budgets, const Thresholds& thr
     rowButtons->addWidget(remove);
     rowButtons->addStretch();
     layout->addLayout(rowButtons);
-    connect(add, &QPushButton::clicked, this,
-        [this] { addBudget(Budget { QStringLiteral("*"), 95.0, 100'000'000, StatsWindow::last(60) }); });
+    connect(add, &QPushButton::clicked, this, [this] {
+        addBudget(Budget { QStringLiteral("*"), 95.0, 100'000'000, StatsWindow::last(60) });
+    });
     connect(remove, &QPushButton::clicked, this, [this] {
         if (m_table->currentRow() >= 0)
             m_table->removeRow(m_table->currentRow());
@@ -131,8 +134,10 @@ QList<Budget> BudgetsDialog::budgets() const
         const QString pattern = m_table->item(row, Pattern) ? m_table->item(row, Pattern)->text().trimmed() : QString();
         if (pattern.isEmpty())
             continue;
-        const auto value = [&](int column) { return static_cast<QDoubleSpinBox*>(m_table->cellWidget(row, column))->value(); };
-        out.append(Budget { pattern, value(Percentile), quint64(value(Limit) * 1e6), StatsWindow::last(int(value(Window))) });
+        const auto value
+            = [&](int column) { return static_cast<QDoubleSpinBox*>(m_table->cellWidget(row, column))->value(); };
+        out.append(
+            Budget { pattern, value(Percentile), quint64(value(Limit) * 1e6), StatsWindow::last(int(value(Window))) });
     }
     return out;
 }

@@ -60,7 +60,8 @@ void FlameGraphWidget::setEmptyText(const QString& text)
     update();
 }
 
-void FlameGraphWidget::setDifferential(ProfileSnapshotPtr profile, ProfileSnapshotPtr baseline, std::vector<double> shareDelta)
+void FlameGraphWidget::setDifferential(
+    ProfileSnapshotPtr profile, ProfileSnapshotPtr baseline, std::vector<double> shareDelta)
 {
     m_baseline = std::move(baseline);
     m_delta = std::move(shareDelta);
@@ -89,7 +90,8 @@ QColor FlameGraphWidget::frameColor(std::uint32_t node) const
         const int fade = int(std::lround(255 - 190 * t));
         return d > 0 ? QColor(255, fade, fade) : QColor(fade, fade, 255);
     }
-    const QString& name = node == 0 ? m_snapshot->process : m_snapshot->functions[m_snapshot->nodes[node].function].name;
+    const QString& name
+        = node == 0 ? m_snapshot->process : m_snapshot->functions[m_snapshot->nodes[node].function].name;
     // Warm colours from the name: the same function has the same colour in every snapshot.
     const uint hash = qHash(name);
     return QColor::fromHsv(int(hash % 50), 120 + int(hash / 50 % 80), 230);
@@ -166,7 +168,8 @@ void FlameGraphWidget::layout()
         const double y = height() - double(depth + 1) * kRowHeight;
         m_boxes.push_back({ QRectF(0, y, width(), kRowHeight - 1), ancestors[depth], matches(ancestors[depth]) });
     }
-    struct Item {
+    struct Item
+    {
         std::uint32_t node;
         double x;
         int depth;
@@ -240,7 +243,8 @@ QString FlameGraphWidget::toolTipFor(std::uint32_t node) const
     const CallNode& n = m_snapshot->nodes[node];
     const double all = double(std::max<std::uint64_t>(1, m_snapshot->totalSamples()));
     const ProfileFunction* f = node == 0 ? nullptr : &m_snapshot->functions[n.function];
-    QString text = f ? f->name.toHtmlEscaped() : tr("%1 (pid %2)").arg(m_snapshot->process).arg(m_snapshot->pid).toHtmlEscaped();
+    QString text
+        = f ? f->name.toHtmlEscaped() : tr("%1 (pid %2)").arg(m_snapshot->process).arg(m_snapshot->pid).toHtmlEscaped();
     text = QStringLiteral("<b>%1</b>").arg(text);
     if (f && !f->module.isEmpty())
         text += QStringLiteral("<br>") + tr("in %1").arg(f->module.toHtmlEscaped());
@@ -250,10 +254,13 @@ QString FlameGraphWidget::toolTipFor(std::uint32_t node) const
         text += QStringLiteral("<br>") + tr("(inlined)");
     // An off-CPU profile counts microseconds off CPU, not samples.
     const auto amount = [&](std::uint64_t count) {
-        return m_snapshot->offCpu ? tr("%1 ms off CPU").arg(double(count) / 1000.0, 0, 'f', 1) : tr("%1 samples").arg(count);
+        return m_snapshot->offCpu ? tr("%1 ms off CPU").arg(double(count) / 1000.0, 0, 'f', 1)
+                                  : tr("%1 samples").arg(count);
     };
-    text += QStringLiteral("<br>") + tr("total: %1 (%2%)").arg(amount(n.total)).arg(100.0 * double(n.total) / all, 0, 'f', 1);
-    text += QStringLiteral("<br>") + tr("self: %1 (%2%)").arg(amount(n.self)).arg(100.0 * double(n.self) / all, 0, 'f', 1);
+    text += QStringLiteral("<br>")
+        + tr("total: %1 (%2%)").arg(amount(n.total)).arg(100.0 * double(n.total) / all, 0, 'f', 1);
+    text += QStringLiteral("<br>")
+        + tr("self: %1 (%2%)").arg(amount(n.self)).arg(100.0 * double(n.self) / all, 0, 'f', 1);
     if (m_baseline) {
         const double share = double(n.total) / all;
         const double d = shareDelta(node);
@@ -295,8 +302,8 @@ void FlameGraphWidget::paintEvent(QPaintEvent*)
         if (box.rect.width() > 20) {
             painter.setPen(Qt::black);
             const QRectF text = box.rect.adjusted(3, 0, -3, 0);
-            painter.drawText(text, Qt::AlignVCenter | Qt::AlignLeft,
-                metrics.elidedText(name, Qt::ElideRight, int(text.width())));
+            painter.drawText(
+                text, Qt::AlignVCenter | Qt::AlignLeft, metrics.elidedText(name, Qt::ElideRight, int(text.width())));
         }
     }
 }
@@ -329,7 +336,8 @@ void FlameGraphWidget::mousePressEvent(QMouseEvent* event)
     if (node < 0)
         return;
     // The zoomed frame again, or one of its ancestors: zoom out to it.
-    zoomTo(node == qint64(m_zoomNode) && m_snapshot ? m_snapshot->nodes[std::uint32_t(node)].parent : std::uint32_t(node));
+    zoomTo(
+        node == qint64(m_zoomNode) && m_snapshot ? m_snapshot->nodes[std::uint32_t(node)].parent : std::uint32_t(node));
 }
 
 void FlameGraphWidget::keyPressEvent(QKeyEvent* event)

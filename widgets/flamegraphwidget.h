@@ -72,7 +72,8 @@ protected:
     void leaveEvent(QEvent* event) override;
 
 private:
-    struct Box {
+    struct Box
+    {
         QRectF rect;
         std::uint32_t node;
         bool matched;

@@ -21,7 +21,25 @@ class OperationsModel : public RowsModel
 {
     Q_OBJECT
 public:
-    enum Column { Process, Operation, TotalTime, Count, Errors, ErrorRate, Min, Mean, P50, P90, P95, P99, P999, Max, Slow, Cpu, ColumnCount };
+    enum Column {
+        Process,
+        Operation,
+        TotalTime,
+        Count,
+        Errors,
+        ErrorRate,
+        Min,
+        Mean,
+        P50,
+        P90,
+        P95,
+        P99,
+        P999,
+        Max,
+        Slow,
+        Cpu,
+        ColumnCount
+    };
     static constexpr int ProcessKeyRole = Qt::UserRole;
     static constexpr int SortRole = Qt::UserRole + 1;
     static constexpr int OperationRole = Qt::UserRole + 2;
@@ -35,6 +53,8 @@ public:
     void setCpuSource(CpuSource source);
     /// The CPU of @p row's operation as of the last setRows(); null when unknown.
     const OperationCpu* cpuAt(int row) const;
+    /// Some row has an on-CPU share (a process is profiled and its operations traced).
+    bool hasCpu() const;
 
     void setRows(const QList<OperationRow>& rows);
     const OperationRow* rowAt(int row) const;

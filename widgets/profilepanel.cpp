@@ -72,13 +72,13 @@ ProfilePanel::ProfilePanel(QWidget* parent)
 
     m_scopeBox->setToolTip(tr("What the flame graph counts: the whole process, or the instances of the operation "
                               "selected in the Operations table (all, slow, typical, slow against typical, off CPU)"));
-    m_scopeBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    // Operation names are long: the box does not widen the tab (and squeeze the tables beside it).
+    m_scopeBox->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_scopeBox->setMinimumContentsLength(16);
     updateScopes();
 
     auto* controls = new QHBoxLayout;
     controls->addWidget(m_start);
-    controls->addWidget(new QLabel(tr("Scope"), this));
-    controls->addWidget(m_scopeBox);
     controls->addWidget(m_range);
     controls->addWidget(m_threads);
     controls->addWidget(m_search, 1);
@@ -124,6 +124,12 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(controls);
+    // A row of its own: the scope names an operation, and the row above is full.
+    auto* scopeRow = new QHBoxLayout;
+    scopeRow->addWidget(new QLabel(tr("Scope"), this));
+    scopeRow->addWidget(m_scopeBox, 1);
+    scopeRow->addStretch(1);
+    layout->addLayout(scopeRow);
     layout->addWidget(m_status);
     layout->addWidget(splitter, 1);
 
@@ -251,8 +257,8 @@ ProfileQuery ProfilePanel::queryFor(Scope scope) const
     ProfileQuery query = m_query;
     query.operation = isOperationScope(scope) ? m_operation : QString();
     query.instances = scope == Scope::OperationSlow || scope == Scope::OperationDiff ? InstanceFilter::Slow
-        : scope == Scope::OperationTypical                                          ? InstanceFilter::Typical
-                                                                                    : InstanceFilter::All;
+        : scope == Scope::OperationTypical                                           ? InstanceFilter::Typical
+                                                                                     : InstanceFilter::All;
     return query;
 }
 
@@ -437,9 +443,8 @@ QString ProfilePanel::statusText() const
               .arg(s.exited ? tr(", exited") : QString())
               .arg(s.samples)
               .arg(s.frequencyHz)
-              .arg(m_snapshot->offCpu
-                      ? tr("%1 ms off CPU").arg(double(m_snapshot->totalSamples()) / 1000.0, 0, 'f', 1)
-                      : tr("%1 samples").arg(m_snapshot->totalSamples()))
+              .arg(m_snapshot->offCpu ? tr("%1 ms off CPU").arg(double(m_snapshot->totalSamples()) / 1000.0, 0, 'f', 1)
+                                      : tr("%1 samples").arg(m_snapshot->totalSamples()))
               .arg(100 * s.cfiStacks / stacks)
               .arg(100 * s.framePointerStacks / stacks);
     if (s.lost || s.throttled || s.unknownFrames || s.truncatedStacks)

@@ -52,7 +52,9 @@ QString TopFunctionsModel::callersText(const FunctionCost& cost) const
     for (std::size_t i = 0; i < cost.callers.size() && i < 3; ++i) {
         const auto& [caller, samples] = cost.callers[i];
         const QString name = caller == std::uint32_t(-1) ? tr("[root]") : m_snapshot->functions[caller].name;
-        parts.append(QStringLiteral("%1 (%2%)").arg(name).arg(100.0 * double(samples) / double(std::max<std::uint64_t>(1, cost.total)), 0, 'f', 0));
+        parts.append(QStringLiteral("%1 (%2%)")
+                         .arg(name)
+                         .arg(100.0 * double(samples) / double(std::max<std::uint64_t>(1, cost.total)), 0, 'f', 0));
     }
     if (cost.callers.size() > 3)
         parts.append(tr("+%1 more").arg(cost.callers.size() - 3));
@@ -75,11 +77,14 @@ QVariant TopFunctionsModel::data(const QModelIndex& index, int role) const
     const ProfileFunction& f = m_snapshot->functions[cost.function];
     const double all = double(std::max<std::uint64_t>(1, m_snapshot->totalSamples()));
     if (role == Qt::TextAlignmentRole)
-        return index.column() >= Self && index.column() <= TotalPercent ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant();
+        return index.column() >= Self && index.column() <= TotalPercent ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
+                                                                        : QVariant();
     if (role == Qt::ToolTipRole && index.column() == Callers) {
         QStringList lines;
         for (const auto& [caller, samples] : cost.callers)
-            lines.append(QStringLiteral("%1: %2").arg(caller == std::uint32_t(-1) ? tr("[root]") : m_snapshot->functions[caller].name).arg(samples));
+            lines.append(QStringLiteral("%1: %2")
+                             .arg(caller == std::uint32_t(-1) ? tr("[root]") : m_snapshot->functions[caller].name)
+                             .arg(samples));
         return lines.join(QLatin1Char('\n'));
     }
     if (role == Qt::ToolTipRole
@@ -88,17 +93,26 @@ QVariant TopFunctionsModel::data(const QModelIndex& index, int role) const
     if (role != Qt::DisplayRole && role != SortRole)
         return {};
     switch (index.column()) {
-    case Function: return f.inlined ? f.name + tr(" (inlined)") : f.name;
-    case Self: return offCpuAmount(cost.self, role);
+    case Function:
+        return f.inlined ? f.name + tr(" (inlined)") : f.name;
+    case Self:
+        return offCpuAmount(cost.self, role);
     case SelfPercent:
-        return role == SortRole ? QVariant(double(cost.self) / all) : QVariant(QStringLiteral("%1%").arg(100.0 * double(cost.self) / all, 0, 'f', 1));
-    case Total: return offCpuAmount(cost.total, role);
+        return role == SortRole ? QVariant(double(cost.self) / all)
+                                : QVariant(QStringLiteral("%1%").arg(100.0 * double(cost.self) / all, 0, 'f', 1));
+    case Total:
+        return offCpuAmount(cost.total, role);
     case TotalPercent:
-        return role == SortRole ? QVariant(double(cost.total) / all) : QVariant(QStringLiteral("%1%").arg(100.0 * double(cost.total) / all, 0, 'f', 1));
-    case Callers: return callersText(cost);
-    case Module: return f.module;
-    case Location: return f.location;
-    default: return {};
+        return role == SortRole ? QVariant(double(cost.total) / all)
+                                : QVariant(QStringLiteral("%1%").arg(100.0 * double(cost.total) / all, 0, 'f', 1));
+    case Callers:
+        return callersText(cost);
+    case Module:
+        return f.module;
+    case Location:
+        return f.location;
+    default:
+        return {};
     }
 }
 
@@ -107,15 +121,24 @@ QVariant TopFunctionsModel::headerData(int section, Qt::Orientation orientation,
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {
-    case Function: return tr("Function");
-    case Self: return m_snapshot && m_snapshot->offCpu ? tr("Self off CPU") : tr("Self");
-    case SelfPercent: return tr("Self %");
-    case Total: return m_snapshot && m_snapshot->offCpu ? tr("Total off CPU") : tr("Total");
-    case TotalPercent: return tr("Total %");
-    case Callers: return tr("Called from");
-    case Module: return tr("Module");
-    case Location: return tr("Location");
-    default: return {};
+    case Function:
+        return tr("Function");
+    case Self:
+        return m_snapshot && m_snapshot->offCpu ? tr("Self off CPU") : tr("Self");
+    case SelfPercent:
+        return tr("Self %");
+    case Total:
+        return m_snapshot && m_snapshot->offCpu ? tr("Total off CPU") : tr("Total");
+    case TotalPercent:
+        return tr("Total %");
+    case Callers:
+        return tr("Called from");
+    case Module:
+        return tr("Module");
+    case Location:
+        return tr("Location");
+    default:
+        return {};
     }
 }
 
