@@ -443,7 +443,7 @@ int main(int argc, char** argv)
         live = std::make_unique<MetricsStore>();
         live->setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
         live->setBudgets(loadBudgets() + commandLineBudgets); // the window's own, and these; headless too
-        live->setSlowRules(slowRules);
+        live->setSlowRules(mergeSlowRules(loadSlowRules(), slowRules)); // the window's own, under these
     }
     MetricsStore& store = live ? *live : *opened.store;
     IngestServer server(&store);

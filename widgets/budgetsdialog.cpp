@@ -11,21 +11,25 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
+#include <cmath>
+
 namespace perfdash {
 
 namespace {
-    enum BudgetColumn { Pattern, Percentile, Limit, Window, BudgetColumns };
+enum BudgetColumn { Pattern, Percentile, Limit, Window, BudgetColumns };
+enum SlowColumn { SlowPattern, SlowDuration, SlowColumns };
 
-    QDoubleSpinBox* millisecondsBox(double value, QWidget* parent)
-    {
-        auto* box = new QDoubleSpinBox(parent);
-        box->setRange(0, 3'600'000);
-        box->setDecimals(3);
-        box->setSuffix(QStringLiteral(" ms"));
-        box->setSpecialValueText(QObject::tr("off"));
-        box->setValue(value);
-        return box;
-    }
+QDoubleSpinBox* millisecondsBox(double value, QWidget* parent)
+{
+    auto* box = new QDoubleSpinBox(parent);
+    box->setRange(0, 3'600'000);
+    box->setDecimals(3);
+    box->setSuffix(QStringLiteral(" ms"));
+    box->setSpecialValueText(QObject::tr("off"));
+    box->setValue(value);
+    return box;
+}
 } // namespace
 
 BudgetsDialog::BudgetsDialog(const QList<Budget>& budgets, const Thresholds& thresholds, QWidget* parent)
@@ -39,6 +43,34 @@ BudgetsDialog::BudgetsDialog(const QList<Budget>& budgets, const Thresholds& thr
     form->addRow(tr("Slow operation at or over"), m_slow);
     form->addRow(tr("Very slow operation at or over"), m_verySlow);
     layout->addLayout(form);
+
+    // Per-operation slow thresholds: an instance at or over its operation's is slow (alerts,
+    // slow count, the profile of its slow instances against its typical ones).
+    auto* slowExplanation = new QLabel(tr("Slow threshold per operation (pattern with '*' and '?' wildcards; the "
+                                          "exact name, else the longest matching pattern, else the default above):"),
+        this);
+    slowExplanation->setWordWrap(true);
+    layout->addWidget(slowExplanation);
+    m_slowRules = new QTableWidget(0, SlowColumns, this);
+    m_slowRules->setHorizontalHeaderLabels({ tr("Operation pattern"), tr("Slow at or over") });
+    m_slowRules->horizontalHeader()->setSectionResizeMode(SlowPattern, QHeaderView::Stretch);
+    m_slowRules->verticalHeader()->hide();
+    m_slowRules->setMinimumHeight(90);
+    layout->addWidget(m_slowRules);
+    auto* slowButtons = new QHBoxLayout;
+    auto* addSlow = new QPushButton(tr("Add slow threshold"), this);
+    auto* removeSlow = new QPushButton(tr("Remove"), this);
+    slowButtons->addWidget(addSlow);
+    slowButtons->addWidget(removeSlow);
+    slowButtons->addStretch();
+    layout->addLayout(slowButtons);
+    connect(addSlow, &QPushButton::clicked, this, [this] {
+        addSlowRule(SlowRule { QStringLiteral("*"), 50'000'000 });
+    });
+    connect(removeSlow, &QPushButton::clicked, this, [this] {
+        if (m_slowRules->currentRow() >= 0)
+            m_slowRules->removeRow(m_slowRules->currentRow());
+    });
 
     auto* explanation = new QLabel(tr("A budget holds every operation matching the pattern ('*' and '?' wildcards) "
                                       "to a percentile over a sliding window."),
@@ -60,8 +92,9 @@ BudgetsDialog::BudgetsDialog(const QList<Budget>& budgets, const Thresholds& thr
     rowButtons->addWidget(remove);
     rowButtons->addStretch();
     layout->addLayout(rowButtons);
-    connect(add, &QPushButton::clicked, this,
-        [this] { addBudget(Budget { QStringLiteral("*"), 95.0, 100'000'000, StatsWindow::last(60) }); });
+    connect(add, &QPushButton::clicked, this, [this] {
+        addBudget(Budget { QStringLiteral("*"), 95.0, 100'000'000, StatsWindow::last(60) });
+    });
     connect(remove, &QPushButton::clicked, this, [this] {
         if (m_table->currentRow() >= 0)
             m_table->removeRow(m_table->currentRow());
@@ -71,7 +104,7 @@ BudgetsDialog::BudgetsDialog(const QList<Budget>& budgets, const Thresholds& thr
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     layout->addWidget(buttons);
-    resize(620, 420);
+    resize(620, 560);
 }
 
 void BudgetsDialog::addBudget(const Budget& budget)
@@ -101,8 +134,39 @@ QList<Budget> BudgetsDialog::budgets() const
         const QString pattern = m_table->item(row, Pattern) ? m_table->item(row, Pattern)->text().trimmed() : QString();
         if (pattern.isEmpty())
             continue;
-        const auto value = [&](int column) { return static_cast<QDoubleSpinBox*>(m_table->cellWidget(row, column))->value(); };
-        out.append(Budget { pattern, value(Percentile), quint64(value(Limit) * 1e6), StatsWindow::last(int(value(Window))) });
+        const auto value
+            = [&](int column) { return static_cast<QDoubleSpinBox*>(m_table->cellWidget(row, column))->value(); };
+        out.append(
+            Budget { pattern, value(Percentile), quint64(value(Limit) * 1e6), StatsWindow::last(int(value(Window))) });
+    }
+    return out;
+}
+
+void BudgetsDialog::setSlowRules(const QList<SlowRule>& rules)
+{
+    m_slowRules->setRowCount(0);
+    for (const SlowRule& rule : rules)
+        addSlowRule(rule);
+}
+
+void BudgetsDialog::addSlowRule(const SlowRule& rule)
+{
+    const int row = m_slowRules->rowCount();
+    m_slowRules->insertRow(row);
+    m_slowRules->setItem(row, SlowPattern, new QTableWidgetItem(rule.pattern));
+    m_slowRules->setCellWidget(row, SlowDuration, millisecondsBox(double(rule.slowNs) / 1e6, m_slowRules));
+}
+
+QList<SlowRule> BudgetsDialog::slowRules() const
+{
+    QList<SlowRule> out;
+    for (int row = 0; row < m_slowRules->rowCount(); ++row) {
+        const QTableWidgetItem* item = m_slowRules->item(row, SlowPattern);
+        const QString pattern = item ? item->text().trimmed() : QString();
+        const auto* box = static_cast<QDoubleSpinBox*>(m_slowRules->cellWidget(row, SlowDuration));
+        const quint64 ns = box ? quint64(std::llround(box->value() * 1e6)) : 0;
+        if (!pattern.isEmpty() && ns > 0) // "off": no rule
+            out.append(SlowRule { pattern, ns });
     }
     return out;
 }
@@ -154,6 +218,49 @@ void saveThresholds(const Thresholds& thresholds)
     QSettings settings;
     settings.setValue(QStringLiteral("thresholds/slowNs"), thresholds.slowNs);
     settings.setValue(QStringLiteral("thresholds/verySlowNs"), thresholds.verySlowNs);
+}
+
+} // namespace perfdash
+
+namespace perfdash {
+
+QList<SlowRule> loadSlowRules()
+{
+    QSettings settings;
+    QList<SlowRule> out;
+    const int n = settings.beginReadArray(QStringLiteral("slowRules"));
+    for (int i = 0; i < n; ++i) {
+        settings.setArrayIndex(i);
+        SlowRule rule { settings.value(QStringLiteral("pattern")).toString().trimmed(),
+            settings.value(QStringLiteral("slowNs")).toULongLong() };
+        if (!rule.pattern.isEmpty() && rule.slowNs > 0)
+            out.append(rule);
+    }
+    settings.endArray();
+    return out;
+}
+
+void saveSlowRules(const QList<SlowRule>& rules)
+{
+    QSettings settings;
+    settings.remove(QStringLiteral("slowRules")); // fewer rows than before: none of the old stays
+    settings.beginWriteArray(QStringLiteral("slowRules"), int(rules.size()));
+    for (int i = 0; i < rules.size(); ++i) {
+        settings.setArrayIndex(i);
+        settings.setValue(QStringLiteral("pattern"), rules[i].pattern);
+        settings.setValue(QStringLiteral("slowNs"), rules[i].slowNs);
+    }
+    settings.endArray();
+}
+
+QList<SlowRule> mergeSlowRules(const QList<SlowRule>& saved, const QList<SlowRule>& current)
+{
+    QList<SlowRule> out = current;
+    for (const SlowRule& rule : saved) {
+        if (std::none_of(out.begin(), out.end(), [&](const SlowRule& r) { return r.pattern == rule.pattern; }))
+            out.append(rule);
+    }
+    return out;
 }
 
 } // namespace perfdash

@@ -7,6 +7,7 @@
 #include <QToolTip>
 
 #include <algorithm>
+#include <cmath>
 
 namespace perfdash {
 
@@ -18,7 +19,93 @@ FlameGraphWidget::FlameGraphWidget(QWidget* parent)
     setMinimumHeight(120);
 }
 
+std::vector<double> differentialShares(const ProfileSnapshot& profile, const ProfileSnapshot& baseline)
+{
+    std::vector<double> delta(profile.nodes.size(), 0.0);
+    if (profile.nodes.empty())
+        return delta;
+    const double total = double(std::max<std::uint64_t>(1, profile.totalSamples()));
+    const double baseTotal = double(std::max<std::uint64_t>(1, baseline.totalSamples()));
+    const auto name = [](const ProfileSnapshot& s, std::uint32_t node) -> const QString& {
+        return s.functions[s.nodes[node].function].name;
+    };
+    constexpr std::uint32_t none = std::uint32_t(-1);
+    // Both trees walked together from their roots: a frame's twin is the baseline's child of its
+    // parent's twin with the same name (function ids are per snapshot, names are not).
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> todo { { 0, baseline.nodes.empty() ? none : 0 } };
+    while (!todo.empty()) {
+        const auto [node, twin] = todo.back();
+        todo.pop_back();
+        const double base = twin == none ? 0.0 : double(baseline.nodes[twin].total) / baseTotal;
+        delta[node] = node == 0 ? 0.0 : double(profile.nodes[node].total) / total - base;
+        for (std::uint32_t child : profile.nodes[node].children) {
+            std::uint32_t match = none;
+            if (twin != none) {
+                for (std::uint32_t candidate : baseline.nodes[twin].children) {
+                    if (name(baseline, candidate) == name(profile, child)) {
+                        match = candidate;
+                        break;
+                    }
+                }
+            }
+            todo.push_back({ child, match });
+        }
+    }
+    return delta;
+}
+
+void FlameGraphWidget::setEmptyText(const QString& text)
+{
+    m_emptyText = text;
+    update();
+}
+
+void FlameGraphWidget::setDifferential(
+    ProfileSnapshotPtr profile, ProfileSnapshotPtr baseline, std::vector<double> shareDelta)
+{
+    m_baseline = std::move(baseline);
+    m_delta = std::move(shareDelta);
+    if (!profile || m_delta.size() != profile->nodes.size())
+        m_delta.assign(profile ? profile->nodes.size() : 0, 0.0);
+    m_maxDelta = 0;
+    for (double d : m_delta)
+        m_maxDelta = std::max(m_maxDelta, std::abs(d));
+    setSnapshotKeepingBaseline(std::move(profile));
+}
+
+double FlameGraphWidget::shareDelta(std::uint32_t node) const
+{
+    return node < m_delta.size() ? m_delta[node] : 0.0;
+}
+
+QColor FlameGraphWidget::frameColor(std::uint32_t node) const
+{
+    if (!m_snapshot || node >= m_snapshot->nodes.size())
+        return {};
+    if (m_baseline) {
+        // White when unchanged, deeper red (gain) or blue (loss) with the size of the change,
+        // relative to the largest one in the graph; a change under 0.1 point stays white.
+        const double d = shareDelta(node);
+        const double t = std::abs(d) < 0.001 || m_maxDelta <= 0 ? 0.0 : std::clamp(std::abs(d) / m_maxDelta, 0.15, 1.0);
+        const int fade = int(std::lround(255 - 190 * t));
+        return d > 0 ? QColor(255, fade, fade) : QColor(fade, fade, 255);
+    }
+    const QString& name
+        = node == 0 ? m_snapshot->process : m_snapshot->functions[m_snapshot->nodes[node].function].name;
+    // Warm colours from the name: the same function has the same colour in every snapshot.
+    const uint hash = qHash(name);
+    return QColor::fromHsv(int(hash % 50), 120 + int(hash / 50 % 80), 230);
+}
+
 void FlameGraphWidget::setSnapshot(ProfileSnapshotPtr snapshot)
+{
+    m_baseline.reset();
+    m_delta.clear();
+    m_maxDelta = 0;
+    setSnapshotKeepingBaseline(std::move(snapshot));
+}
+
+void FlameGraphWidget::setSnapshotKeepingBaseline(ProfileSnapshotPtr snapshot)
 {
     m_snapshot = std::move(snapshot);
     // The zoom is a path of functions: find it again in the new tree, as deep as it still goes.
@@ -81,7 +168,8 @@ void FlameGraphWidget::layout()
         const double y = height() - double(depth + 1) * kRowHeight;
         m_boxes.push_back({ QRectF(0, y, width(), kRowHeight - 1), ancestors[depth], matches(ancestors[depth]) });
     }
-    struct Item {
+    struct Item
+    {
         std::uint32_t node;
         double x;
         int depth;
@@ -155,7 +243,8 @@ QString FlameGraphWidget::toolTipFor(std::uint32_t node) const
     const CallNode& n = m_snapshot->nodes[node];
     const double all = double(std::max<std::uint64_t>(1, m_snapshot->totalSamples()));
     const ProfileFunction* f = node == 0 ? nullptr : &m_snapshot->functions[n.function];
-    QString text = f ? f->name.toHtmlEscaped() : tr("%1 (pid %2)").arg(m_snapshot->process).arg(m_snapshot->pid).toHtmlEscaped();
+    QString text
+        = f ? f->name.toHtmlEscaped() : tr("%1 (pid %2)").arg(m_snapshot->process).arg(m_snapshot->pid).toHtmlEscaped();
     text = QStringLiteral("<b>%1</b>").arg(text);
     if (f && !f->module.isEmpty())
         text += QStringLiteral("<br>") + tr("in %1").arg(f->module.toHtmlEscaped());
@@ -163,8 +252,25 @@ QString FlameGraphWidget::toolTipFor(std::uint32_t node) const
         text += QStringLiteral("<br>") + f->location.toHtmlEscaped();
     if (f && f->inlined)
         text += QStringLiteral("<br>") + tr("(inlined)");
-    text += QStringLiteral("<br>") + tr("total: %1 samples (%2%)").arg(n.total).arg(100.0 * double(n.total) / all, 0, 'f', 1);
-    text += QStringLiteral("<br>") + tr("self: %1 samples (%2%)").arg(n.self).arg(100.0 * double(n.self) / all, 0, 'f', 1);
+    // An off-CPU profile counts microseconds off CPU, not samples.
+    const auto amount = [&](std::uint64_t count) {
+        return m_snapshot->offCpu ? tr("%1 ms off CPU").arg(double(count) / 1000.0, 0, 'f', 1)
+                                  : tr("%1 samples").arg(count);
+    };
+    text += QStringLiteral("<br>")
+        + tr("total: %1 (%2%)").arg(amount(n.total)).arg(100.0 * double(n.total) / all, 0, 'f', 1);
+    text += QStringLiteral("<br>")
+        + tr("self: %1 (%2%)").arg(amount(n.self)).arg(100.0 * double(n.self) / all, 0, 'f', 1);
+    if (m_baseline) {
+        const double share = double(n.total) / all;
+        const double d = shareDelta(node);
+        text += QStringLiteral("<br>")
+            + tr("share: %1% slow, %2% typical (%3%4 pts)")
+                  .arg(100.0 * share, 0, 'f', 1)
+                  .arg(100.0 * (share - d), 0, 'f', 1)
+                  .arg(d >= 0 ? QStringLiteral("+") : QString())
+                  .arg(100.0 * d, 0, 'f', 1);
+    }
     return text;
 }
 
@@ -174,16 +280,14 @@ void FlameGraphWidget::paintEvent(QPaintEvent*)
     painter.fillRect(rect(), palette().base());
     if (m_boxes.empty()) {
         painter.setPen(palette().color(QPalette::PlaceholderText));
-        painter.drawText(rect(), Qt::AlignCenter, tr("No samples in this range"));
+        painter.drawText(rect(), Qt::AlignCenter, m_emptyText.isEmpty() ? tr("No samples in this range") : m_emptyText);
         return;
     }
     const QFontMetrics metrics(font());
     for (const Box& box : m_boxes) {
         const CallNode& node = m_snapshot->nodes[box.node];
         const QString name = box.node == 0 ? m_snapshot->process : m_snapshot->functions[node.function].name;
-        // Warm colours from the name: the same function has the same colour in every snapshot.
-        const uint hash = qHash(name);
-        QColor color = QColor::fromHsv(int(hash % 50), 120 + int(hash / 50 % 80), 230);
+        QColor color = frameColor(box.node);
         if (!m_search.isEmpty())
             color = box.matched ? QColor(214, 70, 200) : color.lighter(130).toHsv();
         if (!m_search.isEmpty() && !box.matched)
@@ -191,11 +295,15 @@ void FlameGraphWidget::paintEvent(QPaintEvent*)
         if (qint64(box.node) == m_hovered)
             color = color.darker(115);
         painter.fillRect(box.rect, color);
+        if (m_baseline) { // unchanged frames are white: outline them
+            painter.setPen(QColor(0, 0, 0, 40));
+            painter.drawRect(box.rect.adjusted(0, 0, -0.5, 0));
+        }
         if (box.rect.width() > 20) {
             painter.setPen(Qt::black);
             const QRectF text = box.rect.adjusted(3, 0, -3, 0);
-            painter.drawText(text, Qt::AlignVCenter | Qt::AlignLeft,
-                metrics.elidedText(name, Qt::ElideRight, int(text.width())));
+            painter.drawText(
+                text, Qt::AlignVCenter | Qt::AlignLeft, metrics.elidedText(name, Qt::ElideRight, int(text.width())));
         }
     }
 }
@@ -228,7 +336,8 @@ void FlameGraphWidget::mousePressEvent(QMouseEvent* event)
     if (node < 0)
         return;
     // The zoomed frame again, or one of its ancestors: zoom out to it.
-    zoomTo(node == qint64(m_zoomNode) && m_snapshot ? m_snapshot->nodes[std::uint32_t(node)].parent : std::uint32_t(node));
+    zoomTo(
+        node == qint64(m_zoomNode) && m_snapshot ? m_snapshot->nodes[std::uint32_t(node)].parent : std::uint32_t(node));
 }
 
 void FlameGraphWidget::keyPressEvent(QKeyEvent* event)

@@ -20,6 +20,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDateTime>
+#include <QHeaderView>
 #include <QItemSelectionModel>
 #include <QProcess>
 #include <QTableView>
@@ -166,6 +167,10 @@ void MainWindow::apply(const SnapshotPtr& snapshot)
 
     m_processes->setProcesses(s.processes);
     m_operations->setRows(s.operations);
+    if (!m_cpuColumnShown && m_operations->hasCpu()) {
+        m_cpuColumnShown = true; // once: the user may hide it again from the header's menu
+        m_operationView->horizontalHeader()->setSectionHidden(OperationsModel::Cpu, false);
+    }
     m_operationColumns->fit();
     m_processColumns->fit();
     chartDefaultOperation(s);
@@ -192,6 +197,8 @@ void MainWindow::apply(const SnapshotPtr& snapshot)
         for (const ProcessInfo& p : s.processes)
             name = p.pid == shown ? p.name : name;
         m_profile->setProcess(shown, name);
+        // The charted operation of the shown process is offered as the profile's scope.
+        m_profile->setOperation(shown == chartedPid && !m_chartGroup ? m_chartOperation : QString());
     }
     updateRangeLabel(s);
     updateAlertProcesses(s);
@@ -382,6 +389,12 @@ void MainWindow::addView(QWidget* view, const QString& title)
 void MainWindow::setProfiler(Profiler* profiler)
 {
     m_profile->setProfiler(profiler);
+    // The operations' CPU column: copied from the profiler once per process at each refresh.
+    QPointer<Profiler> source(profiler);
+    m_operations->setCpuSource(profiler ? OperationsModel::CpuSource([source](qint64 pid) {
+        return source ? source->operationCpu(pid) : std::vector<OperationCpu> {};
+    })
+                                        : OperationsModel::CpuSource());
 }
 
 } // namespace perfdash

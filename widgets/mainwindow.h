@@ -239,6 +239,7 @@ private:
     quint64 m_droppedAlerts = 0;
     QString m_exportFolder;
     std::vector<std::unique_ptr<QProcess>> m_launched;
+    bool m_cpuColumnShown = false; ///< the CPU column was shown once its first value came
     bool m_profileEveryProcess = false;
 };
 

@@ -207,7 +207,9 @@ void MainWindow::buildUi()
     m_operationView->sortByColumn(OperationsModel::TotalTime, Qt::DescendingOrder);
     m_operationColumns = new TableColumns(m_operationView, OperationsModel::Operation);
     // Less used columns start hidden (the header's menu shows them), so the percentiles fit.
-    for (int c : { OperationsModel::Errors, OperationsModel::Min, OperationsModel::Mean, OperationsModel::P90 })
+    // The CPU column too, until a profiled client gives it a value (apply() shows it then, once).
+    for (int c : { OperationsModel::Errors, OperationsModel::Min, OperationsModel::Mean, OperationsModel::P90,
+             OperationsModel::Cpu })
         m_operationView->horizontalHeader()->setSectionHidden(c, true);
     addColumnMenu(m_operationView);
     addColumnMenu(m_processView);

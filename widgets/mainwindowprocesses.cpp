@@ -94,8 +94,12 @@ void MainWindow::showLaunchDialog()
 void MainWindow::showBudgetsDialog()
 {
     BudgetsDialog dialog(m_store->budgets(), m_store->thresholds(), this);
-    if (dialog.exec() == QDialog::Accepted)
+    dialog.setSlowRules(m_store->slowThresholds().rules());
+    if (dialog.exec() == QDialog::Accepted) {
         applyBudgets(dialog.budgets(), dialog.thresholds());
+        m_store->setSlowRules(dialog.slowRules());
+        saveSlowRules(dialog.slowRules());
+    }
 }
 
 bool MainWindow::confirmQuit()

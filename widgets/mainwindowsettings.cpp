@@ -31,8 +31,8 @@ void MainWindow::restoreSettings()
     if (!m_verticalSplitter->restoreState(settings.value(QStringLiteral("window/verticalSplitter")).toByteArray()))
         m_verticalSplitter->setSizes({ 700, 160 });
     // Column order and visibility from the header, the widths the user dragged from TableColumns
-    // (".../v2": older saved states had Stretch sections and no total-time column).
-    m_operationView->horizontalHeader()->restoreState(settings.value(QStringLiteral("window/operationColumns/v2")).toByteArray());
+    // (".../v3": older saved states had Stretch sections, no total-time column, no CPU column).
+    m_operationView->horizontalHeader()->restoreState(settings.value(QStringLiteral("window/operationColumns/v3")).toByteArray());
     m_processView->horizontalHeader()->restoreState(settings.value(QStringLiteral("window/processColumns/v2")).toByteArray());
     m_operationColumns->restoreState(settings.value(QStringLiteral("window/operationWidths")).toByteArray());
     m_processColumns->restoreState(settings.value(QStringLiteral("window/processWidths")).toByteArray());
@@ -45,6 +45,9 @@ void MainWindow::restoreSettings()
     const Thresholds thresholds = loadThresholds();
     m_store->setSlowThreshold(std::chrono::nanoseconds(thresholds.slowNs), std::chrono::nanoseconds(thresholds.verySlowNs));
     m_store->setBudgets(loadBudgets());
+    // The window's per-operation slow thresholds, under the command line's (--slow) for a pattern
+    // both name; app/main.cpp merged them already for a live run (headless too).
+    m_store->setSlowRules(mergeSlowRules(loadSlowRules(), m_store->slowThresholds().rules()));
 }
 
 void MainWindow::saveSettings() const
@@ -54,7 +57,7 @@ void MainWindow::saveSettings() const
     settings.setValue(QStringLiteral("window/mainSplitter"), m_mainSplitter->saveState());
     settings.setValue(QStringLiteral("window/tablesSplitter"), m_tablesSplitter->saveState());
     settings.setValue(QStringLiteral("window/verticalSplitter"), m_verticalSplitter->saveState());
-    settings.setValue(QStringLiteral("window/operationColumns/v2"), m_operationView->horizontalHeader()->saveState());
+    settings.setValue(QStringLiteral("window/operationColumns/v3"), m_operationView->horizontalHeader()->saveState());
     settings.setValue(QStringLiteral("window/processColumns/v2"), m_processView->horizontalHeader()->saveState());
     settings.setValue(QStringLiteral("window/operationWidths"), m_operationColumns->saveState());
     settings.setValue(QStringLiteral("window/processWidths"), m_processColumns->saveState());

@@ -15,8 +15,47 @@ OperationsModel::OperationsModel(QObject* parent)
 {
 }
 
+void OperationsModel::setCpuSource(CpuSource source)
+{
+    m_cpuSource = std::move(source);
+}
+
+const OperationCpu* OperationsModel::cpuAt(int row) const
+{
+    const OperationRow* r = rowAt(row);
+    if (!r || r->group)
+        return nullptr;
+    const auto process = m_cpu.constFind(r->pid);
+    if (process == m_cpu.constEnd())
+        return nullptr;
+    const auto it = process->constFind(r->stats.operation);
+    return it == process->constEnd() ? nullptr : &*it;
+}
+
+bool OperationsModel::hasCpu() const
+{
+    for (const auto& process : m_cpu) {
+        for (const OperationCpu& cpu : process) {
+            if (cpu.cpuShare() >= 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 void OperationsModel::setRows(const QList<OperationRow>& rows)
 {
+    // Once per process and refresh: the profiler's lock is taken briefly to copy a small vector.
+    m_cpu.clear();
+    if (m_cpuSource) {
+        for (const OperationRow& r : rows) {
+            if (r.group || r.pid <= 0 || m_cpu.contains(r.pid))
+                continue;
+            QHash<QString, OperationCpu>& byName = m_cpu[r.pid];
+            for (OperationCpu& cpu : m_cpuSource(r.pid))
+                byName.insert(cpu.operation, std::move(cpu));
+        }
+    }
     m_totalNs = 0;
     for (const OperationRow& r : rows)
         m_totalNs += r.group ? 0.0 : totalNs(r);
@@ -63,51 +102,95 @@ QVariant OperationsModel::data(const QModelIndex& index, int role) const
         return s.operation;
     if (role == SortRole) {
         switch (Column(index.column())) {
-        case Process: return r.process;
-        case Operation: return s.operation;
-        case TotalTime: return totalNs(r);
-        case Count: return s.count;
-        case Errors: return s.errorCount;
-        case ErrorRate: return s.errorRate;
-        case Min: return s.minNs;
-        case Mean: return s.meanNs;
-        case P50: return s.p50Ns;
-        case P90: return s.p90Ns;
-        case P95: return s.p95Ns;
-        case P99: return s.p99Ns;
-        case P999: return s.p999Ns;
-        case Max: return s.maxNs;
-        case Slow: return s.slowCount;
-        case ColumnCount: break;
+        case Process:
+            return r.process;
+        case Operation:
+            return s.operation;
+        case TotalTime:
+            return totalNs(r);
+        case Count:
+            return s.count;
+        case Errors:
+            return s.errorCount;
+        case ErrorRate:
+            return s.errorRate;
+        case Min:
+            return s.minNs;
+        case Mean:
+            return s.meanNs;
+        case P50:
+            return s.p50Ns;
+        case P90:
+            return s.p90Ns;
+        case P95:
+            return s.p95Ns;
+        case P99:
+            return s.p99Ns;
+        case P999:
+            return s.p999Ns;
+        case Max:
+            return s.maxNs;
+        case Slow:
+            return s.slowCount;
+        case Cpu: {
+            const OperationCpu* cpu = cpuAt(index.row());
+            return cpu && cpu->cpuShare() >= 0 ? QVariant(cpu->cpuShare()) : QVariant(-1.0);
+        }
+        case ColumnCount:
+            break;
         }
         return {};
     }
     if (role == Qt::DisplayRole) {
         const auto duration = [&](quint64 ns) { return empty ? QStringLiteral("–") : formatDuration(ns); };
         switch (Column(index.column())) {
-        case Process: return r.process;
-        case Operation: return s.operation;
+        case Process:
+            return r.process;
+        case Operation:
+            return s.operation;
         case TotalTime: {
             if (empty)
                 return QStringLiteral("–");
             const QString total = formatDuration(quint64(totalNs(r)));
             if (r.group || m_totalNs <= 0)
                 return total;
-            return QStringLiteral("%1 (%2%)").arg(total).arg(100.0 * totalNs(r) / m_totalNs, 0, 'f', totalNs(r) * 10 < m_totalNs ? 1 : 0);
+            return QStringLiteral("%1 (%2%)")
+                .arg(total)
+                .arg(100.0 * totalNs(r) / m_totalNs, 0, 'f', totalNs(r) * 10 < m_totalNs ? 1 : 0);
         }
-        case Count: return QString::number(s.count);
-        case Errors: return QString::number(s.errorCount);
-        case ErrorRate: return empty ? QStringLiteral("–") : QStringLiteral("%1%").arg(s.errorRate * 100, 0, 'f', 2);
-        case Min: return duration(s.minNs);
-        case Mean: return duration(quint64(s.meanNs));
-        case P50: return duration(s.p50Ns);
-        case P90: return duration(s.p90Ns);
-        case P95: return duration(s.p95Ns);
-        case P99: return duration(s.p99Ns);
-        case P999: return duration(s.p999Ns);
-        case Max: return duration(s.maxNs);
-        case Slow: return QString::number(s.slowCount);
-        case ColumnCount: break;
+        case Count:
+            return QString::number(s.count);
+        case Errors:
+            return QString::number(s.errorCount);
+        case ErrorRate:
+            return empty ? QStringLiteral("–") : QStringLiteral("%1%").arg(s.errorRate * 100, 0, 'f', 2);
+        case Min:
+            return duration(s.minNs);
+        case Mean:
+            return duration(quint64(s.meanNs));
+        case P50:
+            return duration(s.p50Ns);
+        case P90:
+            return duration(s.p90Ns);
+        case P95:
+            return duration(s.p95Ns);
+        case P99:
+            return duration(s.p99Ns);
+        case P999:
+            return duration(s.p999Ns);
+        case Max:
+            return duration(s.maxNs);
+        case Slow:
+            return QString::number(s.slowCount);
+        case Cpu: {
+            const OperationCpu* cpu = cpuAt(index.row());
+            if (!cpu || cpu->cpuShare() < 0)
+                return QString();
+            const double percent = 100.0 * cpu->cpuShare();
+            return QStringLiteral("%1%").arg(percent, 0, 'f', percent < 10 && percent > 0 ? 1 : 0);
+        }
+        case ColumnCount:
+            break;
         }
     }
     if (role == Qt::FontRole && r.group) {
@@ -134,6 +217,18 @@ QVariant OperationsModel::data(const QModelIndex& index, int role) const
             return bucketed.isEmpty() ? s.operation : s.operation + u'\n' + bucketed;
         if (index.column() == TotalTime)
             return tr("Time spent in %1: count × mean, and its share of all operations' time").arg(s.operation);
+        if (index.column() == Cpu) {
+            const OperationCpu* cpu = cpuAt(index.row());
+            if (!cpu)
+                return tr("On-CPU share of the operation's wall time: known while its process is profiled "
+                          "and its operations are traced (a perfdash client)");
+            const auto ms = [](std::uint64_t ns) { return formatDuration(ns); };
+            return tr("%1 on CPU, %2 off CPU over %3 instances (%4 wall time) while profiled; "
+                      "nested operations included")
+                .arg(ms(cpu->cpuNs), cpu->offCpuNs ? ms(cpu->offCpuNs) : tr("no recorded time"))
+                .arg(cpu->instances)
+                .arg(ms(cpu->wallNs));
+        }
         if (r.group)
             return tr("Every operation of %1 whose name starts with %2, merged").arg(r.process, s.operation.chopped(1));
         if (r.violation) {
@@ -157,8 +252,8 @@ QVariant OperationsModel::headerData(int section, Qt::Orientation orientation, i
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
-    static const char* const names[] = { "Process", "Operation", "Total time", "Count", "Errors", "Error rate", "Min", "Mean", "p50",
-        "p90", "p95", "p99", "p99.9", "Max", "Slow" };
+    static const char* const names[] = { "Process", "Operation", "Total time", "Count", "Errors", "Error rate", "Min",
+        "Mean", "p50", "p90", "p95", "p99", "p99.9", "Max", "Slow", "CPU" };
     return section >= 0 && section < ColumnCount ? tr(names[section]) : QVariant();
 }
 

@@ -23,6 +23,13 @@ void ProfileDiffModel::setChanges(QList<ProfileShareChange> changes)
     endResetModel();
 }
 
+void ProfileDiffModel::setLabels(const QString& base, const QString& next)
+{
+    m_base = base;
+    m_next = next;
+    Q_EMIT headerDataChanged(Qt::Horizontal, 0, ColumnCount - 1);
+}
+
 int ProfileDiffModel::rowCount(const QModelIndex& parent) const
 {
     return parent.isValid() ? 0 : int(m_changes.size());
@@ -48,16 +55,25 @@ QVariant ProfileDiffModel::data(const QModelIndex& index, int role) const
     if (role != Qt::DisplayRole && role != SortRole)
         return {};
     switch (index.column()) {
-    case Process: return c.process;
-    case Function: return c.function;
-    case SelfBase: return share(c.baseSelfShare);
-    case SelfNew: return share(c.nextSelfShare);
+    case Process:
+        return c.process;
+    case Function:
+        return c.function;
+    case SelfBase:
+        return share(c.baseSelfShare);
+    case SelfNew:
+        return share(c.nextSelfShare);
     case SelfChange:
         return role == SortRole ? QVariant(c.delta())
-                                : QVariant(QStringLiteral("%1%2 pts").arg(c.delta() >= 0 ? QStringLiteral("+") : QString()).arg(c.delta() * 100, 0, 'f', 1));
-    case TotalBase: return share(c.baseTotalShare);
-    case TotalNew: return share(c.nextTotalShare);
-    default: return {};
+                                : QVariant(QStringLiteral("%1%2 pts")
+                                               .arg(c.delta() >= 0 ? QStringLiteral("+") : QString())
+                                               .arg(c.delta() * 100, 0, 'f', 1));
+    case TotalBase:
+        return share(c.baseTotalShare);
+    case TotalNew:
+        return share(c.nextTotalShare);
+    default:
+        return {};
     }
 }
 
@@ -66,14 +82,22 @@ QVariant ProfileDiffModel::headerData(int section, Qt::Orientation orientation, 
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {
-    case Process: return tr("Process");
-    case Function: return tr("Function");
-    case SelfBase: return tr("Self base");
-    case SelfNew: return tr("Self new");
-    case SelfChange: return tr("Self change");
-    case TotalBase: return tr("Total base");
-    case TotalNew: return tr("Total new");
-    default: return {};
+    case Process:
+        return tr("Process");
+    case Function:
+        return tr("Function");
+    case SelfBase:
+        return tr("Self %1").arg(m_base);
+    case SelfNew:
+        return tr("Self %1").arg(m_next);
+    case SelfChange:
+        return tr("Self change");
+    case TotalBase:
+        return tr("Total %1").arg(m_base);
+    case TotalNew:
+        return tr("Total %1").arg(m_next);
+    default:
+        return {};
     }
 }
 

@@ -19,6 +19,10 @@ public:
 
     explicit ProfileDiffModel(QObject* parent = nullptr);
     void setChanges(QList<ProfileShareChange> changes);
+    const QList<ProfileShareChange>& changes() const { return m_changes; }
+    /// What the two profiles are called in the headers ("base" and "new" by default; the profile
+    /// view's slow-vs-typical scope: "typical" and "slow").
+    void setLabels(const QString& base, const QString& next);
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -27,6 +31,8 @@ public:
 
 private:
     QList<ProfileShareChange> m_changes;
+    QString m_base = tr("base");
+    QString m_next = tr("new");
 };
 
 /// Adds the differential profile of the captures to @p window (a dock at the bottom) when either

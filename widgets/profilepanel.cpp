@@ -5,6 +5,8 @@
 #include "captureprofiles.h"
 #include "flamegraphwidget.h"
 #include "foldedexport.h"
+#include "format.h"
+#include "profilediffmodel.h"
 #include "profiler.h"
 #include "topfunctionsmodel.h"
 
@@ -16,11 +18,15 @@
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QSignalBlocker>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
+#include <QStackedWidget>
 #include <QTableView>
 #include <QThreadPool>
 #include <QVBoxLayout>
+
+#include <algorithm>
 
 namespace perfdash {
 
@@ -47,6 +53,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     : QWidget(parent)
     , m_status(new QLabel(this))
     , m_start(new QPushButton(tr("Profile"), this))
+    , m_scopeBox(new QComboBox(this))
     , m_range(new QComboBox(this))
     , m_threads(new QComboBox(this))
     , m_search(new QLineEdit(this))
@@ -55,6 +62,10 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     , m_top(new TopFunctionsModel(this))
     , m_topProxy(new QSortFilterProxyModel(this))
     , m_topView(new QTableView(this))
+    , m_diff(new ProfileDiffModel(this))
+    , m_diffProxy(new QSortFilterProxyModel(this))
+    , m_diffView(new QTableView(this))
+    , m_tables(new QStackedWidget(this))
 {
     m_status->setWordWrap(true);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -67,6 +78,13 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_search->setPlaceholderText(tr("Search functions"));
     m_search->setClearButtonEnabled(true);
     auto* zoomOut = new QPushButton(tr("Reset zoom"), this);
+
+    m_scopeBox->setToolTip(tr("What the flame graph counts: the whole process, or the instances of the operation "
+                              "selected in the Operations table (all, slow, typical, slow against typical, off CPU)"));
+    // Operation names are long: the box does not widen the tab (and squeeze the tables beside it).
+    m_scopeBox->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_scopeBox->setMinimumContentsLength(16);
+    updateScopes();
 
     auto* controls = new QHBoxLayout;
     controls->addWidget(m_start);
@@ -93,18 +111,39 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_topColumns->setMaximumChars(TopFunctionsModel::Module, 20);
     m_topColumns->setMaximumChars(TopFunctionsModel::Location, 20);
 
+    // Slow against typical: each function's share of the samples in both, largest change first.
+    m_diff->setLabels(tr("typical"), tr("slow"));
+    m_diffProxy->setSourceModel(m_diff);
+    m_diffProxy->setSortRole(ProfileDiffModel::SortRole);
+    m_diffView->setModel(m_diffProxy);
+    m_diffView->setSortingEnabled(true);
+    m_diffView->sortByColumn(-1, Qt::AscendingOrder);
+    m_diffView->verticalHeader()->hide();
+    m_diffView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_diffView->hideColumn(ProfileDiffModel::Process); // one process
+    m_diffView->horizontalHeader()->setSectionResizeMode(ProfileDiffModel::Function, QHeaderView::Stretch);
+    m_tables->addWidget(m_topView);
+    m_tables->addWidget(m_diffView);
+
     auto* splitter = new QSplitter(Qt::Vertical, this);
     splitter->addWidget(m_flame);
-    splitter->addWidget(m_topView);
+    splitter->addWidget(m_tables);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(controls);
+    // A row of its own: the scope names an operation, and the row above is full.
+    auto* scopeRow = new QHBoxLayout;
+    scopeRow->addWidget(new QLabel(tr("Scope"), this));
+    scopeRow->addWidget(m_scopeBox, 1);
+    scopeRow->addStretch(1);
+    layout->addLayout(scopeRow);
     layout->addWidget(m_status);
     layout->addWidget(splitter, 1);
 
     connect(m_start, &QPushButton::clicked, this, &ProfilePanel::startProfiling);
+    connect(m_scopeBox, &QComboBox::activated, this, [this] { setScope(Scope(m_scopeBox->currentData().toInt())); });
     connect(m_range, &QComboBox::currentIndexChanged, this, [this] { setTimeRange(m_range->currentData().toInt()); });
     connect(
         m_threads, &QComboBox::currentIndexChanged, this, [this] { setThread(m_threads->currentData().toLongLong()); });
@@ -162,12 +201,104 @@ void ProfilePanel::setProcess(qint64 pid, const QString& name)
     m_pid = pid;
     m_name = name;
     m_query.tid = 0;
+    m_operation.clear(); // another process's: the window says which of this one's is selected
+    updateScopes();
     m_threads->blockSignals(true);
     m_threads->clear();
     m_threads->addItem(tr("All threads"), qint64(0));
     m_threads->blockSignals(false);
     m_flame->resetZoom();
     refresh();
+}
+
+void ProfilePanel::setOperation(const QString& operation)
+{
+    if (operation == m_operation)
+        return;
+    const Scope before = scope();
+    m_operation = operation;
+    updateScopes();
+    if (isOperationScope(before) || isOperationScope(scope())) {
+        m_flame->resetZoom();
+        refresh();
+    }
+}
+
+ProfilePanel::Scope ProfilePanel::scope() const
+{
+    return isOperationScope(m_scope) && m_operation.isEmpty() ? Scope::Process : m_scope;
+}
+
+void ProfilePanel::setScope(Scope scope)
+{
+    if (scope == m_scope)
+        return;
+    m_scope = scope;
+    updateScopes();
+    m_flame->resetZoom();
+    refresh();
+}
+
+void ProfilePanel::setSource(Source source)
+{
+    m_source = std::move(source);
+    refresh();
+}
+
+void ProfilePanel::updateScopes()
+{
+    const QSignalBlocker block(m_scopeBox);
+    m_scopeBox->clear();
+    m_scopeBox->addItem(tr("Whole process"), int(Scope::Process));
+    if (!m_operation.isEmpty()) {
+        m_scopeBox->addItem(tr("%1: all instances").arg(m_operation), int(Scope::OperationAll));
+        m_scopeBox->addItem(tr("%1: slow instances").arg(m_operation), int(Scope::OperationSlow));
+        m_scopeBox->addItem(tr("%1: typical instances").arg(m_operation), int(Scope::OperationTypical));
+        m_scopeBox->addItem(tr("%1: slow vs typical").arg(m_operation), int(Scope::OperationDiff));
+        m_scopeBox->addItem(tr("%1: off-CPU (where it waits)").arg(m_operation), int(Scope::OperationOffCpu));
+    }
+    m_scopeBox->addItem(tr("Whole process: off-CPU"), int(Scope::ProcessOffCpu));
+    m_scopeBox->setCurrentIndex(std::max(0, m_scopeBox->findData(int(scope()))));
+}
+
+ProfileQuery ProfilePanel::queryFor(Scope scope) const
+{
+    ProfileQuery query = m_query;
+    query.operation = isOperationScope(scope) ? m_operation : QString();
+    query.instances = scope == Scope::OperationSlow || scope == Scope::OperationDiff ? InstanceFilter::Slow
+        : scope == Scope::OperationTypical                                           ? InstanceFilter::Typical
+                                                                                     : InstanceFilter::All;
+    return query;
+}
+
+ProfilePanel::View ProfilePanel::buildView(const Source& source, Scope scope, const ProfileQuery& query)
+{
+    View view;
+    if (!source.snapshot)
+        return view;
+    view.snapshot = source.snapshot(query, isOffCpuScope(scope));
+    if (scope == Scope::OperationDiff && view.snapshot) {
+        ProfileQuery typical = query;
+        typical.instances = InstanceFilter::Typical;
+        view.typical = source.snapshot(typical, false);
+        if (view.typical) {
+            view.shareDelta = differentialShares(*view.snapshot, *view.typical);
+            view.changes = diffProfiles({ { view.typical->pid, view.typical->process, view.typical->folded() } },
+                { { view.snapshot->pid, view.snapshot->process, view.snapshot->folded() } });
+        }
+    }
+    if (!query.operation.isEmpty() && source.operations) {
+        for (OperationCpu& cpu : source.operations()) {
+            if (cpu.operation == query.operation)
+                view.cpu = std::move(cpu);
+        }
+    }
+    return view;
+}
+
+QTableView* ProfilePanel::functionsView() const
+{
+    return static_cast<QTableView*>(m_tables->currentWidget());
 }
 
 void ProfilePanel::setRecordedProfiles(std::vector<ProfileSnapshotPtr> profiles)
@@ -223,23 +354,30 @@ void ProfilePanel::refresh()
 {
     ProcessProfiler* profiler = m_profiler ? m_profiler->profilerFor(m_pid) : nullptr;
     const quint64 job = ++m_job;
-    if (!profiler) {
+    Source source;
+    if (profiler) {
+        QPointer<ProcessProfiler> live(profiler);
+        source.snapshot = [live](const ProfileQuery& query, bool offCpu) {
+            return live ? live->snapshot(query, offCpu) : ProfileSnapshotPtr();
+        };
+        source.operations = [live] { return live ? live->operations() : std::vector<OperationCpu> {}; };
+    } else if (m_source.snapshot && m_pid > 0) {
+        source = m_source;
+    } else {
         apply(job, recordedFor(m_pid)); // a capture's, or none
         return;
     }
-    // The tree is merged under the profiler's lock on a worker, never on the GUI thread.
+    // The trees are merged under the profiler's lock on a worker, never on the GUI thread.
     QPointer<ProfilePanel> self(this);
-    QPointer<ProcessProfiler> source(profiler);
-    const ProfileQuery query = m_query;
-    QThreadPool::globalInstance()->start([self, source, query, job] {
-        if (!source)
-            return;
-        ProfileSnapshotPtr snapshot = source->snapshot(query);
+    const Scope scope = this->scope();
+    const ProfileQuery query = queryFor(scope);
+    QThreadPool::globalInstance()->start([self, source, scope, query, job] {
+        auto view = std::make_shared<View>(buildView(source, scope, query));
         QMetaObject::invokeMethod(
             self.data(),
-            [self, job, snapshot] {
+            [self, job, view] {
                 if (self)
-                    self->apply(job, snapshot);
+                    self->applyView(job, std::move(*view));
             },
             Qt::QueuedConnection);
     });
@@ -247,10 +385,30 @@ void ProfilePanel::refresh()
 
 void ProfilePanel::apply(quint64 job, ProfileSnapshotPtr snapshot)
 {
+    View view;
+    view.snapshot = std::move(snapshot);
+    applyView(job, std::move(view));
+}
+
+void ProfilePanel::applyView(quint64 job, View view)
+{
     if (job != m_job) // a newer request is on its way
         return;
-    m_snapshot = std::move(snapshot);
-    m_flame->setSnapshot(m_snapshot);
+    m_view = std::move(view);
+    m_snapshot = m_view.snapshot;
+    const bool diff = m_view.typical && m_snapshot;
+    if (diff) {
+        m_flame->setDifferential(m_snapshot, m_view.typical, m_view.shareDelta);
+        m_diff->setChanges(m_view.changes);
+    } else {
+        m_flame->setSnapshot(m_snapshot);
+        m_diff->setChanges({});
+    }
+    const Scope shown = scope();
+    m_flame->setEmptyText(isOffCpuScope(shown) ? tr("No off-CPU time recorded")
+            : isOperationScope(shown)          ? tr("No samples inside %1 in this range").arg(m_operation)
+                                               : QString());
+    m_tables->setCurrentWidget(diff ? static_cast<QWidget*>(m_diffView) : m_topView);
     m_top->setSnapshot(m_snapshot);
     m_topColumns->fit();
     updateThreads();
@@ -294,7 +452,8 @@ QString ProfilePanel::statusText() const
               .arg(s.exited ? tr(", exited") : QString())
               .arg(s.samples)
               .arg(s.frequencyHz)
-              .arg(m_snapshot->totalSamples())
+              .arg(m_snapshot->offCpu ? tr("%1 ms off CPU").arg(double(m_snapshot->totalSamples()) / 1000.0, 0, 'f', 1)
+                                      : tr("%1 samples").arg(m_snapshot->totalSamples()))
               .arg(100 * s.cfiStacks / stacks)
               .arg(100 * s.framePointerStacks / stacks);
     if (s.lost || s.throttled || s.unknownFrames || s.truncatedStacks)
@@ -303,7 +462,49 @@ QString ProfilePanel::statusText() const
                     .arg(s.throttled)
                     .arg(s.unknownFrames)
                     .arg(s.truncatedStacks);
-    return text + kernelNote(s); // how much of the CPU the graph explains
+    text += kernelNote(s); // how much of the CPU the graph explains
+    const QString scope = scopeNote();
+    return scope.isEmpty() ? text : text + u'\n' + scope;
+}
+
+QString ProfilePanel::scopeNote() const
+{
+    if (!m_snapshot || showsRecorded())
+        return {};
+    const ProfileStats& s = m_snapshot->stats;
+    const Scope shown = scope();
+    QStringList parts;
+    if (isOperationScope(shown)) {
+        const QString name = m_scopeBox->currentText();
+        if (m_view.typical)
+            parts << tr("%1: %2 samples in slow instances against %3 in typical ones (red: a larger share when slow, "
+                        "blue: a smaller one)")
+                         .arg(name)
+                         .arg(m_snapshot->totalSamples())
+                         .arg(m_view.typical->totalSamples());
+        // The operation's split of its wall time, from the samples (and the switches, where recorded).
+        if (const std::optional<OperationCpu>& cpu = m_view.cpu; cpu && cpu->cpuShare() >= 0) {
+            QString split = tr("%1: %2% on CPU (%3 CPU of %4 wall time over %5 instances")
+                                .arg(m_operation)
+                                .arg(100.0 * cpu->cpuShare(), 0, 'f', 0)
+                                .arg(formatDuration(cpu->cpuNs), formatDuration(cpu->wallNs))
+                                .arg(cpu->instances);
+            if (cpu->offCpuNs)
+                split += tr(", %1 off CPU recorded").arg(formatDuration(cpu->offCpuNs));
+            else if (cpu->wallNs > cpu->cpuNs)
+                split += tr(", about %1 waiting: wall time minus CPU").arg(formatDuration(cpu->wallNs - cpu->cpuNs));
+            parts << split + u')';
+        } else if (s.operationsTraced) {
+            parts << tr("%1: no instance ended while profiled").arg(m_operation);
+        }
+    }
+    if (isOffCpuScope(shown) && m_snapshot->totalSamples() == 0)
+        parts << tr("no off-CPU time recorded");
+    if ((isOperationScope(shown) || isOffCpuScope(shown)) && !s.offCpuRecorded)
+        parts << (s.offCpuProblem.isEmpty() ? tr("off-CPU time not recorded") : s.offCpuProblem)
+                + tr("; on/off-CPU split from CPU samples only");
+    parts << attributionNote(s);
+    return parts.join(QStringLiteral("; "));
 }
 
 void ProfilePanel::updateStatus()

@@ -15,8 +15,11 @@ void TopFunctionsModel::setSnapshot(const ProfileSnapshotPtr& snapshot)
     const bool sameRows = rows.size() == m_rows.size()
         && std::equal(rows.begin(), rows.end(), m_rows.begin(),
             [](const FunctionCost& a, const FunctionCost& b) { return a.function == b.function; });
+    const bool unitChanged = (m_snapshot && m_snapshot->offCpu) != (snapshot && snapshot->offCpu);
     if (sameRows) {
         m_snapshot = snapshot;
+        if (unitChanged) // the same functions counted in time off CPU: the headers say so
+            Q_EMIT headerDataChanged(Qt::Horizontal, Self, Total);
         m_rows = std::move(rows);
         if (!m_rows.empty())
             Q_EMIT dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1));
@@ -49,11 +52,21 @@ QString TopFunctionsModel::callersText(const FunctionCost& cost) const
     for (std::size_t i = 0; i < cost.callers.size() && i < 3; ++i) {
         const auto& [caller, samples] = cost.callers[i];
         const QString name = caller == std::uint32_t(-1) ? tr("[root]") : m_snapshot->functions[caller].name;
-        parts.append(QStringLiteral("%1 (%2%)").arg(name).arg(100.0 * double(samples) / double(std::max<std::uint64_t>(1, cost.total)), 0, 'f', 0));
+        parts.append(QStringLiteral("%1 (%2%)")
+                         .arg(name)
+                         .arg(100.0 * double(samples) / double(std::max<std::uint64_t>(1, cost.total)), 0, 'f', 0));
     }
     if (cost.callers.size() > 3)
         parts.append(tr("+%1 more").arg(cost.callers.size() - 3));
     return parts.join(QStringLiteral(", "));
+}
+
+QVariant TopFunctionsModel::offCpuAmount(std::uint64_t count, int role) const
+{
+    // An off-CPU snapshot counts microseconds: shown in ms, sorted as counts.
+    if (role == SortRole || !m_snapshot->offCpu)
+        return quint64(count);
+    return tr("%1 ms").arg(double(count) / 1000.0, 0, 'f', 1);
 }
 
 QVariant TopFunctionsModel::data(const QModelIndex& index, int role) const
@@ -64,11 +77,14 @@ QVariant TopFunctionsModel::data(const QModelIndex& index, int role) const
     const ProfileFunction& f = m_snapshot->functions[cost.function];
     const double all = double(std::max<std::uint64_t>(1, m_snapshot->totalSamples()));
     if (role == Qt::TextAlignmentRole)
-        return index.column() >= Self && index.column() <= TotalPercent ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant();
+        return index.column() >= Self && index.column() <= TotalPercent ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
+                                                                        : QVariant();
     if (role == Qt::ToolTipRole && index.column() == Callers) {
         QStringList lines;
         for (const auto& [caller, samples] : cost.callers)
-            lines.append(QStringLiteral("%1: %2").arg(caller == std::uint32_t(-1) ? tr("[root]") : m_snapshot->functions[caller].name).arg(samples));
+            lines.append(QStringLiteral("%1: %2")
+                             .arg(caller == std::uint32_t(-1) ? tr("[root]") : m_snapshot->functions[caller].name)
+                             .arg(samples));
         return lines.join(QLatin1Char('\n'));
     }
     if (role == Qt::ToolTipRole
@@ -77,17 +93,26 @@ QVariant TopFunctionsModel::data(const QModelIndex& index, int role) const
     if (role != Qt::DisplayRole && role != SortRole)
         return {};
     switch (index.column()) {
-    case Function: return f.inlined ? f.name + tr(" (inlined)") : f.name;
-    case Self: return quint64(cost.self);
+    case Function:
+        return f.inlined ? f.name + tr(" (inlined)") : f.name;
+    case Self:
+        return offCpuAmount(cost.self, role);
     case SelfPercent:
-        return role == SortRole ? QVariant(double(cost.self) / all) : QVariant(QStringLiteral("%1%").arg(100.0 * double(cost.self) / all, 0, 'f', 1));
-    case Total: return quint64(cost.total);
+        return role == SortRole ? QVariant(double(cost.self) / all)
+                                : QVariant(QStringLiteral("%1%").arg(100.0 * double(cost.self) / all, 0, 'f', 1));
+    case Total:
+        return offCpuAmount(cost.total, role);
     case TotalPercent:
-        return role == SortRole ? QVariant(double(cost.total) / all) : QVariant(QStringLiteral("%1%").arg(100.0 * double(cost.total) / all, 0, 'f', 1));
-    case Callers: return callersText(cost);
-    case Module: return f.module;
-    case Location: return f.location;
-    default: return {};
+        return role == SortRole ? QVariant(double(cost.total) / all)
+                                : QVariant(QStringLiteral("%1%").arg(100.0 * double(cost.total) / all, 0, 'f', 1));
+    case Callers:
+        return callersText(cost);
+    case Module:
+        return f.module;
+    case Location:
+        return f.location;
+    default:
+        return {};
     }
 }
 
@@ -96,15 +121,24 @@ QVariant TopFunctionsModel::headerData(int section, Qt::Orientation orientation,
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {
-    case Function: return tr("Function");
-    case Self: return tr("Self");
-    case SelfPercent: return tr("Self %");
-    case Total: return tr("Total");
-    case TotalPercent: return tr("Total %");
-    case Callers: return tr("Called from");
-    case Module: return tr("Module");
-    case Location: return tr("Location");
-    default: return {};
+    case Function:
+        return tr("Function");
+    case Self:
+        return m_snapshot && m_snapshot->offCpu ? tr("Self off CPU") : tr("Self");
+    case SelfPercent:
+        return tr("Self %");
+    case Total:
+        return m_snapshot && m_snapshot->offCpu ? tr("Total off CPU") : tr("Total");
+    case TotalPercent:
+        return tr("Total %");
+    case Callers:
+        return tr("Called from");
+    case Module:
+        return tr("Module");
+    case Location:
+        return tr("Location");
+    default:
+        return {};
     }
 }
 

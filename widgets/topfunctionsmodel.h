@@ -29,6 +29,7 @@ public:
 
 private:
     QString callersText(const FunctionCost& cost) const;
+    QVariant offCpuAmount(std::uint64_t count, int role) const;
 
     ProfileSnapshotPtr m_snapshot;
     std::vector<FunctionCost> m_rows;
