@@ -42,8 +42,12 @@ void RecordProcessor::process(const perf_event_header& header, const std::uint8_
         perf::Sample sample;
         if (!perf::parseSample(record, header.size, m_regCount, &sample) || pid_t(sample.pid) != m_pid)
             return;
-        const auto saved = m_stats; // the CPU samples' unwinding counts are theirs alone
-        unwind(header, sample);
+        // Taken in the kernel while switching (misc says kernel): the user stack where the thread
+        // blocked is what counts, with no [kernel] leaf; the CPU samples' unwinding counts are theirs.
+        perf_event_header user = header;
+        user.misc = (header.misc & ~PERF_RECORD_MISC_CPUMODE_MASK) | PERF_RECORD_MISC_USER;
+        const auto saved = m_stats;
+        unwind(user, sample);
         m_stats = saved;
         m_fresh.clear();
         const std::uint32_t node = m_offCpu.intern(m_pcs, &m_fresh);

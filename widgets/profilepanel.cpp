@@ -283,8 +283,9 @@ ProfilePanel::View ProfilePanel::buildView(const Source& source, Scope scope, co
         view.typical = source.snapshot(typical, false);
         if (view.typical) {
             view.shareDelta = differentialShares(*view.snapshot, *view.typical);
-            view.changes = diffProfiles({ { view.typical->pid, view.typical->process, view.typical->folded() } },
-                { { view.snapshot->pid, view.snapshot->process, view.snapshot->folded() } });
+            view.changes
+                = diffProfiles({ { view.typical->pid, view.typical->process, view.typical->folded(), {}, {} } },
+                    { { view.snapshot->pid, view.snapshot->process, view.snapshot->folded(), {}, {} } });
         }
     }
     if (!query.operation.isEmpty() && source.operations) {
