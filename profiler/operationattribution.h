@@ -7,6 +7,7 @@
 #include <QHash>
 #include <QString>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -30,8 +31,9 @@ struct OperationCpu
     std::uint64_t offCpuNs = 0; ///< time its threads spent switched out inside it (where recorded)
     std::uint64_t wallNs = 0; ///< the summed durations of its instances that ended while profiled
     std::uint64_t instances = 0; ///< those instances
-    /// On-CPU time over wall time, 0..1 (a little over 1 is sampling noise); -1 when no instance ended.
-    double cpuShare() const { return wallNs ? double(cpuNs) / double(wallNs) : -1.0; }
+    /// On-CPU time over wall time, 0..1; -1 when no instance ended. An estimate: for operations
+    /// shorter than the sampling period it is noisy, and an estimate over 1 is given as 1.
+    double cpuShare() const { return wallNs ? std::min(1.0, double(cpuNs) / double(wallNs)) : -1.0; }
 };
 
 /**
