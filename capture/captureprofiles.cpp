@@ -288,7 +288,7 @@ QList<CapturedProfile> readCaptureProfiles(const QString& path, QString* error)
         }
         return profiles[*it];
     };
-    const auto line = [](const QSqlQuery& q, int stack) {
+    const auto line = [](const QSqlQuery& q, int stack) -> QByteArray { // not a QStringBuilder of temporaries
         return q.value(stack).toString().toUtf8() + ' ' + QByteArray::number(q.value(stack + 1).toLongLong()) + '\n';
     };
     // Either table may be missing: written before profiles (or per-operation ones) existed, or with none.
