@@ -19,7 +19,9 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cc -o "$work/example_pc" "$source/examples/c/example.c" $(pkg-config --cflags --libs perfdash) -Wl,-rpath,"$libdir"
 # pkg-config --static alone is enough to link a C program against the static C++ library.
 cc -static -o "$work/example_static" "$source/examples/c/example.c" $(pkg-config --static --cflags --libs perfdash)
-if readelf -d "$work/example_static" | grep -q NEEDED; then
+# grep -q stops reading at its first match: under pipefail the writer's SIGPIPE would fail the test,
+# so whole outputs are read first.
+if grep -q NEEDED <<< "$(readelf -d "$work/example_static")"; then
     echo "example_static is not a static program"
     exit 1
 fi
@@ -27,7 +29,7 @@ fi
 # The installed programs run from their prefix, with no LD_LIBRARY_PATH (RPATH): the demo finds the
 # installed client library, perfdash its own options.
 unset LD_LIBRARY_PATH
-"$work/prefix/bin/perfdash" --help | grep -q -- '--export-csv'
+grep -q -- '--export-csv' <<< "$("$work/prefix/bin/perfdash" --help)"
 PERFDASH_SOCKET="$work/nobody-listens.sock" "$work/prefix/bin/perfdash-demo" --duration 2
 
 for program in "$work/examples/example_c" "$work/examples/example_cpp" "$work/example_pc" "$work/example_static"; do
