@@ -109,7 +109,8 @@ bool OperationAttribution::settle(const Pending& p, const OperationTimeline::Ans
         if (threshold && instance.startNs >= 0) {
             if (instance.endNs >= 0) {
                 slow = quint64(instance.endNs - instance.startNs) >= threshold;
-            } else if (answer.knownUntilNs >= 0 && quint64(answer.knownUntilNs - instance.startNs) >= threshold) {
+            } else if (answer.knownUntilNs >= instance.startNs
+                && quint64(answer.knownUntilNs - instance.startNs) >= threshold) {
                 slow = true; // still open, and already past its threshold: slow whatever comes
             } else if (!final && age < kOpenPatienceNs) {
                 return false; // open and under its threshold so far: its end decides
