@@ -79,6 +79,7 @@ bool ProcessProfiler::start(QString* error)
     PerfEventSource::Options options;
     options.frequencyHz = m_options.frequencyHz;
     options.stackBytes = m_options.stackBytes;
+    options.offCpu = m_options.offCpu;
     if (!m_source->open(pid_t(m_pid), options, &why)) {
         if (error)
             *error = why;

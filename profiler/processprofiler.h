@@ -44,6 +44,7 @@ public:
         /// Where the operations of the process are known (its scope rings); null: not attributed.
         OperationTimeline* timeline = nullptr;
         const SlowThresholds* slowThresholds = nullptr; ///< null: nothing is slow
+        bool offCpu = true; ///< also record context switches (off-CPU time and stacks)
     };
     explicit ProcessProfiler(qint64 pid, QObject* parent = nullptr);
     ProcessProfiler(qint64 pid, const Options& options, PerfSystem system, QObject* parent = nullptr);
