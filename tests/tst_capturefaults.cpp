@@ -210,8 +210,12 @@ private Q_SLOTS:
     {
         QFETCH(bool, tmpfs);
         FullDisk disk(tmpfs);
-        if (!disk.usable())
+        if (!disk.usable()) {
+            QVERIFY2(::geteuid() != 0,
+                "as root (CI) this must run: "
+                "mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
             QSKIP("mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
+        }
         ManualClock clock(1'700'000'000'000);
         MetricsStore live(&clock);
         const quint64 key = live.openProcess(4242, s("svc"), { s("/bin/svc") });
@@ -323,8 +327,12 @@ private Q_SLOTS:
     {
         QFETCH(bool, tmpfs);
         FullDisk disk(tmpfs);
-        if (!disk.usable())
+        if (!disk.usable()) {
+            QVERIFY2(::geteuid() != 0,
+                "as root (CI) this must run: "
+                "mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
             QSKIP("mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
+        }
         const QString previous = disk.dir() + s("/previous.pdcap");
         QString error;
         QVERIFY2(recordCapture(previous, 3, &error), qPrintable(error));
@@ -376,8 +384,12 @@ private Q_SLOTS:
         QFETCH(bool, crashed);
         QFETCH(bool, readOnlyMount);
         SmallDisk disk(16 << 20);
-        if (readOnlyMount && !disk.mounted())
+        if (readOnlyMount && !disk.mounted()) {
+            QVERIFY2(::geteuid() != 0,
+                "as root (CI) this must run: "
+                "a read-only mount needs root (CI runs as root)");
             QSKIP("a read-only mount needs root (CI runs as root)");
+        }
         QTemporaryDir work;
         const QString source = work.filePath(s("source.pdcap"));
         QString error;
@@ -463,8 +475,12 @@ private Q_SLOTS:
     {
         QFETCH(bool, tmpfs);
         FullDisk disk(tmpfs);
-        if (!disk.usable())
+        if (!disk.usable()) {
+            QVERIFY2(::geteuid() != 0,
+                "as root (CI) this must run: "
+                "mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
             QSKIP("mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
+        }
         const QString path = disk.dir() + s("/saved.pdcap");
         QString error;
         QVERIFY2(recordCapture(path, 2, &error), qPrintable(error));
@@ -497,8 +513,12 @@ private Q_SLOTS:
     void recordingRunOnADiskThatFills()
     {
         SmallDisk disk(8 << 20);
-        if (!disk.mounted())
+        if (!disk.mounted()) {
+            QVERIFY2(::geteuid() != 0,
+                "as root (CI) this must run: "
+                "mounting a tmpfs needs root (CI runs as root)");
             QSKIP("mounting a tmpfs needs root (CI runs as root)");
+        }
         QTemporaryDir sockets;
         const QString path = disk.filePath(s("run.pdcap"));
         const QString filler = disk.filePath(s(".filler"));
