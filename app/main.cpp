@@ -62,6 +62,21 @@ void onSignal(int)
     std::exit(HeadlessGate::BadArguments);
 }
 
+/// Each of @p texts parsed by @p parse (optional<T> parse(text, &error)); the first error ends the run.
+template<typename Parse>
+auto parseEach(const QStringList& texts, Parse parse)
+{
+    QList<typename decltype(parse(QString(), nullptr))::value_type> parsed;
+    for (const QString& text : texts) {
+        QString error;
+        const auto one = parse(text, &error);
+        if (!one)
+            fail(error);
+        parsed.append(*one);
+    }
+    return parsed;
+}
+
 QString checkWritable(const QString& path)
 {
     const QFileInfo info(path);
@@ -351,22 +366,8 @@ int main(int argc, char** argv)
             fail(durationError);
         seconds = *parsed;
     }
-    QList<Budget> commandLineBudgets;
-    for (const QString& text : parser.values(budget)) {
-        QString budgetError;
-        const std::optional<Budget> parsed = HeadlessGate::parseBudget(text, &budgetError);
-        if (!parsed)
-            fail(budgetError);
-        commandLineBudgets.append(*parsed);
-    }
-    QList<SlowRule> slowRules;
-    for (const QString& text : parser.values(slow)) {
-        QString slowError;
-        const std::optional<SlowRule> parsed = SlowThresholds::parse(text, &slowError);
-        if (!parsed)
-            fail(slowError);
-        slowRules.append(*parsed);
-    }
+    const QList<Budget> commandLineBudgets = parseEach(parser.values(budget), HeadlessGate::parseBudget);
+    const QList<SlowRule> slowRules = parseEach(parser.values(slow), SlowThresholds::parse);
     QList<std::pair<QString, QString>> exports; // (kind, path)
     for (const auto& [option, kind] : { std::pair { &exportCsv, "statistics" }, std::pair { &exportSeries, "series" },
              std::pair { &exportMemory, "memory" }, std::pair { &exportTrace, "trace" } }) {

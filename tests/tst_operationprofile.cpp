@@ -10,6 +10,7 @@
 // process frame, outermost first, `[NAME slow]` for a slow instance. O: the same, the count being
 // microseconds off CPU. C: docs/CSV.md's statistics with `cpu_us` and `cpu_share` appended.
 // Then a process that is not instrumented: a plain profile, no operation frames, empty columns.
+#include "helpers/programrun.h"
 #include <QFile>
 #include <QHash>
 #include <QMap>
@@ -25,25 +26,12 @@ const QString kBin = QStringLiteral(PERFDASH_BIN_DIR);
 constexpr int kRunTimeoutMs = 120000;
 constexpr int kWorkloadSeconds = 6;
 
-struct Run
-{
-    int status = -1;
-    QByteArray out, err;
-};
+using perfdash::testing::Run;
 
 Run runPerfdash(const QStringList& arguments)
 {
     QProcess process;
-    process.start(kBin + QStringLiteral("/perfdash"), arguments);
-    Run run;
-    if (!process.waitForFinished(kRunTimeoutMs)) {
-        process.kill();
-        process.waitForFinished();
-    }
-    run.status = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
-    run.out = process.readAllStandardOutput();
-    run.err = process.readAllStandardError();
-    return run;
+    return perfdash::testing::runToEnd(process, kBin + QStringLiteral("/perfdash"), arguments, kRunTimeoutMs);
 }
 
 /// One line of a folded file, split: the process frame, the operation frames (outermost first, as

@@ -6,6 +6,7 @@
 // `perfdash --headless --export-pprof` on an instrumented workload (tests/helpers/opworkload.cpp),
 // whose samples carry their operations as labels. Where Go is installed, `go tool pprof -top`
 // reads the files too.
+#include "helpers/programrun.h"
 #include "pprofexport.h"
 #include "processprofiler.h"
 #include "profiler.h"
@@ -193,17 +194,7 @@ bool goPprofReads(const QString& path, QString* output, bool* skipped)
 /// Starts the profile target and waits for its "ready".
 std::unique_ptr<QProcess> startTarget(const QString& program)
 {
-    auto process = std::make_unique<QProcess>();
-    process->start(program, {});
-    if (!process->waitForStarted(10000))
-        return nullptr;
-    while (!process->canReadLine()) {
-        if (!process->waitForReadyRead(10000))
-            return nullptr;
-    }
-    if (process->readLine().trimmed() != "ready")
-        return nullptr;
-    return process;
+    return perfdash::testing::startReady(program);
 }
 
 /// The GNU build id of @p path as readelf prints it; empty when unknown.

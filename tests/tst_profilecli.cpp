@@ -5,6 +5,7 @@
 // refusal sentence on stderr when the kernel says no (simulated: this machine allows it).
 #include "captureprofiles.h"
 #include "foldedexport.h"
+#include "helpers/programrun.h"
 
 #include <QProcess>
 #include <QSet>
@@ -19,11 +20,7 @@ using namespace perfdash;
 namespace {
 const QString kBin = QStringLiteral(PERFDASH_BIN_DIR);
 
-struct Run
-{
-    int status = -1;
-    QByteArray out, err;
-};
+using perfdash::testing::Run;
 
 /// "name (1234);main;..." -> 1234; 0 when the first field holds no pid.
 qint64 pidOf(const QString& stack)
@@ -46,16 +43,7 @@ Run runPerfdash(const QStringList& arguments,
         });
     }
     process.setProcessEnvironment(environment);
-    process.start(kBin + QStringLiteral("/perfdash"), arguments);
-    Run run;
-    if (!process.waitForFinished(120000)) {
-        process.kill();
-        process.waitForFinished();
-    }
-    run.status = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
-    run.out = process.readAllStandardOutput();
-    run.err = process.readAllStandardError();
-    return run;
+    return perfdash::testing::runToEnd(process, kBin + QStringLiteral("/perfdash"), arguments, 120000);
 }
 } // namespace
 

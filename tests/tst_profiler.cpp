@@ -7,6 +7,7 @@
 // records, samples without user registers (the frame-pointer fallback), a planted symlink.
 #include "calltree.h"
 #include "foldedexport.h"
+#include "helpers/programrun.h"
 #include "perfeventsource.h"
 #include "processprofiler.h"
 #include "profileaggregate.h"
@@ -41,19 +42,7 @@ QString targetPath(const char* variant)
 /// Starts a target and waits for its "ready" (its worker thread runs).
 std::unique_ptr<QProcess> startTarget(const QString& program, const QStringList& arguments = {})
 {
-    auto process = std::make_unique<QProcess>();
-    process->setProgram(program);
-    process->setArguments(arguments);
-    process->start();
-    if (!process->waitForStarted(10000))
-        return nullptr;
-    while (!process->canReadLine()) {
-        if (!process->waitForReadyRead(10000))
-            return nullptr;
-    }
-    if (process->readLine().trimmed() != "ready")
-        return nullptr;
-    return process;
+    return perfdash::testing::startReady(program, arguments);
 }
 
 void stopTarget(QProcess* process)
