@@ -26,6 +26,7 @@
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTest>
+#include <QThreadPool>
 
 #include <mutex>
 
@@ -69,6 +70,9 @@ ProfileSnapshotPtr profile(const std::vector<std::pair<Stack, std::uint64_t>>& s
 /// What the fake profiler answers, by query; records what it was asked.
 struct FakeProfile
 {
+    /// The panel's jobs on the pool may still be asking when a test ends: they finish first.
+    ~FakeProfile() { QThreadPool::globalInstance()->waitForDone(); }
+
     std::mutex mutex;
     std::vector<std::pair<ProfileQuery, bool>> asked;
     ProfileSnapshotPtr process = profile({ { { "main", "idle" }, 60 }, { { "main", "work", "parse" }, 40 } });
