@@ -109,6 +109,13 @@ struct FakeProfile
         };
         return source;
     }
+    /// Waits for the jobs on the pool, then forgets what they asked.
+    void forget()
+    {
+        QThreadPool::globalInstance()->waitForDone();
+        const std::lock_guard lock(mutex);
+        asked.clear();
+    }
     /// The last query of a process-wide or of a per-operation view: a refresh of the view shown
     /// before may still be answered after the new one's (the pool is slow under sanitizers).
     std::pair<ProfileQuery, bool> last(bool ofOperation)
@@ -237,6 +244,7 @@ void TestOperationProfilePanel::scopeAsksTheMatchingQuery()
     panel.setProcess(42, s("app"));
     panel.setOperation(s("http.GET /users"));
     panel.setTimeRange(60);
+    fake.forget(); // what was asked before the range was set (jobs still on the pool) is not this test's
     if (ProfilePanel::Scope(scope) == ProfilePanel::Scope::Process) {
         QSignalSpy refreshed(&panel, &ProfilePanel::refreshed);
         panel.refresh();
