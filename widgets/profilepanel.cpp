@@ -11,6 +11,7 @@
 #include "topfunctionsmodel.h"
 
 #include <QComboBox>
+#include <QCoreApplication>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -351,6 +352,24 @@ void ProfilePanel::setSearch(const QString& text)
     m_search->setText(text);
 }
 
+namespace {
+
+/// Runs `then` on the GUI thread if the panel is still there by then. A worker never touches the
+/// panel, not even through its QPointer: the panel may be in its destructor (it dies on the GUI
+/// thread, where the check is made).
+template <typename Then> void whenStillThere(const QPointer<ProfilePanel>& self, Then then)
+{
+    QMetaObject::invokeMethod(
+        QCoreApplication::instance(),
+        [self, then = std::move(then)]() mutable {
+            if (self)
+                then(self.data());
+        },
+        Qt::QueuedConnection);
+}
+
+} // namespace
+
 void ProfilePanel::refresh()
 {
     ProcessProfiler* profiler = m_profiler ? m_profiler->profilerFor(m_pid) : nullptr;
@@ -374,13 +393,7 @@ void ProfilePanel::refresh()
     const ProfileQuery query = queryFor(scope);
     QThreadPool::globalInstance()->start([self, source, scope, query, job] {
         auto view = std::make_shared<View>(buildView(source, scope, query));
-        QMetaObject::invokeMethod(
-            self.data(),
-            [self, job, view] {
-                if (self)
-                    self->applyView(job, std::move(*view));
-            },
-            Qt::QueuedConnection);
+        whenStillThere(self, [job, view](ProfilePanel* panel) { panel->applyView(job, std::move(*view)); });
     });
 }
 
@@ -538,13 +551,10 @@ void ProfilePanel::exportWithDialog()
         QString error;
         if (profiler)
             foldedexport::writeFile(path, profiler->sessionSnapshots(), &error);
-        QMetaObject::invokeMethod(
-            self.data(),
-            [self, error] {
-                if (self && !error.isEmpty())
-                    QMessageBox::warning(self, tr("Export profile"), error);
-            },
-            Qt::QueuedConnection);
+        if (!error.isEmpty())
+            whenStillThere(self, [error](ProfilePanel* panel) {
+                QMessageBox::warning(panel, tr("Export profile"), error);
+            });
     });
 }
 

@@ -208,9 +208,10 @@ __attribute__((noinline)) int endSlow(
         return endGeneral(op, start, which, exceptions, failed, depth);
     const std::uint64_t fastTicks = clock::g_state.fastTicks.load(std::memory_order_relaxed);
     const std::uint64_t mult = clock::g_state.mult.load(std::memory_order_relaxed);
-    std::atomic<std::uint32_t>* pending = ts->pendingBucket.load(std::memory_order_relaxed);
     const std::uint64_t word = rings::recordWord(op, rings::Exit, false, depth, std::uint32_t(start));
     const std::uint32_t window = openWindow(ts);
+    // Read in the window: a signal handler's scope before it may have left its own pending.
+    std::atomic<std::uint32_t>* pending = ts->pendingBucket.load(std::memory_order_relaxed);
     // Even: a signal handler between the check above and here ran whole.
     const std::uint64_t s = openRecord(ring);
     rings::Record& r = ts->traceRecords[(s >> 1) & ts->traceMask];
@@ -250,9 +251,11 @@ __attribute__((always_inline)) inline int endImpl(
     t_scope.depth = depthAfterEnd(depth);
     const std::uint64_t fastTicks = clock::g_state.fastTicks.load(std::memory_order_relaxed);
     const std::uint64_t mult = clock::g_state.mult.load(std::memory_order_relaxed);
-    std::atomic<std::uint32_t>* pending = ts->pendingBucket.load(std::memory_order_relaxed);
     // Opened before the reading: a signal handler that records in between is dropped (counted).
     const std::uint32_t window = openWindow(ts);
+    // Read in the window: a signal handler's scope before it may have left its own pending (read
+    // before, a null there overwrote the handler's operation).
+    std::atomic<std::uint32_t>* pending = ts->pendingBucket.load(std::memory_order_relaxed);
     const std::uint64_t stop = clock::ticks();
     if (__builtin_expect(stop - start > fastTicks, 0)) { // long, or the counter went backwards
         closeWindow(ts, window);
