@@ -7,7 +7,9 @@
 #include <QIODevice>
 #include <QScrollBar>
 #include <QStyle>
+#include <QStyleOptionViewItem>
 #include <QTableView>
+#include <QAbstractItemDelegate>
 
 namespace perfdash {
 
@@ -23,25 +25,84 @@ TableColumns::TableColumns(QTableView* view, int nameColumn)
     m_viewport = view->viewport();
     m_viewport->installEventFilter(this);
     connect(header, &QHeaderView::sectionResized, this, &TableColumns::onSectionResized);
+    // Rows scrolled into view are measured then (a fit measures the rows on screen).
+    connect(view->verticalScrollBar(), &QScrollBar::valueChanged, this, &TableColumns::fit);
     connect(view->model(), &QAbstractItemModel::modelReset, this, [this] {
         m_contentWidths.clear();
         fit();
     });
-    connect(view->model(), &QAbstractItemModel::rowsInserted, this, &TableColumns::fit);
+    connect(view->model(), &QAbstractItemModel::rowsInserted, this, &TableColumns::onRowsInserted);
     connect(view->model(), &QAbstractItemModel::layoutChanged, this, &TableColumns::fit);
+}
+
+void TableColumns::onRowsInserted(const QModelIndex& parent, int first, int last)
+{
+    if (parent.isValid())
+        return;
+    // Rows inserted above those waiting shift them: the union is what is new (bounded in rowsToMeasure()).
+    if (m_insertedFirst < 0) {
+        m_insertedFirst = first;
+        m_insertedLast = last;
+    } else {
+        m_insertedFirst = std::min(m_insertedFirst, first);
+        m_insertedLast = std::max(m_insertedLast + (first <= m_insertedLast ? last - first + 1 : 0), last);
+    }
+    fit();
+}
+
+QList<int> TableColumns::rowsToMeasure() const
+{
+    const int rows = m_view->model()->rowCount();
+    QList<int> out;
+    if (rows == 0)
+        return out;
+    // On screen (the first rows when the view has no height yet), then the inserted ones.
+    int top = std::max(0, m_view->rowAt(0));
+    int bottom = m_view->rowAt(m_view->viewport()->height() - 1);
+    if (bottom < 0)
+        bottom = rows - 1;
+    bottom = std::min(bottom, top + MeasuredRows - 1);
+    for (int r = top; r <= bottom; ++r)
+        out.append(r);
+    if (m_insertedFirst >= 0) {
+        const int last = std::min({ m_insertedLast, rows - 1, m_insertedFirst + MeasuredRows - 1 });
+        for (int r = m_insertedFirst; r <= last; ++r) {
+            if (r < top || r > bottom)
+                out.append(r);
+        }
+    }
+    return out;
+}
+
+int TableColumns::cellWidth(int row, int column) const
+{
+    // What QTableView::sizeHintForColumn() asks of the delegate, for one cell.
+    const QModelIndex index = m_view->model()->index(row, column);
+    QStyleOptionViewItem option;
+    option.initFrom(m_view->viewport());
+    option.font = m_view->font();
+    option.fontMetrics = QFontMetrics(option.font);
+    option.decorationSize = m_view->iconSize().isValid()
+        ? m_view->iconSize()
+        : QSize(m_view->style()->pixelMetric(QStyle::PM_SmallIconSize), m_view->style()->pixelMetric(QStyle::PM_SmallIconSize));
+    option.showDecorationSelected = true;
+    const int width = m_view->itemDelegateForIndex(index)->sizeHint(option, index).width();
+    return m_view->showGrid() ? width + 1 : width;
 }
 
 int TableColumns::contentWidth(int column) const
 {
-    // sizeHintForColumn() measures the visible rows (resizeContentsPrecision). The title needs its
-    // text and margins, and the sorted column its indicator too (it covered "Self" down to "Sel").
+    // The title needs its text and margins, and the sorted column its indicator too (it covered
+    // "Self" down to "Sel").
     QHeaderView* header = m_view->horizontalHeader();
     const QString title = m_view->model()->headerData(column, Qt::Horizontal).toString();
     const int margin = header->style()->pixelMetric(QStyle::PM_HeaderMargin, nullptr, header);
-    int titleWidth = header->fontMetrics().horizontalAdvance(title) + 4 * margin;
+    int widest = header->fontMetrics().horizontalAdvance(title) + 4 * margin;
     if (header->isSortIndicatorShown() && header->sortIndicatorSection() == column)
-        titleWidth += header->style()->pixelMetric(QStyle::PM_HeaderMarkSize, nullptr, header) + margin;
-    return std::max(static_cast<const QAbstractItemView*>(m_view)->sizeHintForColumn(column), titleWidth);
+        widest += header->style()->pixelMetric(QStyle::PM_HeaderMarkSize, nullptr, header) + margin;
+    for (const int row : rowsToMeasure())
+        widest = std::max(widest, cellWidth(row, column));
+    return widest;
 }
 
 void TableColumns::setNameLimit(int chars)
@@ -100,6 +161,7 @@ void TableColumns::fit()
             header->resizeSection(m_name, width);
     }
     m_fitting = false;
+    m_insertedFirst = m_insertedLast = -1;
     // The scroll range and the header's offset follow the new widths only when the view lays
     // itself out again; without it a header stays scrolled by what no longer overflows.
     QMetaObject::invokeMethod(m_view, "updateGeometries", Qt::QueuedConnection);

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <QObject>
-#include <QSet>
+#include <QHash>
+#include <QList>
 
+class QModelIndex;
 class QTableView;
 
 namespace perfdash {
@@ -15,12 +17,17 @@ namespace perfdash {
  * while data streams in, so they do not jitter); the name column takes what is left, but never
  * less than its own content up to NameLimit characters; a width the user drags is kept. When all
  * of that does not fit, the view scrolls horizontally from the left.
+ *
+ * Cost: a fit measures the rows on screen and the rows inserted since the last fit (at most
+ * MeasuredRows of each), never the whole model: Qt's sizeHintForColumn() measured up to 1,000 rows
+ * per column, and a table of alerts refitted on every batch held the GUI thread for 1.5 s.
  */
 class TableColumns : public QObject
 {
     Q_OBJECT
 public:
     static constexpr int NameLimit = 20; ///< characters the name column shows at least (if it has them), by default
+    static constexpr int MeasuredRows = 100; ///< rows on screen, and rows inserted, that one fit measures at most
 
     TableColumns(QTableView* view, int nameColumn);
 
@@ -30,10 +37,11 @@ public:
     /// A text column besides the name (a list of callers, a path): never wider than @p chars
     /// characters unless the user drags it wider, so that the name column keeps the room.
     void setMaximumChars(int column, int chars);
-    /// Refits after new rows or values (cheap enough for every refresh: it measures visible rows).
+    /// Refits after new rows or values (cheap enough for every refresh: see the class's cost).
     void fit();
     int nameColumn() const noexcept { return m_name; }
-    /// The widest value of @p column's visible rows and its header, in pixels.
+    /// The widest value of @p column's rows on screen and inserted since the last fit, and of its
+    /// header, in pixels.
     int contentWidth(int column) const;
     /// Widths the user chose by dragging, by column (restored with the header's state).
     QByteArray saveState() const;
@@ -44,6 +52,10 @@ protected:
 
 private:
     void onSectionResized(int column, int oldSize, int newSize);
+    void onRowsInserted(const QModelIndex& parent, int first, int last);
+    /// The rows a fit measures: those on screen and those inserted since the last fit, bounded.
+    QList<int> rowsToMeasure() const;
+    int cellWidth(int row, int column) const;
 
     QTableView* m_view;
     QObject* m_viewport = nullptr;
@@ -53,6 +65,7 @@ private:
     QHash<int, int> m_userWidths;
     QHash<int, int> m_maximumChars;
     QHash<int, int> m_contentWidths; // the widest content seen since the last reset
+    int m_insertedFirst = -1, m_insertedLast = -1; // rows inserted since the last fit
 };
 
 } // namespace perfdash
