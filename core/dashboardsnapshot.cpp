@@ -5,6 +5,8 @@
 #include <QDir>
 #include <QFile>
 
+#include <tuple>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +26,29 @@ namespace {
         return group ? mergedSeries(monitor, operationsOf(monitor, operation, true), from, to) : monitor.series(operation, from, to);
     }
 } // namespace
+
+ChartTarget costliestOperation(const QList<OperationRow>& rows, const ChartTarget& current)
+{
+    const auto total = [](const OperationRow& r) { return r.stats.meanNs * double(r.stats.count); };
+    const OperationRow* top = nullptr;
+    double currentTotal = -1;
+    for (const OperationRow& row : rows) {
+        if (row.group || row.stats.count == 0)
+            continue;
+        if (!current.group && row.processKey == current.processKey && row.stats.operation == current.operation)
+            currentTotal = total(row);
+        // Ties go to the smaller process key and name: the same answer at every refresh.
+        if (!top || total(row) > total(*top)
+            || (total(row) == total(*top)
+                && std::tie(row.processKey, row.stats.operation) < std::tie(top->processKey, top->stats.operation)))
+            top = &row;
+    }
+    if (!top)
+        return {};
+    if (currentTotal >= 0 && total(*top) <= currentTotal * SnapshotRequest::CostliestMargin)
+        return current;
+    return ChartTarget { top->processKey, top->stats.operation, false };
+}
 
 SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& request)
 {
@@ -89,14 +114,17 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
         }
     }
     const qint64 from = request.rangeMs > 0 ? s->takenAtMs - request.rangeMs : std::numeric_limits<qint64>::min();
-    if (request.chartProcess && !request.chartOperation.isEmpty()) {
-        if (const auto monitor = store.sharedMonitor(request.chartProcess)) {
-            s->latency = seriesOf(*monitor, request.chartOperation, request.chartGroup, from, s->takenAtMs);
+    s->charted = ChartTarget { request.chartProcess, request.chartOperation, request.chartGroup };
+    if (request.chartCostliest)
+        s->charted = costliestOperation(s->operations, s->charted);
+    const ChartTarget& chart = s->charted;
+    if (chart.processKey && !chart.operation.isEmpty()) {
+        if (const auto monitor = store.sharedMonitor(chart.processKey)) {
+            s->latency = seriesOf(*monitor, chart.operation, chart.group, from, s->takenAtMs);
             if (request.heatmap) {
                 const qint64 now = s->takenAtMs / 1000;
                 const qint64 first = std::max(now - StatsWindow::MaxSeconds + 1, from / 1000);
-                s->heatmap = buildLatencyHeatmap(
-                    *monitor, operationsOf(*monitor, request.chartOperation, request.chartGroup), first, now);
+                s->heatmap = buildLatencyHeatmap(*monitor, operationsOf(*monitor, chart.operation, chart.group), first, now);
             }
         }
     }
@@ -104,8 +132,8 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
         const auto monitor = store.sharedMonitor(target.processKey);
         s->compared.push_back(monitor ? seriesOf(*monitor, target.operation, target.group, from, s->takenAtMs) : std::vector<SeriesPoint> {});
     }
-    if (request.memoryProcess) {
-        for (const MemoryRecord& r : store.memoryRecords(request.memoryProcess)) {
+    if (const quint64 memoryProcess = request.memoryProcess ? request.memoryProcess : chart.processKey) {
+        for (const MemoryRecord& r : store.memoryRecords(memoryProcess)) {
             if (r.timestampMs >= from)
                 s->memory.append(r);
         }

@@ -35,6 +35,11 @@ struct SnapshotRequest
     qint64 statsFromMs = 0; ///< with statsToMs: the table's statistics over this range, not window
     qint64 statsToMs = 0;
     bool heatmap = true; ///< the chart operation's latency heatmap
+    /// Nothing chosen by the user: chart the listed operation with the largest total time (the
+    /// chart operation above, if any, is the one charted so far: kept unless another costs
+    /// CostliestMargin more, so that two close ones do not take turns).
+    bool chartCostliest = false;
+    static constexpr double CostliestMargin = 1.1;
 };
 
 struct OperationRow
@@ -62,11 +67,16 @@ struct DashboardSnapshot
     QList<MemoryRecord> memory; ///< of the memory process
     std::vector<std::vector<SeriesPoint>> compared; ///< one per SnapshotRequest::compare
     LatencyHeatmap heatmap; ///< of the chart operation, over the seconds still held
+    ChartTarget charted; ///< the operation the charts show: the one asked for, or the costliest
     bool statsRangeBeyondHeld = false; ///< the range starts before the oldest second still held
     int violations = 0;
 };
 
 using SnapshotPtr = std::shared_ptr<const DashboardSnapshot>;
+
+/// Of @p rows (groups left out), the one with the largest total time (mean x count); @p current
+/// stays unless another costs SnapshotRequest::CostliestMargin more. Empty when no row has a count.
+ChartTarget costliestOperation(const QList<OperationRow>& rows, const ChartTarget& current = {});
 
 /// Thread-safe (reads the store through its locks).
 SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& request);

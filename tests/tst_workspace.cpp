@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The window as a workspace (issue 24): what a table's column fitting costs, and a selection
 // that always says what the rest of the window shows.
+#include "chartspanel.h"
+#include "mainwindow.h"
+#include "metricsstore.h"
+#include "operationsfiltermodel.h"
+#include "operationsmodel.h"
+#include "processesmodel.h"
 #include "tablecolumns.h"
 
 #include <QAbstractTableModel>
 #include <QApplication>
 #include <QHeaderView>
+#include <QItemSelectionModel>
 #include <QSet>
+#include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTableView>
 #include <QTest>
 
@@ -48,6 +57,44 @@ private:
     std::vector<QString> m_rows;
 };
 
+QString s(const char* text)
+{
+    return QString::fromUtf8(text);
+}
+
+/// A process with a costly db.query (5.9 s in all) and a cheap cache.get (8 ms).
+quint64 fill(MetricsStore& store, const char* process, qint64 pid)
+{
+    const quint64 key = store.openProcess(pid, s(process), {});
+    for (int i = 0; i < 400; ++i)
+        store.recordOperation(key, s("cache.get"), 20'000, true, {});
+    for (int i = 0; i < 20; ++i)
+        store.recordOperation(key, s("db.query"), 293'200'000, true, {});
+    return key;
+}
+
+/// The operations selected in @p window's table, as "operation@processKey", in table order.
+QStringList selectedOperations(MainWindow& window)
+{
+    QStringList out;
+    QModelIndexList rows = window.operationView()->selectionModel()->selectedRows();
+    std::sort(rows.begin(), rows.end());
+    for (const QModelIndex& index : rows) {
+        const OperationRow* r = window.operationsModel()->rowAt(window.operationsProxy()->mapToSource(index).row());
+        out << (r ? QStringLiteral("%1@%2").arg(r->stats.operation).arg(r->processKey) : QStringLiteral("?"));
+    }
+    return out;
+}
+
+/// The processes selected in @p window's table, by key.
+QList<quint64> selectedProcesses(MainWindow& window)
+{
+    QList<quint64> out;
+    for (const QModelIndex& index : window.processView()->selectionModel()->selectedRows())
+        out << index.data(ProcessesModel::KeyRole).toULongLong();
+    return out;
+}
+
 QStringList texts(int n, const QString& text)
 {
     QStringList out;
@@ -62,8 +109,96 @@ class TestWorkspace : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    void initTestCase();
     void fittingMeasuresWhatChangedNotAllRows();
+    void theSelectionFollowsTheCostliest();
+    void aChosenOperationStays();
+    void selectingAProcessIsAnnounced();
+    void aProcessNotListedYetLeavesNoOldSelection();
 };
+
+void TestWorkspace::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true); // the window's QSettings go to a test location
+    QCoreApplication::setOrganizationName(s("perfdash-tests"));
+    QCoreApplication::setApplicationName(s("tst_workspace"));
+}
+
+void TestWorkspace::theSelectionFollowsTheCostliest()
+{
+    // Nothing chosen: the charts show the costliest operation and its row is the selected one,
+    // also after another operation becomes the costliest (the charts stayed on the first).
+    MetricsStore store;
+    const quint64 a = fill(store, "a", QCoreApplication::applicationPid());
+    MainWindow window(&store, nullptr);
+    window.show();
+    QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — a")), 10'000);
+    QTRY_COMPARE_WITH_TIMEOUT(selectedOperations(window), QStringList { QStringLiteral("db.query@%1").arg(a) }, 10'000);
+    for (int i = 0; i < 8000; ++i) // 8 s: cache.get costs the most now
+        store.recordOperation(a, s("cache.get"), 1'000'000, true, {});
+    window.requestRefresh();
+    QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("cache.get — a")), 10'000);
+    QTRY_COMPARE_WITH_TIMEOUT(selectedOperations(window), QStringList { QStringLiteral("cache.get@%1").arg(a) }, 10'000);
+}
+
+void TestWorkspace::aChosenOperationStays()
+{
+    MetricsStore store;
+    const quint64 a = fill(store, "a", QCoreApplication::applicationPid());
+    MainWindow window(&store, nullptr);
+    window.show();
+    QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — a")), 10'000);
+    window.selectOperation(a, s("cache.get"));
+    QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("cache.get — a")), 10'000);
+    for (int i = 0; i < 40; ++i) // db.query costs even more now: the choice stays
+        store.recordOperation(a, s("db.query"), 293'200'000, true, {});
+    QSignalSpy refreshed(&window, &MainWindow::refreshed);
+    window.requestRefresh();
+    QVERIFY(refreshed.wait(10'000));
+    QVERIFY(window.charts()->latencyTitle().contains(s("cache.get — a")));
+    QCOMPARE(selectedOperations(window), QStringList { QStringLiteral("cache.get@%1").arg(a) });
+}
+
+void TestWorkspace::selectingAProcessIsAnnounced()
+{
+    // Attach and Launch select their process from code: the table must be told (the old row stayed
+    // highlighted while the selection model's signals were blocked around selectRow()).
+    MetricsStore store;
+    const quint64 a = fill(store, "a", QCoreApplication::applicationPid());
+    const quint64 b = fill(store, "b", QCoreApplication::applicationPid() + 1);
+    MainWindow window(&store, nullptr);
+    window.show();
+    QTRY_COMPARE_WITH_TIMEOUT(window.processesModel()->rowCount(), 2, 10'000);
+    window.selectProcess(a);
+    QCOMPARE(selectedProcesses(window), QList<quint64> { a });
+    QSignalSpy changed(window.processView()->selectionModel(), &QItemSelectionModel::selectionChanged);
+    window.selectProcess(b);
+    QCOMPARE(selectedProcesses(window), QList<quint64> { b });
+    QVERIFY(!changed.isEmpty());
+    const auto deselected = changed.last().at(1).value<QItemSelection>();
+    QVERIFY(!deselected.isEmpty() && deselected.indexes().first().data(ProcessesModel::KeyRole).toULongLong() == a);
+    // Its costliest operation is charted, and selected.
+    QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — b")), 10'000);
+    QTRY_COMPARE_WITH_TIMEOUT(selectedOperations(window), QStringList { QStringLiteral("db.query@%1").arg(b) }, 10'000);
+}
+
+void TestWorkspace::aProcessNotListedYetLeavesNoOldSelection()
+{
+    MetricsStore store;
+    const quint64 a = fill(store, "a", QCoreApplication::applicationPid());
+    MainWindow window(&store, nullptr);
+    window.show();
+    QTRY_COMPARE_WITH_TIMEOUT(window.processesModel()->rowCount(), 1, 10'000);
+    window.selectProcess(a);
+    QCOMPARE(selectedProcesses(window), QList<quint64> { a });
+    // Just attached: the table does not list it yet. The old one must not stay highlighted ...
+    const quint64 b = fill(store, "b", QCoreApplication::applicationPid() + 1);
+    window.selectProcess(b);
+    QCOMPARE(selectedProcesses(window), QList<quint64> {});
+    // ... and the new one is selected as soon as it is listed.
+    QTRY_COMPARE_WITH_TIMEOUT(selectedProcesses(window), QList<quint64> { b }, 10'000);
+    QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("— b")), 10'000);
+}
 
 void TestWorkspace::fittingMeasuresWhatChangedNotAllRows()
 {

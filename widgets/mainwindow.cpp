@@ -23,6 +23,7 @@
 #include <QHeaderView>
 #include <QItemSelectionModel>
 #include <QProcess>
+#include <QScopedValueRollback>
 #include <QTableView>
 #include <QToolButton>
 
@@ -121,6 +122,7 @@ SnapshotRequest MainWindow::currentRequest() const
     r.chartOperation = m_chartOperation;
     r.chartGroup = m_chartGroup;
     r.compare = m_compare;
+    r.chartCostliest = !m_operationChosen;
     r.memoryProcess = m_selectedProcess ? m_selectedProcess : m_chartProcess;
     r.rangeMs = qint64(m_range->currentData().toInt()) * 1000;
     r.statsFromMs = m_statsFromMs;
@@ -173,15 +175,12 @@ void MainWindow::apply(const SnapshotPtr& snapshot)
     }
     m_operationColumns->fit();
     m_processColumns->fit();
-    chartDefaultOperation(s);
-    // A reset loses the selection: put it back on the same operation.
-    if (!m_chartOperation.isEmpty() && !m_operationView->selectionModel()->hasSelection()) {
-        const int row = m_operations->rowOf(m_chartProcess, m_chartOperation);
-        if (row >= 0) {
-            const QSignalBlocker block(m_operationView->selectionModel());
-            m_operationView->selectRow(m_operationsProxy->mapFromSource(m_operations->index(row, 0)).row());
-        }
+    if (!m_operationChosen) { // the charts show the costliest operation: so does the selection
+        m_chartProcess = s.charted.processKey;
+        m_chartOperation = s.charted.operation;
+        m_chartGroup = s.charted.group;
     }
+    showSelection();
     updateCharts(s);
     qint64 selectedPid = 0, chartedPid = 0;
     for (const ProcessInfo& p : s.processes) {
@@ -210,21 +209,6 @@ void MainWindow::apply(const SnapshotPtr& snapshot)
     updateStatus(s);
     updateAlertsTitle();
     Q_EMIT refreshed();
-}
-
-void MainWindow::chartDefaultOperation(const DashboardSnapshot& s)
-{
-    // Nothing chosen yet (or the chosen process has changed): chart where the time goes, the
-    // operation with the largest total time, so the charts are never empty for long.
-    if (!m_chartOperation.isEmpty() || s.operations.isEmpty())
-        return;
-    const OperationRow* top = nullptr;
-    for (const OperationRow& row : s.operations) {
-        if (!row.group && (!top || OperationsModel::totalNs(row) > OperationsModel::totalNs(*top)))
-            top = &row;
-    }
-    if (top)
-        selectOperation(top->processKey, top->stats.operation);
 }
 
 void MainWindow::updateCharts(const DashboardSnapshot& s)
@@ -295,33 +279,33 @@ void MainWindow::setGroupByPrefix(bool group)
 
 void MainWindow::selectOperation(quint64 processKey, const QString& operation)
 {
+    m_operationChosen = true;
     m_chartProcess = processKey;
     m_chartOperation = operation;
     m_compare.clear();
-    const int row = m_operations->rowOf(processKey, operation);
-    const OperationRow* r = m_operations->rowAt(row);
+    const OperationRow* r = m_operations->rowAt(m_operations->rowOf(processKey, operation));
     m_chartGroup = r && r->group;
-    if (row >= 0) {
-        const QSignalBlocker block(m_operationView->selectionModel());
-        m_operationView->selectRow(m_operationsProxy->mapFromSource(m_operations->index(row, 0)).row());
-    }
+    showSelection();
     requestChanged();
 }
 
 void MainWindow::compareOperations(const QList<ChartTarget>& targets)
 {
-    if (targets.isEmpty())
-        return;
-    m_chartProcess = targets.first().processKey;
-    m_chartOperation = targets.first().operation;
-    m_chartGroup = targets.first().group;
+    m_operationChosen = !targets.isEmpty();
+    m_chartProcess = targets.isEmpty() ? 0 : targets.first().processKey;
+    m_chartOperation = targets.isEmpty() ? QString() : targets.first().operation;
+    m_chartGroup = !targets.isEmpty() && targets.first().group;
     m_compare = targets.size() >= 2 ? targets : QList<ChartTarget> {};
+    showSelection();
     requestChanged();
 }
 
 void MainWindow::onOperationSelectionChanged()
 {
-    // What is selected is what is charted: one row its charts, several their compared percentile.
+    if (m_showingSelection)
+        return;
+    // What is selected is what is charted: one row its charts, several their compared percentile;
+    // none: the costliest again.
     QList<ChartTarget> targets;
     const QModelIndex current = m_operationView->selectionModel()->currentIndex();
     const QModelIndexList rows = m_operationView->selectionModel()->selectedRows();
@@ -338,25 +322,73 @@ void MainWindow::onOperationSelectionChanged()
     compareOperations(targets);
 }
 
+void MainWindow::onProcessSelectionChanged(const QModelIndex& current)
+{
+    if (m_showingSelection)
+        return;
+    selectProcess(current.isValid() ? current.data(ProcessesModel::KeyRole).toULongLong() : 0);
+}
+
 void MainWindow::selectProcess(quint64 key)
 {
+    const bool changed = key != m_selectedProcess;
     m_selectedProcess = key;
     const std::optional<ProcessInfo> info = key ? m_store->process(key) : std::nullopt;
     m_profile->setProcess(info ? info->pid : 0, info ? info->name : QString());
-    const int row = m_processes->rowOf(key);
-    if (row >= 0) {
-        const QSignalBlocker block(m_processView->selectionModel());
-        m_processView->selectRow(m_processesProxy->mapFromSource(m_processes->index(row, 0)).row());
-    }
-    if (key && m_chartProcess != key) {
-        // The charts follow: another process's operation is no longer what the user looks at.
+    if (changed) {
+        // Another process's operations are listed now: chart its costliest until one is chosen.
+        m_operationChosen = false;
         m_chartProcess = 0;
         m_chartOperation.clear();
         m_chartGroup = false;
         m_compare.clear();
-        m_operationView->selectionModel()->clear();
     }
+    showSelection();
     requestChanged();
+}
+
+void MainWindow::showSelection()
+{
+    const QScopedValueRollback<bool> showing(m_showingSelection, true);
+    // The process: its row, or none while the table does not list it yet (just attached).
+    QItemSelectionModel* processes = m_processView->selectionModel();
+    const int processRow = m_selectedProcess ? m_processes->rowOf(m_selectedProcess) : -1;
+    if (processRow < 0) {
+        if (processes->hasSelection() || processes->currentIndex().isValid())
+            processes->clear();
+    } else {
+        const QModelIndex index = m_processesProxy->mapFromSource(m_processes->index(processRow, 0));
+        if (processes->selectedRows() != QModelIndexList { index } || processes->currentIndex().row() != index.row())
+            processes->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    }
+    // The operations charted: the compared ones, or the one.
+    QList<ChartTarget> charted = m_compare;
+    if (charted.isEmpty() && !m_chartOperation.isEmpty())
+        charted.append(ChartTarget { m_chartProcess, m_chartOperation, m_chartGroup });
+    QItemSelection wanted;
+    QModelIndex first;
+    for (const ChartTarget& t : std::as_const(charted)) {
+        const int row = m_operations->rowOf(t.processKey, t.operation);
+        if (row < 0)
+            continue;
+        const QModelIndex index = m_operationsProxy->mapFromSource(m_operations->index(row, 0));
+        if (!index.isValid())
+            continue; // filtered out
+        wanted.select(index, index.siblingAtColumn(m_operationsProxy->columnCount() - 1));
+        if (!first.isValid())
+            first = index;
+    }
+    QItemSelectionModel* operations = m_operationView->selectionModel();
+    QModelIndexList have = operations->selectedRows();
+    QModelIndexList want;
+    for (const QItemSelectionRange& range : std::as_const(wanted))
+        want.append(range.topLeft());
+    std::sort(have.begin(), have.end());
+    std::sort(want.begin(), want.end());
+    if (have != want)
+        operations->select(wanted, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    if (first.isValid() && operations->currentIndex().row() != first.row())
+        operations->setCurrentIndex(first, QItemSelectionModel::NoUpdate);
 }
 
 void MainWindow::setStatisticsRange(qint64 fromMs, qint64 toMs)

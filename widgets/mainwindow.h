@@ -142,7 +142,11 @@ private:
     void buildHelpMenu();
     void connectSelection();
     void onOperationSelectionChanged();
-    void chartDefaultOperation(const DashboardSnapshot& s);
+    void onProcessSelectionChanged(const QModelIndex& current);
+    /// Makes both tables' selections say what the rest of the window shows (the selected process,
+    /// the charted operations), through the selection models' signals so that the views repaint;
+    /// a process or operation the models do not list yet leaves its table with no selection.
+    void showSelection();
     void updateCharts(const DashboardSnapshot& s);
     void updateAlertsTitle();
     void updateAlertProcesses(const DashboardSnapshot& s);
@@ -233,6 +237,8 @@ private:
     QString m_chartOperation;
     bool m_chartGroup = false;
     QList<ChartTarget> m_compare; // two or more: compared on one chart
+    bool m_operationChosen = false; // by the user; else the costliest operation is charted
+    bool m_showingSelection = false; // showSelection() is changing the views' selections
     qint64 m_statsFromMs = 0; // a range chosen on the charts (both 0: the window)
     qint64 m_statsToMs = 0;
     QList<Alert> m_pendingAlerts;

@@ -233,11 +233,7 @@ void MainWindow::buildUi()
     allProcesses->setToolTip(tr("Selecting a process shows only its operations; this shows them all again"));
     processHeader->addWidget(allProcesses);
     QWidget* processBox = box(this, processHeader, m_processView);
-    connect(allProcesses, &QPushButton::clicked, this, [this] {
-        m_processView->selectionModel()->clear();
-        m_selectedProcess = 0;
-        requestChanged();
-    });
+    connect(allProcesses, &QPushButton::clicked, this, [this] { selectProcess(0); });
     auto* operationHeader = new QHBoxLayout;
     operationHeader->addWidget(makeSectionLabel(tr("Operations"), this));
     m_rangeLabel = new QLabel(this);
@@ -289,14 +285,7 @@ void MainWindow::connectSelection()
     connect(m_charts, &ChartsPanel::rangeChanged, this, &MainWindow::setStatisticsRange);
     connect(m_charts, &ChartsPanel::comparePercentileChanged, this, &MainWindow::requestChanged);
     connect(m_processView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-        [this](const QModelIndex& current) {
-            if (current.isValid())
-                selectProcess(current.data(ProcessesModel::KeyRole).toULongLong());
-            else {
-                m_selectedProcess = 0;
-                requestChanged();
-            }
-        });
+        &MainWindow::onProcessSelectionChanged);
     connect(m_operationView->selectionModel(), &QItemSelectionModel::selectionChanged, this,
         [this] { onOperationSelectionChanged(); });
 }
