@@ -8,6 +8,7 @@
 #include "childprocess.h"
 #include "comparisonwindow.h"
 #include "csvexport.h"
+#include "debuginfod.h"
 #include "foldedexport.h"
 #include "headlessgate.h"
 #include "ingestserver.h"
@@ -200,6 +201,7 @@ void brandGuiApplication()
 
 int main(int argc, char** argv)
 {
+    perfdash::Debuginfod::takeEnvironment(); // before any thread: libdw must never fetch on its own
     if (argc > 1 && std::strcmp(argv[1], "compare") == 0) { // perfdash compare BASE NEW [...] [--gui]
         bool gui = false;
         for (int i = 2; i < argc; ++i)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "symbolizer.h"
 
+#include "debuginfod.h"
 #include "perfrecords.h"
 #include "symbolindex.h"
 
@@ -8,6 +9,8 @@
 #include <QFileInfo>
 
 #include <cxxabi.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -55,9 +58,36 @@ QString Symbolizer::demangle(const char* name)
 namespace {
 char* g_debuginfoPath = nullptr; // libdw's default search path (.debug, /usr/lib/debug)
 
+/// libdw's own search (next to the file, .debug, /usr/lib/debug; never debuginfod: see
+/// debuginfod.h), then the debuginfod cache by build ID; a module found in neither starts a fetch
+/// (the symbolizer names its addresses again when it arrives).
+int findDebuginfo(Dwfl_Module* module, void** userdata, const char* moduleName, Dwarf_Addr base, const char* fileName,
+    const char* debuglinkFile, GElf_Word debuglinkCrc, char** debuginfoFileName)
+{
+    const int fd = dwfl_standard_find_debuginfo(
+        module, userdata, moduleName, base, fileName, debuglinkFile, debuglinkCrc, debuginfoFileName);
+    if (fd >= 0)
+        return fd;
+    const unsigned char* bits = nullptr;
+    GElf_Addr vaddr = 0;
+    const int length = dwfl_module_build_id(module, &bits, &vaddr);
+    if (length <= 0 || !bits)
+        return fd;
+    QString path;
+    const QByteArray id = QByteArray(reinterpret_cast<const char*>(bits), length).toHex();
+    if (Debuginfod::instance().lookup(id, QFileInfo(QString::fromUtf8(moduleName ? moduleName : "")).fileName(), &path)
+        != Debuginfod::State::Cached)
+        return fd;
+    const QByteArray local = QFile::encodeName(path);
+    const int found = ::open(local.constData(), O_RDONLY | O_CLOEXEC);
+    if (found >= 0)
+        *debuginfoFileName = ::strdup(local.constData());
+    return found;
+}
+
 const Dwfl_Callbacks kCallbacks = {
     dwfl_linux_proc_find_elf,
-    dwfl_standard_find_debuginfo,
+    findDebuginfo,
     dwfl_offline_section_address,
     &g_debuginfoPath,
 };
@@ -147,6 +177,28 @@ void SymbolResolver::refreshModules()
     dwfl_report_end(m_dwfl, nullptr, nullptr);
 }
 
+bool SymbolResolver::reload()
+{
+    if (!QFileInfo::exists(QStringLiteral("/proc/%1/maps").arg(m_pid)))
+        return false;
+    Dwfl* fresh = dwfl_begin(&kCallbacks);
+    if (!fresh)
+        return false;
+    dwfl_report_begin(fresh);
+    const int failed = dwfl_linux_proc_report(fresh, m_pid);
+    dwfl_report_end(fresh, nullptr, nullptr);
+    if (failed != 0) {
+        dwfl_end(fresh);
+        return false;
+    }
+    m_modules.clear(); // keyed by the old Dwfl's modules
+    if (m_dwfl)
+        dwfl_end(m_dwfl);
+    m_dwfl = fresh;
+    refreshModules();
+    return true;
+}
+
 const SymbolResolver::Mapping* SymbolResolver::mappingOf(std::uint64_t pc) const
 {
     auto it = std::upper_bound(
@@ -184,6 +236,11 @@ SymbolResolver::Module& SymbolResolver::moduleInfo(Dwfl_Module* module)
         GElf_Addr vaddr = 0;
         if (const int length = dwfl_module_build_id(module, &bits, &vaddr); length > 0 && bits)
             info.range.buildId = QByteArray(reinterpret_cast<const char*>(bits), length).toHex();
+        // No debug info yet, its file on its way: named again when it comes.
+        Dwarf_Addr dwarfBias = 0;
+        if (!info.range.buildId.isEmpty() && !dwfl_module_getdwarf(module, &dwarfBias)
+            && Debuginfod::instance().lookup(info.range.buildId, info.file) == Debuginfod::State::Fetching)
+            info.awaiting = info.range.buildId;
         it = m_modules.emplace(module, std::move(info)).first;
     }
     return it->second;
@@ -192,6 +249,7 @@ SymbolResolver::Module& SymbolResolver::moduleInfo(Dwfl_Module* module)
 std::vector<ProfileFunction> SymbolResolver::resolve(std::uint64_t pc)
 {
     std::vector<ProfileFunction> out;
+    m_lastAwaiting.clear();
     if (pc == perf::kKernelAddress) {
         out.push_back({ QStringLiteral("[kernel]"), QStringLiteral("[kernel]"), {}, false });
         return out;
@@ -267,6 +325,7 @@ std::vector<ProfileFunction> SymbolResolver::resolve(std::uint64_t pc)
 void SymbolResolver::resolveInModule(Dwfl_Module* module, std::uint64_t pc, std::vector<ProfileFunction>* out)
 {
     Module& info = moduleInfo(module);
+    m_lastAwaiting = info.awaiting;
     const QString& moduleFile = info.file;
     const std::string_view raw = info.index->find(pc);
     const QString symbol = raw.empty() ? QString() : symbolName(raw);
@@ -475,6 +534,8 @@ void Symbolizer::run()
     std::vector<std::uint64_t> work;
     std::vector<std::pair<std::uint64_t, std::vector<ProfileFunction>>> named;
     std::uint64_t unknownVersion = 0; ///< the JIT map's read that the unknown addresses were last tried against
+    std::map<QByteArray, std::vector<std::uint64_t>> awaiting; ///< by build id: named while its debug file was on its way
+    std::uint64_t fetchGeneration = 0;
     for (;;) {
         {
             std::unique_lock lock(m_queueMutex);
@@ -489,12 +550,32 @@ void Symbolizer::run()
         }
         named.clear();
         for (std::uint64_t pc : work) {
-            if (pc == kModulesChanged)
+            if (pc == kModulesChanged) {
                 resolver.refreshModules();
-            else
+            } else {
                 named.emplace_back(pc, resolver.resolve(pc));
+                if (!resolver.lastAwaiting().isEmpty())
+                    awaiting[resolver.lastAwaiting()].push_back(pc);
+            }
         }
         work.clear();
+        // Debug files that arrived since: their modules' addresses are named again.
+        std::vector<std::uint64_t> arrived;
+        if (!awaiting.empty() && Debuginfod::instance().generation() != fetchGeneration) {
+            fetchGeneration = Debuginfod::instance().generation();
+            for (auto it = awaiting.begin(); it != awaiting.end();) {
+                const Debuginfod::State state = Debuginfod::instance().lookup(it->first, {});
+                if (state == Debuginfod::State::Fetching) {
+                    ++it;
+                    continue;
+                }
+                if (state == Debuginfod::State::Cached)
+                    arrived.insert(arrived.end(), it->second.begin(), it->second.end());
+                it = awaiting.erase(it); // a failure is said by the client's status
+            }
+            if (!arrived.empty() && !resolver.reload())
+                arrived.clear(); // the process is gone: its modules cannot be looked at again
+        }
         // JIT code compiled since an address was named [unknown]: ask again.
         std::vector<std::uint64_t> unknown;
         {
@@ -507,6 +588,11 @@ void Symbolizer::run()
         }
         unknownVersion = resolver.jitVersion();
         std::vector<std::pair<std::uint64_t, std::vector<ProfileFunction>>> renamed;
+        for (std::uint64_t pc : arrived) {
+            std::vector<ProfileFunction> functions = resolver.resolve(pc);
+            if (!functions.empty())
+                renamed.emplace_back(pc, std::move(functions));
+        }
         for (std::uint64_t pc : unknown) {
             std::vector<ProfileFunction> functions = resolver.resolve(pc);
             if (!functions.empty())

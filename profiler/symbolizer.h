@@ -90,6 +90,12 @@ public:
     std::size_t indexedModules() const { return m_modules.size(); }
     /// The modules that named an address so far (their range, file and build id), by address.
     std::vector<ProfileModule> modules() const;
+    /// The build ID whose debug file was being fetched (debuginfod.h) when the last resolve()
+    /// named its address without it; empty otherwise.
+    const QByteArray& lastAwaiting() const { return m_lastAwaiting; }
+    /// Starts again from /proc/PID (a debug file arrived: modules that had none look again);
+    /// false, keeping what it had, when the process is gone.
+    bool reload();
 
 private:
     struct Mapping
@@ -103,6 +109,7 @@ private:
         std::unique_ptr<SymbolIndex> index;
         QString file; ///< file name shown
         ProfileModule range; ///< where it is mapped, and its build id
+        QByteArray awaiting; ///< its build id while its debug file is being fetched
     };
     const Mapping* mappingOf(std::uint64_t pc) const;
     Module& moduleInfo(Dwfl_Module* module);
@@ -123,14 +130,16 @@ private:
     qint64 m_jitMapSize = -1;
     std::uint64_t m_jitVersion = 0;
     QElapsedTimer m_jitChecked;
+    QByteArray m_lastAwaiting;
 };
 
 /**
  * Names the addresses of one process's stacks on a thread of its own, each distinct address
  * once: the profiler hands it the addresses it has not seen before and goes on; views read the
- * names when they build a snapshot. Loading a module's symbols (or, later, fetching them) never
- * holds up the reading or unwinding of samples. An address named [unknown] is asked again when
- * the JIT's map grows (code compiled since). Thread-safe.
+ * names when they build a snapshot. Loading a module's symbols (or fetching them from debuginfod)
+ * never holds up the reading or unwinding of samples. An address named [unknown] is asked again
+ * when the JIT's map grows (code compiled since); one named without debug info while its module's
+ * debug file was being fetched is named again when the file arrives. Thread-safe.
  */
 class Symbolizer
 {

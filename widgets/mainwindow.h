@@ -149,6 +149,7 @@ private:
     void showSelection();
     void updateCharts(const DashboardSnapshot& s);
     void updateAlertsTitle();
+    void updateSymbolsStatus();
     void updateAlertProcesses(const DashboardSnapshot& s);
     void updateRangeLabel(const DashboardSnapshot& s);
     void copyRows(const QModelIndexList& rows, bool csv) const;
@@ -217,6 +218,7 @@ private:
     QLabel* m_rangeLabel;
     QPushButton* m_rangeReset;
     QLabel* m_statusRecording;
+    QLabel* m_statusSymbols; ///< debuginfod: fetching, or not found
     QComboBox* m_window;
     QComboBox* m_range;
     QCheckBox* m_log;

@@ -4,6 +4,7 @@
 
 #include "alertsfiltermodel.h"
 #include "alertsmodel.h"
+#include "debuginfod.h"
 #include "ingestserver.h"
 #include "metricsendpoint.h"
 #include "metricsstore.h"
@@ -29,12 +30,14 @@ void MainWindow::buildStatusBar()
     m_statusAlerts = new QLabel(this);
     m_statusRecording = new QLabel(this);
     m_statusRecording->hide();
+    m_statusSymbols = new QLabel(this);
+    m_statusSymbols->hide();
     m_exportProgress = new QProgressBar(this);
     m_exportProgress->setRange(0, 0); // busy: the writer does not know the size in advance
     m_exportProgress->setMaximumWidth(120);
     m_exportProgress->hide();
     statusBar()->addPermanentWidget(m_exportProgress);
-    for (QLabel* l : { m_statusRecording, m_statusSocket, m_statusConnections, m_statusRate, m_statusDrops, m_statusAlerts })
+    for (QLabel* l : { m_statusSymbols, m_statusRecording, m_statusSocket, m_statusConnections, m_statusRate, m_statusDrops, m_statusAlerts })
         statusBar()->addPermanentWidget(l);
     m_statusSocket->setTextInteractionFlags(Qt::TextSelectableByMouse);
     if (m_server) // each problem is said once at its source; here it reaches the window, not only stderr
@@ -110,6 +113,29 @@ void MainWindow::updateStatus(const DashboardSnapshot& s)
     }
     m_statusDrops->setText(tr("%1 dropped").arg(drops));
     m_statusAlerts->setText(tr("%1 alerts, %2 budgets broken").arg(QLocale().toString(m_alerts->total())).arg(s.violations));
+    updateSymbolsStatus();
+}
+
+void MainWindow::updateSymbolsStatus()
+{
+    // Debug files on their way from debuginfod (frames read module+offset until they come), and
+    // those no server had.
+    const Debuginfod::Status d = Debuginfod::instance().status();
+    QString text;
+    if (!d.fetching.isEmpty()) {
+        QStringList shown = d.fetching.mid(0, 2);
+        if (d.fetching.size() > 2)
+            shown << tr("%n more", nullptr, int(d.fetching.size() - 2));
+        text = tr("Fetching symbols: %1").arg(shown.join(QStringLiteral(", ")));
+    } else if (d.failed > 0) {
+        text = tr("Symbols: %n not found", nullptr, int(d.failed));
+    }
+    m_statusSymbols->setVisible(!text.isEmpty());
+    m_statusSymbols->setText(text);
+    m_statusSymbols->setToolTip(tr("debuginfod (DEBUGINFOD_URLS): %1 debug file(s) fetched, %2 failed%3")
+                                    .arg(d.fetched)
+                                    .arg(d.failed)
+                                    .arg(d.lastError.isEmpty() ? QString() : tr("; last: %1").arg(d.lastError)));
 }
 
 QString MainWindow::alertsTitle() const
