@@ -104,12 +104,18 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
         const auto monitor = store.sharedMonitor(target.processKey);
         s->compared.push_back(monitor ? seriesOf(*monitor, target.operation, target.group, from, s->takenAtMs) : std::vector<SeriesPoint> {});
     }
-    if (request.memoryProcess) {
-        for (const MemoryRecord& r : store.memoryRecords(request.memoryProcess)) {
+    const auto memoryOf = [&](quint64 key) {
+        QList<MemoryRecord> out;
+        for (const MemoryRecord& r : store.memoryRecords(key)) {
             if (r.timestampMs >= from)
-                s->memory.append(r);
+                out.append(r);
         }
-    }
+        return out;
+    };
+    if (request.memoryProcess)
+        s->memory = memoryOf(request.memoryProcess);
+    for (quint64 key : request.memoryProcesses)
+        s->memories.append(key == request.memoryProcess ? s->memory : memoryOf(key));
     return s;
 }
 

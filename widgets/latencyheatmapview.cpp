@@ -205,7 +205,8 @@ void LatencyHeatmapView::paintEvent(QPaintEvent*)
     bold.setBold(true);
     painter.setFont(bold);
     painter.setPen(palette().color(QPalette::WindowText));
-    painter.drawText(QRect(0, 2, width(), fm.height() + 2), Qt::AlignHCenter,
+    // At the left, as the charts' titles are.
+    painter.drawText(QRect(4, 2, width() - 8, fm.height() + 2), Qt::AlignLeft,
         m_title.isEmpty() ? tr("Latency heatmap — select an operation") : tr("Latency heatmap of %1").arg(m_title));
     painter.setFont(font());
     painter.fillRect(plot, palette().color(QPalette::Base));

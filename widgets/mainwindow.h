@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+class QAction;
 class QCheckBox;
 class QComboBox;
 class QLabel;
@@ -103,6 +104,11 @@ public:
     void compareOperations(const QList<ChartTarget>& targets);
 
     ChartsPanel* charts() const { return m_charts; }
+    /// The CPU profile beside the charts (true) or in a tab of its own, each then full width.
+    void setProfileBeside(bool beside);
+    bool profileBeside() const;
+    /// Brings the CPU profile into view (its tab, unless it is beside the charts).
+    void showProfile();
     /// The CPU profile tab, beside the charts; @p profiler may be null (no profiling).
     void setProfiler(Profiler* profiler);
     /// --profile: every process attached or launched from the window is profiled too (a refusal
@@ -141,6 +147,7 @@ private:
     void buildMenus();
     void buildHelpMenu();
     void connectSelection();
+    void fitTableHeights();
     void onOperationSelectionChanged();
     void chartDefaultOperation(const DashboardSnapshot& s);
     void updateCharts(const DashboardSnapshot& s);
@@ -200,8 +207,9 @@ private:
     ChartsPanel* m_charts;
     QSplitter* m_mainSplitter;
     QSplitter* m_tablesSplitter;
-    QSplitter* m_verticalSplitter;
     QTabWidget* m_views;
+    QSplitter* m_viewsSplitter;
+    QAction* m_profileBesideAction = nullptr;
     ProfilePanel* m_profile = nullptr;
     TableColumns* m_operationColumns;
     TableColumns* m_processColumns;
