@@ -16,7 +16,9 @@
 #include <QLegend>
 #include <QLineSeries>
 #include <QLogValueAxis>
+#include <QLocale>
 #include <QPainter>
+#include <QRegularExpression>
 #include <QScrollArea>
 #include <QTimeZone>
 #include <QToolButton>
@@ -83,9 +85,15 @@ namespace {
         return { 1.0, QStringLiteral("ns") };
     }
 
+    /// An axis label as Qt Charts writes it with localized numbers: "%.6g ms" is the prefix, the
+    /// number in the locale, the suffix (its printf path reads the format as Latin-1: "µs" broke).
     QString label(const QString& format, double v)
     {
-        return QString::asprintf(format.toUtf8().constData(), v);
+        static const QRegularExpression spec(QStringLiteral("^([^%]*)%\\.(\\d+)([defgiEG])(.*)$"));
+        const QRegularExpressionMatch m = spec.match(format);
+        if (!m.hasMatch())
+            return QLocale().toString(v);
+        return m.captured(1) + QLocale().toString(v, m.captured(3).at(0).toLatin1(), m.captured(2).toInt()) + m.captured(4);
     }
 
     void replace(QLineSeries* series, const QList<QPointF>& points)
@@ -164,9 +172,9 @@ ChartsPanel::ChartsPanel(QWidget* parent)
     layout->addWidget(m_scroll, 1);
     m_heatmap = new LatencyHeatmapView(m_content);
 
-    m_latency = makeChart(tr("Latency"), QStringLiteral("%g ms"), {});
-    m_throughput = makeChart(tr("Throughput and errors"), QStringLiteral("%g/s"), QStringLiteral("%g %%"));
-    m_memory = makeChart(tr("Memory and CPU"), QStringLiteral("%g MiB"), QStringLiteral("%g %%"));
+    m_latency = makeChart(tr("Latency"), QStringLiteral("%.6g ms"), {});
+    m_throughput = makeChart(tr("Throughput and errors"), QStringLiteral("%.6g/s"), QStringLiteral("%.6g %"));
+    m_memory = makeChart(tr("Memory and CPU"), QStringLiteral("%.6g MiB"), QStringLiteral("%.6g %"));
     m_memory->timeLabels = true; // the bottom chart labels the time axis they all share
     auto* content = new QVBoxLayout(m_content);
     content->setContentsMargins(0, 0, 0, 0);
@@ -180,7 +188,7 @@ ChartsPanel::ChartsPanel(QWidget* parent)
     m_latencyLinear = m_latency->left;
     m_latencyLog = new QLogValueAxis(this);
     m_latencyLog->setBase(10);
-    m_latencyLog->setLabelFormat(QStringLiteral("%g ms"));
+    m_latencyLog->setLabelFormat(QStringLiteral("%.6g ms"));
     m_latencyLog->setMinorTickCount(8);
     m_latencyLog->setTitleVisible(false);
     m_latencyLog->setLabelsFont(font());
@@ -317,6 +325,8 @@ std::unique_ptr<ChartsPanel::Chart> ChartsPanel::makeChart(
     c->chart->setMargins(QMargins(0, 0, 0, 0));
     c->chart->layout()->setContentsMargins(0, 0, 0, 0);
     c->chart->setBackgroundRoundness(0);
+    c->chart->setLocalizeNumbers(true); // see label()
+    c->chart->setLocale(QLocale());
     c->time = new QCategoryAxis;
     c->time->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
     c->time->setLabelsVisible(false);
@@ -423,6 +433,9 @@ void ChartsPanel::updateLegend(Chart* c)
         button->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
         button->setAutoRaise(true);
         button->setCheckable(true);
+        // A legend, not a row of buttons: flat, a hidden series' entry greyed.
+        button->setStyleSheet(QStringLiteral("QToolButton { border: none; padding: 0px 3px; }"
+                                             "QToolButton:!checked { color: palette(mid); }"));
         button->setChecked(true);
         button->setToolTip(tr("Show or hide %1").arg(name));
         for (QLineSeries* s : group)
@@ -591,7 +604,7 @@ void ChartsPanel::setLatencyAxis(double minNs, double maxNs)
     const auto [scale, unit] = durationUnit(maxNs);
     m_latencyScale = scale;
     m_latencyUnit = unit;
-    const QString format = QStringLiteral("%g ") + unit;
+    const QString format = QStringLiteral("%.6g ") + unit;
     m_latency->leftFormat = format;
     if (m_latencyLinear->labelFormat() != format)
         m_latencyLinear->setLabelFormat(format);

@@ -258,9 +258,14 @@ void MainWindow::updateCharts(const DashboardSnapshot& s)
     const chartaxes::TimeRange range = chartaxes::liveRange(s.takenAtMs, rangeMs, firstData);
     const qint64 from = range.fromMs, to = range.toMs;
 
-    const auto processName = [this](quint64 key) {
-        const int row = m_processes->rowOf(key);
-        return row >= 0 ? m_processes->processAt(row)->name : QString();
+    const auto processName = [&s, this](quint64 key) {
+        for (const ProcessInfo& p : s.processes) {
+            if (p.key == key)
+                return p.name;
+        }
+        // Attached since this snapshot was taken: the store knows its name already.
+        const std::optional<ProcessInfo> info = key ? m_store->process(key) : std::nullopt;
+        return info ? info->name : QString();
     };
     // "db.query — orders-api": two processes may both have a db.query.
     const auto targetName = [&](quint64 process, const QString& operation) {

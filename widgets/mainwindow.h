@@ -148,6 +148,9 @@ private:
     void buildHelpMenu();
     void connectSelection();
     void fitTableHeights();
+    /// The tables as wide as their columns (within bounds), the views the rest: once, when the
+    /// first rows came and no width was remembered.
+    void splitForColumns();
     void onOperationSelectionChanged();
     void chartDefaultOperation(const DashboardSnapshot& s);
     void updateCharts(const DashboardSnapshot& s);
@@ -210,6 +213,7 @@ private:
     QTabWidget* m_views;
     QSplitter* m_viewsSplitter;
     QAction* m_profileBesideAction = nullptr;
+    bool m_autoSplit = false; ///< no remembered splitter: splitForColumns() once rows are there
     ProfilePanel* m_profile = nullptr;
     TableColumns* m_operationColumns;
     TableColumns* m_processColumns;

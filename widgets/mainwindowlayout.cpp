@@ -28,6 +28,7 @@
 #include <QTabWidget>
 #include <QTableView>
 #include <QToolBar>
+#include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -319,6 +320,28 @@ void MainWindow::fitTableHeights()
     };
     fit(m_processView, 2);
     fit(m_operationView, 4);
+    if (m_autoSplit && m_operationView->model()->rowCount() > 0) {
+        m_autoSplit = false;
+        // After this refresh has fitted the columns to the rows.
+        QTimer::singleShot(0, this, &MainWindow::splitForColumns);
+    }
+}
+
+void MainWindow::splitForColumns()
+{
+    // Every statistics column in view without a scrollbar, when the window has the room; the
+    // charts keep at least three eighths of the width.
+    QHeaderView* header = m_operationView->horizontalHeader();
+    int need = 2 * m_operationView->frameWidth() + m_operationView->verticalScrollBar()->sizeHint().width() + 2;
+    for (int c = 0; c < header->count(); ++c) {
+        if (!header->isSectionHidden(c))
+            need += header->sectionSize(c);
+    }
+    const int total = m_mainSplitter->width() - m_mainSplitter->handleWidth();
+    if (total <= 0)
+        return;
+    const int tables = std::clamp(need, total * 2 / 5, total * 5 / 8);
+    m_mainSplitter->setSizes({ tables, total - tables });
 }
 
 bool MainWindow::profileBeside() const

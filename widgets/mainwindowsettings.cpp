@@ -25,8 +25,10 @@ void MainWindow::restoreSettings()
     if (!settings.contains(QStringLiteral("window/geometry")))
         resize(1400, 880);
     // ".../v2": the tables and alerts in one column beside the views (v1 had the alerts under both).
-    if (!m_mainSplitter->restoreState(settings.value(QStringLiteral("window/mainSplitter/v2")).toByteArray()))
-        m_mainSplitter->setSizes({ 560, 840 });
+    if (!m_mainSplitter->restoreState(settings.value(QStringLiteral("window/mainSplitter/v2")).toByteArray())) {
+        m_mainSplitter->setSizes({ 600, 800 });
+        m_autoSplit = true;
+    }
     if (!m_tablesSplitter->restoreState(settings.value(QStringLiteral("window/tablesSplitter/v2")).toByteArray()))
         m_tablesSplitter->setSizes({ 150, 500, 230 });
     setProfileBeside(settings.value(QStringLiteral("view/profileBeside"), false).toBool());
