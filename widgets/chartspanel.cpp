@@ -19,6 +19,7 @@
 #include <QLocale>
 #include <QPainter>
 #include <QRegularExpression>
+#include <QScopeGuard>
 #include <QScrollArea>
 #include <QTimeZone>
 #include <QToolButton>
@@ -36,6 +37,7 @@ struct ChartsPanel::Chart
     QWidget* section = nullptr;
     QLabel* title = nullptr;
     QHBoxLayout* legendLayout = nullptr;
+    QBoxLayout* header = nullptr; // the title and the legend: one line, or two when narrow
     QList<QToolButton*> legend;
     QStringList legendKey;
     ExploreChartView* view = nullptr;
@@ -224,9 +226,9 @@ ChartsPanel::ChartsPanel(QWidget* parent)
     setLines(m_latency.get(), {}, {});
     setLines(m_throughput.get(), {}, {});
     setLines(m_memory.get(), {}, {});
-    m_latency->title->setText(tr("Latency — select an operation"));
-    m_throughput->title->setText(tr("Throughput and errors"));
-    m_memory->title->setText(tr("Memory and CPU — select a process"));
+    setTitle(m_latency.get(), tr("Latency — select an operation"));
+    setTitle(m_throughput.get(), tr("Throughput and errors"));
+    setTitle(m_memory.get(), tr("Memory and CPU — select a process"));
     followPalette();
     updateMinimumHeights();
     alignPlots();
@@ -262,6 +264,12 @@ void ChartsPanel::changeEvent(QEvent* event)
 
 bool ChartsPanel::eventFilter(QObject* watched, QEvent* event)
 {
+    if (event->type() == QEvent::Resize) {
+        for (Chart* c : { m_latency.get(), m_throughput.get(), m_memory.get() }) {
+            if (c->section == watched)
+                fitHeader(c);
+        }
+    }
     if (event->type() == QEvent::Resize && qobject_cast<ExploreChartView*>(watched)) {
         // More or fewer value ticks fit the new height: laid out again at the next refresh; the
         // margins now, so that the plots stay aligned meanwhile.
@@ -318,6 +326,8 @@ std::unique_ptr<ChartsPanel::Chart> ChartsPanel::makeChart(
     c->legendLayout->setSpacing(0);
     header->addLayout(c->legendLayout);
     layout->addLayout(header);
+    c->header = header;
+    c->section->installEventFilter(this);
 
     c->chart = new QChart;
     c->chart->setAnimationOptions(QChart::NoAnimation);
@@ -421,6 +431,7 @@ void ChartsPanel::updateLegend(Chart* c)
     if (key == c->legendKey)
         return;
     c->legendKey = key;
+    const auto refit = qScopeGuard([this, c] { fitHeader(c); });
     qDeleteAll(c->legend);
     c->legend.clear();
     const int height = fontMetrics().height();
@@ -434,7 +445,7 @@ void ChartsPanel::updateLegend(Chart* c)
         button->setAutoRaise(true);
         button->setCheckable(true);
         // A legend, not a row of buttons: flat, a hidden series' entry greyed.
-        button->setStyleSheet(QStringLiteral("QToolButton { border: none; padding: 0px 3px; }"
+        button->setStyleSheet(QStringLiteral("QToolButton { border: none; padding: 0px 3px; color: palette(window-text); }"
                                              "QToolButton:!checked { color: palette(mid); }"));
         button->setChecked(true);
         button->setToolTip(tr("Show or hide %1").arg(name));
@@ -451,12 +462,34 @@ void ChartsPanel::updateLegend(Chart* c)
     }
 }
 
+void ChartsPanel::fitHeader(Chart* c)
+{
+    // The title whole, never elided: beside the legend when both fit, above it otherwise.
+    int legend = 0;
+    for (QToolButton* b : std::as_const(c->legend))
+        legend += b->sizeHint().width();
+    const int need = c->title->fontMetrics().horizontalAdvance(c->title->text()) + legend + 16;
+    const auto direction = need <= c->section->width() ? QBoxLayout::LeftToRight : QBoxLayout::TopToBottom;
+    if (c->header->direction() != direction)
+        c->header->setDirection(direction);
+}
+
+void ChartsPanel::setTitle(Chart* c, const QString& title, const QString& tip)
+{
+    if (c->title->text() != title) {
+        c->title->setText(title);
+        fitHeader(c);
+    }
+    c->title->setToolTip(tip.isEmpty() ? title : tip);
+}
+
 int ChartsPanel::valueTicks(const ExploreChartView* view) const
 {
-    // Labels a line and a half apart at least: a short chart gets fewer ticks, not elided ones.
+    // Labels two lines apart at least (Qt Charts elides a label taller than its tick spacing into
+    // "..."): a short chart gets fewer ticks, not elided ones. niceAxis() may add one interval.
     const QMarginsF m = view->plotMargins();
     const double plot = std::max(0.0, view->height() - m.top() - m.bottom());
-    return std::clamp(int(plot / (fontMetrics().height() * 1.6)), 1, 5);
+    return std::clamp(int(plot / (fontMetrics().height() * 2.0)) - 1, 1, 5);
 }
 
 void ChartsPanel::setValueAxis(Chart* c, bool right, double max)
@@ -626,11 +659,9 @@ void ChartsPanel::setLatency(const QString& title, const std::vector<SeriesPoint
 {
     const auto [from, to] = shownRange(fromMs, toMs);
     m_comparing = false;
-    m_latency->title->setText(title.isEmpty() ? tr("Latency — select an operation") : tr("Latency of %1").arg(title));
-    m_throughput->title->setText(
+    setTitle(m_latency.get(), title.isEmpty() ? tr("Latency — select an operation") : tr("Latency of %1").arg(title));
+    setTitle(m_throughput.get(),
         title.isEmpty() ? tr("Throughput and errors") : tr("Throughput and errors of %1").arg(title));
-    m_latency->title->setToolTip(m_latency->title->text());
-    m_throughput->title->setToolTip(m_throughput->title->text());
     double maxNs = 1, minNs = std::numeric_limits<double>::max();
     for (const SeriesPoint& p : points) {
         if (pointX(p) >= double(from) - 1000 && p.count) {
@@ -683,10 +714,9 @@ void ChartsPanel::setComparison(const QStringList& names, const std::vector<std:
     const int n = int(std::min<std::size_t>(std::size_t(names.size()), series.size()));
     m_comparing = true;
     const QString percentile = m_percentileBox->currentText();
-    m_latency->title->setText(tr("%1 of %2 operations").arg(percentile).arg(n));
-    m_throughput->title->setText(tr("Throughput (solid) and error rate (dashed) of %n operation(s)", nullptr, n));
-    m_latency->title->setToolTip(names.join(u'\n'));
-    m_throughput->title->setToolTip(names.join(u'\n'));
+    setTitle(m_latency.get(), tr("%1 of %2 operations").arg(percentile).arg(n), names.join(u'\n'));
+    setTitle(m_throughput.get(), tr("Throughput (solid) and error rate (dashed) of %n operation(s)", nullptr, n),
+        names.join(u'\n'));
     double maxNs = 1, minNs = std::numeric_limits<double>::max(), maxRate = 1, maxErrors = 0;
     for (int i = 0; i < n; ++i) {
         for (const SeriesPoint& p : series[std::size_t(i)]) {
@@ -752,8 +782,7 @@ void ChartsPanel::setHeatmap(const QString& title, const LatencyHeatmap& heatmap
 void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& records, qint64 fromMs, qint64 toMs)
 {
     const auto [from, to] = shownRange(fromMs, toMs);
-    m_memory->title->setText(title.isEmpty() ? tr("Memory and CPU — select a process") : tr("Memory and CPU of %1").arg(title));
-    m_memory->title->setToolTip(m_memory->title->text());
+    setTitle(m_memory.get(), title.isEmpty() ? tr("Memory and CPU — select a process") : tr("Memory and CPU of %1").arg(title));
     QList<QPointF> rss, heap, cpu;
     double maxMiB = 1, maxCpu = 1;
     for (const MemoryRecord& r : records) {
@@ -790,8 +819,7 @@ void ChartsPanel::setMemories(const QStringList& processes, const QList<QList<Me
     }
     const auto [from, to] = shownRange(fromMs, toMs);
     const int n = int(std::min(processes.size(), records.size()));
-    m_memory->title->setText(tr("RSS (solid) and CPU (dashed) of %n process(es)", nullptr, n));
-    m_memory->title->setToolTip(processes.join(u'\n'));
+    setTitle(m_memory.get(), tr("RSS (solid) and CPU (dashed) of %n process(es)", nullptr, n), processes.join(u'\n'));
     QList<Line> left, right;
     double maxMiB = 1, maxCpu = 1;
     for (int i = 0; i < n; ++i) {

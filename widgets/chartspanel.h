@@ -125,6 +125,8 @@ private:
     QLineSeries* pooled(Chart* c, bool right, int i);
     void setLines(Chart* c, const QList<Line>& left, const QList<Line>& right);
     void updateLegend(Chart* c);
+    void fitHeader(Chart* c);
+    void setTitle(Chart* c, const QString& title, const QString& tip = {});
     void setValueAxis(Chart* c, bool right, double max);
     void attachLatencyAxis();
     void setTimeAxis(Chart* c, qint64 fromMs, qint64 toMs);

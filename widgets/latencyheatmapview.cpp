@@ -233,7 +233,10 @@ void LatencyHeatmapView::paintEvent(QPaintEvent*)
     const QRect labels(plot.left(), plot.bottom() + 3, plot.width(), fm.height());
     painter.drawText(labels, Qt::AlignLeft, from);
     painter.drawText(labels, Qt::AlignRight, to);
-    painter.drawText(labels, Qt::AlignHCenter, tr("darkest: 1, brightest: %1 per second").arg(m_map.maxCount));
+    // The scale between the two times when it fits there (never over them, as on a narrow view).
+    const QString scale = tr("darkest: 1, brightest: %1 per second").arg(m_map.maxCount);
+    if (fm.horizontalAdvance(scale) + fm.horizontalAdvance(from) + fm.horizontalAdvance(to) + 24 <= plot.width())
+        painter.drawText(labels, Qt::AlignHCenter, scale);
 }
 
 void LatencyHeatmapView::mouseMoveEvent(QMouseEvent* event)

@@ -306,20 +306,35 @@ void MainWindow::buildUi()
 void MainWindow::fitTableHeights()
 {
     // Never a screen of empty rows beside squeezed charts: a table is at most as tall as its rows
-    // (at least a few), and what it does not need goes to the table under it.
-    const auto fit = [](QTableView* view, int minRows) {
+    // (at least a few; the processes at most eight, then they scroll), and what it does not need
+    // goes to the alerts under them.
+    const auto fit = [](QTableView* view, int minRows, int maxRows) {
         QWidget* box = view->parentWidget();
-        const int rows = std::max(minRows, view->model() ? view->model()->rowCount() : 0);
+        const int rows = std::clamp(view->model() ? view->model()->rowCount() : 0, minRows, maxRows);
         int height = view->horizontalHeader()->sizeHint().height() + rows * view->verticalHeader()->defaultSectionSize()
             + 2 * view->frameWidth();
         if (view->horizontalScrollBar()->maximum() > 0)
             height += view->horizontalScrollBar()->sizeHint().height();
-        const int header = box->layout()->itemAt(0)->sizeHint().height();
-        if (box->maximumHeight() != height + header)
-            box->setMaximumHeight(height + header);
+        height += box->layout()->itemAt(0)->sizeHint().height();
+        const bool changed = box->maximumHeight() != height;
+        box->setMaximumHeight(height);
+        return changed;
     };
-    fit(m_processView, 2);
-    fit(m_operationView, 4);
+    const bool processes = fit(m_processView, 2, 8);
+    const bool operations = fit(m_operationView, 4, 1000);
+    if (processes || operations) {
+        // QSplitter keeps a slot's size when its widget's maximum shrinks (a blank gap): share
+        // the height again, the alerts keeping a few rows at least.
+        const QList<int> sizes = m_tablesSplitter->sizes();
+        const int total = sizes.value(0) + sizes.value(1) + sizes.value(2);
+        if (total > 0) {
+            const int alertsMin = m_alertView->verticalHeader()->defaultSectionSize() * 5;
+            const int first = std::min(sizes.value(0) > 0 ? m_processView->parentWidget()->maximumHeight() : 0, total);
+            const int second = std::clamp(m_operationView->parentWidget()->maximumHeight(), 0,
+                std::max(0, total - first - alertsMin));
+            m_tablesSplitter->setSizes({ first, second, total - first - second });
+        }
+    }
     if (m_autoSplit && m_operationView->model()->rowCount() > 0) {
         m_autoSplit = false;
         // After this refresh has fitted the columns to the rows.
