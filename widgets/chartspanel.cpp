@@ -234,7 +234,15 @@ ChartsPanel::ChartsPanel(QWidget* parent)
     alignPlots();
 }
 
-ChartsPanel::~ChartsPanel() = default;
+ChartsPanel::~ChartsPanel()
+{
+    // The charts' widgets outlive the Chart structs (QWidget deletes its children after the
+    // members are gone): no more events of theirs here.
+    for (Chart* c : { m_latency.get(), m_throughput.get(), m_memory.get() }) {
+        c->view->removeEventFilter(this);
+        c->section->removeEventFilter(this);
+    }
+}
 
 QChart* ChartsPanel::latencyChart() const
 {
@@ -264,6 +272,8 @@ void ChartsPanel::changeEvent(QEvent* event)
 
 bool ChartsPanel::eventFilter(QObject* watched, QEvent* event)
 {
+    if (!m_memory) // still being built
+        return QWidget::eventFilter(watched, event);
     if (event->type() == QEvent::Resize) {
         for (Chart* c : { m_latency.get(), m_throughput.get(), m_memory.get() }) {
             if (c->section == watched)

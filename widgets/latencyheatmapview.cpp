@@ -206,8 +206,10 @@ void LatencyHeatmapView::paintEvent(QPaintEvent*)
     painter.setFont(bold);
     painter.setPen(palette().color(QPalette::WindowText));
     // At the left, as the charts' titles are.
+    const QString title
+        = m_title.isEmpty() ? tr("Latency heatmap — select an operation") : tr("Latency heatmap of %1").arg(m_title);
     painter.drawText(QRect(4, 2, width() - 8, fm.height() + 2), Qt::AlignLeft,
-        m_title.isEmpty() ? tr("Latency heatmap — select an operation") : tr("Latency heatmap of %1").arg(m_title));
+        QFontMetrics(bold).elidedText(title, Qt::ElideMiddle, width() - 8));
     painter.setFont(font());
     painter.fillRect(plot, palette().color(QPalette::Base));
     if (m_map.rows == 0 || m_toMs <= m_fromMs) {

@@ -271,6 +271,7 @@ void MainWindow::buildUi()
     m_views->addTab(m_profile, tr("CPU profile"));
     m_viewsSplitter = new QSplitter(Qt::Horizontal, this);
     m_viewsSplitter->setChildrenCollapsible(false);
+    m_viewsSplitter->setStretchFactor(0, 1);
     m_viewsSplitter->addWidget(m_views);
 
     // The tables in one column, each as tall as its rows (fitTableHeights()), the alerts under
@@ -371,8 +372,11 @@ void MainWindow::setProfileBeside(bool beside)
             m_views->removeTab(m_views->indexOf(m_profile));
             m_viewsSplitter->addWidget(m_profile);
             m_profile->show();
-            const int half = std::max(2, m_viewsSplitter->width() / 2);
-            m_viewsSplitter->setSizes({ half, half });
+            // Halves of the room the views have (once laid out: before show() it is not known).
+            QTimer::singleShot(0, m_viewsSplitter, [splitter = m_viewsSplitter] {
+                const int half = std::max(1, splitter->width() / 2);
+                splitter->setSizes({ half, half });
+            });
         } else {
             m_views->insertTab(1, m_profile, tr("CPU profile"));
         }

@@ -13,6 +13,7 @@
 #include <QSettings>
 #include <QSplitter>
 #include <QTableView>
+#include <QTimer>
 
 namespace perfdash {
 
@@ -32,7 +33,9 @@ void MainWindow::restoreSettings()
     if (!m_tablesSplitter->restoreState(settings.value(QStringLiteral("window/tablesSplitter/v2")).toByteArray()))
         m_tablesSplitter->setSizes({ 150, 500, 230 });
     setProfileBeside(settings.value(QStringLiteral("view/profileBeside"), false).toBool());
-    m_viewsSplitter->restoreState(settings.value(QStringLiteral("window/viewsSplitter")).toByteArray());
+    // After setProfileBeside()'s own split (queued too), so that the remembered one wins.
+    if (const QByteArray views = settings.value(QStringLiteral("window/viewsSplitter")).toByteArray(); !views.isEmpty())
+        QTimer::singleShot(0, m_viewsSplitter, [this, views] { m_viewsSplitter->restoreState(views); });
     // Column order and visibility from the header, the widths the user dragged from TableColumns
     // (".../v3": older saved states had Stretch sections, no total-time column, no CPU column).
     m_operationView->horizontalHeader()->restoreState(settings.value(QStringLiteral("window/operationColumns/v3")).toByteArray());
