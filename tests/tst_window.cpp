@@ -580,9 +580,13 @@ private Q_SLOTS:
         QVERIFY(!window.charts()->view(ChartsPanel::Kind::Throughput)->isVisible());
         QVERIFY(!window.charts()->heatmapView()->isVisible());
         QVERIFY(window.charts()->view(ChartsPanel::Kind::Memory)->isVisible());
-        const QString name = store.process(plain)->name;
-        QVERIFY2(!name.isEmpty() && window.charts()->title(ChartsPanel::Kind::Memory).contains(name),
-            qPrintable(window.charts()->title(ChartsPanel::Kind::Memory)));
+        // Named as the store names it (its pid until /proc was read), never "select a process".
+        const auto named = [&] {
+            const ProcessInfo info = *store.process(plain);
+            const QString title = window.charts()->title(ChartsPanel::Kind::Memory);
+            return title.contains(info.name.isEmpty() ? QString::number(info.pid) : info.name);
+        };
+        QTRY_VERIFY2_WITH_TIMEOUT(named(), qPrintable(window.charts()->title(ChartsPanel::Kind::Memory)), 10'000);
         // Back to a process with operations: its charts again.
         window.selectProcess(instrumented);
         QTRY_VERIFY_WITH_TIMEOUT(window.charts()->operationChartsShown(), 10'000);
@@ -603,7 +607,9 @@ private Q_SLOTS:
             beside->trigger();
             QVERIFY(window.profileBeside());
             QTRY_VERIFY(window.profilePanel()->isVisible() && window.charts()->isVisible());
-            QVERIFY(window.profilePanel()->width() > 300 && window.charts()->width() > 300);
+            // Halves of the views' room, each a main view's width.
+            QTRY_VERIFY2(window.profilePanel()->width() > 300 && window.charts()->width() > 300,
+                qPrintable(QStringLiteral("%1 %2").arg(window.profilePanel()->width()).arg(window.charts()->width())));
             window.close();
         }
         MainWindow again(&store, nullptr);

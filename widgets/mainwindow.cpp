@@ -259,13 +259,15 @@ void MainWindow::updateCharts(const DashboardSnapshot& s)
     const qint64 from = range.fromMs, to = range.toMs;
 
     const auto processName = [&s, this](quint64 key) {
+        std::optional<ProcessInfo> info;
         for (const ProcessInfo& p : s.processes) {
             if (p.key == key)
-                return p.name;
+                info = p;
         }
-        // Attached since this snapshot was taken: the store knows its name already.
-        const std::optional<ProcessInfo> info = key ? m_store->process(key) : std::nullopt;
-        return info ? info->name : QString();
+        if (!info && key) // attached since this snapshot was taken: the store knows it already
+            info = m_store->process(key);
+        // Just attached, not read from /proc yet: its pid says which it is.
+        return !info ? QString() : info->name.isEmpty() ? tr("pid %1").arg(info->pid) : info->name;
     };
     // "db.query — orders-api": two processes may both have a db.query.
     const auto targetName = [&](quint64 process, const QString& operation) {
