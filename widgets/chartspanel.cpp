@@ -523,12 +523,10 @@ void ChartsPanel::updateMinimumHeights()
     const QFontMetrics fm(font());
     // A plot at least four lines of text high: three labelled ticks, a curve one can read.
     const int plot = fm.height() * 4;
-    const int header = fm.height() + 10; // the title and legend line
     m_latency->view->setMinimumHeight(plot * 3 / 2 + fm.height());
     m_throughput->view->setMinimumHeight(plot + fm.height());
     m_memory->view->setMinimumHeight(plot + fm.height() * 2 + 8);
-    for (Chart* c : { m_latency.get(), m_throughput.get(), m_memory.get() })
-        c->section->setMinimumHeight(c->view->minimumHeight() + header);
+    // The sections' minimum follows from their layouts: a header of one line or two, and the view.
 }
 
 void ChartsPanel::alignPlots()
@@ -556,9 +554,11 @@ void ChartsPanel::alignPlots()
     }
     // The last time label is centred on the plot's right edge.
     right = std::max(right, fm.horizontalAdvance(QStringLiteral("00:00:00")) / 2 + 4);
-    const double top = fm.height() / 2.0 + 2;
+    const double top = fm.height() * 0.75 + 2;
     for (Chart* c : { m_latency.get(), m_throughput.get(), m_memory.get() }) {
-        const double bottom = c->timeLabels ? fm.height() + 10 : fm.height() / 2.0 + 2;
+        // The bottom tick's label is centred on the plot's edge: half of it below (and a little
+        // more, or Qt Charts drops it).
+        const double bottom = c->timeLabels ? fm.height() + 10 : fm.height() + 4;
         c->view->setPlotMargins(QMarginsF(left, top, right, bottom));
     }
     // The heatmap has no margins of its own to agree on: it takes the charts' x span.
