@@ -523,9 +523,12 @@ void ChartsPanel::updateMinimumHeights()
     const QFontMetrics fm(font());
     // A plot at least four lines of text high: three labelled ticks, a curve one can read.
     const int plot = fm.height() * 4;
-    m_latency->view->setMinimumHeight(plot * 3 / 2 + fm.height());
-    m_throughput->view->setMinimumHeight(plot + fm.height());
-    m_memory->view->setMinimumHeight(plot + fm.height() * 2 + 8);
+    // With alignPlots()' margins: above, three quarters of a line; below, a line (and the time
+    // labels' line under the bottom chart).
+    const int top = fm.height() * 3 / 4 + 3;
+    m_latency->view->setMinimumHeight(plot * 3 / 2 + top + fm.height() + 4);
+    m_throughput->view->setMinimumHeight(plot + top + fm.height() + 4);
+    m_memory->view->setMinimumHeight(plot + top + fm.height() + 10);
     // The sections' minimum follows from their layouts: a header of one line or two, and the view.
 }
 
