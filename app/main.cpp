@@ -319,7 +319,8 @@ int main(int argc, char** argv)
     const QCommandLineOption screenshot(QStringLiteral("screenshot"),
         QStringLiteral("After --duration, save the window as a PNG to FILE and exit."), QStringLiteral("FILE"));
     const QCommandLineOption view(QStringLiteral("view"),
-        QStringLiteral("The view shown beside the tables at start: charts (the default) or profile (the CPU profile)."),
+        QStringLiteral("The view shown beside the tables at start: charts (the default), profile (the CPU profile) "
+                       "or both (charts and CPU profile side by side)."),
         QStringLiteral("VIEW"));
     const QCommandLineOption profile(QStringLiteral("profile"),
         QStringLiteral("Sample the CPU of every attached or launched process (perf_event_open, whole stacks)."));
@@ -381,8 +382,9 @@ int main(int argc, char** argv)
         exports.append({ QString::fromLatin1(kind), path });
     }
     const QString viewName = parser.value(view);
-    if (!viewName.isEmpty() && viewName != QLatin1String("charts") && viewName != QLatin1String("profile"))
-        fail(QStringLiteral("--view is charts or profile, not '%1'").arg(viewName));
+    if (!viewName.isEmpty() && viewName != QLatin1String("charts") && viewName != QLatin1String("profile")
+        && viewName != QLatin1String("both"))
+        fail(QStringLiteral("--view is charts, profile or both, not '%1'").arg(viewName));
     if (!viewName.isEmpty() && headlessRun)
         fail(QStringLiteral("--view needs the window; it cannot go with --headless"));
     const QString screenshotPath = parser.value(screenshot);
@@ -714,8 +716,10 @@ int main(int argc, char** argv)
                 });
         }
         window->setHttpEndpoints(&metrics, live ? &otlpReceiver : nullptr); // their refusals in the status bar
+        if (!viewName.isEmpty()) // else as the user left it last time
+            window->setProfileBeside(viewName == QLatin1String("both"));
         if (viewName == QLatin1String("profile"))
-            window->views()->setCurrentWidget(window->profilePanel());
+            window->showProfile();
         window->show();
     }
     tick.setInterval(std::chrono::seconds(1));

@@ -132,12 +132,19 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
         const auto monitor = store.sharedMonitor(target.processKey);
         s->compared.push_back(monitor ? seriesOf(*monitor, target.operation, target.group, from, s->takenAtMs) : std::vector<SeriesPoint> {});
     }
-    if (const quint64 memoryProcess = request.memoryProcess ? request.memoryProcess : chart.processKey) {
-        for (const MemoryRecord& r : store.memoryRecords(memoryProcess)) {
+    const auto memoryOf = [&](quint64 key) {
+        QList<MemoryRecord> out;
+        for (const MemoryRecord& r : store.memoryRecords(key)) {
             if (r.timestampMs >= from)
-                s->memory.append(r);
+                out.append(r);
         }
-    }
+        return out;
+    };
+    // The charted process's memory when no process was asked for (the costliest operation's).
+    if (const quint64 memoryProcess = request.memoryProcess ? request.memoryProcess : chart.processKey)
+        s->memory = memoryOf(memoryProcess);
+    for (quint64 key : request.memoryProcesses)
+        s->memories.append(key == request.memoryProcess ? s->memory : memoryOf(key));
     return s;
 }
 

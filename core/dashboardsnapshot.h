@@ -28,6 +28,8 @@ struct SnapshotRequest
     quint64 chartProcess = 0; ///< the selected operation's process
     QString chartOperation; ///< empty: no latency chart
     quint64 memoryProcess = 0; ///< whose memory and CPU to chart
+    /// Two or more: the processes of the operations compared, each one's memory and CPU charted.
+    QList<quint64> memoryProcesses;
     qint64 rangeMs = 5 * 60 * 1000; ///< how far back the charts go; 0: the whole session
     bool groupByPrefix = false; ///< add a merged row for each name prefix ("api.*")
     bool chartGroup = false; ///< chartOperation is a group row: chart its operations merged
@@ -65,6 +67,7 @@ struct DashboardSnapshot
     QList<OperationRow> operations;
     std::vector<SeriesPoint> latency; ///< of the chart operation
     QList<MemoryRecord> memory; ///< of the memory process
+    QList<QList<MemoryRecord>> memories; ///< one per SnapshotRequest::memoryProcesses
     std::vector<std::vector<SeriesPoint>> compared; ///< one per SnapshotRequest::compare
     LatencyHeatmap heatmap; ///< of the chart operation, over the seconds still held
     ChartTarget charted; ///< the operation the charts show: the one asked for, or the costliest

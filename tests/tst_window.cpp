@@ -5,6 +5,7 @@
 #include "alertsmodel.h"
 #include "attachdialog.h"
 #include "chartspanel.h"
+#include "explorechartview.h"
 #include "clock.h"
 #include "exportdialog.h"
 #include "histogramqueries.h"
@@ -479,7 +480,7 @@ private Q_SLOTS:
                 ? window.charts()->latencyPoints(s("max")).last().y() * window.charts()->latencyScale()
                 : 0.0,
             50'000'000.0, 15'000);
-        QVERIFY(window.charts()->latencyAxis()->titleText() != s("ns"));
+        QCOMPARE(window.charts()->latencyUnit(), s("ms"));
         QTRY_VERIFY_WITH_TIMEOUT(!window.charts()->heatmapView()->heatmap().isEmpty(), 10'000);
         quint64 total = 0;
         for (quint64 c : window.charts()->heatmapView()->heatmap().counts)
@@ -498,6 +499,124 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(window.charts()->comparing(), 15'000);
         QCOMPARE(window.charts()->visibleLatencySeries().size(), 3);
         QVERIFY(window.charts()->latencyTitle().startsWith(s("p99 of 3")));
+    }
+
+    /// Ctrl+click three rows of two processes: the charts show exactly those three, each named
+    /// "operation — process" (two processes may both have a db.query), on the latency and the
+    /// throughput chart, the memory and CPU of both processes (not of a third), and the
+    /// throughput goes on updating (it stopped).
+    void multiSelectionChartsExactlyTheSelected()
+    {
+        ManualClock clock(1'700'000'000'000);
+        MetricsStore store(&clock);
+        const auto [a, b] = fillTwo(store);
+        const quint64 third = store.openProcess(QCoreApplication::applicationPid(), s("third"), {});
+        store.recordOperation(third, s("db.query"), 7'000, true, {});
+        store.recordMemory(a, 100LL << 20, -1);
+        store.recordMemory(b, 50LL << 20, -1);
+        store.recordMemory(third, 70LL << 20, -1);
+        MainWindow window(&store, nullptr);
+        window.resize(1400, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 5, 10'000);
+        const std::pair<quint64, const char*> picks[] = { { a, "db.query" }, { a, "cache.get" }, { b, "b.only" } };
+        for (const auto& [key, name] : picks) {
+            const int row = window.operationsModel()->rowOf(key, s(name));
+            QVERIFY(row >= 0);
+            const QModelIndex index = window.operationsProxy()->mapFromSource(window.operationsModel()->index(row, 0));
+            window.operationView()->selectionModel()->select(
+                index, QItemSelectionModel::Select | QItemSelectionModel::Rows);
+        }
+        QStringList expected { s("db.query — a"), s("cache.get — a"), s("b.only — b") };
+        expected.sort();
+        const auto sorted = [](QStringList l) {
+            l.sort();
+            return l;
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(sorted(window.charts()->visibleLatencySeries()), expected, 10'000);
+        const QStringList throughput = window.charts()->visibleSeries(ChartsPanel::Kind::Throughput);
+        for (const QString& name : std::as_const(expected))
+            QVERIFY2(throughput.contains(name), qPrintable(throughput.join(u',')));
+        QCOMPARE(window.charts()->legend(ChartsPanel::Kind::Throughput).size(), 3);
+        QTRY_COMPARE_WITH_TIMEOUT(sorted(window.charts()->visibleSeries(ChartsPanel::Kind::Memory)),
+            QStringList({ s("CPU of a"), s("CPU of b"), s("RSS of a"), s("RSS of b") }), 10'000);
+        // Later seconds reach the throughput chart while the three stay selected.
+        const auto counted = [&] { return window.charts()->points(ChartsPanel::Kind::Throughput, s("db.query — a")).size(); };
+        const qsizetype before = counted();
+        for (int second = 0; second < 3; ++second) {
+            clock.advanceMs(1000);
+            store.recordOperation(a, s("db.query"), 1'000'000, true, {});
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(counted() > before, 10'000);
+        QCOMPARE(sorted(window.charts()->visibleLatencySeries()), expected);
+    }
+
+    /// An attached process that is not a perfdash client has no operations: no empty operation
+    /// charts, its memory and CPU only, and a sentence saying why.
+    void processWithoutOperationsShowsItsMemoryOnly()
+    {
+        MetricsStore store;
+        const quint64 instrumented = fill(store);
+        QProcess sleeper;
+        sleeper.start(s("sleep"), { s("60") });
+        QVERIFY(sleeper.waitForStarted());
+        const auto stop = qScopeGuard([&] {
+            sleeper.kill();
+            sleeper.waitForFinished();
+        });
+        QString error;
+        const quint64 plain = store.attachPid(sleeper.processId(), &error);
+        QVERIFY2(plain, qPrintable(error));
+        MainWindow window(&store, nullptr);
+        window.resize(1400, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query")), 10'000);
+        QVERIFY(window.charts()->operationChartsShown());
+        window.selectProcess(plain);
+        QTRY_VERIFY_WITH_TIMEOUT(!window.charts()->operationChartsShown(), 10'000);
+        QVERIFY(!window.charts()->view(ChartsPanel::Kind::Latency)->isVisible());
+        QVERIFY(!window.charts()->view(ChartsPanel::Kind::Throughput)->isVisible());
+        QVERIFY(!window.charts()->heatmapView()->isVisible());
+        QVERIFY(window.charts()->view(ChartsPanel::Kind::Memory)->isVisible());
+        // Named as the store names it (its pid until /proc was read), never "select a process".
+        const auto named = [&] {
+            const ProcessInfo info = *store.process(plain);
+            const QString title = window.charts()->title(ChartsPanel::Kind::Memory);
+            return title.contains(info.name.isEmpty() ? QString::number(info.pid) : info.name);
+        };
+        QTRY_VERIFY2_WITH_TIMEOUT(named(), qPrintable(window.charts()->title(ChartsPanel::Kind::Memory)), 10'000);
+        // Back to a process with operations: its charts again.
+        window.selectProcess(instrumented);
+        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->operationChartsShown(), 10'000);
+    }
+
+    /// The CPU profile beside the charts or in its own tab, from the View menu, remembered.
+    void profileBesideOrInItsTab()
+    {
+        MetricsStore store;
+        fill(store);
+        {
+            MainWindow window(&store, nullptr);
+            window.resize(1600, 1000);
+            window.show();
+            QVERIFY(!window.profileBeside());
+            QAction* beside = actionNamed(&window, s("Profile beside charts"));
+            QVERIFY(beside && beside->isCheckable());
+            beside->trigger();
+            QVERIFY(window.profileBeside());
+            QTRY_VERIFY(window.profilePanel()->isVisible() && window.charts()->isVisible());
+            // Halves of the views' room, each a main view's width.
+            QTRY_VERIFY2(window.profilePanel()->width() > 300 && window.charts()->width() > 300,
+                qPrintable(QStringLiteral("%1 %2").arg(window.profilePanel()->width()).arg(window.charts()->width())));
+            window.close();
+        }
+        MainWindow again(&store, nullptr);
+        QVERIFY(again.profileBeside());
+        again.setProfileBeside(false);
+        QCOMPARE(again.views()->indexOf(again.profilePanel()), 1);
+        again.close(); // remembered as a tab again, for the other tests
     }
 
     void rangeDrivesTheTable()

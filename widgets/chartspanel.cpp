@@ -1,42 +1,76 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "chartspanel.h"
 
+#include "chartaxes.h"
 #include "explorechartview.h"
 #include "latencyheatmapview.h"
 
+#include <QCategoryAxis>
 #include <QChart>
 #include <QComboBox>
 #include <QDateTime>
-#include <QDateTimeAxis>
+#include <QEvent>
 #include <QGraphicsLayout>
 #include <QHBoxLayout>
 #include <QLabel>
-#include <QLegendMarker>
+#include <QLegend>
 #include <QLineSeries>
 #include <QLogValueAxis>
+#include <QLocale>
+#include <QPainter>
+#include <QRegularExpression>
+#include <QScopeGuard>
+#include <QScrollArea>
+#include <QTimeZone>
+#include <QToolButton>
 #include <QValueAxis>
 #include <QVBoxLayout>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace perfdash {
 
 struct ChartsPanel::Chart
 {
+    QWidget* section = nullptr;
+    QLabel* title = nullptr;
+    QHBoxLayout* legendLayout = nullptr;
+    QBoxLayout* header = nullptr; // the title and the legend: one line, or two when narrow
+    QList<QToolButton*> legend;
+    QStringList legendKey;
     ExploreChartView* view = nullptr;
     QChart* chart = nullptr;
-    QDateTimeAxis* time = nullptr;
+    QCategoryAxis* time = nullptr;
     QValueAxis* left = nullptr;
     QValueAxis* right = nullptr;
-    QList<QLineSeries*> leftSeries;
+    QAbstractAxis* leftAttached = nullptr; // the latency chart's: linear or logarithmic
+    QString leftFormat;
+    QString rightFormat;
+    QList<QLineSeries*> leftSeries; // a pool: the first ones in use, the others hidden
     QList<QLineSeries*> rightSeries;
+    QStringList leftLabels; // what the value axes label now, for the margins
+    QStringList rightLabels;
+    QList<qint64> ticks;
+    bool timeLabels = false;
+};
+
+struct ChartsPanel::Line
+{
+    QString name;
+    QPen pen;
+    QList<QPointF> points;
+    QString unit;
+    QString legend; // the legend entry it belongs to (empty: its name)
+    double reachMs = 1000.0;
 };
 
 namespace {
-    const QColor Palette[] = { QColor(0x1f, 0x77, 0xb4), QColor(0xff, 0x7f, 0x0e), QColor(0xd6, 0x27, 0x28),
-        QColor(0x59, 0x59, 0x59), QColor(0x2c, 0xa0, 0x2c), QColor(0x94, 0x67, 0xbd), QColor(0x8c, 0x56, 0x4b),
-        QColor(0xe3, 0x77, 0xc2) };
+    const QColor Palette[] = { QColor(0x1f, 0x77, 0xb4), QColor(0xff, 0x7f, 0x0e), QColor(0x2c, 0xa0, 0x2c),
+        QColor(0x94, 0x67, 0xbd), QColor(0x8c, 0x56, 0x4b), QColor(0xe3, 0x77, 0xc2), QColor(0x17, 0xbe, 0xcf),
+        QColor(0xbc, 0xbd, 0x22) };
+    const QColor ErrorColor(0xd6, 0x27, 0x28);
     constexpr int PaletteSize = int(std::size(Palette));
     // Series differ by line style too, not only by colour (colour-blind users, grey prints).
     const Qt::PenStyle Styles[] = { Qt::SolidLine, Qt::DashLine, Qt::DashDotLine, Qt::DotLine };
@@ -53,73 +87,21 @@ namespace {
         return { 1.0, QStringLiteral("ns") };
     }
 
-    double niceCeiling(double v)
+    /// An axis label as Qt Charts writes it with localized numbers: "%.6g ms" is the prefix, the
+    /// number in the locale, the suffix (its printf path reads the format as Latin-1: "µs" broke).
+    QString label(const QString& format, double v)
     {
-        if (v <= 0)
-            return 1.0;
-        const double magnitude = std::pow(10.0, std::floor(std::log10(v)));
-        for (double step : { 1.0, 2.0, 5.0, 10.0 }) {
-            if (v <= step * magnitude * (1 + 1e-9))
-                return step * magnitude;
-        }
-        return 10 * magnitude;
-    }
-
-    // Qt Charts lays out an axis's labels and a chart's title anew on every change, which costs
-    // the GUI thread milliseconds; at 10 Hz only what really changed is handed over.
-    void setTitle(QChart* chart, const QString& title)
-    {
-        if (chart->title() != title)
-            chart->setTitle(title);
-    }
-
-    void setAxisTitle(QAbstractAxis* axis, const QString& title)
-    {
-        if (axis->titleText() != title)
-            axis->setTitleText(title);
-    }
-
-    template <typename Axis>
-    void setRange(Axis* axis, double min, double max)
-    {
-        if (axis->min() != min || axis->max() != max)
-            axis->setRange(min, max);
-    }
-
-    /// A value axis from 0 with round ticks (0, 50, 100... never 187.5).
-    void setNiceAxis(QValueAxis* axis, double max, int ticks = 5)
-    {
-        const double step = ChartsPanel::niceStep(max, ticks);
-        const int steps = std::max(1, int(std::ceil(max * 1.05 / step - 1e-9)));
-        // Fixed ticks at 0, step, 2 step...: dynamic ticks left some labels elided ("...").
-        if (axis->tickCount() != steps + 1)
-            axis->setTickCount(steps + 1);
-        setRange(axis, 0.0, steps * step);
+        static const QRegularExpression spec(QStringLiteral("^([^%]*)%\\.(\\d+)([defgiEG])(.*)$"));
+        const QRegularExpressionMatch m = spec.match(format);
+        if (!m.hasMatch())
+            return QLocale().toString(v);
+        return m.captured(1) + QLocale().toString(v, m.captured(3).at(0).toLatin1(), m.captured(2).toInt()) + m.captured(4);
     }
 
     void replace(QLineSeries* series, const QList<QPointF>& points)
     {
         if (series->points() != points)
             series->replace(points);
-    }
-
-    /// At most @p limit points, each the worst (largest) of its group, so peaks survive.
-    QList<QPointF> decimate(const QList<QPointF>& points, int limit)
-    {
-        if (points.size() <= limit)
-            return points;
-        QList<QPointF> out;
-        const double group = double(points.size()) / limit;
-        for (int g = 0; g < limit; ++g) {
-            const auto begin = qsizetype(g * group), end = std::min(points.size(), qsizetype((g + 1) * group));
-            QPointF worst = points[begin];
-            for (qsizetype i = begin; i < end; ++i) {
-                if (points[i].y() > worst.y())
-                    worst = QPointF(points[i].x(), points[i].y());
-            }
-            out.append(worst);
-        }
-        return out;
     }
 
     quint64 valueOf(const SeriesPoint& p, ChartsPanel::Percentile which)
@@ -138,19 +120,36 @@ namespace {
         // An interval is drawn at its middle, so a minute point sits among the seconds it stands for.
         return double(p.timestampMs + qint64(p.resolutionS) * 500);
     }
+
+    /// A legend entry's sample: a short stroke in the series' pen.
+    QIcon lineIcon(const QPen& pen, int height)
+    {
+        QPixmap pixmap(height * 2, height);
+        pixmap.fill(Qt::transparent);
+        QPainter painter(&pixmap);
+        QPen p = pen;
+        p.setWidthF(std::max(2.0, pen.widthF()));
+        painter.setPen(p);
+        painter.drawLine(QPointF(1, height / 2.0), QPointF(height * 2 - 1, height / 2.0));
+        return QIcon(pixmap);
+    }
 } // namespace
 
 ChartsPanel::ChartsPanel(QWidget* parent)
     : QWidget(parent)
-    , m_heatmap(new LatencyHeatmapView(this))
+    , m_heatmap(nullptr)
+    , m_scroll(new QScrollArea(this))
+    , m_content(new QWidget)
     , m_percentileBox(new QComboBox(this))
     , m_zoomLabel(new QLabel(this))
+    , m_note(new QLabel(this))
 {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(2);
     auto* bar = new QHBoxLayout;
     bar->setContentsMargins(4, 0, 4, 0);
+    m_zoomLabel->setWordWrap(true);
     bar->addWidget(m_zoomLabel, 1);
     auto* compareLabel = new QLabel(tr("Compare"), this);
     bar->addWidget(compareLabel);
@@ -162,37 +161,43 @@ ChartsPanel::ChartsPanel(QWidget* parent)
     layout->addLayout(bar);
     m_zoomLabel->setText(tr("Drag on a chart to select a range, double-click to go back to live"));
     m_zoomLabel->setEnabled(false);
+    m_note->setWordWrap(true);
+    m_note->setContentsMargins(6, 4, 6, 4);
+    m_note->hide();
+    layout->addWidget(m_note);
 
-    // max first: it is drawn under p99, which it often equals in quiet seconds.
-    m_latency = makeChart(tr("Latency"), { tr("max"), tr("p50"), tr("p95"), tr("p99") }, {}, {});
-    QLineSeries* max = m_latency->leftSeries[0];
-    max->setPen(QPen(QColor(0x80, 0x80, 0x80), 1.0, Qt::DotLine));
-    m_latency->leftSeries[1]->setPen(QPen(Palette[0], 1.6, Qt::SolidLine));
-    m_latency->leftSeries[2]->setPen(QPen(Palette[1], 1.6, Qt::DashLine));
-    m_latency->leftSeries[3]->setPen(QPen(Palette[2], 2.2, Qt::SolidLine));
-    m_throughput = makeChart(tr("Throughput and errors"), { tr("operations/s") }, { tr("error rate") }, QStringLiteral("%"));
-    m_memory = makeChart(tr("Memory and CPU"), { tr("RSS"), tr("heap") }, { tr("CPU") }, QStringLiteral("%"));
-    m_latency->leftSeries[0]->setProperty("unit", QStringLiteral("ms"));
-    m_throughput->leftSeries[0]->setProperty("unit", QStringLiteral("/s"));
-    m_throughput->rightSeries[0]->setProperty("unit", QStringLiteral("%"));
-    for (QLineSeries* s : m_memory->leftSeries)
-        s->setProperty("unit", QStringLiteral("MiB"));
-    m_memory->rightSeries[0]->setProperty("unit", QStringLiteral("%"));
-    layout->addWidget(m_latency->view, 3);
-    layout->addWidget(m_heatmap, 2);
-    layout->addWidget(m_throughput->view, 2);
-    layout->addWidget(m_memory->view, 2);
+    // Below their minimum heights the charts scroll; they never squeeze their labels into "...".
+    m_scroll->setFrameShape(QFrame::NoFrame);
+    m_scroll->setWidgetResizable(true);
+    m_scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    m_scroll->setWidget(m_content);
+    layout->addWidget(m_scroll, 1);
+    m_heatmap = new LatencyHeatmapView(m_content);
+
+    m_latency = makeChart(tr("Latency"), QStringLiteral("%.6g ms"), {});
+    m_throughput = makeChart(tr("Throughput and errors"), QStringLiteral("%.6g/s"), QStringLiteral("%.6g %"));
+    m_memory = makeChart(tr("Memory and CPU"), QStringLiteral("%.6g MiB"), QStringLiteral("%.6g %"));
+    m_memory->timeLabels = true; // the bottom chart labels the time axis they all share
+    auto* content = new QVBoxLayout(m_content);
+    content->setContentsMargins(0, 0, 0, 0);
+    content->setSpacing(4);
+    content->addWidget(m_latency->section, 3);
+    content->addWidget(m_heatmap, 2);
+    content->addWidget(m_throughput->section, 2);
+    content->addWidget(m_memory->section, 2);
 
     // The latency axis can be linear or logarithmic; both exist and one is attached.
     m_latencyLinear = m_latency->left;
     m_latencyLog = new QLogValueAxis(this);
     m_latencyLog->setBase(10);
-    m_latencyLog->setLabelFormat(QStringLiteral("%g"));
+    m_latencyLog->setLabelFormat(QStringLiteral("%.6g ms"));
     m_latencyLog->setMinorTickCount(8);
+    m_latencyLog->setTitleVisible(false);
+    m_latencyLog->setLabelsFont(font());
 
     const QList<Chart*> charts { m_latency.get(), m_throughput.get(), m_memory.get() };
     for (Chart* c : charts) {
-        c->view->connectLegend();
+        c->view->installEventFilter(this);
         // One crosshair on every chart, at the same second.
         connect(c->view, &ExploreChartView::hovered, this, [charts, c](qint64 ms) {
             for (Chart* other : charts) {
@@ -217,14 +222,41 @@ ChartsPanel::ChartsPanel(QWidget* parent)
         m_percentile = Percentile(index);
         Q_EMIT comparePercentileChanged();
     });
+    // Empty charts until the first data: titles that say what to do, axes already aligned.
+    setLines(m_latency.get(), {}, {});
+    setLines(m_throughput.get(), {}, {});
+    setLines(m_memory.get(), {}, {});
+    setTitle(m_latency.get(), tr("Latency — select an operation"));
+    setTitle(m_throughput.get(), tr("Throughput and errors"));
+    setTitle(m_memory.get(), tr("Memory and CPU — select a process"));
     followPalette();
+    updateMinimumHeights();
+    alignPlots();
 }
 
-ChartsPanel::~ChartsPanel() = default;
+ChartsPanel::~ChartsPanel()
+{
+    // The charts' widgets outlive the Chart structs (QWidget deletes its children after the
+    // members are gone): no more events of theirs here.
+    for (Chart* c : { m_latency.get(), m_throughput.get(), m_memory.get() }) {
+        c->view->removeEventFilter(this);
+        c->section->removeEventFilter(this);
+    }
+}
 
 QChart* ChartsPanel::latencyChart() const
 {
     return m_latency->chart;
+}
+
+ChartsPanel::Chart* ChartsPanel::chart(Kind kind) const
+{
+    switch (kind) {
+    case Kind::Latency: return m_latency.get();
+    case Kind::Throughput: return m_throughput.get();
+    case Kind::Memory: return m_memory.get();
+    }
+    return m_latency.get();
 }
 
 void ChartsPanel::changeEvent(QEvent* event)
@@ -232,6 +264,28 @@ void ChartsPanel::changeEvent(QEvent* event)
     QWidget::changeEvent(event);
     if (event->type() == QEvent::PaletteChange)
         followPalette();
+    if (event->type() == QEvent::FontChange) {
+        updateMinimumHeights();
+        alignPlots();
+    }
+}
+
+bool ChartsPanel::eventFilter(QObject* watched, QEvent* event)
+{
+    if (!m_memory) // still being built
+        return QWidget::eventFilter(watched, event);
+    if (event->type() == QEvent::Resize) {
+        for (Chart* c : { m_latency.get(), m_throughput.get(), m_memory.get() }) {
+            if (c->section == watched)
+                fitHeader(c);
+        }
+    }
+    if (event->type() == QEvent::Resize && qobject_cast<ExploreChartView*>(watched)) {
+        // More or fewer value ticks fit the new height: laid out again at the next refresh; the
+        // margins now, so that the plots stay aligned meanwhile.
+        alignPlots();
+    }
+    return QWidget::eventFilter(watched, event);
 }
 
 void ChartsPanel::followPalette()
@@ -259,53 +313,260 @@ void ChartsPanel::followPalette()
     paintAxis(m_latencyLog);
 }
 
-std::unique_ptr<ChartsPanel::Chart> ChartsPanel::makeChart(const QString& title, const QStringList& left,
-    const QStringList& right, const QString& rightUnit)
+std::unique_ptr<ChartsPanel::Chart> ChartsPanel::makeChart(
+    const QString& title, const QString& leftFormat, const QString& rightFormat)
 {
-    auto c = std::make_unique<Chart>(); // the Qt objects in it belong to the view
+    auto c = std::make_unique<Chart>();
+    c->section = new QWidget(m_content);
+    auto* layout = new QVBoxLayout(c->section);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(0);
+    // The title and the legend share one line: the plot keeps the height.
+    auto* header = new QHBoxLayout;
+    header->setContentsMargins(4, 0, 4, 0);
+    header->setSpacing(2);
+    c->title = new QLabel(title, c->section);
+    QFont bold = c->title->font();
+    bold.setBold(true);
+    c->title->setFont(bold);
+    c->title->setMinimumWidth(c->title->fontMetrics().averageCharWidth() * 12);
+    c->title->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    header->addWidget(c->title, 1);
+    c->legendLayout = new QHBoxLayout;
+    c->legendLayout->setSpacing(0);
+    header->addLayout(c->legendLayout);
+    layout->addLayout(header);
+    c->header = header;
+    c->section->installEventFilter(this);
+
     c->chart = new QChart;
-    c->chart->setTitle(title);
     c->chart->setAnimationOptions(QChart::NoAnimation);
-    c->chart->legend()->setAlignment(Qt::AlignTop);
-    c->chart->setMargins(QMargins(4, 2, 4, 2));
+    c->chart->legend()->hide(); // the legend is the line above, with the title
+    c->chart->setMargins(QMargins(0, 0, 0, 0));
     c->chart->layout()->setContentsMargins(0, 0, 0, 0);
     c->chart->setBackgroundRoundness(0);
-    c->time = new QDateTimeAxis;
-    c->time->setFormat(QStringLiteral("HH:mm:ss"));
-    c->time->setTickCount(5);
+    c->chart->setLocalizeNumbers(true); // see label()
+    c->chart->setLocale(QLocale());
+    c->time = new QCategoryAxis;
+    c->time->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
+    c->time->setLabelsVisible(false);
+    c->time->setTitleVisible(false);
+    c->time->setLabelsFont(font());
     c->chart->addAxis(c->time, Qt::AlignBottom);
     c->left = new QValueAxis;
-    c->left->setLabelFormat(QStringLiteral("%g"));
+    c->leftFormat = leftFormat;
+    c->left->setLabelFormat(leftFormat);
+    c->left->setTitleVisible(false);
+    c->left->setLabelsFont(font());
     c->chart->addAxis(c->left, Qt::AlignLeft);
-    int color = 0;
-    for (const QString& name : left) {
+    c->leftAttached = c->left;
+    if (!rightFormat.isEmpty()) {
+        c->right = new QValueAxis;
+        c->rightFormat = rightFormat;
+        c->right->setLabelFormat(rightFormat);
+        c->right->setTitleVisible(false);
+        c->right->setLabelsFont(font());
+        c->right->setGridLineVisible(false);
+        c->chart->addAxis(c->right, Qt::AlignRight);
+    }
+    c->view = new ExploreChartView(c->chart, c->section);
+    c->view->setRenderHint(QPainter::Antialiasing, false);
+    c->view->setFrameShape(QFrame::NoFrame);
+    layout->addWidget(c->view, 1);
+    return c;
+}
+
+QLineSeries* ChartsPanel::pooled(Chart* c, bool right, int i)
+{
+    QList<QLineSeries*>& pool = right ? c->rightSeries : c->leftSeries;
+    while (pool.size() <= i) {
         auto* s = new QLineSeries;
-        s->setName(name);
-        s->setPen(QPen(Palette[color % PaletteSize], 1.6, Styles[color % 4]));
-        ++color;
         c->chart->addSeries(s);
         s->attachAxis(c->time);
-        s->attachAxis(c->left);
-        c->leftSeries.append(s);
+        s->attachAxis(right ? static_cast<QAbstractAxis*>(c->right) : c->leftAttached);
+        pool.append(s);
     }
-    if (!right.isEmpty()) {
-        c->right = new QValueAxis;
-        c->right->setLabelFormat(QStringLiteral("%g ") + rightUnit);
-        c->chart->addAxis(c->right, Qt::AlignRight);
-        for (const QString& name : right) {
-            auto* s = new QLineSeries;
-            s->setName(name);
-            s->setPen(QPen(Palette[2], 1.2, Qt::DashLine));
-            c->chart->addSeries(s);
-            s->attachAxis(c->time);
-            s->attachAxis(c->right);
-            c->rightSeries.append(s);
+    return pool[i];
+}
+
+void ChartsPanel::setLines(Chart* c, const QList<Line>& left, const QList<Line>& right)
+{
+    for (bool isRight : { false, true }) {
+        const QList<Line>& lines = isRight ? right : left;
+        if (isRight && !c->right)
+            continue;
+        for (int i = 0; i < lines.size(); ++i) {
+            const Line& line = lines[i];
+            QLineSeries* s = pooled(c, isRight, i);
+            if (s->name() != line.name)
+                s->setName(line.name);
+            if (s->pen() != line.pen)
+                s->setPen(line.pen);
+            s->setProperty("unit", line.unit);
+            s->setProperty("legend", line.legend.isEmpty() ? line.name : line.legend);
+            s->setProperty("reachMs", line.reachMs);
+            replace(s, chartaxes::decimate(line.points, MaxPoints));
+            if (!s->isVisible())
+                s->setVisible(true);
+        }
+        const QList<QLineSeries*>& pool = isRight ? c->rightSeries : c->leftSeries;
+        for (qsizetype i = lines.size(); i < pool.size(); ++i) {
+            if (pool[i]->isVisible())
+                pool[i]->setVisible(false);
         }
     }
-    c->view = new ExploreChartView(c->chart, this);
-    c->view->setRenderHint(QPainter::Antialiasing, false);
-    c->view->setMinimumHeight(110);
-    return c;
+    updateLegend(c);
+}
+
+void ChartsPanel::updateLegend(Chart* c)
+{
+    QStringList key;
+    QList<QList<QLineSeries*>> groups;
+    for (QLineSeries* s : c->leftSeries + c->rightSeries) {
+        if (!s->isVisible())
+            continue;
+        const QString entry = s->property("legend").toString();
+        const qsizetype at = key.indexOf(entry);
+        if (at < 0) {
+            key << entry;
+            groups.append({ s });
+        } else {
+            groups[at].append(s);
+        }
+    }
+    QStringList penKey; // a series that changed colour gets a new sample
+    for (const auto& group : std::as_const(groups))
+        penKey << group.first()->pen().color().name() + QString::number(int(group.first()->pen().style()));
+    key += penKey;
+    if (key == c->legendKey)
+        return;
+    c->legendKey = key;
+    const auto refit = qScopeGuard([this, c] { fitHeader(c); });
+    qDeleteAll(c->legend);
+    c->legend.clear();
+    const int height = fontMetrics().height();
+    for (const auto& group : std::as_const(groups)) {
+        auto* button = new QToolButton(c->section);
+        const QString name = group.first()->property("legend").toString();
+        button->setText(name);
+        button->setIcon(lineIcon(group.first()->pen(), height / 2 + 2));
+        button->setIconSize(QSize(height + 4, height / 2 + 2));
+        button->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+        button->setAutoRaise(true);
+        button->setCheckable(true);
+        // A legend, not a row of buttons: flat, a hidden series' entry greyed.
+        button->setStyleSheet(QStringLiteral("QToolButton { border: none; padding: 0px 3px; color: palette(window-text); }"
+                                             "QToolButton:!checked { color: palette(mid); }"));
+        button->setChecked(true);
+        button->setToolTip(tr("Show or hide %1").arg(name));
+        for (QLineSeries* s : group)
+            s->setOpacity(1.0);
+        const QList<QLineSeries*> series = group;
+        // Hidden by opacity, not setVisible(), which says the series is not in use.
+        connect(button, &QToolButton::toggled, this, [series](bool on) {
+            for (QLineSeries* s : series)
+                s->setOpacity(on ? 1.0 : 0.0);
+        });
+        c->legendLayout->addWidget(button);
+        c->legend.append(button);
+    }
+}
+
+void ChartsPanel::fitHeader(Chart* c)
+{
+    // The title whole, never elided: beside the legend when both fit, above it otherwise.
+    int legend = 0;
+    for (QToolButton* b : std::as_const(c->legend))
+        legend += b->sizeHint().width();
+    const int need = c->title->fontMetrics().horizontalAdvance(c->title->text()) + legend + 16;
+    const auto direction = need <= c->section->width() ? QBoxLayout::LeftToRight : QBoxLayout::TopToBottom;
+    if (c->header->direction() != direction)
+        c->header->setDirection(direction);
+}
+
+void ChartsPanel::setTitle(Chart* c, const QString& title, const QString& tip)
+{
+    if (c->title->text() != title) {
+        c->title->setText(title);
+        fitHeader(c);
+    }
+    c->title->setToolTip(tip.isEmpty() ? title : tip);
+}
+
+int ChartsPanel::valueTicks(const ExploreChartView* view) const
+{
+    // Labels two lines apart at least (Qt Charts elides a label taller than its tick spacing into
+    // "..."): a short chart gets fewer ticks, not elided ones. niceAxis() may add one interval.
+    const QMarginsF m = view->plotMargins();
+    const double plot = std::max(0.0, view->height() - m.top() - m.bottom());
+    return std::clamp(int(plot / (fontMetrics().height() * 2.0)) - 1, 1, 5);
+}
+
+void ChartsPanel::setValueAxis(Chart* c, bool right, double max)
+{
+    QValueAxis* axis = right ? c->right : c->left;
+    const chartaxes::ValueAxis nice = chartaxes::niceAxis(max, valueTicks(c->view));
+    // Fixed ticks at 0, step, 2 step...: dynamic ticks left some labels elided ("...").
+    if (axis->tickCount() != nice.tickCount)
+        axis->setTickCount(nice.tickCount);
+    if (axis->min() != 0.0 || axis->max() != nice.max)
+        axis->setRange(0.0, nice.max);
+    QStringList labels;
+    const QString& format = right ? c->rightFormat : c->leftFormat;
+    for (int i = 0; i < nice.tickCount; ++i)
+        labels << label(format, nice.max * i / (nice.tickCount - 1));
+    (right ? c->rightLabels : c->leftLabels) = labels;
+}
+
+void ChartsPanel::updateMinimumHeights()
+{
+    const QFontMetrics fm(font());
+    // A plot at least four lines of text high: three labelled ticks, a curve one can read.
+    const int plot = fm.height() * 4;
+    // With alignPlots()' margins: above, three quarters of a line; below, a line (and the time
+    // labels' line under the bottom chart).
+    const int top = fm.height() * 3 / 4 + 3;
+    m_latency->view->setMinimumHeight(plot * 3 / 2 + top + fm.height() + 4);
+    m_throughput->view->setMinimumHeight(plot + top + fm.height() + 4);
+    m_memory->view->setMinimumHeight(plot + top + fm.height() + 10);
+    // The sections' minimum follows from their layouts: a header of one line or two, and the view.
+}
+
+void ChartsPanel::alignPlots()
+{
+    const QFontMetrics fm(font());
+    const auto widest = [&](const QStringList& labels) {
+        int w = 0;
+        for (const QString& l : labels)
+            w = std::max(w, fm.horizontalAdvance(l));
+        return w;
+    };
+    // As wide as the widest labels of any chart (the heatmap's too), so that every plot starts
+    // at the same x and a second is at the same x on all of them.
+    int left = fm.horizontalAdvance(QStringLiteral("500 µs")) + 8;
+    int right = fm.horizontalAdvance(QStringLiteral("100 %")) + 12;
+    for (Chart* c : { m_latency.get(), m_throughput.get(), m_memory.get() }) {
+        left = std::max(left, widest(c->leftLabels) + 12);
+        right = std::max(right, widest(c->rightLabels) + 12);
+    }
+    if (m_log) {
+        QStringList decades;
+        for (double v = m_latencyLog->min(); v <= m_latencyLog->max() * 1.001; v *= 10)
+            decades << label(m_latencyLog->labelFormat(), v);
+        left = std::max(left, widest(decades) + 12);
+    }
+    // The last time label is centred on the plot's right edge.
+    right = std::max(right, fm.horizontalAdvance(QStringLiteral("00:00:00")) / 2 + 4);
+    const double top = fm.height() * 0.75 + 2;
+    for (Chart* c : { m_latency.get(), m_throughput.get(), m_memory.get() }) {
+        // The bottom tick's label is centred on the plot's edge: half of it below (and a little
+        // more, or Qt Charts drops it).
+        const double bottom = c->timeLabels ? fm.height() + 10 : fm.height() + 4;
+        c->view->setPlotMargins(QMarginsF(left, top, right, bottom));
+    }
+    // The heatmap has no margins of its own to agree on: it takes the charts' x span.
+    const int viewLeft = m_latency->view->mapTo(m_content, QPoint(0, 0)).x() - m_heatmap->x();
+    m_heatmap->setPlotSpan(viewLeft + left, viewLeft + m_latency->view->width() - right);
 }
 
 void ChartsPanel::setLogScale(bool log)
@@ -314,82 +575,51 @@ void ChartsPanel::setLogScale(bool log)
         return;
     m_log = log;
     attachLatencyAxis();
+    alignPlots();
 }
 
 void ChartsPanel::attachLatencyAxis()
 {
     QAbstractAxis* remove = m_log ? static_cast<QAbstractAxis*>(m_latencyLinear) : m_latencyLog;
     QAbstractAxis* add = m_log ? static_cast<QAbstractAxis*>(m_latencyLog) : m_latencyLinear;
-    QList<QLineSeries*> all = m_latency->leftSeries + m_compare;
     if (m_latency->chart->axes(Qt::Vertical).contains(remove)) {
-        for (QLineSeries* s : std::as_const(all))
+        for (QLineSeries* s : std::as_const(m_latency->leftSeries))
             s->detachAxis(remove);
         m_latency->chart->removeAxis(remove);
         remove->setParent(this); // removeAxis() gives up ownership
     }
     m_latency->chart->addAxis(add, Qt::AlignLeft);
-    for (QLineSeries* s : std::as_const(all))
+    m_latency->leftAttached = add;
+    for (QLineSeries* s : std::as_const(m_latency->leftSeries))
         s->attachAxis(add);
-}
-
-std::pair<qint64, qint64> ChartsPanel::fitRange(qint64 fromMs, qint64 toMs, qint64 firstDataMs)
-{
-    // The axis starts where the data does (never a 5-minute axis with 5 seconds of data at its
-    // end) and widens until the chosen range is full.
-    const qint64 start = std::max(fromMs, std::min(firstDataMs, toMs - MinSpanMs));
-    return { start, toMs };
-}
-
-int ChartsPanel::valueTicks(const QWidget* view) const
-{
-    // Labels a line and a half apart at least: a short chart gets fewer ticks, not elided ones.
-    const double plot = std::max(0, view->height() - 4 * fontMetrics().height());
-    return std::clamp(int(plot / (fontMetrics().height() * 1.6)), 1, 5);
-}
-
-double ChartsPanel::niceStep(double max, int ticks)
-{
-    if (max <= 0 || ticks <= 0)
-        return 1.0;
-    const double raw = max / ticks;
-    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-    for (double step : { 1.0, 2.0, 5.0, 10.0 }) {
-        if (raw <= step * magnitude * (1 + 1e-9))
-            return step * magnitude;
-    }
-    return 10 * magnitude;
-}
-
-int ChartsPanel::timeStepSeconds(qint64 spanMs, int widthPx) const
-{
-    // A label needs its width and as much again to read; more labels only crowd (at 1.5x too,
-    // since the font metrics scale).
-    const int label = fontMetrics().horizontalAdvance(QStringLiteral("00:00:00")) * 2;
-    const int ticks = std::max(1, widthPx / std::max(1, label));
-    for (int step : { 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400 }) {
-        if (spanMs / 1000 / step <= ticks)
-            return step;
-    }
-    return 86400;
 }
 
 void ChartsPanel::setTimeAxis(Chart* c, qint64 fromMs, qint64 toMs)
 {
-    // The axis moves by whole seconds, the resolution of the data: its labels change once a
-    // second, not at every refresh. Its span is a whole number of round steps.
-    const qint64 end = (toMs + 999) / 1000 * 1000;
-    const qint64 span = std::max<qint64>(1000, end - fromMs);
-    const int width = int(c->chart->plotArea().width() > 0 ? c->chart->plotArea().width() : c->view->width() - 80);
-    const int step = timeStepSeconds(span, width);
-    const qint64 steps = std::max<qint64>(1, (span + step * 1000 - 1) / (step * 1000LL));
-    const QDateTime from = QDateTime::fromMSecsSinceEpoch(end - steps * step * 1000LL), to = QDateTime::fromMSecsSinceEpoch(end);
-    if (c->time->min() != from || c->time->max() != to)
-        c->time->setRange(from, to);
-    if (c->time->tickCount() != int(steps) + 1)
-        c->time->setTickCount(int(steps) + 1);
-    const QString format = step >= 60 ? QStringLiteral("HH:mm") : QStringLiteral("HH:mm:ss");
-    if (c->time->format() != format)
-        c->time->setFormat(format);
+    if (toMs <= fromMs)
+        toMs = fromMs + 1000;
+    if (c->time->min() != double(fromMs) || c->time->max() != double(toMs))
+        c->time->setRange(double(fromMs), double(toMs));
+    const QMarginsF m = c->view->plotMargins();
+    const double width = std::max(50.0, c->view->width() - m.left() - m.right());
+    const QFontMetrics fm(font());
+    const qint64 step = chartaxes::timeStepMs(toMs - fromMs, width, fm.horizontalAdvance(QStringLiteral("00:00:00")));
+    const qint64 offset = qint64(QDateTime::fromMSecsSinceEpoch(toMs).offsetFromUtc()) * 1000;
+    QList<qint64> ticks = chartaxes::timeTicks({ fromMs, toMs }, step, offset);
+    ticks.removeIf([&](qint64 t) { return t <= fromMs; }); // a category needs room after the start
+    if (ticks == c->ticks && c->time->startValue() == double(fromMs))
+        return;
+    c->ticks = ticks;
+    // Whole minutes when the steps are; the date too once the axis spans days.
+    const QString format = toMs - fromMs > 20 * 3'600'000 ? QStringLiteral("d MMM HH:mm")
+        : step >= 60'000                                  ? QStringLiteral("HH:mm")
+                                                          : QStringLiteral("HH:mm:ss");
+    for (const QString& l : c->time->categoriesLabels())
+        c->time->remove(l);
+    c->time->setStartValue(double(fromMs));
+    for (qint64 t : std::as_const(ticks))
+        c->time->append(QDateTime::fromMSecsSinceEpoch(t).toString(format), double(t));
+    c->time->setLabelsVisible(c->timeLabels);
 }
 
 std::pair<qint64, qint64> ChartsPanel::shownRange(qint64 fromMs, qint64 toMs) const
@@ -415,42 +645,46 @@ void ChartsPanel::setZoom(qint64 fromMs, qint64 toMs)
     }
 }
 
-void ChartsPanel::setLatencyAxis(double maxNs)
+void ChartsPanel::setLatencyAxis(double minNs, double maxNs)
 {
     const auto [scale, unit] = durationUnit(maxNs);
     m_latencyScale = scale;
-    const double top = double(maxNs) / scale;
-    setNiceAxis(m_latencyLinear, top, valueTicks(m_latency->view));
-    setAxisTitle(m_latencyLinear, unit);
-    setRange(m_latencyLog, std::max(1e-3, niceCeiling(top / 1e4)), niceCeiling(top * 1.1));
-    setAxisTitle(m_latencyLog, unit);
-    for (QLineSeries* s : m_latency->leftSeries + m_compare)
-        s->setProperty("unit", unit);
+    m_latencyUnit = unit;
+    const QString format = QStringLiteral("%.6g ") + unit;
+    m_latency->leftFormat = format;
+    if (m_latencyLinear->labelFormat() != format)
+        m_latencyLinear->setLabelFormat(format);
+    if (m_latencyLog->labelFormat() != format)
+        m_latencyLog->setLabelFormat(format);
+    setValueAxis(m_latency.get(), false, maxNs / scale);
+    // Whole decades around the data, not one below it.
+    const chartaxes::LogRange decades = chartaxes::logRange(minNs / scale, maxNs / scale);
+    if (m_latencyLog->min() != decades.min || m_latencyLog->max() != decades.max)
+        m_latencyLog->setRange(decades.min, decades.max);
+    if (m_log) {
+        m_latency->leftLabels.clear();
+        for (double v = decades.min; v <= decades.max * 1.001; v *= 10)
+            m_latency->leftLabels << label(format, v);
+    }
 }
 
 void ChartsPanel::setLatency(const QString& title, const std::vector<SeriesPoint>& points, qint64 fromMs, qint64 toMs)
 {
     const auto [from, to] = shownRange(fromMs, toMs);
-    if (m_comparing) { // back to one operation: its four series again
-        m_comparing = false;
-        for (QLineSeries* s : std::as_const(m_compare)) {
-            s->setVisible(false);
-            m_latency->chart->legend()->markers(s).value(0)->setVisible(false);
-        }
-        for (QLineSeries* s : std::as_const(m_latency->leftSeries)) {
-            s->setVisible(true);
-            m_latency->chart->legend()->markers(s).value(0)->setVisible(true);
-        }
-    }
-    setTitle(m_latency->chart, title.isEmpty() ? tr("Latency — select an operation") : tr("Latency of %1").arg(title));
-    setTitle(m_throughput->chart, title.isEmpty() ? tr("Throughput and errors") : tr("Throughput and errors of %1").arg(title));
-    quint64 maxNs = 1;
+    m_comparing = false;
+    setTitle(m_latency.get(), title.isEmpty() ? tr("Latency — select an operation") : tr("Latency of %1").arg(title));
+    setTitle(m_throughput.get(),
+        title.isEmpty() ? tr("Throughput and errors") : tr("Throughput and errors of %1").arg(title));
+    double maxNs = 1, minNs = std::numeric_limits<double>::max();
     for (const SeriesPoint& p : points) {
-        if (double(p.timestampMs) >= double(from) - 1000)
-            maxNs = std::max(maxNs, p.maxNs);
+        if (pointX(p) >= double(from) - 1000 && p.count) {
+            maxNs = std::max(maxNs, double(p.maxNs));
+            minNs = std::min(minNs, double(p.p50Ns));
+        }
     }
-    setLatencyAxis(double(maxNs));
+    setLatencyAxis(minNs, maxNs);
     const double scale = m_latencyScale;
+    const double floor = m_log ? m_latencyLog->min() : 0.0;
     QList<QPointF> lines[4];
     QList<QPointF> rate, errors;
     double maxRate = 1, maxErrors = 0;
@@ -458,8 +692,8 @@ void ChartsPanel::setLatency(const QString& title, const std::vector<SeriesPoint
         const double x = pointX(p);
         const quint64 values[] = { p.maxNs, p.p50Ns, p.p95Ns, p.p99Ns };
         for (int i = 0; i < 4; ++i)
-            lines[i].append(QPointF(x, std::max(double(values[i]) / scale, m_log ? 1e-3 : 0.0)));
-        const double perSecond = double(p.count) / p.resolutionS;
+            lines[i].append(QPointF(x, std::max(double(values[i]) / scale, floor)));
+        const double perSecond = double(p.count) / std::max(1, int(p.resolutionS));
         const double errorRate = p.count ? 100.0 * double(p.errors) / double(p.count) : 0.0;
         rate.append(QPointF(x, perSecond));
         errors.append(QPointF(x, errorRate));
@@ -468,72 +702,74 @@ void ChartsPanel::setLatency(const QString& title, const std::vector<SeriesPoint
             maxErrors = std::max(maxErrors, errorRate);
         }
     }
-    for (int i = 0; i < 4; ++i) {
-        replace(m_latency->leftSeries[i], decimate(lines[i], MaxPoints));
-        m_latency->leftSeries[i]->setProperty("reachMs", points.empty() ? 1000.0 : points.back().resolutionS * 1000.0);
-    }
-    replace(m_throughput->leftSeries[0], decimate(rate, MaxPoints));
-    replace(m_throughput->rightSeries[0], decimate(errors, MaxPoints));
-    setNiceAxis(m_throughput->left, maxRate, valueTicks(m_throughput->view));
-    setNiceAxis(m_throughput->right, std::max(1.0, maxErrors), valueTicks(m_throughput->view));
+    const double reach = points.empty() ? 1000.0 : points.back().resolutionS * 1000.0;
+    const QString unit = m_latencyUnit;
+    // max first: it is drawn under p99, which it often equals in quiet seconds.
+    setLines(m_latency.get(),
+        { Line { tr("max"), QPen(QColor(0x80, 0x80, 0x80), 1.0, Qt::DotLine), lines[0], unit, {}, reach },
+            Line { tr("p50"), QPen(Palette[0], 1.6, Qt::SolidLine), lines[1], unit, {}, reach },
+            Line { tr("p95"), QPen(Palette[1], 1.6, Qt::DashLine), lines[2], unit, {}, reach },
+            Line { tr("p99"), QPen(ErrorColor, 2.2, Qt::SolidLine), lines[3], unit, {}, reach } },
+        {});
+    setLines(m_throughput.get(),
+        { Line { tr("operations/s"), QPen(Palette[0], 1.6, Qt::SolidLine), rate, QStringLiteral("/s"), {}, reach } },
+        { Line { tr("error rate"), QPen(ErrorColor, 1.2, Qt::DashLine), errors, QStringLiteral("%"), {}, reach } });
+    setValueAxis(m_throughput.get(), false, maxRate);
+    setValueAxis(m_throughput.get(), true, std::max(1.0, maxErrors));
     setTimeAxis(m_latency.get(), from, to);
     setTimeAxis(m_throughput.get(), from, to);
-}
-
-QLineSeries* ChartsPanel::compareSeries(int i)
-{
-    while (m_compare.size() <= i) {
-        const int n = int(m_compare.size());
-        auto* s = new QLineSeries;
-        s->setPen(QPen(Palette[n % PaletteSize], 1.8, Styles[n % 4]));
-        m_latency->chart->addSeries(s);
-        s->attachAxis(m_latency->time);
-        s->attachAxis(m_log ? static_cast<QAbstractAxis*>(m_latencyLog) : m_latencyLinear);
-        m_compare.append(s);
-        m_latency->view->connectLegend();
-    }
-    return m_compare[i];
+    alignPlots();
 }
 
 void ChartsPanel::setComparison(const QStringList& names, const std::vector<std::vector<SeriesPoint>>& series, qint64 fromMs, qint64 toMs)
 {
     const auto [from, to] = shownRange(fromMs, toMs);
     const int n = int(std::min<std::size_t>(std::size_t(names.size()), series.size()));
-    if (!m_comparing) {
-        m_comparing = true;
-        for (QLineSeries* s : std::as_const(m_latency->leftSeries)) {
-            s->setVisible(false);
-            m_latency->chart->legend()->markers(s).value(0)->setVisible(false);
-        }
-    }
+    m_comparing = true;
     const QString percentile = m_percentileBox->currentText();
-    setTitle(m_latency->chart, tr("%1 of %2 operations").arg(percentile).arg(n));
-    quint64 maxNs = 1;
+    setTitle(m_latency.get(), tr("%1 of %2 operations").arg(percentile).arg(n), names.join(u'\n'));
+    setTitle(m_throughput.get(), tr("Throughput (solid) and error rate (dashed) of %n operation(s)", nullptr, n),
+        names.join(u'\n'));
+    double maxNs = 1, minNs = std::numeric_limits<double>::max(), maxRate = 1, maxErrors = 0;
     for (int i = 0; i < n; ++i) {
-        for (const SeriesPoint& p : series[std::size_t(i)])
-            maxNs = std::max(maxNs, valueOf(p, m_percentile));
-    }
-    setLatencyAxis(double(maxNs));
-    for (int i = 0; i < n; ++i) {
-        QLineSeries* s = compareSeries(i);
-        QList<QPointF> points;
-        for (const SeriesPoint& p : series[std::size_t(i)])
-            points.append(QPointF(pointX(p), std::max(double(valueOf(p, m_percentile)) / m_latencyScale, m_log ? 1e-3 : 0.0)));
-        if (s->name() != names[i])
-            s->setName(names[i]);
-        replace(s, decimate(points, MaxPoints));
-        QLegendMarker* marker = m_latency->chart->legend()->markers(s).value(0);
-        if (marker && !marker->isVisible()) {
-            s->setVisible(true);
-            marker->setVisible(true);
+        for (const SeriesPoint& p : series[std::size_t(i)]) {
+            if (pointX(p) >= double(from) - 1000 && p.count) {
+                maxNs = std::max(maxNs, double(valueOf(p, m_percentile)));
+                minNs = std::min(minNs, double(valueOf(p, m_percentile)));
+            }
         }
     }
-    for (int i = n; i < m_compare.size(); ++i) {
-        m_compare[i]->setVisible(false);
-        if (QLegendMarker* marker = m_latency->chart->legend()->markers(m_compare[i]).value(0))
-            marker->setVisible(false);
+    setLatencyAxis(minNs, maxNs);
+    const double floor = m_log ? m_latencyLog->min() : 0.0;
+    QList<Line> latency, rates, errors;
+    for (int i = 0; i < n; ++i) {
+        const QColor colour = Palette[i % PaletteSize];
+        QList<QPointF> values, rate, error;
+        for (const SeriesPoint& p : series[std::size_t(i)]) {
+            const double x = pointX(p);
+            values.append(QPointF(x, std::max(double(valueOf(p, m_percentile)) / m_latencyScale, floor)));
+            const double perSecond = double(p.count) / std::max(1, int(p.resolutionS));
+            const double errorRate = p.count ? 100.0 * double(p.errors) / double(p.count) : 0.0;
+            rate.append(QPointF(x, perSecond));
+            error.append(QPointF(x, errorRate));
+            if (x >= double(from) - 1000) {
+                maxRate = std::max(maxRate, perSecond);
+                maxErrors = std::max(maxErrors, errorRate);
+            }
+        }
+        const double reach = series[std::size_t(i)].empty() ? 1000.0 : series[std::size_t(i)].back().resolutionS * 1000.0;
+        latency.append(Line { names[i], QPen(colour, 1.8, Styles[(i / PaletteSize) % 4]), values, m_latencyUnit, {}, reach });
+        rates.append(Line { names[i], QPen(colour, 1.6, Qt::SolidLine), rate, QStringLiteral("/s"), {}, reach });
+        errors.append(Line { tr("errors of %1").arg(names[i]), QPen(colour, 1.2, Qt::DashLine), error, QStringLiteral("%"),
+            names[i], reach });
     }
+    setLines(m_latency.get(), latency, {});
+    setLines(m_throughput.get(), rates, errors);
+    setValueAxis(m_throughput.get(), false, maxRate);
+    setValueAxis(m_throughput.get(), true, std::max(1.0, maxErrors));
     setTimeAxis(m_latency.get(), from, to);
+    setTimeAxis(m_throughput.get(), from, to);
+    alignPlots();
 }
 
 void ChartsPanel::setComparePercentile(Percentile p)
@@ -544,29 +780,22 @@ void ChartsPanel::setComparePercentile(Percentile p)
 void ChartsPanel::setHeatmap(const QString& title, const LatencyHeatmap& heatmap, qint64 fromMs, qint64 toMs)
 {
     // The heatmap sits under the latency chart: the same seconds at the same x, so that a band in
-    // one lines up with a peak in the other (its own range started up to a time step later, and
-    // its plot was wider).
-    qint64 from = m_latency->time->min().toMSecsSinceEpoch();
-    qint64 end = m_latency->time->max().toMSecsSinceEpoch();
+    // one lines up with a peak in the other.
+    qint64 from = qint64(m_latency->time->min());
+    qint64 end = qint64(m_latency->time->max());
     if (end <= from) {
         const auto [shownFrom, shownTo] = shownRange(fromMs, toMs);
         from = shownFrom;
-        end = (shownTo + 999) / 1000 * 1000;
+        end = shownTo;
     }
     m_heatmap->setHeatmap(title, heatmap, from, end);
-    const QRectF area = m_latency->chart->plotArea();
-    if (area.width() > 0 && m_latency->view->isVisible()) {
-        const auto x = [&](QPointF scene) {
-            return m_heatmap->mapFromGlobal(m_latency->view->mapToGlobal(m_latency->view->mapFromScene(scene))).x();
-        };
-        m_heatmap->setPlotSpan(x(area.topLeft()), x(area.topRight()));
-    }
+    alignPlots();
 }
 
 void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& records, qint64 fromMs, qint64 toMs)
 {
     const auto [from, to] = shownRange(fromMs, toMs);
-    setTitle(m_memory->chart, title.isEmpty() ? tr("Memory and CPU — select a process") : tr("Memory and CPU of %1").arg(title));
+    setTitle(m_memory.get(), title.isEmpty() ? tr("Memory and CPU — select a process") : tr("Memory and CPU of %1").arg(title));
     QList<QPointF> rss, heap, cpu;
     double maxMiB = 1, maxCpu = 1;
     for (const MemoryRecord& r : records) {
@@ -584,52 +813,131 @@ void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& rec
             maxCpu = std::max(maxCpu, *r.cpuPercent);
         }
     }
-    replace(m_memory->leftSeries[0], decimate(rss, MaxPoints));
-    replace(m_memory->leftSeries[1], decimate(heap, MaxPoints));
-    replace(m_memory->rightSeries[0], decimate(cpu, MaxPoints));
-    setNiceAxis(m_memory->left, maxMiB, valueTicks(m_memory->view));
-    setAxisTitle(m_memory->left, QStringLiteral("MiB"));
-    setNiceAxis(m_memory->right, maxCpu, valueTicks(m_memory->view));
+    QList<Line> left { Line { tr("RSS"), QPen(Palette[0], 1.6, Qt::SolidLine), rss, QStringLiteral("MiB"), {}, 1000.0 } };
+    if (!heap.isEmpty()) // only an instrumented process (or a tracked heap) says its heap
+        left.append(Line { tr("heap"), QPen(Palette[1], 1.6, Qt::DashLine), heap, QStringLiteral("MiB"), {}, 1000.0 });
+    setLines(m_memory.get(), left,
+        { Line { tr("CPU"), QPen(ErrorColor, 1.2, Qt::DashLine), cpu, QStringLiteral("%"), {}, 1000.0 } });
+    setValueAxis(m_memory.get(), false, maxMiB);
+    setValueAxis(m_memory.get(), true, maxCpu);
     setTimeAxis(m_memory.get(), from, to);
+    alignPlots();
+}
+
+void ChartsPanel::setMemories(const QStringList& processes, const QList<QList<MemoryRecord>>& records, qint64 fromMs, qint64 toMs)
+{
+    if (processes.size() == 1 && records.size() == 1) {
+        setMemory(processes.first(), records.first(), fromMs, toMs);
+        return;
+    }
+    const auto [from, to] = shownRange(fromMs, toMs);
+    const int n = int(std::min(processes.size(), records.size()));
+    setTitle(m_memory.get(), tr("RSS (solid) and CPU (dashed) of %n process(es)", nullptr, n), processes.join(u'\n'));
+    QList<Line> left, right;
+    double maxMiB = 1, maxCpu = 1;
+    for (int i = 0; i < n; ++i) {
+        // Processes take the palette from its end: an operation's colour is not a process's.
+        const QColor colour = Palette[PaletteSize - 1 - i % PaletteSize];
+        QList<QPointF> rss, cpu;
+        for (const MemoryRecord& r : records[i]) {
+            const double x = double(r.timestampMs);
+            if (r.rssBytes >= 0) {
+                rss.append(QPointF(x, double(r.rssBytes) / 1048576.0));
+                maxMiB = std::max(maxMiB, rss.last().y());
+            }
+            if (r.cpuPercent) {
+                cpu.append(QPointF(x, *r.cpuPercent));
+                maxCpu = std::max(maxCpu, *r.cpuPercent);
+            }
+        }
+        left.append(Line { tr("RSS of %1").arg(processes[i]), QPen(colour, 1.6, Qt::SolidLine), rss, QStringLiteral("MiB"),
+            processes[i], 1000.0 });
+        right.append(Line { tr("CPU of %1").arg(processes[i]), QPen(colour, 1.2, Qt::DashLine), cpu, QStringLiteral("%"),
+            processes[i], 1000.0 });
+    }
+    setLines(m_memory.get(), left, right);
+    setValueAxis(m_memory.get(), false, maxMiB);
+    setValueAxis(m_memory.get(), true, maxCpu);
+    setTimeAxis(m_memory.get(), from, to);
+    alignPlots();
+}
+
+void ChartsPanel::setOperationChartsShown(bool shown, const QString& note)
+{
+    m_note->setText(note);
+    m_note->setVisible(!note.isEmpty());
+    if (shown == m_operationCharts)
+        return;
+    m_operationCharts = shown;
+    m_latency->section->setVisible(shown);
+    m_heatmap->setVisible(shown);
+    m_throughput->section->setVisible(shown);
+    m_percentileBox->setEnabled(shown);
 }
 
 int ChartsPanel::latencyPointCount() const
 {
-    return int(m_latency->leftSeries[1]->count());
+    // p50 in one operation's charts, the first operation's when comparing.
+    QLineSeries* s = m_latency->leftSeries.value(m_comparing ? 0 : 1);
+    return s && s->isVisible() ? int(s->count()) : 0;
 }
 
 int ChartsPanel::throughputPointCount() const
 {
-    return int(m_throughput->leftSeries[0]->count());
+    QLineSeries* s = m_throughput->leftSeries.value(0);
+    return s && s->isVisible() ? int(s->count()) : 0;
 }
 
 int ChartsPanel::memoryPointCount() const
 {
-    return int(m_memory->leftSeries[0]->count());
+    QLineSeries* s = m_memory->leftSeries.value(0);
+    return s && s->isVisible() ? int(s->count()) : 0;
 }
 
-QList<QPointF> ChartsPanel::latencyPoints(const QString& name) const
+QList<QPointF> ChartsPanel::points(Kind kind, const QString& name) const
 {
-    for (QLineSeries* s : m_latency->leftSeries + m_compare) {
+    const Chart* c = chart(kind);
+    for (QLineSeries* s : c->leftSeries + c->rightSeries) {
         if (s->name() == name && s->isVisible())
             return s->points();
     }
     return {};
 }
 
-QStringList ChartsPanel::visibleLatencySeries() const
+QList<QPointF> ChartsPanel::latencyPoints(const QString& name) const
+{
+    return points(Kind::Latency, name);
+}
+
+QStringList ChartsPanel::visibleSeries(Kind kind) const
 {
     QStringList out;
-    for (QLineSeries* s : m_latency->leftSeries + m_compare) {
+    const Chart* c = chart(kind);
+    for (QLineSeries* s : c->leftSeries + c->rightSeries) {
         if (s->isVisible() && s->opacity() > 0.0)
             out << s->name();
     }
     return out;
 }
 
+QStringList ChartsPanel::visibleLatencySeries() const
+{
+    return visibleSeries(Kind::Latency);
+}
+
 QString ChartsPanel::latencyTitle() const
 {
-    return m_latency->chart->title();
+    return m_latency->title->text();
+}
+
+QString ChartsPanel::title(Kind kind) const
+{
+    return chart(kind)->title->text();
+}
+
+QList<QToolButton*> ChartsPanel::legend(Kind kind) const
+{
+    return chart(kind)->legend;
 }
 
 QValueAxis* ChartsPanel::latencyAxis() const
@@ -637,14 +945,24 @@ QValueAxis* ChartsPanel::latencyAxis() const
     return m_latencyLinear;
 }
 
-QDateTimeAxis* ChartsPanel::latencyTimeAxis() const
+std::pair<qint64, qint64> ChartsPanel::timeRange() const
 {
-    return m_latency->time;
+    return { qint64(m_latency->time->min()), qint64(m_latency->time->max()) };
+}
+
+QList<qint64> ChartsPanel::timeTicks() const
+{
+    return m_memory->ticks;
 }
 
 ExploreChartView* ChartsPanel::latencyView() const
 {
     return m_latency->view;
+}
+
+ExploreChartView* ChartsPanel::view(Kind kind) const
+{
+    return chart(kind)->view;
 }
 
 } // namespace perfdash

@@ -13,10 +13,11 @@
 class QAbstractAxis;
 class QChart;
 class QComboBox;
-class QDateTimeAxis;
 class QLabel;
 class QLineSeries;
 class QLogValueAxis;
+class QScrollArea;
+class QToolButton;
 class QValueAxis;
 
 namespace perfdash {
@@ -25,31 +26,42 @@ class ExploreChartView;
 class LatencyHeatmapView;
 
 /**
- * The live charts: latency percentiles of the selected operation (or one percentile of several
- * operations, to compare them), its latency heatmap, its throughput and error rate, and the
- * selected process's memory and CPU. The time axis fits the data until the chosen range fills,
- * moves by whole seconds and has round steps; all charts share it, and hovering one shows the
- * crosshair on all. Dragging on a chart selects a range (rangeChanged()), which freezes the axes
- * on it until a double click. Each series is updated with one replace() of at most MaxPoints
- * points (older intervals are merged, keeping each group's worst value); no animations.
+ * The live charts, stacked on one time axis: latency percentiles of the selected operation (or
+ * the compared percentile of each selected operation), its latency heatmap, its throughput and
+ * error rate (of each selected operation), and memory and CPU of the processes charted. Each
+ * chart's title and legend share one line above it; the plots have the same left and right
+ * margins, so that their plot areas and crosshairs line up, and only the bottom chart labels the
+ * shared time axis (round times, chartaxes::timeTicks()). Below a minimum plot height the charts
+ * scroll; labels are never elided. The time range comes from the window (chartaxes::liveRange());
+ * dragging on a chart selects a range (rangeChanged()), which freezes the axes on it until a
+ * double click. Each series is updated with one replace() of at most MaxPoints points; no
+ * animations.
  */
 class ChartsPanel : public QWidget
 {
     Q_OBJECT
 public:
     static constexpr int MaxPoints = 1500;
-    /// The time axis never spans less than this while the data is younger.
-    static constexpr qint64 MinSpanMs = 30'000;
     enum class Percentile { P50, P95, P99, Max };
+    enum class Kind { Latency, Throughput, Memory };
 
     explicit ChartsPanel(QWidget* parent = nullptr);
     ~ChartsPanel() override;
 
+    /// One operation: its percentiles, throughput and error rate, on the time range [fromMs, toMs].
     void setLatency(const QString& title, const std::vector<SeriesPoint>& points, qint64 fromMs, qint64 toMs);
-    /// Several operations' comparePercentile() on the latency chart, one series each (two or more).
+    /// Several operations (two or more), named "operation — process": each one's comparePercentile()
+    /// on the latency chart and its throughput and error rate, in its own colour on both.
     void setComparison(const QStringList& names, const std::vector<std::vector<SeriesPoint>>& series, qint64 fromMs, qint64 toMs);
     void setHeatmap(const QString& title, const LatencyHeatmap& heatmap, qint64 fromMs, qint64 toMs);
+    /// One process: RSS, heap and CPU.
     void setMemory(const QString& title, const QList<MemoryRecord>& records, qint64 fromMs, qint64 toMs);
+    /// Several processes: the RSS and CPU of each, in its own colour.
+    void setMemories(const QStringList& processes, const QList<QList<MemoryRecord>>& records, qint64 fromMs, qint64 toMs);
+    /// A process without operations has only its memory and CPU: the operation charts go, and
+    /// @p note says why (empty: the operation charts are back).
+    void setOperationChartsShown(bool shown, const QString& note = {});
+    bool operationChartsShown() const noexcept { return m_operationCharts; }
     void setLogScale(bool log);
     bool logScale() const noexcept { return m_log; }
     void setComparePercentile(Percentile p);
@@ -61,27 +73,36 @@ public:
     bool zoomed() const noexcept { return m_zoomTo > m_zoomFrom; }
     qint64 zoomFrom() const noexcept { return m_zoomFrom; }
     qint64 zoomTo() const noexcept { return m_zoomTo; }
-    /// The range the axes show for a live range [fromMs, toMs] whose data starts at @p firstDataMs.
-    static std::pair<qint64, qint64> fitRange(qint64 fromMs, qint64 toMs, qint64 firstDataMs);
-    /// A round step (1, 2 or 5 times a power of ten) giving at most @p ticks intervals up to @p max.
-    static double niceStep(double max, int ticks);
-    /// Seconds between time labels for @p spanMs on a chart @p widthPx wide.
-    int timeStepSeconds(qint64 spanMs, int widthPx) const;
     /// How many value ticks a chart view of that height can label.
-    int valueTicks(const QWidget* view) const;
+    int valueTicks(const ExploreChartView* view) const;
 
     int latencyPointCount() const;
     int throughputPointCount() const;
     int memoryPointCount() const;
     /// For tests and the crosshair: the latency chart's series by name ("p99", or an operation).
     QList<QPointF> latencyPoints(const QString& name) const;
+    /// A chart's series by name, visible ones only.
+    QList<QPointF> points(Kind kind, const QString& name) const;
     QStringList visibleLatencySeries() const;
+    /// The names of the series a chart shows now (what its legend lists, errors included).
+    QStringList visibleSeries(Kind kind) const;
     QString latencyTitle() const;
+    QString title(Kind kind) const;
+    /// The legend entries above a chart (each toggles its series).
+    QList<QToolButton*> legend(Kind kind) const;
     double latencyScale() const noexcept { return m_latencyScale; }
+    /// "ms", "µs": the latency axis' unit now.
+    QString latencyUnit() const { return m_latencyUnit; }
     QValueAxis* latencyAxis() const;
-    QDateTimeAxis* latencyTimeAxis() const;
+    QLogValueAxis* latencyLogAxis() const noexcept { return m_latencyLog; }
+    /// The time range every chart shows now.
+    std::pair<qint64, qint64> timeRange() const;
+    /// The round times labelled on the shared time axis (under the bottom chart).
+    QList<qint64> timeTicks() const;
     ExploreChartView* latencyView() const;
+    ExploreChartView* view(Kind kind) const;
     LatencyHeatmapView* heatmapView() const noexcept { return m_heatmap; }
+    QScrollArea* scrollArea() const noexcept { return m_scroll; }
     /// The latency chart itself, for tests: its colours follow the palette (light or dark theme).
     QChart* latencyChart() const;
 
@@ -92,33 +113,47 @@ Q_SIGNALS:
 
 protected:
     void changeEvent(QEvent* event) override;
+    bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
     struct Chart;
+    struct Line;
     /// Qt Charts keep their own light theme: paint backgrounds, titles, labels and grids from the
     /// widget's palette instead, so that a dark palette gives dark charts (series keep their pens).
     void followPalette();
-    std::unique_ptr<Chart> makeChart(
-        const QString& title, const QStringList& left, const QStringList& right, const QString& rightUnit);
+    std::unique_ptr<Chart> makeChart(const QString& title, const QString& leftFormat, const QString& rightFormat);
+    QLineSeries* pooled(Chart* c, bool right, int i);
+    void setLines(Chart* c, const QList<Line>& left, const QList<Line>& right);
+    void updateLegend(Chart* c);
+    void fitHeader(Chart* c);
+    void setTitle(Chart* c, const QString& title, const QString& tip = {});
+    void setValueAxis(Chart* c, bool right, double max);
     void attachLatencyAxis();
-    void setTimeAxis(Chart* chart, qint64 fromMs, qint64 toMs);
+    void setTimeAxis(Chart* c, qint64 fromMs, qint64 toMs);
+    /// The same left and right margins on every chart (the widest labels'), so plots line up.
+    void alignPlots();
+    void updateMinimumHeights();
     std::pair<qint64, qint64> shownRange(qint64 fromMs, qint64 toMs) const;
-    void setLatencyAxis(double maxNs);
-    QLineSeries* compareSeries(int i);
+    void setLatencyAxis(double minNs, double maxNs);
+    Chart* chart(Kind kind) const;
 
     std::unique_ptr<Chart> m_latency;
     std::unique_ptr<Chart> m_throughput;
     std::unique_ptr<Chart> m_memory;
     LatencyHeatmapView* m_heatmap;
+    QScrollArea* m_scroll;
+    QWidget* m_content;
     QComboBox* m_percentileBox;
     QLabel* m_zoomLabel;
+    QLabel* m_note;
     QValueAxis* m_latencyLinear;
     QLogValueAxis* m_latencyLog;
-    QList<QLineSeries*> m_compare;
     bool m_log = false;
     bool m_comparing = false;
+    bool m_operationCharts = true;
     Percentile m_percentile = Percentile::P99;
     double m_latencyScale = 1e6; // ns per axis unit
+    QString m_latencyUnit = QStringLiteral("ms");
     qint64 m_zoomFrom = 0;
     qint64 m_zoomTo = 0;
 };

@@ -6,7 +6,6 @@
 #include <QGraphicsLineItem>
 #include <QGraphicsRectItem>
 #include <QGraphicsSimpleTextItem>
-#include <QLegendMarker>
 #include <QLineSeries>
 #include <QMouseEvent>
 
@@ -128,27 +127,28 @@ bool ExploreChartView::crosshairVisible() const
     return m_line->isVisible();
 }
 
-void ExploreChartView::connectLegend()
+void ExploreChartView::setPlotMargins(const QMarginsF& margins)
 {
-    for (QLegendMarker* marker : chart()->legend()->markers()) {
-        if (marker->property("perfdashToggles").toBool())
-            continue; // connected already (a lambda cannot be a Qt::UniqueConnection)
-        marker->setProperty("perfdashToggles", true);
-        connect(marker, &QLegendMarker::clicked, this, [marker] {
-            // Hidden by opacity, not setVisible(), which would take the legend entry away too.
-            QAbstractSeries* series = marker->series();
-            const bool show = series->opacity() == 0.0;
-            series->setOpacity(show ? 1.0 : 0.0);
-            QColor label = marker->labelBrush().color();
-            label.setAlphaF(show ? 1.0 : 0.35);
-            marker->setLabelBrush(label);
-            QBrush brush = marker->brush();
-            QColor c = brush.color();
-            c.setAlphaF(show ? 1.0 : 0.25);
-            brush.setColor(c);
-            marker->setBrush(brush);
-        });
-    }
+    if (margins == m_margins)
+        return;
+    m_margins = margins;
+    applyPlotArea();
+}
+
+void ExploreChartView::applyPlotArea()
+{
+    const QSizeF size = chart()->size();
+    if (size.isEmpty())
+        return;
+    const QRectF area = QRectF(QPointF(0, 0), size).marginsRemoved(m_margins);
+    if (area.width() > 1 && area.height() > 1 && chart()->plotArea() != area)
+        chart()->setPlotArea(area);
+}
+
+void ExploreChartView::resizeEvent(QResizeEvent* event)
+{
+    QChartView::resizeEvent(event); // resizes the chart to the view
+    applyPlotArea();
 }
 
 void ExploreChartView::mouseMoveEvent(QMouseEvent* event)

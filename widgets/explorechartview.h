@@ -14,8 +14,9 @@ namespace perfdash {
 /**
  * A chart to explore, as in Grafana: hovering shows a crosshair with every visible series' value
  * at that second; dragging selects a time range (rangeSelected()); a double click resets it
- * (rangeReset()); clicking a legend entry hides or shows its series. The x axis is wall-clock
- * milliseconds (a QDateTimeAxis); each series may carry a "unit" property for the readout.
+ * (rangeReset()). The x axis is wall-clock milliseconds; each series may carry a "unit" property
+ * for the readout. The plot area keeps the margins it is given (setPlotMargins()) whatever the
+ * labels, so that charts stacked with the same margins line up to the pixel.
  */
 class ExploreChartView : public QChartView
 {
@@ -28,8 +29,9 @@ public:
     void showCrosshair(qint64 ms);
     void hideCrosshair();
     bool crosshairVisible() const;
-    /// Makes each legend entry toggle its series (call again after adding series).
-    void connectLegend();
+    /// The room around the plot for the axes' labels; the plot area is the rest of the view.
+    void setPlotMargins(const QMarginsF& margins);
+    QMarginsF plotMargins() const noexcept { return m_margins; }
     /// The wall-clock time under x of @p pos (view coordinates).
     qint64 timeAt(QPointF pos) const;
     QPointF positionOf(qint64 ms) const;
@@ -45,6 +47,7 @@ protected:
     void mouseReleaseEvent(QMouseEvent* event) override;
     void mouseDoubleClickEvent(QMouseEvent* event) override;
     void leaveEvent(QEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
     QGraphicsLineItem* m_line;
@@ -52,6 +55,9 @@ private:
     QGraphicsSimpleTextItem* m_readout;
     QGraphicsRectItem* m_band;
     std::optional<qreal> m_pressX;
+    QMarginsF m_margins;
+
+    void applyPlotArea();
 };
 
 } // namespace perfdash

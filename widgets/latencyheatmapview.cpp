@@ -205,8 +205,11 @@ void LatencyHeatmapView::paintEvent(QPaintEvent*)
     bold.setBold(true);
     painter.setFont(bold);
     painter.setPen(palette().color(QPalette::WindowText));
-    painter.drawText(QRect(0, 2, width(), fm.height() + 2), Qt::AlignHCenter,
-        m_title.isEmpty() ? tr("Latency heatmap — select an operation") : tr("Latency heatmap of %1").arg(m_title));
+    // At the left, as the charts' titles are.
+    const QString title
+        = m_title.isEmpty() ? tr("Latency heatmap — select an operation") : tr("Latency heatmap of %1").arg(m_title);
+    painter.drawText(QRect(4, 2, width() - 8, fm.height() + 2), Qt::AlignLeft,
+        QFontMetrics(bold).elidedText(title, Qt::ElideMiddle, width() - 8));
     painter.setFont(font());
     painter.fillRect(plot, palette().color(QPalette::Base));
     if (m_map.rows == 0 || m_toMs <= m_fromMs) {
@@ -232,7 +235,10 @@ void LatencyHeatmapView::paintEvent(QPaintEvent*)
     const QRect labels(plot.left(), plot.bottom() + 3, plot.width(), fm.height());
     painter.drawText(labels, Qt::AlignLeft, from);
     painter.drawText(labels, Qt::AlignRight, to);
-    painter.drawText(labels, Qt::AlignHCenter, tr("darkest: 1, brightest: %1 per second").arg(m_map.maxCount));
+    // The scale between the two times when it fits there (never over them, as on a narrow view).
+    const QString scale = tr("darkest: 1, brightest: %1 per second").arg(m_map.maxCount);
+    if (fm.horizontalAdvance(scale) + fm.horizontalAdvance(from) + fm.horizontalAdvance(to) + 24 <= plot.width())
+        painter.drawText(labels, Qt::AlignHCenter, scale);
 }
 
 void LatencyHeatmapView::mouseMoveEvent(QMouseEvent* event)

@@ -5,6 +5,7 @@
 #include "alertsfiltermodel.h"
 #include "alertsmodel.h"
 #include "budgetsdialog.h"
+#include "chartaxes.h"
 #include "chartspanel.h"
 #include "format.h"
 #include "ingestserver.h"
@@ -123,7 +124,16 @@ SnapshotRequest MainWindow::currentRequest() const
     r.chartGroup = m_chartGroup;
     r.compare = m_compare;
     r.chartCostliest = !m_operationChosen;
-    r.memoryProcess = m_selectedProcess ? m_selectedProcess : m_chartProcess;
+    r.memoryProcess = m_selectedProcess ? m_selectedProcess : (m_operationChosen ? m_chartProcess : 0); // 0: the costliest's
+    // Several operations: the memory and CPU of their processes (not of a process selected before).
+    for (const ChartTarget& t : m_compare) {
+        if (!r.memoryProcesses.contains(t.processKey))
+            r.memoryProcesses.append(t.processKey);
+    }
+    if (r.memoryProcesses.size() == 1)
+        r.memoryProcess = r.memoryProcesses.first();
+    if (r.memoryProcesses.size() < 2)
+        r.memoryProcesses.clear();
     r.rangeMs = qint64(m_range->currentData().toInt()) * 1000;
     r.statsFromMs = m_statsFromMs;
     r.statsToMs = m_statsToMs;
@@ -213,44 +223,85 @@ void MainWindow::apply(const SnapshotPtr& snapshot)
 
 void MainWindow::updateCharts(const DashboardSnapshot& s)
 {
-    // The charts span the chosen range, but start where the data does until that range is full.
+    // Every chart spans the chosen range, but starts where the data does until that range is full.
     const qint64 rangeMs = qint64(m_range->currentData().toInt()) * 1000;
     qint64 firstData = s.takenAtMs;
+    const auto seen = [&firstData](qint64 ms) { firstData = std::min(firstData, ms); };
     if (!s.latency.empty())
-        firstData = std::min(firstData, s.latency.front().timestampMs);
+        seen(s.latency.front().timestampMs);
     for (const auto& series : s.compared) {
         if (!series.empty())
-            firstData = std::min(firstData, series.front().timestampMs);
+            seen(series.front().timestampMs);
     }
     if (!s.memory.isEmpty())
-        firstData = std::min(firstData, s.memory.front().timestampMs);
-    const qint64 rangeFrom = rangeMs ? s.takenAtMs - rangeMs : std::numeric_limits<qint64>::min() / 2;
-    const auto [from, to] = ChartsPanel::fitRange(rangeFrom, s.takenAtMs, firstData);
-
-    const auto processName = [this](quint64 key) {
-        const int row = m_processes->rowOf(key);
-        return row >= 0 ? m_processes->processAt(row)->name : QString();
-    };
-    QString operationTitle;
-    if (!m_chartOperation.isEmpty()) {
-        const QString process = processName(m_chartProcess);
-        operationTitle = m_chartOperation + (process.isEmpty() ? QString() : QStringLiteral(" — %1").arg(process));
+        seen(s.memory.front().timestampMs);
+    for (const auto& records : s.memories) {
+        if (!records.isEmpty())
+            seen(records.front().timestampMs);
     }
-    if (m_compare.size() >= 2 && s.compared.size() == std::size_t(m_compare.size())) {
+    const chartaxes::TimeRange range = chartaxes::liveRange(s.takenAtMs, rangeMs, firstData);
+    const qint64 from = range.fromMs, to = range.toMs;
+
+    const auto processName = [&s, this](quint64 key) {
+        std::optional<ProcessInfo> info;
+        for (const ProcessInfo& p : s.processes) {
+            if (p.key == key)
+                info = p;
+        }
+        if (!info && key) // attached since this snapshot was taken: the store knows it already
+            info = m_store->process(key);
+        // Just attached, not read from /proc yet: its pid says which it is.
+        return !info ? QString() : info->name.isEmpty() ? tr("pid %1").arg(info->pid) : info->name;
+    };
+    // "db.query — orders-api": two processes may both have a db.query.
+    const auto targetName = [&](quint64 process, const QString& operation) {
+        const QString name = processName(process);
+        return name.isEmpty() ? operation : operation + QStringLiteral(" — %1").arg(name);
+    };
+    const QString operationTitle = m_chartOperation.isEmpty() ? QString() : targetName(m_chartProcess, m_chartOperation);
+    const bool comparing = m_compare.size() >= 2 && s.compared.size() == std::size_t(m_compare.size());
+
+    // A process that streams no operations (attached, not instrumented) has no operation charts:
+    // its memory and CPU take their room (and its profile is in the profile view).
+    bool operations = true;
+    QString note;
+    if (m_selectedProcess && m_chartOperation.isEmpty() && !comparing) {
+        operations = std::any_of(s.operations.cbegin(), s.operations.cend(),
+            [this](const OperationRow& row) { return row.processKey == m_selectedProcess; });
+        if (!operations)
+            note = tr("%1 streams no operations (it is not instrumented, or has not sent any yet): its memory "
+                      "and CPU are charted here, its CPU profile is in the CPU profile view.")
+                       .arg(processName(m_selectedProcess));
+    }
+    m_charts->setOperationChartsShown(operations, note);
+
+    if (comparing) {
         QStringList names;
-        QSet<quint64> processes;
         for (const ChartTarget& t : std::as_const(m_compare))
-            processes.insert(t.processKey);
-        for (const ChartTarget& t : std::as_const(m_compare))
-            names << (processes.size() > 1 ? t.operation + QStringLiteral(" (%1)").arg(processName(t.processKey))
-                                           : t.operation);
+            names << targetName(t.processKey, t.operation);
         m_charts->setComparison(names, s.compared, from, to);
+        // The heatmap cannot hold several operations: the current row's, and its title says so.
+        m_charts->setHeatmap(tr("%1 (the current row)").arg(operationTitle), s.heatmap, from, to);
     } else {
         m_charts->setLatency(operationTitle, s.latency, from, to);
+        m_charts->setHeatmap(operationTitle, s.heatmap, from, to);
     }
-    m_charts->setHeatmap(operationTitle, s.heatmap, from, to);
-    const quint64 memoryKey = m_selectedProcess ? m_selectedProcess : m_chartProcess;
-    m_charts->setMemory(processName(memoryKey), s.memory, from, to);
+    if (comparing && m_compare.size() >= 2 && s.memories.size() >= 2) {
+        QStringList processes;
+        QSet<quint64> keys;
+        for (const ChartTarget& t : std::as_const(m_compare)) {
+            if (!keys.contains(t.processKey)) {
+                keys.insert(t.processKey);
+                processes << processName(t.processKey);
+            }
+        }
+        m_charts->setMemories(processes, s.memories, from, to);
+    } else {
+        quint64 memoryKey = m_selectedProcess ? m_selectedProcess : m_chartProcess;
+        if (comparing) // one process for all the operations compared
+            memoryKey = m_compare.first().processKey;
+        m_charts->setMemory(processName(memoryKey), s.memory, from, to);
+    }
 }
 
 void MainWindow::queueAlert(Alert alert)

@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+class QAction;
 class QCheckBox;
 class QComboBox;
 class QLabel;
@@ -103,6 +104,11 @@ public:
     void compareOperations(const QList<ChartTarget>& targets);
 
     ChartsPanel* charts() const { return m_charts; }
+    /// The CPU profile beside the charts (true) or in a tab of its own, each then full width.
+    void setProfileBeside(bool beside);
+    bool profileBeside() const;
+    /// Brings the CPU profile into view (its tab, unless it is beside the charts).
+    void showProfile();
     /// The CPU profile tab, beside the charts; @p profiler may be null (no profiling).
     void setProfiler(Profiler* profiler);
     /// --profile: every process attached or launched from the window is profiled too (a refusal
@@ -141,6 +147,10 @@ private:
     void buildMenus();
     void buildHelpMenu();
     void connectSelection();
+    void fitTableHeights();
+    /// The tables as wide as their columns (within bounds), the views the rest: once, when the
+    /// first rows came and no width was remembered.
+    void splitForColumns();
     void onOperationSelectionChanged();
     void onProcessSelectionChanged(const QModelIndex& current);
     /// Makes both tables' selections say what the rest of the window shows (the selected process,
@@ -205,8 +215,10 @@ private:
     ChartsPanel* m_charts;
     QSplitter* m_mainSplitter;
     QSplitter* m_tablesSplitter;
-    QSplitter* m_verticalSplitter;
     QTabWidget* m_views;
+    QSplitter* m_viewsSplitter;
+    QAction* m_profileBesideAction = nullptr;
+    bool m_autoSplit = false; ///< no remembered splitter: splitForColumns() once rows are there
     ProfilePanel* m_profile = nullptr;
     TableColumns* m_operationColumns;
     TableColumns* m_processColumns;

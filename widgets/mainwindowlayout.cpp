@@ -13,7 +13,9 @@
 #include "tablecolumns.h"
 
 #include <QCheckBox>
+#include <QAction>
 #include <QComboBox>
+#include <QScrollBar>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QItemSelectionModel>
@@ -26,6 +28,7 @@
 #include <QTabWidget>
 #include <QTableView>
 #include <QToolBar>
+#include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -139,6 +142,15 @@ void MainWindow::buildToolbar()
     m_filter->setClearButtonEnabled(true);
     m_filter->setMaximumWidth(m_filter->fontMetrics().averageCharWidth() * 36);
     toolbar->addWidget(m_filter);
+    toolbar->addSeparator();
+    // The View menu has the same action (buildMenus()).
+    m_profileBesideAction = new QAction(tr("Profile beside charts"), this);
+    m_profileBesideAction->setCheckable(true);
+    m_profileBesideAction->setShortcut(QKeySequence(tr("Ctrl+Shift+P")));
+    m_profileBesideAction->setToolTip(
+        tr("Show the CPU profile beside the charts, or each full width in its own tab (Ctrl+Shift+P)"));
+    connect(m_profileBesideAction, &QAction::toggled, this, &MainWindow::setProfileBeside);
+    toolbar->addAction(m_profileBesideAction);
 }
 
 QWidget* MainWindow::buildAlertsBox()
@@ -246,32 +258,133 @@ void MainWindow::buildUi()
     QWidget* operationBox = box(this, operationHeader, m_operationView);
     QWidget* alertBox = buildAlertsBox();
 
-    // The charts are one tab among peers: another view (a profile) is one addView() away.
+    // The charts are one tab among peers: another view (a profile) is one addView() away. The CPU
+    // profile is a main view too: a tab of its own, or beside the charts (setProfileBeside()).
     m_views = new QTabWidget(this);
     m_views->setDocumentMode(true);
     m_views->addTab(m_charts, tr("Charts"));
     m_profile = new ProfilePanel(this);
     m_views->addTab(m_profile, tr("CPU profile"));
+    m_viewsSplitter = new QSplitter(Qt::Horizontal, this);
+    m_viewsSplitter->setChildrenCollapsible(false);
+    m_viewsSplitter->setStretchFactor(0, 1);
+    m_viewsSplitter->addWidget(m_views);
 
+    // The tables in one column, each as tall as its rows (fitTableHeights()), the alerts under
+    // them; the views get the window's whole height and most of its width.
     m_tablesSplitter = new QSplitter(Qt::Vertical, this);
     m_tablesSplitter->addWidget(processBox);
     m_tablesSplitter->addWidget(operationBox);
-    m_tablesSplitter->setStretchFactor(0, 1);
+    m_tablesSplitter->addWidget(alertBox);
+    m_tablesSplitter->setStretchFactor(0, 0);
     m_tablesSplitter->setStretchFactor(1, 3);
+    m_tablesSplitter->setStretchFactor(2, 1);
+    m_tablesSplitter->setChildrenCollapsible(false);
     m_mainSplitter = new QSplitter(Qt::Horizontal, this);
     m_mainSplitter->addWidget(m_tablesSplitter);
-    m_mainSplitter->addWidget(m_views);
-    m_mainSplitter->setStretchFactor(0, 3);
-    m_mainSplitter->setStretchFactor(1, 2);
-    m_verticalSplitter = new QSplitter(Qt::Vertical, this);
-    m_verticalSplitter->addWidget(m_mainSplitter);
-    m_verticalSplitter->addWidget(alertBox);
-    m_verticalSplitter->setStretchFactor(0, 4);
-    m_verticalSplitter->setStretchFactor(1, 1);
-    setCentralWidget(m_verticalSplitter);
+    m_mainSplitter->addWidget(m_viewsSplitter);
+    m_mainSplitter->setStretchFactor(0, 2);
+    m_mainSplitter->setStretchFactor(1, 3);
+    m_mainSplitter->setChildrenCollapsible(false);
+    setCentralWidget(m_mainSplitter);
+    for (QTableView* view : { m_processView, m_operationView }) {
+        QAbstractItemModel* model = view->model();
+        for (auto signal : { &QAbstractItemModel::rowsInserted, &QAbstractItemModel::rowsRemoved })
+            connect(model, signal, this, &MainWindow::fitTableHeights);
+        connect(model, &QAbstractItemModel::modelReset, this, &MainWindow::fitTableHeights);
+        connect(model, &QAbstractItemModel::layoutChanged, this, &MainWindow::fitTableHeights);
+    }
+    fitTableHeights();
 
     buildStatusBar();
     connectSelection();
+}
+
+void MainWindow::fitTableHeights()
+{
+    // Never a screen of empty rows beside squeezed charts: a table is at most as tall as its rows
+    // (at least a few; the processes at most eight, then they scroll), and what it does not need
+    // goes to the alerts under them.
+    const auto fit = [](QTableView* view, int minRows, int maxRows) {
+        QWidget* box = view->parentWidget();
+        const int rows = std::clamp(view->model() ? view->model()->rowCount() : 0, minRows, maxRows);
+        int height = view->horizontalHeader()->sizeHint().height() + rows * view->verticalHeader()->defaultSectionSize()
+            + 2 * view->frameWidth();
+        if (view->horizontalScrollBar()->maximum() > 0)
+            height += view->horizontalScrollBar()->sizeHint().height();
+        height += box->layout()->itemAt(0)->sizeHint().height();
+        const bool changed = box->maximumHeight() != height;
+        box->setMaximumHeight(height);
+        return changed;
+    };
+    const bool processes = fit(m_processView, 2, 8);
+    const bool operations = fit(m_operationView, 4, 1000);
+    if (processes || operations) {
+        // QSplitter keeps a slot's size when its widget's maximum shrinks (a blank gap): share
+        // the height again, the alerts keeping a few rows at least.
+        const QList<int> sizes = m_tablesSplitter->sizes();
+        const int total = sizes.value(0) + sizes.value(1) + sizes.value(2);
+        if (total > 0) {
+            const int alertsMin = m_alertView->verticalHeader()->defaultSectionSize() * 5;
+            const int first = std::min(sizes.value(0) > 0 ? m_processView->parentWidget()->maximumHeight() : 0, total);
+            const int second = std::clamp(m_operationView->parentWidget()->maximumHeight(), 0,
+                std::max(0, total - first - alertsMin));
+            m_tablesSplitter->setSizes({ first, second, total - first - second });
+        }
+    }
+    if (m_autoSplit && m_operationView->model()->rowCount() > 0) {
+        m_autoSplit = false;
+        // After this refresh has fitted the columns to the rows.
+        QTimer::singleShot(0, this, &MainWindow::splitForColumns);
+    }
+}
+
+void MainWindow::splitForColumns()
+{
+    // Every statistics column in view without a scrollbar, when the window has the room; the
+    // charts keep at least three eighths of the width.
+    QHeaderView* header = m_operationView->horizontalHeader();
+    int need = 2 * m_operationView->frameWidth() + m_operationView->verticalScrollBar()->sizeHint().width() + 2;
+    for (int c = 0; c < header->count(); ++c) {
+        if (!header->isSectionHidden(c))
+            need += header->sectionSize(c);
+    }
+    const int total = m_mainSplitter->width() - m_mainSplitter->handleWidth();
+    if (total <= 0)
+        return;
+    const int tables = std::clamp(need, total * 2 / 5, total * 5 / 8);
+    m_mainSplitter->setSizes({ tables, total - tables });
+}
+
+bool MainWindow::profileBeside() const
+{
+    return m_viewsSplitter->indexOf(m_profile) >= 0;
+}
+
+void MainWindow::setProfileBeside(bool beside)
+{
+    if (beside != profileBeside()) {
+        if (beside) {
+            m_views->removeTab(m_views->indexOf(m_profile));
+            m_viewsSplitter->addWidget(m_profile);
+            m_profile->show();
+            // Halves of the room the views have (once laid out: before show() it is not known).
+            QTimer::singleShot(0, m_viewsSplitter, [splitter = m_viewsSplitter] {
+                const int half = std::max(1, splitter->width() / 2);
+                splitter->setSizes({ half, half });
+            });
+        } else {
+            m_views->insertTab(1, m_profile, tr("CPU profile"));
+        }
+    }
+    if (m_profileBesideAction && m_profileBesideAction->isChecked() != beside)
+        m_profileBesideAction->setChecked(beside);
+}
+
+void MainWindow::showProfile()
+{
+    if (!profileBeside())
+        m_views->setCurrentWidget(m_profile);
 }
 
 void MainWindow::connectSelection()

@@ -91,6 +91,7 @@ void MainWindow::buildMenus()
     view->addAction(tr("Back to live range"), QKeySequence(tr("Esc")), this, [this] { setStatisticsRange(0, 0); });
     view->addAction(tr("Clear alerts"), m_alerts, &AlertsModel::clear);
     view->addSeparator();
+    view->addAction(m_profileBesideAction);
     QMenu* themes = view->addMenu(tr("Theme"));
     auto* group = new QActionGroup(this);
     const Theme current = Theme(QSettings().value(QStringLiteral("view/theme"), int(Theme::System)).toInt());

@@ -13,6 +13,7 @@
 #include <QSettings>
 #include <QSplitter>
 #include <QTableView>
+#include <QTimer>
 
 namespace perfdash {
 
@@ -24,12 +25,17 @@ void MainWindow::restoreSettings()
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     if (!settings.contains(QStringLiteral("window/geometry")))
         resize(1400, 880);
-    if (!m_mainSplitter->restoreState(settings.value(QStringLiteral("window/mainSplitter")).toByteArray()))
-        m_mainSplitter->setSizes({ 900, 500 });
-    if (!m_tablesSplitter->restoreState(settings.value(QStringLiteral("window/tablesSplitter")).toByteArray()))
-        m_tablesSplitter->setSizes({ 170, 480 });
-    if (!m_verticalSplitter->restoreState(settings.value(QStringLiteral("window/verticalSplitter")).toByteArray()))
-        m_verticalSplitter->setSizes({ 700, 160 });
+    // ".../v2": the tables and alerts in one column beside the views (v1 had the alerts under both).
+    if (!m_mainSplitter->restoreState(settings.value(QStringLiteral("window/mainSplitter/v2")).toByteArray())) {
+        m_mainSplitter->setSizes({ 600, 800 });
+        m_autoSplit = true;
+    }
+    if (!m_tablesSplitter->restoreState(settings.value(QStringLiteral("window/tablesSplitter/v2")).toByteArray()))
+        m_tablesSplitter->setSizes({ 150, 500, 230 });
+    setProfileBeside(settings.value(QStringLiteral("view/profileBeside"), false).toBool());
+    // After setProfileBeside()'s own split (queued too), so that the remembered one wins.
+    if (const QByteArray views = settings.value(QStringLiteral("window/viewsSplitter")).toByteArray(); !views.isEmpty())
+        QTimer::singleShot(0, m_viewsSplitter, [this, views] { m_viewsSplitter->restoreState(views); });
     // Column order and visibility from the header, the widths the user dragged from TableColumns
     // (".../v3": older saved states had Stretch sections, no total-time column, no CPU column).
     m_operationView->horizontalHeader()->restoreState(settings.value(QStringLiteral("window/operationColumns/v3")).toByteArray());
@@ -54,9 +60,10 @@ void MainWindow::saveSettings() const
 {
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
-    settings.setValue(QStringLiteral("window/mainSplitter"), m_mainSplitter->saveState());
-    settings.setValue(QStringLiteral("window/tablesSplitter"), m_tablesSplitter->saveState());
-    settings.setValue(QStringLiteral("window/verticalSplitter"), m_verticalSplitter->saveState());
+    settings.setValue(QStringLiteral("window/mainSplitter/v2"), m_mainSplitter->saveState());
+    settings.setValue(QStringLiteral("window/tablesSplitter/v2"), m_tablesSplitter->saveState());
+    settings.setValue(QStringLiteral("window/viewsSplitter"), m_viewsSplitter->saveState());
+    settings.setValue(QStringLiteral("view/profileBeside"), profileBeside());
     settings.setValue(QStringLiteral("window/operationColumns/v3"), m_operationView->horizontalHeader()->saveState());
     settings.setValue(QStringLiteral("window/processColumns/v2"), m_processView->horizontalHeader()->saveState());
     settings.setValue(QStringLiteral("window/operationWidths"), m_operationColumns->saveState());
