@@ -169,7 +169,7 @@ private Q_SLOTS:
         auto* limit = qobject_cast<QDoubleSpinBox*>(table->cellWidget(0, 2));
         QVERIFY(limit);
         const auto type = [limit](const QString& text) {
-            limit->lineEdit()->selectAll();
+            limit->selectAll();
             QTest::keyClicks(limit, text);
             QTest::keyClick(limit, Qt::Key_Enter);
         };
