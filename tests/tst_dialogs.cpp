@@ -265,7 +265,7 @@ private Q_SLOTS:
             const QString verdict = model->index(db, ComparisonModel::VerdictColumn).data().toString();
             // Twice as slow: +100%, a regression beyond 10%, not beyond 150%.
             QVERIFY2(threshold < 100 ? verdict.startsWith(s("REGRESSION (p95 +")) : verdict == s("same"), qPrintable(verdict));
-            auto* label = window->findChild<QLabel*>();
+            auto* label = window->findChild<QLabel*>(s("summary"));
             QVERIFY(label);
             QVERIFY2(label->text().startsWith(s("%1 regression(s) beyond %2% at p95").arg(threshold < 100 ? 1 : 0).arg(threshold)),
                 qPrintable(label->text()));

@@ -67,6 +67,7 @@ ComparisonWindow::ComparisonWindow(LoadedCapture base, LoadedCapture next, const
     m_view->resizeColumnsToContents();
     m_view->horizontalHeader()->setSectionResizeMode(ComparisonModel::VerdictColumn, QHeaderView::Stretch);
 
+    m_summary->setObjectName(QStringLiteral("summary"));
     m_summary->setTextFormat(Qt::PlainText);
     m_summary->setText(m_model->summary()
         + tr("; error rate beyond +%1 points, throughput beyond -%2%; at least %3 operations a side")
