@@ -7,6 +7,8 @@
 #include <QColor>
 #include <QFont>
 
+#include <algorithm>
+
 namespace perfdash {
 
 namespace {
@@ -112,7 +114,8 @@ QVariant ComparisonModel::sortValue(const ComparisonRow& r, Column column) const
     switch (column) {
     case Process: return r.process;
     case Operation: return r.operation;
-    case VerdictColumn: return verdictRank(r.verdict);
+    case VerdictColumn: // by verdict, then by the change of the percentile
+        return verdictRank(r.verdict) * 1e7 + std::clamp(r.changePercent, -1e6, 1e6);
     case Change: return r.base && r.next ? r.changePercent : -1e300;
     case Count: return next([](const OperationStats& s) { return double(s.count); });
     case Throughput: return r.next ? r.nextThroughput : -1.0;

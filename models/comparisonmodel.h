@@ -11,7 +11,8 @@ namespace perfdash {
  * The rows of a comparison of two captures, as `perfdash compare` prints them: per process name
  * and operation, the verdict (verdictText(), the same words and thresholds), the change of the
  * chosen percentile, then count, throughput, error rate, p50, p95 and p99 of both runs as
- * "base → new". Qt::UserRole holds the value to sort by.
+ * "base → new". Qt::UserRole holds the value to sort by (the verdict's: what fails a gate first, then
+ * the largest change).
  */
 class ComparisonModel : public QAbstractTableModel
 {

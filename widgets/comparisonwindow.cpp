@@ -59,7 +59,7 @@ ComparisonWindow::ComparisonWindow(LoadedCapture base, LoadedCapture next, const
     proxy->setSortRole(Qt::UserRole);
     m_view->setModel(proxy);
     m_view->setSortingEnabled(true);
-    m_view->sortByColumn(ComparisonModel::Change, Qt::DescendingOrder);
+    m_view->sortByColumn(ComparisonModel::VerdictColumn, Qt::DescendingOrder); // what fails a gate first
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->setWordWrap(false);
@@ -134,7 +134,7 @@ ComparisonWindow::ComparisonWindow(LoadedCapture base, LoadedCapture next, const
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
         [this, proxy](const QModelIndex& current) { showDistributions(proxy->mapToSource(current).row()); });
     if (m_model->rowCount() > 0)
-        m_view->selectRow(0); // the biggest change first
+        m_view->selectRow(0); // the worst
 }
 
 void ComparisonWindow::setLatencyRange(double lowNs, double highNs)
