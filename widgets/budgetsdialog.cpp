@@ -42,7 +42,7 @@ public:
 
     static QString durationText(quint64 ns)
     {
-        const auto trimmed = [](double value, const char* unit) {
+        const auto trimmed = [](double value, const char* unit) -> QString { // not a QStringBuilder of locals
             QString number = QString::number(value, 'f', 3);
             while (number.endsWith(u'0'))
                 number.chop(1);
