@@ -88,7 +88,7 @@ ComparisonWindow::ComparisonWindow(LoadedCapture base, LoadedCapture next, const
     chart->setTitle(tr("Latency distribution — select an operation"));
     chart->setAnimationOptions(QChart::NoAnimation);
     chart->legend()->setAlignment(Qt::AlignTop);
-    chart->setMargins(QMargins(4, 4, 8, 4));
+    chart->setMargins(QMargins(4, 4, 24, 4)); // room for the last tick label, centred on the edge
     // log10(ns) on a category axis: ticks at 1-2-5 steps, labelled by the app's duration formatter
     // (a QLogValueAxis can only printf its values: "1e-05" ms).
     m_x = new QCategoryAxis;
