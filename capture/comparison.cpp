@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <limits>
+#include <iterator>
 #include <map>
 
 namespace perfdash {
@@ -24,6 +25,25 @@ struct Side
     quint64 slow = 0;
     qint64 firstMs = std::numeric_limits<qint64>::max(); // the operation's active span, for throughput
     qint64 endMs = std::numeric_limits<qint64>::min();
+    std::map<qint64, std::pair<qint64, quint64>> intervals; // start ms -> (end ms, operations), every process summed
+
+    /// Operations per second. The first and the last interval are partly outside the run (a run
+    /// of 5 s touches 5 or 6 seconds): over the whole span, two runs of the same rate differed by
+    /// up to 20% in 5 s, a "regression" of throughput. So: the whole intervals between them when
+    /// there are any, else the span.
+    double throughput(quint64 count) const
+    {
+        if (intervals.size() >= 3) {
+            quint64 inner = 0;
+            for (auto it = std::next(intervals.begin()); it != std::prev(intervals.end()); ++it)
+                inner += it->second.second;
+            const qint64 innerMs = std::prev(intervals.end())->first - intervals.begin()->second.first;
+            if (innerMs > 0)
+                return double(inner) / (double(innerMs) / 1000.0);
+        }
+        const double seconds = endMs > firstMs ? std::max(1.0, double(endMs - firstMs) / 1000.0) : 1.0;
+        return double(count) / seconds;
+    }
 };
 
 struct Collected
@@ -51,8 +71,12 @@ Collected collect(const MetricsStore& store)
             side.slow += s.slowCount;
             constexpr qint64 Min = std::numeric_limits<qint64>::min(), Max = std::numeric_limits<qint64>::max();
             for (const SeriesPoint& point : monitor->series(s.operation, Min, Max, true)) {
+                const qint64 end = point.timestampMs + qint64(point.resolutionS) * 1000;
                 side.firstMs = std::min(side.firstMs, point.timestampMs);
-                side.endMs = std::max(side.endMs, point.timestampMs + qint64(point.resolutionS) * 1000);
+                side.endMs = std::max(side.endMs, end);
+                auto& interval = side.intervals[point.timestampMs];
+                interval.first = std::max(interval.first, end);
+                interval.second += point.count;
             }
         }
     }
@@ -123,10 +147,7 @@ QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore&
             row.operation = key.second;
             OperationStats s = OperationStats::fromHistogram(key.second, *side.histogram, side.errors);
             s.slowCount = side.slow;
-            // Over the seconds from its first to its last activity (at least one).
-            const double seconds
-                = side.endMs > side.firstMs ? std::max(1.0, double(side.endMs - side.firstMs) / 1000.0) : 1.0;
-            (isNew ? row.nextThroughput : row.baseThroughput) = double(s.count) / seconds;
+            (isNew ? row.nextThroughput : row.baseThroughput) = side.throughput(s.count);
             (isNew ? row.nextValueNs : row.baseValueNs) = side.histogram->valueAtQuantile(options.percentile / 100.0);
             (isNew ? row.next : row.base) = std::move(s);
         }
