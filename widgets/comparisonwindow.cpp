@@ -64,8 +64,9 @@ ComparisonWindow::ComparisonWindow(LoadedCapture base, LoadedCapture next, const
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->setWordWrap(false);
     m_view->verticalHeader()->hide();
+    // Every column as wide as its contents (the verdict's reasons included); the last one takes the rest.
     m_view->resizeColumnsToContents();
-    m_view->horizontalHeader()->setSectionResizeMode(ComparisonModel::VerdictColumn, QHeaderView::Stretch);
+    m_view->horizontalHeader()->setStretchLastSection(true);
 
     m_summary->setObjectName(QStringLiteral("summary"));
     m_summary->setTextFormat(Qt::PlainText);
@@ -129,7 +130,7 @@ ComparisonWindow::ComparisonWindow(LoadedCapture base, LoadedCapture next, const
     splitter->setChildrenCollapsible(false);
     splitter->setSizes({ 360, 440 });
     setCentralWidget(splitter);
-    resize(1200, 820);
+    resize(1360, 840);
 
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
         [this, proxy](const QModelIndex& current) { showDistributions(proxy->mapToSource(current).row()); });
@@ -142,11 +143,13 @@ void ComparisonWindow::setLatencyRange(double lowNs, double highNs)
     const double lo = std::log10(std::max(1.0, lowNs)), hi = std::log10(std::max(lowNs * 10, highNs));
     for (const QString& label : m_x->categoriesLabels())
         m_x->remove(label);
-    // Decades, and 2 and 5 times them when the range is narrow enough for their labels to fit.
-    const bool fine = hi - lo <= 3.5;
+    // Decades; 2 and 5 times them when the range is narrow enough for their labels to fit; 3 and 7
+    // times too within about a decade, so that a narrow distribution still gets a few labels.
+    const double span = hi - lo;
     for (int decade = int(std::floor(lo)); decade <= int(std::ceil(hi)); ++decade) {
-        for (const double step : { 1.0, 2.0, 5.0 }) {
-            if (step != 1.0 && !fine)
+        for (const double step : { 1.0, 2.0, 3.0, 5.0, 7.0 }) {
+            const bool wanted = step == 1.0 || ((step == 2.0 || step == 5.0) && span <= 3.5) || span <= 1.5;
+            if (!wanted)
                 continue;
             const double ns = step * std::pow(10.0, decade);
             const double at = std::log10(ns);
