@@ -213,18 +213,15 @@ int main(int argc, char** argv)
         }
         QApplication app(argc, argv);
         brandGuiApplication();
-        QStringList files = QCoreApplication::arguments().mid(2);
-        files.removeAll(QStringLiteral("--gui"));
-        QString screenshot; // --screenshot FILE: save the window once drawn, and exit
-        if (const qsizetype at = files.indexOf(QStringLiteral("--screenshot")); at >= 0 && at + 1 < files.size()) {
-            screenshot = files.takeAt(at + 1);
-            files.removeAt(at);
-        }
+        // The window takes the report's options and judges with them: the same verdicts.
+        CompareArguments compare;
         QString error;
-        ComparisonWindow* window = files.size() == 2 ? ComparisonWindow::open(files[0], files[1], &error) : nullptr;
+        if (!parseCompareArguments(QCoreApplication::arguments().mid(2), &compare, &error))
+            fail(QStringLiteral("compare: ") + error);
+        const QString screenshot = compare.screenshot;
+        ComparisonWindow* window = ComparisonWindow::open(compare.files[0], compare.files[1], &error, compare.options);
         if (!window)
-            fail(files.size() == 2 ? error
-                                   : QStringLiteral("usage: perfdash compare BASE NEW --gui [--screenshot FILE]"));
+            fail(error);
         window->show();
         if (!screenshot.isEmpty()) {
             QTimer::singleShot(500, &app, [&] {
@@ -265,16 +262,20 @@ int main(int argc, char** argv)
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
         "Live profiling dashboard: percentiles, errors, memory and CPU of running processes.\n"
-        "Usage: perfdash [options] [-- COMMAND [ARGS...]]\n"
-        "       perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N] [--percentile p95]\n"
-        "                        [--profile-threshold PP] [--min-samples N] [--format text|json|markdown] [--gui]\n"
-        "                        (captures; exit 1 on a regression of an operation or of a CPU profile)\n"
+        "Two captures: perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N]\n"
+        "  [--percentile p95] [--profile-threshold PP] [--min-samples N] [--format text|json|markdown]\n"
+        "  [--gui [--screenshot FILE]] (exit 1 on a regression of an operation or of a CPU profile; --gui opens\n"
+        "  the comparison window, with the same verdicts)\n"
         "Exit status: 0 success; 1 an export or the recording failed (or is incomplete); 2 bad arguments or the run\n"
         "could not start; 3 a budget (--budget, or saved from the window) was broken at the end; 4 a profile asked\n"
         "for (--profile) was refused; with -- COMMAND, 64 + its exit status when it failed (192 + the signal that\n"
         "killed it), capped at 255; that comes before 1, 4 and 3."));
     parser.addHelpOption();
     parser.addVersionOption();
+    // Named here so that the one Usage line Qt prints shows it (the description has none of its own).
+    parser.addPositionalArgument(QStringLiteral("-- COMMAND"),
+        QStringLiteral("Launch COMMAND with PERFDASH_SOCKET set and attach to it (everything after --)."),
+        QStringLiteral("[-- COMMAND [ARGS...]]"));
     const QCommandLineOption socket(QStringLiteral("socket"),
         QStringLiteral("Ingest socket (default: $PERFDASH_SOCKET, else $XDG_RUNTIME_DIR/perfdash/perfdash.sock, "
                        "else /tmp/perfdash-<uid>/perfdash.sock)."),

@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <limits>
+#include <iterator>
 #include <map>
 
 namespace perfdash {
@@ -24,6 +25,25 @@ struct Side
     quint64 slow = 0;
     qint64 firstMs = std::numeric_limits<qint64>::max(); // the operation's active span, for throughput
     qint64 endMs = std::numeric_limits<qint64>::min();
+    std::map<qint64, std::pair<qint64, quint64>> intervals; // start ms -> (end ms, operations), every process summed
+
+    /// Operations per second. The first and the last interval are partly outside the run (a run
+    /// of 5 s touches 5 or 6 seconds): over the whole span, two runs of the same rate differed by
+    /// up to 20% in 5 s, a "regression" of throughput. So: the whole intervals between them when
+    /// there are any, else the span.
+    double throughput(quint64 count) const
+    {
+        if (intervals.size() >= 3) {
+            quint64 inner = 0;
+            for (auto it = std::next(intervals.begin()); it != std::prev(intervals.end()); ++it)
+                inner += it->second.second;
+            const qint64 innerMs = std::prev(intervals.end())->first - intervals.begin()->second.first;
+            if (innerMs > 0)
+                return double(inner) / (double(innerMs) / 1000.0);
+        }
+        const double seconds = endMs > firstMs ? std::max(1.0, double(endMs - firstMs) / 1000.0) : 1.0;
+        return double(count) / seconds;
+    }
 };
 
 struct Collected
@@ -51,8 +71,12 @@ Collected collect(const MetricsStore& store)
             side.slow += s.slowCount;
             constexpr qint64 Min = std::numeric_limits<qint64>::min(), Max = std::numeric_limits<qint64>::max();
             for (const SeriesPoint& point : monitor->series(s.operation, Min, Max, true)) {
+                const qint64 end = point.timestampMs + qint64(point.resolutionS) * 1000;
                 side.firstMs = std::min(side.firstMs, point.timestampMs);
-                side.endMs = std::max(side.endMs, point.timestampMs + qint64(point.resolutionS) * 1000);
+                side.endMs = std::max(side.endMs, end);
+                auto& interval = side.intervals[point.timestampMs];
+                interval.first = std::max(interval.first, end);
+                interval.second += point.count;
             }
         }
     }
@@ -84,6 +108,24 @@ QString verdictName(Verdict verdict)
     return {};
 }
 
+QString verdictText(const ComparisonRow& row)
+{
+    return verdictName(row.verdict)
+        + (row.reasons.isEmpty() ? QString()
+                                 : QString(QStringLiteral(" (") + row.reasons.join(QStringLiteral(", ")) + u')'));
+}
+
+QString regressionSummary(const QList<ComparisonRow>& rows, const ComparisonOptions& options)
+{
+    int regressions = 0;
+    for (const ComparisonRow& r : rows)
+        regressions += r.regression ? 1 : 0;
+    return QStringLiteral("%1 regression(s) beyond %2% at p%3")
+        .arg(regressions)
+        .arg(options.thresholdPercent)
+        .arg(options.percentile);
+}
+
 QList<ComparisonRow> compareStores(
     const MetricsStore& base, const MetricsStore& next, double percentile, double thresholdPercent)
 {
@@ -105,10 +147,7 @@ QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore&
             row.operation = key.second;
             OperationStats s = OperationStats::fromHistogram(key.second, *side.histogram, side.errors);
             s.slowCount = side.slow;
-            // Over the seconds from its first to its last activity (at least one).
-            const double seconds
-                = side.endMs > side.firstMs ? std::max(1.0, double(side.endMs - side.firstMs) / 1000.0) : 1.0;
-            (isNew ? row.nextThroughput : row.baseThroughput) = double(s.count) / seconds;
+            (isNew ? row.nextThroughput : row.baseThroughput) = side.throughput(s.count);
             (isNew ? row.nextValueNs : row.baseValueNs) = side.histogram->valueAtQuantile(options.percentile / 100.0);
             (isNew ? row.next : row.base) = std::move(s);
         }
@@ -189,10 +228,7 @@ void writeText(QTextStream& out, const QList<ComparisonRow>& rows, const Compari
                             .arg(r.changePercent >= 0 ? QStringLiteral("+") : QString())
                             .arg(r.changePercent, 0, 'f', 1),
                        11)
-                   .arg(verdictName(r.verdict)
-                       + (r.reasons.isEmpty()
-                               ? QString()
-                               : QString(QStringLiteral(" (") + r.reasons.join(QStringLiteral(", ")) + u')')));
+                   .arg(verdictText(r));
     }
 }
 
@@ -233,58 +269,84 @@ QJsonObject sideJson(const std::optional<OperationStats>& s, quint64 valueNs, do
 }
 } // namespace
 
-int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream& err)
+QString compareUsage()
 {
-    QStringList files;
-    ComparisonOptions options;
-    ProfileVerdictOptions profileOptions;
-    QString format = QStringLiteral("text");
+    return QStringLiteral("perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N] "
+                          "[--percentile p95] [--profile-threshold PP] [--min-samples N] "
+                          "[--format text|json|markdown] [--gui [--screenshot FILE]]");
+}
+
+bool parseCompareArguments(const QStringList& arguments, CompareArguments* parsed, QString* error)
+{
+    CompareArguments c;
+    const auto fail = [error](const QString& message) {
+        if (error)
+            *error = message;
+        return false;
+    };
     for (qsizetype i = 0; i < arguments.size(); ++i) {
         const QString& a = arguments[i];
-        const auto value = [&]() -> QString { return i + 1 < arguments.size() ? arguments[++i] : QString(); };
+        const bool hasValue = i + 1 < arguments.size();
+        const auto value = [&]() -> QString { return hasValue ? arguments[++i] : QString(); };
         bool ok = true;
         if (a == QLatin1String("--threshold")) {
-            options.thresholdPercent = value().remove(u'%').toDouble(&ok);
-            ok = ok && std::isfinite(options.thresholdPercent) && options.thresholdPercent >= 0;
+            c.options.thresholdPercent = value().remove(u'%').toDouble(&ok);
+            ok = ok && std::isfinite(c.options.thresholdPercent) && c.options.thresholdPercent >= 0;
         } else if (a == QLatin1String("--error-threshold")) {
-            options.errorThresholdPoints = value().remove(u'%').toDouble(&ok);
-            ok = ok && std::isfinite(options.errorThresholdPoints) && options.errorThresholdPoints >= 0;
+            c.options.errorThresholdPoints = value().remove(u'%').toDouble(&ok);
+            ok = ok && std::isfinite(c.options.errorThresholdPoints) && c.options.errorThresholdPoints >= 0;
         } else if (a == QLatin1String("--min-count")) {
-            options.minCount = value().toULongLong(&ok);
+            c.options.minCount = value().toULongLong(&ok);
         } else if (a == QLatin1String("--percentile")) {
             QString p = value();
-            options.percentile = (p.startsWith(u'p') ? p.mid(1) : p).toDouble(&ok);
-            ok = ok && options.percentile > 0 && options.percentile <= 100;
+            c.options.percentile = (p.startsWith(u'p') ? p.mid(1) : p).toDouble(&ok);
+            ok = ok && c.options.percentile > 0 && c.options.percentile <= 100;
         } else if (a == QLatin1String("--profile-threshold")) {
-            profileOptions.thresholdPoints = value().remove(u'%').toDouble(&ok);
-            ok = ok && std::isfinite(profileOptions.thresholdPoints) && profileOptions.thresholdPoints >= 0;
+            c.profileOptions.thresholdPoints = value().remove(u'%').toDouble(&ok);
+            ok = ok && std::isfinite(c.profileOptions.thresholdPoints) && c.profileOptions.thresholdPoints >= 0;
         } else if (a == QLatin1String("--min-samples")) {
-            profileOptions.minSamples = double(value().toULongLong(&ok));
+            c.profileOptions.minSamples = double(value().toULongLong(&ok));
         } else if (a == QLatin1String("--format")) {
-            format = value();
-            ok = format == QLatin1String("text") || format == QLatin1String("json")
-                || format == QLatin1String("markdown");
+            c.format = value();
+            ok = c.format == QLatin1String("text") || c.format == QLatin1String("json")
+                || c.format == QLatin1String("markdown");
+            if (!ok)
+                return fail(QStringLiteral("--format needs text, json or markdown"));
+        } else if (a == QLatin1String("--gui")) {
+            c.gui = true;
+        } else if (a == QLatin1String("--screenshot")) {
+            c.screenshot = value();
+            ok = !c.screenshot.isEmpty();
+            if (!ok)
+                return fail(QStringLiteral("--screenshot needs a FILE"));
         } else if (a.startsWith(QLatin1String("--"))) {
-            err << "perfdash compare: unknown option " << a << Qt::endl;
-            return 2;
+            return fail(QStringLiteral("unknown option ") + a);
         } else {
-            files.append(a);
+            c.files.append(a);
         }
-        if (!ok) {
-            err << "perfdash compare: " << a
-                << (a == QLatin1String("--format") ? " needs text, json or markdown"
-                                                   : " needs a finite number of 0 or more")
-                << Qt::endl;
-            return 2;
-        }
+        if (!ok)
+            return fail(a + QStringLiteral(" needs a finite number of 0 or more"));
     }
-    if (files.size() != 2) {
-        err << "usage: perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N] "
-               "[--percentile p95] "
-               "[--profile-threshold PP] [--min-samples N] [--format text|json|markdown]"
-            << Qt::endl;
+    if (c.files.size() != 2)
+        return fail(QStringLiteral("usage: ") + compareUsage());
+    if (!c.screenshot.isEmpty() && !c.gui)
+        return fail(QStringLiteral("--screenshot needs --gui"));
+    *parsed = std::move(c);
+    return true;
+}
+
+int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream& err)
+{
+    CompareArguments parsed;
+    QString parseError;
+    if (!parseCompareArguments(arguments, &parsed, &parseError)) {
+        err << "perfdash compare: " << parseError << Qt::endl;
         return 2;
     }
+    const QStringList& files = parsed.files;
+    const ComparisonOptions& options = parsed.options;
+    const ProfileVerdictOptions& profileOptions = parsed.profileOptions;
+    const QString& format = parsed.format;
     const LoadedCapture base = openCapture(files[0]);
     const LoadedCapture next = openCapture(files[1]);
     for (const LoadedCapture* c : { &base, &next }) {
@@ -372,10 +434,7 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
                    .toJson(QJsonDocument::Indented);
     } else if (format == QLatin1String("markdown")) {
         writeMarkdown(out, rows, options);
-        out << QStringLiteral("\n%1 regression(s) beyond %2% at p%3\n")
-                   .arg(regressions)
-                   .arg(options.thresholdPercent)
-                   .arg(options.percentile);
+        out << "\n" << regressionSummary(rows, options) << "\n";
         if (!changes.isEmpty()) {
             printProfileComparisonMarkdown(changes, out);
             out << "\n" << profileSummary << "\n";
@@ -386,10 +445,7 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
         }
     } else {
         writeText(out, rows, options);
-        out << QStringLiteral("%1 regression(s) beyond %2% at p%3\n")
-                   .arg(regressions)
-                   .arg(options.thresholdPercent)
-                   .arg(options.percentile);
+        out << regressionSummary(rows, options) << "\n";
         if (!changes.isEmpty()) {
             printProfileComparison(changes, out);
             out << profileSummary << "\n";

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "captureprofiles.h"
 #include "operationstats.h"
 
 #include <QList>
@@ -54,6 +55,27 @@ struct ComparisonRow
 QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore& next, const ComparisonOptions& options);
 QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore& next, double percentile, double thresholdPercent);
 QString verdictName(Verdict verdict);
+/// What the window and the text report say about a row: its verdict, and why when it regresses
+/// ("REGRESSION (p95 +50.0%, throughput -20.0%)").
+QString verdictText(const ComparisonRow& row);
+/// The summary line under the table: "2 regression(s) beyond 10% at p95".
+QString regressionSummary(const QList<ComparisonRow>& rows, const ComparisonOptions& options);
+
+/// The arguments of `perfdash compare`, parsed once for the report and for the window (--gui),
+/// so that both judge with the same thresholds.
+struct CompareArguments
+{
+    QStringList files; ///< BASE and NEW
+    ComparisonOptions options;
+    ProfileVerdictOptions profileOptions;
+    QString format = QStringLiteral("text");
+    bool gui = false;
+    QString screenshot; ///< with --gui: save the window as PNG once drawn, and exit
+};
+/// Parses `perfdash compare`'s arguments (after "compare"); false with a one-line @p error.
+bool parseCompareArguments(const QStringList& arguments, CompareArguments* parsed, QString* error);
+/// The usage line of `perfdash compare`, for errors and --help.
+QString compareUsage();
 
 /**
  * perfdash compare BASE NEW [--threshold PCT] [--error-threshold PP] [--min-count N]

@@ -13,7 +13,7 @@ const QStringList& statisticsColumns()
 {
     static const QStringList columns = QStringLiteral(
         "pid,process,operation,count,errors,error_rate,min_us,mean_us,p50_us,p90_us,p95_us,p99_us,p999_us,max_us,"
-        "slow_count,cpu_us,cpu_share")
+        "slow_count,cpu_us,cpu_share,total_us")
                                            .split(u',');
     return columns;
 }
@@ -50,6 +50,7 @@ void writeStatistics(CsvWriter& csv, const QList<ProcessStatistics>& processes)
             } else {
                 csv.empty().empty();
             }
+            csv.microseconds(s.totalNs);
             csv.endRow();
         }
     }

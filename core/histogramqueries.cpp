@@ -114,14 +114,26 @@ std::optional<OperationStats> rangeStats(const PerformanceMonitor& monitor, cons
     const QString& name, qint64 fromMs, qint64 toMs, bool* beyondHeld)
 {
     LatencyHistogram h;
-    quint64 errors = 0;
+    quint64 errors = 0, slow = 0;
     qint64 oldest = std::numeric_limits<qint64>::max();
     const qint64 fromSecond = floorSecond(fromMs);
-    forEachSecond(monitor, operations, fromSecond, floorSecond(toMs), [&](qint64 second, const SparseHistogram& s, quint64 failed) {
-        s.addTo(h);
-        errors += failed;
-        oldest = std::min(oldest, second);
-    });
+    for (const QString& operation : operations) {
+        // The instances of the range at or over the operation's own slow threshold, counted from
+        // its histograms: the bucket holding the threshold counts whole (buckets are under 1%
+        // wide), and durations beyond the histogram's range are over any threshold.
+        const quint64 slowNs = monitor.thresholdsFor(operation).slowNs;
+        const int firstSlowBucket = slowNs ? LatencyHistogram::bucketIndex(std::min(slowNs, LatencyHistogram::MaxTrackableNs)) : -1;
+        forEachSecond(monitor, { operation }, fromSecond, floorSecond(toMs), [&](qint64 second, const SparseHistogram& s, quint64 failed) {
+            s.addTo(h);
+            errors += failed;
+            oldest = std::min(oldest, second);
+            if (firstSlowBucket < 0)
+                return;
+            for (const auto& [bucket, count] : s.buckets)
+                slow += bucket >= firstSlowBucket ? count : 0;
+            slow += s.overflow;
+        });
+    }
     if (beyondHeld) {
         // The ring holds StatsWindow::MaxSeconds seconds back from the newest: earlier ones are gone.
         const qint64 nowSecond = floorSecond(monitor.clock()->wallMs());
@@ -129,7 +141,9 @@ std::optional<OperationStats> rangeStats(const PerformanceMonitor& monitor, cons
     }
     if (h.isEmpty())
         return std::nullopt;
-    return OperationStats::fromHistogram(name, h, errors);
+    OperationStats stats = OperationStats::fromHistogram(name, h, errors);
+    stats.slowCount = slow;
+    return stats;
 }
 
 } // namespace perfdash

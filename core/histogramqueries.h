@@ -51,6 +51,7 @@ std::vector<SeriesPoint> mergedSeries(const PerformanceMonitor& monitor, const Q
 /// Statistics of @p operations merged over the whole seconds in [fromMs, toMs] (a range chosen on
 /// a chart), named @p name; nullopt when they saw nothing then. Exact where the per-second
 /// histograms are still held; *beyondHeld says when the range starts before the oldest of them.
+/// Its slowCount is the range's instances at or over each operation's slow threshold.
 std::optional<OperationStats> rangeStats(const PerformanceMonitor& monitor, const QStringList& operations,
     const QString& name, qint64 fromMs, qint64 toMs, bool* beyondHeld = nullptr);
 

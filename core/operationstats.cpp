@@ -16,6 +16,7 @@ OperationStats OperationStats::fromHistogram(QString operation, const LatencyHis
     s.successCount = s.count - s.errorCount;
     s.errorRate = s.count ? double(s.errorCount) / double(s.count) : 0.0;
     s.meanNs = h.meanNs();
+    s.totalNs = h.sumNs();
     s.minNs = h.minNs();
     s.maxNs = h.maxNs();
     s.p50Ns = h.valueAtQuantile(0.50);

@@ -30,6 +30,7 @@ struct OperationStats
     quint64 errorCount = 0;
     double errorRate = 0.0; ///< errorCount / count, 0..1
     double meanNs = 0.0;
+    quint64 totalNs = 0; ///< the sum of the durations (exact): the time spent in the operation
     quint64 minNs = 0;
     quint64 maxNs = 0;
     quint64 p50Ns = 0;

@@ -138,8 +138,9 @@ private Q_SLOTS:
         QCOMPARE(rows[0], csvexport::statisticsColumns());
         QCOMPARE(rows[0].join(u','),
             s("pid,process,operation,count,errors,error_rate,min_us,mean_us,p50_us,p90_us,p95_us,p99_us,p999_us,max_us,"
-              "slow_count,cpu_us,cpu_share"));
+              "slow_count,cpu_us,cpu_share,total_us")); // total_us appended last: readers by position keep working
         QCOMPARE(rows[1][2], s("'=evil,op"));
+        QCOMPARE(rows[1][17], s("1000.000"));
         const QStringList& db = rows[2];
         QCOMPARE(db[0], s("4242"));
         QCOMPARE(db[1], s("orders-api"));
@@ -155,6 +156,8 @@ private Q_SLOTS:
         QCOMPARE(db[14], s("51")); // 5.0 ms .. 10.0 ms are slow
         QCOMPARE(db[15], QString()); // not profiled: the CPU columns are empty
         QCOMPARE(db[16], QString());
+        QCOMPARE(db[17], s("505000.000")); // 100 µs + 200 µs + ... + 10 ms, exact
+        QCOMPARE(db.size(), 18);
 
         // Profiled: cpu_us for every operation (0 when none of its samples), cpu_share where known.
         ProcessStatistics profiled = stats;
@@ -169,6 +172,7 @@ private Q_SLOTS:
         QCOMPARE(cpuRows[2][16], s("0.2500"));
         QCOMPARE(cpuRows[1][15], s("0.0"));
         QCOMPARE(cpuRows[1][16], QString());
+        QCOMPARE(cpuRows[2][17], s("505000.000"));
     }
 
     void seriesAndMemory()

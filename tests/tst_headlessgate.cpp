@@ -116,6 +116,19 @@ private Q_SLOTS:
             QVERIFY2(help.contains(option), help.constData());
     }
 
+    /// One "Usage:" line (Qt's), naming the command to launch; compare's form said otherwise.
+    void helpHasOneUsageLine()
+    {
+        QProcess perfdash;
+        perfdash.start(QCoreApplication::applicationDirPath() + u"/perfdash"_qs, { u"--help"_qs });
+        QVERIFY(perfdash.waitForFinished(30'000));
+        const QByteArray help = perfdash.readAllStandardOutput();
+        QCOMPARE(help.count("Usage:"), 1);
+        QVERIFY2(help.startsWith("Usage: "), help.constData());
+        QVERIFY2(help.left(help.indexOf('\n')).contains("[-- COMMAND [ARGS...]]"), help.constData());
+        QVERIFY2(help.contains("perfdash compare BASE NEW"), help.constData());
+    }
+
     /// The statuses as the README documents them, from the real binary. "@DIR@" in an argument is
     /// the run's temporary directory; @p settings, when not empty, is the perfdash.conf the window
     /// saved (budgets saved from the window apply headless too).

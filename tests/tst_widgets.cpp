@@ -3,6 +3,7 @@
 #include "attachdialog.h"
 #include "budgetsdialog.h"
 #include "chartspanel.h"
+#include "comparisonmodel.h"
 #include "comparisonwindow.h"
 #include "csvexport.h"
 #include "mainwindow.h"
@@ -12,6 +13,7 @@
 #include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QPointer>
+#include <QProcess>
 #include <QFile>
 #include <QSignalSpy>
 #include <QStandardItemModel>
@@ -208,21 +210,28 @@ private Q_SLOTS:
         QVERIFY(error.contains(s("/nonexistent-dir/x.csv")));
     }
 
-    void attachDialogListsOurOwnProcess()
+    void attachDialogListsProcessesButTheDashboard()
     {
+        QProcess child; // another process of ours, streaming to the dashboard as far as the dialog knows
+        child.start(s("sleep"), { s("60") });
+        QVERIFY(child.waitForStarted());
         WorkerPool pool(1);
-        AttachDialog dialog(&pool, { QCoreApplication::applicationPid() });
+        AttachDialog dialog(&pool, { child.processId() });
         QSignalSpy loaded(&dialog, &AttachDialog::loaded);
         QVERIFY(loaded.wait(30'000));
         QAbstractItemModelTester tester(dialog.processModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
         bool found = false;
         for (int row = 0; row < dialog.processModel()->rowCount(); ++row) {
-            if (dialog.processModel()->item(row, 0)->data(Qt::UserRole).toLongLong() == QCoreApplication::applicationPid()) {
+            const qint64 pid = dialog.processModel()->item(row, AttachDialog::PidColumn)->data(Qt::UserRole).toLongLong();
+            QVERIFY(pid != QCoreApplication::applicationPid()); // the dashboard does not attach to itself
+            if (pid == child.processId()) {
                 found = true;
-                QCOMPARE(dialog.processModel()->item(row, 3)->text(), s("yes")); // marked as instrumented
+                QCOMPARE(dialog.processModel()->item(row, AttachDialog::InstrumentedColumn)->text(), s("yes"));
             }
         }
         QVERIFY(found);
+        child.kill();
+        child.waitForFinished();
     }
 
     void screenshotIsANonEmptyPng()
@@ -332,7 +341,7 @@ private Q_SLOTS:
         const QString base = makeCapture(s("base.pdcap"), 1), slower = makeCapture(s("new.pdcap"), 2);
         QVERIFY(!base.isEmpty() && !slower.isEmpty());
         QString error;
-        QPointer<ComparisonWindow> window = ComparisonWindow::open(base, slower, &error, 95, 10);
+        QPointer<ComparisonWindow> window = ComparisonWindow::open(base, slower, &error, ComparisonOptions {});
         QVERIFY2(window, qPrintable(error));
         QAbstractItemModelTester tester(window->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
         QCOMPARE(window->model()->rowCount(), 2);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "attachdialog.h"
 
-#include "dashboardsnapshot.h"
 #include "format.h"
+#include "processlist.h"
 #include "workerpool.h"
 
+#include <QCoreApplication>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QFileDialog>
@@ -24,17 +25,27 @@
 
 namespace perfdash {
 
+namespace {
+QString cpuText(const ProcessSample& p)
+{
+    return p.cpuPercent ? QStringLiteral("%1%").arg(*p.cpuPercent, 0, 'f', 1) : QString();
+}
+} // namespace
+
 AttachDialog::AttachDialog(WorkerPool* pool, const QSet<qint64>& instrumented, QWidget* parent)
     : QDialog(parent)
     , m_pool(pool)
+    , m_processes(std::make_shared<ProcessList>())
     , m_instrumented(instrumented)
-    , m_model(new QStandardItemModel(0, 5, this))
+    , m_model(new QStandardItemModel(0, ColumnCount, this))
     , m_proxy(new QSortFilterProxyModel(this))
     , m_view(new QTableView(this))
     , m_filter(new QLineEdit(this))
 {
     setWindowTitle(tr("Attach to a process"));
-    m_model->setHorizontalHeaderLabels({ tr("PID"), tr("Name"), tr("RSS"), tr("Instrumented"), tr("Command line") });
+    m_model->setHorizontalHeaderLabels(
+        { tr("PID"), tr("Name"), tr("CPU"), tr("RSS"), tr("Instrumented"), tr("Command line") });
+    m_model->horizontalHeaderItem(CpuColumn)->setToolTip(tr("CPU use since the previous reading; 100% = one core"));
     m_proxy->setSourceModel(m_model);
     m_proxy->setFilterKeyColumn(-1);
     m_proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
@@ -76,11 +87,15 @@ void AttachDialog::reload()
     if (m_loading)
         return;
     m_loading = true;
-    m_pool->submit(QStringLiteral("list processes"), [] { return listUserProcesses(); })
-        .then(this, [this](const QList<ProcessSample>& processes) {
+    const bool first = m_model->rowCount() == 0;
+    const qint64 self = QCoreApplication::applicationPid(); // the dashboard attaching is not a target
+    m_pool->submit(QStringLiteral("list processes"), [list = m_processes, self] { return list->read(self); })
+        .then(this, [this, first](const QList<ProcessSample>& processes) {
             m_loading = false;
             applyProcesses(processes);
             Q_EMIT loaded();
+            if (first) // the first reading has no CPU yet: another one shortly, rather than in RefreshMs
+                QTimer::singleShot(FirstCpuMs, this, &AttachDialog::reload);
         });
 }
 
@@ -92,7 +107,7 @@ void AttachDialog::applyProcesses(const QList<ProcessSample>& processes)
         now.insert(p.pid, &p);
     const bool first = m_model->rowCount() == 0;
     for (int row = m_model->rowCount() - 1; row >= 0; --row) {
-        const qint64 pid = m_model->item(row, 0)->data(Qt::UserRole).toLongLong();
+        const qint64 pid = m_model->item(row, PidColumn)->data(Qt::UserRole).toLongLong();
         const ProcessSample* p = now.value(pid);
         if (!p) {
             m_model->removeRow(row);
@@ -105,9 +120,10 @@ void AttachDialog::applyProcesses(const QList<ProcessSample>& processes)
             if (item->data(Qt::UserRole) != sort)
                 item->setData(sort, Qt::UserRole);
         };
-        set(1, p->name, p->name);
-        set(2, formatBytes(p->rssBytes), p->rssBytes);
-        set(4, p->commandLine.join(u' '), p->commandLine.join(u' '));
+        set(NameColumn, p->name, p->name);
+        set(CpuColumn, cpuText(*p), p->cpuPercent.value_or(-1.0));
+        set(RssColumn, formatBytes(p->rssBytes), p->rssBytes);
+        set(CommandColumn, p->commandLine.join(u' '), p->commandLine.join(u' '));
         now.remove(pid);
     }
     for (const ProcessSample& p : processes) {
@@ -117,6 +133,9 @@ void AttachDialog::applyProcesses(const QList<ProcessSample>& processes)
         pid->setData(p.pid, Qt::UserRole);
         auto* name = new QStandardItem(p.name);
         name->setData(p.name, Qt::UserRole);
+        auto* cpu = new QStandardItem(cpuText(p));
+        cpu->setData(p.cpuPercent.value_or(-1.0), Qt::UserRole);
+        cpu->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
         auto* rss = new QStandardItem(formatBytes(p.rssBytes));
         rss->setData(p.rssBytes, Qt::UserRole);
         const bool streams = m_instrumented.contains(p.pid);
@@ -124,12 +143,13 @@ void AttachDialog::applyProcesses(const QList<ProcessSample>& processes)
         inst->setData(streams, Qt::UserRole);
         auto* command = new QStandardItem(p.commandLine.join(u' '));
         command->setData(command->text(), Qt::UserRole);
-        for (QStandardItem* item : { pid, name, rss, inst, command })
+        rss->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+        for (QStandardItem* item : { pid, name, cpu, rss, inst, command })
             item->setEditable(false);
-        m_model->appendRow({ pid, name, rss, inst, command });
+        m_model->appendRow({ pid, name, cpu, rss, inst, command });
     }
     if (first) {
-        m_view->sortByColumn(2, Qt::DescendingOrder);
+        m_view->sortByColumn(CpuColumn, Qt::DescendingOrder); // the busiest first, as top does
         m_view->resizeColumnsToContents();
     }
 }

@@ -4,6 +4,8 @@
 #include <QDialog>
 #include <QSet>
 
+#include <memory>
+
 class QLineEdit;
 class QSortFilterProxyModel;
 class QStandardItemModel;
@@ -12,14 +14,16 @@ class QTimer;
 
 namespace perfdash {
 
+class ProcessList;
 class WorkerPool;
 struct ProcessSample;
 
-/// This user's processes from /proc (pid, name, RSS, instrumented or not, command line), with a
-/// filter. Read on the worker pool, and read again every RefreshMs while the dialog is open (a
-/// process that was "bash" between fork and exec gets its real name; new ones come, gone ones
-/// go; the selection stays). Enter in the filter attaches to the only match. The chosen pids are
-/// in selectedPids() after accept().
+/// This user's processes from /proc (pid, name, CPU, RSS, instrumented or not, command line), the
+/// busiest first, with a filter; the dashboard itself is not among them. Read on the worker pool,
+/// and read again every RefreshMs while the dialog is open (a process that was "bash" between fork
+/// and exec gets its real name; new ones come, gone ones go; the selection stays). CPU is measured
+/// over the interval between two reads (the first one is followed by another after FirstCpuMs).
+/// Enter in the filter attaches to the only match. The chosen pids are in selectedPids() after accept().
 class AttachDialog : public QDialog
 {
     Q_OBJECT
@@ -28,11 +32,13 @@ public:
     AttachDialog(WorkerPool* pool, const QSet<qint64>& instrumented, QWidget* parent = nullptr);
 
     static constexpr int RefreshMs = 2000;
+    static constexpr int FirstCpuMs = 500;
+    enum Column { PidColumn, NameColumn, CpuColumn, RssColumn, InstrumentedColumn, CommandColumn, ColumnCount };
 
     QList<qint64> selectedPids() const;
     /// Reads the processes again (the timer does it on its own).
     void reload();
-    /// The model behind the list (for tests): one row per process, pid in column 0.
+    /// The model behind the list (for tests): one row per process, its pid in PidColumn's Qt::UserRole.
     QStandardItemModel* processModel() const { return m_model; }
     void setFilter(const QString& text);
 
@@ -44,6 +50,7 @@ private:
     void acceptSingleMatch();
 
     WorkerPool* m_pool;
+    std::shared_ptr<ProcessList> m_processes; // shared with the pool's job, which may outlive the dialog
     QSet<qint64> m_instrumented;
     bool m_loading = false;
     QStandardItemModel* m_model;

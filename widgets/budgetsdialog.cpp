@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "budgetsdialog.h"
 
+#include "headlessgate.h"
+
 #include <QDialogButtonBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
@@ -13,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace perfdash {
 
@@ -20,12 +23,62 @@ namespace {
 enum BudgetColumn { Pattern, Percentile, Limit, Window, BudgetColumns };
 enum SlowColumn { SlowPattern, SlowDuration, SlowColumns };
 
+/// Milliseconds, shown as the tables write durations ("30 ms", "500 µs", "1.5 s"; never "30.000 ms"),
+/// and typed with or without a unit (a bare number is milliseconds).
+class DurationBox final : public QDoubleSpinBox
+{
+public:
+    using QDoubleSpinBox::QDoubleSpinBox;
+
+    QString textFromValue(double ms) const override { return durationText(quint64(std::llround(ms * 1e6))); }
+    double valueFromText(const QString& text) const override { return parse(text).value_or(0.0); }
+    QValidator::State validate(QString& text, int&) const override
+    {
+        if (text == specialValueText())
+            return QValidator::Acceptable;
+        const std::optional<double> ms = parse(text);
+        return ms && *ms >= minimum() && *ms <= maximum() ? QValidator::Acceptable : QValidator::Intermediate;
+    }
+
+    static QString durationText(quint64 ns)
+    {
+        const auto trimmed = [](double value, const char* unit) -> QString { // not a QStringBuilder of locals
+            QString number = QString::number(value, 'f', 3);
+            while (number.endsWith(u'0'))
+                number.chop(1);
+            if (number.endsWith(u'.'))
+                number.chop(1);
+            return number + u' ' + QString::fromUtf8(unit);
+        };
+        if (ns < 1000)
+            return trimmed(double(ns), "ns");
+        if (ns < 1'000'000)
+            return trimmed(double(ns) / 1e3, "µs");
+        if (ns < 1'000'000'000)
+            return trimmed(double(ns) / 1e6, "ms");
+        return trimmed(double(ns) / 1e9, "s");
+    }
+
+private:
+    std::optional<double> parse(const QString& text) const
+    {
+        const QString t = text.trimmed();
+        bool plain = false;
+        const double ms = t.toDouble(&plain);
+        if (plain)
+            return std::isfinite(ms) ? std::optional<double>(ms) : std::nullopt;
+        if (t == QLatin1String("0"))
+            return 0.0;
+        const std::optional<quint64> ns = HeadlessGate::parseDurationNs(t);
+        return ns ? std::optional<double>(double(*ns) / 1e6) : std::nullopt;
+    }
+};
+
 QDoubleSpinBox* millisecondsBox(double value, QWidget* parent)
 {
-    auto* box = new QDoubleSpinBox(parent);
+    auto* box = new DurationBox(parent);
     box->setRange(0, 3'600'000);
-    box->setDecimals(3);
-    box->setSuffix(QStringLiteral(" ms"));
+    box->setDecimals(6); // nanoseconds
     box->setSpecialValueText(QObject::tr("off"));
     box->setValue(value);
     return box;
@@ -137,7 +190,7 @@ QList<Budget> BudgetsDialog::budgets() const
         const auto value
             = [&](int column) { return static_cast<QDoubleSpinBox*>(m_table->cellWidget(row, column))->value(); };
         out.append(
-            Budget { pattern, value(Percentile), quint64(value(Limit) * 1e6), StatsWindow::last(int(value(Window))) });
+            Budget { pattern, value(Percentile), quint64(std::llround(value(Limit) * 1e6)), StatsWindow::last(int(value(Window))) });
     }
     return out;
 }
@@ -173,7 +226,7 @@ QList<SlowRule> BudgetsDialog::slowRules() const
 
 Thresholds BudgetsDialog::thresholds() const
 {
-    return Thresholds { quint64(m_slow->value() * 1e6), quint64(m_verySlow->value() * 1e6) };
+    return Thresholds { quint64(std::llround(m_slow->value() * 1e6)), quint64(std::llround(m_verySlow->value() * 1e6)) };
 }
 
 QList<Budget> loadBudgets()

@@ -1,115 +1,30 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "comparisonwindow.h"
 
+#include "comparisonmodel.h"
 #include "format.h"
 #include "profilediffmodel.h"
 
-#include <QBrush>
+#include <QCategoryAxis>
 #include <QChart>
 #include <QChartView>
 #include <QColor>
 #include <QFileInfo>
 #include <QHeaderView>
+#include <QLabel>
 #include <QLineSeries>
-#include <QLogValueAxis>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
+#include <QVBoxLayout>
 #include <QValueAxis>
+
+#include <cmath>
 
 namespace perfdash {
 
-ComparisonModel::ComparisonModel(QObject* parent)
-    : QAbstractTableModel(parent)
-{
-}
-
-void ComparisonModel::setRows(const QList<ComparisonRow>& rows, double percentile)
-{
-    beginResetModel();
-    m_rows = rows;
-    m_percentile = percentile;
-    endResetModel();
-}
-
-const ComparisonRow* ComparisonModel::rowAt(int row) const
-{
-    return row >= 0 && row < m_rows.size() ? &m_rows[row] : nullptr;
-}
-
-int ComparisonModel::rowCount(const QModelIndex& parent) const
-{
-    return parent.isValid() ? 0 : int(m_rows.size());
-}
-
-int ComparisonModel::columnCount(const QModelIndex& parent) const
-{
-    return parent.isValid() ? 0 : ColumnCount;
-}
-
-QVariant ComparisonModel::data(const QModelIndex& index, int role) const
-{
-    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
-        return {};
-    const ComparisonRow& r = m_rows[index.row()];
-    const auto value = [&](const std::optional<OperationStats>& s, quint64 OperationStats::*field) -> QVariant {
-        if (!s)
-            return role == Qt::DisplayRole ? QVariant(QStringLiteral("–")) : QVariant();
-        return role == Qt::DisplayRole ? QVariant(formatDuration((*s).*field)) : QVariant((*s).*field);
-    };
-    if (role == Qt::DisplayRole || role == Qt::UserRole) {
-        switch (Column(index.column())) {
-        case Process: return r.process;
-        case Operation: return r.operation;
-        case BaseCount: return r.base ? QVariant(r.base->count) : QVariant();
-        case NewCount: return r.next ? QVariant(r.next->count) : QVariant();
-        case BaseP50: return value(r.base, &OperationStats::p50Ns);
-        case NewP50: return value(r.next, &OperationStats::p50Ns);
-        case BaseP95: return value(r.base, &OperationStats::p95Ns);
-        case NewP95: return value(r.next, &OperationStats::p95Ns);
-        case BaseP99: return value(r.base, &OperationStats::p99Ns);
-        case NewP99: return value(r.next, &OperationStats::p99Ns);
-        case Change:
-            if (!r.base || !r.next)
-                return role == Qt::DisplayRole ? QVariant(r.base ? tr("only in base") : tr("only in new")) : QVariant();
-            return role == Qt::DisplayRole
-                ? QVariant(QStringLiteral("%1%2%").arg(r.changePercent >= 0 ? QStringLiteral("+") : QString()).arg(r.changePercent, 0, 'f', 1))
-                : QVariant(r.changePercent);
-        case ColumnCount: break;
-        }
-    }
-    if (role == Qt::BackgroundRole && r.regression)
-        return QBrush(QColor(0xfd, 0xe2, 0xe1));
-    if (role == Qt::ForegroundRole && index.column() == Change && r.base && r.next)
-        return QBrush(r.regression ? QColor(0xb3, 0x26, 0x1e) : r.changePercent < 0 ? QColor(0x1b, 0x7f, 0x3b) : QColor(0x40, 0x40, 0x40));
-    if (role == Qt::TextAlignmentRole && index.column() > Operation)
-        return int(Qt::AlignRight | Qt::AlignVCenter);
-    return {};
-}
-
-QVariant ComparisonModel::headerData(int section, Qt::Orientation orientation, int role) const
-{
-    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
-        return {};
-    switch (Column(section)) {
-    case Process: return tr("Process");
-    case Operation: return tr("Operation");
-    case BaseCount: return tr("Count (base)");
-    case NewCount: return tr("Count (new)");
-    case BaseP50: return tr("p50 base");
-    case NewP50: return tr("p50 new");
-    case BaseP95: return tr("p95 base");
-    case NewP95: return tr("p95 new");
-    case BaseP99: return tr("p99 base");
-    case NewP99: return tr("p99 new");
-    case Change: return tr("p%1 change").arg(m_percentile);
-    case ColumnCount: break;
-    }
-    return {};
-}
-
-ComparisonWindow* ComparisonWindow::open(const QString& basePath, const QString& newPath, QString* error,
-    double percentile, double threshold)
+ComparisonWindow* ComparisonWindow::open(
+    const QString& basePath, const QString& newPath, QString* error, const ComparisonOptions& options)
 {
     LoadedCapture base = openCapture(basePath);
     LoadedCapture next = openCapture(newPath);
@@ -120,43 +35,71 @@ ComparisonWindow* ComparisonWindow::open(const QString& basePath, const QString&
             return nullptr;
         }
     }
-    auto* window = new ComparisonWindow(std::move(base), std::move(next), percentile, threshold);
+    auto* window = new ComparisonWindow(std::move(base), std::move(next), options);
     addProfileComparison(window, basePath, newPath); // the differential CPU profile, when the captures hold profiles
-    window->setWindowTitle(tr("perfdash — %1 → %2").arg(QFileInfo(basePath).fileName(), QFileInfo(newPath).fileName()));
+    const QString baseName = QFileInfo(basePath).fileName(), newName = QFileInfo(newPath).fileName();
+    window->setWindowTitle(tr("perfdash — %1 → %2").arg(baseName, newName));
+    window->m_baseSeries->setName(tr("base: %1").arg(baseName));
+    window->m_newSeries->setName(tr("new: %1").arg(newName));
     return window;
 }
 
-ComparisonWindow::ComparisonWindow(LoadedCapture base, LoadedCapture next, double percentile, double threshold)
+ComparisonWindow::ComparisonWindow(LoadedCapture base, LoadedCapture next, const ComparisonOptions& options)
     : m_base(std::move(base))
     , m_next(std::move(next))
     , m_model(new ComparisonModel(this))
     , m_view(new QTableView(this))
+    , m_summary(new QLabel(this))
 {
     setAttribute(Qt::WA_DeleteOnClose);
-    m_model->setRows(compareStores(*m_base.store, *m_next.store, percentile, threshold), percentile);
+    // The very function `perfdash compare` judges with, with its options: the same verdicts.
+    m_model->setRows(compareStores(*m_base.store, *m_next.store, options), options);
     auto* proxy = new QSortFilterProxyModel(this);
     proxy->setSourceModel(m_model);
     proxy->setSortRole(Qt::UserRole);
     m_view->setModel(proxy);
     m_view->setSortingEnabled(true);
-    m_view->sortByColumn(ComparisonModel::Change, Qt::DescendingOrder);
+    m_view->sortByColumn(ComparisonModel::VerdictColumn, Qt::DescendingOrder); // what fails a gate first
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_view->setWordWrap(false);
     m_view->verticalHeader()->hide();
-    m_view->horizontalHeader()->setSectionResizeMode(ComparisonModel::Operation, QHeaderView::Stretch);
+    // Every column as wide as its contents (the verdict's reasons included); the last one takes the rest.
     m_view->resizeColumnsToContents();
+    m_view->horizontalHeader()->setStretchLastSection(true);
+
+    m_summary->setObjectName(QStringLiteral("summary"));
+    m_summary->setTextFormat(Qt::PlainText);
+    m_summary->setText(m_model->summary()
+        + tr("; error rate beyond +%1 points, throughput beyond -%2%; at least %3 operations a side")
+              .arg(options.errorThresholdPoints)
+              .arg(options.thresholdPercent)
+              .arg(options.minCount));
+    m_summary->setContentsMargins(6, 4, 6, 4);
+    bool regressed = false;
+    for (int row = 0; row < m_model->rowCount(); ++row)
+        regressed = regressed || m_model->rowAt(row)->regression;
+    if (regressed) {
+        QFont bold = m_summary->font();
+        bold.setBold(true);
+        m_summary->setFont(bold);
+    }
 
     auto* chart = new QChart;
     chart->setTitle(tr("Latency distribution — select an operation"));
     chart->setAnimationOptions(QChart::NoAnimation);
-    m_x = new QLogValueAxis;
-    m_x->setBase(10);
-    m_x->setLabelFormat(QStringLiteral("%g"));
-    m_x->setTitleText(tr("latency (ms)"));
+    chart->legend()->setAlignment(Qt::AlignTop);
+    chart->setMargins(QMargins(4, 4, 24, 4)); // room for the last tick label, centred on the edge
+    // log10(ns) on a category axis: ticks at 1-2-5 steps, labelled by the app's duration formatter
+    // (a QLogValueAxis can only printf its values: "1e-05" ms).
+    m_x = new QCategoryAxis;
+    m_x->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
+    m_x->setTitleText(tr("latency (log scale)"));
     m_y = new QValueAxis;
     m_y->setRange(0, 100);
-    m_y->setLabelFormat(QStringLiteral("%g %"));
-    m_y->setTitleText(tr("operations at or under"));
+    m_y->setTickCount(6);
+    m_y->setLabelFormat(QStringLiteral("%.0f%%"));
+    m_y->setTitleText(tr("at or under"));
     chart->addAxis(m_x, Qt::AlignBottom);
     chart->addAxis(m_y, Qt::AlignLeft);
     m_baseSeries = new QLineSeries;
@@ -170,19 +113,58 @@ ComparisonWindow::ComparisonWindow(LoadedCapture base, LoadedCapture next, doubl
         s->attachAxis(m_x);
         s->attachAxis(m_y);
     }
+    setLatencyRange(1e3, 1e9);
     m_chart = new QChartView(chart, this);
+    m_chart->setRenderHint(QPainter::Antialiasing);
+    m_chart->setMinimumHeight(260);
 
+    auto* top = new QWidget(this);
+    auto* topLayout = new QVBoxLayout(top);
+    topLayout->setContentsMargins(0, 0, 0, 0);
+    topLayout->setSpacing(0);
+    topLayout->addWidget(m_summary);
+    topLayout->addWidget(m_view);
     auto* splitter = new QSplitter(Qt::Vertical, this);
-    splitter->addWidget(m_view);
+    splitter->addWidget(top);
     splitter->addWidget(m_chart);
-    splitter->setSizes({ 380, 420 });
+    splitter->setChildrenCollapsible(false);
+    splitter->setSizes({ 360, 440 });
     setCentralWidget(splitter);
-    resize(1200, 820);
+    resize(1360, 840);
 
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
         [this, proxy](const QModelIndex& current) { showDistributions(proxy->mapToSource(current).row()); });
     if (m_model->rowCount() > 0)
-        m_view->selectRow(0); // the biggest change first
+        m_view->selectRow(0); // the worst
+}
+
+void ComparisonWindow::setLatencyRange(double lowNs, double highNs)
+{
+    const double lo = std::log10(std::max(1.0, lowNs)), hi = std::log10(std::max(lowNs * 10, highNs));
+    for (const QString& label : m_x->categoriesLabels())
+        m_x->remove(label);
+    // Decades; 2 and 5 times them when the range is narrow enough for their labels to fit; 3 and 7
+    // times too within about a decade, so that a narrow distribution still gets a few labels.
+    const double span = hi - lo;
+    for (int decade = int(std::floor(lo)); decade <= int(std::ceil(hi)); ++decade) {
+        for (const double step : { 1.0, 2.0, 3.0, 5.0, 7.0 }) {
+            const bool wanted = step == 1.0 || ((step == 2.0 || step == 5.0) && span <= 3.5) || span <= 1.5;
+            if (!wanted)
+                continue;
+            const double ns = step * std::pow(10.0, decade);
+            const double at = std::log10(ns);
+            if (at < lo - 1e-9 || at > hi + 1e-9)
+                continue;
+            m_x->append(formatDurationTick(quint64(std::llround(ns))), at);
+        }
+    }
+    m_x->setStartValue(lo);
+    m_x->setRange(lo, hi);
+}
+
+QStringList ComparisonWindow::latencyAxisLabels() const
+{
+    return m_x->categoriesLabels();
 }
 
 int ComparisonWindow::showDistributions(int row)
@@ -195,21 +177,25 @@ int ComparisonWindow::showDistributions(int row)
     int points = 0;
     const auto cdf = [&](const LoadedCapture& capture, QLineSeries* series) {
         QList<QPointF> out;
+        auto merged = std::make_unique<LatencyHistogram>(); // every process of that name, as compareStores() does
+        auto part = std::make_unique<LatencyHistogram>();
         for (const ProcessInfo& p : capture.store->processes()) {
             if (p.name != r->process || !p.instrumented)
                 continue;
-            auto h = std::make_unique<LatencyHistogram>();
-            capture.store->sharedMonitor(p.key)->histogram(r->operation, StatsWindow::session(), *h);
-            quint64 seen = 0;
-            for (int i = 0; i < LatencyHistogram::BucketCount && h->count(); ++i) {
-                if (!h->countAt(i))
-                    continue;
-                seen += h->countAt(i);
-                const double ms = std::max(1e-6, double(LatencyHistogram::bucketLowerBound(i) + LatencyHistogram::bucketWidth(i)) / 1e6);
-                out.append(QPointF(ms, 100.0 * double(seen) / double(h->count())));
-                lo = std::min(lo, ms);
-                hi = std::max(hi, ms);
+            if (const auto monitor = capture.store->sharedMonitor(p.key)) {
+                monitor->histogram(r->operation, StatsWindow::session(), *part);
+                merged->add(*part);
             }
+        }
+        quint64 seen = 0;
+        for (int i = 0; i < LatencyHistogram::BucketCount && merged->count(); ++i) {
+            if (!merged->countAt(i))
+                continue;
+            seen += merged->countAt(i);
+            const double ns = std::max(1.0, double(LatencyHistogram::bucketLowerBound(i) + LatencyHistogram::bucketWidth(i)));
+            out.append(QPointF(std::log10(ns), 100.0 * double(seen) / double(merged->count())));
+            lo = std::min(lo, ns);
+            hi = std::max(hi, ns);
         }
         series->replace(out);
         points = std::max(points, int(out.size()));
@@ -217,7 +203,7 @@ int ComparisonWindow::showDistributions(int row)
     cdf(m_base, m_baseSeries);
     cdf(m_next, m_newSeries);
     if (hi > 0)
-        m_x->setRange(lo / 1.5, hi * 1.5);
+        setLatencyRange(lo / 1.25, hi * 1.25);
     return points;
 }
 

@@ -2,42 +2,26 @@
 #pragma once
 
 #include "capture.h"
+#include "comparison.h"
 
-#include <QAbstractTableModel>
 #include <QMainWindow>
 
+class QCategoryAxis;
 class QChartView;
+class QLabel;
 class QLineSeries;
-class QLogValueAxis;
-class QValueAxis;
 class QTableView;
+class QValueAxis;
 
 namespace perfdash {
 
-/// The rows of a comparison: counts and percentiles of both runs and the change, regressions marked.
-class ComparisonModel : public QAbstractTableModel
-{
-    Q_OBJECT
-public:
-    enum Column { Process, Operation, BaseCount, NewCount, BaseP50, NewP50, BaseP95, NewP95, BaseP99, NewP99, Change, ColumnCount };
-
-    explicit ComparisonModel(QObject* parent = nullptr);
-    void setRows(const QList<ComparisonRow>& rows, double percentile);
-    const ComparisonRow* rowAt(int row) const;
-
-    int rowCount(const QModelIndex& parent = {}) const override;
-    int columnCount(const QModelIndex& parent = {}) const override;
-    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
-    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
-
-private:
-    QList<ComparisonRow> m_rows;
-    double m_percentile = 95;
-};
+class ComparisonModel;
 
 /**
- * Two captures side by side: the table of deltas and, for the selected operation, both latency
- * distributions overlaid (cumulative, on a log axis), so a shifted tail shows at a glance.
+ * Two captures side by side: the table `perfdash compare` prints (same verdicts, same thresholds:
+ * both come from compareStores()) and, for the selected operation, both latency distributions
+ * overlaid (cumulative, on a log axis labelled as the rest of the app writes durations), so a
+ * shifted tail shows at a glance.
  */
 class ComparisonWindow : public QMainWindow
 {
@@ -45,23 +29,27 @@ class ComparisonWindow : public QMainWindow
 public:
     /// Opens both captures; null with @p error when either cannot be read.
     static ComparisonWindow* open(const QString& basePath, const QString& newPath, QString* error,
-        double percentile = 95, double threshold = 10);
+        const ComparisonOptions& options = {});
 
     ComparisonModel* model() const { return m_model; }
     /// Shows @p row's distributions; the number of points drawn per run, for tests.
     int showDistributions(int row);
+    /// The labels of the latency axis, lowest first (for tests).
+    QStringList latencyAxisLabels() const;
 
 private:
-    ComparisonWindow(LoadedCapture base, LoadedCapture next, double percentile, double threshold);
+    ComparisonWindow(LoadedCapture base, LoadedCapture next, const ComparisonOptions& options);
+    void setLatencyRange(double lowNs, double highNs);
 
     LoadedCapture m_base;
     LoadedCapture m_next;
     ComparisonModel* m_model;
     QTableView* m_view;
+    QLabel* m_summary;
     QChartView* m_chart;
     QLineSeries* m_baseSeries;
     QLineSeries* m_newSeries;
-    QLogValueAxis* m_x;
+    QCategoryAxis* m_x;
     QValueAxis* m_y;
 };
 

@@ -1,13 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include <QString>
-
-namespace perfdash {
-
-/// 812 ns, 3.4 µs, 12.0 ms, 1.25 s: the unit scales with the value.
-QString formatDuration(quint64 ns);
-/// 52.4 MiB, 1.2 GiB.
-QString formatBytes(qint64 bytes);
-
-} // namespace perfdash
+// The one duration and size formatter lives with the models (no widgets needed to test it).
+#include "models/format.h"

@@ -14,6 +14,7 @@
 #include "profiler.h"
 #include "traceexport.h"
 
+#include <QCoreApplication>
 #include <QDir>
 #include <QFileDialog>
 #include <QJsonDocument>
@@ -140,10 +141,18 @@ void MainWindow::showCapture(const QString& path, const CaptureLoad& load)
     requestRefresh();
 }
 
+namespace {
+/// The extension the README and docs/CAPTURE.md use (run.perfdash), and .pdcap, which older
+/// versions of the window saved; any other name under "All files".
+QString captureFilter()
+{
+    return QCoreApplication::translate("perfdash", "perfdash captures (*.perfdash *.pdcap);;All files (*)");
+}
+} // namespace
+
 void MainWindow::openCaptureWithDialog()
 {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open capture"), m_exportFolder,
-        tr("perfdash captures (*.pdcap *.sqlite *.db);;All files (*)"));
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open capture"), m_exportFolder, captureFilter());
     if (path.isEmpty())
         return;
     QString error;
@@ -155,7 +164,7 @@ void MainWindow::openCaptureWithDialog()
 
 void MainWindow::compareWithDialog()
 {
-    const QString filter = tr("perfdash captures (*.pdcap *.sqlite *.db);;All files (*)");
+    const QString filter = captureFilter();
     const QString base = QFileDialog::getOpenFileName(this, tr("Base capture (before)"), m_exportFolder, filter);
     if (base.isEmpty())
         return;
@@ -175,7 +184,7 @@ void MainWindow::saveCaptureWithDialog()
     if (what.exec() != QDialog::Accepted)
         return;
     const QString path = QFileDialog::getSaveFileName(this, tr("Save capture"),
-        QDir(m_exportFolder).filePath(QStringLiteral("perfdash.pdcap")), tr("perfdash captures (*.pdcap)"));
+        QDir(m_exportFolder).filePath(QStringLiteral("capture.perfdash")), captureFilter());
     if (path.isEmpty())
         return;
     m_exportFolder = QFileInfo(path).absolutePath();

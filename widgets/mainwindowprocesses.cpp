@@ -8,6 +8,7 @@
 #include "ingestserver.h"
 #include "profilepanel.h"
 #include "profiler.h"
+#include "quitprompt.h"
 
 #include <QMessageBox>
 #include <QProcess>
@@ -110,10 +111,7 @@ bool MainWindow::confirmQuit()
     if (running == 0 || !isVisible())
         return true;
     // Closing the window stops what it launched: ask, since that may be a long-running service.
-    return QMessageBox::question(this, tr("Quit perfdash"),
-               tr("%n program(s) launched from this window are still running; quitting stops them.", nullptr, running),
-               QMessageBox::Close | QMessageBox::Cancel, QMessageBox::Cancel)
-        == QMessageBox::Close;
+    return askQuitStoppingLaunched(this, running);
 }
 
 } // namespace perfdash

@@ -14,6 +14,21 @@ QString formatDuration(quint64 ns)
     return QStringLiteral("%1 s").arg(double(ns) / 1e9, 0, 'f', 2);
 }
 
+QString formatDurationTick(quint64 ns)
+{
+    QString text = formatDuration(ns);
+    const qsizetype space = text.indexOf(u' ');
+    if (text.left(space).contains(u'.')) {
+        qsizetype end = space;
+        while (text.at(end - 1) == u'0')
+            --end;
+        if (text.at(end - 1) == u'.')
+            --end;
+        text.remove(end, space - end);
+    }
+    return text;
+}
+
 QString formatBytes(qint64 bytes)
 {
     if (bytes < 0)
