@@ -27,6 +27,7 @@
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QThreadPool>
+#include <QTreeView>
 #include <QDir>
 #include <QHeaderView>
 #include <QProcess>
