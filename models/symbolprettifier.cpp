@@ -2,6 +2,7 @@
 #include "symbolprettifier.h"
 
 #include <QFontMetrics>
+#include <QRegularExpression>
 
 namespace perfdash {
 
@@ -38,9 +39,12 @@ bool isOperatorChar(const QString& in, qsizetype i)
 
 QString prettifySymbol(const QString& name)
 {
-    if (!name.contains(u'<') && !name.contains(QLatin1String("std::__")))
+    if (!name.contains(u'<') && !name.contains(QLatin1String("std::__")) && !name.contains(QLatin1String("[abi:")))
         return name;
     QString in = name;
+    // GCC's ABI tags ("[abi:cxx11]" on whatever returns a std::string) say nothing to a reader.
+    static const QRegularExpression abiTag(QStringLiteral("\\[abi:[A-Za-z0-9_]+\\]"));
+    in.remove(abiTag);
     in.replace(QLatin1String("std::__cxx11::"), QLatin1String("std::"));
     in.replace(QLatin1String("std::__1::"), QLatin1String("std::"));
     for (const char* string : { "std::basic_string<char, std::char_traits<char>, std::allocator<char> >",

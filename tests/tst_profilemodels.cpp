@@ -139,6 +139,8 @@ void TestProfileModels::prettify_data()
                             << s("main::{lambda(std::vector<...> const&)#1}::operator()(std::vector<...> const&) const");
     QTest::newRow("function pointer")
         << s("void call<void (*)(int)>(void (*)(int), int)") << s("void call<...>(void (*)(int), int)");
+    QTest::newRow("ABI tag") << s("demo::hashSession[abi:cxx11](std::basic_string_view<char, std::char_traits<char> >)")
+                             << s("demo::hashSession(std::string_view)");
     QTest::newRow("libc++ namespace") << s("std::__1::mutex::lock()") << s("std::mutex::lock()");
 }
 

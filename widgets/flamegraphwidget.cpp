@@ -379,7 +379,10 @@ void FlameGraphWidget::paintEvent(QPaintEvent*)
         if (box.rect.width() > 20) {
             painter.setPen(Qt::black);
             const QRectF text = box.rect.adjusted(3, 0, -3, 0);
-            painter.drawText(text, Qt::AlignVCenter | Qt::AlignLeft, elideSymbol(name, metrics, int(text.width())));
+            // An ellipsis with a letter or two says nothing: such a frame is left blank (hover names it).
+            const QString shown = elideSymbol(name, metrics, int(text.width()));
+            if (shown == name || shown.size() >= 4)
+                painter.drawText(text, Qt::AlignVCenter | Qt::AlignLeft, shown);
         }
     }
 }

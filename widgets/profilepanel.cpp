@@ -10,6 +10,7 @@
 #include "format.h"
 #include "profilediffmodel.h"
 #include "profiler.h"
+#include "symboldelegate.h"
 #include "symbolprettifier.h"
 #include "topfunctionsmodel.h"
 
@@ -62,6 +63,26 @@ QList<CapturedProfile> capturedProfiles(const std::vector<ProcessProfiler*>& pro
     return profiles;
 }
 
+namespace {
+
+/// The number columns as wide as a large count (never measured row by row: a big tree would
+/// hold the GUI thread), the function's name stretched over the rest.
+void fixNumberColumns(QHeaderView* header, int nameColumn)
+{
+    header->setStretchLastSection(false);
+    header->setMinimumSectionSize(header->fontMetrics().horizontalAdvance(QStringLiteral("100.0%")) + 14);
+    const int numbers = header->fontMetrics().horizontalAdvance(QStringLiteral("99999.9 ms")) + 14;
+    for (int column = 0; column < header->count(); ++column) {
+        if (column != nameColumn) {
+            header->setSectionResizeMode(column, QHeaderView::Interactive);
+            header->resizeSection(column, numbers);
+        }
+    }
+    header->setSectionResizeMode(nameColumn, QHeaderView::Stretch);
+}
+
+} // namespace
+
 ProfilePanel::ProfilePanel(QWidget* parent)
     : QWidget(parent)
     , m_status(new QLabel(this))
@@ -110,7 +131,8 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     // match label has a fixed width), so the window's splitters stay where the user put them.
     m_search->setMinimumWidth(m_search->fontMetrics().averageCharWidth() * 16);
     m_search->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
-    m_matched->setFixedWidth(m_matched->fontMetrics().horizontalAdvance(tr("matched 100.0% of samples")) + 6);
+    m_matched->setFixedWidth(m_matched->fontMetrics().horizontalAdvance(tr("100.0% matched")) + 6);
+    m_matched->setToolTip(tr("The share of the samples (at the zoom) under frames that match the search"));
 
     m_scopeBox->setToolTip(tr("What the flame graph counts: the whole process, or the instances of the operation "
                               "selected in the Operations table (all, slow, typical, slow against typical, off CPU)"));
@@ -182,7 +204,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_topColumns->setMaximumChars(TopFunctionsModel::Callers, 32);
     m_topColumns->setMaximumChars(TopFunctionsModel::Module, 20);
     m_topColumns->setMaximumChars(TopFunctionsModel::Location, 20);
-    m_topView->setTextElideMode(Qt::ElideMiddle);
+    m_topView->setItemDelegateForColumn(TopFunctionsModel::Function, new SymbolDelegate(m_topView));
 
     // Slow against typical: each function's share of the samples in both, largest change first.
     m_diff->setLabels(tr("typical"), tr("slow"));
@@ -195,7 +217,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_diffView->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_diffView->hideColumn(ProfileDiffModel::Process); // one process
     m_diffView->horizontalHeader()->setSectionResizeMode(ProfileDiffModel::Function, QHeaderView::Stretch);
-    m_diffView->setTextElideMode(Qt::ElideMiddle);
+    m_diffView->setItemDelegateForColumn(ProfileDiffModel::Function, new SymbolDelegate(m_diffView));
     m_tables->addWidget(m_topView);
     m_tables->addWidget(m_diffView);
 
@@ -224,10 +246,10 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     for (auto [view, model] : { std::pair { m_topDownView, m_topDownModel }, std::pair { m_bottomUpView, m_bottomUpModel } }) {
         view->setModel(model);
         view->setUniformRowHeights(true);
-        view->setTextElideMode(Qt::ElideMiddle);
+        view->setItemDelegateForColumn(CallTreeModel::Function, new SymbolDelegate(view));
         view->setContextMenuPolicy(Qt::CustomContextMenu);
-        view->header()->setStretchLastSection(false);
-        view->header()->setSectionResizeMode(CallTreeModel::Function, QHeaderView::Stretch);
+        fixNumberColumns(view->header(), CallTreeModel::Function);
+        view->header()->resizeSection(CallTreeModel::Module, view->fontMetrics().averageCharWidth() * 18);
         view->setToolTip(QString());
         connect(view, &QWidget::customContextMenuRequested, this, [this, view](const QPoint& at) {
             const QModelIndex index = view->indexAt(at);
@@ -264,8 +286,9 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_ccFunctionsView->verticalHeader()->hide();
     m_ccFunctionsView->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_ccFunctionsView->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_ccFunctionsView->setTextElideMode(Qt::ElideMiddle);
-    m_ccFunctionsView->horizontalHeader()->setSectionResizeMode(CallerCalleeModel::Function, QHeaderView::Stretch);
+    m_ccFunctionsView->setItemDelegateForColumn(CallerCalleeModel::Function, new SymbolDelegate(m_ccFunctionsView));
+    m_ccFunctionsView->setWordWrap(false);
+    fixNumberColumns(m_ccFunctionsView->horizontalHeader(), CallerCalleeModel::Function);
     m_ccFunctionsView->setContextMenuPolicy(Qt::CustomContextMenu);
     connect(m_ccFunctionsView, &QWidget::customContextMenuRequested, this, [this](const QPoint& at) {
         const QModelIndex index = m_ccFunctionsView->indexAt(at);
@@ -292,8 +315,9 @@ ProfilePanel::ProfilePanel(QWidget* parent)
         view->sortByColumn(CallerCalleeModel::Samples, Qt::DescendingOrder);
         view->verticalHeader()->hide();
         view->setSelectionBehavior(QAbstractItemView::SelectRows);
-        view->setTextElideMode(Qt::ElideMiddle);
-        view->horizontalHeader()->setSectionResizeMode(CallerCalleeModel::Function, QHeaderView::Stretch);
+        view->setItemDelegateForColumn(CallerCalleeModel::Function, new SymbolDelegate(view));
+        view->setWordWrap(false);
+        fixNumberColumns(view->horizontalHeader(), CallerCalleeModel::Function);
         view->setToolTip(tr("Double click: that function's callers and callees"));
         // Walking the graph: a caller or callee becomes the function shown.
         connect(view, &QTableView::doubleClicked, this, [this](const QModelIndex& index) {
@@ -305,8 +329,8 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     auto* ccSplitter = new QSplitter(Qt::Horizontal, this);
     ccSplitter->addWidget(m_ccFunctionsView);
     ccSplitter->addWidget(ccRight);
-    ccSplitter->setStretchFactor(0, 1);
-    ccSplitter->setStretchFactor(1, 1);
+    ccSplitter->setStretchFactor(0, 3); // the list of functions is read by name: it gets the room
+    ccSplitter->setStretchFactor(1, 2);
 
     m_viewTabs->setDocumentMode(true);
     m_viewTabs->addTab(flameSplitter, tr("Flame graph"));
@@ -339,7 +363,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     connect(m_flame, &FlameGraphWidget::searchMatched, this, [this](quint64 matched, quint64 total) {
         m_matched->setText(m_search->text().trimmed().isEmpty() || total == 0
                 ? QString()
-                : tr("matched %1% of samples").arg(100.0 * double(matched) / double(total), 0, 'f', 1));
+                : tr("%1% matched").arg(100.0 * double(matched) / double(total), 0, 'f', 1));
     });
     connect(zoomOut, &QAction::triggered, m_flame, &FlameGraphWidget::resetZoom);
     connect(m_bottomUpAction, &QAction::toggled, this, &ProfilePanel::setBottomUpFlameGraph);
