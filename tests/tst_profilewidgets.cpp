@@ -146,6 +146,7 @@ private Q_SLOTS:
     void topFunctionsFollowTheZoom();
     void focusCollapseAndBottomUp();
     void differentialAgainstAMark();
+    void callerCalleeOutlivesUnnamedAddresses();
 };
 
 void TestProfileWidgets::topFunctionsModel()
@@ -775,6 +776,16 @@ void TestProfileWidgets::treesAndCallersInThePanel()
     panel.setTab(ProfilePanel::Tab::BottomUp);
     QTRY_COMPARE_WITH_TIMEOUT(panel.bottomUpModel()->rowCount(), 3, 10000); // idle, parse, sort
 
+    // Caller/callee opens on the function with the most samples of its own.
+    panel.setTab(ProfilePanel::Tab::CallerCallee);
+    QTRY_COMPARE_WITH_TIMEOUT(panel.callerCalleeFunction(), QStringLiteral("idle"), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(panel.callersModel()->rowCount(), 1, 10000);
+    QCOMPARE(panel.callersModel()->index(0, CallerCalleeModel::Samples).data().toULongLong(), 60ull);
+    panel.refresh(); // and stays there
+    QSignalSpy again(&panel, &ProfilePanel::refreshed);
+    QVERIFY(again.wait(10000));
+    QCOMPARE(panel.callerCalleeFunction(), QStringLiteral("idle"));
+    QCOMPARE(panel.callersModel()->rowCount(), 1);
     // "Show callers" (the context menus): the caller/callee tab with the function's callers.
     panel.showCallers(QStringLiteral("work()"));
     QCOMPARE(panel.tab(), ProfilePanel::Tab::CallerCallee);
@@ -886,6 +897,39 @@ void TestProfileWidgets::differentialAgainstAMark()
     panel.clearMark();
     QTRY_VERIFY_WITH_TIMEOUT(!panel.flameGraph()->isDifferential(), 10000);
     QCOMPARE(panel.functionsView()->model()->columnCount(), int(TopFunctionsModel::ColumnCount));
+}
+
+void TestProfileWidgets::callerCalleeOutlivesUnnamedAddresses()
+{
+    // Seen live: the first snapshots name addresses "module+0x..." until symbols load; the
+    // function picked then was never found again, and callers and callees stayed empty.
+    LiveFake fake;
+    std::atomic<bool> named { false };
+    fake.make = [&named] {
+        auto s = std::make_shared<ProfileSnapshot>(*sample());
+        if (!named.load()) {
+            for (ProfileFunction& f : s->functions) {
+                if (f.name == QStringLiteral("idle"))
+                    f.name = QStringLiteral("app+0x1a2b");
+            }
+        }
+        return ProfileSnapshotPtr(s);
+    };
+    ProfilePanel panel;
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("app"));
+    panel.setTab(ProfilePanel::Tab::CallerCallee);
+    QTRY_COMPARE_WITH_TIMEOUT(panel.callerCalleeFunction(), QStringLiteral("app+0x1a2b"), 10000);
+    named = true;
+    QTRY_COMPARE_WITH_TIMEOUT(panel.callerCalleeFunction(), QStringLiteral("idle"), 10000);
+    QCOMPARE(panel.callersModel()->rowCount(), 1);
+    // One the user chose stays, even while it is not in the profile.
+    panel.showCallers(QStringLiteral("sort"));
+    named = false;
+    panel.refresh();
+    QSignalSpy refreshed(&panel, &ProfilePanel::refreshed);
+    QVERIFY(refreshed.wait(10000));
+    QCOMPARE(panel.callerCalleeFunction(), QStringLiteral("sort"));
 }
 
 QTEST_MAIN(TestProfileWidgets)

@@ -71,7 +71,7 @@ void fixNumberColumns(QHeaderView* header, int nameColumn)
 {
     header->setStretchLastSection(false);
     header->setMinimumSectionSize(header->fontMetrics().horizontalAdvance(QStringLiteral("100.0%")) + 14);
-    const int numbers = header->fontMetrics().horizontalAdvance(QStringLiteral("99999.9 ms")) + 14;
+    const int numbers = header->fontMetrics().horizontalAdvance(QStringLiteral("9999.9 ms")) + 12;
     for (int column = 0; column < header->count(); ++column) {
         if (column != nameColumn) {
             header->setSectionResizeMode(column, QHeaderView::Interactive);
@@ -124,7 +124,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_range->setCurrentIndex(2);
     m_threads->addItem(tr("All threads"), qint64(0));
     m_threads->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    m_threads->setMinimumContentsLength(14);
+    m_threads->setMinimumContentsLength(10);
     m_search->setPlaceholderText(tr("Search functions"));
     m_search->setClearButtonEnabled(true);
     // A sane width however narrow the panel; typing never changes what the row asks for (the
@@ -151,7 +151,6 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     // The view's toggles: a tool bar, whose overflow goes to its extension menu when narrow.
     auto* tools = new QToolBar(this);
     tools->setToolButtonStyle(Qt::ToolButtonTextOnly);
-    tools->setIconSize(QSize(1, 1));
     tools->addWidget(new QLabel(tr("Scope "), tools));
     tools->addWidget(m_scopeBox);
     tools->addSeparator();
@@ -301,10 +300,11 @@ ProfilePanel::ProfilePanel(QWidget* parent)
             if (!current.isValid())
                 return;
             m_callerFunction = current.data(CallerCalleeModel::FullNameRole).toString();
+            m_callerPicked = false;
             m_callers->setFunction(m_callerFunction);
             m_callees->setFunction(m_callerFunction);
         });
-    auto* ccRight = new QSplitter(Qt::Vertical, this);
+    auto* ccRight = m_ccRight = new QSplitter(Qt::Vertical, this);
     for (CallerCalleeModel* model : { m_callers, m_callees }) {
         auto* proxy = new QSortFilterProxyModel(this);
         proxy->setSourceModel(model);
@@ -326,7 +326,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
         });
         ccRight->addWidget(view);
     }
-    auto* ccSplitter = new QSplitter(Qt::Horizontal, this);
+    auto* ccSplitter = m_ccSplitter = new QSplitter(Qt::Horizontal, this);
     ccSplitter->addWidget(m_ccFunctionsView);
     ccSplitter->addWidget(ccRight);
     ccSplitter->setStretchFactor(0, 3); // the list of functions is read by name: it gets the room
@@ -401,6 +401,16 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     updateStatus();
 }
 
+void ProfilePanel::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    // Beside the charts the panel is narrow: the functions above their callers and callees, those
+    // two side by side; with the room of a main view, the three side by side as Hotspot has them.
+    const bool wide = width() >= fontMetrics().averageCharWidth() * 120;
+    m_ccSplitter->setOrientation(wide ? Qt::Horizontal : Qt::Vertical);
+    m_ccRight->setOrientation(wide ? Qt::Vertical : Qt::Horizontal);
+}
+
 void ProfilePanel::setProfiler(Profiler* profiler)
 {
     m_profiler = profiler;
@@ -441,6 +451,7 @@ void ProfilePanel::setProcess(qint64 pid, const QString& name)
     m_mark.reset(); // another process's profile
     m_compare = false;
     m_focus.clear();
+    m_callerFunction.clear();
     updateScopes();
     updateToggles();
     m_threads->blockSignals(true);
@@ -559,6 +570,7 @@ void ProfilePanel::showCallers(const QString& function)
     if (function.isEmpty())
         return;
     m_callerFunction = function;
+    m_callerPicked = false;
     m_callers->setFunction(function);
     m_callees->setFunction(function);
     if (!m_search->text().isEmpty()) // the function must be in the list to be selected
@@ -934,8 +946,11 @@ void ProfilePanel::applyCallerCallee(CallerCalleePtr callers)
     m_ccFunctions->setCallerCallee(callers);
     m_callers->setCallerCallee(callers);
     m_callees->setCallerCallee(callers);
-    if (m_callerFunction.isEmpty() && m_ccFunctions->rowCount() > 0) {
-        // The first time: the function with the most samples of its own.
+    // The first time, or when the one picked is gone (an address named since, another process):
+    // the function with the most samples of its own. One the user chose stays.
+    if ((m_callerFunction.isEmpty() || (m_callerPicked && m_ccFunctions->rowOf(m_callerFunction) < 0))
+        && m_ccFunctions->rowCount() > 0) {
+        m_callerPicked = true;
         std::uint64_t best = 0;
         for (int row = 0; row < m_ccFunctions->rowCount(); ++row) {
             const quint64 self

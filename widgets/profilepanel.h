@@ -24,6 +24,7 @@ class QLabel;
 class QLineEdit;
 class QPushButton;
 class QScrollArea;
+class QSplitter;
 class QSortFilterProxyModel;
 class QStackedWidget;
 class QTabWidget;
@@ -199,6 +200,9 @@ public:
 Q_SIGNALS:
     void refreshed();
 
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
 private:
     void apply(quint64 job, ProfileSnapshotPtr snapshot);
     void applyView(quint64 job, View view);
@@ -256,6 +260,9 @@ private:
     QSortFilterProxyModel* m_ccFunctionsProxy;
     QTableView* m_ccFunctionsView;
     QString m_callerFunction;
+    bool m_callerPicked = false; ///< m_callerFunction was chosen by the panel, not the user
+    QSplitter* m_ccSplitter = nullptr; ///< functions | callers and callees; stacked when narrow
+    QSplitter* m_ccRight = nullptr;
     QAction* m_bottomUpAction;
     QAction* m_collapseAction;
     QAction* m_compareAction;
