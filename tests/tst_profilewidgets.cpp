@@ -146,7 +146,7 @@ private Q_SLOTS:
     void topFunctionsFollowTheZoom();
     void focusCollapseAndBottomUp();
     void differentialAgainstAMark();
-    void callerCalleeOutlivesUnnamedAddresses();
+    void viewsOutliveUnnamedAddresses();
 };
 
 void TestProfileWidgets::topFunctionsModel()
@@ -899,10 +899,11 @@ void TestProfileWidgets::differentialAgainstAMark()
     QCOMPARE(panel.functionsView()->model()->columnCount(), int(TopFunctionsModel::ColumnCount));
 }
 
-void TestProfileWidgets::callerCalleeOutlivesUnnamedAddresses()
+void TestProfileWidgets::viewsOutliveUnnamedAddresses()
 {
     // Seen live: the first snapshots name addresses "module+0x..." until symbols load; the
-    // function picked then was never found again, and callers and callees stayed empty.
+    // function picked then was never found again, and callers and callees stayed empty; the
+    // top-down tree kept the paths opened then, and showed everything closed.
     LiveFake fake;
     std::atomic<bool> named { false };
     fake.make = [&named] {
@@ -911,6 +912,8 @@ void TestProfileWidgets::callerCalleeOutlivesUnnamedAddresses()
             for (ProfileFunction& f : s->functions) {
                 if (f.name == QStringLiteral("idle"))
                     f.name = QStringLiteral("app+0x1a2b");
+                else if (f.name == QStringLiteral("main"))
+                    f.name = QStringLiteral("app+0x10");
             }
         }
         return ProfileSnapshotPtr(s);
@@ -930,6 +933,18 @@ void TestProfileWidgets::callerCalleeOutlivesUnnamedAddresses()
     QSignalSpy refreshed(&panel, &ProfilePanel::refreshed);
     QVERIFY(refreshed.wait(10000));
     QCOMPARE(panel.callerCalleeFunction(), QStringLiteral("sort"));
+
+    named = false;
+    ProfilePanel tree;
+    tree.setSource(fake.source());
+    tree.setProcess(42, QStringLiteral("app"));
+    tree.setTab(ProfilePanel::Tab::TopDown);
+    CallTreeModel* model = tree.topDownModel();
+    QTRY_VERIFY_WITH_TIMEOUT(model->tree() && model->tree()->find({ QStringLiteral("app+0x10"), QStringLiteral("app+0x1a2b") }), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(tree.topDownView()->isExpanded(model->index(0, 0)), 10000);
+    named = true;
+    QTRY_VERIFY_WITH_TIMEOUT(model->tree()->find({ QStringLiteral("main"), QStringLiteral("idle") }) != 0, 10000);
+    QVERIFY(tree.topDownView()->isExpanded(model->index(0, 0))); // main, open again
 }
 
 QTEST_MAIN(TestProfileWidgets)

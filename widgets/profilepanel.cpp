@@ -917,8 +917,17 @@ void ProfilePanel::applyTree(QTreeView* view, CallTreeModel* model, QSet<QString
     const int scroll = view->verticalScrollBar()->value();
     const QSet<QString> paths = *expanded; // expanding below adds to it
     model->setTree(tree);
-    if (paths.isEmpty()) {
-        // The first time: the hot path open, as far as one callee holds most of its caller.
+    int restored = 0;
+    for (const QString& path : paths) {
+        if (const std::uint32_t node = tree->find(path.split(QChar(0x1f)))) {
+            view->expand(model->indexOf(node));
+            ++restored;
+        }
+    }
+    if (restored == 0) {
+        // The first time, or none of what was open is there any more (its addresses are named
+        // since): the hot path open, as far as one callee holds most of its caller.
+        expanded->clear();
         QModelIndex at = model->index(0, 0);
         for (int depth = 0; at.isValid() && depth < 24; ++depth) {
             view->expand(at);
@@ -928,11 +937,6 @@ void ProfilePanel::applyTree(QTreeView* view, CallTreeModel* model, QSet<QString
                     < at.siblingAtColumn(CallTreeModel::Total).data(CallTreeModel::SortRole).toULongLong())
                 break;
             at = child;
-        }
-    } else {
-        for (const QString& path : paths) {
-            if (const std::uint32_t node = tree->find(path.split(QChar(0x1f))))
-                view->expand(model->indexOf(node));
         }
     }
     if (const std::uint32_t node = currentPath.isEmpty() ? 0 : tree->find(currentPath))
