@@ -43,6 +43,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <pthread.h>
+
 namespace {
 std::atomic<bool> g_stop { false };
 
@@ -822,6 +824,8 @@ using demo::Clock;
 
 void worker(const Options& o, const demo::Database& db, int index, Clock::time_point start)
 {
+    // Named as services name their threads: the profile's thread filter tells them apart.
+    pthread_setname_np(pthread_self(), ("worker-" + std::to_string(index)).c_str());
     demo::Worker w(o, db, index, start);
     w.run();
     if (w.sink() == 42)
@@ -830,6 +834,7 @@ void worker(const Options& o, const demo::Database& db, int index, Clock::time_p
 
 void memoryChurn(const Options& o, Clock::time_point start)
 {
+    pthread_setname_np(pthread_self(), "cache-churn");
     // A cache that fills to about 96 MiB over 30 seconds and is then dropped, again and again.
     std::vector<std::vector<char>> blocks;
     while (!g_stop.load(std::memory_order_relaxed)) {

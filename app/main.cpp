@@ -323,6 +323,10 @@ int main(int argc, char** argv)
         QStringLiteral("The view shown beside the tables at start: charts (the default), profile (the CPU profile) "
                        "or both (charts and CPU profile side by side)."),
         QStringLiteral("VIEW"));
+    const QCommandLineOption profileView(QStringLiteral("profile-view"),
+        QStringLiteral("The CPU profile's view at start: flame (the default), top-down, bottom-up or caller-callee; "
+                       "shows the profile (--view profile)."),
+        QStringLiteral("VIEW"));
     const QCommandLineOption profile(QStringLiteral("profile"),
         QStringLiteral("Sample the CPU of every attached or launched process (perf_event_open, whole stacks)."));
     const QCommandLineOption profileHz(QStringLiteral("profile-hz"),
@@ -350,7 +354,7 @@ int main(int argc, char** argv)
         QStringLiteral("FILE"));
     parser.addOptions({ socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace,
         record, open, prometheus, otlp, otlpHideInternal, budget, slow, quiet, screenshot, view, profile, profileHz,
-        exportProfile, exportProfileByOperation, exportOffCpu, exportPprof });
+        exportProfile, exportProfileByOperation, exportOffCpu, exportPprof, profileView });
 
     if (!parser.parse(QCoreApplication::arguments()))
         fail(parser.errorText());
@@ -386,6 +390,13 @@ int main(int argc, char** argv)
     if (!viewName.isEmpty() && viewName != QLatin1String("charts") && viewName != QLatin1String("profile")
         && viewName != QLatin1String("both"))
         fail(QStringLiteral("--view is charts, profile or both, not '%1'").arg(viewName));
+    const QStringList profileViews { QStringLiteral("flame"), QStringLiteral("top-down"), QStringLiteral("bottom-up"),
+        QStringLiteral("caller-callee") };
+    const QString profileViewName = parser.value(profileView);
+    if (!profileViewName.isEmpty() && !profileViews.contains(profileViewName))
+        fail(QStringLiteral("--profile-view is flame, top-down, bottom-up or caller-callee, not '%1'").arg(profileViewName));
+    if (!profileViewName.isEmpty() && headlessRun)
+        fail(QStringLiteral("--profile-view needs the window; it cannot go with --headless"));
     if (!viewName.isEmpty() && headlessRun)
         fail(QStringLiteral("--view needs the window; it cannot go with --headless"));
     const QString screenshotPath = parser.value(screenshot);
@@ -719,8 +730,10 @@ int main(int argc, char** argv)
         window->setHttpEndpoints(&metrics, live ? &otlpReceiver : nullptr); // their refusals in the status bar
         if (!viewName.isEmpty()) // else as the user left it last time
             window->setProfileBeside(viewName == QLatin1String("both"));
-        if (viewName == QLatin1String("profile"))
+        if (viewName == QLatin1String("profile") || !profileViewName.isEmpty())
             window->showProfile();
+        if (!profileViewName.isEmpty())
+            window->profilePanel()->setTab(ProfilePanel::Tab(profileViews.indexOf(profileViewName)));
         window->show();
     }
     tick.setInterval(std::chrono::seconds(1));

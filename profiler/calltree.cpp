@@ -24,8 +24,10 @@ std::uint64_t ProfileStats::unattributedTotal() const
     return total;
 }
 
-std::vector<FunctionCost> ProfileSnapshot::topFunctions() const
+std::vector<FunctionCost> ProfileSnapshot::topFunctions(std::uint32_t root) const
 {
+    if (root >= nodes.size())
+        root = 0;
     std::vector<FunctionCost> costs(functions.size());
     for (std::size_t i = 0; i < costs.size(); ++i)
         costs[i].function = std::uint32_t(i);
@@ -41,8 +43,11 @@ std::vector<FunctionCost> ProfileSnapshot::topFunctions() const
     std::vector<Item> stack;
     if (nodes.empty())
         return {};
-    for (auto it = nodes[0].children.rbegin(); it != nodes[0].children.rend(); ++it)
-        stack.push_back({ *it, false });
+    if (root != 0)
+        stack.push_back({ root, false });
+    else
+        for (auto it = nodes[0].children.rbegin(); it != nodes[0].children.rend(); ++it)
+            stack.push_back({ *it, false });
     while (!stack.empty()) {
         const Item item = stack.back();
         stack.pop_back();

@@ -122,8 +122,9 @@ struct ProfileSnapshot
     QString operationFrames;
 
     std::uint64_t totalSamples() const { return nodes.empty() ? 0 : nodes.front().total; }
-    /// Functions by self samples, largest first.
-    std::vector<FunctionCost> topFunctions() const;
+    /// Functions by self samples, largest first: of the whole tree, or of @p root and its callees
+    /// (the flame graph's zoom).
+    std::vector<FunctionCost> topFunctions(std::uint32_t root = 0) const;
     /// Folded stacks, `name (pid);outermost;...;leaf COUNT`, one line per distinct stack, sorted
     /// (`name (pid);[operation];...;outermost;...;leaf COUNT` with operationFrames).
     QByteArray folded() const;

@@ -63,6 +63,7 @@ ProcessProfiler::ProcessProfiler(qint64 pid, const Options& options, PerfSystem 
     , m_pid(pid)
     , m_options(options)
     , m_source(std::make_unique<PerfEventSource>(std::move(system)))
+    , m_threadNames(pid)
 {
     qRegisterMetaType<ProfileSnapshotPtr>();
 }
@@ -211,10 +212,8 @@ void ProcessProfiler::read()
 void ProcessProfiler::processRecords()
 {
     const auto handle = [this](const perf_event_header& header, const std::uint8_t* record) {
+        // A new thread is named when a view asks (nameThreads()): no file is read on this path.
         m_processor->process(header, record);
-        if (const pid_t forked = m_processor->lastForkedThread())
-            m_processor->setThreadName(
-                forked, readComm(QStringLiteral("/proc/%1/task/%2/comm").arg(m_pid).arg(forked)));
         if (header.type == PERF_RECORD_SAMPLE)
             m_samples.store(m_processor->aggregate().samples(), std::memory_order_relaxed);
     };
@@ -252,6 +251,7 @@ ProfileSnapshotPtr ProcessProfiler::snapshot(const ProfileQuery& query, bool off
     snapshot->pid = m_pid;
     snapshot->process = m_name;
     snapshot->offCpu = offCpu;
+    nameThreads(&snapshot->threads);
     fillStats(&snapshot->stats, query.lastSeconds);
     return snapshot;
 }
@@ -268,6 +268,7 @@ std::vector<ProfileSnapshotPtr> ProcessProfiler::operationSnapshots(bool offCpu)
     for (ProfileSnapshot& part : parts) {
         part.pid = m_pid;
         part.process = m_name;
+        nameThreads(&part.threads);
         fillStats(&part.stats, 0);
         out.push_back(std::make_shared<const ProfileSnapshot>(std::move(part)));
     }
@@ -290,11 +291,21 @@ PprofProcess ProcessProfiler::pprofPart() const
     }
     part.pid = m_pid;
     part.name = m_name;
+    for (const PprofProcess::Sample& sample : part.samples)
+        part.threadNames.try_emplace(sample.tid);
+    for (auto& [tid, name] : part.threadNames)
+        name = m_threadNames.name(tid, name);
     part.frequencyHz = m_frequencyHz;
     std::lock_guard lock(m_cpuMutex);
     if (m_firstCpuTimes && !m_cpuTimes.empty())
         part.durationNs = m_cpuTimes.back().timeNs - m_firstCpuTimes->timeNs;
     return part;
+}
+
+void ProcessProfiler::nameThreads(std::vector<ProfileThread>* threads) const
+{
+    for (ProfileThread& thread : *threads)
+        thread.name = m_threadNames.name(thread.tid, thread.name);
 }
 
 void ProcessProfiler::fillStats(ProfileStats* stats, int lastSeconds) const

@@ -5,6 +5,7 @@
 #include "operationattribution.h"
 #include "perfeventsource.h"
 #include "pprofexport.h"
+#include "threadnames.h"
 
 #include <QObject>
 #include <QString>
@@ -89,6 +90,8 @@ private:
     bool readCpuTimes();
     double kernelShare(int lastSeconds) const;
     void fillStats(ProfileStats* stats, int lastSeconds) const;
+    /// The threads' names as /proc has them now (cached), for views and exports, off the sampling path.
+    void nameThreads(std::vector<ProfileThread>* threads) const;
 
     qint64 m_pid;
     Options m_options;
@@ -112,6 +115,7 @@ private:
     std::atomic<bool> m_exitSeen { false }; ///< the reader saw the process go
     std::atomic<bool> m_exited { false }; ///< and its last samples are processed and named
     std::atomic<std::uint64_t> m_samples { 0 };
+    mutable ThreadNames m_threadNames;
 };
 
 } // namespace perfdash

@@ -15,11 +15,19 @@
 #include "profilediffmodel.h"
 #include "profilepanel.h"
 #include "profiler.h"
+#include "callercalleemodel.h"
+#include "calltreemodel.h"
 #include "recordprocessor.h"
+#include "symbolprettifier.h"
 #include "topfunctionsmodel.h"
 
 #include <QAbstractItemModelTester>
 #include <QComboBox>
+#include <QLineEdit>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QThreadPool>
+#include <QTreeView>
 #include <QDir>
 #include <QHeaderView>
 #include <QProcess>
@@ -30,8 +38,10 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include <linux/perf_event.h>
 
@@ -127,6 +137,16 @@ private Q_SLOTS:
     void openedCaptureShowsItsProfiles();
     void statusShowsLostAndThrottled();
     void functionColumnTakesTheWidth();
+    void flameGraphScrollsWhenDeep();
+    void flameGraphPrettifiesNames();
+    void flameGraphIcicle();
+    void searchBoxKeepsTheLayout();
+    void processAndThreadNames();
+    void treesAndCallersInThePanel();
+    void topFunctionsFollowTheZoom();
+    void focusCollapseAndBottomUp();
+    void differentialAgainstAMark();
+    void viewsOutliveUnnamedAddresses();
 };
 
 void TestProfileWidgets::topFunctionsModel()
@@ -528,10 +548,12 @@ void TestProfileWidgets::functionColumnTakesTheWidth()
     const int callersWidth = header->sectionSize(TopFunctionsModel::Callers);
     QVERIFY2(functionWidth > callersWidth,
         qPrintable(QStringLiteral("function %1 px, callers %2 px").arg(functionWidth).arg(callersWidth)));
-    QVERIFY2(functionWidth >= view->fontMetrics().horizontalAdvance(function),
+    // Shown prettified (template arguments as <...>), whole in the tooltip.
+    const QString shown = prettifySymbol(function);
+    QVERIFY2(functionWidth >= view->fontMetrics().horizontalAdvance(shown),
         qPrintable(QStringLiteral("function %1 px for %2 px of name")
                        .arg(functionWidth)
-                       .arg(view->fontMetrics().horizontalAdvance(function))));
+                       .arg(view->fontMetrics().horizontalAdvance(shown))));
     // Everything fits: no horizontal scrolling for this.
     QVERIFY2(header->length() <= view->viewport()->width(),
         qPrintable(QStringLiteral("%1 px of columns in %2 px").arg(header->length()).arg(view->viewport()->width())));
@@ -546,6 +568,383 @@ void TestProfileWidgets::functionColumnTakesTheWidth()
             QVERIFY2(header->sectionSize(TopFunctionsModel::Function) > header->sectionSize(column),
                 qPrintable(QString::number(column)));
     }
+}
+
+namespace {
+
+/// A chain of @p depth distinct functions, all 100 samples in the innermost.
+ProfileSnapshotPtr deepSample(int depth)
+{
+    FunctionTable functions;
+    std::vector<std::uint32_t> stack;
+    for (int i = 0; i < depth; ++i)
+        stack.push_back(functions.intern({ QStringLiteral("level%1()").arg(i), QStringLiteral("app"), {}, false }));
+    ProfileAggregate aggregate;
+    aggregate.add(1, 0, stack, 100);
+    auto snapshot = std::make_shared<ProfileSnapshot>(aggregate.snapshot({}, 0, functions));
+    snapshot->process = QStringLiteral("app");
+    snapshot->pid = 42;
+    return snapshot;
+}
+
+/// A profile the test changes while the panel shows it (read on the pool).
+struct LiveFake
+{
+    std::atomic<int> extraParse { 0 };
+    std::atomic<int> calls { 0 };
+    std::function<ProfileSnapshotPtr()> make;
+    ~LiveFake() { QThreadPool::globalInstance()->waitForDone(); }
+    ProfilePanel::Source source()
+    {
+        ProfilePanel::Source source;
+        source.snapshot = [this](const ProfileQuery& query, bool) {
+            ++calls;
+            auto s = std::make_shared<ProfileSnapshot>(make ? *make() : *sample(std::uint64_t(extraParse.load())));
+            s->query = query;
+            return ProfileSnapshotPtr(s);
+        };
+        return source;
+    }
+};
+
+} // namespace
+
+void TestProfileWidgets::flameGraphScrollsWhenDeep()
+{
+    // Deeper than the room it has (the hottest leaf at the top was cut off at 1.5x): it scrolls,
+    // starting at its root, and its deepest frame can be scrolled to.
+    LiveFake fake;
+    fake.make = [] { return deepSample(60); };
+    ProfilePanel panel;
+    panel.resize(900, 500);
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("app"));
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot() && panel.snapshot()->totalSamples() == 100, 10000);
+    FlameGraphWidget* flame = panel.flameGraph();
+    QScrollArea* area = panel.flameScrollArea();
+    QCOMPARE(flame->depth(), 61);
+    QTRY_VERIFY_WITH_TIMEOUT(flame->height() >= 61 * FlameGraphWidget::kRowHeight, 10000);
+    QScrollBar* bar = area->verticalScrollBar();
+    QVERIFY(area->viewport()->height() < flame->height());
+    QVERIFY(bar->maximum() > 0);
+    QTRY_COMPARE_WITH_TIMEOUT(bar->value(), bar->maximum(), 10000); // the root in sight
+    const std::uint32_t deepest = nodeNamed(*panel.snapshot(), QStringLiteral("level59()"));
+    const QRectF leaf = flame->rectOf(deepest);
+    QVERIFY(!leaf.isEmpty());
+    QVERIFY2(leaf.top() >= 0, qPrintable(QString::number(leaf.top()))); // drawn inside the widget
+    area->ensureVisible(int(leaf.center().x()), int(leaf.center().y()));
+    QVERIFY(bar->value() < bar->maximum());
+    // A refresh keeps where the user scrolled to.
+    const int value = bar->value();
+    panel.refresh();
+    QSignalSpy refreshed(&panel, &ProfilePanel::refreshed);
+    QVERIFY(refreshed.wait(10000));
+    QCOMPARE(bar->value(), value);
+    // A shallow profile fits: nothing to scroll.
+    fake.make = nullptr;
+    panel.refresh();
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->totalSamples() == 100 && flame->depth() == 4, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(bar->maximum(), 0, 10000);
+}
+
+void TestProfileWidgets::flameGraphPrettifiesNames()
+{
+    FunctionTable functions;
+    const QString full = QStringLiteral("std::vector<int, std::allocator<int> >::push_back(int const&)");
+    const std::uint32_t main = functions.intern({ QStringLiteral("main"), QStringLiteral("app"), {}, false });
+    const std::uint32_t push = functions.intern({ full, QStringLiteral("app"), {}, false });
+    ProfileAggregate aggregate;
+    const std::uint32_t stack[] = { main, push };
+    aggregate.add(1, 0, stack, 10);
+    auto snapshot = std::make_shared<ProfileSnapshot>(aggregate.snapshot({}, 0, functions));
+    snapshot->process = QStringLiteral("perfdash-demo");
+    FlameGraphWidget flame;
+    flame.resize(800, 200);
+    flame.setProcessName(QStringLiteral("orders-api"));
+    flame.setSnapshot(snapshot);
+    const std::uint32_t node = nodeNamed(*snapshot, QStringLiteral("std::vector"));
+    QCOMPARE(flame.displayName(node), QStringLiteral("std::vector<...>::push_back(int const&)"));
+    QVERIFY(flame.toolTipFor(node).contains(full.toHtmlEscaped())); // whole in the tooltip
+    QCOMPARE(flame.displayName(0), QStringLiteral("orders-api"));
+    QVERIFY(flame.toolTipFor(0).contains(QStringLiteral("orders-api")));
+    QVERIFY(!flame.grab().isNull());
+}
+
+void TestProfileWidgets::flameGraphIcicle()
+{
+    FlameGraphWidget flame;
+    flame.resize(1000, 200);
+    flame.setSnapshot(sample());
+    flame.setInverted(true);
+    const ProfileSnapshot& s = *flame.snapshot();
+    QCOMPARE(flame.rectOf(0).top(), 0.0); // the root at the top
+    const QRectF work = flame.rectOf(nodeNamed(s, QStringLiteral("work")));
+    const QRectF parse = flame.rectOf(nodeNamed(s, QStringLiteral("parse")));
+    QCOMPARE(parse.top(), work.top() + FlameGraphWidget::kRowHeight); // callees below callers
+    // Backspace zooms out one level.
+    flame.zoomTo(nodeNamed(s, QStringLiteral("parse")));
+    QTest::keyClick(&flame, Qt::Key_Backspace);
+    QCOMPARE(flame.zoomNode(), nodeNamed(s, QStringLiteral("work")));
+    QTest::keyClick(&flame, Qt::Key_Escape);
+    QCOMPARE(flame.zoomNode(), 0u);
+}
+
+void TestProfileWidgets::searchBoxKeepsTheLayout()
+{
+    // Typing in the search box moved the window's splitter (the match label grew): what the panel
+    // asks of its parent stays the same, and the box keeps a usable width however narrow.
+    LiveFake fake;
+    ProfilePanel panel;
+    panel.resize(420, 500);
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("app"));
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot(), 10000);
+    const QSize minimum = panel.minimumSizeHint();
+    const QSize hint = panel.sizeHint();
+    QLineEdit* search = panel.searchBox();
+    QVERIFY(search->width() >= search->fontMetrics().averageCharWidth() * 16);
+    QTest::keyClicks(search, QStringLiteral("parse"));
+    QCOMPARE(panel.flameGraph()->matchedSamples(), 30ull);
+    QCOMPARE(panel.minimumSizeHint(), minimum);
+    QCOMPARE(panel.sizeHint(), hint);
+    QVERIFY(search->width() >= search->fontMetrics().averageCharWidth() * 16);
+}
+
+void TestProfileWidgets::processAndThreadNames()
+{
+    // The profiler knows the program (perfdash-demo); the tables know the process (orders-api).
+    LiveFake fake;
+    fake.make = [] {
+        auto s = std::make_shared<ProfileSnapshot>(*sample());
+        s->process = QStringLiteral("perfdash-demo");
+        s->threads = { { 42, QStringLiteral("perfdash-demo"), 10 }, { 43, QStringLiteral("perfdash-demo"), 20 },
+            { 44, QStringLiteral("db-pool"), 70 } };
+        return ProfileSnapshotPtr(s);
+    };
+    ProfilePanel panel;
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("orders-api"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot() && panel.threadBox()->count() == 4, 10000);
+    QComboBox* threads = panel.threadBox();
+    QCOMPARE(threads->itemText(1), QStringLiteral("orders-api main (tid 42)"));
+    QCOMPARE(threads->itemText(2), QStringLiteral("orders-api thread (tid 43)"));
+    QCOMPARE(threads->itemText(3), QStringLiteral("db-pool (tid 44)"));
+    QVERIFY2(panel.statusText().startsWith(QStringLiteral("orders-api (pid 42)")), qPrintable(panel.statusText()));
+    QVERIFY(!panel.statusText().contains(QStringLiteral("perfdash-demo")));
+    QCOMPARE(panel.flameGraph()->displayName(0), QStringLiteral("orders-api"));
+    // The name may come after the process (a client's hello): it is taken then.
+    ProfilePanel later;
+    later.setSource(fake.source());
+    later.setProcess(42);
+    QTRY_VERIFY_WITH_TIMEOUT(later.snapshot() && later.threadBox()->count() == 4, 10000);
+    QCOMPARE(later.flameGraph()->displayName(0), QStringLiteral("perfdash-demo"));
+    later.setProcess(42, QStringLiteral("orders-api"));
+    QCOMPARE(later.flameGraph()->displayName(0), QStringLiteral("orders-api"));
+    QCOMPARE(later.threadBox()->itemText(1), QStringLiteral("orders-api main (tid 42)"));
+}
+
+void TestProfileWidgets::treesAndCallersInThePanel()
+{
+    LiveFake fake;
+    ProfilePanel panel;
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("app"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot(), 10000);
+    QCOMPARE(panel.topDownModel()->rowCount(), 0); // built when its tab is shown
+    panel.setTab(ProfilePanel::Tab::TopDown);
+    QTRY_COMPARE_WITH_TIMEOUT(panel.topDownModel()->rowCount(), 1, 10000);
+    CallTreeModel* topDown = panel.topDownModel();
+    const QModelIndex main = topDown->index(0, 0);
+    QCOMPARE(main.data(CallTreeModel::FullNameRole).toString(), QStringLiteral("main"));
+    QVERIFY(panel.topDownView()->isExpanded(main)); // the hot path open
+    const QModelIndex idle = topDown->index(0, 0, main);
+    QCOMPARE(idle.data(CallTreeModel::FullNameRole).toString(), QStringLiteral("idle"));
+    QCOMPARE(idle.siblingAtColumn(CallTreeModel::Total).data(CallTreeModel::SortRole).toULongLong(), 60ull);
+    // Expanded nodes stay expanded across refreshes.
+    const QModelIndex work = topDown->index(1, 0, main);
+    panel.topDownView()->expand(work);
+    fake.extraParse = 20;
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->totalSamples() == 120, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(topDown->tree()->totalSamples(), 120ull, 10000);
+    const QModelIndex workAgain = topDown->indexOf(topDown->tree()->find({ QStringLiteral("main"), QStringLiteral("work()") }));
+    QVERIFY(panel.topDownView()->isExpanded(workAgain));
+
+    panel.setTab(ProfilePanel::Tab::BottomUp);
+    QTRY_COMPARE_WITH_TIMEOUT(panel.bottomUpModel()->rowCount(), 3, 10000); // idle, parse, sort
+
+    // Caller/callee opens on the function with the most samples of its own.
+    panel.setTab(ProfilePanel::Tab::CallerCallee);
+    QTRY_COMPARE_WITH_TIMEOUT(panel.callerCalleeFunction(), QStringLiteral("idle"), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(panel.callersModel()->rowCount(), 1, 10000);
+    QCOMPARE(panel.callersModel()->index(0, CallerCalleeModel::Samples).data().toULongLong(), 60ull);
+    panel.refresh(); // and stays there
+    QSignalSpy again(&panel, &ProfilePanel::refreshed);
+    QVERIFY(again.wait(10000));
+    QCOMPARE(panel.callerCalleeFunction(), QStringLiteral("idle"));
+    QCOMPARE(panel.callersModel()->rowCount(), 1);
+    // "Show callers" (the context menus): the caller/callee tab with the function's callers.
+    panel.showCallers(QStringLiteral("work()"));
+    QCOMPARE(panel.tab(), ProfilePanel::Tab::CallerCallee);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.callersModel()->rowCount() == 1, 10000);
+    QCOMPARE(panel.callersModel()->index(0, CallerCalleeModel::Function).data().toString(), QStringLiteral("main"));
+    QCOMPARE(panel.callersModel()->index(0, CallerCalleeModel::Samples).data().toULongLong(), 60ull);
+    QCOMPARE(panel.calleesModel()->rowCount(), 2);
+    Q_EMIT panel.flameGraph()->callersRequested(QStringLiteral("sort"));
+    QCOMPARE(panel.callerCalleeFunction(), QStringLiteral("sort"));
+    QTRY_COMPARE_WITH_TIMEOUT(
+        panel.callersModel()->index(0, CallerCalleeModel::Function).data().toString(), QStringLiteral("work()"), 10000);
+}
+
+void TestProfileWidgets::topFunctionsFollowTheZoom()
+{
+    LiveFake fake;
+    ProfilePanel panel;
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("app"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot() && panel.topFunctions()->rowCount() == 5, 10000);
+    panel.flameGraph()->zoomTo(nodeNamed(*panel.snapshot(), QStringLiteral("work")));
+    QCOMPARE(panel.topFunctions()->rowCount(), 3); // work(), parse, sort
+    QCOMPARE(panel.topFunctions()->index(0, TopFunctionsModel::Function).data().toString(),
+        QStringLiteral("parse(char const*) (inlined)"));
+    // Still after a refresh: the zoom is kept, and so are the functions.
+    fake.extraParse = 10;
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->totalSamples() == 110, 10000);
+    QCOMPARE(panel.topFunctions()->rowCount(), 3);
+    QCOMPARE(panel.topFunctions()->index(0, TopFunctionsModel::Self).data().toULongLong(), 40ull);
+    panel.flameGraph()->resetZoom();
+    QCOMPARE(panel.topFunctions()->rowCount(), 5);
+}
+
+void TestProfileWidgets::focusCollapseAndBottomUp()
+{
+    LiveFake fake;
+    ProfilePanel panel;
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("app"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot(), 10000);
+    // Focus from the flame graph's context menu.
+    Q_EMIT panel.flameGraph()->focusRequested(QStringLiteral("work()"));
+    QCOMPARE(panel.focusFunction(), QStringLiteral("work()"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->totalSamples() == 40, 10000);
+    QVERIFY(panel.statusText().contains(QStringLiteral("focused on work()")));
+    panel.setFocusFunction({});
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->totalSamples() == 100, 10000);
+    // Bottom-up: the functions sampled under the root, hanging from the top.
+    panel.setBottomUpFlameGraph(true);
+    QVERIFY(panel.flameGraph()->isInverted());
+    QTRY_VERIFY_WITH_TIMEOUT(panel.flameGraph()->snapshot() != panel.snapshot(), 10000);
+    const ProfileSnapshotPtr callers = panel.flameGraph()->snapshot();
+    QCOMPARE(callers->nodes[0].children.size(), std::size_t(3));
+    QCOMPARE(callers->totalSamples(), 100ull);
+    const std::uint32_t idleTop = nodeNamed(*callers, QStringLiteral("idle"));
+    QCOMPARE(callers->nodes[idleTop].parent, 0u);
+    QCOMPARE(callers->functions[callers->nodes[callers->nodes[idleTop].children.at(0)].function].name,
+        QStringLiteral("main")); // idle's caller above it
+    panel.setBottomUpFlameGraph(false);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.flameGraph()->snapshot() == panel.snapshot(), 10000);
+    // Collapse recursion: a recursive profile loses its repeated frames.
+    fake.make = [] {
+        FunctionTable functions;
+        const std::uint32_t main = functions.intern({ QStringLiteral("main"), {}, {}, false });
+        const std::uint32_t rec = functions.intern({ QStringLiteral("rec"), {}, {}, false });
+        ProfileAggregate aggregate;
+        const std::uint32_t stack[] = { main, rec, rec, rec };
+        aggregate.add(1, 0, stack, 10);
+        auto s = std::make_shared<ProfileSnapshot>(aggregate.snapshot({}, 0, functions));
+        s->process = QStringLiteral("app");
+        return ProfileSnapshotPtr(s);
+    };
+    panel.setCollapseRecursion(true);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->nodes.size() == 3, 10000); // root, main, rec
+    QCOMPARE(panel.snapshot()->totalSamples(), 10ull);
+    panel.setCollapseRecursion(false);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->nodes.size() == 5, 10000);
+}
+
+void TestProfileWidgets::differentialAgainstAMark()
+{
+    LiveFake fake;
+    ProfilePanel panel;
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("app"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot(), 10000);
+    panel.setCompareWithMark(true); // no mark yet: nothing to compare with
+    panel.setMark();
+    const ProfileSnapshotPtr mark = panel.mark();
+    QVERIFY(mark);
+    QCOMPARE(mark->totalSamples(), 100ull);
+    // 20 more samples in parse since: with the session range, what came since the mark against it.
+    fake.extraParse = 20;
+    panel.setCompareWithMark(true);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.flameGraph()->isDifferential() && panel.snapshot()->totalSamples() == 20, 10000);
+    QCOMPARE(panel.flameGraph()->baseline(), mark);
+    const ProfileSnapshotPtr since = panel.snapshot();
+    const std::uint32_t parse = nodeNamed(*since, QStringLiteral("parse"));
+    QCOMPARE(since->nodes[parse].total, 20ull);
+    QVERIFY(panel.flameGraph()->shareDelta(parse) > 0.5); // 100% since, 30% before: gained
+    QVERIFY(panel.flameGraph()->frameColor(parse).red() > panel.flameGraph()->frameColor(parse).blue());
+    QCOMPARE(panel.functionsView()->model()->columnCount(), int(ProfileDiffModel::ColumnCount));
+    QVERIFY2(panel.statusText().contains(QStringLiteral("20 samples since the mark set at")), qPrintable(panel.statusText()));
+    // Another range: the range now against the same range at the mark (shares only).
+    panel.setTimeRange(10);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->query.lastSeconds == 10 && panel.snapshot()->totalSamples() == 120, 10000);
+    QVERIFY(panel.flameGraph()->isDifferential());
+    QVERIFY(panel.statusText().contains(QStringLiteral("this range now (120 samples)")));
+    panel.clearMark();
+    QTRY_VERIFY_WITH_TIMEOUT(!panel.flameGraph()->isDifferential(), 10000);
+    QCOMPARE(panel.functionsView()->model()->columnCount(), int(TopFunctionsModel::ColumnCount));
+}
+
+void TestProfileWidgets::viewsOutliveUnnamedAddresses()
+{
+    // Seen live: the first snapshots name addresses "module+0x..." until symbols load; the
+    // function picked then was never found again, and callers and callees stayed empty; the
+    // top-down tree kept the paths opened then, and showed everything closed.
+    LiveFake fake;
+    std::atomic<bool> named { false };
+    fake.make = [&named] {
+        auto s = std::make_shared<ProfileSnapshot>(*sample());
+        if (!named.load()) {
+            for (ProfileFunction& f : s->functions) {
+                if (f.name == QStringLiteral("idle"))
+                    f.name = QStringLiteral("app+0x1a2b");
+                else if (f.name == QStringLiteral("main"))
+                    f.name = QStringLiteral("app+0x10");
+            }
+        }
+        return ProfileSnapshotPtr(s);
+    };
+    ProfilePanel panel;
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("app"));
+    panel.setTab(ProfilePanel::Tab::CallerCallee);
+    QTRY_COMPARE_WITH_TIMEOUT(panel.callerCalleeFunction(), QStringLiteral("app+0x1a2b"), 10000);
+    named = true;
+    QTRY_COMPARE_WITH_TIMEOUT(panel.callerCalleeFunction(), QStringLiteral("idle"), 10000);
+    QCOMPARE(panel.callersModel()->rowCount(), 1);
+    // One the user chose stays, even while it is not in the profile.
+    panel.showCallers(QStringLiteral("sort"));
+    named = false;
+    panel.refresh();
+    QSignalSpy refreshed(&panel, &ProfilePanel::refreshed);
+    QVERIFY(refreshed.wait(10000));
+    QCOMPARE(panel.callerCalleeFunction(), QStringLiteral("sort"));
+
+    named = false;
+    ProfilePanel tree;
+    tree.setSource(fake.source());
+    tree.setProcess(42, QStringLiteral("app"));
+    tree.setTab(ProfilePanel::Tab::TopDown);
+    CallTreeModel* model = tree.topDownModel();
+    QTRY_VERIFY_WITH_TIMEOUT(model->tree() && model->tree()->find({ QStringLiteral("app+0x10"), QStringLiteral("app+0x1a2b") }), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(tree.topDownView()->isExpanded(model->index(0, 0)), 10000);
+    named = true;
+    QTRY_VERIFY_WITH_TIMEOUT(model->tree()->find({ QStringLiteral("main"), QStringLiteral("idle") }) != 0, 10000);
+    QVERIFY(tree.topDownView()->isExpanded(model->index(0, 0))); // main, open again
 }
 
 QTEST_MAIN(TestProfileWidgets)

@@ -938,6 +938,10 @@ private Q_SLOTS:
             QVERIFY2(how.contains(needed), qPrintable(needed + s(" not in: ") + how));
         const QString keys = textOfHelp(shortcuts);
         QVERIFY2(keys.contains(s("Ctrl+F")) && keys.contains(s("filter")), qPrintable(keys));
+        // The flame graph's controls (issue 24): zoom, zoom out, its context menu.
+        QVERIFY2(keys.contains(s("Backspace")) && keys.contains(s("focus on the function"))
+                && keys.contains(s("Compare with mark")),
+            qPrintable(keys));
     }
 };
 

@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "flamegraphwidget.h"
 
+#include "symbolprettifier.h"
+
+#include <QApplication>
+#include <QClipboard>
+#include <QContextMenuEvent>
 #include <QKeyEvent>
+#include <QMenu>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QToolTip>
@@ -17,6 +23,71 @@ FlameGraphWidget::FlameGraphWidget(QWidget* parent)
     setMouseTracking(true);
     setFocusPolicy(Qt::ClickFocus);
     setMinimumHeight(120);
+    setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
+}
+
+void FlameGraphWidget::setDifferentialLabels(const QString& base, const QString& next)
+{
+    m_baseLabel = base;
+    m_nextLabel = next;
+}
+
+void FlameGraphWidget::setProcessName(const QString& name)
+{
+    if (name == m_processName)
+        return;
+    m_processName = name;
+    update();
+}
+
+void FlameGraphWidget::setInverted(bool inverted)
+{
+    if (inverted == m_inverted)
+        return;
+    m_inverted = inverted;
+    layout();
+}
+
+QString FlameGraphWidget::displayName(std::uint32_t node) const
+{
+    if (!m_snapshot || node >= m_snapshot->nodes.size())
+        return {};
+    if (node == 0)
+        return m_processName.isEmpty() ? m_snapshot->process : m_processName;
+    const std::uint32_t function = m_snapshot->nodes[node].function;
+    if (m_pretty.size() != m_snapshot->functions.size())
+        m_pretty.assign(m_snapshot->functions.size(), QString());
+    QString& pretty = m_pretty[function];
+    if (pretty.isNull())
+        pretty = prettifySymbol(m_snapshot->functions[function].name);
+    return pretty;
+}
+
+double FlameGraphWidget::rowTop(int depth) const
+{
+    return m_inverted ? double(depth) * kRowHeight : double(height()) - double(depth + 1) * kRowHeight;
+}
+
+void FlameGraphWidget::updateDepth()
+{
+    // The rows of the zoomed frame's ancestors and of its deepest callee: the height the graph needs.
+    int depth = 1;
+    if (m_snapshot && !m_snapshot->nodes.empty()) {
+        int ancestors = 0;
+        for (std::uint32_t at = m_zoomNode; at != 0; at = m_snapshot->nodes[at].parent)
+            ++ancestors;
+        std::vector<std::pair<std::uint32_t, int>> todo { { m_zoomNode, ancestors + 1 } };
+        while (!todo.empty()) {
+            const auto [node, rows] = todo.back();
+            todo.pop_back();
+            depth = std::max(depth, rows);
+            for (std::uint32_t child : m_snapshot->nodes[node].children)
+                todo.push_back({ child, rows + 1 });
+        }
+    }
+    m_depth = depth;
+    // One empty row above the deepest frame; 120 px at least, as before.
+    setMinimumHeight(std::max(120, (depth + 1) * kRowHeight));
 }
 
 std::vector<double> differentialShares(const ProfileSnapshot& profile, const ProfileSnapshot& baseline)
@@ -107,6 +178,10 @@ void FlameGraphWidget::setSnapshot(ProfileSnapshotPtr snapshot)
 
 void FlameGraphWidget::setSnapshotKeepingBaseline(ProfileSnapshotPtr snapshot)
 {
+    if (!m_snapshot || !snapshot || m_snapshot->functions.size() != snapshot->functions.size())
+        m_pretty.clear();
+    else
+        std::fill(m_pretty.begin(), m_pretty.end(), QString()); // ids are per snapshot
     m_snapshot = std::move(snapshot);
     // The zoom is a path of functions: find it again in the new tree, as deep as it still goes.
     m_zoomNode = 0;
@@ -120,6 +195,7 @@ void FlameGraphWidget::setSnapshotKeepingBaseline(ProfileSnapshotPtr snapshot)
             m_zoomNode = *it;
         }
     }
+    updateDepth();
     layout();
 }
 
@@ -137,6 +213,7 @@ void FlameGraphWidget::zoomTo(std::uint32_t node)
     m_zoomPath.clear();
     for (std::uint32_t at = node; m_snapshot && at != 0; at = m_snapshot->nodes[at].parent)
         m_zoomPath.insert(m_zoomPath.begin(), m_snapshot->nodes[at].function);
+    updateDepth();
     layout();
     Q_EMIT zoomChanged(m_zoomNode);
 }
@@ -165,7 +242,7 @@ void FlameGraphWidget::layout()
         ancestors.insert(ancestors.begin(), at);
     ancestors.insert(ancestors.begin(), 0);
     for (std::size_t depth = 0; depth + 1 < ancestors.size(); ++depth) {
-        const double y = height() - double(depth + 1) * kRowHeight;
+        const double y = rowTop(int(depth));
         m_boxes.push_back({ QRectF(0, y, width(), kRowHeight - 1), ancestors[depth], matches(ancestors[depth]) });
     }
     struct Item
@@ -181,7 +258,7 @@ void FlameGraphWidget::layout()
         todo.pop_back();
         const CallNode& node = nodes[item.node];
         const double w = double(node.total) * scale;
-        const double y = height() - double(item.depth + 1) * kRowHeight;
+        const double y = rowTop(item.depth);
         const bool matched = matches(item.node);
         if (w < 0.5) // too narrow to see or to point at; so are its callees
             continue;
@@ -243,8 +320,7 @@ QString FlameGraphWidget::toolTipFor(std::uint32_t node) const
     const CallNode& n = m_snapshot->nodes[node];
     const double all = double(std::max<std::uint64_t>(1, m_snapshot->totalSamples()));
     const ProfileFunction* f = node == 0 ? nullptr : &m_snapshot->functions[n.function];
-    QString text
-        = f ? f->name.toHtmlEscaped() : tr("%1 (pid %2)").arg(m_snapshot->process).arg(m_snapshot->pid).toHtmlEscaped();
+    QString text = f ? f->name.toHtmlEscaped() : tr("%1 (pid %2)").arg(displayName(0)).arg(m_snapshot->pid).toHtmlEscaped();
     text = QStringLiteral("<b>%1</b>").arg(text);
     if (f && !f->module.isEmpty())
         text += QStringLiteral("<br>") + tr("in %1").arg(f->module.toHtmlEscaped());
@@ -265,9 +341,11 @@ QString FlameGraphWidget::toolTipFor(std::uint32_t node) const
         const double share = double(n.total) / all;
         const double d = shareDelta(node);
         text += QStringLiteral("<br>")
-            + tr("share: %1% slow, %2% typical (%3%4 pts)")
+            + tr("share: %1% %2, %3% %4 (%5%6 pts)")
                   .arg(100.0 * share, 0, 'f', 1)
+                  .arg(m_nextLabel.isEmpty() ? tr("slow") : m_nextLabel)
                   .arg(100.0 * (share - d), 0, 'f', 1)
+                  .arg(m_baseLabel.isEmpty() ? tr("typical") : m_baseLabel)
                   .arg(d >= 0 ? QStringLiteral("+") : QString())
                   .arg(100.0 * d, 0, 'f', 1);
     }
@@ -285,8 +363,7 @@ void FlameGraphWidget::paintEvent(QPaintEvent*)
     }
     const QFontMetrics metrics(font());
     for (const Box& box : m_boxes) {
-        const CallNode& node = m_snapshot->nodes[box.node];
-        const QString name = box.node == 0 ? m_snapshot->process : m_snapshot->functions[node.function].name;
+        const QString name = displayName(box.node);
         QColor color = frameColor(box.node);
         if (!m_search.isEmpty())
             color = box.matched ? QColor(214, 70, 200) : color.lighter(130).toHsv();
@@ -302,8 +379,10 @@ void FlameGraphWidget::paintEvent(QPaintEvent*)
         if (box.rect.width() > 20) {
             painter.setPen(Qt::black);
             const QRectF text = box.rect.adjusted(3, 0, -3, 0);
-            painter.drawText(
-                text, Qt::AlignVCenter | Qt::AlignLeft, metrics.elidedText(name, Qt::ElideRight, int(text.width())));
+            // An ellipsis with a letter or two says nothing: such a frame is left blank (hover names it).
+            const QString shown = elideSymbol(name, metrics, int(text.width()));
+            if (shown == name || shown.size() >= 4)
+                painter.drawText(text, Qt::AlignVCenter | Qt::AlignLeft, shown);
         }
     }
 }
@@ -328,10 +407,8 @@ void FlameGraphWidget::mouseMoveEvent(QMouseEvent* event)
 
 void FlameGraphWidget::mousePressEvent(QMouseEvent* event)
 {
-    if (event->button() == Qt::RightButton) {
-        resetZoom();
+    if (event->button() != Qt::LeftButton) // the right button opens the context menu
         return;
-    }
     const qint64 node = nodeAt(event->position());
     if (node < 0)
         return;
@@ -344,8 +421,33 @@ void FlameGraphWidget::keyPressEvent(QKeyEvent* event)
 {
     if (event->key() == Qt::Key_Escape)
         resetZoom();
+    else if (event->key() == Qt::Key_Backspace && m_snapshot && m_zoomNode != 0)
+        zoomTo(m_snapshot->nodes[m_zoomNode].parent);
     else
         QWidget::keyPressEvent(event);
+}
+
+void FlameGraphWidget::contextMenuEvent(QContextMenuEvent* event)
+{
+    const qint64 at = nodeAt(event->pos());
+    QMenu menu(this);
+    if (at > 0 && m_snapshot) {
+        const std::uint32_t node = std::uint32_t(at);
+        const QString name = m_snapshot->functions[m_snapshot->nodes[node].function].name;
+        menu.addAction(tr("Copy name"), this, [name] { QApplication::clipboard()->setText(name); });
+        menu.addAction(tr("Zoom in"), this, [this, node] { zoomTo(node); });
+        menu.addAction(tr("Focus on this function (every call merged)"), this,
+            [this, name] { Q_EMIT focusRequested(name); });
+        menu.addAction(tr("Show callers"), this, [this, name] { Q_EMIT callersRequested(name); });
+        menu.addSeparator();
+    }
+    QAction* out = menu.addAction(tr("Zoom out one level\tBackspace"), this, [this] {
+        if (m_snapshot && m_zoomNode != 0)
+            zoomTo(m_snapshot->nodes[m_zoomNode].parent);
+    });
+    out->setEnabled(m_zoomNode != 0);
+    menu.addAction(tr("Reset zoom\tEsc"), this, &FlameGraphWidget::resetZoom)->setEnabled(m_zoomNode != 0);
+    menu.exec(event->globalPos());
 }
 
 void FlameGraphWidget::leaveEvent(QEvent*)

@@ -13,11 +13,15 @@ namespace perfdash {
 
 /**
  * A flame graph of one profile snapshot, drawn by hand: the process at the bottom, callees above
- * their callers, widths in proportion to samples, siblings in name order so that a live graph
- * does not jump around. Click zooms into a frame (the path is kept across snapshots), a click on
- * the bottom bar or Escape zooms out; a search highlights matching frames and says what share of
- * the samples they hold; hovering shows self and total samples with their percentages (or time
- * off CPU, for an off-CPU snapshot). A differential graph (setDifferential()) draws one profile
+ * their callers (or hanging from the top, as an icicle: setInverted()), widths in proportion to
+ * samples, siblings in name order so that a live graph does not jump around. Names are prettified
+ * (template arguments as "<...>") and cut in the middle, keeping the method's name; the tooltip
+ * has the whole name. Its height is the depth of the graph (at least what it is given): in a
+ * scroll area, a deep graph scrolls. Click zooms into a frame (the path is kept across
+ * snapshots), a click on the bottom bar, Backspace (one level) or Escape zooms out; the context
+ * menu copies a name, focuses on a function or shows its callers; a search highlights matching
+ * frames and says what share of the samples they hold; hovering shows self and total samples
+ * with their percentages (or time off CPU, for an off-CPU snapshot). A differential graph (setDifferential()) draws one profile
  * with each frame coloured by how its share of the whole moved against another's, as Brendan
  * Gregg's differential flame graphs do: red where it gained, blue where it lost, white unchanged.
  */
@@ -32,6 +36,15 @@ public:
     /// Draws @p profile coloured by @p shareDelta (differentialShares() of it against @p baseline).
     void setDifferential(ProfileSnapshotPtr profile, ProfileSnapshotPtr baseline, std::vector<double> shareDelta);
     bool isDifferential() const { return m_baseline != nullptr; }
+    /// What the two profiles of a differential are called in tooltips ("typical" and "slow" by default).
+    void setDifferentialLabels(const QString& base, const QString& next);
+    /// The name of the root frame (the process as the tables name it); the snapshot's by default.
+    void setProcessName(const QString& name);
+    /// Root at the top, callees below their callers (an icicle graph).
+    void setInverted(bool inverted);
+    bool isInverted() const { return m_inverted; }
+    /// Rows the graph needs at the current zoom (the root's row included).
+    int depth() const { return m_depth; }
     ProfileSnapshotPtr baseline() const { return m_baseline; }
     /// The differential's change of @p node's share (profile minus baseline, -1..1); 0 otherwise.
     double shareDelta(std::uint32_t node) const;
@@ -57,8 +70,13 @@ public:
     static constexpr int kRowHeight = 18;
 
     QSize sizeHint() const override { return { 600, 300 }; }
+    /// What the frame of @p node says (prettified, before elision).
+    QString displayName(std::uint32_t node) const;
 
 Q_SIGNALS:
+    /// The context menu asked to focus on @p function (every call of it merged), or for its callers.
+    void focusRequested(const QString& function);
+    void callersRequested(const QString& function);
     /// The search matched this many samples of @p total.
     void searchMatched(quint64 matched, quint64 total);
     void zoomChanged(std::uint32_t node);
@@ -69,6 +87,7 @@ protected:
     void mouseMoveEvent(QMouseEvent* event) override;
     void mousePressEvent(QMouseEvent* event) override;
     void keyPressEvent(QKeyEvent* event) override;
+    void contextMenuEvent(QContextMenuEvent* event) override;
     void leaveEvent(QEvent* event) override;
 
 private:
@@ -80,7 +99,9 @@ private:
     };
     void setSnapshotKeepingBaseline(ProfileSnapshotPtr snapshot);
     void layout();
+    void updateDepth();
     bool matches(std::uint32_t node) const;
+    double rowTop(int depth) const;
 
     ProfileSnapshotPtr m_snapshot;
     ProfileSnapshotPtr m_baseline;
@@ -93,6 +114,12 @@ private:
     std::vector<Box> m_boxes;
     std::uint64_t m_matched = 0;
     qint64 m_hovered = -1;
+    QString m_processName;
+    QString m_baseLabel;
+    QString m_nextLabel;
+    bool m_inverted = false;
+    int m_depth = 1;
+    mutable std::vector<QString> m_pretty; ///< by function id, prettified when first drawn
 };
 
 /**

@@ -136,6 +136,19 @@ void MainWindow::showShortcuts()
            "<tr><td><b>click</b> a legend entry</td><td>hide or show that series</td></tr>"
            "<tr><td><b>right-click</b> a row</td><td>copy it, copy as CSV, chart, hide</td></tr>"
            "<tr><td><b>right-click</b> a header</td><td>show or hide columns</td></tr>"
+           "<tr><th colspan='2' align='left'>CPU profile</th></tr>"
+           "<tr><td><b>click</b> a frame</td><td>zoom into it (the top functions follow); click the bars below "
+           "it to zoom out</td></tr>"
+           "<tr><td><b>Backspace</b> / <b>Esc</b></td><td>zoom out one level / reset the zoom (flame graph focused)</td></tr>"
+           "<tr><td><b>right-click</b> a frame</td><td>copy its name, zoom, focus on the function (every call "
+           "merged), show its callers</td></tr>"
+           "<tr><td><b>hover</b> a frame</td><td>its whole name, module, self and total samples</td></tr>"
+           "<tr><td><b>Bottom-up</b>, <b>Collapse recursion</b></td><td>the graph of callers (an icicle); "
+           "a function's calls of itself merged</td></tr>"
+           "<tr><td><b>Mark</b>, <b>Compare with mark</b></td><td>keep the profile now; colour it by what "
+           "changed since (red: gained, blue: lost)</td></tr>"
+           "<tr><td><b>double-click</b> a function</td><td>top functions: zoom to its heaviest call; trees: its "
+           "callers and callees</td></tr>"
            "</table>"));
 }
 

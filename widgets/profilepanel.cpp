@@ -2,14 +2,20 @@
 #include "profilepanel.h"
 #include "tablecolumns.h"
 
+#include "callercalleemodel.h"
+#include "calltreemodel.h"
 #include "captureprofiles.h"
 #include "flamegraphwidget.h"
 #include "foldedexport.h"
 #include "format.h"
 #include "profilediffmodel.h"
 #include "profiler.h"
+#include "symboldelegate.h"
+#include "symbolprettifier.h"
 #include "topfunctionsmodel.h"
 
+#include <QApplication>
+#include <QClipboard>
 #include <QComboBox>
 #include <QCoreApplication>
 #include <QFileDialog>
@@ -17,14 +23,21 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSignalBlocker>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QStackedWidget>
+#include <QTabWidget>
 #include <QTableView>
 #include <QThreadPool>
+#include <QToolBar>
+#include <QToolButton>
+#include <QTreeView>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -50,6 +63,26 @@ QList<CapturedProfile> capturedProfiles(const std::vector<ProcessProfiler*>& pro
     return profiles;
 }
 
+namespace {
+
+/// The number columns as wide as a large count (never measured row by row: a big tree would
+/// hold the GUI thread), the function's name stretched over the rest.
+void fixNumberColumns(QHeaderView* header, int nameColumn)
+{
+    header->setStretchLastSection(false);
+    header->setMinimumSectionSize(header->fontMetrics().horizontalAdvance(QStringLiteral("100.0%")) + 14);
+    const int numbers = header->fontMetrics().horizontalAdvance(QStringLiteral("9999.9 ms")) + 12;
+    for (int column = 0; column < header->count(); ++column) {
+        if (column != nameColumn) {
+            header->setSectionResizeMode(column, QHeaderView::Interactive);
+            header->resizeSection(column, numbers);
+        }
+    }
+    header->setSectionResizeMode(nameColumn, QHeaderView::Stretch);
+}
+
+} // namespace
+
 ProfilePanel::ProfilePanel(QWidget* parent)
     : QWidget(parent)
     , m_status(new QLabel(this))
@@ -67,18 +100,39 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     , m_diffProxy(new QSortFilterProxyModel(this))
     , m_diffView(new QTableView(this))
     , m_tables(new QStackedWidget(this))
+    , m_viewTabs(new QTabWidget(this))
+    , m_flameScroll(new QScrollArea(this))
+    , m_topDownModel(new CallTreeModel(this))
+    , m_bottomUpModel(new CallTreeModel(this))
+    , m_topDownView(new QTreeView(this))
+    , m_bottomUpView(new QTreeView(this))
+    , m_ccFunctions(new CallerCalleeModel(CallerCalleeModel::Kind::Functions, this))
+    , m_callers(new CallerCalleeModel(CallerCalleeModel::Kind::Callers, this))
+    , m_callees(new CallerCalleeModel(CallerCalleeModel::Kind::Callees, this))
+    , m_ccFunctionsProxy(new QSortFilterProxyModel(this))
+    , m_ccFunctionsView(new QTableView(this))
+    , m_markButton(new QToolButton(this))
 {
     m_status->setWordWrap(true);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    // The status can be long (what the profiler could not see): it wraps, and never widens the panel.
+    m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_start->setToolTip(tr("Sample this process's CPU (perf_event_open, user space, whole stacks)"));
     m_range->addItem(tr("Last 10 s"), 10);
     m_range->addItem(tr("Last minute"), 60);
     m_range->addItem(tr("Session"), 0);
     m_range->setCurrentIndex(2);
     m_threads->addItem(tr("All threads"), qint64(0));
+    m_threads->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_threads->setMinimumContentsLength(10);
     m_search->setPlaceholderText(tr("Search functions"));
     m_search->setClearButtonEnabled(true);
-    auto* zoomOut = new QPushButton(tr("Reset zoom"), this);
+    // A sane width however narrow the panel; typing never changes what the row asks for (the
+    // match label has a fixed width), so the window's splitters stay where the user put them.
+    m_search->setMinimumWidth(m_search->fontMetrics().averageCharWidth() * 16);
+    m_search->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+    m_matched->setFixedWidth(m_matched->fontMetrics().horizontalAdvance(tr("100.0% matched")) + 6);
+    m_matched->setToolTip(tr("The share of the samples (at the zoom) under frames that match the search"));
 
     m_scopeBox->setToolTip(tr("What the flame graph counts: the whole process, or the instances of the operation "
                               "selected in the Operations table (all, slow, typical, slow against typical, off CPU)"));
@@ -93,15 +147,53 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     controls->addWidget(m_threads);
     controls->addWidget(m_search, 1);
     controls->addWidget(m_matched);
-    controls->addWidget(zoomOut);
+
+    // The view's toggles: a tool bar, whose overflow goes to its extension menu when narrow.
+    auto* tools = new QToolBar(this);
+    tools->setToolButtonStyle(Qt::ToolButtonTextOnly);
+    tools->addWidget(new QLabel(tr("Scope "), tools));
+    tools->addWidget(m_scopeBox);
+    tools->addSeparator();
+    m_bottomUpAction = tools->addAction(tr("Bottom-up"));
+    m_bottomUpAction->setCheckable(true);
+    m_bottomUpAction->setToolTip(tr("Flame graph of callers (icicle): the functions the samples were taken in at "
+                                    "the top, who called them below"));
+    m_collapseAction = tools->addAction(tr("Collapse recursion"));
+    m_collapseAction->setCheckable(true);
+    m_collapseAction->setToolTip(tr("Merge a function's calls of itself into the outer call (every view)"));
+    auto* markMenu = new QMenu(m_markButton);
+    markMenu->addAction(tr("Set mark now"), this, &ProfilePanel::setMark);
+    m_markFromCaptureAction
+        = markMenu->addAction(tr("Mark: this process's profile in the opened capture"), this, [this] {
+              setMarkFromCapture();
+          });
+    markMenu->addAction(tr("Clear mark"), this, &ProfilePanel::clearMark);
+    m_markButton->setText(tr("Mark"));
+    m_markButton->setMenu(markMenu);
+    m_markButton->setPopupMode(QToolButton::MenuButtonPopup);
+    m_markButton->setToolTip(tr("Keep the profile as it is now, to see what changed since"));
+    connect(m_markButton, &QToolButton::clicked, this, &ProfilePanel::setMark);
+    tools->addWidget(m_markButton);
+    m_compareAction = tools->addAction(tr("Compare with mark"));
+    m_compareAction->setCheckable(true);
+    m_compareAction->setToolTip(tr("Colour the flame graph by the change against the mark (red: a larger share "
+                                   "now, blue: smaller) and list the functions' shares in both"));
+    m_unfocusAction = tools->addAction(QString());
+    m_unfocusAction->setToolTip(tr("Show every function again"));
+    tools->addSeparator();
+    QAction* zoomOut = tools->addAction(tr("Reset zoom"));
+    zoomOut->setToolTip(tr("Zoom the flame graph out (Esc; Backspace: one level)"));
 
     m_topProxy->setSourceModel(m_top);
     m_topProxy->setSortRole(TopFunctionsModel::SortRole);
+    m_topProxy->setFilterKeyColumn(TopFunctionsModel::Function);
+    m_topProxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
     m_topView->setModel(m_topProxy);
     m_topView->setSortingEnabled(true);
     m_topView->sortByColumn(TopFunctionsModel::Self, Qt::DescendingOrder);
     m_topView->verticalHeader()->hide();
     m_topView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_topView->setToolTip(tr("The functions of the flame graph's zoom; double click: zoom into the heaviest call"));
     // Numbers fit their values, the function's name takes the rest, and 48 characters of it at
     // least in a narrow tab (C++ names are long; the rest of the row scrolls); the callers (a list
     // of names, in full in the tooltip), the module and the location are cut short, or they would
@@ -111,6 +203,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_topColumns->setMaximumChars(TopFunctionsModel::Callers, 32);
     m_topColumns->setMaximumChars(TopFunctionsModel::Module, 20);
     m_topColumns->setMaximumChars(TopFunctionsModel::Location, 20);
+    m_topView->setItemDelegateForColumn(TopFunctionsModel::Function, new SymbolDelegate(m_topView));
 
     // Slow against typical: each function's share of the samples in both, largest change first.
     m_diff->setLabels(tr("typical"), tr("slow"));
@@ -123,25 +216,139 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_diffView->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_diffView->hideColumn(ProfileDiffModel::Process); // one process
     m_diffView->horizontalHeader()->setSectionResizeMode(ProfileDiffModel::Function, QHeaderView::Stretch);
+    m_diffView->setItemDelegateForColumn(ProfileDiffModel::Function, new SymbolDelegate(m_diffView));
     m_tables->addWidget(m_topView);
     m_tables->addWidget(m_diffView);
 
-    auto* splitter = new QSplitter(Qt::Vertical, this);
-    splitter->addWidget(m_flame);
-    splitter->addWidget(m_tables);
-    splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 2);
+    // The flame graph is as tall as it is deep: deeper than the room it has, it scrolls.
+    m_flameScroll->setWidget(m_flame);
+    m_flameScroll->setWidgetResizable(true);
+    m_flameScroll->setFrameShape(QFrame::NoFrame);
+    m_flameScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    QScrollBar* bar = m_flameScroll->verticalScrollBar();
+    // The root stays in sight (at the bottom of a flame graph, the top of an icicle) unless the user scrolled away.
+    connect(bar, &QScrollBar::rangeChanged, this, [this, bar] {
+        if (m_flameAtEnd)
+            bar->setValue(m_flame->isInverted() ? bar->minimum() : bar->maximum());
+    });
+    connect(bar, &QScrollBar::valueChanged, this, [this, bar](int value) {
+        m_flameAtEnd = value == (m_flame->isInverted() ? bar->minimum() : bar->maximum());
+    });
+
+    auto* flameSplitter = new QSplitter(Qt::Vertical, this);
+    flameSplitter->addWidget(m_flameScroll);
+    flameSplitter->addWidget(m_tables);
+    flameSplitter->setStretchFactor(0, 3);
+    flameSplitter->setStretchFactor(1, 2);
+    flameSplitter->setChildrenCollapsible(false);
+
+    for (auto [view, model] : { std::pair { m_topDownView, m_topDownModel }, std::pair { m_bottomUpView, m_bottomUpModel } }) {
+        view->setModel(model);
+        view->setUniformRowHeights(true);
+        view->setItemDelegateForColumn(CallTreeModel::Function, new SymbolDelegate(view));
+        view->setContextMenuPolicy(Qt::CustomContextMenu);
+        fixNumberColumns(view->header(), CallTreeModel::Function);
+        view->header()->resizeSection(CallTreeModel::Module, view->fontMetrics().averageCharWidth() * 18);
+        view->setToolTip(QString());
+        connect(view, &QWidget::customContextMenuRequested, this, [this, view](const QPoint& at) {
+            const QModelIndex index = view->indexAt(at);
+            if (index.isValid())
+                functionMenu(index.data(CallTreeModel::FullNameRole).toString(), view->viewport()->mapToGlobal(at));
+        });
+        connect(view, &QTreeView::doubleClicked, this,
+            [this](const QModelIndex& index) { showCallers(index.data(CallTreeModel::FullNameRole).toString()); });
+    }
+    // A bottom-up tree's "self" is its count at the top and nothing below: one number column says it.
+    m_bottomUpView->setColumnHidden(CallTreeModel::Self, true);
+    m_bottomUpView->setColumnHidden(CallTreeModel::SelfPercent, true);
+    const auto remember = [](QTreeView* view, CallTreeModel* model, QSet<QString>* expanded) {
+        connect(view, &QTreeView::expanded, view, [model, expanded](const QModelIndex& index) {
+            if (model->tree())
+                expanded->insert(model->tree()->path(model->nodeOf(index)).join(QChar(0x1f)));
+        });
+        connect(view, &QTreeView::collapsed, view, [model, expanded](const QModelIndex& index) {
+            if (model->tree())
+                expanded->remove(model->tree()->path(model->nodeOf(index)).join(QChar(0x1f)));
+        });
+    };
+    remember(m_topDownView, m_topDownModel, &m_expandedTopDown);
+    remember(m_bottomUpView, m_bottomUpModel, &m_expandedBottomUp);
+
+    // Caller/callee: every function on the left, the callers and callees of the selected one on the right.
+    m_ccFunctionsProxy->setSourceModel(m_ccFunctions);
+    m_ccFunctionsProxy->setSortRole(CallerCalleeModel::SortRole);
+    m_ccFunctionsProxy->setFilterKeyColumn(CallerCalleeModel::Function);
+    m_ccFunctionsProxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    m_ccFunctionsView->setModel(m_ccFunctionsProxy);
+    m_ccFunctionsView->setSortingEnabled(true);
+    m_ccFunctionsView->sortByColumn(CallerCalleeModel::Samples, Qt::DescendingOrder);
+    m_ccFunctionsView->verticalHeader()->hide();
+    m_ccFunctionsView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_ccFunctionsView->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_ccFunctionsView->setItemDelegateForColumn(CallerCalleeModel::Function, new SymbolDelegate(m_ccFunctionsView));
+    m_ccFunctionsView->setWordWrap(false);
+    fixNumberColumns(m_ccFunctionsView->horizontalHeader(), CallerCalleeModel::Function);
+    m_ccFunctionsView->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(m_ccFunctionsView, &QWidget::customContextMenuRequested, this, [this](const QPoint& at) {
+        const QModelIndex index = m_ccFunctionsView->indexAt(at);
+        if (index.isValid())
+            functionMenu(index.data(CallerCalleeModel::FullNameRole).toString(),
+                m_ccFunctionsView->viewport()->mapToGlobal(at));
+    });
+    connect(m_ccFunctionsView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+        [this](const QModelIndex& current) {
+            if (!current.isValid())
+                return;
+            m_callerFunction = current.data(CallerCalleeModel::FullNameRole).toString();
+            m_callerPicked = false;
+            m_callers->setFunction(m_callerFunction);
+            m_callees->setFunction(m_callerFunction);
+        });
+    auto* ccRight = m_ccRight = new QSplitter(Qt::Vertical, this);
+    for (CallerCalleeModel* model : { m_callers, m_callees }) {
+        auto* proxy = new QSortFilterProxyModel(this);
+        proxy->setSourceModel(model);
+        proxy->setSortRole(CallerCalleeModel::SortRole);
+        auto* view = new QTableView(this);
+        view->setModel(proxy);
+        view->setSortingEnabled(true);
+        view->sortByColumn(CallerCalleeModel::Samples, Qt::DescendingOrder);
+        view->verticalHeader()->hide();
+        view->setSelectionBehavior(QAbstractItemView::SelectRows);
+        view->setItemDelegateForColumn(CallerCalleeModel::Function, new SymbolDelegate(view));
+        view->setWordWrap(false);
+        fixNumberColumns(view->horizontalHeader(), CallerCalleeModel::Function);
+        view->setToolTip(tr("Double click: that function's callers and callees"));
+        // Walking the graph: a caller or callee becomes the function shown.
+        connect(view, &QTableView::doubleClicked, this, [this](const QModelIndex& index) {
+            if (index.data(CallerCalleeModel::FunctionRole).toULongLong() != FunctionCallers::kRoot)
+                showCallers(index.data(CallerCalleeModel::FullNameRole).toString());
+        });
+        ccRight->addWidget(view);
+    }
+    auto* ccSplitter = m_ccSplitter = new QSplitter(Qt::Horizontal, this);
+    ccSplitter->addWidget(m_ccFunctionsView);
+    ccSplitter->addWidget(ccRight);
+    ccSplitter->setStretchFactor(0, 3); // the list of functions is read by name: it gets the room
+    ccSplitter->setStretchFactor(1, 2);
+
+    m_viewTabs->setDocumentMode(true);
+    m_viewTabs->addTab(flameSplitter, tr("Flame graph"));
+    m_viewTabs->addTab(m_topDownView, tr("Top-down"));
+    m_viewTabs->addTab(m_bottomUpView, tr("Bottom-up"));
+    m_viewTabs->addTab(ccSplitter, tr("Caller/callee"));
+    m_viewTabs->setTabToolTip(0, tr("Flame graph: callees above callers, widths by samples; click to zoom"));
+    m_viewTabs->setTabToolTip(1, tr("Top-down tree: callees below their callers, inclusive and self samples"));
+    m_viewTabs->setTabToolTip(2, tr("Bottom-up tree: the functions samples were taken in, their callers below"));
+    m_viewTabs->setTabToolTip(3, tr("Callers and callees of one function"));
+
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(2);
     layout->addLayout(controls);
-    // A row of its own: the scope names an operation, and the row above is full.
-    auto* scopeRow = new QHBoxLayout;
-    scopeRow->addWidget(new QLabel(tr("Scope"), this));
-    scopeRow->addWidget(m_scopeBox, 1);
-    scopeRow->addStretch(1);
-    layout->addLayout(scopeRow);
+    layout->addWidget(tools);
     layout->addWidget(m_status);
-    layout->addWidget(splitter, 1);
+    layout->addWidget(m_viewTabs, 1);
 
     connect(m_start, &QPushButton::clicked, this, &ProfilePanel::startProfiling);
     connect(m_scopeBox, &QComboBox::activated, this, [this] { setScope(Scope(m_scopeBox->currentData().toInt())); });
@@ -149,21 +356,40 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     connect(
         m_threads, &QComboBox::currentIndexChanged, this, [this] { setThread(m_threads->currentData().toLongLong()); });
     connect(m_search, &QLineEdit::textChanged, m_flame, &FlameGraphWidget::setSearch);
+    connect(m_search, &QLineEdit::textChanged, this, [this](const QString& text) {
+        m_topProxy->setFilterFixedString(text.trimmed());
+        m_ccFunctionsProxy->setFilterFixedString(text.trimmed());
+    });
     connect(m_flame, &FlameGraphWidget::searchMatched, this, [this](quint64 matched, quint64 total) {
         m_matched->setText(m_search->text().trimmed().isEmpty() || total == 0
                 ? QString()
-                : tr("matched %1% of samples").arg(100.0 * double(matched) / double(total), 0, 'f', 1));
+                : tr("%1% matched").arg(100.0 * double(matched) / double(total), 0, 'f', 1));
     });
-    connect(zoomOut, &QPushButton::clicked, m_flame, &FlameGraphWidget::resetZoom);
+    connect(zoomOut, &QAction::triggered, m_flame, &FlameGraphWidget::resetZoom);
+    connect(m_bottomUpAction, &QAction::toggled, this, &ProfilePanel::setBottomUpFlameGraph);
+    connect(m_collapseAction, &QAction::toggled, this, &ProfilePanel::setCollapseRecursion);
+    connect(m_compareAction, &QAction::toggled, this, &ProfilePanel::setCompareWithMark);
+    connect(m_unfocusAction, &QAction::triggered, this, [this] { setFocusFunction({}); });
+    connect(m_viewTabs, &QTabWidget::currentChanged, this, [this] { refresh(); });
+    connect(m_flame, &FlameGraphWidget::focusRequested, this, &ProfilePanel::setFocusFunction);
+    connect(m_flame, &FlameGraphWidget::callersRequested, this, &ProfilePanel::showCallers);
+    // The top functions are those of the flame graph's zoom.
+    connect(m_flame, &FlameGraphWidget::zoomChanged, this, [this](std::uint32_t node) {
+        if (!m_bottomUpFlame && m_flame->snapshot() == m_snapshot) {
+            m_top->setSnapshot(m_snapshot, node);
+            m_topColumns->fit();
+        }
+    });
     // A double click on a function zooms the flame graph into its heaviest frame.
     connect(m_topView, &QTableView::doubleClicked, this, [this](const QModelIndex& index) {
         const FunctionCost* cost = m_top->costAt(m_topProxy->mapToSource(index).row());
-        if (!cost || !m_snapshot)
+        const ProfileSnapshotPtr shown = m_flame->snapshot();
+        if (!cost || !shown || !m_snapshot)
             return;
+        const QString& name = m_snapshot->functions[cost->function].name;
         std::uint32_t best = 0;
-        for (std::uint32_t i = 1; i < m_snapshot->nodes.size(); ++i) {
-            if (m_snapshot->nodes[i].function == cost->function
-                && m_snapshot->nodes[i].total > m_snapshot->nodes[best].total)
+        for (std::uint32_t i = 1; i < shown->nodes.size(); ++i) {
+            if (shown->functions[shown->nodes[i].function].name == name && shown->nodes[i].total > shown->nodes[best].total)
                 best = i;
         }
         m_flame->zoomTo(best);
@@ -171,7 +397,18 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_timer.setInterval(500);
     connect(&m_timer, &QTimer::timeout, this, &ProfilePanel::refresh);
     m_timer.start();
+    updateToggles();
     updateStatus();
+}
+
+void ProfilePanel::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    // Beside the charts the panel is narrow: the functions above their callers and callees, those
+    // two side by side; with the room of a main view, the three side by side as Hotspot has them.
+    const bool wide = width() >= fontMetrics().averageCharWidth() * 120;
+    m_ccSplitter->setOrientation(wide ? Qt::Horizontal : Qt::Vertical);
+    m_ccRight->setOrientation(wide ? Qt::Vertical : Qt::Horizontal);
 }
 
 void ProfilePanel::setProfiler(Profiler* profiler)
@@ -197,19 +434,183 @@ Profiler* ProfilePanel::profiler() const
 
 void ProfilePanel::setProcess(qint64 pid, const QString& name)
 {
-    if (pid == m_pid)
+    if (pid == m_pid) {
+        if (name != m_name && !name.isEmpty()) { // the tables learnt its name (a client's hello)
+            m_name = name;
+            m_flame->setProcessName(name);
+            updateThreads();
+            updateStatus();
+        }
         return;
+    }
     m_pid = pid;
     m_name = name;
+    m_flame->setProcessName(name);
     m_query.tid = 0;
     m_operation.clear(); // another process's: the window says which of this one's is selected
+    m_mark.reset(); // another process's profile
+    m_compare = false;
+    m_focus.clear();
+    m_callerFunction.clear();
     updateScopes();
+    updateToggles();
     m_threads->blockSignals(true);
     m_threads->clear();
     m_threads->addItem(tr("All threads"), qint64(0));
     m_threads->blockSignals(false);
     m_flame->resetZoom();
     refresh();
+}
+
+QString ProfilePanel::processName() const
+{
+    if (!m_name.isEmpty())
+        return m_name;
+    return m_snapshot ? m_snapshot->process : QString();
+}
+
+QString ProfilePanel::threadLabel(const ProfileThread& thread) const
+{
+    // A thread that never named itself carries the program's name (perfdash-demo for every
+    // thread of orders-api): it is called by the process's name as the tables give it.
+    const QString program = m_snapshot ? m_snapshot->process : QString();
+    if (thread.name.isEmpty() || thread.name == program || thread.name == m_name) {
+        return thread.tid == m_pid ? tr("%1 main (tid %2)").arg(processName()).arg(thread.tid)
+                                   : tr("%1 thread (tid %2)").arg(processName()).arg(thread.tid);
+    }
+    return tr("%1 (tid %2)").arg(thread.name).arg(thread.tid);
+}
+
+void ProfilePanel::setTab(Tab tab)
+{
+    m_viewTabs->setCurrentIndex(int(tab)); // refreshes
+}
+
+ProfilePanel::Tab ProfilePanel::tab() const
+{
+    return Tab(std::max(0, m_viewTabs->currentIndex()));
+}
+
+void ProfilePanel::setCollapseRecursion(bool collapse)
+{
+    if (collapse == m_collapse)
+        return;
+    m_collapse = collapse;
+    updateToggles();
+    refresh();
+}
+
+void ProfilePanel::setBottomUpFlameGraph(bool bottomUp)
+{
+    if (bottomUp == m_bottomUpFlame)
+        return;
+    m_bottomUpFlame = bottomUp;
+    m_flame->setInverted(bottomUp); // callers hang from the functions sampled: an icicle
+    m_flameAtEnd = true;
+    m_flame->resetZoom();
+    updateToggles();
+    refresh();
+}
+
+void ProfilePanel::setFocusFunction(const QString& function)
+{
+    if (function == m_focus)
+        return;
+    m_focus = function;
+    m_flame->resetZoom();
+    updateToggles();
+    refresh();
+}
+
+void ProfilePanel::setMark()
+{
+    if (!m_view.raw)
+        return;
+    m_mark = m_view.raw;
+    m_markFromCapture = false;
+    m_markTime = QDateTime::currentDateTime();
+    updateToggles();
+    refresh();
+}
+
+bool ProfilePanel::setMarkFromCapture()
+{
+    const ProfileSnapshotPtr recorded = recordedNamed(processName());
+    if (!recorded)
+        return false;
+    m_mark = recorded;
+    m_markFromCapture = true;
+    m_markTime = {};
+    setCompareWithMark(true);
+    updateToggles();
+    refresh();
+    return true;
+}
+
+void ProfilePanel::clearMark()
+{
+    m_mark.reset();
+    m_compare = false;
+    updateToggles();
+    refresh();
+}
+
+void ProfilePanel::setCompareWithMark(bool compare)
+{
+    compare = compare && m_mark;
+    if (compare == m_compare)
+        return;
+    m_compare = compare;
+    updateToggles();
+    refresh();
+}
+
+void ProfilePanel::showCallers(const QString& function)
+{
+    if (function.isEmpty())
+        return;
+    m_callerFunction = function;
+    m_callerPicked = false;
+    m_callers->setFunction(function);
+    m_callees->setFunction(function);
+    if (!m_search->text().isEmpty()) // the function must be in the list to be selected
+        m_search->clear();
+    setTab(Tab::CallerCallee);
+    const int row = m_ccFunctions->rowOf(function);
+    if (row >= 0) {
+        const QModelIndex index = m_ccFunctionsProxy->mapFromSource(m_ccFunctions->index(row, 0));
+        m_ccFunctionsView->setCurrentIndex(index);
+        m_ccFunctionsView->scrollTo(index);
+    }
+}
+
+void ProfilePanel::updateToggles()
+{
+    const QSignalBlocker a(m_bottomUpAction), b(m_collapseAction), c(m_compareAction);
+    m_bottomUpAction->setChecked(m_bottomUpFlame);
+    m_collapseAction->setChecked(m_collapse);
+    m_compareAction->setChecked(m_compare);
+    m_compareAction->setEnabled(m_mark != nullptr && scope() != Scope::OperationDiff);
+    m_markFromCaptureAction->setEnabled(recordedNamed(processName()) != nullptr);
+    m_markButton->setText(m_mark ? (m_markFromCapture ? tr("Mark: capture") : tr("Mark: %1").arg(m_markTime.toString(QStringLiteral("HH:mm:ss"))))
+                                 : tr("Mark"));
+    m_unfocusAction->setVisible(!m_focus.isEmpty());
+    if (!m_focus.isEmpty()) {
+        const QString pretty = prettifySymbol(m_focus);
+        m_unfocusAction->setText(tr("Focus: %1 \u2715").arg(pretty.size() > 40 ? pretty.left(39) + QChar(0x2026) : pretty));
+    }
+}
+
+void ProfilePanel::functionMenu(const QString& function, const QPoint& globalPos)
+{
+    QMenu menu(this);
+    menu.addAction(tr("Copy name"), this, [function] { QApplication::clipboard()->setText(function); });
+    menu.addAction(tr("Focus on this function"), this, [this, function] {
+        setFocusFunction(function);
+        setTab(Tab::FlameGraph);
+    });
+    menu.addAction(tr("Show callers and callees"), this, [this, function] { showCallers(function); });
+    menu.exec(globalPos);
 }
 
 void ProfilePanel::setOperation(const QString& operation)
@@ -236,6 +637,7 @@ void ProfilePanel::setScope(Scope scope)
         return;
     m_scope = scope;
     updateScopes();
+    updateToggles();
     m_flame->resetZoom();
     refresh();
 }
@@ -274,21 +676,57 @@ ProfileQuery ProfilePanel::queryFor(Scope scope) const
 
 ProfilePanel::View ProfilePanel::buildView(const Source& source, Scope scope, const ProfileQuery& query)
 {
+    return buildView(source, scope, query, Options());
+}
+
+ProfilePanel::View ProfilePanel::buildView(
+    const Source& source, Scope scope, const ProfileQuery& query, const Options& options)
+{
     View view;
     if (!source.snapshot)
         return view;
-    view.snapshot = source.snapshot(query, isOffCpuScope(scope));
+    view.raw = view.snapshot = source.snapshot(query, isOffCpuScope(scope));
     if (scope == Scope::OperationDiff && view.snapshot) {
         ProfileQuery typical = query;
         typical.instances = InstanceFilter::Typical;
         view.typical = source.snapshot(typical, false);
-        if (view.typical) {
-            view.shareDelta = differentialShares(*view.snapshot, *view.typical);
-            view.changes
-                = diffProfiles({ { view.typical->pid, view.typical->process, view.typical->folded(), {}, {} } },
-                    { { view.snapshot->pid, view.snapshot->process, view.snapshot->folded(), {}, {} } });
-        }
+    } else if (options.mark && view.snapshot) {
+        view.typical = options.mark;
+        view.againstMark = true;
+        // The session now holds the mark's samples and those since: the latter are what changed.
+        const ProfileQuery& then = options.mark->query;
+        view.sinceMark = !options.markFromCapture && query.lastSeconds == 0 && then.lastSeconds == 0
+            && then.tid == query.tid && then.operation == query.operation && then.instances == query.instances
+            && options.mark->offCpu == view.snapshot->offCpu;
+        if (view.sinceMark)
+            view.snapshot = std::make_shared<const ProfileSnapshot>(subtractProfile(*view.snapshot, *options.mark));
     }
+    // Shaped alike, so that a differential compares like with like.
+    const auto shape = [&](ProfileSnapshotPtr& s) {
+        if (s && options.collapseRecursion)
+            s = std::make_shared<const ProfileSnapshot>(collapseRecursion(*s));
+        if (s && !options.focus.isEmpty())
+            s = std::make_shared<const ProfileSnapshot>(focusOn(*s, options.focus));
+    };
+    shape(view.snapshot);
+    shape(view.typical);
+    const auto flame = [&](const ProfileSnapshotPtr& s) -> ProfileSnapshotPtr {
+        return s && options.bottomUpFlame ? std::make_shared<const ProfileSnapshot>(bottomUpSnapshot(*s)) : s;
+    };
+    view.flame = flame(view.snapshot);
+    if (view.typical && view.snapshot) {
+        view.flameBaseline = flame(view.typical);
+        view.shareDelta = differentialShares(*view.flame, *view.flameBaseline);
+        view.changes = diffProfiles({ { view.typical->pid, view.typical->process, view.typical->folded(), {}, {} } },
+            { { view.snapshot->pid, view.snapshot->process, view.snapshot->folded(), {}, {} } });
+    }
+    // Only the trees of the tab shown: the others are built when it is.
+    if (options.tab == Tab::TopDown)
+        view.tree = topDownTree(view.snapshot);
+    else if (options.tab == Tab::BottomUp)
+        view.tree = bottomUpTree(view.snapshot);
+    else if (options.tab == Tab::CallerCallee)
+        view.callerCallee = callerCallee(view.snapshot);
     if (!query.operation.isEmpty() && source.operations) {
         for (OperationCpu& cpu : source.operations()) {
             if (cpu.operation == query.operation)
@@ -306,7 +744,19 @@ QTableView* ProfilePanel::functionsView() const
 void ProfilePanel::setRecordedProfiles(std::vector<ProfileSnapshotPtr> profiles)
 {
     m_recorded = std::move(profiles);
+    updateToggles();
     refresh();
+}
+
+ProfileSnapshotPtr ProfilePanel::recordedNamed(const QString& process) const
+{
+    if (process.isEmpty())
+        return nullptr;
+    for (const ProfileSnapshotPtr& p : m_recorded) {
+        if (p->process == process || (m_snapshot && p->process == m_snapshot->process))
+            return p;
+    }
+    return nullptr;
 }
 
 ProfileSnapshotPtr ProfilePanel::recordedFor(qint64 pid) const
@@ -320,7 +770,7 @@ ProfileSnapshotPtr ProfilePanel::recordedFor(qint64 pid) const
 
 bool ProfilePanel::showsRecorded() const
 {
-    return m_snapshot && m_snapshot == recordedFor(m_pid);
+    return m_view.raw && m_view.raw == recordedFor(m_pid);
 }
 
 bool ProfilePanel::startProfiling()
@@ -383,16 +833,28 @@ void ProfilePanel::refresh()
         source.operations = [live] { return live ? live->operations() : std::vector<OperationCpu> {}; };
     } else if (m_source.snapshot && m_pid > 0) {
         source = m_source;
+    } else if (ProfileSnapshotPtr recorded = recordedFor(m_pid)) {
+        // A capture's: shaped and its trees built on the pool too.
+        source.snapshot = [recorded](const ProfileQuery&, bool) { return recorded; };
     } else {
-        apply(job, recordedFor(m_pid)); // a capture's, or none
+        apply(job, nullptr);
         return;
     }
     // The trees are merged under the profiler's lock on a worker, never on the GUI thread.
     QPointer<ProfilePanel> self(this);
     const Scope scope = this->scope();
     const ProfileQuery query = queryFor(scope);
-    QThreadPool::globalInstance()->start([self, source, scope, query, job] {
-        auto view = std::make_shared<View>(buildView(source, scope, query));
+    Options options;
+    options.collapseRecursion = m_collapse;
+    options.bottomUpFlame = m_bottomUpFlame;
+    options.focus = m_focus;
+    options.tab = tab();
+    if (m_compare && scope != Scope::OperationDiff) {
+        options.mark = m_mark;
+        options.markFromCapture = m_markFromCapture;
+    }
+    QThreadPool::globalInstance()->start([self, source, scope, query, options, job] {
+        auto view = std::make_shared<View>(buildView(source, scope, query, options));
         whenStillThere(self, [job, view](ProfilePanel* panel) { panel->applyView(job, std::move(*view)); });
     });
 }
@@ -400,7 +862,7 @@ void ProfilePanel::refresh()
 void ProfilePanel::apply(quint64 job, ProfileSnapshotPtr snapshot)
 {
     View view;
-    view.snapshot = std::move(snapshot);
+    view.raw = view.snapshot = view.flame = std::move(snapshot);
     applyView(job, std::move(view));
 }
 
@@ -410,12 +872,22 @@ void ProfilePanel::applyView(quint64 job, View view)
         return;
     m_view = std::move(view);
     m_snapshot = m_view.snapshot;
+    if (!m_view.flame)
+        m_view.flame = m_snapshot;
     const bool diff = m_view.typical && m_snapshot;
     if (diff) {
-        m_flame->setDifferential(m_snapshot, m_view.typical, m_view.shareDelta);
+        if (m_view.againstMark) {
+            const bool since = m_view.sinceMark;
+            m_flame->setDifferentialLabels(since ? tr("before the mark") : tr("at the mark"), since ? tr("since") : tr("now"));
+            m_diff->setLabels(since ? tr("before mark") : tr("mark"), since ? tr("since") : tr("now"));
+        } else {
+            m_flame->setDifferentialLabels(tr("typical"), tr("slow"));
+            m_diff->setLabels(tr("typical"), tr("slow"));
+        }
+        m_flame->setDifferential(m_view.flame, m_view.flameBaseline, m_view.shareDelta);
         m_diff->setChanges(m_view.changes);
     } else {
-        m_flame->setSnapshot(m_snapshot);
+        m_flame->setSnapshot(m_view.flame);
         m_diff->setChanges({});
     }
     const Scope shown = scope();
@@ -423,11 +895,81 @@ void ProfilePanel::applyView(quint64 job, View view)
             : isOperationScope(shown)          ? tr("No samples inside %1 in this range").arg(m_operation)
                                                : QString());
     m_tables->setCurrentWidget(diff ? static_cast<QWidget*>(m_diffView) : m_topView);
-    m_top->setSnapshot(m_snapshot);
+    // The top functions are those of the flame graph's zoom (of the whole profile when it draws callers).
+    m_top->setSnapshot(m_snapshot, !m_bottomUpFlame && m_flame->snapshot() == m_snapshot ? m_flame->zoomNode() : 0);
     m_topColumns->fit();
+    if (m_view.tree)
+        applyTree(m_view.tree->bottomUp ? m_bottomUpView : m_topDownView,
+            m_view.tree->bottomUp ? m_bottomUpModel : m_topDownModel,
+            m_view.tree->bottomUp ? &m_expandedBottomUp : &m_expandedTopDown, m_view.tree);
+    if (m_view.callerCallee)
+        applyCallerCallee(m_view.callerCallee);
     updateThreads();
+    updateToggles();
     updateStatus();
     Q_EMIT refreshed();
+}
+
+void ProfilePanel::applyTree(QTreeView* view, CallTreeModel* model, QSet<QString>* expanded, ProfileTreePtr tree)
+{
+    const std::uint32_t current = model->nodeOf(view->currentIndex());
+    const QStringList currentPath = current && model->tree() ? model->tree()->path(current) : QStringList();
+    const int scroll = view->verticalScrollBar()->value();
+    const QSet<QString> paths = *expanded; // expanding below adds to it
+    model->setTree(tree);
+    int restored = 0;
+    for (const QString& path : paths) {
+        if (const std::uint32_t node = tree->find(path.split(QChar(0x1f)))) {
+            view->expand(model->indexOf(node));
+            ++restored;
+        }
+    }
+    if (restored == 0) {
+        // The first time, or none of what was open is there any more (its addresses are named
+        // since): the hot path open, as far as one callee holds most of its caller.
+        expanded->clear();
+        QModelIndex at = model->index(0, 0);
+        for (int depth = 0; at.isValid() && depth < 24; ++depth) {
+            view->expand(at);
+            const QModelIndex child = model->index(0, 0, at);
+            if (!child.isValid()
+                || child.siblingAtColumn(CallTreeModel::Total).data(CallTreeModel::SortRole).toULongLong() * 2
+                    < at.siblingAtColumn(CallTreeModel::Total).data(CallTreeModel::SortRole).toULongLong())
+                break;
+            at = child;
+        }
+    }
+    if (const std::uint32_t node = currentPath.isEmpty() ? 0 : tree->find(currentPath))
+        view->setCurrentIndex(model->indexOf(node));
+    view->verticalScrollBar()->setValue(scroll);
+}
+
+void ProfilePanel::applyCallerCallee(CallerCalleePtr callers)
+{
+    const QSignalBlocker block(m_ccFunctionsView->selectionModel());
+    m_ccFunctions->setCallerCallee(callers);
+    m_callers->setCallerCallee(callers);
+    m_callees->setCallerCallee(callers);
+    // The first time, or when the one picked is gone (an address named since, another process):
+    // the function with the most samples of its own. One the user chose stays.
+    if ((m_callerFunction.isEmpty() || (m_callerPicked && m_ccFunctions->rowOf(m_callerFunction) < 0))
+        && m_ccFunctions->rowCount() > 0) {
+        m_callerPicked = true;
+        std::uint64_t best = 0;
+        for (int row = 0; row < m_ccFunctions->rowCount(); ++row) {
+            const quint64 self
+                = m_ccFunctions->index(row, CallerCalleeModel::Self).data(CallerCalleeModel::SortRole).toULongLong();
+            if (self > best) {
+                best = self;
+                m_callerFunction = m_ccFunctions->index(row, 0).data(CallerCalleeModel::FullNameRole).toString();
+            }
+        }
+    }
+    m_callers->setFunction(m_callerFunction);
+    m_callees->setFunction(m_callerFunction);
+    const int row = m_ccFunctions->rowOf(m_callerFunction);
+    if (row >= 0)
+        m_ccFunctionsView->setCurrentIndex(m_ccFunctionsProxy->mapFromSource(m_ccFunctions->index(row, 0)));
 }
 
 void ProfilePanel::updateThreads()
@@ -435,7 +977,7 @@ void ProfilePanel::updateThreads()
     if (!m_snapshot)
         return;
     for (const ProfileThread& thread : m_snapshot->threads) {
-        const QString label = tr("%1 (tid %2)").arg(thread.name.isEmpty() ? tr("thread") : thread.name).arg(thread.tid);
+        const QString label = threadLabel(thread);
         const int index = m_threads->findData(thread.tid);
         if (index < 0)
             m_threads->addItem(label, thread.tid);
@@ -457,11 +999,11 @@ QString ProfilePanel::statusText() const
     const std::uint64_t stacks = std::max<std::uint64_t>(1, s.cfiStacks + s.framePointerStacks + s.ipOnlyStacks);
     QString text = showsRecorded()
         ? tr("%1 (pid %2), recorded in the capture (read-only): %3 samples of the whole session")
-              .arg(m_snapshot->process)
+              .arg(processName())
               .arg(m_pid)
               .arg(m_snapshot->totalSamples())
         : tr("%1 (pid %2)%3: %4 samples at %5 Hz; %6 in this view; stacks: %7% CFI, %8% frame pointers")
-              .arg(m_snapshot->process)
+              .arg(processName())
               .arg(m_pid)
               .arg(s.exited ? tr(", exited") : QString())
               .arg(s.samples)
@@ -512,6 +1054,23 @@ QString ProfilePanel::scopeNote() const
             parts << tr("%1: no instance ended while profiled").arg(m_operation);
         }
     }
+    if (m_view.againstMark && m_view.typical) {
+        const QString when = m_markFromCapture ? tr("the opened capture's profile")
+                                               : tr("the mark set at %1").arg(m_markTime.toString(QStringLiteral("HH:mm:ss")));
+        parts << (m_view.sinceMark
+                ? tr("%1 samples since %2 against %3 before it (red: a larger share since, blue: a smaller one)")
+                      .arg(m_snapshot->totalSamples())
+                      .arg(when)
+                      .arg(m_view.typical->totalSamples())
+                : tr("this range now (%1 samples) against %2 (%3 samples; red: a larger share now, blue: a smaller one)")
+                      .arg(m_snapshot->totalSamples())
+                      .arg(when)
+                      .arg(m_view.typical->totalSamples()));
+    }
+    if (!m_focus.isEmpty())
+        parts << tr("focused on %1: its calls merged, what is outside them left out").arg(prettifySymbol(m_focus));
+    if (m_collapse)
+        parts << tr("recursion collapsed");
     if (isOffCpuScope(shown) && m_snapshot->totalSamples() == 0)
         parts << tr("no off-CPU time recorded");
     if ((isOperationScope(shown) || isOffCpuScope(shown)) && !s.offCpuRecorded)

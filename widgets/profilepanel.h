@@ -4,9 +4,12 @@
 #include "calltree.h"
 #include "captureprofiles.h"
 #include "operationattribution.h"
+#include "profiletrees.h"
 
+#include <QDateTime>
 #include <QList>
 #include <QPointer>
+#include <QSet>
 #include <QTimer>
 #include <QWidget>
 
@@ -15,16 +18,24 @@
 #include <optional>
 #include <vector>
 
+class QAction;
 class QComboBox;
 class QLabel;
 class QLineEdit;
 class QPushButton;
+class QScrollArea;
+class QSplitter;
 class QSortFilterProxyModel;
 class QStackedWidget;
+class QTabWidget;
 class QTableView;
+class QToolButton;
+class QTreeView;
 
 namespace perfdash {
 
+class CallTreeModel;
+class CallerCalleeModel;
 class FlameGraphWidget;
 class ProfileDiffModel;
 class Profiler;
@@ -32,10 +43,14 @@ class TableColumns;
 class TopFunctionsModel;
 
 /**
- * The CPU profile of the selected process: a live flame graph and the top functions, for a time
- * range (last 10 s, last minute, session) and one thread or all, with what the profiler could not
- * see (lost samples, throttling, unknown frames) and, when the kernel refused, why and what fixes
- * it. Snapshots are built on the thread pool, twice a second; stale ones are dropped by job number.
+ * The CPU profile of the selected process, for a time range (last 10 s, last minute, session) and
+ * one thread or all, in the views profilers have (Hotspot's): a live flame graph (or its bottom-up
+ * graph of callers) with the top functions of its zoom, top-down and bottom-up trees, and callers
+ * and callees of a function; recursion can be collapsed, one function focused on, and the profile
+ * compared with a mark the user set (or a capture's profile of the process). With what the
+ * profiler could not see (lost samples, throttling, unknown frames) and, when the kernel refused,
+ * why and what fixes it. Snapshots, and the trees of the view shown, are built on the thread pool,
+ * twice a second; stale ones are dropped by job number.
  *
  * Its scope is the whole process (CPU or off-CPU) or, when an operation of the process is selected
  * (setOperation()), that operation's instances: all, slow, typical, slow against typical (a
@@ -68,14 +83,33 @@ public:
         std::function<ProfileSnapshotPtr(const ProfileQuery& query, bool offCpu)> snapshot;
         std::function<std::vector<OperationCpu>()> operations; ///< may be empty
     };
+    /// The views of the profile, in the order of their tabs.
+    enum class Tab { FlameGraph, TopDown, BottomUp, CallerCallee };
+    /// How a refresh shapes the samples (the panel's toggles), and what it builds besides them.
+    struct Options
+    {
+        bool collapseRecursion = false;
+        bool bottomUpFlame = false; ///< the flame graph draws the callers of the functions sampled
+        QString focus; ///< a function whose calls are merged and shown alone; empty: none
+        Tab tab = Tab::FlameGraph; ///< the trees built are this tab's
+        ProfileSnapshotPtr mark; ///< compare against it (not in the slow-vs-typical scope); null: no
+        bool markFromCapture = false; ///< the mark is another session's: shares only, never subtracted
+    };
     /// One refresh's result, built on the thread pool.
     struct View
     {
-        ProfileSnapshotPtr snapshot;
-        ProfileSnapshotPtr typical; ///< OperationDiff: what the slow instances are drawn against
-        std::vector<double> shareDelta; ///< OperationDiff: per node of snapshot, slow minus typical share
-        QList<ProfileShareChange> changes; ///< OperationDiff: the functions' shares, typical -> slow
+        ProfileSnapshotPtr raw; ///< as the profiler gave it: what a mark keeps
+        ProfileSnapshotPtr snapshot; ///< shaped by the options (collapsed, focused, since the mark)
+        ProfileSnapshotPtr typical; ///< OperationDiff: what the slow instances are drawn against; or the mark
+        ProfileSnapshotPtr flame; ///< what the flame graph draws: snapshot, or its bottom-up graph
+        ProfileSnapshotPtr flameBaseline; ///< and its baseline, in a differential
+        std::vector<double> shareDelta; ///< per node of flame, its share minus the baseline's
+        QList<ProfileShareChange> changes; ///< the functions' shares, baseline -> snapshot
         std::optional<OperationCpu> cpu; ///< an operation scope: the operation's CPU and wall time
+        bool againstMark = false;
+        bool sinceMark = false; ///< snapshot holds only the samples since the mark (a session range)
+        ProfileTreePtr tree; ///< the top-down or bottom-up tab's tree
+        CallerCalleePtr callerCallee; ///< the caller/callee tab's
     };
 
     explicit ProfilePanel(QWidget* parent = nullptr);
@@ -97,6 +131,7 @@ public:
     static bool isOperationScope(Scope scope) { return scope != Scope::Process && scope != Scope::ProcessOffCpu; }
     static bool isOffCpuScope(Scope scope) { return scope == Scope::OperationOffCpu || scope == Scope::ProcessOffCpu; }
     /// Builds what @p scope shows from @p source (thread-safe: for a worker).
+    static View buildView(const Source& source, Scope scope, const ProfileQuery& query, const Options& options);
     static View buildView(const Source& source, Scope scope, const ProfileQuery& query);
     QComboBox* scopeBox() const { return m_scopeBox; }
     /// The query a scope asks of the profiler (the range and thread chosen, the operation).
@@ -119,7 +154,40 @@ public:
     /// Builds a snapshot now (tests; the timer does it otherwise).
     void refresh();
 
+    /// The process as the tables name it (setProcess()), else as the profiler does.
+    QString processName() const;
+    /// What the thread filter calls @p thread: its own name, or the process's with "main" or "thread".
+    QString threadLabel(const ProfileThread& thread) const;
+    QComboBox* threadBox() const { return m_threads; }
+
+    void setTab(Tab tab);
+    Tab tab() const;
+    void setCollapseRecursion(bool collapse);
+    void setBottomUpFlameGraph(bool bottomUp);
+    /// Shows only the calls of @p function, merged (empty: everything again).
+    void setFocusFunction(const QString& function);
+    QString focusFunction() const { return m_focus; }
+    /// Keeps the profile shown now (as the profiler gave it) to compare later ones with.
+    void setMark();
+    /// The opened capture's profile of this process as the mark; false when it has none.
+    bool setMarkFromCapture();
+    void clearMark();
+    ProfileSnapshotPtr mark() const { return m_mark; }
+    /// The flame graph and the tables show the profile against the mark.
+    void setCompareWithMark(bool compare);
+    /// Shows the callers and callees of @p function (the caller/callee tab).
+    void showCallers(const QString& function);
+    QString callerCalleeFunction() const { return m_callerFunction; }
+
     FlameGraphWidget* flameGraph() const { return m_flame; }
+    QScrollArea* flameScrollArea() const { return m_flameScroll; }
+    CallTreeModel* topDownModel() const { return m_topDownModel; }
+    CallTreeModel* bottomUpModel() const { return m_bottomUpModel; }
+    QTreeView* topDownView() const { return m_topDownView; }
+    CallerCalleeModel* callerCalleeFunctions() const { return m_ccFunctions; }
+    CallerCalleeModel* callersModel() const { return m_callers; }
+    CallerCalleeModel* calleesModel() const { return m_callees; }
+    QLineEdit* searchBox() const { return m_search; }
     TopFunctionsModel* topFunctions() const { return m_top; }
     QString statusText() const;
     ProfileSnapshotPtr snapshot() const { return m_snapshot; }
@@ -132,6 +200,9 @@ public:
 Q_SIGNALS:
     void refreshed();
 
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
 private:
     void apply(quint64 job, ProfileSnapshotPtr snapshot);
     void applyView(quint64 job, View view);
@@ -139,7 +210,12 @@ private:
     QString scopeNote() const;
     void updateThreads();
     void updateStatus();
+    void updateToggles();
+    void applyTree(QTreeView* view, CallTreeModel* model, QSet<QString>* expanded, ProfileTreePtr tree);
+    void applyCallerCallee(CallerCalleePtr callers);
+    void functionMenu(const QString& function, const QPoint& globalPos);
     ProfileSnapshotPtr recordedFor(qint64 pid) const;
+    ProfileSnapshotPtr recordedNamed(const QString& process) const;
 
     QPointer<Profiler> m_profiler;
     qint64 m_pid = 0;
@@ -169,6 +245,37 @@ private:
     QSortFilterProxyModel* m_diffProxy;
     QTableView* m_diffView;
     QStackedWidget* m_tables;
+    QTabWidget* m_viewTabs;
+    QScrollArea* m_flameScroll;
+    bool m_flameAtEnd = true; ///< the flame graph's scroll follows its root
+    CallTreeModel* m_topDownModel;
+    CallTreeModel* m_bottomUpModel;
+    QTreeView* m_topDownView;
+    QTreeView* m_bottomUpView;
+    QSet<QString> m_expandedTopDown; ///< paths of expanded nodes, kept across snapshots
+    QSet<QString> m_expandedBottomUp;
+    CallerCalleeModel* m_ccFunctions;
+    CallerCalleeModel* m_callers;
+    CallerCalleeModel* m_callees;
+    QSortFilterProxyModel* m_ccFunctionsProxy;
+    QTableView* m_ccFunctionsView;
+    QString m_callerFunction;
+    bool m_callerPicked = false; ///< m_callerFunction was chosen by the panel, not the user
+    QSplitter* m_ccSplitter = nullptr; ///< functions | callers and callees; stacked when narrow
+    QSplitter* m_ccRight = nullptr;
+    QAction* m_bottomUpAction;
+    QAction* m_collapseAction;
+    QAction* m_compareAction;
+    QAction* m_unfocusAction;
+    QAction* m_markFromCaptureAction;
+    QToolButton* m_markButton;
+    bool m_collapse = false;
+    bool m_bottomUpFlame = false;
+    QString m_focus;
+    ProfileSnapshotPtr m_mark;
+    bool m_markFromCapture = false;
+    QDateTime m_markTime;
+    bool m_compare = false;
 };
 
 } // namespace perfdash

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "topfunctionsmodel.h"
 
+#include "symbolprettifier.h"
+
 namespace perfdash {
 
 TopFunctionsModel::TopFunctionsModel(QObject* parent)
@@ -8,9 +10,10 @@ TopFunctionsModel::TopFunctionsModel(QObject* parent)
 {
 }
 
-void TopFunctionsModel::setSnapshot(const ProfileSnapshotPtr& snapshot)
+void TopFunctionsModel::setSnapshot(const ProfileSnapshotPtr& snapshot, std::uint32_t root)
 {
-    std::vector<FunctionCost> rows = snapshot ? snapshot->topFunctions() : std::vector<FunctionCost> {};
+    m_root = snapshot && root < snapshot->nodes.size() ? root : 0;
+    std::vector<FunctionCost> rows = snapshot ? snapshot->topFunctions(m_root) : std::vector<FunctionCost> {};
     // Same functions in the same order (a quiet process): only the numbers change.
     const bool sameRows = rows.size() == m_rows.size()
         && std::equal(rows.begin(), rows.end(), m_rows.begin(),
@@ -51,7 +54,8 @@ QString TopFunctionsModel::callersText(const FunctionCost& cost) const
     QStringList parts;
     for (std::size_t i = 0; i < cost.callers.size() && i < 3; ++i) {
         const auto& [caller, samples] = cost.callers[i];
-        const QString name = caller == std::uint32_t(-1) ? tr("[root]") : m_snapshot->functions[caller].name;
+        const QString name
+            = caller == std::uint32_t(-1) ? tr("[root]") : prettifySymbol(m_snapshot->functions[caller].name);
         parts.append(QStringLiteral("%1 (%2%)")
                          .arg(name)
                          .arg(100.0 * double(samples) / double(std::max<std::uint64_t>(1, cost.total)), 0, 'f', 0));
@@ -87,14 +91,15 @@ QVariant TopFunctionsModel::data(const QModelIndex& index, int role) const
                              .arg(samples));
         return lines.join(QLatin1Char('\n'));
     }
-    if (role == Qt::ToolTipRole
-        && (index.column() == Function || index.column() == Module || index.column() == Location))
+    if (role == Qt::ToolTipRole && index.column() == Function)
+        return f.inlined ? f.name + tr(" (inlined)") : f.name; // the whole name, templates included
+    if (role == Qt::ToolTipRole && (index.column() == Module || index.column() == Location))
         return data(index, Qt::DisplayRole); // the whole of a name the column cuts
     if (role != Qt::DisplayRole && role != SortRole)
         return {};
     switch (index.column()) {
     case Function:
-        return f.inlined ? f.name + tr(" (inlined)") : f.name;
+        return QString(prettifySymbol(f.name) + (f.inlined ? tr(" (inlined)") : QString()));
     case Self:
         return offCpuAmount(cost.self, role);
     case SelfPercent:

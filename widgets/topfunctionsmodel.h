@@ -9,7 +9,8 @@
 
 namespace perfdash {
 
-/// The functions of a profile snapshot by self samples: self, total, their shares, and who calls them.
+/// The functions of a profile snapshot by self samples: self, total, their shares (of all the
+/// samples), and who calls them. Names are prettified; the tooltip has them whole.
 class TopFunctionsModel : public QAbstractTableModel
 {
     Q_OBJECT
@@ -19,7 +20,9 @@ public:
 
     explicit TopFunctionsModel(QObject* parent = nullptr);
 
-    void setSnapshot(const ProfileSnapshotPtr& snapshot);
+    /// The functions of @p snapshot, or of @p root and its callees (the flame graph's zoom).
+    void setSnapshot(const ProfileSnapshotPtr& snapshot, std::uint32_t root = 0);
+    std::uint32_t root() const { return m_root; }
     const FunctionCost* costAt(int row) const;
 
     int rowCount(const QModelIndex& parent = {}) const override;
@@ -33,6 +36,7 @@ private:
 
     ProfileSnapshotPtr m_snapshot;
     std::vector<FunctionCost> m_rows;
+    std::uint32_t m_root = 0;
 };
 
 } // namespace perfdash

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "threadnames.h"
+
+#include <QFile>
+
+namespace perfdash {
+
+ThreadNames::ThreadNames(qint64 pid, std::chrono::milliseconds maxAge)
+    : m_pid(pid)
+    , m_maxAge(maxAge)
+{
+}
+
+QString ThreadNames::name(qint64 tid, const QString& fallback)
+{
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(m_mutex);
+    Entry& entry = m_names[tid];
+    if (entry.name.isEmpty() || now - entry.read >= m_maxAge) {
+        QFile file(QStringLiteral("/proc/%1/task/%2/comm").arg(m_pid).arg(tid));
+        ++m_reads;
+        if (file.open(QIODevice::ReadOnly)) {
+            const QString read = QString::fromUtf8(file.readAll().trimmed());
+            if (!read.isEmpty())
+                entry.name = read;
+        }
+        entry.read = now; // a thread gone is not read again before maxAge either
+    }
+    return entry.name.isEmpty() ? fallback : entry.name;
+}
+
+int ThreadNames::reads() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_reads;
+}
+
+} // namespace perfdash
