@@ -908,6 +908,21 @@ Tally waitRings(MiniDashboard& dashboard, int state, std::uint64_t after = 0)
 // While profiled, each scope writes its enter and exit, nested, with its clock readings; one
 // that began before ends with its whole instance; the C API, track(), metadata and programs
 // built against the older header (begin() without the operation) too. Stopped, nothing more.
+/// Until the CPU's counter is calibrated (50 ms after the library starts; longer under qemu), scopes
+/// read CLOCK_MONOTONIC: records of both clocks cannot be compared. Waits for the counter where
+/// the machine has one the library trusts.
+void waitForCounterClock()
+{
+    const char* off = std::getenv("PERFDASH_NO_TSC");
+    if (!perfdash::clock::counterTrusted(perfdash::clock::cpuCounterInvariant(), perfdash::clock::kernelClocksource(),
+            off && *off && std::strcmp(off, "0") != 0))
+        return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!perfdash::stats().counterClock && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(perfdash::stats().counterClock);
+}
+
 void ringsCase()
 {
     const std::string path = perfdashtest::socketPath();
@@ -915,6 +930,7 @@ void ringsCase()
     dashboard.profile(true);
     perfdash::setSamplingRate(0);
     const perfdash::OpId outerOp = perfdash::operation("rings.outer");
+    waitForCounterClock();
     auto* outer = new perfdash::Scope(outerOp); // begun before the client knew: untraced
     Tally t = waitRings(dashboard, perfdash::wire::RingsReady);
     CHECK_EQ(t.ringsState, int(perfdash::wire::RingsReady));
