@@ -164,7 +164,7 @@ private Q_SLOTS:
             if (line.contains(",exact.op,"))
                 row = QString::fromUtf8(line.trimmed()).split(u',');
         }
-        QCOMPARE(row.size(), 17); // cpu_us and cpu_share at the end, empty: not profiled
+        QCOMPARE(row.size(), 18); // cpu_us and cpu_share, empty: not profiled; total_us at the end
         QVERIFY(row[15].isEmpty() && row[16].isEmpty());
         QCOMPARE(row[0].toLongLong(), QCoreApplication::applicationPid());
         QCOMPARE(row[3], QString::number(Threads * PerThread));
@@ -175,6 +175,12 @@ private Q_SLOTS:
         std::sort(all.begin(), all.end());
         QCOMPARE(row[6].toDouble(), double(all.front()) / 1000.0);
         QCOMPARE(row[13].toDouble(), double(all.back()) / 1000.0);
+        // total_us: the sum of every duration (exact: the histograms keep the sum).
+        double sumNs = 0;
+        for (quint64 v : all)
+            sumNs += double(v);
+        QVERIFY2(std::abs(row[17].toDouble() - sumNs / 1000.0) <= 0.001 + sumNs / 1000.0 * 1e-12,
+            qPrintable(QStringLiteral("total_us %1, the sum %2").arg(row[17]).arg(sumNs / 1000.0, 0, 'f', 3)));
         const QList<std::pair<int, double>> percentiles { { 8, 0.5 }, { 9, 0.9 }, { 10, 0.95 }, { 11, 0.99 }, { 12, 0.999 } };
         for (const auto& [column, q] : percentiles) {
             const double exact = exactQuantile(all, q) / 1000.0;

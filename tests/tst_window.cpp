@@ -449,13 +449,13 @@ private Q_SLOTS:
             QString question;
             onNextModal<QMessageBox>([&](QMessageBox* box) {
                 question = box->text();
-                box->button(QMessageBox::Cancel)->click();
+                box->findChild<QPushButton*>(s("keepRunning"))->click();
             });
             QVERIFY(!window.close());
             QVERIFY2(question.contains(s("1 program")), qPrintable(question));
             QVERIFY(window.isVisible());
             QCOMPARE(::kill(pid_t(pid), 0), 0);
-            onNextModal<QMessageBox>([&](QMessageBox* box) { box->button(QMessageBox::Close)->click(); });
+            onNextModal<QMessageBox>([&](QMessageBox* box) { box->findChild<QPushButton*>(s("quit"))->click(); });
             QVERIFY(window.close());
         }
         // The window is gone: what it launched was stopped (and reaped by QProcess).
