@@ -288,6 +288,17 @@ void TestProfileWidgets::panelOnRealProcess()
     for (const auto& line : lines)
         QVERIFY2(line.stack.startsWith(QStringLiteral("perfdash_profil (%1);").arg(target.processId())),
             qPrintable(line.stack));
+    // File > Export profile as pprof: the name says the format (decoded in tst_pprof).
+    const QString pprofPath = dir.filePath(QStringLiteral("out.pb.gz"));
+    QCOMPARE(panel.exportProfile(pprofPath), QString());
+    QFile pprof(pprofPath);
+    QVERIFY(pprof.open(QIODevice::ReadOnly));
+    const QByteArray gz = pprof.readAll();
+    QVERIFY(gz.size() > 100 && gz.startsWith("\x1f\x8b"));
+    QCOMPARE(panel.exportProfile(dir.filePath(QStringLiteral("again.folded"))), QString());
+    QFile again(dir.filePath(QStringLiteral("again.folded")));
+    QVERIFY(again.open(QIODevice::ReadOnly));
+    QVERIFY(!foldedexport::parse(again.readAll()).empty());
     target.closeWriteChannel();
     QVERIFY(target.waitForFinished(10000));
 }

@@ -75,7 +75,7 @@ void MainWindow::buildMenus()
     file->addAction(tr("Export series CSV…"), this, [this] { exportWithDialog(ExportKind::Series); });
     file->addAction(tr("Export memory CSV…"), this, [this] { exportWithDialog(ExportKind::Memory); });
     file->addAction(tr("Export Chrome trace (Perfetto)…"), this, [this] { exportWithDialog(ExportKind::Trace); });
-    file->addAction(tr("Export profile (folded stacks)…"), this, [this] { m_profile->exportWithDialog(); });
+    file->addAction(tr("Export profile (folded stacks or pprof)…"), this, [this] { m_profile->exportWithDialog(); });
     file->addSeparator();
     file->addAction(tr("Quit"), QKeySequence::Quit, this, &QWidget::close);
     QMenu* view = menuBar()->addMenu(tr("&View"));

@@ -1099,17 +1099,45 @@ QString ProfilePanel::exportFolded(const QString& path) const
     return error;
 }
 
+namespace {
+bool isPprofName(const QString& path)
+{
+    return path.endsWith(QLatin1String(".pb.gz")) || path.endsWith(QLatin1String(".pb"))
+        || path.endsWith(QLatin1String(".pprof"));
+}
+
+QString writeProfile(const Profiler* profiler, const QString& path)
+{
+    if (!profiler)
+        return ProfilePanel::tr("nothing is profiled");
+    QString error;
+    if (isPprofName(path))
+        profiler->writePprof(path, &error);
+    else
+        foldedexport::writeFile(path, profiler->sessionSnapshots(), &error);
+    return error;
+}
+} // namespace
+
+QString ProfilePanel::exportProfile(const QString& path) const
+{
+    return writeProfile(m_profiler, path);
+}
+
 void ProfilePanel::exportWithDialog()
 {
-    const QString path = QFileDialog::getSaveFileName(
-        this, tr("Export profile (folded stacks)"), QString(), tr("Folded stacks (*.folded *.txt);;All files (*)"));
+    const QString folded = tr("Folded stacks (*.folded *.txt)");
+    const QString pprof = tr("pprof profile.proto, gzipped (*.pb.gz)");
+    QString chosen;
+    QString path = QFileDialog::getSaveFileName(this, tr("Export profile"), QString(),
+        folded + QStringLiteral(";;") + pprof + QStringLiteral(";;") + tr("All files (*)"), &chosen);
     if (path.isEmpty())
         return;
+    if (chosen == pprof && !isPprofName(path))
+        path += QStringLiteral(".pb.gz"); // the format follows the name
     QPointer<ProfilePanel> self(this);
     QThreadPool::globalInstance()->start([self, path, profiler = m_profiler] {
-        QString error;
-        if (profiler)
-            foldedexport::writeFile(path, profiler->sessionSnapshots(), &error);
+        const QString error = writeProfile(profiler, path);
         if (!error.isEmpty())
             whenStillThere(self, [error](ProfilePanel* panel) {
                 QMessageBox::warning(panel, tr("Export profile"), error);

@@ -147,6 +147,9 @@ public:
     bool startProfiling();
     /// Writes every profiled process's session profile as folded stacks; the error sentence, empty on success.
     QString exportFolded(const QString& path) const;
+    /// Every profiled process's session profile into @p path: gzipped pprof profile.proto when the
+    /// name ends in .pb.gz, .pb or .pprof (as `--export-pprof`), else folded stacks; the error, or empty.
+    QString exportProfile(const QString& path) const;
     void exportWithDialog();
     void setTimeRange(int lastSeconds);
     void setThread(qint64 tid);
