@@ -115,6 +115,7 @@ private Q_SLOTS:
     void aChosenOperationStays();
     void selectingAProcessIsAnnounced();
     void aProcessNotListedYetLeavesNoOldSelection();
+    void countsChangingDoNotLayOutTheWindow();
 };
 
 void TestWorkspace::initTestCase()
@@ -234,6 +235,52 @@ void TestWorkspace::fittingMeasuresWhatChangedNotAllRows()
     model.asked.clear();
     columns.fit();
     QVERIFY2(model.asked.size() <= onScreen, qPrintable(QString::number(model.asked.size())));
+}
+
+namespace {
+/// Counts the layout requests a widget receives.
+class LayoutRequests : public QObject
+{
+public:
+    int count = 0;
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override
+    {
+        if (event->type() == QEvent::LayoutRequest)
+            ++count;
+        return QObject::eventFilter(watched, event);
+    }
+};
+} // namespace
+
+void TestWorkspace::countsChangingDoNotLayOutTheWindow()
+{
+    // bench_gui named the window's LayoutRequest among the handlers that held the GUI thread
+    // longest (6-9 ms of CPU): a label's new text asked every layout up to the window's again. A
+    // refresh where only numbers change (operations, rates, alerts) must not lay out the window.
+    MetricsStore store;
+    const quint64 a = fill(store, "a", QCoreApplication::applicationPid());
+    MainWindow window(&store, nullptr);
+    window.resize(1400, 900);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QSignalSpy refreshed(&window, &MainWindow::refreshed);
+    for (int warm = 0; warm < 3; ++warm) { // the first refreshes size everything once
+        store.recordOperation(a, s("cache.get"), 20'000, true, {});
+        window.requestRefresh();
+        QVERIFY(refreshed.wait(10'000));
+    }
+    LayoutRequests requests;
+    window.installEventFilter(&requests);
+    for (int i = 0; i < 5; ++i) {
+        for (int n = 0; n < 10 * (i + 1); ++n)
+            store.recordOperation(a, s("cache.get"), 20'000 + quint64(n), true, {});
+        window.requestRefresh();
+        QVERIFY(refreshed.wait(10'000));
+        QCoreApplication::processEvents(); // the posted layout requests, if any
+    }
+    QCOMPARE(requests.count, 0);
 }
 
 QTEST_MAIN(TestWorkspace)
