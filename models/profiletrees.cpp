@@ -175,38 +175,16 @@ CallerCalleePtr callerCallee(const ProfileSnapshotPtr& snapshot)
         return out;
     const auto& nodes = snapshot->nodes;
     out->functions.resize(snapshot->functions.size());
-    // Depth first, counting how often each function is on the path: a recursive function's
-    // samples count once, at its outermost call.
-    std::vector<int> onPath(snapshot->functions.size(), 0);
-    struct Item
-    {
-        std::uint32_t node;
-        bool leaving;
-    };
-    std::vector<Item> stack;
-    for (auto it = nodes[0].children.rbegin(); it != nodes[0].children.rend(); ++it)
-        stack.push_back({ *it, false });
-    while (!stack.empty()) {
-        const Item item = stack.back();
-        stack.pop_back();
-        const CallNode& node = nodes[item.node];
-        if (item.leaving) {
-            --onPath[node.function];
-            continue;
-        }
+    snapshot->visitOutermost(0, [&](const CallNode& node, bool outermost) {
         FunctionCallers& f = out->functions[node.function];
         f.self += node.self;
-        if (onPath[node.function] == 0) {
+        if (outermost) {
             f.total += node.total;
             f.callers[node.parent == 0 ? FunctionCallers::kRoot : nodes[node.parent].function] += node.total;
             for (std::uint32_t child : node.children)
                 f.callees[nodes[child].function] += nodes[child].total;
         }
-        ++onPath[node.function];
-        stack.push_back({ item.node, true });
-        for (auto it = node.children.rbegin(); it != node.children.rend(); ++it)
-            stack.push_back({ *it, false });
-    }
+    });
     return out;
 }
 

@@ -32,42 +32,15 @@ std::vector<FunctionCost> ProfileSnapshot::topFunctions(std::uint32_t root) cons
     for (std::size_t i = 0; i < costs.size(); ++i)
         costs[i].function = std::uint32_t(i);
     std::vector<std::map<std::uint32_t, std::uint64_t>> callers(functions.size());
-    // Depth first, counting how often each function is on the path, so that a recursive function's
-    // total counts each sample once.
-    std::vector<int> onPath(functions.size(), 0);
-    struct Item
-    {
-        std::uint32_t node;
-        bool leaving;
-    };
-    std::vector<Item> stack;
-    if (nodes.empty())
-        return {};
-    if (root != 0)
-        stack.push_back({ root, false });
-    else
-        for (auto it = nodes[0].children.rbegin(); it != nodes[0].children.rend(); ++it)
-            stack.push_back({ *it, false });
-    while (!stack.empty()) {
-        const Item item = stack.back();
-        stack.pop_back();
-        const CallNode& node = nodes[item.node];
-        if (item.leaving) {
-            --onPath[node.function];
-            continue;
-        }
+    visitOutermost(root, [&](const CallNode& node, bool outermost) {
         FunctionCost& cost = costs[node.function];
         cost.self += node.self;
-        if (onPath[node.function] == 0) {
+        if (outermost) {
             cost.total += node.total;
             const std::uint32_t caller = node.parent == 0 ? std::uint32_t(-1) : nodes[node.parent].function;
             callers[node.function][caller] += node.total;
         }
-        ++onPath[node.function];
-        stack.push_back({ item.node, true });
-        for (auto it = node.children.rbegin(); it != node.children.rend(); ++it)
-            stack.push_back({ *it, false });
-    }
+    });
     std::vector<FunctionCost> result;
     for (FunctionCost& cost : costs) {
         if (cost.total == 0)

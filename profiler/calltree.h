@@ -130,7 +130,45 @@ struct ProfileSnapshot
     QByteArray folded() const;
     /// The names along the path from the root's child down to @p node.
     QStringList path(std::uint32_t node) const;
+    /// Visits the nodes under @p root (0: every node but the root) depth first, as
+    /// visit(node, outermost): outermost when no caller on its path is the same function, so that
+    /// a recursive function's samples count once, at its outermost call.
+    template <typename Visit>
+    void visitOutermost(std::uint32_t root, Visit visit) const;
 };
+
+template <typename Visit>
+void ProfileSnapshot::visitOutermost(std::uint32_t root, Visit visit) const
+{
+    if (nodes.empty() || root >= nodes.size())
+        return;
+    std::vector<int> onPath(functions.size(), 0);
+    struct Item
+    {
+        std::uint32_t node;
+        bool leaving;
+    };
+    std::vector<Item> stack;
+    if (root != 0)
+        stack.push_back({ root, false });
+    else
+        for (auto it = nodes[0].children.rbegin(); it != nodes[0].children.rend(); ++it)
+            stack.push_back({ *it, false });
+    while (!stack.empty()) {
+        const Item item = stack.back();
+        stack.pop_back();
+        const CallNode& node = nodes[item.node];
+        if (item.leaving) {
+            --onPath[node.function];
+            continue;
+        }
+        visit(node, onPath[node.function] == 0);
+        ++onPath[node.function];
+        stack.push_back({ item.node, true });
+        for (auto it = node.children.rbegin(); it != node.children.rend(); ++it)
+            stack.push_back({ *it, false });
+    }
+}
 using ProfileSnapshotPtr = std::shared_ptr<const ProfileSnapshot>;
 
 /// A frame name made safe for the folded format (no ';' or line breaks in a frame).

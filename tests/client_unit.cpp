@@ -363,6 +363,36 @@ void onSignal(int)
     g_handlerRecords.fetch_add(1, std::memory_order_relaxed);
 }
 
+/// A timer that runs @p handler every @p microseconds (ITIMER_PROF: CPU time, SIGPROF;
+/// ITIMER_REAL: wall time, SIGALRM) until stop().
+class SignalTimer
+{
+public:
+    SignalTimer(int which, void (*handler)(int), long microseconds)
+        : m_which(which)
+        , m_signal(which == ITIMER_PROF ? SIGPROF : SIGALRM)
+    {
+        std::signal(m_signal, handler);
+        itimerval timer {};
+        timer.it_interval.tv_usec = microseconds;
+        timer.it_value.tv_usec = microseconds;
+        setitimer(m_which, &timer, nullptr);
+    }
+    ~SignalTimer() { stop(); }
+    void stop()
+    {
+        const itimerval off {};
+        setitimer(m_which, &off, nullptr);
+        // Ignored, not the default: a signal still pending (qemu-user delivers late) is dropped
+        // instead of ending the process.
+        std::signal(m_signal, SIG_IGN);
+    }
+
+private:
+    int m_which;
+    int m_signal;
+};
+
 void lossesCase()
 {
     const std::string path = perfdashtest::socketPath();
@@ -391,11 +421,7 @@ void lossesCase()
     const perfdash::OpId mainOp = perfdash::operation("losses.main");
     perfdash::record(g_signalOp, 500, true); // the first use allocates (slot, bucket page): not from the handler
     g_mainThread = pthread_self();
-    std::signal(SIGPROF, onSignal);
-    itimerval timer {};
-    timer.it_interval.tv_usec = 200;
-    timer.it_value.tv_usec = 200;
-    setitimer(ITIMER_PROF, &timer, nullptr);
+    SignalTimer timer(ITIMER_PROF, onSignal, 200);
     std::uint64_t mainRecords = 0;
     const double until = cpuSeconds() + 0.5;
     while (cpuSeconds() < until) {
@@ -403,9 +429,7 @@ void lossesCase()
             perfdash::record(g_signalOp, 500, true); // the handler often interrupts exactly this
         mainRecords += 1000;
     }
-    timer = {};
-    setitimer(ITIMER_PROF, &timer, nullptr);
-    std::signal(SIGPROF, SIG_IGN); // a signal still pending (qemu delivers late) is dropped: its default action ends the process
+    timer.stop();
     (void)mainOp;
     CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
     const std::uint64_t recorded = 100 + 1 + mainRecords + g_handlerRecords.load(); // with the first use above
@@ -1256,11 +1280,7 @@ void ringsSignalCase()
     // against a thread that writes its ring as fast as a microsecond of work a round lets it.
     const std::uint64_t from = ts->traceRing->seq.load() / 2;
     g_mainThread = pthread_self();
-    std::signal(SIGALRM, onRingSignal);
-    itimerval timer {};
-    timer.it_interval.tv_usec = 20;
-    timer.it_value.tv_usec = 20;
-    setitimer(ITIMER_REAL, &timer, nullptr);
+    SignalTimer timer(ITIMER_REAL, onRingSignal, 20);
     std::uint64_t mainScopes = 0;
     volatile unsigned work = 1;
     // 4 records a round and 2 a handler scope: the ring (65,536) holds them all.
@@ -1271,9 +1291,7 @@ void ringsSignalCase()
         perfdash::Scope inner(innerOp);
         mainScopes += 2;
     }
-    timer = {};
-    setitimer(ITIMER_REAL, &timer, nullptr);
-    std::signal(SIGALRM, SIG_IGN); // a signal still pending (qemu delivers late) is dropped: its default action ends the process
+    timer.stop();
     const std::uint64_t handled = g_ringSignalScopes.load();
     std::vector<Segment::Rec> recs = seg.records(std::uint32_t(ring), from);
     CHECK(recs.size() <= perfdash::rings::MaxRingEntries);
@@ -1332,11 +1350,7 @@ void scopeSignalCase()
     }
     g_mainThread = pthread_self();
     g_ringSignalScopes.store(0);
-    std::signal(SIGALRM, onRingSignal);
-    itimerval timer {};
-    timer.it_interval.tv_usec = 20;
-    timer.it_value.tv_usec = 20;
-    setitimer(ITIMER_REAL, &timer, nullptr);
+    SignalTimer timer(ITIMER_REAL, onRingSignal, 20);
     std::uint64_t mainScopes = 0;
     // 400,000 rounds (about a second natively), or 3 s: under qemu-aarch64 the handler's 20 us
     // leave the loop little room.
@@ -1351,9 +1365,7 @@ void scopeSignalCase()
         if (round % 1024 == 0 && std::chrono::steady_clock::now() > deadline)
             break;
     }
-    timer = {};
-    setitimer(ITIMER_REAL, &timer, nullptr);
-    std::signal(SIGALRM, SIG_IGN); // a signal still pending (qemu delivers late) is dropped: its default action ends the process
+    timer.stop();
     const std::uint64_t handled = g_ringSignalScopes.load();
     CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
     const std::uint64_t recorded = 3 + mainScopes + handled;

@@ -11,6 +11,8 @@
 #include "quitprompt.h"
 #include "workerpool.h"
 
+#include "helpers/modal.h"
+
 #include <QAbstractItemModelTester>
 #include <QAction>
 #include <QApplication>
@@ -45,29 +47,8 @@ QString s(const char* text)
     return QString::fromUtf8(text);
 }
 
-/// Runs @p act on the next modal widget of type T once it is shown (the caller then starts what opens it).
-template <typename T> void onNextModal(std::function<void(T*)> act)
-{
-    auto* timer = new QTimer;
-    timer->setInterval(10);
-    QObject::connect(timer, &QTimer::timeout, [timer, act] {
-        if (auto* w = qobject_cast<T*>(QApplication::activeModalWidget()); w && w->isVisible()) {
-            timer->stop();
-            timer->deleteLater();
-            act(w);
-        }
-    });
-    timer->start();
-}
-
-QAction* actionNamed(QWidget* window, const QString& text)
-{
-    for (QAction* a : window->findChildren<QAction*>()) {
-        if (a->text() == text)
-            return a;
-    }
-    return nullptr;
-}
+using perfdashtest::actionNamed;
+using perfdashtest::onNextModal;
 
 /// A capture of process "svc": db.query from 1 to 500 µs x @p scale, cache.get unchanged.
 QString writeCapture(const QString& path, quint64 scale)

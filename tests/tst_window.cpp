@@ -21,6 +21,8 @@
 #include "theme.h"
 #include "workerpool.h"
 
+#include "helpers/modal.h"
+
 #include <QAbstractItemModelTester>
 #include <QAction>
 #include <QApplication>
@@ -85,30 +87,8 @@ std::pair<quint64, quint64> fillTwo(MetricsStore& store, qint64 pidOfB = QCoreAp
     return { a, b };
 }
 
-/// Runs @p act on the next modal widget of type T once it shows (polled every 10 ms, never slept).
-template <typename T, typename F>
-void onNextModal(F act)
-{
-    auto* timer = new QTimer;
-    timer->setInterval(10);
-    QObject::connect(timer, &QTimer::timeout, [timer, act] {
-        if (auto* w = qobject_cast<T*>(QApplication::activeModalWidget()); w && w->isVisible()) {
-            timer->stop();
-            timer->deleteLater();
-            act(w);
-        }
-    });
-    timer->start();
-}
-
-QAction* actionNamed(QWidget* window, const QString& text)
-{
-    for (QAction* a : window->findChildren<QAction*>()) {
-        if (a->text() == text)
-            return a;
-    }
-    return nullptr;
-}
+using perfdashtest::actionNamed;
+using perfdashtest::onNextModal;
 
 /// What the status bar's labels say, the visible ones only.
 QString statusText(MainWindow& window)
