@@ -33,6 +33,7 @@
 #include <QProcess>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QSortFilterProxyModel>
 #include <QTabWidget>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -106,6 +107,17 @@ void feed(RecordProcessor& processor, std::uint32_t type, std::vector<std::uint6
     header.size = std::uint16_t(fields.size() * 8);
     std::memcpy(fields.data(), &header, sizeof header);
     processor.process(header, reinterpret_cast<const std::uint8_t*>(fields.data()));
+}
+
+/// A tree model's index as the panel's view shows it (through the search's filter).
+QModelIndex viewIndex(const QTreeView* view, const QModelIndex& source)
+{
+    return static_cast<const QSortFilterProxyModel*>(view->model())->mapFromSource(source);
+}
+
+bool isOpen(const QTreeView* view, const QModelIndex& source)
+{
+    return view->isExpanded(viewIndex(view, source));
 }
 
 PerfSystem refusing()
@@ -771,18 +783,41 @@ void TestProfileWidgets::treesAndCallersInThePanel()
     CallTreeModel* topDown = panel.topDownModel();
     const QModelIndex main = topDown->index(0, 0);
     QCOMPARE(main.data(CallTreeModel::FullNameRole).toString(), QStringLiteral("main"));
-    QVERIFY(panel.topDownView()->isExpanded(main)); // the hot path open
+    QVERIFY(isOpen(panel.topDownView(), main)); // the hot path open
     const QModelIndex idle = topDown->index(0, 0, main);
     QCOMPARE(idle.data(CallTreeModel::FullNameRole).toString(), QStringLiteral("idle"));
     QCOMPARE(idle.siblingAtColumn(CallTreeModel::Total).data(CallTreeModel::SortRole).toULongLong(), 60ull);
     // Expanded nodes stay expanded across refreshes.
     const QModelIndex work = topDown->index(1, 0, main);
-    panel.topDownView()->expand(work);
+    panel.topDownView()->expand(viewIndex(panel.topDownView(), work));
     fake.extraParse = 20;
     QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->totalSamples() == 120, 10000);
     QTRY_COMPARE_WITH_TIMEOUT(topDown->tree()->totalSamples(), 120ull, 10000);
     const QModelIndex workAgain = topDown->indexOf(topDown->tree()->find({ QStringLiteral("main"), QStringLiteral("work()") }));
-    QVERIFY(panel.topDownView()->isExpanded(workAgain));
+    QVERIFY(isOpen(panel.topDownView(), workAgain));
+
+    // The search keeps the paths to what matches, open; cleared, what the user had open is back.
+    QTest::keyClicks(panel.searchBox(), QStringLiteral("PARSE"));
+    QTreeView* view = panel.topDownView();
+    const QAbstractItemModel* shown = view->model();
+    QCOMPARE(shown->rowCount(), 1);
+    const QModelIndex shownMain = shown->index(0, 0);
+    QCOMPARE(shown->rowCount(shownMain), 1); // work(), the one caller of parse; idle is gone
+    const QModelIndex shownWork = shown->index(0, 0, shownMain);
+    QCOMPARE(shownWork.data(CallTreeModel::FullNameRole).toString(), QStringLiteral("work()"));
+    QVERIFY(view->isExpanded(shownWork));
+    QCOMPARE(shown->rowCount(shownWork), 1);
+    QCOMPARE(shown->index(0, 0, shownWork).data(CallTreeModel::FullNameRole).toString(), QStringLiteral("parse(char const*)"));
+    fake.extraParse = 25; // a refresh while searching keeps the filter and opens the matches
+    QTRY_COMPARE_WITH_TIMEOUT(topDown->tree()->totalSamples(), 125ull, 10000);
+    QCOMPARE(shown->rowCount(shown->index(0, 0)), 1);
+    QVERIFY(view->isExpanded(shown->index(0, 0, shown->index(0, 0))));
+    panel.searchBox()->clear();
+    QCOMPARE(shown->rowCount(shown->index(0, 0)), 2);
+    QVERIFY(isOpen(view, topDown->indexOf(topDown->tree()->find({ QStringLiteral("main"), QStringLiteral("work()") }))));
+    QCOMPARE(shown->rowCount(viewIndex(view, topDown->indexOf(topDown->tree()->find({ QStringLiteral("main"), QStringLiteral("work()") })))), 2);
+    fake.extraParse = 20;
+    QTRY_COMPARE_WITH_TIMEOUT(topDown->tree()->totalSamples(), 120ull, 10000);
 
     panel.setTab(ProfilePanel::Tab::BottomUp);
     QTRY_COMPARE_WITH_TIMEOUT(panel.bottomUpModel()->rowCount(), 3, 10000); // idle, parse, sort
@@ -952,10 +987,10 @@ void TestProfileWidgets::viewsOutliveUnnamedAddresses()
     tree.setTab(ProfilePanel::Tab::TopDown);
     CallTreeModel* model = tree.topDownModel();
     QTRY_VERIFY_WITH_TIMEOUT(model->tree() && model->tree()->find({ QStringLiteral("app+0x10"), QStringLiteral("app+0x1a2b") }), 10000);
-    QTRY_VERIFY_WITH_TIMEOUT(tree.topDownView()->isExpanded(model->index(0, 0)), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(isOpen(tree.topDownView(), model->index(0, 0)), 10000);
     named = true;
     QTRY_VERIFY_WITH_TIMEOUT(model->tree()->find({ QStringLiteral("main"), QStringLiteral("idle") }) != 0, 10000);
-    QVERIFY(tree.topDownView()->isExpanded(model->index(0, 0))); // main, open again
+    QVERIFY(isOpen(tree.topDownView(), model->index(0, 0))); // main, open again
 }
 
 QTEST_MAIN(TestProfileWidgets)

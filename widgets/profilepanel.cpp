@@ -41,6 +41,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <tuple>
 
 namespace perfdash {
 
@@ -243,7 +244,15 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     flameSplitter->setChildrenCollapsible(false);
 
     for (auto [view, model] : { std::pair { m_topDownView, m_topDownModel }, std::pair { m_bottomUpView, m_bottomUpModel } }) {
-        view->setModel(model);
+        // The search keeps the paths to the functions that match (a row stays when it or one of
+        // its descendants matches), by the full name as the flame graph's search does.
+        auto* proxy = new QSortFilterProxyModel(view);
+        proxy->setSourceModel(model);
+        proxy->setRecursiveFilteringEnabled(true);
+        proxy->setFilterKeyColumn(CallTreeModel::Function);
+        proxy->setFilterRole(CallTreeModel::FullNameRole);
+        proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+        view->setModel(proxy);
         view->setUniformRowHeights(true);
         view->setItemDelegateForColumn(CallTreeModel::Function, new SymbolDelegate(view));
         view->setContextMenuPolicy(Qt::CustomContextMenu);
@@ -261,14 +270,18 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     // A bottom-up tree's "self" is its count at the top and nothing below: one number column says it.
     m_bottomUpView->setColumnHidden(CallTreeModel::Self, true);
     m_bottomUpView->setColumnHidden(CallTreeModel::SelfPercent, true);
-    const auto remember = [](QTreeView* view, CallTreeModel* model, QSet<QString>* expanded) {
-        connect(view, &QTreeView::expanded, view, [model, expanded](const QModelIndex& index) {
-            if (model->tree())
-                expanded->insert(model->tree()->path(model->nodeOf(index)).join(QChar(0x1f)));
+    // What the user opens and closes is kept across snapshots; what a search opens is not.
+    const auto remember = [this](QTreeView* view, CallTreeModel* model, QSet<QString>* expanded) {
+        const auto pathOf = [model](const QModelIndex& index) {
+            return model->tree()->path(model->nodeOf(treeSourceIndex(index))).join(QChar(0x1f));
+        };
+        connect(view, &QTreeView::expanded, view, [this, model, expanded, pathOf](const QModelIndex& index) {
+            if (model->tree() && !m_searchingTrees)
+                expanded->insert(pathOf(index));
         });
-        connect(view, &QTreeView::collapsed, view, [model, expanded](const QModelIndex& index) {
-            if (model->tree())
-                expanded->remove(model->tree()->path(model->nodeOf(index)).join(QChar(0x1f)));
+        connect(view, &QTreeView::collapsed, view, [this, model, expanded, pathOf](const QModelIndex& index) {
+            if (model->tree() && !m_searchingTrees)
+                expanded->remove(pathOf(index));
         });
     };
     remember(m_topDownView, m_topDownModel, &m_expandedTopDown);
@@ -359,6 +372,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     connect(m_search, &QLineEdit::textChanged, this, [this](const QString& text) {
         m_topProxy->setFilterFixedString(text.trimmed());
         m_ccFunctionsProxy->setFilterFixedString(text.trimmed());
+        searchTrees();
     });
     connect(m_flame, &FlameGraphWidget::searchMatched, this, [this](quint64 matched, quint64 total) {
         m_matched->setText(m_search->text().trimmed().isEmpty() || total == 0
@@ -910,17 +924,60 @@ void ProfilePanel::applyView(quint64 job, View view)
     Q_EMIT refreshed();
 }
 
+QModelIndex ProfilePanel::treeSourceIndex(const QModelIndex& viewIndex)
+{
+    const auto* proxy = qobject_cast<const QSortFilterProxyModel*>(viewIndex.model());
+    return proxy ? proxy->mapToSource(viewIndex) : viewIndex;
+}
+
+QModelIndex ProfilePanel::treeViewIndex(const QTreeView* view, std::uint32_t node)
+{
+    const auto* proxy = static_cast<const QSortFilterProxyModel*>(view->model());
+    return proxy->mapFromSource(static_cast<const CallTreeModel*>(proxy->sourceModel())->indexOf(node));
+}
+
+void ProfilePanel::searchTrees()
+{
+    const QString text = m_search->text().trimmed();
+    for (auto [view, model, expanded] : { std::tuple { m_topDownView, m_topDownModel, &m_expandedTopDown },
+             std::tuple { m_bottomUpView, m_bottomUpModel, &m_expandedBottomUp } }) {
+        m_searchingTrees = true; // what filtering opens and closes is not the user's doing
+        static_cast<QSortFilterProxyModel*>(view->model())->setFilterFixedString(text);
+        if (!text.isEmpty()) {
+            view->expandAll(); // only the paths to the matches are left: all of them open
+        } else if (model->tree()) {
+            view->collapseAll(); // back to what the user had open
+            m_searchingTrees = false;
+            restoreExpanded(view, model, expanded, QSet<QString>(*expanded)); // expanding adds to it
+        }
+    }
+    m_searchingTrees = !text.isEmpty();
+}
+
 void ProfilePanel::applyTree(QTreeView* view, CallTreeModel* model, QSet<QString>* expanded, ProfileTreePtr tree)
 {
-    const std::uint32_t current = model->nodeOf(view->currentIndex());
+    const std::uint32_t current = model->nodeOf(treeSourceIndex(view->currentIndex()));
     const QStringList currentPath = current && model->tree() ? model->tree()->path(current) : QStringList();
     const int scroll = view->verticalScrollBar()->value();
     const QSet<QString> paths = *expanded; // expanding below adds to it
     model->setTree(tree);
+    if (m_searchingTrees) {
+        view->expandAll();
+    } else {
+        restoreExpanded(view, model, expanded, paths);
+    }
+    if (const std::uint32_t node = currentPath.isEmpty() ? 0 : tree->find(currentPath))
+        view->setCurrentIndex(treeViewIndex(view, node));
+    view->verticalScrollBar()->setValue(scroll);
+}
+
+void ProfilePanel::restoreExpanded(QTreeView* view, CallTreeModel* model, QSet<QString>* expanded, const QSet<QString>& paths)
+{
+    const ProfileTreePtr& tree = model->tree();
     int restored = 0;
     for (const QString& path : paths) {
         if (const std::uint32_t node = tree->find(path.split(QChar(0x1f)))) {
-            view->expand(model->indexOf(node));
+            view->expand(treeViewIndex(view, node));
             ++restored;
         }
     }
@@ -928,10 +985,11 @@ void ProfilePanel::applyTree(QTreeView* view, CallTreeModel* model, QSet<QString
         // The first time, or none of what was open is there any more (its addresses are named
         // since): the hot path open, as far as one callee holds most of its caller.
         expanded->clear();
-        QModelIndex at = model->index(0, 0);
+        const QAbstractItemModel* shown = view->model();
+        QModelIndex at = shown->index(0, 0);
         for (int depth = 0; at.isValid() && depth < 24; ++depth) {
             view->expand(at);
-            const QModelIndex child = model->index(0, 0, at);
+            const QModelIndex child = shown->index(0, 0, at);
             if (!child.isValid()
                 || child.siblingAtColumn(CallTreeModel::Total).data(CallTreeModel::SortRole).toULongLong() * 2
                     < at.siblingAtColumn(CallTreeModel::Total).data(CallTreeModel::SortRole).toULongLong())
@@ -939,9 +997,6 @@ void ProfilePanel::applyTree(QTreeView* view, CallTreeModel* model, QSet<QString
             at = child;
         }
     }
-    if (const std::uint32_t node = currentPath.isEmpty() ? 0 : tree->find(currentPath))
-        view->setCurrentIndex(model->indexOf(node));
-    view->verticalScrollBar()->setValue(scroll);
 }
 
 void ProfilePanel::applyCallerCallee(CallerCalleePtr callers)

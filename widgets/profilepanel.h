@@ -215,6 +215,13 @@ private:
     void updateStatus();
     void updateToggles();
     void applyTree(QTreeView* view, CallTreeModel* model, QSet<QString>* expanded, ProfileTreePtr tree);
+    /// Opens the nodes at @p paths; none there: the hot path, as far as one callee holds most of its caller.
+    static void restoreExpanded(QTreeView* view, CallTreeModel* model, QSet<QString>* expanded, const QSet<QString>& paths);
+    /// The trees keep the paths to the functions the search matches, all open.
+    void searchTrees();
+    /// A tree view's index as its CallTreeModel's (the view shows it through the search's filter).
+    static QModelIndex treeSourceIndex(const QModelIndex& viewIndex);
+    static QModelIndex treeViewIndex(const QTreeView* view, std::uint32_t node);
     void applyCallerCallee(CallerCalleePtr callers);
     void functionMenu(const QString& function, const QPoint& globalPos);
     ProfileSnapshotPtr recordedFor(qint64 pid) const;
@@ -255,6 +262,7 @@ private:
     CallTreeModel* m_bottomUpModel;
     QTreeView* m_topDownView;
     QTreeView* m_bottomUpView;
+    bool m_searchingTrees = false; ///< the search filters the trees: what it opens is not remembered
     QSet<QString> m_expandedTopDown; ///< paths of expanded nodes, kept across snapshots
     QSet<QString> m_expandedBottomUp;
     CallerCalleeModel* m_ccFunctions;
