@@ -729,12 +729,12 @@ void TestProfileWidgets::searchBoxKeepsTheLayout()
     const QSize minimum = panel.minimumSizeHint();
     const QSize hint = panel.sizeHint();
     QLineEdit* search = panel.searchBox();
-    QVERIFY(search->width() >= search->fontMetrics().averageCharWidth() * 16);
+    QVERIFY(search->width() >= search->fontMetrics().averageCharWidth() * 14);
     QTest::keyClicks(search, QStringLiteral("parse"));
     QCOMPARE(panel.flameGraph()->matchedSamples(), 30ull);
     QCOMPARE(panel.minimumSizeHint(), minimum);
     QCOMPARE(panel.sizeHint(), hint);
-    QVERIFY(search->width() >= search->fontMetrics().averageCharWidth() * 16);
+    QVERIFY(search->width() >= search->fontMetrics().averageCharWidth() * 14);
 }
 
 void TestProfileWidgets::processAndThreadNames()

@@ -14,6 +14,9 @@
 #include <QHeaderView>
 #include <QItemSelectionModel>
 #include <QSet>
+#include <QSettings>
+#include <QSplitter>
+#include <QScrollBar>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTableView>
@@ -116,6 +119,8 @@ private Q_SLOTS:
     void selectingAProcessIsAnnounced();
     void aProcessNotListedYetLeavesNoOldSelection();
     void countsChangingDoNotLayOutTheWindow();
+    void theViewsGetMostOfTheWidth_data();
+    void theViewsGetMostOfTheWidth();
 };
 
 void TestWorkspace::initTestCase()
@@ -281,6 +286,52 @@ void TestWorkspace::countsChangingDoNotLayOutTheWindow()
         QCoreApplication::processEvents(); // the posted layout requests, if any
     }
     QCOMPARE(requests.count, 0);
+}
+
+void TestWorkspace::theViewsGetMostOfTheWidth_data()
+{
+    QTest::addColumn<QSize>("size");
+    QTest::addColumn<int>("viewsPercent"); // at least
+    QTest::newRow("1600x1000 screen") << QSize(1440, 900) << 55;
+    QTest::newRow("1400x900 screen") << QSize(1260, 810) << 55;
+    QTest::newRow("1600x1000 screen at 1.5x") << QSize(960, 600) << 40;
+}
+
+void TestWorkspace::theViewsGetMostOfTheWidth()
+{
+    // The tables took what all their columns asked (57% at 1600 px) and scrolled sideways at 1.5x
+    // (p99, Max and Slow behind a scrollbar): the views get most of the width, and the columns
+    // that do not fit beside them are hidden, least used first, so that none scrolls.
+    QFETCH(QSize, size);
+    QFETCH(int, viewsPercent);
+    QSettings().clear(); // the first start's split, not a remembered one
+    MetricsStore store;
+    for (const char* process : { "orders-api", "billing-worker" }) {
+        const quint64 key = store.openProcess(QCoreApplication::applicationPid(), s(process), {});
+        for (const char* operation : { "http.GET /users", "http.POST /orders", "db.query", "render.order" }) {
+            for (int i = 0; i < 50; ++i)
+                store.recordOperation(key, s(operation), 1'234'567 + quint64(i) * 1000, i % 7 != 0, {});
+        }
+    }
+    MainWindow window(&store, nullptr);
+    window.resize(size);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 8, 10'000);
+    QTableView* operations = window.operationView();
+    auto* splitter = qobject_cast<QSplitter*>(window.centralWidget());
+    QVERIFY(splitter);
+    // The split is made once the rows are there (after their columns are fitted).
+    const auto viewsShare = [splitter] {
+        const QList<int> sizes = splitter->sizes();
+        return sizes.value(1) * 100 / std::max(1, sizes.value(0) + sizes.value(1));
+    };
+    QTRY_VERIFY2_WITH_TIMEOUT(viewsShare() >= viewsPercent, qPrintable(QString::number(viewsShare())), 10'000);
+    QTRY_COMPARE_WITH_TIMEOUT(operations->horizontalScrollBar()->maximum(), 0, 10'000);
+    QCOMPARE(window.processView()->horizontalScrollBar()->maximum(), 0);
+    // p50 and p99 are always there.
+    QVERIFY(!operations->horizontalHeader()->isSectionHidden(OperationsModel::P50));
+    QVERIFY(!operations->horizontalHeader()->isSectionHidden(OperationsModel::P99));
 }
 
 QTEST_MAIN(TestWorkspace)

@@ -181,7 +181,11 @@ void MainWindow::apply(const SnapshotPtr& snapshot)
     m_operations->setRows(s.operations);
     if (!m_cpuColumnShown && m_operations->hasCpu()) {
         m_cpuColumnShown = true; // once: the user may hide it again from the header's menu
+        // Room for it, from the less used columns; none left to hide: it stays in the header's menu.
         m_operationView->horizontalHeader()->setSectionHidden(OperationsModel::Cpu, false);
+        m_operationColumns->fit();
+        if (hideColumnsToFit(m_operationView, m_operationColumns, m_operationView->width()) > m_operationView->width())
+            m_operationView->horizontalHeader()->setSectionHidden(OperationsModel::Cpu, true);
     }
     m_operationColumns->fit();
     m_processColumns->fit();

@@ -151,6 +151,9 @@ private:
     /// The tables as wide as their columns (within bounds), the views the rest: once, when the
     /// first rows came and no width was remembered.
     void splitForColumns();
+    /// Hides @p view's less used columns (the header's menu shows them again) until the others
+    /// fit in @p width without scrolling, or none is left to hide; the width they need.
+    int hideColumnsToFit(QTableView* view, TableColumns* columns, int width);
     void onOperationSelectionChanged();
     void onProcessSelectionChanged(const QModelIndex& current);
     /// Makes both tables' selections say what the rest of the window shows (the selected process,

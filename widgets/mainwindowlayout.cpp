@@ -32,6 +32,8 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include <vector>
+
 namespace perfdash {
 
 namespace {
@@ -341,19 +343,35 @@ void MainWindow::fitTableHeights()
 
 void MainWindow::splitForColumns()
 {
-    // Every statistics column in view without a scrollbar, when the window has the room; the
-    // charts keep at least three eighths of the width.
-    QHeaderView* header = m_operationView->horizontalHeader();
-    int need = 2 * m_operationView->frameWidth() + m_operationView->verticalScrollBar()->sizeHint().width() + 2;
-    for (int c = 0; c < header->count(); ++c) {
-        if (!header->isSectionHidden(c))
-            need += header->sectionSize(c);
-    }
+    // The views get most of the width; the tables take what their columns need, up to 45% of it
+    // (60% in a narrow window, where the numbers need it more; 35% when the profile is beside the
+    // charts, two views to share the rest). Where the columns need more,
+    // the less used ones are hidden, most specialised first (the header's menu shows them
+    // again), so that the percentiles are read without scrolling sideways.
     const int total = m_mainSplitter->width() - m_mainSplitter->handleWidth();
     if (total <= 0)
         return;
-    const int tables = std::clamp(need, total * 2 / 5, total * 5 / 8);
+    const int share = profileBeside() ? 35 : total < 1100 ? 60 : 45;
+    const int room = std::min(total * share / 100, total - m_viewsSplitter->minimumSizeHint().width());
+    const int operations = hideColumnsToFit(m_operationView, m_operationColumns, room);
+    const int processes = hideColumnsToFit(m_processView, m_processColumns, room);
+    const int tables = std::min(std::max(operations, processes), room);
     m_mainSplitter->setSizes({ tables, total - tables });
+}
+
+int MainWindow::hideColumnsToFit(QTableView* view, TableColumns* columns, int width)
+{
+    // The most specialised first.
+    static const std::vector<int> Operations = { OperationsModel::P999, OperationsModel::Count, OperationsModel::P95,
+        OperationsModel::ErrorRate, OperationsModel::Slow, OperationsModel::Max };
+    static const std::vector<int> Processes
+        = { ProcessesModel::Operations, ProcessesModel::Drops, ProcessesModel::State, ProcessesModel::Rate };
+    for (int c : view == m_operationView ? Operations : Processes) {
+        if (columns->neededWidth() <= width)
+            break;
+        view->horizontalHeader()->setSectionHidden(c, true);
+    }
+    return columns->neededWidth();
 }
 
 bool MainWindow::profileBeside() const

@@ -12,6 +12,7 @@
 #include <QHeaderView>
 #include <QSettings>
 #include <QSplitter>
+#include <QScreen>
 #include <QTableView>
 #include <QTimer>
 
@@ -23,8 +24,12 @@ void MainWindow::restoreSettings()
     if (const auto theme = Theme(settings.value(QStringLiteral("view/theme"), int(Theme::System)).toInt()); theme != Theme::System)
         applyTheme(theme);
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-    if (!settings.contains(QStringLiteral("window/geometry")))
-        resize(1400, 880);
+    if (!settings.contains(QStringLiteral("window/geometry"))) {
+        // Nine tenths of the screen, whatever its size and scale (a fixed 1400x880 overflowed a
+        // 1600x1000 screen at 1.5x).
+        const QSize screen = this->screen() ? this->screen()->availableSize() : QSize(1400, 880) * 10 / 9;
+        resize(screen * 9 / 10);
+    }
     // ".../v2": the tables and alerts in one column beside the views (v1 had the alerts under both).
     if (!m_mainSplitter->restoreState(settings.value(QStringLiteral("window/mainSplitter/v2")).toByteArray())) {
         m_mainSplitter->setSizes({ 600, 800 });

@@ -125,15 +125,15 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_range->setCurrentIndex(2);
     m_threads->addItem(tr("All threads"), qint64(0));
     m_threads->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    m_threads->setMinimumContentsLength(10);
+    m_threads->setMinimumContentsLength(8);
     m_search->setPlaceholderText(tr("Search functions"));
     m_search->setClearButtonEnabled(true);
     // A sane width however narrow the panel; typing never changes what the row asks for (the
     // match label has a fixed width), so the window's splitters stay where the user put them.
-    m_search->setMinimumWidth(m_search->fontMetrics().averageCharWidth() * 16);
+    m_search->setMinimumWidth(m_search->fontMetrics().averageCharWidth() * 14);
     m_search->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
-    m_matched->setFixedWidth(m_matched->fontMetrics().horizontalAdvance(tr("100.0% matched")) + 6);
-    m_matched->setToolTip(tr("The share of the samples (at the zoom) under frames that match the search"));
+    m_matched->setFixedWidth(m_matched->fontMetrics().horizontalAdvance(QStringLiteral("100.0%")) + 6);
+    m_matched->setToolTip(tr("Matched: the share of the samples (at the zoom) under frames that match the search"));
 
     m_scopeBox->setToolTip(tr("What the flame graph counts: the whole process, or the instances of the operation "
                               "selected in the Operations table (all, slow, typical, slow against typical, off CPU)"));
@@ -377,7 +377,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     connect(m_flame, &FlameGraphWidget::searchMatched, this, [this](quint64 matched, quint64 total) {
         m_matched->setText(m_search->text().trimmed().isEmpty() || total == 0
                 ? QString()
-                : tr("%1% matched").arg(100.0 * double(matched) / double(total), 0, 'f', 1));
+                : tr("%1%").arg(100.0 * double(matched) / double(total), 0, 'f', 1));
     });
     connect(zoomOut, &QAction::triggered, m_flame, &FlameGraphWidget::resetZoom);
     connect(m_bottomUpAction, &QAction::toggled, this, &ProfilePanel::setBottomUpFlameGraph);

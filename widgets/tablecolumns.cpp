@@ -153,8 +153,7 @@ void TableColumns::fit()
         others += width;
     }
     if (m_name >= 0 && m_name < columns && !header->isSectionHidden(m_name)) {
-        const int limit = m_view->fontMetrics().averageCharWidth() * m_nameLimit + 16;
-        const int least = std::min(contentWidth(m_name), limit);
+        const int least = leastNameWidth();
         const int room = m_view->viewport()->width() - others;
         const int width = std::max({ least, room, m_userWidths.value(m_name, 0) });
         if (width != header->sectionSize(m_name))
@@ -167,6 +166,23 @@ void TableColumns::fit()
     QMetaObject::invokeMethod(m_view, "updateGeometries", Qt::QueuedConnection);
     if (header->length() <= m_view->viewport()->width())
         header->setOffset(0);
+}
+
+int TableColumns::leastNameWidth() const
+{
+    const int limit = m_view->fontMetrics().averageCharWidth() * m_nameLimit + 16;
+    return std::min(contentWidth(m_name), limit);
+}
+
+int TableColumns::neededWidth() const
+{
+    const QHeaderView* header = m_view->horizontalHeader();
+    int need = 2 * m_view->frameWidth() + m_view->verticalScrollBar()->sizeHint().width();
+    for (int c = 0; c < header->count(); ++c) {
+        if (!header->isSectionHidden(c))
+            need += c == m_name ? std::max(leastNameWidth(), m_userWidths.value(c, 0)) : header->sectionSize(c);
+    }
+    return need;
 }
 
 void TableColumns::onSectionResized(int column, int, int newSize)

@@ -40,6 +40,9 @@ public:
     /// Refits after new rows or values (cheap enough for every refresh: see the class's cost).
     void fit();
     int nameColumn() const noexcept { return m_name; }
+    /// The view's width that shows every visible column without scrolling, the name column at
+    /// the least fit() gives it (its content up to the name limit).
+    int neededWidth() const;
     /// The widest value of @p column's rows on screen and inserted since the last fit, and of its
     /// header, in pixels.
     int contentWidth(int column) const;
@@ -56,6 +59,8 @@ private:
     /// The rows a fit measures: those on screen and those inserted since the last fit, bounded.
     QList<int> rowsToMeasure() const;
     int cellWidth(int row, int column) const;
+    /// The name column's content up to the name limit, in pixels.
+    int leastNameWidth() const;
 
     QTableView* m_view;
     QObject* m_viewport = nullptr;
