@@ -11,6 +11,7 @@
 #include "debuginfod.h"
 #include "foldedexport.h"
 #include "headlessgate.h"
+#include "heapprofiler.h"
 #include "ingestserver.h"
 #include "mainwindow.h"
 #include "metricsendpoint.h"
@@ -352,9 +353,16 @@ int main(int argc, char** argv)
         QStringLiteral("Write the profiles (CPU, off CPU where recorded, operations as labels) as gzipped pprof "
                        "profile.proto to FILE when the run ends (go tool pprof, pprof -http, Pyroscope)."),
         QStringLiteral("FILE"));
+    const QCommandLineOption heap(QStringLiteral("heap"),
+        QStringLiteral("Track the heap of the programs perfdash launches (-- COMMAND, --demo) with the heap preload: "
+                       "exact heap in use, live bytes and allocation rate by call site (docs/HEAP.md)."));
+    const QCommandLineOption exportHeap(QStringLiteral("export-heap"),
+        QStringLiteral("Write the live heap of the launched programs as folded stacks "
+                       "(process;outermost;...;leaf BYTES) to FILE when the run ends (implies --heap)."),
+        QStringLiteral("FILE"));
     parser.addOptions({ socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace,
         record, open, prometheus, otlp, otlpHideInternal, budget, slow, quiet, screenshot, view, profile, profileHz,
-        exportProfile, exportProfileByOperation, exportOffCpu, exportPprof, profileView });
+        exportProfile, exportProfileByOperation, exportOffCpu, exportPprof, profileView, heap, exportHeap });
 
     if (!parser.parse(QCoreApplication::arguments()))
         fail(parser.errorText());
@@ -425,7 +433,12 @@ int main(int argc, char** argv)
     const QString byOperationPath = parser.value(exportProfileByOperation);
     const QString offCpuPath = parser.value(exportOffCpu);
     const QString pprofPath = parser.value(exportPprof);
-    for (const QString& path : { profilePath, byOperationPath, offCpuPath, pprofPath }) {
+    const QString heapPath = parser.value(exportHeap);
+    const bool heapTracking = parser.isSet(heap) || parser.isSet(exportHeap);
+    if (heapTracking && command.isEmpty() && !parser.isSet(demo))
+        fail(QStringLiteral("--heap tracks the programs perfdash launches (-- COMMAND, --demo): a running process "
+                            "cannot be given the heap preload"));
+    for (const QString& path : { profilePath, byOperationPath, offCpuPath, pprofPath, heapPath }) {
         if (const QString error = path.isEmpty() ? QString() : checkWritable(path); !error.isEmpty())
             fail(error);
     }
@@ -537,9 +550,23 @@ int main(int argc, char** argv)
     environment.insert(QStringLiteral("PERFDASH_SOCKET"), socketPath);
     std::vector<std::unique_ptr<QProcess>> children;
     QProcess* commandProcess = nullptr;
+    HeapProfiler heapProfiler(QFileInfo(socketPath).absolutePath()); // the socket's directory: the user's own
+    if (live) {
+        QObject::connect(&heapProfiler, &HeapProfiler::heapChanged, &app,
+            [&store](qint64 pid, qint64 bytes) { store.recordHeapOfPid(pid, bytes); });
+        QObject::connect(&heapProfiler, &HeapProfiler::problem, &app,
+            [](qint64, const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
+    }
     const auto launch = [&](const QString& program, const QStringList& args, bool showOutput) {
         auto child = std::make_unique<QProcess>();
-        child->setProcessEnvironment(environment);
+        QProcessEnvironment childEnvironment = environment;
+        int heapTicket = 0;
+        if (heapTracking) {
+            if (const QString refused = heapProfiler.prepare(program, &childEnvironment, &heapTicket); !refused.isEmpty())
+                std::fprintf(stderr, "perfdash: the heap of %s is not tracked: %s\n", qUtf8Printable(program),
+                    qUtf8Printable(refused));
+        }
+        child->setProcessEnvironment(childEnvironment);
         child->setProgram(program);
         child->setArguments(args);
         childprocess::endWithParent(*child); // also when perfdash is killed and cannot stop it
@@ -547,9 +574,13 @@ int main(int argc, char** argv)
         if (!showOutput)
             child->setStandardOutputFile(QProcess::nullDevice());
         child->start();
-        if (!child->waitForStarted())
+        if (!child->waitForStarted()) {
+            heapProfiler.abandon(heapTicket);
             fail(QStringLiteral("cannot launch %1: %2").arg(program, child->errorString()));
+        }
         store.attachPid(child->processId());
+        if (heapTicket)
+            heapProfiler.started(heapTicket, child->processId(), QFileInfo(program).fileName());
         if (profiling)
             profiler.profile(child->processId());
         children.push_back(std::move(child));
@@ -596,6 +627,18 @@ int main(int argc, char** argv)
         if (commandProcess && commandProcess->state() == QProcess::NotRunning && commandStatus == HeadlessGate::Ok)
             commandStatus = HeadlessGate::commandStatus(
                 commandProcess->exitStatus() == QProcess::CrashExit, commandProcess->exitCode());
+        // The live heap at the end: of a program still running, what it holds before it is stopped
+        // (its exit frees it); of one that ended by itself, what it never freed.
+        heapProfiler.poll();
+        std::vector<ProfileSnapshotPtr> heaps;
+        if (!heapPath.isEmpty()) {
+            for (const ProfileSnapshotPtr& h : heapProfiler.snapshots(HeapView::Live)) {
+                auto named = std::make_shared<ProfileSnapshot>(*h); // as the tables name it (a client's hello)
+                for (const ProcessInfo& p : store.processes())
+                    named->process = p.pid == h->pid && !p.name.isEmpty() ? p.name : named->process;
+                heaps.push_back(std::move(named));
+            }
+        }
         for (auto& child : children) {
             if (child->state() != QProcess::NotRunning) {
                 child->terminate(); // lets the client library send its last interval
@@ -604,6 +647,7 @@ int main(int argc, char** argv)
             }
         }
         profiler.stopAll(); // the children are gone: what their buffers still hold is read now
+        heapProfiler.poll(); // and what their heap channels still hold (the heap column's last value)
         const QString refusals = live
             ? refusalSummary(store, server.stats(), metrics.httpStats(), { otlpReceiver.refusals() })
             : QString(); // before close() resets the counts
@@ -688,6 +732,17 @@ int main(int argc, char** argv)
                     kind == 0 ? profiler.sessionSnapshots() : profiler.operationSnapshots(kind == 2), &writeError);
                 return writeError;
             }));
+        }
+        if (!heapPath.isEmpty()) {
+            if (heaps.empty()) {
+                std::fprintf(stderr, "perfdash: %s not written: no program's heap was tracked\n", qUtf8Printable(heapPath));
+            } else {
+                writes.append(pool.submit(QStringLiteral("export"), [heaps = std::move(heaps), &heapPath] {
+                    QString writeError;
+                    foldedexport::writeFile(heapPath, heaps, &writeError);
+                    return writeError;
+                }));
+            }
         }
         for (auto& w : writes) {
             if (const QString writeError = w.result(); !writeError.isEmpty()) {

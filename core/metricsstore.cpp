@@ -221,6 +221,21 @@ void MetricsStore::recordMemory(quint64 key, qint64 rssBytes, qint64 heapBytes)
     }
 }
 
+void MetricsStore::recordHeapOfPid(qint64 pid, qint64 heapBytes)
+{
+    quint64 found = 0;
+    {
+        QMutexLocker lock(&m_mutex);
+        for (auto& [key, p] : m_processes) {
+            if (p->info.pid == pid
+                && (p->info.state == ProcessInfo::State::Live || p->info.state == ProcessInfo::State::ProcOnly))
+                found = key;
+        }
+    }
+    if (found)
+        recordMemory(found, -1, heapBytes);
+}
+
 void MetricsStore::setMetric(quint64 key, const QString& name, bool gauge, double value)
 {
     QMutexLocker lock(&m_mutex);

@@ -111,6 +111,8 @@ public:
     /// A raw event whose operation was already counted by recordHistogram().
     void recordEvent(quint64 key, OperationSample sample);
     void recordMemory(quint64 key, qint64 rssBytes, qint64 heapBytes);
+    /// The heap in use of the live (or attached) process @p pid, counted outside it (the heap preload).
+    void recordHeapOfPid(qint64 pid, qint64 heapBytes);
     void setMetric(quint64 key, const QString& name, bool gauge, double value);
     void setDrops(quint64 key, quint64 events, quint64 bytes, quint64 operations = 0);
     void addMalformed(quint64 key, quint64 count, const QString& problem);

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "heapprofiler.h"
+
+#include "profileaggregate.h"
+#include "symbolizer.h"
+
+#include "heap/heapchannel.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QProcessEnvironment>
+#include <QStandardPaths>
+#include <QThread>
+#include <QTimer>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+#include <string>
+#include <unordered_map>
+
+namespace perfdash {
+
+namespace {
+    std::uint64_t monotonicNs()
+    {
+        timespec ts {};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
+    }
+
+    /// A program whose preload has not claimed its channel this long after it started did not load it.
+    constexpr std::uint64_t NeverLoadedNs = 3'000'000'000u;
+} // namespace
+
+struct HeapProfiler::Tracked
+{
+    struct Stack
+    {
+        std::vector<std::uint64_t> pcs; ///< innermost first, as the preload wrote them
+        std::vector<std::uint32_t> functions; ///< outermost first, once named
+        double liveBytes = 0; ///< estimated: the sampled blocks' weights
+        double markBytes = 0; ///< liveBytes when the mark was set
+        std::array<double, RateSeconds> allocated {}; ///< estimated bytes allocated, per second (ring)
+        std::array<std::uint64_t, RateSeconds> second {}; ///< the second each slot of allocated counts
+    };
+    struct Block
+    {
+        std::uint32_t stack;
+        double weight;
+    };
+
+    std::unique_ptr<heap::HeapChannel> channel;
+    qint64 pid = 0;
+    QString name;
+    std::uint64_t startedNs = 0;
+    bool reported = false; ///< a problem was said once
+    qint64 lastLive = -1;
+    std::unique_ptr<SymbolResolver> resolver;
+    FunctionTable functions;
+    std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> named; ///< pc -> functions, outermost first
+    std::vector<Stack> stacks; ///< [0] is "[other stacks]", past MaxStacks
+    std::unordered_map<std::string, std::uint32_t> stackIds; ///< the pcs' bytes -> index
+    std::unordered_map<std::uint64_t, Block> blocks; ///< sampled blocks alive, by address
+    heap::HeapCounters counters;
+
+    std::uint32_t stackOf(const heap::HeapRecord& r)
+    {
+        std::string key(reinterpret_cast<const char*>(r.frames), r.depth * sizeof(std::uint64_t));
+        if (const auto it = stackIds.find(key); it != stackIds.end())
+            return it->second;
+        if (stacks.size() >= MaxStacks)
+            return 0;
+        Stack s;
+        s.pcs.assign(r.frames, r.frames + r.depth);
+        stacks.push_back(std::move(s));
+        const auto id = std::uint32_t(stacks.size() - 1);
+        stackIds.emplace(std::move(key), id);
+        return id;
+    }
+
+    /// Names the stack's addresses (once each), while the program's maps can be read.
+    void nameStack(Stack& s)
+    {
+        if (!s.functions.empty() || s.pcs.empty())
+            return;
+        if (!resolver)
+            resolver = std::make_unique<SymbolResolver>(pid_t(pid));
+        for (auto pc = s.pcs.rbegin(); pc != s.pcs.rend(); ++pc) {
+            auto it = named.find(*pc);
+            if (it == named.end()) {
+                std::vector<ProfileFunction> found = resolver->resolve(*pc);
+                if (found.empty()) {
+                    resolver->refreshModules(); // a library mapped since
+                    found = resolver->resolve(*pc);
+                }
+                std::vector<std::uint32_t> ids;
+                for (auto f = found.rbegin(); f != found.rend(); ++f)
+                    ids.push_back(functions.intern(*f));
+                if (ids.empty())
+                    ids.push_back(FunctionTable::kUnknown);
+                it = named.emplace(*pc, std::move(ids)).first;
+            }
+            s.functions.insert(s.functions.end(), it->second.begin(), it->second.end());
+        }
+    }
+
+    void apply(const heap::HeapRecord& r, std::uint64_t mean)
+    {
+        switch (r.type) {
+        case heap::HeapRecordType::Alloc: {
+            const std::uint32_t id = stackOf(r);
+            const double weight = heapwire::sampleWeight(r.size, mean);
+            Stack& s = stacks[id];
+            s.liveBytes += weight;
+            const std::uint64_t second = r.timeNs / 1'000'000'000u;
+            const std::size_t slot = second % RateSeconds;
+            if (s.second[slot] != second) {
+                s.second[slot] = second;
+                s.allocated[slot] = 0;
+            }
+            s.allocated[slot] += weight;
+            // A block the program freed without the record reaching us (a lost Free) is replaced.
+            if (const auto old = blocks.find(r.address); old != blocks.end())
+                stacks[old->second.stack].liveBytes -= old->second.weight;
+            blocks[r.address] = Block { id, weight };
+            nameStack(s);
+            break;
+        }
+        case heap::HeapRecordType::Free:
+            if (const auto it = blocks.find(r.address); it != blocks.end()) {
+                stacks[it->second.stack].liveBytes -= it->second.weight;
+                blocks.erase(it);
+            }
+            break;
+        case heap::HeapRecordType::Reset: // a new image: nothing sampled before is there
+            blocks.clear();
+            for (Stack& s : stacks)
+                s.liveBytes = s.markBytes = 0;
+            resolver.reset();
+            named.clear();
+            for (Stack& s : stacks)
+                s.functions.clear();
+            break;
+        }
+    }
+};
+
+HeapProfiler::HeapProfiler(QString directory, QObject* parent)
+    : QObject(parent)
+    , m_directory(std::move(directory))
+    , m_thread(new QThread(this))
+    , m_timer(new QTimer)
+{
+    m_thread->setObjectName(QStringLiteral("perfdash heap"));
+    m_timer->setInterval(100);
+    m_timer->moveToThread(m_thread);
+    connect(m_timer, &QTimer::timeout, m_timer, [this] { poll(); });
+    connect(m_thread, &QThread::started, m_timer, qOverload<>(&QTimer::start));
+}
+
+HeapProfiler::~HeapProfiler()
+{
+    if (m_thread->isRunning()) {
+        QMetaObject::invokeMethod(m_timer, &QTimer::stop, Qt::BlockingQueuedConnection);
+        m_thread->quit();
+        m_thread->wait();
+    }
+    delete m_timer;
+}
+
+QString HeapProfiler::preloadLibrary()
+{
+    const QString dir = QCoreApplication::applicationDirPath();
+    for (const QString& candidate : { QString(dir + QStringLiteral("/libperfdash_heap.so")),
+             QString(dir + QStringLiteral("/../lib/perfdash/libperfdash_heap.so")) }) {
+        if (QFileInfo::exists(candidate))
+            return QFileInfo(candidate).canonicalFilePath();
+    }
+    return {};
+}
+
+QString HeapProfiler::prepare(const QString& program, QProcessEnvironment* environment, int* ticket)
+{
+    const QString library = preloadLibrary();
+    if (library.isEmpty())
+        return tr("the heap preload (libperfdash_heap.so) is not next to perfdash");
+    QString executable = program;
+    if (!executable.contains(u'/'))
+        executable = QStandardPaths::findExecutable(program, environment->value(QStringLiteral("PATH")).split(u':'));
+    if (const std::string refusal = heap::preloadRefusal(QFile::encodeName(executable).toStdString()); !refusal.empty())
+        return QString::fromStdString(refusal);
+    QMutexLocker lock(&m_mutex);
+    const int id = m_nextTicket++;
+    const QString path = QDir(m_directory).filePath(
+        QStringLiteral("heap-%1-%2.shm").arg(QCoreApplication::applicationPid()).arg(id));
+    auto t = std::make_unique<Tracked>();
+    t->channel = std::make_unique<heap::HeapChannel>(QFile::encodeName(path).toStdString());
+    if (!t->channel->error().empty())
+        return QString::fromStdString(t->channel->error());
+    t->stacks.emplace_back(); // [other stacks]
+    t->stacks[0].functions.push_back(t->functions.intern({ QStringLiteral("[other stacks]"), {}, {}, false }));
+    QString preload = environment->value(QStringLiteral("LD_PRELOAD"));
+    environment->insert(QStringLiteral("LD_PRELOAD"), preload.isEmpty() ? library : library + u' ' + preload);
+    environment->insert(QString::fromLatin1(heapwire::ShmEnv), path);
+    m_tracked.emplace(id, std::move(t));
+    *ticket = id;
+    return {};
+}
+
+void HeapProfiler::started(int ticket, qint64 pid, const QString& name)
+{
+    {
+        QMutexLocker lock(&m_mutex);
+        const auto it = m_tracked.find(ticket);
+        if (it == m_tracked.end())
+            return;
+        it->second->pid = pid;
+        it->second->name = name;
+        it->second->startedNs = monotonicNs();
+    }
+    if (!m_thread->isRunning())
+        m_thread->start();
+}
+
+void HeapProfiler::abandon(int ticket)
+{
+    QMutexLocker lock(&m_mutex);
+    m_tracked.erase(ticket);
+}
+
+void HeapProfiler::poll()
+{
+    std::vector<std::pair<qint64, qint64>> changed;
+    std::vector<std::pair<qint64, QString>> problems;
+    {
+        QMutexLocker lock(&m_mutex);
+        for (auto& [ticket, t] : m_tracked) {
+            if (t->pid > 0)
+                pollLocked(*t, &changed, &problems);
+        }
+    }
+    for (const auto& [pid, live] : changed)
+        Q_EMIT heapChanged(pid, live);
+    for (const auto& [pid, message] : problems)
+        Q_EMIT problem(pid, message);
+}
+
+void HeapProfiler::pollLocked(
+    Tracked& t, std::vector<std::pair<qint64, qint64>>* changed, std::vector<std::pair<qint64, QString>>* problems)
+{
+    t.counters = t.channel->counters();
+    const bool gone = ::kill(pid_t(t.pid), 0) != 0 && errno == ESRCH;
+    if (!t.counters.reporting()) {
+        if (!t.reported && (gone || monotonicNs() - t.startedNs > NeverLoadedNs)) {
+            t.reported = true;
+            problems->emplace_back(t.pid,
+                tr("%1 (pid %2): the heap preload never loaded (a static program, a set-user-ID one, or "
+                   "LD_PRELOAD cleared by a wrapper): its heap is not tracked")
+                    .arg(t.name)
+                    .arg(t.pid));
+        }
+        return;
+    }
+    if (t.counters.ownAllocator() && !t.reported) {
+        t.reported = true;
+        problems->emplace_back(t.pid,
+            tr("%1 (pid %2) defines malloc itself (its own allocator linked in): the heap preload does not "
+               "see its allocations")
+                .arg(t.name)
+                .arg(t.pid));
+    }
+    const std::uint64_t mean = t.counters.sampleMean;
+    t.channel->drain([&](const heap::HeapRecord& r) { t.apply(r, mean); }, SIZE_MAX, gone);
+    const auto live = qint64(t.counters.liveBytes());
+    if (live != t.lastLive) {
+        t.lastLive = live;
+        changed->emplace_back(t.pid, live);
+    }
+}
+
+std::vector<HeapTotals> HeapProfiler::totals() const
+{
+    QMutexLocker lock(&m_mutex);
+    std::vector<HeapTotals> out;
+    for (const auto& [ticket, t] : m_tracked) {
+        if (t->pid <= 0)
+            continue;
+        const heap::HeapCounters& c = t->counters;
+        HeapTotals h;
+        h.pid = t->pid;
+        h.name = t->name;
+        h.reporting = c.reporting();
+        h.liveBytes = c.liveBytes();
+        h.liveBlocks = c.liveBlocks();
+        h.allocatedBytes = c.allocatedBytes;
+        h.allocations = c.allocations;
+        h.samples = c.samples;
+        h.lost = c.droppedAllocs + c.droppedFrees + c.untracked;
+        h.allocator = QString::fromStdString(c.allocator);
+        if (c.ownAllocator())
+            h.problem = tr("the program defines malloc itself: its allocations are not seen");
+        else if (!c.reporting() && t->reported)
+            h.problem = tr("the heap preload never loaded");
+        out.push_back(std::move(h));
+    }
+    return out;
+}
+
+ProfileSnapshotPtr HeapProfiler::build(const Tracked& t, HeapView view) const
+{
+    ProfileAggregate aggregate;
+    const std::uint64_t now = monotonicNs();
+    const std::uint64_t second = now / 1'000'000'000u;
+    for (const Tracked::Stack& s : t.stacks) {
+        double bytes = 0;
+        switch (view) {
+        case HeapView::Live:
+            bytes = s.liveBytes;
+            break;
+        case HeapView::Growth:
+            bytes = s.liveBytes - s.markBytes;
+            break;
+        case HeapView::AllocationRate:
+            for (int i = 0; i < RateSeconds; ++i) {
+                if (s.second[std::size_t(i)] + RateSeconds > second) // the last RateSeconds seconds
+                    bytes += s.allocated[std::size_t(i)];
+            }
+            bytes /= RateSeconds;
+            break;
+        }
+        if (bytes >= 0.5 && !s.functions.empty())
+            aggregate.add(0, now, s.functions, std::uint64_t(bytes + 0.5));
+    }
+    auto snapshot = std::make_shared<ProfileSnapshot>(aggregate.snapshot({}, now, t.functions));
+    snapshot->pid = t.pid;
+    snapshot->process = t.name;
+    snapshot->threads.clear();
+    return snapshot;
+}
+
+ProfileSnapshotPtr HeapProfiler::snapshot(qint64 pid, HeapView view) const
+{
+    QMutexLocker lock(&m_mutex);
+    for (const auto& [ticket, t] : m_tracked) {
+        if (t->pid == pid)
+            return build(*t, view);
+    }
+    return nullptr;
+}
+
+std::vector<ProfileSnapshotPtr> HeapProfiler::snapshots(HeapView view) const
+{
+    QMutexLocker lock(&m_mutex);
+    std::vector<ProfileSnapshotPtr> out;
+    for (const auto& [ticket, t] : m_tracked) {
+        if (t->pid > 0 && t->counters.reporting())
+            out.push_back(build(*t, view));
+    }
+    return out;
+}
+
+void HeapProfiler::setMark(qint64 pid)
+{
+    QMutexLocker lock(&m_mutex);
+    for (auto& [ticket, t] : m_tracked) {
+        if (t->pid == pid) {
+            for (Tracked::Stack& s : t->stacks)
+                s.markBytes = s.liveBytes;
+        }
+    }
+}
+
+} // namespace perfdash
