@@ -15,7 +15,8 @@
 //   32      4     maxFrames (58)            dashboard
 //   36      4     reserved, 0
 //   40      8     sampleMean, bytes         dashboard (asked), then the owner (in effect) before Reporting
-//   48      4     ownerPid                  the first process that claims the file (CAS from 0)
+//   48      4     ownerPid                  the first process that claims the file (CAS from 0); the
+//                                           owner's own exec keeps it (the new image takes over)
 //   52      4     status (Status bits)      the owner
 //   56      8     reserved, 0
 //   64      64    allocator, NUL-terminated the owner, before Reporting: the file name of the
@@ -41,7 +42,9 @@
 // Slot (SlotBytes = 512):
 //   0   8   seq        Vyukov sequence: slot i starts at i; a producer that claimed position p
 //                      publishes with p + 1; the consumer frees it for the next lap with p + ringSlots
-//   8   4   type       Alloc (1) or Free (2)
+//   8   4   type       Alloc (1), Free (2), or Reset (3): the owner exec'd (same pid, new image);
+//                      every block sampled before is gone. 0: a slot abandoned half-written
+//                      (its thread vanished in that exec), to skip
 //   12  4   depth      frames used, 0..maxFrames
 //   16  4   tid        the allocating (freeing) thread's id
 //   20  4   flags      SlotTruncated: the stack had more than maxFrames frames
@@ -84,7 +87,7 @@ enum Status : std::uint32_t {
     BootstrapExhausted = 1u << 3, ///< an allocation made before the next malloc was known failed
 };
 
-enum SlotType : std::uint32_t { SlotAlloc = 1, SlotFree = 2 };
+enum SlotType : std::uint32_t { SlotAbandoned = 0, SlotAlloc = 1, SlotFree = 2, SlotReset = 3 };
 inline constexpr std::uint32_t SlotTruncated = 1u << 0;
 
 /// Cumulative, folded from each thread's own counters (docs/HEAP.md, "Counting").
@@ -153,9 +156,9 @@ static_assert(offsetof(Slot, flags) == 20 && offsetof(Slot, timeNs) == 24 && off
 static_assert(offsetof(Slot, size) == 40 && offsetof(Slot, frames) == 48);
 static_assert(sizeof(Slot) == SlotBytes);
 
-inline constexpr bool validRingSlots(std::uint32_t slots) noexcept
+inline constexpr bool validRingSlots(std::uint32_t count) noexcept
 {
-    return slots >= MinRingSlots && slots <= MaxRingSlots && (slots & (slots - 1)) == 0;
+    return count >= MinRingSlots && count <= MaxRingSlots && (count & (count - 1)) == 0;
 }
 
 inline constexpr std::uint64_t fileBytes(std::uint32_t ringSlots) noexcept
