@@ -16,7 +16,7 @@ PACKAGES=(
     qt6-httpserver-dev qt6-websockets-dev libsimdjson-dev libbenchmark-dev libdw-dev libelf-dev
     libprotobuf-dev protobuf-compiler zlib1g-dev
     xvfb xauth fonts-dejavu-core clang libclang-rt-dev sqlite3
-    prometheus nodejs debuginfod
+    prometheus nodejs debuginfod libjemalloc2 libtcmalloc-minimal4
     g++-aarch64-linux-gnu qemu-user musl-tools
 )
 BUILD_DIR=${PERFDASH_BUILD_DIR:-build}

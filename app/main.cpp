@@ -322,7 +322,7 @@ int main(int argc, char** argv)
         QStringLiteral("After --duration, save the window as a PNG to FILE and exit."), QStringLiteral("FILE"));
     const QCommandLineOption view(QStringLiteral("view"),
         QStringLiteral("The view shown beside the tables at start: charts (the default), profile (the CPU profile) "
-                       "or both (charts and CPU profile side by side)."),
+                       "both (charts and CPU profile side by side) or memory (the heap by call site, with --heap)."),
         QStringLiteral("VIEW"));
     const QCommandLineOption profileView(QStringLiteral("profile-view"),
         QStringLiteral("The CPU profile's view at start: flame (the default), top-down, bottom-up or caller-callee; "
@@ -396,8 +396,8 @@ int main(int argc, char** argv)
     }
     const QString viewName = parser.value(view);
     if (!viewName.isEmpty() && viewName != QLatin1String("charts") && viewName != QLatin1String("profile")
-        && viewName != QLatin1String("both"))
-        fail(QStringLiteral("--view is charts, profile or both, not '%1'").arg(viewName));
+        && viewName != QLatin1String("both") && viewName != QLatin1String("memory"))
+        fail(QStringLiteral("--view is charts, profile, both or memory, not '%1'").arg(viewName));
     const QStringList profileViews { QStringLiteral("flame"), QStringLiteral("top-down"), QStringLiteral("bottom-up"),
         QStringLiteral("caller-callee") };
     const QString profileViewName = parser.value(profileView);
@@ -763,6 +763,7 @@ int main(int argc, char** argv)
         if (live) { // a capture's profiles are shown read-only (showCapture)
             window->setProfiler(&profiler);
             window->setProfileEveryProcess(profiling); // what is attached or launched later too
+            window->setHeapProfiler(&heapProfiler);
             auto* otlpMenu
                 = new OtlpMenu(&otlpReceiver, parser.isSet(otlp) || parser.isSet(otlpHideInternal), window.get());
             window->menuBar()->addMenu(otlpMenu);
@@ -787,6 +788,8 @@ int main(int argc, char** argv)
             window->setProfileBeside(viewName == QLatin1String("both"));
         if (viewName == QLatin1String("profile") || !profileViewName.isEmpty())
             window->showProfile();
+        if (viewName == QLatin1String("memory"))
+            window->showMemory();
         if (!profileViewName.isEmpty())
             window->profilePanel()->setTab(ProfilePanel::Tab(profileViews.indexOf(profileViewName)));
         window->show();

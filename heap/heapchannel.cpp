@@ -40,6 +40,11 @@ std::uint64_t HeapChannel::defaultSampleMean()
 HeapChannel::HeapChannel(std::string path, HeapChannelOptions options)
     : m_path(std::move(path))
 {
+    if (m_path.empty() || m_path[0] != '/') {
+        // The program opens it from wherever its working directory is.
+        m_error = "heap channel: the path must be absolute: " + m_path;
+        return;
+    }
     if (!hw::validRingSlots(options.ringSlots)) {
         m_error = "heap channel: the ring's size must be a power of two from 64 to 1048576 slots";
         return;
@@ -135,7 +140,8 @@ HeapCounters HeapChannel::counters() const
     return c;
 }
 
-std::size_t HeapChannel::drain(const std::function<void(const HeapRecord&)>& sink, std::size_t maxRecords, bool ownerGone)
+std::size_t HeapChannel::drain(
+    const std::function<void(const HeapRecord&)>& sink, std::size_t maxRecords, bool ownerGone)
 {
     if (!m_header)
         return 0;
@@ -183,8 +189,7 @@ std::size_t HeapChannel::drain(const std::function<void(const HeapRecord&)>& sin
 
 namespace {
 
-template <class Ehdr, class Phdr>
-bool hasInterpreter(int fd, bool& known)
+template <class Ehdr, class Phdr> bool hasInterpreter(int fd, bool& known)
 {
     Ehdr eh;
     if (::pread(fd, &eh, sizeof eh, 0) != ssize_t(sizeof eh) || eh.e_phentsize != sizeof(Phdr) || eh.e_phnum == 0
@@ -224,11 +229,9 @@ std::string refusal(const std::string& executable, int depth)
     // The kernel ignores set-ID bits on scripts: only their interpreter matters.
     if (!script) {
         if ((st.st_mode & S_ISUID) && st.st_uid != ::getuid())
-            return executable
-                + " is set-user-ID: the dynamic loader runs it in secure mode and ignores LD_PRELOAD";
+            return executable + " is set-user-ID: the dynamic loader runs it in secure mode and ignores LD_PRELOAD";
         if ((st.st_mode & S_ISGID) && st.st_gid != ::getgid())
-            return executable
-                + " is set-group-ID: the dynamic loader runs it in secure mode and ignores LD_PRELOAD";
+            return executable + " is set-group-ID: the dynamic loader runs it in secure mode and ignores LD_PRELOAD";
         if (::getxattr(executable.c_str(), "security.capability", nullptr, 0) > 0)
             return executable
                 + " has file capabilities: the dynamic loader runs it in secure mode and ignores LD_PRELOAD";

@@ -57,8 +57,9 @@ struct HeapRecord
     std::uint64_t size = 0; ///< usable bytes; weigh an Alloc with heapwire::sampleWeight(size, sampleMean)
     bool truncated = false; ///< the stack was deeper than heapwire::MaxFrames
     std::uint32_t depth = 0; ///< frames used (0 for a Free)
-    /// Call sites, innermost first: the caller of malloc (or of operator new) first; an address
-    /// inside the call instruction, so look it up as is (no "minus one").
+    /// Call sites, innermost first: the program's call to malloc or new first (the preload's own
+    /// frames, its operator new included, are left out); an address inside the call instruction,
+    /// so look it up as is (no "minus one").
     std::uint64_t frames[heapwire::MaxFrames] = {};
 };
 
@@ -69,7 +70,7 @@ struct HeapChannelOptions
 };
 
 /**
- * Creates the channel file at a path (which must not exist: O_CREAT | O_EXCL | O_NOFOLLOW, mode
+ * Creates the channel file at an absolute path (which must not exist: O_CREAT | O_EXCL | O_NOFOLLOW, mode
  * 0600, its blocks allocated so that the program never faults on a full tmpfs), initialises it and
  * maps it; the destructor unmaps and unlinks it. Launch the program with heapwire::ShmEnv set to
  * path() and the preload in LD_PRELOAD.
@@ -106,8 +107,8 @@ public:
      * program is gone (@p ownerGone), such a slot will never be written: it is skipped (counted in
      * skipped()). Returns the number handed over.
      */
-    std::size_t drain(const std::function<void(const HeapRecord&)>& sink, std::size_t maxRecords = SIZE_MAX,
-        bool ownerGone = false);
+    std::size_t drain(
+        const std::function<void(const HeapRecord&)>& sink, std::size_t maxRecords = SIZE_MAX, bool ownerGone = false);
     /// Records dropped by drain() because they were malformed (a type or depth out of range) or
     /// never written (ownerGone).
     std::uint64_t skipped() const { return m_skipped; }

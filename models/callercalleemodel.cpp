@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "callercalleemodel.h"
+#include "format.h"
 #include "symbolprettifier.h"
 
 #include <algorithm>
@@ -96,11 +97,10 @@ QVariant CallerCalleeModel::data(const QModelIndex& index, int role) const
         return index.column() == Function ? QVariant() : QVariant(Qt::AlignRight | Qt::AlignVCenter);
     if (role != Qt::DisplayRole && role != SortRole)
         return {};
-    const bool offCpu = m_data->snapshot->offCpu;
     const auto amount = [&](std::uint64_t count) -> QVariant {
-        if (role == SortRole || !offCpu)
+        if (role == SortRole || !hasProfileUnit(*m_data->snapshot))
             return quint64(count);
-        return tr("%1 ms").arg(double(count) / 1000.0, 0, 'f', 1);
+        return formatProfileAmount(*m_data->snapshot, count);
     };
     // Functions: shares of all the samples; callers and callees: of the selected function's total.
     const std::uint64_t whole = m_kind == Kind::Functions ? m_data->snapshot->totalSamples() : m_functionTotal;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "calltreemodel.h"
+#include "format.h"
 #include "symbolprettifier.h"
 
 namespace perfdash {
@@ -8,10 +9,10 @@ namespace {
 
 QVariant amount(const ProfileSnapshot& snapshot, std::uint64_t count, int role)
 {
-    // An off-CPU profile counts microseconds: shown in ms, sorted as counts.
-    if (role != Qt::DisplayRole || !snapshot.offCpu)
+    // Counts in a unit (off-CPU microseconds, bytes) are shown in it, sorted as counts.
+    if (role != Qt::DisplayRole || !hasProfileUnit(snapshot))
         return quint64(count);
-    return CallTreeModel::tr("%1 ms").arg(double(count) / 1000.0, 0, 'f', 1);
+    return formatProfileAmount(snapshot, count);
 }
 
 QVariant share(std::uint64_t count, std::uint64_t all, int role)
@@ -135,7 +136,12 @@ QVariant CallTreeModel::headerData(int section, Qt::Orientation orientation, int
     case SelfPercent:
         return tr("Self %");
     case Total:
-        return bottomUp ? (offCpu ? tr("Off CPU") : tr("Samples")) : (offCpu ? tr("Total off CPU") : tr("Total"));
+        if (!bottomUp)
+            return offCpu ? tr("Total off CPU") : tr("Total");
+        if (offCpu)
+            return tr("Off CPU");
+        return m_tree && m_tree->snapshot && m_tree->snapshot->unit != ProfileSnapshot::Unit::Samples ? tr("Bytes")
+                                                                                                      : tr("Samples");
     case TotalPercent:
         return bottomUp ? tr("Share") : tr("Total %");
     case Module:

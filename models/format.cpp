@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "format.h"
 
+#include "calltree.h"
+
 namespace perfdash {
 
 QString formatDuration(quint64 ns)
@@ -38,6 +40,27 @@ QString formatBytes(qint64 bytes)
     if (bytes < 1024LL * 1024 * 1024)
         return QStringLiteral("%1 MiB").arg(double(bytes) / 1048576.0, 0, 'f', 1);
     return QStringLiteral("%1 GiB").arg(double(bytes) / 1073741824.0, 0, 'f', 2);
+}
+
+QString formatProfileAmount(const ProfileSnapshot& snapshot, quint64 count, bool unitName)
+{
+    if (snapshot.offCpu) // counts microseconds off CPU
+        return unitName ? QStringLiteral("%1 ms off CPU").arg(double(count) / 1000.0, 0, 'f', 1)
+                        : QStringLiteral("%1 ms").arg(double(count) / 1000.0, 0, 'f', 1);
+    switch (snapshot.unit) {
+    case ProfileSnapshot::Unit::Bytes:
+        return count < 1024 ? QStringLiteral("%1 B").arg(count) : formatBytes(qint64(count));
+    case ProfileSnapshot::Unit::BytesPerSecond:
+        return (count < 1024 ? QStringLiteral("%1 B").arg(count) : formatBytes(qint64(count))) + QStringLiteral("/s");
+    case ProfileSnapshot::Unit::Samples:
+        break;
+    }
+    return unitName ? QStringLiteral("%1 samples").arg(count) : QString::number(count);
+}
+
+bool hasProfileUnit(const ProfileSnapshot& snapshot)
+{
+    return snapshot.offCpu || snapshot.unit != ProfileSnapshot::Unit::Samples;
 }
 
 } // namespace perfdash

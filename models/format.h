@@ -12,4 +12,11 @@ QString formatDurationTick(quint64 ns);
 /// 52.4 MiB, 1.2 GiB.
 QString formatBytes(qint64 bytes);
 
+struct ProfileSnapshot;
+/// A profile's count in its unit: "12.5 ms off CPU", "3.2 MiB", "1.1 MiB/s"; a sample count as a
+/// number ("412"), or "412 samples" with @p unitName.
+QString formatProfileAmount(const ProfileSnapshot& snapshot, quint64 count, bool unitName = false);
+/// Whether a profile's counts read as more than numbers (formatProfileAmount() says them).
+bool hasProfileUnit(const ProfileSnapshot& snapshot);
+
 } // namespace perfdash

@@ -77,6 +77,7 @@ ProfileSnapshot withNodes(const ProfileSnapshot& snapshot, std::vector<CallNode>
     out.threads = snapshot.threads;
     out.stats = snapshot.stats;
     out.offCpu = snapshot.offCpu;
+    out.unit = snapshot.unit;
     out.operationFrames = snapshot.operationFrames;
     sortChildren(nodes, out.functions);
     out.nodes = std::move(nodes);

@@ -117,6 +117,9 @@ struct ProfileSnapshot
     ProfileStats stats;
     /// An off-CPU profile: counts are microseconds off CPU, not samples.
     bool offCpu = false;
+    /// What a count is, where it is not a sample or an off-CPU microsecond: a heap profile's bytes.
+    enum class Unit { Samples, Bytes, BytesPerSecond };
+    Unit unit = Unit::Samples;
     /// "[outer];[inner slow]": the operations every sample of this snapshot ran in, written by
     /// folded() right after the process frame (the per-operation exports); empty: none.
     QString operationFrames;

@@ -339,6 +339,7 @@ ProfileSnapshotPtr HeapProfiler::build(const Tracked& t, HeapView view) const
     snapshot->pid = t.pid;
     snapshot->process = t.name;
     snapshot->threads.clear();
+    snapshot->unit = view == HeapView::AllocationRate ? ProfileSnapshot::Unit::BytesPerSecond : ProfileSnapshot::Unit::Bytes;
     return snapshot;
 }
 

@@ -6,12 +6,14 @@
 #include "workerpool.h"
 
 #include <QCoreApplication>
+#include <QCheckBox>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QLabel>
 #include <QLineEdit>
 #include <QProcess>
 #include <QPushButton>
@@ -63,6 +65,15 @@ AttachDialog::AttachDialog(WorkerPool* pool, const QSet<qint64>& instrumented, Q
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_filter);
     layout->addWidget(m_view);
+    // What attaching can and cannot give, said before the choice.
+    auto* limits = new QLabel(tr("An attached process shows its memory (RSS), CPU and CPU profile, and its heap in "
+                                 "use when it links the client library with PERFDASH_HEAP=1. Its heap by call site "
+                                 "cannot be tracked: a running process cannot be given the heap preload. For that, "
+                                 "launch it from perfdash (File > Launch program, “Track allocations”)."),
+        this);
+    limits->setWordWrap(true);
+    limits->setEnabled(false);
+    layout->addWidget(limits);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Cancel, this);
     auto* attach = buttons->addButton(tr("Attach"), QDialogButtonBox::AcceptRole);
     attach->setAutoDefault(false); // Enter in the filter is handled by acceptSingleMatch()
@@ -193,6 +204,7 @@ LaunchDialog::LaunchDialog(QWidget* parent)
     , m_program(new QLineEdit(this))
     , m_arguments(new QLineEdit(this))
     , m_directory(new QLineEdit(QDir::currentPath(), this))
+    , m_trackHeap(new QCheckBox(tr("Track allocations (heap by call site, with the heap preload)"), this))
 {
     setWindowTitle(tr("Launch a program"));
     m_program->setObjectName(QStringLiteral("program"));
@@ -207,6 +219,11 @@ LaunchDialog::LaunchDialog(QWidget* parent)
     m_arguments->setPlaceholderText(tr("arguments, quoted as in a shell"));
     form->addRow(tr("Arguments"), m_arguments);
     form->addRow(tr("Working directory"), m_directory);
+    m_trackHeap->setObjectName(QStringLiteral("trackHeap"));
+    m_trackHeap->setToolTip(tr("perfdash puts libperfdash_heap.so in the program's LD_PRELOAD: its exact heap in "
+                               "use, and live bytes and allocation rate by call site in the Memory view "
+                               "(a static or set-user-ID program cannot be tracked)"));
+    form->addRow(QString(), m_trackHeap);
     connect(browse, &QPushButton::clicked, this, [this] {
         const QString file = QFileDialog::getOpenFileName(this, tr("Program to launch"), m_directory->text());
         if (!file.isEmpty())
@@ -220,6 +237,11 @@ LaunchDialog::LaunchDialog(QWidget* parent)
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     form->addRow(buttons);
     resize(560, 160);
+}
+
+bool LaunchDialog::trackHeap() const
+{
+    return m_trackHeap->isChecked();
 }
 
 QString LaunchDialog::program() const

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+class QCheckBox;
 class QLineEdit;
 class QSortFilterProxyModel;
 class QStandardItemModel;
@@ -68,6 +69,8 @@ public:
     QString program() const;
     QStringList arguments() const;
     QString workingDirectory() const;
+    /// Whether its heap is tracked by call site (the heap preload in its LD_PRELOAD).
+    bool trackHeap() const;
     /// Splits @p text into arguments as a POSIX shell would quote them: 'single' (literal),
     /// "double" (backslash escapes \" \\ \$ \`), a backslash outside quotes; no expansion. An
     /// unclosed quote runs to the end.
@@ -77,6 +80,7 @@ private:
     QLineEdit* m_program;
     QLineEdit* m_arguments;
     QLineEdit* m_directory;
+    QCheckBox* m_trackHeap;
 };
 
 } // namespace perfdash

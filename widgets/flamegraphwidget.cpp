@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "flamegraphwidget.h"
 
+#include "format.h"
 #include "symbolprettifier.h"
 
 #include <QApplication>
@@ -328,11 +329,7 @@ QString FlameGraphWidget::toolTipFor(std::uint32_t node) const
         text += QStringLiteral("<br>") + f->location.toHtmlEscaped();
     if (f && f->inlined)
         text += QStringLiteral("<br>") + tr("(inlined)");
-    // An off-CPU profile counts microseconds off CPU, not samples.
-    const auto amount = [&](std::uint64_t count) {
-        return m_snapshot->offCpu ? tr("%1 ms off CPU").arg(double(count) / 1000.0, 0, 'f', 1)
-                                  : tr("%1 samples").arg(count);
-    };
+    const auto amount = [&](std::uint64_t count) { return formatProfileAmount(*m_snapshot, count, true); };
     text += QStringLiteral("<br>")
         + tr("total: %1 (%2%)").arg(amount(n.total)).arg(100.0 * double(n.total) / all, 0, 'f', 1);
     text += QStringLiteral("<br>")

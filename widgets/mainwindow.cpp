@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The refresh loop, the selection, and what the charts show. See mainwindow.h for the other files.
 #include "mainwindow.h"
+#include "memorypanel.h"
 
 #include "alertsfiltermodel.h"
 #include "alertsmodel.h"
@@ -213,6 +214,12 @@ void MainWindow::apply(const SnapshotPtr& snapshot)
         // The charted operation of the shown process is offered as the profile's scope.
         m_profile->setOperation(shown == chartedPid && !m_chartGroup ? m_chartOperation : QString());
     }
+    if (const qint64 heapShown = selectedPid ? selectedPid : chartedPid) { // the selected process's heap, or the charted one's
+        for (const ProcessInfo& p : s.processes) {
+            if (p.pid == heapShown)
+                m_memory->setProcess(heapShown, p.name);
+        }
+    }
     updateRangeLabel(s);
     updateAlertProcesses(s);
 
@@ -390,6 +397,7 @@ void MainWindow::selectProcess(quint64 key)
     m_selectedProcess = key;
     const std::optional<ProcessInfo> info = key ? m_store->process(key) : std::nullopt;
     m_profile->setProcess(info ? info->pid : 0, info ? info->name : QString());
+    m_memory->setProcess(info ? info->pid : 0, info ? info->name : QString());
     if (changed) {
         // Another process's operations are listed now: chart its costliest until one is chosen.
         m_operationChosen = false;

@@ -42,6 +42,8 @@ class OperationsModel;
 class OtlpReceiver;
 class ProcessesModel;
 class ProfilePanel;
+class MemoryPanel;
+class HeapProfiler;
 class Profiler;
 struct Alert;
 struct CaptureLoad;
@@ -80,7 +82,10 @@ public:
     /// false with @p error.
     bool attach(qint64 pid, QString* error);
     /// Launches @p program with PERFDASH_SOCKET set and attaches to it; false with @p error.
-    bool launch(const QString& program, const QStringList& arguments, const QString& directory, QString* error);
+    /// Launches @p program with PERFDASH_SOCKET set, its heap tracked when @p trackHeap (and a heap
+    /// profiler was given); a heap that cannot be tracked is said, not a failure.
+    bool launch(const QString& program, const QStringList& arguments, const QString& directory, QString* error,
+        bool trackHeap = false);
     void requestRefresh();
     /// Writes everything the store holds into a capture file (on the worker pool); the future
     /// holds an error sentence, empty on success.
@@ -116,6 +121,12 @@ public:
     void setProfileEveryProcess(bool on) { m_profileEveryProcess = on; }
     bool profilesEveryProcess() const { return m_profileEveryProcess; }
     ProfilePanel* profilePanel() const { return m_profile; }
+    /// The heap tracker of the programs launched with "Track allocations" (and --heap), shown in
+    /// the Memory view; null: none is offered.
+    void setHeapProfiler(HeapProfiler* heap);
+    MemoryPanel* memoryPanel() const { return m_memory; }
+    /// The Memory view in front.
+    void showMemory();
     QTableView* operationView() const { return m_operationView; }
     QTableView* processView() const { return m_processView; }
     QTableView* alertView() const { return m_alertView; }
@@ -262,6 +273,8 @@ private:
     quint64 m_droppedAlerts = 0;
     QString m_exportFolder;
     std::vector<std::unique_ptr<QProcess>> m_launched;
+    MemoryPanel* m_memory = nullptr;
+    QPointer<HeapProfiler> m_heap;
     bool m_cpuColumnShown = false; ///< the CPU column was shown once its first value came
     bool m_profileEveryProcess = false;
 };

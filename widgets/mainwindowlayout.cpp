@@ -6,6 +6,7 @@
 #include "alertsmodel.h"
 #include "chartspanel.h"
 #include "mainwindowhelpers.h"
+#include "memorypanel.h"
 #include "operationsfiltermodel.h"
 #include "operationsmodel.h"
 #include "processesmodel.h"
@@ -267,6 +268,8 @@ void MainWindow::buildUi()
     m_views->addTab(m_charts, tr("Charts"));
     m_profile = new ProfilePanel(this);
     m_views->addTab(m_profile, tr("CPU profile"));
+    m_memory = new MemoryPanel(this);
+    m_views->addTab(m_memory, tr("Memory"));
     m_viewsSplitter = new QSplitter(Qt::Horizontal, this);
     m_viewsSplitter->setChildrenCollapsible(false);
     m_viewsSplitter->setStretchFactor(0, 1);
@@ -403,6 +406,11 @@ void MainWindow::showProfile()
 {
     if (!profileBeside())
         m_views->setCurrentWidget(m_profile);
+}
+
+void MainWindow::showMemory()
+{
+    m_views->setCurrentWidget(m_memory);
 }
 
 void MainWindow::connectSelection()

@@ -2,14 +2,18 @@
 // Processes: attaching, launching, budgets, and quitting while launched programs run.
 #include "mainwindow.h"
 
+#include "heapprofiler.h"
+
 #include "attachdialog.h"
 #include "budgetsdialog.h"
 #include "childprocess.h"
 #include "ingestserver.h"
+#include "memorypanel.h"
 #include "profilepanel.h"
 #include "profiler.h"
 #include "quitprompt.h"
 
+#include <QFileInfo>
 #include <QMessageBox>
 #include <QProcess>
 #include <QStatusBar>
@@ -56,22 +60,38 @@ void MainWindow::profileIfAsked(qint64 pid)
         statusBar()->showMessage(tr("Not profiled: %1").arg(why), 15000);
 }
 
-bool MainWindow::launch(const QString& program, const QStringList& arguments, const QString& directory, QString* error)
+void MainWindow::setHeapProfiler(HeapProfiler* heap)
+{
+    m_heap = heap;
+    m_memory->setHeapProfiler(heap);
+}
+
+bool MainWindow::launch(
+    const QString& program, const QStringList& arguments, const QString& directory, QString* error, bool trackHeap)
 {
     auto process = std::make_unique<QProcess>();
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     if (m_server)
         env.insert(QStringLiteral("PERFDASH_SOCKET"), m_server->socketPath());
+    int heapTicket = 0;
+    if (trackHeap && m_heap) {
+        if (const QString refused = m_heap->prepare(program, &env, &heapTicket); !refused.isEmpty())
+            statusBar()->showMessage(tr("The heap of %1 is not tracked: %2").arg(program, refused), 15000);
+    }
     process->setProcessEnvironment(env);
     process->setWorkingDirectory(directory);
     process->setProcessChannelMode(QProcess::ForwardedChannels);
     childprocess::endWithParent(*process); // also when perfdash is killed and cannot stop it
     process->start(program, arguments);
     if (!process->waitForStarted(10'000)) {
+        if (m_heap)
+            m_heap->abandon(heapTicket);
         if (error)
             *error = tr("cannot launch %1: %2").arg(program, process->errorString());
         return false;
     }
+    if (heapTicket)
+        m_heap->started(heapTicket, process->processId(), QFileInfo(program).fileName());
     if (const quint64 key = m_store->attachPid(process->processId())) {
         profileIfAsked(process->processId());
         selectProcess(key);
@@ -86,7 +106,7 @@ void MainWindow::showLaunchDialog()
     LaunchDialog dialog(this);
     while (dialog.exec() == QDialog::Accepted) {
         QString error;
-        if (launch(dialog.program(), dialog.arguments(), dialog.workingDirectory(), &error))
+        if (launch(dialog.program(), dialog.arguments(), dialog.workingDirectory(), &error, dialog.trackHeap()))
             return;
         QMessageBox::warning(this, tr("Cannot launch"), error);
     }

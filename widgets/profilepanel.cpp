@@ -152,8 +152,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     // The view's toggles: a tool bar, whose overflow goes to its extension menu when narrow.
     auto* tools = new QToolBar(this);
     tools->setToolButtonStyle(Qt::ToolButtonTextOnly);
-    tools->addWidget(new QLabel(tr("Scope "), tools));
-    tools->addWidget(m_scopeBox);
+    m_samplingActions = { tools->addWidget(new QLabel(tr("Scope "), tools)), tools->addWidget(m_scopeBox) };
     tools->addSeparator();
     m_bottomUpAction = tools->addAction(tr("Bottom-up"));
     m_bottomUpAction->setCheckable(true);
@@ -1133,6 +1132,14 @@ QString ProfilePanel::scopeNote() const
                 + tr("; on/off-CPU split from CPU samples only");
     parts << attributionNote(s);
     return parts.join(QStringLiteral("; "));
+}
+
+void ProfilePanel::setSamplingControlsVisible(bool visible)
+{
+    for (QWidget* w : std::initializer_list<QWidget*> { m_start, m_range, m_threads, m_status })
+        w->setVisible(visible);
+    for (QAction* a : std::as_const(m_samplingActions))
+        a->setVisible(visible);
 }
 
 void ProfilePanel::updateStatus()

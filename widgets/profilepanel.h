@@ -138,6 +138,9 @@ public:
     ProfileQuery queryFor(Scope scope) const;
     /// The shown process's profile from @p source when no live profiler has it; {} to stop.
     void setSource(Source source);
+    /// Shows the sampling profiler's own controls and status (the Profile button, scopes, range,
+    /// threads); off, the panel shows what its Source gives (a heap profile) with its views alone.
+    void setSamplingControlsVisible(bool visible);
     /// Profiles that no longer change (a capture's): shown, read-only, for their process when no
     /// live profiler has one. Their time range is the session; they keep no threads.
     void setRecordedProfiles(std::vector<ProfileSnapshotPtr> profiles);
@@ -242,6 +245,7 @@ private:
     QLabel* m_status;
     QPushButton* m_start;
     QComboBox* m_scopeBox;
+    QList<QAction*> m_samplingActions; ///< the tool bar's scope label and box
     QComboBox* m_range;
     QComboBox* m_threads;
     QLineEdit* m_search;

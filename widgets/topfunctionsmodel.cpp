@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "topfunctionsmodel.h"
 
+#include "format.h"
 #include "symbolprettifier.h"
 
 namespace perfdash {
@@ -18,7 +19,8 @@ void TopFunctionsModel::setSnapshot(const ProfileSnapshotPtr& snapshot, std::uin
     const bool sameRows = rows.size() == m_rows.size()
         && std::equal(rows.begin(), rows.end(), m_rows.begin(),
             [](const FunctionCost& a, const FunctionCost& b) { return a.function == b.function; });
-    const bool unitChanged = (m_snapshot && m_snapshot->offCpu) != (snapshot && snapshot->offCpu);
+    const auto unitOf = [](const ProfileSnapshotPtr& s) { return s ? std::pair(s->offCpu, s->unit) : std::pair(false, ProfileSnapshot::Unit::Samples); };
+    const bool unitChanged = unitOf(m_snapshot) != unitOf(snapshot);
     if (sameRows) {
         m_snapshot = snapshot;
         if (unitChanged) // the same functions counted in time off CPU: the headers say so
@@ -67,10 +69,10 @@ QString TopFunctionsModel::callersText(const FunctionCost& cost) const
 
 QVariant TopFunctionsModel::offCpuAmount(std::uint64_t count, int role) const
 {
-    // An off-CPU snapshot counts microseconds: shown in ms, sorted as counts.
-    if (role == SortRole || !m_snapshot->offCpu)
+    // Counts in a unit (off-CPU microseconds, bytes) are shown in it, sorted as counts.
+    if (role == SortRole || !hasProfileUnit(*m_snapshot))
         return quint64(count);
-    return tr("%1 ms").arg(double(count) / 1000.0, 0, 'f', 1);
+    return formatProfileAmount(*m_snapshot, count);
 }
 
 QVariant TopFunctionsModel::data(const QModelIndex& index, int role) const

@@ -13,8 +13,9 @@
 //
 // A guest in someone else's program: no lock, no system call and no allocation on the paths of
 // malloc and free (system calls only once per thread and on the sampled path's clock, which is the
-// vDSO); nothing held across fork(); signal handlers may allocate (see enter()); no exception
-// leaves (built with -fno-exceptions); no libstdc++ at run time (the C++ used is header-only).
+// vDSO); nothing held across fork(); signal handlers may allocate (see enter()); no exception of
+// its own (built with -fno-exceptions: a failing operator new hands over to the next one by a tail
+// call); no libstdc++ at run time (the C++ used is header-only).
 #include "heap/heapwire.h"
 #include "sampledset.h"
 
@@ -309,8 +310,8 @@ void initThread(ThreadState& t) noexcept
     t.initialized = 1;
     t.tid = std::uint32_t(syscall(SYS_gettid));
     static std::atomic<std::uint64_t> threads { 0 };
-    t.rng = splitmix(std::uint64_t(reinterpret_cast<std::uintptr_t>(&t)) ^ monotonicNs()
-        ^ (std::uint64_t(t.tid) << 32) ^ splitmix(threads.fetch_add(1, std::memory_order_relaxed)));
+    t.rng = splitmix(std::uint64_t(reinterpret_cast<std::uintptr_t>(&t)) ^ monotonicNs() ^ (std::uint64_t(t.tid) << 32)
+        ^ splitmix(threads.fetch_add(1, std::memory_order_relaxed)));
     t.epoch = g_epoch.load(std::memory_order_relaxed);
     t.countdown = drawCountdown(t);
     t.budget = FoldBytes;
@@ -421,8 +422,7 @@ __attribute__((noinline)) bool forgetSampled(std::uint32_t tid, void* p, size_t 
 
 // ---- resolution and the bootstrap arena -----------------------------------------------------
 
-template <class F>
-F nextSymbol(const char* name) noexcept
+template <class F> F nextSymbol(const char* name) noexcept
 {
     void* symbol = dlsym(RTLD_NEXT, name);
     F f;
@@ -507,6 +507,13 @@ bool resolve() noexcept
         g_next.valloc = fallbackValloc;
     if (!g_next.pvalloc)
         g_next.pvalloc = fallbackPvalloc;
+    // The hooks call malloc_usable_size on every block; tcmalloc's allocates (operator new, so
+    // through us) the first time it runs, which would recurse without end. Its first run is now,
+    // while every hook is still served by the bootstrap arena.
+    if (void* probe = g_next.malloc(1)) {
+        g_next.usable(probe);
+        g_next.free(probe);
+    }
     g_mode.store(ModeGeneric, std::memory_order_release);
     g_resolveState.store(2, std::memory_order_release);
     return true;
@@ -660,8 +667,7 @@ inline void countFree(ThreadState& t, size_t usable) noexcept
 }
 
 /// Every allocating hook: @p real calls the next allocator; @p arena serves the bootstrap.
-template <class Real, class Arena>
-__attribute__((always_inline)) inline void* allocate(Real real, Arena arena) noexcept
+template <class Real, class Arena> __attribute__((always_inline)) inline void* allocate(Real real, Arena arena) noexcept
 {
     std::uint8_t mode = g_mode.load(std::memory_order_acquire);
     if (PD_UNLIKELY(mode == ModeUnready)) {
@@ -876,17 +882,28 @@ std::uint64_t parseBytes(const char* text) noexcept
 
 /// Whether the program's malloc is someone else's (the executable defines one: our hooks never
 /// run): the definition "malloc" resolves to is not in this library. A non-PIE executable that
-/// takes malloc's address has an undefined "malloc" whose value is a PLT entry, which dlsym may
-/// answer with; dladdr() only knows defined symbols, so only a real definition counts.
+/// takes malloc's address (python3, for one) has an undefined "malloc" whose value is its PLT
+/// entry (a canonical PLT): dlsym and dladdr both answer with that; only a real definition counts.
 bool programHasOwnMalloc() noexcept
 {
     void* global = dlsym(RTLD_DEFAULT, "malloc");
     Dl_info info {};
+#ifdef __GLIBC__
+    void* entry = nullptr; // an ElfW(Sym)*
+    if (!global || !dladdr1(global, &info, &entry, RTLD_DL_SYMENT))
+        return false;
+    if (info.dli_fbase == static_cast<const void*>(&__ehdr_start))
+        return false; // ours
+    const auto* symbol = static_cast<const ElfW(Sym)*>(entry);
+    return symbol && symbol->st_shndx != SHN_UNDEF && info.dli_saddr == global
+        && __builtin_strcmp(info.dli_sname, "malloc") == 0;
+#else
     if (!global || !dladdr(global, &info))
         return false;
     if (info.dli_fbase == static_cast<const void*>(&__ehdr_start))
         return false; // ours
     return info.dli_sname && info.dli_saddr == global && __builtin_strcmp(info.dli_sname, "malloc") == 0;
+#endif
 }
 
 void writeAllocatorName(hw::Header* h) noexcept
@@ -1110,8 +1127,8 @@ PD_EXPORT void free(void* p) PD_NOEXCEPT
 
 PD_EXPORT void* calloc(size_t count, size_t size) PD_NOEXCEPT
 {
-    return allocateFast([count, size] { return g_next.calloc(count, size); },
-        [count, size] { return callocGeneric(count, size); });
+    return allocateFast(
+        [count, size] { return g_next.calloc(count, size); }, [count, size] { return callocGeneric(count, size); });
 }
 
 PD_EXPORT void* realloc(void* p, size_t n) PD_NOEXCEPT
@@ -1195,8 +1212,7 @@ using AlignedNewFn = void* (*)(std::size_t, std::align_val_t);
 using NothrowNewFn = void* (*)(std::size_t, const std::nothrow_t&);
 using AlignedNothrowNewFn = void* (*)(std::size_t, std::align_val_t, const std::nothrow_t&);
 
-template <class F>
-F nextOperator(std::atomic<F>& cache, const char* mangled) noexcept
+template <class F> F nextOperator(std::atomic<F>& cache, const char* mangled) noexcept
 {
     F f = cache.load(std::memory_order_acquire);
     if (!f) {
