@@ -634,6 +634,7 @@ private Q_SLOTS:
         MetricsStore store;
         fill(store);
         MainWindow window(&store, nullptr);
+        window.resize(1600, 900); // wide enough for every column the copy names (a narrow one hides some)
         window.show();
         QTRY_COMPARE_WITH_TIMEOUT(window.operationsProxy()->rowCount(), 3, 10'000);
         QTRY_COMPARE_WITH_TIMEOUT(window.operationsProxy()->index(0, OperationsModel::Operation).data().toString(), s("db.query"), 10'000);
