@@ -630,8 +630,8 @@ int main(int argc, char** argv)
         // The live heap at the end: of a program still running, what it holds before it is stopped
         // (its exit frees it); of one that ended by itself, what it never freed.
         heapProfiler.poll();
-        std::vector<ProfileSnapshotPtr> heaps;
-        if (!heapPath.isEmpty()) {
+        std::vector<ProfileSnapshotPtr> heaps; // for --export-heap and the capture
+        if (heapTracking) {
             for (const ProfileSnapshotPtr& h : heapProfiler.snapshots(HeapView::Live)) {
                 auto named = std::make_shared<ProfileSnapshot>(*h); // as the tables name it (a client's hello)
                 for (const ProcessInfo& p : store.processes())
@@ -673,9 +673,17 @@ int main(int argc, char** argv)
             }
             // The capture keeps the profiles too (a table of their own): every one taken, by
             // --profile or started from the window's Profile button.
-            if (const std::vector<ProcessProfiler*> profiled = profiler.profilers(); !profiled.empty()) {
-                if (QString profileError;
-                    !writeCaptureProfiles(parser.value(record), capturedProfiles(profiled), &profileError)) {
+            QList<CapturedProfile> captured = capturedProfiles(profiler.profilers());
+            for (const ProfileSnapshotPtr& h : heaps) { // and the heaps, the CPU profile's or alone
+                const auto same = std::find_if(
+                    captured.begin(), captured.end(), [&h](const CapturedProfile& c) { return c.pid == h->pid; });
+                if (same != captured.end())
+                    same->heap = h->folded();
+                else
+                    captured.append({ h->pid, h->process, {}, {}, {}, h->folded() });
+            }
+            if (!captured.isEmpty()) {
+                if (QString profileError; !writeCaptureProfiles(parser.value(record), captured, &profileError)) {
                     std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(profileError));
                     exitCode = 1;
                 }

@@ -199,6 +199,7 @@ void sortChanges(QList<ProfileShareChange>* changes)
 
 constexpr auto kindCpu = "cpu";
 constexpr auto kindOffCpu = "off_cpu";
+constexpr auto kindHeap = "heap";
 } // namespace
 
 bool writeCaptureProfiles(const QString& path, const QList<CapturedProfile>& profiles, QString* error)
@@ -259,7 +260,9 @@ bool writeCaptureProfiles(const QString& path, const QList<CapturedProfile>& pro
         if (!insertLines(
                 insertOperations, { profile.pid, profile.process, QString::fromLatin1(kindCpu) }, profile.byOperation)
             || !insertLines(
-                insertOperations, { profile.pid, profile.process, QString::fromLatin1(kindOffCpu) }, profile.offCpu))
+                insertOperations, { profile.pid, profile.process, QString::fromLatin1(kindOffCpu) }, profile.offCpu)
+            || !insertLines(
+                insertOperations, { profile.pid, profile.process, QString::fromLatin1(kindHeap) }, profile.heap))
             return failed(insertOperations);
     }
     if (!db.commit())
@@ -316,6 +319,8 @@ QList<CapturedProfile> readCaptureProfiles(const QString& path, QString* error)
                 profile.byOperation += line(query, 3);
             else if (kind == QLatin1String(kindOffCpu))
                 profile.offCpu += line(query, 3);
+            else if (kind == QLatin1String(kindHeap))
+                profile.heap += line(query, 3);
             // another kind: of a later perfdash; not ours to read
         }
     }
@@ -324,10 +329,13 @@ QList<CapturedProfile> readCaptureProfiles(const QString& path, QString* error)
     return profiles;
 }
 
-QList<ProfileShareChange> diffProfiles(const QList<CapturedProfile>& base, const QList<CapturedProfile>& next)
+namespace {
+/// Each process's functions' shares of one part of the profiles (the CPU samples, the heap's bytes).
+QList<ProfileShareChange> diffPart(
+    const QList<CapturedProfile>& base, const QList<CapturedProfile>& next, QByteArray CapturedProfile::*part)
 {
-    const QHash<QString, QByteArray> a = byProcess(base, &CapturedProfile::folded);
-    const QHash<QString, QByteArray> b = byProcess(next, &CapturedProfile::folded);
+    const QHash<QString, QByteArray> a = byProcess(base, part);
+    const QHash<QString, QByteArray> b = byProcess(next, part);
     QSet<QString> processes;
     for (auto it = a.begin(); it != a.end(); ++it)
         processes.insert(it.key());
@@ -336,7 +344,26 @@ QList<ProfileShareChange> diffProfiles(const QList<CapturedProfile>& base, const
     QList<ProfileShareChange> changes;
     for (const QString& process : std::as_const(processes))
         appendChanges(&changes, process, {}, sharesOf(a.value(process)), sharesOf(b.value(process)));
+    return changes;
+}
+} // namespace
+
+QList<ProfileShareChange> diffProfiles(const QList<CapturedProfile>& base, const QList<CapturedProfile>& next)
+{
+    QList<ProfileShareChange> changes = diffPart(base, next, &CapturedProfile::folded);
     sortChanges(&changes);
+    return changes;
+}
+
+QList<ProfileShareChange> diffHeapProfiles(const QList<CapturedProfile>& base, const QList<CapturedProfile>& next)
+{
+    QList<ProfileShareChange> changes = diffPart(base, next, &CapturedProfile::heap);
+    // Where the bytes moved: by the change of the bytes under each function, largest first.
+    const auto moved = [](const ProfileShareChange& c) {
+        return std::abs(c.nextTotalShare * c.nextSamples - c.baseTotalShare * c.baseSamples);
+    };
+    std::stable_sort(changes.begin(), changes.end(),
+        [&](const ProfileShareChange& x, const ProfileShareChange& y) { return moved(x) > moved(y); });
     return changes;
 }
 
@@ -413,6 +440,28 @@ QString pair(double from, double to)
     return QStringLiteral("%1 → %2").arg(percent(from), percent(to));
 }
 
+QString bytes(double value)
+{
+    const double b = std::abs(value);
+    if (b < 1024)
+        return QStringLiteral("%1 B").arg(value, 0, 'f', 0);
+    if (b < 1024.0 * 1024)
+        return QStringLiteral("%1 KiB").arg(value / 1024, 0, 'f', 1);
+    if (b < 1024.0 * 1024 * 1024)
+        return QStringLiteral("%1 MiB").arg(value / 1048576, 0, 'f', 1);
+    return QStringLiteral("%1 GiB").arg(value / 1073741824, 0, 'f', 2);
+}
+
+QString bytesPair(double from, double to)
+{
+    return QStringLiteral("%1 → %2").arg(bytes(from), bytes(to));
+}
+
+QString signedBytes(double value)
+{
+    return (value > 0 ? QStringLiteral("+") : QString()) + bytes(value);
+}
+
 QString markdownCell(QString text)
 {
     return text.replace(u'|', QStringLiteral("\\|"));
@@ -462,6 +511,45 @@ void printProfileComparisonMarkdown(const QList<ProfileShareChange>& changes, QT
             << pair(c.baseSelfShare, c.nextSelfShare) << " | " << points(c.delta()) << " | "
             << pair(c.baseTotalShare, c.nextTotalShare) << " | " << (regression ? "**" : "")
             << profileVerdictName(c.verdict) << (regression ? "**" : "") << " |\n";
+    }
+    out.flush();
+}
+
+void printHeapComparison(const QList<ProfileShareChange>& changes, QTextStream& out, int limit)
+{
+    if (changes.isEmpty())
+        return;
+    out << "\nHeap by call site: live bytes when each run ended under each function (total = anywhere on the "
+           "allocating stack; self = as the allocating leaf), largest change first\n";
+    out << QStringLiteral("%1  %2  %3  %4\n")
+               .arg(QStringLiteral("process/function"), -52)
+               .arg(QStringLiteral("total base→new"), 25)
+               .arg(QStringLiteral("change"), 11)
+               .arg(QStringLiteral("self base→new"), 25);
+    for (const ProfileShareChange& c : changes.mid(0, limit)) {
+        const double baseTotal = c.baseTotalShare * c.baseSamples, nextTotal = c.nextTotalShare * c.nextSamples;
+        out << QStringLiteral("%1  %2  %3  %4\n")
+                   .arg(QStringLiteral("%1/%2").arg(c.process, c.function).left(52), -52)
+                   .arg(bytesPair(baseTotal, nextTotal), 25)
+                   .arg(signedBytes(nextTotal - baseTotal), 11)
+                   .arg(bytesPair(c.baseSelfShare * c.baseSamples, c.nextSelfShare * c.nextSamples), 25);
+    }
+    out.flush();
+}
+
+void printHeapComparisonMarkdown(const QList<ProfileShareChange>& changes, QTextStream& out, int limit)
+{
+    if (changes.isEmpty())
+        return;
+    out << "\n**Heap by call site**: live bytes when each run ended under each function (total = anywhere on the "
+           "allocating stack; self = as the allocating leaf)\n\n";
+    out << "| process | function | total base → new | change | self base → new |\n";
+    out << "|---|---|---:|---:|---:|\n";
+    for (const ProfileShareChange& c : changes.mid(0, limit)) {
+        const double baseTotal = c.baseTotalShare * c.baseSamples, nextTotal = c.nextTotalShare * c.nextSamples;
+        out << "| " << markdownCell(c.process) << " | " << markdownCell(c.function) << " | "
+            << bytesPair(baseTotal, nextTotal) << " | " << signedBytes(nextTotal - baseTotal) << " | "
+            << bytesPair(c.baseSelfShare * c.baseSamples, c.nextSelfShare * c.nextSamples) << " |\n";
     }
     out.flush();
 }

@@ -21,6 +21,9 @@ struct CapturedProfile
     QByteArray byOperation;
     /// Off-CPU time the same way, as `--export-off-cpu` writes it (COUNT in microseconds).
     QByteArray offCpu;
+    /// The live heap by call stack when the run ended, as `--export-heap` writes it (COUNT in
+    /// bytes); empty when its heap was not tracked.
+    QByteArray heap = {};
 };
 
 /**
@@ -75,6 +78,17 @@ struct ProfileVerdictOptions
     double minSamples = 200;
 };
 /// Sets each change's verdict; returns the number of regressions.
+/**
+ * The live heap by call site of two runs (CapturedProfile::heap), per process name and function:
+ * its bytes as the allocating leaf (self) and anywhere on the stack (total), as shares of the
+ * process's heap and, through baseSamples and nextSamples (the heaps' sizes), in bytes; largest
+ * change of the total share first. Not judged: a heap's shape says where memory went, not that a
+ * run is slower.
+ */
+QList<ProfileShareChange> diffHeapProfiles(const QList<CapturedProfile>& base, const QList<CapturedProfile>& next);
+void printHeapComparison(const QList<ProfileShareChange>& changes, QTextStream& out, int limit = 15);
+void printHeapComparisonMarkdown(const QList<ProfileShareChange>& changes, QTextStream& out, int limit = 15);
+
 int judgeProfiles(QList<ProfileShareChange>* changes, const ProfileVerdictOptions& options);
 QString profileVerdictName(ProfileShareChange::Verdict verdict);
 

@@ -18,6 +18,24 @@
 namespace perfdash {
 
 namespace {
+/// The heap's changes by call site as JSON: bytes under each function in both runs.
+QJsonArray heapJson(const QList<ProfileShareChange>& changes)
+{
+    QJsonArray functions;
+    for (const ProfileShareChange& c : changes) {
+        functions.append(QJsonObject { { QStringLiteral("process"), c.process },
+            { QStringLiteral("function"), c.function },
+            { QStringLiteral("total_bytes_base"), c.baseTotalShare * c.baseSamples },
+            { QStringLiteral("total_bytes_new"), c.nextTotalShare * c.nextSamples },
+            { QStringLiteral("self_bytes_base"), c.baseSelfShare * c.baseSamples },
+            { QStringLiteral("self_bytes_new"), c.nextSelfShare * c.nextSamples },
+            { QStringLiteral("heap_bytes_base"), c.baseSamples }, { QStringLiteral("heap_bytes_new"), c.nextSamples } });
+    }
+    return functions;
+}
+} // namespace
+
+namespace {
 struct Side
 {
     std::unique_ptr<LatencyHistogram> histogram = std::make_unique<LatencyHistogram>();
@@ -379,6 +397,8 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
     // Inside each operation (per-operation profiles, when both captures have them), judged alike.
     QList<ProfileShareChange> operationChanges = diffOperationProfiles(baseProfiles, nextProfiles);
     const int operationProfileRegressions = judgeProfiles(&operationChanges, profileOptions);
+    // The heaps by call site, where both runs tracked them (--heap): shown, not judged.
+    const QList<ProfileShareChange> heapChanges = diffHeapProfiles(baseProfiles, nextProfiles);
     const bool profilesCompared = (!baseProfiles.isEmpty() && !nextProfiles.isEmpty()) || !operationChanges.isEmpty();
     const QString profileSummary = QStringLiteral("%1 profile regression(s) beyond %2 points of self share")
                                        .arg(profileRegressions)
@@ -430,7 +450,8 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
                     QJsonObject { { QStringLiteral("threshold_points"), profileOptions.thresholdPoints },
                         { QStringLiteral("min_samples"), profileOptions.minSamples },
                         { QStringLiteral("regressions"), operationProfileRegressions },
-                        { QStringLiteral("functions"), functionsJson(operationChanges) } } } })
+                        { QStringLiteral("functions"), functionsJson(operationChanges) } } },
+                { QStringLiteral("heap"), heapJson(heapChanges) } })
                    .toJson(QJsonDocument::Indented);
     } else if (format == QLatin1String("markdown")) {
         writeMarkdown(out, rows, options);
@@ -443,6 +464,7 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
             printOperationProfileComparisonMarkdown(operationChanges, out);
             out << "\n" << operationProfileSummary << "\n";
         }
+        printHeapComparisonMarkdown(heapChanges, out);
     } else {
         writeText(out, rows, options);
         out << regressionSummary(rows, options) << "\n";
@@ -454,6 +476,7 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
             printOperationProfileComparison(operationChanges, out);
             out << operationProfileSummary << "\n";
         }
+        printHeapComparison(heapChanges, out);
     }
     out.flush();
     const bool operationsCompared = inBase > 0 && inNew > 0;

@@ -97,7 +97,7 @@ private Q_SLOTS:
     {
         const CapturedProfile first { 7, QStringLiteral("svc"), "svc (7);main;work 12\nsvc (7);main;idle 3\n",
             "svc (7);[http.GET /users slow];[db.query];main;query 5\nsvc (7);[http.GET /users];main;parse 7\n",
-            "svc (7);[db.query];main;poll 1500\n" };
+            "svc (7);[db.query];main;poll 1500\n", "svc (7);main;cache;malloc 33554432\nsvc (7);main;parse 4096\n" };
         const CapturedProfile second { 9, QStringLiteral("plain"), "plain (9);main;spin 40\n", {}, {} };
         const QString path = capture(QStringLiteral("roundtrip.pdcap"), { first, second });
         QVERIFY(!path.isEmpty());
@@ -110,7 +110,9 @@ private Q_SLOTS:
         QCOMPARE(linesOf(read[0].folded), linesOf(first.folded));
         QCOMPARE(linesOf(read[0].byOperation), linesOf(first.byOperation));
         QCOMPARE(linesOf(read[0].offCpu), linesOf(first.offCpu));
+        QCOMPARE(linesOf(read[0].heap), linesOf(first.heap));
         QCOMPARE(read[1].pid, 9);
+        QVERIFY(read[1].heap.isEmpty());
         QCOMPARE(linesOf(read[1].folded), linesOf(second.folded));
         QVERIFY(read[1].byOperation.isEmpty());
         QVERIFY(read[1].offCpu.isEmpty());
@@ -123,6 +125,7 @@ private Q_SLOTS:
         QCOMPARE(linesOf(reread[0].folded), linesOf(again.folded));
         QVERIFY(reread[0].byOperation.isEmpty());
         QVERIFY(reread[0].offCpu.isEmpty());
+        QVERIFY(reread[0].heap.isEmpty());
 
         // The whole-process table keeps only the whole-process lines: a reader of before sees no
         // operation frames in it.
@@ -283,6 +286,43 @@ private Q_SLOTS:
         QCOMPARE(run.exitCode, 0);
         QVERIFY2(
             run.out.contains(QStringLiteral("0 regression(s) in the CPU profiles by operation")), qPrintable(run.out));
+    }
+
+    void heapsComparedByCallSite()
+    {
+        // The live heap of two runs (--heap --record): where the bytes went, by function, in every
+        // format; shown, not judged (a heap's shape is not a slowdown).
+        const QString base = capture(QStringLiteral("heapbase.pdcap"),
+            { { 1, QStringLiteral("svc"), {}, {}, {}, "svc (1);main;cache;malloc 1048576\nsvc (1);main;parse 1048576\n" } });
+        const QString next = capture(QStringLiteral("heapnew.pdcap"),
+            { { 2, QStringLiteral("svc"), {}, {}, {}, "svc (2);main;cache;malloc 33554432\nsvc (2);main;parse 1048576\n" } });
+        QVERIFY(!base.isEmpty() && !next.isEmpty());
+        const QList<ProfileShareChange> changes = diffHeapProfiles(readCaptureProfiles(base), readCaptureProfiles(next));
+        QVERIFY(!changes.isEmpty());
+        // Largest change of bytes first: main and cache grew by 31 MiB (malloc too); parse stayed.
+        QCOMPARE(changes.first().process, QStringLiteral("svc"));
+        QVERIFY(changes.first().function != QStringLiteral("parse"));
+        QCOMPARE(changes.first().nextTotalShare * changes.first().nextSamples
+                - changes.first().baseTotalShare * changes.first().baseSamples,
+            32505856.0);
+        const Run text = perfdashCompare({ base, next });
+        QVERIFY2(text.out.contains(QStringLiteral("Heap by call site")), qPrintable(text.out));
+        QVERIFY2(text.out.contains(QStringLiteral("1.0 MiB → 32.0 MiB")), qPrintable(text.out));
+        QVERIFY2(text.out.contains(QStringLiteral("+31.0 MiB")), qPrintable(text.out));
+        const Run markdown = perfdashCompare({ base, next, QStringLiteral("--format"), QStringLiteral("markdown") });
+        QVERIFY2(markdown.out.contains(QStringLiteral("**Heap by call site**")), qPrintable(markdown.out));
+        const Run json = perfdashCompare({ base, next, QStringLiteral("--format"), QStringLiteral("json") });
+        const QJsonArray heap = QJsonDocument::fromJson(json.out.toUtf8()).object().value(QStringLiteral("heap")).toArray();
+        bool cache = false;
+        for (const QJsonValue& v : heap) {
+            const QJsonObject f = v.toObject();
+            if (f.value(QStringLiteral("function")).toString() == QStringLiteral("cache")) {
+                cache = true;
+                QCOMPARE(f.value(QStringLiteral("total_bytes_base")).toDouble(), 1048576.0);
+                QCOMPARE(f.value(QStringLiteral("total_bytes_new")).toDouble(), 33554432.0);
+            }
+        }
+        QVERIFY(cache);
     }
 
     void nothingOfOperationsWithoutThem()
