@@ -633,9 +633,13 @@ int main(int argc, char** argv)
         std::vector<ProfileSnapshotPtr> heaps; // for --export-heap and the capture
         if (heapTracking) {
             for (const ProfileSnapshotPtr& h : heapProfiler.snapshots(HeapView::Live)) {
-                auto named = std::make_shared<ProfileSnapshot>(*h); // as the tables name it (a client's hello)
-                for (const ProcessInfo& p : store.processes())
-                    named->process = p.pid == h->pid && !p.name.isEmpty() ? p.name : named->process;
+                // A client's hello names it as the tables do ("orders-api"); else the program's file
+                // name stays (/proc's comm is cut at 15 characters).
+                auto named = std::make_shared<ProfileSnapshot>(*h);
+                for (const ProcessInfo& p : store.processes()) {
+                    if (p.pid == h->pid && p.state == ProcessInfo::State::Live && !p.name.isEmpty())
+                        named->process = p.name;
+                }
                 heaps.push_back(std::move(named));
             }
         }

@@ -7,6 +7,9 @@
 #include "heap/heapchannel.h"
 
 #include <QCoreApplication>
+#include <QDateTime>
+#include <QHash>
+#include <QStringList>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -15,7 +18,10 @@
 #include <QThread>
 #include <QTimer>
 
+#include <algorithm>
 #include <array>
+#include <deque>
+#include <functional>
 #include <cerrno>
 #include <csignal>
 #include <ctime>
@@ -46,6 +52,7 @@ struct HeapProfiler::Tracked
         double markBytes = 0; ///< liveBytes when the mark was set
         std::array<double, RateSeconds> allocated {}; ///< estimated bytes allocated, per second (ring)
         std::array<std::uint64_t, RateSeconds> second {}; ///< the second each slot of allocated counts
+        int site = -1; ///< into sites, once named
     };
     struct Block
     {
@@ -66,6 +73,69 @@ struct HeapProfiler::Tracked
     std::unordered_map<std::string, std::uint32_t> stackIds; ///< the pcs' bytes -> index
     std::unordered_map<std::uint64_t, Block> blocks; ///< sampled blocks alive, by address
     heap::HeapCounters counters;
+    QStringList sites; ///< allocation sites by name (siteOf())
+    QHash<QString, int> siteIds;
+    std::map<int, std::deque<std::pair<qint64, double>>> history; ///< by site: (wall ms, live bytes)
+    qint64 lastHistoryMs = 0;
+
+    /// The allocation site of a named stack: its innermost function that is the program's own,
+    /// not the C library's, the C++ library's or an allocator's, without its parameters.
+    int siteOf(const Stack& s)
+    {
+        QString site = QStringLiteral("[unknown]");
+        for (auto f = s.functions.rbegin(); f != s.functions.rend(); ++f) {
+            const ProfileFunction& fn = functions.at(*f);
+            const bool library = fn.module.startsWith(QLatin1String("libc.so")) || fn.module.startsWith(QLatin1String("libstdc++"))
+                || fn.module.startsWith(QLatin1String("ld-linux")) || fn.module.startsWith(QLatin1String("libperfdash_heap"));
+            const bool plumbing = fn.name.startsWith(QLatin1String("std::")) || fn.name.startsWith(QLatin1String("void std::"))
+                || fn.name.startsWith(QLatin1String("__gnu_cxx::")) || fn.name.startsWith(QLatin1String("operator new"))
+                || fn.name.contains(QLatin1String("alloc"));
+            if (!library && !plumbing && *f != FunctionTable::kUnknown) {
+                site = fn.name;
+                break;
+            }
+        }
+        site.remove(QStringLiteral("(anonymous namespace)::"));
+        if (const qsizetype paren = site.indexOf(u'('); paren > 0)
+            site.truncate(paren);
+        if (const auto it = siteIds.constFind(site); it != siteIds.constEnd())
+            return *it;
+        sites.append(site);
+        return *siteIds.insert(site, int(sites.size() - 1));
+    }
+
+    /// Once a second: the live bytes of the largest sites now, and of those charted already.
+    void record(qint64 nowMs)
+    {
+        if (nowMs - lastHistoryMs < 1000)
+            return;
+        lastHistoryMs = nowMs;
+        QHash<int, double> live;
+        for (Stack& s : stacks) {
+            if (s.liveBytes <= 0 || s.functions.empty())
+                continue;
+            if (s.site < 0)
+                s.site = siteOf(s);
+            live[s.site] += s.liveBytes;
+        }
+        std::vector<std::pair<double, int>> largest;
+        for (auto it = live.cbegin(); it != live.cend(); ++it)
+            largest.emplace_back(it.value(), it.key());
+        std::sort(largest.begin(), largest.end(), std::greater<>());
+        for (std::size_t i = 0; i < largest.size() && i < std::size_t(TopSites); ++i)
+            history.try_emplace(largest[i].second);
+        while (history.size() > MaxSites) { // the smallest now goes
+            auto smallest = history.begin();
+            for (auto it = history.begin(); it != history.end(); ++it)
+                smallest = live.value(it->first) < live.value(smallest->first) ? it : smallest;
+            history.erase(smallest);
+        }
+        for (auto& [site, points] : history) {
+            points.emplace_back(nowMs, live.value(site));
+            while (points.size() > HistorySeconds)
+                points.pop_front();
+        }
+    }
 
     std::uint32_t stackOf(const heap::HeapRecord& r)
     {
@@ -142,8 +212,10 @@ struct HeapProfiler::Tracked
                 s.liveBytes = s.markBytes = 0;
             resolver.reset();
             named.clear();
-            for (Stack& s : stacks)
+            for (Stack& s : stacks) {
                 s.functions.clear();
+                s.site = -1;
+            }
             break;
         }
     }
@@ -275,6 +347,7 @@ void HeapProfiler::pollLocked(
     }
     const std::uint64_t mean = t.counters.sampleMean;
     t.channel->drain([&](const heap::HeapRecord& r) { t.apply(r, mean); }, SIZE_MAX, gone);
+    t.record(QDateTime::currentMSecsSinceEpoch());
     const auto live = qint64(t.counters.liveBytes());
     if (live != t.lastLive) {
         t.lastLive = live;
@@ -361,6 +434,22 @@ std::vector<ProfileSnapshotPtr> HeapProfiler::snapshots(HeapView view) const
         if (t->pid > 0 && t->counters.reporting())
             out.push_back(build(*t, view));
     }
+    return out;
+}
+
+std::vector<HeapSiteSeries> HeapProfiler::siteHistory(qint64 pid) const
+{
+    QMutexLocker lock(&m_mutex);
+    std::vector<HeapSiteSeries> out;
+    for (const auto& [ticket, t] : m_tracked) {
+        if (t->pid != pid)
+            continue;
+        for (const auto& [site, points] : t->history)
+            out.push_back({ t->sites.value(site), { points.begin(), points.end() } });
+    }
+    std::sort(out.begin(), out.end(), [](const HeapSiteSeries& a, const HeapSiteSeries& b) {
+        return (a.points.empty() ? 0 : a.points.back().second) > (b.points.empty() ? 0 : b.points.back().second);
+    });
     return out;
 }
 

@@ -45,6 +45,13 @@ struct HeapTotals
     QString problem; ///< why the numbers are missing or wrong; empty when fine
 };
 
+/// One allocation site's live bytes over time (the memory chart's lines of a tracked heap).
+struct HeapSiteSeries
+{
+    QString site; ///< the innermost function of the program's own on the allocating stacks
+    std::vector<std::pair<qint64, double>> points; ///< wall-clock ms, estimated live bytes
+};
+
 /**
  * Live heap profiles of the programs perfdash launches with the heap preload (libperfdash_heap.so,
  * docs/HEAP.md). prepare() gives a program's environment a channel (heap/heapchannel.h) and the
@@ -92,6 +99,14 @@ public:
     std::vector<ProfileSnapshotPtr> snapshots(HeapView view) const;
     /// Live bytes by call site now become the base of HeapView::Growth.
     void setMark(qint64 pid);
+    /// The live bytes of @p pid's largest allocation sites, once a second for the last
+    /// HistorySeconds (the sites that were among the TopSites largest at some point, at most
+    /// MaxSites), largest now first.
+    std::vector<HeapSiteSeries> siteHistory(qint64 pid) const;
+
+    static constexpr int TopSites = 5;
+    static constexpr std::size_t MaxSites = 16;
+    static constexpr std::size_t HistorySeconds = 900;
 
 Q_SIGNALS:
     /// A tracked program's exact heap in use changed (from the thread's poll).

@@ -117,6 +117,14 @@ void TestHeapProfiler::sitesByCallStack()
         QStringLiteral("churn_site"), 10'000);
     QCOMPARE(heap.snapshot(target.processId(), HeapView::AllocationRate)->unit, ProfileSnapshot::Unit::BytesPerSecond);
 
+    // The memory chart's lines: the largest site's live bytes once a second, named by its function.
+    QTRY_VERIFY_WITH_TIMEOUT(!heap.siteHistory(target.processId()).empty()
+            && heap.siteHistory(target.processId()).front().site == QStringLiteral("hold_site"),
+        10'000);
+    const HeapSiteSeries holdSeries = heap.siteHistory(target.processId()).front();
+    QVERIFY(!holdSeries.points.empty());
+    QVERIFY(std::abs(holdSeries.points.back().second - held) <= 0.15 * held);
+
     // Since a mark, what grew is the leak (2 MB/s): the first site by growth once it sampled some.
     heap.setMark(target.processId());
     QTRY_VERIFY_WITH_TIMEOUT(

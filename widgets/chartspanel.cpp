@@ -792,7 +792,8 @@ void ChartsPanel::setHeatmap(const QString& title, const LatencyHeatmap& heatmap
     alignPlots();
 }
 
-void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& records, qint64 fromMs, qint64 toMs)
+void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& records, qint64 fromMs, qint64 toMs,
+    const std::vector<HeapSiteSeries>& sites)
 {
     const auto [from, to] = shownRange(fromMs, toMs);
     setTitle(m_memory.get(), title.isEmpty() ? tr("Memory and CPU — select a process") : tr("Memory and CPU of %1").arg(title));
@@ -816,6 +817,22 @@ void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& rec
     QList<Line> left { Line { tr("RSS"), QPen(Palette[0], 1.6, Qt::SolidLine), rss, QStringLiteral("MiB"), {}, 1000.0 } };
     if (!heap.isEmpty()) // only an instrumented process (or a tracked heap) says its heap
         left.append(Line { tr("heap"), QPen(Palette[1], 1.6, Qt::DashLine), heap, QStringLiteral("MiB"), {}, 1000.0 });
+    // A heap tracked by call site: its three largest sites' live bytes (estimated), dotted, their
+    // names cut in the middle so that the legend keeps to the chart's width (the Memory view has them whole).
+    for (std::size_t i = 0; i < sites.size() && i < 3; ++i) {
+        QString name = sites[i].site;
+        if (name.size() > 16)
+            name = name.left(7) + u'\u2026' + name.right(8);
+        QList<QPointF> points;
+        for (const auto& [ms, bytes] : sites[i].points) {
+            if (ms >= from)
+                points.append(QPointF(double(ms), bytes / 1048576.0));
+        }
+        for (const QPointF& p : std::as_const(points))
+            maxMiB = std::max(maxMiB, p.y());
+        left.append(Line { name, QPen(Palette[(2 + int(i)) % PaletteSize], 1.2, Qt::DotLine), points,
+            QStringLiteral("MiB"), {}, 1000.0 });
+    }
     setLines(m_memory.get(), left,
         { Line { tr("CPU"), QPen(ErrorColor, 1.2, Qt::DashLine), cpu, QStringLiteral("%"), {}, 1000.0 } });
     setValueAxis(m_memory.get(), false, maxMiB);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The refresh loop, the selection, and what the charts show. See mainwindow.h for the other files.
 #include "mainwindow.h"
+#include "heapprofiler.h"
 #include "memorypanel.h"
 
 #include "alertsfiltermodel.h"
@@ -311,7 +312,9 @@ void MainWindow::updateCharts(const DashboardSnapshot& s)
         quint64 memoryKey = m_selectedProcess ? m_selectedProcess : m_chartProcess;
         if (comparing) // one process for all the operations compared
             memoryKey = m_compare.first().processKey;
-        m_charts->setMemory(processName(memoryKey), s.memory, from, to);
+        const std::optional<ProcessInfo> memoryProcess = memoryKey ? m_store->process(memoryKey) : std::nullopt;
+        m_charts->setMemory(processName(memoryKey), s.memory, from, to,
+            m_heap && memoryProcess ? m_heap->siteHistory(memoryProcess->pid) : std::vector<HeapSiteSeries>());
     }
 }
 
