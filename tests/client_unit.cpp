@@ -3,6 +3,7 @@
 // library does (x86-64 and aarch64 under qemu-user, glibc; see tools/client-portability). Each
 // case runs in a process of its own, because several are about what happens before the lazy start:
 //   client_unit <case>      client_unit --list
+#include "helpers/checks.h"
 #include "helpers/minidashboard.h"
 
 #include <perfdash/perfdash.h>
@@ -91,24 +92,6 @@ void operator delete[](void* p, std::size_t) noexcept
 #pragma GCC diagnostic pop
 
 namespace {
-int g_failures = 0;
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                              \
-            ++g_failures;                                                                                              \
-        }                                                                                                              \
-    } while (0)
-#define CHECK_EQ(a, b)                                                                                                 \
-    do {                                                                                                               \
-        const auto va = (a);                                                                                           \
-        const auto vb = (b);                                                                                           \
-        if (!(va == vb)) {                                                                                             \
-            std::fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, #a, #b,      \
-                static_cast<long long>(va), static_cast<long long>(vb));                                               \
-            ++g_failures;                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 double cpuSeconds()
 {

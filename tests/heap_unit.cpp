@@ -6,6 +6,7 @@
 //   heap_unit <case>      heap_unit --list
 // PERFDASH_HEAP_LIB, PERFDASH_HEAP_TARGET, PERFDASH_HEAP_STATIC_TARGET and
 // PERFDASH_HEAP_OWN_MALLOC_TARGET name the built files.
+#include "helpers/checks.h"
 #include "heap/heapchannel.h"
 #include "heap/preload/sampledset.h"
 
@@ -56,36 +57,6 @@ using perfdash::heap::HeapRecordType;
 namespace hw = perfdash::heapwire;
 
 namespace {
-int g_failures = 0;
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                              \
-            ++g_failures;                                                                                              \
-        }                                                                                                              \
-    } while (0)
-#define CHECK_EQ(a, b)                                                                                                 \
-    do {                                                                                                               \
-        const auto va = (a);                                                                                           \
-        const auto vb = (b);                                                                                           \
-        if (!(va == vb)) {                                                                                             \
-            std::fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, #a, #b,      \
-                static_cast<long long>(va), static_cast<long long>(vb));                                               \
-            ++g_failures;                                                                                              \
-        }                                                                                                              \
-    } while (0)
-/// |a - b| <= tolerance, printed either way (the figures are the point of these tests).
-#define CHECK_NEAR(a, b, tolerance)                                                                                    \
-    do {                                                                                                               \
-        const double va = double(a), vb = double(b), vt = double(tolerance);                                           \
-        const bool ok = std::fabs(va - vb) <= vt;                                                                      \
-        std::printf("heap_unit: %s %s = %.0f, %s = %.0f, off by %.0f (tolerance %.0f)\n", ok ? "ok" : "FAILED", #a,    \
-            va, #b, vb, va - vb, vt);                                                                                  \
-        if (!ok) {                                                                                                     \
-            std::fprintf(stderr, "%s:%d: CHECK_NEAR failed: %s ~ %s\n", __FILE__, __LINE__, #a, #b);                   \
-            ++g_failures;                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 using Clock = std::chrono::steady_clock;
 constexpr double FoldBytes = 64 * 1024; // a thread's counts are at most this many bytes...
@@ -306,8 +277,17 @@ bool startReporting(Target& target, HeapChannel& channel, const char* mode, cons
     return c.ownerPid == std::uint32_t(target.pid());
 }
 
-/// One thread's truth against the counters, between "go" and its "truth" line. The tolerances:
-/// each thread alive may have up to 64 KiB or 256 operations not folded yet, at each reading.
+/// What the counters moved by between two readings against what the target says it did. The
+/// tolerances: each thread alive may have up to 64 KiB or 256 operations not folded yet, at each reading.
+void checkMoved(const HeapCounters& before, const HeapCounters& after, const Truth& truth, int threadsAlive = 1,
+    int extraOps = 0)
+{
+    CHECK_NEAR(live(after) - live(before), truth.bytes, 2 * FoldBytes * threadsAlive);
+    CHECK_NEAR(double(after.allocations - before.allocations), truth.allocs, 2 * FoldOps * threadsAlive + extraOps);
+    CHECK_NEAR(double(after.frees - before.frees), truth.frees, 2 * FoldOps * threadsAlive + extraOps);
+}
+
+/// One thread's truth against the counters, between "go" and its "truth" line.
 void checkExact(const char* mode, int threadsAlive, int extraOps = 0, const std::string& nextAllocator = {})
 {
     TempDir dir;
@@ -321,9 +301,7 @@ void checkExact(const char* mode, int threadsAlive, int extraOps = 0, const std:
     CHECK(truth.valid);
     CHECK(!target.waitFor("done").empty());
     const HeapCounters after = channel.counters();
-    CHECK_NEAR(live(after) - live(before), truth.bytes, 2 * FoldBytes * threadsAlive);
-    CHECK_NEAR(double(after.allocations - before.allocations), truth.allocs, 2 * FoldOps * threadsAlive + extraOps);
-    CHECK_NEAR(double(after.frees - before.frees), truth.frees, 2 * FoldOps * threadsAlive + extraOps);
+    checkMoved(before, after, truth, threadsAlive, extraOps);
     CHECK_EQ(after.droppedAllocs + after.droppedFrees + after.untracked, std::uint64_t(0));
     target.closeInput();
     CHECK_EQ(target.wait(), 0);
@@ -366,9 +344,7 @@ void alignedCase()
     const Truth truth = parseTruth(target.waitFor("truth"));
     CHECK(truth.valid);
     const HeapCounters after = channel.counters();
-    CHECK_NEAR(live(after) - live(before), truth.bytes, 2 * FoldBytes);
-    CHECK_NEAR(double(after.allocations - before.allocations), truth.allocs, 2 * FoldOps);
-    CHECK_NEAR(double(after.frees - before.frees), truth.frees, 2 * FoldOps);
+    checkMoved(before, after, truth);
 }
 
 // A SIGALRM handler allocating every 500 us while the main thread allocates in a loop, for 2 s:
@@ -388,9 +364,7 @@ void signalCase()
     const Truth truth = parseTruth(target.waitFor("truth"));
     CHECK(truth.valid);
     const HeapCounters after = channel.counters();
-    CHECK_NEAR(live(after) - live(before), truth.bytes, 2 * FoldBytes);
-    CHECK_NEAR(double(after.allocations - before.allocations), truth.allocs, 2 * FoldOps);
-    CHECK_NEAR(double(after.frees - before.frees), truth.frees, 2 * FoldOps);
+    checkMoved(before, after, truth);
     std::printf("heap_unit: %llu handler calls, %.0f allocations, %llu sampled\n", calls, truth.allocs,
         static_cast<unsigned long long>(after.samples - before.samples));
     target.closeInput();

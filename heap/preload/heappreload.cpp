@@ -633,15 +633,21 @@ __attribute__((noinline)) void slowFree(ThreadState& t) noexcept
     }
 }
 
+/// The counting of an allocation on the thread's own state; whether a fold or a sample is due.
+inline bool addAlloc(ThreadState& t, size_t usable) noexcept
+{
+    addTo(t.allocBytes, usable);
+    addTo(t.allocs, 1);
+    const bool sampleDue = subBelowZero(t.countdown, std::int64_t(usable));
+    return subBelowZero(t.budget, std::int64_t(usable) + OpCost) || sampleDue;
+}
+
 /// Not nested: counts a block allocated on this thread.
 inline void countAlloc(ThreadState& t, void* p, size_t usable) noexcept
 {
     if (!SignalAtomicUpdates)
         enter(t);
-    addTo(t.allocBytes, usable);
-    addTo(t.allocs, 1);
-    const bool sampleDue = subBelowZero(t.countdown, std::int64_t(usable));
-    const bool due = subBelowZero(t.budget, std::int64_t(usable) + OpCost) || sampleDue;
+    const bool due = addAlloc(t, usable);
     if (PD_UNLIKELY(due)) {
         enter(t);
         slowAlloc(t, p, usable);
@@ -745,10 +751,7 @@ __attribute__((always_inline)) inline void* allocateFast(Real real, Generic gene
     const size_t usable = glibcUsable(p);
     if (!SignalAtomicUpdates)
         enter(t);
-    addTo(t.allocBytes, usable);
-    addTo(t.allocs, 1);
-    const bool sampleDue = subBelowZero(t.countdown, std::int64_t(usable));
-    const bool due = subBelowZero(t.budget, std::int64_t(usable) + OpCost) || sampleDue;
+    const bool due = addAlloc(t, usable);
     if (!SignalAtomicUpdates)
         leave(t);
     if (PD_UNLIKELY(due))
