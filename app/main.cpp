@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // perfdash: listens for instrumented processes, samples attached ones from /proc, shows them in
 // the dashboard window (or, --headless, in the terminal) and writes the CSV exports at the end.
-#include "atomicfile.h"
 #include "budgetsdialog.h"
 #include "capture.h"
 #include "captureprofiles.h"
 #include "childprocess.h"
-#include "comparisonwindow.h"
 #include "csvexport.h"
 #include "debuginfod.h"
 #include "foldedexport.h"
+#include "cliutil.h"
+#include "comparecommand.h"
 #include "headlessgate.h"
+#include "headlesstable.h"
 #include "heapprofiler.h"
 #include "ingestserver.h"
 #include "mainwindow.h"
@@ -27,14 +28,11 @@
 #include "workerpool.h"
 
 #include <QApplication>
-#include <QBuffer>
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
-#include <QIcon>
 #include <QMenuBar>
-#include <QPixmap>
 #include <QProcess>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -58,12 +56,6 @@ void onSignal(int)
     g_interrupted.store(true);
 }
 
-[[noreturn]] void fail(const QString& message)
-{
-    std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message));
-    std::exit(HeadlessGate::BadArguments);
-}
-
 /// Each of @p texts parsed by @p parse (optional<T> parse(text, &error)); the first error ends the run.
 template<typename Parse>
 auto parseEach(const QStringList& texts, Parse parse)
@@ -79,98 +71,6 @@ auto parseEach(const QStringList& texts, Parse parse)
     return parsed;
 }
 
-QString checkWritable(const QString& path)
-{
-    const QFileInfo info(path);
-    const QFileInfo dir(info.absolutePath());
-    if (!dir.isDir())
-        return QStringLiteral("cannot write %1: directory %2 does not exist").arg(path, dir.filePath());
-    if (!dir.isWritable() || (info.exists() && !info.isWritable()))
-        return QStringLiteral("cannot write %1: permission denied").arg(path);
-    return {};
-}
-
-QString stateName(const ProcessInfo& p)
-{
-    switch (p.state) {
-    case ProcessInfo::State::Live:
-        return QStringLiteral("live");
-    case ProcessInfo::State::Exited:
-        return QStringLiteral("exited");
-    case ProcessInfo::State::ProcOnly:
-        return QStringLiteral("/proc");
-    case ProcessInfo::State::Error:
-        return QStringLiteral("error");
-    }
-    return {};
-}
-
-QString formatDuration(quint64 ns)
-{
-    if (ns < 1000)
-        return QStringLiteral("%1 ns").arg(ns);
-    if (ns < 1'000'000)
-        return QStringLiteral("%1 µs").arg(double(ns) / 1e3, 0, 'f', 1);
-    if (ns < 1'000'000'000)
-        return QStringLiteral("%1 ms").arg(double(ns) / 1e6, 0, 'f', 1);
-    return QStringLiteral("%1 s").arg(double(ns) / 1e9, 0, 'f', 2);
-}
-
-void printTable(QTextStream& out, const MetricsStore& store, const IngestServer& server, const MetricsEndpoint& metrics,
-    const OtlpReceiver& otlp)
-{
-    out << QStringLiteral("%1  %2  %3  %4  %5  %6\n")
-               .arg(QStringLiteral("PID"), 8)
-               .arg(QStringLiteral("PROCESS"), -18)
-               .arg(QStringLiteral("STATE"), -6)
-               .arg(QStringLiteral("OPS/S"), 9)
-               .arg(QStringLiteral("RSS"), 10)
-               .arg(QStringLiteral("CPU"), 7);
-    for (const ProcessInfo& p : store.processes()) {
-        out << QStringLiteral("%1  %2  %3  %4  %5  %6\n")
-                   .arg(p.pid, 8)
-                   .arg(p.name.left(18), -18)
-                   .arg(stateName(p), -6)
-                   .arg(p.instrumented ? QString::number(p.operationsPerSecond, 'f', 0) : QStringLiteral("-"), 9)
-                   .arg(p.rssBytes >= 0 ? QStringLiteral("%1 MiB").arg(double(p.rssBytes) / 1048576.0, 0, 'f', 1)
-                                        : QStringLiteral("-"),
-                       10)
-                   .arg(p.cpuPercent ? QStringLiteral("%1%").arg(*p.cpuPercent, 0, 'f', 1) : QStringLiteral("-"), 7);
-        if (!p.reason.isEmpty() && p.state != ProcessInfo::State::Live)
-            out << QStringLiteral("          %1\n").arg(p.reason);
-        if (!p.instrumented)
-            continue;
-        const auto monitor = store.sharedMonitor(p.key); // an exited process may be evicted meanwhile
-        if (!monitor)
-            continue;
-        QList<OperationStats> ops = monitor->allStats(StatsWindow::last(10));
-        std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
-        for (const OperationStats& s : ops.mid(0, 6)) {
-            out << QStringLiteral("          %1 %2/10s  p50 %3  p99 %4  max %5  errors %6%\n")
-                       .arg(s.operation.left(24), -24)
-                       .arg(s.count, 8)
-                       .arg(formatDuration(s.p50Ns), 9)
-                       .arg(formatDuration(s.p99Ns), 9)
-                       .arg(formatDuration(s.maxNs), 9)
-                       .arg(s.errorRate * 100, 0, 'f', 1);
-        }
-        if (p.drops() > 0)
-            out << QStringLiteral(
-                "          drops %1 (lost %2, events %3, names over the limit %4, malformed %5, refused values %6)%7\n")
-                       .arg(p.drops())
-                       .arg(p.lostOperations)
-                       .arg(p.droppedEvents)
-                       .arg(p.droppedOperations)
-                       .arg(p.malformed)
-                       .arg(p.refusedValues)
-                       .arg(p.lastProblem.isEmpty() ? QString() : QStringLiteral(": ") + p.lastProblem);
-    }
-    if (const QString refusals = refusalSummary(store, server.stats(), metrics.httpStats(), { otlp.refusals() });
-        !refusals.isEmpty())
-        out << refusals << '\n';
-    out << Qt::endl;
-}
-
 bool wantsHeadless(int argc, char** argv)
 {
     for (int i = 1; i < argc; ++i) {
@@ -180,61 +80,13 @@ bool wantsHeadless(int argc, char** argv)
     }
     return false;
 }
-/// Saves @p picture as a PNG, whole or not at all (a full disk leaves the previous file), 0600.
-bool savePng(const QPixmap& picture, const QString& path, QString* error)
-{
-    QByteArray png;
-    QBuffer buffer(&png);
-    if (!buffer.open(QIODevice::WriteOnly) || !picture.save(&buffer, "PNG")) {
-        *error = QStringLiteral("cannot write the screenshot %1: the picture could not be encoded").arg(path);
-        return false;
-    }
-    return atomicfile::write(path, png, error);
-}
-
-/// What every window of perfdash shares: its icon, and the .desktop file that names it.
-void brandGuiApplication()
-{
-    QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/perfdash.svg")));
-    QGuiApplication::setDesktopFileName(QStringLiteral("perfdash"));
-}
 } // namespace
 
 int main(int argc, char** argv)
 {
     perfdash::Debuginfod::takeEnvironment(); // before any thread: libdw must never fetch on its own
-    if (argc > 1 && std::strcmp(argv[1], "compare") == 0) { // perfdash compare BASE NEW [...] [--gui]
-        bool gui = false;
-        for (int i = 2; i < argc; ++i)
-            gui = gui || std::strcmp(argv[i], "--gui") == 0;
-        if (!gui) {
-            QCoreApplication app(argc, argv);
-            QTextStream out(stdout), err(stderr);
-            return compareCaptures(QCoreApplication::arguments().mid(2), out, err);
-        }
-        QApplication app(argc, argv);
-        brandGuiApplication();
-        // The window takes the report's options and judges with them: the same verdicts.
-        CompareArguments compare;
-        QString error;
-        if (!parseCompareArguments(QCoreApplication::arguments().mid(2), &compare, &error))
-            fail(QStringLiteral("compare: ") + error);
-        const QString screenshot = compare.screenshot;
-        ComparisonWindow* window = ComparisonWindow::open(compare.files[0], compare.files[1], &error, compare.options);
-        if (!window)
-            fail(error);
-        window->show();
-        if (!screenshot.isEmpty()) {
-            QTimer::singleShot(500, &app, [&] {
-                QString saveError;
-                const bool saved = savePng(window->grab(), screenshot, &saveError);
-                if (!saved)
-                    std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(saveError));
-                QCoreApplication::exit(saved ? 0 : 1);
-            });
-        }
-        return app.exec();
-    }
+    if (argc > 1 && std::strcmp(argv[1], "compare") == 0) // perfdash compare BASE NEW [...] [--gui]
+        return runCompare(argc, argv);
     // Everything after "--" is the command to launch: cut off before Qt sees argv, since QApplication
     // takes its own options (-style, -geometry, -reverse, --title...) from wherever they stand.
     QStringList command;
@@ -443,7 +295,7 @@ int main(int argc, char** argv)
             fail(error);
     }
     QObject::connect(&profiler, &Profiler::problem, &app,
-        [](qint64, const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
+        [](qint64, const QString& message) { say(message); });
     QList<qint64> pids;
     for (const QString& value : parser.values(attach)) {
         bool ok = false;
@@ -465,7 +317,7 @@ int main(int argc, char** argv)
         if (!opened.load.ok)
             fail(opened.load.error);
         for (const QString& note : std::as_const(opened.load.notes))
-            std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(note));
+            say(note);
         for (const QString& problem : std::as_const(opened.load.problems))
             std::fprintf(
                 stderr, "perfdash: %s: %s (the rest is shown)\n", qUtf8Printable(capturePath), qUtf8Printable(problem));
@@ -496,7 +348,7 @@ int main(int argc, char** argv)
         ringReader.start();
     // Connected before it listens: a refusal in the first instant is said too (its only voice).
     QObject::connect(&server, &IngestServer::connectionProblem, &app,
-        [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
+        [](const QString& message) { say(message); });
     const QString socketPath = parser.isSet(socket) ? parser.value(socket) : IngestServer::defaultSocketPath();
     QString error;
     if (live && !server.listen(socketPath, &error))
@@ -507,10 +359,9 @@ int main(int argc, char** argv)
             fail(unwritable);
         if (!recorder.start(parser.value(record), &error))
             fail(error);
-        const auto say
-            = [](const QString& what) { std::fprintf(stderr, "perfdash: recording: %s\n", qUtf8Printable(what)); };
-        QObject::connect(&recorder, &CaptureRecorder::failed, &app, say);
-        QObject::connect(&recorder, &CaptureRecorder::resumed, &app, say);
+        const auto recording = [](const QString& what) { say(QStringLiteral("recording: ") + what); };
+        QObject::connect(&recorder, &CaptureRecorder::failed, &app, recording);
+        QObject::connect(&recorder, &CaptureRecorder::resumed, &app, recording);
     }
     for (qint64 pid : pids) {
         if (!store.attachPid(pid, &error))
@@ -521,7 +372,7 @@ int main(int argc, char** argv)
     MetricsEndpoint metrics(&store);
     metrics.setIngestServer(&server);
     QObject::connect(&metrics, &MetricsEndpoint::problem, &app,
-        [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
+        [](const QString& message) { say(message); });
     // In the window too: MainWindow::setHttpEndpoints().
     if (parser.isSet(prometheus)) {
         QHostAddress host;
@@ -534,7 +385,7 @@ int main(int argc, char** argv)
     metrics.addListener([&otlpReceiver] { return otlpReceiver.refusals(); }); // its refusals in /metrics
     otlpReceiver.setHideInternalSpans(parser.isSet(otlpHideInternal));
     QObject::connect(&otlpReceiver, &OtlpReceiver::problem, &app,
-        [](const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
+        [](const QString& message) { say(message); });
     if (parser.isSet(otlp)) {
         if (!live)
             fail(QStringLiteral("--otlp receives live telemetry; it does not go with --open"));
@@ -555,7 +406,7 @@ int main(int argc, char** argv)
         QObject::connect(&heapProfiler, &HeapProfiler::heapChanged, &app,
             [&store](qint64 pid, qint64 bytes) { store.recordHeapOfPid(pid, bytes); });
         QObject::connect(&heapProfiler, &HeapProfiler::problem, &app,
-            [](qint64, const QString& message) { std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(message)); });
+            [](qint64, const QString& message) { say(message); });
     }
     const auto launch = [&](const QString& program, const QStringList& args, bool showOutput) {
         auto child = std::make_unique<QProcess>();
@@ -563,8 +414,7 @@ int main(int argc, char** argv)
         int heapTicket = 0;
         if (heapTracking) {
             if (const QString refused = heapProfiler.prepare(program, &childEnvironment, &heapTicket); !refused.isEmpty())
-                std::fprintf(stderr, "perfdash: the heap of %s is not tracked: %s\n", qUtf8Printable(program),
-                    qUtf8Printable(refused));
+                say(QStringLiteral("the heap of %1 is not tracked: %2").arg(program, refused));
         }
         child->setProcessEnvironment(childEnvironment);
         child->setProgram(program);
@@ -659,20 +509,20 @@ int main(int argc, char** argv)
         if (live) {
             const QStringList broken = HeadlessGate::brokenBudgets(store);
             for (const QString& line : broken)
-                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(line));
+                say(line);
             if (!broken.isEmpty() && exitCode == 0)
                 exitCode = HeadlessGate::BudgetBroken;
             if (profiler.refusedCount() > 0 && (exitCode == 0 || exitCode == HeadlessGate::BudgetBroken))
                 exitCode = HeadlessGate::ProfileRefused; // said on stderr when it happened
             if (!refusals.isEmpty())
-                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(refusals));
+                say(refusals);
         }
         if (live)
             store.sampleProcesses();
         store.stop();
         if (parser.isSet(record)) {
             if (QString incomplete; !recorder.finish(&incomplete)) { // what the capture misses, if anything
-                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(incomplete));
+                say(incomplete);
                 exitCode = 1;
             }
             // The capture keeps the profiles too (a table of their own): every one taken, by
@@ -688,7 +538,7 @@ int main(int argc, char** argv)
             }
             if (!captured.isEmpty()) {
                 if (QString profileError; !writeCaptureProfiles(parser.value(record), captured, &profileError)) {
-                    std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(profileError));
+                    say(profileError);
                     exitCode = 1;
                 }
             }
@@ -731,7 +581,7 @@ int main(int argc, char** argv)
             if (path.isEmpty())
                 continue;
             if (profiler.profilers().empty()) {
-                std::fprintf(stderr, "perfdash: %s not written: no process was profiled\n", qUtf8Printable(path));
+                say(QStringLiteral("%1 not written: no process was profiled").arg(path));
                 continue;
             }
             writes.append(pool.submit(QStringLiteral("export"), [&, path = path, kind = kind] {
@@ -747,7 +597,7 @@ int main(int argc, char** argv)
         }
         if (!heapPath.isEmpty()) {
             if (heaps.empty()) {
-                std::fprintf(stderr, "perfdash: %s not written: no program's heap was tracked\n", qUtf8Printable(heapPath));
+                say(QStringLiteral("%1 not written: no program's heap was tracked").arg(heapPath));
             } else {
                 writes.append(pool.submit(QStringLiteral("export"), [heaps = std::move(heaps), &heapPath] {
                     QString writeError;
@@ -758,7 +608,7 @@ int main(int argc, char** argv)
         }
         for (auto& w : writes) {
             if (const QString writeError = w.result(); !writeError.isEmpty()) {
-                std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(writeError));
+                say(writeError);
                 exitCode = 1;
             }
         }
@@ -822,7 +672,7 @@ int main(int argc, char** argv)
         QTimer::singleShot(std::chrono::milliseconds(qint64(seconds * 1000)), &app, [&] {
             if (window && !screenshotPath.isEmpty()) {
                 if (QString saveError; !savePng(window->grab(), screenshotPath, &saveError)) {
-                    std::fprintf(stderr, "perfdash: %s\n", qUtf8Printable(saveError));
+                    say(saveError);
                     exitCode = 1;
                 }
             }
