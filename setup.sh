@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # One-stop set-up on Debian 12: installs the missing packages, configures, builds, then runs.
 #   ./setup.sh demo   build and launch perfdash with the demo workload attached (Ctrl+C stops it)
-#   ./setup.sh test   build and run every test (what CI runs): the suite, the suite again under
+#   ./setup.sh test   check the code's format, build and run every test (what CI runs): the suite, the suite again under
 #                     AddressSanitizer + UndefinedBehaviorSanitizer, the client's threads under
 #                     ThreadSanitizer, and each fuzz target for 30 seconds
 #   ./setup.sh quick  build and run the suite once (the everyday loop)
@@ -16,7 +16,7 @@ PACKAGES=(
     qt6-httpserver-dev qt6-websockets-dev libsimdjson-dev libbenchmark-dev libdw-dev libelf-dev
     libprotobuf-dev protobuf-compiler zlib1g-dev
     xvfb xauth fonts-dejavu-core clang libclang-rt-dev sqlite3
-    prometheus nodejs debuginfod libjemalloc2 libtcmalloc-minimal4
+    prometheus nodejs debuginfod libjemalloc2 libtcmalloc-minimal4 clang-format
     g++-aarch64-linux-gnu qemu-user musl-tools
 )
 BUILD_DIR=${PERFDASH_BUILD_DIR:-build}
@@ -90,6 +90,14 @@ sanitized() {
     for c in sparse losses reconnect unread reject scope_exact rings rings_threads; do TSAN_OPTIONS=halt_on_error=1 "$BUILD_DIR-tsan/bin/client_unit" $c; done
 }
 
+formatted() { # every C and C++ file as .clang-format says (Debian's clang-format 14)
+    echo "setup: the code's format (clang-format --dry-run --Werror)"
+    find app bench capture core heap ipc models profiler tests tools widgets examples \
+        \( -name node_modules -o -name corpus -o -name 'corpus-*' \) -prune -o \
+        \( -name '*.cpp' -o -name '*.h' -o -name '*.c' -o -name '*.hpp' \) -print0 |
+        xargs -0 clang-format --dry-run --Werror
+}
+
 fuzz() {
     echo "setup: each fuzz target for ${PERFDASH_FUZZ_SECONDS:-30} seconds (libFuzzer, ASan, UBSan, LeakSanitizer)"
     CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPERFDASH_FUZZ=ON > /dev/null
@@ -112,6 +120,7 @@ build)
     ;;
 test)
     install_missing test
+    formatted
     build
     otel_packages
     suite "$BUILD_DIR"

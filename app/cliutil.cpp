@@ -48,7 +48,6 @@ bool savePng(const QPixmap& picture, const QString& path, QString* error)
     return atomicfile::write(path, png, error);
 }
 
-
 void brandGuiApplication()
 {
     QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/perfdash.svg")));

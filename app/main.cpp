@@ -5,11 +5,11 @@
 #include "capture.h"
 #include "captureprofiles.h"
 #include "childprocess.h"
+#include "cliutil.h"
+#include "comparecommand.h"
 #include "csvexport.h"
 #include "debuginfod.h"
 #include "foldedexport.h"
-#include "cliutil.h"
-#include "comparecommand.h"
 #include "headlessgate.h"
 #include "headlesstable.h"
 #include "heapprofiler.h"
@@ -57,8 +57,7 @@ void onSignal(int)
 }
 
 /// Each of @p texts parsed by @p parse (optional<T> parse(text, &error)); the first error ends the run.
-template<typename Parse>
-auto parseEach(const QStringList& texts, Parse parse)
+template <typename Parse> auto parseEach(const QStringList& texts, Parse parse)
 {
     QList<typename decltype(parse(QString(), nullptr))::value_type> parsed;
     for (const QString& text : texts) {
@@ -254,7 +253,8 @@ int main(int argc, char** argv)
         QStringLiteral("caller-callee") };
     const QString profileViewName = parser.value(profileView);
     if (!profileViewName.isEmpty() && !profileViews.contains(profileViewName))
-        fail(QStringLiteral("--profile-view is flame, top-down, bottom-up or caller-callee, not '%1'").arg(profileViewName));
+        fail(QStringLiteral("--profile-view is flame, top-down, bottom-up or caller-callee, not '%1'")
+                 .arg(profileViewName));
     if (!profileViewName.isEmpty() && headlessRun)
         fail(QStringLiteral("--profile-view needs the window; it cannot go with --headless"));
     if (!viewName.isEmpty() && headlessRun)
@@ -294,8 +294,7 @@ int main(int argc, char** argv)
         if (const QString error = path.isEmpty() ? QString() : checkWritable(path); !error.isEmpty())
             fail(error);
     }
-    QObject::connect(&profiler, &Profiler::problem, &app,
-        [](qint64, const QString& message) { say(message); });
+    QObject::connect(&profiler, &Profiler::problem, &app, [](qint64, const QString& message) { say(message); });
     QList<qint64> pids;
     for (const QString& value : parser.values(attach)) {
         bool ok = false;
@@ -341,14 +340,13 @@ int main(int argc, char** argv)
         server.setProfiled(pid, true);
         // Once its last samples are attributed, the exited process's rings are let go.
         if (ProcessProfiler* profiled = profiler.profilerFor(pid))
-            QObject::connect(profiled, &ProcessProfiler::exited, &ringReader,
-                [&ringReader, pid] { ringReader.removeProcess(pid); });
+            QObject::connect(
+                profiled, &ProcessProfiler::exited, &ringReader, [&ringReader, pid] { ringReader.removeProcess(pid); });
     });
     if (live)
         ringReader.start();
     // Connected before it listens: a refusal in the first instant is said too (its only voice).
-    QObject::connect(&server, &IngestServer::connectionProblem, &app,
-        [](const QString& message) { say(message); });
+    QObject::connect(&server, &IngestServer::connectionProblem, &app, [](const QString& message) { say(message); });
     const QString socketPath = parser.isSet(socket) ? parser.value(socket) : IngestServer::defaultSocketPath();
     QString error;
     if (live && !server.listen(socketPath, &error))
@@ -371,8 +369,7 @@ int main(int argc, char** argv)
     }
     MetricsEndpoint metrics(&store);
     metrics.setIngestServer(&server);
-    QObject::connect(&metrics, &MetricsEndpoint::problem, &app,
-        [](const QString& message) { say(message); });
+    QObject::connect(&metrics, &MetricsEndpoint::problem, &app, [](const QString& message) { say(message); });
     // In the window too: MainWindow::setHttpEndpoints().
     if (parser.isSet(prometheus)) {
         QHostAddress host;
@@ -384,8 +381,7 @@ int main(int argc, char** argv)
     OtlpReceiver otlpReceiver(&store);
     metrics.addListener([&otlpReceiver] { return otlpReceiver.refusals(); }); // its refusals in /metrics
     otlpReceiver.setHideInternalSpans(parser.isSet(otlpHideInternal));
-    QObject::connect(&otlpReceiver, &OtlpReceiver::problem, &app,
-        [](const QString& message) { say(message); });
+    QObject::connect(&otlpReceiver, &OtlpReceiver::problem, &app, [](const QString& message) { say(message); });
     if (parser.isSet(otlp)) {
         if (!live)
             fail(QStringLiteral("--otlp receives live telemetry; it does not go with --open"));
@@ -405,15 +401,16 @@ int main(int argc, char** argv)
     if (live) {
         QObject::connect(&heapProfiler, &HeapProfiler::heapChanged, &app,
             [&store](qint64 pid, qint64 bytes) { store.recordHeapOfPid(pid, bytes); });
-        QObject::connect(&heapProfiler, &HeapProfiler::problem, &app,
-            [](qint64, const QString& message) { say(message); });
+        QObject::connect(
+            &heapProfiler, &HeapProfiler::problem, &app, [](qint64, const QString& message) { say(message); });
     }
     const auto launch = [&](const QString& program, const QStringList& args, bool showOutput) {
         auto child = std::make_unique<QProcess>();
         QProcessEnvironment childEnvironment = environment;
         int heapTicket = 0;
         if (heapTracking) {
-            if (const QString refused = heapProfiler.prepare(program, &childEnvironment, &heapTicket); !refused.isEmpty())
+            if (const QString refused = heapProfiler.prepare(program, &childEnvironment, &heapTicket);
+                !refused.isEmpty())
                 say(QStringLiteral("the heap of %1 is not tracked: %2").arg(program, refused));
         }
         child->setProcessEnvironment(childEnvironment);

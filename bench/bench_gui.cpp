@@ -50,8 +50,8 @@ public:
         timer.start();
         const qint64 cpuStart = threadCpuNs();
         const int type = event->type();
-        QByteArray what = QByteArray(receiver->metaObject()->className()) + " '" + receiver->objectName().toUtf8() + "' event "
-            + QByteArray::number(type);
+        QByteArray what = QByteArray(receiver->metaObject()->className()) + " '" + receiver->objectName().toUtf8()
+            + "' event " + QByteArray::number(type);
         if (const auto* qtimer = qobject_cast<const QTimer*>(receiver))
             what += " (" + QByteArray::number(qtimer->interval()) + " ms timer)";
         if (const QObject* parent = receiver->parent())
@@ -113,12 +113,13 @@ int main(int argc, char** argv)
     env.insert(QStringLiteral("PERFDASH_SOCKET"), path);
     demo.setProcessEnvironment(env);
     demo.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-    QStringList demoArgs { QStringLiteral("--operations"), QStringLiteral("100"), QStringLiteral("--rate"), QStringLiteral("0"),
-            QStringLiteral("--threads"), QString::number(demoThreads), QStringLiteral("--steady"), QStringLiteral("--duration"),
-            QString::number(seconds + 5) };
+    QStringList demoArgs { QStringLiteral("--operations"), QStringLiteral("100"), QStringLiteral("--rate"),
+        QStringLiteral("0"), QStringLiteral("--threads"), QString::number(demoThreads), QStringLiteral("--steady"),
+        QStringLiteral("--duration"), QString::number(seconds + 5) };
     const QString demoProgram = QCoreApplication::applicationDirPath() + QStringLiteral("/perfdash-demo");
     if (niceDemo)
-        demo.start(QStringLiteral("nice"), QStringList { QStringLiteral("-n"), QStringLiteral("19"), demoProgram } + demoArgs);
+        demo.start(
+            QStringLiteral("nice"), QStringList { QStringLiteral("-n"), QStringLiteral("19"), demoProgram } + demoArgs);
     else
         demo.start(demoProgram, demoArgs);
     if (!demo.waitForStarted()) {
@@ -150,21 +151,25 @@ int main(int argc, char** argv)
         QTimer::singleShot(std::chrono::milliseconds(qint64(seconds * 1000)), &app, [&] { app.quit(); });
     });
     app.exec();
-    const double guiCpuPercent = 100.0 * double(TimingApplication::threadCpuNs() - guiCpuStart) / double(clock.nsecsElapsed());
+    const double guiCpuPercent
+        = 100.0 * double(TimingApplication::threadCpuNs() - guiCpuStart) / double(clock.nsecsElapsed());
     demo.terminate();
     demo.waitForFinished(5000);
 
     std::sort(lateness.begin(), lateness.end());
-    const auto at = [&](double q) { return lateness.empty() ? 0.0 : lateness[std::size_t(q * double(lateness.size() - 1))]; };
+    const auto at
+        = [&](double q) { return lateness.empty() ? 0.0 : lateness[std::size_t(q * double(lateness.size() - 1))]; };
     quint64 operations = 0;
     for (const ProcessInfo& p : store.processes())
         operations += p.operations;
-    std::printf("GUI thread, 1 ms timer for %.0f s: %zu ticks, lateness p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms "
-                "(target: max < 16 ms: %s); %d refreshes (%.1f/s); GUI thread on a core %.1f%% of the time; "
-                "%llu operations ingested\n",
+    std::printf(
+        "GUI thread, 1 ms timer for %.0f s: %zu ticks, lateness p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms "
+        "(target: max < 16 ms: %s); %d refreshes (%.1f/s); GUI thread on a core %.1f%% of the time; "
+        "%llu operations ingested\n",
         seconds, lateness.size(), at(0.5), at(0.99), at(0.999), at(1.0), at(1.0) < 16.0 ? "met" : "NOT met", refreshes,
         refreshes / seconds, guiCpuPercent, static_cast<unsigned long long>(operations));
     for (const auto& stall : app.worst(8))
-        std::printf("  GUI thread held %.1f ms (%.1f ms on a core) by %s\n", stall.ms, stall.cpuMs, stall.what.constData());
+        std::printf(
+            "  GUI thread held %.1f ms (%.1f ms on a core) by %s\n", stall.ms, stall.cpuMs, stall.what.constData());
     return 0;
 }

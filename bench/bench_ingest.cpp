@@ -85,7 +85,8 @@ int threads(double seconds, MetricsStore& store)
     const bool equal = waitFor([&] { return storeCount(store, QStringLiteral("bench.flat_out")) == total; }, 60'000);
     const quint64 counted = storeCount(store, QStringLiteral("bench.flat_out"));
     const auto stats = perfdash::stats();
-    std::printf("threads: %d for %.1f s: recorded %llu (%.1f M/s), dashboard counted %llu: %s; raw events dropped %llu\n",
+    std::printf(
+        "threads: %d for %.1f s: recorded %llu (%.1f M/s), dashboard counted %llu: %s; raw events dropped %llu\n",
         Threads, elapsed, static_cast<unsigned long long>(total), double(total) / elapsed / 1e6,
         static_cast<unsigned long long>(counted), equal ? "equal" : "DIFFERENT",
         static_cast<unsigned long long>(stats.droppedEvents));
@@ -134,7 +135,8 @@ int memory(double millions, MetricsStore& store)
     // 0.5 MB an operation at most), not with the count. So: under 0.1 byte per added event is flat.
     const double perEvent = double(atAll - at10) / double(total - 10'000'000);
     const bool flat = perEvent < 0.1;
-    std::printf("memory: RSS after 10 M events %.1f MiB, after %.0f M events %.1f MiB: %+.3f bytes per added event: %s\n",
+    std::printf(
+        "memory: RSS after 10 M events %.1f MiB, after %.0f M events %.1f MiB: %+.3f bytes per added event: %s\n",
         double(at10) / 1048576.0, millions, double(atAll) / 1048576.0, perEvent, flat ? "flat" : "GROWS");
     return flat ? 0 : 1;
 }
@@ -166,8 +168,8 @@ int ndjson(int lines, MetricsStore& store, const QString& path)
             out.clear();
         }
         const double s = double(timer.nsecsElapsed()) / 1e9;
-        std::printf("ndjson decoder: %lld lines in %.3f s: %.2f M lines/s (%.0f MB/s)\n", static_cast<long long>(decoded), s,
-            double(decoded) / s / 1e6, double(data.size()) / s / 1e6);
+        std::printf("ndjson decoder: %lld lines in %.3f s: %.2f M lines/s (%.0f MB/s)\n",
+            static_cast<long long>(decoded), s, double(decoded) / s / 1e6, double(data.size()) / s / 1e6);
     }
 
     // End to end: a writer thread, the ingest thread, the store on this thread.
@@ -190,7 +192,8 @@ int ndjson(int lines, MetricsStore& store, const QString& path)
     const bool all = waitFor(
         [&] {
             return storeCount(store, QStringLiteral("db.query")) + storeCount(store, QStringLiteral("cache.get"))
-                + storeCount(store, QStringLiteral("http.GET /users")) + storeCount(store, QStringLiteral("render.page"))
+                + storeCount(store, QStringLiteral("http.GET /users"))
+                + storeCount(store, QStringLiteral("render.page"))
                 >= quint64(lines);
         },
         600'000);

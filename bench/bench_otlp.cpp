@@ -19,14 +19,14 @@
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QEventLoop>
 #include <QFile>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
-#include <QEventLoop>
 
 #include <cstdio>
-#include <random>
 #include <ctime>
+#include <random>
 #include <unistd.h>
 
 using namespace perfdash;
@@ -92,14 +92,15 @@ std::vector<SpanShape> shapes(int request)
 
 const std::vector<std::pair<std::string, std::string>> Attributes = { { "http.url", "http://127.0.0.1:8080/users/42" },
     { "http.host", "127.0.0.1:8080" }, { "net.host.name", "127.0.0.1" }, { "http.method", "GET" },
-    { "http.scheme", "http" }, { "http.target", "/users/42" }, { "http.flavor", "1.1" },
-    { "net.transport", "ip_tcp" }, { "net.host.ip", "127.0.0.1" }, { "net.peer.ip", "127.0.0.1" },
-    { "http.status_text", "OK" }, { "http.user_agent", "node" } };
+    { "http.scheme", "http" }, { "http.target", "/users/42" }, { "http.flavor", "1.1" }, { "net.transport", "ip_tcp" },
+    { "net.host.ip", "127.0.0.1" }, { "net.peer.ip", "127.0.0.1" }, { "http.status_text", "OK" },
+    { "http.user_agent", "node" } };
 
 QByteArray jsonBody(int request)
 {
-    QByteArray b = R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"bench"}},)"
-                   R"({"key":"service.instance.id","value":{"stringValue":"b1"}}]},"scopeSpans":[{"scope":{"name":"@opentelemetry/instrumentation-http"},"spans":[)";
+    QByteArray b
+        = R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"bench"}},)"
+          R"({"key":"service.instance.id","value":{"stringValue":"b1"}}]},"scopeSpans":[{"scope":{"name":"@opentelemetry/instrumentation-http"},"spans":[)";
     bool first = true;
     for (const SpanShape& s : shapes(request)) {
         if (!first)
@@ -110,11 +111,12 @@ QByteArray jsonBody(int request)
         b += R"(","kind":)" + QByteArray::number(s.kind) + R"(,"startTimeUnixNano":")" + QByteArray::number(s.start)
             + R"(","endTimeUnixNano":")" + QByteArray::number(s.end) + R"(","attributes":[)";
         for (const auto& [k, v] : Attributes)
-            b += R"({"key":")" + QByteArray(k.c_str()) + R"(","value":{"stringValue":")" + QByteArray(v.c_str()) + R"("}},)";
+            b += R"({"key":")" + QByteArray(k.c_str()) + R"(","value":{"stringValue":")" + QByteArray(v.c_str())
+                + R"("}},)";
         b += R"({"key":"net.host.port","value":{"intValue":8080}},{"key":"http.status_code","value":{"intValue":200}},)";
         b += R"({"key":"http.route","value":{"stringValue":")" + QByteArray(s.route.c_str()) + R"("}}],)";
-        b += R"("droppedAttributesCount":0,"events":[],"droppedEventsCount":0,"status":{"code":)" + QByteArray::number(s.status)
-            + R"(},"links":[],"droppedLinksCount":0})";
+        b += R"("droppedAttributesCount":0,"events":[],"droppedEventsCount":0,"status":{"code":)"
+            + QByteArray::number(s.status) + R"(},"links":[],"droppedLinksCount":0})";
     }
     b += "]}]}]}";
     return b;
@@ -195,7 +197,8 @@ double decodeAndStore(bool json, const std::vector<QByteArray>& bodies, quint64*
     return double(bodies.size()) * SpansPerRequest / seconds;
 }
 
-double overHttp(bool json, const std::vector<QByteArray>& bodies, quint64* counted, qint64 totalBytes, double* receiverRate)
+double overHttp(
+    bool json, const std::vector<QByteArray>& bodies, quint64* counted, qint64 totalBytes, double* receiverRate)
 {
     MetricsStore store;
     store.setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
@@ -254,13 +257,14 @@ int main(int argc, char** argv)
         if (mode.startsWith("http-")) {
             double receiverRate = 0.0;
             const double rate = overHttp(json, bodies, &counted, bytes, &receiverRate);
-            std::printf("otlp %s over HTTP: %.0f spans per CPU second of the receiver's thread; %.0f of the whole process; "
-                        "counted %llu\n",
+            std::printf(
+                "otlp %s over HTTP: %.0f spans per CPU second of the receiver's thread; %.0f of the whole process; "
+                "counted %llu\n",
                 mode.constData() + 5, receiverRate, rate, static_cast<unsigned long long>(counted));
         } else {
             const double rate = decodeAndStore(json, bodies, &counted);
-            std::printf("otlp %s decode + store, one thread: %.0f spans per CPU second; counted %llu\n", mode.constData(),
-                rate, static_cast<unsigned long long>(counted));
+            std::printf("otlp %s decode + store, one thread: %.0f spans per CPU second; counted %llu\n",
+                mode.constData(), rate, static_cast<unsigned long long>(counted));
         }
         return counted == quint64(requests) * SpansPerRequest ? 0 : 1;
     }
@@ -288,10 +292,12 @@ int main(int argc, char** argv)
         const char* name = json ? "json" : "protobuf";
         quint64 counted = 0;
         const double rate = decodeAndStore(json, bodies, &counted);
-        std::printf("otlp %s decode + store, one thread: %.0f spans per CPU second (%d requests of %d spans, %.0f bytes/span); "
-                    "counted %llu of %llu\n",
+        std::printf(
+            "otlp %s decode + store, one thread: %.0f spans per CPU second (%d requests of %d spans, %.0f bytes/span); "
+            "counted %llu of %llu\n",
             name, rate, requests, SpansPerRequest, double(bytes) / requests / SpansPerRequest,
-            static_cast<unsigned long long>(counted), static_cast<unsigned long long>(quint64(requests) * SpansPerRequest));
+            static_cast<unsigned long long>(counted),
+            static_cast<unsigned long long>(quint64(requests) * SpansPerRequest));
         met = met && rate >= 200'000 && counted == quint64(requests) * SpansPerRequest;
     }
     for (const bool json : { true, false }) {

@@ -11,8 +11,8 @@
 #include <QTextStream>
 
 #include <cmath>
-#include <limits>
 #include <iterator>
+#include <limits>
 #include <map>
 
 namespace perfdash {
@@ -23,13 +23,14 @@ QJsonArray heapJson(const QList<ProfileShareChange>& changes)
 {
     QJsonArray functions;
     for (const ProfileShareChange& c : changes) {
-        functions.append(QJsonObject { { QStringLiteral("process"), c.process },
-            { QStringLiteral("function"), c.function },
-            { QStringLiteral("total_bytes_base"), c.baseTotalShare * c.baseSamples },
-            { QStringLiteral("total_bytes_new"), c.nextTotalShare * c.nextSamples },
-            { QStringLiteral("self_bytes_base"), c.baseSelfShare * c.baseSamples },
-            { QStringLiteral("self_bytes_new"), c.nextSelfShare * c.nextSamples },
-            { QStringLiteral("heap_bytes_base"), c.baseSamples }, { QStringLiteral("heap_bytes_new"), c.nextSamples } });
+        functions.append(
+            QJsonObject { { QStringLiteral("process"), c.process }, { QStringLiteral("function"), c.function },
+                { QStringLiteral("total_bytes_base"), c.baseTotalShare * c.baseSamples },
+                { QStringLiteral("total_bytes_new"), c.nextTotalShare * c.nextSamples },
+                { QStringLiteral("self_bytes_base"), c.baseSelfShare * c.baseSamples },
+                { QStringLiteral("self_bytes_new"), c.nextSelfShare * c.nextSamples },
+                { QStringLiteral("heap_bytes_base"), c.baseSamples },
+                { QStringLiteral("heap_bytes_new"), c.nextSamples } });
     }
     return functions;
 }

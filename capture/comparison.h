@@ -52,8 +52,10 @@ struct ComparisonRow
 
 /// Matches operations by process name (pids differ between runs; processes of one name are merged)
 /// and compares their whole runs.
-QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore& next, const ComparisonOptions& options);
-QList<ComparisonRow> compareStores(const MetricsStore& base, const MetricsStore& next, double percentile, double thresholdPercent);
+QList<ComparisonRow> compareStores(
+    const MetricsStore& base, const MetricsStore& next, const ComparisonOptions& options);
+QList<ComparisonRow> compareStores(
+    const MetricsStore& base, const MetricsStore& next, double percentile, double thresholdPercent);
 QString verdictName(Verdict verdict);
 /// What the window and the text report say about a row: its verdict, and why when it regresses
 /// ("REGRESSION (p95 +50.0%, throughput -20.0%)").

@@ -3,8 +3,8 @@
 
 namespace perfdash {
 
-BatchProcessorBase::BatchProcessorBase(const BatchConfig& config, Scheduler* scheduler, PerformanceMonitor* monitor,
-    QObject* parent)
+BatchProcessorBase::BatchProcessorBase(
+    const BatchConfig& config, Scheduler* scheduler, PerformanceMonitor* monitor, QObject* parent)
     : QObject(parent)
     , m_config(config)
     , m_scheduler(scheduler ? scheduler : Scheduler::forCurrentThread())

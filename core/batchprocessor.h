@@ -106,8 +106,7 @@ private:
     quint64 m_failedBatches = 0;
     quint64 m_failedItems = 0;
 
-    template <typename T, typename R>
-    friend class BatchProcessor;
+    template <typename T, typename R> friend class BatchProcessor;
 };
 
 /**
@@ -120,8 +119,7 @@ private:
  * with the error. Each item is resolved exactly once; destroying the processor cancels the items
  * still waiting.
  */
-template <typename T, typename R>
-class BatchProcessor final : public BatchProcessorBase
+template <typename T, typename R> class BatchProcessor final : public BatchProcessorBase
 {
 public:
     using Processor = std::function<QList<R>(const QList<T>&)>;
@@ -173,8 +171,8 @@ private:
     {
         m_results = m_processor(m_items);
         if (m_results.size() != m_items.size()) {
-            throw std::length_error("the batch processor returned " + std::to_string(m_results.size())
-                + " results for " + std::to_string(m_items.size()) + " items");
+            throw std::length_error("the batch processor returned " + std::to_string(m_results.size()) + " results for "
+                + std::to_string(m_items.size()) + " items");
         }
     }
     void resolveBatch() override

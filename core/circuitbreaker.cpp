@@ -99,8 +99,8 @@ CircuitBreaker::Metrics CircuitBreaker::metrics() const
     Metrics m = m_metrics;
     m.state = m_state;
     const qint64 now = m_scheduler->nowMs();
-    m.recentFailures = int(std::count_if(m_failureTimes.begin(), m_failureTimes.end(),
-        [&](qint64 t) { return t > now - m_config.failureWindowMs; }));
+    m.recentFailures = int(std::count_if(
+        m_failureTimes.begin(), m_failureTimes.end(), [&](qint64 t) { return t > now - m_config.failureWindowMs; }));
     return m;
 }
 

@@ -57,16 +57,14 @@ public:
         quint64 stateChanges = 0;
     };
 
-    explicit CircuitBreaker(const CircuitBreakerConfig& config, Scheduler* scheduler = nullptr,
-        QObject* parent = nullptr);
+    explicit CircuitBreaker(
+        const CircuitBreakerConfig& config, Scheduler* scheduler = nullptr, QObject* parent = nullptr);
     ~CircuitBreaker() override;
 
     /// Runs @p operation if the circuit lets it, recording its outcome; otherwise throws CircuitOpenError.
-    template <typename F>
-    decltype(auto) call(F&& operation);
+    template <typename F> decltype(auto) call(F&& operation);
     /// Runs @p operation if the circuit lets it, else @p fallback (also when @p operation throws).
-    template <typename F, typename Fallback>
-    auto call(F&& operation, Fallback&& fallback);
+    template <typename F, typename Fallback> auto call(F&& operation, Fallback&& fallback);
 
     /// Asks for a call; true means go ahead and report the outcome.
     bool tryAcquire();
@@ -94,8 +92,7 @@ private:
     Metrics m_metrics;
 };
 
-template <typename F>
-decltype(auto) CircuitBreaker::call(F&& operation)
+template <typename F> decltype(auto) CircuitBreaker::call(F&& operation)
 {
     if (!tryAcquire())
         throw CircuitOpenError();
@@ -116,8 +113,7 @@ decltype(auto) CircuitBreaker::call(F&& operation)
     }
 }
 
-template <typename F, typename Fallback>
-auto CircuitBreaker::call(F&& operation, Fallback&& fallback)
+template <typename F, typename Fallback> auto CircuitBreaker::call(F&& operation, Fallback&& fallback)
 {
     if (!tryAcquire()) {
         ++m_metrics.fallbacks;

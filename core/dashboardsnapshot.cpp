@@ -13,18 +13,20 @@
 namespace perfdash {
 
 namespace {
-    /// The operations a chart target stands for: itself, or every one under a group's prefix.
-    QStringList operationsOf(const PerformanceMonitor& monitor, const QString& operation, bool group)
-    {
-        return group ? monitor.operations(operation.chopped(1)) : QStringList { operation };
-    }
+/// The operations a chart target stands for: itself, or every one under a group's prefix.
+QStringList operationsOf(const PerformanceMonitor& monitor, const QString& operation, bool group)
+{
+    return group ? monitor.operations(operation.chopped(1)) : QStringList { operation };
+}
 
-    std::vector<SeriesPoint> seriesOf(const PerformanceMonitor& monitor, const QString& operation, bool group, qint64 from, qint64 to)
-    {
-        // A group has no series of its own: its per-second histograms are merged (the last
-        // StatsWindow::MaxSeconds, the seconds still held).
-        return group ? mergedSeries(monitor, operationsOf(monitor, operation, true), from, to) : monitor.series(operation, from, to);
-    }
+std::vector<SeriesPoint> seriesOf(
+    const PerformanceMonitor& monitor, const QString& operation, bool group, qint64 from, qint64 to)
+{
+    // A group has no series of its own: its per-second histograms are merged (the last
+    // StatsWindow::MaxSeconds, the seconds still held).
+    return group ? mergedSeries(monitor, operationsOf(monitor, operation, true), from, to)
+                 : monitor.series(operation, from, to);
+}
 } // namespace
 
 ChartTarget costliestOperation(const QList<OperationRow>& rows, const ChartTarget& current)
@@ -77,8 +79,8 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
             for (auto it = prefixes.cbegin(); it != prefixes.cend(); ++it) {
                 if (it.value() < 2)
                     continue;
-                auto merged = ranged ? rangeStats(*monitor, monitor->operations(it.key()), it.key(), request.statsFromMs,
-                                           request.statsToMs, &s->statsRangeBeyondHeld)
+                auto merged = ranged ? rangeStats(*monitor, monitor->operations(it.key()), it.key(),
+                                  request.statsFromMs, request.statsToMs, &s->statsRangeBeyondHeld)
                                      : monitor->aggregateStats(it.key(), request.window);
                 if (merged) {
                     OperationRow row { p.key, p.pid, p.name, std::move(*merged), false, std::nullopt, true };
@@ -91,7 +93,8 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
         if (ranged) {
             // A range chosen on the charts: each operation's per-second histograms of that range.
             for (const QString& name : monitor->operations()) {
-                if (auto stats = rangeStats(*monitor, { name }, name, request.statsFromMs, request.statsToMs, &s->statsRangeBeyondHeld))
+                if (auto stats = rangeStats(
+                        *monitor, { name }, name, request.statsFromMs, request.statsToMs, &s->statsRangeBeyondHeld))
                     all.append(std::move(*stats));
             }
         } else {
@@ -124,13 +127,15 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
             if (request.heatmap) {
                 const qint64 now = s->takenAtMs / 1000;
                 const qint64 first = std::max(now - StatsWindow::MaxSeconds + 1, from / 1000);
-                s->heatmap = buildLatencyHeatmap(*monitor, operationsOf(*monitor, chart.operation, chart.group), first, now);
+                s->heatmap
+                    = buildLatencyHeatmap(*monitor, operationsOf(*monitor, chart.operation, chart.group), first, now);
             }
         }
     }
     for (const ChartTarget& target : request.compare) {
         const auto monitor = store.sharedMonitor(target.processKey);
-        s->compared.push_back(monitor ? seriesOf(*monitor, target.operation, target.group, from, s->takenAtMs) : std::vector<SeriesPoint> {});
+        s->compared.push_back(monitor ? seriesOf(*monitor, target.operation, target.group, from, s->takenAtMs)
+                                      : std::vector<SeriesPoint> {});
     }
     const auto memoryOf = [&](quint64 key) {
         QList<MemoryRecord> out;
@@ -158,8 +163,11 @@ QList<ProcessSample> listUserProcesses()
         const qint64 pid = entry.toLongLong(&isPid);
         if (!isPid)
             continue;
-        struct stat st {};
-        if (::stat(QFile::encodeName(QStringLiteral("/proc/") + entry).constData(), &st) != 0 || (me != 0 && st.st_uid != me))
+        struct stat st
+        {
+        };
+        if (::stat(QFile::encodeName(QStringLiteral("/proc/") + entry).constData(), &st) != 0
+            || (me != 0 && st.st_uid != me))
             continue;
         ProcessSample s = ProcessSampler(pid).sample();
         if (s.isValid() && !s.commandLine.isEmpty()) // kernel threads have no command line

@@ -42,14 +42,13 @@ struct DebounceMetrics
  * invocation's result, as lodash returns it. cancel() cancels the waiting futures; flush() runs
  * the pending trailing invocation now. Used from one thread.
  */
-template <typename R>
-class Debouncer
+template <typename R> class Debouncer
 {
 public:
     using Operation = std::function<R()>;
 
-    explicit Debouncer(const DebounceConfig& config, Scheduler* scheduler = nullptr,
-        PerformanceMonitor* monitor = nullptr)
+    explicit Debouncer(
+        const DebounceConfig& config, Scheduler* scheduler = nullptr, PerformanceMonitor* monitor = nullptr)
         : m_config(config)
         , m_scheduler(scheduler ? scheduler : Scheduler::forCurrentThread())
         , m_ownMonitor(monitor ? nullptr : std::make_unique<PerformanceMonitor>())
@@ -131,7 +130,8 @@ private:
             return true;
         const qint64 sinceCall = time - *m_lastCallTime;
         const qint64 sinceInvoke = time - m_lastInvokeTime;
-        return sinceCall >= m_config.waitMs || sinceCall < 0 || (m_config.maxWaitMs && sinceInvoke >= *m_config.maxWaitMs);
+        return sinceCall >= m_config.waitMs || sinceCall < 0
+            || (m_config.maxWaitMs && sinceInvoke >= *m_config.maxWaitMs);
     }
 
     qint64 remainingWait(qint64 time) const

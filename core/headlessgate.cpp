@@ -48,7 +48,8 @@ std::optional<Budget> HeadlessGate::parseBudget(const QString& text, QString* er
     static const QRegularExpression form(QStringLiteral(R"(^(.+):p([0-9]+(?:\.[0-9]+)?)\s*<=\s*(.+)$)"));
     const QRegularExpressionMatch m = form.match(text);
     const auto bad = [&](const QString& why) {
-        *error = QStringLiteral("--budget '%1': %2 (the form is 'PATTERN:pNN<=DURATION', e.g. 'db.*:p99<=5ms')").arg(text, why);
+        *error = QStringLiteral("--budget '%1': %2 (the form is 'PATTERN:pNN<=DURATION', e.g. 'db.*:p99<=5ms')")
+                     .arg(text, why);
         return std::nullopt;
     };
     if (!m.hasMatch())

@@ -11,30 +11,31 @@
 namespace perfdash {
 
 namespace {
-    qint64 floorSecond(qint64 ms)
-    {
-        return ms / 1000 - (ms % 1000 < 0 ? 1 : 0);
-    }
+qint64 floorSecond(qint64 ms)
+{
+    return ms / 1000 - (ms % 1000 < 0 ? 1 : 0);
+}
 
-    quint64 midpoint(int bucket)
-    {
-        return LatencyHistogram::bucketLowerBound(bucket) + LatencyHistogram::bucketWidth(bucket) / 2;
-    }
+quint64 midpoint(int bucket)
+{
+    return LatencyHistogram::bucketLowerBound(bucket) + LatencyHistogram::bucketWidth(bucket) / 2;
+}
 
-    /// Visits every held second of @p operations in [fromSecond, toSecond] (the current one too).
-    template <typename Visit>
-    void forEachSecond(const PerformanceMonitor& monitor, const QStringList& operations, qint64 fromSecond, qint64 toSecond, Visit visit)
-    {
-        for (const QString& name : operations) {
-            monitor.forEachSecondAfter(
-                name, fromSecond - 1,
-                [&](qint64 second, const SparseHistogram& h, quint64 errors) {
-                    if (second <= toSecond)
-                        visit(second, h, errors);
-                },
-                true);
-        }
+/// Visits every held second of @p operations in [fromSecond, toSecond] (the current one too).
+template <typename Visit>
+void forEachSecond(
+    const PerformanceMonitor& monitor, const QStringList& operations, qint64 fromSecond, qint64 toSecond, Visit visit)
+{
+    for (const QString& name : operations) {
+        monitor.forEachSecondAfter(
+            name, fromSecond - 1,
+            [&](qint64 second, const SparseHistogram& h, quint64 errors) {
+                if (second <= toSecond)
+                    visit(second, h, errors);
+            },
+            true);
     }
+}
 } // namespace
 
 int LatencyHeatmap::rowOfNs(quint64 ns) noexcept
@@ -85,14 +86,16 @@ LatencyHeatmap buildLatencyHeatmap(
     return map;
 }
 
-std::vector<SeriesPoint> mergedSeries(const PerformanceMonitor& monitor, const QStringList& operations, qint64 fromMs, qint64 toMs)
+std::vector<SeriesPoint> mergedSeries(
+    const PerformanceMonitor& monitor, const QStringList& operations, qint64 fromMs, qint64 toMs)
 {
     std::map<qint64, std::pair<LatencyHistogram, quint64>> seconds;
-    forEachSecond(monitor, operations, floorSecond(fromMs), floorSecond(toMs), [&](qint64 second, const SparseHistogram& h, quint64 errors) {
-        auto& [histogram, failed] = seconds[second];
-        h.addTo(histogram);
-        failed += errors;
-    });
+    forEachSecond(monitor, operations, floorSecond(fromMs), floorSecond(toMs),
+        [&](qint64 second, const SparseHistogram& h, quint64 errors) {
+            auto& [histogram, failed] = seconds[second];
+            h.addTo(histogram);
+            failed += errors;
+        });
     std::vector<SeriesPoint> out;
     out.reserve(seconds.size());
     for (const auto& [second, merged] : seconds) {
@@ -122,17 +125,19 @@ std::optional<OperationStats> rangeStats(const PerformanceMonitor& monitor, cons
         // its histograms: the bucket holding the threshold counts whole (buckets are under 1%
         // wide), and durations beyond the histogram's range are over any threshold.
         const quint64 slowNs = monitor.thresholdsFor(operation).slowNs;
-        const int firstSlowBucket = slowNs ? LatencyHistogram::bucketIndex(std::min(slowNs, LatencyHistogram::MaxTrackableNs)) : -1;
-        forEachSecond(monitor, { operation }, fromSecond, floorSecond(toMs), [&](qint64 second, const SparseHistogram& s, quint64 failed) {
-            s.addTo(h);
-            errors += failed;
-            oldest = std::min(oldest, second);
-            if (firstSlowBucket < 0)
-                return;
-            for (const auto& [bucket, count] : s.buckets)
-                slow += bucket >= firstSlowBucket ? count : 0;
-            slow += s.overflow;
-        });
+        const int firstSlowBucket
+            = slowNs ? LatencyHistogram::bucketIndex(std::min(slowNs, LatencyHistogram::MaxTrackableNs)) : -1;
+        forEachSecond(monitor, { operation }, fromSecond, floorSecond(toMs),
+            [&](qint64 second, const SparseHistogram& s, quint64 failed) {
+                s.addTo(h);
+                errors += failed;
+                oldest = std::min(oldest, second);
+                if (firstSlowBucket < 0)
+                    return;
+                for (const auto& [bucket, count] : s.buckets)
+                    slow += bucket >= firstSlowBucket ? count : 0;
+                slow += s.overflow;
+            });
     }
     if (beyondHeld) {
         // The ring holds StatsWindow::MaxSeconds seconds back from the newest: earlier ones are gone.

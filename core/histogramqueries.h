@@ -33,7 +33,9 @@ struct LatencyHeatmap
     bool isEmpty() const noexcept { return maxCount == 0; }
     quint64 count(int column, int row) const noexcept
     {
-        return column >= 0 && column < columns && row >= 0 && row < rows ? counts[std::size_t(column) * std::size_t(rows) + std::size_t(row)] : 0;
+        return column >= 0 && column < columns && row >= 0 && row < rows
+            ? counts[std::size_t(column) * std::size_t(rows) + std::size_t(row)]
+            : 0;
     }
     quint64 rowLowerNs(int row) const noexcept;
     quint64 rowUpperNs(int row) const noexcept;
@@ -46,7 +48,8 @@ LatencyHeatmap buildLatencyHeatmap(
 
 /// One point per second of @p operations merged into one distribution (what a group row "api.*"
 /// charts), over the seconds in [fromMs, toMs] still held at one-second resolution.
-std::vector<SeriesPoint> mergedSeries(const PerformanceMonitor& monitor, const QStringList& operations, qint64 fromMs, qint64 toMs);
+std::vector<SeriesPoint> mergedSeries(
+    const PerformanceMonitor& monitor, const QStringList& operations, qint64 fromMs, qint64 toMs);
 
 /// Statistics of @p operations merged over the whole seconds in [fromMs, toMs] (a range chosen on
 /// a chart), named @p name; nullopt when they saw nothing then. Exact where the per-second

@@ -4,14 +4,14 @@
 namespace perfdash {
 
 namespace {
-    QList<QVariant> runAll(const QList<OptimizationManager::Operation>& operations)
-    {
-        QList<QVariant> results;
-        results.reserve(operations.size());
-        for (const auto& op : operations)
-            results.append(op());
-        return results;
-    }
+QList<QVariant> runAll(const QList<OptimizationManager::Operation>& operations)
+{
+    QList<QVariant> results;
+    results.reserve(operations.size());
+    for (const auto& op : operations)
+        results.append(op());
+    return results;
+}
 } // namespace
 
 OptimizationManager::OptimizationManager(const OptimizationConfig& config, Scheduler* scheduler, QObject* parent)
@@ -51,12 +51,18 @@ QFuture<QVariant> OptimizationManager::optimize(Operation operation, const Optim
 
     const auto run = [&]() -> QFuture<QVariant> {
         switch (route) {
-        case Route::Cache: return m_cache.getOrCompute(options.cacheKey, operation);
-        case Route::Worker: return m_workers->submit(options.type, operation);
-        case Route::Batch: return m_batcher->add(operation);
-        case Route::Throttle: return m_throttler->execute(operation);
-        case Route::Debounce: return m_debouncer.call(operation);
-        case Route::Direct: break;
+        case Route::Cache:
+            return m_cache.getOrCompute(options.cacheKey, operation);
+        case Route::Worker:
+            return m_workers->submit(options.type, operation);
+        case Route::Batch:
+            return m_batcher->add(operation);
+        case Route::Throttle:
+            return m_throttler->execute(operation);
+        case Route::Debounce:
+            return m_debouncer.call(operation);
+        case Route::Direct:
+            break;
         }
         QPromise<QVariant> direct;
         direct.start();
@@ -68,8 +74,8 @@ QFuture<QVariant> OptimizationManager::optimize(Operation operation, const Optim
         direct.finish();
         return direct.future();
     };
-    return m_monitor->trackOperation(QStringLiteral("optimized.operation"), run,
-        { { QStringLiteral("route"), routeNames.at(int(route)) } });
+    return m_monitor->trackOperation(
+        QStringLiteral("optimized.operation"), run, { { QStringLiteral("route"), routeNames.at(int(route)) } });
 }
 
 OptimizationMetrics OptimizationManager::metrics() const

@@ -63,8 +63,8 @@ class OptimizationManager : public QObject
 public:
     using Operation = std::function<QVariant()>;
 
-    explicit OptimizationManager(const OptimizationConfig& config = {}, Scheduler* scheduler = nullptr,
-        QObject* parent = nullptr);
+    explicit OptimizationManager(
+        const OptimizationConfig& config = {}, Scheduler* scheduler = nullptr, QObject* parent = nullptr);
     ~OptimizationManager() override;
 
     QFuture<QVariant> optimize(Operation operation, const OptimizationOptions& options = {});

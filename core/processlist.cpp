@@ -25,7 +25,9 @@ QList<ProcessSample> ProcessList::read(qint64 excludePid)
         const qint64 pid = entry.toLongLong(&isPid);
         if (!isPid || pid == excludePid)
             continue;
-        struct stat st {};
+        struct stat st
+        {
+        };
         if (::stat(QFile::encodeName(m_procRoot + u'/' + entry).constData(), &st) != 0 || (me != 0 && st.st_uid != me))
             continue;
         // The sampler of the previous read, when there was one: the CPU over the time between.

@@ -117,7 +117,8 @@ ProcessSample ProcessSampler::sample()
     // No resident page at all: the kernel is between vfork() and exec() for it, or it is a kernel
     // thread. Not a zero to chart; the next sample will tell.
     if (fields[Rss].toLongLong() == 0)
-        return failure(Status::NoMemoryMap, QStringLiteral("process %1 has no memory mapped (starting up?)").arg(m_pid));
+        return failure(
+            Status::NoMemoryMap, QStringLiteral("process %1 has no memory mapped (starting up?)").arg(m_pid));
 
     static const long ticksPerSecond = sysconf(_SC_CLK_TCK);
     static const long pageSize = sysconf(_SC_PAGESIZE);

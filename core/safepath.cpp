@@ -13,9 +13,13 @@ namespace perfdash::safepath {
 
 QString checkWritableTarget(const QString& path)
 {
-    struct stat st {};
+    struct stat st
+    {
+    };
     if (::lstat(QFile::encodeName(path).constData(), &st) != 0)
-        return errno == ENOENT ? QString() : QStringLiteral("cannot write %1: %2").arg(path, QString::fromLocal8Bit(std::strerror(errno)));
+        return errno == ENOENT
+            ? QString()
+            : QStringLiteral("cannot write %1: %2").arg(path, QString::fromLocal8Bit(std::strerror(errno)));
     if (S_ISLNK(st.st_mode))
         return QStringLiteral("refusing to write %1: it is a symbolic link (to %2); remove it or choose another path")
             .arg(path, QFileInfo(path).symLinkTarget());
@@ -26,11 +30,14 @@ QString checkWritableTarget(const QString& path)
 
 QString checkOwnDirectory(const QString& dir)
 {
-    struct stat st {};
+    struct stat st
+    {
+    };
     if (::lstat(QFile::encodeName(dir).constData(), &st) != 0)
         return QStringLiteral("%1: %2").arg(dir, QString::fromLocal8Bit(std::strerror(errno)));
     if (S_ISLNK(st.st_mode))
-        return QStringLiteral("the socket directory %1 is a symbolic link (to %2); refusing to use it").arg(dir, QFileInfo(dir).symLinkTarget());
+        return QStringLiteral("the socket directory %1 is a symbolic link (to %2); refusing to use it")
+            .arg(dir, QFileInfo(dir).symLinkTarget());
     if (!S_ISDIR(st.st_mode))
         return QStringLiteral("%1 is not a directory").arg(dir);
     if (st.st_uid != ::getuid())

@@ -50,8 +50,7 @@ public:
         PerformanceMonitor* monitor = nullptr, QObject* parent = nullptr);
     ~Throttler() override;
 
-    template <typename F>
-    auto execute(F&& operation);
+    template <typename F> auto execute(F&& operation);
 
     ThrottleMetrics metrics() const;
     ThrottleConfig config() const { return m_config; }
@@ -70,8 +69,7 @@ private:
     void finished(qint64 startNs, bool ok);
 
     /// Passes @p done's outcome on to @p promise; false when it failed.
-    template <typename T>
-    static bool settle(QPromise<T>& promise, QFuture<T>& done);
+    template <typename T> static bool settle(QPromise<T>& promise, QFuture<T>& done);
 
     ThrottleConfig m_config;
     Scheduler* m_scheduler;
@@ -90,18 +88,17 @@ private:
 };
 
 namespace detail {
-    template <typename T>
-    struct FutureValue {
-        using type = T;
-    };
-    template <typename T>
-    struct FutureValue<QFuture<T>> {
-        using type = T;
-    };
+template <typename T> struct FutureValue
+{
+    using type = T;
+};
+template <typename T> struct FutureValue<QFuture<T>>
+{
+    using type = T;
+};
 } // namespace detail
 
-template <typename T>
-bool Throttler::settle(QPromise<T>& promise, QFuture<T>& done)
+template <typename T> bool Throttler::settle(QPromise<T>& promise, QFuture<T>& done)
 {
     bool ok = true;
     try {
@@ -116,8 +113,7 @@ bool Throttler::settle(QPromise<T>& promise, QFuture<T>& done)
     return ok;
 }
 
-template <typename F>
-auto Throttler::execute(F&& operation)
+template <typename F> auto Throttler::execute(F&& operation)
 {
     using Result = std::invoke_result_t<std::decay_t<F>>;
     using T = typename detail::FutureValue<Result>::type;

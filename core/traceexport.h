@@ -14,10 +14,10 @@ namespace perfdash {
  * metadata ("M") events. Timestamps are microseconds since the Unix epoch.
  */
 namespace traceexport {
-    /// Writes the trace of every process in @p store; false when the device refused it.
-    bool write(const MetricsStore& store, QIODevice* device);
-    /// Writes @p path atomically; false with a sentence in @p error.
-    bool writeFile(const MetricsStore& store, const QString& path, QString* error);
+/// Writes the trace of every process in @p store; false when the device refused it.
+bool write(const MetricsStore& store, QIODevice* device);
+/// Writes @p path atomically; false with a sentence in @p error.
+bool writeFile(const MetricsStore& store, const QString& path, QString* error);
 } // namespace traceexport
 
 } // namespace perfdash

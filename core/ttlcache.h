@@ -30,8 +30,7 @@ struct CacheMetrics
  * get the same QFuture. A computation that throws is not cached; everyone waiting on it gets the
  * exception. Thread-safe. K needs qHash(); time comes from a Clock, so tests control it.
  */
-template <typename K, typename V>
-class TtlCache
+template <typename K, typename V> class TtlCache
 {
 public:
     TtlCache(qint64 ttlMs, int maxSize, Clock* clock = Clock::system())
@@ -73,8 +72,7 @@ public:
 
     /// The cached value, or the result of @p compute (which returns V), computed once per key
     /// however many threads miss at the same time.
-    template <typename F>
-    QFuture<V> getOrCompute(const K& key, F&& compute)
+    template <typename F> QFuture<V> getOrCompute(const K& key, F&& compute)
     {
         QMutexLocker lock(&m_mutex);
         if (std::optional<V> cached = lookupLocked(key)) {

@@ -41,13 +41,12 @@ public:
     };
 
     /// @p monitor receives the per-type statistics; by default the pool has its own.
-    explicit WorkerPool(int poolSize = QThread::idealThreadCount(), PerformanceMonitor* monitor = nullptr,
-        QObject* parent = nullptr);
+    explicit WorkerPool(
+        int poolSize = QThread::idealThreadCount(), PerformanceMonitor* monitor = nullptr, QObject* parent = nullptr);
     /// Cancels what is queued and waits for what runs.
     ~WorkerPool() override;
 
-    template <typename F>
-    QFuture<std::invoke_result_t<std::decay_t<F>>> submit(const QString& type, F&& task);
+    template <typename F> QFuture<std::invoke_result_t<std::decay_t<F>>> submit(const QString& type, F&& task);
 
     void setPoolSize(int size);
     int poolSize() const;
@@ -86,8 +85,7 @@ private:
         QString m_type;
     };
 
-    template <typename R>
-    class TypedTask final : public Task
+    template <typename R> class TypedTask final : public Task
     {
     public:
         TypedTask(WorkerPool* pool, QString type, std::function<R()> fn)
@@ -135,8 +133,7 @@ private:
     quint64 m_cancelled = 0;
 };
 
-template <typename F>
-QFuture<std::invoke_result_t<std::decay_t<F>>> WorkerPool::submit(const QString& type, F&& task)
+template <typename F> QFuture<std::invoke_result_t<std::decay_t<F>>> WorkerPool::submit(const QString& type, F&& task)
 {
     using R = std::invoke_result_t<std::decay_t<F>>;
     auto* t = new TypedTask<R>(this, type, std::function<R()>(std::forward<F>(task)));

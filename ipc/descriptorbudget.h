@@ -13,33 +13,33 @@ namespace perfdash {
  * refused with a count instead of taking the descriptors the rest of the dashboard needs.
  */
 namespace descriptorbudget {
-    /// The soft RLIMIT_NOFILE of this process (1024 when it cannot be read).
-    int descriptorLimit();
-    /// Descriptors kept for files, /proc, threads' event dispatchers, the capture database.
-    int reserve();
-    /// Connections the ingest socket may hold at once: three quarters of what the reserve leaves.
-    int socketConnections();
-    /// Connections every HTTP endpoint together may hold at once: the remaining quarter.
-    int httpConnections();
+/// The soft RLIMIT_NOFILE of this process (1024 when it cannot be read).
+int descriptorLimit();
+/// Descriptors kept for files, /proc, threads' event dispatchers, the capture database.
+int reserve();
+/// Connections the ingest socket may hold at once: three quarters of what the reserve leaves.
+int socketConnections();
+/// Connections every HTTP endpoint together may hold at once: the remaining quarter.
+int httpConnections();
 
-    /// The HTTP budget is one for the whole process: /metrics (HttpGuard) and OTLP
-    /// (LimitedTcpServer) take a place for each connection they hold and give it back when it
-    /// closes, so that together they stay within httpConnectionBudget(). Thread-safe.
-    /// False when taking one would leave fewer than @p keepFree places (OTLP keeps /metrics' reserve free).
-    bool acquireHttpConnection(int keepFree = 0);
-    void releaseHttpConnection();
-    /// Places of the HTTP budget OTLP leaves to /metrics (a quarter, at least one): a scraper gets
-    /// its answer, OTLP's refusals in it, while exporters hold all that OTLP may.
-    int reservedForMetrics();
-    /// OTLP's own cap: at most 256 connections (docs/OTLP.md), fewer when the budget less
-    /// reservedForMetrics() is smaller (a low ulimit -n).
-    int otlpConnections();
-    /// Places taken now, by every HTTP listener.
-    int httpConnectionsOpen();
-    /// httpConnections(), unless set otherwise (tests; 0 goes back to it).
-    int httpConnectionBudget();
-    void setHttpConnectionBudget(int connections);
-}
+/// The HTTP budget is one for the whole process: /metrics (HttpGuard) and OTLP
+/// (LimitedTcpServer) take a place for each connection they hold and give it back when it
+/// closes, so that together they stay within httpConnectionBudget(). Thread-safe.
+/// False when taking one would leave fewer than @p keepFree places (OTLP keeps /metrics' reserve free).
+bool acquireHttpConnection(int keepFree = 0);
+void releaseHttpConnection();
+/// Places of the HTTP budget OTLP leaves to /metrics (a quarter, at least one): a scraper gets
+/// its answer, OTLP's refusals in it, while exporters hold all that OTLP may.
+int reservedForMetrics();
+/// OTLP's own cap: at most 256 connections (docs/OTLP.md), fewer when the budget less
+/// reservedForMetrics() is smaller (a low ulimit -n).
+int otlpConnections();
+/// Places taken now, by every HTTP listener.
+int httpConnectionsOpen();
+/// httpConnections(), unless set otherwise (tests; 0 goes back to it).
+int httpConnectionBudget();
+void setHttpConnectionBudget(int connections);
+} // namespace descriptorbudget
 
 /**
  * One place of the HTTP budget (descriptorbudget::acquireHttpConnection()), given back when the

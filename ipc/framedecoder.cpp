@@ -18,80 +18,90 @@ struct FrameDecoder::Json
 };
 
 namespace {
-    /// Bounds-checked little-endian reads over one frame's body; any overrun sets ok() false.
-    class Reader
+/// Bounds-checked little-endian reads over one frame's body; any overrun sets ok() false.
+class Reader
+{
+public:
+    explicit Reader(QByteArrayView data)
+        : m_data(data)
     {
-    public:
-        explicit Reader(QByteArrayView data)
-            : m_data(data)
-        {
-        }
-        bool ok() const { return m_ok; }
-        bool atEnd() const { return m_pos == m_data.size(); }
-        quint8 u8() { return get<quint8>(); }
-        quint16 u16() { return get<quint16>(); }
-        quint32 u32() { return get<quint32>(); }
-        quint64 u64() { return get<quint64>(); }
-        double f64()
-        {
-            const quint64 bits = u64();
-            double v;
-            std::memcpy(&v, &bits, sizeof v);
-            return v;
-        }
-        QByteArrayView bytes()
-        {
-            const quint32 n = u32();
-            if (!m_ok || n > quint32(m_data.size() - m_pos)) {
-                m_ok = false;
-                return {};
-            }
-            const QByteArrayView v = m_data.sliced(m_pos, n);
-            m_pos += n;
-            return v;
-        }
-
-    private:
-        template <typename T>
-        T get()
-        {
-            if (!m_ok || m_data.size() - m_pos < qsizetype(sizeof(T))) {
-                m_ok = false;
-                return 0;
-            }
-            const T v = qFromLittleEndian<T>(m_data.data() + m_pos);
-            m_pos += sizeof(T);
-            return v;
-        }
-        QByteArrayView m_data;
-        qsizetype m_pos = 0;
-        bool m_ok = true;
-    };
-
-    /// Strict UTF-8 to QString; false for invalid input rather than replacement characters.
-    bool decodeUtf8(QByteArrayView bytes, QString& out)
+    }
+    bool ok() const { return m_ok; }
+    bool atEnd() const { return m_pos == m_data.size(); }
+    quint8 u8() { return get<quint8>(); }
+    quint16 u16() { return get<quint16>(); }
+    quint32 u32() { return get<quint32>(); }
+    quint64 u64() { return get<quint64>(); }
+    double f64()
     {
-        QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
-        out = decoder.decode(bytes);
-        return !decoder.hasError();
+        const quint64 bits = u64();
+        double v;
+        std::memcpy(&v, &bits, sizeof v);
+        return v;
+    }
+    QByteArrayView bytes()
+    {
+        const quint32 n = u32();
+        if (!m_ok || n > quint32(m_data.size() - m_pos)) {
+            m_ok = false;
+            return {};
+        }
+        const QByteArrayView v = m_data.sliced(m_pos, n);
+        m_pos += n;
+        return v;
     }
 
-    const char* frameName(quint8 type)
+private:
+    template <typename T> T get()
     {
-        switch (FrameType(type)) {
-        case FrameType::Hello: return "HELLO";
-        case FrameType::DefineOp: return "DEFINE_OP";
-        case FrameType::Histogram: return "HISTOGRAM";
-        case FrameType::Event: return "EVENT";
-        case FrameType::Memory: return "MEMORY";
-        case FrameType::Metric: return "METRIC";
-        case FrameType::Drops: return "DROPS";
-        case FrameType::Goodbye: return "GOODBYE";
-        case FrameType::Sync: return "SYNC";
-        case FrameType::Rings: return "RINGS";
-        default: return "unknown";
+        if (!m_ok || m_data.size() - m_pos < qsizetype(sizeof(T))) {
+            m_ok = false;
+            return 0;
         }
+        const T v = qFromLittleEndian<T>(m_data.data() + m_pos);
+        m_pos += sizeof(T);
+        return v;
     }
+    QByteArrayView m_data;
+    qsizetype m_pos = 0;
+    bool m_ok = true;
+};
+
+/// Strict UTF-8 to QString; false for invalid input rather than replacement characters.
+bool decodeUtf8(QByteArrayView bytes, QString& out)
+{
+    QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+    out = decoder.decode(bytes);
+    return !decoder.hasError();
+}
+
+const char* frameName(quint8 type)
+{
+    switch (FrameType(type)) {
+    case FrameType::Hello:
+        return "HELLO";
+    case FrameType::DefineOp:
+        return "DEFINE_OP";
+    case FrameType::Histogram:
+        return "HISTOGRAM";
+    case FrameType::Event:
+        return "EVENT";
+    case FrameType::Memory:
+        return "MEMORY";
+    case FrameType::Metric:
+        return "METRIC";
+    case FrameType::Drops:
+        return "DROPS";
+    case FrameType::Goodbye:
+        return "GOODBYE";
+    case FrameType::Sync:
+        return "SYNC";
+    case FrameType::Rings:
+        return "RINGS";
+    default:
+        return "unknown";
+    }
+}
 } // namespace
 
 FrameDecoder::FrameDecoder() = default;
@@ -117,12 +127,13 @@ bool FrameDecoder::checkVersion(quint16 version, const char* protocolName)
 {
     if (version >= OldestVersion && version <= Version)
         return true;
-    const QString reason = QStringLiteral("%1 protocol version %2 is not supported: this perfdash speaks versions %3 to %4%5")
-                               .arg(QLatin1String(protocolName))
-                               .arg(version)
-                               .arg(OldestVersion)
-                               .arg(Version)
-                               .arg(version > Version ? QStringLiteral(" (upgrade perfdash)") : QString());
+    const QString reason
+        = QStringLiteral("%1 protocol version %2 is not supported: this perfdash speaks versions %3 to %4%5")
+              .arg(QLatin1String(protocolName))
+              .arg(version)
+              .arg(OldestVersion)
+              .arg(Version)
+              .arg(version > Version ? QStringLiteral(" (upgrade perfdash)") : QString());
     fail(reason, reason);
     return false;
 }
@@ -421,7 +432,8 @@ void FrameDecoder::decodeLine(QByteArrayView line, std::vector<Message>& out)
             return bad(QStringLiteral("a key is not a valid string"));
         ondemand::value value;
         if (field.value().get(value) != SUCCESS)
-            return bad(QStringLiteral("malformed value of \"%1\"").arg(QString::fromUtf8(key.data(), qsizetype(key.size()))));
+            return bad(
+                QStringLiteral("malformed value of \"%1\"").arg(QString::fromUtf8(key.data(), qsizetype(key.size()))));
         error_code e = SUCCESS;
         if (key == "type") {
             e = value.get_string().get(type);
@@ -481,7 +493,8 @@ void FrameDecoder::decodeLine(QByteArrayView line, std::vector<Message>& out)
         }
         // Unknown fields are ignored (the contract), their values skipped by the iteration.
         if (e != SUCCESS)
-            return bad(QStringLiteral("\"%1\" has the wrong type").arg(QString::fromUtf8(key.data(), qsizetype(key.size()))));
+            return bad(
+                QStringLiteral("\"%1\" has the wrong type").arg(QString::fromUtf8(key.data(), qsizetype(key.size()))));
     }
     if (type == "op") {
         if (name.empty())

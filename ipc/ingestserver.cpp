@@ -18,8 +18,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <limits>
 #include <fcntl.h>
+#include <limits>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,99 +28,104 @@
 namespace perfdash {
 
 namespace {
-    constexpr qint64 ReadChunk = 256 * 1024;
-    // Backpressure: while this many batches wait for the store, sockets are not read. Their data
-    // stays in Qt's bounded read buffer and the kernel's, and senders slow down or count drops.
-    constexpr qsizetype MaxWaitingBatches = 512;
-    // How long a stop may spend reading what connected clients already sent.
-    constexpr qint64 MaxDrainMs = 2000;
-    /// How long connections may wait in the kernel's backlog while the cap is reached before the
-    /// waiting ones are refused: a client that churns outruns our reading of its hang-ups, and
-    /// those free places within milliseconds; idle connections hogging the cap do not.
-    constexpr qint64 CapGraceMs = 1000;
-    /// Connections accepted per wake-up of the listener before the thread goes back to its event
-    /// loop: a client connecting flat out otherwise kept it accepting, so that nothing was read and
-    /// every accepted connection stayed open (14,800 of them in 1.5 s, 4-9 KB each, until the cap).
-    constexpr int AcceptsPerTurn = 32;
+constexpr qint64 ReadChunk = 256 * 1024;
+// Backpressure: while this many batches wait for the store, sockets are not read. Their data
+// stays in Qt's bounded read buffer and the kernel's, and senders slow down or count drops.
+constexpr qsizetype MaxWaitingBatches = 512;
+// How long a stop may spend reading what connected clients already sent.
+constexpr qint64 MaxDrainMs = 2000;
+/// How long connections may wait in the kernel's backlog while the cap is reached before the
+/// waiting ones are refused: a client that churns outruns our reading of its hang-ups, and
+/// those free places within milliseconds; idle connections hogging the cap do not.
+constexpr qint64 CapGraceMs = 1000;
+/// Connections accepted per wake-up of the listener before the thread goes back to its event
+/// loop: a client connecting flat out otherwise kept it accepting, so that nothing was read and
+/// every accepted connection stayed open (14,800 of them in 1.5 s, 4-9 KB each, until the cap).
+constexpr int AcceptsPerTurn = 32;
 
-    /// The directory of a default socket path is ours alone: created 0700, refused if another user
-    /// owns it or it is a symbolic link (lstat; chmod through O_NOFOLLOW, so a link planted between
-    /// the check and the chmod is not followed either). An explicit path's directory is the user's
-    /// choice, but a symlink there that another user owns is refused too.
-    bool prepareDirectory(const QString& dir, bool isDefault, QString* error)
+/// The directory of a default socket path is ours alone: created 0700, refused if another user
+/// owns it or it is a symbolic link (lstat; chmod through O_NOFOLLOW, so a link planted between
+/// the check and the chmod is not followed either). An explicit path's directory is the user's
+/// choice, but a symlink there that another user owns is refused too.
+bool prepareDirectory(const QString& dir, bool isDefault, QString* error)
+{
+    const QByteArray native = QFile::encodeName(dir);
+    struct stat st
     {
-        const QByteArray native = QFile::encodeName(dir);
-        struct stat st {};
-        if (::lstat(native.constData(), &st) != 0) {
-            if (!QDir().mkpath(dir)) {
-                *error = QStringLiteral("cannot create the socket directory %1").arg(dir);
-                return false;
-            }
-        } else if (S_ISLNK(st.st_mode)) {
-            if (isDefault || st.st_uid != ::getuid()) {
-                *error = safepath::checkOwnDirectory(dir);
-                return false;
-            }
-            return true; // the user's own link to a directory of their choice
-        }
-        if (!isDefault)
-            return true;
-        if (const QString refused = safepath::checkOwnDirectory(dir); !refused.isEmpty()) {
-            *error = refused;
-            return false;
-        }
-        const int fd = ::open(native.constData(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_uid != ::getuid()) {
-            if (fd >= 0)
-                ::close(fd);
-            *error = QStringLiteral("cannot use the socket directory %1: %2").arg(dir, QString::fromLocal8Bit(std::strerror(errno)));
-            return false;
-        }
-        if ((st.st_mode & 077) != 0)
-            ::fchmod(fd, 0700);
-        ::close(fd);
-        return true;
-    }
-
-    /// A socket file is stale when nothing answers on it; then it may be removed.
-    bool clearStale(const QString& path, QString* error)
-    {
-        struct stat st {};
-        if (::lstat(QFile::encodeName(path).constData(), &st) != 0)
-            return true; // nothing there
-        if (!S_ISSOCK(st.st_mode)) {
-            *error = QStringLiteral("%1 exists and is not a socket; refusing to replace it").arg(path);
-            return false;
-        }
-        QLocalSocket probe;
-        probe.connectToServer(path);
-        if (probe.waitForConnected(1000)) {
-            *error = QStringLiteral("another perfdash is already listening on %1").arg(path);
-            return false;
-        }
-        QLocalServer::removeServer(path);
-        return true;
-    }
-
-    struct PeerCredentials
-    {
-        bool known = false;
-        qint64 pid = 0;
-        uid_t uid = 0;
     };
-
-    PeerCredentials peerOf(int fd)
-    {
-        PeerCredentials c;
-        ucred cred {};
-        socklen_t length = sizeof cred;
-        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0) {
-            c.known = true;
-            c.pid = cred.pid;
-            c.uid = cred.uid;
+    if (::lstat(native.constData(), &st) != 0) {
+        if (!QDir().mkpath(dir)) {
+            *error = QStringLiteral("cannot create the socket directory %1").arg(dir);
+            return false;
         }
-        return c;
+    } else if (S_ISLNK(st.st_mode)) {
+        if (isDefault || st.st_uid != ::getuid()) {
+            *error = safepath::checkOwnDirectory(dir);
+            return false;
+        }
+        return true; // the user's own link to a directory of their choice
     }
+    if (!isDefault)
+        return true;
+    if (const QString refused = safepath::checkOwnDirectory(dir); !refused.isEmpty()) {
+        *error = refused;
+        return false;
+    }
+    const int fd = ::open(native.constData(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_uid != ::getuid()) {
+        if (fd >= 0)
+            ::close(fd);
+        *error = QStringLiteral("cannot use the socket directory %1: %2")
+                     .arg(dir, QString::fromLocal8Bit(std::strerror(errno)));
+        return false;
+    }
+    if ((st.st_mode & 077) != 0)
+        ::fchmod(fd, 0700);
+    ::close(fd);
+    return true;
+}
+
+/// A socket file is stale when nothing answers on it; then it may be removed.
+bool clearStale(const QString& path, QString* error)
+{
+    struct stat st
+    {
+    };
+    if (::lstat(QFile::encodeName(path).constData(), &st) != 0)
+        return true; // nothing there
+    if (!S_ISSOCK(st.st_mode)) {
+        *error = QStringLiteral("%1 exists and is not a socket; refusing to replace it").arg(path);
+        return false;
+    }
+    QLocalSocket probe;
+    probe.connectToServer(path);
+    if (probe.waitForConnected(1000)) {
+        *error = QStringLiteral("another perfdash is already listening on %1").arg(path);
+        return false;
+    }
+    QLocalServer::removeServer(path);
+    return true;
+}
+
+struct PeerCredentials
+{
+    bool known = false;
+    qint64 pid = 0;
+    uid_t uid = 0;
+};
+
+PeerCredentials peerOf(int fd)
+{
+    PeerCredentials c;
+    ucred cred {};
+    socklen_t length = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0) {
+        c.known = true;
+        c.pid = cred.pid;
+        c.uid = cred.uid;
+    }
+    return c;
+}
 } // namespace
 
 /// Lives on the ingest thread: the server socket and every connection.
@@ -154,7 +159,9 @@ public:
         const QByteArray native = QFile::encodeName(path);
         sockaddr_un address {};
         if (std::size_t(native.size()) >= sizeof address.sun_path) {
-            *error = QStringLiteral("cannot listen on %1: the path is longer than %2 bytes").arg(path).arg(sizeof address.sun_path - 1);
+            *error = QStringLiteral("cannot listen on %1: the path is longer than %2 bytes")
+                         .arg(path)
+                         .arg(sizeof address.sun_path - 1);
             return false;
         }
         address.sun_family = AF_UNIX;
@@ -335,7 +342,8 @@ private:
                 if (errno == EMFILE || errno == ENFILE) {
                     if (m_spare.acceptAndDrop(m_listenFd)) {
                         refuse(m_refusedDescriptors,
-                            QStringLiteral("the dashboard has no file descriptor left (ulimit -n %1); %2 connections are open")
+                            QStringLiteral(
+                                "the dashboard has no file descriptor left (ulimit -n %1); %2 connections are open")
                                 .arg(descriptorbudget::descriptorLimit())
                                 .arg(m_connections.size()));
                         continue;
@@ -349,7 +357,8 @@ private:
             if (m_connections.size() >= m_maxConnections) {
                 ::close(fd);
                 refuse(m_refusedLimit,
-                    QStringLiteral("%1 connections are open, the limit under ulimit -n %2; the excess is closed and counted")
+                    QStringLiteral(
+                        "%1 connections are open, the limit under ulimit -n %2; the excess is closed and counted")
                         .arg(m_maxConnections)
                         .arg(descriptorbudget::descriptorLimit()));
                 continue;
@@ -591,7 +600,8 @@ void IngestServer::close()
 {
     if (!m_worker)
         return;
-    QMetaObject::invokeMethod(m_worker, [this] { m_worker->close(); }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        m_worker, [this] { m_worker->close(); }, Qt::BlockingQueuedConnection);
     m_thread.quit();
     m_thread.wait();
     m_worker = nullptr;
@@ -646,9 +656,10 @@ void IngestServer::apply(const QList<IngestBatch>& batches)
             m_unplaced.insert(batch.connection);
             Q_EMIT processLimitReached(batch.connection); // a binary client still open is told so
             if (m_unplaced.size() == 1) // once per episode, not once per connection
-                Q_EMIT connectionProblem(QStringLiteral("pid %1: refused: the dashboard holds %2 live processes, its limit")
-                                         .arg(pid)
-                                         .arg(MetricsStore::MaxProcesses));
+                Q_EMIT connectionProblem(
+                    QStringLiteral("pid %1: refused: the dashboard holds %2 live processes, its limit")
+                        .arg(pid)
+                        .arg(MetricsStore::MaxProcesses));
             return false;
         };
         // NDJSON may skip the hello: the peer's credentials and /proc name the process.

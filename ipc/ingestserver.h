@@ -5,8 +5,8 @@
 #include "protocol.h"
 
 #include <QHash>
-#include <QSet>
 #include <QObject>
+#include <QSet>
 #include <QThread>
 
 #include <atomic>

@@ -157,7 +157,8 @@ private:
                 .arg(bytes)
                 .arg(m_server->m_limits.maxBodyBytes));
         close(plainResponse(413, "Payload Too Large",
-            QByteArray(QByteArray("request body over ") + QByteArray::number(m_server->m_limits.maxBodyBytes) + " bytes")));
+            QByteArray(
+                QByteArray("request body over ") + QByteArray::number(m_server->m_limits.maxBodyBytes) + " bytes")));
     }
 
     void timeOut(const QString& why)

@@ -20,20 +20,20 @@
 namespace perfdash {
 
 namespace {
-    // Bucket bounds in seconds: 1 µs to 1 minute.
-    constexpr double Bounds[] = { 1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1, 5, 10, 60 };
+// Bucket bounds in seconds: 1 µs to 1 minute.
+constexpr double Bounds[] = { 1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1, 5, 10, 60 };
 
-    QByteArray escape(const QString& value)
-    {
-        QByteArray out = value.toUtf8();
-        out.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
-        return out;
-    }
+QByteArray escape(const QString& value)
+{
+    QByteArray out = value.toUtf8();
+    out.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    return out;
+}
 
-    QByteArray number(double v)
-    {
-        return QByteArray::number(v, 'g', 12);
-    }
+QByteArray number(double v)
+{
+    return QByteArray::number(v, 'g', 12);
+}
 
 } // namespace
 
@@ -50,29 +50,30 @@ MetricsEndpoint::MetricsEndpoint(MetricsStore* store, QObject* parent)
     // Server 6.4 keeps the request and the socket by plain reference and pointer until the future
     // is done, so a scraper that hung up before its answer was ready crashed the dashboard. Here the
     // socket is watched (QPointer) and the answer written only if it is still there.
-    m_http->route(QStringLiteral("/metrics"), QHttpServerRequest::Method::Get, [this](QHttpServerResponder&& responder) {
-        const QPointer<QTcpSocket> socket = responder.socket();
-        // Scrapers that hung up are not rendered for: 400 of them queue 400 renderings otherwise,
-        // and the next scraper that waits for its answer waits behind all of them.
-        auto gone = std::make_shared<std::atomic<bool>>(false);
-        if (socket) {
-            connect(socket, &QAbstractSocket::disconnected, this, [gone] { *gone = true; });
-            connect(socket, &QObject::destroyed, this, [gone] { *gone = true; });
-        }
-        const MetricsStore* target = m_store;
-        const IngestServer* ingest = m_ingest;
-        const HttpGuard* guard = m_guard;
-        QList<ListenerRefusals> listeners; // read here, on the listeners' side of the threads
-        for (const auto& listener : std::as_const(m_listeners))
-            listeners.append(listener());
-        m_pool.submit(QStringLiteral("metrics"), [this, socket, gone, target, ingest, guard, listeners] {
-            if (*gone)
-                return;
-            QByteArray body = render(*target, ingest, guard, listeners);
-            QMetaObject::invokeMethod(
-                this, [socket, body = std::move(body)] { answer(socket, body); }, Qt::QueuedConnection);
+    m_http->route(
+        QStringLiteral("/metrics"), QHttpServerRequest::Method::Get, [this](QHttpServerResponder&& responder) {
+            const QPointer<QTcpSocket> socket = responder.socket();
+            // Scrapers that hung up are not rendered for: 400 of them queue 400 renderings otherwise,
+            // and the next scraper that waits for its answer waits behind all of them.
+            auto gone = std::make_shared<std::atomic<bool>>(false);
+            if (socket) {
+                connect(socket, &QAbstractSocket::disconnected, this, [gone] { *gone = true; });
+                connect(socket, &QObject::destroyed, this, [gone] { *gone = true; });
+            }
+            const MetricsStore* target = m_store;
+            const IngestServer* ingest = m_ingest;
+            const HttpGuard* guard = m_guard;
+            QList<ListenerRefusals> listeners; // read here, on the listeners' side of the threads
+            for (const auto& listener : std::as_const(m_listeners))
+                listeners.append(listener());
+            m_pool.submit(QStringLiteral("metrics"), [this, socket, gone, target, ingest, guard, listeners] {
+                if (*gone)
+                    return;
+                QByteArray body = render(*target, ingest, guard, listeners);
+                QMetaObject::invokeMethod(
+                    this, [socket, body = std::move(body)] { answer(socket, body); }, Qt::QueuedConnection);
+            });
         });
-    });
     m_http->route(QStringLiteral("/metrics"), QHttpServerRequest::Method::Head, [] {
         return QHttpServerResponse(QByteArrayLiteral("text/plain; version=0.0.4; charset=utf-8"), QByteArray());
     });
@@ -93,7 +94,8 @@ bool MetricsEndpoint::parseAddress(const QString& text, QHostAddress* host, quin
         *error = QStringLiteral("--prometheus needs HOST:PORT or PORT, not '%1'").arg(text);
         return false;
     }
-    const QString bare = hostText.startsWith(u'[') && hostText.endsWith(u']') ? hostText.mid(1, hostText.size() - 2) : hostText;
+    const QString bare
+        = hostText.startsWith(u'[') && hostText.endsWith(u']') ? hostText.mid(1, hostText.size() - 2) : hostText;
     if (bare == QLatin1String("localhost"))
         *host = QHostAddress(QHostAddress::LocalHost);
     else if (!host->setAddress(bare)) {
@@ -108,7 +110,10 @@ bool MetricsEndpoint::listen(const QHostAddress& host, quint16 port, QString* er
 {
     auto* guard = new HttpGuard(m_limits, QStringLiteral("/metrics"), this);
     if (!guard->listen(host, port)) {
-        *error = QStringLiteral("cannot serve /metrics on %1:%2: %3").arg(host.toString()).arg(port).arg(guard->errorString());
+        *error = QStringLiteral("cannot serve /metrics on %1:%2: %3")
+                     .arg(host.toString())
+                     .arg(port)
+                     .arg(guard->errorString());
         delete guard;
         return false;
     }
@@ -201,8 +206,10 @@ QByteArray MetricsEndpoint::render(const MetricsStore& store, const IngestServer
             }
             out += "perfdash_operation_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} "
                 + QByteArray::number(histogram->count()) + '\n';
-            out += "perfdash_operation_duration_seconds_sum{" + labels + "} " + number(double(histogram->sumNs()) / 1e9) + '\n';
-            out += "perfdash_operation_duration_seconds_count{" + labels + "} " + QByteArray::number(histogram->count()) + '\n';
+            out += "perfdash_operation_duration_seconds_sum{" + labels + "} " + number(double(histogram->sumNs()) / 1e9)
+                + '\n';
+            out += "perfdash_operation_duration_seconds_count{" + labels + "} " + QByteArray::number(histogram->count())
+                + '\n';
             errors += "perfdash_operation_errors_total{" + labels + "} " + QByteArray::number(failed) + '\n';
         }
     }
@@ -226,45 +233,56 @@ QByteArray MetricsEndpoint::render(const MetricsStore& store, const IngestServer
             return std::optional<double>(total);
         };
     };
-    perProcess("perfdash_process_resident_memory_bytes", "gauge", "Resident set size.", newest([](const ProcessInfo& p) {
-        return p.rssBytes >= 0 ? std::optional<double>(double(p.rssBytes)) : std::nullopt;
-    }));
+    perProcess(
+        "perfdash_process_resident_memory_bytes", "gauge", "Resident set size.", newest([](const ProcessInfo& p) {
+            return p.rssBytes >= 0 ? std::optional<double>(double(p.rssBytes)) : std::nullopt;
+        }));
     perProcess("perfdash_process_heap_bytes", "gauge", "Heap in use, as the process reports it.",
-        newest([](const ProcessInfo& p) { return p.heapBytes >= 0 ? std::optional<double>(double(p.heapBytes)) : std::nullopt; }));
+        newest([](const ProcessInfo& p) {
+            return p.heapBytes >= 0 ? std::optional<double>(double(p.heapBytes)) : std::nullopt;
+        }));
     perProcess("perfdash_process_cpu_percent", "gauge", "CPU use over the last second, 100 = one core.",
         newest([](const ProcessInfo& p) { return p.cpuPercent; }));
     perProcess("perfdash_process_up", "gauge", "1 while the process is connected or sampled, 0 once it has exited.",
         newest([](const ProcessInfo& p) {
-            return std::optional<double>(p.state == ProcessInfo::State::Live || p.state == ProcessInfo::State::ProcOnly ? 1.0 : 0.0);
+            return std::optional<double>(
+                p.state == ProcessInfo::State::Live || p.state == ProcessInfo::State::ProcOnly ? 1.0 : 0.0);
         }));
     perProcess("perfdash_process_dropped_total", "counter",
-        "What perfdash or the client could not count for the process: lost operations, dropped events, names over the limit, malformed input, refused values.",
+        "What perfdash or the client could not count for the process: lost operations, dropped events, names over the "
+        "limit, malformed input, refused values.",
         summed([](const ProcessInfo& p) { return p.drops(); }));
 
     // perfdash's own state: what it holds and what it refused.
-    const auto self = [&](const char* name, const char* type, const char* help, const QList<std::pair<QByteArray, double>>& values) {
+    const auto self = [&](const char* name, const char* type, const char* help,
+                          const QList<std::pair<QByteArray, double>>& values) {
         out += QByteArray("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n';
         for (const auto& [labels, value] : values)
-            out += QByteArray(name) + (labels.isEmpty() ? QByteArray() : QByteArray('{' + labels + '}')) + ' ' + number(value) + '\n';
+            out += QByteArray(name) + (labels.isEmpty() ? QByteArray() : QByteArray('{' + labels + '}')) + ' '
+                + number(value) + '\n';
     };
     const auto inState = [&](ProcessInfo::State state) {
-        return double(std::count_if(all.begin(), all.end(), [state](const ProcessInfo& p) { return p.state == state; }));
+        return double(
+            std::count_if(all.begin(), all.end(), [state](const ProcessInfo& p) { return p.state == state; }));
     };
     self("perfdash_processes", "gauge", "Processes the dashboard holds, by state.",
-        { { "state=\"live\"", inState(ProcessInfo::State::Live) }, { "state=\"exited\"", inState(ProcessInfo::State::Exited) },
+        { { "state=\"live\"", inState(ProcessInfo::State::Live) },
+            { "state=\"exited\"", inState(ProcessInfo::State::Exited) },
             { "state=\"attached\"", inState(ProcessInfo::State::ProcOnly) },
             { "state=\"error\"", inState(ProcessInfo::State::Error) } });
     const MetricsStore::Refusals refusals = store.refusals();
-    self("perfdash_refused_total", "counter", "Data the store refused, by reason (each also counted per process where it has one).",
+    self("perfdash_refused_total", "counter",
+        "Data the store refused, by reason (each also counted per process where it has one).",
         { { "reason=\"process_limit\"", double(refusals.processLimit) },
             { "reason=\"counter_limit\"", double(refusals.counterLimit) },
             { "reason=\"gauge_limit\"", double(refusals.gaugeLimit) },
             { "reason=\"invalid_value\"", double(refusals.invalidValues) } });
     if (ingest) {
         const IngestServer::Stats st = ingest->stats();
-        self("perfdash_ingest_connections", "gauge", "Connections to the ingest socket open now.", { { {}, double(st.connections) } });
-        self("perfdash_ingest_connections_max", "gauge", "Connections the ingest socket holds at once (from ulimit -n).",
-            { { {}, double(st.maxConnections) } });
+        self("perfdash_ingest_connections", "gauge", "Connections to the ingest socket open now.",
+            { { {}, double(st.connections) } });
+        self("perfdash_ingest_connections_max", "gauge",
+            "Connections the ingest socket holds at once (from ulimit -n).", { { {}, double(st.maxConnections) } });
         self("perfdash_ingest_connections_accepted_total", "counter", "Connections accepted on the ingest socket.",
             { { {}, double(st.accepted) } });
         self("perfdash_ingest_connections_refused_total", "counter",
@@ -286,11 +304,13 @@ QByteArray MetricsEndpoint::render(const MetricsStore& store, const IngestServer
     }
     if (http) {
         const HttpGuard::Stats st = http->stats();
-        self("perfdash_http_connections", "gauge", "HTTP connections to /metrics open now.", { { {}, double(st.open) } });
+        self("perfdash_http_connections", "gauge", "HTTP connections to /metrics open now.",
+            { { {}, double(st.open) } });
         self("perfdash_http_connections_refused_total", "counter", "HTTP connections refused, by reason.",
-            { { "reason=\"limit\"", double(st.refusedLimit) }, { "reason=\"descriptors\"", double(st.refusedDescriptors) } });
-        self("perfdash_http_requests_timed_out_total", "counter", "HTTP connections closed for not completing a request in time.",
-            { { {}, double(st.timedOut) } });
+            { { "reason=\"limit\"", double(st.refusedLimit) },
+                { "reason=\"descriptors\"", double(st.refusedDescriptors) } });
+        self("perfdash_http_requests_timed_out_total", "counter",
+            "HTTP connections closed for not completing a request in time.", { { {}, double(st.timedOut) } });
         self("perfdash_http_requests_too_large_total", "counter", "HTTP requests refused for their size (413).",
             { { {}, double(st.oversized) } });
     }

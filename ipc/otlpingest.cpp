@@ -477,8 +477,8 @@ OtlpIngest::Result OtlpIngest::applyMetrics(const Metrics& metrics)
             // A process of this host is sampled from /proc already; the sender's figures chart the others.
             if (!m_sampledLocally.contains(key)) {
                 m_store->addMemoryRecord(key,
-                    MemoryRecord { QDateTime::currentMSecsSinceEpoch(), 0, m_store->processName(key), rss, heap,
-                        std::nullopt });
+                    MemoryRecord {
+                        QDateTime::currentMSecsSinceEpoch(), 0, m_store->processName(key), rss, heap, std::nullopt });
             }
         }
     }

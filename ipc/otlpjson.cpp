@@ -294,8 +294,9 @@ Resource resource(Path& path, object parent, const DecodeOptions& options)
 Attributes pointAttributes(Path& path, object point, const DecodeOptions& options)
 {
     Attributes out;
-    attributes(path, point, options,
-        [&out](const QString& key, const QVariant& value) { out.append({ key, attributeText(value) }); });
+    attributes(path, point, options, [&out](const QString& key, const QVariant& value) {
+        out.append({ key, attributeText(value) });
+    });
     std::sort(out.begin(), out.end());
     return out;
 }
@@ -380,8 +381,8 @@ void decodeTracesDom(Path& path, element doc, Traces& out, const DecodeOptions& 
                         const object status = asObject(path, e, "status");
                         element c;
                         if (::perfdash::otlp::field(status, "code", c))
-                            span.error
-                                = enumValue(path, c, "status.code", { "STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR" })
+                            span.error = enumValue(path, c, "status.code",
+                                             { "STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR" })
                                 == 2;
                         if (::perfdash::otlp::field(status, "message", c))
                             span.statusMessage = text(str(path, c, "status.message"));
@@ -540,8 +541,8 @@ void decodeMetricsDom(Path& path, element doc, Metrics& out, const DecodeOptions
                                 point.positive = u64Array(path, b, "bucketCounts", "positive.bucketCounts");
                             }
                             if (field(po, "negative", v)) {
-                                for (quint64 c : u64Array(path, asObject(path, v, "negative"), "bucketCounts",
-                                         "negative.bucketCounts"))
+                                for (quint64 c : u64Array(
+                                         path, asObject(path, v, "negative"), "bucketCounts", "negative.bucketCounts"))
                                     point.negativeCount += c;
                             }
                         }

@@ -233,7 +233,7 @@ Attributes pointAttributes(
 
 Temporality temporality(pb::AggregationTemporality t)
 {
-    return t == pb::AGGREGATION_TEMPORALITY_DELTA ? Temporality::Delta
+    return t == pb::AGGREGATION_TEMPORALITY_DELTA     ? Temporality::Delta
         : t == pb::AGGREGATION_TEMPORALITY_CUMULATIVE ? Temporality::Cumulative
                                                       : Temporality::Unspecified;
 }
@@ -360,7 +360,8 @@ bool decodeMetricsProtobuf(QByteArrayView body, Metrics& out, QString* error, co
                         point.attributes = pointAttributes(p.attributes(), options, &tooDeep);
                         point.startNs = p.start_time_unix_nano();
                         point.timeNs = p.time_unix_nano();
-                        point.value = p.value_case() == pb::NumberDataPoint::kAsInt ? double(p.as_int()) : p.as_double();
+                        point.value
+                            = p.value_case() == pb::NumberDataPoint::kAsInt ? double(p.as_int()) : p.as_double();
                     }
                 };
                 switch (pm.data_case()) {

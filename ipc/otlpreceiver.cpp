@@ -43,7 +43,8 @@ QHttpServerResponse statusResponse(Encoding e, Status status, int grpcCode, cons
 {
     QByteArray body;
     if (e == Encoding::Json) {
-        body = QJsonDocument(QJsonObject { { QStringLiteral("code"), grpcCode }, { QStringLiteral("message"), message } })
+        body = QJsonDocument(
+            QJsonObject { { QStringLiteral("code"), grpcCode }, { QStringLiteral("message"), message } })
                    .toJson(QJsonDocument::Compact);
     } else {
         otlp::pb::RpcStatus s;
@@ -58,7 +59,8 @@ QByteArray successJson(Signal signal, const OtlpIngest::Result& r)
 {
     if (!r.rejected && r.message.isEmpty())
         return QByteArrayLiteral("{}");
-    QJsonObject partial { { signal == Signal::Traces ? QStringLiteral("rejectedSpans") : QStringLiteral("rejectedDataPoints"),
+    QJsonObject partial { { signal == Signal::Traces ? QStringLiteral("rejectedSpans")
+                                                     : QStringLiteral("rejectedDataPoints"),
                               QString::number(r.rejected) },
         { QStringLiteral("errorMessage"), r.message } };
     return QJsonDocument(QJsonObject { { QStringLiteral("partialSuccess"), partial } }).toJson(QJsonDocument::Compact);
@@ -95,8 +97,8 @@ public:
         m_http->route(QStringLiteral("/v1/metrics"), QHttpServerRequest::Method::Post, handler(Signal::Metrics));
         const auto notPost = [this](const QHttpServerRequest&) {
             m_unsupported.fetch_add(1, std::memory_order_relaxed);
-            QHttpServerResponse r(QByteArrayLiteral("text/plain"), QByteArrayLiteral("OTLP/HTTP takes POST\n"),
-                Status::MethodNotAllowed);
+            QHttpServerResponse r(
+                QByteArrayLiteral("text/plain"), QByteArrayLiteral("OTLP/HTTP takes POST\n"), Status::MethodNotAllowed);
             r.setHeader(QByteArrayLiteral("Allow"), QByteArrayLiteral("POST"));
             return r;
         };
@@ -149,7 +151,8 @@ public:
         } else if (!contentEncoding.isEmpty() && contentEncoding != "identity") {
             m_unsupported.fetch_add(1, std::memory_order_relaxed);
             return statusResponse(encoding, Status::UnsupportedMediaType, 3,
-                tr("unsupported Content-Encoding '%1': send gzip or identity").arg(QString::fromLatin1(contentEncoding)));
+                tr("unsupported Content-Encoding '%1': send gzip or identity")
+                    .arg(QString::fromLatin1(contentEncoding)));
         }
 
         otlp::DecodeOptions options;

@@ -8,43 +8,42 @@
 namespace perfdash::protocol {
 
 namespace {
-    class Body
+class Body
+{
+public:
+    Body& u8(quint8 v)
     {
-    public:
-        Body& u8(quint8 v)
-        {
-            m_data.append(char(v));
-            return *this;
-        }
-        Body& u16(quint16 v) { return put<quint16>(v); }
-        Body& u32(quint32 v) { return put<quint32>(v); }
-        Body& u64(quint64 v) { return put<quint64>(v); }
-        Body& f64(double v)
-        {
-            quint64 bits;
-            std::memcpy(&bits, &v, sizeof bits);
-            return u64(bits);
-        }
-        Body& str(const QString& s)
-        {
-            const QByteArray utf8 = s.toUtf8();
-            u32(quint32(utf8.size()));
-            m_data.append(utf8);
-            return *this;
-        }
-        QByteArray frame(FrameType type) const { return encodeFrame(quint8(type), m_data); }
+        m_data.append(char(v));
+        return *this;
+    }
+    Body& u16(quint16 v) { return put<quint16>(v); }
+    Body& u32(quint32 v) { return put<quint32>(v); }
+    Body& u64(quint64 v) { return put<quint64>(v); }
+    Body& f64(double v)
+    {
+        quint64 bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        return u64(bits);
+    }
+    Body& str(const QString& s)
+    {
+        const QByteArray utf8 = s.toUtf8();
+        u32(quint32(utf8.size()));
+        m_data.append(utf8);
+        return *this;
+    }
+    QByteArray frame(FrameType type) const { return encodeFrame(quint8(type), m_data); }
 
-    private:
-        template <typename T>
-        Body& put(T v)
-        {
-            char bytes[sizeof(T)];
-            qToLittleEndian(v, bytes);
-            m_data.append(bytes, sizeof(T));
-            return *this;
-        }
-        QByteArray m_data;
-    };
+private:
+    template <typename T> Body& put(T v)
+    {
+        char bytes[sizeof(T)];
+        qToLittleEndian(v, bytes);
+        m_data.append(bytes, sizeof(T));
+        return *this;
+    }
+    QByteArray m_data;
+};
 } // namespace
 
 QByteArray encodeFrame(quint8 type, QByteArrayView body)
@@ -135,8 +134,11 @@ QByteArray encodeEvent(quint32 op, const Event& event)
 
 QByteArray encodeMemory(const Memory& memory)
 {
-    return Body().u64(quint64(memory.wallNs)).u64(quint64(memory.rssBytes)).u64(quint64(memory.heapBytes)).frame(
-        FrameType::Memory);
+    return Body()
+        .u64(quint64(memory.wallNs))
+        .u64(quint64(memory.rssBytes))
+        .u64(quint64(memory.heapBytes))
+        .frame(FrameType::Memory);
 }
 
 QByteArray encodeMetric(const Metric& metric)

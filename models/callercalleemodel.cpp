@@ -51,7 +51,8 @@ void CallerCalleeModel::rebuild()
                 if (functions[f].total == 0 || m_data->snapshot->functions[f].name != m_function)
                     continue;
                 m_functionTotal += functions[f].total;
-                for (const auto& [other, samples] : m_kind == Kind::Callers ? functions[f].callers : functions[f].callees)
+                for (const auto& [other, samples] :
+                    m_kind == Kind::Callers ? functions[f].callers : functions[f].callees)
                     merged[other] += samples;
             }
             for (const auto& [other, samples] : merged)

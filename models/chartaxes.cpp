@@ -8,16 +8,16 @@
 namespace perfdash::chartaxes {
 
 namespace {
-    qint64 floorTo(qint64 v, qint64 step)
-    {
-        const qint64 q = v / step;
-        return (v % step != 0 && v < 0 ? q - 1 : q) * step;
-    }
+qint64 floorTo(qint64 v, qint64 step)
+{
+    const qint64 q = v / step;
+    return (v % step != 0 && v < 0 ? q - 1 : q) * step;
+}
 
-    double decadeBelow(double v)
-    {
-        return std::pow(10.0, std::floor(std::log10(v) + 1e-9));
-    }
+double decadeBelow(double v)
+{
+    return std::pow(10.0, std::floor(std::log10(v) + 1e-9));
+}
 } // namespace
 
 TimeRange liveRange(qint64 nowMs, qint64 rangeMs, qint64 firstDataMs)
@@ -31,8 +31,8 @@ TimeRange liveRange(qint64 nowMs, qint64 rangeMs, qint64 firstDataMs)
 
 qint64 timeStepMs(qint64 spanMs, double widthPx, double labelPx)
 {
-    static constexpr qint64 Steps[] = { 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
-        43200, 86400 };
+    static constexpr qint64 Steps[]
+        = { 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400 };
     // A label needs its own width and as much again to read: more labels only crowd.
     const double room = std::max(1.0, labelPx * 2);
     const qint64 labels = std::max<qint64>(1, qint64(widthPx / room));

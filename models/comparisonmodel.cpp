@@ -26,12 +26,18 @@ QString signedPercent(double value)
 int verdictRank(Verdict v)
 {
     switch (v) {
-    case Verdict::OnlyInBase: return 5;
-    case Verdict::Regression: return 4;
-    case Verdict::OnlyInNew: return 3;
-    case Verdict::NotEnoughData: return 2;
-    case Verdict::Same: return 1;
-    case Verdict::Improvement: return 0;
+    case Verdict::OnlyInBase:
+        return 5;
+    case Verdict::Regression:
+        return 4;
+    case Verdict::OnlyInNew:
+        return 3;
+    case Verdict::NotEnoughData:
+        return 2;
+    case Verdict::Same:
+        return 1;
+    case Verdict::Improvement:
+        return 0;
     }
     return 0;
 }
@@ -88,21 +94,31 @@ QVariant ComparisonModel::display(const ComparisonRow& r, Column column) const
         return pair([member](const OperationStats& s, bool) { return formatDuration(s.*member); });
     };
     switch (column) {
-    case Process: return r.process;
-    case Operation: return r.operation;
-    case VerdictColumn: return verdictText(r);
-    case Change: return both ? QVariant(signedPercent(r.changePercent)) : QVariant();
-    case Count: return pair([](const OperationStats& s, bool) { return QString::number(s.count); });
+    case Process:
+        return r.process;
+    case Operation:
+        return r.operation;
+    case VerdictColumn:
+        return verdictText(r);
+    case Change:
+        return both ? QVariant(signedPercent(r.changePercent)) : QVariant();
+    case Count:
+        return pair([](const OperationStats& s, bool) { return QString::number(s.count); });
     case Throughput:
         return pair([&r](const OperationStats&, bool isNew) {
             return QStringLiteral("%1/s").arg(isNew ? r.nextThroughput : r.baseThroughput, 0, 'f', 1);
         });
     case Errors:
-        return pair([](const OperationStats& s, bool) { return QStringLiteral("%1%").arg(100 * s.errorRate, 0, 'f', 1); });
-    case P50: return duration(&OperationStats::p50Ns);
-    case P95: return duration(&OperationStats::p95Ns);
-    case P99: return duration(&OperationStats::p99Ns);
-    case ColumnCount: break;
+        return pair(
+            [](const OperationStats& s, bool) { return QStringLiteral("%1%").arg(100 * s.errorRate, 0, 'f', 1); });
+    case P50:
+        return duration(&OperationStats::p50Ns);
+    case P95:
+        return duration(&OperationStats::p95Ns);
+    case P99:
+        return duration(&OperationStats::p99Ns);
+    case ColumnCount:
+        break;
     }
     return {};
 }
@@ -112,18 +128,28 @@ QVariant ComparisonModel::sortValue(const ComparisonRow& r, Column column) const
     // The runs' pairs sort by NEW (what the change is about), a side missing sorting first.
     const auto next = [&](auto field) -> QVariant { return r.next ? QVariant(field(*r.next)) : QVariant(-1.0); };
     switch (column) {
-    case Process: return r.process;
-    case Operation: return r.operation;
+    case Process:
+        return r.process;
+    case Operation:
+        return r.operation;
     case VerdictColumn: // by verdict, then by the change of the percentile
         return verdictRank(r.verdict) * 1e7 + std::clamp(r.changePercent, -1e6, 1e6);
-    case Change: return r.base && r.next ? r.changePercent : -1e300;
-    case Count: return next([](const OperationStats& s) { return double(s.count); });
-    case Throughput: return r.next ? r.nextThroughput : -1.0;
-    case Errors: return next([](const OperationStats& s) { return s.errorRate; });
-    case P50: return next([](const OperationStats& s) { return double(s.p50Ns); });
-    case P95: return next([](const OperationStats& s) { return double(s.p95Ns); });
-    case P99: return next([](const OperationStats& s) { return double(s.p99Ns); });
-    case ColumnCount: break;
+    case Change:
+        return r.base && r.next ? r.changePercent : -1e300;
+    case Count:
+        return next([](const OperationStats& s) { return double(s.count); });
+    case Throughput:
+        return r.next ? r.nextThroughput : -1.0;
+    case Errors:
+        return next([](const OperationStats& s) { return s.errorRate; });
+    case P50:
+        return next([](const OperationStats& s) { return double(s.p50Ns); });
+    case P95:
+        return next([](const OperationStats& s) { return double(s.p95Ns); });
+    case P99:
+        return next([](const OperationStats& s) { return double(s.p99Ns); });
+    case ColumnCount:
+        break;
     }
     return {};
 }
@@ -139,14 +165,18 @@ QString ComparisonModel::toolTip(const ComparisonRow& r, Column column) const
                               .arg(o.errorThresholdPoints)
                               .arg(o.minCount);
     switch (column) {
-    case VerdictColumn: return verdictText(r) + QStringLiteral("\n\n") + rules;
+    case VerdictColumn:
+        return verdictText(r) + QStringLiteral("\n\n") + rules;
     case Change:
         if (r.base && r.next)
-            return tr("p%1: %2 → %3").arg(o.percentile).arg(formatDuration(r.baseValueNs), formatDuration(r.nextValueNs));
+            return tr("p%1: %2 → %3")
+                .arg(o.percentile)
+                .arg(formatDuration(r.baseValueNs), formatDuration(r.nextValueNs));
         break;
     case Throughput:
         if (r.base && r.next)
-            return tr("Operations per second over each operation's active span: %1").arg(signedPercent(r.throughputChangePercent));
+            return tr("Operations per second over each operation's active span: %1")
+                .arg(signedPercent(r.throughputChangePercent));
         break;
     case Errors:
         if (r.base && r.next)
@@ -156,7 +186,8 @@ QString ComparisonModel::toolTip(const ComparisonRow& r, Column column) const
                 .arg(r.next->errorCount)
                 .arg(r.next->count);
         break;
-    default: break;
+    default:
+        break;
     }
     return {};
 }
@@ -168,8 +199,10 @@ QVariant ComparisonModel::data(const QModelIndex& index, int role) const
     const ComparisonRow& r = m_rows[index.row()];
     const auto column = Column(index.column());
     switch (role) {
-    case Qt::DisplayRole: return display(r, column);
-    case Qt::UserRole: return sortValue(r, column);
+    case Qt::DisplayRole:
+        return display(r, column);
+    case Qt::UserRole:
+        return sortValue(r, column);
     case Qt::ToolTipRole: {
         const QString tip = toolTip(r, column);
         return tip.isEmpty() ? QVariant() : QVariant(tip);
@@ -195,7 +228,8 @@ QVariant ComparisonModel::data(const QModelIndex& index, int role) const
             return bold;
         }
         return {};
-    default: return {};
+    default:
+        return {};
     }
 }
 
@@ -206,17 +240,28 @@ QVariant ComparisonModel::headerData(int section, Qt::Orientation orientation, i
     if (role == Qt::ToolTipRole)
         return section > Change && section < ColumnCount ? tr("base → new") : QVariant();
     switch (Column(section)) {
-    case Process: return tr("Process");
-    case Operation: return tr("Operation");
-    case VerdictColumn: return tr("Verdict");
-    case Change: return tr("p%1 change").arg(m_options.percentile);
-    case Count: return tr("Count");
-    case Throughput: return tr("Throughput");
-    case Errors: return tr("Errors");
-    case P50: return tr("p50");
-    case P95: return tr("p95");
-    case P99: return tr("p99");
-    case ColumnCount: break;
+    case Process:
+        return tr("Process");
+    case Operation:
+        return tr("Operation");
+    case VerdictColumn:
+        return tr("Verdict");
+    case Change:
+        return tr("p%1 change").arg(m_options.percentile);
+    case Count:
+        return tr("Count");
+    case Throughput:
+        return tr("Throughput");
+    case Errors:
+        return tr("Errors");
+    case P50:
+        return tr("p50");
+    case P95:
+        return tr("p95");
+    case P99:
+        return tr("p99");
+    case ColumnCount:
+        break;
     }
     return {};
 }

@@ -136,12 +136,10 @@ struct ProfileSnapshot
     /// Visits the nodes under @p root (0: every node but the root) depth first, as
     /// visit(node, outermost): outermost when no caller on its path is the same function, so that
     /// a recursive function's samples count once, at its outermost call.
-    template <typename Visit>
-    void visitOutermost(std::uint32_t root, Visit visit) const;
+    template <typename Visit> void visitOutermost(std::uint32_t root, Visit visit) const;
 };
 
-template <typename Visit>
-void ProfileSnapshot::visitOutermost(std::uint32_t root, Visit visit) const
+template <typename Visit> void ProfileSnapshot::visitOutermost(std::uint32_t root, Visit visit) const
 {
     if (nodes.empty() || root >= nodes.size())
         return;

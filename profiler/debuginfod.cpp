@@ -82,8 +82,8 @@ public:
     }
 
     /// @p epoch: the client's configuration it was asked under (a later one ignores its end).
-    void fetch(std::uint64_t epoch, const QByteArray& id, const QStringList& urls, const QString& cacheDir, int timeoutMs,
-        int next = 0, const QString& error = {})
+    void fetch(std::uint64_t epoch, const QByteArray& id, const QStringList& urls, const QString& cacheDir,
+        int timeoutMs, int next = 0, const QString& error = {})
     {
         if (next >= urls.size()) {
             m_done(epoch, id, false, error.isEmpty() ? QStringLiteral("no server has it") : error);
@@ -94,12 +94,14 @@ public:
         QString base = urls[next];
         while (base.endsWith(QLatin1Char('/')))
             base.chop(1);
-        QNetworkRequest request(QUrl(base + QStringLiteral("/buildid/") + QString::fromLatin1(id) + QStringLiteral("/debuginfo")));
+        QNetworkRequest request(
+            QUrl(base + QStringLiteral("/buildid/") + QString::fromLatin1(id) + QStringLiteral("/debuginfo")));
         request.setTransferTimeout(timeoutMs);
         request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::NoLessSafeRedirectPolicy);
         const QString folder = cacheDir + QLatin1Char('/') + QString::fromLatin1(id);
         QDir().mkpath(folder);
-        auto part = std::make_shared<QFile>(folder + QStringLiteral("/.debuginfo.%1.part").arg(QCoreApplication::applicationPid()));
+        auto part = std::make_shared<QFile>(
+            folder + QStringLiteral("/.debuginfo.%1.part").arg(QCoreApplication::applicationPid()));
         if (!part->open(QIODevice::WriteOnly | QIODevice::Truncate)) {
             m_done(epoch, id, false, QStringLiteral("cannot write %1: %2").arg(part->fileName(), part->errorString()));
             return;
@@ -123,7 +125,8 @@ public:
             else if (!written)
                 why = QStringLiteral("cannot write %1: %2").arg(part->fileName(), part->errorString());
             else if (elfBuildId(part->fileName()) != id)
-                why = QStringLiteral("%1: the file sent is not the ELF of build ID %2").arg(base, QString::fromLatin1(id));
+                why = QStringLiteral("%1: the file sent is not the ELF of build ID %2")
+                          .arg(base, QString::fromLatin1(id));
             const QString final = folder + QStringLiteral("/debuginfo");
             if (why.isEmpty()) {
                 QFile::remove(final);
@@ -260,7 +263,8 @@ Debuginfod::State Debuginfod::lookup(const QByteArray& buildIdHex, const QString
     if (!validBuildId(buildIdHex))
         return State::Failed;
     std::lock_guard lock(d->mutex);
-    const QString file = d->cacheDir + QLatin1Char('/') + QString::fromLatin1(buildIdHex) + QStringLiteral("/debuginfo");
+    const QString file
+        = d->cacheDir + QLatin1Char('/') + QString::fromLatin1(buildIdHex) + QStringLiteral("/debuginfo");
     const State known = d->states.value(buildIdHex, State::Disabled);
     if (known == State::Fetching || known == State::Failed)
         return known;
@@ -279,9 +283,8 @@ Debuginfod::State Debuginfod::lookup(const QByteArray& buildIdHex, const QString
     d->fetching.insert(buildIdHex, moduleName);
     QMetaObject::invokeMethod(
         d->worker,
-        [worker = d->worker, epoch = d->epoch, id = buildIdHex, urls = d->urls, dir = d->cacheDir, timeout = d->timeoutMs] {
-            worker->fetch(epoch, id, urls, dir, timeout);
-        },
+        [worker = d->worker, epoch = d->epoch, id = buildIdHex, urls = d->urls, dir = d->cacheDir,
+            timeout = d->timeoutMs] { worker->fetch(epoch, id, urls, dir, timeout); },
         Qt::QueuedConnection);
     return State::Fetching;
 }

@@ -15,7 +15,8 @@ namespace perfdash::foldedexport {
 bool writeFile(const QString& path, const std::vector<ProfileSnapshotPtr>& snapshots, QString* error);
 
 /// Reads folded stacks back: (stack without the count, count) per line; malformed lines are counted.
-struct FoldedLine {
+struct FoldedLine
+{
     QString stack;
     quint64 count = 0;
 };

@@ -8,38 +8,38 @@
 
 #include <QCoreApplication>
 #include <QDateTime>
-#include <QHash>
-#include <QStringList>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QHash>
 #include <QProcessEnvironment>
 #include <QStandardPaths>
+#include <QStringList>
 #include <QThread>
 #include <QTimer>
 
 #include <algorithm>
 #include <array>
-#include <deque>
-#include <functional>
 #include <cerrno>
 #include <csignal>
 #include <ctime>
+#include <deque>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
 namespace perfdash {
 
 namespace {
-    std::uint64_t monotonicNs()
-    {
-        timespec ts {};
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
-    }
+std::uint64_t monotonicNs()
+{
+    timespec ts {};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
+}
 
-    /// A program whose preload has not claimed its channel this long after it started did not load it.
-    constexpr std::uint64_t NeverLoadedNs = 3'000'000'000u;
+/// A program whose preload has not claimed its channel this long after it started did not load it.
+constexpr std::uint64_t NeverLoadedNs = 3'000'000'000u;
 } // namespace
 
 struct HeapProfiler::Tracked
@@ -85,11 +85,12 @@ struct HeapProfiler::Tracked
         QString site = QStringLiteral("[unknown]");
         for (auto f = s.functions.rbegin(); f != s.functions.rend(); ++f) {
             const ProfileFunction& fn = functions.at(*f);
-            const bool library = fn.module.startsWith(QLatin1String("libc.so")) || fn.module.startsWith(QLatin1String("libstdc++"))
-                || fn.module.startsWith(QLatin1String("ld-linux")) || fn.module.startsWith(QLatin1String("libperfdash_heap"));
-            const bool plumbing = fn.name.startsWith(QLatin1String("std::")) || fn.name.startsWith(QLatin1String("void std::"))
-                || fn.name.startsWith(QLatin1String("__gnu_cxx::")) || fn.name.startsWith(QLatin1String("operator new"))
-                || fn.name.contains(QLatin1String("alloc"));
+            const bool library = fn.module.startsWith(QLatin1String("libc.so"))
+                || fn.module.startsWith(QLatin1String("libstdc++")) || fn.module.startsWith(QLatin1String("ld-linux"))
+                || fn.module.startsWith(QLatin1String("libperfdash_heap"));
+            const bool plumbing = fn.name.startsWith(QLatin1String("std::"))
+                || fn.name.startsWith(QLatin1String("void std::")) || fn.name.startsWith(QLatin1String("__gnu_cxx::"))
+                || fn.name.startsWith(QLatin1String("operator new")) || fn.name.contains(QLatin1String("alloc"));
             if (!library && !plumbing && *f != FunctionTable::kUnknown) {
                 site = fn.name;
                 break;
@@ -267,8 +268,8 @@ QString HeapProfiler::prepare(const QString& program, QProcessEnvironment* envir
         return QString::fromStdString(refusal);
     QMutexLocker lock(&m_mutex);
     const int id = m_nextTicket++;
-    const QString path = QDir(m_directory).filePath(
-        QStringLiteral("heap-%1-%2.shm").arg(QCoreApplication::applicationPid()).arg(id));
+    const QString path
+        = QDir(m_directory).filePath(QStringLiteral("heap-%1-%2.shm").arg(QCoreApplication::applicationPid()).arg(id));
     auto t = std::make_unique<Tracked>();
     t->channel = std::make_unique<heap::HeapChannel>(QFile::encodeName(path).toStdString());
     if (!t->channel->error().empty())
@@ -412,7 +413,8 @@ ProfileSnapshotPtr HeapProfiler::build(const Tracked& t, HeapView view) const
     snapshot->pid = t.pid;
     snapshot->process = t.name;
     snapshot->threads.clear();
-    snapshot->unit = view == HeapView::AllocationRate ? ProfileSnapshot::Unit::BytesPerSecond : ProfileSnapshot::Unit::Bytes;
+    snapshot->unit
+        = view == HeapView::AllocationRate ? ProfileSnapshot::Unit::BytesPerSecond : ProfileSnapshot::Unit::Bytes;
     return snapshot;
 }
 

@@ -19,7 +19,7 @@ class QTimer;
 namespace perfdash {
 
 namespace heap {
-    struct HeapCounters;
+struct HeapCounters;
 }
 
 /// What a heap profile counts, by call site.
@@ -116,8 +116,8 @@ Q_SIGNALS:
 
 private:
     struct Tracked;
-    void pollLocked(Tracked& t, std::vector<std::pair<qint64, qint64>>* changed,
-        std::vector<std::pair<qint64, QString>>* problems);
+    void pollLocked(
+        Tracked& t, std::vector<std::pair<qint64, qint64>>* changed, std::vector<std::pair<qint64, QString>>* problems);
     ProfileSnapshotPtr build(const Tracked& t, HeapView view) const;
 
     QString m_directory;

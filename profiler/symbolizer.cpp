@@ -9,11 +9,11 @@
 #include <QFileInfo>
 
 #include <cxxabi.h>
-#include <fcntl.h>
-#include <unistd.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -534,7 +534,8 @@ void Symbolizer::run()
     std::vector<std::uint64_t> work;
     std::vector<std::pair<std::uint64_t, std::vector<ProfileFunction>>> named;
     std::uint64_t unknownVersion = 0; ///< the JIT map's read that the unknown addresses were last tried against
-    std::map<QByteArray, std::vector<std::uint64_t>> awaiting; ///< by build id: named while its debug file was on its way
+    std::map<QByteArray, std::vector<std::uint64_t>>
+        awaiting; ///< by build id: named while its debug file was on its way
     std::uint64_t fetchGeneration = 0;
     for (;;) {
         {

@@ -11,7 +11,8 @@
 
 namespace perfdash {
 
-struct Unwinder::Context {
+struct Unwinder::Context
+{
     pid_t pid = 0;
     int regCount = 0;
     const perf::Sample* sample = nullptr;

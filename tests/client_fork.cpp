@@ -9,9 +9,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <csignal>
 #include <cstring>
 #include <string>
 #include <sys/socket.h>
@@ -34,8 +34,7 @@ void serve(int listener)
             return;
         std::thread([c] {
             char chunk[65536];
-            while (::read(c, chunk, sizeof chunk) > 0) {
-            }
+            while (::read(c, chunk, sizeof chunk) > 0) { }
             ::close(c);
         }).detach();
     }

@@ -160,7 +160,7 @@ int main()
     const std::uint64_t got = dashboard.waitFor(expected, std::chrono::seconds(60));
     if (flushed != 0)
         std::printf("client_threads: flush: %s\n", perfdash_strerror(flushed));
-    std::printf("client_threads: recorded %llu, the dashboard counted %llu\n", static_cast<unsigned long long>(expected),
-        static_cast<unsigned long long>(got));
+    std::printf("client_threads: recorded %llu, the dashboard counted %llu\n",
+        static_cast<unsigned long long>(expected), static_cast<unsigned long long>(got));
     return got == expected ? 0 : 1;
 }

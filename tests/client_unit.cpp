@@ -132,8 +132,9 @@ void clockCase()
     CHECK_EQ(t.operations, std::uint64_t(1));
     CHECK_EQ(t.events, std::uint64_t(0)); // 0 ns is not slow
     // The counter is used when trusted, calibrated within a second.
-    if (perfdash::clock::HaveCounter && perfdash::clock::counterTrusted(perfdash::clock::cpuCounterInvariant(),
-            perfdash::clock::kernelClocksource(), false)) {
+    if (perfdash::clock::HaveCounter
+        && perfdash::clock::counterTrusted(
+            perfdash::clock::cpuCounterInvariant(), perfdash::clock::kernelClocksource(), false)) {
         for (int i = 0; i < 100 && !perfdash::stats().counterClock; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         CHECK(perfdash::stats().counterClock);
@@ -285,7 +286,8 @@ void capiCountCase()
 
 // ---- memory follows use (point 7) -------------------------------------------------------------
 
-struct RecordsOnExit {
+struct RecordsOnExit
+{
     ~RecordsOnExit() { perfdash::record("tls.exit", 42, true); }
 };
 
@@ -294,8 +296,8 @@ void sparseCase()
     ::setenv("PERFDASH_SOCKET", "/nonexistent/perfdash.sock", 1);
     perfdash::setSamplingRate(0);
     perfdash::setSlowThresholdNs(0);
-    const perfdash::OpId ops[3] = { perfdash::operation("sparse.a"), perfdash::operation("sparse.b"),
-        perfdash::operation("sparse.c") };
+    const perfdash::OpId ops[3]
+        = { perfdash::operation("sparse.a"), perfdash::operation("sparse.b"), perfdash::operation("sparse.c") };
     const std::uint64_t base = perfdash::stats().threadBytes;
     std::uint64_t used = 0;
     std::thread([&] {
@@ -512,7 +514,8 @@ void idleCase()
 
 // ---- after the exit handler (point 5) -----------------------------------------------------------
 
-struct AfterExit {
+struct AfterExit
+{
     perfdash::OpId op = perfdash::InvalidOp;
     ~AfterExit()
     {
@@ -692,7 +695,9 @@ void noAllocCase()
             f(std::uint64_t(1) << m);
     };
     const auto each = [&] {
-        { perfdash::Scope s(scopeOp); }
+        {
+            perfdash::Scope s(scopeOp);
+        }
         {
             perfdash::Scope s(scopeOp);
             s.meta("user", "42").meta("status", "200");
@@ -733,7 +738,8 @@ void noMemoryCase()
         t_failAllocs = true;
         first = perfdash_record(op, 10, 1);
         t_failAllocs = false;
-    }).join();
+    })
+        .join();
     CHECK_EQ(first, PERFDASH_ENOMEM);
     t_failAllocs = true; // this thread has a state; a new operation needs a slot
     next = perfdash_record(other, 10, 1);
@@ -1361,7 +1367,8 @@ void scopeSignalCase()
     CHECK_EQ(counted.operations + dropped, recorded);
 }
 
-struct Case {
+struct Case
+{
     const char* name;
     void (*run)();
 };

@@ -6,9 +6,9 @@
 //   heap_unit <case>      heap_unit --list
 // PERFDASH_HEAP_LIB, PERFDASH_HEAP_TARGET, PERFDASH_HEAP_STATIC_TARGET and
 // PERFDASH_HEAP_OWN_MALLOC_TARGET name the built files.
-#include "helpers/checks.h"
 #include "heap/heapchannel.h"
 #include "heap/preload/sampledset.h"
+#include "helpers/checks.h"
 
 #include <algorithm>
 #include <atomic>
@@ -279,8 +279,8 @@ bool startReporting(Target& target, HeapChannel& channel, const char* mode, cons
 
 /// What the counters moved by between two readings against what the target says it did. The
 /// tolerances: each thread alive may have up to 64 KiB or 256 operations not folded yet, at each reading.
-void checkMoved(const HeapCounters& before, const HeapCounters& after, const Truth& truth, int threadsAlive = 1,
-    int extraOps = 0)
+void checkMoved(
+    const HeapCounters& before, const HeapCounters& after, const Truth& truth, int threadsAlive = 1, int extraOps = 0)
 {
     CHECK_NEAR(live(after) - live(before), truth.bytes, 2 * FoldBytes * threadsAlive);
     CHECK_NEAR(double(after.allocations - before.allocations), truth.allocs, 2 * FoldOps * threadsAlive + extraOps);

@@ -69,8 +69,9 @@ int main(int argc, char** argv)
             while (!stop.load()) {
                 QByteArray lines;
                 for (int k = 0; k < 200; ++k, ++sent)
-                    lines += "{\"type\":\"op\",\"name\":\"ndjson.op" + QByteArray::number(sent % 4) + "\",\"duration_us\":"
-                        + QByteArray::number(sent % 900 + 10) + (sent % 50 ? "}\n" : ",\"ok\":false}\n");
+                    lines += "{\"type\":\"op\",\"name\":\"ndjson.op" + QByteArray::number(sent % 4)
+                        + "\",\"duration_us\":" + QByteArray::number(sent % 900 + 10)
+                        + (sent % 50 ? "}\n" : ",\"ok\":false}\n");
                 socket.write(lines);
                 while (socket.bytesToWrite() > 0 && socket.waitForBytesWritten(10'000)) {
                 } // all out before more: the writer's own buffer stays small
@@ -139,9 +140,9 @@ int main(int argc, char** argv)
                 "  NDJSON: sent %llu, counted %llu%s\n"
                 "  dashboard RSS after %.0f s of warm-up: first %.1f MiB, last %.1f MiB, peak %.1f MiB (%+.1f%%): %s\n",
         seconds, static_cast<unsigned long long>(binarySent), static_cast<unsigned long long>(binaryCounted),
-        static_cast<unsigned long long>(binaryLost), binaryCounted + binaryLost == binarySent ? "" : "  MISMATCH", static_cast<unsigned long long>(ndjsonTotal),
-        static_cast<unsigned long long>(ndjsonCounted), ndjsonCounted == ndjsonTotal ? "" : "  MISMATCH", warmUp,
-        double(first) / 1048576.0, double(last) / 1048576.0, double(peak) / 1048576.0, growth * 100,
-        flat ? "flat" : "GROWING");
+        static_cast<unsigned long long>(binaryLost), binaryCounted + binaryLost == binarySent ? "" : "  MISMATCH",
+        static_cast<unsigned long long>(ndjsonTotal), static_cast<unsigned long long>(ndjsonCounted),
+        ndjsonCounted == ndjsonTotal ? "" : "  MISMATCH", warmUp, double(first) / 1048576.0, double(last) / 1048576.0,
+        double(peak) / 1048576.0, growth * 100, flat ? "flat" : "GROWING");
     return reconciled && flat ? 0 : 1;
 }

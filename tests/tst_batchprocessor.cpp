@@ -145,8 +145,8 @@ private Q_SLOTS:
     void wrongResultCountFails()
     {
         ManualScheduler scheduler;
-        BatchProcessor<int, int> batcher([](const QList<int>&) { return QList<int> { 1 }; }, BatchConfig { 2, 10, 0, 0 },
-            &scheduler);
+        BatchProcessor<int, int> batcher(
+            [](const QList<int>&) { return QList<int> { 1 }; }, BatchConfig { 2, 10, 0, 0 }, &scheduler);
         auto a = batcher.add(1);
         batcher.add(2);
         QVERIFY_THROWS_EXCEPTION(std::length_error, a.waitForFinished());
@@ -155,8 +155,8 @@ private Q_SLOTS:
     void flushRunsNow()
     {
         ManualScheduler scheduler;
-        BatchProcessor<int, int> batcher([](const QList<int>& items) { return items; }, BatchConfig { 10, 1000, 0, 0 },
-            &scheduler);
+        BatchProcessor<int, int> batcher(
+            [](const QList<int>& items) { return items; }, BatchConfig { 10, 1000, 0, 0 }, &scheduler);
         auto a = batcher.add(1);
         batcher.flush();
         QVERIFY(a.isFinished());

@@ -293,11 +293,14 @@ private Q_SLOTS:
         // The live heap of two runs (--heap --record): where the bytes went, by function, in every
         // format; shown, not judged (a heap's shape is not a slowdown).
         const QString base = capture(QStringLiteral("heapbase.pdcap"),
-            { { 1, QStringLiteral("svc"), {}, {}, {}, "svc (1);main;cache;malloc 1048576\nsvc (1);main;parse 1048576\n" } });
+            { { 1, QStringLiteral("svc"), {}, {}, {},
+                "svc (1);main;cache;malloc 1048576\nsvc (1);main;parse 1048576\n" } });
         const QString next = capture(QStringLiteral("heapnew.pdcap"),
-            { { 2, QStringLiteral("svc"), {}, {}, {}, "svc (2);main;cache;malloc 33554432\nsvc (2);main;parse 1048576\n" } });
+            { { 2, QStringLiteral("svc"), {}, {}, {},
+                "svc (2);main;cache;malloc 33554432\nsvc (2);main;parse 1048576\n" } });
         QVERIFY(!base.isEmpty() && !next.isEmpty());
-        const QList<ProfileShareChange> changes = diffHeapProfiles(readCaptureProfiles(base), readCaptureProfiles(next));
+        const QList<ProfileShareChange> changes
+            = diffHeapProfiles(readCaptureProfiles(base), readCaptureProfiles(next));
         QVERIFY(!changes.isEmpty());
         // Largest change of bytes first: main and cache grew by 31 MiB (malloc too); parse stayed.
         QCOMPARE(changes.first().process, QStringLiteral("svc"));
@@ -312,7 +315,8 @@ private Q_SLOTS:
         const Run markdown = perfdashCompare({ base, next, QStringLiteral("--format"), QStringLiteral("markdown") });
         QVERIFY2(markdown.out.contains(QStringLiteral("**Heap by call site**")), qPrintable(markdown.out));
         const Run json = perfdashCompare({ base, next, QStringLiteral("--format"), QStringLiteral("json") });
-        const QJsonArray heap = QJsonDocument::fromJson(json.out.toUtf8()).object().value(QStringLiteral("heap")).toArray();
+        const QJsonArray heap
+            = QJsonDocument::fromJson(json.out.toUtf8()).object().value(QStringLiteral("heap")).toArray();
         bool cache = false;
         for (const QJsonValue& v : heap) {
             const QJsonObject f = v.toObject();

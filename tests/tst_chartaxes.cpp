@@ -32,7 +32,8 @@ private Q_SLOTS:
         QTest::newRow("1 min, 8 min of data") << now << qint64(60'000) << now - 480'000 << end - 60'000 << end;
         QTest::newRow("5 min, 8 min of data") << now << qint64(300'000) << now - 480'000 << end - 300'000 << end;
         QTest::newRow("session, 8 min of data") << now << qint64(0) << now - 480'000 << end - 481'000 << end;
-        QTest::newRow("2 s of data: the shortest axis") << now << qint64(300'000) << now - 2'000 << end - chartaxes::MinSpanMs << end;
+        QTest::newRow("2 s of data: the shortest axis")
+            << now << qint64(300'000) << now - 2'000 << end - chartaxes::MinSpanMs << end;
         QTest::newRow("no data") << now << qint64(60'000) << now << end - chartaxes::MinSpanMs << end;
     }
     void rangeStartsWhereTheDataDoes()

@@ -11,14 +11,14 @@
 
 #include <QChart>
 #include <QDateTime>
+#include <QLineSeries>
 #include <QLogValueAxis>
+#include <QRegularExpression>
 #include <QScrollArea>
 #include <QScrollBar>
-#include <QToolButton>
-#include <QLineSeries>
-#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QTest>
+#include <QToolButton>
 #include <QValueAxis>
 
 using namespace perfdash;
@@ -77,7 +77,8 @@ private Q_SLOTS:
         // Labels never crowd: two label widths apart at least.
         const double plotWidth = panel.view(ChartsPanel::Kind::Memory)->chart()->plotArea().width();
         const double px = plotWidth * double(step) / double(to - from);
-        QVERIFY2(px >= 2 * panel.fontMetrics().horizontalAdvance(QStringLiteral("00:00:00")), qPrintable(QString::number(px)));
+        QVERIFY2(px >= 2 * panel.fontMetrics().horizontalAdvance(QStringLiteral("00:00:00")),
+            qPrintable(QString::number(px)));
     }
 
     void ticksAreRound_data()
@@ -97,7 +98,8 @@ private Q_SLOTS:
         ChartsPanel panel;
         panel.resize(600, 800);
         panel.show();
-        panel.setLatency(QStringLiteral("op"), points(60, quint64(max * 1e6 * 0.9), quint64(max * 1e6)), T0, T0 + 60'000);
+        panel.setLatency(
+            QStringLiteral("op"), points(60, quint64(max * 1e6 * 0.9), quint64(max * 1e6)), T0, T0 + 60'000);
         QValueAxis* axis = panel.latencyAxis();
         const double interval = axis->max() / (axis->tickCount() - 1);
         const double mantissa = interval / std::pow(10.0, std::floor(std::log10(interval)));
@@ -179,8 +181,7 @@ private Q_SLOTS:
         for (SeriesPoint& p : busy)
             p.count = 23'000;
         QList<MemoryRecord> memory;
-        for (int i = 0; i < 60; ++i)
-        {
+        for (int i = 0; i < 60; ++i) {
             MemoryRecord r;
             r.timestampMs = T0 + i * 1000LL;
             r.rssBytes = 3'900LL << 20;
@@ -217,8 +218,8 @@ private Q_SLOTS:
                         .arg(memoryPlot.second)
                         .arg(heatLeft);
             return std::abs(latency.first - throughput.first) <= 1 && std::abs(latency.first - memoryPlot.first) <= 1
-                && std::abs(latency.second - throughput.second) <= 1 && std::abs(latency.second - memoryPlot.second) <= 1
-                && std::abs(heatLeft - latency.first) <= 1;
+                && std::abs(latency.second - throughput.second) <= 1
+                && std::abs(latency.second - memoryPlot.second) <= 1 && std::abs(heatLeft - latency.first) <= 1;
         })(),
             qPrintable(where));
         // The labels have their room: the widest left label fits left of the plot.
@@ -226,8 +227,12 @@ private Q_SLOTS:
         QVERIFY2(panel.view(ChartsPanel::Kind::Throughput)->chart()->plotArea().left() >= label, qPrintable(where));
         // The same second is at the same x: a crosshair on one chart is under the mouse on all.
         const qint64 ms = T0 + 30'500;
-        const int x1 = panel.view(ChartsPanel::Kind::Latency)->mapTo(&panel, panel.view(ChartsPanel::Kind::Latency)->positionOf(ms).toPoint()).x();
-        const int x2 = panel.view(ChartsPanel::Kind::Memory)->mapTo(&panel, panel.view(ChartsPanel::Kind::Memory)->positionOf(ms).toPoint()).x();
+        const int x1 = panel.view(ChartsPanel::Kind::Latency)
+                           ->mapTo(&panel, panel.view(ChartsPanel::Kind::Latency)->positionOf(ms).toPoint())
+                           .x();
+        const int x2 = panel.view(ChartsPanel::Kind::Memory)
+                           ->mapTo(&panel, panel.view(ChartsPanel::Kind::Memory)->positionOf(ms).toPoint())
+                           .x();
         QVERIFY2(std::abs(x1 - x2) <= 1, qPrintable(QStringLiteral("%1 %2").arg(x1).arg(x2)));
     }
 
@@ -256,7 +261,8 @@ private Q_SLOTS:
         ExploreChartView* view = panel.latencyView();
         const QRectF plot = view->chart()->plotArea();
         const auto at = [&](double f) {
-            return view->mapFromScene(view->chart()->mapToScene(QPointF(plot.left() + plot.width() * f, plot.center().y())));
+            return view->mapFromScene(
+                view->chart()->mapToScene(QPointF(plot.left() + plot.width() * f, plot.center().y())));
         };
         QTest::mousePress(view->viewport(), Qt::LeftButton, {}, at(0.25));
         QTest::mouseMove(view->viewport(), at(0.5));
@@ -282,7 +288,8 @@ private Q_SLOTS:
         const QStringList names { QStringLiteral("db.query — orders-api"), QStringLiteral("db.query — billing"),
             QStringLiteral("cache.get — orders-api") };
         const auto compare = [&](int seconds) {
-            std::vector<SeriesPoint> a = points(seconds, 8'000'000, 9'000'000), b = points(seconds, 2'000'000, 3'000'000),
+            std::vector<SeriesPoint> a = points(seconds, 8'000'000, 9'000'000),
+                                     b = points(seconds, 2'000'000, 3'000'000),
                                      c = points(seconds, 1'000'000, 1'500'000);
             for (SeriesPoint& p : b)
                 p.count = 40, p.errors = 4;
@@ -297,12 +304,16 @@ private Q_SLOTS:
         QCOMPARE(panel.legend(ChartsPanel::Kind::Throughput).size(), 3); // one entry per operation, errors included
         QCOMPARE(panel.latencyPoints(names[0]).first().y() * panel.latencyScale(), 8'000'000.0);
         QCOMPARE(panel.points(ChartsPanel::Kind::Throughput, names[1]).first().y(), 40.0);
-        QCOMPARE(panel.points(ChartsPanel::Kind::Throughput, QStringLiteral("errors of %1").arg(names[1])).first().y(), 10.0);
+        QCOMPARE(panel.points(ChartsPanel::Kind::Throughput, QStringLiteral("errors of %1").arg(names[1])).first().y(),
+            10.0);
         QVERIFY(panel.latencyTitle().startsWith(QStringLiteral("p99 of 3")));
         // Each operation in its own colour, the same on both charts.
         QSet<QRgb> colours;
         for (QToolButton* entry : panel.legend(ChartsPanel::Kind::Latency))
-            colours.insert(entry->icon().pixmap(entry->iconSize()).toImage().pixel(entry->iconSize().width() / 2, entry->iconSize().height() / 2));
+            colours.insert(entry->icon()
+                               .pixmap(entry->iconSize())
+                               .toImage()
+                               .pixel(entry->iconSize().width() / 2, entry->iconSize().height() / 2));
         QCOMPARE(colours.size(), 3);
         // The throughput keeps updating: a later snapshot with more seconds is charted.
         QCOMPARE(panel.points(ChartsPanel::Kind::Throughput, names[0]).size(), 10);
@@ -361,7 +372,8 @@ private Q_SLOTS:
         for (int i = 0; i < 5; ++i)
             monitor.record(QStringLiteral("db.query"), 1500us);
         clock.setWallMs(T0 + 2000);
-        const LatencyHeatmap map = buildLatencyHeatmap(monitor, { QStringLiteral("db.query") }, T0 / 1000, T0 / 1000 + 1);
+        const LatencyHeatmap map
+            = buildLatencyHeatmap(monitor, { QStringLiteral("db.query") }, T0 / 1000, T0 / 1000 + 1);
         QCOMPARE(map.columns, 2);
         const int fast = LatencyHeatmap::rowOfNs(120'000) - map.firstRow;
         const int slow = LatencyHeatmap::rowOfNs(20'000'000) - map.firstRow;
@@ -389,7 +401,8 @@ private Q_SLOTS:
         QCOMPARE(cell->count, quint64(90));
         QCOMPARE(cell->second, T0 / 1000);
         QVERIFY(cell->fromNs <= 120'000 && cell->toNs > 120'000);
-        QVERIFY2(LatencyHeatmapView::describe(*cell).contains(QStringLiteral("90 operations")), qPrintable(LatencyHeatmapView::describe(*cell)));
+        QVERIFY2(LatencyHeatmapView::describe(*cell).contains(QStringLiteral("90 operations")),
+            qPrintable(LatencyHeatmapView::describe(*cell)));
     }
 
     /// The heatmap's latency axis is labelled at round latencies (1, 2, 5 x 10^n: "500 µs", "2 ms"),
@@ -492,7 +505,8 @@ private Q_SLOTS:
             monitor.record(QStringLiteral("http.get"), 1ms);
         monitor.record(QStringLiteral("http.post"), 50ms, false);
         clock.setWallMs(T0 + 1000);
-        const auto series = mergedSeries(monitor, { QStringLiteral("http.get"), QStringLiteral("http.post") }, T0, T0 + 1000);
+        const auto series
+            = mergedSeries(monitor, { QStringLiteral("http.get"), QStringLiteral("http.post") }, T0, T0 + 1000);
         QCOMPARE(series.size(), std::size_t(1));
         QCOMPARE(series[0].count, quint64(100));
         QCOMPARE(series[0].errors, quint64(1));

@@ -62,7 +62,8 @@ private Q_SLOTS:
         QCOMPARE(breaker.call(failing, [] { return 0; }), 0);
         QCOMPARE(breaker.state(), State::Open);
 
-        const QList<State> seen { State::Open, State::HalfOpen, State::Closed, State::Open, State::HalfOpen, State::Open };
+        const QList<State> seen { State::Open, State::HalfOpen, State::Closed, State::Open, State::HalfOpen,
+            State::Open };
         QCOMPARE(changed.count(), seen.size());
         for (int i = 0; i < seen.size(); ++i)
             QCOMPARE(changed.at(i).at(1).value<State>(), seen[i]);

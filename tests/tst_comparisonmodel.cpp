@@ -98,8 +98,9 @@ private Q_SLOTS:
         strict.minCount = 1;
         strict.percentile = 50;
         QTest::newRow("strict, p50") << QStringList { QStringLiteral("--threshold"), QStringLiteral("2"),
-            QStringLiteral("--error-threshold"), QStringLiteral("20"), QStringLiteral("--min-count"), QStringLiteral("1"),
-            QStringLiteral("--percentile"), QStringLiteral("p50") } << strict;
+            QStringLiteral("--error-threshold"), QStringLiteral("20"), QStringLiteral("--min-count"),
+            QStringLiteral("1"), QStringLiteral("--percentile"), QStringLiteral("p50") }
+                                     << strict;
     }
     void verdictsAreTheCommandLines()
     {
@@ -107,7 +108,8 @@ private Q_SLOTS:
         QFETCH(ComparisonOptions, parsed);
         QProcess perfdash;
         perfdash.start(QCoreApplication::applicationDirPath() + QStringLiteral("/perfdash"),
-            QStringList { QStringLiteral("compare"), m_base, m_next, QStringLiteral("--format"), QStringLiteral("json") }
+            QStringList {
+                QStringLiteral("compare"), m_base, m_next, QStringLiteral("--format"), QStringLiteral("json") }
                 + options);
         QVERIFY2(perfdash.waitForStarted(30'000), qPrintable(perfdash.errorString()));
         QVERIFY(perfdash.waitForFinished(60'000));
@@ -118,7 +120,8 @@ private Q_SLOTS:
         // What the window does with the same arguments: parse them, compare the stores.
         CompareArguments arguments;
         QString error;
-        QVERIFY2(parseCompareArguments(QStringList { m_base, m_next, QStringLiteral("--gui") } + options, &arguments, &error),
+        QVERIFY2(parseCompareArguments(
+                     QStringList { m_base, m_next, QStringLiteral("--gui") } + options, &arguments, &error),
             qPrintable(error));
         QCOMPARE(arguments.options.thresholdPercent, parsed.thresholdPercent);
         QCOMPARE(arguments.options.percentile, parsed.percentile);
@@ -156,8 +159,10 @@ private Q_SLOTS:
         QTest::addColumn<QString>("operation");
         QTest::addColumn<QString>("verdict");
         QTest::addColumn<QString>("colour"); // of the verdict and change cells: red, green or none
-        QTest::newRow("slower") << QStringLiteral("db.query") << QStringLiteral("REGRESSION (p95 +") << QStringLiteral("red");
-        QTest::newRow("faster") << QStringLiteral("cache.get") << QStringLiteral("improvement") << QStringLiteral("green");
+        QTest::newRow("slower") << QStringLiteral("db.query") << QStringLiteral("REGRESSION (p95 +")
+                                << QStringLiteral("red");
+        QTest::newRow("faster") << QStringLiteral("cache.get") << QStringLiteral("improvement")
+                                << QStringLiteral("green");
         QTest::newRow("same") << QStringLiteral("render") << QStringLiteral("same") << QString();
         QTest::newRow("more errors") << QStringLiteral("flaky") << QStringLiteral("REGRESSION (errors 0.0% → 10.0%)")
                                      << QStringLiteral("red");
@@ -167,8 +172,8 @@ private Q_SLOTS:
         QTest::newRow("gone") << QStringLiteral("gone") << QStringLiteral("MISSING in NEW (missing from NEW)")
                               << QStringLiteral("red");
         QTest::newRow("added") << QStringLiteral("added") << QStringLiteral("only in NEW") << QString();
-        QTest::newRow("half the throughput") << QStringLiteral("busy") << QStringLiteral("REGRESSION (throughput -50.0%)")
-                                             << QStringLiteral("red");
+        QTest::newRow("half the throughput")
+            << QStringLiteral("busy") << QStringLiteral("REGRESSION (throughput -50.0%)") << QStringLiteral("red");
     }
     void rowsSayTheVerdict()
     {
@@ -199,9 +204,9 @@ private Q_SLOTS:
             QVERIFY(model.rowAt(row)->changePercent < -1 && model.rowAt(row)->changePercent > -10);
         // The columns the command line prints, "base → new".
         if (model.rowAt(row)->base && model.rowAt(row)->next) {
-            for (const int column : { int(ComparisonModel::Count), int(ComparisonModel::Throughput),
-                     int(ComparisonModel::Errors), int(ComparisonModel::P50), int(ComparisonModel::P95),
-                     int(ComparisonModel::P99) })
+            for (const int column :
+                { int(ComparisonModel::Count), int(ComparisonModel::Throughput), int(ComparisonModel::Errors),
+                    int(ComparisonModel::P50), int(ComparisonModel::P95), int(ComparisonModel::P99) })
                 QVERIFY(model.index(row, column).data().toString().contains(QStringLiteral(" → ")));
             QCOMPARE(model.index(row, ComparisonModel::Errors).data().toString(),
                 QStringLiteral("%1% → %2%")
@@ -221,7 +226,8 @@ private Q_SLOTS:
         double leastBad = std::numeric_limits<double>::max(); // the lowest sort value of a row that fails the gate
         for (int r = 0; r < model.rowCount(); ++r) {
             if (model.rowAt(r)->regression)
-                leastBad = std::min(leastBad, model.index(r, ComparisonModel::VerdictColumn).data(Qt::UserRole).toDouble());
+                leastBad
+                    = std::min(leastBad, model.index(r, ComparisonModel::VerdictColumn).data(Qt::UserRole).toDouble());
         }
         QVERIFY(leastBad < std::numeric_limits<double>::max());
         for (int r = 0; r < model.rowCount(); ++r) {
@@ -237,12 +243,15 @@ private Q_SLOTS:
         QString error;
         QVERIFY(!parseCompareArguments({ m_base }, &parsed, &error));
         QVERIFY(error.startsWith(QStringLiteral("usage: perfdash compare")));
-        QVERIFY(!parseCompareArguments({ m_base, m_next, QStringLiteral("--threshold"), QStringLiteral("nan") }, &parsed, &error));
+        QVERIFY(!parseCompareArguments(
+            { m_base, m_next, QStringLiteral("--threshold"), QStringLiteral("nan") }, &parsed, &error));
         QVERIFY(!parseCompareArguments({ m_base, m_next, QStringLiteral("--bogus") }, &parsed, &error));
-        QVERIFY(!parseCompareArguments({ m_base, m_next, QStringLiteral("--screenshot"), QStringLiteral("x.png") }, &parsed, &error));
-        QVERIFY(parseCompareArguments({ m_base, m_next, QStringLiteral("--gui"), QStringLiteral("--screenshot"),
-                                          QStringLiteral("x.png"), QStringLiteral("--threshold"), QStringLiteral("5%") },
-            &parsed, &error));
+        QVERIFY(!parseCompareArguments(
+            { m_base, m_next, QStringLiteral("--screenshot"), QStringLiteral("x.png") }, &parsed, &error));
+        QVERIFY(
+            parseCompareArguments({ m_base, m_next, QStringLiteral("--gui"), QStringLiteral("--screenshot"),
+                                      QStringLiteral("x.png"), QStringLiteral("--threshold"), QStringLiteral("5%") },
+                &parsed, &error));
         QCOMPARE(parsed.screenshot, QStringLiteral("x.png"));
         QCOMPARE(parsed.options.thresholdPercent, 5.0);
         QCOMPARE(parsed.files, (QStringList { m_base, m_next }));

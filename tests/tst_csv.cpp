@@ -226,10 +226,13 @@ private Q_SLOTS:
         {
             const FileSizeLimit limit(256 * 1024);
             QVERIFY(limit.active());
-            ok = csvexport::writeFile(path, [](CsvWriter& csv) {
-                for (int i = 0; i < 100'000; ++i)
-                    csv.text(u"a row that is long enough to fill the limit quickly").number(qint64(i)).endRow();
-            }, &error);
+            ok = csvexport::writeFile(
+                path,
+                [](CsvWriter& csv) {
+                    for (int i = 0; i < 100'000; ++i)
+                        csv.text(u"a row that is long enough to fill the limit quickly").number(qint64(i)).endRow();
+                },
+                &error);
         }
 
         QVERIFY(!ok);
@@ -260,7 +263,8 @@ private Q_SLOTS:
         const QString link = dir.filePath(s("export.csv"));
         QVERIFY(QFile::link(victim, link));
         QString error;
-        QVERIFY(!csvexport::writeFile(link, [](CsvWriter& csv) { csv.text(u"x").endRow(); }, &error));
+        QVERIFY(!csvexport::writeFile(
+            link, [](CsvWriter& csv) { csv.text(u"x").endRow(); }, &error));
         QVERIFY2(error.contains(s("symbolic link")) && error.contains(link), qPrintable(error));
         QVERIFY(v.open(QIODevice::ReadOnly));
         QCOMPARE(v.readAll(), QByteArray("precious\n"));

@@ -31,8 +31,8 @@ private Q_SLOTS:
             << 100 << -1 << false << true << QList<int> { 0, 100 } << QStringList { u"100:0"_qs, u"200:1"_qs }
             << QList<int> { 0, 1 };
         QTest::newRow("leading: first runs at once, the burst gets its result")
-            << 100 << -1 << true << false << QList<int> { 0, 50, 100, 250 }
-            << QStringList { u"0:0"_qs, u"250:3"_qs } << QList<int> { 0, 0, 0, 3 };
+            << 100 << -1 << true << false << QList<int> { 0, 50, 100, 250 } << QStringList { u"0:0"_qs, u"250:3"_qs }
+            << QList<int> { 0, 0, 0, 3 };
         QTest::newRow("leading and trailing, one call: runs once")
             << 100 << -1 << true << true << QList<int> { 0 } << QStringList { u"0:0"_qs } << QList<int> { 0 };
         QTest::newRow("leading and trailing, two calls in the wait: runs twice")

@@ -189,7 +189,8 @@ void TestDebuginfod::fetchedFromALocalServer()
         // Named at once without it (module+offset), then again when the file arrives: the first
         // server refuses the connection, the second has it.
         QString location;
-        QTRY_VERIFY_WITH_TIMEOUT(nameOf(symbolizer, pc, &location).contains(QStringLiteral("fetchedByBuildId")), 60'000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            nameOf(symbolizer, pc, &location).contains(QStringLiteral("fetchedByBuildId")), 60'000);
         QVERIFY2(location.startsWith(QStringLiteral("debuginfodtarget.cpp:")), qPrintable(location));
         QVERIFY(symbolizer.generation() > 0);
     }

@@ -217,7 +217,8 @@ private Q_SLOTS:
             QAction* open = actionNamed(&window, name);
             QVERIFY2(open, qPrintable(name));
             open->trigger(); // returns once the dialog is closed
-            QVERIFY2(!filters.isEmpty() && filters.constFirst().contains(s("*.perfdash")), qPrintable(filters.join(u'|')));
+            QVERIFY2(
+                !filters.isEmpty() && filters.constFirst().contains(s("*.perfdash")), qPrintable(filters.join(u'|')));
             QVERIFY2(filters.contains(s("All files (*)")), qPrintable(filters.join(u'|')));
         }
     }
@@ -245,13 +246,16 @@ private Q_SLOTS:
             QVERIFY(db >= 0);
             const QString verdict = model->index(db, ComparisonModel::VerdictColumn).data().toString();
             // Twice as slow: +100%, a regression beyond 10%, not beyond 150%.
-            QVERIFY2(threshold < 100 ? verdict.startsWith(s("REGRESSION (p95 +")) : verdict == s("same"), qPrintable(verdict));
+            QVERIFY2(threshold < 100 ? verdict.startsWith(s("REGRESSION (p95 +")) : verdict == s("same"),
+                qPrintable(verdict));
             auto* label = window->findChild<QLabel*>(s("summary"));
             QVERIFY(label);
-            QVERIFY2(label->text().startsWith(s("%1 regression(s) beyond %2% at p95").arg(threshold < 100 ? 1 : 0).arg(threshold)),
+            QVERIFY2(label->text().startsWith(
+                         s("%1 regression(s) beyond %2% at p95").arg(threshold < 100 ? 1 : 0).arg(threshold)),
                 qPrintable(label->text()));
             auto* view = window->findChild<QTableView*>();
-            QCOMPARE(view->model()->headerData(ComparisonModel::VerdictColumn, Qt::Horizontal).toString(), s("Verdict"));
+            QCOMPARE(
+                view->model()->headerData(ComparisonModel::VerdictColumn, Qt::Horizontal).toString(), s("Verdict"));
 
             QVERIFY(window->showDistributions(db) > 10);
             const QStringList labels = window->latencyAxisLabels();

@@ -20,7 +20,10 @@ QStringList describe(const std::vector<Message>& messages)
     QStringList out;
     for (const Message& m : messages) {
         if (auto* h = std::get_if<Hello>(&m))
-            out << QStringLiteral("hello %1 %2 %3 v%4").arg(h->pid).arg(h->name, h->commandLine.join(u' ')).arg(h->version);
+            out << QStringLiteral("hello %1 %2 %3 v%4")
+                       .arg(h->pid)
+                       .arg(h->name, h->commandLine.join(u' '))
+                       .arg(h->version);
         else if (auto* hist = std::get_if<Histogram>(&m))
             out << QStringLiteral("histogram %1 n=%2 errors=%3 sum=%4 max=%5 buckets=%6")
                        .arg(hist->operation)
@@ -39,7 +42,9 @@ QStringList describe(const std::vector<Message>& messages)
         else if (auto* mem = std::get_if<Memory>(&m))
             out << QStringLiteral("memory %1 %2").arg(mem->rssBytes).arg(mem->heapBytes);
         else if (auto* metric = std::get_if<Metric>(&m))
-            out << QStringLiteral("metric %1 %2 %3").arg(metric->name, metric->gauge ? s("gauge") : s("counter")).arg(metric->value);
+            out << QStringLiteral("metric %1 %2 %3")
+                       .arg(metric->name, metric->gauge ? s("gauge") : s("counter"))
+                       .arg(metric->value);
         else if (auto* d = std::get_if<Drops>(&m))
             out << QStringLiteral("drops %1 %2 %3").arg(d->events).arg(d->bytes).arg(d->operations);
         else
@@ -70,16 +75,17 @@ QByteArray binaryStream()
 
 QByteArray ndjsonStream()
 {
-    return QByteArray("{\"type\":\"hello\",\"version\":1,\"pid\":99,\"name\":\"node-app\"}\n"
-                      "{\"type\":\"op\",\"name\":\"db.query\",\"duration_us\":812.5,\"ok\":true,\"ts_us\":1732300000123456,"
-                      "\"meta\":{\"table\":\"users\",\"rows\":3}}\n"
-                      "{\"type\":\"op\",\"name\":\"db.query\",\"duration_us\":1000,\"ok\":false}\r\n"
-                      "\n"
-                      "{\"type\":\"op\",\"name\":\"http.GET /users\",\"duration_us\":5}\n"
-                      "{\"type\":\"memory\",\"rss_bytes\":52428800,\"heap_bytes\":31457280}\n"
-                      "{\"type\":\"future-thing\",\"x\":1}\n"
-                      "{\"type\":\"op\",\"name\":\"cache.get\",\"duration_us\":0.25,\"extra\":[1,2,{\"a\":null}]}\n"
-                      "{\"type\":\"drops\",\"operations\":17}\n");
+    return QByteArray(
+        "{\"type\":\"hello\",\"version\":1,\"pid\":99,\"name\":\"node-app\"}\n"
+        "{\"type\":\"op\",\"name\":\"db.query\",\"duration_us\":812.5,\"ok\":true,\"ts_us\":1732300000123456,"
+        "\"meta\":{\"table\":\"users\",\"rows\":3}}\n"
+        "{\"type\":\"op\",\"name\":\"db.query\",\"duration_us\":1000,\"ok\":false}\r\n"
+        "\n"
+        "{\"type\":\"op\",\"name\":\"http.GET /users\",\"duration_us\":5}\n"
+        "{\"type\":\"memory\",\"rss_bytes\":52428800,\"heap_bytes\":31457280}\n"
+        "{\"type\":\"future-thing\",\"x\":1}\n"
+        "{\"type\":\"op\",\"name\":\"cache.get\",\"duration_us\":0.25,\"extra\":[1,2,{\"a\":null}]}\n"
+        "{\"type\":\"drops\",\"operations\":17}\n");
 }
 
 std::vector<Message> decodeInChunks(const QByteArray& data, int mode, FrameDecoder& decoder)
@@ -104,13 +110,13 @@ private Q_SLOTS:
     {
         QTest::addColumn<QByteArray>("stream");
         QTest::addColumn<QStringList>("expected");
-        QTest::newRow("binary") << binaryStream()
-                                << QStringList { s("hello 4242 orders-api /usr/bin/orders --port 8080 v1"),
-                                       s("histogram db.query n=1000 errors=12 sum=500500000 max=1000000 buckets=316"),
-                                       s("histogram http.GET /users n=1000 errors=0 sum=500500000 max=1000000 buckets=316"),
-                                       s("event db.query 250000000ns ok=false counted=true meta=table"),
-                                       s("memory 52428800 31457280"), s("metric queue.depth gauge 17"), s("drops 3 4096 5000"),
-                                       s("goodbye") };
+        QTest::newRow("binary")
+            << binaryStream()
+            << QStringList { s("hello 4242 orders-api /usr/bin/orders --port 8080 v1"),
+                   s("histogram db.query n=1000 errors=12 sum=500500000 max=1000000 buckets=316"),
+                   s("histogram http.GET /users n=1000 errors=0 sum=500500000 max=1000000 buckets=316"),
+                   s("event db.query 250000000ns ok=false counted=true meta=table"), s("memory 52428800 31457280"),
+                   s("metric queue.depth gauge 17"), s("drops 3 4096 5000"), s("goodbye") };
         QTest::newRow("ndjson") << ndjsonStream()
                                 << QStringList { s("hello 99 node-app  v1"),
                                        s("event db.query 812500ns ok=true counted=false meta=rows,table"),
@@ -161,39 +167,44 @@ private Q_SLOTS:
         QTest::newRow("zero length") << start + QByteArray(4, '\0') << true << 0 << s("framing lost") << 1;
         QTest::newRow("no hello first") << QByteArray("PDSH") + encodeGoodbye() << true << 0 << s("HELLO") << 0;
         QTest::newRow("version too new") << encodeHello(future) << true << 0 << s("upgrade perfdash") << 0;
-        QTest::newRow("undefined operation") << start + encodeHistogram(5, h, 0, 0) << false << 1 << s("not defined") << 1;
-        QTest::newRow("bucket out of range") << start + encodeDefineOp(0, s("op")) + badBucket << false << 1
-                                             << s("does not exist") << 1;
-        QTest::newRow("truncated body") << start + encodeFrame(5, QByteArray(10, 'x')) << false << 1 << s("MEMORY") << 1;
-        QTest::newRow("invalid UTF-8 name") << start + encodeDefineOp(0, s("ok")).replace("ok", "\xc3\x28")
-                                            << false << 1 << s("UTF-8") << 1;
-        QTest::newRow("operation id over the limit") << start + encodeDefineOp(99999, s("op")) << false << 1
-                                                     << s("limit") << 1;
-        QTest::newRow("unknown frame type is skipped") << start + encodeFrame(0x42, "whatever") + encodeGoodbye()
-                                                       << false << 0 << QString() << 2;
+        QTest::newRow("undefined operation")
+            << start + encodeHistogram(5, h, 0, 0) << false << 1 << s("not defined") << 1;
+        QTest::newRow("bucket out of range")
+            << start + encodeDefineOp(0, s("op")) + badBucket << false << 1 << s("does not exist") << 1;
+        QTest::newRow("truncated body") << start + encodeFrame(5, QByteArray(10, 'x')) << false << 1 << s("MEMORY")
+                                        << 1;
+        QTest::newRow("invalid UTF-8 name")
+            << start + encodeDefineOp(0, s("ok")).replace("ok", "\xc3\x28") << false << 1 << s("UTF-8") << 1;
+        QTest::newRow("operation id over the limit")
+            << start + encodeDefineOp(99999, s("op")) << false << 1 << s("limit") << 1;
+        QTest::newRow("unknown frame type is skipped")
+            << start + encodeFrame(0x42, "whatever") + encodeGoodbye() << false << 0 << QString() << 2;
         QTest::newRow("drops of an older client (no operations)")
             << start + encodeFrame(7, QByteArray(16, '\0')) << false << 0 << QString() << 2;
-        QTest::newRow("drops of a wrong size") << start + encodeFrame(7, QByteArray(20, '\0')) << false << 1 << s("DROPS") << 1;
+        QTest::newRow("drops of a wrong size")
+            << start + encodeFrame(7, QByteArray(20, '\0')) << false << 1 << s("DROPS") << 1;
         QTest::newRow("second hello") << start + encodeFrame(1, QByteArray(3, 'x')) << false << 1 << s("second") << 1;
-        QTest::newRow("ndjson: not JSON") << QByteArray("{\"type\":\"op\"\n{oops}\n") << false << 2 << s("line 2")
-                                          << 0;
-        QTest::newRow("ndjson: missing duration") << QByteArray("{\"type\":\"op\",\"name\":\"a\"}\n") << false << 1
-                                                  << s("duration_us") << 0;
+        QTest::newRow("ndjson: not JSON") << QByteArray("{\"type\":\"op\"\n{oops}\n") << false << 2 << s("line 2") << 0;
+        QTest::newRow("ndjson: missing duration")
+            << QByteArray("{\"type\":\"op\",\"name\":\"a\"}\n") << false << 1 << s("duration_us") << 0;
         QTest::newRow("ndjson: wrong type") << QByteArray("{\"type\":\"op\",\"name\":\"a\",\"duration_us\":\"fast\"}\n")
                                             << false << 1 << s("wrong type") << 0;
         QTest::newRow("ndjson: negative duration")
             << QByteArray("{\"type\":\"op\",\"name\":\"a\",\"duration_us\":-4}\n") << false << 1 << s("0 or more") << 0;
         QTest::newRow("ndjson: invalid UTF-8")
-            << QByteArray("{\"type\":\"op\",\"name\":\"\xff\xfe\",\"duration_us\":1}\n") << false << 1 << s("line 1") << 0;
-        QTest::newRow("ndjson: drops without a count") << QByteArray("{\"type\":\"drops\"}\n") << false << 1
-                                                       << s("operations") << 0;
+            << QByteArray("{\"type\":\"op\",\"name\":\"\xff\xfe\",\"duration_us\":1}\n") << false << 1 << s("line 1")
+            << 0;
+        QTest::newRow("ndjson: drops without a count")
+            << QByteArray("{\"type\":\"drops\"}\n") << false << 1 << s("operations") << 0;
         QTest::newRow("ndjson: an array") << QByteArray("{}\n[1,2]\n") << false << 1 << s("object") << 0;
-        QTest::newRow("ndjson: version 2") << QByteArray("{\"type\":\"hello\",\"version\":2}\n") << true << 0
-                                           << s("version 2") << 0;
-        QTest::newRow("ndjson: line over 1 MiB") << QByteArray("{\"type\":\"op\",\"name\":\"") + QByteArray(1 << 20, 'a')
-                                                 << true << 0 << s("longer than") << 0;
+        QTest::newRow("ndjson: version 2")
+            << QByteArray("{\"type\":\"hello\",\"version\":2}\n") << true << 0 << s("version 2") << 0;
+        QTest::newRow("ndjson: line over 1 MiB")
+            << QByteArray("{\"type\":\"op\",\"name\":\"") + QByteArray(1 << 20, 'a') << true << 0 << s("longer than")
+            << 0;
         QTest::newRow("ndjson: good line after bad ones")
-            << QByteArray("{bad\n{\"type\":\"op\",\"name\":\"a\",\"duration_us\":1}\n") << false << 1 << s("line 1") << 1;
+            << QByteArray("{bad\n{\"type\":\"op\",\"name\":\"a\",\"duration_us\":1}\n") << false << 1 << s("line 1")
+            << 1;
     }
     void malformedInput()
     {
@@ -241,7 +252,7 @@ private Q_SLOTS:
             values << (rng() >> (rng() % 64));
         for (quint64 v : values) {
             const int expected = v > LatencyHistogram::MaxTrackableNs ? LatencyHistogram::BucketCount
-                                                                        : LatencyHistogram::bucketIndex(v);
+                                                                      : LatencyHistogram::bucketIndex(v);
             QCOMPARE(wire::bucketIndex(v), expected);
         }
     }

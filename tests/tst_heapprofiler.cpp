@@ -3,8 +3,8 @@
 // (helpers/heaptarget.cpp, "sites": a site that holds 32 MiB, one that leaks 2 MB/s, one that
 // churns small blocks) the preload and a channel, and its views name the sites by their symbols;
 // and perfdash --heap --export-heap through the command line.
-#include "heapprofiler.h"
 #include "foldedexport.h"
+#include "heapprofiler.h"
 
 #include <QProcess>
 #include <QProcessEnvironment>
@@ -103,8 +103,8 @@ void TestHeapProfiler::sitesByCallStack()
     QCOMPARE(totals.allocator, QStringLiteral("libc.so.6"));
 
     // Live bytes by site: hold_site's 32 MiB estimated within 15% from samples every 512 KiB.
-    QTRY_VERIFY_WITH_TIMEOUT(bytesOf(heap.snapshot(target.processId(), HeapView::Live), QStringLiteral("hold_site")) > 0,
-        10'000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        bytesOf(heap.snapshot(target.processId(), HeapView::Live), QStringLiteral("hold_site")) > 0, 10'000);
     const ProfileSnapshotPtr live = heap.snapshot(target.processId(), HeapView::Live);
     QCOMPARE(live->unit, ProfileSnapshot::Unit::Bytes);
     const double estimated = double(bytesOf(live, QStringLiteral("hold_site")));
@@ -113,8 +113,8 @@ void TestHeapProfiler::sitesByCallStack()
     QCOMPARE(firstSite(live), QStringLiteral("hold_site"));
     // The churn site holds next to nothing, and allocates the most.
     QVERIFY(double(bytesOf(live, QStringLiteral("churn_site"))) < 0.05 * held);
-    QTRY_COMPARE_WITH_TIMEOUT(firstSite(heap.snapshot(target.processId(), HeapView::AllocationRate)),
-        QStringLiteral("churn_site"), 10'000);
+    QTRY_COMPARE_WITH_TIMEOUT(
+        firstSite(heap.snapshot(target.processId(), HeapView::AllocationRate)), QStringLiteral("churn_site"), 10'000);
     QCOMPARE(heap.snapshot(target.processId(), HeapView::AllocationRate)->unit, ProfileSnapshot::Unit::BytesPerSecond);
 
     // The memory chart's lines: the largest site's live bytes once a second, named by its function.
@@ -128,7 +128,8 @@ void TestHeapProfiler::sitesByCallStack()
     // Since a mark, what grew is the leak (2 MB/s): the first site by growth once it sampled some.
     heap.setMark(target.processId());
     QTRY_VERIFY_WITH_TIMEOUT(
-        bytesOf(heap.snapshot(target.processId(), HeapView::Growth), QStringLiteral("leak_site")) >= 2 * 524288, 20'000);
+        bytesOf(heap.snapshot(target.processId(), HeapView::Growth), QStringLiteral("leak_site")) >= 2 * 524288,
+        20'000);
     const ProfileSnapshotPtr growth = heap.snapshot(target.processId(), HeapView::Growth);
     QCOMPARE(firstSite(growth), QStringLiteral("leak_site"));
     QCOMPARE(bytesOf(growth, QStringLiteral("hold_site")), 0ull);

@@ -122,7 +122,9 @@ private Q_SLOTS:
         qputenv("PERFDASH_NAME", "tst_ingest");
         m_main = std::make_unique<Dashboard>();
         QVERIFY(m_main->listen(m_path));
-        struct stat st {};
+        struct stat st
+        {
+        };
         QCOMPARE(::stat(QFile::encodeName(m_path).constData(), &st), 0);
         QCOMPARE(st.st_mode & 0777, 0600u);
     }
@@ -152,11 +154,13 @@ private Q_SLOTS:
             delete t;
         }
         QCOMPARE(perfdash::flush(20'000), PERFDASH_OK);
-        QTRY_COMPARE_WITH_TIMEOUT(countOf(m_main->store, s("tst_ingest"), s("exact.op")), quint64(Threads * PerThread), 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            countOf(m_main->store, s("tst_ingest"), s("exact.op")), quint64(Threads * PerThread), 30'000);
 
         const QString csvPath = m_dir.filePath(s("stats.csv"));
         const auto statistics = m_main->store.statistics();
-        QVERIFY(csvexport::writeFile(csvPath, [&](CsvWriter& csv) { csvexport::writeStatistics(csv, statistics); }, nullptr));
+        QVERIFY(csvexport::writeFile(
+            csvPath, [&](CsvWriter& csv) { csvexport::writeStatistics(csv, statistics); }, nullptr));
         QFile file(csvPath);
         QVERIFY(file.open(QIODevice::ReadOnly));
         QStringList row;
@@ -181,11 +185,13 @@ private Q_SLOTS:
             sumNs += double(v);
         QVERIFY2(std::abs(row[17].toDouble() - sumNs / 1000.0) <= 0.001 + sumNs / 1000.0 * 1e-12,
             qPrintable(QStringLiteral("total_us %1, the sum %2").arg(row[17]).arg(sumNs / 1000.0, 0, 'f', 3)));
-        const QList<std::pair<int, double>> percentiles { { 8, 0.5 }, { 9, 0.9 }, { 10, 0.95 }, { 11, 0.99 }, { 12, 0.999 } };
+        const QList<std::pair<int, double>> percentiles { { 8, 0.5 }, { 9, 0.9 }, { 10, 0.95 }, { 11, 0.99 },
+            { 12, 0.999 } };
         for (const auto& [column, q] : percentiles) {
             const double exact = exactQuantile(all, q) / 1000.0;
             const double got = row[column].toDouble();
-            QVERIFY2(std::abs(got - exact) / exact < 0.01, qPrintable(QStringLiteral("q=%1 exact=%2 got=%3").arg(q).arg(exact).arg(got)));
+            QVERIFY2(std::abs(got - exact) / exact < 0.01,
+                qPrintable(QStringLiteral("q=%1 exact=%2 got=%3").arg(q).arg(exact).arg(got)));
         }
     }
 
@@ -193,7 +199,8 @@ private Q_SLOTS:
     {
         // Every operation is slow for a moment, so each goes as a raw event with its metadata.
         perfdash::setSlowThresholdNs(1);
-        perfdash::record(perfdash::operation("meta.record"), 5'000'000, false, { { "route", "/users/:id" }, { "status", "503" } });
+        perfdash::record(
+            perfdash::operation("meta.record"), 5'000'000, false, { { "route", "/users/:id" }, { "status", "503" } });
         {
             perfdash::Scope scope("meta.scope");
             scope.meta("table", "orders");
@@ -202,7 +209,8 @@ private Q_SLOTS:
         QCOMPARE(perfdash::flush(20'000), PERFDASH_OK);
         const auto sampleOf = [&](const QString& operation) -> std::optional<OperationSample> {
             const auto p = findProcess(m_main->store, s("tst_ingest"));
-            const QList<OperationSample> samples = p ? m_main->store.sharedMonitor(p->key)->samples(operation) : QList<OperationSample> {};
+            const QList<OperationSample> samples
+                = p ? m_main->store.sharedMonitor(p->key)->samples(operation) : QList<OperationSample> {};
             return samples.isEmpty() ? std::nullopt : std::optional(samples.constLast());
         };
         QTRY_VERIFY_WITH_TIMEOUT(sampleOf(s("meta.record")) && sampleOf(s("meta.scope")), 30'000);
@@ -219,8 +227,8 @@ private Q_SLOTS:
         QLocalSocket socket;
         socket.connectToServer(m_path);
         QVERIFY(socket.waitForConnected(10'000));
-        QByteArray data = "{\"type\":\"hello\",\"version\":1,\"pid\":" + QByteArray::number(QCoreApplication::applicationPid())
-            + ",\"name\":\"ndjson-client\"}\n";
+        QByteArray data = "{\"type\":\"hello\",\"version\":1,\"pid\":"
+            + QByteArray::number(QCoreApplication::applicationPid()) + ",\"name\":\"ndjson-client\"}\n";
         std::vector<quint64> durations;
         for (int i = 1; i <= 1000; ++i) {
             durations.push_back(quint64(i) * 1000);
@@ -302,10 +310,13 @@ private Q_SLOTS:
     {
         QTest::addColumn<QByteArray>("line");
         QTest::addColumn<QString>("reason");
-        QTest::newRow("duration_us 9.2e15") << QByteArray("{\"type\":\"op\",\"name\":\"a\",\"duration_us\":9.2e15}") << s("duration_us");
-        QTest::newRow("duration_us 1e300") << QByteArray("{\"type\":\"op\",\"name\":\"a\",\"duration_us\":1e300}") << s("duration_us");
+        QTest::newRow("duration_us 9.2e15")
+            << QByteArray("{\"type\":\"op\",\"name\":\"a\",\"duration_us\":9.2e15}") << s("duration_us");
+        QTest::newRow("duration_us 1e300")
+            << QByteArray("{\"type\":\"op\",\"name\":\"a\",\"duration_us\":1e300}") << s("duration_us");
         QTest::newRow("rss_bytes 1e300") << QByteArray("{\"type\":\"memory\",\"rss_bytes\":1e300}") << s("rss_bytes");
-        QTest::newRow("ts_us 1e300") << QByteArray("{\"type\":\"op\",\"name\":\"a\",\"duration_us\":1,\"ts_us\":1e300}") << s("ts_us");
+        QTest::newRow("ts_us 1e300") << QByteArray("{\"type\":\"op\",\"name\":\"a\",\"duration_us\":1,\"ts_us\":1e300}")
+                                     << s("ts_us");
     }
     void outOfRangeValuesAreRefusedWithAReason()
     {
@@ -335,8 +346,9 @@ private Q_SLOTS:
         const QString runtime = m_dir.filePath(s("runtime"));
         QVERIFY(QDir().mkpath(runtime));
         QVERIFY(QFile::link(elsewhere.path(), runtime + s("/perfdash")));
-        QFile::setPermissions(elsewhere.path(), QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner
-                | QFileDevice::ReadGroup | QFileDevice::ExeGroup | QFileDevice::ReadOther | QFileDevice::ExeOther);
+        QFile::setPermissions(elsewhere.path(),
+            QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner | QFileDevice::ReadGroup
+                | QFileDevice::ExeGroup | QFileDevice::ReadOther | QFileDevice::ExeOther);
         const QByteArray oldSocket = qgetenv("PERFDASH_SOCKET"), oldRuntime = qgetenv("XDG_RUNTIME_DIR");
         qunsetenv("PERFDASH_SOCKET");
         qputenv("XDG_RUNTIME_DIR", QFile::encodeName(runtime));
@@ -348,7 +360,9 @@ private Q_SLOTS:
         qputenv("XDG_RUNTIME_DIR", oldRuntime);
         QVERIFY(!listened);
         QVERIFY2(error.contains(s("symbolic link")), qPrintable(error));
-        struct stat st {};
+        struct stat st
+        {
+        };
         QVERIFY(::stat(QFile::encodeName(elsewhere.path()).constData(), &st) == 0);
         QCOMPARE(st.st_mode & 0777, mode_t(0755)); // not chmodded through the link
     }
@@ -368,7 +382,8 @@ private Q_SLOTS:
         QCOMPARE(words.size(), 4);
         const quint64 recorded = words[1].toULongLong(), dropped = words[3].toULongLong();
         QVERIFY2(dropped > 0 && dropped < recorded, words.join(' ').constData());
-        QTRY_COMPARE_WITH_TIMEOUT(findProcess(late.store, s("helper-overflow")).value_or(ProcessInfo {}).lostOperations, dropped, 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            findProcess(late.store, s("helper-overflow")).value_or(ProcessInfo {}).lostOperations, dropped, 30'000);
         late.server.close(); // everything sent is applied
         const ProcessInfo p = *findProcess(late.store, s("helper-overflow"));
         QCOMPARE(p.operations + p.lostOperations, recorded);
@@ -432,7 +447,8 @@ private Q_SLOTS:
         client.write("x");
         QVERIFY(waitFinished(client));
         QCOMPARE(client.exitStatus(), QProcess::CrashExit);
-        QTRY_COMPARE_WITH_TIMEOUT(findProcess(m_main->store, s("half-frame"))->state, ProcessInfo::State::Exited, 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            findProcess(m_main->store, s("half-frame"))->state, ProcessInfo::State::Exited, 30'000);
         // The dashboard goes on: another client is served as before.
         const perfdash::OpId op = perfdash::operation("after.kill");
         perfdash::record(op, 1000, true);
@@ -638,12 +654,12 @@ private Q_SLOTS:
             std::strncpy(addr.sun_path, native.constData(), sizeof addr.sun_path - 1);
             if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
                 ::_exit(11);
-            const char line[] = "{\"type\":\"hello\",\"name\":\"intruder\"}\n{\"type\":\"op\",\"name\":\"x\",\"duration_us\":1}\n";
+            const char line[]
+                = "{\"type\":\"hello\",\"name\":\"intruder\"}\n{\"type\":\"op\",\"name\":\"x\",\"duration_us\":1}\n";
             // The refusal may come before this is written: a failed send is part of being refused.
             (void)::send(fd, line, sizeof line - 1, MSG_NOSIGNAL);
             char buffer[64];
-            while (::read(fd, buffer, sizeof buffer) > 0) {
-            }
+            while (::read(fd, buffer, sizeof buffer) > 0) { }
             ::_exit(0);
         }
         // The child's own failure (10: setuid, 11: connect, e.g. a directory on the path it cannot
@@ -709,7 +725,8 @@ private Q_SLOTS:
     void trickleClientDoesNotDisturbOthers()
     {
         // One byte at a time, 20 ms apart (a slow client), while another client streams normally.
-        const QByteArray line = "{\"type\":\"hello\",\"name\":\"trickle\"}\n{\"type\":\"op\",\"name\":\"slowly\",\"duration_us\":7}\n";
+        const QByteArray line
+            = "{\"type\":\"hello\",\"name\":\"trickle\"}\n{\"type\":\"op\",\"name\":\"slowly\",\"duration_us\":7}\n";
         QLocalSocket trickle;
         trickle.connectToServer(m_path);
         QVERIFY(trickle.waitForConnected(10'000));
@@ -746,8 +763,8 @@ private Q_SLOTS:
         QVERIFY(QFile::exists(path));
         QCOMPARE(client.state(), QProcess::Running); // the client goes on
         QProcess second;
-        second.start(perfdash, { s("--headless"), s("--quiet"), s("--socket"), path, s("--duration"), s("4"),
-                                   s("--export-csv"), csv });
+        second.start(perfdash,
+            { s("--headless"), s("--quiet"), s("--socket"), path, s("--duration"), s("4"), s("--export-csv"), csv });
         QVERIFY(second.waitForFinished(60'000));
         QCOMPARE(second.exitCode(), 0); // it replaced the stale socket
         QFile file(csv);

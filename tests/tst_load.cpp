@@ -23,14 +23,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <memory>
-#include <vector>
 #include <cstring>
+#include <memory>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <vector>
 
 using namespace perfdash;
 
@@ -54,7 +54,8 @@ int connectUnix(const QString& path)
     sockaddr_un address {};
     address.sun_family = AF_UNIX;
     const QByteArray native = QFile::encodeName(path);
-    std::memcpy(address.sun_path, native.constData(), std::min<std::size_t>(native.size(), sizeof address.sun_path - 1));
+    std::memcpy(
+        address.sun_path, native.constData(), std::min<std::size_t>(native.size(), sizeof address.sun_path - 1));
     if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
         ::close(fd);
         return -1;
@@ -296,11 +297,13 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(server.stats().connections, 0, 30'000);
         QTRY_COMPARE_WITH_TIMEOUT(server.stats().messages, 2 * cycles, 30'000);
         peakRss = std::max(peakRss, MemoryMonitor::current().rssBytes);
-        qInfo("churn: %llu cycles, RSS %.1f -> peak %.1f MiB, %d processes kept", static_cast<unsigned long long>(cycles),
-            double(rssBefore) / 1048576.0, double(peakRss) / 1048576.0, int(store.processes().size()));
+        qInfo("churn: %llu cycles, RSS %.1f -> peak %.1f MiB, %d processes kept",
+            static_cast<unsigned long long>(cycles), double(rssBefore) / 1048576.0, double(peakRss) / 1048576.0,
+            int(store.processes().size()));
         QCOMPARE(g_timerWarnings.load(), 0);
         // The store keeps at most MaxProcesses; each costs kilobytes when it saw one event.
-        QVERIFY2(peakRss - rssBefore < 300LL * 1024 * 1024, qPrintable(s("RSS grew by %1 MiB").arg((peakRss - rssBefore) >> 20)));
+        QVERIFY2(peakRss - rssBefore < 300LL * 1024 * 1024,
+            qPrintable(s("RSS grew by %1 MiB").arg((peakRss - rssBefore) >> 20)));
         QVERIFY(store.processes().size() <= MetricsStore::MaxProcesses);
     }
 
@@ -316,15 +319,16 @@ private Q_SLOTS:
         perfdash.setProcessChannelMode(QProcess::SeparateChannels);
         // prlimit (util-linux) sets the limit of the child alone and execs it in place, so the pid is perfdash's.
         perfdash.start(QStandardPaths::findExecutable(s("prlimit")),
-            { s("--nofile=128:128"), QCoreApplication::applicationDirPath() + s("/perfdash"), s("--headless"), s("--quiet"),
-                s("--socket"), path, s("--prometheus"), QString::number(port), s("--export-csv"), csv });
+            { s("--nofile=128:128"), QCoreApplication::applicationDirPath() + s("/perfdash"), s("--headless"),
+                s("--quiet"), s("--socket"), path, s("--prometheus"), QString::number(port), s("--export-csv"), csv });
         QVERIFY(perfdash.waitForStarted(30'000));
         QElapsedTimer waited;
         waited.start();
         while (!(QFile::exists(path) && !fetchMetrics(port).isEmpty()) && perfdash.state() == QProcess::Running
             && waited.elapsed() < 60'000)
             QTest::qWait(100); // polling the child: nothing to wait on but its answers
-        QVERIFY2(QFile::exists(path) && perfdash.state() == QProcess::Running, perfdash.readAllStandardError().constData());
+        QVERIFY2(
+            QFile::exists(path) && perfdash.state() == QProcess::Running, perfdash.readAllStandardError().constData());
 
         std::vector<int> idle;
         for (int i = 0; i < 150; ++i) {
@@ -364,7 +368,8 @@ private Q_SLOTS:
                 + metricValue(metrics, "perfdash_ingest_connections_refused_total{reason=\"descriptors\"}");
         };
         QTRY_VERIFY_WITH_TIMEOUT(
-            (text = fetchMetrics(port), metricValue(text, "perfdash_ingest_connections_accepted_total") + refusedOf(text) == tried),
+            (text = fetchMetrics(port),
+                metricValue(text, "perfdash_ingest_connections_accepted_total") + refusedOf(text) == tried),
             30'000);
         const double open = metricValue(text, "perfdash_ingest_connections");
         const double refused = refusedOf(text);
@@ -380,7 +385,8 @@ private Q_SLOTS:
         QVERIFY(late >= 0);
         QVERIFY(sendAll(late, helloAndOp(s("after-limit"), s("after.op"))));
         QTRY_COMPARE_WITH_TIMEOUT(
-            metricStartingWith(fetchMetrics(port), "perfdash_operation_duration_seconds_count{process=\"after-limit\""), 1.0, 30'000);
+            metricStartingWith(fetchMetrics(port), "perfdash_operation_duration_seconds_count{process=\"after-limit\""),
+            1.0, 30'000);
         ::close(late);
         perfdash.terminate();
         QVERIFY(perfdash.waitForFinished(30'000));
@@ -390,7 +396,7 @@ private Q_SLOTS:
         const QRegularExpressionMatch summary = QRegularExpression(
             s(R"(perfdash: refused: connections (\d+) \(limit (\d+), no descriptor (\d+), other uid 0; \d+ open of \d+\), )"
               R"(HTTP (\d+) \(limit (\d+), timed out \d+, too large \d+\), messages over the process limit 0)"))
-                                                      .match(errors);
+                                                    .match(errors);
         QVERIFY2(summary.hasMatch(), qPrintable(errors));
         QCOMPARE(summary.captured(1).toDouble(), refused);
         QCOMPARE(summary.captured(2).toDouble() + summary.captured(3).toDouble(), refused);
@@ -532,7 +538,8 @@ private Q_SLOTS:
         QVERIFY(fd >= 0);
         QByteArray lines = "{\"type\":\"hello\",\"version\":1,\"name\":\"names\"}\n";
         for (int i = 0; i < names; ++i)
-            lines += "{\"type\":\"op\",\"name\":\"GET /users/" + QByteArray::number(i) + "\",\"duration_us\":" + QByteArray::number(10 + i % 500) + "}\n";
+            lines += "{\"type\":\"op\",\"name\":\"GET /users/" + QByteArray::number(i)
+                + "\",\"duration_us\":" + QByteArray::number(10 + i % 500) + "}\n";
         QVERIFY(sendAll(fd, lines));
         const auto total = [&] {
             for (const ProcessInfo& p : store.processes()) {
@@ -555,9 +562,11 @@ private Q_SLOTS:
         std::size_t bytes = 0;
         for (const QString& name : operations)
             bytes += monitor->memoryBytes(name);
-        qInfo("%d names: %.1f MiB held (%zu bytes per name)", names, double(bytes) / 1048576.0, bytes / std::size_t(operations.size()));
+        qInfo("%d names: %.1f MiB held (%zu bytes per name)", names, double(bytes) / 1048576.0,
+            bytes / std::size_t(operations.size()));
         // The target: 3,000 one-event operations under 30 MB, i.e. 10 KB each.
-        QVERIFY2(bytes / std::size_t(operations.size()) < 10'000, qPrintable(s("%1 bytes per operation").arg(bytes / std::size_t(operations.size()))));
+        QVERIFY2(bytes / std::size_t(operations.size()) < 10'000,
+            qPrintable(s("%1 bytes per operation").arg(bytes / std::size_t(operations.size()))));
         ::close(fd);
     }
 };

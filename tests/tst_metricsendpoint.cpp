@@ -5,15 +5,15 @@
 
 #include <QCoreApplication>
 #include <QProcess>
+#include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTcpSocket>
-#include <QSignalSpy>
 #include <QTest>
 #include <QThread>
 
 #include <atomic>
-#include <thread>
 #include <memory>
+#include <thread>
 #include <vector>
 
 using namespace perfdash;
@@ -80,10 +80,11 @@ private Q_SLOTS:
         QVERIFY(body.startsWith(MetricsEndpoint::render(store))); // then the endpoint's own counters
         QVERIFY(body.contains("perfdash_http_connections_refused_total{reason=\"limit\"} 0\n"));
 
-        const QByteArray labels = "process=\"svc \\\"quoted\\\"\",pid=\"" + QByteArray::number(QCoreApplication::applicationPid())
-            + "\",operation=\"db.query\"";
+        const QByteArray labels = "process=\"svc \\\"quoted\\\"\",pid=\""
+            + QByteArray::number(QCoreApplication::applicationPid()) + "\",operation=\"db.query\"";
         QVERIFY(body.contains(QByteArray("perfdash_operation_duration_seconds_count{" + labels + "} 1000\n")));
-        QVERIFY(body.contains(QByteArray("perfdash_operation_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} 1000\n")));
+        QVERIFY(
+            body.contains(QByteArray("perfdash_operation_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} 1000\n")));
         QVERIFY(body.contains(QByteArray("perfdash_operation_errors_total{" + labels + "} 10\n")));
         QVERIFY(body.contains(QByteArray("perfdash_operation_duration_seconds_sum{" + labels + "} 0.5005\n")));
         QVERIFY(body.contains("perfdash_process_up{"));
@@ -121,7 +122,9 @@ private Q_SLOTS:
         const quint64 key = store.openProcess(4242, u"svc"_qs, {});
         store.recordOperation(key, u"op"_qs, ns, true, {});
         const QByteArray body = MetricsEndpoint::render(store);
-        QVERIFY2(body.contains(QByteArray("perfdash_operation_duration_seconds_bucket{process=\"svc\",pid=\"4242\",operation=\"op\",le=\"" + le + "\"} 1\n")),
+        QVERIFY2(body.contains(QByteArray(
+                     "perfdash_operation_duration_seconds_bucket{process=\"svc\",pid=\"4242\",operation=\"op\",le=\""
+                     + le + "\"} 1\n")),
             body.constData());
     }
 
@@ -136,7 +139,8 @@ private Q_SLOTS:
         QVERIFY(second != first);
         store.recordOperation(second, u"op"_qs, 2000, false, {});
         const QByteArray body = MetricsEndpoint::render(store);
-        const QByteArray count = "perfdash_operation_duration_seconds_count{process=\"svc\",pid=\"4242\",operation=\"op\"} ";
+        const QByteArray count
+            = "perfdash_operation_duration_seconds_count{process=\"svc\",pid=\"4242\",operation=\"op\"} ";
         QCOMPARE(body.count(count), 1);
         QVERIFY(body.contains(QByteArray(count + "2\n")));
         QVERIFY(body.contains("perfdash_operation_errors_total{process=\"svc\",pid=\"4242\",operation=\"op\"} 1\n"));
@@ -173,7 +177,8 @@ private Q_SLOTS:
         if (!request.isEmpty())
             socket.write(request);
         QByteArray reply;
-        QTRY_VERIFY_WITH_TIMEOUT((reply += socket.readAll(), socket.state() == QAbstractSocket::UnconnectedState), 20'000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            (reply += socket.readAll(), socket.state() == QAbstractSocket::UnconnectedState), 20'000);
         reply += socket.readAll();
         QCOMPARE(reply.startsWith("HTTP/1.1 413"), answered413);
         QTRY_COMPARE_WITH_TIMEOUT(endpoint.httpStats().open, 0, 10'000);
@@ -270,7 +275,8 @@ private Q_SLOTS:
         QCOMPARE(held->stats(u"held.op"_qs)->count, quint64(100));
         QCOMPARE(held->stats(u"held.op"_qs)->errorCount, quint64(10));
         QCOMPARE(held->allStats(StatsWindow::last(10)).size(), qsizetype(1));
-        QCOMPARE(csvexport::statisticsOf(*held, 3'000'000, u"evicted"_qs, StatsWindow::session()).operations.size(), qsizetype(1));
+        QCOMPARE(csvexport::statisticsOf(*held, 3'000'000, u"evicted"_qs, StatsWindow::session()).operations.size(),
+            qsizetype(1));
         QVERIFY(!csvexport::seriesOf(*held, 3'000'000, u"evicted"_qs).isEmpty());
         held->record(u"held.op"_qs, std::chrono::microseconds(7), true, {});
         QCOMPARE(held->stats(u"held.op"_qs)->count, quint64(101));

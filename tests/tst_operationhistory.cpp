@@ -38,7 +38,8 @@ private Q_SLOTS:
         h.advanceTo(start + qint64(events) * 1000 + 1000);
         QVERIFY2(h.memoryBytes() < std::size_t(maxBytes), qPrintable(QString::number(h.memoryBytes())));
         QCOMPARE(h.totalCount(), quint64(events));
-        const OperationStats s = h.stats(start + qint64(events) * 1000 + 1000, StatsWindow::session(), QStringLiteral("op"));
+        const OperationStats s
+            = h.stats(start + qint64(events) * 1000 + 1000, StatsWindow::session(), QStringLiteral("op"));
         QCOMPARE(s.count, quint64(events));
         QCOMPARE(s.minNs, quint64(5'000));
         QCOMPARE(s.maxNs, quint64(5'000 + events - 1));

@@ -29,8 +29,8 @@ private Q_SLOTS:
         OptimizationOptions worker;
         worker.useWorker = true;
         worker.type = u"render"_qs;
-        QCOMPARE(manager.optimize([] { return QVariant(u"off-thread"_qs); }, worker).result().toString(),
-            u"off-thread"_qs);
+        QCOMPARE(
+            manager.optimize([] { return QVariant(u"off-thread"_qs); }, worker).result().toString(), u"off-thread"_qs);
 
         OptimizationOptions batch;
         batch.batch = true;

@@ -25,8 +25,8 @@ QByteArray recorded(const QString& name)
     return f.readAll();
 }
 
-bool decodeTraces(const QString& encoding, const QByteArray& body, Traces& out, QString* error,
-    const DecodeOptions& options = {})
+bool decodeTraces(
+    const QString& encoding, const QByteArray& body, Traces& out, QString* error, const DecodeOptions& options = {})
 {
     if (encoding == u"json") {
         JsonDecoder decoder;
@@ -208,8 +208,8 @@ private Q_SLOTS:
             QVERIFY(p.sum && p.min && p.max);
             QVERIFY(*p.min <= *p.max);
             QVERIFY(p.timeNs >= p.startNs && p.startNs > 0);
-            const auto route = std::find_if(p.attributes.cbegin(), p.attributes.cend(),
-                [](const auto& kv) { return kv.first == u"http.route"; });
+            const auto route = std::find_if(
+                p.attributes.cbegin(), p.attributes.cend(), [](const auto& kv) { return kv.first == u"http.route"; });
             QVERIFY(route != p.attributes.cend());
             QVERIFY(std::is_sorted(p.attributes.cbegin(), p.attributes.cend()));
             total += p.count;
@@ -224,15 +224,15 @@ private Q_SLOTS:
         QTest::addColumn<int>("kind");
         QTest::addColumn<bool>("error");
         // proto3 JSON: 64-bit integers as strings or numbers; enums as numbers or names.
-        QTest::newRow("strings and numbers")
-            << QByteArray(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"a","kind":2,"startTimeUnixNano":"1000","endTimeUnixNano":2000,"status":{"code":2}}]}]}]})")
-            << quint64(1000) << 2 << true;
-        QTest::newRow("enum names")
-            << QByteArray(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"a","kind":"SPAN_KIND_CLIENT","startTimeUnixNano":"5","endTimeUnixNano":"6","status":{"code":"STATUS_CODE_OK"}}]}]}]})")
-            << quint64(5) << 3 << false;
-        QTest::newRow("unknown fields and nulls")
-            << QByteArray(R"({"x":1,"resourceSpans":[{"resource":null,"scopeSpans":[{"scope":{"name":"s"},"spans":[{"name":"a","extra":[1,{"y":2}],"startTimeUnixNano":"7","endTimeUnixNano":"8","status":null}]}]}]})")
-            << quint64(7) << 0 << false;
+        QTest::newRow("strings and numbers") << QByteArray(
+            R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"a","kind":2,"startTimeUnixNano":"1000","endTimeUnixNano":2000,"status":{"code":2}}]}]}]})")
+                                             << quint64(1000) << 2 << true;
+        QTest::newRow("enum names") << QByteArray(
+            R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"a","kind":"SPAN_KIND_CLIENT","startTimeUnixNano":"5","endTimeUnixNano":"6","status":{"code":"STATUS_CODE_OK"}}]}]}]})")
+                                    << quint64(5) << 3 << false;
+        QTest::newRow("unknown fields and nulls") << QByteArray(
+            R"({"x":1,"resourceSpans":[{"resource":null,"scopeSpans":[{"scope":{"name":"s"},"spans":[{"name":"a","extra":[1,{"y":2}],"startTimeUnixNano":"7","endTimeUnixNano":"8","status":null}]}]}]})")
+                                                  << quint64(7) << 0 << false;
     }
     void jsonForms()
     {
@@ -258,16 +258,18 @@ private Q_SLOTS:
         QTest::addColumn<QString>("reason");
         QTest::newRow("not json") << QByteArray("hello") << QStringLiteral("invalid JSON");
         QTest::newRow("empty") << QByteArray() << QStringLiteral("invalid JSON");
-        QTest::newRow("truncated") << QByteArray(R"({"resourceSpans":[{"scopeSpans":[)") << QStringLiteral("invalid JSON");
+        QTest::newRow("truncated") << QByteArray(R"({"resourceSpans":[{"scopeSpans":[)")
+                                   << QStringLiteral("invalid JSON");
         QTest::newRow("array at the top") << QByteArray("[]") << QStringLiteral("expected an object");
-        QTest::newRow("resourceSpans not an array") << QByteArray(R"({"resourceSpans":{}})")
-                                                   << QStringLiteral("resourceSpans: expected an array");
+        QTest::newRow("resourceSpans not an array")
+            << QByteArray(R"({"resourceSpans":{}})") << QStringLiteral("resourceSpans: expected an array");
         QTest::newRow("start time not a number")
             << QByteArray(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"a"},{"startTimeUnixNano":true}]}]}]})")
-            << QStringLiteral("resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano: expected an unsigned integer");
-        QTest::newRow("negative time")
-            << QByteArray(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"endTimeUnixNano":-5}]}]}]})")
-            << QStringLiteral("endTimeUnixNano: expected an unsigned integer");
+            << QStringLiteral(
+                   "resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano: expected an unsigned integer");
+        QTest::newRow("negative time") << QByteArray(
+            R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"endTimeUnixNano":-5}]}]}]})")
+                                       << QStringLiteral("endTimeUnixNano: expected an unsigned integer");
         QTest::newRow("time as text with junk")
             << QByteArray(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"endTimeUnixNano":"12x"}]}]}]})")
             << QStringLiteral("endTimeUnixNano: expected an unsigned integer");
@@ -338,7 +340,8 @@ private Q_SLOTS:
 
     void exponentialHistogramJson()
     {
-        const QByteArray body = R"({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"rpc.server.duration","unit":"s",
+        const QByteArray body
+            = R"({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"rpc.server.duration","unit":"s",
             "exponentialHistogram":{"aggregationTemporality":1,"dataPoints":[{"count":"6","sum":0.5,"scale":3,"zeroCount":"1",
             "positive":{"offset":-40,"bucketCounts":["2","0","3"]},"negative":{"bucketCounts":[]},"startTimeUnixNano":"1","timeUnixNano":"2"}]}},
             {"name":"queue.depth","gauge":{"dataPoints":[{"asInt":"7"},{"asDouble":1.5,"attributes":[{"key":"q","value":{"stringValue":"a"}}]}]}},

@@ -61,8 +61,8 @@ std::optional<ProcessInfo> processNamed(const MetricsStore& store, const QString
     return std::nullopt;
 }
 
-HistogramPoint histogramPoint(quint64 start, std::vector<quint64> counts, std::vector<double> bounds, double sum,
-    Attributes attributes = {})
+HistogramPoint histogramPoint(
+    quint64 start, std::vector<quint64> counts, std::vector<double> bounds, double sum, Attributes attributes = {})
 {
     HistogramPoint p;
     p.startNs = start;
@@ -269,7 +269,8 @@ private Q_SLOTS:
         OtlpIngest ingest(&store);
         QCOMPARE(ingest.attributesFromNs(), quint64(5'000'000));
         // Through the decoder, as the receiver does: attributes only where they will be used.
-        const QByteArray body = R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shop"}},
+        const QByteArray body
+            = R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shop"}},
             {"key":"service.instance.id","value":{"stringValue":"one"}}]},"scopeSpans":[{"spans":[
             {"name":"GET /cart","kind":2,"startTimeUnixNano":"1796000000000000000","endTimeUnixNano":"1796000000020000000",
              "attributes":[{"key":"http.route","value":{"stringValue":"/cart"}},{"key":"user.id","value":{"intValue":"42"}}],
@@ -304,7 +305,8 @@ private Q_SLOTS:
         const Resource r = service(QStringLiteral("api"), QStringLiteral("h"));
         const std::vector<double> bounds { 0, 5, 10, 25, 50 };
         const Attributes route { { QStringLiteral("http.method"), QStringLiteral("GET") },
-            { QStringLiteral("http.route"), QStringLiteral("/users/:id") }, { QStringLiteral("net.host.port"), QStringLiteral("4000") } };
+            { QStringLiteral("http.route"), QStringLiteral("/users/:id") },
+            { QStringLiteral("net.host.port"), QStringLiteral("4000") } };
         Metric m;
         m.name = QStringLiteral("http.server.duration");
         m.unit = QStringLiteral("ms");
@@ -364,13 +366,15 @@ private Q_SLOTS:
         const Attributes ok { { QStringLiteral("http.response.status_code"), QStringLiteral("200") },
             { QStringLiteral("http.route"), QStringLiteral("/pay") } };
         const Attributes failed { { QStringLiteral("error.type"), QStringLiteral("500") },
-            { QStringLiteral("http.response.status_code"), QStringLiteral("500") }, { QStringLiteral("http.route"), QStringLiteral("/pay") } };
+            { QStringLiteral("http.response.status_code"), QStringLiteral("500") },
+            { QStringLiteral("http.route"), QStringLiteral("/pay") } };
         m.histograms.push_back(histogramPoint(1, { 4, 0 }, { 0.1 }, 0.2, ok));
         m.histograms.push_back(histogramPoint(1, { 0, 1 }, { 0.1 }, 0.5, failed));
         m.histograms[1].max = 0.5;
         ingest.applyMetrics(oneMetric(r, m));
         ingest.applyMetrics(oneMetric(r, m)); // deltas add up
-        const auto s = stats(store, QStringLiteral("api [d]"), QStringLiteral("http.server.request.duration {http.route=/pay}"));
+        const auto s
+            = stats(store, QStringLiteral("api [d]"), QStringLiteral("http.server.request.duration {http.route=/pay}"));
         QVERIFY(s);
         QCOMPARE(s->count, quint64(10));
         QCOMPARE(s->errorCount, quint64(2));
@@ -431,8 +435,10 @@ private Q_SLOTS:
         heap.name = QStringLiteral("v8js.memory.heap.used");
         heap.unit = QStringLiteral("By");
         heap.type = Metric::Type::Gauge;
-        heap.numbers.push_back(NumberPoint { { { QStringLiteral("v8js.heap.space.name"), QStringLiteral("new_space") } }, 0, 1, 1000.0 });
-        heap.numbers.push_back(NumberPoint { { { QStringLiteral("v8js.heap.space.name"), QStringLiteral("old_space") } }, 0, 1, 3000.0 });
+        heap.numbers.push_back(
+            NumberPoint { { { QStringLiteral("v8js.heap.space.name"), QStringLiteral("new_space") } }, 0, 1, 1000.0 });
+        heap.numbers.push_back(
+            NumberPoint { { { QStringLiteral("v8js.heap.space.name"), QStringLiteral("old_space") } }, 0, 1, 3000.0 });
         rm.metrics.push_back(heap);
         const OtlpIngest::Result result = ingest.applyMetrics(metrics);
         QCOMPARE(result.accepted, quint64(5));
@@ -461,7 +467,8 @@ private Q_SLOTS:
         m.temporality = Temporality::Delta;
         m.histograms.push_back(histogramPoint(1, { 1, 2, 3 }, { 1 }, 1.0));
         m.histograms.push_back(histogramPoint(1, { 1, 2 }, { 1 }, 1.0));
-        const OtlpIngest::Result r = ingest.applyMetrics(oneMetric(service(QStringLiteral("s"), QStringLiteral("b")), m));
+        const OtlpIngest::Result r
+            = ingest.applyMetrics(oneMetric(service(QStringLiteral("s"), QStringLiteral("b")), m));
         QCOMPARE(r.rejected, quint64(1));
         QCOMPARE(r.accepted, quint64(1));
         QVERIFY(r.message.contains(u"bucket"));
@@ -470,7 +477,8 @@ private Q_SLOTS:
         // A count no service reaches is refused, not split into billions of buckets (found by fuzz_otlp_protobuf).
         m.histograms.clear();
         m.histograms.push_back(histogramPoint(1, { quint64(1) << 62, 0 }, { 1 }, 1.0));
-        const OtlpIngest::Result absurd = ingest.applyMetrics(oneMetric(service(QStringLiteral("s"), QStringLiteral("b")), m));
+        const OtlpIngest::Result absurd
+            = ingest.applyMetrics(oneMetric(service(QStringLiteral("s"), QStringLiteral("b")), m));
         QCOMPARE(absurd.rejected, quint64(1));
         QCOMPARE(stats(store, QStringLiteral("s [b]"), QStringLiteral("d"))->count, quint64(3));
     }

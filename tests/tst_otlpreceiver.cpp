@@ -15,11 +15,11 @@
 #include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
-#include <QScopeGuard>
 #include <QTimer>
 
 #include <zlib.h>
@@ -28,14 +28,14 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <vector>
 #include <dirent.h>
 #include <fcntl.h>
+#include <memory>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <vector>
 
 using namespace perfdash;
 
@@ -155,7 +155,8 @@ private Q_SLOTS:
         QTest::addColumn<bool>("ok");
         QTest::addColumn<QString>("host");
         QTest::addColumn<int>("port");
-        QTest::newRow("port alone is loopback") << QStringLiteral("4318") << true << QStringLiteral("127.0.0.1") << 4318;
+        QTest::newRow("port alone is loopback")
+            << QStringLiteral("4318") << true << QStringLiteral("127.0.0.1") << 4318;
         QTest::newRow("host and port") << QStringLiteral("0.0.0.0:4318") << true << QStringLiteral("0.0.0.0") << 4318;
         QTest::newRow("localhost") << QStringLiteral("localhost:9") << true << QStringLiteral("127.0.0.1") << 9;
         QTest::newRow("ipv6") << QStringLiteral("[::1]:4318") << true << QStringLiteral("::1") << 4318;
@@ -211,7 +212,8 @@ private Q_SLOTS:
             QCOMPARE(r.body, QByteArray("{}")); // full success: no partial_success
         else
             QVERIFY(r.body.isEmpty()); // an empty ExportTraceServiceResponse
-        const QString service = file.endsWith(u".json") ? QStringLiteral("recorded-json") : QStringLiteral("recorded-protobuf");
+        const QString service
+            = file.endsWith(u".json") ? QStringLiteral("recorded-json") : QStringLiteral("recorded-protobuf");
         QString process;
         for (const ProcessInfo& p : store.processes())
             process = p.name;
@@ -221,11 +223,13 @@ private Q_SLOTS:
         QCOMPARE(receiver.stats().spans, quint64(25));
         QCOMPARE(receiver.stats().requests, quint64(1));
 
-        const QString metricsFile = file.endsWith(u".json") ? QStringLiteral("metrics.json") : QStringLiteral("metrics.pb");
+        const QString metricsFile
+            = file.endsWith(u".json") ? QStringLiteral("metrics.json") : QStringLiteral("metrics.pb");
         const Reply m = post(receiver.port(), QStringLiteral("/v1/metrics"), type, recorded(metricsFile));
         QCOMPARE(m.status, 200);
         QCOMPARE(m.contentType, type);
-        QCOMPARE(stats(store, process, QStringLiteral("http.server.duration {http.method=GET,http.route=/users/:id}"))->count,
+        QCOMPARE(stats(store, process, QStringLiteral("http.server.duration {http.method=GET,http.route=/users/:id}"))
+                     ->count,
             quint64(3));
     }
 
@@ -262,7 +266,12 @@ private Q_SLOTS:
             "histogram":{"aggregationTemporality":1,"dataPoints":[{"count":"1","bucketCounts":["1"],"explicitBounds":[1,2]}]}}]}]}]})";
         r = post(receiver.port(), QStringLiteral("/v1/metrics"), "application/json", badBuckets);
         QCOMPARE(r.status, 200);
-        QCOMPARE(QJsonDocument::fromJson(r.body).object().value(u"partialSuccess").toObject().value(u"rejectedDataPoints").toString(),
+        QCOMPARE(QJsonDocument::fromJson(r.body)
+                     .object()
+                     .value(u"partialSuccess")
+                     .toObject()
+                     .value(u"rejectedDataPoints")
+                     .toString(),
             QStringLiteral("1"));
     }
 
@@ -275,22 +284,27 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("body");
         QTest::addColumn<int>("status");
         QTest::addColumn<QString>("reason");
-        QTest::newRow("bad json") << QStringLiteral("/v1/traces") << QByteArray("POST") << QByteArray("application/json")
-                                  << QByteArray() << QByteArray("{\"resourceSpans\":5}") << 400
+        QTest::newRow("bad json") << QStringLiteral("/v1/traces") << QByteArray("POST")
+                                  << QByteArray("application/json") << QByteArray()
+                                  << QByteArray("{\"resourceSpans\":5}") << 400
                                   << QStringLiteral("resourceSpans: expected an array");
         QTest::newRow("bad protobuf") << QStringLiteral("/v1/metrics") << QByteArray("POST")
-                                      << QByteArray("application/x-protobuf") << QByteArray() << QByteArray("\x0a\xff\x01", 3)
-                                      << 400 << QStringLiteral("invalid protobuf");
-        QTest::newRow("not gzip") << QStringLiteral("/v1/traces") << QByteArray("POST") << QByteArray("application/json")
-                                  << QByteArray("gzip") << QByteArray("{}") << 400 << QStringLiteral("not gzip");
+                                      << QByteArray("application/x-protobuf") << QByteArray()
+                                      << QByteArray("\x0a\xff\x01", 3) << 400 << QStringLiteral("invalid protobuf");
+        QTest::newRow("not gzip") << QStringLiteral("/v1/traces") << QByteArray("POST")
+                                  << QByteArray("application/json") << QByteArray("gzip") << QByteArray("{}") << 400
+                                  << QStringLiteral("not gzip");
         QTest::newRow("text/plain") << QStringLiteral("/v1/traces") << QByteArray("POST") << QByteArray("text/plain")
-                                    << QByteArray() << QByteArray("{}") << 415 << QStringLiteral("unsupported Content-Type");
+                                    << QByteArray() << QByteArray("{}") << 415
+                                    << QStringLiteral("unsupported Content-Type");
         QTest::newRow("brotli") << QStringLiteral("/v1/traces") << QByteArray("POST") << QByteArray("application/json")
-                                << QByteArray("br") << QByteArray("{}") << 415 << QStringLiteral("unsupported Content-Encoding");
+                                << QByteArray("br") << QByteArray("{}") << 415
+                                << QStringLiteral("unsupported Content-Encoding");
         QTest::newRow("GET") << QStringLiteral("/v1/traces") << QByteArray("GET") << QByteArray("application/json")
                              << QByteArray() << QByteArray() << 405 << QStringLiteral("POST");
-        QTest::newRow("unknown path") << QStringLiteral("/v1/logs") << QByteArray("POST") << QByteArray("application/json")
-                                      << QByteArray() << QByteArray("{}") << 404 << QString();
+        QTest::newRow("unknown path") << QStringLiteral("/v1/logs") << QByteArray("POST")
+                                      << QByteArray("application/json") << QByteArray() << QByteArray("{}") << 404
+                                      << QString();
     }
     void refusals()
     {
@@ -327,15 +341,17 @@ private Q_SLOTS:
         QVERIFY(receiver.listen(QHostAddress::LocalHost, 0, &error));
         // Announced: refused before a byte of the body is read.
         const QByteArray answer = rawExchange(receiver.port(),
-            "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n");
+            "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+            "100000000\r\n\r\n");
         QVERIFY2(answer.startsWith("HTTP/1.1 413"), answer.constData());
         // Sent without a length (chunked): refused once over the limit.
-        QByteArray chunked = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        QByteArray chunked = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                             "application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
         chunked += "2000\r\n" + QByteArray(0x2000, ' ') + "\r\n";
         QVERIFY(rawExchange(receiver.port(), chunked).startsWith("HTTP/1.1 413"));
         // Small, but inflating past the limit.
-        const Reply bomb = post(receiver.port(), QStringLiteral("/v1/traces"), "application/json",
-            gzip(QByteArray(8 << 20, ' ')), "gzip");
+        const Reply bomb = post(
+            receiver.port(), QStringLiteral("/v1/traces"), "application/json", gzip(QByteArray(8 << 20, ' ')), "gzip");
         QCOMPARE(bomb.status, 413);
         QTRY_COMPARE_WITH_TIMEOUT(receiver.stats().tooLarge, quint64(3), 10'000);
         // And the receiver goes on.
@@ -490,11 +506,13 @@ private Q_SLOTS:
         qsizetype connected = 0;
         const auto handled = [&] {
             const OtlpReceiver::Stats st = receiver.stats();
-            return st.refusedDescriptors > 0 || quint64(st.openConnections) + st.refusedDescriptors >= quint64(connected);
+            return st.refusedDescriptors > 0
+                || quint64(st.openConnections) + st.refusedDescriptors >= quint64(connected);
         };
         while (receiver.stats().refusedDescriptors == 0 && connected < qsizetype(clients.size())) {
             for (int i = 0; i < 20; ++i, ++connected) {
-                const int rc = ::connect(clients[std::size_t(connected)], reinterpret_cast<sockaddr*>(&address), sizeof address);
+                const int rc
+                    = ::connect(clients[std::size_t(connected)], reinterpret_cast<sockaddr*>(&address), sizeof address);
                 QVERIFY2(rc == 0 || errno == EINPROGRESS, std::strerror(errno));
             }
             QTRY_VERIFY_WITH_TIMEOUT(handled(), 20'000);

@@ -142,8 +142,8 @@ private Q_SLOTS:
                                  << int(Status::Error);
         QTest::newRow("truncated") << fakeStat(77, "svc", 'S', 5000) << QByteArray("77 (svc) S 1 1 1")
                                    << int(Status::Error);
-        QTest::newRow("between vfork and exec") << fakeStat(77, "svc", 'S', 5000) << fakeStat(77, "svc", 'R', 5000, 0)
-                                                << int(Status::NoMemoryMap);
+        QTest::newRow("between vfork and exec")
+            << fakeStat(77, "svc", 'S', 5000) << fakeStat(77, "svc", 'R', 5000, 0) << int(Status::NoMemoryMap);
         QTest::newRow("parentheses in name")
             << fakeStat(77, "a) (b", 'S', 5000) << fakeStat(77, "a) (b", 'S', 5000) << int(Status::Ok);
     }
@@ -250,7 +250,8 @@ private Q_SLOTS:
         const quint64 key = store.attachPid(child.processId());
         QVERIFY(key != 0);
         QThread* samplingThread = nullptr;
-        connect(&store, &MetricsStore::processChanged, &store, [&] { samplingThread = QThread::currentThread(); },
+        connect(
+            &store, &MetricsStore::processChanged, &store, [&] { samplingThread = QThread::currentThread(); },
             Qt::DirectConnection);
         QSignalSpy changed(&store, &MetricsStore::processChanged);
         store.start(std::chrono::milliseconds(20));

@@ -127,7 +127,8 @@ void TestProfileModels::prettify_data()
     QTest::newRow("template arguments in parameters")
         << s("process(std::map<int, std::vector<double, std::allocator<double> > > const&)")
         << s("process(std::map<...> const&)");
-    QTest::newRow("operator<") << s("bool operator<(Key const&, Key const&)") << s("bool operator<(Key const&, Key const&)");
+    QTest::newRow("operator<") << s("bool operator<(Key const&, Key const&)")
+                               << s("bool operator<(Key const&, Key const&)");
     QTest::newRow("operator<< of a template")
         << s("std::basic_ostream<char, std::char_traits<char> >& std::operator<< <std::char_traits<char> "
              ">(std::basic_ostream<char, std::char_traits<char> >&, char const*)")
@@ -135,10 +136,12 @@ void TestProfileModels::prettify_data()
     QTest::newRow("operator-> and operator>>")
         << s("Ptr<Node>::operator->() const") << s("Ptr<...>::operator->() const");
     QTest::newRow("operator>>") << s("Reader::operator>>(int&)") << s("Reader::operator>>(int&)");
-    QTest::newRow("lambda") << s("main::{lambda(std::vector<int, std::allocator<int> > const&)#1}::operator()(std::vector<int, std::allocator<int> > const&) const")
-                            << s("main::{lambda(std::vector<...> const&)#1}::operator()(std::vector<...> const&) const");
-    QTest::newRow("function pointer")
-        << s("void call<void (*)(int)>(void (*)(int), int)") << s("void call<...>(void (*)(int), int)");
+    QTest::newRow("lambda")
+        << s("main::{lambda(std::vector<int, std::allocator<int> > const&)#1}::operator()(std::vector<int, "
+             "std::allocator<int> > const&) const")
+        << s("main::{lambda(std::vector<...> const&)#1}::operator()(std::vector<...> const&) const");
+    QTest::newRow("function pointer") << s("void call<void (*)(int)>(void (*)(int), int)")
+                                      << s("void call<...>(void (*)(int), int)");
     QTest::newRow("ABI tag") << s("demo::hashSession[abi:cxx11](std::basic_string_view<char, std::char_traits<char> >)")
                              << s("demo::hashSession(std::string_view)");
     QTest::newRow("libc++ namespace") << s("std::__1::mutex::lock()") << s("std::mutex::lock()");
@@ -159,8 +162,7 @@ void TestProfileModels::methodName_data()
     QTest::newRow("free function") << s("memcpy") << s("memcpy");
     QTest::newRow("return type") << s("void call<...>(void (*)(int), int)") << s("call<...>(void (*)(int), int)");
     QTest::newRow("operator") << s("Money::operator<(Money const&) const") << s("operator<(Money const&) const");
-    QTest::newRow("anonymous namespace")
-        << s("(anonymous namespace)::Cache::find(int)") << s("find(int)");
+    QTest::newRow("anonymous namespace") << s("(anonymous namespace)::Cache::find(int)") << s("find(int)");
     QTest::newRow("lambda") << s("main::{lambda(int)#1}::operator()(int) const")
                             << s("{lambda(int)#1}::operator()(int) const");
     QTest::newRow("conversion operator") << s("Value::operator bool() const") << s("operator bool() const");
@@ -233,8 +235,8 @@ void TestProfileModels::bottomUp()
     QCOMPARE(number(pathIn(model, { s("leaf()"), s("b()"), s("main") }), CallTreeModel::Total), 20ull);
     QCOMPARE(number(pathIn(model, { s("leaf()"), s("b()"), s("a()"), s("main") }), CallTreeModel::Total), 5ull);
     QCOMPARE(number(pathIn(model, { s("leaf()"), s("a()"), s("main") }), CallTreeModel::Total), 10ull);
-    QCOMPARE(number(pathIn(model, { s("rec(int)"), s("rec(int)"), s("rec(int)"), s("main") }), CallTreeModel::Total),
-        8ull);
+    QCOMPARE(
+        number(pathIn(model, { s("rec(int)"), s("rec(int)"), s("rec(int)"), s("main") }), CallTreeModel::Total), 8ull);
     QCOMPARE(number(pathIn(model, { s("x()"), s("rec(int)"), s("rec(int)"), s("main") }), CallTreeModel::Total), 2ull);
     QCOMPARE(model.headerData(CallTreeModel::Total, Qt::Horizontal).toString(), s("Samples"));
 }

@@ -4,6 +4,8 @@
 // its thread filter, time range, folded export and the refusal sentence; --profile for processes
 // attached or launched from the window, a capture's profiles shown read-only, lost and throttled
 // samples in the status, and the top table's columns.
+#include "callercalleemodel.h"
+#include "calltreemodel.h"
 #include "capture.h"
 #include "captureprofiles.h"
 #include "comparisonwindow.h"
@@ -15,29 +17,27 @@
 #include "profilediffmodel.h"
 #include "profilepanel.h"
 #include "profiler.h"
-#include "callercalleemodel.h"
-#include "calltreemodel.h"
 #include "recordprocessor.h"
 #include "symbolprettifier.h"
 #include "topfunctionsmodel.h"
 
 #include <QAbstractItemModelTester>
 #include <QComboBox>
-#include <QLineEdit>
-#include <QScrollArea>
-#include <QScrollBar>
-#include <QThreadPool>
-#include <QTreeView>
 #include <QDir>
 #include <QHeaderView>
+#include <QLineEdit>
 #include <QProcess>
 #include <QPushButton>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QTabWidget>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThreadPool>
+#include <QTreeView>
 
 #include <atomic>
 #include <cerrno>
@@ -793,7 +793,8 @@ void TestProfileWidgets::treesAndCallersInThePanel()
     fake.extraParse = 20;
     QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->totalSamples() == 120, 10000);
     QTRY_COMPARE_WITH_TIMEOUT(topDown->tree()->totalSamples(), 120ull, 10000);
-    const QModelIndex workAgain = topDown->indexOf(topDown->tree()->find({ QStringLiteral("main"), QStringLiteral("work()") }));
+    const QModelIndex workAgain
+        = topDown->indexOf(topDown->tree()->find({ QStringLiteral("main"), QStringLiteral("work()") }));
     QVERIFY(isOpen(panel.topDownView(), workAgain));
 
     // The search keeps the paths to what matches, open; cleared, what the user had open is back.
@@ -807,15 +808,19 @@ void TestProfileWidgets::treesAndCallersInThePanel()
     QCOMPARE(shownWork.data(CallTreeModel::FullNameRole).toString(), QStringLiteral("work()"));
     QVERIFY(view->isExpanded(shownWork));
     QCOMPARE(shown->rowCount(shownWork), 1);
-    QCOMPARE(shown->index(0, 0, shownWork).data(CallTreeModel::FullNameRole).toString(), QStringLiteral("parse(char const*)"));
+    QCOMPARE(shown->index(0, 0, shownWork).data(CallTreeModel::FullNameRole).toString(),
+        QStringLiteral("parse(char const*)"));
     fake.extraParse = 25; // a refresh while searching keeps the filter and opens the matches
     QTRY_COMPARE_WITH_TIMEOUT(topDown->tree()->totalSamples(), 125ull, 10000);
     QCOMPARE(shown->rowCount(shown->index(0, 0)), 1);
     QVERIFY(view->isExpanded(shown->index(0, 0, shown->index(0, 0))));
     panel.searchBox()->clear();
     QCOMPARE(shown->rowCount(shown->index(0, 0)), 2);
-    QVERIFY(isOpen(view, topDown->indexOf(topDown->tree()->find({ QStringLiteral("main"), QStringLiteral("work()") }))));
-    QCOMPARE(shown->rowCount(viewIndex(view, topDown->indexOf(topDown->tree()->find({ QStringLiteral("main"), QStringLiteral("work()") })))), 2);
+    QVERIFY(
+        isOpen(view, topDown->indexOf(topDown->tree()->find({ QStringLiteral("main"), QStringLiteral("work()") }))));
+    QCOMPARE(shown->rowCount(viewIndex(
+                 view, topDown->indexOf(topDown->tree()->find({ QStringLiteral("main"), QStringLiteral("work()") })))),
+        2);
     fake.extraParse = 20;
     QTRY_COMPARE_WITH_TIMEOUT(topDown->tree()->totalSamples(), 120ull, 10000);
 
@@ -934,10 +939,12 @@ void TestProfileWidgets::differentialAgainstAMark()
     QVERIFY(panel.flameGraph()->shareDelta(parse) > 0.5); // 100% since, 30% before: gained
     QVERIFY(panel.flameGraph()->frameColor(parse).red() > panel.flameGraph()->frameColor(parse).blue());
     QCOMPARE(panel.functionsView()->model()->columnCount(), int(ProfileDiffModel::ColumnCount));
-    QVERIFY2(panel.statusText().contains(QStringLiteral("20 samples since the mark set at")), qPrintable(panel.statusText()));
+    QVERIFY2(panel.statusText().contains(QStringLiteral("20 samples since the mark set at")),
+        qPrintable(panel.statusText()));
     // Another range: the range now against the same range at the mark (shares only).
     panel.setTimeRange(10);
-    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot()->query.lastSeconds == 10 && panel.snapshot()->totalSamples() == 120, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        panel.snapshot()->query.lastSeconds == 10 && panel.snapshot()->totalSamples() == 120, 10000);
     QVERIFY(panel.flameGraph()->isDifferential());
     QVERIFY(panel.statusText().contains(QStringLiteral("this range now (120 samples)")));
     panel.clearMark();
@@ -986,7 +993,8 @@ void TestProfileWidgets::viewsOutliveUnnamedAddresses()
     tree.setProcess(42, QStringLiteral("app"));
     tree.setTab(ProfilePanel::Tab::TopDown);
     CallTreeModel* model = tree.topDownModel();
-    QTRY_VERIFY_WITH_TIMEOUT(model->tree() && model->tree()->find({ QStringLiteral("app+0x10"), QStringLiteral("app+0x1a2b") }), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        model->tree() && model->tree()->find({ QStringLiteral("app+0x10"), QStringLiteral("app+0x1a2b") }), 10000);
     QTRY_VERIFY_WITH_TIMEOUT(isOpen(tree.topDownView(), model->index(0, 0)), 10000);
     named = true;
     QTRY_VERIFY_WITH_TIMEOUT(model->tree()->find({ QStringLiteral("main"), QStringLiteral("idle") }) != 0, 10000);

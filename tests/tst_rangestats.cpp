@@ -45,8 +45,8 @@ private Q_SLOTS:
         record(5, { 10'000'000, 672'000'000 }); // at the threshold counts
         record(1, { 20'000'000 });
         record(0, { 11'000'000, 12'000'000, 50'000'000, 3'000'000'000 });
-        const auto stats = rangeStats(monitor, { QStringLiteral("op") }, QStringLiteral("op"), start + fromSecond * 1000,
-            start + toSecond * 1000 + 999);
+        const auto stats = rangeStats(monitor, { QStringLiteral("op") }, QStringLiteral("op"),
+            start + fromSecond * 1000, start + toSecond * 1000 + 999);
         QVERIFY(stats);
         QCOMPARE(stats->count, quint64(count));
         QCOMPARE(stats->slowCount, quint64(slow));
@@ -67,10 +67,11 @@ private Q_SLOTS:
         monitor.recordHistogram(QStringLiteral("db.query"), sent, 0);
         monitor.recordHistogram(QStringLiteral("http"), sent, 0);
         clock.advanceMs(1000);
-        const auto db = rangeStats(monitor, { QStringLiteral("db.query") }, QStringLiteral("db.query"), start, start + 999);
+        const auto db
+            = rangeStats(monitor, { QStringLiteral("db.query") }, QStringLiteral("db.query"), start, start + 999);
         const auto http = rangeStats(monitor, { QStringLiteral("http") }, QStringLiteral("http"), start, start + 999);
-        const auto both = rangeStats(monitor, { QStringLiteral("db.query"), QStringLiteral("http") },
-            QStringLiteral("*"), start, start + 999);
+        const auto both = rangeStats(
+            monitor, { QStringLiteral("db.query"), QStringLiteral("http") }, QStringLiteral("*"), start, start + 999);
         QVERIFY(db && http && both);
         QCOMPARE(db->slowCount, quint64(2));
         QCOMPARE(http->slowCount, quint64(5));

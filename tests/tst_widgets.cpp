@@ -12,9 +12,9 @@
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
+#include <QFile>
 #include <QPointer>
 #include <QProcess>
-#include <QFile>
 #include <QSignalSpy>
 #include <QStandardItemModel>
 #include <QStandardPaths>
@@ -100,7 +100,8 @@ private Q_SLOTS:
         QCOMPARE(model.index(0, OperationsModel::Count).data().toString(), s("6"));
         QCOMPARE(model.index(0, OperationsModel::P50).data().toString(), s("1.50 µs")); // units scale
         QCOMPARE(model.index(0, OperationsModel::Max).data().toString(), s("2.50 ms"));
-        QCOMPARE(model.index(0, OperationsModel::Max).data(OperationsModel::SortRole).toULongLong(), quint64(2'500'000));
+        QCOMPARE(
+            model.index(0, OperationsModel::Max).data(OperationsModel::SortRole).toULongLong(), quint64(2'500'000));
         // A refresh reports only the cells that look different, so views repaint only those.
         QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
         model.setRows({ operation(1, "a", 6), operation(1, "b", 2) });
@@ -111,7 +112,8 @@ private Q_SLOTS:
         model.setRows({ operation(1, "a", 6), operation(1, "b", 2) });
         QCOMPARE(changed.size(), 0);
         OperationRow broken = operation(1, "0-first", 1);
-        broken.violation = BudgetViolation { s("0-first"), Budget { s("*"), 95, 1000, StatsWindow::last(60) }, 2000, 2.0 };
+        broken.violation
+            = BudgetViolation { s("0-first"), Budget { s("*"), 95, 1000, StatsWindow::last(60) }, 2000, 2.0 };
         model.setRows({ broken, operation(1, "a", 6), operation(1, "b", 1) }); // sorts in front: reset
         QCOMPARE(model.rowCount(), 3);
         QVERIFY(model.index(0, 0).data(Qt::BackgroundRole).isValid());
@@ -199,14 +201,16 @@ private Q_SLOTS:
         store.sampleProcesses();
         MainWindow window(&store, nullptr);
         QTemporaryDir dir;
-        const QString stats = dir.filePath(s("s.csv")), series = dir.filePath(s("t.csv")), memory = dir.filePath(s("m.csv"));
+        const QString stats = dir.filePath(s("s.csv")), series = dir.filePath(s("t.csv")),
+                      memory = dir.filePath(s("m.csv"));
         QCOMPARE(window.exportCsv(MainWindow::ExportKind::Statistics, stats).result(), QString());
         QCOMPARE(window.exportCsv(MainWindow::ExportKind::Series, series).result(), QString());
         QCOMPARE(window.exportCsv(MainWindow::ExportKind::Memory, memory).result(), QString());
         QCOMPARE(firstLine(stats), csvexport::statisticsColumns().join(u',').toUtf8());
         QCOMPARE(firstLine(series), csvexport::seriesColumns().join(u',').toUtf8());
         QCOMPARE(firstLine(memory), csvexport::memoryColumns().join(u',').toUtf8());
-        const QString error = window.exportCsv(MainWindow::ExportKind::Statistics, s("/nonexistent-dir/x.csv")).result();
+        const QString error
+            = window.exportCsv(MainWindow::ExportKind::Statistics, s("/nonexistent-dir/x.csv")).result();
         QVERIFY(error.contains(s("/nonexistent-dir/x.csv")));
     }
 
@@ -222,7 +226,8 @@ private Q_SLOTS:
         QAbstractItemModelTester tester(dialog.processModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
         bool found = false;
         for (int row = 0; row < dialog.processModel()->rowCount(); ++row) {
-            const qint64 pid = dialog.processModel()->item(row, AttachDialog::PidColumn)->data(Qt::UserRole).toLongLong();
+            const qint64 pid
+                = dialog.processModel()->item(row, AttachDialog::PidColumn)->data(Qt::UserRole).toLongLong();
             QVERIFY(pid != QCoreApplication::applicationPid()); // the dashboard does not attach to itself
             if (pid == child.processId()) {
                 found = true;
@@ -299,8 +304,9 @@ private Q_SLOTS:
         for (int i = 0; i < 50; ++i)
             store.recordOperation(key, s("db.query"), 1000 + quint64(i), true, {});
         store.setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
-        store.recordEvent(key, OperationSample { s("db.query"), 1'700'000'000'000, 2'500'000'000, false,
-                                   OperationSample::Severity::Normal, 1, { { s("table"), s("orders") } }, 0 });
+        store.recordEvent(key,
+            OperationSample { s("db.query"), 1'700'000'000'000, 2'500'000'000, false, OperationSample::Severity::Normal,
+                1, { { s("table"), s("orders") } }, 0 });
         MainWindow window(&store, nullptr);
         QTemporaryDir dir;
         const QString path = dir.filePath(s("saved.pdcap"));
@@ -316,7 +322,8 @@ private Q_SLOTS:
         const auto cell = [&](int column) { return opened->alertsModel()->index(0, column).data().toString(); };
         QCOMPARE(cell(AlertsModel::Operation), s("db.query"));
         QCOMPARE(cell(AlertsModel::Process), s("svc"));
-        QVERIFY2(cell(AlertsModel::Severity).contains(s("very slow"), Qt::CaseInsensitive), qPrintable(cell(AlertsModel::Severity)));
+        QVERIFY2(cell(AlertsModel::Severity).contains(s("very slow"), Qt::CaseInsensitive),
+            qPrintable(cell(AlertsModel::Severity)));
         QCOMPARE(cell(AlertsModel::Details), s("failed, table=orders"));
         opened->close(); // deletes itself, and the capture's store with it
         QTRY_VERIFY(opened.isNull());

@@ -5,8 +5,8 @@
 #include "alertsmodel.h"
 #include "attachdialog.h"
 #include "chartspanel.h"
-#include "explorechartview.h"
 #include "clock.h"
+#include "explorechartview.h"
 #include "exportdialog.h"
 #include "histogramqueries.h"
 #include "httpguard.h"
@@ -46,9 +46,9 @@
 #include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QStatusBar>
-#include <QTcpSocket>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTextBrowser>
@@ -203,7 +203,11 @@ private Q_SLOTS:
                 const int need = std::max(view->horizontalHeader()->fontMetrics().horizontalAdvance(title),
                     static_cast<QAbstractItemView*>(view)->sizeHintForColumn(c));
                 QVERIFY2(view->columnWidth(c) >= need,
-                    qPrintable(QStringLiteral("column %1 at %2 px: %3 < %4").arg(c).arg(w).arg(view->columnWidth(c)).arg(need)));
+                    qPrintable(QStringLiteral("column %1 at %2 px: %3 < %4")
+                                   .arg(c)
+                                   .arg(w)
+                                   .arg(view->columnWidth(c))
+                                   .arg(need)));
             }
             // The name column never collapses to a letter.
             const int name = view->columnWidth(OperationsModel::Operation);
@@ -218,9 +222,17 @@ private Q_SLOTS:
                 const int right = view->columnViewportPosition(c) + view->columnWidth(c);
                 QStringList widths;
                 for (int k = 0; k < view->horizontalHeader()->count(); ++k)
-                    widths << QStringLiteral("%1@%2v%3").arg(view->horizontalHeader()->isSectionHidden(k) ? -1 : view->columnWidth(k)).arg(view->columnViewportPosition(k)).arg(view->horizontalHeader()->visualIndex(k));
+                    widths << QStringLiteral("%1@%2v%3")
+                                  .arg(view->horizontalHeader()->isSectionHidden(k) ? -1 : view->columnWidth(k))
+                                  .arg(view->columnViewportPosition(k))
+                                  .arg(view->horizontalHeader()->visualIndex(k));
                 widths << QString::number(view->horizontalHeader()->offset());
-                QVERIFY2(right <= view->viewport()->width(), qPrintable(widths.join(u' ') + u' ' + QStringLiteral("column %1 ends at %2 of %3").arg(c).arg(right).arg(view->viewport()->width())));
+                QVERIFY2(right <= view->viewport()->width(),
+                    qPrintable(widths.join(u' ') + u' '
+                        + QStringLiteral("column %1 ends at %2 of %3")
+                              .arg(c)
+                              .arg(right)
+                              .arg(view->viewport()->width())));
             }
         }
         // The process name is whole at every width.
@@ -256,7 +268,10 @@ private Q_SLOTS:
         const QString total = window.operationsProxy()->index(0, OperationsModel::TotalTime).data().toString();
         QVERIFY2(total.startsWith(s("5.86 s")) && total.contains(s("%")), qPrintable(total));
         const int row = window.operationsModel()->rowOf(key, s("db.query"));
-        const double ns = window.operationsModel()->index(row, OperationsModel::TotalTime).data(OperationsModel::SortRole).toDouble();
+        const double ns = window.operationsModel()
+                              ->index(row, OperationsModel::TotalTime)
+                              .data(OperationsModel::SortRole)
+                              .toDouble();
         QVERIFY(std::abs(ns - 20 * 293'209'500.0) < 293'209'500.0 * 20 * 0.01);
         // ... and charted first.
         QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query")), 10'000);
@@ -276,10 +291,13 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("— a")), 10'000);
         // Clicking a row charts it.
         QTRY_COMPARE_WITH_TIMEOUT(window.operationsModel()->rowCount(), 3, 10'000);
-        const QModelIndex cache = window.operationsProxy()->match(window.operationsProxy()->index(0, OperationsModel::Operation),
-            Qt::DisplayRole, s("cache.get"), 1, Qt::MatchExactly).value(0);
+        const QModelIndex cache = window.operationsProxy()
+                                      ->match(window.operationsProxy()->index(0, OperationsModel::Operation),
+                                          Qt::DisplayRole, s("cache.get"), 1, Qt::MatchExactly)
+                                      .value(0);
         QVERIFY(cache.isValid());
-        window.operationView()->selectionModel()->select(cache, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        window.operationView()->selectionModel()->select(
+            cache, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
         QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("cache.get")), 10'000);
     }
 
@@ -294,7 +312,8 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — a")), 10'000);
         QTRY_COMPARE_WITH_TIMEOUT(window.profilePanel()->process(), qint64(QCoreApplication::applicationPid()), 10'000);
         window.selectProcess(b);
-        QTRY_COMPARE_WITH_TIMEOUT(window.profilePanel()->process(), qint64(QCoreApplication::applicationPid() + 1), 10'000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            window.profilePanel()->process(), qint64(QCoreApplication::applicationPid() + 1), 10'000);
     }
 
     /// A snapshot built before the selection changed lands after it: it must not chart the old
@@ -362,7 +381,8 @@ private Q_SLOTS:
         QTest::addColumn<QString>("text");
         QTest::addColumn<QStringList>("words");
         QTest::newRow("plain") << s("a  b\tc") << QStringList { s("a"), s("b"), s("c") };
-        QTest::newRow("single quotes") << s("--name 'two words' x") << QStringList { s("--name"), s("two words"), s("x") };
+        QTest::newRow("single quotes") << s("--name 'two words' x")
+                                       << QStringList { s("--name"), s("two words"), s("x") };
         QTest::newRow("double quotes") << s("\"a \\\"b\\\" c\"") << QStringList { s("a \"b\" c") };
         QTest::newRow("single keeps backslashes") << s("'a\\b'") << QStringList { s("a\\b") };
         QTest::newRow("joined parts") << s("--x='1 2'\"3\"") << QStringList { s("--x=1 23") };
@@ -522,7 +542,8 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(sorted(window.charts()->visibleSeries(ChartsPanel::Kind::Memory)),
             QStringList({ s("CPU of a"), s("CPU of b"), s("RSS of a"), s("RSS of b") }), 10'000);
         // Later seconds reach the throughput chart while the three stay selected.
-        const auto counted = [&] { return window.charts()->points(ChartsPanel::Kind::Throughput, s("db.query — a")).size(); };
+        const auto counted
+            = [&] { return window.charts()->points(ChartsPanel::Kind::Throughput, s("db.query — a")).size(); };
         const qsizetype before = counted();
         for (int second = 0; second < 3; ++second) {
             clock.advanceMs(1000);
@@ -637,7 +658,8 @@ private Q_SLOTS:
         window.resize(1600, 900); // wide enough for every column the copy names (a narrow one hides some)
         window.show();
         QTRY_COMPARE_WITH_TIMEOUT(window.operationsProxy()->rowCount(), 3, 10'000);
-        QTRY_COMPARE_WITH_TIMEOUT(window.operationsProxy()->index(0, OperationsModel::Operation).data().toString(), s("db.query"), 10'000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            window.operationsProxy()->index(0, OperationsModel::Operation).data().toString(), s("db.query"), 10'000);
         QMenu* menu = window.operationMenu(0);
         const auto action = [&](const char* name) { return menu->findChild<QAction*>(s(name)); };
         QVERIFY(action("copyRow") && action("copyCsv") && action("chart") && action("hide"));
@@ -670,7 +692,8 @@ private Q_SLOTS:
         window.operationView()->setFocus();
         QTest::keyClick(&window, Qt::Key_F, Qt::ControlModifier);
         QTRY_VERIFY(qobject_cast<QLineEdit*>(QApplication::focusWidget()));
-        QVERIFY(qobject_cast<QLineEdit*>(QApplication::focusWidget())->placeholderText().contains(s("Filter operations")));
+        QVERIFY(
+            qobject_cast<QLineEdit*>(QApplication::focusWidget())->placeholderText().contains(s("Filter operations")));
     }
 
     void alertFiltersAndHonestCounts()
@@ -682,8 +705,9 @@ private Q_SLOTS:
         QList<Alert> alerts;
         alerts.append(Alert { Alert::Kind::BudgetBroken, 1, s("api"), s("db.query"), 5'000'000, s("p95 5 ms") });
         for (int i = 0; i < 2358; ++i)
-            alerts.append(Alert { i % 10 ? Alert::Kind::Slow : Alert::Kind::VerySlow, 2 + i, i % 2 ? s("api") : s("worker"),
-                QStringLiteral("http.GET /users/%1").arg(i % 7), quint64(1000 + i), {} });
+            alerts.append(
+                Alert { i % 10 ? Alert::Kind::Slow : Alert::Kind::VerySlow, 2 + i, i % 2 ? s("api") : s("worker"),
+                    QStringLiteral("http.GET /users/%1").arg(i % 7), quint64(1000 + i), {} });
         model->add(alerts);
         // Kept: 1,000; raised: 2,359; and the budget alert, though the oldest, was kept.
         QCOMPARE(model->rowCount(), AlertsModel::MaxAlerts);
@@ -710,7 +734,8 @@ private Q_SLOTS:
         // Sorted by any column: by duration, longest first.
         window.alertView()->sortByColumn(AlertsModel::Duration, Qt::DescendingOrder);
         QCOMPARE(filter->index(0, AlertsModel::Duration).data(AlertsModel::SortRole).toULongLong(), quint64(5'000'000));
-        QCOMPARE(filter->index(1, AlertsModel::Duration).data(AlertsModel::SortRole).toULongLong(), quint64(1000 + 2357));
+        QCOMPARE(
+            filter->index(1, AlertsModel::Duration).data(AlertsModel::SortRole).toULongLong(), quint64(1000 + 2357));
         // The operation column can be read: its names are whole.
         window.resize(1400, 900);
         window.show();

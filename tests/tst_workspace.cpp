@@ -13,11 +13,11 @@
 #include <QApplication>
 #include <QHeaderView>
 #include <QItemSelectionModel>
+#include <QScrollBar>
 #include <QSet>
 #include <QSettings>
-#include <QSplitter>
-#include <QScrollBar>
 #include <QSignalSpy>
+#include <QSplitter>
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTest>
@@ -144,7 +144,8 @@ void TestWorkspace::theSelectionFollowsTheCostliest()
         store.recordOperation(a, s("cache.get"), 1'000'000, true, {});
     window.requestRefresh();
     QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("cache.get — a")), 10'000);
-    QTRY_COMPARE_WITH_TIMEOUT(selectedOperations(window), QStringList { QStringLiteral("cache.get@%1").arg(a) }, 10'000);
+    QTRY_COMPARE_WITH_TIMEOUT(
+        selectedOperations(window), QStringList { QStringLiteral("cache.get@%1").arg(a) }, 10'000);
 }
 
 void TestWorkspace::aChosenOperationStays()
@@ -230,9 +231,10 @@ void TestWorkspace::fittingMeasuresWhatChangedNotAllRows()
     // Rows inserted off screen are measured too (what changed), bounded.
     const int widened = view.horizontalHeader()->sectionSize(2);
     model.asked.clear();
-    model.insert(4000, texts(500, QStringLiteral("an even longer text, inserted far below what the view shows now, at row 4000")));
-    QVERIFY2(model.asked.size() <= onScreen + TableColumns::MeasuredRows,
-        qPrintable(QString::number(model.asked.size())));
+    model.insert(4000,
+        texts(500, QStringLiteral("an even longer text, inserted far below what the view shows now, at row 4000")));
+    QVERIFY2(
+        model.asked.size() <= onScreen + TableColumns::MeasuredRows, qPrintable(QString::number(model.asked.size())));
     QVERIFY(model.asked.contains(4000));
     QVERIFY(view.horizontalHeader()->sectionSize(2) > widened);
 

@@ -26,8 +26,9 @@ void AlertsFilterModel::setProcess(const QString& process)
 void AlertsFilterModel::setOperation(const QString& pattern)
 {
     const QString glob = pattern.contains(u'*') || pattern.contains(u'?') ? pattern : u'*' + pattern + u'*';
-    m_operation = pattern.isEmpty() ? QRegularExpression()
-                                    : QRegularExpression::fromWildcard(glob, Qt::CaseInsensitive, QRegularExpression::UnanchoredWildcardConversion);
+    m_operation = pattern.isEmpty()
+        ? QRegularExpression()
+        : QRegularExpression::fromWildcard(glob, Qt::CaseInsensitive, QRegularExpression::UnanchoredWildcardConversion);
     invalidateFilter();
 }
 
@@ -41,7 +42,8 @@ bool AlertsFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex& sourc
     const QModelIndex index = sourceModel()->index(sourceRow, AlertsModel::Operation, sourceParent);
     const auto kind = Alert::Kind(index.data(AlertsModel::KindRole).toInt());
     switch (m_kinds) {
-    case Kinds::All: break;
+    case Kinds::All:
+        break;
     case Kinds::Slow:
         if (kind != Alert::Kind::Slow && kind != Alert::Kind::VerySlow)
             return false;

@@ -85,36 +85,53 @@ QVariant AlertsModel::data(const QModelIndex& index, int role) const
         return int(a.kind);
     if (role == SortRole) {
         switch (Column(index.column())) {
-        case Time: return a.timestampMs;
-        case Severity: return int(a.kind);
-        case Duration: return a.durationNs;
-        default: return data(index, Qt::DisplayRole);
+        case Time:
+            return a.timestampMs;
+        case Severity:
+            return int(a.kind);
+        case Duration:
+            return a.durationNs;
+        default:
+            return data(index, Qt::DisplayRole);
         }
     }
     if (role == Qt::DisplayRole) {
         switch (Column(index.column())) {
-        case Time: return QDateTime::fromMSecsSinceEpoch(a.timestampMs).toString(QStringLiteral("HH:mm:ss.zzz"));
+        case Time:
+            return QDateTime::fromMSecsSinceEpoch(a.timestampMs).toString(QStringLiteral("HH:mm:ss.zzz"));
         case Severity:
             switch (a.kind) {
-            case Alert::Kind::Slow: return tr("slow");
-            case Alert::Kind::VerySlow: return tr("very slow");
-            case Alert::Kind::BudgetBroken: return tr("budget broken");
-            case Alert::Kind::BudgetRecovered: return tr("budget met again");
+            case Alert::Kind::Slow:
+                return tr("slow");
+            case Alert::Kind::VerySlow:
+                return tr("very slow");
+            case Alert::Kind::BudgetBroken:
+                return tr("budget broken");
+            case Alert::Kind::BudgetRecovered:
+                return tr("budget met again");
             }
             break;
-        case Process: return a.process;
-        case Operation: return a.operation;
-        case Duration: return formatDuration(a.durationNs);
-        case Details: return a.details;
-        case ColumnCount: break;
+        case Process:
+            return a.process;
+        case Operation:
+            return a.operation;
+        case Duration:
+            return formatDuration(a.durationNs);
+        case Details:
+            return a.details;
+        case ColumnCount:
+            break;
         }
     }
     if (role == Qt::ForegroundRole && index.column() == Severity) {
         switch (a.kind) {
         case Alert::Kind::VerySlow:
-        case Alert::Kind::BudgetBroken: return QBrush(QColor(0xb3, 0x26, 0x1e));
-        case Alert::Kind::Slow: return QBrush(QColor(0x9a, 0x6b, 0x00));
-        case Alert::Kind::BudgetRecovered: return QBrush(QColor(0x1b, 0x7f, 0x3b));
+        case Alert::Kind::BudgetBroken:
+            return QBrush(QColor(0xb3, 0x26, 0x1e));
+        case Alert::Kind::Slow:
+            return QBrush(QColor(0x9a, 0x6b, 0x00));
+        case Alert::Kind::BudgetRecovered:
+            return QBrush(QColor(0x1b, 0x7f, 0x3b));
         }
     }
     if (role == Qt::ToolTipRole)

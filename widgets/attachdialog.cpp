@@ -5,8 +5,8 @@
 #include "processlist.h"
 #include "workerpool.h"
 
-#include <QCoreApplication>
 #include <QCheckBox>
+#include <QCoreApplication>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QFileDialog>
@@ -232,7 +232,8 @@ LaunchDialog::LaunchDialog(QWidget* parent)
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Cancel, this);
     auto* launch = buttons->addButton(tr("Launch"), QDialogButtonBox::AcceptRole);
     launch->setEnabled(false);
-    connect(m_program, &QLineEdit::textChanged, this, [launch](const QString& t) { launch->setEnabled(!t.trimmed().isEmpty()); });
+    connect(m_program, &QLineEdit::textChanged, this,
+        [launch](const QString& t) { launch->setEnabled(!t.trimmed().isEmpty()); });
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     form->addRow(buttons);

@@ -189,8 +189,8 @@ QList<Budget> BudgetsDialog::budgets() const
             continue;
         const auto value
             = [&](int column) { return static_cast<QDoubleSpinBox*>(m_table->cellWidget(row, column))->value(); };
-        out.append(
-            Budget { pattern, value(Percentile), quint64(std::llround(value(Limit) * 1e6)), StatsWindow::last(int(value(Window))) });
+        out.append(Budget { pattern, value(Percentile), quint64(std::llround(value(Limit) * 1e6)),
+            StatsWindow::last(int(value(Window))) });
     }
     return out;
 }
@@ -226,7 +226,8 @@ QList<SlowRule> BudgetsDialog::slowRules() const
 
 Thresholds BudgetsDialog::thresholds() const
 {
-    return Thresholds { quint64(std::llround(m_slow->value() * 1e6)), quint64(std::llround(m_verySlow->value() * 1e6)) };
+    return Thresholds { quint64(std::llround(m_slow->value() * 1e6)),
+        quint64(std::llround(m_verySlow->value() * 1e6)) };
 }
 
 QList<Budget> loadBudgets()

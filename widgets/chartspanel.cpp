@@ -15,16 +15,16 @@
 #include <QLabel>
 #include <QLegend>
 #include <QLineSeries>
-#include <QLogValueAxis>
 #include <QLocale>
+#include <QLogValueAxis>
 #include <QPainter>
 #include <QRegularExpression>
 #include <QScopeGuard>
 #include <QScrollArea>
 #include <QTimeZone>
 #include <QToolButton>
-#include <QValueAxis>
 #include <QVBoxLayout>
+#include <QValueAxis>
 
 #include <algorithm>
 #include <cmath>
@@ -67,72 +67,76 @@ struct ChartsPanel::Line
 };
 
 namespace {
-    const QColor Palette[] = { QColor(0x1f, 0x77, 0xb4), QColor(0xff, 0x7f, 0x0e), QColor(0x2c, 0xa0, 0x2c),
-        QColor(0x94, 0x67, 0xbd), QColor(0x8c, 0x56, 0x4b), QColor(0xe3, 0x77, 0xc2), QColor(0x17, 0xbe, 0xcf),
-        QColor(0xbc, 0xbd, 0x22) };
-    const QColor ErrorColor(0xd6, 0x27, 0x28);
-    constexpr int PaletteSize = int(std::size(Palette));
-    // Series differ by line style too, not only by colour (colour-blind users, grey prints).
-    const Qt::PenStyle Styles[] = { Qt::SolidLine, Qt::DashLine, Qt::DashDotLine, Qt::DotLine };
+const QColor Palette[]
+    = { QColor(0x1f, 0x77, 0xb4), QColor(0xff, 0x7f, 0x0e), QColor(0x2c, 0xa0, 0x2c), QColor(0x94, 0x67, 0xbd),
+          QColor(0x8c, 0x56, 0x4b), QColor(0xe3, 0x77, 0xc2), QColor(0x17, 0xbe, 0xcf), QColor(0xbc, 0xbd, 0x22) };
+const QColor ErrorColor(0xd6, 0x27, 0x28);
+constexpr int PaletteSize = int(std::size(Palette));
+// Series differ by line style too, not only by colour (colour-blind users, grey prints).
+const Qt::PenStyle Styles[] = { Qt::SolidLine, Qt::DashLine, Qt::DashDotLine, Qt::DotLine };
 
-    /// Picks the unit that keeps axis labels short: ns per unit and its name.
-    std::pair<double, QString> durationUnit(double maxNs)
-    {
-        if (maxNs >= 2e9)
-            return { 1e9, QStringLiteral("s") };
-        if (maxNs >= 2e6)
-            return { 1e6, QStringLiteral("ms") };
-        if (maxNs >= 2e3)
-            return { 1e3, QStringLiteral("µs") };
-        return { 1.0, QStringLiteral("ns") };
-    }
+/// Picks the unit that keeps axis labels short: ns per unit and its name.
+std::pair<double, QString> durationUnit(double maxNs)
+{
+    if (maxNs >= 2e9)
+        return { 1e9, QStringLiteral("s") };
+    if (maxNs >= 2e6)
+        return { 1e6, QStringLiteral("ms") };
+    if (maxNs >= 2e3)
+        return { 1e3, QStringLiteral("µs") };
+    return { 1.0, QStringLiteral("ns") };
+}
 
-    /// An axis label as Qt Charts writes it with localized numbers: "%.6g ms" is the prefix, the
-    /// number in the locale, the suffix (its printf path reads the format as Latin-1: "µs" broke).
-    QString label(const QString& format, double v)
-    {
-        static const QRegularExpression spec(QStringLiteral("^([^%]*)%\\.(\\d+)([defgiEG])(.*)$"));
-        const QRegularExpressionMatch m = spec.match(format);
-        if (!m.hasMatch())
-            return QLocale().toString(v);
-        return m.captured(1) + QLocale().toString(v, m.captured(3).at(0).toLatin1(), m.captured(2).toInt()) + m.captured(4);
-    }
+/// An axis label as Qt Charts writes it with localized numbers: "%.6g ms" is the prefix, the
+/// number in the locale, the suffix (its printf path reads the format as Latin-1: "µs" broke).
+QString label(const QString& format, double v)
+{
+    static const QRegularExpression spec(QStringLiteral("^([^%]*)%\\.(\\d+)([defgiEG])(.*)$"));
+    const QRegularExpressionMatch m = spec.match(format);
+    if (!m.hasMatch())
+        return QLocale().toString(v);
+    return m.captured(1) + QLocale().toString(v, m.captured(3).at(0).toLatin1(), m.captured(2).toInt()) + m.captured(4);
+}
 
-    void replace(QLineSeries* series, const QList<QPointF>& points)
-    {
-        if (series->points() != points)
-            series->replace(points);
-    }
+void replace(QLineSeries* series, const QList<QPointF>& points)
+{
+    if (series->points() != points)
+        series->replace(points);
+}
 
-    quint64 valueOf(const SeriesPoint& p, ChartsPanel::Percentile which)
-    {
-        switch (which) {
-        case ChartsPanel::Percentile::P50: return p.p50Ns;
-        case ChartsPanel::Percentile::P95: return p.p95Ns;
-        case ChartsPanel::Percentile::P99: return p.p99Ns;
-        case ChartsPanel::Percentile::Max: return p.maxNs;
-        }
+quint64 valueOf(const SeriesPoint& p, ChartsPanel::Percentile which)
+{
+    switch (which) {
+    case ChartsPanel::Percentile::P50:
+        return p.p50Ns;
+    case ChartsPanel::Percentile::P95:
+        return p.p95Ns;
+    case ChartsPanel::Percentile::P99:
         return p.p99Ns;
+    case ChartsPanel::Percentile::Max:
+        return p.maxNs;
     }
+    return p.p99Ns;
+}
 
-    double pointX(const SeriesPoint& p)
-    {
-        // An interval is drawn at its middle, so a minute point sits among the seconds it stands for.
-        return double(p.timestampMs + qint64(p.resolutionS) * 500);
-    }
+double pointX(const SeriesPoint& p)
+{
+    // An interval is drawn at its middle, so a minute point sits among the seconds it stands for.
+    return double(p.timestampMs + qint64(p.resolutionS) * 500);
+}
 
-    /// A legend entry's sample: a short stroke in the series' pen.
-    QIcon lineIcon(const QPen& pen, int height)
-    {
-        QPixmap pixmap(height * 2, height);
-        pixmap.fill(Qt::transparent);
-        QPainter painter(&pixmap);
-        QPen p = pen;
-        p.setWidthF(std::max(2.0, pen.widthF()));
-        painter.setPen(p);
-        painter.drawLine(QPointF(1, height / 2.0), QPointF(height * 2 - 1, height / 2.0));
-        return QIcon(pixmap);
-    }
+/// A legend entry's sample: a short stroke in the series' pen.
+QIcon lineIcon(const QPen& pen, int height)
+{
+    QPixmap pixmap(height * 2, height);
+    pixmap.fill(Qt::transparent);
+    QPainter painter(&pixmap);
+    QPen p = pen;
+    p.setWidthF(std::max(2.0, pen.widthF()));
+    painter.setPen(p);
+    painter.drawLine(QPointF(1, height / 2.0), QPointF(height * 2 - 1, height / 2.0));
+    return QIcon(pixmap);
+}
 } // namespace
 
 ChartsPanel::ChartsPanel(QWidget* parent)
@@ -252,9 +256,12 @@ QChart* ChartsPanel::latencyChart() const
 ChartsPanel::Chart* ChartsPanel::chart(Kind kind) const
 {
     switch (kind) {
-    case Kind::Latency: return m_latency.get();
-    case Kind::Throughput: return m_throughput.get();
-    case Kind::Memory: return m_memory.get();
+    case Kind::Latency:
+        return m_latency.get();
+    case Kind::Throughput:
+        return m_throughput.get();
+    case Kind::Memory:
+        return m_memory.get();
     }
     return m_latency.get();
 }
@@ -455,8 +462,9 @@ void ChartsPanel::updateLegend(Chart* c)
         button->setAutoRaise(true);
         button->setCheckable(true);
         // A legend, not a row of buttons: flat, a hidden series' entry greyed.
-        button->setStyleSheet(QStringLiteral("QToolButton { border: none; padding: 0px 3px; color: palette(window-text); }"
-                                             "QToolButton:!checked { color: palette(mid); }"));
+        button->setStyleSheet(
+            QStringLiteral("QToolButton { border: none; padding: 0px 3px; color: palette(window-text); }"
+                           "QToolButton:!checked { color: palette(mid); }"));
         button->setChecked(true);
         button->setToolTip(tr("Show or hide %1").arg(name));
         for (QLineSeries* s : group)
@@ -721,7 +729,8 @@ void ChartsPanel::setLatency(const QString& title, const std::vector<SeriesPoint
     alignPlots();
 }
 
-void ChartsPanel::setComparison(const QStringList& names, const std::vector<std::vector<SeriesPoint>>& series, qint64 fromMs, qint64 toMs)
+void ChartsPanel::setComparison(
+    const QStringList& names, const std::vector<std::vector<SeriesPoint>>& series, qint64 fromMs, qint64 toMs)
 {
     const auto [from, to] = shownRange(fromMs, toMs);
     const int n = int(std::min<std::size_t>(std::size_t(names.size()), series.size()));
@@ -757,11 +766,13 @@ void ChartsPanel::setComparison(const QStringList& names, const std::vector<std:
                 maxErrors = std::max(maxErrors, errorRate);
             }
         }
-        const double reach = series[std::size_t(i)].empty() ? 1000.0 : series[std::size_t(i)].back().resolutionS * 1000.0;
-        latency.append(Line { names[i], QPen(colour, 1.8, Styles[(i / PaletteSize) % 4]), values, m_latencyUnit, {}, reach });
+        const double reach
+            = series[std::size_t(i)].empty() ? 1000.0 : series[std::size_t(i)].back().resolutionS * 1000.0;
+        latency.append(
+            Line { names[i], QPen(colour, 1.8, Styles[(i / PaletteSize) % 4]), values, m_latencyUnit, {}, reach });
         rates.append(Line { names[i], QPen(colour, 1.6, Qt::SolidLine), rate, QStringLiteral("/s"), {}, reach });
-        errors.append(Line { tr("errors of %1").arg(names[i]), QPen(colour, 1.2, Qt::DashLine), error, QStringLiteral("%"),
-            names[i], reach });
+        errors.append(Line { tr("errors of %1").arg(names[i]), QPen(colour, 1.2, Qt::DashLine), error,
+            QStringLiteral("%"), names[i], reach });
     }
     setLines(m_latency.get(), latency, {});
     setLines(m_throughput.get(), rates, errors);
@@ -796,7 +807,8 @@ void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& rec
     const std::vector<HeapSiteSeries>& sites)
 {
     const auto [from, to] = shownRange(fromMs, toMs);
-    setTitle(m_memory.get(), title.isEmpty() ? tr("Memory and CPU — select a process") : tr("Memory and CPU of %1").arg(title));
+    setTitle(m_memory.get(),
+        title.isEmpty() ? tr("Memory and CPU — select a process") : tr("Memory and CPU of %1").arg(title));
     QList<QPointF> rss, heap, cpu;
     double maxMiB = 1, maxCpu = 1;
     for (const MemoryRecord& r : records) {
@@ -814,7 +826,8 @@ void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& rec
             maxCpu = std::max(maxCpu, *r.cpuPercent);
         }
     }
-    QList<Line> left { Line { tr("RSS"), QPen(Palette[0], 1.6, Qt::SolidLine), rss, QStringLiteral("MiB"), {}, 1000.0 } };
+    QList<Line> left { Line {
+        tr("RSS"), QPen(Palette[0], 1.6, Qt::SolidLine), rss, QStringLiteral("MiB"), {}, 1000.0 } };
     if (!heap.isEmpty()) // only an instrumented process (or a tracked heap) says its heap
         left.append(Line { tr("heap"), QPen(Palette[1], 1.6, Qt::DashLine), heap, QStringLiteral("MiB"), {}, 1000.0 });
     // A heap tracked by call site: its three largest sites' live bytes (estimated), dotted, their
@@ -841,7 +854,8 @@ void ChartsPanel::setMemory(const QString& title, const QList<MemoryRecord>& rec
     alignPlots();
 }
 
-void ChartsPanel::setMemories(const QStringList& processes, const QList<QList<MemoryRecord>>& records, qint64 fromMs, qint64 toMs)
+void ChartsPanel::setMemories(
+    const QStringList& processes, const QList<QList<MemoryRecord>>& records, qint64 fromMs, qint64 toMs)
 {
     if (processes.size() == 1 && records.size() == 1) {
         setMemory(processes.first(), records.first(), fromMs, toMs);
@@ -867,10 +881,10 @@ void ChartsPanel::setMemories(const QStringList& processes, const QList<QList<Me
                 maxCpu = std::max(maxCpu, *r.cpuPercent);
             }
         }
-        left.append(Line { tr("RSS of %1").arg(processes[i]), QPen(colour, 1.6, Qt::SolidLine), rss, QStringLiteral("MiB"),
-            processes[i], 1000.0 });
-        right.append(Line { tr("CPU of %1").arg(processes[i]), QPen(colour, 1.2, Qt::DashLine), cpu, QStringLiteral("%"),
-            processes[i], 1000.0 });
+        left.append(Line { tr("RSS of %1").arg(processes[i]), QPen(colour, 1.6, Qt::SolidLine), rss,
+            QStringLiteral("MiB"), processes[i], 1000.0 });
+        right.append(Line { tr("CPU of %1").arg(processes[i]), QPen(colour, 1.2, Qt::DashLine), cpu,
+            QStringLiteral("%"), processes[i], 1000.0 });
     }
     setLines(m_memory.get(), left, right);
     setValueAxis(m_memory.get(), false, maxMiB);

@@ -54,14 +54,16 @@ public:
     void setLatency(const QString& title, const std::vector<SeriesPoint>& points, qint64 fromMs, qint64 toMs);
     /// Several operations (two or more), named "operation — process": each one's comparePercentile()
     /// on the latency chart and its throughput and error rate, in its own colour on both.
-    void setComparison(const QStringList& names, const std::vector<std::vector<SeriesPoint>>& series, qint64 fromMs, qint64 toMs);
+    void setComparison(
+        const QStringList& names, const std::vector<std::vector<SeriesPoint>>& series, qint64 fromMs, qint64 toMs);
     void setHeatmap(const QString& title, const LatencyHeatmap& heatmap, qint64 fromMs, qint64 toMs);
     /// One process: RSS, heap and CPU; and, where its heap is tracked by call site, the live bytes
     /// of its largest allocation sites (@p sites).
     void setMemory(const QString& title, const QList<MemoryRecord>& records, qint64 fromMs, qint64 toMs,
         const std::vector<HeapSiteSeries>& sites = {});
     /// Several processes: the RSS and CPU of each, in its own colour.
-    void setMemories(const QStringList& processes, const QList<QList<MemoryRecord>>& records, qint64 fromMs, qint64 toMs);
+    void setMemories(
+        const QStringList& processes, const QList<QList<MemoryRecord>>& records, qint64 fromMs, qint64 toMs);
     /// A process without operations has only its memory and CPU: the operation charts go, and
     /// @p note says why (empty: the operation charts are back).
     void setOperationChartsShown(bool shown, const QString& note = {});

@@ -192,7 +192,8 @@ int ComparisonWindow::showDistributions(int row)
             if (!merged->countAt(i))
                 continue;
             seen += merged->countAt(i);
-            const double ns = std::max(1.0, double(LatencyHistogram::bucketLowerBound(i) + LatencyHistogram::bucketWidth(i)));
+            const double ns
+                = std::max(1.0, double(LatencyHistogram::bucketLowerBound(i) + LatencyHistogram::bucketWidth(i)));
             out.append(QPointF(std::log10(ns), 100.0 * double(seen) / double(merged->count())));
             lo = std::min(lo, ns);
             hi = std::max(hi, ns);

@@ -28,8 +28,8 @@ class ComparisonWindow : public QMainWindow
     Q_OBJECT
 public:
     /// Opens both captures; null with @p error when either cannot be read.
-    static ComparisonWindow* open(const QString& basePath, const QString& newPath, QString* error,
-        const ComparisonOptions& options = {});
+    static ComparisonWindow* open(
+        const QString& basePath, const QString& newPath, QString* error, const ComparisonOptions& options = {});
 
     ComparisonModel* model() const { return m_model; }
     /// Shows @p row's distributions; the number of points drawn per run, for tests.

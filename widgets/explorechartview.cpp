@@ -15,20 +15,20 @@
 namespace perfdash {
 
 namespace {
-    QLineSeries* firstSeries(const QChart* chart)
-    {
-        for (QAbstractSeries* s : chart->series()) {
-            if (auto* line = qobject_cast<QLineSeries*>(s))
-                return line;
-        }
-        return nullptr;
+QLineSeries* firstSeries(const QChart* chart)
+{
+    for (QAbstractSeries* s : chart->series()) {
+        if (auto* line = qobject_cast<QLineSeries*>(s))
+            return line;
     }
+    return nullptr;
+}
 
-    QString formatValue(double v, const QString& unit)
-    {
-        const QString number = std::abs(v) >= 100 ? QString::number(v, 'f', 0) : QString::number(v, 'g', 3);
-        return unit.isEmpty() ? number : number + u' ' + unit;
-    }
+QString formatValue(double v, const QString& unit)
+{
+    const QString number = std::abs(v) >= 100 ? QString::number(v, 'f', 0) : QString::number(v, 'g', 3);
+    return unit.isEmpty() ? number : number + u' ' + unit;
+}
 } // namespace
 
 ExploreChartView::ExploreChartView(QChart* chart, QWidget* parent)
@@ -78,10 +78,12 @@ QString ExploreChartView::readoutAt(qint64 ms) const
             continue;
         // The point nearest to ms, if within the second (minute points stand for 60 s).
         const QList<QPointF> points = line->points();
-        auto it = std::lower_bound(points.begin(), points.end(), double(ms), [](const QPointF& p, double x) { return p.x() < x; });
+        auto it = std::lower_bound(
+            points.begin(), points.end(), double(ms), [](const QPointF& p, double x) { return p.x() < x; });
         const QPointF* best = nullptr;
         for (auto candidate : { it, it == points.begin() ? it : it - 1 }) {
-            if (candidate != points.end() && (!best || std::abs(candidate->x() - double(ms)) < std::abs(best->x() - double(ms))))
+            if (candidate != points.end()
+                && (!best || std::abs(candidate->x() - double(ms)) < std::abs(best->x() - double(ms))))
                 best = &*candidate;
         }
         const double reach = line->property("reachMs").isValid() ? line->property("reachMs").toDouble() : 1000.0;

@@ -12,14 +12,15 @@
 namespace perfdash {
 
 namespace {
-    QString windowName(StatsWindow w)
-    {
-        if (w.isSession())
-            return ExportDialog::tr("the whole session");
-        if (w.seconds % 60 == 0)
-            return w.seconds == 60 ? ExportDialog::tr("the last minute") : ExportDialog::tr("the last %1 minutes").arg(w.seconds / 60);
-        return ExportDialog::tr("the last %1 seconds").arg(w.seconds);
-    }
+QString windowName(StatsWindow w)
+{
+    if (w.isSession())
+        return ExportDialog::tr("the whole session");
+    if (w.seconds % 60 == 0)
+        return w.seconds == 60 ? ExportDialog::tr("the last minute")
+                               : ExportDialog::tr("the last %1 minutes").arg(w.seconds / 60);
+    return ExportDialog::tr("the last %1 seconds").arg(w.seconds);
+}
 } // namespace
 
 QString ExportDialog::describe(Kind kind, StatsWindow shownWindow, qint64 pausedAtMs)
@@ -70,7 +71,8 @@ ExportDialog::ExportDialog(Kind kind, StatsWindow shownWindow, qint64 pausedAtMs
     if (kind == Kind::Statistics) {
         auto* form = new QFormLayout;
         m_window = new QComboBox(this);
-        for (StatsWindow w : { StatsWindow::last(10), StatsWindow::last(60), StatsWindow::last(300), StatsWindow::session() })
+        for (StatsWindow w :
+            { StatsWindow::last(10), StatsWindow::last(60), StatsWindow::last(300), StatsWindow::session() })
             m_window->addItem(windowName(w), w.seconds);
         const int shown = m_window->findData(shownWindow.seconds);
         m_window->setCurrentIndex(shown >= 0 ? shown : 1);

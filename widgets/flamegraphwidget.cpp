@@ -321,7 +321,8 @@ QString FlameGraphWidget::toolTipFor(std::uint32_t node) const
     const CallNode& n = m_snapshot->nodes[node];
     const double all = double(std::max<std::uint64_t>(1, m_snapshot->totalSamples()));
     const ProfileFunction* f = node == 0 ? nullptr : &m_snapshot->functions[n.function];
-    QString text = f ? f->name.toHtmlEscaped() : tr("%1 (pid %2)").arg(displayName(0)).arg(m_snapshot->pid).toHtmlEscaped();
+    QString text
+        = f ? f->name.toHtmlEscaped() : tr("%1 (pid %2)").arg(displayName(0)).arg(m_snapshot->pid).toHtmlEscaped();
     text = QStringLiteral("<b>%1</b>").arg(text);
     if (f && !f->module.isEmpty())
         text += QStringLiteral("<br>") + tr("in %1").arg(f->module.toHtmlEscaped());
@@ -433,8 +434,8 @@ void FlameGraphWidget::contextMenuEvent(QContextMenuEvent* event)
         const QString name = m_snapshot->functions[m_snapshot->nodes[node].function].name;
         menu.addAction(tr("Copy name"), this, [name] { QApplication::clipboard()->setText(name); });
         menu.addAction(tr("Zoom in"), this, [this, node] { zoomTo(node); });
-        menu.addAction(tr("Focus on this function (every call merged)"), this,
-            [this, name] { Q_EMIT focusRequested(name); });
+        menu.addAction(
+            tr("Focus on this function (every call merged)"), this, [this, name] { Q_EMIT focusRequested(name); });
         menu.addAction(tr("Show callers"), this, [this, name] { Q_EMIT callersRequested(name); });
         menu.addSeparator();
     }

@@ -21,9 +21,9 @@ namespace perfdash {
  * snapshots), a click on the bottom bar, Backspace (one level) or Escape zooms out; the context
  * menu copies a name, focuses on a function or shows its callers; a search highlights matching
  * frames and says what share of the samples they hold; hovering shows self and total samples
- * with their percentages (or time off CPU, for an off-CPU snapshot). A differential graph (setDifferential()) draws one profile
- * with each frame coloured by how its share of the whole moved against another's, as Brendan
- * Gregg's differential flame graphs do: red where it gained, blue where it lost, white unchanged.
+ * with their percentages (or time off CPU, for an off-CPU snapshot). A differential graph (setDifferential()) draws one
+ * profile with each frame coloured by how its share of the whole moved against another's, as Brendan Gregg's
+ * differential flame graphs do: red where it gained, blue where it lost, white unchanged.
  */
 class FlameGraphWidget : public QWidget
 {

@@ -16,19 +16,19 @@
 namespace perfdash {
 
 namespace {
-    /// A perceptually ordered ramp (viridis' end points and middle), light to dark reads as few to many.
-    QRgb ramp(double t)
-    {
-        static const QColor stops[] = { QColor(0x44, 0x01, 0x54), QColor(0x3b, 0x52, 0x8b), QColor(0x21, 0x90, 0x8d),
-            QColor(0x5d, 0xc8, 0x63), QColor(0xfd, 0xe7, 0x25) };
-        t = std::clamp(t, 0.0, 1.0) * 4.0;
-        const int i = std::min(3, int(t));
-        const double f = t - i;
-        const QColor& a = stops[i];
-        const QColor& b = stops[i + 1];
-        return qRgb(int(a.red() + (b.red() - a.red()) * f), int(a.green() + (b.green() - a.green()) * f),
-            int(a.blue() + (b.blue() - a.blue()) * f));
-    }
+/// A perceptually ordered ramp (viridis' end points and middle), light to dark reads as few to many.
+QRgb ramp(double t)
+{
+    static const QColor stops[] = { QColor(0x44, 0x01, 0x54), QColor(0x3b, 0x52, 0x8b), QColor(0x21, 0x90, 0x8d),
+        QColor(0x5d, 0xc8, 0x63), QColor(0xfd, 0xe7, 0x25) };
+    t = std::clamp(t, 0.0, 1.0) * 4.0;
+    const int i = std::min(3, int(t));
+    const double f = t - i;
+    const QColor& a = stops[i];
+    const QColor& b = stops[i + 1];
+    return qRgb(int(a.red() + (b.red() - a.red()) * f), int(a.green() + (b.green() - a.green()) * f),
+        int(a.blue() + (b.blue() - a.blue()) * f));
+}
 } // namespace
 
 LatencyHeatmapView::LatencyHeatmapView(QWidget* parent)
@@ -51,8 +51,8 @@ QSize LatencyHeatmapView::minimumSizeHint() const
 void LatencyHeatmapView::setHeatmap(const QString& title, const LatencyHeatmap& heatmap, qint64 fromMs, qint64 toMs)
 {
     const bool same = title == m_title && fromMs / 1000 == m_fromMs / 1000 && toMs / 1000 == m_toMs / 1000
-        && heatmap.firstSecond == m_map.firstSecond && heatmap.columns == m_map.columns && heatmap.firstRow == m_map.firstRow
-        && heatmap.counts == m_map.counts;
+        && heatmap.firstSecond == m_map.firstSecond && heatmap.columns == m_map.columns
+        && heatmap.firstRow == m_map.firstRow && heatmap.counts == m_map.counts;
     if (same)
         return; // repainting costs the GUI thread; the map changes once a second
     m_title = title;
@@ -121,8 +121,8 @@ QString LatencyHeatmapView::describe(const Cell& cell)
 {
     const QString count = cell.count == 1 ? tr("1 operation") : tr("%1 operations").arg(cell.count);
     return tr("%1  %2 – %3: %4")
-        .arg(QDateTime::fromSecsSinceEpoch(cell.second).toString(QStringLiteral("HH:mm:ss")), formatDuration(cell.fromNs),
-            formatDuration(cell.toNs), count);
+        .arg(QDateTime::fromSecsSinceEpoch(cell.second).toString(QStringLiteral("HH:mm:ss")),
+            formatDuration(cell.fromNs), formatDuration(cell.toNs), count);
 }
 
 QString LatencyHeatmapView::tickLabel(quint64 ns)

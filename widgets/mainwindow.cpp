@@ -126,7 +126,8 @@ SnapshotRequest MainWindow::currentRequest() const
     r.chartGroup = m_chartGroup;
     r.compare = m_compare;
     r.chartCostliest = !m_operationChosen;
-    r.memoryProcess = m_selectedProcess ? m_selectedProcess : (m_operationChosen ? m_chartProcess : 0); // 0: the costliest's
+    r.memoryProcess
+        = m_selectedProcess ? m_selectedProcess : (m_operationChosen ? m_chartProcess : 0); // 0: the costliest's
     // Several operations: the memory and CPU of their processes (not of a process selected before).
     for (const ChartTarget& t : m_compare) {
         if (!r.memoryProcesses.contains(t.processKey))
@@ -215,7 +216,8 @@ void MainWindow::apply(const SnapshotPtr& snapshot)
         // The charted operation of the shown process is offered as the profile's scope.
         m_profile->setOperation(shown == chartedPid && !m_chartGroup ? m_chartOperation : QString());
     }
-    if (const qint64 heapShown = selectedPid ? selectedPid : chartedPid) { // the selected process's heap, or the charted one's
+    if (const qint64 heapShown
+        = selectedPid ? selectedPid : chartedPid) { // the selected process's heap, or the charted one's
         for (const ProcessInfo& p : s.processes) {
             if (p.pid == heapShown)
                 m_memory->setProcess(heapShown, p.name);
@@ -270,7 +272,8 @@ void MainWindow::updateCharts(const DashboardSnapshot& s)
         const QString name = processName(process);
         return name.isEmpty() ? operation : operation + QStringLiteral(" — %1").arg(name);
     };
-    const QString operationTitle = m_chartOperation.isEmpty() ? QString() : targetName(m_chartProcess, m_chartOperation);
+    const QString operationTitle
+        = m_chartOperation.isEmpty() ? QString() : targetName(m_chartProcess, m_chartOperation);
     const bool comparing = m_compare.size() >= 2 && s.compared.size() == std::size_t(m_compare.size());
 
     // A process that streams no operations (attached, not instrumented) has no operation charts:

@@ -38,10 +38,17 @@ QFuture<QString> MainWindow::exportCsv(ExportKind kind, const QString& path, Sta
             path,
             [&](CsvWriter& csv) {
                 switch (kind) {
-                case ExportKind::Statistics: csvexport::writeStatistics(csv, store->statistics(window)); break;
-                case ExportKind::Series: csvexport::writeSeries(csv, store->series()); break;
-                case ExportKind::Memory: csvexport::writeMemory(csv, store->memoryRecords()); break;
-                case ExportKind::Trace: break;
+                case ExportKind::Statistics:
+                    csvexport::writeStatistics(csv, store->statistics(window));
+                    break;
+                case ExportKind::Series:
+                    csvexport::writeSeries(csv, store->series());
+                    break;
+                case ExportKind::Memory:
+                    csvexport::writeMemory(csv, store->memoryRecords());
+                    break;
+                case ExportKind::Trace:
+                    break;
                 }
             },
             &error);
@@ -83,10 +90,12 @@ QFuture<QString> MainWindow::saveCapture(const QString& path)
 {
     MetricsStore* store = m_store;
     // The profilers live as long as the session; their snapshots are taken on the worker.
-    const std::vector<ProcessProfiler*> profilers = m_profile->profiler() ? m_profile->profiler()->profilers() : std::vector<ProcessProfiler*> {};
+    const std::vector<ProcessProfiler*> profilers
+        = m_profile->profiler() ? m_profile->profiler()->profilers() : std::vector<ProcessProfiler*> {};
     return m_pool.submit(QStringLiteral("save capture"), [store, path, profilers] {
         QString error; // whole or not at all: a full disk leaves the previous file
-        perfdash::saveCapture(store, path, profilers.empty() ? QList<CapturedProfile> {} : capturedProfiles(profilers), &error);
+        perfdash::saveCapture(
+            store, path, profilers.empty() ? QList<CapturedProfile> {} : capturedProfiles(profilers), &error);
         return error;
     });
 }
@@ -115,7 +124,8 @@ void MainWindow::showCapture(const QString& path, const CaptureLoad& load)
     QList<Alert> alerts;
     alerts.reserve(load.alerts.size());
     for (const CapturedAlert& a : load.alerts) {
-        Alert alert { Alert::Kind::Slow, a.timestampMs, m_store->processName(a.processKey), a.operation, a.valueNs, a.details };
+        Alert alert { Alert::Kind::Slow, a.timestampMs, m_store->processName(a.processKey), a.operation, a.valueNs,
+            a.details };
         if (a.kind == QLatin1String("very slow"))
             alert.kind = Alert::Kind::VerySlow;
         else if (a.kind == QLatin1String("budget broken"))
@@ -168,7 +178,8 @@ void MainWindow::compareWithDialog()
     const QString base = QFileDialog::getOpenFileName(this, tr("Base capture (before)"), m_exportFolder, filter);
     if (base.isEmpty())
         return;
-    const QString next = QFileDialog::getOpenFileName(this, tr("New capture (after)"), QFileInfo(base).absolutePath(), filter);
+    const QString next
+        = QFileDialog::getOpenFileName(this, tr("New capture (after)"), QFileInfo(base).absolutePath(), filter);
     if (next.isEmpty())
         return;
     QString error;
@@ -183,8 +194,8 @@ void MainWindow::saveCaptureWithDialog()
     ExportDialog what(ExportDialog::Kind::Capture, currentRequest().window, m_paused ? m_pausedAtMs : 0, this);
     if (what.exec() != QDialog::Accepted)
         return;
-    const QString path = QFileDialog::getSaveFileName(this, tr("Save capture"),
-        QDir(m_exportFolder).filePath(QStringLiteral("capture.perfdash")), captureFilter());
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Save capture"), QDir(m_exportFolder).filePath(QStringLiteral("capture.perfdash")), captureFilter());
     if (path.isEmpty())
         return;
     m_exportFolder = QFileInfo(path).absolutePath();
@@ -198,6 +209,5 @@ void MainWindow::saveCaptureWithDialog()
         }
     });
 }
-
 
 } // namespace perfdash

@@ -13,10 +13,9 @@
 #include "profilepanel.h"
 #include "tablecolumns.h"
 
-#include <QCheckBox>
 #include <QAction>
+#include <QCheckBox>
 #include <QComboBox>
-#include <QScrollBar>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QItemSelectionModel>
@@ -24,12 +23,13 @@
 #include <QLineEdit>
 #include <QMenu>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QTableView>
-#include <QToolBar>
 #include <QTimer>
+#include <QToolBar>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -38,41 +38,41 @@
 namespace perfdash {
 
 namespace {
-    struct Choice
-    {
-        const char* label;
-        int value;
-    };
-    constexpr Choice Windows[] = { { "last 10 s", 10 }, { "last 1 min", 60 }, { "last 5 min", 300 }, { "session", 0 } };
-    constexpr Choice Ranges[] = { { "1 min", 60 }, { "5 min", 300 }, { "1 hour", 3600 }, { "session", 0 } };
+struct Choice
+{
+    const char* label;
+    int value;
+};
+constexpr Choice Windows[] = { { "last 10 s", 10 }, { "last 1 min", 60 }, { "last 5 min", 300 }, { "session", 0 } };
+constexpr Choice Ranges[] = { { "1 min", 60 }, { "5 min", 300 }, { "1 hour", 3600 }, { "session", 0 } };
 
-    QWidget* box(QWidget* parent, QLayout* header, QWidget* table)
-    {
-        auto* w = new QWidget(parent);
-        auto* l = new QVBoxLayout(w);
-        l->setContentsMargins(0, 0, 0, 0);
-        l->setSpacing(0);
-        l->addLayout(header);
-        l->addWidget(table);
-        return w;
-    }
+QWidget* box(QWidget* parent, QLayout* header, QWidget* table)
+{
+    auto* w = new QWidget(parent);
+    auto* l = new QVBoxLayout(w);
+    l->setContentsMargins(0, 0, 0, 0);
+    l->setSpacing(0);
+    l->addLayout(header);
+    l->addWidget(table);
+    return w;
+}
 
-    /// The header's menu shows and hides columns (less used ones start hidden where room is short).
-    void addColumnMenu(QTableView* view)
-    {
-        QHeaderView* header = view->horizontalHeader();
-        header->setContextMenuPolicy(Qt::CustomContextMenu);
-        QObject::connect(header, &QHeaderView::customContextMenuRequested, view, [view, header](const QPoint& pos) {
-            QMenu menu(view);
-            for (int c = 0; c < header->count(); ++c) {
-                QAction* a = menu.addAction(view->model()->headerData(c, Qt::Horizontal).toString());
-                a->setCheckable(true);
-                a->setChecked(!header->isSectionHidden(c));
-                QObject::connect(a, &QAction::toggled, view, [header, c](bool on) { header->setSectionHidden(c, !on); });
-            }
-            menu.exec(header->mapToGlobal(pos));
-        });
-    }
+/// The header's menu shows and hides columns (less used ones start hidden where room is short).
+void addColumnMenu(QTableView* view)
+{
+    QHeaderView* header = view->horizontalHeader();
+    header->setContextMenuPolicy(Qt::CustomContextMenu);
+    QObject::connect(header, &QHeaderView::customContextMenuRequested, view, [view, header](const QPoint& pos) {
+        QMenu menu(view);
+        for (int c = 0; c < header->count(); ++c) {
+            QAction* a = menu.addAction(view->model()->headerData(c, Qt::Horizontal).toString());
+            a->setCheckable(true);
+            a->setChecked(!header->isSectionHidden(c));
+            QObject::connect(a, &QAction::toggled, view, [header, c](bool on) { header->setSectionHidden(c, !on); });
+        }
+        menu.exec(header->mapToGlobal(pos));
+    });
+}
 } // namespace
 
 QTableView* makeTable(QWidget* parent)
@@ -332,8 +332,8 @@ void MainWindow::fitTableHeights()
         if (total > 0) {
             const int alertsMin = m_alertView->verticalHeader()->defaultSectionSize() * 5;
             const int first = std::min(sizes.value(0) > 0 ? m_processView->parentWidget()->maximumHeight() : 0, total);
-            const int second = std::clamp(m_operationView->parentWidget()->maximumHeight(), 0,
-                std::max(0, total - first - alertsMin));
+            const int second = std::clamp(
+                m_operationView->parentWidget()->maximumHeight(), 0, std::max(0, total - first - alertsMin));
             m_tablesSplitter->setSizes({ first, second, total - first - second });
         }
     }

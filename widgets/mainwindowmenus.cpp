@@ -32,32 +32,32 @@
 namespace perfdash {
 
 namespace {
-    /// A CSV cell as the exports write it (RFC 4180 quoting, formula injection neutralised).
-    QString csvCell(const QString& text)
-    {
-        QString cell = text;
-        if (!cell.isEmpty() && QStringLiteral("=+-@\t\r").contains(cell.front()))
-            cell.prepend(u'\'');
-        if (cell.contains(u',') || cell.contains(u'"') || cell.contains(u'\n') || cell.contains(u'\r'))
-            cell = u'"' + cell.replace(QStringLiteral("\""), QStringLiteral("\"\"")) + u'"';
-        return cell;
-    }
+/// A CSV cell as the exports write it (RFC 4180 quoting, formula injection neutralised).
+QString csvCell(const QString& text)
+{
+    QString cell = text;
+    if (!cell.isEmpty() && QStringLiteral("=+-@\t\r").contains(cell.front()))
+        cell.prepend(u'\'');
+    if (cell.contains(u',') || cell.contains(u'"') || cell.contains(u'\n') || cell.contains(u'\r'))
+        cell = u'"' + cell.replace(QStringLiteral("\""), QStringLiteral("\"\"")) + u'"';
+    return cell;
+}
 
-    void showText(QWidget* parent, const QString& title, const QString& html)
-    {
-        QDialog dialog(parent);
-        dialog.setWindowTitle(title);
-        auto* layout = new QVBoxLayout(&dialog);
-        auto* text = new QTextBrowser(&dialog);
-        text->setOpenExternalLinks(true);
-        text->setHtml(html);
-        layout->addWidget(text);
-        auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, &dialog);
-        QObject::connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
-        layout->addWidget(buttons);
-        dialog.resize(dialog.fontMetrics().averageCharWidth() * 90, dialog.fontMetrics().height() * 30);
-        dialog.exec();
-    }
+void showText(QWidget* parent, const QString& title, const QString& html)
+{
+    QDialog dialog(parent);
+    dialog.setWindowTitle(title);
+    auto* layout = new QVBoxLayout(&dialog);
+    auto* text = new QTextBrowser(&dialog);
+    text->setOpenExternalLinks(true);
+    text->setHtml(html);
+    layout->addWidget(text);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, &dialog);
+    QObject::connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    layout->addWidget(buttons);
+    dialog.resize(dialog.fontMetrics().averageCharWidth() * 90, dialog.fontMetrics().height() * 30);
+    dialog.exec();
+}
 } // namespace
 
 void MainWindow::buildMenus()
@@ -95,8 +95,8 @@ void MainWindow::buildMenus()
     QMenu* themes = view->addMenu(tr("Theme"));
     auto* group = new QActionGroup(this);
     const Theme current = Theme(QSettings().value(QStringLiteral("view/theme"), int(Theme::System)).toInt());
-    for (auto [theme, name] : { std::pair { Theme::System, tr("Follow the system") }, std::pair { Theme::Light, tr("Light") },
-             std::pair { Theme::Dark, tr("Dark") } }) {
+    for (auto [theme, name] : { std::pair { Theme::System, tr("Follow the system") },
+             std::pair { Theme::Light, tr("Light") }, std::pair { Theme::Dark, tr("Dark") } }) {
         QAction* a = themes->addAction(name);
         a->setCheckable(true);
         a->setChecked(theme == current);
@@ -129,7 +129,8 @@ void MainWindow::showShortcuts()
            "<tr><td><b>Ctrl+E</b></td><td>export the statistics as CSV</td></tr>"
            "<tr><td><b>Ctrl+B</b></td><td>budgets and thresholds</td></tr>"
            "<tr><td><b>Esc</b></td><td>back from a selected range to the live charts</td></tr>"
-           "<tr><td><b>Ctrl+click</b>, <b>Shift+click</b></td><td>select several operations: their percentile on one chart</td></tr>"
+           "<tr><td><b>Ctrl+click</b>, <b>Shift+click</b></td><td>select several operations: their percentile on one "
+           "chart</td></tr>"
            "<tr><td><b>hover</b> a chart</td><td>crosshair with every series' value at that second</td></tr>"
            "<tr><td><b>drag</b> on a chart</td><td>select a time range: the table's statistics are over it</td></tr>"
            "<tr><td><b>double-click</b> a chart</td><td>back to the live range</td></tr>"
@@ -139,7 +140,8 @@ void MainWindow::showShortcuts()
            "<tr><th colspan='2' align='left'>CPU profile</th></tr>"
            "<tr><td><b>click</b> a frame</td><td>zoom into it (the top functions follow); click the bars below "
            "it to zoom out</td></tr>"
-           "<tr><td><b>Backspace</b> / <b>Esc</b></td><td>zoom out one level / reset the zoom (flame graph focused)</td></tr>"
+           "<tr><td><b>Backspace</b> / <b>Esc</b></td><td>zoom out one level / reset the zoom (flame graph "
+           "focused)</td></tr>"
            "<tr><td><b>right-click</b> a frame</td><td>copy its name, zoom, focus on the function (every call "
            "merged), show its callers</td></tr>"
            "<tr><td><b>hover</b> a frame</td><td>its whole name, module, self and total samples</td></tr>"
@@ -169,7 +171,8 @@ void MainWindow::showInstrumenting()
            "const rows = await perfdash.track('db.query', () =&gt; db.query(sql));</pre>"
            "<h3>Any language</h3><p>One JSON object a line on the socket: "
            "<code>{\"type\":\"hello\",\"version\":1,\"pid\":1234,\"name\":\"orders-api\"}</code> then "
-           "<code>{\"type\":\"op\",\"name\":\"db.query\",\"duration_us\":812.5,\"ok\":true}</code> (docs/PROTOCOL.md).</p>"
+           "<code>{\"type\":\"op\",\"name\":\"db.query\",\"duration_us\":812.5,\"ok\":true}</code> "
+           "(docs/PROTOCOL.md).</p>"
            "<h3>OpenTelemetry</h3><p>Start perfdash with <code>--otlp 4318</code> and point the SDK's OTLP/HTTP "
            "exporter at <code>http://127.0.0.1:4318</code>: each span becomes an operation of its "
            "<code>service.name</code>.</p>"
@@ -224,7 +227,8 @@ void MainWindow::copyRows(const QModelIndexList& rows, bool csv) const
     QStringList lines;
     QStringList head;
     for (int c : columns)
-        head << (csv ? csvCell(m_operationsProxy->headerData(c, Qt::Horizontal).toString()) : m_operationsProxy->headerData(c, Qt::Horizontal).toString());
+        head << (csv ? csvCell(m_operationsProxy->headerData(c, Qt::Horizontal).toString())
+                     : m_operationsProxy->headerData(c, Qt::Horizontal).toString());
     lines << head.join(separator);
     for (const QModelIndex& row : rows) {
         QStringList cells;
@@ -246,7 +250,9 @@ void MainWindow::hideOperations(const QModelIndexList& rows)
     }
     for (const auto& [key, name] : hidden)
         m_operationsProxy->hide(key, name);
-    statusBar()->showMessage(tr("%n operation(s) hidden; View > Show hidden operations shows them again", nullptr, int(hidden.size())), 5000);
+    statusBar()->showMessage(
+        tr("%n operation(s) hidden; View > Show hidden operations shows them again", nullptr, int(hidden.size())),
+        5000);
 }
 
 } // namespace perfdash

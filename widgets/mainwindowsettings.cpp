@@ -10,9 +10,9 @@
 #include <QComboBox>
 #include <QDir>
 #include <QHeaderView>
+#include <QScreen>
 #include <QSettings>
 #include <QSplitter>
-#include <QScreen>
 #include <QTableView>
 #include <QTimer>
 
@@ -21,7 +21,8 @@ namespace perfdash {
 void MainWindow::restoreSettings()
 {
     QSettings settings;
-    if (const auto theme = Theme(settings.value(QStringLiteral("view/theme"), int(Theme::System)).toInt()); theme != Theme::System)
+    if (const auto theme = Theme(settings.value(QStringLiteral("view/theme"), int(Theme::System)).toInt());
+        theme != Theme::System)
         applyTheme(theme);
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     if (!settings.contains(QStringLiteral("window/geometry"))) {
@@ -43,18 +44,23 @@ void MainWindow::restoreSettings()
         QTimer::singleShot(0, m_viewsSplitter, [this, views] { m_viewsSplitter->restoreState(views); });
     // Column order and visibility from the header, the widths the user dragged from TableColumns
     // (".../v3": older saved states had Stretch sections, no total-time column, no CPU column).
-    m_operationView->horizontalHeader()->restoreState(settings.value(QStringLiteral("window/operationColumns/v3")).toByteArray());
-    m_processView->horizontalHeader()->restoreState(settings.value(QStringLiteral("window/processColumns/v2")).toByteArray());
+    m_operationView->horizontalHeader()->restoreState(
+        settings.value(QStringLiteral("window/operationColumns/v3")).toByteArray());
+    m_processView->horizontalHeader()->restoreState(
+        settings.value(QStringLiteral("window/processColumns/v2")).toByteArray());
     m_operationColumns->restoreState(settings.value(QStringLiteral("window/operationWidths")).toByteArray());
     m_processColumns->restoreState(settings.value(QStringLiteral("window/processWidths")).toByteArray());
     m_alertColumns->restoreState(settings.value(QStringLiteral("window/alertWidths")).toByteArray());
-    m_window->setCurrentIndex(std::clamp(settings.value(QStringLiteral("view/window"), 1).toInt(), 0, m_window->count() - 1));
-    m_range->setCurrentIndex(std::clamp(settings.value(QStringLiteral("view/range"), 1).toInt(), 0, m_range->count() - 1));
+    m_window->setCurrentIndex(
+        std::clamp(settings.value(QStringLiteral("view/window"), 1).toInt(), 0, m_window->count() - 1));
+    m_range->setCurrentIndex(
+        std::clamp(settings.value(QStringLiteral("view/range"), 1).toInt(), 0, m_range->count() - 1));
     m_log->setChecked(settings.value(QStringLiteral("view/log"), false).toBool());
     m_group->setChecked(settings.value(QStringLiteral("view/group"), false).toBool());
     m_exportFolder = settings.value(QStringLiteral("export/folder"), QDir::homePath()).toString();
     const Thresholds thresholds = loadThresholds();
-    m_store->setSlowThreshold(std::chrono::nanoseconds(thresholds.slowNs), std::chrono::nanoseconds(thresholds.verySlowNs));
+    m_store->setSlowThreshold(
+        std::chrono::nanoseconds(thresholds.slowNs), std::chrono::nanoseconds(thresholds.verySlowNs));
     m_store->setBudgets(loadBudgets());
     // The window's per-operation slow thresholds, under the command line's (--slow) for a pattern
     // both name; app/main.cpp merged them already for a live run (headless too).

@@ -55,7 +55,8 @@ void MainWindow::buildStatusBar()
     m_exportProgress->setMaximumWidth(120);
     m_exportProgress->hide();
     statusBar()->addPermanentWidget(m_exportProgress);
-    for (QLabel* l : { m_statusSymbols, m_statusRecording, m_statusSocket, m_statusConnections, m_statusRate, m_statusDrops, m_statusAlerts })
+    for (QLabel* l : { m_statusSymbols, m_statusRecording, m_statusSocket, m_statusConnections, m_statusRate,
+             m_statusDrops, m_statusAlerts })
         statusBar()->addPermanentWidget(l);
     m_statusSocket->setTextInteractionFlags(Qt::TextSelectableByMouse);
     if (m_server) // each problem is said once at its source; here it reaches the window, not only stderr
@@ -105,8 +106,10 @@ void MainWindow::updateStatus(const DashboardSnapshot& s)
         const ListenerRefusals otlp = m_otlp ? m_otlp->refusals() : ListenerRefusals {};
         const quint64 refused = st.refused + r.processLimitConnections + st.rejectedVersion + st.closedProtocol
             + httpRefused + otlp.total();
-        setSteadyText(m_statusConnections, tr("%n connection(s)", nullptr, st.connections)
-            + (refused > 0 ? tr(", %1 refused").arg(refused) : QString())); // every refusal is seen, not only logged
+        setSteadyText(m_statusConnections,
+            tr("%n connection(s)", nullptr, st.connections)
+                + (refused > 0 ? tr(", %1 refused").arg(refused)
+                               : QString())); // every refusal is seen, not only logged
         m_statusConnections->setToolTip(
             tr("Connections refused: %1 over the limit of %2, %3 for want of a file descriptor, "
                "%4 of another user, %5 with the dashboard full of live processes (%6 told so), "
@@ -130,7 +133,8 @@ void MainWindow::updateStatus(const DashboardSnapshot& s)
         setSteadyText(m_statusRate, live ? tr("%1 ops/s").arg(rate, 0, 'f', 0) : QString());
     }
     setSteadyText(m_statusDrops, tr("%1 dropped").arg(drops));
-    setSteadyText(m_statusAlerts, tr("%1 alerts, %2 budgets broken").arg(QLocale().toString(m_alerts->total())).arg(s.violations));
+    setSteadyText(m_statusAlerts,
+        tr("%1 alerts, %2 budgets broken").arg(QLocale().toString(m_alerts->total())).arg(s.violations));
     updateSymbolsStatus();
 }
 
@@ -161,8 +165,9 @@ QString MainWindow::alertsTitle() const
     const QLocale locale;
     const int kept = m_alerts->rowCount();
     const quint64 total = m_alerts->total();
-    QString title = quint64(kept) == total ? tr("Alerts (%1)").arg(locale.toString(total))
-                                           : tr("Alerts: newest %1 kept of %2 raised").arg(locale.toString(kept), locale.toString(total));
+    QString title = quint64(kept) == total
+        ? tr("Alerts (%1)").arg(locale.toString(total))
+        : tr("Alerts: newest %1 kept of %2 raised").arg(locale.toString(kept), locale.toString(total));
     if (m_alertsProxy->isFiltering())
         title += tr(", %1 shown").arg(locale.toString(m_alertsProxy->rowCount()));
     return title;
@@ -188,7 +193,8 @@ void MainWindow::updateRangeLabel(const DashboardSnapshot& s)
 {
     QString text;
     if (m_statsToMs > m_statsFromMs) {
-        const auto time = [](qint64 ms) { return QDateTime::fromMSecsSinceEpoch(ms).toString(QStringLiteral("HH:mm:ss")); };
+        const auto time
+            = [](qint64 ms) { return QDateTime::fromMSecsSinceEpoch(ms).toString(QStringLiteral("HH:mm:ss")); };
         text = tr("statistics over the selected range %1 – %2 (%3 s)")
                    .arg(time(m_statsFromMs), time(m_statsToMs))
                    .arg((m_statsToMs - m_statsFromMs + 500) / 1000);

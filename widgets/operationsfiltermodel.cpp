@@ -6,10 +6,10 @@
 namespace perfdash {
 
 namespace {
-    QString hiddenKey(quint64 processKey, const QString& operation)
-    {
-        return QString::number(processKey) + u'/' + operation;
-    }
+QString hiddenKey(quint64 processKey, const QString& operation)
+{
+    return QString::number(processKey) + u'/' + operation;
+}
 } // namespace
 
 OperationsFilterModel::OperationsFilterModel(QObject* parent)
@@ -20,9 +20,10 @@ OperationsFilterModel::OperationsFilterModel(QObject* parent)
 
 void OperationsFilterModel::setNameFilter(const QString& text)
 {
-    m_name = text.isEmpty() ? QRegularExpression()
-                            : QRegularExpression::fromWildcard(text.contains(u'*') || text.contains(u'?') ? text : u'*' + text + u'*',
-                                Qt::CaseInsensitive, QRegularExpression::UnanchoredWildcardConversion);
+    m_name = text.isEmpty()
+        ? QRegularExpression()
+        : QRegularExpression::fromWildcard(text.contains(u'*') || text.contains(u'?') ? text : u'*' + text + u'*',
+            Qt::CaseInsensitive, QRegularExpression::UnanchoredWildcardConversion);
     invalidateFilter();
 }
 
@@ -44,7 +45,8 @@ bool OperationsFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex& s
     const QString name = index.data(OperationsModel::OperationRole).toString();
     if (!m_name.pattern().isEmpty() && !m_name.match(name).hasMatch())
         return false;
-    return m_hidden.isEmpty() || !m_hidden.contains(hiddenKey(index.data(OperationsModel::ProcessKeyRole).toULongLong(), name));
+    return m_hidden.isEmpty()
+        || !m_hidden.contains(hiddenKey(index.data(OperationsModel::ProcessKeyRole).toULongLong(), name));
 }
 
 } // namespace perfdash

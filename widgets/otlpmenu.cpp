@@ -21,7 +21,8 @@ OtlpMenu::OtlpMenu(OtlpReceiver* receiver, bool fromCommandLine, QWidget* parent
 {
     m_receive = addAction(tr("Receive OTLP/HTTP"));
     m_receive->setCheckable(true);
-    m_receive->setStatusTip(tr("Serve /v1/traces and /v1/metrics: services instrumented with OpenTelemetry show up live"));
+    m_receive->setStatusTip(
+        tr("Serve /v1/traces and /v1/metrics: services instrumented with OpenTelemetry show up live"));
     m_address = addAction(tr("Address…"), this, &OtlpMenu::chooseAddress);
     m_hideInternal = addAction(tr("Hide internal spans"));
     m_hideInternal->setCheckable(true);
@@ -61,7 +62,8 @@ void OtlpMenu::setReceiving(bool on)
         QHostAddress host;
         quint16 port = 0;
         QString error;
-        if (!OtlpReceiver::parseAddress(savedAddress(), &host, &port, &error) || !m_receiver->listen(host, port, &error))
+        if (!OtlpReceiver::parseAddress(savedAddress(), &host, &port, &error)
+            || !m_receiver->listen(host, port, &error))
             Q_EMIT message(error);
         else
             Q_EMIT message(tr("Receiving OTLP/HTTP on %1").arg(m_receiver->address()));

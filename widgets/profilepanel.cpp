@@ -163,10 +163,8 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_collapseAction->setToolTip(tr("Merge a function's calls of itself into the outer call (every view)"));
     auto* markMenu = new QMenu(m_markButton);
     markMenu->addAction(tr("Set mark now"), this, &ProfilePanel::setMark);
-    m_markFromCaptureAction
-        = markMenu->addAction(tr("Mark: this process's profile in the opened capture"), this, [this] {
-              setMarkFromCapture();
-          });
+    m_markFromCaptureAction = markMenu->addAction(
+        tr("Mark: this process's profile in the opened capture"), this, [this] { setMarkFromCapture(); });
     markMenu->addAction(tr("Clear mark"), this, &ProfilePanel::clearMark);
     m_markButton->setText(tr("Mark"));
     m_markButton->setMenu(markMenu);
@@ -231,9 +229,8 @@ ProfilePanel::ProfilePanel(QWidget* parent)
         if (m_flameAtEnd)
             bar->setValue(m_flame->isInverted() ? bar->minimum() : bar->maximum());
     });
-    connect(bar, &QScrollBar::valueChanged, this, [this, bar](int value) {
-        m_flameAtEnd = value == (m_flame->isInverted() ? bar->minimum() : bar->maximum());
-    });
+    connect(bar, &QScrollBar::valueChanged, this,
+        [this, bar](int value) { m_flameAtEnd = value == (m_flame->isInverted() ? bar->minimum() : bar->maximum()); });
 
     auto* flameSplitter = new QSplitter(Qt::Vertical, this);
     flameSplitter->addWidget(m_flameScroll);
@@ -242,7 +239,8 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     flameSplitter->setStretchFactor(1, 2);
     flameSplitter->setChildrenCollapsible(false);
 
-    for (auto [view, model] : { std::pair { m_topDownView, m_topDownModel }, std::pair { m_bottomUpView, m_bottomUpModel } }) {
+    for (auto [view, model] :
+        { std::pair { m_topDownView, m_topDownModel }, std::pair { m_bottomUpView, m_bottomUpModel } }) {
         // The search keeps the paths to the functions that match (a row stays when it or one of
         // its descendants matches), by the full name as the flame graph's search does.
         auto* proxy = new QSortFilterProxyModel(view);
@@ -304,8 +302,8 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     connect(m_ccFunctionsView, &QWidget::customContextMenuRequested, this, [this](const QPoint& at) {
         const QModelIndex index = m_ccFunctionsView->indexAt(at);
         if (index.isValid())
-            functionMenu(index.data(CallerCalleeModel::FullNameRole).toString(),
-                m_ccFunctionsView->viewport()->mapToGlobal(at));
+            functionMenu(
+                index.data(CallerCalleeModel::FullNameRole).toString(), m_ccFunctionsView->viewport()->mapToGlobal(at));
     });
     connect(m_ccFunctionsView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
         [this](const QModelIndex& current) {
@@ -402,7 +400,8 @@ ProfilePanel::ProfilePanel(QWidget* parent)
         const QString& name = m_snapshot->functions[cost->function].name;
         std::uint32_t best = 0;
         for (std::uint32_t i = 1; i < shown->nodes.size(); ++i) {
-            if (shown->functions[shown->nodes[i].function].name == name && shown->nodes[i].total > shown->nodes[best].total)
+            if (shown->functions[shown->nodes[i].function].name == name
+                && shown->nodes[i].total > shown->nodes[best].total)
                 best = i;
         }
         m_flame->zoomTo(best);
@@ -605,12 +604,15 @@ void ProfilePanel::updateToggles()
     m_compareAction->setChecked(m_compare);
     m_compareAction->setEnabled(m_mark != nullptr && scope() != Scope::OperationDiff);
     m_markFromCaptureAction->setEnabled(recordedNamed(processName()) != nullptr);
-    m_markButton->setText(m_mark ? (m_markFromCapture ? tr("Mark: capture") : tr("Mark: %1").arg(m_markTime.toString(QStringLiteral("HH:mm:ss"))))
-                                 : tr("Mark"));
+    m_markButton->setText(m_mark
+            ? (m_markFromCapture ? tr("Mark: capture")
+                                 : tr("Mark: %1").arg(m_markTime.toString(QStringLiteral("HH:mm:ss"))))
+            : tr("Mark"));
     m_unfocusAction->setVisible(!m_focus.isEmpty());
     if (!m_focus.isEmpty()) {
         const QString pretty = prettifySymbol(m_focus);
-        m_unfocusAction->setText(tr("Focus: %1 \u2715").arg(pretty.size() > 40 ? pretty.left(39) + QChar(0x2026) : pretty));
+        m_unfocusAction->setText(
+            tr("Focus: %1 \u2715").arg(pretty.size() > 40 ? pretty.left(39) + QChar(0x2026) : pretty));
     }
 }
 
@@ -891,7 +893,8 @@ void ProfilePanel::applyView(quint64 job, View view)
     if (diff) {
         if (m_view.againstMark) {
             const bool since = m_view.sinceMark;
-            m_flame->setDifferentialLabels(since ? tr("before the mark") : tr("at the mark"), since ? tr("since") : tr("now"));
+            m_flame->setDifferentialLabels(
+                since ? tr("before the mark") : tr("at the mark"), since ? tr("since") : tr("now"));
             m_diff->setLabels(since ? tr("before mark") : tr("mark"), since ? tr("since") : tr("now"));
         } else {
             m_flame->setDifferentialLabels(tr("typical"), tr("slow"));
@@ -970,7 +973,8 @@ void ProfilePanel::applyTree(QTreeView* view, CallTreeModel* model, QSet<QString
     view->verticalScrollBar()->setValue(scroll);
 }
 
-void ProfilePanel::restoreExpanded(QTreeView* view, CallTreeModel* model, QSet<QString>* expanded, const QSet<QString>& paths)
+void ProfilePanel::restoreExpanded(
+    QTreeView* view, CallTreeModel* model, QSet<QString>* expanded, const QSet<QString>& paths)
 {
     const ProfileTreePtr& tree = model->tree();
     int restored = 0;
@@ -1109,14 +1113,16 @@ QString ProfilePanel::scopeNote() const
         }
     }
     if (m_view.againstMark && m_view.typical) {
-        const QString when = m_markFromCapture ? tr("the opened capture's profile")
-                                               : tr("the mark set at %1").arg(m_markTime.toString(QStringLiteral("HH:mm:ss")));
+        const QString when = m_markFromCapture
+            ? tr("the opened capture's profile")
+            : tr("the mark set at %1").arg(m_markTime.toString(QStringLiteral("HH:mm:ss")));
         parts << (m_view.sinceMark
                 ? tr("%1 samples since %2 against %3 before it (red: a larger share since, blue: a smaller one)")
                       .arg(m_snapshot->totalSamples())
                       .arg(when)
                       .arg(m_view.typical->totalSamples())
-                : tr("this range now (%1 samples) against %2 (%3 samples; red: a larger share now, blue: a smaller one)")
+                : tr(
+                    "this range now (%1 samples) against %2 (%3 samples; red: a larger share now, blue: a smaller one)")
                       .arg(m_snapshot->totalSamples())
                       .arg(when)
                       .arg(m_view.typical->totalSamples()));
@@ -1201,9 +1207,8 @@ void ProfilePanel::exportWithDialog()
     QThreadPool::globalInstance()->start([self, path, profiler = m_profiler] {
         const QString error = writeProfile(profiler, path);
         if (!error.isEmpty())
-            whenStillThere(self, [error](ProfilePanel* panel) {
-                QMessageBox::warning(panel, tr("Export profile"), error);
-            });
+            whenStillThere(
+                self, [error](ProfilePanel* panel) { QMessageBox::warning(panel, tr("Export profile"), error); });
     });
 }
 

@@ -219,7 +219,8 @@ private:
     void updateToggles();
     void applyTree(QTreeView* view, CallTreeModel* model, QSet<QString>* expanded, ProfileTreePtr tree);
     /// Opens the nodes at @p paths; none there: the hot path, as far as one callee holds most of its caller.
-    static void restoreExpanded(QTreeView* view, CallTreeModel* model, QSet<QString>* expanded, const QSet<QString>& paths);
+    static void restoreExpanded(
+        QTreeView* view, CallTreeModel* model, QSet<QString>* expanded, const QSet<QString>& paths);
     /// The trees keep the paths to the functions the search matches, all open.
     void searchTrees();
     /// A tree view's index as its CallTreeModel's (the view shows it through the search's filter).

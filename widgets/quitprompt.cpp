@@ -10,11 +10,11 @@ namespace perfdash {
 bool askQuitStoppingLaunched(QWidget* parent, int running)
 {
     QMessageBox box(QMessageBox::Question, QCoreApplication::translate("perfdash", "Quit perfdash"),
-        QCoreApplication::translate(
-            "perfdash", "%n program(s) launched from this window are still running; quitting stops them.", nullptr, running),
+        QCoreApplication::translate("perfdash",
+            "%n program(s) launched from this window are still running; quitting stops them.", nullptr, running),
         QMessageBox::NoButton, parent);
-    QPushButton* quit = box.addButton(
-        QCoreApplication::translate("perfdash", "Quit and stop them"), QMessageBox::DestructiveRole);
+    QPushButton* quit
+        = box.addButton(QCoreApplication::translate("perfdash", "Quit and stop them"), QMessageBox::DestructiveRole);
     QPushButton* keep = box.addButton(QCoreApplication::translate("perfdash", "Keep running"), QMessageBox::RejectRole);
     quit->setObjectName(QStringLiteral("quit"));
     keep->setObjectName(QStringLiteral("keepRunning"));

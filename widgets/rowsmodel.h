@@ -20,8 +20,7 @@ public:
     using QAbstractTableModel::QAbstractTableModel;
 
 protected:
-    template <typename T, typename SameRow>
-    void replaceRows(QList<T>& rows, const QList<T>& next, SameRow sameRow)
+    template <typename T, typename SameRow> void replaceRows(QList<T>& rows, const QList<T>& next, SameRow sameRow)
     {
         bool prefix = next.size() >= rows.size();
         for (qsizetype i = 0; prefix && i < rows.size(); ++i)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "tablecolumns.h"
 
+#include <QAbstractItemDelegate>
 #include <QDataStream>
 #include <QEvent>
 #include <QHeaderView>
@@ -9,7 +10,6 @@
 #include <QStyle>
 #include <QStyleOptionViewItem>
 #include <QTableView>
-#include <QAbstractItemDelegate>
 
 namespace perfdash {
 
@@ -82,9 +82,9 @@ int TableColumns::cellWidth(int row, int column) const
     option.initFrom(m_view->viewport());
     option.font = m_view->font();
     option.fontMetrics = QFontMetrics(option.font);
-    option.decorationSize = m_view->iconSize().isValid()
-        ? m_view->iconSize()
-        : QSize(m_view->style()->pixelMetric(QStyle::PM_SmallIconSize), m_view->style()->pixelMetric(QStyle::PM_SmallIconSize));
+    option.decorationSize = m_view->iconSize().isValid() ? m_view->iconSize()
+                                                         : QSize(m_view->style()->pixelMetric(QStyle::PM_SmallIconSize),
+                                                             m_view->style()->pixelMetric(QStyle::PM_SmallIconSize));
     option.showDecorationSelected = true;
     const int width = m_view->itemDelegateForIndex(index)->sizeHint(option, index).width();
     return m_view->showGrid() ? width + 1 : width;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include <QObject>
 #include <QHash>
 #include <QList>
+#include <QObject>
 
 class QModelIndex;
 class QTableView;

@@ -11,12 +11,12 @@
 namespace perfdash {
 
 namespace {
-    /// The palette the application started with: the system's (platform theme, desktop settings).
-    const QPalette& systemPalette()
-    {
-        static const QPalette palette = QApplication::palette();
-        return palette;
-    }
+/// The palette the application started with: the system's (platform theme, desktop settings).
+const QPalette& systemPalette()
+{
+    static const QPalette palette = QApplication::palette();
+    return palette;
+}
 } // namespace
 
 QPalette darkPalette()
@@ -49,8 +49,12 @@ void applyTheme(Theme theme)
 {
     (void)systemPalette(); // remember it before the first change
     switch (theme) {
-    case Theme::System: QApplication::setPalette(systemPalette()); break;
-    case Theme::Light: QApplication::setPalette(QApplication::style()->standardPalette()); break;
+    case Theme::System:
+        QApplication::setPalette(systemPalette());
+        break;
+    case Theme::Light:
+        QApplication::setPalette(QApplication::style()->standardPalette());
+        break;
     case Theme::Dark:
         // Fusion draws every part from the palette; other styles may keep light pieces.
         if (QStyle* fusion = QStyleFactory::create(QStringLiteral("Fusion")))

@@ -19,7 +19,9 @@ void TopFunctionsModel::setSnapshot(const ProfileSnapshotPtr& snapshot, std::uin
     const bool sameRows = rows.size() == m_rows.size()
         && std::equal(rows.begin(), rows.end(), m_rows.begin(),
             [](const FunctionCost& a, const FunctionCost& b) { return a.function == b.function; });
-    const auto unitOf = [](const ProfileSnapshotPtr& s) { return s ? std::pair(s->offCpu, s->unit) : std::pair(false, ProfileSnapshot::Unit::Samples); };
+    const auto unitOf = [](const ProfileSnapshotPtr& s) {
+        return s ? std::pair(s->offCpu, s->unit) : std::pair(false, ProfileSnapshot::Unit::Samples);
+    };
     const bool unitChanged = unitOf(m_snapshot) != unitOf(snapshot);
     if (sameRows) {
         m_snapshot = snapshot;

@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     decoder.feed("{", out);
     const std::size_t chunk = size > 0 ? std::size_t(data[0] % 128) + 1 : 1;
     for (std::size_t i = 0; i < size && !decoder.failed(); i += chunk) {
-        decoder.feed(QByteArrayView(reinterpret_cast<const char*>(data + i), qsizetype(std::min(chunk, size - i))), out);
+        decoder.feed(
+            QByteArrayView(reinterpret_cast<const char*>(data + i), qsizetype(std::min(chunk, size - i))), out);
         if (out.size() > 4096)
             out.clear();
     }

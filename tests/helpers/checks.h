@@ -32,7 +32,7 @@ inline int g_failures = 0;
     do {                                                                                                               \
         const double va = double(a), vb = double(b), vt = double(tolerance);                                           \
         const bool ok = std::fabs(va - vb) <= vt;                                                                      \
-        std::printf("%s %s = %.0f, %s = %.0f, off by %.0f (tolerance %.0f)\n", ok ? "ok" : "FAILED", #a, va, #b, vb,  \
+        std::printf("%s %s = %.0f, %s = %.0f, off by %.0f (tolerance %.0f)\n", ok ? "ok" : "FAILED", #a, va, #b, vb,   \
             va - vb, vt);                                                                                              \
         if (!ok) {                                                                                                     \
             std::fprintf(stderr, "%s:%d: CHECK_NEAR failed: %s ~ %s\n", __FILE__, __LINE__, #a, #b);                   \

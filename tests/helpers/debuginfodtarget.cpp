@@ -20,7 +20,6 @@ int main()
     std::printf("ready %u\n", debuginfodtarget::fetchedByBuildId(1));
     std::fflush(stdout);
     char byte;
-    while (::read(0, &byte, 1) > 0) {
-    }
+    while (::read(0, &byte, 1) > 0) { }
     return 0;
 }

@@ -6,7 +6,8 @@
 //                               dynamic symbol table, so the program is linked with -rdynamic)
 //   pid PID
 //   ready
-// then waits for "go" on stdin (EOF: it exits; HEAPTARGET_GO=1 in its environment: no wait), runs MODE, prints what it knows of its own heap
+// then waits for "go" on stdin (EOF: it exits; HEAPTARGET_GO=1 in its environment: no wait), runs MODE, prints what it
+// knows of its own heap
 //   truth BYTES ALLOCS FREES    usable bytes it holds (malloc_usable_size), and the allocations and
 //                               frees it made, counted as the preload counts them (realloc = a free
 //                               and an allocation)

@@ -32,7 +32,8 @@ inline std::uint64_t le(const unsigned char* p, int bytes)
     return v;
 }
 
-struct Tally {
+struct Tally
+{
     std::uint64_t operations = 0; // in HISTOGRAM frames
     std::uint64_t errors = 0;
     std::uint64_t sumNs = 0; // of HISTOGRAM frames
@@ -145,7 +146,8 @@ public:
         return m_tally;
     }
     /// Waits until @p done(tally) or @p timeout; the last tally.
-    Tally waitFor(const std::function<bool(const Tally&)>& done, std::chrono::milliseconds timeout = std::chrono::seconds(30))
+    Tally waitFor(
+        const std::function<bool(const Tally&)>& done, std::chrono::milliseconds timeout = std::chrono::seconds(30))
     {
         std::unique_lock lock(m_mutex);
         m_changed.wait_for(lock, timeout, [&] { return done(m_tally); });
@@ -160,7 +162,8 @@ private:
         std::lock_guard lock(m_mutex);
         m_tally.maxFrame = std::max<std::uint64_t>(m_tally.maxFrame, length);
         switch (p[4]) {
-        case 3: { // HISTOGRAM: u32 op, u64 wall, u64 errors, u64 sum, u64 min, u64 max, u64 overflow, u32 n, n x (u16, u32)
+        case 3: { // HISTOGRAM: u32 op, u64 wall, u64 errors, u64 sum, u64 min, u64 max, u64 overflow, u32 n, n x (u16,
+                  // u32)
             std::uint64_t total = le(body + 44, 8);
             const std::uint64_t n = le(body + 52, 4);
             for (std::uint64_t i = 0; i < n && 56 + (i + 1) * 6 <= size; ++i)

@@ -11,8 +11,7 @@ namespace perfdashtest {
 
 /// Runs @p act on the next modal widget of type T once it shows (polled every 10 ms, never
 /// slept); the caller then starts what opens it.
-template <typename T, typename F>
-void onNextModal(F act)
+template <typename T, typename F> void onNextModal(F act)
 {
     auto* timer = new QTimer;
     timer->setInterval(10);

@@ -58,8 +58,7 @@ int stream()
 {
     std::atomic<bool> done { false };
     std::thread reader([&] {
-        while (std::getchar() != EOF) {
-        }
+        while (std::getchar() != EOF) { }
         done = true;
     });
     const perfdash::OpId op = perfdash::operation("stream.op");
@@ -82,8 +81,8 @@ void put(std::string& out, std::uint64_t v, int bytes)
 /// Records as fast as a steady pace allows for @p seconds, then prints how many it recorded.
 int soak(double seconds)
 {
-    const perfdash::OpId ops[] = { perfdash::operation("soak.fast"), perfdash::operation("soak.slow"),
-        perfdash::operation("soak.errors") };
+    const perfdash::OpId ops[]
+        = { perfdash::operation("soak.fast"), perfdash::operation("soak.slow"), perfdash::operation("soak.errors") };
     const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     unsigned long long recorded = 0;
     while (std::chrono::steady_clock::now() < end) {
@@ -120,8 +119,8 @@ int overflow()
     std::printf("overflowed\n");
     std::fflush(stdout);
     const int rc = flushWhenConnected(60'000);
-    std::printf("recorded %llu dropped %llu\n", recorded,
-        static_cast<unsigned long long>(perfdash::stats().droppedOperations));
+    std::printf(
+        "recorded %llu dropped %llu\n", recorded, static_cast<unsigned long long>(perfdash::stats().droppedOperations));
     return rc == PERFDASH_OK ? 0 : 1;
 }
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The public C++ API over the parts: names, thread states, metrics, the flusher.
-#include "perfdash/perfdash.hpp"
 #include "api.h"
 #include "clock.h"
 #include "flusher.h"
 #include "metrics.h"
 #include "nametable.h"
+#include "perfdash/perfdash.hpp"
 #include "settings.h"
 #include "threadstate.h"
 
@@ -19,79 +19,85 @@ namespace perfdash {
 NameTable g_ops;
 
 namespace internal {
-    bool disabled() noexcept { return global().disabled; }
+bool disabled() noexcept
+{
+    return global().disabled;
+}
 
-    bool registered(OpId op) noexcept { return op < g_ops.size(); }
+bool registered(OpId op) noexcept
+{
+    return op < g_ops.size();
+}
 
-    Meta* unpack(const char* buffer, std::uint32_t bytes)
-    {
-        if (!buffer || bytes == 0)
-            return nullptr;
-        try {
-            auto* meta = new Meta;
-            for (std::uint32_t at = 0; at + 4 <= bytes;) {
-                std::uint16_t k, v;
-                std::memcpy(&k, buffer + at, 2);
-                std::memcpy(&v, buffer + at + 2, 2);
-                at += 4;
-                meta->emplace_back(std::string(buffer + at, k), std::string(buffer + at + k, v));
-                at += std::uint32_t(k) + v;
-            }
-            return meta;
-        } catch (...) {
-            return nullptr;
+Meta* unpack(const char* buffer, std::uint32_t bytes)
+{
+    if (!buffer || bytes == 0)
+        return nullptr;
+    try {
+        auto* meta = new Meta;
+        for (std::uint32_t at = 0; at + 4 <= bytes;) {
+            std::uint16_t k, v;
+            std::memcpy(&k, buffer + at, 2);
+            std::memcpy(&v, buffer + at + 2, 2);
+            at += 4;
+            meta->emplace_back(std::string(buffer + at, k), std::string(buffer + at + k, v));
+            at += std::uint32_t(k) + v;
         }
+        return meta;
+    } catch (...) {
+        return nullptr;
     }
+}
 
-    int record(OpId op, std::uint64_t ns, bool ok, int clock, std::uint64_t end, Meta* meta) noexcept
-    {
-        if (op == FullOp) { // its name did not fit in the table: counted, so that nothing vanishes
-            if (!global().disabled)
-                global().unnamed.fetch_add(1, std::memory_order_relaxed);
-            delete meta;
-            return PERFDASH_ETOOMANY;
-        }
-        if (op == InvalidOp || !registered(op)) {
-            delete meta;
-            return global().disabled ? PERFDASH_DISABLED : PERFDASH_EINVAL;
-        }
-        ThreadState* ts = threadState();
-        if (!ts) {
-            global().stateless.fetch_add(1, std::memory_order_relaxed);
-            delete meta;
-            return PERFDASH_ENOMEM;
-        }
-        return recordOn(ts, op, ns, ok, clock, end, meta) ? PERFDASH_OK : PERFDASH_ENOMEM;
+int record(OpId op, std::uint64_t ns, bool ok, int clock, std::uint64_t end, Meta* meta) noexcept
+{
+    if (op == FullOp) { // its name did not fit in the table: counted, so that nothing vanishes
+        if (!global().disabled)
+            global().unnamed.fetch_add(1, std::memory_order_relaxed);
+        delete meta;
+        return PERFDASH_ETOOMANY;
     }
+    if (op == InvalidOp || !registered(op)) {
+        delete meta;
+        return global().disabled ? PERFDASH_DISABLED : PERFDASH_EINVAL;
+    }
+    ThreadState* ts = threadState();
+    if (!ts) {
+        global().stateless.fetch_add(1, std::memory_order_relaxed);
+        delete meta;
+        return PERFDASH_ENOMEM;
+    }
+    return recordOn(ts, op, ns, ok, clock, end, meta) ? PERFDASH_OK : PERFDASH_ENOMEM;
+}
 
-    int finish(OpId op, std::uint64_t start, int which, bool ok, Meta* meta) noexcept
-    {
-        const std::uint64_t end = clock::read(which);
-        return record(op, clock::elapsedNs(start, end, which), ok, which, end, meta);
-    }
+int finish(OpId op, std::uint64_t start, int which, bool ok, Meta* meta) noexcept
+{
+    const std::uint64_t end = clock::read(which);
+    return record(op, clock::elapsedNs(start, end, which), ok, which, end, meta);
+}
 
-    OpId lookup(const char* name, int* error) noexcept
-    {
-        *error = PERFDASH_OK;
-        if (!name || !*name) {
-            *error = PERFDASH_EINVAL;
-            return InvalidOp;
-        }
-        if (global().disabled) {
-            *error = PERFDASH_DISABLED;
-            return InvalidOp;
-        }
-        const std::uint32_t id = g_ops.intern(name);
-        if (id == NameTable::Full) {
-            *error = PERFDASH_ETOOMANY;
-            return FullOp;
-        }
-        if (id == NameTable::NoMemory) {
-            *error = PERFDASH_ENOMEM;
-            return InvalidOp;
-        }
-        return id;
+OpId lookup(const char* name, int* error) noexcept
+{
+    *error = PERFDASH_OK;
+    if (!name || !*name) {
+        *error = PERFDASH_EINVAL;
+        return InvalidOp;
     }
+    if (global().disabled) {
+        *error = PERFDASH_DISABLED;
+        return InvalidOp;
+    }
+    const std::uint32_t id = g_ops.intern(name);
+    if (id == NameTable::Full) {
+        *error = PERFDASH_ETOOMANY;
+        return FullOp;
+    }
+    if (id == NameTable::NoMemory) {
+        *error = PERFDASH_ENOMEM;
+        return InvalidOp;
+    }
+    return id;
+}
 } // namespace internal
 
 OpId operation(const char* name) noexcept
@@ -101,35 +107,35 @@ OpId operation(const char* name) noexcept
 }
 
 namespace detail {
-    std::uint64_t now(int& which) noexcept
-    {
-        return clock::now(which);
-    }
+std::uint64_t now(int& which) noexcept
+{
+    return clock::now(which);
+}
 
-    void finish(OpId op, std::uint64_t start, int which, bool ok) noexcept
-    {
-        internal::finish(op, start, which, ok, nullptr);
-    }
+void finish(OpId op, std::uint64_t start, int which, bool ok) noexcept
+{
+    internal::finish(op, start, which, ok, nullptr);
+}
 
-    void finishWithMeta(OpId op, std::uint64_t start, int which, bool ok, const char* meta, std::uint32_t bytes,
-        std::uint32_t lost) noexcept
-    {
-        if (lost)
-            global().truncatedMeta.fetch_add(lost, std::memory_order_relaxed);
-        const std::uint64_t end = clock::read(which);
-        const std::uint64_t ns = clock::elapsedNs(start, end, which);
-        ThreadState* ts = t_state;
-        if (!ts || !internal::registered(op)) {
-            internal::record(op, ns, ok, which, end, internal::unpack(meta, bytes));
-            return;
-        }
-        // The pairs become an allocation only when the event is kept (slow or sampled): draw first.
-        if (!wantsRawEvent(ts, ns)) {
-            recordOnSlow(ts, op, ns, recordFlags(ok, which) | RecordDrawn, end, nullptr);
-            return;
-        }
-        recordOnSlow(ts, op, ns, recordFlags(ok, which) | RecordRaw, end, internal::unpack(meta, bytes));
+void finishWithMeta(OpId op, std::uint64_t start, int which, bool ok, const char* meta, std::uint32_t bytes,
+    std::uint32_t lost) noexcept
+{
+    if (lost)
+        global().truncatedMeta.fetch_add(lost, std::memory_order_relaxed);
+    const std::uint64_t end = clock::read(which);
+    const std::uint64_t ns = clock::elapsedNs(start, end, which);
+    ThreadState* ts = t_state;
+    if (!ts || !internal::registered(op)) {
+        internal::record(op, ns, ok, which, end, internal::unpack(meta, bytes));
+        return;
     }
+    // The pairs become an allocation only when the event is kept (slow or sampled): draw first.
+    if (!wantsRawEvent(ts, ns)) {
+        recordOnSlow(ts, op, ns, recordFlags(ok, which) | RecordDrawn, end, nullptr);
+        return;
+    }
+    recordOnSlow(ts, op, ns, recordFlags(ok, which) | RecordRaw, end, internal::unpack(meta, bytes));
+}
 } // namespace detail
 
 void record(OpId op, std::uint64_t ns, bool ok) noexcept
@@ -197,7 +203,8 @@ int flush(int timeoutMs) noexcept
         if (!cycled || g.stopping || std::chrono::steady_clock::now() >= deadline)
             return up ? PERFDASH_ETIMEDOUT : PERFDASH_ENOTCONNECTED;
         // The socket is full: try again shortly.
-        g.flushed.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(10)));
+        g.flushed.wait_until(
+            lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(10)));
     }
 }
 

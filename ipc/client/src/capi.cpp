@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The C API: the C++ one with error codes, and checks that C callers need (ids, scopes ended twice).
-#include "perfdash/perfdash.h"
 #include "api.h"
 #include "clock.h"
 #include "metrics.h"
+#include "perfdash/perfdash.h"
 #include "perfdash/perfdash.hpp"
 #include "scope.h"
 #include "scoperings.h"
@@ -108,14 +108,22 @@ int perfdash_flush(int timeout_ms)
 const char* perfdash_strerror(int code)
 {
     switch (code) {
-    case PERFDASH_OK: return "success";
-    case PERFDASH_DISABLED: return "perfdash is disabled (PERFDASH_DISABLE is set)";
-    case PERFDASH_EINVAL: return "invalid argument (or an unregistered id, or a scope ended twice)";
-    case PERFDASH_ETOOMANY: return "too many names (at most 4096); counted as dropped";
-    case PERFDASH_ENOMEM: return "out of memory; counted as dropped";
-    case PERFDASH_ETIMEDOUT: return "timed out before everything was sent";
-    case PERFDASH_ENOTCONNECTED: return "no perfdash dashboard is connected";
-    default: return "unknown error";
+    case PERFDASH_OK:
+        return "success";
+    case PERFDASH_DISABLED:
+        return "perfdash is disabled (PERFDASH_DISABLE is set)";
+    case PERFDASH_EINVAL:
+        return "invalid argument (or an unregistered id, or a scope ended twice)";
+    case PERFDASH_ETOOMANY:
+        return "too many names (at most 4096); counted as dropped";
+    case PERFDASH_ENOMEM:
+        return "out of memory; counted as dropped";
+    case PERFDASH_ETIMEDOUT:
+        return "timed out before everything was sent";
+    case PERFDASH_ENOTCONNECTED:
+        return "no perfdash dashboard is connected";
+    default:
+        return "unknown error";
     }
 }
 

@@ -117,8 +117,9 @@ std::uint64_t Calibrator::nextDueNs() const noexcept
     if (!m_enabled)
         return 0;
     static constexpr std::uint64_t After[] = { 50'000'000, 1'000'000'000, 10'000'000'000ull };
-    const std::uint64_t after = m_calibrations < 3 ? After[m_calibrations]
-                                                   : 10'000'000'000ull + std::uint64_t(m_calibrations - 2) * 60'000'000'000ull;
+    const std::uint64_t after = m_calibrations < 3
+        ? After[m_calibrations]
+        : 10'000'000'000ull + std::uint64_t(m_calibrations - 2) * 60'000'000'000ull;
     return m_mono0 + after;
 }
 

@@ -42,7 +42,8 @@ inline std::uint64_t ticks() noexcept
 enum Which : int { Monotonic = 0, Counter = 1 };
 
 /// What the hot path reads: constant-initialised, so no guard variable on any access.
-struct State {
+struct State
+{
     std::atomic<int> ready { 0 }; // the counter is calibrated and trusted
     std::atomic<std::uint64_t> mult { 0 }; // nanoseconds per tick, 32.32 fixed point
     std::atomic<std::uint64_t> origin { 0 }; // a tick count and the monotonic time it was read at

@@ -23,7 +23,8 @@ inline constexpr int MaxHistoryIntervals = 120; // one minute of 500 ms interval
 inline constexpr std::size_t MaxPendingBytes = 8u << 20; // written to a dashboard that does not read
 inline constexpr std::size_t MaxUnconfirmedBytes = 8u << 20; // past this, the oldest is taken as read
 
-struct Global {
+struct Global
+{
     bool disabled = false;
     bool heap = false; // PERFDASH_HEAP=1 and the C library can say
     std::string socketPath;

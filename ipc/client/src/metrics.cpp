@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "metrics.h"
-#include "wire.h"
 #include "perfdash/perfdash.h"
+#include "wire.h"
 
 #include <cstring>
 
@@ -10,18 +10,18 @@ namespace perfdash::metrics {
 Table g_table;
 
 namespace {
-    double toDouble(std::uint64_t bits) noexcept
-    {
-        double v;
-        std::memcpy(&v, &bits, sizeof v);
-        return v;
-    }
-    std::uint64_t toBits(double v) noexcept
-    {
-        std::uint64_t bits;
-        std::memcpy(&bits, &v, sizeof bits);
-        return bits;
-    }
+double toDouble(std::uint64_t bits) noexcept
+{
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    return v;
+}
+std::uint64_t toBits(double v) noexcept
+{
+    std::uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    return bits;
+}
 } // namespace
 
 int update(const char* name, Kind kind, double value) noexcept
@@ -41,8 +41,7 @@ int update(const char* name, Kind kind, double value) noexcept
         bits.store(toBits(value), std::memory_order_relaxed);
     } else {
         std::uint64_t old = bits.load(std::memory_order_relaxed);
-        while (!bits.compare_exchange_weak(old, toBits(toDouble(old) + value), std::memory_order_relaxed)) {
-        }
+        while (!bits.compare_exchange_weak(old, toBits(toDouble(old) + value), std::memory_order_relaxed)) { }
     }
     g_table.changed[id].store(true, std::memory_order_release);
     return PERFDASH_OK;

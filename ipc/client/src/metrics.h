@@ -14,7 +14,8 @@ namespace perfdash::metrics {
 
 enum Kind : std::uint8_t { Counter = 1, Gauge = 2 };
 
-struct Table {
+struct Table
+{
     NameTable names;
     std::atomic<std::uint64_t> bits[NameTable::Capacity] {}; // the double's bits
     std::atomic<std::uint8_t> kind[NameTable::Capacity] {}; // fixed by the first use

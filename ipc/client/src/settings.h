@@ -14,7 +14,8 @@ std::uint64_t rateToThreshold(double rate) noexcept;
 inline constexpr std::uint64_t DefaultSlowNs = 100'000'000; // 100 ms
 inline constexpr std::uint64_t DefaultSampleThreshold = 18'446'744'073'709'552ull; // 0.001 * 2^64
 
-struct Hot {
+struct Hot
+{
     std::atomic<std::uint64_t> slowNs { DefaultSlowNs };
     std::atomic<std::uint64_t> sampleThreshold { DefaultSampleThreshold };
     // Set by setSamplingRate()/setSlowThresholdNs(): the lazy start must not undo them.

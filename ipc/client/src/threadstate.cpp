@@ -15,51 +15,59 @@ __thread ThreadState* t_state __attribute__((tls_model("initial-exec"))) = nullp
 __thread ScopeTls t_scope __attribute__((tls_model("initial-exec"))) = { nullptr, 0 };
 
 namespace {
-    pthread_key_t g_key;
-    std::atomic<bool> g_keyReady { false };
+pthread_key_t g_key;
+std::atomic<bool> g_keyReady { false };
 
-    Threads g_threads;
+Threads g_threads;
 
-    /// The key's destructor, run when the thread ends, after every C++ thread_local destructor:
-    /// one of those that records still has a state, and one that records even later gets a new
-    /// one, whose key destructor runs again (POSIX repeats them while values are set).
-    void threadGone(void* p) noexcept
-    {
-        auto* ts = static_cast<ThreadState*>(p);
-        if (t_state == ts)
-            t_state = nullptr;
-        // Its last operation into the histograms, and its ring to the flusher, before the flusher
-        // may see it dead (and delete it).
-        if (!inWindow(ts)) {
-            const std::uint32_t window = openWindow(ts);
-            foldPending(ts);
-            closeWindow(ts, window);
-        }
-        releaseRing(ts);
-        ts->alive.store(false, std::memory_order_release);
+/// The key's destructor, run when the thread ends, after every C++ thread_local destructor:
+/// one of those that records still has a state, and one that records even later gets a new
+/// one, whose key destructor runs again (POSIX repeats them while values are set).
+void threadGone(void* p) noexcept
+{
+    auto* ts = static_cast<ThreadState*>(p);
+    if (t_state == ts)
+        t_state = nullptr;
+    // Its last operation into the histograms, and its ring to the flusher, before the flusher
+    // may see it dead (and delete it).
+    if (!inWindow(ts)) {
+        const std::uint32_t window = openWindow(ts);
+        foldPending(ts);
+        closeWindow(ts, window);
     }
+    releaseRing(ts);
+    ts->alive.store(false, std::memory_order_release);
+}
 
-    void account(ThreadState* ts, std::size_t bytes) noexcept
-    {
-        ts->bytes.fetch_add(bytes, std::memory_order_relaxed);
-        g_threads.bytes.fetch_add(bytes, std::memory_order_relaxed);
-    }
+void account(ThreadState* ts, std::size_t bytes) noexcept
+{
+    ts->bytes.fetch_add(bytes, std::memory_order_relaxed);
+    g_threads.bytes.fetch_add(bytes, std::memory_order_relaxed);
+}
 
-    template <typename T>
-    T* allocate(ThreadState* ts, std::atomic<T*>& where) noexcept
-    {
-        T* p = new (std::nothrow) T;
-        if (p) {
-            account(ts, sizeof(T));
-            where.store(p, std::memory_order_release);
-        }
-        return p;
+template <typename T> T* allocate(ThreadState* ts, std::atomic<T*>& where) noexcept
+{
+    T* p = new (std::nothrow) T;
+    if (p) {
+        account(ts, sizeof(T));
+        where.store(p, std::memory_order_release);
     }
+    return p;
+}
 } // namespace
 
-OpPage* allocatePage(ThreadState* ts, std::atomic<OpPage*>& where) noexcept { return allocate(ts, where); }
-OpSlot* allocateSlot(ThreadState* ts, std::atomic<OpSlot*>& where) noexcept { return allocate(ts, where); }
-BucketPage* allocateBuckets(ThreadState* ts, std::atomic<BucketPage*>& where) noexcept { return allocate(ts, where); }
+OpPage* allocatePage(ThreadState* ts, std::atomic<OpPage*>& where) noexcept
+{
+    return allocate(ts, where);
+}
+OpSlot* allocateSlot(ThreadState* ts, std::atomic<OpSlot*>& where) noexcept
+{
+    return allocate(ts, where);
+}
+BucketPage* allocateBuckets(ThreadState* ts, std::atomic<BucketPage*>& where) noexcept
+{
+    return allocate(ts, where);
+}
 
 RawEvent* allocateRing(ThreadState* ts) noexcept
 {
@@ -131,7 +139,8 @@ bool recordOnSlow(ThreadState* ts, OpId op, std::uint64_t ns, unsigned flags, st
     OpSlot* slot = nullptr;
     BucketPage* buckets = nullptr;
     const bool counted = (page || (page = allocatePage(ts, ts->ops[op >> 6])))
-        && ((slot = page->slots[op & 63].load(std::memory_order_relaxed)) || (slot = allocateSlot(ts, page->slots[op & 63])))
+        && ((slot = page->slots[op & 63].load(std::memory_order_relaxed))
+            || (slot = allocateSlot(ts, page->slots[op & 63])))
         && ((buckets = slot->pages[index >> 6].load(std::memory_order_relaxed))
             || (buckets = allocateBuckets(ts, slot->pages[index >> 6])));
     if (counted)

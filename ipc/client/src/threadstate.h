@@ -30,14 +30,16 @@ inline constexpr std::uint32_t MaxOps = 4096;
 inline constexpr std::uint32_t RingSize = 1024; // raw events per thread between two flushes
 
 /// 64 adjacent histogram buckets. counts only grow; the flusher sends the difference to sent.
-struct BucketPage {
+struct BucketPage
+{
     std::atomic<std::uint32_t> counts[64] {};
     std::uint32_t sent[64] {};
 };
 inline constexpr int BucketPages = (wire::BucketCount + 1 + 63) / 64;
 
 /// One operation on one thread.
-struct OpSlot {
+struct OpSlot
+{
     std::atomic<BucketPage*> pages[BucketPages] {};
     std::atomic<std::uint64_t> count { 0 }; // written last (release): the flusher skips a slot it did not move
     std::atomic<std::uint64_t> sum { 0 };
@@ -59,7 +61,8 @@ struct OpSlot {
     }
 };
 
-struct OpPage {
+struct OpPage
+{
     std::atomic<OpSlot*> slots[64] {};
     ~OpPage()
     {
@@ -69,7 +72,8 @@ struct OpPage {
 };
 inline constexpr int OpPages = MaxOps / 64;
 
-struct RawEvent {
+struct RawEvent
+{
     OpId op;
     int clock;
     std::uint64_t end;
@@ -78,13 +82,16 @@ struct RawEvent {
     Meta* meta;
 };
 
-struct ThreadState {
+struct ThreadState
+{
     std::atomic<OpPage*> ops[OpPages] {};
     std::atomic<RawEvent*> ring { nullptr };
     std::atomic<std::uint32_t> head { 0 }; // written by the thread
     std::atomic<std::uint32_t> tail { 0 }; // written by the flusher
     std::atomic<std::uint64_t> droppedEvents { 0 }; // the ring was full
-    std::atomic<std::uint64_t> droppedOperations { 0 }; // no memory for a slot or page, or reentered from a signal handler
+    std::atomic<std::uint64_t> droppedOperations {
+        0
+    }; // no memory for a slot or page, or reentered from a signal handler
     std::atomic<std::uint64_t> reentered { 0 }; // of those: recorded by a signal handler that interrupted a recording
     std::atomic<bool> alive { true };
     // Odd while this thread writes its histograms (a window, see openWindow()): a signal handler
@@ -308,7 +315,8 @@ __attribute__((always_inline)) inline bool recordOn(
 }
 
 /// The states of every thread that recorded, for the flusher (under mutex()).
-struct Threads {
+struct Threads
+{
     std::mutex mutex;
     std::vector<ThreadState*> list;
     std::atomic<std::uint64_t> deadDroppedEvents { 0 }; // of the states already deleted

@@ -76,10 +76,12 @@ extern "C" {
 
 #define PERFDASH_OK 0
 #define PERFDASH_DISABLED 1 /* PERFDASH_DISABLE=1 is set: nothing was recorded (not an error) */
-#define PERFDASH_EINVAL (-1) /* a null pointer, an empty name, a value out of range, an id that perfdash_operation()
-                                never returned, or a scope ended twice */
-#define PERFDASH_ETOOMANY (-2) /* the table of names is full (4096 operations, 4096 counters and gauges); the
-                                  operation or update is counted as dropped */
+#define PERFDASH_EINVAL                                                                                                \
+    (-1) /* a null pointer, an empty name, a value out of range, an id that perfdash_operation()                       \
+            never returned, or a scope ended twice */
+#define PERFDASH_ETOOMANY                                                                                              \
+    (-2) /* the table of names is full (4096 operations, 4096 counters and gauges); the                                \
+            operation or update is counted as dropped */
 #define PERFDASH_ENOMEM (-3) /* memory for a new thread, operation or name could not be had; counted as dropped */
 #define PERFDASH_ETIMEDOUT (-4) /* perfdash_flush(): the data was not all sent in time */
 #define PERFDASH_ENOTCONNECTED (-5) /* perfdash_flush(): no dashboard is connected (returned at once) */
@@ -88,7 +90,8 @@ extern "C" {
 typedef uint32_t perfdash_op;
 
 /** A running operation: fill with perfdash_scope_begin(), close with perfdash_scope_end(). */
-typedef struct perfdash_scope {
+typedef struct perfdash_scope
+{
     perfdash_op op;
     uint64_t start;
     int clock; /* which clock start came from, -1 once ended; private */

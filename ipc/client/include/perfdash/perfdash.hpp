@@ -38,7 +38,8 @@ PERFDASH_API void record(OpId op, std::uint64_t ns, bool ok = true) noexcept;
 PERFDASH_API void record(const char* name, std::uint64_t ns, bool ok = true) noexcept;
 /// The same with key/value metadata, which travels only if the operation is sent as a raw event
 /// (slow or sampled). Unlike the others it allocates: for operations worth describing.
-PERFDASH_API void record(OpId op, std::uint64_t ns, bool ok, std::vector<std::pair<std::string, std::string>> meta) noexcept;
+PERFDASH_API void record(
+    OpId op, std::uint64_t ns, bool ok, std::vector<std::pair<std::string, std::string>> meta) noexcept;
 /// Adds @p delta to a counter, or sets a gauge; shipped with the next interval, and every value again
 /// to a new connection. Lock-free and allocation-free after a name's first use (then also safe in
 /// a signal handler). At most 4096 names; an update past that, or on a counter's name used as a
@@ -60,11 +61,13 @@ PERFDASH_API int flush(int timeoutMs = 1000) noexcept;
  * recorded is either counted by the dashboard or in droppedOperations, which is the sum of the
  * droppedX fields marked (ops) plus the operations in droppedBytes.
  */
-struct ClientStats {
+struct ClientStats
+{
     bool enabled = false;
     bool connected = false;
     std::uint64_t connects = 0;
-    std::uint64_t droppedEvents = 0; ///< raw events that did not fit in their thread's ring (still counted in histograms)
+    std::uint64_t droppedEvents
+        = 0; ///< raw events that did not fit in their thread's ring (still counted in histograms)
     std::uint64_t droppedBytes = 0; ///< data given up while no dashboard was there, or it did not read
     std::uint64_t framesSent = 0;
     std::uint64_t droppedOperations = 0; ///< every recorded operation the dashboard will never count
@@ -74,9 +77,11 @@ struct ClientStats {
     std::uint64_t droppedAfterExit = 0; ///< (ops) recorded after the exit handler sent the last interval
     std::uint64_t droppedRejected = 0; ///< of the operations in droppedBytes: kept for a dashboard that refused us
     std::uint64_t droppedMetrics = 0; ///< counter/gauge updates dropped (table full, or kind mismatch)
-    std::uint64_t truncatedMeta = 0; ///< metadata pairs left out (an event over the 1 MiB frame limit, or Scope's 256 bytes)
+    std::uint64_t truncatedMeta
+        = 0; ///< metadata pairs left out (an event over the 1 MiB frame limit, or Scope's 256 bytes)
     std::uint64_t clockBackwards = 0; ///< scopes whose end read before their start, recorded as 0 ns
-    std::uint64_t threadStates = 0; ///< per-thread states the flusher reads (live threads, and dead ones not yet harvested)
+    std::uint64_t threadStates
+        = 0; ///< per-thread states the flusher reads (live threads, and dead ones not yet harvested)
     std::uint64_t threadBytes = 0; ///< memory those states hold
     bool counterClock = false; ///< timestamps come from the CPU's counter (TSC, CNTVCT), not clock_gettime()
     /// of the operations in droppedBytes: written to a dashboard that went away before it said it read them
@@ -89,20 +94,20 @@ struct ClientStats {
 PERFDASH_API ClientStats stats() noexcept;
 
 namespace detail {
-    PERFDASH_API std::uint64_t now(int& clock) noexcept;
-    PERFDASH_API void finish(OpId op, std::uint64_t start, int clock, bool ok) noexcept;
-    PERFDASH_API void finishWithMeta(OpId op, std::uint64_t start, int clock, bool ok, const char* meta,
-        std::uint32_t bytes, std::uint32_t lost) noexcept;
-    /// Scope's: the clock reading and this thread's count of uncaught exceptions, read cheaply
-    /// (std::uncaught_exceptions() costs more than the rest of a scope); end() compares them.
-    PERFDASH_API std::uint64_t begin(int& clock, unsigned& exceptions) noexcept;
-    /// begin() that names the operation, for the dashboard's profiler (an Enter record while the
-    /// process is profiled). Programs built against older headers call begin(): their scopes are
-    /// named at their end.
-    PERFDASH_API std::uint64_t beginOp(OpId op, int& clock, unsigned& exceptions) noexcept;
-    PERFDASH_API void end(OpId op, std::uint64_t start, int clock, unsigned exceptions, bool failed) noexcept;
-    PERFDASH_API void endWithMeta(OpId op, std::uint64_t start, int clock, unsigned exceptions, bool failed,
-        const char* meta, std::uint32_t bytes, std::uint32_t lost) noexcept;
+PERFDASH_API std::uint64_t now(int& clock) noexcept;
+PERFDASH_API void finish(OpId op, std::uint64_t start, int clock, bool ok) noexcept;
+PERFDASH_API void finishWithMeta(OpId op, std::uint64_t start, int clock, bool ok, const char* meta,
+    std::uint32_t bytes, std::uint32_t lost) noexcept;
+/// Scope's: the clock reading and this thread's count of uncaught exceptions, read cheaply
+/// (std::uncaught_exceptions() costs more than the rest of a scope); end() compares them.
+PERFDASH_API std::uint64_t begin(int& clock, unsigned& exceptions) noexcept;
+/// begin() that names the operation, for the dashboard's profiler (an Enter record while the
+/// process is profiled). Programs built against older headers call begin(): their scopes are
+/// named at their end.
+PERFDASH_API std::uint64_t beginOp(OpId op, int& clock, unsigned& exceptions) noexcept;
+PERFDASH_API void end(OpId op, std::uint64_t start, int clock, unsigned exceptions, bool failed) noexcept;
+PERFDASH_API void endWithMeta(OpId op, std::uint64_t start, int clock, unsigned exceptions, bool failed,
+    const char* meta, std::uint32_t bytes, std::uint32_t lost) noexcept;
 } // namespace detail
 
 /**
@@ -170,16 +175,16 @@ private:
 
 /// Runs @p f as operation @p name and returns its result; an exception marks it failed and
 /// propagates. The name's lookup is lock-free and allocation-free after its first use.
-template <typename F>
-decltype(auto) track(const char* name, F&& f)
+template <typename F> decltype(auto) track(const char* name, F&& f)
 {
     Scope scope(name);
     return std::forward<F>(f)();
 }
 
 /// What PERFDASH_SCOPE_VAR declares when PERFDASH_ENABLE is 0: the same calls, doing nothing.
-struct NoScope {
-    void fail() noexcept {}
+struct NoScope
+{
+    void fail() noexcept { }
     NoScope& meta(std::string_view, std::string_view) noexcept { return *this; }
 };
 
