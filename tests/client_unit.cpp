@@ -1370,11 +1370,6 @@ void scopeSignalCase()
     CHECK_EQ(counted.operations + dropped, recorded);
 }
 
-struct Case
-{
-    const char* name;
-    void (*run)();
-};
 const Case g_cases[] = {
     { "buckets", bucketsCase },
     { "clock", clockCase },
@@ -1407,18 +1402,5 @@ const Case g_cases[] = {
 
 int main(int argc, char** argv)
 {
-    if (argc == 2 && std::strcmp(argv[1], "--list") == 0) {
-        for (const Case& c : g_cases)
-            std::printf("%s\n", c.name);
-        return 0;
-    }
-    for (const Case& c : g_cases) {
-        if (argc == 2 && std::strcmp(argv[1], c.name) == 0) {
-            c.run();
-            std::printf("client_unit %s: %s\n", c.name, g_failures ? "FAIL" : "PASS");
-            return g_failures ? 1 : 0;
-        }
-    }
-    std::fprintf(stderr, "usage: client_unit <case>|--list\n");
-    return 2;
+    return runCase("client_unit", g_cases, argc, argv);
 }

@@ -887,11 +887,6 @@ void refusalCase()
     }
 }
 
-struct Case
-{
-    const char* name;
-    void (*run)();
-};
 const Case g_cases[] = {
     { "exact", exactCase },
     { "sites", sitesCase },
@@ -912,19 +907,6 @@ const Case g_cases[] = {
 
 int main(int argc, char** argv)
 {
-    if (argc == 2 && std::strcmp(argv[1], "--list") == 0) {
-        for (const Case& c : g_cases)
-            std::printf("%s\n", c.name);
-        return 0;
-    }
     ::signal(SIGPIPE, SIG_IGN); // a target that died: its pipe's write fails, the checks say why
-    for (const Case& c : g_cases) {
-        if (argc == 2 && std::strcmp(argv[1], c.name) == 0) {
-            c.run();
-            std::printf("heap_unit %s: %s\n", c.name, g_failures ? "FAIL" : "PASS");
-            return g_failures ? 1 : 0;
-        }
-    }
-    std::fprintf(stderr, "usage: heap_unit <case>|--list\n");
-    return 2;
+    return runCase("heap_unit", g_cases, argc, argv);
 }

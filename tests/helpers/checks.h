@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 
 inline int g_failures = 0;
 
@@ -39,3 +41,30 @@ inline int g_failures = 0;
             ++g_failures;                                                                                              \
         }                                                                                                              \
     } while (0)
+
+/// One case of a test program: its name on the command line, and what it runs.
+struct Case
+{
+    const char* name;
+    void (*run)();
+};
+
+/// One case per process: `PROGRAM CASE` runs it and says PASS or FAIL (the exit status too),
+/// `PROGRAM --list` lists them (ctest adds one test per case).
+template <std::size_t N> int runCase(const char* program, const Case (&cases)[N], int argc, char** argv)
+{
+    if (argc == 2 && std::strcmp(argv[1], "--list") == 0) {
+        for (const Case& c : cases)
+            std::printf("%s\n", c.name);
+        return 0;
+    }
+    for (const Case& c : cases) {
+        if (argc == 2 && std::strcmp(argv[1], c.name) == 0) {
+            c.run();
+            std::printf("%s %s: %s\n", program, c.name, g_failures ? "FAIL" : "PASS");
+            return g_failures ? 1 : 0;
+        }
+    }
+    std::fprintf(stderr, "usage: %s <case>|--list\n", program);
+    return 2;
+}
