@@ -105,11 +105,12 @@ struct HeapProfiler::Tracked
         return *siteIds.insert(site, int(sites.size() - 1));
     }
 
-    /// Once a second: the live bytes of the largest sites now, and of those charted already.
-    void record(qint64 nowMs)
+    /// Once a second: the live bytes of the largest sites now, and of those charted already;
+    /// whether it recorded.
+    bool record(qint64 nowMs)
     {
         if (nowMs - lastHistoryMs < 1000)
-            return;
+            return false;
         lastHistoryMs = nowMs;
         QHash<int, double> live;
         for (Stack& s : stacks) {
@@ -136,6 +137,7 @@ struct HeapProfiler::Tracked
             while (points.size() > HistorySeconds)
                 points.pop_front();
         }
+        return true;
     }
 
     std::uint32_t stackOf(const heap::HeapRecord& r)
@@ -309,12 +311,28 @@ void HeapProfiler::poll()
 {
     std::vector<std::pair<qint64, qint64>> changed;
     std::vector<std::pair<qint64, QString>> problems;
+    std::vector<HeapTotals> totals;
+    std::map<qint64, std::vector<HeapSiteSeries>> history;
+    bool newPoints = false;
     {
         QMutexLocker lock(&m_mutex);
         for (auto& [ticket, t] : m_tracked) {
             if (t->pid > 0)
-                pollLocked(*t, &changed, &problems);
+                newPoints |= pollLocked(*t, &changed, &problems);
         }
+        totals = totalsLocked();
+        for (const auto& [ticket, t] : m_tracked) {
+            if (newPoints && t->pid > 0)
+                history[t->pid] = siteHistoryLocked(t->pid);
+        }
+    }
+    {
+        // What the window reads at each refresh, apart from the lock that naming a new library's
+        // addresses may hold for a while.
+        QMutexLocker lock(&m_publishedMutex);
+        m_publishedTotals = std::move(totals);
+        if (newPoints)
+            m_publishedHistory = std::move(history);
     }
     for (const auto& [pid, live] : changed)
         Q_EMIT heapChanged(pid, live);
@@ -322,7 +340,7 @@ void HeapProfiler::poll()
         Q_EMIT problem(pid, message);
 }
 
-void HeapProfiler::pollLocked(
+bool HeapProfiler::pollLocked(
     Tracked& t, std::vector<std::pair<qint64, qint64>>* changed, std::vector<std::pair<qint64, QString>>* problems)
 {
     t.counters = t.channel->counters();
@@ -336,7 +354,7 @@ void HeapProfiler::pollLocked(
                     .arg(t.name)
                     .arg(t.pid));
         }
-        return;
+        return false;
     }
     if (t.counters.ownAllocator() && !t.reported) {
         t.reported = true;
@@ -348,17 +366,23 @@ void HeapProfiler::pollLocked(
     }
     const std::uint64_t mean = t.counters.sampleMean;
     t.channel->drain([&](const heap::HeapRecord& r) { t.apply(r, mean); }, SIZE_MAX, gone);
-    t.record(QDateTime::currentMSecsSinceEpoch());
+    const bool recorded = t.record(QDateTime::currentMSecsSinceEpoch());
     const auto live = qint64(t.counters.liveBytes());
     if (live != t.lastLive) {
         t.lastLive = live;
         changed->emplace_back(t.pid, live);
     }
+    return recorded;
 }
 
 std::vector<HeapTotals> HeapProfiler::totals() const
 {
-    QMutexLocker lock(&m_mutex);
+    QMutexLocker lock(&m_publishedMutex);
+    return m_publishedTotals;
+}
+
+std::vector<HeapTotals> HeapProfiler::totalsLocked() const
+{
     std::vector<HeapTotals> out;
     for (const auto& [ticket, t] : m_tracked) {
         if (t->pid <= 0)
@@ -441,7 +465,13 @@ std::vector<ProfileSnapshotPtr> HeapProfiler::snapshots(HeapView view) const
 
 std::vector<HeapSiteSeries> HeapProfiler::siteHistory(qint64 pid) const
 {
-    QMutexLocker lock(&m_mutex);
+    QMutexLocker lock(&m_publishedMutex);
+    const auto it = m_publishedHistory.find(pid);
+    return it != m_publishedHistory.end() ? it->second : std::vector<HeapSiteSeries>();
+}
+
+std::vector<HeapSiteSeries> HeapProfiler::siteHistoryLocked(qint64 pid) const
+{
     std::vector<HeapSiteSeries> out;
     for (const auto& [ticket, t] : m_tracked) {
         if (t->pid != pid)

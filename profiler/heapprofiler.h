@@ -91,7 +91,7 @@ public:
 
     /// Drains every channel now (the thread does it every 100 ms); for the end of a run and tests.
     void poll();
-    /// The programs tracked, by pid.
+    /// The programs tracked, by pid, as of the last poll (never waits for one).
     std::vector<HeapTotals> totals() const;
     /// @p pid's heap by call site; null when it is not tracked.
     ProfileSnapshotPtr snapshot(qint64 pid, HeapView view) const;
@@ -116,12 +116,20 @@ Q_SIGNALS:
 
 private:
     struct Tracked;
-    void pollLocked(
+    /// Drains @p t; whether it recorded a new point of its sites' history.
+    bool pollLocked(
         Tracked& t, std::vector<std::pair<qint64, qint64>>* changed, std::vector<std::pair<qint64, QString>>* problems);
     ProfileSnapshotPtr build(const Tracked& t, HeapView view) const;
+    std::vector<HeapTotals> totalsLocked() const;
+    std::vector<HeapSiteSeries> siteHistoryLocked(qint64 pid) const;
 
     QString m_directory;
     mutable QMutex m_mutex;
+    /// What the window reads (totals(), siteHistory()), published at the end of each poll under a
+    /// lock of its own: naming a new library's addresses may hold m_mutex for a while.
+    mutable QMutex m_publishedMutex;
+    std::vector<HeapTotals> m_publishedTotals;
+    std::map<qint64, std::vector<HeapSiteSeries>> m_publishedHistory;
     std::map<int, std::unique_ptr<Tracked>> m_tracked; ///< by ticket
     int m_nextTicket = 1;
     QThread* m_thread;
