@@ -777,26 +777,33 @@ void scopeExactCase()
         std::unique_lock lock(mutex);
         changed.wait(lock, [&] { return step >= s; });
     };
-    std::atomic<int> recorded { 0 };
+    int recorded = 0;
+    // Counted under the mutex: an unlocked increment between the waiter's test and its wait loses
+    // the wake-up (the test then waited forever under qemu).
+    const auto arrive = [&] {
+        {
+            std::lock_guard lock(mutex);
+            ++recorded;
+        }
+        changed.notify_all();
+    };
     std::vector<std::thread> threads;
     for (int t = 0; t < 3; ++t)
         threads.emplace_back([&, t] {
             for (int i = 0; i < (t == 0 ? 1 : 1000); ++i) {
                 perfdash::Scope scope(op);
             }
-            recorded.fetch_add(1);
-            changed.notify_all();
+            arrive();
             waitFor(2); // still: the last scope's operation is not folded in by the thread itself
             if (t == 1) {
                 perfdash::Scope scope(op); // folds the one counted ahead, and is itself pending
             }
-            recorded.fetch_add(1);
-            changed.notify_all();
+            arrive();
             waitFor(3);
         });
     {
         std::unique_lock lock(mutex);
-        changed.wait(lock, [&] { return recorded.load() == 3; });
+        changed.wait(lock, [&] { return recorded == 3; });
     }
     for (int i = 0; i < 10; ++i) {
         perfdash::Scope scope(op);
@@ -816,7 +823,7 @@ void scopeExactCase()
     changed.notify_all();
     {
         std::unique_lock lock(mutex);
-        changed.wait(lock, [&] { return recorded.load() == 6; });
+        changed.wait(lock, [&] { return recorded == 6; });
     }
     CHECK_EQ(perfdash::flush(5000), PERFDASH_OK);
     t = dashboard.waitFor([](const Tally& x) { return x.operations >= 2012; });
