@@ -92,7 +92,7 @@ sanitized() {
 
 formatted() { # every C and C++ file as .clang-format says (Debian's clang-format 14)
     echo "setup: the code's format (clang-format --dry-run --Werror)"
-    find app bench capture core heap ipc models profiler tests tools widgets examples \
+    find app bench capture core fuzz heap http ipc models otlp profiler tests toolkit tools widgets examples \
         \( -name node_modules -o -name corpus -o -name 'corpus-*' \) -prune -o \
         \( -name '*.cpp' -o -name '*.h' -o -name '*.c' -o -name '*.hpp' \) -print0 |
         xargs -0 clang-format --dry-run --Werror
@@ -105,9 +105,9 @@ fuzz() {
     for target in fuzz_framedecoder fuzz_ndjson fuzz_otlp_json fuzz_otlp_protobuf fuzz_scopetimeline; do
         local corpus
         corpus=$(mktemp -d)
-        cp ipc/fuzz/corpus/* "$corpus"/
-        if [ -d "ipc/fuzz/corpus-$target" ]; then cp "ipc/fuzz/corpus-$target"/* "$corpus"/; fi
-        "$BUILD_DIR-fuzz/bin/$target" "$corpus" -dict="ipc/fuzz/$target.dict" -max_total_time="${PERFDASH_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 \
+        cp fuzz/corpus/* "$corpus"/
+        if [ -d "fuzz/corpus-$target" ]; then cp "fuzz/corpus-$target"/* "$corpus"/; fi
+        "$BUILD_DIR-fuzz/bin/$target" "$corpus" -dict="fuzz/$target.dict" -max_total_time="${PERFDASH_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 \
             -print_final_stats=1 2>&1 | tail -n 12
         rm -rf "$corpus"
     done

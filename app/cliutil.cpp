@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "cliutil.h"
+#include "app/cliutil.h"
 
-#include "atomicfile.h"
-#include "headlessgate.h"
+#include "core/atomicfile.h"
+#include "core/headlessgate.h"
 
 #include <QApplication>
 #include <QBuffer>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "comparecommand.h"
+#include "app/comparecommand.h"
 
-#include "cliutil.h"
-#include "comparison.h"
-#include "comparisonwindow.h"
+#include "app/cliutil.h"
+#include "capture/comparison.h"
+#include "widgets/comparisonwindow.h"
 
 #include <QApplication>
 #include <QCoreApplication>

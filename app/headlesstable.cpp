@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "headlesstable.h"
+#include "app/headlesstable.h"
 
-#include "format.h"
-#include "ingestserver.h"
-#include "metricsendpoint.h"
-#include "metricsstore.h"
-#include "otlpreceiver.h"
-#include "refusalsummary.h"
+#include "core/metricsstore.h"
+#include "http/metricsendpoint.h"
+#include "http/refusalsummary.h"
+#include "ipc/ingestserver.h"
+#include "models/format.h"
+#include "otlp/otlpreceiver.h"
 
 #include <QTextStream>
 

@@ -2,8 +2,8 @@
 // The worst relative error of p50, p90, p95, p99 and p99.9 against the exact sorted values, over
 // several distributions of a million values each, and the memory of one operation after a
 // simulated 24-hour session. Run: build/bin/bench_accuracy
-#include "latencyhistogram.h"
-#include "operationhistory.h"
+#include "core/latencyhistogram.h"
+#include "core/operationhistory.h"
 
 #include <algorithm>
 #include <cmath>

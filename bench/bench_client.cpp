@@ -6,8 +6,8 @@
 // into its thread's scope ring. RingRead* are the dashboard's side: reading a ring from the
 // shared memory the client offers, against process_vm_readv() of the same bytes.
 // Run: taskset -c 1 build/bin/bench_client --benchmark_repetitions=5   (the dashboard is in-process)
-#include "minidashboard.h"
-#include "scoperingformat.h"
+#include "ipc/client/wire/scoperingformat.h"
+#include "tests/helpers/minidashboard.h"
 
 #include <perfdash/perfdash.hpp>
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Google Benchmark of the monitor core: histogram record and quantile, history record,
 // PerformanceMonitor::trackOperation and ScopedOperation. Run: build/bin/bench_core
-#include "latencyhistogram.h"
-#include "operationhistory.h"
-#include "performancemonitor.h"
+#include "core/latencyhistogram.h"
+#include "core/operationhistory.h"
+#include "core/performancemonitor.h"
 
 #include <benchmark/benchmark.h>
 

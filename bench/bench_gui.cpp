@@ -2,9 +2,9 @@
 // How late a 1 ms QTimer on the GUI thread fires while the window refreshes at 10 Hz and
 // perfdash-demo streams 100 operations at full rate. Target: never more than 16 ms late.
 // Run: QT_QPA_PLATFORM=offscreen build/bin/bench_gui [SECONDS] [DEMO_THREADS] [nice]   (or under xvfb-run -a)
-#include "ingestserver.h"
-#include "mainwindow.h"
-#include "metricsstore.h"
+#include "core/metricsstore.h"
+#include "ipc/ingestserver.h"
+#include "widgets/mainwindow.h"
 
 #include <QApplication>
 #include <QElapsedTimer>

@@ -6,10 +6,10 @@
 //                                   end to end through the socket into the store
 //   bench_ingest memory [MILLIONS]  the dashboard's RSS after 10 million events and after MILLIONS
 //                                   (default 100): it must not grow with the count
-#include "framedecoder.h"
-#include "ingestserver.h"
-#include "memorymonitor.h"
-#include "metricsstore.h"
+#include "core/memorymonitor.h"
+#include "core/metricsstore.h"
+#include "ipc/framedecoder.h"
+#include "ipc/ingestserver.h"
 
 #include <perfdash/perfdash.hpp>
 

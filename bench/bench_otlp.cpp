@@ -10,12 +10,12 @@
 // Each request holds 1,000 spans shaped like @opentelemetry/instrumentation-http's (15
 // attributes, 1% of them slow, so their attributes are kept), as the Node SDK's batch processor
 // sends them (its default batch is 512; larger is what a collector forwards).
-#include "metricsstore.h"
+#include "core/metricsstore.h"
+#include "otlp/otlpingest.h"
+#include "otlp/otlpjson.h"
+#include "otlp/otlpprotobuf.h"
+#include "otlp/otlpreceiver.h"
 #include "otlp_trace.pb.h"
-#include "otlpingest.h"
-#include "otlpjson.h"
-#include "otlpprotobuf.h"
-#include "otlpreceiver.h"
 
 #include <QCoreApplication>
 #include <QDir>

@@ -16,10 +16,10 @@
 //   bench_profiler memory HOURS         a simulated session of HOURS at 499 Hz over 5,000 distinct
 //                                       stacks of 12 frames: the aggregate's bytes and the RSS after each
 //                                       simulated 10 minutes (raw samples are not kept)
-#include "perfeventsource.h"
-#include "processprofiler.h"
-#include "profileaggregate.h"
-#include "recordprocessor.h"
+#include "profiler/perfeventsource.h"
+#include "profiler/processprofiler.h"
+#include "profiler/profileaggregate.h"
+#include "profiler/recordprocessor.h"
 
 #include <QCoreApplication>
 #include <QFile>

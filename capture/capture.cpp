@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "capture.h"
+#include "capture/capture.h"
 
-#include "captureprofiles.h"
-#include "capturevalidation.h"
-#include "safepath.h"
+#include "capture/captureprofiles.h"
+#include "capture/capturevalidation.h"
+#include "core/safepath.h"
 
 #include <QAtomicInteger>
 #include <QDateTime>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "captureprofiles.h"
-#include "clock.h"
-#include "comparison.h"
-#include "metricsstore.h"
+#include "capture/captureprofiles.h"
+#include "capture/comparison.h"
+#include "core/clock.h"
+#include "core/metricsstore.h"
 
 #include <QObject>
 #include <QStringList>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "captureprofiles.h"
+#include "capture/captureprofiles.h"
 
 #include <QAtomicInteger>
 #include <QHash>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "capturevalidation.h"
+#include "capture/capturevalidation.h"
 
-#include "latencyhistogram.h"
+#include "core/latencyhistogram.h"
 
 #include <cmath>
 #include <limits>

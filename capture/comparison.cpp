@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "comparison.h"
-#include "captureprofiles.h"
+#include "capture/comparison.h"
+#include "capture/captureprofiles.h"
 
-#include "capture.h"
-#include "metricsstore.h"
+#include "capture/capture.h"
+#include "core/metricsstore.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>

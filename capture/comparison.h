@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "captureprofiles.h"
-#include "operationstats.h"
+#include "capture/captureprofiles.h"
+#include "core/operationstats.h"
 
 #include <QList>
 #include <QString>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "atomicfile.h"
+#include "core/atomicfile.h"
 
-#include "safepath.h"
+#include "core/safepath.h"
 
 #include <QFile>
 #include <QFileInfo>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "childprocess.h"
+#include "core/childprocess.h"
 
 #include <QProcess>
 

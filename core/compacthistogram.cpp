@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "compacthistogram.h"
+#include "core/compacthistogram.h"
 
 #include <algorithm>
 #include <cmath>

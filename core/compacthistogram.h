@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "latencyhistogram.h"
+#include "core/latencyhistogram.h"
 
 #include <memory>
 #include <vector>

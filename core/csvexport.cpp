@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "csvexport.h"
+#include "core/csvexport.h"
 
-#include "atomicfile.h"
-#include "csvwriter.h"
-#include "performancemonitor.h"
+#include "core/atomicfile.h"
+#include "core/csvwriter.h"
+#include "core/performancemonitor.h"
 
 #include <limits>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "csvwriter.h"
+#include "core/csvwriter.h"
 
 #include <QIODevice>
 #include <QStringList>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "dashboardsnapshot.h"
+#include "core/dashboardsnapshot.h"
 
 #include <QDateTime>
 #include <QDir>

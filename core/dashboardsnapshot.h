@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "histogramqueries.h"
-#include "metricsstore.h"
+#include "core/histogramqueries.h"
+#include "core/metricsstore.h"
 
 #include <QList>
 #include <memory>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "globpattern.h"
+#include "core/globpattern.h"
 
 namespace perfdash {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "headlessgate.h"
+#include "core/headlessgate.h"
 
-#include "metricsstore.h"
+#include "core/metricsstore.h"
 
 #include <QRegularExpression>
 

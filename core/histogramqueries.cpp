@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "histogramqueries.h"
+#include "core/histogramqueries.h"
 
-#include "latencyhistogram.h"
-#include "performancemonitor.h"
+#include "core/latencyhistogram.h"
+#include "core/performancemonitor.h"
 
 #include <cmath>
 #include <limits>

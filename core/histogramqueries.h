@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "operationhistory.h"
-#include "operationstats.h"
+#include "core/operationhistory.h"
+#include "core/operationstats.h"
 
 #include <QStringList>
 

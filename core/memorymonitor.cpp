@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "memorymonitor.h"
+#include "core/memorymonitor.h"
 
 #include <QDateTime>
 

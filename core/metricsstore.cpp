@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "metricsstore.h"
+#include "core/metricsstore.h"
 
 #include <QDateTime>
 

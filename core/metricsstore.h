@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "csvexport.h"
-#include "performancemonitor.h"
-#include "processsampler.h"
-#include "slowthresholds.h"
+#include "core/csvexport.h"
+#include "core/performancemonitor.h"
+#include "core/processsampler.h"
+#include "core/slowthresholds.h"
 
 #include <QHash>
 #include <QMutex>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "operationhistory.h"
+#include "core/operationhistory.h"
 
 #include <algorithm>
 #include <limits>

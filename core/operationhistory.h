@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "compacthistogram.h"
-#include "latencyhistogram.h"
-#include "operationstats.h"
+#include "core/compacthistogram.h"
+#include "core/latencyhistogram.h"
+#include "core/operationstats.h"
 
 #include <deque>
 #include <functional>

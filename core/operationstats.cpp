@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "operationstats.h"
+#include "core/operationstats.h"
 
-#include "latencyhistogram.h"
+#include "core/latencyhistogram.h"
 
 #include <algorithm>
 

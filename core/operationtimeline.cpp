@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "operationtimeline.h"
+#include "core/operationtimeline.h"
 
 namespace perfdash {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "performancemonitor.h"
+#include "core/performancemonitor.h"
 
-#include "globpattern.h"
+#include "core/globpattern.h"
 
 #include <QMetaMethod>
 #include <QThread>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "clock.h"
-#include "operationhistory.h"
-#include "operationstats.h"
+#include "core/clock.h"
+#include "core/operationhistory.h"
+#include "core/operationstats.h"
 
 #include <QFuture>
 #include <QMutex>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "processlist.h"
+#include "core/processlist.h"
 
 #include <QDir>
 #include <QFile>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "processsampler.h"
+#include "core/processsampler.h"
 
 #include <QList>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "processsampler.h"
+#include "core/processsampler.h"
 
-#include "clock.h"
+#include "core/clock.h"
 
 #include <QDateTime>
 #include <QFile>

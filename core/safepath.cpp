@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "safepath.h"
+#include "core/safepath.h"
 
 #include <QFile>
 #include <QFileInfo>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "slowthresholds.h"
+#include "core/slowthresholds.h"
 
-#include "globpattern.h"
-#include "headlessgate.h"
+#include "core/globpattern.h"
+#include "core/headlessgate.h"
 
 namespace perfdash {
 

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "traceexport.h"
+#include "core/traceexport.h"
 
 #include <QIODevice>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSet>
 
-#include "atomicfile.h"
+#include "core/atomicfile.h"
 
 namespace perfdash::traceexport {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "descriptorbudget.h"
+#include "ipc/descriptorbudget.h"
 
 #include <QTimer>
 

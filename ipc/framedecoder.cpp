@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "framedecoder.h"
+#include "ipc/framedecoder.h"
 
 #include <QStringDecoder>
 #include <QtEndian>

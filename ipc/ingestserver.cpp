@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "ingestserver.h"
+#include "ipc/ingestserver.h"
 
-#include "descriptorbudget.h"
-#include "framedecoder.h"
-#include "metricsstore.h"
-#include "processsampler.h"
-#include "safepath.h"
+#include "core/metricsstore.h"
+#include "core/processsampler.h"
+#include "core/safepath.h"
+#include "ipc/descriptorbudget.h"
+#include "ipc/framedecoder.h"
 
 #include <QDir>
 #include <QElapsedTimer>

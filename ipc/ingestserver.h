@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "batchprocessor.h"
-#include "protocol.h"
+#include "ipc/protocol.h"
+#include "toolkit/batchprocessor.h"
 
 #include <QHash>
 #include <QObject>

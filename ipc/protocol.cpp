@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "protocol.h"
+#include "ipc/protocol.h"
 
 #include <QtEndian>
 

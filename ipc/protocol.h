@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "latencyhistogram.h"
-#include "wire.h" // the client library's constants: one definition of the wire format for both sides
+#include "core/latencyhistogram.h"
+#include "ipc/client/wire/wire.h" // the client library's constants: one definition of the wire format for both sides
 
 #include <QByteArray>
 #include <QString>

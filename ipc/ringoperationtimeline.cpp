@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "ringoperationtimeline.h"
+#include "ipc/ringoperationtimeline.h"
 
-#include "scoperingreader.h"
+#include "ipc/scoperingreader.h"
 
 #include <QStringList>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "scoperingreader.h"
+#include "ipc/scoperingreader.h"
 
-#include "scoperingformat.h"
+#include "ipc/client/wire/scoperingformat.h"
 
 #include <QFile>
 #include <QTimer>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "protocol.h"
-#include "scopetimeline.h"
+#include "ipc/protocol.h"
+#include "ipc/scopetimeline.h"
 
 #include <QObject>
 #include <QString>

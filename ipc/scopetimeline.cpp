@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "scopetimeline.h"
+#include "ipc/scopetimeline.h"
 
-#include "scoperingformat.h"
+#include "ipc/client/wire/scoperingformat.h"
 
 #include <algorithm>
 #include <limits>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "callercalleemodel.h"
-#include "format.h"
-#include "symbolprettifier.h"
+#include "models/callercalleemodel.h"
+#include "models/format.h"
+#include "models/symbolprettifier.h"
 
 #include <algorithm>
 

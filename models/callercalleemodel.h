@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "profiletrees.h"
+#include "models/profiletrees.h"
 
 #include <QAbstractTableModel>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "calltreemodel.h"
-#include "format.h"
-#include "symbolprettifier.h"
+#include "models/calltreemodel.h"
+#include "models/format.h"
+#include "models/symbolprettifier.h"
 
 namespace perfdash {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "chartaxes.h"
+#include "models/chartaxes.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "comparisonmodel.h"
+#include "models/comparisonmodel.h"
 
-#include "format.h"
+#include "models/format.h"
 
 #include <QBrush>
 #include <QColor>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "format.h"
+#include "models/format.h"
 
-#include "calltree.h"
+#include "profiler/calltree.h"
 
 namespace perfdash {
 

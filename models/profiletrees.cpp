@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "profiletrees.h"
+#include "models/profiletrees.h"
 
 #include <algorithm>
 #include <unordered_map>

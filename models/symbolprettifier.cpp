@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "symbolprettifier.h"
+#include "models/symbolprettifier.h"
 
 #include <QFontMetrics>
 #include <QRegularExpression>

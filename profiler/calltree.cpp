@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "calltree.h"
+#include "profiler/calltree.h"
 
 #include <algorithm>
 #include <map>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "symbolizer.h"
+#include "profiler/symbolizer.h"
 
 #include <QList>
 #include <QMetaType>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "debuginfod.h"
+#include "profiler/debuginfod.h"
 
 #include <QCoreApplication>
 #include <QDir>

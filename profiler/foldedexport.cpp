@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "foldedexport.h"
+#include "profiler/foldedexport.h"
 
-#include "atomicfile.h"
-#include "profileaggregate.h"
+#include "core/atomicfile.h"
+#include "profiler/profileaggregate.h"
 
 namespace perfdash::foldedexport {
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "heapprofiler.h"
+#include "profiler/heapprofiler.h"
 
-#include "profileaggregate.h"
-#include "symbolizer.h"
+#include "profiler/profileaggregate.h"
+#include "profiler/symbolizer.h"
 
 #include "heap/heapchannel.h"
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "operationattribution.h"
+#include "profiler/operationattribution.h"
 
-#include "slowthresholds.h"
-#include "stackaggregate.h"
+#include "core/slowthresholds.h"
+#include "profiler/stackaggregate.h"
 
 #include <algorithm>
 

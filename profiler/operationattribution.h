@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "calltree.h"
-#include "operationtimeline.h"
+#include "core/operationtimeline.h"
+#include "profiler/calltree.h"
 
 #include <QHash>
 #include <QString>

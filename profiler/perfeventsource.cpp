@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "perfeventsource.h"
+#include "profiler/perfeventsource.h"
 
-#include "perfrecords.h"
+#include "profiler/perfrecords.h"
 
 #include <QDir>
 #include <QFile>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "perfrecords.h"
+#include "profiler/perfrecords.h"
 
 #include <linux/perf_event.h>
 

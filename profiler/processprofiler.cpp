@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "processprofiler.h"
+#include "profiler/processprofiler.h"
 
-#include "perfrecords.h"
-#include "recordprocessor.h"
-#include "recordqueue.h"
+#include "profiler/perfrecords.h"
+#include "profiler/recordprocessor.h"
+#include "profiler/recordqueue.h"
 
 #include <QDir>
 #include <QFile>

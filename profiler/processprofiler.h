@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "calltree.h"
-#include "operationattribution.h"
-#include "perfeventsource.h"
-#include "pprofexport.h"
-#include "threadnames.h"
+#include "profiler/calltree.h"
+#include "profiler/operationattribution.h"
+#include "profiler/perfeventsource.h"
+#include "profiler/pprofexport.h"
+#include "profiler/threadnames.h"
 
 #include <QObject>
 #include <QString>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "profileaggregate.h"
+#include "profiler/profileaggregate.h"
 
 #include <algorithm>
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "calltree.h"
-#include "samplecounts.h"
+#include "profiler/calltree.h"
+#include "profiler/samplecounts.h"
 
 #include <QString>
 

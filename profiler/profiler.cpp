@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "profiler.h"
+#include "profiler/profiler.h"
 
 #include <QDateTime>
 

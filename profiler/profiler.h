@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "calltree.h"
-#include "processprofiler.h"
+#include "profiler/calltree.h"
+#include "profiler/processprofiler.h"
 
 #include <QHash>
 #include <QObject>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "recordprocessor.h"
+#include "profiler/recordprocessor.h"
 
-#include "perfrecords.h"
+#include "profiler/perfrecords.h"
 
 #include <linux/perf_event.h>
 #include <sys/mman.h>

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "calltree.h"
-#include "operationattribution.h"
-#include "pprofexport.h"
-#include "stackaggregate.h"
-#include "symbolizer.h"
-#include "unwinder.h"
+#include "profiler/calltree.h"
+#include "profiler/operationattribution.h"
+#include "profiler/pprofexport.h"
+#include "profiler/stackaggregate.h"
+#include "profiler/symbolizer.h"
+#include "profiler/unwinder.h"
 
 #include <cstdint>
 #include <memory>

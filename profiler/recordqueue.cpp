@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "recordqueue.h"
+#include "profiler/recordqueue.h"
 
-#include "perfrecords.h"
+#include "profiler/perfrecords.h"
 
 #include <linux/perf_event.h>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "samplecounts.h"
+#include "profiler/samplecounts.h"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "stackaggregate.h"
+#include "profiler/stackaggregate.h"
 
-#include "symbolizer.h"
+#include "profiler/symbolizer.h"
 
 #include <algorithm>
 

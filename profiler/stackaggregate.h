@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "calltree.h"
-#include "profileaggregate.h"
-#include "samplecounts.h"
+#include "profiler/calltree.h"
+#include "profiler/profileaggregate.h"
+#include "profiler/samplecounts.h"
 
 #include <cstdint>
 #include <functional>

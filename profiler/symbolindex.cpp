@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "symbolindex.h"
+#include "profiler/symbolindex.h"
 
 #include <elfutils/libdwfl.h>
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "symbolizer.h"
+#include "profiler/symbolizer.h"
 
-#include "debuginfod.h"
-#include "perfrecords.h"
-#include "symbolindex.h"
+#include "profiler/debuginfod.h"
+#include "profiler/perfrecords.h"
+#include "profiler/symbolindex.h"
 
 #include <QFile>
 #include <QFileInfo>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "threadnames.h"
+#include "profiler/threadnames.h"
 
 #include <QFile>
 

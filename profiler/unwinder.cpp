@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "unwinder.h"
+#include "profiler/unwinder.h"
 
-#include "perfeventsource.h"
-#include "perfrecords.h"
+#include "profiler/perfeventsource.h"
+#include "profiler/perfrecords.h"
 
 #include <elfutils/libdwfl.h>
 #include <sys/uio.h>

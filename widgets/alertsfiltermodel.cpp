@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "alertsfiltermodel.h"
+#include "widgets/alertsfiltermodel.h"
 
-#include "alertsmodel.h"
+#include "widgets/alertsmodel.h"
 
 namespace perfdash {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "alertsmodel.h"
+#include "widgets/alertsmodel.h"
 
-#include "format.h"
+#include "models/format.h"
 
 #include <QBrush>
 #include <QColor>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "attachdialog.h"
+#include "widgets/attachdialog.h"
 
-#include "format.h"
-#include "processlist.h"
-#include "workerpool.h"
+#include "core/processlist.h"
+#include "models/format.h"
+#include "toolkit/workerpool.h"
 
 #include <QCheckBox>
 #include <QCoreApplication>

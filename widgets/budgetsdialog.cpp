@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "budgetsdialog.h"
+#include "widgets/budgetsdialog.h"
 
-#include "headlessgate.h"
+#include "core/headlessgate.h"
 
 #include <QDialogButtonBox>
 #include <QDoubleSpinBox>

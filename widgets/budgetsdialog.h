@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "performancemonitor.h"
-#include "slowthresholds.h"
+#include "core/performancemonitor.h"
+#include "core/slowthresholds.h"
 
 #include <QDialog>
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "chartspanel.h"
+#include "widgets/chartspanel.h"
 
-#include "chartaxes.h"
-#include "explorechartview.h"
-#include "latencyheatmapview.h"
+#include "models/chartaxes.h"
+#include "widgets/explorechartview.h"
+#include "widgets/latencyheatmapview.h"
 
 #include <QCategoryAxis>
 #include <QChart>

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "heapprofiler.h"
+#include "profiler/heapprofiler.h"
 
-#include "csvexport.h"
-#include "histogramqueries.h"
-#include "operationhistory.h"
+#include "core/csvexport.h"
+#include "core/histogramqueries.h"
+#include "core/operationhistory.h"
 
 #include <QWidget>
 

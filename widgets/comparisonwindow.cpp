@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "comparisonwindow.h"
+#include "widgets/comparisonwindow.h"
 
-#include "comparisonmodel.h"
-#include "format.h"
-#include "profilediffmodel.h"
+#include "models/comparisonmodel.h"
+#include "models/format.h"
+#include "widgets/profilediffmodel.h"
 
 #include <QCategoryAxis>
 #include <QChart>

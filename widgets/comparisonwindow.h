@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "capture.h"
-#include "comparison.h"
+#include "capture/capture.h"
+#include "capture/comparison.h"
 
 #include <QMainWindow>
 

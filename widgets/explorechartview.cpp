@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "explorechartview.h"
+#include "widgets/explorechartview.h"
 
 #include <QChart>
 #include <QDateTime>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "exportdialog.h"
+#include "widgets/exportdialog.h"
 
 #include <QComboBox>
 #include <QDateTime>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "flamegraphwidget.h"
+#include "widgets/flamegraphwidget.h"
 
-#include "format.h"
-#include "symbolprettifier.h"
+#include "models/format.h"
+#include "models/symbolprettifier.h"
 
 #include <QApplication>
 #include <QClipboard>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "latencyheatmapview.h"
+#include "widgets/latencyheatmapview.h"
 
-#include "format.h"
+#include "models/format.h"
 
 #include <QDateTime>
 #include <QEvent>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "histogramqueries.h"
+#include "core/histogramqueries.h"
 
 #include <QImage>
 #include <QWidget>

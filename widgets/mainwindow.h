@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "dashboardsnapshot.h"
-#include "debouncer.h"
-#include "workerpool.h"
+#include "core/dashboardsnapshot.h"
+#include "toolkit/debouncer.h"
+#include "toolkit/workerpool.h"
 
 #include <QMainWindow>
 #include <QModelIndex>

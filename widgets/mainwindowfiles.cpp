@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Exports and captures: what they write, the dialogs that ask where, the read-only capture window.
-#include "mainwindow.h"
+#include "widgets/mainwindow.h"
 
-#include "alertsmodel.h"
-#include "capture.h"
-#include "captureprofiles.h"
-#include "comparisonwindow.h"
-#include "csvwriter.h"
-#include "exportdialog.h"
-#include "foldedexport.h"
-#include "mainwindowhelpers.h"
-#include "profilepanel.h"
-#include "profiler.h"
-#include "traceexport.h"
+#include "capture/capture.h"
+#include "capture/captureprofiles.h"
+#include "core/csvwriter.h"
+#include "core/traceexport.h"
+#include "profiler/foldedexport.h"
+#include "profiler/profiler.h"
+#include "widgets/alertsmodel.h"
+#include "widgets/comparisonwindow.h"
+#include "widgets/exportdialog.h"
+#include "widgets/mainwindowhelpers.h"
+#include "widgets/profilepanel.h"
 
 #include <QCoreApplication>
 #include <QDir>

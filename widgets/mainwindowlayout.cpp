@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The window's layout: toolbar, the processes/operations/alerts tables, the charts' tabs.
-#include "mainwindow.h"
+#include "widgets/mainwindow.h"
 
-#include "alertsfiltermodel.h"
-#include "alertsmodel.h"
-#include "chartspanel.h"
-#include "mainwindowhelpers.h"
-#include "memorypanel.h"
-#include "operationsfiltermodel.h"
-#include "operationsmodel.h"
-#include "processesmodel.h"
-#include "profilepanel.h"
-#include "tablecolumns.h"
+#include "widgets/alertsfiltermodel.h"
+#include "widgets/alertsmodel.h"
+#include "widgets/chartspanel.h"
+#include "widgets/mainwindowhelpers.h"
+#include "widgets/memorypanel.h"
+#include "widgets/operationsfiltermodel.h"
+#include "widgets/operationsmodel.h"
+#include "widgets/processesmodel.h"
+#include "widgets/profilepanel.h"
+#include "widgets/tablecolumns.h"
 
 #include <QAction>
 #include <QCheckBox>

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Menus and shortcuts: File, View, Help, and the operations' context menu.
-#include "mainwindow.h"
+#include "widgets/mainwindow.h"
 
-#include "alertsmodel.h"
-#include "chartspanel.h"
-#include "csvwriter.h"
-#include "ingestserver.h"
-#include "operationsfiltermodel.h"
-#include "operationsmodel.h"
-#include "profilepanel.h"
-#include "theme.h"
+#include "core/csvwriter.h"
+#include "ipc/ingestserver.h"
+#include "widgets/alertsmodel.h"
+#include "widgets/chartspanel.h"
+#include "widgets/operationsfiltermodel.h"
+#include "widgets/operationsmodel.h"
+#include "widgets/profilepanel.h"
+#include "widgets/theme.h"
 
 #include <QAction>
 #include <QActionGroup>

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Processes: attaching, launching, budgets, and quitting while launched programs run.
-#include "mainwindow.h"
+#include "widgets/mainwindow.h"
 
-#include "heapprofiler.h"
+#include "profiler/heapprofiler.h"
 
-#include "attachdialog.h"
-#include "budgetsdialog.h"
-#include "childprocess.h"
-#include "ingestserver.h"
-#include "memorypanel.h"
-#include "profilepanel.h"
-#include "profiler.h"
-#include "quitprompt.h"
+#include "core/childprocess.h"
+#include "ipc/ingestserver.h"
+#include "profiler/profiler.h"
+#include "widgets/attachdialog.h"
+#include "widgets/budgetsdialog.h"
+#include "widgets/memorypanel.h"
+#include "widgets/profilepanel.h"
+#include "widgets/quitprompt.h"
 
 #include <QFileInfo>
 #include <QMessageBox>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // What the window remembers between sessions: geometry, splitters, columns, view choices.
-#include "mainwindow.h"
+#include "widgets/mainwindow.h"
 
-#include "budgetsdialog.h"
-#include "tablecolumns.h"
-#include "theme.h"
+#include "widgets/budgetsdialog.h"
+#include "widgets/tablecolumns.h"
+#include "widgets/theme.h"
 
 #include <QCheckBox>
 #include <QComboBox>

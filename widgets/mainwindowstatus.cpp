@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The status bar, and the counts and labels over the tables.
-#include "mainwindow.h"
+#include "widgets/mainwindow.h"
 
-#include "alertsfiltermodel.h"
-#include "alertsmodel.h"
-#include "debuginfod.h"
-#include "ingestserver.h"
-#include "metricsendpoint.h"
-#include "metricsstore.h"
-#include "otlpreceiver.h"
-#include "processesmodel.h"
+#include "core/metricsstore.h"
+#include "http/metricsendpoint.h"
+#include "ipc/ingestserver.h"
+#include "otlp/otlpreceiver.h"
+#include "profiler/debuginfod.h"
+#include "widgets/alertsfiltermodel.h"
+#include "widgets/alertsmodel.h"
+#include "widgets/processesmodel.h"
 
 #include <QComboBox>
 #include <QDateTime>

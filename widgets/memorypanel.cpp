@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "memorypanel.h"
+#include "widgets/memorypanel.h"
 
-#include "format.h"
-#include "profilepanel.h"
+#include "models/format.h"
+#include "widgets/profilepanel.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "heapprofiler.h"
+#include "profiler/heapprofiler.h"
 
 #include <QPointer>
 #include <QTimer>

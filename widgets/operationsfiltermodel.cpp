@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "operationsfiltermodel.h"
+#include "widgets/operationsfiltermodel.h"
 
-#include "operationsmodel.h"
+#include "widgets/operationsmodel.h"
 
 namespace perfdash {
 

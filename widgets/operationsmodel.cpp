@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "operationsmodel.h"
+#include "widgets/operationsmodel.h"
 
-#include "format.h"
-#include "theme.h"
+#include "models/format.h"
+#include "widgets/theme.h"
 
 #include <QBrush>
 #include <QColor>

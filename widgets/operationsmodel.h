@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "dashboardsnapshot.h"
-#include "operationattribution.h"
-#include "rowsmodel.h"
+#include "core/dashboardsnapshot.h"
+#include "profiler/operationattribution.h"
+#include "widgets/rowsmodel.h"
 
 #include <QHash>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "otlpmenu.h"
+#include "widgets/otlpmenu.h"
 
-#include "otlpreceiver.h"
+#include "otlp/otlpreceiver.h"
 
 #include <QInputDialog>
 #include <QSettings>

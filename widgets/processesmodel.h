@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "metricsstore.h"
-#include "rowsmodel.h"
+#include "core/metricsstore.h"
+#include "widgets/rowsmodel.h"
 
 namespace perfdash {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "profilediffmodel.h"
+#include "widgets/profilediffmodel.h"
 
 #include <QBrush>
 #include <QColor>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "captureprofiles.h"
+#include "capture/captureprofiles.h"
 
 #include <QAbstractTableModel>
 

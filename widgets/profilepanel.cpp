@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "profilepanel.h"
-#include "tablecolumns.h"
+#include "widgets/profilepanel.h"
+#include "widgets/tablecolumns.h"
 
-#include "callercalleemodel.h"
-#include "calltreemodel.h"
-#include "captureprofiles.h"
-#include "flamegraphwidget.h"
-#include "foldedexport.h"
-#include "format.h"
-#include "profilediffmodel.h"
-#include "profiler.h"
-#include "symboldelegate.h"
-#include "symbolprettifier.h"
-#include "topfunctionsmodel.h"
+#include "capture/captureprofiles.h"
+#include "models/callercalleemodel.h"
+#include "models/calltreemodel.h"
+#include "models/format.h"
+#include "models/symbolprettifier.h"
+#include "profiler/foldedexport.h"
+#include "profiler/profiler.h"
+#include "widgets/flamegraphwidget.h"
+#include "widgets/profilediffmodel.h"
+#include "widgets/symboldelegate.h"
+#include "widgets/topfunctionsmodel.h"
 
 #include <QApplication>
 #include <QClipboard>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "calltree.h"
-#include "captureprofiles.h"
-#include "operationattribution.h"
-#include "profiletrees.h"
+#include "capture/captureprofiles.h"
+#include "models/profiletrees.h"
+#include "profiler/calltree.h"
+#include "profiler/operationattribution.h"
 
 #include <QDateTime>
 #include <QList>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "quitprompt.h"
+#include "widgets/quitprompt.h"
 
 #include <QCoreApplication>
 #include <QMessageBox>

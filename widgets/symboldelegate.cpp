@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "symboldelegate.h"
+#include "widgets/symboldelegate.h"
 
-#include "symbolprettifier.h"
+#include "models/symbolprettifier.h"
 
 #include <QApplication>
 #include <QStyle>

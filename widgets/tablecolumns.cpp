@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "tablecolumns.h"
+#include "widgets/tablecolumns.h"
 
 #include <QAbstractItemDelegate>
 #include <QDataStream>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "topfunctionsmodel.h"
+#include "widgets/topfunctionsmodel.h"
 
-#include "format.h"
-#include "symbolprettifier.h"
+#include "models/format.h"
+#include "models/symbolprettifier.h"
 
 namespace perfdash {
 

@@ -17,7 +17,7 @@
 // its own (built with -fno-exceptions: a failing operator new hands over to the next one by a tail
 // call); no libstdc++ at run time (the C++ used is header-only).
 #include "heap/heapwire.h"
-#include "sampledset.h"
+#include "heap/preload/sampledset.h"
 
 #include <atomic>
 #include <cerrno>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Test helper for the heap preload (tests/heap_unit.cpp): a program whose heap the tests know.
+// Test helper for the heap preload (tests/heap/heap_unit.cpp): a program whose heap the tests know.
 //   perfdash_heap_target MODE [SECONDS]
 // It prints, one line each (write(2) of a stack buffer: stdio would allocate):
 //   site NAME 0xADDRESS SIZE    each allocation site (a noinline function; its size from the

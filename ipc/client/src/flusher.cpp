@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The flusher: collects what the threads recorded into frames, and keeps the connection.
 #include "flusher.h"
+#include "ipc/client/wire/wire.h"
 #include "metrics.h"
 #include "nametable.h"
 #include "scoperings.h"
 #include "settings.h"
 #include "threadstate.h"
-#include "wire.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "metrics.h"
+#include "ipc/client/wire/wire.h"
 #include "perfdash/perfdash.h"
-#include "wire.h"
 
 #include <cstring>
 

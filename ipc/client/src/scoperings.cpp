@@ -2,9 +2,9 @@
 #include "scoperings.h"
 #include "clock.h"
 #include "flusher.h"
+#include "ipc/client/wire/wire.h"
 #include "nametable.h"
 #include "threadstate.h"
-#include "wire.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -10,7 +10,7 @@
 #pragma once
 
 #include "clock.h"
-#include "scoperingformat.h"
+#include "ipc/client/wire/scoperingformat.h"
 #include "threadstate.h"
 
 #include <atomic>

@@ -11,9 +11,9 @@
 // The flusher counts a pending operation itself when the thread has been still (see collect()).
 #pragma once
 
+#include "ipc/client/wire/scoperingformat.h"
+#include "ipc/client/wire/wire.h"
 #include "perfdash/perfdash.hpp"
-#include "scoperingformat.h"
-#include "wire.h"
 
 #include <atomic>
 #include <cstdint>
