@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // perfdash-demo: a service under load, instrumented with the perfdash client library, whose
-// profiles tell a true story (issue 23).
+// profiles tell a true story.
 //
 // Real: every operation is a scope around real work in named functions that are never inlined, so
 // that a CPU profile restricted to an operation names them. `http.GET /users` parses a raw HTTP

@@ -891,7 +891,7 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
                 store.setSlowThreshold(
                     std::chrono::nanoseconds(limits.slowNs), std::chrono::nanoseconds(limits.verySlowNs));
             }
-            // What the store refused while recording (rows written since issue 12; absent: zeros).
+            // What the store refused while recording (a capture without these rows: zeros).
             if (q.exec(QStringLiteral("SELECT key, value FROM meta WHERE key LIKE 'refused_%'"))) {
                 MetricsStore::Refusals refusals;
                 const std::pair<const char*, quint64*> fields[] = { { "refused_process_limit", &refusals.processLimit },

@@ -70,7 +70,7 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
             continue;
         if (request.groupByPrefix) {
             // One merged row per first name component shared by two or more operations, as the
-            // seeds' scopes group them: "api.*" holds api.users.list, api.users.get, ...
+            // the monitor API's scopes group them: "api.*" holds api.users.list, api.users.get, ...
             QHash<QString, int> prefixes;
             for (const QString& name : monitor->operations()) {
                 if (const qsizetype dot = name.indexOf(u'.'); dot > 0)

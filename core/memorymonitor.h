@@ -28,7 +28,7 @@ struct MemoryDelta
 
 /**
  * The calling process's own memory: RSS from /proc/self/statm and the heap in use from mallinfo2(),
- * with labelled snapshots and their differences (the seeds' MemoryMonitor). Thread-safe. At most
+ * with labelled snapshots and their differences (the monitor API's MemoryMonitor). Thread-safe. At most
  * MaxSnapshots labels are kept; taking one more forgets the oldest.
  */
 class MemoryMonitor

@@ -263,7 +263,7 @@ private:
     std::atomic<bool> m_listened { false };
 };
 
-/// A prefix view of a PerformanceMonitor (the seeds' monitor.scope("api")). Cheap to copy.
+/// A prefix view of a PerformanceMonitor (the monitor API's monitor.scope("api")). Cheap to copy.
 class MonitorScope
 {
 public:
@@ -297,7 +297,7 @@ private:
 
 /**
  * RAII tracking of the enclosing block: records on destruction, as a failure when fail() was
- * called or when an exception is unwinding through it. The seeds' @TrackPerformance in C++.
+ * called or when an exception is unwinding through it. The monitor API's @TrackPerformance in C++.
  */
 class ScopedOperation
 {

@@ -110,7 +110,7 @@ private:
 };
 
 /**
- * Collects items and hands them to a processor in batches (the seeds' BatchProcessor, with the
+ * Collects items and hands them to a processor in batches (the monitor API's BatchProcessor, with the
  * results delivered): a batch runs when maxSize items wait or maxDelayMs after the first one
  * arrived, whichever comes first. The processor gets the items in arrival order and returns one
  * result per item, in the same order; each add() gets its item's result through its QFuture.

@@ -51,7 +51,7 @@ struct OptimizationMetrics
 };
 
 /**
- * The seeds' facade: routes an operation through the cache, the worker pool, the batcher, the
+ * The monitor API's facade: routes an operation through the cache, the worker pool, the batcher, the
  * throttler or the debouncer by its options, and reports all their metrics in one structure. All
  * of them record into one PerformanceMonitor (monitor()). Operations are type-erased to QVariant.
  * A batch runs its operations in order; one that throws fails the whole batch (and is retried as

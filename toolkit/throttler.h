@@ -37,7 +37,7 @@ struct ThrottleMetrics
 
 /**
  * Limits how many operations run at once, how many start per second, and how large a burst may
- * be before a cool-down (the seeds' ThrottleManager). Operations that cannot start wait in
+ * be before a cool-down (the monitor API's ThrottleManager). Operations that cannot start wait in
  * arrival order and start as capacity frees; throttled(queueLength) says when one had to wait.
  * An operation may return a QFuture (it is in flight until the future finishes) or a value (it
  * runs inline when it starts). Used from the thread the throttler lives in.

@@ -19,7 +19,7 @@
 namespace perfdash {
 
 /**
- * Typed tasks on a QThreadPool of its own (the seeds' WorkerPool). submit() returns a QFuture;
+ * Typed tasks on a QThreadPool of its own (the monitor API's WorkerPool). submit() returns a QFuture;
  * a task that throws fails its future with the exception, never the pool. Queued tasks can be
  * cancelled, one by one (QFuture::cancel()) or all at once (cancelQueued()). Each task's duration
  * and outcome is recorded in monitor() as "worker.<type>". Thread-safe.

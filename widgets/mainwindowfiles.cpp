@@ -8,6 +8,7 @@
 #include "core/traceexport.h"
 #include "profiler/foldedexport.h"
 #include "profiler/profiler.h"
+#include "run/capturedprofiles.h"
 #include "widgets/alertsmodel.h"
 #include "widgets/comparisonwindow.h"
 #include "widgets/exportdialog.h"

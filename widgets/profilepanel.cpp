@@ -45,25 +45,6 @@
 
 namespace perfdash {
 
-QList<CapturedProfile> capturedProfiles(const std::vector<ProcessProfiler*>& profilers)
-{
-    QList<CapturedProfile> profiles;
-    for (ProcessProfiler* profiler : profilers) {
-        const ProfileSnapshotPtr s = profiler->snapshot({});
-        CapturedProfile profile { s->pid, s->process, s->folded(), {}, {} };
-        // Per operation only for a client whose operations were traced: otherwise
-        // operationSnapshots() is the whole profile again, with no operation in it.
-        if (profiler->stats().operationsTraced) {
-            for (const ProfileSnapshotPtr& part : profiler->operationSnapshots(false))
-                profile.byOperation += part->folded();
-            for (const ProfileSnapshotPtr& part : profiler->operationSnapshots(true))
-                profile.offCpu += part->folded();
-        }
-        profiles.append(std::move(profile));
-    }
-    return profiles;
-}
-
 namespace {
 
 /// The number columns as wide as a large count (never measured row by row: a big tree would

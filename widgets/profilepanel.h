@@ -56,11 +56,6 @@ class TopFunctionsModel;
  * (setOperation()), that operation's instances: all, slow, typical, slow against typical (a
  * differential flame graph and the functions' shares in both), or its off-CPU time.
  */
-class ProcessProfiler;
-struct CapturedProfile;
-
-/// The session profiles of @p profilers as captures keep them (thread-safe: for a worker).
-QList<CapturedProfile> capturedProfiles(const std::vector<ProcessProfiler*>& profilers);
 
 class ProfilePanel : public QWidget
 {

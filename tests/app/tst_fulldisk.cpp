@@ -236,7 +236,7 @@ private Q_SLOTS:
         QTest::newRow("tmpfs") << true;
         QTest::newRow("RLIMIT_FSIZE") << false;
     }
-    /// The run: `--export-csv`, `--export-trace` and `--export-memory` onto a full disk
+    /// A user's run: `--export-csv`, `--export-trace` and `--export-memory` onto a full disk
     /// exited 0 with three empty files where good ones were.
     void headlessExportsOnAFullDisk()
     {

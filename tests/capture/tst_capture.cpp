@@ -317,7 +317,7 @@ private Q_SLOTS:
             qPrintable(outText));
     }
 
-    /// Issue 12, point 4: what the store refused is kept in the capture and shown again.
+    /// What the store refused is kept in the capture and shown again.
     void refusalsAreCaptured()
     {
         ManualClock clock(1'700'000'000'000);
@@ -335,7 +335,7 @@ private Q_SLOTS:
         QVERIFY(opened.store->processes().constFirst().drops() >= 2);
     }
 
-    /// Issue 12, point 4: the store-wide refusals (process limit, counter and gauge limits, invalid
+    /// The store-wide refusals (process limit, counter and gauge limits, invalid
     /// values) and each process's operation names over the limit are kept in the capture too; a
     /// capture written before they were reads zeros.
     void storeRefusalsAndDroppedNamesAreCaptured()
@@ -388,7 +388,7 @@ private Q_SLOTS:
         QCOMPARE(older.store->processes().constFirst().refusedValues, quint64(2));
     }
 
-    /// Issue 12, point 6: each case the old verdict got wrong, row by row.
+    /// Each case the old verdict got wrong, row by row.
     void compareVerdicts_data()
     {
         QTest::addColumn<QList<quint64>>("baseNs"); // one entry per process of the name "svc"

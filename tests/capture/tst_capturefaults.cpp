@@ -204,7 +204,7 @@ private Q_SLOTS:
         QTest::newRow("tmpfs") << true;
         QTest::newRow("RLIMIT_FSIZE") << false;
     }
-    /// The issue: with the disk full for 20 s, those seconds stayed missing for good, an operation
+    /// Guards against: with the disk full for 20 s, those seconds stayed missing for good, an operation
     /// first seen while full was absent, and reopening said "13 recorded seconds could not be read".
     void recordingThroughAFullDisk()
     {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Captures keep the per-operation and off-CPU profiles beside the whole-process ones, and
-// `perfdash compare` compares the functions inside each operation (issue 23, point 6).
+// `perfdash compare` compares the functions inside each operation.
 #include "capture/capture.h"
 #include "capture/captureprofiles.h"
 #include "capture/comparison.h"

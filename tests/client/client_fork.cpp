@@ -4,7 +4,7 @@
 // child records, flushes and exits through the library's exit handler. A deadlock anywhere (the
 // atfork handlers against the flusher, or the child's first steps) is a hang: a watchdog turns it
 // into a failure. No Qt, so ThreadSanitizer sees everything.
-//   client_fork [--seconds N]   (the suite runs 3 s; the stress test is --seconds 40)
+//   client_fork [--seconds N]   (the suite runs 3 s; the long stress test is --seconds 40)
 #include <perfdash/perfdash.hpp>
 
 #include <atomic>

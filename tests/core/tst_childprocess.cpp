@@ -87,7 +87,7 @@ private Q_SLOTS:
                                     << QByteArray("sleep") << 1;
     }
 
-    /// The issue: `kill -9` of perfdash left its --demo children running, with parent 1.
+    /// Guards against: `kill -9` of perfdash left its --demo children running, with parent 1.
     void childrenEndWithPerfdash()
     {
         QFETCH(QStringList, arguments);

@@ -251,7 +251,7 @@ private Q_SLOTS:
         QVERIFY(!QFile::exists(s("/nonexistent-dir/x.csv")));
     }
 
-    /// Issue 12, point 8: an export through a planted symlink wrote to its target.
+    /// An export through a planted symlink wrote to its target.
     void plantedSymlinkIsRefused()
     {
         QTemporaryDir dir;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Headless runs as CI gates (issue 12, points 9 and 10): checked arguments and exit statuses.
+// Headless runs as CI gates: checked arguments and exit statuses.
 #include "core/headlessgate.h"
 
 #include <QCoreApplication>

@@ -16,7 +16,7 @@ class TestOperationHistory : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
-    /// Issue 12, point 3: an operation that saw one event cost 134 KB (five dense histograms and a
+    /// An operation that saw one event cost 134 KB (five dense histograms and a
     /// 300-slot ring); it must cost what it holds, with the same statistics.
     void sparseOperationCostsLittle_data()
     {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Test helper for per-operation profiles (tst_operationprofile, issue 23): an instrumented process
+// Test helper for per-operation profiles (tst_operationprofile): an instrumented process
 // whose CPU and waits are known, operation by operation.
 //
 //   perfdash_test_opworkload SECONDS [SUMMARY_FILE]

@@ -285,7 +285,7 @@ private Q_SLOTS:
         QCOMPARE(late.store.sharedMonitor(p.key)->stats(s("early.op"))->errorCount, quint64(500));
     }
 
-    /// Issue 12, point 9: the kernel's pid, not the hello's; out-of-range values are refused with a reason.
+    /// The kernel's pid, not the hello's; out-of-range values are refused with a reason.
     void helloCannotPoseAsAnotherPid()
     {
         const QString path = m_dir.filePath(s("pose.sock"));
@@ -390,7 +390,7 @@ private Q_SLOTS:
         QVERIFY(p.drops() >= dropped);
     }
 
-    /// The issue: a host with a backlog recorded while no dashboard was there exited just after one
+    /// Guards against: a host with a backlog recorded while no dashboard was there exited just after one
     /// came; its exit handler made one non-blocking write and most of the backlog was accounted
     /// nowhere (counted by neither side). Now what the dashboard counts plus what the client says it
     /// gave up at exit is what it recorded, and the dashboard is told the drops.

@@ -197,7 +197,7 @@ private Q_SLOTS:
             QTest::newRow("1800 at once") << 1800;
     }
 
-    /// Issue 12, point 1: each connection sends hello and one operation and stays open.
+    /// Each connection sends hello and one operation and stays open.
     void burstOfConnectionsIsCountedWhileOpen()
     {
         QFETCH(int, connections);

@@ -25,7 +25,7 @@ private Q_SLOTS:
         QTest::addColumn<qint64>("expectedTo");
         const qint64 now = T0 + 600'400;
         const qint64 end = T0 + 601'000;
-        // The issue: 15 s of data in a 5 min range gave a 40 s axis with the data in its right third.
+        // Guards against: 15 s of data in a 5 min range gave a 40 s axis with the data in its right third.
         QTest::newRow("5 min, 15 s of data") << now << qint64(300'000) << now - 15'000 << end - 16'000 << end;
         QTest::newRow("5 min, 2 min of data") << now << qint64(300'000) << now - 120'000 << end - 121'000 << end;
         // And "1 min" showed 75 s with its left fifth blank although older data existed.
@@ -117,7 +117,7 @@ private Q_SLOTS:
         const chartaxes::LogRange r = chartaxes::logRange(min, max);
         QVERIFY2(qFuzzyCompare(r.min, lower), qPrintable(QString::number(r.min)));
         QVERIFY2(qFuzzyCompare(r.max, upper), qPrintable(QString::number(r.max)));
-        // Never a decade below the data's minimum (the issue's complaint), never above it.
+        // Never a decade below the data's minimum , never above it.
         QVERIFY(r.min <= min && min < r.min * 10);
         QVERIFY(r.max >= max);
     }

@@ -103,7 +103,7 @@ private Q_SLOTS:
         promtoolAccepts(body);
     }
 
-    /// Issue 12, point 7: a value equal to a bound is under it (a 5 µs operation is in le="5e-06").
+    /// A value equal to a bound is under it (a 5 µs operation is in le="5e-06").
     void valueOnABoundIsUnderIt_data()
     {
         QTest::addColumn<quint64>("ns");
@@ -255,7 +255,7 @@ private Q_SLOTS:
         QVERIFY(reply.contains("perfdash_http_connections_refused_total{reason=\"limit\"} 2\n"));
     }
 
-    /// Issue 12, point 5: what the /metrics renderer, the headless table and the capture writer
+    /// What the /metrics renderer, the headless table and the capture writer
     /// hold (a shared monitor) stays usable after the store evicts its process. Under ASan (CI), a
     /// dangling monitor is a use after free here.
     void aHeldMonitorOutlivesEviction()

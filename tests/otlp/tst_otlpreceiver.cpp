@@ -415,7 +415,7 @@ private Q_SLOTS:
         QCOMPARE(post(receiver.port(), QStringLiteral("/v1/traces"), "application/json", "{}").status, 200);
     }
 
-    /// Issue 12, point 2 for OTLP: its connections count against the one HTTP budget /metrics
+    /// Its connections count against the one HTTP budget /metrics
     /// uses too (a share of the descriptor limit, not a fixed 256); over it, a connection is refused
     /// with 503 and counted, and the refusals are said once per episode.
     void sharesTheHttpConnectionBudget()
@@ -628,7 +628,7 @@ private Q_SLOTS:
         QCOMPARE(post(receiver.port(), QStringLiteral("/v1/traces"), "application/json", "{}").status, 200);
     }
 
-    /// The same with the default limits, measured as the issue measured it: the process's memory.
+    /// The same with the default limits, measured as a user would: the process's memory.
     void unfinishedBodiesDoNotKeepMemory()
     {
         const auto rss = [] {
@@ -746,7 +746,7 @@ private Q_SLOTS:
     }
 
     /// With OTLP holding every HTTP place it may, /metrics still answers (with OTLP's refusals in
-    /// it): reset connections for 60 s under 192 trickling OTLP clients was the issue.
+    /// it): reset connections for 60 s under 192 trickling OTLP clients is what this guards against.
     void metricsAnswersWhileOtlpIsFull()
     {
         descriptorbudget::setHttpConnectionBudget(8);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Symbols from debuginfod (issue 27 point 2): a stripped program of ours, its debug file served by
+// Symbols from debuginfod: a stripped program of ours, its debug file served by
 // a local debuginfod server (Debian's debuginfod package), fetched off the naming path into the
 // cache, then its addresses named again; a server that hangs, one that has nothing and one that
 // sends the wrong file.

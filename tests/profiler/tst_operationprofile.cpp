@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Per-operation profiles (issue 23) end to end, through the command line and the files only (they
+// Per-operation profiles end to end, through the command line and the files only (they
 // are the contract): `perfdash --headless --profile --slow 'op.request:8ms' --export-csv C
 // --export-profile-by-operation F --export-off-cpu O -- perfdash_test_opworkload 6 SUMMARY`.
 // The program (tests/helpers/opworkload.cpp) knows where its CPU goes and where it sleeps:

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Profiles per operation in the window (issue 23): the profile panel's scope (the whole process,
+// Profiles per operation in the window: the profile panel's scope (the whole process,
 // or the selected operation's instances: all, slow, typical, slow vs typical, off CPU) asks the
 // profiler the matching query and shows that snapshot; the differential flame graph colours a
 // frame only the slow instances have as a gain; the status says how samples were attributed; the

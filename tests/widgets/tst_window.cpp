@@ -216,7 +216,7 @@ private Q_SLOTS:
             // The table's start is in view: the scrollbar is at the left, not at the end.
             QCOMPARE(view->horizontalScrollBar()->value(), 0);
         }
-        // At the width the issue measured, p99.9, Max and Slow are on screen.
+        // At 1600 px, p99.9, Max and Slow are on screen.
         if (width >= 1400) {
             for (int c : { int(OperationsModel::P999), int(OperationsModel::Max), int(OperationsModel::Slow) }) {
                 const int right = view->columnViewportPosition(c) + view->columnWidth(c);
@@ -827,7 +827,7 @@ private Q_SLOTS:
         QCOMPARE(store.processes().first().pid, pid);
     }
 
-    /// Issue 12, point 4: IngestServer::connectionProblem reaches the status bar, once per
+    /// IngestServer::connectionProblem reaches the status bar, once per
     /// episode of refusals (not once per refused connection), and the refusals are counted there.
     void connectionProblemsReachTheStatusBarOncePerEpisode()
     {
@@ -857,7 +857,7 @@ private Q_SLOTS:
         QCOMPARE(messagesWith(messages, s("refusing connections")), 1);
     }
 
-    /// Issue 12, point 4: /metrics refusing connections is said in the status bar too, not only
+    /// /metrics refusing connections is said in the status bar too, not only
     /// on stderr, and counted with the window's refusals.
     void httpRefusalsReachTheStatusBar()
     {
@@ -944,7 +944,7 @@ private Q_SLOTS:
             QVERIFY2(how.contains(needed), qPrintable(needed + s(" not in: ") + how));
         const QString keys = textOfHelp(shortcuts);
         QVERIFY2(keys.contains(s("Ctrl+F")) && keys.contains(s("filter")), qPrintable(keys));
-        // The flame graph's controls (issue 24): zoom, zoom out, its context menu.
+        // The flame graph's controls: zoom, zoom out, its context menu.
         QVERIFY2(keys.contains(s("Backspace")) && keys.contains(s("focus on the function"))
                 && keys.contains(s("Compare with mark")),
             qPrintable(keys));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The window as a workspace (issue 24): what a table's column fitting costs, and a selection
+// The window as a workspace: what a table's column fitting costs, and a selection
 // that always says what the rest of the window shows.
 #include "core/metricsstore.h"
 #include "widgets/chartspanel.h"
@@ -209,7 +209,7 @@ void TestWorkspace::aProcessNotListedYetLeavesNoOldSelection()
 
 void TestWorkspace::fittingMeasuresWhatChangedNotAllRows()
 {
-    // The alerts table of the issue: 5,000 rows, batches of 10 new ones inserted at the top; a fit
+    // An alerts table as users have it: 5,000 rows, batches of 10 new ones inserted at the top; a fit
     // per batch measured up to 1,000 rows per column (1.5 s stalls of the GUI thread).
     CountingModel model;
     model.insert(0, texts(5000, QStringLiteral("short")));

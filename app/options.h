@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "core/metricsstore.h"
+#include "run/runend.h"
+
+#include <QList>
+#include <QString>
+#include <QStringList>
+
+namespace perfdash {
+
+/// perfdash's command line, checked: what main() wires (the compare subcommand has its own).
+struct Options
+{
+    QStringList command; ///< after --: the program to launch and its arguments
+    bool headless = false;
+    QString socketPath; ///< empty: IngestServer::defaultSocketPath()
+    QList<qint64> attach;
+    bool demo = false;
+    double seconds = 0; ///< --duration; 0: until the window closes, the command ends or a signal
+    bool quiet = false;
+    QString open; ///< --open: a capture to show (or, headless, to export from)
+    RunOutputs outputs; ///< the exports and --record
+    QString prometheus; ///< --prometheus [HOST:]PORT, unparsed
+    QString otlp; ///< --otlp [HOST:]PORT, unparsed
+    bool otlpHideInternal = false;
+    QList<Budget> budgets;
+    QList<SlowRule> slowRules;
+    QString screenshot;
+    QString view; ///< charts, profile, both, memory; empty: as the user left it
+    int profileView = -1; ///< ProfilePanel::Tab; -1: as the user left it
+    bool profiling = false; ///< --profile, or an option that needs a profile
+    int profileHz = 0; ///< 0: the profiler's default
+};
+
+/**
+ * Parses the application's arguments (QCoreApplication::arguments(), cut before "--") with
+ * @p command after "--". Prints --help or --version and exits; a bad argument ends the program
+ * with status 2 and a sentence on stderr (fail()). @p headlessRun: the run has no window.
+ */
+Options parseOptions(bool headlessRun, const QStringList& command);
+
+} // namespace perfdash
