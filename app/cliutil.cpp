@@ -26,15 +26,14 @@ void fail(const QString& message)
     std::exit(HeadlessGate::BadArguments);
 }
 
-QString checkWritable(const QString& path)
+void failUnlessWritable(const QString& path)
 {
     const QFileInfo info(path);
     const QFileInfo dir(info.absolutePath());
     if (!dir.isDir())
-        return QStringLiteral("cannot write %1: directory %2 does not exist").arg(path, dir.filePath());
+        fail(QStringLiteral("cannot write %1: directory %2 does not exist").arg(path, dir.filePath()));
     if (!dir.isWritable() || (info.exists() && !info.isWritable()))
-        return QStringLiteral("cannot write %1: permission denied").arg(path);
-    return {};
+        fail(QStringLiteral("cannot write %1: permission denied").arg(path));
 }
 
 bool savePng(const QPixmap& picture, const QString& path, QString* error)

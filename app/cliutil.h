@@ -12,8 +12,9 @@ namespace perfdash {
 void say(const QString& message);
 /// say(), then the exit status of bad arguments (HeadlessGate::BadArguments).
 [[noreturn]] void fail(const QString& message);
-/// Empty when @p path can be written (its directory exists and is writable), else why not.
-QString checkWritable(const QString& path);
+/// Returns when @p path can be written (its directory exists and is writable); otherwise fail()s
+/// with why not, before the run starts rather than at its end.
+void failUnlessWritable(const QString& path);
 /// Saves @p picture as a PNG, whole or not at all (a full disk leaves the previous file), 0600.
 bool savePng(const QPixmap& picture, const QString& path, QString* error);
 /// What every window of perfdash shares: its icon, and the .desktop file that names it.

@@ -197,8 +197,7 @@ int main(int argc, char** argv)
         QProcessEnvironment childEnvironment = environment;
         int heapTicket = 0;
         if (options.outputs.heapTracking) {
-            if (const QString refused = heapProfiler.prepare(program, &childEnvironment, &heapTicket);
-                !refused.isEmpty())
+            if (QString refused; !heapProfiler.prepare(program, &childEnvironment, &heapTicket, &refused))
                 say(QStringLiteral("the heap of %1 is not tracked: %2").arg(program, refused));
         }
         child->setProcessEnvironment(childEnvironment);

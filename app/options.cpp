@@ -157,10 +157,8 @@ Options parseOptions(bool headlessRun, const QStringList& command)
     o.budgets = parseEach(parser.values(budget), HeadlessGate::parseBudget);
     o.slowRules = parseEach(parser.values(slow), SlowThresholds::parse);
     for (const QCommandLineOption* option : { &exportCsv, &exportSeries, &exportMemory, &exportTrace }) {
-        if (const QString path = parser.value(*option); !path.isEmpty()) {
-            if (const QString error = checkWritable(path); !error.isEmpty())
-                fail(error);
-        }
+        if (const QString path = parser.value(*option); !path.isEmpty())
+            failUnlessWritable(path);
     }
     const QString viewName = parser.value(view);
     if (!viewName.isEmpty() && viewName != QLatin1String("charts") && viewName != QLatin1String("profile")
@@ -182,8 +180,7 @@ Options parseOptions(bool headlessRun, const QStringList& command)
             fail(QStringLiteral("--screenshot needs the window; it cannot go with --headless"));
         if (o.seconds <= 0)
             fail(QStringLiteral("--screenshot needs --duration SECONDS (when to take it)"));
-        if (const QString error = checkWritable(screenshotPath); !error.isEmpty())
-            fail(error);
+        failUnlessWritable(screenshotPath);
     }
     o.profiling = parser.isSet(profile) || parser.isSet(exportProfile) || parser.isSet(profileHz)
         || parser.isSet(exportProfileByOperation) || parser.isSet(exportOffCpu) || parser.isSet(exportPprof);
@@ -205,8 +202,8 @@ Options parseOptions(bool headlessRun, const QStringList& command)
         fail(QStringLiteral("--heap tracks the programs perfdash launches (-- COMMAND, --demo): a running process "
                             "cannot be given the heap preload"));
     for (const QString& path : { profilePath, byOperationPath, offCpuPath, pprofPath, heapPath }) {
-        if (const QString error = path.isEmpty() ? QString() : checkWritable(path); !error.isEmpty())
-            fail(error);
+        if (!path.isEmpty())
+            failUnlessWritable(path);
     }
     for (const QString& value : parser.values(attach)) {
         bool ok = false;
@@ -236,10 +233,8 @@ Options parseOptions(bool headlessRun, const QStringList& command)
     o.outputs.heap = heapPath;
     o.outputs.capture = parser.value(record);
     o.outputs.heapTracking = heapTracking;
-    if (!o.outputs.capture.isEmpty()) {
-        if (const QString error = checkWritable(o.outputs.capture); !error.isEmpty())
-            fail(error);
-    }
+    if (!o.outputs.capture.isEmpty())
+        failUnlessWritable(o.outputs.capture);
     o.prometheus = parser.value(prometheus);
     o.otlp = parser.value(otlp);
     o.otlpHideInternal = parser.isSet(otlpHideInternal);

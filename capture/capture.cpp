@@ -647,11 +647,8 @@ CaptureRecorder::~CaptureRecorder()
 bool CaptureRecorder::start(const QString& path, QString* error)
 {
     stop();
-    if (const QString refused = safepath::checkWritableTarget(path); !refused.isEmpty()) {
-        if (error)
-            *error = refused;
+    if (!safepath::checkWritableTarget(path, error))
         return false;
-    }
     m_counters.failedWrites = 0;
     m_counters.lostOperations = 0;
     m_counters.lostAlerts = 0;
@@ -741,10 +738,8 @@ void CaptureRecorder::stop()
 
 bool saveCapture(const MetricsStore* store, const QString& path, const QList<CapturedProfile>& profiles, QString* error)
 {
-    if (const QString refused = safepath::checkWritableTarget(path); !refused.isEmpty()) {
-        *error = refused;
+    if (!safepath::checkWritableTarget(path, error))
         return false;
-    }
     // Recorded under a name of its own beside the target, renamed over it once complete.
     const QFileInfo target(path);
     QByteArray reserved
@@ -1018,7 +1013,7 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
                         h.sumNs = *sum;
                         h.minNs = *min;
                         h.maxNs = *max;
-                        impossible = capturevalidation::checkSecond(*s, h, *count, *errors);
+                        capturevalidation::validSecond(*s, h, *count, *errors, &impossible);
                     }
                     if (!impossible.isEmpty()) {
                         ++bad;

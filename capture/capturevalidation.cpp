@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "capture/capturevalidation.h"
 
+#include "core/errors.h"
 #include "core/latencyhistogram.h"
 
 #include <cmath>
@@ -34,32 +35,32 @@ std::optional<quint64> metaNumber(const QVariant& value, quint64 min, quint64 ma
     return v;
 }
 
-QString checkSecond(qint64 second, const SparseHistogram& h, quint64 storedCount, quint64 errors)
+bool validSecond(qint64 second, const SparseHistogram& h, quint64 storedCount, quint64 errors, QString* problem)
 {
     if (second < 0 || second > MaxWallMs / 1000)
-        return QStringLiteral("a second outside any recording");
+        return failed(problem, QStringLiteral("a second outside any recording"));
     quint64 sum = h.overflow;
     for (const auto& [index, c] : h.buckets) {
         Q_UNUSED(index);
         if (sum > std::numeric_limits<quint64>::max() - c)
-            return QStringLiteral("bucket counts past 2^64");
+            return failed(problem, QStringLiteral("bucket counts past 2^64"));
         sum += c;
     }
     if (sum != storedCount || storedCount == 0)
-        return QStringLiteral("a count that is not the sum of its buckets");
+        return failed(problem, QStringLiteral("a count that is not the sum of its buckets"));
     if (errors > storedCount)
-        return QStringLiteral("more errors than operations");
+        return failed(problem, QStringLiteral("more errors than operations"));
     if (h.minNs > h.maxNs)
-        return QStringLiteral("a minimum over the maximum");
+        return failed(problem, QStringLiteral("a minimum over the maximum"));
     if (h.overflow == 0) {
         // Without durations past the histogram's range, every one is within [min, max].
         if (h.maxNs > LatencyHistogram::MaxTrackableNs)
-            return QStringLiteral("a maximum past the histogram's range without overflow");
+            return failed(problem, QStringLiteral("a maximum past the histogram's range without overflow"));
         const quint64 mean = h.sumNs / storedCount;
         if (mean < h.minNs || mean > h.maxNs)
-            return QStringLiteral("a sum whose mean is not between the minimum and the maximum");
+            return failed(problem, QStringLiteral("a sum whose mean is not between the minimum and the maximum"));
     }
-    return {};
+    return true;
 }
 
 bool validCpuPercent(double percent)

@@ -32,9 +32,10 @@ std::optional<qint64> integer(const QVariant& value, qint64 min, qint64 max);
 /// A number written as text in the meta table, within [@p min, @p max].
 std::optional<quint64> metaNumber(const QVariant& value, quint64 min, quint64 max);
 
-/// Empty when a `seconds` row can be one a recording wrote: its count is the sum of its
-/// buckets and overflow, its errors at most its count, min <= mean <= max.
-QString checkSecond(qint64 second, const SparseHistogram& h, quint64 storedCount, quint64 errors);
+/// Whether a `seconds` row can be one a recording wrote: its count is the sum of its buckets and
+/// overflow, its errors at most its count, min <= mean <= max. Otherwise false, and what is
+/// impossible about it in @p problem.
+bool validSecond(qint64 second, const SparseHistogram& h, quint64 storedCount, quint64 errors, QString* problem);
 /// CPU percent as /proc sampling gives it: finite, 0 to 100 per CPU of the largest machines.
 bool validCpuPercent(double percent);
 } // namespace capturevalidation

@@ -39,7 +39,7 @@ bool AtomicFile::open(OpenMode mode)
         return false;
     }
     m_failed = false;
-    if (const QString refused = safepath::checkWritableTarget(m_path); !refused.isEmpty()) {
+    if (QString refused; !safepath::checkWritableTarget(m_path, &refused)) {
         m_refusal = refused;
         setErrorString(refused);
         return false;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/safepath.h"
 
+#include "core/errors.h"
+
 #include <QFile>
 #include <QFileInfo>
 
@@ -11,38 +13,41 @@
 
 namespace perfdash::safepath {
 
-QString checkWritableTarget(const QString& path)
+bool checkWritableTarget(const QString& path, QString* error)
 {
     struct stat st
     {
     };
     if (::lstat(QFile::encodeName(path).constData(), &st) != 0)
         return errno == ENOENT
-            ? QString()
-            : QStringLiteral("cannot write %1: %2").arg(path, QString::fromLocal8Bit(std::strerror(errno)));
+            || failed(
+                error, QStringLiteral("cannot write %1: %2").arg(path, QString::fromLocal8Bit(std::strerror(errno))));
     if (S_ISLNK(st.st_mode))
-        return QStringLiteral("refusing to write %1: it is a symbolic link (to %2); remove it or choose another path")
-            .arg(path, QFileInfo(path).symLinkTarget());
+        return failed(error,
+            QStringLiteral("refusing to write %1: it is a symbolic link (to %2); remove it or choose another path")
+                .arg(path, QFileInfo(path).symLinkTarget()));
     if (!S_ISREG(st.st_mode))
-        return QStringLiteral("refusing to write %1: it is not a regular file").arg(path);
-    return {};
+        return failed(error, QStringLiteral("refusing to write %1: it is not a regular file").arg(path));
+    return true;
 }
 
-QString checkOwnDirectory(const QString& dir)
+bool checkOwnDirectory(const QString& dir, QString* error)
 {
     struct stat st
     {
     };
     if (::lstat(QFile::encodeName(dir).constData(), &st) != 0)
-        return QStringLiteral("%1: %2").arg(dir, QString::fromLocal8Bit(std::strerror(errno)));
+        return failed(error, QStringLiteral("%1: %2").arg(dir, QString::fromLocal8Bit(std::strerror(errno))));
     if (S_ISLNK(st.st_mode))
-        return QStringLiteral("the socket directory %1 is a symbolic link (to %2); refusing to use it")
-            .arg(dir, QFileInfo(dir).symLinkTarget());
+        return failed(error,
+            QStringLiteral("the socket directory %1 is a symbolic link (to %2); refusing to use it")
+                .arg(dir, QFileInfo(dir).symLinkTarget()));
     if (!S_ISDIR(st.st_mode))
-        return QStringLiteral("%1 is not a directory").arg(dir);
+        return failed(error, QStringLiteral("%1 is not a directory").arg(dir));
     if (st.st_uid != ::getuid())
-        return QStringLiteral("the socket directory %1 belongs to another user; refusing to use it").arg(dir);
-    return {};
+        return failed(
+            error, QStringLiteral("the socket directory %1 belongs to another user; refusing to use it").arg(dir));
+    return true;
 }
 
 } // namespace perfdash::safepath

@@ -185,7 +185,7 @@ std::size_t HeapChannel::drain(
     return handed;
 }
 
-// ---- preloadRefusal ---------------------------------------------------------------------------
+// ---- canPreload ------------------------------------------------------------------------------
 
 namespace {
 
@@ -273,9 +273,14 @@ std::string refusal(const std::string& executable, int depth)
 
 } // namespace
 
-std::string preloadRefusal(const std::string& executable)
+bool canPreload(const std::string& executable, std::string* why)
 {
-    return refusal(executable, 0);
+    std::string reason = refusal(executable, 0);
+    if (reason.empty())
+        return true;
+    if (why)
+        *why = std::move(reason);
+    return false;
 }
 
 } // namespace perfdash::heap

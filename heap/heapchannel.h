@@ -79,7 +79,7 @@ struct HeapChannelOptions
  * the sentence why not (then every reader answers zeros and drain() nothing).
  *
  * "The library never loaded": the program runs but owner() stays 0. Decide after a timeout, or
- * once the program ended; preloadRefusal() tells beforehand the cases known to fail.
+ * once the program ended; canPreload() tells beforehand the cases known to fail.
  *
  * Not thread-safe: one reader (drain is the ring's single consumer).
  */
@@ -126,12 +126,12 @@ private:
 };
 
 /**
- * Empty when LD_PRELOAD can work for @p executable; otherwise why not, as a sentence: a static
- * executable (no PT_INTERP: no dynamic loader to read LD_PRELOAD), or one the loader runs in secure
- * mode, where it ignores LD_PRELOAD: set-user-ID or set-group-ID to someone else, or carrying file
- * capabilities. A script ("#!") is judged by its interpreter. A file it cannot read is not refused
- * (nothing is known against it).
+ * Whether LD_PRELOAD can work for @p executable; otherwise false, and why not in @p why (may be
+ * null), as a sentence: a static executable (no PT_INTERP: no dynamic loader to read LD_PRELOAD),
+ * or one the loader runs in secure mode, where it ignores LD_PRELOAD: set-user-ID or set-group-ID
+ * to someone else, or carrying file capabilities. A script ("#!") is judged by its interpreter. A file it cannot read
+ * is not refused (nothing is known against it).
  */
-std::string preloadRefusal(const std::string& executable);
+bool canPreload(const std::string& executable, std::string* why);
 
 } // namespace perfdash::heap

@@ -60,17 +60,15 @@ bool prepareDirectory(const QString& dir, bool isDefault, QString* error)
         }
     } else if (S_ISLNK(st.st_mode)) {
         if (isDefault || st.st_uid != ::getuid()) {
-            *error = safepath::checkOwnDirectory(dir);
+            safepath::checkOwnDirectory(dir, error);
             return false;
         }
         return true; // the user's own link to a directory of their choice
     }
     if (!isDefault)
         return true;
-    if (const QString refused = safepath::checkOwnDirectory(dir); !refused.isEmpty()) {
-        *error = refused;
+    if (!safepath::checkOwnDirectory(dir, error))
         return false;
-    }
     const int fd = ::open(native.constData(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_uid != ::getuid()) {
         if (fd >= 0)

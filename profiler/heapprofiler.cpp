@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "profiler/heapprofiler.h"
 
+#include "core/errors.h"
+
 #include "profiler/profileaggregate.h"
 #include "profiler/symbolizer.h"
 
@@ -258,16 +260,16 @@ QString HeapProfiler::preloadLibrary()
     return {};
 }
 
-QString HeapProfiler::prepare(const QString& program, QProcessEnvironment* environment, int* ticket)
+bool HeapProfiler::prepare(const QString& program, QProcessEnvironment* environment, int* ticket, QString* error)
 {
     const QString library = preloadLibrary();
     if (library.isEmpty())
-        return tr("the heap preload (libperfdash_heap.so) is not next to perfdash");
+        return failed(error, tr("the heap preload (libperfdash_heap.so) is not next to perfdash"));
     QString executable = program;
     if (!executable.contains(u'/'))
         executable = QStandardPaths::findExecutable(program, environment->value(QStringLiteral("PATH")).split(u':'));
-    if (const std::string refusal = heap::preloadRefusal(QFile::encodeName(executable).toStdString()); !refusal.empty())
-        return QString::fromStdString(refusal);
+    if (std::string why; !heap::canPreload(QFile::encodeName(executable).toStdString(), &why))
+        return failed(error, QString::fromStdString(why));
     QMutexLocker lock(&m_mutex);
     const int id = m_nextTicket++;
     const QString path
@@ -275,7 +277,7 @@ QString HeapProfiler::prepare(const QString& program, QProcessEnvironment* envir
     auto t = std::make_unique<Tracked>();
     t->channel = std::make_unique<heap::HeapChannel>(QFile::encodeName(path).toStdString());
     if (!t->channel->error().empty())
-        return QString::fromStdString(t->channel->error());
+        return failed(error, QString::fromStdString(t->channel->error()));
     t->stacks.emplace_back(); // [other stacks]
     t->stacks[0].functions.push_back(t->functions.intern({ QStringLiteral("[other stacks]"), {}, {}, false }));
     QString preload = environment->value(QStringLiteral("LD_PRELOAD"));
@@ -283,7 +285,7 @@ QString HeapProfiler::prepare(const QString& program, QProcessEnvironment* envir
     environment->insert(QString::fromLatin1(heapwire::ShmEnv), path);
     m_tracked.emplace(id, std::move(t));
     *ticket = id;
-    return {};
+    return true;
 }
 
 void HeapProfiler::started(int ticket, qint64 pid, const QString& name)

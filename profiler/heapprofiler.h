@@ -80,10 +80,10 @@ public:
 
     /**
      * Prepares the environment of @p program, about to be launched: a channel, the preload in
-     * LD_PRELOAD. Empty when done (*ticket names it for started()); otherwise why the heap cannot
-     * be tracked (a static or set-user-ID program, no preload built), the environment unchanged.
+     * LD_PRELOAD; *@p ticket names it for started(). False when the heap cannot be tracked (a
+     * static or set-user-ID program, no preload built), why in @p error, the environment unchanged.
      */
-    QString prepare(const QString& program, QProcessEnvironment* environment, int* ticket);
+    bool prepare(const QString& program, QProcessEnvironment* environment, int* ticket, QString* error);
     /// The program of @p ticket runs as @p pid.
     void started(int ticket, qint64 pid, const QString& name);
     /// The program of @p ticket never started.

@@ -75,7 +75,7 @@ bool MainWindow::launch(
         env.insert(QStringLiteral("PERFDASH_SOCKET"), m_server->socketPath());
     int heapTicket = 0;
     if (trackHeap && m_heap) {
-        if (const QString refused = m_heap->prepare(program, &env, &heapTicket); !refused.isEmpty())
+        if (QString refused; !m_heap->prepare(program, &env, &heapTicket, &refused))
             statusBar()->showMessage(tr("The heap of %1 is not tracked: %2").arg(program, refused), 15000);
     }
     process->setProcessEnvironment(env);

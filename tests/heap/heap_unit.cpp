@@ -818,7 +818,13 @@ bool contains(const std::string& text, const char* part)
 
 void refusalCase()
 {
-    using perfdash::heap::preloadRefusal;
+    // Why canPreload() refuses @p executable; empty when it does not (and then it said nothing).
+    const auto preloadRefusal = [](const std::string& executable) {
+        std::string why;
+        const bool can = perfdash::heap::canPreload(executable, &why);
+        CHECK(can == why.empty());
+        return why;
+    };
     TempDir dir;
     // A dynamic executable: nothing against it.
     CHECK(preloadRefusal(PERFDASH_HEAP_TARGET).empty());

@@ -78,8 +78,8 @@ void TestHeapProfiler::sitesByCallStack()
     QVERIFY2(!HeapProfiler::preloadLibrary().isEmpty(), "libperfdash_heap.so is built next to perfdash");
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
     int ticket = 0;
-    const QString refused = heap.prepare(kTarget, &environment, &ticket);
-    QVERIFY2(refused.isEmpty(), qPrintable(refused));
+    QString refused;
+    QVERIFY2(heap.prepare(kTarget, &environment, &ticket, &refused), qPrintable(refused));
     QVERIFY(environment.value(QStringLiteral("LD_PRELOAD")).contains(QStringLiteral("libperfdash_heap.so")));
 
     QProcess target;
@@ -154,7 +154,8 @@ void TestHeapProfiler::aStaticProgramIsRefused()
     HeapProfiler heap(dir.path());
     QProcessEnvironment environment;
     int ticket = 0;
-    const QString refused = heap.prepare(program, &environment, &ticket);
+    QString refused;
+    QVERIFY(!heap.prepare(program, &environment, &ticket, &refused));
     QVERIFY2(refused.contains(QStringLiteral("static")), qPrintable(refused));
     QVERIFY(environment.value(QStringLiteral("LD_PRELOAD")).isEmpty()); // untouched
     QVERIFY(heap.totals().empty());

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <QString>
+
+#include <optional>
+
+namespace perfdash {
+
+// The one convention for functions that can fail (CONTRIBUTING.md): they return false (or an empty
+// std::optional) and say why, as a sentence for the user, through a trailing `QString* error` that
+// may be null.
+
+/// `return failed(error, why);`: sets *@p error when it is asked for, and returns false.
+inline bool failed(QString* error, const QString& why)
+{
+    if (error)
+        *error = why;
+    return false;
+}
+
+/// `return nothing<T>(error, why);`: the same for a function returning std::optional<T>.
+template <typename T> std::optional<T> nothing(QString* error, const QString& why)
+{
+    failed(error, why);
+    return std::nullopt;
+}
+
+} // namespace perfdash
