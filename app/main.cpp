@@ -11,6 +11,7 @@
 #include "core/headlessgate.h"
 #include "core/metricsstore.h"
 #include "core/traceexport.h"
+#include "http/httpaddress.h"
 #include "http/metricsendpoint.h"
 #include "http/refusalsummary.h"
 #include "ipc/ingestserver.h"
@@ -374,7 +375,8 @@ int main(int argc, char** argv)
     if (parser.isSet(prometheus)) {
         QHostAddress host;
         quint16 port = 0;
-        if (!MetricsEndpoint::parseAddress(parser.value(prometheus), &host, &port, &error)
+        if (!parseHttpAddress(parser.value(prometheus), QStringLiteral("--prometheus"),
+                QStringLiteral("HOST:PORT or PORT"), &host, &port, &error)
             || !metrics.listen(host, port, &error))
             fail(error);
     }
@@ -387,7 +389,8 @@ int main(int argc, char** argv)
             fail(QStringLiteral("--otlp receives live telemetry; it does not go with --open"));
         QHostAddress host;
         quint16 port = 0;
-        if (!OtlpReceiver::parseAddress(parser.value(otlp), &host, &port, &error)
+        if (!parseHttpAddress(
+                parser.value(otlp), QStringLiteral("--otlp"), QStringLiteral("[HOST:]PORT"), &host, &port, &error)
             || !otlpReceiver.listen(host, port, &error))
             fail(error);
     }
