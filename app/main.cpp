@@ -9,6 +9,7 @@
 #include "core/childprocess.h"
 #include "core/headlessgate.h"
 #include "core/metricsstore.h"
+#include "http/httpaddress.h"
 #include "http/metricsendpoint.h"
 #include "ipc/ingestserver.h"
 #include "ipc/ringoperationtimeline.h"
@@ -165,7 +166,8 @@ int main(int argc, char** argv)
     if (!options.prometheus.isEmpty()) {
         QHostAddress host;
         quint16 port = 0;
-        if (!MetricsEndpoint::parseAddress(options.prometheus, &host, &port, &error)
+        if (!parseHttpAddress(options.prometheus, QStringLiteral("--prometheus"), QStringLiteral("HOST:PORT or PORT"),
+                &host, &port, &error)
             || !metrics.listen(host, port, &error))
             fail(error);
     }
@@ -176,7 +178,9 @@ int main(int argc, char** argv)
     if (!options.otlp.isEmpty()) {
         QHostAddress host;
         quint16 port = 0;
-        if (!OtlpReceiver::parseAddress(options.otlp, &host, &port, &error) || !otlpReceiver.listen(host, port, &error))
+        if (!parseHttpAddress(
+                options.otlp, QStringLiteral("--otlp"), QStringLiteral("[HOST:]PORT"), &host, &port, &error)
+            || !otlpReceiver.listen(host, port, &error))
             fail(error);
     }
 

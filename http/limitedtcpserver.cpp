@@ -7,6 +7,8 @@
 
 #include <utility>
 
+#include <unistd.h>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -15,11 +17,12 @@ namespace perfdash {
 
 namespace {
 
-QByteArray plainResponse(int status, QByteArrayView reason, QByteArrayView text)
+/// A response that ends the connection; @p headers, each line with its CRLF, go with it.
+QByteArray plainResponse(int status, QByteArrayView reason, QByteArrayView text, QByteArrayView headers = {})
 {
     return "HTTP/1.1 " + QByteArray::number(status) + ' ' + reason
         + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "
-        + QByteArray::number(text.size() + 1) + "\r\n\r\n" + text + '\n';
+        + QByteArray::number(text.size() + 1) + "\r\n" + headers + "\r\n" + text + '\n';
 }
 
 /// The Content-Length of the request whose start @p head holds; -1 when not (yet) known.
@@ -59,21 +62,16 @@ public:
     {
         m_idle.setSingleShot(true);
         m_idle.setInterval(server->m_limits.idleTimeoutMs);
-        connect(&m_idle, &QTimer::timeout, this,
-            [this] { timeOut(m_pending > 0 ? QStringLiteral("stalled") : QStringLiteral("idle")); });
+        connect(&m_idle, &QTimer::timeout, this, [this] { timeOut(m_pending > 0 ? Late::Stalled : Late::Idle); });
         m_idle.start();
+        m_deadline.setSingleShot(true);
+        m_deadline.setInterval(server->m_limits.responseDeadlineMs);
+        connect(&m_deadline, &QTimer::timeout, this, [this] { timeOut(Late::Stalled); });
+        if (server->m_limits.responseDeadlineMs > 0)
+            m_deadline.start();
         // Connected before Qt HTTP Server connects its own: this runs first on each read.
         connect(socket, &QTcpSocket::readyRead, this, &Guard::onReadyRead);
-        connect(socket, &QTcpSocket::bytesWritten, this, [this] {
-            if (!m_closing && m_pending > 0)
-                m_server->m_said = 0; // a request answered: the next refusal of each kind is said again
-            m_pending = 0; // a response went out: the next bytes are a new request
-            m_headerBytes = -1;
-            m_tail.clear();
-            if (!m_closing)
-                release();
-            m_idle.start();
-        });
+        connect(socket, &QTcpSocket::bytesWritten, this, &Guard::onBytesWritten);
     }
     ~Guard() override
     {
@@ -104,19 +102,21 @@ private:
         if (m_pending == 0)
             m_requestTimer.start();
         else if (m_requestTimer.hasExpired(limits.requestTimeoutMs))
-            return timeOut(QStringLiteral("slow"));
+            return timeOut(Late::Slow);
+        if (limits.maxRequestBytes > 0 && m_pending + available > limits.maxRequestBytes)
+            return refuse(m_pending + available, limits.maxRequestBytes, "request too large");
         if (m_headerBytes < 0) {
             const QByteArray head = m_socket->peek(std::min<qint64>(available, limits.maxHeaderBytes));
             const qint64 length = contentLength(head);
             if (length > limits.maxBodyBytes)
-                return refuse(length);
+                return refuseBody(length);
             // The blank line may straddle two reads: the last bytes of the previous one come first.
             const QByteArray seen = m_tail + head;
             const qsizetype end = seen.indexOf("\r\n\r\n");
             if (end >= 0)
                 m_headerBytes = m_pending - m_tail.size() + end + 4; // the byte count below bounds the body
             else if (m_pending + available >= limits.maxHeaderBytes)
-                return refuse(m_pending + available);
+                return refuseBody(m_pending + available);
             m_tail = seen.right(3);
         }
         // What every connection holds together is bounded, not only each request: the bytes read
@@ -130,7 +130,27 @@ private:
         m_largest = std::max(m_largest, m_held);
         m_pending += available;
         if (m_headerBytes >= 0 && m_pending - m_headerBytes > limits.maxBodyBytes + ChunkFraming)
-            return refuse(m_pending - m_headerBytes);
+            return refuseBody(m_pending - m_headerBytes);
+    }
+
+    void onBytesWritten()
+    {
+        if (!m_closing && m_pending > 0)
+            m_server->m_said = 0; // a request answered: the next refusal of each kind is said again
+        m_pending = 0; // a response went out: the next bytes are a new request
+        m_headerBytes = -1;
+        m_tail.clear();
+        if (!m_closing)
+            release();
+        m_idle.start();
+        if (m_closing || m_socket->bytesToWrite() > 0)
+            return; // the response is out once nothing of it is left to write
+        if (m_server->m_limits.closeAfterResponse) {
+            m_closing = true;
+            m_socket->disconnectFromHost();
+        } else if (m_server->m_limits.responseDeadlineMs > 0) {
+            m_deadline.start(); // the next response is due from now
+        }
     }
 
     /// Gives back what this connection's request held of the total in flight.
@@ -143,35 +163,39 @@ private:
     {
         m_server->m_refusedMemory.fetch_add(1, std::memory_order_relaxed);
         m_server->say(Said::Memory,
-            tr("OTLP: requests in flight hold %1 bytes, the limit: further ones are answered 503 until they are done "
-               "(counted in the receiver's refusals)")
+            tr("requests in flight hold %1 bytes, the limit: further ones are answered 503 until they are done")
                 .arg(m_server->m_limits.maxBytesInFlight));
         close(plainResponse(503, "Service Unavailable", "too many requests in flight; retry later"));
     }
 
-    void refuse(qint64 bytes)
+    /// Over maxBodyBytes, or headers over maxHeaderBytes.
+    void refuseBody(qint64 bytes)
     {
-        m_server->m_tooLarge.fetch_add(1, std::memory_order_relaxed);
-        m_server->say(Said::TooLarge,
-            tr("OTLP: HTTP request of %1 bytes refused (at most %2; counted in the receiver's refusals)")
-                .arg(bytes)
-                .arg(m_server->m_limits.maxBodyBytes));
-        close(plainResponse(413, "Payload Too Large",
-            QByteArray(
-                QByteArray("request body over ") + QByteArray::number(m_server->m_limits.maxBodyBytes) + " bytes")));
+        const qint64 limit = m_server->m_limits.maxBodyBytes;
+        refuse(bytes, limit, QByteArray(QByteArray("request body over ") + QByteArray::number(limit) + " bytes"));
     }
 
-    void timeOut(const QString& why)
+    /// Answers 413 with @p text: @p bytes are over @p limit.
+    void refuse(qint64 bytes, qint64 limit, QByteArrayView text)
+    {
+        m_server->m_oversized.fetch_add(1, std::memory_order_relaxed);
+        m_server->say(Said::TooLarge, tr("HTTP request of %1 bytes refused: at most %2").arg(bytes).arg(limit));
+        close(plainResponse(413, "Payload Too Large", text));
+    }
+
+    /// Idle: nothing asked since the last response. Stalled: a request (or the response to one)
+    /// still incomplete when a timer ran out. Slow: a request that took longer than its time.
+    enum class Late { Idle, Stalled, Slow };
+    void timeOut(Late late)
     {
         m_server->m_timedOut.fetch_add(1, std::memory_order_relaxed);
-        if (why == u"idle") { // between requests: closing an idle keep-alive connection refuses nothing
+        if (late == Late::Idle) { // between requests: closing an idle keep-alive connection refuses nothing
             m_server->m_closedIdle.fetch_add(1, std::memory_order_relaxed);
             m_socket->abort();
             return;
         }
-        m_server->say(Said::Slow,
-            tr("OTLP: a request came too slowly or stalled: connection closed (counted in the receiver's refusals)"));
-        if (why == u"slow")
+        m_server->say(Said::Slow, tr("a request came too slowly or stalled: connection closed"));
+        if (late == Late::Slow)
             close(plainResponse(408, "Request Timeout", "request took too long"));
         else
             m_socket->abort();
@@ -189,6 +213,7 @@ private:
     LimitedTcpServer* m_server;
     QTcpSocket* m_socket;
     QTimer m_idle;
+    QTimer m_deadline; // responseDeadlineMs
     QElapsedTimer m_requestTimer;
     qint64 m_pending = 0;
     QByteArray m_tail; // the last bytes of the headers read so far
@@ -198,17 +223,19 @@ private:
     bool m_closing = false;
 };
 
-void LimitedTcpServer::say(Said kind, const QString& message)
+void LimitedTcpServer::say(Said kind, const QString& what)
 {
     if (m_said & kind)
         return;
     m_said |= kind;
-    Q_EMIT limitHit(message);
+    Q_EMIT limitHit(tr("%1: %2 (counted in %3)").arg(m_name, what, m_countedIn));
 }
 
-LimitedTcpServer::LimitedTcpServer(const Limits& limits, QObject* parent)
+LimitedTcpServer::LimitedTcpServer(const Limits& limits, const QString& name, const QString& countedIn, QObject* parent)
     : QTcpServer(parent)
     , m_limits(limits)
+    , m_name(name)
+    , m_countedIn(countedIn)
     , m_spare(std::make_unique<SpareDescriptor>())
 {
     connect(this, &QTcpServer::acceptError, this, &LimitedTcpServer::onAcceptError);
@@ -218,12 +245,8 @@ LimitedTcpServer::~LimitedTcpServer() = default;
 
 LimitedTcpServer::Stats LimitedTcpServer::stats() const
 {
-    Stats s { m_accepted.load(), m_refused.load(), m_refusedDescriptors.load(), m_tooLarge.load(), m_timedOut.load(),
-        m_open.load() };
-    s.refusedMemory = m_refusedMemory.load();
-    s.closedIdle = m_closedIdle.load();
-    s.bytesInFlight = m_inFlight.load();
-    return s;
+    return Stats { m_open.load(), m_accepted.load(), m_refusedLimit.load(), m_refusedDescriptors.load(),
+        m_refusedMemory.load(), m_oversized.load(), m_timedOut.load(), m_closedIdle.load(), m_inFlight.load() };
 }
 
 void LimitedTcpServer::refuse(std::atomic<quint64>& counter, const QString& why)
@@ -231,7 +254,7 @@ void LimitedTcpServer::refuse(std::atomic<quint64>& counter, const QString& why)
     counter.fetch_add(1, std::memory_order_relaxed);
     if (std::exchange(m_refusing, true))
         return;
-    Q_EMIT limitHit(tr("OTLP: refusing connections: %1 (counted in the receiver's refused connections)").arg(why));
+    Q_EMIT limitHit(tr("%1: refusing connections: %2 (counted in %3)").arg(m_name, why, m_countedIn));
 }
 
 void LimitedTcpServer::onAcceptError(QAbstractSocket::SocketError error)
@@ -245,19 +268,29 @@ void LimitedTcpServer::incomingConnection(qintptr handle)
     auto* socket = new QTcpSocket(this);
     if (!socket->setSocketDescriptor(handle)) {
         delete socket;
+        ::close(int(handle)); // the socket did not take it
         return;
     }
+    connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
     const bool overOwn = m_open.load() >= m_limits.maxConnections;
-    if (overOwn || !descriptorbudget::acquireHttpConnection(descriptorbudget::reservedForMetrics())) {
-        refuse(m_refused,
-            overOwn ? tr("%1 open already, the limit").arg(m_limits.maxConnections)
-                    : tr("the HTTP endpoints hold %1 connections, their share of the descriptors less /metrics' %2")
-                          .arg(descriptorbudget::httpConnectionBudget())
-                          .arg(descriptorbudget::reservedForMetrics()));
-        connect(socket, &QTcpSocket::readyRead, socket, [socket] { socket->readAll(); }); // no reset over the answer
-        socket->write(plainResponse(503, "Service Unavailable", "too many connections"));
+    if (overOwn || !descriptorbudget::acquireHttpConnection(m_limits.budgetKeptFree)) {
+        QString why = tr("%1 connections open, the limit").arg(m_limits.maxConnections);
+        if (!overOwn) { // the other HTTP endpoints hold the rest of the budget
+            why = tr("the HTTP endpoints hold %1 connections, their share of the descriptors")
+                      .arg(descriptorbudget::httpConnectionBudget());
+            if (m_limits.budgetKeptFree > 0)
+                why += tr(" less the %1 kept for the others").arg(m_limits.budgetKeptFree);
+        }
+        refuse(m_refusedLimit, why);
+        // A client told 503 retries; one whose connection is reset cannot tell a full dashboard
+        // from a dead one. Its request is read and dropped, so that closing does not reset the
+        // answer away.
+        connect(socket, &QTcpSocket::readyRead, socket, [socket] { socket->readAll(); });
+        const QByteArray retryAfter = m_limits.retryAfterS > 0
+            ? "Retry-After: " + QByteArray::number(m_limits.retryAfterS) + "\r\n"
+            : QByteArray();
+        socket->write(plainResponse(503, "Service Unavailable", "too many connections", retryAfter));
         socket->disconnectFromHost();
-        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
         QTimer::singleShot(1000, socket, &QObject::deleteLater);
         return;
     }

@@ -44,8 +44,11 @@ MetricsEndpoint::MetricsEndpoint(MetricsStore* store, QObject* parent)
     , m_pool(1)
 {
     m_limits.maxConnections = descriptorbudget::httpConnections();
+    m_limits.budgetKeptFree = 0; // the share OTLP leaves free is this endpoint's
     m_limits.maxRequestBytes = 8 * 1024; // a scrape is a GET: headers only
+    m_limits.responseDeadlineMs = 10'000; // shorter than the idle and request timeouts: it closes slow clients
     m_limits.closeAfterResponse = true; // as a scraper expects of /metrics; keeps no idle descriptors
+    m_limits.retryAfterS = 1; // a scraper told 503 tries again
     // Rendered on the pool, answered on this thread. Not as a QFuture<QHttpServerResponse>: Qt HTTP
     // Server 6.4 keeps the request and the socket by plain reference and pointer until the future
     // is done, so a scraper that hung up before its answer was ready crashed the dashboard. Here the
@@ -62,7 +65,7 @@ MetricsEndpoint::MetricsEndpoint(MetricsStore* store, QObject* parent)
             }
             const MetricsStore* target = m_store;
             const IngestServer* ingest = m_ingest;
-            const HttpGuard* guard = m_guard;
+            const LimitedTcpServer* guard = m_guard;
             QList<ListenerRefusals> listeners; // read here, on the listeners' side of the threads
             for (const auto& listener : std::as_const(m_listeners))
                 listeners.append(listener());
@@ -84,31 +87,10 @@ MetricsEndpoint::~MetricsEndpoint()
     m_pool.waitForDone();
 }
 
-bool MetricsEndpoint::parseAddress(const QString& text, QHostAddress* host, quint16* port, QString* error)
-{
-    const qsizetype colon = text.lastIndexOf(u':');
-    const QString hostText = colon >= 0 ? text.left(colon) : QStringLiteral("127.0.0.1");
-    bool ok = false;
-    const uint p = (colon >= 0 ? text.mid(colon + 1) : text).toUInt(&ok);
-    if (!ok || p > 65535) {
-        *error = QStringLiteral("--prometheus needs HOST:PORT or PORT, not '%1'").arg(text);
-        return false;
-    }
-    const QString bare
-        = hostText.startsWith(u'[') && hostText.endsWith(u']') ? hostText.mid(1, hostText.size() - 2) : hostText;
-    if (bare == QLatin1String("localhost"))
-        *host = QHostAddress(QHostAddress::LocalHost);
-    else if (!host->setAddress(bare)) {
-        *error = QStringLiteral("--prometheus: '%1' is not an IP address").arg(hostText);
-        return false;
-    }
-    *port = quint16(p);
-    return true;
-}
-
 bool MetricsEndpoint::listen(const QHostAddress& host, quint16 port, QString* error)
 {
-    auto* guard = new HttpGuard(m_limits, QStringLiteral("/metrics"), this);
+    auto* guard = new LimitedTcpServer(
+        m_limits, QStringLiteral("/metrics"), QStringLiteral("/metrics' perfdash_http_* series"), this);
     if (!guard->listen(host, port)) {
         *error = QStringLiteral("cannot serve /metrics on %1:%2: %3")
                      .arg(host.toString())
@@ -117,7 +99,7 @@ bool MetricsEndpoint::listen(const QHostAddress& host, quint16 port, QString* er
         delete guard;
         return false;
     }
-    connect(guard, &HttpGuard::problem, this, &MetricsEndpoint::problem);
+    connect(guard, &LimitedTcpServer::limitHit, this, &MetricsEndpoint::problem);
     m_guard = guard;
     m_http->bind(guard); // the HTTP server takes ownership
     return true;
@@ -138,9 +120,9 @@ quint16 MetricsEndpoint::port() const
     return m_guard ? m_guard->serverPort() : 0;
 }
 
-HttpGuard::Stats MetricsEndpoint::httpStats() const
+LimitedTcpServer::Stats MetricsEndpoint::httpStats() const
 {
-    return m_guard ? m_guard->stats() : HttpGuard::Stats {};
+    return m_guard ? m_guard->stats() : LimitedTcpServer::Stats {};
 }
 
 void MetricsEndpoint::addListener(std::function<ListenerRefusals()> refusals)
@@ -148,7 +130,7 @@ void MetricsEndpoint::addListener(std::function<ListenerRefusals()> refusals)
     m_listeners.append(std::move(refusals));
 }
 
-QByteArray MetricsEndpoint::render(const MetricsStore& store, const IngestServer* ingest, const HttpGuard* http,
+QByteArray MetricsEndpoint::render(const MetricsStore& store, const IngestServer* ingest, const LimitedTcpServer* http,
     const QList<ListenerRefusals>& listeners)
 {
     QByteArray out;
@@ -303,7 +285,7 @@ QByteArray MetricsEndpoint::render(const MetricsStore& store, const IngestServer
             { { {}, double(st.bytes) } });
     }
     if (http) {
-        const HttpGuard::Stats st = http->stats();
+        const LimitedTcpServer::Stats st = http->stats();
         self("perfdash_http_connections", "gauge", "HTTP connections to /metrics open now.",
             { { {}, double(st.open) } });
         self("perfdash_http_connections_refused_total", "counter", "HTTP connections refused, by reason.",

@@ -5,8 +5,8 @@
 
 namespace perfdash {
 
-QString refusalSummary(const MetricsStore& store, const IngestServer::Stats& ingest, const HttpGuard::Stats& http,
-    const QList<ListenerRefusals>& listeners)
+QString refusalSummary(const MetricsStore& store, const IngestServer::Stats& ingest,
+    const LimitedTcpServer::Stats& http, const QList<ListenerRefusals>& listeners)
 {
     const MetricsStore::Refusals refused = store.refusals();
     quint64 any = ingest.refused + ingest.rejectedProcessLimit + ingest.rejectedVersion + ingest.closedProtocol

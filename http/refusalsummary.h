@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "http/httpguard.h"
+#include "http/limitedtcpserver.h"
 #include "http/listenerrefusals.h"
 #include "ipc/ingestserver.h"
 
@@ -17,7 +17,7 @@ class MetricsStore;
  * the process limit), /metrics, what the store refused, and each other listener (OTLP). Empty when
  * nothing was refused.
  */
-QString refusalSummary(const MetricsStore& store, const IngestServer::Stats& ingest, const HttpGuard::Stats& http,
-    const QList<ListenerRefusals>& listeners = {});
+QString refusalSummary(const MetricsStore& store, const IngestServer::Stats& ingest,
+    const LimitedTcpServer::Stats& http, const QList<ListenerRefusals>& listeners = {});
 
 } // namespace perfdash

@@ -22,8 +22,8 @@ int socketConnections();
 /// Connections every HTTP endpoint together may hold at once: the remaining quarter.
 int httpConnections();
 
-/// The HTTP budget is one for the whole process: /metrics (HttpGuard) and OTLP
-/// (LimitedTcpServer) take a place for each connection they hold and give it back when it
+/// The HTTP budget is one for the whole process: /metrics and OTLP (each a LimitedTcpServer)
+/// take a place for each connection they hold and give it back when it
 /// closes, so that together they stay within httpConnectionBudget(). Thread-safe.
 /// False when taking one would leave fewer than @p keepFree places (OTLP keeps /metrics' reserve free).
 bool acquireHttpConnection(int keepFree = 0);

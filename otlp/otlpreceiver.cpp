@@ -81,7 +81,7 @@ public:
     bool listen(const QHostAddress& host, quint16 port, QString* error)
     {
         close();
-        m_tcp = new LimitedTcpServer(m_limits.http, this);
+        m_tcp = new LimitedTcpServer(m_limits.http, QStringLiteral("OTLP"), tr("the receiver's refusals"), this);
         connect(m_tcp, &LimitedTcpServer::limitHit, m_owner, &OtlpReceiver::problem);
         if (!m_tcp->listen(host, port)) {
             *error = tr("OTLP: cannot listen on %1:%2: %3").arg(host.toString()).arg(port).arg(m_tcp->errorString());
@@ -234,28 +234,6 @@ OtlpReceiver::~OtlpReceiver()
     m_thread.wait();
 }
 
-bool OtlpReceiver::parseAddress(const QString& text, QHostAddress* host, quint16* port, QString* error)
-{
-    const qsizetype colon = text.lastIndexOf(u':');
-    const QString hostText = colon >= 0 ? text.left(colon) : QStringLiteral("127.0.0.1");
-    bool ok = false;
-    const uint p = (colon >= 0 ? text.mid(colon + 1) : text).toUInt(&ok);
-    if (!ok || p > 65535 || hostText.isEmpty()) {
-        *error = tr("--otlp needs [HOST:]PORT, not '%1'").arg(text);
-        return false;
-    }
-    const QString bare
-        = hostText.startsWith(u'[') && hostText.endsWith(u']') ? hostText.mid(1, hostText.size() - 2) : hostText;
-    if (bare == u"localhost")
-        *host = QHostAddress(QHostAddress::LocalHost);
-    else if (!host->setAddress(bare)) {
-        *error = tr("--otlp: '%1' is not an IP address").arg(hostText);
-        return false;
-    }
-    *port = quint16(p);
-    return true;
-}
-
 void OtlpReceiver::setLimits(const Limits& limits)
 {
     m_limits = limits;
@@ -336,8 +314,8 @@ OtlpReceiver::Stats OtlpReceiver::stats() const
         s.tooLarge += m_worker->m_tooLarge.load();
         if (m_worker->m_tcp) {
             const LimitedTcpServer::Stats t = m_worker->m_tcp->stats();
-            s.tooLarge += t.tooLarge;
-            s.refusedConnections += t.refused;
+            s.tooLarge += t.oversized;
+            s.refusedConnections += t.refusedLimit;
             s.refusedDescriptors += t.refusedDescriptors;
             s.timedOut += t.timedOut;
             s.closedIdle += t.closedIdle;

@@ -62,10 +62,6 @@ public:
     explicit OtlpReceiver(MetricsStore* store, QObject* parent = nullptr);
     ~OtlpReceiver() override;
 
-    /// Parses "HOST:PORT", "[V6]:PORT" or "PORT" (then 127.0.0.1: telemetry stays on this machine
-    /// unless asked).
-    static bool parseAddress(const QString& text, QHostAddress* host, quint16* port, QString* error);
-
     void setLimits(const Limits& limits); ///< before listen()
     /// False with a sentence in @p error when the address cannot be served (in use, not ours).
     bool listen(const QHostAddress& host, quint16 port, QString* error);

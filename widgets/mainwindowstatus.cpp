@@ -100,7 +100,7 @@ void MainWindow::updateStatus(const DashboardSnapshot& s)
         const MetricsStore::Refusals r = m_store->refusals();
         quint64 httpRefused = 0;
         if (m_metrics) {
-            const HttpGuard::Stats h = m_metrics->httpStats();
+            const LimitedTcpServer::Stats h = m_metrics->httpStats();
             httpRefused += h.refusedLimit + h.refusedDescriptors + h.timedOut + h.oversized;
         }
         const ListenerRefusals otlp = m_otlp ? m_otlp->refusals() : ListenerRefusals {};

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "widgets/otlpmenu.h"
 
+#include "http/httpaddress.h"
 #include "otlp/otlpreceiver.h"
 
 #include <QInputDialog>
@@ -12,6 +13,12 @@ namespace {
 QString savedAddress()
 {
     return QSettings().value(QStringLiteral("otlp/address"), QStringLiteral("127.0.0.1:4318")).toString();
+}
+
+/// An address as --otlp takes it, refused with the same words.
+bool parseAddress(const QString& text, QHostAddress* host, quint16* port, QString* error)
+{
+    return parseHttpAddress(text, QStringLiteral("--otlp"), QStringLiteral("[HOST:]PORT"), host, port, error);
 }
 } // namespace
 
@@ -62,8 +69,7 @@ void OtlpMenu::setReceiving(bool on)
         QHostAddress host;
         quint16 port = 0;
         QString error;
-        if (!OtlpReceiver::parseAddress(savedAddress(), &host, &port, &error)
-            || !m_receiver->listen(host, port, &error))
+        if (!parseAddress(savedAddress(), &host, &port, &error) || !m_receiver->listen(host, port, &error))
             Q_EMIT message(error);
         else
             Q_EMIT message(tr("Receiving OTLP/HTTP on %1").arg(m_receiver->address()));
@@ -82,7 +88,7 @@ void OtlpMenu::chooseAddress()
     QHostAddress host;
     quint16 port = 0;
     QString error;
-    if (!OtlpReceiver::parseAddress(text.trimmed(), &host, &port, &error)) {
+    if (!parseAddress(text.trimmed(), &host, &port, &error)) {
         Q_EMIT message(error);
         return;
     }

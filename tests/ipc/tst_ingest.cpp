@@ -555,7 +555,7 @@ private Q_SLOTS:
         QVERIFY2(text.contains("perfdash_ingest_connections_rejected_total{reason=\"version\"} 2\n"), text.constData());
         QVERIFY2(
             text.contains("perfdash_ingest_connections_rejected_total{reason=\"protocol\"} 1\n"), text.constData());
-        const QString summary = refusalSummary(d.store, d.server.stats(), HttpGuard::Stats {});
+        const QString summary = refusalSummary(d.store, d.server.stats(), LimitedTcpServer::Stats {});
         QVERIFY2(summary.contains(s("clients of a wrong version 2, connections not speaking the protocol 1")),
             qPrintable(summary));
     }

@@ -479,7 +479,7 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(store.refusals().processLimitConnections, quint64(1), 20'000);
         const QByteArray text = MetricsEndpoint::render(store, &server);
         QCOMPARE(metricValue(text, "perfdash_ingest_connections_rejected_total{reason=\"process_limit\"}"), 1.0);
-        const QString summary = refusalSummary(store, server.stats(), HttpGuard::Stats {});
+        const QString summary = refusalSummary(store, server.stats(), LimitedTcpServer::Stats {});
         QVERIFY2(summary.contains(s("(clients told so: 1)")), qPrintable(summary));
     }
 

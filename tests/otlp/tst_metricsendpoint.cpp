@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/csvexport.h"
 #include "core/metricsstore.h"
+#include "http/httpaddress.h"
 #include "http/metricsendpoint.h"
 
 #include <QCoreApplication>
@@ -165,8 +166,8 @@ private Q_SLOTS:
         QFETCH(bool, answered413);
         MetricsStore store;
         MetricsEndpoint endpoint(&store);
-        HttpLimits limits;
-        limits.requestTimeoutMs = 300;
+        LimitedTcpServer::Limits limits;
+        limits.responseDeadlineMs = 300;
         limits.maxRequestBytes = 8 * 1024;
         endpoint.setLimits(limits);
         QString error;
@@ -229,7 +230,7 @@ private Q_SLOTS:
     {
         MetricsStore store;
         MetricsEndpoint endpoint(&store);
-        HttpLimits limits;
+        LimitedTcpServer::Limits limits;
         limits.maxConnections = 3;
         limits.closeAfterResponse = true;
         endpoint.setLimits(limits);
@@ -338,13 +339,47 @@ private Q_SLOTS:
         QHostAddress address;
         quint16 p = 0;
         QString error;
-        QCOMPARE(MetricsEndpoint::parseAddress(text, &address, &p, &error), ok);
+        QCOMPARE(parseHttpAddress(text, u"--prometheus"_qs, u"HOST:PORT or PORT"_qs, &address, &p, &error), ok);
         if (ok) {
             QCOMPARE(address.toString(), host);
             QCOMPARE(int(p), port);
         } else {
             QVERIFY(!error.isEmpty());
         }
+    }
+
+    /// What a refused address is told, in the words of its option.
+    void addressMessages_data()
+    {
+        QTest::addColumn<QString>("option");
+        QTest::addColumn<QString>("form");
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QString>("message");
+        const QString otlp = u"--otlp"_qs;
+        const QString prometheus = u"--prometheus"_qs;
+        QTest::newRow("bad port") << prometheus << u"HOST:PORT or PORT"_qs << u"127.0.0.1:http"_qs
+                                  << u"--prometheus needs HOST:PORT or PORT, not '127.0.0.1:http'"_qs;
+        QTest::newRow("port too large") << otlp << u"[HOST:]PORT"_qs << u"70000"_qs
+                                        << u"--otlp needs [HOST:]PORT, not '70000'"_qs;
+        QTest::newRow("no host before the colon")
+            << otlp << u"[HOST:]PORT"_qs << u":4318"_qs << u"--otlp needs [HOST:]PORT, not ':4318'"_qs;
+        QTest::newRow("bad host") << prometheus << u"HOST:PORT or PORT"_qs << u"example.com:80"_qs
+                                  << u"--prometheus: 'example.com' is not an IP address"_qs;
+        QTest::newRow("bad ipv6") << otlp << u"[HOST:]PORT"_qs << u"[::g]:4318"_qs
+                                  << u"--otlp: '[::g]' is not an IP address"_qs;
+    }
+    void addressMessages()
+    {
+        QFETCH(QString, option);
+        QFETCH(QString, form);
+        QFETCH(QString, text);
+        QFETCH(QString, message);
+        QHostAddress host;
+        quint16 port = 0;
+        QString error;
+        QVERIFY(!parseHttpAddress(text, option, form, &host, &port, &error));
+        QCOMPARE(error, message);
+        QVERIFY(!parseHttpAddress(text, option, form, &host, &port, nullptr)); // the reason is optional
     }
 };
 

@@ -2,6 +2,7 @@
 // OtlpReceiver over real HTTP: the spec's responses, gzip, and the limits (size, idle, slow,
 // connection count).
 #include "core/metricsstore.h"
+#include "http/httpaddress.h"
 #include "http/metricsendpoint.h"
 #include "http/refusalsummary.h"
 #include "ipc/descriptorbudget.h"
@@ -174,7 +175,7 @@ private Q_SLOTS:
         QHostAddress a;
         quint16 p = 0;
         QString error;
-        QCOMPARE(OtlpReceiver::parseAddress(text, &a, &p, &error), ok);
+        QCOMPARE(parseHttpAddress(text, u"--otlp"_qs, u"[HOST:]PORT"_qs, &a, &p, &error), ok);
         if (ok) {
             QCOMPARE(a, QHostAddress(host));
             QCOMPARE(int(p), port);
@@ -741,7 +742,7 @@ private Q_SLOTS:
         QVERIFY2(text.contains("perfdash_otlp_refused_total{reason=\"too_large\"} 1\n"), text.constData());
         QVERIFY2(text.contains("perfdash_otlp_connections "), text.constData());
         // In the end-of-run summary.
-        const QString summary = refusalSummary(store, IngestServer::Stats {}, HttpGuard::Stats {}, { r });
+        const QString summary = refusalSummary(store, IngestServer::Stats {}, LimitedTcpServer::Stats {}, { r });
         QVERIFY2(summary.contains(u"OTLP 6"_qs) && summary.contains(u"timed out 3"_qs), qPrintable(summary));
     }
 

@@ -3,7 +3,7 @@
 // range chosen on a chart driving the table, where time goes, the rows' context menu, alerts.
 #include "core/clock.h"
 #include "core/histogramqueries.h"
-#include "http/httpguard.h"
+#include "http/limitedtcpserver.h"
 #include "http/metricsendpoint.h"
 #include "ipc/ingestserver.h"
 #include "toolkit/workerpool.h"
@@ -867,9 +867,9 @@ private Q_SLOTS:
         QString error;
         QVERIFY2(server.listen(dir.filePath(s("http.sock")), &error), qPrintable(error));
         MetricsEndpoint metrics(&store);
-        HttpLimits limits;
+        LimitedTcpServer::Limits limits;
         limits.maxConnections = 1;
-        limits.requestTimeoutMs = 60'000;
+        limits.responseDeadlineMs = 60'000;
         metrics.setLimits(limits);
         QVERIFY2(metrics.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
         MainWindow window(&store, &server);
