@@ -1,14 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/dashboardsnapshot.h"
 
-#include <QDateTime>
-#include <QDir>
-#include <QFile>
+#include "core/processlist.h"
 
 #include <tuple>
-
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace perfdash {
 
@@ -155,25 +150,7 @@ SnapshotPtr buildSnapshot(const MetricsStore& store, const SnapshotRequest& requ
 
 QList<ProcessSample> listUserProcesses()
 {
-    QList<ProcessSample> out;
-    const uid_t me = ::getuid();
-    const QStringList entries = QDir(QStringLiteral("/proc")).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
-    for (const QString& entry : entries) {
-        bool isPid = false;
-        const qint64 pid = entry.toLongLong(&isPid);
-        if (!isPid)
-            continue;
-        struct stat st
-        {
-        };
-        if (::stat(QFile::encodeName(QStringLiteral("/proc/") + entry).constData(), &st) != 0
-            || (me != 0 && st.st_uid != me))
-            continue;
-        ProcessSample s = ProcessSampler(pid).sample();
-        if (s.isValid() && !s.commandLine.isEmpty()) // kernel threads have no command line
-            out.append(std::move(s));
-    }
-    return out;
+    return ProcessList().read(0); // no process has pid 0: none is left out
 }
 
 } // namespace perfdash

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/memorymonitor.h"
 
+#include "core/procfs.h"
+
 #include <QDateTime>
 
-#include <cstdio>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -12,13 +13,8 @@ namespace perfdash {
 namespace {
 qint64 residentBytes()
 {
-    FILE* f = std::fopen("/proc/self/statm", "re");
-    if (!f)
-        return -1;
-    long long size = 0, resident = 0;
-    const int read = std::fscanf(f, "%lld %lld", &size, &resident);
-    std::fclose(f);
-    return read == 2 ? qint64(resident) * sysconf(_SC_PAGESIZE) : -1;
+    const std::optional<ProcStatm> statm = ProcFs().selfStatm();
+    return statm ? statm->residentPages * sysconf(_SC_PAGESIZE) : -1;
 }
 } // namespace
 

@@ -23,7 +23,7 @@ public:
     QList<ProcessSample> read(qint64 excludePid);
 
 private:
-    QString m_procRoot;
+    ProcFs m_proc;
     std::map<qint64, ProcessSampler> m_samplers;
 };
 

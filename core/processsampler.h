@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "core/procfs.h"
+
 #include <QMetaType>
 #include <QString>
 #include <QStringList>
@@ -55,7 +57,8 @@ private:
     ProcessSample failure(ProcessSample::Status status, QString error) const;
 
     qint64 m_pid;
-    QString m_procRoot;
+    ProcFs m_proc;
+    std::optional<qint64> m_bootSeconds;
     bool m_seen = false;
     quint64 m_startTicks = 0;
     quint64 m_lastCpuTicks = 0;

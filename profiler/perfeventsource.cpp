@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "profiler/perfeventsource.h"
 
+#include "core/procfs.h"
 #include "profiler/perfrecords.h"
 
-#include <QDir>
 #include <QFile>
-#include <QFileInfo>
 
 #include <linux/perf_event.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,16 +26,6 @@
 
 namespace perfdash {
 namespace {
-
-int readIntFile(const char* path, int fallback)
-{
-    QFile file(QString::fromLatin1(path));
-    if (!file.open(QIODevice::ReadOnly))
-        return fallback;
-    bool ok = false;
-    const int value = file.readAll().trimmed().toInt(&ok);
-    return ok ? value : fallback;
-}
 
 /// "0-3,6" from /sys/devices/system/cpu/online.
 std::vector<int> onlineCpus()
@@ -64,15 +52,14 @@ std::vector<int> onlineCpus()
 std::set<pid_t> threadsOf(pid_t pid)
 {
     std::set<pid_t> tids;
-    const QStringList entries
-        = QDir(QStringLiteral("/proc/%1/task").arg(pid)).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
-    for (const QString& entry : entries) {
-        bool ok = false;
-        const int tid = entry.toInt(&ok);
-        if (ok)
-            tids.insert(tid);
-    }
+    for (const qint64 tid : ProcFs().tasks(pid).value_or(QList<qint64>()))
+        tids.insert(pid_t(tid));
     return tids;
+}
+
+QString ourExecutable()
+{
+    return ProcFs().selfExecutable().value_or(QString());
 }
 } // namespace
 
@@ -115,29 +102,26 @@ PerfSystem PerfSystem::real()
         };
     }
     if (!system.paranoid)
-        system.paranoid = [] { return readIntFile("/proc/sys/kernel/perf_event_paranoid", -100); };
+        system.paranoid = [] { return ProcFs().sysctl(QStringLiteral("kernel.perf_event_paranoid")).value_or(-100); };
     system.ownerUid = [](pid_t pid) -> qint64 {
-        struct stat st
-        {
-        };
-        const QByteArray path = "/proc/" + QByteArray::number(pid);
-        return ::stat(path.constData(), &st) == 0 ? qint64(st.st_uid) : -1;
+        const std::optional<uint> uid = ProcFs().ownerUid(pid);
+        return uid ? qint64(*uid) : -1;
     };
     return system;
 }
 
 QString perfOpenProblem(int error, pid_t pid, int paranoid, qint64 ownerUid, qint64 ourUid)
 {
+    const QString exe = ourExecutable();
     const QString fixes = QStringLiteral(
         "To allow it: `sudo sysctl kernel.perf_event_paranoid=2` (this boot; add it to /etc/sysctl.d/ to keep it), "
         "or give perfdash the capability: `sudo setcap cap_perfmon+ep %1`.")
-                              .arg(QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath());
+                              .arg(exe);
     switch (error) {
     case EACCES:
     case EPERM:
         if (ownerUid >= 0 && ownerUid != ourUid) {
             // The paranoid level is not the cause here: lowering it would not help.
-            const QString exe = QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath();
             return QStringLiteral(
                 "cannot profile process %1: it belongs to uid %2, not to you (uid %3), and the kernel "
                 "lets a user profile only their own processes. Run perfdash as uid %2%4, or give it "
@@ -213,7 +197,7 @@ bool PerfEventSource::open(pid_t pid, const Options& options, QString* error)
             = geteuid() == 0 || (getrlimit(RLIMIT_MEMLOCK, &locked) == 0 && locked.rlim_cur == RLIM_INFINITY);
         m_options.dataPages = unlimited ? 512 : 128;
     }
-    const int maxRate = readIntFile("/proc/sys/kernel/perf_event_max_sample_rate", 100000);
+    const int maxRate = ProcFs().sysctl(QStringLiteral("kernel.perf_event_max_sample_rate")).value_or(100000);
     m_frequencyHz = std::clamp(options.frequencyHz, 1, std::max(1, maxRate));
     m_regMask = perfUserRegisterMask();
     m_regCount = std::popcount(m_regMask);
@@ -340,7 +324,6 @@ bool PerfEventSource::openThread(pid_t tid, QString* error)
 
 void PerfEventSource::openOffCpu(pid_t tid)
 {
-    const auto exe = [] { return QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath(); };
     const auto paranoid = [this] { return m_system.paranoid ? m_system.paranoid() : -100; };
     for (std::size_t i = 0; i < m_cpus.size(); ++i) {
         perf_event_attr attr {};
@@ -369,7 +352,7 @@ void PerfEventSource::openOffCpu(pid_t tid)
                                   .arg(m_pid)
                                   .arg(QString::fromLocal8Bit(std::strerror(-fd)))
                                   .arg(level == -100 ? QStringLiteral("unknown") : QString::number(level))
-                                  .arg(exe());
+                                  .arg(ourExecutable());
             m_offCpu = OffCpu::SwitchesOnly;
             attr.config = PERF_COUNT_SW_DUMMY;
             attr.exclude_kernel = 1;
@@ -387,7 +370,7 @@ void PerfEventSource::openOffCpu(pid_t tid)
                                .arg(m_pid)
                                .arg(QString::fromLocal8Bit(std::strerror(-fd)))
                                .arg(level == -100 ? QStringLiteral("unknown") : QString::number(level))
-                               .arg(exe()));
+                               .arg(ourExecutable()));
             }
             return; // a thread that ended meanwhile: it goes without
         }

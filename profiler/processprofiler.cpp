@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "profiler/processprofiler.h"
 
+#include "core/procfs.h"
 #include "profiler/perfrecords.h"
 #include "profiler/recordprocessor.h"
 #include "profiler/recordqueue.h"
-
-#include <QDir>
-#include <QFile>
 
 #include <linux/perf_event.h>
 #include <time.h>
@@ -17,12 +15,6 @@
 
 namespace perfdash {
 namespace {
-QString readComm(const QString& path)
-{
-    QFile file(path);
-    return file.open(QIODevice::ReadOnly) ? QString::fromUtf8(file.readAll().trimmed()) : QString();
-}
-
 std::uint64_t monotonicNs()
 {
     timespec ts {};
@@ -30,25 +22,16 @@ std::uint64_t monotonicNs()
     return std::uint64_t(ts.tv_sec) * 1'000'000'000ull + std::uint64_t(ts.tv_nsec);
 }
 
-char taskState(const QString& statPath)
-{
-    QFile stat(statPath);
-    if (!stat.open(QIODevice::ReadOnly))
-        return 'X';
-    const QByteArray line = stat.readAll();
-    const qsizetype paren = line.lastIndexOf(')'); // the name may hold spaces and parentheses
-    return paren >= 0 && paren + 2 < line.size() ? line.at(paren + 2) : 'X';
-}
-
 /// Some thread still runs. Not kill(pid, 0), which succeeds on a zombie waiting for its parent;
-/// not the leader's state alone, which is Z once a main thread called pthread_exit.
+/// not the leader's state alone, which is Z once a main thread called pthread_exit. A thread
+/// whose stat cannot be read is gone.
 bool processAlive(qint64 pid)
 {
-    const QString tasks = QStringLiteral("/proc/%1/task").arg(pid);
-    const QStringList tids = QDir(tasks).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
-    return std::any_of(tids.begin(), tids.end(), [&](const QString& tid) {
-        const char state = taskState(tasks + QLatin1Char('/') + tid + QStringLiteral("/stat"));
-        return state != 'Z' && state != 'X';
+    const ProcFs proc;
+    const QList<qint64> tids = proc.tasks(pid).value_or(QList<qint64>());
+    return std::any_of(tids.begin(), tids.end(), [&](qint64 tid) {
+        const std::optional<ProcStat> stat = proc.taskStat(pid, tid);
+        return stat && !stat->exited();
     });
 }
 } // namespace
@@ -76,7 +59,8 @@ ProcessProfiler::~ProcessProfiler()
 bool ProcessProfiler::start(QString* error)
 {
     QString why;
-    m_name = readComm(QStringLiteral("/proc/%1/comm").arg(m_pid));
+    const ProcFs proc;
+    m_name = proc.comm(m_pid).value_or(QString());
     PerfEventSource::Options options;
     options.frequencyHz = m_options.frequencyHz;
     options.stackBytes = m_options.stackBytes;
@@ -101,10 +85,8 @@ bool ProcessProfiler::start(QString* error)
         std::lock_guard lock(m_mutex);
         m_processor = std::move(processor);
     }
-    const QString tasks = QStringLiteral("/proc/%1/task").arg(m_pid);
-    for (const QString& tid : QDir(tasks).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
-        m_processor->setThreadName(
-            tid.toLongLong(), readComm(tasks + QLatin1Char('/') + tid + QStringLiteral("/comm")));
+    for (const qint64 tid : proc.tasks(m_pid).value_or(QList<qint64>()))
+        m_processor->setThreadName(tid, proc.taskComm(m_pid, tid).value_or(QString()));
     m_processing = std::thread([this] { processRecords(); });
     return true;
 }
@@ -126,16 +108,10 @@ void ProcessProfiler::stop()
 
 bool ProcessProfiler::readCpuTimes()
 {
-    QFile stat(QStringLiteral("/proc/%1/stat").arg(m_pid));
-    if (!stat.open(QIODevice::ReadOnly))
+    const std::optional<ProcStat> stat = ProcFs().stat(m_pid);
+    if (!stat)
         return false;
-    const QByteArray line = stat.readAll();
-    const qsizetype paren = line.lastIndexOf(')'); // the name may hold spaces and parentheses
-    // After the name: state (field 3) ... utime (14), stime (15).
-    const QList<QByteArray> fields = line.mid(paren + 2).split(' ');
-    if (paren < 0 || fields.size() < 13)
-        return false;
-    const CpuTimes times { monotonicNs(), fields[11].toULongLong(), fields[12].toULongLong() };
+    const CpuTimes times { monotonicNs(), stat->utimeTicks, stat->stimeTicks };
     std::lock_guard lock(m_cpuMutex);
     if (!m_firstCpuTimes)
         m_firstCpuTimes = times;

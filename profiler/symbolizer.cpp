@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "profiler/symbolizer.h"
 
+#include "core/procfs.h"
 #include "profiler/debuginfod.h"
 #include "profiler/perfrecords.h"
 #include "profiler/symbolindex.h"
@@ -139,33 +140,14 @@ SymbolResolver::~SymbolResolver()
 
 void SymbolResolver::refreshModules()
 {
-    QFile file(QStringLiteral("/proc/%1/maps").arg(m_pid));
-    if (!file.open(QIODevice::ReadOnly))
-        return; // gone: what was read last stays
-    const QByteArray text = file.readAll();
-    if (text.isEmpty())
-        return;
+    const std::optional<QList<ProcMapping>> lines = ProcFs().maps(m_pid);
+    if (!lines || lines->isEmpty())
+        return; // gone (or a zombie, without memory): what was read last stays
     std::vector<Mapping> maps;
-    for (const QByteArray& line : text.split('\n')) {
-        // start-end perms offset dev inode path
-        const QList<QByteArray> fields = line.simplified().split(' ');
-        if (fields.size() < 5)
-            continue;
-        const qsizetype dash = fields[0].indexOf('-');
-        bool ok1 = false, ok2 = false, ok3 = false;
-        Mapping m {};
-        m.start = fields[0].left(dash).toULongLong(&ok1, 16);
-        m.end = fields[0].mid(dash + 1).toULongLong(&ok2, 16);
-        m.pgoff = fields[2].toULongLong(&ok3, 16);
-        if (!ok1 || !ok2 || !ok3)
-            continue;
-        // The path may hold spaces: everything after the fifth field.
-        if (fields.size() > 5) {
-            const qsizetype at = line.indexOf(fields[5], line.indexOf(fields[4]) + fields[4].size());
-            m.path = line.mid(at).trimmed().toStdString();
-        }
-        m.file = fields[4] != "0" && !m.path.empty() && m.path[0] == '/' && m.path.rfind("/memfd:", 0) != 0;
-        maps.push_back(std::move(m));
+    maps.reserve(std::size_t(lines->size()));
+    for (const ProcMapping& line : *lines) {
+        const bool file = line.inode != 0 && line.path.startsWith('/') && !line.path.startsWith("/memfd:");
+        maps.push_back(Mapping { line.start, line.end, line.offset, file, line.path.toStdString() });
     }
     std::sort(maps.begin(), maps.end(), [](const Mapping& a, const Mapping& b) { return a.start < b.start; });
     m_maps = std::move(maps);
@@ -179,7 +161,7 @@ void SymbolResolver::refreshModules()
 
 bool SymbolResolver::reload()
 {
-    if (!QFileInfo::exists(QStringLiteral("/proc/%1/maps").arg(m_pid)))
+    if (!ProcFs().exists(m_pid))
         return false;
     Dwfl* fresh = dwfl_begin(&kCallbacks);
     if (!fresh)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "profiler/threadnames.h"
 
-#include <QFile>
+#include "core/procfs.h"
 
 namespace perfdash {
 
@@ -17,13 +17,10 @@ QString ThreadNames::name(qint64 tid, const QString& fallback)
     std::lock_guard lock(m_mutex);
     Entry& entry = m_names[tid];
     if (entry.name.isEmpty() || now - entry.read >= m_maxAge) {
-        QFile file(QStringLiteral("/proc/%1/task/%2/comm").arg(m_pid).arg(tid));
         ++m_reads;
-        if (file.open(QIODevice::ReadOnly)) {
-            const QString read = QString::fromUtf8(file.readAll().trimmed());
-            if (!read.isEmpty())
-                entry.name = read;
-        }
+        const QString read = ProcFs().taskComm(m_pid, tid).value_or(QString());
+        if (!read.isEmpty())
+            entry.name = read;
         entry.read = now; // a thread gone is not read again before maxAge either
     }
     return entry.name.isEmpty() ? fallback : entry.name;
