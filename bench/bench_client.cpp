@@ -17,11 +17,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
-#include <fcntl.h>
 #include <fstream>
 #include <memory>
 #include <string>
-#include <sys/mman.h>
 #include <sys/uio.h>
 #include <thread>
 #include <unistd.h>
@@ -249,15 +247,9 @@ struct RingsView
         }
         setProfiled(false);
         const perfdashtest::Tally t = g_dashboard->tally();
-        const std::string path = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(t.ringsFd);
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        mapped = perfdashtest::mapRings(t);
+        if (!mapped)
             return false;
-        void* p = ::mmap(nullptr, t.ringsBytes, PROT_READ, MAP_SHARED, fd, 0);
-        ::close(fd);
-        if (p == MAP_FAILED)
-            return false;
-        mapped = static_cast<const char*>(p);
         bytes = t.ringsBytes;
         entries = reinterpret_cast<const perfdash::rings::Header*>(mapped)->ringEntries;
         // The client's mapping: the segment's writable one.

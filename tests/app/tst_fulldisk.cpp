@@ -9,6 +9,8 @@
 #include "core/traceexport.h"
 #include "profiler/foldedexport.h"
 
+#include "tests/helpers/asroot.h"
+#include "tests/helpers/fileaccess.h"
 #include "tests/helpers/filesizelimit.h"
 #include "tests/helpers/smalldisk.h"
 
@@ -19,11 +21,9 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
-#include <unistd.h>
 
 #include <functional>
 #include <sys/resource.h>
-#include <sys/stat.h>
 
 using namespace perfdash;
 
@@ -73,9 +73,15 @@ QList<MemoryRecord> memory(bool large)
     return records;
 }
 
-bool writeCsv(const QString& path, QString* error, const std::function<void(CsvWriter&)>& rows)
+/// The CSV export @p file: the rows @p rowsOf makes, written by @p write.
+template <typename Rows>
+Export csvKind(const QString& file, Rows (*rowsOf)(bool), void (*write)(CsvWriter&, const Rows&))
 {
-    return csvexport::writeFile(path, rows, error);
+    return { file, [rowsOf, write](const QString& path, bool large, QString* error) {
+                const Rows rows = rowsOf(large);
+                return csvexport::writeFile(
+                    path, [&](CsvWriter& csv) { write(csv, rows); }, error);
+            } };
 }
 
 QByteArray folded(bool large)
@@ -89,21 +95,9 @@ QByteArray folded(bool large)
 QList<Export> exportKinds()
 {
     return {
-        { s("stats.csv"),
-            [](const QString& path, bool large, QString* error) {
-                const auto rows = statistics(large);
-                return writeCsv(path, error, [&](CsvWriter& csv) { csvexport::writeStatistics(csv, rows); });
-            } },
-        { s("series.csv"),
-            [](const QString& path, bool large, QString* error) {
-                const auto rows = series(large);
-                return writeCsv(path, error, [&](CsvWriter& csv) { csvexport::writeSeries(csv, rows); });
-            } },
-        { s("memory.csv"),
-            [](const QString& path, bool large, QString* error) {
-                const auto rows = memory(large);
-                return writeCsv(path, error, [&](CsvWriter& csv) { csvexport::writeMemory(csv, rows); });
-            } },
+        csvKind(s("stats.csv"), statistics, csvexport::writeStatistics),
+        csvKind(s("series.csv"), series, csvexport::writeSeries),
+        csvKind(s("memory.csv"), memory, csvexport::writeMemory),
         { s("trace.json"),
             [](const QString& path, bool large, QString* error) {
                 MetricsStore store;
@@ -124,20 +118,6 @@ QByteArray readAll(const QString& path)
 {
     QFile f(path);
     return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray("(unreadable)");
-}
-
-bool writePrevious(const QString& path, const QByteArray& content)
-{
-    QFile f(path);
-    return f.open(QIODevice::WriteOnly) && f.write(content) == content.size() && f.flush();
-}
-
-int permissionsOf(const QString& path)
-{
-    struct stat st
-    {
-    };
-    return ::stat(QFile::encodeName(path).constData(), &st) == 0 ? int(st.st_mode & 07777) : -1;
 }
 
 QString perfdashBinary()
@@ -176,17 +156,13 @@ private Q_SLOTS:
         QFETCH(bool, tmpfs);
         const Export what = exportKinds().at(kind);
         SmallDisk disk(8 << 20);
-        if (tmpfs && !disk.mounted()) {
-            QVERIFY2(::geteuid() != 0,
-                "as root (CI) this must run: "
-                "mounting a tmpfs needs root; the RLIMIT_FSIZE rows cover this case here");
-            QSKIP("mounting a tmpfs needs root; the RLIMIT_FSIZE rows cover this case here");
-        }
+        SKIP_OR_FAIL_AS_ROOT(
+            !tmpfs || disk.mounted(), "mounting a tmpfs needs root; the RLIMIT_FSIZE rows cover this case here");
         QTemporaryDir plain;
         const QString dir = tmpfs ? disk.path() : plain.path();
         const QString path = dir + u'/' + what.file;
         const QByteArray previous = "the previous, good export\n";
-        QVERIFY(writePrevious(path, previous));
+        QVERIFY(writeBytes(path, previous));
 
         QString error;
         bool written = true;
@@ -220,7 +196,7 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString path = dir.filePath(s("stats.csv"));
-        QVERIFY(writePrevious(path, "old\n"));
+        QVERIFY(writeBytes(path, "old\n"));
         QVERIFY(QFile::setPermissions(
             path, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ReadGroup | QFileDevice::ReadOther));
         const Export stats = exportKinds().constFirst();
@@ -230,29 +206,20 @@ private Q_SLOTS:
         QVERIFY(readAll(path).startsWith("pid,process,operation"));
     }
 
-    void headlessExportsOnAFullDisk_data()
-    {
-        QTest::addColumn<bool>("tmpfs");
-        QTest::newRow("tmpfs") << true;
-        QTest::newRow("RLIMIT_FSIZE") << false;
-    }
+    void headlessExportsOnAFullDisk_data() { addFullDiskRows(); }
     /// A user's run: `--export-csv`, `--export-trace` and `--export-memory` onto a full disk
     /// exited 0 with three empty files where good ones were.
     void headlessExportsOnAFullDisk()
     {
         QFETCH(bool, tmpfs);
         SmallDisk disk(4 << 20);
-        if (tmpfs && !disk.mounted()) {
-            QVERIFY2(::geteuid() != 0,
-                "as root (CI) this must run: "
-                "mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
-            QSKIP("mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
-        }
+        SKIP_OR_FAIL_AS_ROOT(
+            !tmpfs || disk.mounted(), "mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
         QTemporaryDir plain, sockets;
         const QString dir = tmpfs ? disk.path() : plain.path();
         const QStringList names { s("stats.csv"), s("t.json"), s("memory.csv") };
         for (const QString& name : names)
-            QVERIFY(writePrevious(dir + u'/' + name, "previous " + name.toUtf8() + '\n'));
+            QVERIFY(writeBytes(dir + u'/' + name, "previous " + name.toUtf8() + '\n'));
         if (tmpfs)
             QVERIFY(disk.fill(2048)); // "a few KB free"
 
@@ -290,15 +257,10 @@ private Q_SLOTS:
     void screenshotOnAFullDisk()
     {
         SmallDisk disk(2 << 20);
-        if (!disk.mounted()) {
-            QVERIFY2(::geteuid() != 0,
-                "as root (CI) this must run: "
-                "mounting a tmpfs needs root (CI runs as root)");
-            QSKIP("mounting a tmpfs needs root (CI runs as root)");
-        }
+        SKIP_OR_FAIL_AS_ROOT(disk.mounted(), "mounting a tmpfs needs root (CI runs as root)");
         QTemporaryDir sockets;
         const QString path = disk.filePath(s("window.png"));
-        QVERIFY(writePrevious(path, "previous picture\n"));
+        QVERIFY(writeBytes(path, "previous picture\n"));
         QVERIFY(disk.fill(0));
         QProcess perfdash;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();

@@ -48,6 +48,14 @@ bool record(MetricsStore& store, const QString& path)
     return recorder.start(path, &error) && recorder.flush(&error);
 }
 
+/// A capture of nothing at @p path: what compare must not take for a pass.
+bool recordEmpty(const QString& path)
+{
+    ManualClock clock(1'700'000'000'000);
+    MetricsStore empty(&clock);
+    return record(empty, path);
+}
+
 QList<OperationStats> statsOf(const MetricsStore& store, StatsWindow window)
 {
     return store.sharedMonitor(store.processes().constFirst().key)->allStats(window);
@@ -292,10 +300,8 @@ private Q_SLOTS:
         QCOMPARE(compareCaptures({ basePath, newPath, u"--format"_qs, u"xml"_qs }, out, err), 2);
 
         // An empty NEW capture compared nothing: the gate must not pass (it printed "only in BASE", exit 0).
-        ManualClock emptyClock(1'700'000'000'000);
-        MetricsStore empty(&emptyClock);
         const QString emptyPath = m_dir.filePath(u"empty.pdcap"_qs);
-        QVERIFY(record(empty, emptyPath));
+        QVERIFY(recordEmpty(emptyPath));
         errText.clear();
         QCOMPARE(compareCaptures({ basePath, emptyPath }, out, err), 3);
         QVERIFY2(errText.contains(u"holds no operations"_qs), qPrintable(errText));
@@ -517,10 +523,8 @@ private Q_SLOTS:
         QVERIFY2(outText.contains(u"| app | sort | 40.0% → 70.0% |"_qs), qPrintable(outText));
 
         // Nothing on either side at all: still exit 3.
-        ManualClock emptyClock(1'700'000'000'000);
-        MetricsStore empty(&emptyClock);
         const QString emptyPath = m_dir.filePath(u"nothing.pdcap"_qs);
-        QVERIFY(record(empty, emptyPath));
+        QVERIFY(recordEmpty(emptyPath));
         errText.clear();
         QCOMPARE(compareCaptures({ base, emptyPath }, out, err), 3);
         QVERIFY2(errText.contains(u"nothing was compared"_qs), qPrintable(errText));

@@ -7,6 +7,8 @@
 // whose impossible values are refused on load as the wire refuses them.
 #include "capture/capture.h"
 
+#include "tests/helpers/asroot.h"
+#include "tests/helpers/fileaccess.h"
 #include "tests/helpers/filesizelimit.h"
 #include "tests/helpers/smalldisk.h"
 
@@ -97,14 +99,6 @@ quint64 countOf(const MetricsStore& store, const QString& operation)
         }
     }
     return 0;
-}
-
-int permissionsOf(const QString& path)
-{
-    struct stat st
-    {
-    };
-    return ::stat(QFile::encodeName(path).constData(), &st) == 0 ? int(st.st_mode & 07777) : -1;
 }
 
 /// The journal mode written in a SQLite file's header: 1 rollback (self-contained), 2 WAL.
@@ -198,24 +192,14 @@ class TestCaptureFaults : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
-    void recordingThroughAFullDisk_data()
-    {
-        QTest::addColumn<bool>("tmpfs");
-        QTest::newRow("tmpfs") << true;
-        QTest::newRow("RLIMIT_FSIZE") << false;
-    }
+    void recordingThroughAFullDisk_data() { addFullDiskRows(); }
     /// Guards against: with the disk full for 20 s, those seconds stayed missing for good, an operation
     /// first seen while full was absent, and reopening said "13 recorded seconds could not be read".
     void recordingThroughAFullDisk()
     {
         QFETCH(bool, tmpfs);
         FullDisk disk(tmpfs);
-        if (!disk.usable()) {
-            QVERIFY2(::geteuid() != 0,
-                "as root (CI) this must run: "
-                "mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
-            QSKIP("mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
-        }
+        SKIP_OR_FAIL_AS_ROOT(disk.usable(), "mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
         ManualClock clock(1'700'000'000'000);
         MetricsStore live(&clock);
         const quint64 key = live.openProcess(4242, s("svc"), { s("/bin/svc") });
@@ -316,23 +300,13 @@ private Q_SLOTS:
         QCOMPARE(countOf(*opened.store, s("db.query")), quint64(50));
     }
 
-    void fullDiskAtStartLeavesNothing_data()
-    {
-        QTest::addColumn<bool>("tmpfs");
-        QTest::newRow("tmpfs") << true;
-        QTest::newRow("RLIMIT_FSIZE") << false;
-    }
+    void fullDiskAtStartLeavesNothing_data() { addFullDiskRows(); }
     /// It left a 0-byte capture behind, over the previous one.
     void fullDiskAtStartLeavesNothing()
     {
         QFETCH(bool, tmpfs);
         FullDisk disk(tmpfs);
-        if (!disk.usable()) {
-            QVERIFY2(::geteuid() != 0,
-                "as root (CI) this must run: "
-                "mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
-            QSKIP("mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
-        }
+        SKIP_OR_FAIL_AS_ROOT(disk.usable(), "mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
         const QString previous = disk.dir() + s("/previous.pdcap");
         QString error;
         QVERIFY2(recordCapture(previous, 3, &error), qPrintable(error));
@@ -384,12 +358,7 @@ private Q_SLOTS:
         QFETCH(bool, crashed);
         QFETCH(bool, readOnlyMount);
         SmallDisk disk(16 << 20);
-        if (readOnlyMount && !disk.mounted()) {
-            QVERIFY2(::geteuid() != 0,
-                "as root (CI) this must run: "
-                "a read-only mount needs root (CI runs as root)");
-            QSKIP("a read-only mount needs root (CI runs as root)");
-        }
+        SKIP_OR_FAIL_AS_ROOT(!readOnlyMount || disk.mounted(), "a read-only mount needs root (CI runs as root)");
         QTemporaryDir work;
         const QString source = work.filePath(s("source.pdcap"));
         QString error;
@@ -464,23 +433,13 @@ private Q_SLOTS:
         Q_UNUSED(recordedUntil);
     }
 
-    void savingOnAFullDisk_data()
-    {
-        QTest::addColumn<bool>("tmpfs");
-        QTest::newRow("tmpfs") << true;
-        QTest::newRow("RLIMIT_FSIZE") << false;
-    }
+    void savingOnAFullDisk_data() { addFullDiskRows(); }
     /// File > Save capture: whole or not at all, over the previous file or not.
     void savingOnAFullDisk()
     {
         QFETCH(bool, tmpfs);
         FullDisk disk(tmpfs);
-        if (!disk.usable()) {
-            QVERIFY2(::geteuid() != 0,
-                "as root (CI) this must run: "
-                "mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
-            QSKIP("mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
-        }
+        SKIP_OR_FAIL_AS_ROOT(disk.usable(), "mounting a tmpfs needs root; the RLIMIT_FSIZE row covers this case here");
         const QString path = disk.dir() + s("/saved.pdcap");
         QString error;
         QVERIFY2(recordCapture(path, 2, &error), qPrintable(error));
@@ -513,12 +472,7 @@ private Q_SLOTS:
     void recordingRunOnADiskThatFills()
     {
         SmallDisk disk(8 << 20);
-        if (!disk.mounted()) {
-            QVERIFY2(::geteuid() != 0,
-                "as root (CI) this must run: "
-                "mounting a tmpfs needs root (CI runs as root)");
-            QSKIP("mounting a tmpfs needs root (CI runs as root)");
-        }
+        SKIP_OR_FAIL_AS_ROOT(disk.mounted(), "mounting a tmpfs needs root (CI runs as root)");
         QTemporaryDir sockets;
         const QString path = disk.filePath(s("run.pdcap"));
         const QString filler = disk.filePath(s(".filler"));

@@ -857,17 +857,11 @@ struct Segment
 
     bool map(const Tally& t)
     {
-        const std::string path = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(t.ringsFd);
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        base = perfdashtest::mapRings(t);
+        if (!base)
             return false;
-        void* p = ::mmap(nullptr, t.ringsBytes, PROT_READ, MAP_SHARED, fd, 0);
-        ::close(fd);
-        if (p == MAP_FAILED)
-            return false;
-        base = static_cast<const char*>(p);
         bytes = t.ringsBytes;
-        header = static_cast<const perfdash::rings::Header*>(p);
+        header = reinterpret_cast<const perfdash::rings::Header*>(base);
         return header->magic == perfdash::rings::Magic && header->token == t.ringsToken;
     }
     ~Segment()
@@ -935,6 +929,23 @@ Tally waitRings(MiniDashboard& dashboard, int state, std::uint64_t after = 0)
     }
     return t;
 }
+
+/// A dashboard that profiles this process, the client's scope rings ready once it has operation
+/// @p name, and their segment mapped as the dashboard maps it (seg.header is null when it is not).
+struct ProfiledRings
+{
+    MiniDashboard dashboard;
+    Segment seg;
+
+    explicit ProfiledRings(const char* name)
+        : dashboard(perfdashtest::socketPath())
+    {
+        dashboard.profile(true);
+        perfdash::operation(name);
+        const Tally t = waitRings(dashboard, perfdash::wire::RingsReady);
+        CHECK(seg.map(t));
+    }
+};
 
 // While profiled, each scope writes its enter and exit, nested, with its clock readings; one
 // that began before ends with its whole instance; the C API, track(), metadata and programs
@@ -1059,13 +1070,8 @@ void ringsCase()
 // there), also when it ends a scope its parent began traced; the parent's go on.
 void ringsForkCase()
 {
-    const std::string path = perfdashtest::socketPath();
-    MiniDashboard dashboard(path);
-    dashboard.profile(true);
-    perfdash::operation("fork.scope");
-    const Tally t = waitRings(dashboard, perfdash::wire::RingsReady);
-    Segment seg;
-    CHECK(seg.map(t));
+    ProfiledRings rings("fork.scope");
+    const Segment& seg = rings.seg;
     if (!seg.header)
         return;
     auto* open = new perfdash::Scope("fork.scope");
@@ -1091,13 +1097,8 @@ void ringsForkCase()
 // Threads that end give their ring back (2 s later); another thread gets it, as a new generation.
 void ringsThreadsCase()
 {
-    const std::string path = perfdashtest::socketPath();
-    MiniDashboard dashboard(path);
-    dashboard.profile(true);
-    perfdash::operation("threads.scope");
-    const Tally t = waitRings(dashboard, perfdash::wire::RingsReady);
-    Segment seg;
-    CHECK(seg.map(t));
+    ProfiledRings rings("threads.scope");
+    const Segment& seg = rings.seg;
     if (!seg.header)
         return;
     std::uint64_t tid = 0;
@@ -1191,13 +1192,8 @@ std::atomic<bool> g_ringsHpet { false };
 void ringsClockCase()
 {
     perfdash::clock::g_clocksource = [] { return std::string(g_ringsHpet.load() ? "hpet" : "tsc"); };
-    const std::string path = perfdashtest::socketPath();
-    MiniDashboard dashboard(path);
-    dashboard.profile(true);
-    perfdash::operation("clock.scope");
-    const Tally t = waitRings(dashboard, perfdash::wire::RingsReady);
-    Segment seg;
-    CHECK(seg.map(t));
+    ProfiledRings rings("clock.scope");
+    const Segment& seg = rings.seg;
     if (!seg.header)
         return;
     if (!perfdash::clock::HaveCounter || !perfdash::clock::cpuCounterInvariant()) {

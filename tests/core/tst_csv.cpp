@@ -10,6 +10,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "tests/helpers/fileaccess.h"
 #include "tests/helpers/filesizelimit.h"
 
 using namespace perfdash;
@@ -216,10 +217,8 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString path = dir.filePath(s("out.csv"));
+        QVERIFY(writeBytes(path, "previous\r\n"));
         QFile old(path);
-        QVERIFY(old.open(QIODevice::WriteOnly));
-        old.write("previous\r\n");
-        old.close();
 
         QString error;
         bool ok = true;
@@ -256,10 +255,8 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         const QString victim = dir.filePath(s("victim.txt"));
+        QVERIFY(writeBytes(victim, "precious\n"));
         QFile v(victim);
-        QVERIFY(v.open(QIODevice::WriteOnly));
-        v.write("precious\n");
-        v.close();
         const QString link = dir.filePath(s("export.csv"));
         QVERIFY(QFile::link(victim, link));
         QString error;

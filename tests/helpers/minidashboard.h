@@ -11,11 +11,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <poll.h>
 #include <string>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <thread>
@@ -394,6 +396,20 @@ inline std::string socketPath()
     std::string path = std::string(dir) + "/s.sock";
     ::setenv("PERFDASH_SOCKET", path.c_str(), 1);
     return path;
+}
+
+/// The scope rings' segment that @p t names (its descriptor and size, from the RINGS frame), mapped
+/// read-only through /proc/PID/fd/N as a dashboard maps it; null when it cannot be. Unmapped with
+/// munmap(p, t.ringsBytes).
+inline const char* mapRings(const Tally& t)
+{
+    const std::string path = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(t.ringsFd);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return nullptr;
+    void* p = ::mmap(nullptr, t.ringsBytes, PROT_READ, MAP_SHARED, fd, 0);
+    ::close(fd);
+    return p == MAP_FAILED ? nullptr : static_cast<const char*>(p);
 }
 
 } // namespace perfdashtest

@@ -91,6 +91,13 @@ void say(const char* what)
     std::fflush(stdout);
 }
 
+/// Until the dashboard has taken what was recorded so far (a flush answered).
+void waitConnected()
+{
+    while (perfdash::flush(1000) != PERFDASH_OK)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
 int scenario()
 {
     // Begun before tracing: the dashboard learns of it when it ends.
@@ -99,8 +106,7 @@ int scenario()
     session.t0 = now();
     auto* scope = new perfdash::Scope(sessionOp);
     session.t1 = now();
-    while (perfdash::flush(1000) != PERFDASH_OK)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    waitConnected();
     say("ready");
     if (!waitLine("go"))
         return 1;
@@ -131,8 +137,7 @@ int scenario()
 
 int overrun(long n)
 {
-    while (perfdash::flush(1000) != PERFDASH_OK)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    waitConnected();
     const perfdash::OpId tiny = perfdash::operation("test.tiny");
     say("ready");
     if (!waitLine("go"))
@@ -159,8 +164,7 @@ int overrun(long n)
 
 int threads(int n)
 {
-    while (perfdash::flush(1000) != PERFDASH_OK)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    waitConnected();
     perfdash::operation("test.thread");
     say("ready");
     if (!waitLine("go"))

@@ -6,6 +6,7 @@
 #include <QFile>
 #include <QString>
 #include <QTemporaryDir>
+#include <QTest>
 
 #include <cerrno>
 #include <fcntl.h>
@@ -85,3 +86,12 @@ private:
     QTemporaryDir m_dir;
     bool m_mounted = false;
 };
+
+/// The rows of a case that runs on both kinds of full disk: column "tmpfs", true for a SmallDisk
+/// (root mounts one), false for FileSizeLimit's RLIMIT_FSIZE (anyone).
+inline void addFullDiskRows()
+{
+    QTest::addColumn<bool>("tmpfs");
+    QTest::newRow("tmpfs") << true;
+    QTest::newRow("RLIMIT_FSIZE") << false;
+}

@@ -23,6 +23,7 @@
 #include <QTimer>
 #include <QtEndian>
 
+#include <cstring>
 #include <random>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -77,6 +78,30 @@ bool startHelper(QProcess& process, const QString& socketPath, const QStringList
     return process.readLine().trimmed() == firstLine;
 }
 
+/// A child that becomes nobody (uid 65534), connects to @p path, sends @p lines and reads until the
+/// connection ends: exit status 0, 10 when it could not become nobody, 11 when it could not connect.
+pid_t connectAsNobody(const QString& path, const char* lines)
+{
+    const QByteArray native = QFile::encodeName(path);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+            ::_exit(10);
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr {};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, native.constData(), sizeof addr.sun_path - 1);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+            ::_exit(11);
+        // The refusal may come before this is written: a failed send is part of being refused.
+        (void)::send(fd, lines, std::strlen(lines), MSG_NOSIGNAL);
+        char buffer[64];
+        while (::read(fd, buffer, sizeof buffer) > 0) { }
+        ::_exit(0);
+    }
+    return child;
+}
+
 /// QProcess::waitForFinished() is false for a process that has already finished.
 bool waitFinished(QProcess& process)
 {
@@ -102,6 +127,26 @@ struct Dashboard
         return ok;
     }
 };
+
+/// The helper run with @p args on @p path while no dashboard is there (it says @p firstLine once it
+/// has recorded); then @p late listens there and the helper runs to its end. The words of its last
+/// line; none, with a warning, when a step failed or it exited with another status than 0.
+QList<QByteArray> runBeforeTheDashboard(
+    Dashboard& late, const QString& path, const QStringList& args, const QByteArray& firstLine)
+{
+    QProcess client;
+    if (!startHelper(client, path, args, firstLine)) {
+        qWarning("the helper did not start and say \"%s\"", firstLine.constData());
+        return {};
+    }
+    if (!late.listen(path) || !waitFinished(client))
+        return {};
+    if (client.exitCode() != 0) {
+        qWarning("the helper exited with %d", client.exitCode());
+        return {};
+    }
+    return client.readAllStandardOutput().trimmed().split(' ');
+}
 } // namespace
 
 class TestIngest : public QObject
@@ -372,13 +417,8 @@ private Q_SLOTS:
         // A client whose history overflowed before any dashboard came: what arrived and what it
         // says it gave up add up to what it recorded.
         const QString path = m_dir.filePath(s("overflow.sock"));
-        QProcess client;
-        QVERIFY(startHelper(client, path, { s("overflow") }, "overflowed"));
         Dashboard late;
-        QVERIFY(late.listen(path));
-        QVERIFY(waitFinished(client));
-        QCOMPARE(client.exitCode(), 0);
-        const QList<QByteArray> words = client.readAllStandardOutput().trimmed().split(' ');
+        const QList<QByteArray> words = runBeforeTheDashboard(late, path, { s("overflow") }, "overflowed");
         QCOMPARE(words.size(), 4);
         const quint64 recorded = words[1].toULongLong(), dropped = words[3].toULongLong();
         QVERIFY2(dropped > 0 && dropped < recorded, words.join(' ').constData());
@@ -397,13 +437,8 @@ private Q_SLOTS:
     void clientExitingWithABacklogLosesNothingSilently()
     {
         const QString path = m_dir.filePath(s("backlog.sock"));
-        QProcess client;
-        QVERIFY(startHelper(client, path, { s("exit-backlog") }, "backlog"));
         Dashboard late;
-        QVERIFY(late.listen(path));
-        QVERIFY(waitFinished(client));
-        QCOMPARE(client.exitCode(), 0);
-        const QList<QByteArray> words = client.readAllStandardOutput().trimmed().split(' ');
+        const QList<QByteArray> words = runBeforeTheDashboard(late, path, { s("exit-backlog") }, "backlog");
         QCOMPARE(words.size(), 6);
         const quint64 recorded = words[1].toULongLong(), dropped = words[3].toULongLong(),
                       atExit = words[5].toULongLong();
@@ -643,25 +678,8 @@ private Q_SLOTS:
         // Open the file system's doors on purpose: the peer-credential check must still refuse.
         ::chmod(QFile::encodeName(open.path()).constData(), 0755);
         ::chmod(QFile::encodeName(path).constData(), 0666);
-        const QByteArray native = QFile::encodeName(path);
-        const pid_t child = ::fork();
-        if (child == 0) {
-            if (::setgid(65534) != 0 || ::setuid(65534) != 0)
-                ::_exit(10);
-            const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-            sockaddr_un addr {};
-            addr.sun_family = AF_UNIX;
-            std::strncpy(addr.sun_path, native.constData(), sizeof addr.sun_path - 1);
-            if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-                ::_exit(11);
-            const char line[]
-                = "{\"type\":\"hello\",\"name\":\"intruder\"}\n{\"type\":\"op\",\"name\":\"x\",\"duration_us\":1}\n";
-            // The refusal may come before this is written: a failed send is part of being refused.
-            (void)::send(fd, line, sizeof line - 1, MSG_NOSIGNAL);
-            char buffer[64];
-            while (::read(fd, buffer, sizeof buffer) > 0) { }
-            ::_exit(0);
-        }
+        const pid_t child = connectAsNobody(
+            path, "{\"type\":\"hello\",\"name\":\"intruder\"}\n{\"type\":\"op\",\"name\":\"x\",\"duration_us\":1}\n");
         // The child's own failure (10: setuid, 11: connect, e.g. a directory on the path it cannot
         // search) is told as such, not as a missing refusal.
         int status = 0;
@@ -691,23 +709,7 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(path).exists(), 30'000);
         ::chmod(QFile::encodeName(open.path()).constData(), 0755);
         ::chmod(QFile::encodeName(path).constData(), 0666);
-        const QByteArray native = QFile::encodeName(path);
-        const pid_t child = ::fork();
-        if (child == 0) {
-            if (::setgid(65534) != 0 || ::setuid(65534) != 0)
-                ::_exit(10);
-            const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-            sockaddr_un addr {};
-            addr.sun_family = AF_UNIX;
-            std::strncpy(addr.sun_path, native.constData(), sizeof addr.sun_path - 1);
-            if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-                ::_exit(11);
-            const char line[] = "{\"type\":\"hello\",\"name\":\"intruder\"}\n";
-            (void)::send(fd, line, sizeof line - 1, MSG_NOSIGNAL);
-            char buffer[64];
-            while (::read(fd, buffer, sizeof buffer) > 0) { }
-            ::_exit(0);
-        }
+        const pid_t child = connectAsNobody(path, "{\"type\":\"hello\",\"name\":\"intruder\"}\n");
         int status = 0;
         QCOMPARE(::waitpid(child, &status, 0), child);
         QVERIFY(WIFEXITED(status));

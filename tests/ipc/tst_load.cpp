@@ -45,6 +45,22 @@ bool longRun()
     return qEnvironmentVariableIntValue("PERFDASH_LOAD_LONG") != 0;
 }
 
+/// An ingest server and its store, on a socket of their own in a temporary directory.
+struct Dashboard
+{
+    QTemporaryDir dir;
+    QString path;
+    MetricsStore store;
+    IngestServer server { &store };
+    QString error; ///< why listen() failed
+
+    explicit Dashboard(const char* socket)
+        : path(dir.filePath(s(socket)))
+    {
+    }
+    bool listen() { return server.listen(path, &error); }
+};
+
 /// A blocking AF_UNIX connection, without Qt, so that the test's own event loop plays no part.
 int connectUnix(const QString& path)
 {
@@ -201,16 +217,12 @@ private Q_SLOTS:
     void burstOfConnectionsIsCountedWhileOpen()
     {
         QFETCH(int, connections);
-        QTemporaryDir dir;
-        const QString path = dir.filePath(s("burst.sock"));
-        MetricsStore store;
-        IngestServer server(&store);
-        QString error;
-        QVERIFY2(server.listen(path, &error), qPrintable(error));
+        Dashboard d("burst.sock");
+        QVERIFY2(d.listen(), qPrintable(d.error));
         g_timerWarnings = 0;
         std::vector<int> fds;
         for (int i = 0; i < connections; ++i) {
-            const int fd = connectUnix(path);
+            const int fd = connectUnix(d.path);
             QVERIFY2(fd >= 0, std::strerror(errno));
             fds.push_back(fd);
             QVERIFY(sendAll(fd, helloAndOp(s("burst-%1").arg(i), s("burst.op"))));
@@ -218,13 +230,13 @@ private Q_SLOTS:
         // Generous for a loaded machine; without backpressure resuming, the last ones never come.
         QElapsedTimer counted;
         counted.start();
-        QTRY_COMPARE_WITH_TIMEOUT(liveWith(store, s("burst-"), 1), connections, 20'000);
+        QTRY_COMPARE_WITH_TIMEOUT(liveWith(d.store, s("burst-"), 1), connections, 20'000);
         qInfo("%d connections counted %lld ms after the last one sent", connections, counted.elapsed());
-        QCOMPARE(server.stats().connections, connections);
+        QCOMPARE(d.server.stats().connections, connections);
         QCOMPARE(g_timerWarnings.load(), 0);
         for (int fd : fds)
             ::close(fd);
-        QTRY_COMPARE_WITH_TIMEOUT(server.stats().connections, 0, 20'000);
+        QTRY_COMPARE_WITH_TIMEOUT(d.server.stats().connections, 0, 20'000);
     }
 
     /// Point 2 in the suite: idle connections that hold the cap make the waiting ones refused and
@@ -232,36 +244,32 @@ private Q_SLOTS:
     /// taken again.
     void capHeldByIdleConnectionsRefusesAndRecovers()
     {
-        QTemporaryDir dir;
-        const QString path = dir.filePath(s("cap.sock"));
-        MetricsStore store;
-        IngestServer server(&store);
-        server.setMaxConnections(4);
-        QString error;
-        QVERIFY2(server.listen(path, &error), qPrintable(error));
+        Dashboard d("cap.sock");
+        d.server.setMaxConnections(4);
+        QVERIFY2(d.listen(), qPrintable(d.error));
         std::vector<int> idle;
         for (int i = 0; i < 4; ++i) {
-            idle.push_back(connectUnix(path));
+            idle.push_back(connectUnix(d.path));
             QVERIFY(idle.back() >= 0);
         }
-        QTRY_COMPARE_WITH_TIMEOUT(server.stats().connections, 4, 20'000);
+        QTRY_COMPARE_WITH_TIMEOUT(d.server.stats().connections, 4, 20'000);
         std::vector<int> excess;
         for (int i = 0; i < 3; ++i) {
-            excess.push_back(connectUnix(path)); // waits in the backlog, then is refused
+            excess.push_back(connectUnix(d.path)); // waits in the backlog, then is refused
             QVERIFY(excess.back() >= 0);
         }
-        QTRY_COMPARE_WITH_TIMEOUT(server.stats().refusedLimit, quint64(3), 20'000);
-        QCOMPARE(server.stats().connections, 4);
-        QVERIFY(QFile::exists(path));
+        QTRY_COMPARE_WITH_TIMEOUT(d.server.stats().refusedLimit, quint64(3), 20'000);
+        QCOMPARE(d.server.stats().connections, 4);
+        QVERIFY(QFile::exists(d.path));
         for (int fd : excess)
             ::close(fd);
         ::close(idle.back());
         idle.pop_back();
-        const int fd = connectUnix(path);
+        const int fd = connectUnix(d.path);
         QVERIFY(fd >= 0);
         QVERIFY(sendAll(fd, helloAndOp(s("after-cap"), s("cap.op"))));
-        QTRY_COMPARE_WITH_TIMEOUT(liveWith(store, s("after-cap"), 1), 1, 20'000);
-        QCOMPARE(server.stats().refusedLimit, quint64(3));
+        QTRY_COMPARE_WITH_TIMEOUT(liveWith(d.store, s("after-cap"), 1), 1, 20'000);
+        QCOMPARE(d.server.stats().refusedLimit, quint64(3));
         ::close(fd);
         for (int i : idle)
             ::close(i);
@@ -271,12 +279,8 @@ private Q_SLOTS:
     /// cycle is counted, nothing warns, and memory stays bounded although the processes come and go.
     void connectionChurnIsCountedAndBounded()
     {
-        QTemporaryDir dir;
-        const QString path = dir.filePath(s("churn.sock"));
-        MetricsStore store;
-        IngestServer server(&store);
-        QString error;
-        QVERIFY2(server.listen(path, &error), qPrintable(error));
+        Dashboard d("churn.sock");
+        QVERIFY2(d.listen(), qPrintable(d.error));
         g_timerWarnings = 0;
         const qint64 rssBefore = MemoryMonitor::current().rssBytes;
         QElapsedTimer clock;
@@ -285,7 +289,7 @@ private Q_SLOTS:
         quint64 cycles = 0;
         qint64 peakRss = rssBefore;
         while (clock.elapsed() < runMs) {
-            const int fd = connectUnix(path);
+            const int fd = connectUnix(d.path);
             QVERIFY2(fd >= 0, std::strerror(errno));
             QVERIFY(sendAll(fd, helloAndOp(s("churn-%1").arg(cycles), s("churn.op"))));
             ::close(fd);
@@ -293,18 +297,18 @@ private Q_SLOTS:
             if (cycles % 1000 == 0)
                 peakRss = std::max(peakRss, MemoryMonitor::current().rssBytes);
         }
-        QTRY_COMPARE_WITH_TIMEOUT(server.stats().accepted, cycles, 30'000);
-        QTRY_COMPARE_WITH_TIMEOUT(server.stats().connections, 0, 30'000);
-        QTRY_COMPARE_WITH_TIMEOUT(server.stats().messages, 2 * cycles, 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(d.server.stats().accepted, cycles, 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(d.server.stats().connections, 0, 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(d.server.stats().messages, 2 * cycles, 30'000);
         peakRss = std::max(peakRss, MemoryMonitor::current().rssBytes);
         qInfo("churn: %llu cycles, RSS %.1f -> peak %.1f MiB, %d processes kept",
             static_cast<unsigned long long>(cycles), double(rssBefore) / 1048576.0, double(peakRss) / 1048576.0,
-            int(store.processes().size()));
+            int(d.store.processes().size()));
         QCOMPARE(g_timerWarnings.load(), 0);
         // The store keeps at most MaxProcesses; each costs kilobytes when it saw one event.
         QVERIFY2(peakRss - rssBefore < 300LL * 1024 * 1024,
             qPrintable(s("RSS grew by %1 MiB").arg((peakRss - rssBefore) >> 20)));
-        QVERIFY(store.processes().size() <= MetricsStore::MaxProcesses);
+        QVERIFY(d.store.processes().size() <= MetricsStore::MaxProcesses);
     }
 
     /// Point 2: under a descriptor limit of 128, 300 socket connections and 150 idle HTTP ones.
@@ -412,38 +416,34 @@ private Q_SLOTS:
     /// /proc read for it) once, not once per message, and /metrics says how many were refused.
     void oneProcessOverTheLimitIsRefusedWithACount()
     {
-        QTemporaryDir dir;
-        const QString path = dir.filePath(s("full.sock"));
-        MetricsStore store;
+        Dashboard d("full.sock");
         for (int i = 0; i < MetricsStore::MaxProcesses; ++i)
-            QVERIFY(store.openProcess(2'000'000 + i, s("held-%1").arg(i), { s("held") }) != 0);
-        IngestServer server(&store);
-        QSignalSpy problems(&server, &IngestServer::connectionProblem);
-        QString error;
-        QVERIFY2(server.listen(path, &error), qPrintable(error));
-        const int fd = connectUnix(path);
+            QVERIFY(d.store.openProcess(2'000'000 + i, s("held-%1").arg(i), { s("held") }) != 0);
+        QSignalSpy problems(&d.server, &IngestServer::connectionProblem);
+        QVERIFY2(d.listen(), qPrintable(d.error));
+        const int fd = connectUnix(d.path);
         QVERIFY(fd >= 0);
         QVERIFY(sendAll(fd, helloAndOp(s("one-too-many"), s("late.op")))); // hello + op
-        QTRY_COMPARE_WITH_TIMEOUT(store.refusals().processLimit, quint64(2), 20'000);
-        QCOMPARE(store.refusals().processLimitConnections, quint64(1));
+        QTRY_COMPARE_WITH_TIMEOUT(d.store.refusals().processLimit, quint64(2), 20'000);
+        QCOMPARE(d.store.refusals().processLimitConnections, quint64(1));
         // Later messages, each in a read of its own: counted one by one, the connection not placed again.
         const QByteArray op = "{\"type\":\"op\",\"name\":\"late.op\",\"duration_us\":5}\n";
         for (int i = 1; i <= 5; ++i) {
             QVERIFY(sendAll(fd, op));
-            QTRY_COMPARE_WITH_TIMEOUT(store.refusals().processLimit, quint64(2 + i), 20'000);
+            QTRY_COMPARE_WITH_TIMEOUT(d.store.refusals().processLimit, quint64(2 + i), 20'000);
         }
-        QCOMPARE(store.refusals().processLimitConnections, quint64(1));
+        QCOMPARE(d.store.refusals().processLimitConnections, quint64(1));
         QCOMPARE(problems.count(), 1); // said once, not once per message
         QVERIFY2(problems.constFirst().constFirst().toString().contains(s("live processes, its limit")),
             qPrintable(problems.constFirst().constFirst().toString()));
-        QCOMPARE(store.processes().size(), qsizetype(MetricsStore::MaxProcesses));
-        for (const ProcessInfo& p : store.processes())
+        QCOMPARE(d.store.processes().size(), qsizetype(MetricsStore::MaxProcesses));
+        for (const ProcessInfo& p : d.store.processes())
             QVERIFY(p.name != s("one-too-many"));
-        const QByteArray text = MetricsEndpoint::render(store, &server);
+        const QByteArray text = MetricsEndpoint::render(d.store, &d.server);
         QCOMPARE(metricValue(text, "perfdash_refused_total{reason=\"process_limit\"}"), 7.0);
         ::close(fd);
-        QTRY_COMPARE_WITH_TIMEOUT(server.stats().connections, 0, 20'000);
-        QCOMPARE(store.refusals().processLimit, quint64(7));
+        QTRY_COMPARE_WITH_TIMEOUT(d.server.stats().connections, 0, 20'000);
+        QCOMPARE(d.store.refusals().processLimit, quint64(7));
     }
 
     /// At the process limit a client of the library was let in silently: it said connected, its
@@ -451,17 +451,13 @@ private Q_SLOTS:
     /// told (REJECT), counts what it recorded as dropped, and /metrics and the summary say so.
     void aClientAtTheProcessLimitIsToldSo()
     {
-        QTemporaryDir dir;
-        const QString path = dir.filePath(s("full.sock"));
-        MetricsStore store;
+        Dashboard d("full.sock");
         for (int i = 0; i < MetricsStore::MaxProcesses; ++i)
-            QVERIFY(store.openProcess(2'000'000 + i, s("held-%1").arg(i), { s("held") }) != 0);
-        IngestServer server(&store);
-        QString error;
-        QVERIFY2(server.listen(path, &error), qPrintable(error));
+            QVERIFY(d.store.openProcess(2'000'000 + i, s("held-%1").arg(i), { s("held") }) != 0);
+        QVERIFY2(d.listen(), qPrintable(d.error));
         QProcess client;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-        env.insert(s("PERFDASH_SOCKET"), path);
+        env.insert(s("PERFDASH_SOCKET"), d.path);
         env.insert(s("PERFDASH_NAME"), s("one-too-many"));
         client.setProcessEnvironment(env);
         client.start(QCoreApplication::applicationDirPath() + s("/perfdash_test_client"), { s("refused"), s("4998") });
@@ -475,11 +471,11 @@ private Q_SLOTS:
         QCOMPARE(m.captured(2).toULongLong(), quint64(4998)); // every operation recorded is counted as dropped
         QCOMPARE(m.captured(3).toULongLong(), quint64(4998));
         QVERIFY2(err.contains(s("refused this process")) && err.contains(s("live processes")), qPrintable(err));
-        QTRY_COMPARE_WITH_TIMEOUT(server.stats().rejectedProcessLimit, quint64(1), 20'000);
-        QTRY_COMPARE_WITH_TIMEOUT(store.refusals().processLimitConnections, quint64(1), 20'000);
-        const QByteArray text = MetricsEndpoint::render(store, &server);
+        QTRY_COMPARE_WITH_TIMEOUT(d.server.stats().rejectedProcessLimit, quint64(1), 20'000);
+        QTRY_COMPARE_WITH_TIMEOUT(d.store.refusals().processLimitConnections, quint64(1), 20'000);
+        const QByteArray text = MetricsEndpoint::render(d.store, &d.server);
         QCOMPARE(metricValue(text, "perfdash_ingest_connections_rejected_total{reason=\"process_limit\"}"), 1.0);
-        const QString summary = refusalSummary(store, server.stats(), LimitedTcpServer::Stats {});
+        const QString summary = refusalSummary(d.store, d.server.stats(), LimitedTcpServer::Stats {});
         QVERIFY2(summary.contains(s("(clients told so: 1)")), qPrintable(summary));
     }
 
@@ -528,13 +524,9 @@ private Q_SLOTS:
     void thousandsOfNamesStaySmall()
     {
         QFETCH(int, names);
-        QTemporaryDir dir;
-        const QString path = dir.filePath(s("names.sock"));
-        MetricsStore store;
-        IngestServer server(&store);
-        QString error;
-        QVERIFY2(server.listen(path, &error), qPrintable(error));
-        const int fd = connectUnix(path);
+        Dashboard d("names.sock");
+        QVERIFY2(d.listen(), qPrintable(d.error));
+        const int fd = connectUnix(d.path);
         QVERIFY(fd >= 0);
         QByteArray lines = "{\"type\":\"hello\",\"version\":1,\"name\":\"names\"}\n";
         for (int i = 0; i < names; ++i)
@@ -542,15 +534,15 @@ private Q_SLOTS:
                 + "\",\"duration_us\":" + QByteArray::number(10 + i % 500) + "}\n";
         QVERIFY(sendAll(fd, lines));
         const auto total = [&] {
-            for (const ProcessInfo& p : store.processes()) {
+            for (const ProcessInfo& p : d.store.processes()) {
                 if (p.name == s("names"))
                     return p.operations;
             }
             return quint64(0);
         };
         QTRY_COMPARE_WITH_TIMEOUT(total(), quint64(names), 30'000); // folded ones too: nothing is lost
-        const ProcessInfo p = store.processes().constFirst();
-        const auto monitor = store.sharedMonitor(p.key);
+        const ProcessInfo p = d.store.processes().constFirst();
+        const auto monitor = d.store.sharedMonitor(p.key);
         const int kept = std::min(names, MetricsStore::MaxOperationsPerProcess);
         const QStringList operations = monitor->operations();
         QCOMPARE(operations.size(), qsizetype(kept + (names > kept ? 1 : 0)));

@@ -34,6 +34,13 @@ int gap(AttributionGap g)
 {
     return -1 - int(g);
 }
+/// Every instance @p tl holds, from its start.
+std::vector<OperationInstance> instancesOf(const ScopeTimeline& tl)
+{
+    std::vector<OperationInstance> all;
+    tl.instancesSince(0, all);
+    return all;
+}
 } // namespace
 
 class TestScopeTimeline : public QObject
@@ -56,8 +63,7 @@ private Q_SLOTS:
         QCOMPARE(at(tl, 1900), QList<int> {});
         QCOMPARE(at(tl, 999), QList<int> { gap(AttributionGap::BeforeTracing) });
         QCOMPARE(at(tl, 2001), QList<int> { gap(AttributionGap::Pending) });
-        std::vector<OperationInstance> all;
-        tl.instancesSince(0, all);
+        const std::vector<OperationInstance> all = instancesOf(tl);
         QCOMPARE(all.size(), std::size_t(2));
         QCOMPARE(all[1].startNs, 1200);
         QCOMPARE(all[1].endNs, 1300);
@@ -82,8 +88,7 @@ private Q_SLOTS:
         QCOMPARE(at(tl, 1150), (QList<int> { 7, 8 }));
         QCOMPARE(at(tl, 1250), QList<int> { 7 });
         QCOMPARE(at(tl, 1400), QList<int> {});
-        std::vector<OperationInstance> all;
-        tl.instancesSince(0, all);
+        const std::vector<OperationInstance> all = instancesOf(tl);
         QCOMPARE(all.front().startNs, 500);
         QVERIFY(all.front().late);
         QCOMPARE(tl.clockTroubles(), quint64(0)); // a LateStart before the last record is no trouble
@@ -121,8 +126,7 @@ private Q_SLOTS:
         QCOMPARE(at(tl, 1050), QList<int> {});
         QCOMPARE(at(tl, 1200), QList<int> { gap(AttributionGap::Overrun) });
         QCOMPARE(at(tl, 2400), QList<int> {});
-        std::vector<OperationInstance> all;
-        tl.instancesSince(0, all);
+        const std::vector<OperationInstance> all = instancesOf(tl);
         QCOMPARE(all.size(), std::size_t(2));
         QVERIFY(all[0].endLost);
         QCOMPARE(all[1].startNs, -1); // its Enter was lost
@@ -158,8 +162,7 @@ private Q_SLOTS:
         QCOMPARE(tl.mismatches(), quint64(1));
         QCOMPARE(at(tl, 1150), QList<int> { 7 }); // 7 was entered and open then, as recorded
         QCOMPARE(at(tl, 1300), QList<int> {});
-        std::vector<OperationInstance> all;
-        tl.instancesSince(0, all);
+        const std::vector<OperationInstance> all = instancesOf(tl);
         QVERIFY(all[0].endLost);
     }
 
@@ -177,8 +180,7 @@ private Q_SLOTS:
         QCOMPARE(at(tl, 70'030), QList<int> { 7 });
         tl.evict(0, 64); // by count
         QCOMPARE(tl.segments(), std::size_t(64));
-        std::vector<OperationInstance> all;
-        tl.instancesSince(0, all);
+        const std::vector<OperationInstance> all = instancesOf(tl);
         QVERIFY(all.size() <= 64);
     }
 
@@ -210,8 +212,7 @@ private Q_SLOTS:
         tl.setKnownUntil(t + 5000);
         QCOMPARE(at(tl, 1150), QList<int> { 7 }); // before: as it was
         QCOMPARE(at(tl, t + 2000), QList<int> { gap(AttributionGap::Mismatch) });
-        std::vector<OperationInstance> all;
-        tl.instancesSince(0, all);
+        const std::vector<OperationInstance> all = instancesOf(tl);
         QVERIFY(all.size() <= ScopeTimeline::PlaceholderBudget + 2 * std::size_t(t / 100));
 
         // The budget is per eviction round: a writer that jumps once per round goes on.

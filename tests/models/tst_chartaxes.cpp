@@ -2,6 +2,8 @@
 // The charts' axis arithmetic (core/chartaxes.h): time ranges, round ticks, log decades, decimation.
 #include "models/chartaxes.h"
 
+#include "tests/helpers/roundsteps.h"
+
 #include <QTest>
 
 #include <cmath>
@@ -77,15 +79,7 @@ private Q_SLOTS:
         QCOMPARE(chartaxes::timeStepMs(60'000, 1200, 50), qint64(5'000));
     }
 
-    void valueTicksAreRound_data()
-    {
-        QTest::addColumn<double>("max");
-        QTest::addColumn<double>("step");
-        QTest::newRow("178 ms") << 178.0 << 50.0; // not 187.5
-        QTest::newRow("1.8 %") << 1.8 << 0.5; // not 1.875
-        QTest::newRow("9") << 9.0 << 2.0;
-        QTest::newRow("1200") << 1200.0 << 500.0;
-    }
+    void valueTicksAreRound_data() { addRoundStepRows(); }
     void valueTicksAreRound()
     {
         QFETCH(double, max);

@@ -681,32 +681,63 @@ BigProfile bigProfile(const ProfileSnapshot& s)
     }
     return p;
 }
+
+/// The big target with @p threads threads, profiled for its CPU samples alone at 999 Hz until
+/// @p samples were read or lost; then the profiler stops and the target ends. Null, with a
+/// warning, when a step failed.
+std::unique_ptr<ProcessProfiler> profileBigTarget(int threads, std::uint64_t samples)
+{
+    const auto target = startTarget(targetPath("big"), { QStringLiteral("--threads"), QString::number(threads) });
+    if (!target) {
+        qWarning("the big target did not start");
+        return nullptr;
+    }
+    ProcessProfiler::Options options;
+    // CPU samples alone: with off-CPU stacks too, the first second under AddressSanitizer loses a
+    // quarter of its samples (an open problem), so this pins the CPU path's own loss.
+    options.offCpu = false;
+    options.frequencyHz = 999;
+    auto profiler = std::make_unique<ProcessProfiler>(target->processId(), options, PerfSystem::real());
+    QString error;
+    if (!profiler->start(&error)) {
+        qWarning("%s", qPrintable(error));
+        stopTarget(target.get());
+        return nullptr;
+    }
+    const bool read = QTest::qWaitFor([&] { return profiler->samples() + profiler->stats().lost >= samples; }, 120000);
+    profiler->stop();
+    stopTarget(target.get());
+    if (!read) {
+        qWarning("fewer than %llu samples read or lost in 2 minutes", static_cast<unsigned long long>(samples));
+        return nullptr;
+    }
+    return profiler;
+}
+
+/// At most kMaxLostPercent of the samples lost.
+bool lossWithinBound(const ProfileStats& stats)
+{
+    return stats.lost * 100 <= (stats.samples + stats.lost) * kMaxLostPercent;
+}
+
+QString lossOf(const ProfileStats& stats)
+{
+    return QStringLiteral("lost %1 of %2 (%3 refused by the queue)")
+        .arg(stats.lost)
+        .arg(stats.samples + stats.lost)
+        .arg(stats.queueRefused);
+}
 } // namespace
 
 void TestProfiler::bigBinaryKeepsUp()
 {
     // 20,000 exported functions and no DWARF, as gcc's cc1: every sample meets addresses not seen
     // before for a long while. The profiler keeps up: nothing lost, every leaf named.
-    auto target = startTarget(targetPath("big"), { QStringLiteral("--threads"), QStringLiteral("4") });
-    QVERIFY(target);
-    ProcessProfiler::Options options;
-    // CPU samples alone: with off-CPU stacks too, the first second under AddressSanitizer lost 25%
-    // (CI, 2026-12-06; an open problem, see the closing note), so this pins the CPU path's own loss.
-    options.offCpu = false;
-    options.frequencyHz = 999;
-    ProcessProfiler profiler(target->processId(), options, PerfSystem::real());
-    QString error;
-    QVERIFY2(profiler.start(&error), qPrintable(error));
-    QTRY_VERIFY_WITH_TIMEOUT(profiler.samples() + profiler.stats().lost >= 6000, 120000);
-    profiler.stop();
-    stopTarget(target.get());
-    const ProfileSnapshotPtr s = profiler.snapshot();
+    const auto profiler = profileBigTarget(4, 6000);
+    QVERIFY(profiler);
+    const ProfileSnapshotPtr s = profiler->snapshot();
     const ProfileStats stats = s->stats;
-    QVERIFY2(stats.lost * 100 <= (stats.samples + stats.lost) * kMaxLostPercent,
-        qPrintable(QStringLiteral("lost %1 of %2 (%3 refused by the queue)")
-                       .arg(stats.lost)
-                       .arg(stats.samples + stats.lost)
-                       .arg(stats.queueRefused)));
+    QVERIFY2(lossWithinBound(stats), qPrintable(lossOf(stats)));
     const BigProfile p = bigProfile(*s);
     QVERIFY2(
         p.namedLeaves >= p.samples * 9 / 10, qPrintable(QStringLiteral("%1 of %2").arg(p.namedLeaves).arg(p.samples)));
@@ -718,26 +749,11 @@ void TestProfiler::firstSecondLosesNothing()
 {
     // Right after the attach every module is new to the profiler while 8 threads fill the buffers
     // at 999 Hz: the first seconds are read as the later ones are.
-    auto target = startTarget(targetPath("big"), { QStringLiteral("--threads"), QStringLiteral("8") });
-    QVERIFY(target);
-    ProcessProfiler::Options options;
-    // CPU samples alone: with off-CPU stacks too, the first second under AddressSanitizer lost 25%
-    // (CI, 2026-12-06; an open problem, see the closing note), so this pins the CPU path's own loss.
-    options.offCpu = false;
-    options.frequencyHz = 999;
-    ProcessProfiler profiler(target->processId(), options, PerfSystem::real());
-    QString error;
-    QVERIFY2(profiler.start(&error), qPrintable(error));
-    QTRY_VERIFY_WITH_TIMEOUT(profiler.samples() + profiler.stats().lost >= 2500, 120000);
-    profiler.stop();
-    stopTarget(target.get());
-    const ProfileStats stats = profiler.stats();
-    QVERIFY2(stats.lost * 100 <= (stats.samples + stats.lost) * kMaxLostPercent,
-        qPrintable(QStringLiteral("lost %1 of %2 (%3 refused by the queue)")
-                       .arg(stats.lost)
-                       .arg(stats.samples + stats.lost)
-                       .arg(stats.queueRefused)));
-    QVERIFY(bigProfile(*profiler.snapshot()).namedLeaves >= stats.samples * 9 / 10);
+    const auto profiler = profileBigTarget(8, 2500);
+    QVERIFY(profiler);
+    const ProfileStats stats = profiler->stats();
+    QVERIFY2(lossWithinBound(stats), qPrintable(lossOf(stats)));
+    QVERIFY(bigProfile(*profiler->snapshot()).namedLeaves >= stats.samples * 9 / 10);
 }
 
 void TestProfiler::nodeJitFramesNamed()

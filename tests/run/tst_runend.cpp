@@ -29,6 +29,12 @@ class TestRunEnd : public QObject
         return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
     }
 
+    /// What a RunEnd says, appended to @p said.
+    static RunEnd::Say saidInto(QStringList& said)
+    {
+        return [&said](const QString& line) { said << line; };
+    }
+
 private Q_SLOTS:
     void writesEveryExportOnceAndSaysWhatItCannot()
     {
@@ -42,9 +48,8 @@ private Q_SLOTS:
         outputs.trace = dir.filePath(QStringLiteral("trace.json"));
         outputs.profile = dir.filePath(QStringLiteral("profile.folded")); // nothing was profiled
         QStringList said;
-        RunParts parts;
-        parts.store = &store;
-        RunEnd end(parts, outputs, [&said](const QString& line) { said << line; });
+        RunParts parts { .store = &store };
+        RunEnd end(parts, outputs, saidInto(said));
         QCOMPARE(end.finish(), 0);
         QVERIFY(end.finished());
         const QByteArray stats = read(outputs.statisticsCsv);
@@ -72,9 +77,8 @@ private Q_SLOTS:
         outputs.statisticsCsv = dir.filePath(QStringLiteral("gone/stats.csv"));
         outputs.seriesCsv = dir.filePath(QStringLiteral("series.csv"));
         QStringList said;
-        RunParts parts;
-        parts.store = &store;
-        RunEnd end(parts, outputs, [&said](const QString& line) { said << line; });
+        RunParts parts { .store = &store };
+        RunEnd end(parts, outputs, saidInto(said));
         QCOMPARE(end.finish(), 1);
         QCOMPARE(said.size(), 1);
         QVERIFY2(said.constFirst().contains(QStringLiteral("stats.csv")), qPrintable(said.constFirst()));
@@ -90,10 +94,8 @@ private Q_SLOTS:
         store.setBudgets({ *budget });
         fill(store);
         QStringList said;
-        RunParts parts;
-        parts.store = &store;
-        parts.live = true;
-        RunEnd end(parts, {}, [&said](const QString& line) { said << line; });
+        RunParts parts { .store = &store, .live = true };
+        RunEnd end(parts, {}, saidInto(said));
         QCOMPARE(end.finish(), int(HeadlessGate::BudgetBroken));
         QCOMPARE(said.size(), 1);
         QVERIFY2(said.constFirst().contains(QStringLiteral("db.query")), qPrintable(said.constFirst()));
@@ -103,7 +105,7 @@ private Q_SLOTS:
         fill(recorded);
         parts.store = &recorded;
         parts.live = false;
-        RunEnd shown(parts, {}, [&said](const QString& line) { said << line; });
+        RunEnd shown(parts, {}, saidInto(said));
         QCOMPARE(shown.finish(), 0);
     }
 
@@ -116,8 +118,7 @@ private Q_SLOTS:
         QProcess child; // still running at the end: stopped by it
         child.start(QStringLiteral("sleep"), { QStringLiteral("600") });
         QVERIFY(child.waitForStarted(30'000));
-        RunParts parts;
-        parts.store = &store;
+        RunParts parts { .store = &store };
         RunEnd end(parts, {}, [](const QString&) {});
         end.addChild(&command, true);
         end.addChild(&child);
@@ -133,8 +134,7 @@ private Q_SLOTS:
         QProcess command;
         command.start(QStringLiteral("sleep"), { QStringLiteral("600") });
         QVERIFY(command.waitForStarted(30'000));
-        RunParts parts;
-        parts.store = &store;
+        RunParts parts { .store = &store };
         RunEnd end(parts, {}, [](const QString&) {});
         end.addChild(&command, true);
         QCOMPARE(end.finish(), 0); // killed by our SIGTERM: not the command failing

@@ -9,6 +9,8 @@
 #include "widgets/explorechartview.h"
 #include "widgets/latencyheatmapview.h"
 
+#include "tests/helpers/roundsteps.h"
+
 #include <QChart>
 #include <QDateTime>
 #include <QLineSeries>
@@ -42,6 +44,20 @@ std::vector<SeriesPoint> points(int seconds, quint64 p99Ns, quint64 maxNs)
     }
     return out;
 }
+
+/// Shows @p panel at @p width x @p height; false when its window was not exposed.
+bool showPanel(ChartsPanel& panel, int width, int height)
+{
+    panel.resize(width, height);
+    panel.show();
+    return QTest::qWaitForWindowExposed(&panel);
+}
+
+/// One operation's minute from T0: p99 4 ms, max 9 ms.
+void setOneMinute(ChartsPanel& panel)
+{
+    panel.setLatency(QStringLiteral("op"), points(60, 4'000'000, 9'000'000), T0, T0 + 60'000);
+}
 } // namespace
 
 class TestCharts : public QObject
@@ -53,9 +69,7 @@ private Q_SLOTS:
     void everyChartShowsTheGivenRange()
     {
         ChartsPanel panel;
-        panel.resize(700, 900);
-        panel.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QVERIFY(showPanel(panel, 700, 900));
         const qint64 from = T0 + 3'000, to = T0 + 63'000;
         panel.setLatency(QStringLiteral("op"), points(60, 4'000'000, 9'000'000), from, to);
         panel.setMemory(QStringLiteral("svc"), {}, from, to);
@@ -81,15 +95,7 @@ private Q_SLOTS:
             qPrintable(QString::number(px)));
     }
 
-    void ticksAreRound_data()
-    {
-        QTest::addColumn<double>("max");
-        QTest::addColumn<double>("step");
-        QTest::newRow("178 ms") << 178.0 << 50.0; // not 187.5
-        QTest::newRow("1.8 %") << 1.8 << 0.5; // not 1.875
-        QTest::newRow("9") << 9.0 << 2.0;
-        QTest::newRow("1200") << 1200.0 << 500.0;
-    }
+    void ticksAreRound_data() { addRoundStepRows(); }
     void ticksAreRound()
     {
         QFETCH(double, max);
@@ -133,10 +139,8 @@ private Q_SLOTS:
     void crosshairShowsEverySeriesAtThatSecond()
     {
         ChartsPanel panel;
-        panel.resize(700, 900);
-        panel.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&panel));
-        panel.setLatency(QStringLiteral("op"), points(60, 4'000'000, 9'000'000), T0, T0 + 60'000);
+        QVERIFY(showPanel(panel, 700, 900));
+        setOneMinute(panel);
         const QString readout = panel.latencyView()->readoutAt(T0 + 30'500);
         QVERIFY2(readout.contains(QStringLiteral("p99 4 ms")), qPrintable(readout));
         QVERIFY2(readout.contains(QStringLiteral("max 9 ms")), qPrintable(readout));
@@ -174,9 +178,7 @@ private Q_SLOTS:
     void plotAreasLineUp()
     {
         ChartsPanel panel;
-        panel.resize(700, 900);
-        panel.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QVERIFY(showPanel(panel, 700, 900));
         std::vector<SeriesPoint> busy = points(60, 4'000'000, 9'000'000);
         for (SeriesPoint& p : busy)
             p.count = 23'000;
@@ -240,10 +242,8 @@ private Q_SLOTS:
     void shortPanelScrolls()
     {
         ChartsPanel panel;
-        panel.resize(600, 300);
-        panel.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&panel));
-        panel.setLatency(QStringLiteral("op"), points(60, 4'000'000, 9'000'000), T0, T0 + 60'000);
+        QVERIFY(showPanel(panel, 600, 300));
+        setOneMinute(panel);
         const int line = panel.fontMetrics().height();
         for (auto kind : { ChartsPanel::Kind::Latency, ChartsPanel::Kind::Throughput, ChartsPanel::Kind::Memory })
             QTRY_VERIFY(panel.view(kind)->chart()->plotArea().height() >= 3 * line);
@@ -253,10 +253,8 @@ private Q_SLOTS:
     void dragSelectsARangeAndDoubleClickResets()
     {
         ChartsPanel panel;
-        panel.resize(700, 900);
-        panel.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&panel));
-        panel.setLatency(QStringLiteral("op"), points(60, 4'000'000, 9'000'000), T0, T0 + 60'000);
+        QVERIFY(showPanel(panel, 700, 900));
+        setOneMinute(panel);
         QSignalSpy range(&panel, &ChartsPanel::rangeChanged);
         ExploreChartView* view = panel.latencyView();
         const QRectF plot = view->chart()->plotArea();
@@ -345,9 +343,7 @@ private Q_SLOTS:
     void withoutOperationsOnlyMemoryIsShown()
     {
         ChartsPanel panel;
-        panel.resize(700, 900);
-        panel.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QVERIFY(showPanel(panel, 700, 900));
         panel.setOperationChartsShown(false, QStringLiteral("python3 streams no operations"));
         QVERIFY(!panel.view(ChartsPanel::Kind::Latency)->isVisible());
         QVERIFY(!panel.view(ChartsPanel::Kind::Throughput)->isVisible());
@@ -465,9 +461,7 @@ private Q_SLOTS:
         clock.setWallMs(T0 + 1000);
         const LatencyHeatmap map = buildLatencyHeatmap(monitor, { QStringLiteral("op") }, T0 / 1000, T0 / 1000);
         ChartsPanel panel;
-        panel.resize(700, 900);
-        panel.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QVERIFY(showPanel(panel, 700, 900));
         // 31 s of data in a 5 min range (the range the window computes: where the data starts).
         const qint64 now = T0 + 31'400;
         panel.setLatency(QStringLiteral("op"), points(31, 400'000'000, 600'000'000), T0, now);

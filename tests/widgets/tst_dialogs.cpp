@@ -12,6 +12,7 @@
 #include "widgets/quitprompt.h"
 
 #include "tests/helpers/modal.h"
+#include "tests/helpers/windowtests.h"
 
 #include <QAbstractItemModelTester>
 #include <QAction>
@@ -76,12 +77,7 @@ class TestDialogs : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase()
-    {
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName(s("perfdash-tests"));
-        QCoreApplication::setApplicationName(s("tst_dialogs"));
-    }
+    void initTestCase() { perfdashtest::useTestSettings(s("tst_dialogs")); }
 
     /// CPU measured between two readings of /proc/PID/stat, the busiest first, and the dashboard
     /// (this test) not offered as a target.

@@ -17,6 +17,8 @@
 #include "widgets/profilepanel.h"
 #include "widgets/topfunctionsmodel.h"
 
+#include "tests/helpers/windowtests.h"
+
 #include <QAbstractItemModelTester>
 #include <QComboBox>
 #include <QCoreApplication>
@@ -144,6 +146,14 @@ bool showScope(ProfilePanel& panel, ProfilePanel::Scope scope)
     panel.setScope(scope);
     return refreshed.wait(10000);
 }
+
+/// @p panel on @p fake's process, app (pid 42), with its operation http.GET /users chosen.
+void showOperation(ProfilePanel& panel, FakeProfile& fake)
+{
+    panel.setSource(fake.source());
+    panel.setProcess(42, s("app"));
+    panel.setOperation(s("http.GET /users"));
+}
 } // namespace
 
 class TestOperationProfilePanel : public QObject
@@ -152,9 +162,7 @@ class TestOperationProfilePanel : public QObject
 private Q_SLOTS:
     void initTestCase()
     {
-        QStandardPaths::setTestModeEnabled(true); // QSettings of the tests go to a test location
-        QCoreApplication::setOrganizationName(s("perfdash-tests"));
-        QCoreApplication::setApplicationName(s("tst_operationprofilepanel"));
+        perfdashtest::useTestSettings(s("tst_operationprofilepanel"));
         QSettings().clear();
     }
     void scopeOffersTheSelectedOperation();
@@ -240,9 +248,7 @@ void TestOperationProfilePanel::scopeAsksTheMatchingQuery()
     QFETCH(quint64, rootTotal);
     FakeProfile fake;
     ProfilePanel panel;
-    panel.setSource(fake.source());
-    panel.setProcess(42, s("app"));
-    panel.setOperation(s("http.GET /users"));
+    showOperation(panel, fake);
     panel.setTimeRange(60);
     fake.forget(); // what was asked before the range was set (jobs still on the pool) is not this test's
     if (ProfilePanel::Scope(scope) == ProfilePanel::Scope::Process) {
@@ -291,9 +297,7 @@ void TestOperationProfilePanel::differentialColoursGainAndLoss()
 {
     FakeProfile fake;
     ProfilePanel panel;
-    panel.setSource(fake.source());
-    panel.setProcess(42, s("app"));
-    panel.setOperation(s("http.GET /users"));
+    showOperation(panel, fake);
     QVERIFY(showScope(panel, ProfilePanel::Scope::OperationDiff));
     FlameGraphWidget* flame = panel.flameGraph();
     const ProfileSnapshot& slow = *flame->snapshot();
@@ -352,9 +356,7 @@ void TestOperationProfilePanel::statusSaysAttributionAndSplit()
 {
     FakeProfile fake;
     ProfilePanel panel;
-    panel.setSource(fake.source());
-    panel.setProcess(42, s("app"));
-    panel.setOperation(s("http.GET /users"));
+    showOperation(panel, fake);
     QVERIFY(showScope(panel, ProfilePanel::Scope::OperationAll));
     const QString status = panel.statusText();
     QVERIFY2(status.contains(s("600 samples inside, 88 outside")), qPrintable(status));

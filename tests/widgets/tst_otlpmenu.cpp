@@ -5,6 +5,8 @@
 #include "otlp/otlpreceiver.h"
 #include "widgets/otlpmenu.h"
 
+#include "tests/helpers/windowtests.h"
+
 #include <QAction>
 #include <QApplication>
 #include <QSettings>
@@ -18,12 +20,7 @@ class TestOtlpMenu : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase()
-    {
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName(QStringLiteral("perfdash-tests"));
-        QCoreApplication::setApplicationName(QStringLiteral("tst_otlpmenu"));
-    }
+    void initTestCase() { perfdashtest::useTestSettings(QStringLiteral("tst_otlpmenu")); }
     void init()
     {
         QSettings().clear();

@@ -259,9 +259,7 @@ void TestProfileWidgets::flameGraphSearch()
 void TestProfileWidgets::panelOnRealProcess()
 {
     QProcess target;
-    target.start(QStringLiteral(PERFDASH_BIN_DIR "/perfdash_profile_target_nofp"));
-    QVERIFY(target.waitForStarted(10000));
-    QTRY_VERIFY_WITH_TIMEOUT(target.canReadLine(), 10000);
+    QVERIFY(startTarget(target));
     Profiler profiler;
     ProfilePanel panel;
     panel.resize(900, 600);
@@ -393,9 +391,7 @@ void TestProfileWidgets::comparisonWindowShowsDifferentialProfile()
 void TestProfileWidgets::savedCaptureKeepsProfiles()
 {
     QProcess target;
-    target.start(QStringLiteral(PERFDASH_BIN_DIR "/perfdash_profile_target_nofp"));
-    QVERIFY(target.waitForStarted(10000));
-    QTRY_VERIFY_WITH_TIMEOUT(target.canReadLine(), 10000);
+    QVERIFY(startTarget(target));
     MetricsStore store;
     Profiler profiler;
     MainWindow window(&store, nullptr);
@@ -630,6 +626,14 @@ struct LiveFake
     }
 };
 
+/// @p panel on @p fake's process, app (pid 42), until it shows a snapshot (10 s at most).
+bool showApp(ProfilePanel& panel, LiveFake& fake)
+{
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("app"));
+    return QTest::qWaitFor([&] { return bool(panel.snapshot()); }, 10000);
+}
+
 } // namespace
 
 void TestProfileWidgets::flameGraphScrollsWhenDeep()
@@ -774,9 +778,7 @@ void TestProfileWidgets::treesAndCallersInThePanel()
 {
     LiveFake fake;
     ProfilePanel panel;
-    panel.setSource(fake.source());
-    panel.setProcess(42, QStringLiteral("app"));
-    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot(), 10000);
+    QVERIFY(showApp(panel, fake));
     QCOMPARE(panel.topDownModel()->rowCount(), 0); // built when its tab is shown
     panel.setTab(ProfilePanel::Tab::TopDown);
     QTRY_COMPARE_WITH_TIMEOUT(panel.topDownModel()->rowCount(), 1, 10000);
@@ -874,9 +876,7 @@ void TestProfileWidgets::focusCollapseAndBottomUp()
 {
     LiveFake fake;
     ProfilePanel panel;
-    panel.setSource(fake.source());
-    panel.setProcess(42, QStringLiteral("app"));
-    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot(), 10000);
+    QVERIFY(showApp(panel, fake));
     // Focus from the flame graph's context menu.
     Q_EMIT panel.flameGraph()->focusRequested(QStringLiteral("work()"));
     QCOMPARE(panel.focusFunction(), QStringLiteral("work()"));
@@ -920,9 +920,7 @@ void TestProfileWidgets::differentialAgainstAMark()
 {
     LiveFake fake;
     ProfilePanel panel;
-    panel.setSource(fake.source());
-    panel.setProcess(42, QStringLiteral("app"));
-    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot(), 10000);
+    QVERIFY(showApp(panel, fake));
     panel.setCompareWithMark(true); // no mark yet: nothing to compare with
     panel.setMark();
     const ProfileSnapshotPtr mark = panel.mark();

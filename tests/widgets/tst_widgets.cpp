@@ -10,6 +10,8 @@
 #include "widgets/operationsmodel.h"
 #include "widgets/processesmodel.h"
 
+#include "tests/helpers/windowtests.h"
+
 #include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QFile>
@@ -66,12 +68,7 @@ class TestWidgets : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase()
-    {
-        QStandardPaths::setTestModeEnabled(true); // QSettings of the tests go to a test location
-        QCoreApplication::setOrganizationName(s("perfdash-tests"));
-        QCoreApplication::setApplicationName(s("tst_widgets"));
-    }
+    void initTestCase() { perfdashtest::useTestSettings(s("tst_widgets")); }
 
     void processesModel()
     {

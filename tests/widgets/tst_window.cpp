@@ -22,6 +22,7 @@
 #include "widgets/theme.h"
 
 #include "tests/helpers/modal.h"
+#include "tests/helpers/windowtests.h"
 
 #include <QAbstractItemModelTester>
 #include <QAction>
@@ -161,12 +162,7 @@ class TestWindow : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase()
-    {
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName(s("perfdash-tests"));
-        QCoreApplication::setApplicationName(s("tst_window"));
-    }
+    void initTestCase() { perfdashtest::useTestSettings(s("tst_window")); }
     void init()
     {
         QSettings().clear(); // each test starts from the defaults, not from the last one's widths
@@ -282,8 +278,7 @@ private Q_SLOTS:
         MetricsStore store;
         const auto [a, b] = fillTwo(store);
         MainWindow window(&store, nullptr);
-        window.show();
-        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — a")), 10'000);
+        QVERIFY(perfdashtest::showUntilCharted(window, s("db.query — a")));
         // Selecting another process charts its own operation, not a's.
         window.selectProcess(b);
         QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("b.only — b")), 10'000);
@@ -308,8 +303,7 @@ private Q_SLOTS:
         MetricsStore store;
         const quint64 b = fillTwo(store, QCoreApplication::applicationPid() + 1).second;
         MainWindow window(&store, nullptr);
-        window.show();
-        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — a")), 10'000);
+        QVERIFY(perfdashtest::showUntilCharted(window, s("db.query — a")));
         QTRY_COMPARE_WITH_TIMEOUT(window.profilePanel()->process(), qint64(QCoreApplication::applicationPid()), 10'000);
         window.selectProcess(b);
         QTRY_COMPARE_WITH_TIMEOUT(
@@ -323,8 +317,7 @@ private Q_SLOTS:
         MetricsStore store;
         const auto [a, b] = fillTwo(store);
         MainWindow window(&store, nullptr);
-        window.show();
-        QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — a")), 10'000);
+        QVERIFY(perfdashtest::showUntilCharted(window, s("db.query — a")));
         window.selectProcess(a);
         window.selectProcess(0);
         QTRY_VERIFY_WITH_TIMEOUT(window.operationsModel()->rowCount() == 4, 10'000); // a's three and b's one

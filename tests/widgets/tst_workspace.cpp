@@ -9,6 +9,8 @@
 #include "widgets/processesmodel.h"
 #include "widgets/tablecolumns.h"
 
+#include "tests/helpers/windowtests.h"
+
 #include <QAbstractTableModel>
 #include <QApplication>
 #include <QHeaderView>
@@ -125,9 +127,7 @@ private Q_SLOTS:
 
 void TestWorkspace::initTestCase()
 {
-    QStandardPaths::setTestModeEnabled(true); // the window's QSettings go to a test location
-    QCoreApplication::setOrganizationName(s("perfdash-tests"));
-    QCoreApplication::setApplicationName(s("tst_workspace"));
+    perfdashtest::useTestSettings(s("tst_workspace"));
 }
 
 void TestWorkspace::theSelectionFollowsTheCostliest()
@@ -137,8 +137,7 @@ void TestWorkspace::theSelectionFollowsTheCostliest()
     MetricsStore store;
     const quint64 a = fill(store, "a", QCoreApplication::applicationPid());
     MainWindow window(&store, nullptr);
-    window.show();
-    QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — a")), 10'000);
+    QVERIFY(perfdashtest::showUntilCharted(window, s("db.query — a")));
     QTRY_COMPARE_WITH_TIMEOUT(selectedOperations(window), QStringList { QStringLiteral("db.query@%1").arg(a) }, 10'000);
     for (int i = 0; i < 8000; ++i) // 8 s: cache.get costs the most now
         store.recordOperation(a, s("cache.get"), 1'000'000, true, {});
@@ -153,8 +152,7 @@ void TestWorkspace::aChosenOperationStays()
     MetricsStore store;
     const quint64 a = fill(store, "a", QCoreApplication::applicationPid());
     MainWindow window(&store, nullptr);
-    window.show();
-    QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("db.query — a")), 10'000);
+    QVERIFY(perfdashtest::showUntilCharted(window, s("db.query — a")));
     window.selectOperation(a, s("cache.get"));
     QTRY_VERIFY_WITH_TIMEOUT(window.charts()->latencyTitle().contains(s("cache.get — a")), 10'000);
     for (int i = 0; i < 40; ++i) // db.query costs even more now: the choice stays
