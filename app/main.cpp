@@ -106,9 +106,11 @@ int main(int argc, char** argv)
     LoadedCapture opened;
     std::unique_ptr<MetricsStore> live;
     if (!capturePath.isEmpty()) {
-        opened = openCapture(capturePath);
-        if (!opened.load.ok)
-            fail(opened.load.error);
+        QString unreadable;
+        std::optional<LoadedCapture> loaded = openCapture(capturePath, &unreadable);
+        if (!loaded)
+            fail(unreadable);
+        opened = std::move(*loaded);
         for (const QString& note : std::as_const(opened.load.notes))
             say(note);
         for (const QString& problem : std::as_const(opened.load.problems))

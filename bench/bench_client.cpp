@@ -6,6 +6,7 @@
 // into its thread's scope ring. RingRead* are the dashboard's side: reading a ring from the
 // shared memory the client offers, against process_vm_readv() of the same bytes.
 // Run: taskset -c 1 build/bin/bench_client --benchmark_repetitions=5   (the dashboard is in-process)
+#include "ipc/client/src/clock.h" // ticks(): the counter the client reads
 #include "ipc/client/wire/scoperingformat.h"
 #include "tests/helpers/minidashboard.h"
 
@@ -25,7 +26,6 @@
 #include <unistd.h>
 #include <vector>
 #if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
 #endif
 
 namespace {
@@ -62,27 +62,12 @@ struct Profiled
     benchmark::State& m_state;
 };
 
-std::uint64_t counterRead() noexcept
-{
-#if defined(__x86_64__) || defined(__i386__)
-    return __rdtsc();
-#elif defined(__aarch64__)
-    std::uint64_t v;
-    __asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
-    return v;
-#else
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::uint64_t(ts.tv_nsec);
-#endif
-}
-
 /// The floor an empty scope is compared with: two reads of the CPU's counter (rdtsc on x86).
 void TwoRdtsc(benchmark::State& state)
 {
     for (auto _ : state) {
-        benchmark::DoNotOptimize(counterRead());
-        benchmark::DoNotOptimize(counterRead());
+        benchmark::DoNotOptimize(perfdash::clock::ticks());
+        benchmark::DoNotOptimize(perfdash::clock::ticks());
     }
 }
 BENCHMARK(TwoRdtsc);

@@ -3,6 +3,7 @@
 
 #include "capture/captureprofiles.h"
 #include "capture/capturevalidation.h"
+#include "core/errors.h"
 #include "core/safepath.h"
 
 #include <QAtomicInteger>
@@ -829,13 +830,12 @@ QString readableSource(const QString& path, CaptureLoad* result, std::unique_ptr
 }
 } // namespace
 
-CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& clock)
+std::optional<CaptureLoad> loadCapture(const QString& path, MetricsStore& store, ManualClock& clock, QString* error)
 {
     CaptureLoad result;
-    if (!QFile::exists(path)) {
-        result.error = QStringLiteral("no capture at %1").arg(path);
-        return result;
-    }
+    if (!QFile::exists(path))
+        return nothing<CaptureLoad>(error, QStringLiteral("no capture at %1").arg(path));
+    QString unreadable; // why nothing could be read; empty once it was
     // A closed capture is self-contained and read in place, read-only. One in WAL mode (perfdash
     // killed while recording, or a capture of an older perfdash) needs a -shm file beside it, which
     // a read-only place cannot hold: then a copy is read, its -wal with it.
@@ -849,14 +849,13 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
             db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_READONLY"));
         QSqlQuery q(db);
         if (!db.open() || !q.exec(QStringLiteral("SELECT value FROM meta WHERE key = 'schema_version'")) || !q.next()) {
-            result.error
-                = QStringLiteral("%1 is not a perfdash capture, or is damaged beyond reading: %2")
-                      .arg(path, q.lastError().text().isEmpty() ? db.lastError().text() : q.lastError().text());
+            unreadable = QStringLiteral("%1 is not a perfdash capture, or is damaged beyond reading: %2")
+                             .arg(path, q.lastError().text().isEmpty() ? db.lastError().text() : q.lastError().text());
         } else if ((result.version = q.value(0).toInt()) < 1 || result.version > CaptureSchemaVersion) {
-            result.error = QStringLiteral("%1 is a capture of schema version %2; this perfdash reads 1 to %3")
-                               .arg(path)
-                               .arg(result.version)
-                               .arg(CaptureSchemaVersion);
+            unreadable = QStringLiteral("%1 is a capture of schema version %2; this perfdash reads 1 to %3")
+                             .arg(path)
+                             .arg(result.version)
+                             .arg(CaptureSchemaVersion);
         } else {
             const auto problem = [&](const char* what, const QSqlQuery& query) {
                 result.problems.append(QStringLiteral("%1: %2").arg(QLatin1String(what), query.lastError().text()));
@@ -1148,20 +1147,24 @@ CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& c
             }
             for (const auto& [key, p] : saved)
                 store.restoreProcess(key, p);
-            result.ok = true;
         }
         db.close();
     }
     QSqlDatabase::removeDatabase(connection);
+    if (!unreadable.isEmpty())
+        return nothing<CaptureLoad>(error, unreadable);
     return result;
 }
 
-LoadedCapture openCapture(const QString& path)
+std::optional<LoadedCapture> openCapture(const QString& path, QString* error)
 {
     LoadedCapture c;
     c.clock = std::make_unique<ManualClock>(0);
     c.store = std::make_unique<MetricsStore>(c.clock.get());
-    c.load = loadCapture(path, *c.store, *c.clock);
+    std::optional<CaptureLoad> load = loadCapture(path, *c.store, *c.clock, error);
+    if (!load)
+        return std::nullopt;
+    c.load = std::move(*load);
     return c;
 }
 

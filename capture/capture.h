@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 namespace perfdash {
 
@@ -94,8 +95,6 @@ struct CapturedAlert
 /// What loading a capture found.
 struct CaptureLoad
 {
-    bool ok = false;
-    QString error; ///< why nothing could be read
     QStringList problems; ///< parts that could not be read; the rest is there
     QStringList notes; ///< how it was read (a capture not closed cleanly, read with its -wal)
     int version = 0;
@@ -108,9 +107,11 @@ struct CaptureLoad
 /**
  * Replays the capture at @p path into @p store, whose clock must be @p clock: each recorded
  * second is applied at its own time, and the clock is left at the end of the capture so that
- * windows ("last minute") mean the capture's last minute. Processes come back as exited.
+ * windows ("last minute") mean the capture's last minute. Processes come back as exited. Nothing
+ * when the file cannot be read at all (@p error says why); parts it cannot read are the result's
+ * problems, the rest is there.
  */
-CaptureLoad loadCapture(const QString& path, MetricsStore& store, ManualClock& clock);
+std::optional<CaptureLoad> loadCapture(const QString& path, MetricsStore& store, ManualClock& clock, QString* error);
 
 /// A MetricsStore with its own clock, loaded from a capture (read-only use).
 struct LoadedCapture
@@ -119,7 +120,8 @@ struct LoadedCapture
     std::unique_ptr<MetricsStore> store;
     CaptureLoad load;
 };
-LoadedCapture openCapture(const QString& path);
+/// loadCapture() into a store of its own; nothing when the file cannot be read (@p error says why).
+std::optional<LoadedCapture> openCapture(const QString& path, QString* error);
 
 /**
  * Writes what @p store holds now into a capture at @p path, with @p profiles (File > Save capture):

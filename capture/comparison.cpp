@@ -366,16 +366,19 @@ int compareCaptures(const QStringList& arguments, QTextStream& out, QTextStream&
     const ComparisonOptions& options = parsed.options;
     const ProfileVerdictOptions& profileOptions = parsed.profileOptions;
     const QString& format = parsed.format;
-    const LoadedCapture base = openCapture(files[0]);
-    const LoadedCapture next = openCapture(files[1]);
-    for (const LoadedCapture* c : { &base, &next }) {
-        if (!c->load.ok) {
-            err << "perfdash compare: " << c->load.error << Qt::endl;
+    std::optional<LoadedCapture> opened[2];
+    for (int i = 0; i < 2; ++i) {
+        QString unreadable;
+        opened[i] = openCapture(files[i], &unreadable);
+        if (!opened[i]) {
+            err << "perfdash compare: " << unreadable << Qt::endl;
             return 2;
         }
-        for (const QString& p : c->load.problems)
+        for (const QString& p : opened[i]->load.problems)
             err << "perfdash compare: warning: " << p << Qt::endl;
     }
+    const LoadedCapture& base = *opened[0];
+    const LoadedCapture& next = *opened[1];
 
     const QList<ComparisonRow> rows = compareStores(*base.store, *next.store, options);
     int regressions = 0, inBase = 0, inNew = 0;

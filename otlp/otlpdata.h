@@ -74,7 +74,8 @@ struct NumberPoint
     double value = 0.0;
 };
 
-struct HistogramPoint
+/// What histogram points of both kinds carry besides their buckets.
+struct HistogramPointBase
 {
     Attributes attributes;
     quint64 startNs = 0;
@@ -83,19 +84,16 @@ struct HistogramPoint
     std::optional<double> sum;
     std::optional<double> min;
     std::optional<double> max;
+};
+
+struct HistogramPoint : HistogramPointBase
+{
     std::vector<quint64> bucketCounts; ///< one more than explicitBounds
     std::vector<double> explicitBounds;
 };
 
-struct ExponentialPoint
+struct ExponentialPoint : HistogramPointBase
 {
-    Attributes attributes;
-    quint64 startNs = 0;
-    quint64 timeNs = 0;
-    quint64 count = 0;
-    std::optional<double> sum;
-    std::optional<double> min;
-    std::optional<double> max;
     int scale = 0;
     quint64 zeroCount = 0;
     int positiveOffset = 0;

@@ -369,6 +369,25 @@ OtlpIngest::Result OtlpIngest::applyMetrics(const Metrics& metrics)
         qint64 heap = -1;
         for (const Metric& m : group.metrics) {
             const double scale = nanosPerUnit(m.unit);
+            // A histogram point of either kind whose values are not durations: what it counted and
+            // summed is still worth seeing.
+            const auto countAndSum = [&](const auto& p) {
+                const QString name = plainSeriesName(m.name, p.attributes);
+                m_store->setMetric(key, name + QStringLiteral(".count"), false, double(p.count));
+                if (p.sum)
+                    m_store->setMetric(key, name + QStringLiteral(".sum"), false, *p.sum);
+            };
+            // One of durations, its buckets mapped onto the store's.
+            const auto durations = [&](const auto& p, std::map<int, quint64> buckets) {
+                if (!applyHistogram(key, m, p.attributes, p.startNs, p.count, p.sum.value_or(0.0), p.min, p.max,
+                        std::move(buckets), scale)) {
+                    ++result.rejected;
+                    --result.accepted;
+                    result.message = QStringLiteral("histogram %1: a point counts more than %2, or too many series")
+                                         .arg(m.name)
+                                         .arg(MaxPointCount);
+                }
+            };
             switch (m.type) {
             case Metric::Type::Gauge:
             case Metric::Type::Sum: {
@@ -404,11 +423,7 @@ OtlpIngest::Result OtlpIngest::applyMetrics(const Metrics& metrics)
                         continue;
                     }
                     if (scale == 0.0 || p.bucketCounts.empty()) {
-                        // Not durations: what it counted and summed is still worth seeing.
-                        const QString name = plainSeriesName(m.name, p.attributes);
-                        m_store->setMetric(key, name + QStringLiteral(".count"), false, double(p.count));
-                        if (p.sum)
-                            m_store->setMetric(key, name + QStringLiteral(".sum"), false, *p.sum);
+                        countAndSum(p);
                         continue;
                     }
                     std::map<int, quint64> buckets;
@@ -427,23 +442,13 @@ OtlpIngest::Result OtlpIngest::applyMetrics(const Metrics& metrics)
                             hi = lo;
                         buckets[bucketOf((lo + hi) / 2.0 * scale)] += p.bucketCounts[i];
                     }
-                    if (!applyHistogram(key, m, p.attributes, p.startNs, p.count, p.sum.value_or(0.0), p.min, p.max,
-                            std::move(buckets), scale)) {
-                        ++result.rejected;
-                        --result.accepted;
-                        result.message = QStringLiteral("histogram %1: a point counts more than %2, or too many series")
-                                             .arg(m.name)
-                                             .arg(MaxPointCount);
-                    }
+                    durations(p, std::move(buckets));
                 }
                 break;
             case Metric::Type::ExponentialHistogram:
                 for (const ExponentialPoint& p : m.exponentials) {
                     if (scale == 0.0) {
-                        const QString name = plainSeriesName(m.name, p.attributes);
-                        m_store->setMetric(key, name + QStringLiteral(".count"), false, double(p.count));
-                        if (p.sum)
-                            m_store->setMetric(key, name + QStringLiteral(".sum"), false, *p.sum);
+                        countAndSum(p);
                         continue;
                     }
                     std::map<int, quint64> buckets;
@@ -460,14 +465,7 @@ OtlpIngest::Result OtlpIngest::applyMetrics(const Metrics& metrics)
                         const double hi = std::exp2((index + 1) * step);
                         buckets[bucketOf((lo + hi) / 2.0 * scale)] += p.positive[i];
                     }
-                    if (!applyHistogram(key, m, p.attributes, p.startNs, p.count, p.sum.value_or(0.0), p.min, p.max,
-                            std::move(buckets), scale)) {
-                        ++result.rejected;
-                        --result.accepted;
-                        result.message = QStringLiteral("histogram %1: a point counts more than %2, or too many series")
-                                             .arg(m.name)
-                                             .arg(MaxPointCount);
-                    }
+                    durations(p, std::move(buckets));
                 }
                 break;
             }

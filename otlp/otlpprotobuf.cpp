@@ -238,6 +238,20 @@ Temporality temporality(pb::AggregationTemporality t)
                                                       : Temporality::Unspecified;
 }
 
+/// The fields the two kinds of histogram point share.
+template <typename PbPoint> void histogramCommon(const PbPoint& p, HistogramPointBase* point)
+{
+    point->startNs = p.start_time_unix_nano();
+    point->timeNs = p.time_unix_nano();
+    point->count = p.count();
+    if (p.has_sum())
+        point->sum = p.sum();
+    if (p.has_min())
+        point->min = p.min();
+    if (p.has_max())
+        point->max = p.max();
+}
+
 template <typename Message> bool parse(QByteArrayView body, Message* message, QString* error)
 {
     if (body.size() > std::numeric_limits<int>::max() || !message->ParseFromArray(body.data(), int(body.size()))) {
@@ -381,15 +395,7 @@ bool decodeMetricsProtobuf(QByteArrayView body, Metrics& out, QString* error, co
                     for (const pb::HistogramDataPoint& p : pm.histogram().data_points()) {
                         HistogramPoint& point = m.histograms.emplace_back();
                         point.attributes = pointAttributes(p.attributes(), options, &tooDeep);
-                        point.startNs = p.start_time_unix_nano();
-                        point.timeNs = p.time_unix_nano();
-                        point.count = p.count();
-                        if (p.has_sum())
-                            point.sum = p.sum();
-                        if (p.has_min())
-                            point.min = p.min();
-                        if (p.has_max())
-                            point.max = p.max();
+                        histogramCommon(p, &point);
                         point.bucketCounts.assign(p.bucket_counts().begin(), p.bucket_counts().end());
                         point.explicitBounds.assign(p.explicit_bounds().begin(), p.explicit_bounds().end());
                     }
@@ -408,15 +414,7 @@ bool decodeMetricsProtobuf(QByteArrayView body, Metrics& out, QString* error, co
                         }
                         ExponentialPoint& point = m.exponentials.emplace_back();
                         point.attributes = pointAttributes(p.attributes(), options, &tooDeep);
-                        point.startNs = p.start_time_unix_nano();
-                        point.timeNs = p.time_unix_nano();
-                        point.count = p.count();
-                        if (p.has_sum())
-                            point.sum = p.sum();
-                        if (p.has_min())
-                            point.min = p.min();
-                        if (p.has_max())
-                            point.max = p.max();
+                        histogramCommon(p, &point);
                         point.scale = p.scale();
                         point.zeroCount = p.zero_count();
                         point.positiveOffset = p.positive().offset();

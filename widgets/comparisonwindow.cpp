@@ -26,16 +26,13 @@ namespace perfdash {
 ComparisonWindow* ComparisonWindow::open(
     const QString& basePath, const QString& newPath, QString* error, const ComparisonOptions& options)
 {
-    LoadedCapture base = openCapture(basePath);
-    LoadedCapture next = openCapture(newPath);
-    for (const LoadedCapture* c : { &base, &next }) {
-        if (!c->load.ok) {
-            if (error)
-                *error = c->load.error;
-            return nullptr;
-        }
-    }
-    auto* window = new ComparisonWindow(std::move(base), std::move(next), options);
+    std::optional<LoadedCapture> base = openCapture(basePath, error);
+    if (!base)
+        return nullptr;
+    std::optional<LoadedCapture> next = openCapture(newPath, error);
+    if (!next)
+        return nullptr;
+    auto* window = new ComparisonWindow(std::move(*base), std::move(*next), options);
     addProfileComparison(window, basePath, newPath); // the differential CPU profile, when the captures hold profiles
     const QString baseName = QFileInfo(basePath).fileName(), newName = QFileInfo(newPath).fileName();
     window->setWindowTitle(tr("perfdash — %1 → %2").arg(baseName, newName));

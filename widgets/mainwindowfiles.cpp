@@ -103,12 +103,10 @@ QFuture<QString> MainWindow::saveCapture(const QString& path)
 
 MainWindow* MainWindow::openCaptureWindow(const QString& path, QString* error)
 {
-    auto capture = std::make_shared<LoadedCapture>(openCapture(path));
-    if (!capture->load.ok) {
-        if (error)
-            *error = capture->load.error;
+    std::optional<LoadedCapture> loaded = openCapture(path, error);
+    if (!loaded)
         return nullptr;
-    }
+    auto capture = std::make_shared<LoadedCapture>(std::move(*loaded));
     auto* window = new MainWindow(capture->store.get(), nullptr);
     window->setAttribute(Qt::WA_DeleteOnClose);
     window->showCapture(path, capture->load);

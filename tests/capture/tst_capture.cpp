@@ -92,11 +92,12 @@ private Q_SLOTS:
             QVERIFY2(recorder.flush(&error), qPrintable(error));
         }
 
-        const LoadedCapture opened = openCapture(path);
-        QVERIFY2(opened.load.ok, qPrintable(opened.load.error));
-        QVERIFY2(opened.load.problems.isEmpty(), qPrintable(opened.load.problems.join(u"; "_qs)));
+        QString unreadable;
+        const std::optional<LoadedCapture> opened = openCapture(path, &unreadable);
+        QVERIFY2(opened, qPrintable(unreadable));
+        QVERIFY2(opened->load.problems.isEmpty(), qPrintable(opened->load.problems.join(u"; "_qs)));
         const StatsWindow w = window ? StatsWindow::last(window) : StatsWindow::session();
-        const auto a = statsOf(live, w), b = statsOf(*opened.store, w);
+        const auto a = statsOf(live, w), b = statsOf(*opened->store, w);
         QCOMPARE(b.size(), a.size());
         for (qsizetype i = 0; i < a.size(); ++i) {
             QCOMPARE(b[i].operation, a[i].operation);
@@ -109,14 +110,14 @@ private Q_SLOTS:
             QCOMPARE(b[i].p999Ns, a[i].p999Ns);
             QCOMPARE(b[i].slowCount, a[i].slowCount);
         }
-        const ProcessInfo p = opened.store->processes().constFirst();
+        const ProcessInfo p = opened->store->processes().constFirst();
         QCOMPARE(p.name, u"svc"_qs);
         QCOMPARE(p.pid, 4242);
         QCOMPARE(p.state, ProcessInfo::State::Exited);
-        QCOMPARE(opened.store->memoryRecords().size(), 90);
-        QCOMPARE(opened.store->memoryRecords().constLast().cpuPercent.value_or(0), 12.5);
-        QCOMPARE(opened.store->budgets().size(), 1);
-        const auto samples = opened.store->sharedMonitor(p.key)->samples(u"db.query"_qs);
+        QCOMPARE(opened->store->memoryRecords().size(), 90);
+        QCOMPARE(opened->store->memoryRecords().constLast().cpuPercent.value_or(0), 12.5);
+        QCOMPARE(opened->store->budgets().size(), 1);
+        const auto samples = opened->store->sharedMonitor(p.key)->samples(u"db.query"_qs);
         QCOMPARE(samples.size(), 90);
         QCOMPARE(samples.constFirst().metadata.value(u"table"_qs).toString(), u"users"_qs);
         QCOMPARE(samples.constFirst().severity, OperationSample::Severity::Slow);
@@ -137,13 +138,13 @@ private Q_SLOTS:
         QSqlDatabase::removeDatabase(u"check"_qs);
 
         // ... and come back with the capture, for its alerts view.
-        QCOMPARE(opened.load.alerts.size(), 91);
-        QCOMPARE(opened.load.alerts.constFirst().kind, u"slow"_qs);
-        QCOMPARE(opened.load.alerts.constFirst().processKey, p.key);
-        QCOMPARE(opened.load.alerts.constFirst().valueNs, quint64(250'000'000));
-        QVERIFY(opened.load.alerts.constFirst().details.contains(u"users"_qs));
+        QCOMPARE(opened->load.alerts.size(), 91);
+        QCOMPARE(opened->load.alerts.constFirst().kind, u"slow"_qs);
+        QCOMPARE(opened->load.alerts.constFirst().processKey, p.key);
+        QCOMPARE(opened->load.alerts.constFirst().valueNs, quint64(250'000'000));
+        QVERIFY(opened->load.alerts.constFirst().details.contains(u"users"_qs));
         const auto broken
-            = std::count_if(opened.load.alerts.cbegin(), opened.load.alerts.cend(), [](const CapturedAlert& alert) {
+            = std::count_if(opened->load.alerts.cbegin(), opened->load.alerts.cend(), [](const CapturedAlert& alert) {
                   return alert.kind == u"budget broken"_qs && alert.operation == u"db.query"_qs;
               });
         QCOMPARE(broken, 1);
@@ -160,18 +161,19 @@ private Q_SLOTS:
         fill(live, clock, 30, 1.0, 3);
         const QString path = m_dir.filePath(u"late.pdcap"_qs);
         QVERIFY(record(live, path));
-        const LoadedCapture opened = openCapture(path);
-        QVERIFY2(opened.load.ok, qPrintable(opened.load.error));
+        QString unreadable;
+        const std::optional<LoadedCapture> opened = openCapture(path, &unreadable);
+        QVERIFY2(opened, qPrintable(unreadable));
         QList<CapturedAlert> slow;
-        for (const CapturedAlert& a : opened.load.alerts) {
+        for (const CapturedAlert& a : opened->load.alerts) {
             if (a.kind == u"slow"_qs)
                 slow.append(a);
         }
         QCOMPARE(slow.size(), 30);
         QVERIFY(std::is_sorted(slow.cbegin(), slow.cend(),
             [](const CapturedAlert& a, const CapturedAlert& b) { return a.timestampMs < b.timestampMs; }));
-        QCOMPARE(opened.load.alerts.size() - slow.size(), 1); // db.* p95 is over 5 ms now
-        QCOMPARE(opened.load.alerts.constLast().kind, u"budget broken"_qs);
+        QCOMPARE(opened->load.alerts.size() - slow.size(), 1); // db.* p95 is over 5 ms now
+        QCOMPARE(opened->load.alerts.constLast().kind, u"budget broken"_qs);
     }
 
     void aCaptureWithoutTheLaterColumnsOpens()
@@ -185,7 +187,7 @@ private Q_SLOTS:
         live.setDrops(live.processes().constFirst().key, 0, 4096, 12);
         const QString path = m_dir.filePath(u"older.pdcap"_qs);
         QVERIFY(record(live, path));
-        QCOMPARE(openCapture(path).store->processes().constFirst().lostOperations, quint64(12));
+        QCOMPARE(openCapture(path, nullptr)->store->processes().constFirst().lostOperations, quint64(12));
         {
             QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"downgrade"_qs);
             db.setDatabaseName(path);
@@ -195,14 +197,15 @@ private Q_SLOTS:
             QVERIFY2(q.exec(u"ALTER TABLE alerts DROP COLUMN ok"_qs), qPrintable(q.lastError().text()));
         }
         QSqlDatabase::removeDatabase(u"downgrade"_qs);
-        const LoadedCapture opened = openCapture(path);
-        QVERIFY2(opened.load.ok && opened.load.problems.isEmpty(), qPrintable(opened.load.problems.join(u"; "_qs)));
-        const ProcessInfo p = opened.store->processes().constFirst();
+        QString unreadable;
+        const std::optional<LoadedCapture> opened = openCapture(path, &unreadable);
+        QVERIFY2(opened && opened->load.problems.isEmpty(), qPrintable(opened->load.problems.join(u"; "_qs)));
+        const ProcessInfo p = opened->store->processes().constFirst();
         QCOMPARE(p.lostOperations, quint64(0));
         QCOMPARE(p.droppedBytes, quint64(4096));
-        QCOMPARE(opened.store->sharedMonitor(p.key)->stats(u"db.query"_qs)->count, quint64(1000));
-        QCOMPARE(opened.load.alerts.size(), 5);
-        QVERIFY(opened.load.alerts.constFirst().ok);
+        QCOMPARE(opened->store->sharedMonitor(p.key)->stats(u"db.query"_qs)->count, quint64(1000));
+        QCOMPARE(opened->load.alerts.size(), 5);
+        QVERIFY(opened->load.alerts.constFirst().ok);
     }
 
     void damagedCapturesSayWhy()
@@ -213,16 +216,18 @@ private Q_SLOTS:
         const QString path = m_dir.filePath(u"whole.pdcap"_qs);
         QVERIFY(record(live, path));
 
-        QCOMPARE(openCapture(m_dir.filePath(u"missing.pdcap"_qs)).load.ok, false);
+        QString missing;
+        QVERIFY(!openCapture(m_dir.filePath(u"missing.pdcap"_qs), &missing));
+        QVERIFY2(missing.contains(u"no capture at"_qs), qPrintable(missing));
 
         const QString garbage = m_dir.filePath(u"garbage.pdcap"_qs);
         QFile g(garbage);
         QVERIFY(g.open(QIODevice::WriteOnly));
         g.write(QByteArray(4096, 'x'));
         g.close();
-        const CaptureLoad bad = openCapture(garbage).load;
-        QVERIFY(!bad.ok);
-        QVERIFY2(bad.error.contains(u"not a perfdash capture"_qs), qPrintable(bad.error));
+        QString bad;
+        QVERIFY(!openCapture(garbage, &bad));
+        QVERIFY2(bad.contains(u"not a perfdash capture"_qs), qPrintable(bad));
 
         // Cut the file: whatever SQLite can still read is shown, the rest reported, nothing crashes.
         QFile whole(path);
@@ -234,9 +239,9 @@ private Q_SLOTS:
             QVERIFY(out.open(QIODevice::WriteOnly));
             out.write(bytes.left(qsizetype(double(bytes.size()) * keep)));
             out.close();
-            const LoadedCapture partial = openCapture(cut);
-            QVERIFY2(
-                partial.load.ok || !partial.load.error.isEmpty(), "a damaged capture must say why it cannot be read");
+            QString unreadable;
+            const std::optional<LoadedCapture> partial = openCapture(cut, &unreadable);
+            QVERIFY2(partial || !unreadable.isEmpty(), "a damaged capture must say why it cannot be read");
         }
     }
 
@@ -263,9 +268,10 @@ private Q_SLOTS:
         QCOMPARE(store.processes().size(), 1);
         QVERIFY2(recorder.flush(&error), qPrintable(error));
         recorder.stop();
-        const LoadedCapture reopened = openCapture(path);
-        QVERIFY2(reopened.load.ok, qPrintable(reopened.load.error));
-        QCOMPARE(reopened.store->processes().size(), 1);
+        QString unreadable;
+        const std::optional<LoadedCapture> reopened = openCapture(path, &unreadable);
+        QVERIFY2(reopened, qPrintable(unreadable));
+        QCOMPARE(reopened->store->processes().size(), 1);
     }
 
     void compareExitCodes()
@@ -335,10 +341,11 @@ private Q_SLOTS:
         QCOMPARE(store.process(key)->refusedValues, quint64(2));
         const QString path = m_dir.filePath(u"refusals.pdcap"_qs);
         QVERIFY(record(store, path));
-        const LoadedCapture opened = openCapture(path);
-        QVERIFY2(opened.load.ok, qPrintable(opened.load.error));
-        QCOMPARE(opened.store->processes().constFirst().refusedValues, quint64(2));
-        QVERIFY(opened.store->processes().constFirst().drops() >= 2);
+        QString unreadable;
+        const std::optional<LoadedCapture> opened = openCapture(path, &unreadable);
+        QVERIFY2(opened, qPrintable(unreadable));
+        QCOMPARE(opened->store->processes().constFirst().refusedValues, quint64(2));
+        QVERIFY(opened->store->processes().constFirst().drops() >= 2);
     }
 
     /// The store-wide refusals (process limit, counter and gauge limits, invalid
@@ -363,16 +370,17 @@ private Q_SLOTS:
         const QString path = m_dir.filePath(u"store-refusals.pdcap"_qs);
         QVERIFY(record(store, path));
         {
-            const LoadedCapture opened = openCapture(path);
-            QVERIFY2(opened.load.ok && opened.load.problems.isEmpty(),
-                qPrintable(opened.load.error + opened.load.problems.join(u"; "_qs)));
-            const MetricsStore::Refusals r = opened.store->refusals();
+            QString unreadable;
+            const std::optional<LoadedCapture> opened = openCapture(path, &unreadable);
+            QVERIFY2(opened && opened->load.problems.isEmpty(),
+                qPrintable(unreadable + (opened ? opened->load.problems : QStringList {}).join(u"; "_qs)));
+            const MetricsStore::Refusals r = opened->store->refusals();
             QCOMPARE(r.processLimit, quint64(7));
             QCOMPARE(r.processLimitConnections, quint64(1));
             QCOMPARE(r.counterLimit, quint64(1));
             QCOMPARE(r.gaugeLimit, quint64(0));
             QCOMPARE(r.invalidValues, quint64(1));
-            const ProcessInfo p = opened.store->processes().constFirst();
+            const ProcessInfo p = opened->store->processes().constFirst();
             QCOMPARE(p.droppedOperations, quint64(3));
             QCOMPARE(p.refusedValues, quint64(2));
         }
@@ -386,12 +394,13 @@ private Q_SLOTS:
             QVERIFY2(q.exec(u"DELETE FROM meta WHERE key LIKE 'refused_%'"_qs), qPrintable(q.lastError().text()));
         }
         QSqlDatabase::removeDatabase(u"downgrade-refusals"_qs);
-        const LoadedCapture older = openCapture(path);
-        QVERIFY2(older.load.ok && older.load.problems.isEmpty(),
-            qPrintable(older.load.error + older.load.problems.join(u"; "_qs)));
-        QCOMPARE(older.store->refusals().processLimit, quint64(0));
-        QCOMPARE(older.store->refusals().counterLimit, quint64(0));
-        QCOMPARE(older.store->processes().constFirst().refusedValues, quint64(2));
+        QString unreadable;
+        const std::optional<LoadedCapture> older = openCapture(path, &unreadable);
+        QVERIFY2(older && older->load.problems.isEmpty(),
+            qPrintable(unreadable + (older ? older->load.problems : QStringList {}).join(u"; "_qs)));
+        QCOMPARE(older->store->refusals().processLimit, quint64(0));
+        QCOMPARE(older->store->refusals().counterLimit, quint64(0));
+        QCOMPARE(older->store->processes().constFirst().refusedValues, quint64(2));
     }
 
     /// Each case the old verdict got wrong, row by row.

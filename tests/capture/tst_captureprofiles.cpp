@@ -167,8 +167,9 @@ private Q_SLOTS:
         QVERIFY(read[0].byOperation.isEmpty());
         QVERIFY(read[0].offCpu.isEmpty());
         // And it compares as before, saying nothing of operations.
-        const LoadedCapture loaded = openCapture(path);
-        QVERIFY2(loaded.load.ok, qPrintable(loaded.load.error));
+        QString unreadable;
+        const std::optional<LoadedCapture> loaded = openCapture(path, &unreadable);
+        QVERIFY2(loaded, qPrintable(unreadable));
     }
 
     void diffInsideOperations()

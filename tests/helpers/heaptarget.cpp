@@ -484,6 +484,7 @@ void signalMode(double seconds)
 }
 
 std::atomic<bool> g_churnStop { false };
+std::atomic<std::uint64_t> g_churned { 0 }; // the churn thread's allocations so far
 void* churnThread(void*)
 {
     static void* ring[32];
@@ -491,6 +492,7 @@ void* churnThread(void*)
         void*& slot = ring[i % 32];
         std::free(slot);
         slot = std::malloc(16 + i % 300);
+        g_churned.store(i + 1, std::memory_order_relaxed);
     }
     for (auto& p : ring) {
         std::free(p);
@@ -541,9 +543,13 @@ void forkMode(const char* self)
             ++failed;
         }
     }
+    // However fast the forks went, the churn thread made enough allocations to tell.
+    while (g_churned.load(std::memory_order_relaxed) < 200000)
+        usleep(1000);
     g_churnStop = true;
     pthread_join(churn, nullptr);
     say("forks %d hung %d failed %d", forks, hung, failed);
+    say("churned %llu", static_cast<unsigned long long>(g_churned.load()));
     truth.print();
 }
 

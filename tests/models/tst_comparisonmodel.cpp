@@ -125,11 +125,11 @@ private Q_SLOTS:
             qPrintable(error));
         QCOMPARE(arguments.options.thresholdPercent, parsed.thresholdPercent);
         QCOMPARE(arguments.options.percentile, parsed.percentile);
-        const LoadedCapture base = openCapture(m_base), next = openCapture(m_next);
-        QVERIFY(base.load.ok && next.load.ok);
+        const std::optional<LoadedCapture> base = openCapture(m_base, nullptr), next = openCapture(m_next, nullptr);
+        QVERIFY(base && next);
         ComparisonModel model;
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
-        model.setRows(compareStores(*base.store, *next.store, arguments.options), arguments.options);
+        model.setRows(compareStores(*base->store, *next->store, arguments.options), arguments.options);
         QCOMPARE(model.rowCount(), int(cliRows.size()));
 
         int regressions = 0;
@@ -180,11 +180,11 @@ private Q_SLOTS:
         QFETCH(QString, operation);
         QFETCH(QString, verdict);
         QFETCH(QString, colour);
-        const LoadedCapture base = openCapture(m_base), next = openCapture(m_next);
-        QVERIFY(base.load.ok && next.load.ok);
+        const std::optional<LoadedCapture> base = openCapture(m_base, nullptr), next = openCapture(m_next, nullptr);
+        QVERIFY(base && next);
         ComparisonModel model;
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
-        model.setRows(compareStores(*base.store, *next.store, ComparisonOptions {}), ComparisonOptions {});
+        model.setRows(compareStores(*base->store, *next->store, ComparisonOptions {}), ComparisonOptions {});
         int row = -1;
         for (int r = 0; r < model.rowCount(); ++r)
             row = model.rowAt(r)->operation == operation ? r : row;
@@ -220,9 +220,9 @@ private Q_SLOTS:
     /// Sorting by the verdict puts what fails a gate first.
     void verdictSortsWorstFirst()
     {
-        const LoadedCapture base = openCapture(m_base), next = openCapture(m_next);
+        const std::optional<LoadedCapture> base = openCapture(m_base, nullptr), next = openCapture(m_next, nullptr);
         ComparisonModel model;
-        model.setRows(compareStores(*base.store, *next.store, ComparisonOptions {}), ComparisonOptions {});
+        model.setRows(compareStores(*base->store, *next->store, ComparisonOptions {}), ComparisonOptions {});
         double leastBad = std::numeric_limits<double>::max(); // the lowest sort value of a row that fails the gate
         for (int r = 0; r < model.rowCount(); ++r) {
             if (model.rowAt(r)->regression)

@@ -395,15 +395,7 @@ void disconnect(Global& g)
     // sent cannot be known lost. Any other went away without reading it.
     if (!g.welcomed || g.confirms)
         loseUnconfirmed(g, g.unreadOperations);
-    g.unconfirmed.clear();
-    g.unconfirmedBytes = 0;
-    g.written = 0;
-    g.writtenOperations = 0;
-    g.confirmed = 0;
-    g.syncedTo = 0;
-    g.inbox.clear(); // a new connection starts a new stream of replies
-    g.welcomed = false;
-    g.confirms = false;
+    forgetStream(g);
     // What was not written at all goes back to the history; a half-written frame is lost.
     if (g.pendingOffset > 0 && !g.pending.empty()) {
         giveUp(g, g.pending.front(), g.pendingOffset);
@@ -622,6 +614,19 @@ void writePending(Global& g)
     }
 }
 } // namespace
+
+void forgetStream(Global& g) noexcept
+{
+    g.unconfirmed.clear();
+    g.unconfirmedBytes = 0;
+    g.written = 0;
+    g.writtenOperations = 0;
+    g.confirmed = 0;
+    g.syncedTo = 0;
+    g.inbox.clear(); // a new connection starts a new stream of replies
+    g.welcomed = false;
+    g.confirms = false;
+}
 
 std::uint64_t operationsIn(const std::string& frames, std::size_t from)
 {

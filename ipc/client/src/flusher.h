@@ -108,6 +108,9 @@ void flusherMain(Global& g);
 void farewell(Global& g);
 /// One interval: harvest, connect if due, write, read replies. Under g.mutex.
 void cycle(Global& g, bool periodic);
+/// Forgets the stream of one connection (what was written and confirmed on it, its replies, its
+/// WELCOME): the next connection starts afresh. Under g.mutex.
+void forgetStream(Global& g) noexcept;
 /// The operations counted by the HISTOGRAM frames of @p frames that end after byte @p from.
 std::uint64_t operationsIn(const std::string& frames, std::size_t from = 0);
 

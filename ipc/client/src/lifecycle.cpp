@@ -94,15 +94,21 @@ void atForkPrepare()
     threads().mutex.lock();
 }
 
-void atForkParent()
+// What atForkPrepare() took, in the reverse order.
+void unlockAfterFork(Global& g)
 {
-    Global& g = *g_global.load();
     threads().mutex.unlock();
     metrics::g_table.names.mutex().unlock();
     g_ops.mutex().unlock();
     g.mutex.unlock();
     g.cycleMutex.unlock();
     g.forking.store(false);
+}
+
+void atForkParent()
+{
+    Global& g = *g_global.load();
+    unlockAfterFork(g);
     g.wake.notify_all();
 }
 
@@ -160,22 +166,14 @@ void atForkChild()
     if (g.fd >= 0)
         ::close(g.fd);
     g.fd = -1;
-    g.welcomed = false;
+    forgetStream(g);
     g.rejected = false;
-    g.confirms = false;
-    g.unconfirmed.clear();
-    g.unconfirmedBytes = 0;
-    g.written = 0;
-    g.writtenOperations = 0;
-    g.confirmed = 0;
-    g.syncedTo = 0;
     g.connected.store(false, std::memory_order_relaxed);
     g.pending.clear();
     g.pendingBytes = 0;
     g.pendingOffset = 0;
     g.history.clear();
     g.historyBytes = 0;
-    g.inbox.clear();
     g.connectFailures = 0;
     g.nextConnectMs = 0;
     g.droppedBytes = 0;
@@ -196,12 +194,7 @@ void atForkChild()
     // variables' state but do not exist here: waiting on them would wait for those forever.
     new (&g.wake) std::condition_variable;
     new (&g.flushed) std::condition_variable;
-    threads().mutex.unlock();
-    metrics::g_table.names.mutex().unlock();
-    g_ops.mutex().unlock();
-    g.mutex.unlock();
-    g.cycleMutex.unlock();
-    g.forking.store(false);
+    unlockAfterFork(g);
     g.linkUp.store(false);
     g.drained.store(false);
     // g.flusher names the parent's thread, which does not exist here: it can be neither joined nor

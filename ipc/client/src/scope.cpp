@@ -147,13 +147,22 @@ __attribute__((noinline)) int endGeneral(
     return countScope(ts, op, clock::elapsedNs(start, stop, kind), ok, kind, stop);
 }
 
-/// The end of a scope whose reading and the end's are near enough to convert with one multiply:
-/// the bucket's page found from the exponent alone, the operation left pending (threadstate.h).
-/// In the thread's window, after the reading @p stop.
+/// The end of a scope on the counter, in the thread's window, after the reading @p stop. A long one
+/// (over @p fastTicks), or one whose counter went backwards, is recorded on the slow path with its
+/// exact duration; otherwise its reading and the end's are near enough to convert with one
+/// multiply: the bucket's page found from the exponent alone, the operation left pending
+/// (threadstate.h).
 __attribute__((always_inline)) inline int finishCounted(ThreadState* ts, OpId op, OpSlot* slot,
-    std::atomic<std::uint32_t>* pending, std::uint64_t start, std::uint64_t stop, std::uint64_t mult,
-    std::uint32_t window) noexcept
+    std::atomic<std::uint32_t>* pending, std::uint64_t start, std::uint64_t stop, std::uint64_t fastTicks,
+    std::uint64_t mult, std::uint32_t window) noexcept
 {
+    if (__builtin_expect(stop - start > fastTicks, 0)) {
+        closeWindow(ts, window);
+        return recordOnSlow(
+                   ts, op, clock::elapsedNs(start, stop, clock::Counter), RecordOk | RecordCounterClock, stop, nullptr)
+            ? PERFDASH_OK
+            : PERFDASH_ENOMEM;
+    }
     const std::uint64_t ns = ((stop - start) * mult) >> 32;
     // wire::bucketIndex(), with the page found from the exponent alone: its load does not
     // wait for the shift that gives the bucket within it.
@@ -220,14 +229,7 @@ __attribute__((noinline)) int endSlow(
     r.time.store(stop, std::memory_order_relaxed);
     r.word.store(word, std::memory_order_relaxed);
     ring->seq.store(s + 2, std::memory_order_release);
-    if (__builtin_expect(stop - start > fastTicks, 0)) { // long, or the counter went backwards
-        closeWindow(ts, window);
-        return recordOnSlow(
-                   ts, op, clock::elapsedNs(start, stop, clock::Counter), RecordOk | RecordCounterClock, stop, nullptr)
-            ? PERFDASH_OK
-            : PERFDASH_ENOMEM;
-    }
-    return finishCounted(ts, op, slot, pending, start, stop, mult, window);
+    return finishCounted(ts, op, slot, pending, start, stop, fastTicks, mult, window);
 }
 
 __attribute__((always_inline)) inline int endImpl(
@@ -257,14 +259,7 @@ __attribute__((always_inline)) inline int endImpl(
     // before, a null there overwrote the handler's operation).
     std::atomic<std::uint32_t>* pending = ts->pendingBucket.load(std::memory_order_relaxed);
     const std::uint64_t stop = clock::ticks();
-    if (__builtin_expect(stop - start > fastTicks, 0)) { // long, or the counter went backwards
-        closeWindow(ts, window);
-        return recordOnSlow(
-                   ts, op, clock::elapsedNs(start, stop, clock::Counter), RecordOk | RecordCounterClock, stop, nullptr)
-            ? PERFDASH_OK
-            : PERFDASH_ENOMEM;
-    }
-    return finishCounted(ts, op, slot, pending, start, stop, mult, window);
+    return finishCounted(ts, op, slot, pending, start, stop, fastTicks, mult, window);
 }
 } // namespace
 
