@@ -834,7 +834,7 @@ std::optional<CaptureLoad> loadCapture(const QString& path, MetricsStore& store,
 {
     CaptureLoad result;
     if (!QFile::exists(path))
-        return nothing<CaptureLoad>(error, QStringLiteral("no capture at %1").arg(path));
+        return noneWith<CaptureLoad>(error, QStringLiteral("no capture at %1").arg(path));
     QString unreadable; // why nothing could be read; empty once it was
     // A closed capture is self-contained and read in place, read-only. One in WAL mode (perfdash
     // killed while recording, or a capture of an older perfdash) needs a -shm file beside it, which
@@ -1152,7 +1152,7 @@ std::optional<CaptureLoad> loadCapture(const QString& path, MetricsStore& store,
     }
     QSqlDatabase::removeDatabase(connection);
     if (!unreadable.isEmpty())
-        return nothing<CaptureLoad>(error, unreadable);
+        return noneWith<CaptureLoad>(error, unreadable);
     return result;
 }
 

@@ -38,27 +38,27 @@ std::optional<quint64> metaNumber(const QVariant& value, quint64 min, quint64 ma
 bool validSecond(qint64 second, const SparseHistogram& h, quint64 storedCount, quint64 errors, QString* problem)
 {
     if (second < 0 || second > MaxWallMs / 1000)
-        return failed(problem, QStringLiteral("a second outside any recording"));
+        return failWith(problem, QStringLiteral("a second outside any recording"));
     quint64 sum = h.overflow;
     for (const auto& [index, c] : h.buckets) {
         Q_UNUSED(index);
         if (sum > std::numeric_limits<quint64>::max() - c)
-            return failed(problem, QStringLiteral("bucket counts past 2^64"));
+            return failWith(problem, QStringLiteral("bucket counts past 2^64"));
         sum += c;
     }
     if (sum != storedCount || storedCount == 0)
-        return failed(problem, QStringLiteral("a count that is not the sum of its buckets"));
+        return failWith(problem, QStringLiteral("a count that is not the sum of its buckets"));
     if (errors > storedCount)
-        return failed(problem, QStringLiteral("more errors than operations"));
+        return failWith(problem, QStringLiteral("more errors than operations"));
     if (h.minNs > h.maxNs)
-        return failed(problem, QStringLiteral("a minimum over the maximum"));
+        return failWith(problem, QStringLiteral("a minimum over the maximum"));
     if (h.overflow == 0) {
         // Without durations past the histogram's range, every one is within [min, max].
         if (h.maxNs > LatencyHistogram::MaxTrackableNs)
-            return failed(problem, QStringLiteral("a maximum past the histogram's range without overflow"));
+            return failWith(problem, QStringLiteral("a maximum past the histogram's range without overflow"));
         const quint64 mean = h.sumNs / storedCount;
         if (mean < h.minNs || mean > h.maxNs)
-            return failed(problem, QStringLiteral("a sum whose mean is not between the minimum and the maximum"));
+            return failWith(problem, QStringLiteral("a sum whose mean is not between the minimum and the maximum"));
     }
     return true;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "capture/comparison.h"
+
 #include "capture/captureprofiles.h"
+#include "core/errors.h"
 
 #include "capture/capture.h"
 #include "core/metricsstore.h"
@@ -298,11 +300,7 @@ QString compareUsage()
 bool parseCompareArguments(const QStringList& arguments, CompareArguments* parsed, QString* error)
 {
     CompareArguments c;
-    const auto fail = [error](const QString& message) {
-        if (error)
-            *error = message;
-        return false;
-    };
+    const auto fail = [error](const QString& message) { return failWith(error, message); };
     for (qsizetype i = 0; i < arguments.size(); ++i) {
         const QString& a = arguments[i];
         const bool hasValue = i + 1 < arguments.size();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/atomicfile.h"
 
+#include "core/errors.h"
+
 #include "core/safepath.h"
 
 #include <QFile>
@@ -147,9 +149,7 @@ bool write(const QString& path, const QByteArray& bytes, QString* error)
 {
     AtomicFile file(path);
     if (!file.open(QIODevice::WriteOnly) || file.write(bytes) != bytes.size() || !file.commit()) {
-        if (error)
-            *error = file.failure();
-        return false;
+        return failWith(error, file.failure());
     }
     return true;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/csvexport.h"
 
+#include "core/errors.h"
+
 #include "core/atomicfile.h"
 #include "core/csvwriter.h"
 #include "core/performancemonitor.h"
@@ -85,9 +87,7 @@ bool writeFile(const QString& path, const std::function<void(CsvWriter&)>& write
 {
     AtomicFile file(path);
     if (!file.open(QIODevice::WriteOnly)) {
-        if (error)
-            *error = file.failure();
-        return false;
+        return failWith(error, file.failure());
     }
     bool written = false;
     {
@@ -96,9 +96,7 @@ bool writeFile(const QString& path, const std::function<void(CsvWriter&)>& write
         written = csv.flush();
     }
     if (!written || !file.commit()) {
-        if (error)
-            *error = file.failure();
-        return false;
+        return failWith(error, file.failure());
     }
     return true;
 }

@@ -11,18 +11,18 @@ namespace perfdash {
 // std::optional) and say why, as a sentence for the user, through a trailing `QString* error` that
 // may be null.
 
-/// `return failed(error, why);`: sets *@p error when it is asked for, and returns false.
-inline bool failed(QString* error, const QString& why)
+/// `return failWith(error, why);`: sets *@p error when it is asked for, and returns false.
+inline bool failWith(QString* error, const QString& why)
 {
     if (error)
         *error = why;
     return false;
 }
 
-/// `return nothing<T>(error, why);`: the same for a function returning std::optional<T>.
-template <typename T> std::optional<T> nothing(QString* error, const QString& why)
+/// `return noneWith<T>(error, why);`: the same for a function returning std::optional<T>.
+template <typename T> std::optional<T> noneWith(QString* error, const QString& why)
 {
-    failed(error, why);
+    failWith(error, why);
     return std::nullopt;
 }
 

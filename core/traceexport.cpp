@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/traceexport.h"
 
+#include "core/errors.h"
+
 #include <QIODevice>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -106,9 +108,7 @@ bool writeFile(const MetricsStore& store, const QString& path, QString* error)
 {
     AtomicFile file(path);
     if (!file.open(QIODevice::WriteOnly) || !write(store, &file) || !file.commit()) {
-        if (error)
-            *error = file.failure();
-        return false;
+        return failWith(error, file.failure());
     }
     return true;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "http/httpaddress.h"
 
+#include "core/errors.h"
+
 namespace perfdash {
 
 bool parseHttpAddress(
@@ -11,17 +13,13 @@ bool parseHttpAddress(
     bool ok = false;
     const uint p = (colon >= 0 ? text.mid(colon + 1) : text).toUInt(&ok);
     if (!ok || p > 65535 || hostText.isEmpty()) {
-        if (error)
-            *error = QStringLiteral("%1 needs %2, not '%3'").arg(option, form, text);
-        return false;
+        return failWith(error, QStringLiteral("%1 needs %2, not '%3'").arg(option, form, text));
     }
     const QString bare
         = hostText.startsWith(u'[') && hostText.endsWith(u']') ? hostText.mid(1, hostText.size() - 2) : hostText;
     QHostAddress address(QHostAddress::LocalHost);
     if (bare != u"localhost" && !address.setAddress(bare)) {
-        if (error)
-            *error = QStringLiteral("%1: '%2' is not an IP address").arg(option, hostText);
-        return false;
+        return failWith(error, QStringLiteral("%1: '%2' is not an IP address").arg(option, hostText));
     }
     *host = address;
     *port = quint16(p);

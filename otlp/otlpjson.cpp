@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "otlp/otlpjson.h"
 
+#include "core/errors.h"
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -662,9 +664,7 @@ struct JsonDecoder::Impl
             std::memcpy(padded.data(), body.data(), size);
         const auto code = parser.parse(padded.data(), size, false).get(doc);
         if (code != simdjson::SUCCESS) {
-            if (error)
-                *error = QStringLiteral("invalid JSON: ") + QString::fromUtf8(simdjson::error_message(code));
-            return false;
+            return failWith(error, QStringLiteral("invalid JSON: ") + QString::fromUtf8(simdjson::error_message(code)));
         }
         return true;
     }

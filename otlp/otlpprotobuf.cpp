@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "otlp/otlpprotobuf.h"
 
+#include "core/errors.h"
+
 #include "otlp_metrics.pb.h"
 #include "otlp_trace.pb.h"
 
@@ -255,9 +257,8 @@ template <typename PbPoint> void histogramCommon(const PbPoint& p, HistogramPoin
 template <typename Message> bool parse(QByteArrayView body, Message* message, QString* error)
 {
     if (body.size() > std::numeric_limits<int>::max() || !message->ParseFromArray(body.data(), int(body.size()))) {
-        if (error)
-            *error = QStringLiteral("invalid protobuf: not an %1").arg(QString::fromStdString(message->GetTypeName()));
-        return false;
+        return failWith(
+            error, QStringLiteral("invalid protobuf: not an %1").arg(QString::fromStdString(message->GetTypeName())));
     }
     return true;
 }

@@ -264,12 +264,12 @@ bool HeapProfiler::prepare(const QString& program, QProcessEnvironment* environm
 {
     const QString library = preloadLibrary();
     if (library.isEmpty())
-        return failed(error, tr("the heap preload (libperfdash_heap.so) is not next to perfdash"));
+        return failWith(error, tr("the heap preload (libperfdash_heap.so) is not next to perfdash"));
     QString executable = program;
     if (!executable.contains(u'/'))
         executable = QStandardPaths::findExecutable(program, environment->value(QStringLiteral("PATH")).split(u':'));
     if (std::string why; !heap::canPreload(QFile::encodeName(executable).toStdString(), &why))
-        return failed(error, QString::fromStdString(why));
+        return failWith(error, QString::fromStdString(why));
     QMutexLocker lock(&m_mutex);
     const int id = m_nextTicket++;
     const QString path
@@ -277,7 +277,7 @@ bool HeapProfiler::prepare(const QString& program, QProcessEnvironment* environm
     auto t = std::make_unique<Tracked>();
     t->channel = std::make_unique<heap::HeapChannel>(QFile::encodeName(path).toStdString());
     if (!t->channel->error().empty())
-        return failed(error, QString::fromStdString(t->channel->error()));
+        return failWith(error, QString::fromStdString(t->channel->error()));
     t->stacks.emplace_back(); // [other stacks]
     t->stacks[0].functions.push_back(t->functions.intern({ QStringLiteral("[other stacks]"), {}, {}, false }));
     QString preload = environment->value(QStringLiteral("LD_PRELOAD"));

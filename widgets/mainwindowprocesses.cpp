@@ -2,6 +2,8 @@
 // Processes: attaching, launching, budgets, and quitting while launched programs run.
 #include "widgets/mainwindow.h"
 
+#include "core/errors.h"
+
 #include "profiler/heapprofiler.h"
 
 #include "core/childprocess.h"
@@ -86,9 +88,7 @@ bool MainWindow::launch(
     if (!process->waitForStarted(10'000)) {
         if (m_heap)
             m_heap->abandon(heapTicket);
-        if (error)
-            *error = tr("cannot launch %1: %2").arg(program, process->errorString());
-        return false;
+        return failWith(error, tr("cannot launch %1: %2").arg(program, process->errorString()));
     }
     if (heapTicket)
         m_heap->started(heapTicket, process->processId(), QFileInfo(program).fileName());
