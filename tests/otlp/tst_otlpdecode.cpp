@@ -6,6 +6,7 @@
 #include "otlp/otlpprotobuf.h"
 #include "otlp_metrics.pb.h"
 #include "otlp_trace.pb.h"
+#include "tests/helpers/otlptestdata.h"
 
 #include <QFile>
 #include <QTest>
@@ -17,13 +18,7 @@ using namespace perfdash::otlp;
 
 namespace {
 
-QByteArray recorded(const QString& name)
-{
-    QFile f(QStringLiteral(PERFDASH_OTLP_DATA "/") + name);
-    if (!f.open(QIODevice::ReadOnly))
-        qFatal("cannot read %s", qPrintable(f.fileName()));
-    return f.readAll();
-}
+using perfdashtest::recorded;
 
 bool decodeTraces(
     const QString& encoding, const QByteArray& body, Traces& out, QString* error, const DecodeOptions& options = {})

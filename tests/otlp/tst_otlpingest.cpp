@@ -4,6 +4,7 @@
 #include "core/metricsstore.h"
 #include "otlp/otlpingest.h"
 #include "otlp/otlpjson.h"
+#include "tests/helpers/otlptestdata.h"
 
 #include <QCoreApplication>
 #include <QFile>
@@ -15,6 +16,8 @@ using namespace perfdash::otlp;
 using namespace std::chrono_literals;
 
 namespace {
+
+using perfdashtest::stats;
 
 constexpr quint64 T0 = 1'796'000'000'000'000'000ull;
 
@@ -37,19 +40,6 @@ Resource service(const QString& name, const QString& instance = {}, qint64 pid =
     r.pid = pid;
     r.hostName = host;
     return r;
-}
-
-std::optional<OperationStats> stats(const MetricsStore& store, const QString& process, const QString& operation)
-{
-    for (const ProcessStatistics& p : store.statistics()) {
-        if (p.process != process)
-            continue;
-        for (const OperationStats& s : p.operations) {
-            if (s.operation == operation)
-                return s;
-        }
-    }
-    return std::nullopt;
 }
 
 std::optional<ProcessInfo> processNamed(const MetricsStore& store, const QString& name)

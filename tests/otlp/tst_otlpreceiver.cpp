@@ -10,6 +10,7 @@
 #include "otlp/otlpreceiver.h"
 #include "otlp_metrics.pb.h"
 #include "otlp_trace.pb.h"
+#include "tests/helpers/otlptestdata.h"
 
 #include <QDeadlineTimer>
 #include <QFile>
@@ -43,28 +44,9 @@ using namespace perfdash;
 
 namespace {
 
-QByteArray recorded(const QString& name)
-{
-    QFile f(QStringLiteral(PERFDASH_OTLP_DATA "/") + name);
-    if (!f.open(QIODevice::ReadOnly))
-        qFatal("cannot read %s", qPrintable(f.fileName()));
-    return f.readAll();
-}
-
-QByteArray gzip(const QByteArray& in)
-{
-    z_stream z {};
-    deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-    QByteArray out(qsizetype(deflateBound(&z, uLong(in.size()))), Qt::Uninitialized);
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    z.avail_in = uInt(in.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = uInt(out.size());
-    deflate(&z, Z_FINISH);
-    out.resize(qsizetype(z.total_out));
-    deflateEnd(&z);
-    return out;
-}
+using perfdashtest::gzip;
+using perfdashtest::recorded;
+using perfdashtest::stats;
 
 struct Reply
 {
@@ -73,17 +55,45 @@ struct Reply
     QByteArray body;
 };
 
-std::optional<OperationStats> stats(const MetricsStore& store, const QString& process, const QString& operation)
+/// The loopback address of @p port, for raw sockets.
+sockaddr_in loopback(quint16 port)
 {
-    for (const ProcessStatistics& p : store.statistics()) {
-        if (p.process != process)
-            continue;
-        for (const OperationStats& s : p.operations) {
-            if (s.operation == operation)
-                return s;
-        }
+    sockaddr_in address {};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return address;
+}
+
+/// Raw TCP clients, closed at the end of the test (or before, by closeAll()).
+struct RawClients
+{
+    std::vector<int> fds;
+    ~RawClients() { closeAll(); }
+    bool connect(const sockaddr_in& address)
+    {
+        fds.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        return ::connect(fds.back(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
     }
-    return std::nullopt;
+    void closeAll()
+    {
+        for (int fd : fds)
+            ::close(fd);
+        fds.clear();
+    }
+};
+
+/// Sends @p head and as much of @p body as the receiver reads on the connected @p fd, and no more
+/// (the request stays unfinished); a refused one is closed under our feet.
+void sendUnfinished(int fd, const QByteArray& head, const QByteArray& body)
+{
+    (void)::send(fd, head.constData(), size_t(head.size()), MSG_NOSIGNAL);
+    for (qsizetype sent = 0; sent < body.size();) {
+        const ssize_t n = ::send(fd, body.constData() + sent, size_t(body.size() - sent), MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        sent += n;
+    }
 }
 
 /// A raw HTTP exchange: what the socket got back until the server closed or @p until appeared.
@@ -500,10 +510,7 @@ private Q_SLOTS:
             ::close(fillers.back());
             fillers.pop_back();
         }
-        sockaddr_in address {};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(receiver.port());
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const sockaddr_in address = loopback(receiver.port());
         // In batches under the listen backlog, each waited for, until one is refused.
         qsizetype connected = 0;
         const auto handled = [&] {
@@ -513,8 +520,8 @@ private Q_SLOTS:
         };
         while (receiver.stats().refusedDescriptors == 0 && connected < qsizetype(clients.size())) {
             for (int i = 0; i < 20; ++i, ++connected) {
-                const int rc
-                    = ::connect(clients[std::size_t(connected)], reinterpret_cast<sockaddr*>(&address), sizeof address);
+                const int rc = ::connect(
+                    clients[std::size_t(connected)], reinterpret_cast<const sockaddr*>(&address), sizeof address);
                 QVERIFY2(rc == 0 || errno == EINPROGRESS, std::strerror(errno));
             }
             QTRY_VERIFY_WITH_TIMEOUT(handled(), 20'000);
@@ -550,18 +557,10 @@ private Q_SLOTS:
         OtlpReceiver receiver(&store);
         QString error;
         QVERIFY2(receiver.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
-        sockaddr_in address {};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(receiver.port());
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        std::vector<int> clients;
-        const auto closeAll = qScopeGuard([&] {
-            for (int fd : clients)
-                ::close(fd);
-        });
+        const sockaddr_in address = loopback(receiver.port());
+        RawClients clients;
         for (int i = 0; i < 300; ++i) {
-            clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-            QVERIFY(::connect(clients.back(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+            QVERIFY(clients.connect(address));
         }
         QTRY_COMPARE_WITH_TIMEOUT(
             quint64(receiver.stats().openConnections) + receiver.stats().refusedConnections, quint64(300), 30'000);
@@ -583,29 +582,14 @@ private Q_SLOTS:
         receiver.setLimits(limits);
         QString error;
         QVERIFY2(receiver.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
-        sockaddr_in address {};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(receiver.port());
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const sockaddr_in address = loopback(receiver.port());
         const QByteArray head = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                                 "Content-Length: 4000000\r\n\r\n";
         const QByteArray part(3'000'000, ' ');
-        std::vector<int> clients;
-        const auto closeAll = qScopeGuard([&] {
-            for (int fd : clients)
-                ::close(fd);
-        });
+        RawClients clients;
         for (int i = 0; i < 6; ++i) {
-            clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-            QVERIFY(::connect(clients.back(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-            (void)::send(clients.back(), head.constData(), size_t(head.size()), MSG_NOSIGNAL);
-            for (qsizetype sent = 0; sent < part.size();) { // a refused one is closed under our feet
-                const ssize_t n
-                    = ::send(clients.back(), part.constData() + sent, size_t(part.size() - sent), MSG_NOSIGNAL);
-                if (n <= 0)
-                    break;
-                sent += n;
-            }
+            QVERIFY(clients.connect(address));
+            sendUnfinished(clients.fds.back(), head, part);
         }
         // Three fit in 10 MiB; the others went past it. What is held is watched all along, never
         // over the bound; it is not read once at the end, since under load the idle timeout may
@@ -622,9 +606,7 @@ private Q_SLOTS:
         QVERIFY(receiver.stats().bytesInFlight <= limits.http.maxBytesInFlight);
         peak = std::max(peak, receiver.stats().bytesInFlight);
         QVERIFY(peak > 0);
-        for (int fd : clients)
-            ::close(fd);
-        clients.clear();
+        clients.closeAll();
         QTRY_COMPARE_WITH_TIMEOUT(receiver.stats().bytesInFlight, qint64(0), 30'000);
         QCOMPARE(post(receiver.port(), QStringLiteral("/v1/traces"), "application/json", "{}").status, 200);
     }
@@ -643,30 +625,15 @@ private Q_SLOTS:
         OtlpReceiver receiver(&store);
         QString error;
         QVERIFY2(receiver.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
-        sockaddr_in address {};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(receiver.port());
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const sockaddr_in address = loopback(receiver.port());
         const QByteArray head = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
                                 "Content-Length: 16000000\r\n\r\n";
         const QByteArray part(15 << 20, '\0');
         const qint64 before = rss();
-        std::vector<int> clients;
-        const auto closeAll = qScopeGuard([&] {
-            for (int fd : clients)
-                ::close(fd);
-        });
+        RawClients clients;
         for (int i = 0; i < 24; ++i) {
-            clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-            QVERIFY(::connect(clients.back(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-            (void)::send(clients.back(), head.constData(), size_t(head.size()), MSG_NOSIGNAL);
-            for (qsizetype sent = 0; sent < part.size();) {
-                const ssize_t n
-                    = ::send(clients.back(), part.constData() + sent, size_t(part.size() - sent), MSG_NOSIGNAL);
-                if (n <= 0)
-                    break;
-                sent += n;
-            }
+            QVERIFY(clients.connect(address));
+            sendUnfinished(clients.fds.back(), head, part);
         }
         // Everything sent has been read (held) or refused.
         QTRY_VERIFY_WITH_TIMEOUT(receiver.stats().refusedMemory > 0, 30'000);
@@ -678,9 +645,7 @@ private Q_SLOTS:
         // ASan keeps freed memory in its quarantine (and adds its own): resident memory says nothing there.
         if (ResidentMemoryIsMeaningful) // 360 MiB were sent
             QVERIFY2(held < (300 << 20), qPrintable(QString::number(held >> 20) + u" MiB"_qs));
-        for (int fd : clients)
-            ::close(fd);
-        clients.clear();
+        clients.closeAll();
         QTRY_COMPARE_WITH_TIMEOUT(receiver.stats().openConnections, 0, 30'000);
         QTRY_COMPARE_WITH_TIMEOUT(receiver.stats().bytesInFlight, qint64(0), 30'000);
         if (ResidentMemoryIsMeaningful)
