@@ -14,7 +14,7 @@ PACKAGES=(
     g++ cmake ninja-build pkg-config
     qt6-base-dev qt6-charts-dev libqt6opengl6-dev libqt6sql6-sqlite libqt6svg6 libgl-dev desktop-file-utils
     qt6-httpserver-dev qt6-websockets-dev libsimdjson-dev libbenchmark-dev libdw-dev libelf-dev
-    libprotobuf-dev protobuf-compiler zlib1g-dev
+    libprotobuf-dev protobuf-compiler zlib1g-dev libgrpc++-dev
     xvfb xauth fonts-dejavu-core clang libclang-rt-dev sqlite3
     prometheus nodejs debuginfod libjemalloc2 libtcmalloc-minimal4 clang-format
     g++-aarch64-linux-gnu qemu-user musl-tools

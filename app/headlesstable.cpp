@@ -33,7 +33,7 @@ QString stateName(const ProcessInfo& p)
 } // namespace
 
 void printTable(QTextStream& out, const MetricsStore& store, const IngestServer& server, const MetricsEndpoint& metrics,
-    const OtlpReceiver& otlp)
+    const OtlpReceiver& otlp, const QList<ListenerRefusals>& others)
 {
     out << QStringLiteral("%1  %2  %3  %4  %5  %6\n")
                .arg(QStringLiteral("PID"), 8)
@@ -81,7 +81,8 @@ void printTable(QTextStream& out, const MetricsStore& store, const IngestServer&
                        .arg(p.refusedValues)
                        .arg(p.lastProblem.isEmpty() ? QString() : QStringLiteral(": ") + p.lastProblem);
     }
-    if (const QString refusals = refusalSummary(store, server.stats(), metrics.httpStats(), { otlp.refusals() });
+    if (const QString refusals = refusalSummary(
+            store, server.stats(), metrics.httpStats(), QList<ListenerRefusals> { otlp.refusals() } + others);
         !refusals.isEmpty())
         out << refusals << '\n';
     out << Qt::endl;

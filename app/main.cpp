@@ -14,6 +14,7 @@
 #include "ipc/ingestserver.h"
 #include "ipc/ringoperationtimeline.h"
 #include "ipc/scoperingreader.h"
+#include "otlp/otlpgrpcreceiver.h"
 #include "otlp/otlpreceiver.h"
 #include "profiler/debuginfod.h"
 #include "profiler/heapprofiler.h"
@@ -185,6 +186,18 @@ int main(int argc, char** argv)
             || !otlpReceiver.listen(host, port, &error))
             fail(error);
     }
+    // OTLP/gRPC: the OTLP/HTTP receiver's ingest and thread (one process per service over both).
+    OtlpGrpcReceiver otlpGrpcReceiver(&otlpReceiver);
+    QObject::connect(&otlpGrpcReceiver, &OtlpGrpcReceiver::problem, &app, [](const QString& message) { say(message); });
+    if (!options.otlpGrpc.isEmpty()) {
+        metrics.addListener([&otlpGrpcReceiver] { return otlpGrpcReceiver.refusals(); });
+        QHostAddress host;
+        quint16 port = 0;
+        if (!parseHttpAddress(
+                options.otlpGrpc, QStringLiteral("--otlp-grpc"), QStringLiteral("[HOST:]PORT"), &host, &port, &error)
+            || !otlpGrpcReceiver.listen(host, port, &error))
+            fail(error);
+    }
 
     // Children: the demo workload and the command, all told where the dashboard is.
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
@@ -254,8 +267,14 @@ int main(int argc, char** argv)
     QTextStream out(stdout);
     const bool printing = headlessRun && !options.quiet;
     std::unique_ptr<MainWindow> window;
-    RunEnd runEnd({ &store, bool(live), &server, &metrics, &otlpReceiver, &profiler, &heapProfiler, &recorder },
-        options.outputs, [](const QString& message) { say(message); });
+    RunParts parts { &store, bool(live), &server, &metrics, &otlpReceiver, &profiler, &heapProfiler, &recorder, {} };
+    QList<std::function<ListenerRefusals()>> otherListeners; // besides OTLP/HTTP: the table's, the window's
+    if (otlpGrpcReceiver.isListening()) {
+        parts.listeners.push_back({ [&otlpGrpcReceiver] { otlpGrpcReceiver.close(); },
+            [&otlpGrpcReceiver] { return otlpGrpcReceiver.refusals(); } });
+        otherListeners.append([&otlpGrpcReceiver] { return otlpGrpcReceiver.refusals(); });
+    }
+    RunEnd runEnd(parts, options.outputs, [](const QString& message) { say(message); });
     for (const auto& child : children)
         runEnd.addChild(child.get(), child.get() == commandProcess);
     // However the run ends: the timers and the window first, then RunEnd (once).
@@ -299,6 +318,11 @@ int main(int argc, char** argv)
                 });
         }
         window->setHttpEndpoints(&metrics, live ? &otlpReceiver : nullptr); // their refusals in the status bar
+        for (const auto& refusals : std::as_const(otherListeners))
+            window->addListener(refusals);
+        // The OTLP menu restarts OTLP/HTTP only; OTLP/gRPC is the command line's.
+        QObject::connect(&otlpGrpcReceiver, &OtlpGrpcReceiver::problem, window.get(),
+            [w = window.get()](const QString& message) { w->statusBar()->showMessage(message, 10'000); });
         if (!options.view.isEmpty()) // else as the user left it last time
             window->setProfileBeside(options.view == QLatin1String("both"));
         if (options.view == QLatin1String("profile") || options.profileView >= 0)
@@ -311,8 +335,12 @@ int main(int argc, char** argv)
     }
     tick.setInterval(std::chrono::seconds(1));
     QObject::connect(&tick, &QTimer::timeout, &app, [&] {
-        if (printing)
-            printTable(out, store, server, metrics, otlpReceiver);
+        if (printing) {
+            QList<ListenerRefusals> others;
+            for (const auto& refusals : std::as_const(otherListeners))
+                others.append(refusals());
+            printTable(out, store, server, metrics, otlpReceiver, others);
+        }
         if (printing && options.profiling)
             out << profiler.summary() << Qt::flush;
     });

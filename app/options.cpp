@@ -80,6 +80,10 @@ Options parseOptions(bool headlessRun, const QStringList& command)
         QStringLiteral("Receive OpenTelemetry: OTLP/HTTP (/v1/traces, /v1/metrics; JSON or protobuf; gzip) on "
                        "[HOST:]PORT (PORT alone: on 127.0.0.1). Each span is an operation."),
         QStringLiteral("[HOST:]PORT"));
+    const QCommandLineOption otlpGrpc(QStringLiteral("otlp-grpc"),
+        QStringLiteral("Receive OpenTelemetry over gRPC (TraceService/Export, MetricsService/Export; gzip) on "
+                       "[HOST:]PORT (PORT alone: on 127.0.0.1; the exporters' default is 4317), as --otlp."),
+        QStringLiteral("[HOST:]PORT"));
     const QCommandLineOption otlpHideInternal(QStringLiteral("otlp-hide-internal"),
         QStringLiteral("OTLP: leave spans of kind INTERNAL out of the operations (still counted)."));
     const QCommandLineOption budget(QStringLiteral("budget"),
@@ -131,8 +135,8 @@ Options parseOptions(bool headlessRun, const QStringList& command)
                        "(process;outermost;...;leaf BYTES) to FILE when the run ends (implies --heap)."),
         QStringLiteral("FILE"));
     parser.addOptions({ socket, attach, demo, headless, duration, exportCsv, exportSeries, exportMemory, exportTrace,
-        record, open, prometheus, otlp, otlpHideInternal, budget, slow, quiet, screenshot, view, profile, profileHz,
-        exportProfile, exportProfileByOperation, exportOffCpu, exportPprof, profileView, heap, exportHeap });
+        record, open, prometheus, otlp, otlpGrpc, otlpHideInternal, budget, slow, quiet, screenshot, view, profile,
+        profileHz, exportProfile, exportProfileByOperation, exportOffCpu, exportPprof, profileView, heap, exportHeap });
 
     if (!parser.parse(QCoreApplication::arguments()))
         fail(parser.errorText());
@@ -222,6 +226,8 @@ Options parseOptions(bool headlessRun, const QStringList& command)
             "--open shows a recorded capture; it does not go with --demo, --attach, --record or a command"));
     if (parser.isSet(otlp) && !o.open.isEmpty())
         fail(QStringLiteral("--otlp receives live telemetry; it does not go with --open"));
+    if (parser.isSet(otlpGrpc) && !o.open.isEmpty())
+        fail(QStringLiteral("--otlp-grpc receives live telemetry; it does not go with --open"));
     o.outputs.statisticsCsv = parser.value(exportCsv);
     o.outputs.seriesCsv = parser.value(exportSeries);
     o.outputs.memoryCsv = parser.value(exportMemory);
@@ -237,6 +243,7 @@ Options parseOptions(bool headlessRun, const QStringList& command)
         failUnlessWritable(o.outputs.capture);
     o.prometheus = parser.value(prometheus);
     o.otlp = parser.value(otlp);
+    o.otlpGrpc = parser.value(otlpGrpc);
     o.otlpHideInternal = parser.isSet(otlpHideInternal);
     o.screenshot = screenshotPath;
     o.view = viewName;

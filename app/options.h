@@ -24,6 +24,7 @@ struct Options
     RunOutputs outputs; ///< the exports and --record
     QString prometheus; ///< --prometheus [HOST:]PORT, unparsed
     QString otlp; ///< --otlp [HOST:]PORT, unparsed
+    QString otlpGrpc; ///< --otlp-grpc [HOST:]PORT, unparsed
     bool otlpHideInternal = false;
     QList<Budget> budgets;
     QList<SlowRule> slowRules;

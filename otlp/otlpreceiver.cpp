@@ -165,12 +165,14 @@ public:
             if (!ok)
                 return badRequest(encoding, error);
             result = m_ingest->applyTraces(m_traces);
+            m_rejectedSpans.fetch_add(result.rejected, std::memory_order_relaxed);
         } else {
             const bool ok = encoding == Encoding::Json ? m_json.decodeMetrics(body, m_metrics, &error, options)
                                                        : otlp::decodeMetricsProtobuf(body, m_metrics, &error, options);
             if (!ok)
                 return badRequest(encoding, error);
             result = m_ingest->applyMetrics(m_metrics);
+            m_rejectedPoints.fetch_add(result.rejected, std::memory_order_relaxed);
         }
         m_requests.fetch_add(1, std::memory_order_relaxed);
         m_said = 0; // one request went through: the next refusal of each kind is said again
@@ -216,6 +218,8 @@ public:
     std::atomic<quint64> m_badRequests { 0 };
     std::atomic<quint64> m_unsupported { 0 };
     std::atomic<quint64> m_tooLarge { 0 };
+    std::atomic<quint64> m_rejectedSpans { 0 };
+    std::atomic<quint64> m_rejectedPoints { 0 };
 };
 
 OtlpReceiver::OtlpReceiver(MetricsStore* store, QObject* parent)
@@ -224,6 +228,7 @@ OtlpReceiver::OtlpReceiver(MetricsStore* store, QObject* parent)
     , m_ingest(std::make_unique<OtlpIngest>(store))
 {
     m_thread.setObjectName(QStringLiteral("perfdash-otlp"));
+    m_ingestContext.moveToThread(&m_thread);
     m_thread.start();
 }
 
@@ -304,10 +309,10 @@ OtlpReceiver::Stats OtlpReceiver::stats() const
     const OtlpIngest::Stats i = m_ingest->stats();
     s.spans = i.spans;
     s.hiddenSpans = i.hiddenSpans;
-    s.rejectedSpans = i.rejectedSpans;
     s.points = i.points;
-    s.rejectedPoints = i.rejectedPoints;
     if (m_worker) {
+        s.rejectedSpans += m_worker->m_rejectedSpans.load();
+        s.rejectedPoints += m_worker->m_rejectedPoints.load();
         s.requests += m_worker->m_requests.load();
         s.badRequests += m_worker->m_badRequests.load();
         s.unsupported += m_worker->m_unsupported.load();
@@ -326,6 +331,12 @@ OtlpReceiver::Stats OtlpReceiver::stats() const
         }
     }
     return s;
+}
+
+void OtlpReceiver::runOnIngestThread(std::function<void(OtlpIngest&)> work)
+{
+    QMetaObject::invokeMethod(
+        &m_ingestContext, [ingest = m_ingest.get(), work = std::move(work)] { work(*ingest); }, Qt::QueuedConnection);
 }
 
 ListenerRefusals OtlpReceiver::refusals() const

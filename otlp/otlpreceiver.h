@@ -8,6 +8,7 @@
 #include <QObject>
 #include <QThread>
 
+#include <functional>
 #include <memory>
 
 class QHttpServerRequest;
@@ -44,11 +45,11 @@ public:
         quint64 badRequests = 0; ///< 400
         quint64 unsupported = 0; ///< 405 and 415
         quint64 tooLarge = 0; ///< 413, at any stage
-        quint64 spans = 0; ///< counted as operations
-        quint64 hiddenSpans = 0;
-        quint64 rejectedSpans = 0;
-        quint64 points = 0;
-        quint64 rejectedPoints = 0;
+        quint64 spans = 0; ///< counted as operations, by the ingest (OTLP/gRPC's too: the ingest is shared)
+        quint64 hiddenSpans = 0; ///< by the ingest, like spans
+        quint64 rejectedSpans = 0; ///< in the requests this receiver answered
+        quint64 points = 0; ///< applied by the ingest, like spans
+        quint64 rejectedPoints = 0; ///< in the requests this receiver answered
         quint64 refusedConnections = 0; ///< over the cap or the HTTP budget shared with /metrics (503)
         quint64 refusedDescriptors = 0; ///< accept failed for want of a file descriptor
         quint64 timedOut = 0; ///< requests too slow or stalled, and idle connections closed
@@ -78,6 +79,13 @@ public:
     /// Every refusal by reason, as /metrics, the headless summary and the window show them.
     ListenerRefusals refusals() const;
 
+    /// Runs @p work on the receiver's thread with its OtlpIngest, after what is queued there, whether
+    /// or not it listens: another transport (OtlpGrpcReceiver) feeds the store through the same
+    /// ingest on the same thread, so that the store is fed by one thread and a service sending over
+    /// both is one process. Work posted while the receiver is being destroyed is not run: whoever
+    /// posts stops doing so first.
+    void runOnIngestThread(std::function<void(OtlpIngest&)> work);
+
 Q_SIGNALS:
     /// A request was refused: a sentence for the log and the window.
     void problem(const QString& message);
@@ -85,6 +93,7 @@ Q_SIGNALS:
 private:
     class Worker;
     QThread m_thread;
+    QObject m_ingestContext; // lives on m_thread: what runOnIngestThread() runs in
     Worker* m_worker;
     std::unique_ptr<OtlpIngest> m_ingest;
     Limits m_limits;

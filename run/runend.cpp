@@ -50,6 +50,10 @@ int RunEnd::finish(int exitCode)
     if (std::exchange(m_finished, true))
         return m_exitCode;
     m_exitCode = exitCode;
+    for (const RunListener& listener : m_parts.listeners) {
+        if (listener.close)
+            listener.close(); // OTLP/gRPC first: its last calls are applied on the OTLP receiver's thread
+    }
     if (m_parts.otlp)
         m_parts.otlp->close(); // what it accepted is in the store; nothing arrives during the exports
     // The command ended by itself if it is no longer running before the children are stopped.
@@ -65,9 +69,14 @@ int RunEnd::finish(int exitCode)
     if (m_parts.heapProfiler)
         m_parts.heapProfiler->poll(); // and what their heap channels still hold (the heap column's last value)
     QString refusals; // before close() resets the counts
-    if (m_parts.live && m_parts.server && m_parts.metrics && m_parts.otlp)
-        refusals = refusalSummary(
-            *m_parts.store, m_parts.server->stats(), m_parts.metrics->httpStats(), { m_parts.otlp->refusals() });
+    if (m_parts.live && m_parts.server && m_parts.metrics && m_parts.otlp) {
+        QList<ListenerRefusals> listeners { m_parts.otlp->refusals() };
+        for (const RunListener& listener : m_parts.listeners) {
+            if (listener.refusals)
+                listeners.append(listener.refusals());
+        }
+        refusals = refusalSummary(*m_parts.store, m_parts.server->stats(), m_parts.metrics->httpStats(), listeners);
+    }
     if (m_parts.server)
         m_parts.server->close(); // applies what is still in flight
     if (m_parts.live)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "http/listenerrefusals.h"
 #include "profiler/calltree.h"
 
 #include <QString>
@@ -36,6 +37,14 @@ struct RunOutputs
     bool heapTracking = false; ///< the launched programs' heaps are tracked (--heap)
 };
 
+/// A receiver besides RunParts::otlp that feeds the store (OTLP/gRPC), as the end of a run uses it:
+/// a function, so that this library links none of what it is made of.
+struct RunListener
+{
+    std::function<void()> close; ///< stops it; what it accepted is in the store when this returns
+    std::function<ListenerRefusals()> refusals; ///< said at the end with the others
+};
+
 /// The parts of a run its end stops and reads. The store is required; a part the run lacks is null.
 struct RunParts
 {
@@ -47,6 +56,7 @@ struct RunParts
     Profiler* profiler = nullptr;
     HeapProfiler* heapProfiler = nullptr;
     CaptureRecorder* recorder = nullptr; ///< with RunOutputs::capture
+    std::vector<RunListener> listeners {}; ///< closed first, with otlp: nothing arrives during the exports
 };
 
 /**

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/dashboardsnapshot.h"
+#include "http/listenerrefusals.h"
 #include "toolkit/debouncer.h"
 #include "toolkit/workerpool.h"
 
@@ -11,6 +12,7 @@
 #include <QSet>
 #include <QTimer>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -99,6 +101,9 @@ public:
     /// The HTTP endpoints (--prometheus, --otlp; either may be null): their problems are said in
     /// the status bar and their refused connections counted with the socket's.
     void setHttpEndpoints(MetricsEndpoint* metrics, OtlpReceiver* otlp);
+    /// Another listener (--otlp-grpc): its refusals (@p refusals, asked at each refresh) counted and
+    /// described with the others in the status bar. Its problems are the caller's to show.
+    void addListener(std::function<ListenerRefusals()> refusals);
     /// Says in the status bar that the session is being recorded to @p path (--record).
     void setRecording(const QString& path);
     /// Adds a view beside the charts (a tab: "Charts", "Profile"...).
@@ -206,6 +211,7 @@ private:
     QPointer<IngestServer> m_server;
     QPointer<MetricsEndpoint> m_metrics;
     QPointer<OtlpReceiver> m_otlp;
+    QList<std::function<ListenerRefusals()>> m_listeners;
     WorkerPool m_pool;
     Debouncer<void> m_debouncer;
     QTimer m_tick;

@@ -76,6 +76,11 @@ void MainWindow::setHttpEndpoints(MetricsEndpoint* metrics, OtlpReceiver* otlp)
         connect(otlp, &OtlpReceiver::problem, this, show);
 }
 
+void MainWindow::addListener(std::function<ListenerRefusals()> refusals)
+{
+    m_listeners.append(std::move(refusals));
+}
+
 void MainWindow::setRecording(const QString& path)
 {
     m_statusRecording->setVisible(!path.isEmpty());
@@ -104,8 +109,15 @@ void MainWindow::updateStatus(const DashboardSnapshot& s)
             httpRefused += h.refusedLimit + h.refusedDescriptors + h.timedOut + h.oversized;
         }
         const ListenerRefusals otlp = m_otlp ? m_otlp->refusals() : ListenerRefusals {};
+        QString listeners = m_otlp ? otlp.describe() : tr("OTLP off");
+        quint64 listenersRefused = otlp.total();
+        for (const auto& refusals : std::as_const(m_listeners)) {
+            const ListenerRefusals other = refusals();
+            listenersRefused += other.total();
+            listeners += QStringLiteral("; ") + other.describe();
+        }
         const quint64 refused = st.refused + r.processLimitConnections + st.rejectedVersion + st.closedProtocol
-            + httpRefused + otlp.total();
+            + httpRefused + listenersRefused;
         setSteadyText(m_statusConnections,
             tr("%n connection(s)", nullptr, st.connections)
                 + (refused > 0 ? tr(", %1 refused").arg(refused)
@@ -124,7 +136,7 @@ void MainWindow::updateStatus(const DashboardSnapshot& s)
                 .arg(st.rejectedVersion)
                 .arg(st.closedProtocol)
                 .arg(httpRefused)
-                .arg(m_otlp ? otlp.describe() : tr("OTLP off")));
+                .arg(listeners));
         setSteadyText(m_statusRate, tr("%1 ops/s").arg(rate, 0, 'f', 0));
     } else {
         // A capture (or a store fed by other means): nothing is served, nothing streams.

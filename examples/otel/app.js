@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 // An Express service instrumented only with the official OpenTelemetry Node packages: the
-// NodeSDK with the HTTP and Express instrumentations, exporting OTLP/HTTP (JSON or protobuf) to
-// perfdash. It serves two routes and calls them itself a known number of times, then flushes and
+// NodeSDK with the HTTP and Express instrumentations, exporting OTLP/HTTP (JSON or protobuf) or
+// OTLP/gRPC to perfdash. It serves two routes and calls them itself a known number of times, then flushes and
 // exits: the end-to-end test of perfdash's OTLP receiver (tests/otel_e2e.sh) counts what arrives.
 //
-//   node app.js [--encoding json|protobuf] [--users N] [--failures N] [--metrics]
-// The endpoint is the SDK's: OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318).
+//   node app.js [--encoding json|protobuf|grpc] [--users N] [--failures N] [--metrics]
+// The endpoint is the SDK's: OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318, and
+// http://localhost:4317 for grpc).
 'use strict';
 
 const args = process.argv.slice(2);
@@ -22,12 +23,17 @@ const { NodeSDK } = require('@opentelemetry/sdk-node');
 const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
 const { ExpressInstrumentation } = require('@opentelemetry/instrumentation-express');
 const { PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics');
-const { OTLPTraceExporter } = encoding === 'protobuf'
-  ? require('@opentelemetry/exporter-trace-otlp-proto')
-  : require('@opentelemetry/exporter-trace-otlp-http');
-const { OTLPMetricExporter } = encoding === 'protobuf'
-  ? require('@opentelemetry/exporter-metrics-otlp-proto')
-  : require('@opentelemetry/exporter-metrics-otlp-http');
+const exporters = {
+  json: ['@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/exporter-metrics-otlp-http'],
+  protobuf: ['@opentelemetry/exporter-trace-otlp-proto', '@opentelemetry/exporter-metrics-otlp-proto'],
+  grpc: ['@opentelemetry/exporter-trace-otlp-grpc', '@opentelemetry/exporter-metrics-otlp-grpc'],
+}[encoding];
+if (!exporters) {
+  console.error(`app.js: --encoding is json, protobuf or grpc, not ${encoding}`);
+  process.exit(2);
+}
+const { OTLPTraceExporter } = require(exporters[0]);
+const { OTLPMetricExporter } = require(exporters[1]);
 
 const sdk = new NodeSDK({
   traceExporter: new OTLPTraceExporter(),

@@ -3,7 +3,8 @@
 # End to end: an Express app instrumented only with the official OpenTelemetry Node packages
 # (examples/otel/app.js: @opentelemetry/sdk-node, instrumentation-http, instrumentation-express)
 # sends its spans and metrics to a headless perfdash over OTLP/HTTP, once with the JSON exporter
-# and once with the protobuf one (gzip). Every request is counted per route, with its errors.
+# and once with the protobuf one (gzip), then over OTLP/gRPC with the gRPC exporters (gzip). Every
+# request is counted per route, with its errors.
 #   otel_e2e.sh PERFDASH SOURCE_DIR
 set -eu
 perfdash=$1
@@ -20,19 +21,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
-"$perfdash" --headless --quiet --socket "$work/perfdash.sock" --otlp "127.0.0.1:$port" \
+free_port() {
+    node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
+}
+port=$(free_port)
+grpc_port=$(free_port)
+while [ "$grpc_port" = "$port" ]; do grpc_port=$(free_port); done
+"$perfdash" --headless --quiet --socket "$work/perfdash.sock" --otlp "127.0.0.1:$port" --otlp-grpc "127.0.0.1:$grpc_port" \
     --export-csv "$work/stats.csv" --duration 240 >"$work/perfdash.log" 2>&1 &
 pid=$!
-tries=0
-until node -e 'require("net").connect(+process.argv[1], "127.0.0.1").on("connect", () => process.exit(0)).on("error", () => process.exit(1))' "$port"; do
-    tries=$((tries + 1))
-    if [ $tries -gt 200 ] || ! kill -0 "$pid" 2>/dev/null; then
-        echo "otel_e2e: perfdash did not listen on $port" >&2
-        cat "$work/perfdash.log" >&2
-        exit 1
-    fi
-    sleep 0.05
+for p in "$port" "$grpc_port"; do
+    tries=0
+    until node -e 'require("net").connect(+process.argv[1], "127.0.0.1").on("connect", () => process.exit(0)).on("error", () => process.exit(1))' "$p"; do
+        tries=$((tries + 1))
+        if [ $tries -gt 200 ] || ! kill -0 "$pid" 2>/dev/null; then
+            echo "otel_e2e: perfdash did not listen on $p" >&2
+            cat "$work/perfdash.log" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
 done
 
 endpoint="http://127.0.0.1:$port"
@@ -40,10 +48,18 @@ OTEL_SERVICE_NAME=e2e-json OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint \
     node "$app_dir/app.js" --encoding json --users 23 --failures 7 --metrics
 OTEL_SERVICE_NAME=e2e-protobuf OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint OTEL_EXPORTER_OTLP_COMPRESSION=gzip \
     node "$app_dir/app.js" --encoding protobuf --users 17 --failures 4 --metrics
+OTEL_SERVICE_NAME=e2e-grpc OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$grpc_port" OTEL_EXPORTER_OTLP_COMPRESSION=gzip \
+    node "$app_dir/app.js" --encoding grpc --users 13 --failures 5 --metrics
 
 kill -INT "$pid"
 wait "$pid" || { echo "otel_e2e: perfdash failed" >&2; cat "$work/perfdash.log" >&2; exit 1; }
 pid=
+# The headless run says what it refused at its end: the exporters' calls were all taken.
+if grep -q 'OTLP' "$work/perfdash.log"; then
+    echo "otel_e2e: perfdash refused OTLP requests:" >&2
+    cat "$work/perfdash.log" >&2
+    exit 1
+fi
 
 # The statistics CSV, checked with node (RFC 4180 quoting: names with commas are quoted).
 node - "$work/stats.csv" <<'JS'
@@ -73,7 +89,7 @@ const expect = (process, operation, count, errors) => {
   failures += ok ? 0 : 1;
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${process} / ${operation}: ${got}${ok ? '' : ` (want ${want})`}`);
 };
-for (const [service, users, failed] of [['e2e-json', 23, 7], ['e2e-protobuf', 17, 4]]) {
+for (const [service, users, failed] of [['e2e-json', 23, 7], ['e2e-protobuf', 17, 4], ['e2e-grpc', 13, 5]]) {
   expect(service, 'GET /users/:id', users, 0);
   expect(service, 'GET /orders/:id', failed, failed);
   expect(service, '[client] GET', users + failed, failed);

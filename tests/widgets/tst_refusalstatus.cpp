@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Every refusal of every listener is seen in the window, not only on stderr: OTLP's (a request it
-// refused), and a client of the library told REJECT because the dashboard holds its limit of live
-// processes (that client was let in silently before).
+// refused), another listener's (OTLP/gRPC, added by main()), and a client of the library told REJECT because the
+// dashboard holds its limit of live processes (that client was let in silently before).
 #include "core/metricsstore.h"
 #include "ipc/ingestserver.h"
 #include "otlp/otlpreceiver.h"
@@ -50,6 +50,13 @@ private Q_SLOTS:
         QVERIFY2(otlp.listen(QHostAddress::LocalHost, 0, &error), qPrintable(error));
         MainWindow window(&store, &server);
         window.setHttpEndpoints(nullptr, &otlp);
+        window.addListener([] { // another listener (--otlp-grpc), as main() adds it
+            ListenerRefusals r;
+            r.name = "otlp_grpc";
+            r.title = QStringLiteral("OTLP/gRPC");
+            r.reasons = { { "bad_request", QStringLiteral("bad requests"), 2 } };
+            return r;
+        });
         window.show();
 
         QTcpSocket request; // a request OTLP refuses: 415
@@ -68,10 +75,11 @@ private Q_SLOTS:
         // waitForFinished() is false for a client that already ended while the line above waited.
         QVERIFY(client.state() == QProcess::NotRunning || client.waitForFinished(30'000));
 
-        QTRY_VERIFY_WITH_TIMEOUT(statusLabelWith(window, s("2 refused")), 20'000);
-        const QString tip = statusLabelWith(window, s("2 refused"))->toolTip();
+        QTRY_VERIFY_WITH_TIMEOUT(statusLabelWith(window, s("4 refused")), 20'000);
+        const QString tip = statusLabelWith(window, s("4 refused"))->toolTip();
         QVERIFY2(tip.contains(s("(1 told so)")), qPrintable(tip));
         QVERIFY2(tip.contains(s("OTLP 1 (unsupported 1)")), qPrintable(tip));
+        QVERIFY2(tip.contains(s("OTLP/gRPC 2 (bad requests 2)")), qPrintable(tip));
     }
 };
 
