@@ -292,7 +292,7 @@ bool OtlpGrpcReceiver::listen(const QHostAddress& host, quint16 port, QString* e
         // gives the user one ("address already in use") in the words --otlp uses.
         QTcpServer probe;
         if (!probe.listen(host, port))
-            return failed(error, tr("OTLP/gRPC: cannot listen on %1: %2").arg(address, probe.errorString()));
+            return failWith(error, tr("OTLP/gRPC: cannot listen on %1: %2").arg(address, probe.errorString()));
     }
     m_counters->limits = m_limits;
     m_service = std::make_unique<Service>(m_counters);
@@ -316,7 +316,7 @@ bool OtlpGrpcReceiver::listen(const QHostAddress& host, quint16 port, QString* e
     if (!m_server || bound == 0) {
         m_server.reset();
         m_service.reset();
-        return failed(error, tr("OTLP/gRPC: cannot listen on %1").arg(address));
+        return failWith(error, tr("OTLP/gRPC: cannot listen on %1").arg(address));
     }
     m_host = host;
     m_port = quint16(bound);

@@ -11,6 +11,7 @@
 #include "otlp/otlpreceiver.h"
 #include "otlp_metrics.pb.h"
 #include "otlp_trace.pb.h"
+#include "tests/helpers/otlptestdata.h"
 
 #include <QFile>
 #include <QTcpServer>
@@ -32,13 +33,7 @@ namespace {
 const std::string TraceExport = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 const std::string MetricsExport = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
-QByteArray recorded(const QString& name)
-{
-    QFile f(QStringLiteral(PERFDASH_OTLP_DATA "/") + name);
-    if (!f.open(QIODevice::ReadOnly))
-        qFatal("cannot read %s", qPrintable(f.fileName()));
-    return f.readAll();
-}
+using perfdashtest::recorded;
 
 struct Answer
 {
