@@ -2,7 +2,7 @@
 // An Express service instrumented only with the official OpenTelemetry Node packages: the
 // NodeSDK with the HTTP and Express instrumentations, exporting OTLP/HTTP (JSON or protobuf) or
 // OTLP/gRPC to perfdash. It serves two routes and calls them itself a known number of times, then flushes and
-// exits: the end-to-end test of perfdash's OTLP receiver (tests/otel_e2e.sh) counts what arrives.
+// exits: the end-to-end test of perfdash's OTLP receiver (tests/otlp/otel_e2e.sh) counts what arrives.
 //
 //   node app.js [--encoding json|protobuf|grpc] [--users N] [--failures N] [--metrics]
 // The endpoint is the SDK's: OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318, and

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The pprof export, decoded with google's own profile.proto (tests/proto,
+// The pprof export, decoded with google's own profile.proto (tests/profiler/proto,
 // compiled by protoc for this test only): a profile built by hand, where every value and label is
 // known; a real target profiled live (tests/helpers/profiletarget.cpp: 3/4 of its CPU in
 // target::hotFunction, 1/4 in target::coldFunction, target::spin inlined into both); and
