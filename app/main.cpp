@@ -144,7 +144,7 @@ int main(int argc, char** argv)
         ringReader.start();
     // Connected before it listens: a refusal in the first instant is said too (its only voice).
     QObject::connect(&server, &IngestServer::connectionProblem, &app, [](const QString& message) { say(message); });
-    const QString socketPath = options.socketPath.isEmpty() ? IngestServer::defaultSocketPath() : options.socketPath;
+    const QString socketPath = options.socketPath.value_or(IngestServer::defaultSocketPath());
     QString error;
     if (live && !server.listen(socketPath, &error))
         fail(error);
@@ -165,39 +165,33 @@ int main(int argc, char** argv)
     MetricsEndpoint metrics(&store);
     metrics.setIngestServer(&server);
     QObject::connect(&metrics, &MetricsEndpoint::problem, &app, [](const QString& message) { say(message); });
-    // In the window too: MainWindow::setHttpEndpoints().
-    if (!options.prometheus.isEmpty()) {
+    // A listener asked for on the command line listens, or the run does not start.
+    const auto listenOn = [&error](const std::optional<QString>& address, const QString& option, const QString& form,
+                              const auto& listen) {
         QHostAddress host;
         quint16 port = 0;
-        if (!parseHttpAddress(options.prometheus, QStringLiteral("--prometheus"), QStringLiteral("HOST:PORT or PORT"),
-                &host, &port, &error)
-            || !metrics.listen(host, port, &error))
+        if (address && (!parseHttpAddress(*address, option, form, &host, &port, &error) || !listen(host, port, &error)))
             fail(error);
-    }
+    };
+    // In the window too: MainWindow::setHttpEndpoints().
+    listenOn(options.prometheus, QStringLiteral("--prometheus"), QStringLiteral("HOST:PORT or PORT"),
+        [&metrics](const QHostAddress& host, quint16 port, QString* why) { return metrics.listen(host, port, why); });
     OtlpReceiver otlpReceiver(&store);
     metrics.addListener([&otlpReceiver] { return otlpReceiver.refusals(); }); // its refusals in /metrics
     otlpReceiver.setHideInternalSpans(options.otlpHideInternal);
     QObject::connect(&otlpReceiver, &OtlpReceiver::problem, &app, [](const QString& message) { say(message); });
-    if (!options.otlp.isEmpty()) {
-        QHostAddress host;
-        quint16 port = 0;
-        if (!parseHttpAddress(
-                options.otlp, QStringLiteral("--otlp"), QStringLiteral("[HOST:]PORT"), &host, &port, &error)
-            || !otlpReceiver.listen(host, port, &error))
-            fail(error);
-    }
+    listenOn(options.otlp, QStringLiteral("--otlp"), QStringLiteral("[HOST:]PORT"),
+        [&otlpReceiver](
+            const QHostAddress& host, quint16 port, QString* why) { return otlpReceiver.listen(host, port, why); });
     // OTLP/gRPC: the OTLP/HTTP receiver's ingest and thread (one process per service over both).
     OtlpGrpcReceiver otlpGrpcReceiver(&otlpReceiver);
     QObject::connect(&otlpGrpcReceiver, &OtlpGrpcReceiver::problem, &app, [](const QString& message) { say(message); });
-    if (!options.otlpGrpc.isEmpty()) {
-        metrics.addListener([&otlpGrpcReceiver] { return otlpGrpcReceiver.refusals(); });
-        QHostAddress host;
-        quint16 port = 0;
-        if (!parseHttpAddress(
-                options.otlpGrpc, QStringLiteral("--otlp-grpc"), QStringLiteral("[HOST:]PORT"), &host, &port, &error)
-            || !otlpGrpcReceiver.listen(host, port, &error))
-            fail(error);
-    }
+    const auto grpcRefusals = [&otlpGrpcReceiver] { return otlpGrpcReceiver.refusals(); };
+    if (options.otlpGrpc)
+        metrics.addListener(grpcRefusals);
+    listenOn(options.otlpGrpc, QStringLiteral("--otlp-grpc"), QStringLiteral("[HOST:]PORT"),
+        [&otlpGrpcReceiver](
+            const QHostAddress& host, quint16 port, QString* why) { return otlpGrpcReceiver.listen(host, port, why); });
 
     // Children: the demo workload and the command, all told where the dashboard is.
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
@@ -270,9 +264,8 @@ int main(int argc, char** argv)
     RunParts parts { &store, bool(live), &server, &metrics, &otlpReceiver, &profiler, &heapProfiler, &recorder, {} };
     QList<std::function<ListenerRefusals()>> otherListeners; // besides OTLP/HTTP: the table's, the window's
     if (otlpGrpcReceiver.isListening()) {
-        parts.listeners.push_back({ [&otlpGrpcReceiver] { otlpGrpcReceiver.close(); },
-            [&otlpGrpcReceiver] { return otlpGrpcReceiver.refusals(); } });
-        otherListeners.append([&otlpGrpcReceiver] { return otlpGrpcReceiver.refusals(); });
+        parts.listeners.push_back({ [&otlpGrpcReceiver] { otlpGrpcReceiver.close(); }, grpcRefusals });
+        otherListeners.append(grpcRefusals);
     }
     RunEnd runEnd(parts, options.outputs, [](const QString& message) { say(message); });
     for (const auto& child : children)
@@ -299,7 +292,7 @@ int main(int argc, char** argv)
             window->setProfileEveryProcess(options.profiling); // what is attached or launched later too
             window->setHeapProfiler(&heapProfiler);
             auto* otlpMenu
-                = new OtlpMenu(&otlpReceiver, !options.otlp.isEmpty() || options.otlpHideInternal, window.get());
+                = new OtlpMenu(&otlpReceiver, options.otlp.has_value() || options.otlpHideInternal, window.get());
             window->menuBar()->addMenu(otlpMenu);
             QObject::connect(otlpMenu, &OtlpMenu::message, window.get(),
                 [w = window.get()](const QString& text) { w->statusBar()->showMessage(text, 8000); });

@@ -217,7 +217,11 @@ Options parseOptions(bool headlessRun, const QStringList& command)
         o.attach.append(pid);
     }
 
-    o.socketPath = parser.value(socket);
+    // Set but empty is not the same as absent: `--otlp "$PORT"` with PORT unset is an error.
+    const auto given = [&parser](const QCommandLineOption& option) {
+        return parser.isSet(option) ? std::optional<QString>(parser.value(option)) : std::nullopt;
+    };
+    o.socketPath = given(socket);
     o.demo = parser.isSet(demo);
     o.quiet = parser.isSet(quiet);
     o.open = parser.value(open);
@@ -241,9 +245,9 @@ Options parseOptions(bool headlessRun, const QStringList& command)
     o.outputs.heapTracking = heapTracking;
     if (!o.outputs.capture.isEmpty())
         failUnlessWritable(o.outputs.capture);
-    o.prometheus = parser.value(prometheus);
-    o.otlp = parser.value(otlp);
-    o.otlpGrpc = parser.value(otlpGrpc);
+    o.prometheus = given(prometheus);
+    o.otlp = given(otlp);
+    o.otlpGrpc = given(otlpGrpc);
     o.otlpHideInternal = parser.isSet(otlpHideInternal);
     o.screenshot = screenshotPath;
     o.view = viewName;

@@ -8,6 +8,8 @@
 #include <QString>
 #include <QStringList>
 
+#include <optional>
+
 namespace perfdash {
 
 /// perfdash's command line, checked: what main() wires (the compare subcommand has its own).
@@ -15,16 +17,17 @@ struct Options
 {
     QStringList command; ///< after --: the program to launch and its arguments
     bool headless = false;
-    QString socketPath; ///< empty: IngestServer::defaultSocketPath()
+    std::optional<QString> socketPath; ///< --socket; none: IngestServer::defaultSocketPath()
     QList<qint64> attach;
     bool demo = false;
     double seconds = 0; ///< --duration; 0: until the window closes, the command ends or a signal
     bool quiet = false;
     QString open; ///< --open: a capture to show (or, headless, to export from)
     RunOutputs outputs; ///< the exports and --record
-    QString prometheus; ///< --prometheus [HOST:]PORT, unparsed
-    QString otlp; ///< --otlp [HOST:]PORT, unparsed
-    QString otlpGrpc; ///< --otlp-grpc [HOST:]PORT, unparsed
+    // The listeners asked for, their [HOST:]PORT unparsed (an empty one is refused when parsed).
+    std::optional<QString> prometheus;
+    std::optional<QString> otlp;
+    std::optional<QString> otlpGrpc;
     bool otlpHideInternal = false;
     QList<Budget> budgets;
     QList<SlowRule> slowRules;

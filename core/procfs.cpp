@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/procfs.h"
 
+#include "core/errors.h"
+
 #include <QFile>
 #include <QFileInfo>
 
@@ -23,12 +25,6 @@ template <std::size_t N> bool allOk(const bool (&ok)[N])
     return std::all_of(std::begin(ok), std::end(ok), [](bool b) { return b; });
 }
 
-void fail(QString* error, QString why)
-{
-    if (error)
-        *error = std::move(why);
-}
-
 QString systemProblem(const char* what, const QString& path, int systemError)
 {
     return QStringLiteral("cannot %1 %2: %3")
@@ -47,8 +43,7 @@ std::optional<QByteArray> readFile(const QString& path, qsizetype limit, int* sy
     const auto failed = [&](int err) {
         if (systemError)
             *systemError = err;
-        fail(error, systemProblem("read", path, err));
-        return std::nullopt;
+        return noneWith<QByteArray>(error, systemProblem("read", path, err));
     };
     const int fd = ::open(QFile::encodeName(path).constData(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -85,10 +80,8 @@ std::optional<QByteArray> readFile(const QString& path, QString* error)
 std::optional<QList<qint64>> numericEntries(const QString& path, QString* error)
 {
     DIR* dir = ::opendir(QFile::encodeName(path).constData());
-    if (!dir) {
-        fail(error, systemProblem("list", path, errno));
-        return std::nullopt;
-    }
+    if (!dir)
+        return noneWith<QList<qint64>>(error, systemProblem("list", path, errno));
     QList<qint64> ids;
     while (const dirent* entry = ::readdir(dir)) {
         if (entry->d_type != DT_DIR && entry->d_type != DT_UNKNOWN)
@@ -169,7 +162,7 @@ auto readParsed(const QString& path, int* systemError, QString* error, Parse par
         return std::nullopt;
     auto value = parse(*text);
     if (!value)
-        fail(error, formatProblem(path));
+        failWith(error, formatProblem(path));
     return value;
 }
 
@@ -255,10 +248,8 @@ std::optional<uint> ProcFs::ownerUid(qint64 pid, QString* error) const
     struct stat st
     {
     };
-    if (::stat(QFile::encodeName(path).constData(), &st) != 0) {
-        fail(error, systemProblem("stat", path, errno));
-        return std::nullopt;
-    }
+    if (::stat(QFile::encodeName(path).constData(), &st) != 0)
+        return noneWith<uint>(error, systemProblem("stat", path, errno));
     return uint(st.st_uid);
 }
 
@@ -324,10 +315,8 @@ std::optional<QString> ProcFs::selfExecutable(QString* error) const
 {
     const QString path = m_root + QStringLiteral("/self/exe");
     QString file = QFileInfo(path).canonicalFilePath();
-    if (file.isEmpty()) {
-        fail(error, QStringLiteral("cannot resolve %1").arg(path));
-        return std::nullopt;
-    }
+    if (file.isEmpty())
+        return noneWith<QString>(error, QStringLiteral("cannot resolve %1").arg(path));
     return file;
 }
 

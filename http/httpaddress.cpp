@@ -26,4 +26,11 @@ bool parseHttpAddress(
     return true;
 }
 
+QString formatHttpAddress(const QHostAddress& host, quint16 port)
+{
+    const QString h
+        = host.protocol() == QAbstractSocket::IPv6Protocol ? u'[' + host.toString() + u']' : host.toString();
+    return h + u':' + QString::number(port);
+}
+
 } // namespace perfdash

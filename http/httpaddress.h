@@ -15,4 +15,7 @@ namespace perfdash {
 bool parseHttpAddress(
     const QString& text, const QString& option, const QString& form, QHostAddress* host, quint16* port, QString* error);
 
+/// "127.0.0.1:4317", "[::1]:4317": an address as people and gRPC write it.
+QString formatHttpAddress(const QHostAddress& host, quint16 port);
+
 } // namespace perfdash

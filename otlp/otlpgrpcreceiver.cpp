@@ -2,6 +2,7 @@
 #include "otlp/otlpgrpcreceiver.h"
 
 #include "core/errors.h"
+#include "http/httpaddress.h"
 #include "otlp/otlpingest.h"
 #include "otlp/otlpprotobuf.h"
 #include "otlp/otlpreceiver.h"
@@ -49,14 +50,6 @@ grpc::ByteBuffer toBuffer(const QByteArray& bytes)
     return grpc::ByteBuffer(&slice, 1);
 }
 
-/// "127.0.0.1:4317", "[::1]:4317": as gRPC and people write an address.
-QString hostPort(const QHostAddress& host, quint16 port)
-{
-    const QString h
-        = host.protocol() == QAbstractSocket::IPv6Protocol ? u'[' + host.toString() + u']' : host.toString();
-    return h + u':' + QString::number(port);
-}
-
 } // namespace
 
 /// What the calls share with the receiver: limits, counters, and the decoders' buffers (used on
@@ -93,6 +86,13 @@ struct OtlpGrpcReceiver::Counters
         if (said.fetch_or(kind) & kind)
             return;
         Q_EMIT owner->problem(message);
+    }
+    /// Counts a refused call in @p counter, says why once per kind, and gives the status to answer.
+    grpc::Status refuse(std::atomic<quint64>& counter, Said kind, grpc::StatusCode code, const QString& why)
+    {
+        counter.fetch_add(1, std::memory_order_relaxed);
+        say(kind, QStringLiteral("OTLP/gRPC: ") + why);
+        return grpc::Status(code, why.toStdString());
     }
     /// A call's reactor is done (OnDone): the last one wakes close().
     void callDone()
@@ -135,28 +135,23 @@ public:
         }
         const qint64 size = qint64(m_request.Length());
         if (size > st.limits.maxMessageBytes) {
-            st.tooLarge.fetch_add(1, std::memory_order_relaxed);
-            const QString why = OtlpGrpcReceiver::tr("message of %1 bytes over the limit of %2")
-                                    .arg(size)
-                                    .arg(st.limits.maxMessageBytes);
-            st.say(OtlpGrpcReceiver::Counters::TooLarge, QStringLiteral("OTLP/gRPC: ") + why);
-            Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why.toStdString()));
+            Finish(st.refuse(st.tooLarge, OtlpGrpcReceiver::Counters::TooLarge, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                OtlpGrpcReceiver::tr("message of %1 bytes over the limit of %2")
+                    .arg(size)
+                    .arg(st.limits.maxMessageBytes)));
             return;
         }
         if (!st.reserve(size)) {
-            st.refusedMemory.fetch_add(1, std::memory_order_relaxed);
-            const QString why = OtlpGrpcReceiver::tr("the messages in flight hold %1 bytes: try again later")
-                                    .arg(st.limits.maxBytesInFlight);
-            st.say(OtlpGrpcReceiver::Counters::Memory, QStringLiteral("OTLP/gRPC: ") + why);
-            Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why.toStdString()));
+            Finish(st.refuse(st.refusedMemory, OtlpGrpcReceiver::Counters::Memory, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                OtlpGrpcReceiver::tr("the messages in flight hold %1 bytes: try again later")
+                    .arg(st.limits.maxBytesInFlight)));
             return;
         }
         QByteArray bytes = toBytes(m_request);
         m_request.Clear();
-        st.http->runOnIngestThread([this, size, bytes = std::move(bytes)](OtlpIngest& ingest) {
-            answer(ingest, bytes);
-            m_state->bytesInFlight.fetch_sub(size);
-        });
+        // Nothing of this call is touched after answer(): once it finishes, gRPC may delete it.
+        st.http->runOnIngestThread(
+            [this, size, bytes = std::move(bytes)](OtlpIngest& ingest) { answer(ingest, bytes, size); });
     }
 
     void OnDone() override
@@ -166,10 +161,11 @@ public:
     }
 
 private:
-    /// On the ingest thread: decode, apply, answer.
-    void answer(OtlpIngest& ingest, const QByteArray& bytes)
+    /// On the ingest thread: decode, apply, give back the @p size bytes it held, answer.
+    void answer(OtlpIngest& ingest, const QByteArray& bytes, qint64 size)
     {
         auto& st = *m_state;
+        const auto giveBack = [&st, size] { st.bytesInFlight.fetch_sub(size); }; // before answering
         otlp::DecodeOptions options;
         options.attributesFromNs = ingest.attributesFromNs();
         QString error;
@@ -182,6 +178,7 @@ private:
                 OtlpGrpcReceiver::tr(
                     "OTLP/gRPC: bad request: %1 (said once until a request goes through; all are counted)")
                     .arg(error));
+            giveBack();
             Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error.toStdString()));
             return;
         }
@@ -198,6 +195,7 @@ private:
         st.requests.fetch_add(1, std::memory_order_relaxed);
         st.said.store(0); // one request went through: the next refusal of each kind is said again
         m_response = toBuffer(reply);
+        giveBack();
         StartWriteAndFinish(&m_response, grpc::WriteOptions(), grpc::Status::OK);
     }
 
@@ -240,19 +238,15 @@ public:
         st.calls.fetch_add(1, std::memory_order_relaxed);
         const int inFlight = st.callsInFlight.fetch_add(1) + 1; // given back by the reactor's OnDone
         const std::string& method = context->method();
-        if (method != TraceMethod && method != MetricsMethod) {
-            st.unimplemented.fetch_add(1, std::memory_order_relaxed);
-            const QString why = tr("OTLP/gRPC serves TraceService/Export and MetricsService/Export, not %1")
-                                    .arg(QString::fromStdString(method));
-            st.say(Counters::Unimplemented, QStringLiteral("OTLP/gRPC: ") + why);
-            return new GrpcRefusal(m_state, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, why.toStdString()));
-        }
-        if (inFlight > st.limits.maxCalls) {
-            st.refusedCalls.fetch_add(1, std::memory_order_relaxed);
-            const QString why = tr("%1 calls in flight, the limit: try again later").arg(st.limits.maxCalls);
-            st.say(Counters::Calls, QStringLiteral("OTLP/gRPC: ") + why);
-            return new GrpcRefusal(m_state, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why.toStdString()));
-        }
+        if (method != TraceMethod && method != MetricsMethod)
+            return new GrpcRefusal(m_state,
+                st.refuse(st.unimplemented, Counters::Unimplemented, grpc::StatusCode::UNIMPLEMENTED,
+                    tr("OTLP/gRPC serves TraceService/Export and MetricsService/Export, not %1")
+                        .arg(QString::fromStdString(method))));
+        if (inFlight > st.limits.maxCalls)
+            return new GrpcRefusal(m_state,
+                st.refuse(st.refusedCalls, Counters::Calls, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                    tr("%1 calls in flight, the limit: try again later").arg(st.limits.maxCalls)));
         // Gzip (grpc-encoding) was undone by gRPC: what arrives is the message itself.
         return new GrpcCall(m_state, method == TraceMethod ? Signal::Traces : Signal::Metrics);
     }
@@ -286,7 +280,7 @@ void OtlpGrpcReceiver::setLimits(const Limits& limits)
 bool OtlpGrpcReceiver::listen(const QHostAddress& host, quint16 port, QString* error)
 {
     close();
-    const QString address = hostPort(host, port);
+    const QString address = formatHttpAddress(host, port);
     {
         // gRPC logs why a port cannot be bound and returns no reason; the same bind, tried first,
         // gives the user one ("address already in use") in the words --otlp uses.
@@ -355,7 +349,7 @@ quint16 OtlpGrpcReceiver::port() const
 
 QString OtlpGrpcReceiver::address() const
 {
-    return m_server ? hostPort(m_host, m_port) : QString();
+    return m_server ? formatHttpAddress(m_host, m_port) : QString();
 }
 
 OtlpGrpcReceiver::Stats OtlpGrpcReceiver::stats() const

@@ -2,6 +2,7 @@
 #include "otlp/otlpreceiver.h"
 
 #include "http/gunzip.h"
+#include "http/httpaddress.h"
 #include "otlp/otlpingest.h"
 #include "otlp/otlpjson.h"
 #include "otlp/otlpprotobuf.h"
@@ -288,9 +289,7 @@ QString OtlpReceiver::address() const
 {
     if (!m_worker || !m_worker->m_tcp)
         return {};
-    const QHostAddress a = m_worker->m_tcp->serverAddress();
-    const QString host = a.protocol() == QAbstractSocket::IPv6Protocol ? u'[' + a.toString() + u']' : a.toString();
-    return host + u':' + QString::number(port());
+    return formatHttpAddress(m_worker->m_tcp->serverAddress(), port());
 }
 
 void OtlpReceiver::setHideInternalSpans(bool hide)

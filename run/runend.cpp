@@ -19,6 +19,8 @@
 
 #include <QProcess>
 
+#include <deque>
+
 #include <utility>
 
 namespace perfdash {
@@ -172,13 +174,11 @@ void RunEnd::writeExports(std::vector<ProfileSnapshotPtr> heaps)
     const auto series = store.series();
     const auto memory = store.memoryRecords();
     WorkerPool pool(2);
-    QList<QFuture<QString>> writes;
+    QList<QFuture<bool>> writes;
+    std::deque<QString> reasons; // one per file, written by its job when it fails
     const auto submit = [&](std::function<bool(QString*)> write) {
-        writes.append(pool.submit(QStringLiteral("export"), [write = std::move(write)] {
-            QString error;
-            write(&error);
-            return error;
-        }));
+        QString* why = &reasons.emplace_back();
+        writes.append(pool.submit(QStringLiteral("export"), [write = std::move(write), why] { return write(why); }));
     };
     const auto csv = [&](const QString& path, std::function<void(CsvWriter&)> rows) {
         if (!path.isEmpty())
@@ -218,9 +218,9 @@ void RunEnd::writeExports(std::vector<ProfileSnapshotPtr> heaps)
             submit([heaps = std::move(heaps), path = m_outputs.heap](
                        QString* error) { return foldedexport::writeFile(path, heaps, error); });
     }
-    for (auto& w : writes) {
-        if (const QString error = w.result(); !error.isEmpty()) {
-            m_say(error);
+    for (qsizetype i = 0; i < writes.size(); ++i) {
+        if (!writes[i].result()) {
+            m_say(reasons[std::size_t(i)]);
             m_exitCode = 1;
         }
     }

@@ -403,7 +403,7 @@ private Q_SLOTS:
         QCOMPARE(older->store->processes().constFirst().refusedValues, quint64(2));
     }
 
-    /// Each case the old verdict got wrong, row by row.
+    /// Each case a verdict must get right, row by row: what a recording can and cannot have written.
     void compareVerdicts_data()
     {
         QTest::addColumn<QList<quint64>>("baseNs"); // one entry per process of the name "svc"

@@ -146,6 +146,10 @@ private Q_SLOTS:
         const QByteArray saved = "[budgets]\n1\\pattern=db.*\n1\\percentile=99\n1\\limitNs=1000000\n"
                                  "1\\windowSeconds=60\nsize=1\n";
         QTest::newRow("duration nan") << QStringList { u"--duration"_qs, u"nan"_qs } << 2 << QByteArray();
+        // A listener asked for with an empty address (`--otlp "$PORT"`, PORT unset) is refused, not left out.
+        for (const QString& listener : { u"--otlp"_qs, u"--otlp-grpc"_qs, u"--prometheus"_qs })
+            QTest::newRow(qPrintable(listener + u" empty"_qs))
+                << QStringList { listener, QString(), u"--duration"_qs, u"5"_qs } << 2 << QByteArray();
         QTest::newRow("budget met") << QStringList { u"--budget"_qs, u"db.*:p99<=1s"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs,
             send } << 0 << QByteArray();
         QTest::newRow("budget broken") << QStringList { u"--budget"_qs, u"db.*:p99<=1ms"_qs, u"--"_qs, u"sh"_qs,

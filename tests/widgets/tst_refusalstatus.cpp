@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Every refusal of every listener is seen in the window, not only on stderr: OTLP's (a request it
 // refused), another listener's (OTLP/gRPC, added by main()), and a client of the library told REJECT because the
-// dashboard holds its limit of live processes (that client was let in silently before).
+// dashboard holds its limit of live processes.
 #include "core/metricsstore.h"
 #include "ipc/ingestserver.h"
 #include "otlp/otlpreceiver.h"
