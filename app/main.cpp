@@ -39,7 +39,6 @@
 
 #include <atomic>
 #include <csignal>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -115,8 +114,7 @@ int main(int argc, char** argv)
         for (const QString& note : std::as_const(opened.load.notes))
             say(note);
         for (const QString& problem : std::as_const(opened.load.problems))
-            std::fprintf(
-                stderr, "perfdash: %s: %s (the rest is shown)\n", qUtf8Printable(capturePath), qUtf8Printable(problem));
+            say(QStringLiteral("%1: %2 (the rest is shown)").arg(capturePath, problem));
     } else {
         live = std::make_unique<MetricsStore>();
         live->setSlowThreshold(std::chrono::milliseconds(100), std::chrono::seconds(1));
