@@ -81,10 +81,10 @@ int RunEnd::finish(int exitCode)
     }
     if (m_parts.server)
         m_parts.server->close(); // applies what is still in flight
-    if (m_parts.live)
+    if (m_parts.live) {
         checkBudgetsAndRefusals(refusals);
-    if (m_parts.live)
         m_parts.store->sampleProcesses();
+    }
     m_parts.store->stop();
     finishCapture(heaps);
     writeExports(std::move(heaps));
