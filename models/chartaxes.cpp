@@ -77,10 +77,12 @@ ValueAxis niceAxis(double max, int ticks)
 
 LogRange logRange(double minPositive, double max)
 {
-    if (!(minPositive > 0) || !std::isfinite(minPositive))
-        minPositive = max > 0 ? max : 1.0;
-    if (!(max >= minPositive))
-        max = minPositive;
+    if (!(max > 0) || !std::isfinite(max))
+        max = 1.0;
+    // A minimum over the maximum is what no data looks like (the minimum still at its start):
+    // the decade of the maximum then.
+    if (!(minPositive > 0) || !(minPositive <= max))
+        minPositive = max;
     const double lower = decadeBelow(minPositive);
     double upper = decadeBelow(max);
     if (upper < max * (1 - 1e-9))

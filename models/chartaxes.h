@@ -50,7 +50,9 @@ struct ValueAxis
 ValueAxis niceAxis(double max, int ticks);
 
 /// A logarithmic axis of whole decades around the data: the decade holding @p minPositive up to
-/// the decade above @p max (one decade at least), never a decade below the data.
+/// the decade above @p max (one decade at least), never a decade below the data. A minimum over
+/// the maximum (no data yet) or a value that is not finite and positive gives the decade of the
+/// maximum (of 1 when the maximum is not usable): always finite.
 struct LogRange
 {
     double min = 1.0;

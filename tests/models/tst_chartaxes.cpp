@@ -7,6 +7,7 @@
 #include <QTest>
 
 #include <cmath>
+#include <limits>
 
 using namespace perfdash;
 
@@ -114,6 +115,35 @@ private Q_SLOTS:
         // Never a decade below the data's minimum , never above it.
         QVERIFY(r.min <= min && min < r.min * 10);
         QVERIFY(r.max >= max);
+    }
+
+    // What the charts pass before any point is counted: the minimum still at its start (the largest
+    // double), the maximum at its floor. The axis must stay finite and small (its labels are made
+    // one per decade: an infinite range never ended).
+    void logAxisWithoutDataIsOneFiniteDecade_data()
+    {
+        QTest::addColumn<double>("min");
+        QTest::addColumn<double>("max");
+        const double huge = std::numeric_limits<double>::max();
+        QTest::newRow("no data, in ms") << huge / 1e6 << 1.0 / 1e6;
+        QTest::newRow("no data, in ns") << huge << 1.0;
+        QTest::newRow("minimum over maximum") << 50.0 << 2.0;
+        QTest::newRow("infinite maximum") << 1.0 << std::numeric_limits<double>::infinity();
+        QTest::newRow("not a number") << std::nan("") << std::nan("");
+        QTest::newRow("zero and negative") << 0.0 << -3.0;
+    }
+    void logAxisWithoutDataIsOneFiniteDecade()
+    {
+        QFETCH(double, min);
+        QFETCH(double, max);
+        const chartaxes::LogRange r = chartaxes::logRange(min, max);
+        QVERIFY2(std::isfinite(r.min) && std::isfinite(r.max) && r.min > 0,
+            qPrintable(QStringLiteral("%1 .. %2").arg(r.min).arg(r.max)));
+        QVERIFY(r.max > r.min);
+        QVERIFY2(r.max / r.min <= 1e3, qPrintable(QStringLiteral("%1 .. %2").arg(r.min).arg(r.max)));
+        // The decades hold the maximum the charts will draw (their floor when nothing is counted).
+        if (std::isfinite(max) && max > 0)
+            QVERIFY2(r.min <= max && max <= r.max, qPrintable(QStringLiteral("%1 .. %2").arg(r.min).arg(r.max)));
     }
 
     void decimationKeepsPeaks()

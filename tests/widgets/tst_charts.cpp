@@ -340,6 +340,19 @@ private Q_SLOTS:
         QCOMPARE(panel.latencyLogAxis()->max(), 100.0);
     }
 
+    /// Before the first point (a new operation, the window's start with the log axis chosen), the
+    /// log axis is one finite decade: an infinite range made its per-decade labels never end.
+    void logAxisWithoutPointsIsFinite()
+    {
+        ChartsPanel panel;
+        panel.setLogScale(true);
+        panel.setLatency(QStringLiteral("op"), {}, T0, T0 + 10'000);
+        QVERIFY(std::isfinite(panel.latencyLogAxis()->max()));
+        QVERIFY(panel.latencyLogAxis()->max() / panel.latencyLogAxis()->min() <= 10.0 + 1e-9);
+        panel.setComparison(QStringList { QStringLiteral("a"), QStringLiteral("b") }, { {}, {} }, T0, T0 + 10'000);
+        QVERIFY(std::isfinite(panel.latencyLogAxis()->max()));
+    }
+
     void withoutOperationsOnlyMemoryIsShown()
     {
         ChartsPanel panel;
