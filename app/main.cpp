@@ -203,6 +203,7 @@ int main(int argc, char** argv)
         QObject::connect(
             &heapProfiler, &HeapProfiler::problem, &app, [](qint64, const QString& message) { say(message); });
     }
+    quint64 launchedKey = 0; // the store's key of the last program launched
     const auto launch = [&](const QString& program, const QStringList& args, bool showOutput) {
         auto child = std::make_unique<QProcess>();
         QProcessEnvironment childEnvironment = environment;
@@ -223,7 +224,7 @@ int main(int argc, char** argv)
             heapProfiler.abandon(heapTicket);
             fail(QStringLiteral("cannot launch %1: %2").arg(program, child->errorString()));
         }
-        store.attachPid(child->processId());
+        launchedKey = store.attachPid(child->processId());
         if (heapTicket)
             heapProfiler.started(heapTicket, child->processId(), QFileInfo(program).fileName());
         if (options.profiling)
@@ -243,9 +244,11 @@ int main(int argc, char** argv)
                 QStringLiteral("2") },
             false);
     }
+    quint64 commandKey = 0;
     if (!command.isEmpty()) {
         const QString program = command.takeFirst();
         commandProcess = launch(program, command, true);
+        commandKey = launchedKey;
     }
 
     std::signal(SIGINT, onSignal);
@@ -277,11 +280,11 @@ int main(int argc, char** argv)
         window.reset();
         exitCode = runEnd.finish(exitCode);
     };
-    const auto quit = [&] {
-        finish();
-        QCoreApplication::exit(exitCode);
-    };
-    QObject::connect(&app, &QCoreApplication::aboutToQuit, &app, finish); // the window was closed
+    // Every event loop unwinds before the window goes: a dialog's or a menu's own loop (Launch
+    // program, the quit prompt) runs in a handler of the window, its object on that handler's
+    // stack with the window as its parent. aboutToQuit comes once the main loop has returned.
+    const auto quit = [] { QCoreApplication::exit(0); };
+    QObject::connect(&app, &QCoreApplication::aboutToQuit, &app, finish);
 
     if (!headlessRun) {
         window = std::make_unique<MainWindow>(&store, live ? &server : nullptr);
@@ -318,6 +321,10 @@ int main(int argc, char** argv)
             window->setProfileBeside(options.view == QLatin1String("both"));
         if (options.view == QLatin1String("profile") || options.profileView >= 0)
             window->showProfile();
+        // The command is what the run is about: its process selected from the start, as a launch
+        // from the window selects it (its operations, memory, profile and heap are shown).
+        if (commandKey)
+            window->selectProcess(commandKey);
         if (options.view == QLatin1String("memory"))
             window->showMemory();
         if (options.profileView >= 0)

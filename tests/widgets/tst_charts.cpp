@@ -280,6 +280,33 @@ private Q_SLOTS:
         QCOMPARE(range.last()[0].toLongLong(), qint64(0));
     }
 
+    /// A header that goes to two lines (a long title, three legend entries) takes its height from
+    /// the section, never from the plot's bottom: the chart stays inside its view, its bottom
+    /// tick and axis line visible.
+    void twoLineHeadersKeepThePlotInsideItsView()
+    {
+        ChartsPanel panel;
+        QVERIFY(showPanel(panel, 820, 620));
+        setOneMinute(panel);
+        const QStringList names { QStringLiteral("db.query — billing-worker"),
+            QStringLiteral("http.GET /users — orders-api"), QStringLiteral("db.query — orders-api") };
+        const std::vector<SeriesPoint> a = points(60, 8'000'000, 9'000'000), b = points(60, 2'000'000, 3'000'000),
+                                       c = points(60, 1'000'000, 1'500'000);
+        panel.setComparison(names, { a, b, c }, T0, T0 + 60'000);
+        for (auto kind : { ChartsPanel::Kind::Latency, ChartsPanel::Kind::Throughput, ChartsPanel::Kind::Memory }) {
+            ExploreChartView* view = panel.view(kind);
+            const auto inside = [view] {
+                return view->chart()->size().height() <= view->viewport()->height() + 0.5
+                    && view->chart()->plotArea().bottom() < view->viewport()->height();
+            };
+            QTRY_VERIFY2(inside(),
+                qPrintable(QStringLiteral("chart %1 tall, plot to %2, view %3")
+                               .arg(view->chart()->size().height())
+                               .arg(view->chart()->plotArea().bottom())
+                               .arg(view->viewport()->height())));
+        }
+    }
+
     void severalOperationsOnOneChart()
     {
         ChartsPanel panel;
