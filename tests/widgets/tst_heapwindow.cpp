@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// What a user does to find a leak, through the window: File > Launch program with "Track
+// allocations" ticked, the launched program selected, its heap by call site in the Memory view
+// (live bytes, growth since a mark), the exact heap in the processes table, the largest sites'
+// live bytes on the memory chart. The program is ours (helpers/heaptarget.cpp "sites": hold_site
+// keeps 32 MiB, leak_site leaks 2 MB/s, churn_site churns small blocks).
+#include "core/metricsstore.h"
+#include "profiler/heapprofiler.h"
+#include "widgets/attachdialog.h"
+#include "widgets/chartspanel.h"
+#include "widgets/mainwindow.h"
+#include "widgets/memorypanel.h"
+#include "widgets/profilepanel.h"
+
+#include "tests/helpers/modal.h"
+
+#include <QCheckBox>
+#include <QLineEdit>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace perfdash;
+using namespace perfdashtest;
+
+namespace {
+const QString kTarget = QStringLiteral(PERFDASH_BIN_DIR "/perfdash_heap_target");
+
+/// The bytes under the outermost calls of the function whose name starts with @p site.
+quint64 bytesOf(const ProfileSnapshotPtr& snapshot, const QString& site)
+{
+    if (!snapshot)
+        return 0;
+    for (const FunctionCost& cost : snapshot->topFunctions()) {
+        if (snapshot->functions[cost.function].name.startsWith(site))
+            return cost.total;
+    }
+    return 0;
+}
+
+/// Which of the three sites has the most bytes in @p snapshot; empty when none has any.
+QString firstSite(const ProfileSnapshotPtr& snapshot)
+{
+    QString best;
+    quint64 most = 0;
+    for (const char* site : { "hold_site", "leak_site", "churn_site" }) {
+        if (const quint64 bytes = bytesOf(snapshot, QString::fromLatin1(site)); bytes > most) {
+            most = bytes;
+            best = QString::fromLatin1(site);
+        }
+    }
+    return best;
+}
+} // namespace
+
+class TestHeapWindow : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase()
+    {
+        // The target waits for "go" on stdin unless told to start (the window's launches keep
+        // their stdin to themselves).
+        qputenv("HEAPTARGET_GO", "1");
+    }
+
+    void findTheLeakOfAProgramLaunchedFromTheWindow()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        MetricsStore store;
+        HeapProfiler heap(dir.path());
+        // As the application wires them: the exact heap reaches the processes table.
+        connect(&heap, &HeapProfiler::heapChanged, &store,
+            [&store](qint64 pid, qint64 bytes) { store.recordHeapOfPid(pid, bytes); });
+        MainWindow window(&store, nullptr);
+        window.setHeapProfiler(&heap);
+        window.resize(1400, 900);
+        window.show();
+
+        bool ticked = false;
+        onNextModal<LaunchDialog>([&](LaunchDialog* dialog) {
+            dialog->findChild<QLineEdit*>(QStringLiteral("program"))->setText(kTarget);
+            dialog->findChild<QLineEdit*>(QStringLiteral("arguments"))->setText(QStringLiteral("sites 120"));
+            auto* track = dialog->findChild<QCheckBox*>(QStringLiteral("trackHeap"));
+            track->setChecked(true);
+            ticked = dialog->trackHeap();
+            dialog->accept();
+        });
+        QAction* launch = actionNamed(&window, QStringLiteral("Launch program…"));
+        QVERIFY(launch);
+        launch->trigger();
+        QVERIFY(ticked);
+
+        // The launched program is the one shown, and its heap is tracked.
+        MemoryPanel* memory = window.memoryPanel();
+        QVERIFY(memory->process() > 0);
+        const qint64 pid = memory->process();
+        QTRY_VERIFY_WITH_TIMEOUT(!heap.totals().empty() && heap.totals().front().liveBytes > 32u << 20, 20'000);
+        QCOMPARE(heap.totals().front().pid, pid);
+        window.showMemory();
+
+        // Live bytes: hold_site's 32 MiB lead.
+        memory->setView(HeapView::Live);
+        QTRY_COMPARE_WITH_TIMEOUT(firstSite(memory->profile()->snapshot()), QStringLiteral("hold_site"), 20'000);
+        QCOMPARE(memory->profile()->snapshot()->unit, ProfileSnapshot::Unit::Bytes);
+
+        // The heap column: the exact heap of the program, within 5% of the preload's count.
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                const std::vector<HeapTotals> totals = heap.totals();
+                for (const ProcessInfo& p : store.processes()) {
+                    if (p.pid == pid && p.heapBytes > 0 && !totals.empty())
+                        return std::abs(double(p.heapBytes) - double(totals.front().liveBytes))
+                            <= 0.05 * double(totals.front().liveBytes);
+                }
+                return false;
+            }(),
+            20'000);
+
+        // A mark, then what kept growing: leak_site, not the larger but constant hold_site.
+        memory->setMark();
+        QCOMPARE(memory->view(), HeapView::Growth);
+        QTRY_COMPARE_WITH_TIMEOUT(firstSite(memory->profile()->snapshot()), QStringLiteral("leak_site"), 30'000);
+        QVERIFY(bytesOf(memory->profile()->snapshot(), QStringLiteral("hold_site"))
+            < bytesOf(memory->profile()->snapshot(), QStringLiteral("leak_site")));
+
+        // The memory chart: the heap line and the largest sites' live bytes as series.
+        QTRY_VERIFY_WITH_TIMEOUT(
+            window.charts()->visibleSeries(ChartsPanel::Kind::Memory).filter(QStringLiteral("hold_site")).size() == 1,
+            20'000);
+    }
+};
+
+QTEST_MAIN(TestHeapWindow)
+#include "tst_heapwindow.moc"
