@@ -35,6 +35,24 @@ bool isOperatorChar(const QString& in, qsizetype i)
     return false;
 }
 
+/// Where the parameter list of a method's name starts (its '(' outside template arguments, after
+/// "operator()" when that is the name); -1 when it has none.
+qsizetype parametersStart(const QString& method)
+{
+    int depth = 0;
+    const qsizetype from = method.startsWith(QLatin1String("operator()")) ? 10 : 0;
+    for (qsizetype i = from; i < method.size(); ++i) {
+        const QChar c = method[i];
+        if (c == QLatin1Char('<'))
+            ++depth;
+        else if (c == QLatin1Char('>') && depth > 0)
+            --depth;
+        else if (c == QLatin1Char('(') && depth == 0)
+            return i;
+    }
+    return -1;
+}
+
 } // namespace
 
 QString prettifySymbol(const QString& name)
@@ -136,8 +154,13 @@ QString elideSymbol(const QString& name, const QFontMetrics& metrics, int width)
     const qsizetype start = methodNameStart(name);
     const QString tail = name.mid(start);
     const int room = width - metrics.horizontalAdvance(tail) - metrics.horizontalAdvance(ellipsis);
-    if (start == 0 || room < 0)
-        return metrics.elidedText(tail, Qt::ElideRight, width);
+    if (start == 0 || room < 0) {
+        // The method's name before its arguments: "computeDiscounts(…)", then cut on its right.
+        const qsizetype open = parametersStart(tail);
+        const QString shortTail = open > 0 ? tail.left(open) + QLatin1Char('(') + ellipsis + QLatin1Char(')') : tail;
+        return metrics.horizontalAdvance(shortTail) <= width ? shortTail
+                                                             : metrics.elidedText(shortTail, Qt::ElideRight, width);
+    }
     // The longest start of the name that fits the room left.
     qsizetype low = 0;
     qsizetype high = start;

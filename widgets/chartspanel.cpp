@@ -341,6 +341,8 @@ std::unique_ptr<ChartsPanel::Chart> ChartsPanel::makeChart(
     header->addWidget(c->title, 1);
     c->legendLayout = new QHBoxLayout;
     c->legendLayout->setSpacing(0);
+    // Under the title (a narrow chart), the entries keep together at the left, not spread out.
+    c->legendLayout->addStretch(1);
     header->addLayout(c->legendLayout);
     layout->addLayout(header);
     c->header = header;
@@ -475,7 +477,7 @@ void ChartsPanel::updateLegend(Chart* c)
             for (QLineSeries* s : series)
                 s->setOpacity(on ? 1.0 : 0.0);
         });
-        c->legendLayout->addWidget(button);
+        c->legendLayout->insertWidget(c->legendLayout->count() - 1, button); // before the stretch
         c->legend.append(button);
     }
 }

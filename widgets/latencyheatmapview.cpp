@@ -45,7 +45,8 @@ QSize LatencyHeatmapView::sizeHint() const
 
 QSize LatencyHeatmapView::minimumSizeHint() const
 {
-    return { 200, fontMetrics().height() * 6 };
+    // A plot four lines high at least, as the charts' (the title and the time labels take the rest).
+    return { 200, fontMetrics().height() * 7 };
 }
 
 void LatencyHeatmapView::setHeatmap(const QString& title, const LatencyHeatmap& heatmap, qint64 fromMs, qint64 toMs)

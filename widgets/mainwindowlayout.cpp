@@ -347,14 +347,15 @@ void MainWindow::fitTableHeights()
 void MainWindow::splitForColumns()
 {
     // The views get most of the width; the tables take what their columns need, up to 45% of it
-    // (60% in a narrow window, where the numbers need it more; 35% when the profile is beside the
-    // charts, two views to share the rest). Where the columns need more,
+    // (48% in a narrow window, where the numbers need it more but the charts still get the larger
+    // part; 35% when the profile is beside the charts, two views to share the rest). Where the
+    // columns need more,
     // the less used ones are hidden, most specialised first (the header's menu shows them
     // again), so that the percentiles are read without scrolling sideways.
     const int total = m_mainSplitter->width() - m_mainSplitter->handleWidth();
     if (total <= 0)
         return;
-    const int share = profileBeside() ? 35 : total < 1100 ? 60 : 45;
+    const int share = profileBeside() ? 35 : total < 1100 ? 48 : 45;
     const int room = std::min(total * share / 100, total - m_viewsSplitter->minimumSizeHint().width());
     const int operations = hideColumnsToFit(m_operationView, m_operationColumns, room);
     const int processes = hideColumnsToFit(m_processView, m_processColumns, room);

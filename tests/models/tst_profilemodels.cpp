@@ -186,6 +186,9 @@ void TestProfileModels::elisionKeepsTheMethodName()
     QVERIFY2(elided.startsWith(s("orders::")), qPrintable(elided));
     QVERIFY(elided.contains(QChar(0x2026)));
     QVERIFY(metrics.horizontalAdvance(elided) <= width);
+    // Too narrow for the method with its arguments: its name, the arguments an ellipsis.
+    const QString bare = s("computeDiscounts(\u2026)");
+    QCOMPARE(elideSymbol(name, metrics, metrics.horizontalAdvance(bare)), bare);
     // Too narrow for the method's whole name: its start is what is kept.
     const QString narrow = elideSymbol(name, metrics, metrics.horizontalAdvance(s("computeDisc")));
     QVERIFY2(narrow.startsWith(s("compute")), qPrintable(narrow));

@@ -294,7 +294,7 @@ void TestWorkspace::theViewsGetMostOfTheWidth_data()
     QTest::addColumn<int>("viewsPercent"); // at least
     QTest::newRow("1600x1000 screen") << QSize(1440, 900) << 55;
     QTest::newRow("1400x900 screen") << QSize(1260, 810) << 55;
-    QTest::newRow("1600x1000 screen at 1.5x") << QSize(960, 600) << 40;
+    QTest::newRow("1600x1000 screen at 1.5x") << QSize(960, 600) << 52;
 }
 
 void TestWorkspace::theViewsGetMostOfTheWidth()
