@@ -36,6 +36,8 @@ struct ChartsPanel::Chart
 {
     QWidget* section = nullptr;
     QLabel* title = nullptr;
+    QString
+        fullTitle; // the title's label shows it whole, or cut in its middle when even a line of its own is too narrow
     QHBoxLayout* legendLayout = nullptr;
     QBoxLayout* header = nullptr; // the title and the legend: one line, or two when narrow
     QList<QToolButton*> legend;
@@ -333,6 +335,7 @@ std::unique_ptr<ChartsPanel::Chart> ChartsPanel::makeChart(
     header->setContentsMargins(4, 0, 4, 0);
     header->setSpacing(2);
     c->title = new QLabel(title, c->section);
+    c->fullTitle = title;
     QFont bold = c->title->font();
     bold.setBold(true);
     c->title->setFont(bold);
@@ -484,20 +487,29 @@ void ChartsPanel::updateLegend(Chart* c)
 
 void ChartsPanel::fitHeader(Chart* c)
 {
-    // The title whole, never elided: beside the legend when both fit, above it otherwise.
+    // The title whole beside the legend when both fit, above it otherwise; on a line of its own
+    // too narrow for it, cut in its middle (its start and the operation's process stay), never
+    // clipped at the frame. The tooltip has it whole.
     int legend = 0;
     for (QToolButton* b : std::as_const(c->legend))
         legend += b->sizeHint().width();
-    const int need = c->title->fontMetrics().horizontalAdvance(c->title->text()) + legend + 16;
-    const auto direction = need <= c->section->width() ? QBoxLayout::LeftToRight : QBoxLayout::TopToBottom;
+    const QFontMetrics metrics = c->title->fontMetrics();
+    const int titleWidth = metrics.horizontalAdvance(c->fullTitle);
+    const int room = c->section->width() - 8;
+    const auto direction
+        = titleWidth + legend + 16 <= c->section->width() ? QBoxLayout::LeftToRight : QBoxLayout::TopToBottom;
     if (c->header->direction() != direction)
         c->header->setDirection(direction);
+    const QString shown
+        = titleWidth <= room || room <= 0 ? c->fullTitle : metrics.elidedText(c->fullTitle, Qt::ElideMiddle, room);
+    if (c->title->text() != shown)
+        c->title->setText(shown);
 }
 
 void ChartsPanel::setTitle(Chart* c, const QString& title, const QString& tip)
 {
-    if (c->title->text() != title) {
-        c->title->setText(title);
+    if (c->fullTitle != title) {
+        c->fullTitle = title;
         fitHeader(c);
     }
     c->title->setToolTip(tip.isEmpty() ? title : tip);
@@ -960,12 +972,12 @@ QStringList ChartsPanel::visibleLatencySeries() const
 
 QString ChartsPanel::latencyTitle() const
 {
-    return m_latency->title->text();
+    return m_latency->fullTitle;
 }
 
 QString ChartsPanel::title(Kind kind) const
 {
-    return chart(kind)->title->text();
+    return chart(kind)->fullTitle;
 }
 
 QList<QToolButton*> ChartsPanel::legend(Kind kind) const

@@ -13,6 +13,7 @@
 
 #include <QChart>
 #include <QDateTime>
+#include <QLabel>
 #include <QLineSeries>
 #include <QLogValueAxis>
 #include <QRegularExpression>
@@ -305,6 +306,27 @@ private Q_SLOTS:
                                .arg(view->chart()->plotArea().bottom())
                                .arg(view->viewport()->height())));
         }
+    }
+
+    /// A title wider than its chart is cut in its middle (start and process kept), never clipped
+    /// at the frame; the whole title stays in the tooltip.
+    void aTitleTooWideIsCutInItsMiddle()
+    {
+        ChartsPanel panel;
+        QVERIFY(showPanel(panel, 330, 700));
+        const QString operation = QStringLiteral("http.GET /api/v2/customers/{id}/orders/{order}/items — orders-api");
+        panel.setLatency(operation, points(10, 4'000'000, 9'000'000), T0, T0 + 10'000);
+        QCOMPARE(panel.latencyTitle(), QStringLiteral("Latency of %1").arg(operation));
+        auto* title = panel.findChildren<QLabel*>().value(0);
+        for (QLabel* label : panel.findChildren<QLabel*>()) {
+            if (label->toolTip() == panel.latencyTitle())
+                title = label;
+        }
+        QVERIFY(title && title->toolTip() == panel.latencyTitle());
+        QTRY_VERIFY2(title->text().contains(QChar(0x2026)), qPrintable(title->text()));
+        QVERIFY(title->text().startsWith(QStringLiteral("Latency of")));
+        QVERIFY(title->text().endsWith(QStringLiteral("orders-api")));
+        QVERIFY(title->fontMetrics().horizontalAdvance(title->text()) <= title->width());
     }
 
     void severalOperationsOnOneChart()
