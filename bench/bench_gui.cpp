@@ -9,6 +9,7 @@
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QEvent>
+#include <QMetaEnum>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QThread>
@@ -51,7 +52,7 @@ public:
         const qint64 cpuStart = threadCpuNs();
         const int type = event->type();
         QByteArray what = QByteArray(receiver->metaObject()->className()) + " '" + receiver->objectName().toUtf8()
-            + "' event " + QByteArray::number(type);
+            + "' event " + QByteArray::number(type) + ' ' + eventName(type);
         if (const auto* qtimer = qobject_cast<const QTimer*>(receiver))
             what += " (" + QByteArray::number(qtimer->interval()) + " ms timer)";
         if (const QObject* parent = receiver->parent())
@@ -64,6 +65,13 @@ public:
     }
 
     void startTiming() { m_timing = true; }
+    /// The event's type by its name (MetaCall: a queued slot or a functor timer; UpdateRequest: a
+    /// repaint of the window; Timer: a QObject's timer).
+    static QByteArray eventName(int type)
+    {
+        const char* name = QMetaEnum::fromType<QEvent::Type>().valueToKey(type);
+        return name ? QByteArray("(") + name + ')' : QByteArray();
+    }
     /// The longest handlers, longest first.
     std::vector<Stall> worst(std::size_t n)
     {
