@@ -202,9 +202,16 @@ Options parseOptions(bool headlessRun, const QStringList& command)
     const QString pprofPath = parser.value(exportPprof);
     const QString heapPath = parser.value(exportHeap);
     const bool heapTracking = parser.isSet(heap) || parser.isSet(exportHeap);
-    if (heapTracking && command.isEmpty() && !parser.isSet(demo))
+    const bool launches = !command.isEmpty() || parser.isSet(demo);
+    if (heapTracking && !launches && !parser.isSet(attach))
         fail(QStringLiteral("--heap tracks the programs perfdash launches (-- COMMAND, --demo): a running process "
                             "cannot be given the heap preload"));
+    // An attached process runs all the same: what cannot be tracked is said, and what it has instead.
+    if (heapTracking && parser.isSet(attach))
+        say(QStringLiteral("--heap: the heap by call site of an attached process (--attach) is not tracked: a "
+                           "running process cannot be given the heap preload, only a program perfdash launches "
+                           "(-- COMMAND, --demo). Shown for it instead: its RSS, and its heap in use when it links "
+                           "the client library and runs with PERFDASH_HEAP=1."));
     for (const QString& path : { profilePath, byOperationPath, offCpuPath, pprofPath, heapPath }) {
         if (!path.isEmpty())
             failUnlessWritable(path);

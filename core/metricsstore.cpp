@@ -320,6 +320,11 @@ void MetricsStore::sampleProcesses()
         if (state != ProcessInfo::State::Live && state != ProcessInfo::State::ProcOnly)
             continue;
         const ProcessSample s = p->sampler->sample();
+        // Attached before /proc could name it: named by its first sample that can (its comm).
+        if (p->info.name.isEmpty() && !s.name.isEmpty()) {
+            p->info.name = s.name;
+            changed.append(key);
+        }
         if (s.status == ProcessSample::Status::NoMemoryMap)
             continue; // starting up: nothing to record yet, and nothing has ended
         if (!s.isValid()) {

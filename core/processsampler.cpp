@@ -54,9 +54,13 @@ ProcessSample ProcessSampler::sample()
 
     // No resident page at all: the kernel is between vfork() and exec() for it, or it is a kernel
     // thread. Not a zero to chart; the next sample will tell.
-    if (stat->rssPages == 0)
-        return failure(
-            Status::NoMemoryMap, QStringLiteral("process %1 has no memory mapped (starting up?)").arg(m_pid));
+    // Its name is known already: a program just launched is named from its first sample.
+    if (stat->rssPages == 0) {
+        ProcessSample starting
+            = failure(Status::NoMemoryMap, QStringLiteral("process %1 has no memory mapped (starting up?)").arg(m_pid));
+        starting.name = stat->comm;
+        return starting;
+    }
 
     static const long ticksPerSecond = sysconf(_SC_CLK_TCK);
     static const long pageSize = sysconf(_SC_PAGESIZE);

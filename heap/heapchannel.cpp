@@ -232,7 +232,10 @@ std::string refusal(const std::string& executable, int depth)
             return executable + " is set-user-ID: the dynamic loader runs it in secure mode and ignores LD_PRELOAD";
         if ((st.st_mode & S_ISGID) && st.st_gid != ::getgid())
             return executable + " is set-group-ID: the dynamic loader runs it in secure mode and ignores LD_PRELOAD";
-        if (::getxattr(executable.c_str(), "security.capability", nullptr, 0) > 0)
+        // File capabilities make the kernel ask for secure mode (AT_SECURE) only when the real user is
+        // not root: root's exec gets every capability anyway, so nothing is raised and the loader
+        // honours LD_PRELOAD.
+        if (::getuid() != 0 && ::getxattr(executable.c_str(), "security.capability", nullptr, 0) > 0)
             return executable
                 + " has file capabilities: the dynamic loader runs it in secure mode and ignores LD_PRELOAD";
     }

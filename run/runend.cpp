@@ -212,11 +212,13 @@ void RunEnd::writeExports(std::vector<ProfileSnapshotPtr> heaps)
     profileFile(
         m_outputs.pprof, [profiler](const QString& path, QString* error) { return profiler->writePprof(path, error); });
     if (!m_outputs.heap.isEmpty()) {
-        if (heaps.empty())
+        if (heaps.empty()) { // asked for and not written: a failed export, as --help says (status 1)
             m_say(QStringLiteral("%1 not written: no program's heap was tracked").arg(m_outputs.heap));
-        else
+            m_exitCode = 1;
+        } else {
             submit([heaps = std::move(heaps), path = m_outputs.heap](
                        QString* error) { return foldedexport::writeFile(path, heaps, error); });
+        }
     }
     for (qsizetype i = 0; i < writes.size(); ++i) {
         if (!writes[i].result()) {

@@ -13,6 +13,7 @@
 #include "widgets/comparisonwindow.h"
 #include "widgets/exportdialog.h"
 #include "widgets/mainwindowhelpers.h"
+#include "widgets/memorypanel.h"
 #include "widgets/profilepanel.h"
 
 #include <QCoreApplication>
@@ -136,17 +137,31 @@ void MainWindow::showCapture(const QString& path, const CaptureLoad& load)
         alerts.append(std::move(alert));
     }
     m_alerts->add(alerts);
-    // Its CPU profiles, read-only in the profile view; read and built into call trees on the pool.
+    // Its CPU profiles, read-only in the profile view, and its heaps (live bytes by call site when
+    // the run ended), read-only in the Memory view; read and built into call trees on the pool.
+    struct Recorded
+    {
+        std::vector<ProfileSnapshotPtr> cpu;
+        std::vector<ProfileSnapshotPtr> heaps;
+    };
     m_pool
         .submit(QStringLiteral("capture profiles"),
             [path] {
-                std::vector<ProfileSnapshotPtr> snapshots;
-                for (const CapturedProfile& p : readCaptureProfiles(path))
-                    snapshots.push_back(foldedexport::snapshotOf(p.pid, p.process, p.folded));
-                return snapshots;
+                Recorded recorded;
+                for (const CapturedProfile& p : readCaptureProfiles(path)) {
+                    recorded.cpu.push_back(foldedexport::snapshotOf(p.pid, p.process, p.folded));
+                    if (p.heap.isEmpty())
+                        continue;
+                    auto heap = std::make_shared<ProfileSnapshot>(*foldedexport::snapshotOf(p.pid, p.process, p.heap));
+                    heap->unit = ProfileSnapshot::Unit::Bytes;
+                    recorded.heaps.push_back(std::move(heap));
+                }
+                return recorded;
             })
-        .then(this,
-            [this](const std::vector<ProfileSnapshotPtr>& snapshots) { m_profile->setRecordedProfiles(snapshots); });
+        .then(this, [this](const Recorded& recorded) {
+            m_profile->setRecordedProfiles(recorded.cpu);
+            m_memory->setRecordedHeaps(recorded.heaps);
+        });
     requestRefresh();
 }
 

@@ -145,7 +145,7 @@ void MainWindow::showShortcuts()
            "<tr><td><b>right-click</b> a frame</td><td>copy its name, zoom, focus on the function (every call "
            "merged), show its callers</td></tr>"
            "<tr><td><b>hover</b> a frame</td><td>its whole name, module, self and total samples</td></tr>"
-           "<tr><td><b>Bottom-up</b>, <b>Collapse recursion</b></td><td>the graph of callers (an icicle); "
+           "<tr><td><b>Icicle</b>, <b>Collapse recursion</b></td><td>the graph of callers (an icicle); "
            "a function's calls of itself merged</td></tr>"
            "<tr><td><b>Mark</b>, <b>Compare with mark</b></td><td>keep the profile now; colour it by what "
            "changed since (red: gained, blue: lost)</td></tr>"

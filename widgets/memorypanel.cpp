@@ -1,17 +1,32 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "widgets/memorypanel.h"
 
+#include "core/errors.h"
 #include "models/format.h"
 #include "widgets/profilepanel.h"
 
 #include <QComboBox>
+#include <QCoreApplication>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLocale>
 #include <QPushButton>
+#include <QSignalBlocker>
+#include <QStandardItemModel>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 namespace perfdash {
+
+namespace {
+/// The mark button's tooltip when it can be used.
+QString markToolTip()
+{
+    return QCoreApplication::translate("perfdash::MemoryPanel",
+        "Keep the live bytes by call site as they are now: the growth view shows what grows from here");
+}
+} // namespace
 
 MemoryPanel::MemoryPanel(QWidget* parent)
     : QWidget(parent)
@@ -22,17 +37,20 @@ MemoryPanel::MemoryPanel(QWidget* parent)
 {
     m_viewBox->addItem(tr("Live bytes"), int(HeapView::Live));
     m_viewBox->addItem(tr("Allocation rate"), int(HeapView::AllocationRate));
-    m_viewBox->addItem(tr("Growth since mark"), int(HeapView::Growth));
+    m_viewBox->addItem(QString(), int(HeapView::Growth)); // named by updateControls(): since a mark, or the start
     m_viewBox->setToolTip(tr("Live bytes: held now, by the call site that allocated them. Allocation rate: bytes "
-                             "allocated per second over the last %1 s. Growth since mark: live bytes that "
-                             "were not there at the mark (what kept growing)")
+                             "allocated per second over the last %1 s. Growth: live bytes that were not there at "
+                             "the mark (what kept growing), or at the start when no mark is set")
                               .arg(HeapProfiler::RateSeconds));
-    m_markButton->setToolTip(tr("Keep the live bytes by call site as they are now: the growth view shows what "
-                                "grows from here"));
+    m_viewBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_markButton->setToolTip(markToolTip());
     m_totals->setWordWrap(true);
     m_totals->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_totals->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred); // wraps, never widens the view
+    // The heap's own mark (above) is the one way to mark here: the CPU profile's is hidden with its
+    // sampling controls.
     m_profile->setSamplingControlsVisible(false);
+    m_profile->fitFunctionsToWidth();
 
     auto* bar = new QHBoxLayout;
     bar->setContentsMargins(4, 2, 4, 0);
@@ -47,18 +65,60 @@ MemoryPanel::MemoryPanel(QWidget* parent)
     layout->addWidget(m_totals);
     layout->addWidget(m_profile, 1);
 
-    connect(m_viewBox, &QComboBox::currentIndexChanged, this, [this] { updateSource(); });
+    connect(m_viewBox, &QComboBox::currentIndexChanged, this, [this] {
+        updateSource();
+        updateTotals();
+    });
     connect(m_markButton, &QPushButton::clicked, this, &MemoryPanel::setMark);
     m_timer.setInterval(500);
     connect(&m_timer, &QTimer::timeout, this, &MemoryPanel::updateTotals);
     m_timer.start();
+    updateControls();
     updateTotals();
 }
 
 void MemoryPanel::setHeapProfiler(HeapProfiler* heap)
 {
     m_heap = heap;
+    updateControls();
     updateSource();
+    updateTotals();
+}
+
+void MemoryPanel::setRecordedHeaps(std::vector<ProfileSnapshotPtr> heaps)
+{
+    m_recorded = std::move(heaps);
+    updateControls();
+    updateSource();
+    updateTotals();
+}
+
+ProfileSnapshotPtr MemoryPanel::recordedFor(qint64 pid) const
+{
+    if (pid <= 0)
+        return nullptr;
+    const auto it = std::find_if(
+        m_recorded.begin(), m_recorded.end(), [pid](const ProfileSnapshotPtr& h) { return h && h->pid == pid; });
+    return it != m_recorded.end() ? *it : nullptr;
+}
+
+bool MemoryPanel::showsRecorded() const
+{
+    if (!recordedFor(m_pid))
+        return false;
+    if (!m_heap)
+        return true;
+    const std::vector<HeapTotals> all = m_heap->totals();
+    return std::none_of(all.begin(), all.end(), [this](const HeapTotals& t) { return t.pid == m_pid; });
+}
+
+QString MemoryPanel::shownName() const
+{
+    if (!m_name.isEmpty())
+        return m_name;
+    if (const ProfileSnapshotPtr recorded = recordedFor(m_pid); recorded && !recorded->process.isEmpty())
+        return recorded->process;
+    return tr("this process");
 }
 
 void MemoryPanel::setProcess(qint64 pid, const QString& name)
@@ -67,11 +127,15 @@ void MemoryPanel::setProcess(qint64 pid, const QString& name)
         return;
     m_pid = pid;
     m_name = name;
+    updateControls();
     updateSource();
+    updateTotals();
 }
 
 void MemoryPanel::setView(HeapView view)
 {
+    if (!canShow(view, nullptr))
+        return;
     m_viewBox->setCurrentIndex(m_viewBox->findData(int(view)));
 }
 
@@ -80,19 +144,83 @@ HeapView MemoryPanel::view() const
     return HeapView(m_viewBox->currentData().toInt());
 }
 
+bool MemoryPanel::canShow(HeapView view, QString* why) const
+{
+    if (view == HeapView::Live || !showsRecorded())
+        return true;
+    return failWith(why,
+        view == HeapView::AllocationRate
+            ? tr("A capture keeps the live bytes by call site when its run ended, not the allocations over time: "
+                 "no allocation rate")
+            : tr("A capture keeps the live bytes by call site when its run ended, nothing after a mark: no growth"));
+}
+
+bool MemoryPanel::canSetMark(QString* why) const
+{
+    if (m_pid <= 0)
+        return failWith(why, tr("Select a process whose heap is tracked"));
+    if (showsRecorded())
+        return failWith(why,
+            tr("The heap of %1 is from the capture (read-only): the live bytes when its run ended, with "
+               "nothing after them to grow from a mark")
+                .arg(shownName()));
+    const std::vector<HeapTotals> all = m_heap ? m_heap->totals() : std::vector<HeapTotals>();
+    const auto it = std::find_if(all.begin(), all.end(), [this](const HeapTotals& t) { return t.pid == m_pid; });
+    if (it == all.end())
+        return failWith(why,
+            tr("The heap of %1 is not tracked: nothing to mark (only a program perfdash launches with the heap "
+               "preload has its heap by call site)")
+                .arg(shownName()));
+    if (!it->reporting)
+        return failWith(why, tr("Waiting for the heap preload of %1 to report").arg(shownName()));
+    return true;
+}
+
 void MemoryPanel::setMark()
 {
-    if (!m_heap || m_pid <= 0)
+    if (!canSetMark(nullptr))
         return;
     m_heap->setMark(m_pid);
+    m_marks.insert(m_pid, QTime::currentTime());
+    updateControls();
     setView(HeapView::Growth);
     m_profile->refresh();
+    updateTotals();
+}
+
+void MemoryPanel::updateControls()
+{
+    auto* items = qobject_cast<QStandardItemModel*>(m_viewBox->model());
+    Q_ASSERT(items);
+    const auto mark = m_marks.constFind(m_pid);
+    for (int row = 0; row < m_viewBox->count(); ++row) {
+        const HeapView itemView = HeapView(m_viewBox->itemData(row).toInt());
+        QString why;
+        const bool offered = canShow(itemView, &why);
+        QStandardItem* item = items->item(row);
+        if (itemView == HeapView::Growth)
+            item->setText(mark != m_marks.constEnd()
+                    ? tr("Growth since mark (%1)").arg(mark->toString(QStringLiteral("HH:mm:ss")))
+                    : tr("Growth since the start (no mark set)"));
+        item->setEnabled(offered);
+        item->setToolTip(why);
+    }
+    if (!canShow(view(), nullptr)) { // a capture's heap: its live bytes
+        const QSignalBlocker block(m_viewBox); // the caller updates the source
+        m_viewBox->setCurrentIndex(m_viewBox->findData(int(HeapView::Live)));
+    }
+    QString why;
+    const bool markable = canSetMark(&why);
+    m_markButton->setEnabled(markable);
+    m_markButton->setToolTip(markable ? markToolTip() : why);
 }
 
 void MemoryPanel::updateSource()
 {
     ProfilePanel::Source source;
-    if (m_heap) {
+    if (const ProfileSnapshotPtr recorded = showsRecorded() ? recordedFor(m_pid) : nullptr) {
+        source.snapshot = [recorded](const ProfileQuery&, bool) { return recorded; };
+    } else if (m_heap) {
         QPointer<HeapProfiler> heap = m_heap;
         const qint64 pid = m_pid;
         const HeapView shown = view();
@@ -104,24 +232,34 @@ void MemoryPanel::updateSource()
     m_profile->setSource(source);
     m_profile->setProcess(m_pid, m_name);
     m_profile->refresh();
-    updateTotals();
 }
 
 QString MemoryPanel::totalsText() const
 {
-    const QString name = m_name.isEmpty() ? tr("this process") : m_name;
+    const QString name = shownName();
     if (m_pid <= 0)
         return tr("Select a process. The heap by call site is tracked for the programs perfdash launches with "
                   "the heap preload (perfdash --heap -- COMMAND, or File > Launch program with \u201cTrack "
                   "allocations\u201d).");
+    if (const ProfileSnapshotPtr recorded = showsRecorded() ? recordedFor(m_pid) : nullptr)
+        return tr("The heap of %1 from the capture: %2 live when its run ended, by the call site that allocated "
+                  "it (estimated from sampled allocations). Read-only: a capture keeps the live bytes, not the "
+                  "allocation rate nor a growth since a mark.")
+            .arg(name, formatBytes(qint64(recorded->totalSamples())));
     const std::vector<HeapTotals> all = m_heap ? m_heap->totals() : std::vector<HeapTotals>();
     const auto it = std::find_if(all.begin(), all.end(), [this](const HeapTotals& t) { return t.pid == m_pid; });
-    if (it == all.end())
+    if (it == all.end()) {
+        if (!m_heap) // an opened capture
+            return tr("The capture holds no heap profile of %1: a capture keeps the heap of the programs its run "
+                      "launched with the heap preload (perfdash --heap --record FILE -- COMMAND). The charts show "
+                      "its RSS, and its heap in use if it linked the client library with PERFDASH_HEAP=1.")
+                .arg(name);
         return tr("The heap of %1 is not tracked: a running process cannot be given the heap preload, only a "
                   "program perfdash launches (perfdash --heap -- COMMAND, or File > Launch program with \u201cTrack "
                   "allocations\u201d). The charts show its RSS, and its heap in use when it links the client "
                   "library with PERFDASH_HEAP=1.")
             .arg(name);
+    }
     const HeapTotals& t = *it;
     if (!t.problem.isEmpty())
         return tr("The heap of %1: %2.").arg(name, t.problem);
@@ -135,7 +273,14 @@ QString MemoryPanel::totalsText() const
                            locale.toString(qulonglong(t.samples)), t.allocator.isEmpty() ? tr("?") : t.allocator);
     if (t.lost > 0)
         text += tr("; %1 samples lost (the call sites may be off)").arg(locale.toString(qulonglong(t.lost)));
-    return text + u'.';
+    text += u'.';
+    if (view() == HeapView::Growth) {
+        const auto mark = m_marks.constFind(m_pid);
+        text += mark != m_marks.constEnd()
+            ? tr(" Growth since the mark set at %1.").arg(mark->toString(QStringLiteral("HH:mm:ss")))
+            : tr(" Growth since the start (no mark set): the live bytes; Set mark to see what grows from now on.");
+    }
+    return text;
 }
 
 void MemoryPanel::updateTotals()
@@ -145,7 +290,7 @@ void MemoryPanel::updateTotals()
     const QString text = totalsText();
     if (text != m_totals->text())
         m_totals->setText(text);
-    m_markButton->setEnabled(m_heap && m_pid > 0);
+    updateControls();
 }
 
 } // namespace perfdash

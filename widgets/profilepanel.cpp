@@ -135,7 +135,8 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     tools->setToolButtonStyle(Qt::ToolButtonTextOnly);
     m_samplingActions = { tools->addWidget(new QLabel(tr("Scope "), tools)), tools->addWidget(m_scopeBox) };
     tools->addSeparator();
-    m_bottomUpAction = tools->addAction(tr("Bottom-up"));
+    // Not "Bottom-up": that is the tab of the bottom-up tree, a different view.
+    m_bottomUpAction = tools->addAction(tr("Icicle"));
     m_bottomUpAction->setCheckable(true);
     m_bottomUpAction->setToolTip(tr("Flame graph of callers (icicle): the functions the samples were taken in at "
                                     "the top, who called them below"));
@@ -152,8 +153,9 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_markButton->setPopupMode(QToolButton::MenuButtonPopup);
     m_markButton->setToolTip(tr("Keep the profile as it is now, to see what changed since"));
     connect(m_markButton, &QToolButton::clicked, this, &ProfilePanel::setMark);
-    tools->addWidget(m_markButton);
+    m_samplingActions.append(tools->addWidget(m_markButton)); // a heap profile has a mark of its own
     m_compareAction = tools->addAction(tr("Compare with mark"));
+    m_samplingActions.append(m_compareAction);
     m_compareAction->setCheckable(true);
     m_compareAction->setToolTip(tr("Colour the flame graph by the change against the mark (red: a larger share "
                                    "now, blue: smaller) and list the functions' shares in both"));
@@ -1127,6 +1129,18 @@ void ProfilePanel::setSamplingControlsVisible(bool visible)
         w->setVisible(visible);
     for (QAction* a : std::as_const(m_samplingActions))
         a->setVisible(visible);
+}
+
+void ProfilePanel::fitFunctionsToWidth()
+{
+    // The function's name takes what the other columns leave; those are cut short, a module or a
+    // location in the middle (both ends of a path and its line stay), in full in their tooltips.
+    m_topColumns->setNameLimit(16);
+    m_topColumns->setMaximumChars(TopFunctionsModel::Callers, 16);
+    m_topColumns->setMaximumChars(TopFunctionsModel::Module, 12);
+    m_topColumns->setMaximumChars(TopFunctionsModel::Location, 16);
+    m_topView->setTextElideMode(Qt::ElideMiddle);
+    m_topColumns->fit();
 }
 
 void ProfilePanel::updateStatus()

@@ -134,8 +134,12 @@ public:
     /// The shown process's profile from @p source when no live profiler has it; {} to stop.
     void setSource(Source source);
     /// Shows the sampling profiler's own controls and status (the Profile button, scopes, range,
-    /// threads); off, the panel shows what its Source gives (a heap profile) with its views alone.
+    /// threads, its mark and the comparison with it); off, the panel shows what its Source gives (a
+    /// heap profile) with its views alone.
     void setSamplingControlsVisible(bool visible);
+    /// The top functions' table fits the panel's width: the function's name stretches, the other
+    /// text columns are cut short (a location in the middle) with their full text in a tooltip.
+    void fitFunctionsToWidth();
     /// Profiles that no longer change (a capture's): shown, read-only, for their process when no
     /// live profiler has one. Their time range is the session; they keep no threads.
     void setRecordedProfiles(std::vector<ProfileSnapshotPtr> profiles);
@@ -241,7 +245,7 @@ private:
     QLabel* m_status;
     QPushButton* m_start;
     QComboBox* m_scopeBox;
-    QList<QAction*> m_samplingActions; ///< the tool bar's scope label and box
+    QList<QAction*> m_samplingActions; ///< the tool bar's scope label and box, the mark and the comparison
     QComboBox* m_range;
     QComboBox* m_threads;
     QLineEdit* m_search;

@@ -167,6 +167,15 @@ private Q_SLOTS:
         QTest::newRow("command failed and export failed") << QStringList { u"--export-csv"_qs,
             u"@DIR@/out/stats.csv"_qs, u"--"_qs, u"sh"_qs, u"-c"_qs, send + u"; rm -r '@DIR@/out'; exit 7"_qs }
                                                           << 71 << QByteArray();
+        // --heap with a process attached: the run goes on (its RSS is what it has), saying what is not
+        // tracked; the heap export asked for cannot be written, which is an export failed.
+        QTest::newRow("attach and heap") << QStringList { u"--attach"_qs, u"@PID@"_qs, u"--heap"_qs, u"--duration"_qs,
+            u"1"_qs } << 0 << QByteArray();
+        QTest::newRow("attach and export-heap") << QStringList { u"--attach"_qs, u"@PID@"_qs, u"--export-heap"_qs,
+            u"@DIR@/out/heap.folded"_qs, u"--duration"_qs, u"1"_qs }
+                                                << 1 << QByteArray();
+        QTest::newRow("heap with nothing launched or attached")
+            << QStringList { u"--heap"_qs, u"--duration"_qs, u"1"_qs } << 2 << QByteArray();
         QTest::newRow("export failed") << QStringList { u"--export-csv"_qs, u"@DIR@/out/stats.csv"_qs, u"--"_qs,
             u"sh"_qs, u"-c"_qs, send + u"; rm -r '@DIR@/out'"_qs }
                                        << 1 << QByteArray();
@@ -178,8 +187,10 @@ private Q_SLOTS:
         QFETCH(QByteArray, settings);
         QTemporaryDir dir;
         QVERIFY(QDir(dir.path()).mkpath(u"out"_qs));
-        for (QString& argument : arguments)
+        for (QString& argument : arguments) {
             argument.replace(u"@DIR@"_qs, dir.path());
+            argument.replace(u"@PID@"_qs, QString::number(QCoreApplication::applicationPid()));
+        }
         if (!settings.isEmpty()) {
             QVERIFY(QDir(dir.path()).mkpath(u"perfdash"_qs));
             QFile conf(dir.filePath(u"perfdash/perfdash.conf"_qs));
@@ -200,6 +211,14 @@ private Q_SLOTS:
             qPrintable(QString::number(perfdash.exitCode()) + u": "_qs + QString::fromUtf8(err)));
         if (status == 3)
             QVERIFY2(err.contains("budget broken: db.query"), err.constData());
+        if (arguments.contains(u"--attach"_qs)
+            && (arguments.contains(u"--heap"_qs) || arguments.contains(u"--export-heap"_qs))) {
+            // What is not possible for the attached process, and what it has instead.
+            QVERIFY2(err.contains("attached process") && err.contains("RSS") && err.contains("PERFDASH_HEAP=1"),
+                err.constData());
+        }
+        if (arguments.contains(u"--export-heap"_qs))
+            QVERIFY2(err.contains("heap.folded not written"), err.constData());
         if (arguments.contains(u"--export-csv"_qs)) // the failed write is said, whatever the status says
             QVERIFY2(err.contains("stats.csv"), err.constData());
     }

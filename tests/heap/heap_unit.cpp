@@ -23,6 +23,8 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <functional>
+#include <grp.h>
+#include <linux/capability.h>
 #include <map>
 #include <poll.h>
 #include <random>
@@ -31,6 +33,7 @@
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -819,6 +822,54 @@ bool contains(const std::string& text, const char* part)
     return text.find(part) != std::string::npos;
 }
 
+/// A program with file capabilities: run by root (real uid 0) the loader is not in secure mode and
+/// honours the preload; by anyone else it is, and canPreload() refuses it. Root sets the
+/// capability (CAP_SETFCAP) and then drops to nobody in a child to see the refusal.
+void fileCapabilities(const TempDir& dir, const std::function<std::string(const std::string&)>& preloadRefusal)
+{
+    if (::getuid() != 0) {
+        std::printf("heap_unit: not root: file capabilities cannot be set here, that case is untested\n");
+        return;
+    }
+    const std::string capped = dir.file("capped");
+    CHECK(copyFile(PERFDASH_HEAP_TARGET, capped));
+    ::chmod(capped.c_str(), 0755);
+    vfs_cap_data caps {};
+    caps.magic_etc = VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE;
+    caps.data[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+    const bool set = ::setxattr(capped.c_str(), "security.capability", &caps, XATTR_CAPS_SZ_2, 0) == 0;
+    if (!set)
+        std::fprintf(stderr, "heap_unit: as root, setting a file capability must work: %s\n", std::strerror(errno));
+    CHECK(set);
+    if (!set)
+        return;
+    // As root: not refused, and indeed the preload loads and claims the channel.
+    CHECK(preloadRefusal(capped).empty());
+    HeapChannel channel(dir.file("capped-heap"));
+    Target target;
+    CHECK(target.start(capped.c_str(), "exact", &channel));
+    CHECK(!target.waitFor("ready").empty());
+    target.send("go");
+    CHECK(!target.waitFor("done").empty());
+    target.closeInput();
+    CHECK_EQ(target.wait(), 0);
+    CHECK(channel.owner() != 0);
+    // With dropped privileges (nobody): refused, saying why. The directory must be searchable for it.
+    ::chmod(dir.file(".").c_str(), 0755);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)
+            ::_exit(2);
+        std::string why;
+        const bool can = perfdash::heap::canPreload(capped, &why);
+        ::_exit(!can && contains(why, "file capabilities") ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(child > 0 && ::waitpid(child, &status, 0) == child);
+    std::printf("heap_unit: as nobody, a program with file capabilities: child status %d\n", status);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); // refused, saying "file capabilities"
+}
+
 void refusalCase()
 {
     // Why canPreload() refuses @p executable; empty when it does not (and then it said nothing).
@@ -894,6 +945,7 @@ void refusalCase()
         if (!found)
             std::printf("heap_unit: no set-user-ID program of another user here: that refusal is untested\n");
     }
+    fileCapabilities(dir, preloadRefusal);
 }
 
 const Case g_cases[] = {

@@ -197,6 +197,8 @@ void TestHeapProfiler::exportHeapFromTheCommandLine()
     bool heapSeen = false;
     for (const QByteArray& row : rows) {
         const QList<QByteArray> cells = row.split(',');
+        if (cells.size() == 6) // the launched program is named from the start (its comm), in every row
+            QVERIFY2(!cells[2].isEmpty(), row.constData());
         heapSeen |= cells.size() == 6 && cells[4].toLongLong() >= 32 * 1024 * 1024;
     }
     QVERIFY(heapSeen);

@@ -3,6 +3,7 @@
 // closed), driven without the program: what it writes, what it says, the exit status it returns.
 #include "core/headlessgate.h"
 #include "core/metricsstore.h"
+#include "profiler/heapprofiler.h"
 #include "run/runend.h"
 
 #include <QFile>
@@ -83,6 +84,32 @@ private Q_SLOTS:
         QCOMPARE(said.size(), 1);
         QVERIFY2(said.constFirst().contains(QStringLiteral("stats.csv")), qPrintable(said.constFirst()));
         QVERIFY(!read(outputs.seriesCsv).isEmpty()); // the others are written all the same
+    }
+
+    /// --export-heap when no program's heap was tracked (a static program refused, nothing launched):
+    /// the file is not written, said, and the run's status is 1 as for any export that failed.
+    void aHeapExportWithNothingTrackedIsStatusOne()
+    {
+        QTemporaryDir dir;
+        MetricsStore store;
+        fill(store);
+        HeapProfiler heap(dir.path());
+        RunOutputs outputs;
+        outputs.heap = dir.filePath(QStringLiteral("heap.folded"));
+        outputs.heapTracking = true;
+        QStringList said;
+        RunParts parts { .store = &store, .heapProfiler = &heap };
+        RunEnd end(parts, outputs, saidInto(said));
+        QCOMPARE(end.finish(), 1);
+        QVERIFY(!QFile::exists(outputs.heap));
+        QCOMPARE(said, QStringList { outputs.heap + QStringLiteral(" not written: no program's heap was tracked") });
+        // The command's own failure still comes first.
+        QProcess command;
+        command.start(QStringLiteral("sh"), { QStringLiteral("-c"), QStringLiteral("exit 5") });
+        QVERIFY(command.waitForFinished(30'000));
+        RunEnd failed(parts, outputs, saidInto(said));
+        failed.addChild(&command, true);
+        QCOMPARE(failed.finish(), 64 + 5);
     }
 
     void aBrokenBudgetIsStatusThree()

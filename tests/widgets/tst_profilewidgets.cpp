@@ -11,12 +11,14 @@
 #include "models/calltreemodel.h"
 #include "models/symbolprettifier.h"
 #include "profiler/foldedexport.h"
+#include "profiler/heapprofiler.h"
 #include "profiler/profileaggregate.h"
 #include "profiler/profiler.h"
 #include "profiler/recordprocessor.h"
 #include "widgets/comparisonwindow.h"
 #include "widgets/flamegraphwidget.h"
 #include "widgets/mainwindow.h"
+#include "widgets/memorypanel.h"
 #include "widgets/profilediffmodel.h"
 #include "widgets/profilepanel.h"
 #include "widgets/topfunctionsmodel.h"
@@ -32,11 +34,13 @@
 #include <QScrollBar>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
+#include <QStandardItemModel>
 #include <QTabWidget>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThreadPool>
+#include <QToolButton>
 #include <QTreeView>
 
 #include <atomic>
@@ -147,6 +151,8 @@ private Q_SLOTS:
     void windowShowsTheOnlyProfiledProcess();
     void profileShownChoice();
     void openedCaptureShowsItsProfiles();
+    void openedCaptureShowsItsHeap();
+    void memoryViewHasOneMarkAndFitsItsTable();
     void statusShowsLostAndThrottled();
     void functionColumnTakesTheWidth();
     void flameGraphScrollsWhenDeep();
@@ -521,6 +527,130 @@ void TestProfileWidgets::openedCaptureShowsItsProfiles()
     panel->setProcess(getpid() + 100000);
     QTRY_VERIFY_WITH_TIMEOUT(!panel->snapshot(), 10000);
     QVERIFY(panel->statusText().contains(QStringLiteral("not profiled")));
+}
+
+void TestProfileWidgets::openedCaptureShowsItsHeap()
+{
+    // A capture recorded with --heap --record keeps the live heap at the end (written as
+    // tst_captureprofiles writes one): the Memory view shows it, read-only, for its process.
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("heap.perfdash"));
+    {
+        MetricsStore store;
+        QVERIFY(store.attachPid(getpid()));
+        CaptureRecorder recorder(&store);
+        QString error;
+        QVERIFY2(recorder.start(path, &error), qPrintable(error));
+        QVERIFY(recorder.flush(&error));
+        recorder.stop();
+        QVERIFY(writeCaptureProfiles(path,
+            { { getpid(), QStringLiteral("app"), {}, {}, {},
+                "app;main;cache;hold_site 33554432\napp;main;parse 1048576\n" } },
+            &error));
+    }
+    QString error;
+    std::unique_ptr<MainWindow> window(MainWindow::openCaptureWindow(path, &error));
+    QVERIFY2(window, qPrintable(error));
+    MemoryPanel* memory = window->memoryPanel();
+    memory->setProcess(getpid(), QStringLiteral("app"));
+    QTRY_VERIFY_WITH_TIMEOUT(memory->showsRecorded(), 10000); // read on the worker pool
+    QVERIFY2(memory->totalsText().contains(QStringLiteral("from the capture")), qPrintable(memory->totalsText()));
+    QVERIFY(!memory->totalsText().contains(QStringLiteral("not tracked")));
+    ProfilePanel* panel = memory->profile();
+    QTRY_VERIFY_WITH_TIMEOUT(panel->snapshot() && panel->snapshot()->totalSamples() == 33554432ull + 1048576ull, 10000);
+    QCOMPARE(panel->snapshot()->unit, ProfileSnapshot::Unit::Bytes);
+    QCOMPARE(
+        panel->topFunctions()->index(0, TopFunctionsModel::Function).data().toString(), QStringLiteral("hold_site"));
+    // Live bytes only: the rate and the growth need what a capture does not keep, and say so.
+    QCOMPARE(memory->view(), HeapView::Live);
+    for (HeapView other : { HeapView::AllocationRate, HeapView::Growth }) {
+        QString why;
+        QVERIFY(!memory->canShow(other, &why));
+        QVERIFY2(why.contains(QStringLiteral("capture")), qPrintable(why));
+        const int row = memory->viewBox()->findData(int(other));
+        auto* items = qobject_cast<QStandardItemModel*>(memory->viewBox()->model());
+        QVERIFY(items && !items->item(row)->isEnabled());
+        QCOMPARE(items->item(row)->toolTip(), why);
+        memory->setView(other);
+        QCOMPARE(memory->view(), HeapView::Live);
+    }
+    QVERIFY(!memory->markButton()->isEnabled());
+    QVERIFY2(memory->markButton()->toolTip().contains(QStringLiteral("from the capture")),
+        qPrintable(memory->markButton()->toolTip()));
+    // A process the capture holds no heap of says so, not that a running process cannot be tracked.
+    memory->setProcess(getpid() + 100000, QStringLiteral("other"));
+    QVERIFY(!memory->showsRecorded());
+    QVERIFY2(memory->totalsText().contains(QStringLiteral("holds no heap profile of other")),
+        qPrintable(memory->totalsText()));
+}
+
+void TestProfileWidgets::memoryViewHasOneMarkAndFitsItsTable()
+{
+    QTemporaryDir dir;
+    HeapProfiler heap(dir.path());
+    MemoryPanel memory;
+    memory.setHeapProfiler(&heap);
+    memory.resize(1000, 700);
+    memory.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&memory));
+    // One way to mark: the heap's. The CPU profile's mark and its comparison are not shown here.
+    ProfilePanel* panel = memory.profile();
+    for (QAction* action : panel->findChildren<QAction*>()) {
+        QVERIFY2(action->text() != QStringLiteral("Compare with mark") || !action->isVisible(),
+            "the CPU profile's Compare with mark in the Memory view");
+        // The flame graph's icicle toggle is not named as the Bottom-up tab is.
+        QVERIFY(action->text() != QStringLiteral("Bottom-up"));
+    }
+    for (QToolButton* button : panel->findChildren<QToolButton*>())
+        QVERIFY2(!button->text().startsWith(QStringLiteral("Mark")) || !button->isVisible(),
+            "the CPU profile's Mark in the Memory view");
+    ProfilePanel cpu; // the CPU profile keeps its mark
+    cpu.show();
+    bool cpuCompare = false;
+    for (QAction* action : cpu.findChildren<QAction*>())
+        cpuCompare |= action->text() == QStringLiteral("Compare with mark") && action->isVisible();
+    QVERIFY(cpuCompare);
+
+    // A process whose heap is not tracked: nothing to mark, and why.
+    memory.setProcess(getpid(), QStringLiteral("app"));
+    QVERIFY(!memory.markButton()->isEnabled());
+    QVERIFY2(memory.markButton()->toolTip().contains(QStringLiteral("not tracked")),
+        qPrintable(memory.markButton()->toolTip()));
+    memory.setMark(); // refused: nothing changes
+    QVERIFY(!memory.hasMark());
+    // No mark set: the growth says it counts from the start.
+    const int growth = memory.viewBox()->findData(int(HeapView::Growth));
+    QVERIFY2(memory.viewBox()->itemText(growth).contains(QStringLiteral("since the start (no mark set)")),
+        qPrintable(memory.viewBox()->itemText(growth)));
+
+    // The functions table fits: the function's name stretches, a long location is cut in the middle
+    // (in full in its tooltip), no horizontal scroll bar hides it.
+    QByteArray folded;
+    for (int i = 0; i < 6; ++i)
+        folded += "app;main;std::vector<std::pair<std::string, std::map<int, std::string>>>::_M_realloc_insert_"
+            + QByteArray::number(i) + " " + QByteArray::number((i + 1) * 4096) + "\n";
+    auto recorded
+        = std::make_shared<ProfileSnapshot>(*foldedexport::snapshotOf(getpid(), QStringLiteral("app"), folded));
+    recorded->unit = ProfileSnapshot::Unit::Bytes;
+    for (ProfileFunction& f : recorded->functions) {
+        f.module = QStringLiteral("libsomething-with-a-long-name.so.1");
+        f.location = QStringLiteral("/home/build/src/project/library/module/deeply/nested/file_%1.cpp:1234")
+                         .arg(f.name.size());
+    }
+    memory.setRecordedHeaps({ recorded });
+    QTRY_VERIFY_WITH_TIMEOUT(panel->topFunctions()->rowCount() > 0, 10000);
+    QTableView* table = panel->functionsView();
+    QTRY_VERIFY_WITH_TIMEOUT(table->horizontalHeader()->length() > 0, 10000);
+    QCoreApplication::processEvents();
+    QVERIFY2(table->horizontalScrollBar()->maximum() == 0,
+        qPrintable(QStringLiteral("header %1 px in a viewport of %2 px")
+                       .arg(table->horizontalHeader()->length())
+                       .arg(table->viewport()->width())));
+    QCOMPARE(table->textElideMode(), Qt::ElideMiddle);
+    const QModelIndex location = table->model()->index(0, TopFunctionsModel::Location);
+    QVERIFY(location.data(Qt::ToolTipRole).toString().endsWith(QStringLiteral(".cpp:1234")));
+    QVERIFY(table->horizontalHeader()->sectionSize(TopFunctionsModel::Function)
+        > table->horizontalHeader()->sectionSize(TopFunctionsModel::Location));
 }
 
 void TestProfileWidgets::statusShowsLostAndThrottled()
