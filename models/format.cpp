@@ -5,30 +5,57 @@
 
 namespace perfdash {
 
+namespace {
+/// "12.500" as "12.5", "30.000" as "30"; a number without a point stays whole ("100").
+QString withoutTrailingZeros(QString number)
+{
+    if (!number.contains(u'.'))
+        return number;
+    while (number.endsWith(u'0'))
+        number.chop(1);
+    if (number.endsWith(u'.'))
+        number.chop(1);
+    return number;
+}
+} // namespace
+
 QString formatDuration(quint64 ns)
 {
-    if (ns < 1000)
+    const DurationUnit unit = durationUnit(double(ns));
+    if (unit.ns == 1.0)
         return QStringLiteral("%1 ns").arg(ns);
-    if (ns < 1'000'000)
-        return QStringLiteral("%1 µs").arg(double(ns) / 1e3, 0, 'f', ns < 10'000 ? 2 : 1);
-    if (ns < 1'000'000'000)
-        return QStringLiteral("%1 ms").arg(double(ns) / 1e6, 0, 'f', ns < 10'000'000 ? 2 : 1);
-    return QStringLiteral("%1 s").arg(double(ns) / 1e9, 0, 'f', 2);
+    // Two decimals below ten of the unit (3.42 ms), one above (12.5 ms); seconds always two.
+    const int decimals = unit.ns == 1e9 || double(ns) < 10 * unit.ns ? 2 : 1;
+    return QStringLiteral("%1 %2").arg(double(ns) / unit.ns, 0, 'f', decimals).arg(unit.name);
 }
 
 QString formatDurationTick(quint64 ns)
 {
-    QString text = formatDuration(ns);
+    const QString text = formatDuration(ns);
     const qsizetype space = text.indexOf(u' ');
-    if (text.left(space).contains(u'.')) {
-        qsizetype end = space;
-        while (text.at(end - 1) == u'0')
-            --end;
-        if (text.at(end - 1) == u'.')
-            --end;
-        text.remove(end, space - end);
-    }
-    return text;
+    return withoutTrailingZeros(text.left(space)) + text.mid(space);
+}
+
+QString formatDurationExact(quint64 ns)
+{
+    const DurationUnit unit = durationUnit(double(ns));
+    return withoutTrailingZeros(QString::number(double(ns) / unit.ns, 'f', 3)) + u' ' + unit.name;
+}
+
+DurationUnit durationUnit(double ns)
+{
+    if (ns >= 1e9)
+        return { 1e9, QStringLiteral("s") };
+    if (ns >= 1e6)
+        return { 1e6, QStringLiteral("ms") };
+    if (ns >= 1e3)
+        return { 1e3, QStringLiteral("µs") };
+    return { 1.0, QStringLiteral("ns") };
+}
+
+DurationUnit axisDurationUnit(double maxNs)
+{
+    return durationUnit(maxNs / 2);
 }
 
 QString formatBytes(qint64 bytes)

@@ -2,6 +2,7 @@
 #include "widgets/budgetsdialog.h"
 
 #include "core/headlessgate.h"
+#include "models/format.h"
 
 #include <QDialogButtonBox>
 #include <QDoubleSpinBox>
@@ -30,7 +31,7 @@ class DurationBox final : public QDoubleSpinBox
 public:
     using QDoubleSpinBox::QDoubleSpinBox;
 
-    QString textFromValue(double ms) const override { return durationText(quint64(std::llround(ms * 1e6))); }
+    QString textFromValue(double ms) const override { return formatDurationExact(quint64(std::llround(ms * 1e6))); }
     double valueFromText(const QString& text) const override { return parse(text).value_or(0.0); }
     QValidator::State validate(QString& text, int&) const override
     {
@@ -38,25 +39,6 @@ public:
             return QValidator::Acceptable;
         const std::optional<double> ms = parse(text);
         return ms && *ms >= minimum() && *ms <= maximum() ? QValidator::Acceptable : QValidator::Intermediate;
-    }
-
-    static QString durationText(quint64 ns)
-    {
-        const auto trimmed = [](double value, const char* unit) -> QString { // not a QStringBuilder of locals
-            QString number = QString::number(value, 'f', 3);
-            while (number.endsWith(u'0'))
-                number.chop(1);
-            if (number.endsWith(u'.'))
-                number.chop(1);
-            return number + u' ' + QString::fromUtf8(unit);
-        };
-        if (ns < 1000)
-            return trimmed(double(ns), "ns");
-        if (ns < 1'000'000)
-            return trimmed(double(ns) / 1e3, "µs");
-        if (ns < 1'000'000'000)
-            return trimmed(double(ns) / 1e6, "ms");
-        return trimmed(double(ns) / 1e9, "s");
     }
 
 private:

@@ -2,6 +2,7 @@
 #include "widgets/chartspanel.h"
 
 #include "models/chartaxes.h"
+#include "models/format.h"
 #include "widgets/explorechartview.h"
 #include "widgets/latencyheatmapview.h"
 
@@ -76,18 +77,6 @@ const QColor ErrorColor(0xd6, 0x27, 0x28);
 constexpr int PaletteSize = int(std::size(Palette));
 // Series differ by line style too, not only by colour (colour-blind users, grey prints).
 const Qt::PenStyle Styles[] = { Qt::SolidLine, Qt::DashLine, Qt::DashDotLine, Qt::DotLine };
-
-/// Picks the unit that keeps axis labels short: ns per unit and its name.
-std::pair<double, QString> durationUnit(double maxNs)
-{
-    if (maxNs >= 2e9)
-        return { 1e9, QStringLiteral("s") };
-    if (maxNs >= 2e6)
-        return { 1e6, QStringLiteral("ms") };
-    if (maxNs >= 2e3)
-        return { 1e3, QStringLiteral("µs") };
-    return { 1.0, QStringLiteral("ns") };
-}
 
 /// An axis label as Qt Charts writes it with localized numbers: "%.6g ms" is the prefix, the
 /// number in the locale, the suffix (its printf path reads the format as Latin-1: "µs" broke).
@@ -669,7 +658,7 @@ void ChartsPanel::setZoom(qint64 fromMs, qint64 toMs)
 
 void ChartsPanel::setLatencyAxis(double minNs, double maxNs)
 {
-    const auto [scale, unit] = durationUnit(maxNs);
+    const auto [scale, unit] = axisDurationUnit(maxNs);
     m_latencyScale = scale;
     m_latencyUnit = unit;
     const QString format = QStringLiteral("%.6g ") + unit;

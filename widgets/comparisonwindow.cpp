@@ -3,12 +3,13 @@
 
 #include "models/comparisonmodel.h"
 #include "models/format.h"
-#include "widgets/profilediffmodel.h"
+#include "models/profilediffmodel.h"
 
 #include <QCategoryAxis>
 #include <QChart>
 #include <QChartView>
 #include <QColor>
+#include <QDockWidget>
 #include <QFileInfo>
 #include <QHeaderView>
 #include <QLabel>
@@ -22,6 +23,34 @@
 #include <cmath>
 
 namespace perfdash {
+
+namespace {
+/// Adds the differential profile of the captures to @p window (a dock at the bottom) when either
+/// holds profiles: per process and function, its share of the samples in each run, largest change first.
+void addProfileComparison(QMainWindow* window, const QString& basePath, const QString& newPath)
+{
+    const QList<CapturedProfile> base = readCaptureProfiles(basePath);
+    const QList<CapturedProfile> next = readCaptureProfiles(newPath);
+    if (base.isEmpty() && next.isEmpty())
+        return;
+    auto* model = new ProfileDiffModel(window);
+    model->setChanges(diffProfiles(base, next));
+    auto* proxy = new QSortFilterProxyModel(window);
+    proxy->setSourceModel(model);
+    proxy->setSortRole(ProfileDiffModel::SortRole);
+    auto* view = new QTableView;
+    view->setModel(proxy);
+    view->setSortingEnabled(true);
+    view->sortByColumn(-1, Qt::AscendingOrder); // the model's order: largest change first
+    view->verticalHeader()->hide();
+    view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    view->horizontalHeader()->setSectionResizeMode(ProfileDiffModel::Function, QHeaderView::Stretch);
+    auto* dock = new QDockWidget(QObject::tr("CPU profile: share of the samples, base → new"), window);
+    dock->setObjectName(QStringLiteral("profileComparison"));
+    dock->setWidget(view);
+    window->addDockWidget(Qt::BottomDockWidgetArea, dock);
+}
+} // namespace
 
 ComparisonWindow* ComparisonWindow::open(
     const QString& basePath, const QString& newPath, QString* error, const ComparisonOptions& options)

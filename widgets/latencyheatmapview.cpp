@@ -128,15 +128,7 @@ QString LatencyHeatmapView::describe(const Cell& cell)
 
 QString LatencyHeatmapView::tickLabel(quint64 ns)
 {
-    // "500 µs", "2 ms", "1 s": the round value in its unit, without the zeros formatDuration pads with.
-    static const std::pair<quint64, const char*> units[]
-        = { { 1'000'000'000, "s" }, { 1'000'000, "ms" }, { 1'000, "µs" } };
-    for (const auto& [scale, unit] : units) {
-        if (ns >= scale)
-            return QStringLiteral("%1 %2").arg(
-                QString::number(double(ns) / double(scale), 'g', 6), QString::fromUtf8(unit));
-    }
-    return QStringLiteral("%1 ns").arg(ns);
+    return formatDurationTick(ns); // "500 µs", "2 ms", "1 s", as the charts' ticks
 }
 
 QList<LatencyHeatmapView::Tick> LatencyHeatmapView::latencyTicks() const

@@ -2,14 +2,14 @@
 // The window's layout: toolbar, the processes/operations/alerts tables, the charts' tabs.
 #include "widgets/mainwindow.h"
 
-#include "widgets/alertsfiltermodel.h"
-#include "widgets/alertsmodel.h"
+#include "models/alertsfiltermodel.h"
+#include "models/alertsmodel.h"
+#include "models/operationsfiltermodel.h"
+#include "models/operationsmodel.h"
+#include "models/processesmodel.h"
 #include "widgets/chartspanel.h"
 #include "widgets/mainwindowhelpers.h"
 #include "widgets/memorypanel.h"
-#include "widgets/operationsfiltermodel.h"
-#include "widgets/operationsmodel.h"
-#include "widgets/processesmodel.h"
 #include "widgets/profilepanel.h"
 #include "widgets/tablecolumns.h"
 

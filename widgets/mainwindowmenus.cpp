@@ -4,10 +4,10 @@
 
 #include "core/csvwriter.h"
 #include "ipc/ingestserver.h"
-#include "widgets/alertsmodel.h"
+#include "models/alertsmodel.h"
+#include "models/operationsfiltermodel.h"
+#include "models/operationsmodel.h"
 #include "widgets/chartspanel.h"
-#include "widgets/operationsfiltermodel.h"
-#include "widgets/operationsmodel.h"
 #include "widgets/profilepanel.h"
 #include "widgets/theme.h"
 

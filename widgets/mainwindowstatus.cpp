@@ -5,11 +5,11 @@
 #include "core/metricsstore.h"
 #include "http/metricsendpoint.h"
 #include "ipc/ingestserver.h"
+#include "models/alertsfiltermodel.h"
+#include "models/alertsmodel.h"
+#include "models/processesmodel.h"
 #include "otlp/otlpreceiver.h"
 #include "profiler/debuginfod.h"
-#include "widgets/alertsfiltermodel.h"
-#include "widgets/alertsmodel.h"
-#include "widgets/processesmodel.h"
 
 #include <QComboBox>
 #include <QDateTime>

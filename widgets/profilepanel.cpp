@@ -6,13 +6,13 @@
 #include "models/callercalleemodel.h"
 #include "models/calltreemodel.h"
 #include "models/format.h"
+#include "models/profilediffmodel.h"
 #include "models/symbolprettifier.h"
+#include "models/topfunctionsmodel.h"
 #include "profiler/foldedexport.h"
 #include "profiler/profiler.h"
 #include "widgets/flamegraphwidget.h"
-#include "widgets/profilediffmodel.h"
 #include "widgets/symboldelegate.h"
-#include "widgets/topfunctionsmodel.h"
 
 #include <QApplication>
 #include <QClipboard>

@@ -64,9 +64,4 @@ void applyTheme(Theme theme)
     }
 }
 
-bool isDarkPalette()
-{
-    return QApplication::palette().color(QPalette::Base).lightness() < 128;
-}
-
 } // namespace perfdash

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "models/palette.h" // isDarkPalette(): whether the palette applyTheme() set is dark
+
 class QPalette;
 
 namespace perfdash {
@@ -11,7 +13,5 @@ enum class Theme { System, Light, Dark };
 void applyTheme(Theme theme);
 /// A dark palette of the Fusion style's kind.
 QPalette darkPalette();
-/// Whether the application's palette is dark now (its base colour), whichever way it came.
-bool isDarkPalette();
 
 } // namespace perfdash

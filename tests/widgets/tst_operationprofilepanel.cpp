@@ -6,16 +6,16 @@
 // operations table's CPU column; the slow thresholds of the budgets dialog, saved and merged
 // with --slow's; and the window offering its charted operation to the panel.
 #include "core/metricsstore.h"
+#include "models/operationsfiltermodel.h"
+#include "models/operationsmodel.h"
+#include "models/profilediffmodel.h"
+#include "models/topfunctionsmodel.h"
 #include "profiler/profileaggregate.h"
 #include "profiler/profiler.h"
 #include "widgets/budgetsdialog.h"
 #include "widgets/flamegraphwidget.h"
 #include "widgets/mainwindow.h"
-#include "widgets/operationsfiltermodel.h"
-#include "widgets/operationsmodel.h"
-#include "widgets/profilediffmodel.h"
 #include "widgets/profilepanel.h"
-#include "widgets/topfunctionsmodel.h"
 
 #include "tests/helpers/windowtests.h"
 

@@ -9,7 +9,9 @@
 #include "core/metricsstore.h"
 #include "models/callercalleemodel.h"
 #include "models/calltreemodel.h"
+#include "models/profilediffmodel.h"
 #include "models/symbolprettifier.h"
+#include "models/topfunctionsmodel.h"
 #include "profiler/foldedexport.h"
 #include "profiler/heapprofiler.h"
 #include "profiler/profileaggregate.h"
@@ -19,9 +21,7 @@
 #include "widgets/flamegraphwidget.h"
 #include "widgets/mainwindow.h"
 #include "widgets/memorypanel.h"
-#include "widgets/profilediffmodel.h"
 #include "widgets/profilepanel.h"
-#include "widgets/topfunctionsmodel.h"
 
 #include <QAbstractItemModelTester>
 #include <QComboBox>

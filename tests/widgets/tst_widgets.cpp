@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/csvexport.h"
+#include "models/alertsmodel.h"
 #include "models/comparisonmodel.h"
-#include "widgets/alertsmodel.h"
+#include "models/operationsmodel.h"
+#include "models/processesmodel.h"
 #include "widgets/attachdialog.h"
 #include "widgets/budgetsdialog.h"
 #include "widgets/chartspanel.h"
 #include "widgets/comparisonwindow.h"
 #include "widgets/mainwindow.h"
-#include "widgets/operationsmodel.h"
-#include "widgets/processesmodel.h"
 
 #include "tests/helpers/windowtests.h"
 

@@ -2,11 +2,11 @@
 // The window as a workspace: what a table's column fitting costs, and a selection
 // that always says what the rest of the window shows.
 #include "core/metricsstore.h"
+#include "models/operationsfiltermodel.h"
+#include "models/operationsmodel.h"
+#include "models/processesmodel.h"
 #include "widgets/chartspanel.h"
 #include "widgets/mainwindow.h"
-#include "widgets/operationsfiltermodel.h"
-#include "widgets/operationsmodel.h"
-#include "widgets/processesmodel.h"
 #include "widgets/tablecolumns.h"
 
 #include "tests/helpers/windowtests.h"

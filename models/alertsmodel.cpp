@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "widgets/alertsmodel.h"
+#include "models/alertsmodel.h"
 
 #include "models/format.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "widgets/topfunctionsmodel.h"
+#include "models/topfunctionsmodel.h"
 
 #include "models/format.h"
 #include "models/symbolprettifier.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "widgets/alertsfiltermodel.h"
+#include "models/alertsfiltermodel.h"
 
-#include "widgets/alertsmodel.h"
+#include "models/alertsmodel.h"
 
 namespace perfdash {
 

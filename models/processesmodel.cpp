@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "widgets/processesmodel.h"
+#include "models/processesmodel.h"
 
 #include "models/format.h"
 

@@ -1,13 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "widgets/profilediffmodel.h"
+#include "models/profilediffmodel.h"
 
 #include <QBrush>
 #include <QColor>
-#include <QDockWidget>
-#include <QHeaderView>
-#include <QMainWindow>
-#include <QSortFilterProxyModel>
-#include <QTableView>
 
 namespace perfdash {
 
@@ -99,31 +94,6 @@ QVariant ProfileDiffModel::headerData(int section, Qt::Orientation orientation, 
     default:
         return {};
     }
-}
-
-ProfileDiffModel* addProfileComparison(QMainWindow* window, const QString& basePath, const QString& newPath)
-{
-    const QList<CapturedProfile> base = readCaptureProfiles(basePath);
-    const QList<CapturedProfile> next = readCaptureProfiles(newPath);
-    if (base.isEmpty() && next.isEmpty())
-        return nullptr;
-    auto* model = new ProfileDiffModel(window);
-    model->setChanges(diffProfiles(base, next));
-    auto* proxy = new QSortFilterProxyModel(window);
-    proxy->setSourceModel(model);
-    proxy->setSortRole(ProfileDiffModel::SortRole);
-    auto* view = new QTableView;
-    view->setModel(proxy);
-    view->setSortingEnabled(true);
-    view->sortByColumn(-1, Qt::AscendingOrder); // the model's order: largest change first
-    view->verticalHeader()->hide();
-    view->setSelectionBehavior(QAbstractItemView::SelectRows);
-    view->horizontalHeader()->setSectionResizeMode(ProfileDiffModel::Function, QHeaderView::Stretch);
-    auto* dock = new QDockWidget(QObject::tr("CPU profile: share of the samples, base → new"), window);
-    dock->setObjectName(QStringLiteral("profileComparison"));
-    dock->setWidget(view);
-    window->addDockWidget(Qt::BottomDockWidgetArea, dock);
-    return model;
 }
 
 } // namespace perfdash

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "widgets/operationsfiltermodel.h"
+#include "models/operationsfiltermodel.h"
 
-#include "widgets/operationsmodel.h"
+#include "models/operationsmodel.h"
 
 namespace perfdash {
 

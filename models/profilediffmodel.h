@@ -5,8 +5,6 @@
 
 #include <QAbstractTableModel>
 
-class QMainWindow;
-
 namespace perfdash {
 
 /// The differential profile of two captures: per process and function, its share of the samples in each run.
@@ -34,9 +32,5 @@ private:
     QString m_base = tr("base");
     QString m_next = tr("new");
 };
-
-/// Adds the differential profile of the captures to @p window (a dock at the bottom) when either
-/// holds profiles; returns its model, or null when there is nothing to compare.
-ProfileDiffModel* addProfileComparison(QMainWindow* window, const QString& basePath, const QString& newPath);
 
 } // namespace perfdash

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "core/metricsstore.h"
-#include "widgets/rowsmodel.h"
+#include "models/rowsmodel.h"
 
 namespace perfdash {
 

@@ -2,8 +2,8 @@
 #pragma once
 
 #include "core/dashboardsnapshot.h"
+#include "models/rowsmodel.h"
 #include "profiler/operationattribution.h"
-#include "widgets/rowsmodel.h"
 
 #include <QHash>
 

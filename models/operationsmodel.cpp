@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "widgets/operationsmodel.h"
+#include "models/operationsmodel.h"
 
 #include "models/format.h"
-#include "widgets/theme.h"
+#include "models/palette.h"
 
 #include <QBrush>
 #include <QColor>
