@@ -33,6 +33,7 @@ MemoryPanel::MemoryPanel(QWidget* parent)
     m_totals->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_totals->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred); // wraps, never widens the view
     m_profile->setSamplingControlsVisible(false);
+    m_profile->setCaptureKind(ProfilePanel::CaptureKind::Heap); // "Compare with a capture" reads its heaps
 
     auto* bar = new QHBoxLayout;
     bar->setContentsMargins(4, 2, 4, 0);
