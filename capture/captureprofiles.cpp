@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "capture/captureprofiles.h"
 
+#include "capture/capture.h"
+#include "core/errors.h"
+
 #include <QAtomicInteger>
+#include <QFileInfo>
 #include <QHash>
 #include <QSet>
 #include <QSqlDatabase>
@@ -327,6 +331,57 @@ QList<CapturedProfile> readCaptureProfiles(const QString& path, QString* error)
     std::stable_sort(profiles.begin(), profiles.end(),
         [](const CapturedProfile& a, const CapturedProfile& b) { return a.pid < b.pid; });
     return profiles;
+}
+
+std::optional<CaptureProfileSet> readCaptureProfileSet(const QString& path, QString* error)
+{
+    // Checked before SQLite opens it: SQLite would create a file that is not there.
+    const QFileInfo file(path);
+    if (!file.exists())
+        return noneWith<CaptureProfileSet>(error, QStringLiteral("no capture at %1").arg(path));
+    if (!file.isFile())
+        return noneWith<CaptureProfileSet>(error, QStringLiteral("%1 is not a file").arg(path));
+    if (!file.isReadable())
+        return noneWith<CaptureProfileSet>(error, QStringLiteral("cannot read %1: permission denied").arg(path));
+    CaptureProfileSet set;
+    {
+        Connection connection(path);
+        QSqlQuery q(connection.db());
+        if (!connection.isOpen() || !q.exec(QStringLiteral("SELECT value FROM meta WHERE key = 'schema_version'"))
+            || !q.next())
+            return noneWith<CaptureProfileSet>(error,
+                QStringLiteral("%1 is not a perfdash capture, or is damaged beyond reading: %2")
+                    .arg(path, connection.isOpen() ? q.lastError().text() : connection.error()));
+        const int version = q.value(0).toInt();
+        if (version < 1 || version > CaptureSchemaVersion)
+            return noneWith<CaptureProfileSet>(error,
+                QStringLiteral("%1 is a capture of schema version %2; this perfdash reads 1 to %3")
+                    .arg(path)
+                    .arg(version)
+                    .arg(CaptureSchemaVersion));
+        // When: the last write, else the creation (a capture closed before its first write).
+        qint64 createdMs = 0;
+        if (q.exec(QStringLiteral("SELECT key, value FROM meta WHERE key IN ('created_ms', 'recorded_until_ms')"))) {
+            while (q.next()) {
+                const qint64 ms = std::max<qint64>(0, q.value(1).toLongLong());
+                (q.value(0).toString() == QLatin1String("created_ms") ? createdMs : set.recordedMs) = ms;
+            }
+        }
+        if (set.recordedMs == 0)
+            set.recordedMs = createdMs;
+        // The names are a help to find a process, not needed: a capture whose table cannot be read has none.
+        if (q.exec(QStringLiteral("SELECT pid, name FROM processes ORDER BY key"))) {
+            while (q.next()) {
+                if (const QString name = q.value(1).toString(); !name.isEmpty())
+                    set.processNames.insert(q.value(0).toLongLong(), name);
+            }
+        }
+    }
+    QString why;
+    set.profiles = readCaptureProfiles(path, &why);
+    if (!why.isEmpty())
+        return noneWith<CaptureProfileSet>(error, QStringLiteral("cannot read the profiles in %1: %2").arg(path, why));
+    return set;
 }
 
 namespace {

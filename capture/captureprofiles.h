@@ -2,8 +2,11 @@
 #pragma once
 
 #include <QByteArray>
+#include <QHash>
 #include <QList>
 #include <QString>
+
+#include <optional>
 
 class QTextStream;
 
@@ -35,6 +38,23 @@ struct CapturedProfile
 bool writeCaptureProfiles(const QString& path, const QList<CapturedProfile>& profiles, QString* error);
 /// The profiles a capture holds (none for a capture written before profiles, or without them).
 QList<CapturedProfile> readCaptureProfiles(const QString& path, QString* error = nullptr);
+
+/// A capture's profiles with whose they are and when they were recorded: what comparing a live
+/// process with one of them needs.
+struct CaptureProfileSet
+{
+    QList<CapturedProfile> profiles;
+    /// pid -> the name the capture's tables give the process (a client's hello, an OTLP service);
+    /// a pid without a row has none.
+    QHash<qint64, QString> processNames;
+    qint64 recordedMs = 0; ///< wall clock of the recording's last write (else its creation); 0: not known
+};
+/**
+ * readCaptureProfiles() of a file that must be a perfdash capture, with its processes' names and
+ * when it was recorded. Nothing, with @p error, when there is no file at @p path, it cannot be
+ * read, or it is not a capture this perfdash reads; never creates a file.
+ */
+std::optional<CaptureProfileSet> readCaptureProfileSet(const QString& path, QString* error);
 
 /// How one function's share of the CPU moved between two profiles of a process.
 struct ProfileShareChange

@@ -165,14 +165,12 @@ void MainWindow::showCapture(const QString& path, const CaptureLoad& load)
     requestRefresh();
 }
 
-namespace {
 /// The extension the README and docs/CAPTURE.md use (run.perfdash), and .pdcap, which older
 /// versions of the window saved; any other name under "All files".
 QString captureFilter()
 {
     return QCoreApplication::translate("perfdash", "perfdash captures (*.perfdash *.pdcap);;All files (*)");
 }
-} // namespace
 
 void MainWindow::openCaptureWithDialog()
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// Small pieces the files of MainWindow share (not installed, not part of its API).
+// Small pieces the files of MainWindow, and the panels it holds, share (not installed, not part of its API).
 
 #include <QString>
 #include <QVariantMap>
@@ -17,5 +17,7 @@ QTableView* makeTable(QWidget* parent);
 QLabel* makeSectionLabel(const QString& text, QWidget* parent);
 /// "failed, table=users, rows=3": what the alerts table says of a slow operation.
 QString describeSample(const QVariantMap& metadata, bool ok);
+/// The file dialogs' filter for capture files: *.perfdash and *.pdcap, then all files.
+QString captureFilter();
 
 } // namespace perfdash

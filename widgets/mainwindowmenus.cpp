@@ -149,6 +149,8 @@ void MainWindow::showShortcuts()
            "a function's calls of itself merged</td></tr>"
            "<tr><td><b>Mark</b>, <b>Compare with mark</b></td><td>keep the profile now; colour it by what "
            "changed since (red: gained, blue: lost)</td></tr>"
+           "<tr><td><b>Mark &gt; Compare with a capture…</b></td><td>the same against this process's "
+           "profile in a capture file (a recorded run); <b>Clear mark</b> to stop</td></tr>"
            "<tr><td><b>double-click</b> a function</td><td>top functions: zoom to its heaviest call; trees: its "
            "callers and callees</td></tr>"
            "</table>"));

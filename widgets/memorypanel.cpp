@@ -51,6 +51,7 @@ MemoryPanel::MemoryPanel(QWidget* parent)
     // sampling controls.
     m_profile->setSamplingControlsVisible(false);
     m_profile->fitFunctionsToWidth();
+    m_profile->setCaptureKind(ProfilePanel::CaptureKind::Heap); // "Compare with a capture" reads its heaps
 
     auto* bar = new QHBoxLayout;
     bar->setContentsMargins(4, 2, 4, 0);

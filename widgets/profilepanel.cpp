@@ -3,6 +3,7 @@
 #include "widgets/tablecolumns.h"
 
 #include "capture/captureprofiles.h"
+#include "core/errors.h"
 #include "models/callercalleemodel.h"
 #include "models/calltreemodel.h"
 #include "models/format.h"
@@ -12,6 +13,7 @@
 #include "profiler/foldedexport.h"
 #include "profiler/profiler.h"
 #include "widgets/flamegraphwidget.h"
+#include "widgets/mainwindowhelpers.h"
 #include "widgets/symboldelegate.h"
 
 #include <QApplication>
@@ -19,6 +21,7 @@
 #include <QComboBox>
 #include <QCoreApplication>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -94,6 +97,10 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     , m_ccFunctionsProxy(new QSortFilterProxyModel(this))
     , m_ccFunctionsView(new QTableView(this))
     , m_markButton(new QToolButton(this))
+    , m_markRow(new QWidget(this))
+    , m_markLine(new QLabel(m_markRow))
+    , m_chooseButton(new QToolButton(m_markRow))
+    , m_clearMarkButton(new QToolButton(m_markRow))
 {
     m_status->setWordWrap(true);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -145,8 +152,11 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_collapseAction->setToolTip(tr("Merge a function's calls of itself into the outer call (every view)"));
     auto* markMenu = new QMenu(m_markButton);
     markMenu->addAction(tr("Set mark now"), this, &ProfilePanel::setMark);
-    m_markFromCaptureAction = markMenu->addAction(
-        tr("Mark: this process's profile in the opened capture"), this, [this] { setMarkFromCapture(); });
+    m_compareCaptureAction
+        = markMenu->addAction(tr("Compare with a capture\u2026"), this, &ProfilePanel::compareWithCaptureWithDialog);
+    m_compareCaptureAction->setToolTip(tr("Take this process's profile in a capture file (a recorded run) as the "
+                                          "mark, and colour the profile now by what changed against it"));
+    markMenu->setToolTipsVisible(true);
     markMenu->addAction(tr("Clear mark"), this, &ProfilePanel::clearMark);
     m_markButton->setText(tr("Mark"));
     m_markButton->setMenu(markMenu);
@@ -164,6 +174,23 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     tools->addSeparator();
     QAction* zoomOut = tools->addAction(tr("Reset zoom"));
     zoomOut->setToolTip(tr("Zoom the flame graph out (Esc; Backspace: one level)"));
+
+    // What the mark is (or why a capture could not be compared with), and the way back.
+    m_markLine->setWordWrap(true);
+    m_markLine->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_markLine->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred); // wraps, never widens the panel
+    m_chooseButton->setText(tr("Choose a process"));
+    m_chooseButton->setToolTip(tr("The processes the capture has a profile of: compare with one of them"));
+    m_chooseButton->setPopupMode(QToolButton::InstantPopup);
+    m_chooseButton->setMenu(new QMenu(m_chooseButton));
+    m_clearMarkButton->setText(tr("Clear mark"));
+    m_clearMarkButton->setToolTip(tr("Forget the mark: the profile alone again"));
+    connect(m_clearMarkButton, &QToolButton::clicked, this, &ProfilePanel::clearMark);
+    auto* markLayout = new QHBoxLayout(m_markRow);
+    markLayout->setContentsMargins(4, 0, 4, 0);
+    markLayout->addWidget(m_markLine, 1);
+    markLayout->addWidget(m_chooseButton);
+    markLayout->addWidget(m_clearMarkButton);
 
     m_topProxy->setSourceModel(m_top);
     m_topProxy->setSortRole(TopFunctionsModel::SortRole);
@@ -340,6 +367,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     layout->setSpacing(2);
     layout->addLayout(controls);
     layout->addWidget(tools);
+    layout->addWidget(m_markRow);
     layout->addWidget(m_status);
     layout->addWidget(m_viewTabs, 1);
 
@@ -394,6 +422,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_timer.start();
     updateToggles();
     updateStatus();
+    updateMarkLine();
 }
 
 void ProfilePanel::resizeEvent(QResizeEvent* event)
@@ -445,6 +474,10 @@ void ProfilePanel::setProcess(qint64 pid, const QString& name)
     m_operation.clear(); // another process's: the window says which of this one's is selected
     m_mark.reset(); // another process's profile
     m_compare = false;
+    if (!m_captureReading) // what was said of a capture was said for the other process
+        m_captureNote.clear();
+    m_captureChoices.reset();
+    updateMarkLine();
     m_focus.clear();
     m_callerFunction.clear();
     updateScopes();
@@ -524,29 +557,25 @@ void ProfilePanel::setMark()
     m_mark = m_view.raw;
     m_markFromCapture = false;
     m_markTime = QDateTime::currentDateTime();
+    ++m_captureJob; // a capture still being read would replace this mark
+    m_captureReading = false;
+    m_captureNote.clear();
+    m_captureChoices.reset();
     updateToggles();
+    updateMarkLine();
     refresh();
-}
-
-bool ProfilePanel::setMarkFromCapture()
-{
-    const ProfileSnapshotPtr recorded = recordedNamed(processName());
-    if (!recorded)
-        return false;
-    m_mark = recorded;
-    m_markFromCapture = true;
-    m_markTime = {};
-    setCompareWithMark(true);
-    updateToggles();
-    refresh();
-    return true;
 }
 
 void ProfilePanel::clearMark()
 {
     m_mark.reset();
     m_compare = false;
+    ++m_captureJob; // a capture still being read would set a mark again
+    m_captureReading = false;
+    m_captureNote.clear();
+    m_captureChoices.reset();
     updateToggles();
+    updateMarkLine();
     refresh();
 }
 
@@ -586,7 +615,7 @@ void ProfilePanel::updateToggles()
     m_collapseAction->setChecked(m_collapse);
     m_compareAction->setChecked(m_compare);
     m_compareAction->setEnabled(m_mark != nullptr && scope() != Scope::OperationDiff);
-    m_markFromCaptureAction->setEnabled(recordedNamed(processName()) != nullptr);
+    m_compareCaptureAction->setEnabled(m_pid > 0);
     m_markButton->setText(m_mark
             ? (m_markFromCapture ? tr("Mark: capture")
                                  : tr("Mark: %1").arg(m_markTime.toString(QStringLiteral("HH:mm:ss"))))
@@ -715,7 +744,9 @@ ProfilePanel::View ProfilePanel::buildView(
     if (view.typical && view.snapshot) {
         view.flameBaseline = flame(view.typical);
         view.shareDelta = differentialShares(*view.flame, *view.flameBaseline);
-        view.changes = diffProfiles({ { view.typical->pid, view.typical->process, view.typical->folded(), {}, {} } },
+        // One process under one name: a capture's mark may name the program otherwise than the
+        // live profiler does, and the shares are compared per process name.
+        view.changes = diffProfiles({ { view.typical->pid, view.snapshot->process, view.typical->folded(), {}, {} } },
             { { view.snapshot->pid, view.snapshot->process, view.snapshot->folded(), {}, {} } });
     }
     // Only the trees of the tab shown: the others are built when it is.
@@ -744,17 +775,6 @@ void ProfilePanel::setRecordedProfiles(std::vector<ProfileSnapshotPtr> profiles)
     m_recorded = std::move(profiles);
     updateToggles();
     refresh();
-}
-
-ProfileSnapshotPtr ProfilePanel::recordedNamed(const QString& process) const
-{
-    if (process.isEmpty())
-        return nullptr;
-    for (const ProfileSnapshotPtr& p : m_recorded) {
-        if (p->process == process || (m_snapshot && p->process == m_snapshot->process))
-            return p;
-    }
-    return nullptr;
 }
 
 ProfileSnapshotPtr ProfilePanel::recordedFor(qint64 pid) const
@@ -847,7 +867,9 @@ void ProfilePanel::refresh()
     options.bottomUpFlame = m_bottomUpFlame;
     options.focus = m_focus;
     options.tab = tab();
-    if (m_compare && scope != Scope::OperationDiff) {
+    // A capture's CPU profile says nothing of the time off CPU: it is not drawn against it.
+    const bool offCpuAgainstCapture = m_markFromCapture && m_captureKind == CaptureKind::Cpu && isOffCpuScope(scope);
+    if (m_compare && scope != Scope::OperationDiff && !offCpuAgainstCapture) {
         options.mark = m_mark;
         options.markFromCapture = m_markFromCapture;
     }
@@ -874,7 +896,10 @@ void ProfilePanel::applyView(quint64 job, View view)
         m_view.flame = m_snapshot;
     const bool diff = m_view.typical && m_snapshot;
     if (diff) {
-        if (m_view.againstMark) {
+        if (m_view.againstMark && m_markFromCapture) {
+            m_flame->setDifferentialLabels(tr("in the capture"), tr("now"));
+            m_diff->setLabels(tr("capture"), tr("now"));
+        } else if (m_view.againstMark) {
             const bool since = m_view.sinceMark;
             m_flame->setDifferentialLabels(
                 since ? tr("before the mark") : tr("at the mark"), since ? tr("since") : tr("now"));
@@ -1097,7 +1122,7 @@ QString ProfilePanel::scopeNote() const
     }
     if (m_view.againstMark && m_view.typical) {
         const QString when = m_markFromCapture
-            ? tr("the opened capture's profile")
+            ? tr("the capture %1").arg(m_markCapture)
             : tr("the mark set at %1").arg(m_markTime.toString(QStringLiteral("HH:mm:ss")));
         parts << (m_view.sinceMark
                 ? tr("%1 samples since %2 against %3 before it (red: a larger share since, blue: a smaller one)")
@@ -1110,6 +1135,8 @@ QString ProfilePanel::scopeNote() const
                       .arg(when)
                       .arg(m_view.typical->totalSamples()));
     }
+    if (m_compare && m_markFromCapture && isOffCpuScope(shown) && m_captureKind == CaptureKind::Cpu)
+        parts << tr("not compared with the capture: its profile counts CPU samples, not time off CPU");
     if (!m_focus.isEmpty())
         parts << tr("focused on %1: its calls merged, what is outside them left out").arg(prettifySymbol(m_focus));
     if (m_collapse)
@@ -1205,6 +1232,220 @@ void ProfilePanel::exportWithDialog()
             whenStillThere(
                 self, [error](ProfilePanel* panel) { QMessageBox::warning(panel, tr("Export profile"), error); });
     });
+}
+
+std::optional<ProfilePanel::CaptureProfiles> ProfilePanel::loadCaptureProfiles(
+    const QString& path, CaptureKind kind, QString* error)
+{
+    std::optional<CaptureProfileSet> set = readCaptureProfileSet(path, error);
+    if (!set)
+        return std::nullopt;
+    CaptureProfiles capture;
+    capture.fileName = QFileInfo(path).fileName();
+    if (set->recordedMs > 0)
+        capture.recorded = QDateTime::fromMSecsSinceEpoch(set->recordedMs);
+    for (const CapturedProfile& p : std::as_const(set->profiles)) {
+        const QByteArray& folded = kind == CaptureKind::Heap ? p.heap : p.folded;
+        ProfileSnapshotPtr profile = foldedexport::snapshotOf(p.pid, p.process, folded);
+        if (profile->totalSamples() == 0)
+            continue; // a process with a profile of the other kind only
+        if (kind == CaptureKind::Heap) { // live bytes by call site, as the Memory view counts them
+            auto bytes = std::make_shared<ProfileSnapshot>(*profile);
+            bytes->unit = ProfileSnapshot::Unit::Bytes;
+            profile = std::move(bytes);
+        }
+        capture.processes.push_back({ set->processNames.value(p.pid, p.process), p.process, std::move(profile) });
+    }
+    return capture;
+}
+
+int ProfilePanel::matchCapturedProcess(const CaptureProfiles& capture, const QString& name, const QString& program)
+{
+    int best = -1;
+    // The one with the most samples among those @p matches.
+    const auto pick = [&](const auto& matches) {
+        for (std::size_t i = 0; i < capture.processes.size(); ++i) {
+            const CapturedProcess& p = capture.processes[i];
+            if (matches(p)
+                && (best < 0
+                    || p.profile->totalSamples() > capture.processes[std::size_t(best)].profile->totalSamples()))
+                best = int(i);
+        }
+        return best >= 0;
+    };
+    if (!name.isEmpty() && pick([&](const CapturedProcess& p) { return p.name == name; }))
+        return best;
+    // The tables may name it otherwise in the two runs (an instrumented run against an attached one).
+    pick([&](const CapturedProcess& p) {
+        return (!program.isEmpty() && (p.program == program || p.name == program))
+            || (!name.isEmpty() && p.program == name);
+    });
+    return best;
+}
+
+void ProfilePanel::compareWithCaptureWithDialog()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Compare with a capture"), QString(), captureFilter());
+    if (!path.isEmpty())
+        compareWithCapture(path);
+}
+
+void ProfilePanel::compareWithCapture(const QString& path)
+{
+    const quint64 job = ++m_captureJob;
+    m_captureChoices.reset();
+    if (m_pid <= 0) {
+        m_captureReading = false;
+        sayAboutCapture(tr("Select a process to compare with a capture."), true);
+        Q_EMIT captureRead(false);
+        return;
+    }
+    m_captureReading = true;
+    sayAboutCapture(tr("Reading %1\u2026").arg(QFileInfo(path).fileName()), false);
+    // A capture's profiles can be large: read and built into call trees on the pool.
+    QPointer<ProfilePanel> self(this);
+    const CaptureKind kind = m_captureKind;
+    QThreadPool::globalInstance()->start([self, path, kind, job] {
+        QString error;
+        std::optional<CaptureProfiles> read = loadCaptureProfiles(path, kind, &error);
+        std::shared_ptr<const CaptureProfiles> capture
+            = read ? std::make_shared<const CaptureProfiles>(std::move(*read)) : nullptr;
+        whenStillThere(self, [job, capture, error](ProfilePanel* panel) { panel->applyCapture(job, capture, error); });
+    });
+}
+
+void ProfilePanel::applyCapture(quint64 job, std::shared_ptr<const CaptureProfiles> capture, const QString& error)
+{
+    if (job != m_captureJob) // another capture asked for since, or the mark set or cleared
+        return;
+    m_captureReading = false;
+    if (!capture) {
+        sayAboutCapture(tr("Cannot compare with the capture: %1.").arg(error), true);
+        Q_EMIT captureRead(false);
+        return;
+    }
+    const QString kind = m_captureKind == CaptureKind::Heap ? tr("heap profile") : tr("CPU profile");
+    if (capture->processes.empty()) {
+        sayAboutCapture(m_captureKind == CaptureKind::Heap
+                ? tr("%1 holds no heap profile: no program's heap was tracked in that run.").arg(capture->fileName)
+                : tr("%1 holds no CPU profile: it was recorded without --profile, or by a perfdash that kept none.")
+                      .arg(capture->fileName),
+            true);
+        Q_EMIT captureRead(false);
+        return;
+    }
+    const QString name = processName();
+    const int match = matchCapturedProcess(*capture, name, m_snapshot ? m_snapshot->process : QString());
+    if (match >= 0) {
+        markFromCapture(*capture, std::size_t(match), {});
+        return;
+    }
+    if (capture->processes.size() == 1) {
+        markFromCapture(*capture, 0, tr("its only process; it has no %1 of %2").arg(kind, name));
+        return;
+    }
+    // Several, none of them this one: the user says which.
+    QStringList names;
+    for (const CapturedProcess& p : capture->processes)
+        names << p.name;
+    m_captureChoices = std::move(capture);
+    sayAboutCapture(tr("%1 has no %2 of %3: choose one of its processes (%4) to compare with.")
+                        .arg(m_captureChoices->fileName, kind, name, names.join(QStringLiteral(", "))),
+        true);
+    Q_EMIT captureRead(false);
+}
+
+QStringList ProfilePanel::captureChoices() const
+{
+    QStringList names;
+    if (m_captureChoices) {
+        for (const CapturedProcess& p : m_captureChoices->processes)
+            names << p.name;
+    }
+    return names;
+}
+
+bool ProfilePanel::compareWithCaptureProcess(int index, QString* error)
+{
+    if (!m_captureChoices || index < 0 || std::size_t(index) >= m_captureChoices->processes.size())
+        return failWith(error, tr("no such process in the capture"));
+    const std::shared_ptr<const CaptureProfiles> capture = m_captureChoices; // markFromCapture() forgets the choices
+    markFromCapture(*capture, std::size_t(index), tr("chosen"));
+    return true;
+}
+
+void ProfilePanel::markFromCapture(const CaptureProfiles& capture, std::size_t index, const QString& note)
+{
+    const CapturedProcess& p = capture.processes[index];
+    m_mark = p.profile;
+    m_markFromCapture = true;
+    m_markTime = {};
+    m_markCapture = capture.fileName;
+    const ProfileSnapshot& mark = *p.profile;
+    const QString amount = hasProfileUnit(mark) ? formatProfileAmount(mark, mark.totalSamples())
+                                                : tr("%L1 samples").arg(mark.totalSamples());
+    QStringList parts { tr("capture %1").arg(capture.fileName),
+        note.isEmpty() ? p.name : tr("%1 (%2)").arg(p.name, note), amount };
+    if (capture.recorded.isValid()) {
+        const bool today = capture.recorded.date() == QDate::currentDate();
+        parts << tr("recorded %1")
+                     .arg(capture.recorded.toString(
+                         today ? QStringLiteral("HH:mm") : QStringLiteral("yyyy-MM-dd HH:mm")));
+    }
+    m_markDescription = parts.join(QStringLiteral(", "));
+    m_captureReading = false;
+    m_captureNote.clear();
+    m_captureChoices.reset();
+    m_compare = false;
+    setCompareWithMark(true); // refreshes
+    updateToggles();
+    updateMarkLine();
+    Q_EMIT captureRead(true);
+}
+
+void ProfilePanel::sayAboutCapture(const QString& text, bool problem)
+{
+    m_captureNote = text;
+    m_captureProblem = problem;
+    updateMarkLine();
+}
+
+QString ProfilePanel::markText() const
+{
+    QStringList lines;
+    if (m_mark)
+        lines << (m_markFromCapture
+                ? tr("Mark: %1").arg(m_markDescription)
+                : tr("Mark: set at %1, %2")
+                      .arg(m_markTime.toString(QStringLiteral("HH:mm:ss")),
+                          hasProfileUnit(*m_mark) ? formatProfileAmount(*m_mark, m_mark->totalSamples())
+                                                  : tr("%L1 samples").arg(m_mark->totalSamples())));
+    if (!m_captureNote.isEmpty())
+        lines << m_captureNote;
+    return lines.join(u'\n');
+}
+
+void ProfilePanel::updateMarkLine()
+{
+    const QString text = markText();
+    m_markLine->setText(text);
+    m_markLine->setStyleSheet(
+        m_captureProblem && !m_captureNote.isEmpty() ? QStringLiteral("color: #b00020") : QString());
+    QMenu* choices = m_chooseButton->menu();
+    choices->clear();
+    if (m_captureChoices) {
+        for (std::size_t i = 0; i < m_captureChoices->processes.size(); ++i) {
+            const CapturedProcess& p = m_captureChoices->processes[i];
+            const ProfileSnapshot& s = *p.profile;
+            choices->addAction(tr("%1 (%2)").arg(p.name,
+                                   hasProfileUnit(s) ? formatProfileAmount(s, s.totalSamples())
+                                                     : tr("%L1 samples").arg(s.totalSamples())),
+                this, [this, i] { compareWithCaptureProcess(int(i)); });
+        }
+    }
+    m_chooseButton->setVisible(m_captureChoices != nullptr);
+    m_clearMarkButton->setVisible(m_mark != nullptr);
+    m_markRow->setVisible(!text.isEmpty());
 }
 
 } // namespace perfdash

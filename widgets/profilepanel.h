@@ -47,7 +47,7 @@ class TopFunctionsModel;
  * one thread or all, in the views profilers have (Hotspot's): a live flame graph (or its bottom-up
  * graph of callers) with the top functions of its zoom, top-down and bottom-up trees, and callers
  * and callees of a function; recursion can be collapsed, one function focused on, and the profile
- * compared with a mark the user set (or a capture's profile of the process). With what the
+ * compared with a mark the user set (or a capture file's profile of the process). With what the
  * profiler could not see (lost samples, throttling, unknown frames) and, when the kernel refused,
  * why and what fixes it. Snapshots, and the trees of the view shown, are built on the thread pool,
  * twice a second; stale ones are dropped by job number.
@@ -77,6 +77,22 @@ public:
     {
         std::function<ProfileSnapshotPtr(const ProfileQuery& query, bool offCpu)> snapshot;
         std::function<std::vector<OperationCpu>()> operations; ///< may be empty
+    };
+    /// What comparing with a capture reads of it: its CPU profiles, or the heaps (the Memory view).
+    enum class CaptureKind { Cpu, Heap };
+    /// One process's profile in a capture file.
+    struct CapturedProcess
+    {
+        QString name; ///< as the capture's tables name it, else as its profiler did
+        QString program; ///< as its profiler named it (the program's comm)
+        ProfileSnapshotPtr profile;
+    };
+    /// A capture file's profiles of one kind, to compare the shown process with.
+    struct CaptureProfiles
+    {
+        QString fileName; ///< without its folder
+        QDateTime recorded; ///< invalid: not known
+        std::vector<CapturedProcess> processes; ///< those with a profile of the kind read
     };
     /// The views of the profile, in the order of their tabs.
     enum class Tab { FlameGraph, TopDown, BottomUp, CallerCallee };
@@ -174,10 +190,35 @@ public:
     QString focusFunction() const { return m_focus; }
     /// Keeps the profile shown now (as the profiler gave it) to compare later ones with.
     void setMark();
-    /// The opened capture's profile of this process as the mark; false when it has none.
-    bool setMarkFromCapture();
     void clearMark();
     ProfileSnapshotPtr mark() const { return m_mark; }
+    /// What "Compare with a capture" reads (CaptureKind::Cpu unless set).
+    void setCaptureKind(CaptureKind kind) { m_captureKind = kind; }
+    CaptureKind captureKind() const { return m_captureKind; }
+    /// Reads the capture file at @p path on the thread pool, then takes its profile of the shown
+    /// process as the mark (matched by the name the tables give it, then by its program; the one
+    /// with the most samples of several; the capture's only process when none matches) and
+    /// compares with it. What went wrong, or the processes to choose from when several are there
+    /// and none matches, is said in the mark line (markText()). Emits captureRead() when done.
+    void compareWithCapture(const QString& path);
+    /// Asks for a capture file (File > Open capture's filters), then compareWithCapture().
+    void compareWithCaptureWithDialog();
+    /// The processes of the capture read last that are offered to choose from: none matched the
+    /// shown one. Empty otherwise.
+    QStringList captureChoices() const;
+    /// Compares with captureChoices()[@p index]; false with @p error when there is no such choice.
+    bool compareWithCaptureProcess(int index, QString* error = nullptr);
+    /// The mark line: what the mark is ("Mark: capture run.perfdash, orders-api, 12,345 samples,
+    /// recorded 14:05"), a capture being read, or why a capture cannot be compared with; empty:
+    /// no mark and nothing to say.
+    QString markText() const;
+    /// The capture's processes whose profile is the one of the process @p name (as the tables
+    /// name it) or, when none is, of the program @p program; the one with the most samples of
+    /// several; -1: none.
+    static int matchCapturedProcess(const CaptureProfiles& capture, const QString& name, const QString& program);
+    /// The @p kind profiles of the capture file at @p path (thread-safe: for a worker); nothing,
+    /// with @p error, when the file cannot be read or is not a capture.
+    static std::optional<CaptureProfiles> loadCaptureProfiles(const QString& path, CaptureKind kind, QString* error);
     /// The flame graph and the tables show the profile against the mark.
     void setCompareWithMark(bool compare);
     /// Shows the callers and callees of @p function (the caller/callee tab).
@@ -204,6 +245,9 @@ public:
 
 Q_SIGNALS:
     void refreshed();
+    /// A capture asked for by compareWithCapture() was read: its profile is the mark (@p marked),
+    /// or the mark line says why not.
+    void captureRead(bool marked);
 
 protected:
     void resizeEvent(QResizeEvent* event) override;
@@ -228,7 +272,12 @@ private:
     void applyCallerCallee(CallerCalleePtr callers);
     void functionMenu(const QString& function, const QPoint& globalPos);
     ProfileSnapshotPtr recordedFor(qint64 pid) const;
-    ProfileSnapshotPtr recordedNamed(const QString& process) const;
+    void applyCapture(quint64 job, std::shared_ptr<const CaptureProfiles> capture, const QString& error);
+    /// Takes @p capture's process @p index as the mark and compares with it; @p note says how it was chosen.
+    void markFromCapture(const CaptureProfiles& capture, std::size_t index, const QString& note);
+    /// Says something about a capture in the mark line instead of the mark (@p problem: in red).
+    void sayAboutCapture(const QString& text, bool problem);
+    void updateMarkLine();
 
     QPointer<Profiler> m_profiler;
     qint64 m_pid = 0;
@@ -282,15 +331,27 @@ private:
     QAction* m_collapseAction;
     QAction* m_compareAction;
     QAction* m_unfocusAction;
-    QAction* m_markFromCaptureAction;
+    QAction* m_compareCaptureAction;
     QToolButton* m_markButton;
+    QWidget* m_markRow; ///< the mark line with its buttons, shown when there is something to say
+    QLabel* m_markLine;
+    QToolButton* m_chooseButton; ///< the capture's processes, when none matched
+    QToolButton* m_clearMarkButton;
     bool m_collapse = false;
     bool m_bottomUpFlame = false;
     QString m_focus;
     ProfileSnapshotPtr m_mark;
     bool m_markFromCapture = false;
     QDateTime m_markTime;
+    QString m_markCapture; ///< a capture's mark: its file name
+    QString m_markDescription; ///< a capture's mark: what the mark line says of it
     bool m_compare = false;
+    CaptureKind m_captureKind = CaptureKind::Cpu;
+    quint64 m_captureJob = 0; ///< the capture read last asked for; older ones are dropped
+    QString m_captureNote; ///< being read, or why the capture asked for is not the mark
+    bool m_captureProblem = false; ///< m_captureNote says what went wrong
+    bool m_captureReading = false;
+    std::shared_ptr<const CaptureProfiles> m_captureChoices; ///< none matched: the processes to choose from
 };
 
 } // namespace perfdash

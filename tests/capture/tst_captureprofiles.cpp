@@ -93,6 +93,47 @@ private:
     }
 
 private Q_SLOTS:
+    /// What comparing a live process with a capture reads: its profiles, the names its tables give
+    /// their pids, when it was recorded; a file that is not a capture is refused, none is made.
+    void profileSetOfACapture()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("named.perfdash"));
+        {
+            ManualClock clock(1'700'000'000'000);
+            MetricsStore store(&clock);
+            store.openProcess(7, QStringLiteral("orders-api"), {});
+            CaptureRecorder recorder(&store);
+            QString error;
+            QVERIFY2(recorder.start(path, &error) && recorder.flush(&error), qPrintable(error));
+            recorder.stop();
+            QVERIFY2(writeCaptureProfiles(
+                         path, { { 7, QStringLiteral("perfdash-demo"), "perfdash-demo;main 3\n", {}, {} } }, &error),
+                qPrintable(error));
+        }
+        QString error;
+        const std::optional<CaptureProfileSet> set = readCaptureProfileSet(path, &error);
+        QVERIFY2(set, qPrintable(error));
+        QCOMPARE(set->profiles.size(), 1);
+        QCOMPARE(set->profiles[0].process, QStringLiteral("perfdash-demo"));
+        QCOMPARE(set->processNames.value(7), QStringLiteral("orders-api"));
+        QCOMPARE(set->recordedMs, 1'700'000'000'000);
+
+        const QString missing = m_dir.filePath(QStringLiteral("missing.perfdash"));
+        QVERIFY(!readCaptureProfileSet(missing, &error));
+        QCOMPARE(error, QStringLiteral("no capture at %1").arg(missing));
+        QVERIFY(!QFile::exists(missing));
+        const QString text = m_dir.filePath(QStringLiteral("text.perfdash"));
+        {
+            QFile file(text);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            file.write(QByteArray(200, 'x'));
+        }
+        QVERIFY(!readCaptureProfileSet(text, &error));
+        QVERIFY2(error.startsWith(QStringLiteral("%1 is not a perfdash capture").arg(text)), qPrintable(error));
+        QVERIFY(!readCaptureProfileSet(m_dir.path(), &error));
+        QCOMPARE(error, QStringLiteral("%1 is not a file").arg(m_dir.path()));
+    }
+
     void roundTripOfTheThreeKinds()
     {
         const CapturedProfile first { 7, QStringLiteral("svc"), "svc (7);main;work 12\nsvc (7);main;idle 3\n",

@@ -3,7 +3,8 @@
 // top-functions model (QAbstractItemModelTester), and the panel on a real profiled process, with
 // its thread filter, time range, folded export and the refusal sentence; --profile for processes
 // attached or launched from the window, a capture's profiles shown read-only, lost and throttled
-// samples in the status, and the top table's columns.
+// samples in the status, and the top table's columns; the live profile compared with a capture
+// file's profile of the process (CPU, and the Memory view's heap).
 #include "capture/capture.h"
 #include "capture/captureprofiles.h"
 #include "core/metricsstore.h"
@@ -30,6 +31,7 @@
 #include <QLineEdit>
 #include <QProcess>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QSignalSpy>
@@ -164,6 +166,10 @@ private Q_SLOTS:
     void topFunctionsFollowTheZoom();
     void focusCollapseAndBottomUp();
     void differentialAgainstAMark();
+    void compareWithACapture();
+    void compareWithACaptureWithoutTheProcess();
+    void compareWithACaptureThatCannotBe();
+    void compareHeapWithACapture();
     void viewsOutliveUnnamedAddresses();
 };
 
@@ -1078,6 +1084,269 @@ void TestProfileWidgets::differentialAgainstAMark()
     panel.clearMark();
     QTRY_VERIFY_WITH_TIMEOUT(!panel.flameGraph()->isDifferential(), 10000);
     QCOMPARE(panel.functionsView()->model()->columnCount(), int(TopFunctionsModel::ColumnCount));
+}
+
+namespace {
+/// A capture at @p path of orders-api (pid 4242) and billing (4343), both run by the program
+/// perfdash-demo, with @p profiles.
+bool writeProfiledCapture(const QString& path, const QList<CapturedProfile>& profiles, QString* error)
+{
+    MetricsStore store;
+    store.openProcess(4242, QStringLiteral("orders-api"), {});
+    store.openProcess(4343, QStringLiteral("billing"), {});
+    {
+        CaptureRecorder recorder(&store);
+        if (!recorder.start(path, error) || !recorder.flush(error))
+            return false;
+        recorder.stop();
+    }
+    return profiles.isEmpty() || writeCaptureProfiles(path, profiles, error);
+}
+
+/// orders-api spent half its samples in legacy(), which the live profile no longer calls; billing
+/// has more samples than it, under the same program.
+const QList<CapturedProfile> kOrdersAndBilling = {
+    { 4242, QStringLiteral("perfdash-demo"),
+        "perfdash-demo;main;work();parse(char const*) 50\nperfdash-demo;main;legacy() 50\n", {}, {} },
+    { 4343, QStringLiteral("perfdash-demo"), "perfdash-demo;main;bill() 300\n", {}, {} },
+};
+
+const ProfileShareChange* changeOf(const ProfilePanel& panel, const QString& function)
+{
+    for (const ProfileShareChange& c : panel.differentialFunctions()->changes()) {
+        if (c.function == function)
+            return &c;
+    }
+    return nullptr;
+}
+
+/// compareWithCapture(@p path) until the panel has read it; whether its mark was set.
+bool compareAndWait(ProfilePanel& panel, const QString& path)
+{
+    QSignalSpy read(&panel, &ProfilePanel::captureRead);
+    panel.compareWithCapture(path);
+    if ((read.isEmpty() && !read.wait(10000)) || read.size() != 1) // said at once when no process is shown
+        return false;
+    return read.at(0).at(0).toBool();
+}
+} // namespace
+
+void TestProfileWidgets::compareWithACapture()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("run.perfdash"));
+    QString error;
+    QVERIFY2(writeProfiledCapture(path, kOrdersAndBilling, &error), qPrintable(error));
+
+    // Live: orders-api (as the tables name it) runs parse 30, sort 10, idle 60 (sample()).
+    LiveFake fake;
+    ProfilePanel panel;
+    // The Mark menu's action, for a process shown; the mark line's Clear mark, with a mark.
+    QAction* compare = nullptr;
+    for (QAction* action : panel.findChildren<QAction*>()) {
+        if (action->text() == QStringLiteral("Compare with a capture\u2026"))
+            compare = action;
+    }
+    QVERIFY(compare && !compare->isEnabled());
+    QToolButton* clear = nullptr;
+    for (QToolButton* button : panel.findChildren<QToolButton*>()) {
+        if (button->text() == QStringLiteral("Clear mark"))
+            clear = button;
+    }
+    QVERIFY(clear && clear->isHidden());
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("orders-api"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot(), 10000);
+    QVERIFY(compare->isEnabled());
+    QVERIFY(panel.markText().isEmpty());
+    QVERIFY(compareAndWait(panel, path));
+    QVERIFY(!clear->isHidden());
+    // The capture's orders-api, not billing (more samples, same program).
+    QVERIFY(panel.mark());
+    QCOMPARE(panel.mark()->totalSamples(), 100ull);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.flameGraph()->isDifferential(), 10000);
+    QCOMPARE(panel.flameGraph()->baseline(), panel.mark());
+    QCOMPARE(panel.snapshot()->totalSamples(), 100ull); // shares only: nothing subtracted
+    // sort() only runs now: a gain, red; legacy() only ran in the capture: a loss in the table.
+    const ProfileSnapshotPtr now = panel.snapshot();
+    const std::uint32_t sort = nodeNamed(*now, QStringLiteral("sort"));
+    QVERIFY(sort);
+    QVERIFY(panel.flameGraph()->shareDelta(sort) > 0.09);
+    QVERIFY(panel.flameGraph()->frameColor(sort).red() > panel.flameGraph()->frameColor(sort).blue());
+    const ProfileShareChange* gained = changeOf(panel, QStringLiteral("sort"));
+    QVERIFY(gained);
+    QCOMPARE(gained->baseSelfShare, 0.0);
+    QCOMPARE(gained->nextSelfShare, 0.1);
+    const ProfileShareChange* lost = changeOf(panel, QStringLiteral("legacy()"));
+    QVERIFY(lost);
+    QCOMPARE(lost->baseSelfShare, 0.5);
+    QCOMPARE(lost->nextSelfShare, 0.0);
+    QVERIFY(lost->delta() < 0);
+    const ProfileShareChange* parse = changeOf(panel, QStringLiteral("parse(char const*)"));
+    QVERIFY(parse);
+    QCOMPARE(parse->baseSelfShare, 0.5);
+    QCOMPARE(parse->nextSelfShare, 0.3);
+    QCOMPARE(panel.functionsView()->model()->columnCount(), int(ProfileDiffModel::ColumnCount));
+    // What the mark is, and the way back.
+    const QString mark = panel.markText();
+    QVERIFY2(mark.startsWith(QStringLiteral("Mark: capture run.perfdash, orders-api, 100 samples, recorded ")),
+        qPrintable(mark));
+    QVERIFY2(mark.contains(QRegularExpression(QStringLiteral("recorded (\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d$"))),
+        qPrintable(mark));
+    QVERIFY2(panel.statusText().contains(QStringLiteral("against the capture run.perfdash (100 samples")),
+        qPrintable(panel.statusText()));
+    clear->click();
+    QVERIFY(!panel.mark());
+    QVERIFY(panel.markText().isEmpty());
+    QVERIFY(clear->isHidden());
+    QTRY_VERIFY_WITH_TIMEOUT(!panel.flameGraph()->isDifferential(), 10000);
+
+    // Matched by the program when the tables name it otherwise (attached, not instrumented).
+    ProfilePanel attached;
+    LiveFake program;
+    program.make = [] {
+        auto s = std::make_shared<ProfileSnapshot>(*sample());
+        s->process = QStringLiteral("perfdash-demo");
+        return ProfileSnapshotPtr(s);
+    };
+    attached.setSource(program.source());
+    attached.setProcess(42, QStringLiteral("perfdash-demo (pid 42)"));
+    QTRY_VERIFY_WITH_TIMEOUT(attached.snapshot(), 10000);
+    QVERIFY(compareAndWait(attached, path));
+    QCOMPARE(attached.mark()->totalSamples(), 300ull); // billing: the most samples of that program
+    QVERIFY2(attached.markText().startsWith(QStringLiteral("Mark: capture run.perfdash, billing, 300 samples")),
+        qPrintable(attached.markText()));
+}
+
+void TestProfileWidgets::compareWithACaptureWithoutTheProcess()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("run.perfdash"));
+    QString error;
+    QVERIFY2(writeProfiledCapture(path, kOrdersAndBilling, &error), qPrintable(error));
+    LiveFake fake;
+    ProfilePanel panel;
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("inventory"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot(), 10000);
+    // Two processes, neither of them this one: said, and offered.
+    QVERIFY(!compareAndWait(panel, path));
+    QVERIFY(!panel.mark());
+    QCOMPARE(panel.markText(),
+        QStringLiteral("run.perfdash has no CPU profile of inventory: choose one of its processes (orders-api, "
+                       "billing) to compare with."));
+    QCOMPARE(panel.captureChoices(), QStringList({ QStringLiteral("orders-api"), QStringLiteral("billing") }));
+    QVERIFY(!panel.compareWithCaptureProcess(2, &error));
+    QVERIFY(!error.isEmpty());
+    QVERIFY(panel.compareWithCaptureProcess(0, &error));
+    QCOMPARE(panel.mark()->totalSamples(), 100ull);
+    QVERIFY(panel.captureChoices().isEmpty());
+    QVERIFY2(
+        panel.markText().startsWith(QStringLiteral("Mark: capture run.perfdash, orders-api (chosen), 100 samples")),
+        qPrintable(panel.markText()));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.flameGraph()->isDifferential(), 10000);
+
+    // A capture of one process: that one, saying so.
+    const QString one = dir.filePath(QStringLiteral("one.perfdash"));
+    QVERIFY2(writeProfiledCapture(one, { kOrdersAndBilling.front() }, &error), qPrintable(error));
+    ProfilePanel single;
+    single.setSource(fake.source());
+    single.setProcess(42, QStringLiteral("inventory"));
+    QTRY_VERIFY_WITH_TIMEOUT(single.snapshot(), 10000);
+    QVERIFY(compareAndWait(single, one));
+    QVERIFY2(single.markText().startsWith(QStringLiteral("Mark: capture one.perfdash, orders-api (its only process; "
+                                                         "it has no CPU profile of inventory), 100 samples")),
+        qPrintable(single.markText()));
+}
+
+void TestProfileWidgets::compareWithACaptureThatCannotBe()
+{
+    QTemporaryDir dir;
+    LiveFake fake;
+    ProfilePanel panel;
+    // No process shown: nothing to compare.
+    QVERIFY(!compareAndWait(panel, dir.filePath(QStringLiteral("run.perfdash"))));
+    QCOMPARE(panel.markText(), QStringLiteral("Select a process to compare with a capture."));
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("orders-api"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot(), 10000);
+
+    // No file there: said, and none made.
+    const QString missing = dir.filePath(QStringLiteral("missing.perfdash"));
+    QVERIFY(!compareAndWait(panel, missing));
+    QCOMPARE(panel.markText(), QStringLiteral("Cannot compare with the capture: no capture at %1.").arg(missing));
+    QVERIFY(!QFile::exists(missing));
+    QVERIFY(!panel.mark());
+
+    // Not a capture.
+    const QString text = dir.filePath(QStringLiteral("notes.perfdash"));
+    {
+        QFile file(text);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(QByteArray("not a capture at all, just some text that is long enough to be a header\n").repeated(4));
+    }
+    QVERIFY(!compareAndWait(panel, text));
+    QVERIFY2(panel.markText().startsWith(
+                 QStringLiteral("Cannot compare with the capture: %1 is not a perfdash capture").arg(text)),
+        qPrintable(panel.markText()));
+
+    // A capture recorded without profiles.
+    const QString plain = dir.filePath(QStringLiteral("plain.perfdash"));
+    QString error;
+    QVERIFY2(writeProfiledCapture(plain, {}, &error), qPrintable(error));
+    QVERIFY(!compareAndWait(panel, plain));
+    QCOMPARE(panel.markText(),
+        QStringLiteral("plain.perfdash holds no CPU profile: it was recorded without --profile, or by a perfdash "
+                       "that kept none."));
+    QVERIFY(!panel.mark());
+    QVERIFY(!panel.flameGraph()->isDifferential());
+    // Another process shown: what was said of the capture was said for the other one.
+    panel.setProcess(43, QStringLiteral("billing"));
+    QVERIFY(panel.markText().isEmpty());
+}
+
+void TestProfileWidgets::compareHeapWithACapture()
+{
+    // The Memory view's panel reads a capture's heaps (live bytes by call site).
+    MemoryPanel memory;
+    QCOMPARE(memory.profile()->captureKind(), ProfilePanel::CaptureKind::Heap);
+
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("heap.perfdash"));
+    QString error;
+    QVERIFY2(writeProfiledCapture(path,
+                 { { 4242, QStringLiteral("perfdash-demo"), "perfdash-demo;main;bill() 300\n", {}, {},
+                     "perfdash-demo;main;cache() 3072\nperfdash-demo;main;parse(char const*) 1024\n" } },
+                 &error),
+        qPrintable(error));
+    LiveFake fake;
+    fake.make = [] {
+        auto s = std::make_shared<ProfileSnapshot>(*sample());
+        s->unit = ProfileSnapshot::Unit::Bytes;
+        return ProfileSnapshotPtr(s);
+    };
+    ProfilePanel panel;
+    panel.setCaptureKind(ProfilePanel::CaptureKind::Heap);
+    panel.setSource(fake.source());
+    panel.setProcess(42, QStringLiteral("orders-api"));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.snapshot(), 10000);
+    QVERIFY(compareAndWait(panel, path));
+    QCOMPARE(panel.mark()->totalSamples(), 4096ull); // the heap, not the CPU profile
+    QCOMPARE(panel.mark()->unit, ProfileSnapshot::Unit::Bytes);
+    QVERIFY2(panel.markText().startsWith(QStringLiteral("Mark: capture heap.perfdash, orders-api, 4 KiB")),
+        qPrintable(panel.markText()));
+    QTRY_VERIFY_WITH_TIMEOUT(panel.flameGraph()->isDifferential(), 10000);
+    const ProfileShareChange* cache = changeOf(panel, QStringLiteral("cache()"));
+    QVERIFY(cache);
+    QCOMPARE(cache->baseSelfShare, 0.75);
+    QCOMPARE(cache->nextSelfShare, 0.0);
+
+    // A capture without heaps says so.
+    const QString cpu = dir.filePath(QStringLiteral("cpu.perfdash"));
+    QVERIFY2(writeProfiledCapture(cpu, kOrdersAndBilling, &error), qPrintable(error));
+    QVERIFY(!compareAndWait(panel, cpu));
+    QVERIFY2(
+        panel.markText().contains(QStringLiteral("cpu.perfdash holds no heap profile")), qPrintable(panel.markText()));
 }
 
 void TestProfileWidgets::viewsOutliveUnnamedAddresses()
