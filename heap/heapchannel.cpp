@@ -134,6 +134,13 @@ HeapCounters HeapChannel::counters() const
     c.droppedFrees = h.droppedFrees.load(std::memory_order_relaxed);
     c.untracked = h.untracked.load(std::memory_order_relaxed);
     c.threadsAtExit = h.threadsAtExit.load(std::memory_order_relaxed);
+    c.children = h.children.load(std::memory_order_relaxed);
+    if (c.status & hw::Exec) {
+        char path[hw::ExecPathBytes];
+        std::memcpy(path, h.execPath, sizeof path);
+        path[sizeof path - 1] = '\0';
+        c.execPath = path;
+    }
     c.consumed = m_tail;
     const std::uint64_t head = h.head.load(std::memory_order_relaxed);
     c.pending = head > m_tail ? head - m_tail : 0;

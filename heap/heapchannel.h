@@ -30,6 +30,8 @@ struct HeapCounters
     std::uint64_t droppedFrees = 0; ///< Free records lost to a full ring: those blocks look live forever
     std::uint64_t untracked = 0; ///< samples not reported (the pointer set was full), or tracking lost
     std::uint32_t threadsAtExit = 0; ///< threads still running at exit, whose last deltas (< 64 KiB each) are lost
+    std::uint64_t children = 0; ///< child processes the owner started (fork, posix_spawn): their heap is not tracked
+    std::string execPath; ///< with execing(): the program the owner execs
     std::uint64_t consumed = 0; ///< records drained so far
     std::uint64_t pending = 0; ///< records claimed by the program and not drained yet
 
@@ -37,6 +39,11 @@ struct HeapCounters
     /// The program defines malloc itself: the preload's hooks never run, the numbers mean nothing.
     bool ownAllocator() const { return status & heapwire::OwnAllocator; }
     bool exited() const { return status & heapwire::Exited; }
+    /// The owner called exec and no new image took the channel over (yet): once that lasts, the
+    /// program it execs does not report (its heap is not tracked; the numbers are the old image's).
+    bool execing() const { return status & heapwire::Exec; }
+    /// With execing(): the exec's environment drops the preload (LD_PRELOAD replaced or cleared).
+    bool execWithoutPreload() const { return status & heapwire::ExecWithoutPreload; }
     /// Heap in use, usable bytes; 0 rather than negative while a thread's free is folded before
     /// another thread's allocation of the same block.
     std::uint64_t liveBytes() const { return allocatedBytes > freedBytes ? allocatedBytes - freedBytes : 0; }

@@ -32,9 +32,17 @@
 //                                           failed realloc of a sampled block after its Free record
 //   224     4     threadsAtExit             threads other than the exiting one when the owner's
 //                                           exit handler ran (their unfolded deltas, < 64 KiB each, are lost)
+//   228     4     reserved, 0
+//   232     8     children                  the owner: child processes it started (fork, posix_spawn),
+//                                           whose heap is not tracked
 //   256     8     head                      producers: ring positions claimed so far
 //   320     8     tail                      the consumer: ring positions consumed (for information)
+//   384     256   execPath, NUL-terminated  the owner, before it execs: the program it execs (with
+//                                           status Exec; cut at 255 bytes)
 //   4096    ...   Slot[ringSlots]
+//
+// children and execPath are zero until the owner writes them (the file is created zeroed): a reader
+// takes zero and an empty path for "none".
 //
 // Every field after offset 40 is an aligned 32- or 64-bit atomic; everything is little-endian
 // (x86-64, aarch64) and the file is only ever shared between processes of one machine.
@@ -75,6 +83,7 @@ inline constexpr std::uint32_t MinRingSlots = 64;
 inline constexpr std::uint32_t MaxRingSlots = 1u << 20; // 512 MiB
 inline constexpr std::uint64_t DefaultSampleMean = 524288;
 inline constexpr std::size_t AllocatorNameBytes = 64;
+inline constexpr std::size_t ExecPathBytes = 256;
 
 /// The environment of a launched program: where its channel is, and the sampling mean (bytes).
 inline constexpr const char* ShmEnv = "PERFDASH_HEAP_SHM";
@@ -85,6 +94,13 @@ enum Status : std::uint32_t {
     OwnAllocator = 1u << 1, ///< the program defines malloc itself: the preload's hooks are bypassed
     Exited = 1u << 2, ///< the owner's exit handler ran
     BootstrapExhausted = 1u << 3, ///< an allocation made before the next malloc was known failed
+    /// The owner called exec (execPath): set just before, cleared when the exec failed; the new
+    /// image's preload, when it loads, takes the channel over and writes a new status. Still set
+    /// once the exec is done: the new image does not report (it did not load the preload).
+    Exec = 1u << 4,
+    /// With Exec: that exec's environment has no preload (LD_PRELOAD without libperfdash_heap.so,
+    /// or no PERFDASH_HEAP_SHM): the new image will not report.
+    ExecWithoutPreload = 1u << 5,
 };
 
 enum SlotType : std::uint32_t { SlotAbandoned = 0, SlotAlloc = 1, SlotFree = 2, SlotReset = 3 };
@@ -120,8 +136,11 @@ struct Header
     std::atomic<std::uint64_t> droppedFrees;
     std::atomic<std::uint64_t> untracked;
     std::atomic<std::uint32_t> threadsAtExit;
+    std::uint32_t reserved2;
+    std::atomic<std::uint64_t> children;
     alignas(64) std::atomic<std::uint64_t> head;
     alignas(64) std::atomic<std::uint64_t> tail;
+    alignas(64) char execPath[ExecPathBytes];
 };
 
 struct Slot
@@ -148,8 +167,9 @@ static_assert(offsetof(Header, status) == 52 && offsetof(Header, allocator) == 6
 static_assert(offsetof(Header, counters) == 128 && sizeof(Counters) == 32);
 static_assert(offsetof(Header, samples) == 192 && offsetof(Header, droppedAllocs) == 200);
 static_assert(offsetof(Header, droppedFrees) == 208 && offsetof(Header, untracked) == 216);
-static_assert(offsetof(Header, threadsAtExit) == 224);
+static_assert(offsetof(Header, threadsAtExit) == 224 && offsetof(Header, children) == 232);
 static_assert(offsetof(Header, head) == 256 && offsetof(Header, tail) == 320);
+static_assert(offsetof(Header, execPath) == 384);
 static_assert(sizeof(Header) <= HeaderBytes);
 static_assert(offsetof(Slot, type) == 8 && offsetof(Slot, depth) == 12 && offsetof(Slot, tid) == 16);
 static_assert(offsetof(Slot, flags) == 20 && offsetof(Slot, timeNs) == 24 && offsetof(Slot, address) == 32);

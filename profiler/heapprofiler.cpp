@@ -42,7 +42,39 @@ std::uint64_t monotonicNs()
 
 /// A program whose preload has not claimed its channel this long after it started did not load it.
 constexpr std::uint64_t NeverLoadedNs = 3'000'000'000u;
+/// An exec whose environment drops the preload is certain once it did not fail: seen this long.
+constexpr std::uint64_t ExecWithoutPreloadNs = 200'000'000u;
+constexpr std::uint64_t NsPerSecond = 1'000'000'000u;
 } // namespace
+
+void HeapRateWindow::add(std::uint64_t timeNs, double amount)
+{
+    const std::uint64_t s = timeNs / NsPerSecond;
+    const std::size_t slot = s % bytes.size();
+    if (second[slot] != s) {
+        if (s < second[slot])
+            return; // older than the ring: outside any window
+        second[slot] = s;
+        bytes[slot] = 0;
+    }
+    bytes[slot] += amount;
+}
+
+double HeapRateWindow::rate(std::uint64_t startedNs, std::uint64_t nowNs) const
+{
+    const std::uint64_t current = nowNs / NsPerSecond; // not over yet
+    const std::uint64_t firstWhole = startedNs / NsPerSecond + 1; // the second tracking started in is partial
+    if (current <= firstWhole)
+        return 0;
+    const std::uint64_t windowStart = current > std::uint64_t(Seconds) ? current - std::uint64_t(Seconds) : 0;
+    const std::uint64_t from = std::max(firstWhole, windowStart);
+    double sum = 0;
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        if (second[i] >= from && second[i] < current)
+            sum += bytes[i];
+    }
+    return sum / double(current - from);
+}
 
 struct HeapProfiler::Tracked
 {
@@ -52,8 +84,7 @@ struct HeapProfiler::Tracked
         std::vector<std::uint32_t> functions; ///< outermost first, once named
         double liveBytes = 0; ///< estimated: the sampled blocks' weights
         double markBytes = 0; ///< liveBytes when the mark was set
-        std::array<double, RateSeconds> allocated {}; ///< estimated bytes allocated, per second (ring)
-        std::array<std::uint64_t, RateSeconds> second {}; ///< the second each slot of allocated counts
+        HeapRateWindow allocated; ///< estimated bytes allocated, per second
         int site = -1; ///< into sites, once named
     };
     struct Block
@@ -67,6 +98,13 @@ struct HeapProfiler::Tracked
     QString name;
     std::uint64_t startedNs = 0;
     bool reported = false; ///< a problem was said once
+    std::uint64_t execSeenNs = 0; ///< when an exec not taken over was first seen (0: none pending)
+    QString execProblem; ///< an exec whose program is not tracked, once said
+    bool childrenReported = false;
+    bool marked = false; ///< setMark() was called
+    bool ended = false; ///< gone, drained and released: the final snapshot stands for it
+    std::uint64_t endedOrder = 0;
+    ProfileSnapshotPtr finalLive, finalGrowth; ///< once ended
     qint64 lastLive = -1;
     std::unique_ptr<SymbolResolver> resolver;
     FunctionTable functions;
@@ -191,13 +229,7 @@ struct HeapProfiler::Tracked
             const double weight = heapwire::sampleWeight(r.size, mean);
             Stack& s = stacks[id];
             s.liveBytes += weight;
-            const std::uint64_t second = r.timeNs / 1'000'000'000u;
-            const std::size_t slot = second % RateSeconds;
-            if (s.second[slot] != second) {
-                s.second[slot] = second;
-                s.allocated[slot] = 0;
-            }
-            s.allocated[slot] += weight;
+            s.allocated.add(r.timeNs, weight);
             // A block the program freed without the record reaching us (a lost Free) is replaced.
             if (const auto old = blocks.find(r.address); old != blocks.end())
                 stacks[old->second.stack].liveBytes -= old->second.weight;
@@ -318,15 +350,21 @@ void HeapProfiler::poll()
     bool newPoints = false;
     {
         QMutexLocker lock(&m_mutex);
+        bool ended = false;
         for (auto& [ticket, t] : m_tracked) {
-            if (t->pid > 0)
+            if (t->pid > 0 && !t->ended) {
                 newPoints |= pollLocked(*t, &changed, &problems);
+                ended |= t->ended;
+            }
         }
+        if (ended)
+            dropEnded(&problems);
         totals = totalsLocked();
         for (const auto& [ticket, t] : m_tracked) {
-            if (newPoints && t->pid > 0)
+            if ((newPoints || ended) && t->pid > 0)
                 history[t->pid] = siteHistoryLocked(t->pid);
         }
+        newPoints |= ended; // a dropped program's history goes too
     }
     {
         // What the window reads at each refresh, apart from the lock that naming a new library's
@@ -356,6 +394,8 @@ bool HeapProfiler::pollLocked(
                     .arg(t.name)
                     .arg(t.pid));
         }
+        if (gone)
+            release(t);
         return false;
     }
     if (t.counters.ownAllocator() && !t.reported) {
@@ -368,13 +408,95 @@ bool HeapProfiler::pollLocked(
     }
     const std::uint64_t mean = t.counters.sampleMean;
     t.channel->drain([&](const heap::HeapRecord& r) { t.apply(r, mean); }, SIZE_MAX, gone);
+    checkExecAndChildren(t, gone, problems);
     const bool recorded = t.record(QDateTime::currentMSecsSinceEpoch());
     const auto live = qint64(t.counters.liveBytes());
     if (live != t.lastLive) {
         t.lastLive = live;
         changed->emplace_back(t.pid, live);
     }
+    if (gone)
+        release(t);
     return recorded;
+}
+
+void HeapProfiler::checkExecAndChildren(Tracked& t, bool gone, std::vector<std::pair<qint64, QString>>* problems)
+{
+    const heap::HeapCounters& c = t.counters;
+    if (!c.execing()) {
+        t.execSeenNs = 0; // none, taken over by the new image, or failed
+    } else if (t.execProblem.isEmpty()) {
+        const std::uint64_t now = monotonicNs();
+        if (t.execSeenNs == 0)
+            t.execSeenNs = now;
+        // Without the preload in its environment the new image cannot report: said once the exec did
+        // not fail. With it, the new image takes the channel over when its preload loads (in its
+        // start, before main): still not done after NeverLoadedNs, it did not load.
+        const std::uint64_t wait = c.execWithoutPreload() ? ExecWithoutPreloadNs : NeverLoadedNs;
+        if (gone || now - t.execSeenNs >= wait) {
+            const QString program = QString::fromStdString(c.execPath);
+            t.execProblem = c.execWithoutPreload()
+                ? tr("it exec'd %1 without the heap preload in its environment (LD_PRELOAD replaced or cleared): "
+                     "the heap of %1 is not tracked, the numbers are %2's from before the exec")
+                      .arg(program, t.name)
+                : tr("it exec'd %1, which did not load the heap preload (a static or set-user-ID program): the "
+                     "heap of %1 is not tracked, the numbers are %2's from before the exec")
+                      .arg(program, t.name);
+            problems->emplace_back(t.pid, tr("%1 (pid %2): %3").arg(t.name).arg(t.pid).arg(t.execProblem));
+        }
+    }
+    if (c.children > 0 && !t.childrenReported) {
+        t.childrenReported = true;
+        problems->emplace_back(t.pid,
+            tr("%1 (pid %2) started child processes: their heap is not tracked, only %1's own (the preload "
+               "reports for the process perfdash launched, or for the program it execs in its place)")
+                .arg(t.name)
+                .arg(t.pid));
+    }
+}
+
+void HeapProfiler::release(Tracked& t)
+{
+    t.finalLive = build(t, HeapView::Live);
+    t.finalGrowth = t.marked ? build(t, HeapView::Growth) : t.finalLive;
+    t.ended = true;
+    t.endedOrder = ++m_endedCount;
+    t.channel.reset(); // unmapped and unlinked
+    t.resolver.reset();
+    t.functions = FunctionTable();
+    t.named = {};
+    t.stacks = {};
+    t.stackIds = {};
+    t.blocks = {};
+}
+
+void HeapProfiler::dropEnded(std::vector<std::pair<qint64, QString>>* problems)
+{
+    std::size_t ended = 0;
+    for (const auto& [ticket, t] : m_tracked)
+        ended += t->ended ? 1 : 0;
+    while (ended > MaxEnded) {
+        auto oldest = m_tracked.end();
+        for (auto it = m_tracked.begin(); it != m_tracked.end(); ++it) {
+            if (it->second->ended && (oldest == m_tracked.end() || it->second->endedOrder < oldest->second->endedOrder))
+                oldest = it;
+        }
+        if (m_endedDropped++ == 0)
+            problems->emplace_back(oldest->second->pid,
+                tr("%1 (pid %2) ended: its heap is no longer shown (the heaps of the last %3 programs that ended "
+                   "are kept, the older ones dropped)")
+                    .arg(oldest->second->name)
+                    .arg(oldest->second->pid)
+                    .arg(MaxEnded));
+        m_tracked.erase(oldest);
+        --ended;
+    }
+}
+
+std::size_t HeapProfiler::endedDropped() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_endedDropped;
 }
 
 std::vector<HeapTotals> HeapProfiler::totals() const
@@ -387,7 +509,7 @@ std::vector<HeapTotals> HeapProfiler::totalsLocked() const
 {
     std::vector<HeapTotals> out;
     for (const auto& [ticket, t] : m_tracked) {
-        if (t->pid <= 0)
+        if (t->pid <= 0 || newest(t->pid) != t.get())
             continue;
         const heap::HeapCounters& c = t->counters;
         HeapTotals h;
@@ -401,10 +523,18 @@ std::vector<HeapTotals> HeapProfiler::totalsLocked() const
         h.samples = c.samples;
         h.lost = c.droppedAllocs + c.droppedFrees + c.untracked;
         h.allocator = QString::fromStdString(c.allocator);
+        h.ended = t->ended;
+        QStringList problems;
         if (c.ownAllocator())
-            h.problem = tr("the program defines malloc itself: its allocations are not seen");
+            problems << tr("the program defines malloc itself: its allocations are not seen");
         else if (!c.reporting() && t->reported)
-            h.problem = tr("the heap preload never loaded");
+            problems << tr("the heap preload never loaded");
+        if (!t->execProblem.isEmpty())
+            problems << t->execProblem;
+        if (t->childrenReported)
+            problems << tr("its child processes are not tracked (%1 started): the numbers are its own heap only")
+                            .arg(c.children);
+        h.problem = problems.join(QStringLiteral("; "));
         out.push_back(std::move(h));
     }
     return out;
@@ -412,9 +542,12 @@ std::vector<HeapTotals> HeapProfiler::totalsLocked() const
 
 ProfileSnapshotPtr HeapProfiler::build(const Tracked& t, HeapView view) const
 {
+    if (t.ended && view == HeapView::Live)
+        return t.finalLive;
+    if (t.ended && view == HeapView::Growth)
+        return t.finalGrowth;
     ProfileAggregate aggregate;
     const std::uint64_t now = monotonicNs();
-    const std::uint64_t second = now / 1'000'000'000u;
     for (const Tracked::Stack& s : t.stacks) {
         double bytes = 0;
         switch (view) {
@@ -424,12 +557,8 @@ ProfileSnapshotPtr HeapProfiler::build(const Tracked& t, HeapView view) const
         case HeapView::Growth:
             bytes = s.liveBytes - s.markBytes;
             break;
-        case HeapView::AllocationRate:
-            for (int i = 0; i < RateSeconds; ++i) {
-                if (s.second[std::size_t(i)] + RateSeconds > second) // the last RateSeconds seconds
-                    bytes += s.allocated[std::size_t(i)];
-            }
-            bytes /= RateSeconds;
+        case HeapView::AllocationRate: // nothing, once ended (its stacks are released)
+            bytes = s.allocated.rate(t.startedNs, now);
             break;
         }
         if (bytes >= 0.5 && !s.functions.empty())
@@ -444,14 +573,21 @@ ProfileSnapshotPtr HeapProfiler::build(const Tracked& t, HeapView view) const
     return snapshot;
 }
 
+HeapProfiler::Tracked* HeapProfiler::newest(qint64 pid) const
+{
+    // A pid used again by a later launch: the later one (tickets grow).
+    for (auto it = m_tracked.rbegin(); it != m_tracked.rend(); ++it) {
+        if (it->second->pid == pid)
+            return it->second.get();
+    }
+    return nullptr;
+}
+
 ProfileSnapshotPtr HeapProfiler::snapshot(qint64 pid, HeapView view) const
 {
     QMutexLocker lock(&m_mutex);
-    for (const auto& [ticket, t] : m_tracked) {
-        if (t->pid == pid)
-            return build(*t, view);
-    }
-    return nullptr;
+    const Tracked* t = newest(pid);
+    return t ? build(*t, view) : nullptr;
 }
 
 std::vector<ProfileSnapshotPtr> HeapProfiler::snapshots(HeapView view) const
@@ -459,8 +595,10 @@ std::vector<ProfileSnapshotPtr> HeapProfiler::snapshots(HeapView view) const
     QMutexLocker lock(&m_mutex);
     std::vector<ProfileSnapshotPtr> out;
     for (const auto& [ticket, t] : m_tracked) {
-        if (t->pid > 0 && t->counters.reporting())
-            out.push_back(build(*t, view));
+        if (t->pid > 0 && t->counters.reporting()) {
+            if (ProfileSnapshotPtr snapshot = build(*t, view))
+                out.push_back(std::move(snapshot));
+        }
     }
     return out;
 }
@@ -475,9 +613,7 @@ std::vector<HeapSiteSeries> HeapProfiler::siteHistory(qint64 pid) const
 std::vector<HeapSiteSeries> HeapProfiler::siteHistoryLocked(qint64 pid) const
 {
     std::vector<HeapSiteSeries> out;
-    for (const auto& [ticket, t] : m_tracked) {
-        if (t->pid != pid)
-            continue;
+    if (const Tracked* t = newest(pid)) {
         for (const auto& [site, points] : t->history)
             out.push_back({ t->sites.value(site), { points.begin(), points.end() } });
     }
@@ -490,11 +626,10 @@ std::vector<HeapSiteSeries> HeapProfiler::siteHistoryLocked(qint64 pid) const
 void HeapProfiler::setMark(qint64 pid)
 {
     QMutexLocker lock(&m_mutex);
-    for (auto& [ticket, t] : m_tracked) {
-        if (t->pid == pid) {
-            for (Tracked::Stack& s : t->stacks)
-                s.markBytes = s.liveBytes;
-        }
+    if (Tracked* t = newest(pid); t && !t->ended) {
+        t->marked = true;
+        for (Tracked::Stack& s : t->stacks)
+            s.markBytes = s.liveBytes;
     }
 }
 

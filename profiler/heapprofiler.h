@@ -7,6 +7,7 @@
 #include <QObject>
 #include <QString>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -22,10 +23,32 @@ namespace heap {
 struct HeapCounters;
 }
 
+/**
+ * Bytes allocated, by whole second of CLOCK_MONOTONIC, for the allocation rate: a ring of the
+ * second being counted and the Seconds before it (one more slot than the window, so that the
+ * second being counted never overwrites the oldest second of the window).
+ */
+struct HeapRateWindow
+{
+    static constexpr int Seconds = 10;
+    std::array<double, Seconds + 1> bytes {};
+    std::array<std::uint64_t, Seconds + 1> second {}; ///< the second each slot of bytes counts
+
+    /// Counts @p amount allocated at @p timeNs (a time older than the ring holds is dropped).
+    void add(std::uint64_t timeNs, double amount);
+    /**
+     * Bytes per second over the whole seconds of the last Seconds that tracking covered: the
+     * second of @p nowNs (not over yet) and the one tracking started in, at @p startedNs, are
+     * partial and left out; the sum is divided by the number of seconds it covers (fewer than
+     * Seconds while the program is young). 0 before a whole second was covered.
+     */
+    double rate(std::uint64_t startedNs, std::uint64_t nowNs) const;
+};
+
 /// What a heap profile counts, by call site.
 enum class HeapView {
     Live, ///< bytes allocated and not freed yet (estimated from the sampled blocks)
-    AllocationRate, ///< bytes allocated per second over the last HeapProfiler::RateSeconds
+    AllocationRate, ///< bytes allocated per second over the last HeapProfiler::RateSeconds (whole seconds)
     Growth, ///< live bytes now less live bytes at the mark, where they grew
 };
 
@@ -42,7 +65,8 @@ struct HeapTotals
     std::uint64_t samples = 0;
     std::uint64_t lost = 0; ///< sampled blocks not reported, or frees lost: the call sites may be off
     QString allocator; ///< the library malloc forwards to
-    QString problem; ///< why the numbers are missing or wrong; empty when fine
+    QString problem; ///< why the numbers are missing, wrong or partial; empty when fine
+    bool ended = false; ///< the program is gone: these are its last numbers
 };
 
 /// One allocation site's live bytes over time (the memory chart's lines of a tracked heap).
@@ -62,14 +86,23 @@ struct HeapSiteSeries
  * exports show them.
  *
  * Bounded: the blocks tracked are the sampled ones (the preload bounds them), distinct stacks at
- * most MaxStacks per program (past it, new ones count under "[other stacks]").
+ * most MaxStacks per program (past it, new ones count under "[other stacks]"). A program that ended
+ * is drained one last time and then released (its channel unmapped and unlinked, its symbol
+ * resolver, stacks and blocks freed) but for its final live heap by call site, its totals and its
+ * sites' history; it is never polled again. At most MaxEnded ended programs are kept: past it the
+ * oldest goes, counted (endedDropped()) and said once.
+ *
+ * A program that execs another without the preload in its environment (a wrapper: env, a shell
+ * that replaces LD_PRELOAD), or that starts child processes (whose heap is not tracked), is
+ * reported through problem() and in its totals' problem.
  */
 class HeapProfiler : public QObject
 {
     Q_OBJECT
 public:
-    static constexpr int RateSeconds = 10;
+    static constexpr int RateSeconds = HeapRateWindow::Seconds;
     static constexpr std::size_t MaxStacks = 1 << 16;
+    static constexpr std::size_t MaxEnded = 16;
 
     /// @p directory holds the channel files (the socket's directory: private to the user).
     explicit HeapProfiler(QString directory, QObject* parent = nullptr);
@@ -93,7 +126,8 @@ public:
     void poll();
     /// The programs tracked, by pid, as of the last poll (never waits for one).
     std::vector<HeapTotals> totals() const;
-    /// @p pid's heap by call site; null when it is not tracked.
+    /// @p pid's heap by call site; null when it is not tracked. Of a program that ended: its last
+    /// live heap (Growth: since the mark, if one was set), and nothing allocated per second.
     ProfileSnapshotPtr snapshot(qint64 pid, HeapView view) const;
     /// Every tracked program's snapshot of @p view (the --export-heap file's content).
     std::vector<ProfileSnapshotPtr> snapshots(HeapView view) const;
@@ -103,6 +137,9 @@ public:
     /// HistorySeconds (the sites that were among the TopSites largest at some point, at most
     /// MaxSites), largest now first.
     std::vector<HeapSiteSeries> siteHistory(qint64 pid) const;
+
+    /// Ended programs no longer kept (past MaxEnded, the oldest first).
+    std::size_t endedDropped() const;
 
     static constexpr int TopSites = 5;
     static constexpr std::size_t MaxSites = 16;
@@ -119,7 +156,15 @@ private:
     /// Drains @p t; whether it recorded a new point of its sites' history.
     bool pollLocked(
         Tracked& t, std::vector<std::pair<qint64, qint64>>* changed, std::vector<std::pair<qint64, QString>>* problems);
+    /// Says, once each, an exec whose program does not report and the child processes @p t started.
+    void checkExecAndChildren(Tracked& t, bool gone, std::vector<std::pair<qint64, QString>>* problems);
     ProfileSnapshotPtr build(const Tracked& t, HeapView view) const;
+    /// The latest program tracked as @p pid; null when none.
+    Tracked* newest(qint64 pid) const;
+    /// @p t ended and is drained: keeps what its views need, releases the rest.
+    void release(Tracked& t);
+    /// Drops the oldest ended programs past MaxEnded; what to say, once, in @p problems.
+    void dropEnded(std::vector<std::pair<qint64, QString>>* problems);
     std::vector<HeapTotals> totalsLocked() const;
     std::vector<HeapSiteSeries> siteHistoryLocked(qint64 pid) const;
 
@@ -132,6 +177,8 @@ private:
     std::map<qint64, std::vector<HeapSiteSeries>> m_publishedHistory;
     std::map<int, std::unique_ptr<Tracked>> m_tracked; ///< by ticket
     int m_nextTicket = 1;
+    std::uint64_t m_endedCount = 0; ///< programs released so far: their order of ending
+    std::size_t m_endedDropped = 0;
     QThread* m_thread;
     QTimer* m_timer; ///< lives in m_thread
 };

@@ -219,6 +219,14 @@ void RunEnd::writeExports(std::vector<ProfileSnapshotPtr> heaps)
             submit([heaps = std::move(heaps), path = m_outputs.heap](
                        QString* error) { return foldedexport::writeFile(path, heaps, error); });
         }
+        // What is wrong or missing in the file's numbers: a wrapper's exec, child processes not tracked.
+        for (const HeapTotals& t : m_parts.heapProfiler ? m_parts.heapProfiler->totals() : std::vector<HeapTotals>()) {
+            if (t.reporting && !t.problem.isEmpty())
+                m_say(QStringLiteral("%1: the heap of %2 (pid %3): %4")
+                          .arg(m_outputs.heap, t.name)
+                          .arg(t.pid)
+                          .arg(t.problem));
+        }
     }
     for (qsizetype i = 0; i < writes.size(); ++i) {
         if (!writes[i].result()) {

@@ -29,6 +29,8 @@
 #include <malloc.h>
 #include <new>
 #include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -108,6 +110,7 @@ std::atomic<std::uint32_t> g_liveThreads { 0 };
 pthread_key_t g_key;
 std::atomic<bool> g_keyReady { false };
 std::uintptr_t g_textBegin = 0, g_textEnd = 0; // our own code, left out of stacks
+char g_selfName[64]; // this library's file name ("libperfdash_heap.so"), looked for in an exec's LD_PRELOAD
 SampledSet g_set;
 
 // A thread folds its deltas into the shared counters when pending bytes + OpCost x operations
@@ -1030,6 +1033,103 @@ void atForkChild() noexcept
         g_liveThreads.store(1, std::memory_order_relaxed);
 }
 
+/// The reporting process started a child process (fork, posix_spawn): the channel counts it, so that
+/// the dashboard can say that the child's heap is not tracked (the child reports nothing).
+void childStarted() noexcept
+{
+    if (g_reporting.load(std::memory_order_acquire))
+        g_header->children.fetch_add(1, std::memory_order_relaxed);
+}
+
+void atForkParent() noexcept
+{
+    childStarted();
+}
+
+/// Whether the LD_PRELOAD value @p list (names separated by spaces or colons) names this library.
+bool listsThisLibrary(const char* list) noexcept
+{
+    const size_t selfLength = __builtin_strlen(g_selfName);
+    if (selfLength == 0)
+        return false;
+    while (*list) {
+        while (*list == ' ' || *list == ':')
+            ++list;
+        const char* end = list;
+        while (*end && *end != ' ' && *end != ':')
+            ++end;
+        const char* base = list;
+        for (const char* c = list; c < end; ++c) {
+            if (*c == '/')
+                base = c + 1;
+        }
+        if (size_t(end - base) == selfLength && __builtin_memcmp(base, g_selfName, selfLength) == 0)
+            return true;
+        list = end;
+    }
+    return false;
+}
+
+/// Whether a new image started with @p envp loads this library and finds the channel: LD_PRELOAD
+/// names it and PERFDASH_HEAP_SHM is set.
+bool environmentKeepsPreload(char* const* envp) noexcept
+{
+    if (!envp)
+        return false;
+    const size_t shmLength = __builtin_strlen(hw::ShmEnv);
+    bool preload = false, channel = false;
+    for (; *envp; ++envp) {
+        const char* entry = *envp;
+        if (__builtin_strncmp(entry, "LD_PRELOAD=", 11) == 0)
+            preload = listsThisLibrary(entry + 11);
+        else if (__builtin_strncmp(entry, hw::ShmEnv, shmLength) == 0 && entry[shmLength] == '='
+            && entry[shmLength + 1] != '\0')
+            channel = true;
+    }
+    return preload && channel;
+}
+
+/// The reporting process is about to exec @p path: the channel says so (Exec, and
+/// ExecWithoutPreload when @p envp drops the preload), so that the dashboard can tell that the
+/// new image's heap is not tracked when it never takes the channel over.
+void beforeExec(const char* path, char* const* envp) noexcept
+{
+    if (!g_reporting.load(std::memory_order_acquire))
+        return;
+    hw::Header* h = g_header;
+    if (std::uint32_t(::getpid()) != h->ownerPid.load(std::memory_order_relaxed)) {
+        // The child of a vfork (a shell's, dash's): it shares this memory, no fork handler ran in
+        // it; it is a child process, and the program it execs finds the channel taken.
+        h->children.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    char copy[hw::ExecPathBytes] = {};
+    for (size_t i = 0; path && i + 1 < sizeof copy && path[i]; ++i)
+        copy[i] = path[i];
+    __builtin_memcpy(h->execPath, copy, sizeof copy);
+    const std::uint32_t bits = hw::Exec | (environmentKeepsPreload(envp) ? 0u : std::uint32_t(hw::ExecWithoutPreload));
+    h->status.fetch_or(bits, std::memory_order_release);
+}
+
+/// The exec returned: it failed, this image goes on reporting.
+void execFailed() noexcept
+{
+    if (g_reporting.load(std::memory_order_acquire)
+        && std::uint32_t(::getpid()) == g_header->ownerPid.load(std::memory_order_relaxed))
+        g_header->status.fetch_and(~std::uint32_t(hw::Exec | hw::ExecWithoutPreload), std::memory_order_release);
+}
+
+void findSelfName() noexcept
+{
+    Dl_info info {};
+    if (!dladdr(reinterpret_cast<void*>(&findSelfName), &info) || !info.dli_fname)
+        return;
+    const char* slash = __builtin_strrchr(info.dli_fname, '/');
+    const char* base = slash ? slash + 1 : info.dli_fname;
+    for (size_t i = 0; i + 1 < sizeof g_selfName && base[i]; ++i)
+        g_selfName[i] = base[i];
+}
+
 /// Whether glibcUsable() may stand for the next allocator's malloc_usable_size: the next malloc is
 /// glibc's (in libc.so.*) and the two agree on blocks of every kind (small, large, mmapped,
 /// aligned, reallocated). A glibc that tags memory (aarch64 MTE) or changes its chunks fails this,
@@ -1084,8 +1184,9 @@ __attribute__((constructor)) void start() noexcept
     if (pthread_key_create(&g_key, threadExit) == 0)
         g_keyReady.store(true, std::memory_order_release);
     keyThread(t);
-    pthread_atfork(nullptr, nullptr, atForkChild);
+    pthread_atfork(nullptr, atForkParent, atForkChild);
     findOwnText();
+    findSelfName();
     if (glibcChunksVerified())
         g_mode.store(ModeGlibc, std::memory_order_release);
     // The unwinder sets itself up at its first use (a pthread_once): do it now, not inside the
@@ -1355,4 +1456,145 @@ PD_CXX_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow
 PD_CXX_EXPORT void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept
 {
     ::free(p);
+}
+
+// ---- exec and child processes ------------------------------------------------------------------
+// The reporting process's execs say in the channel which program they start and whether its
+// environment keeps the preload (a wrapper such as env or a shell may replace or clear
+// LD_PRELOAD: the new image would not report, and the dashboard would show the wrapper's heap as
+// the program's); its posix_spawn children are counted, as fork's are (atForkParent). Each calls
+// the next definition; glibc's exec functions call its internal execve, not this one, so each is
+// defined here.
+
+namespace {
+
+using ExecveFn = int (*)(const char*, char* const*, char* const*);
+using ExecvFn = int (*)(const char*, char* const*);
+using FexecveFn = int (*)(int, char* const*, char* const*);
+using SpawnFn = int (*)(
+    pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*, char* const*, char* const*);
+
+/// The next definition of @p name; null (and errno ENOSYS) when there is none.
+template <class F> F nextFunction(std::atomic<F>& cache, const char* name) noexcept
+{
+    F f = cache.load(std::memory_order_acquire);
+    if (!f) {
+        f = nextSymbol<F>(name);
+        cache.store(f, std::memory_order_release);
+    }
+    if (!f)
+        errno = ENOSYS;
+    return f;
+}
+
+/// Calls the next execve (or, with @p search, execvpe: a file looked for in PATH), said in the
+/// channel before it, undone when it fails.
+int execWith(bool search, const char* path, char* const* argv, char* const* envp) noexcept
+{
+    static std::atomic<ExecveFn> nextExecve;
+    static std::atomic<ExecveFn> nextExecvpe;
+    const ExecveFn next = search ? nextFunction(nextExecvpe, "execvpe") : nextFunction(nextExecve, "execve");
+    if (!next)
+        return -1;
+    beforeExec(path, envp);
+    const int result = next(path, argv, envp);
+    execFailed();
+    return result;
+}
+
+/// execl's arguments, @p first up to its null pointer, as an argv on the stack. Leaves the va_list
+/// `args` after the null pointer (execle's envp follows it): the caller ends it.
+#define PD_COLLECT_ARGS(first, argv)                                                                                   \
+    va_list args;                                                                                                      \
+    va_start(args, first);                                                                                             \
+    size_t count = 1;                                                                                                  \
+    while (va_arg(args, char*))                                                                                        \
+        ++count;                                                                                                       \
+    va_end(args);                                                                                                      \
+    char** argv = static_cast<char**>(__builtin_alloca((count + 1) * sizeof(char*)));                                  \
+    argv[0] = const_cast<char*>(first);                                                                                \
+    va_start(args, first);                                                                                             \
+    for (size_t i = 1; i <= count; ++i)                                                                                \
+    argv[i] = va_arg(args, char*)
+
+} // namespace
+
+PD_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) PD_NOEXCEPT
+{
+    return execWith(false, path, argv, envp);
+}
+
+PD_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) PD_NOEXCEPT
+{
+    return execWith(true, file, argv, envp);
+}
+
+PD_EXPORT int execv(const char* path, char* const argv[]) PD_NOEXCEPT
+{
+    return execWith(false, path, argv, environ);
+}
+
+PD_EXPORT int execvp(const char* file, char* const argv[]) PD_NOEXCEPT
+{
+    return execWith(true, file, argv, environ);
+}
+
+PD_EXPORT int execl(const char* path, const char* arg, ...) PD_NOEXCEPT
+{
+    PD_COLLECT_ARGS(arg, argv);
+    va_end(args);
+    return execWith(false, path, argv, environ);
+}
+
+PD_EXPORT int execlp(const char* file, const char* arg, ...) PD_NOEXCEPT
+{
+    PD_COLLECT_ARGS(arg, argv);
+    va_end(args);
+    return execWith(true, file, argv, environ);
+}
+
+PD_EXPORT int execle(const char* path, const char* arg, ...) PD_NOEXCEPT
+{
+    PD_COLLECT_ARGS(arg, argv);
+    char** envp = va_arg(args, char**);
+    va_end(args);
+    return execWith(false, path, argv, envp);
+}
+
+PD_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) PD_NOEXCEPT
+{
+    static std::atomic<FexecveFn> next;
+    const FexecveFn f = nextFunction(next, "fexecve");
+    if (!f)
+        return -1;
+    beforeExec(argv[0] ? argv[0] : "(a file descriptor)", envp);
+    const int result = f(fd, argv, envp);
+    execFailed();
+    return result;
+}
+
+PD_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
+    const posix_spawnattr_t* attributes, char* const argv[], char* const envp[])
+{
+    static std::atomic<SpawnFn> next;
+    const SpawnFn f = nextFunction(next, "posix_spawn");
+    if (!f)
+        return ENOSYS;
+    const int result = f(pid, path, actions, attributes, argv, envp);
+    if (result == 0)
+        childStarted();
+    return result;
+}
+
+PD_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
+    const posix_spawnattr_t* attributes, char* const argv[], char* const envp[])
+{
+    static std::atomic<SpawnFn> next;
+    const SpawnFn f = nextFunction(next, "posix_spawnp");
+    if (!f)
+        return ENOSYS;
+    const int result = f(pid, file, actions, attributes, argv, envp);
+    if (result == 0)
+        childStarted();
+    return result;
 }

@@ -17,7 +17,11 @@
 //   exact      5,000 blocks of mixed sizes (malloc, calloc, new[]), about half freed
 //   sites      hold_site holds 16 x 2 MiB ("hold BYTES"); a thread's leak_site leaks 20 KiB every
 //              10 ms (2 MB/s); a thread's churn_site allocates and frees 20,000 small blocks every
-//              10 ms (16 alive at a time). Runs until EOF or SECONDS; no "truth".
+//              10 ms (16 alive at a time). Runs until EOF or SECONDS; no "truth". Each line "leaked"
+//              on stdin prints "leaked BYTES": the usable bytes leak_site has leaked so far (its
+//              live bytes). With HEAPTARGET_REPORT_MS=N in its environment, a thread prints every N ms
+//              "live WALL_MS BYTES": the usable bytes the three sites hold (the heap in use, but for
+//              the C library's own few KiB), at CLOCK_REALTIME milliseconds.
 //   threads    200 rounds of 4 threads started and joined; each thread keeps 100 blocks of 100 B
 //              and frees 20 more: too few to fold before its end
 //   realloc    64 chains of 200 reallocs growing and shrinking (and reallocarray), half freed
@@ -202,6 +206,8 @@ void* g_hold[16];
 void* g_leaks[20000];
 std::atomic<int> g_leakCount { 0 };
 void* g_churn[16];
+std::atomic<unsigned long long> g_leakedBytes { 0 }; // usable bytes leak_site leaked so far
+std::atomic<unsigned long long> g_churnBytes { 0 }; // usable bytes churn_site holds now
 
 __attribute__((noinline, visibility("default"))) void hold_site(Truth* truth)
 {
@@ -219,6 +225,7 @@ __attribute__((noinline, visibility("default"))) void leak_site()
         return;
     void* p = std::malloc(20 * 1024);
     g_leaks[i] = p;
+    g_leakedBytes.fetch_add(malloc_usable_size(p));
     g_leakCount.store(i + 1);
 }
 
@@ -230,6 +237,10 @@ __attribute__((noinline, visibility("default"))) void churn_site(int rounds)
         slot = std::malloc(64);
         static_cast<char*>(slot)[0] = char(i);
     }
+    unsigned long long held = 0;
+    for (void* p : g_churn)
+        held += p ? malloc_usable_size(p) : 0;
+    g_churnBytes.store(held);
 }
 }
 
@@ -651,10 +662,31 @@ int main(int argc, char** argv)
                 return nullptr;
             },
             nullptr);
-        waitForEnd();
+        static unsigned long long held = truth.bytes;
+        pthread_t reporter {};
+        const char* reportMs = std::getenv("HEAPTARGET_REPORT_MS");
+        static const int every = reportMs ? std::atoi(reportMs) : 0;
+        if (every > 0)
+            pthread_create(
+                &reporter, nullptr,
+                [](void*) -> void* {
+                    while (!g_stop.load()) {
+                        timespec now;
+                        clock_gettime(CLOCK_REALTIME, &now);
+                        const long long ms = static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+                        say("live %lld %llu", ms, held + g_leakedBytes.load() + g_churnBytes.load());
+                        usleep(useconds_t(every) * 1000);
+                    }
+                    return nullptr;
+                },
+                nullptr);
+        while (waitForLine("leaked"))
+            say("leaked %llu", g_leakedBytes.load());
         g_stop = true;
         pthread_join(leak, nullptr);
         pthread_join(churn, nullptr);
+        if (every > 0)
+            pthread_join(reporter, nullptr);
         return 0;
     } else {
         std::fprintf(stderr, "unknown mode %s\n", mode);
