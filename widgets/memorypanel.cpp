@@ -262,7 +262,7 @@ QString MemoryPanel::totalsText() const
             .arg(name);
     }
     const HeapTotals& t = *it;
-    if (!t.problem.isEmpty())
+    if (!t.problem.isEmpty() && !t.reporting)
         return tr("The heap of %1: %2.").arg(name, t.problem);
     if (!t.reporting)
         return tr("Waiting for the heap preload of %1 to report\u2026").arg(name);
@@ -275,6 +275,9 @@ QString MemoryPanel::totalsText() const
     if (t.lost > 0)
         text += tr("; %1 samples lost (the call sites may be off)").arg(locale.toString(qulonglong(t.lost)));
     text += u'.';
+    // What the numbers leave out (a wrapper's exec, child processes), beside them, not instead.
+    if (!t.problem.isEmpty())
+        text += u' ' + tr("Note: %1.").arg(t.problem);
     if (view() == HeapView::Growth) {
         const auto mark = m_marks.constFind(m_pid);
         text += mark != m_marks.constEnd()

@@ -129,6 +129,28 @@ private Q_SLOTS:
             window.charts()->visibleSeries(ChartsPanel::Kind::Memory).filter(QStringLiteral("hold_site")).size() == 1,
             20'000);
     }
+
+    /// A shell that runs the program as its child: the shell's own heap is what is tracked, and the
+    /// Memory view says so beside its numbers, not instead of them.
+    void aShellsChildrenAreSaidBesideItsHeap()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        MetricsStore store;
+        HeapProfiler heap(dir.path());
+        MainWindow window(&store, nullptr);
+        window.setHeapProfiler(&heap);
+        window.show();
+        QString error;
+        QVERIFY2(window.launch(QStringLiteral("/bin/sh"),
+                     { QStringLiteral("-c"), kTarget + QStringLiteral(" sites 60; true") }, dir.path(), &error, true),
+            qPrintable(error));
+        MemoryPanel* memory = window.memoryPanel();
+        QVERIFY(memory->process() > 0);
+        QTRY_VERIFY2_WITH_TIMEOUT(
+            memory->totalsText().contains(QStringLiteral("child processes")), qPrintable(memory->totalsText()), 20'000);
+        QVERIFY2(memory->totalsText().contains(QStringLiteral("Heap in use")), qPrintable(memory->totalsText()));
+    }
 };
 
 QTEST_MAIN(TestHeapWindow)
