@@ -137,11 +137,15 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     controls->addWidget(m_search, 1);
     controls->addWidget(m_matched);
 
+    // What is counted, on a line of its own: the scope's box takes the width (operation names are
+    // long), and the toggles below keep theirs (sharing one line, they went to the tool bar's
+    // extension menu in a narrow panel).
+    auto* scopeBar = new QToolBar(this);
+    m_scopeBox->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+    m_samplingActions = { scopeBar->addWidget(new QLabel(tr("Scope "), scopeBar)), scopeBar->addWidget(m_scopeBox) };
     // The view's toggles: a tool bar, whose overflow goes to its extension menu when narrow.
     auto* tools = new QToolBar(this);
     tools->setToolButtonStyle(Qt::ToolButtonTextOnly);
-    m_samplingActions = { tools->addWidget(new QLabel(tr("Scope "), tools)), tools->addWidget(m_scopeBox) };
-    tools->addSeparator();
     // Not "Bottom-up": that is the tab of the bottom-up tree, a different view.
     m_bottomUpAction = tools->addAction(tr("Icicle"));
     m_bottomUpAction->setCheckable(true);
@@ -366,6 +370,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(2);
     layout->addLayout(controls);
+    layout->addWidget(scopeBar);
     layout->addWidget(tools);
     layout->addWidget(m_markRow);
     layout->addWidget(m_status);
