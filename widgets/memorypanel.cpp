@@ -58,6 +58,12 @@ MemoryPanel::MemoryPanel(QWidget* parent)
     bar->addWidget(new QLabel(tr("Show"), this));
     bar->addWidget(m_viewBox);
     bar->addWidget(m_markButton);
+    // The live heap against a capture's (a recorded run of the same program), coloured by change.
+    auto* compare = new QPushButton(tr("Compare with a capture\u2026"), this);
+    compare->setToolTip(tr("Take this program's heap in a capture file (a run recorded with --heap --record) as "
+                           "the mark, and colour the heap now by what changed against it"));
+    connect(compare, &QPushButton::clicked, m_profile, &ProfilePanel::compareWithCaptureWithDialog);
+    bar->addWidget(compare);
     bar->addStretch();
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -174,6 +180,9 @@ bool MemoryPanel::canSetMark(QString* why) const
                 .arg(shownName()));
     if (!it->reporting)
         return failWith(why, tr("Waiting for the heap preload of %1 to report").arg(shownName()));
+    if (it->ended)
+        return failWith(
+            why, tr("%1 has ended: its heap no longer changes, nothing can grow from a mark").arg(shownName()));
     return true;
 }
 
@@ -275,6 +284,8 @@ QString MemoryPanel::totalsText() const
     if (t.lost > 0)
         text += tr("; %1 samples lost (the call sites may be off)").arg(locale.toString(qulonglong(t.lost)));
     text += u'.';
+    if (t.ended)
+        text += u' ' + tr("%1 has ended: these are its last numbers (no allocation rate).").arg(name);
     // What the numbers leave out (a wrapper's exec, child processes), beside them, not instead.
     if (!t.problem.isEmpty())
         text += u' ' + tr("Note: %1.").arg(t.problem);

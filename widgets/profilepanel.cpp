@@ -140,9 +140,10 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     // What is counted, on a line of its own: the scope's box takes the width (operation names are
     // long), and the toggles below keep theirs (sharing one line, they went to the tool bar's
     // extension menu in a narrow panel).
-    auto* scopeBar = new QToolBar(this);
+    m_scopeBar = new QToolBar(this);
     m_scopeBox->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
-    m_samplingActions = { scopeBar->addWidget(new QLabel(tr("Scope "), scopeBar)), scopeBar->addWidget(m_scopeBox) };
+    m_scopeBar->addWidget(new QLabel(tr("Scope "), m_scopeBar));
+    m_scopeBar->addWidget(m_scopeBox);
     // The view's toggles: a tool bar, whose overflow goes to its extension menu when narrow.
     auto* tools = new QToolBar(this);
     tools->setToolButtonStyle(Qt::ToolButtonTextOnly);
@@ -167,7 +168,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     m_markButton->setPopupMode(QToolButton::MenuButtonPopup);
     m_markButton->setToolTip(tr("Keep the profile as it is now, to see what changed since"));
     connect(m_markButton, &QToolButton::clicked, this, &ProfilePanel::setMark);
-    m_samplingActions.append(tools->addWidget(m_markButton)); // a heap profile has a mark of its own
+    m_samplingActions = { tools->addWidget(m_markButton) }; // a heap profile has a mark of its own
     m_compareAction = tools->addAction(tr("Compare with mark"));
     m_samplingActions.append(m_compareAction);
     m_compareAction->setCheckable(true);
@@ -370,7 +371,7 @@ ProfilePanel::ProfilePanel(QWidget* parent)
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(2);
     layout->addLayout(controls);
-    layout->addWidget(scopeBar);
+    layout->addWidget(m_scopeBar);
     layout->addWidget(tools);
     layout->addWidget(m_markRow);
     layout->addWidget(m_status);
@@ -1157,7 +1158,7 @@ QString ProfilePanel::scopeNote() const
 
 void ProfilePanel::setSamplingControlsVisible(bool visible)
 {
-    for (QWidget* w : std::initializer_list<QWidget*> { m_start, m_range, m_threads, m_status })
+    for (QWidget* w : std::initializer_list<QWidget*> { m_start, m_range, m_threads, m_status, m_scopeBar })
         w->setVisible(visible);
     for (QAction* a : std::as_const(m_samplingActions))
         a->setVisible(visible);

@@ -29,6 +29,7 @@ class QSortFilterProxyModel;
 class QStackedWidget;
 class QTabWidget;
 class QTableView;
+class QToolBar;
 class QToolButton;
 class QTreeView;
 
@@ -294,7 +295,8 @@ private:
     QLabel* m_status;
     QPushButton* m_start;
     QComboBox* m_scopeBox;
-    QList<QAction*> m_samplingActions; ///< the tool bar's scope label and box, the mark and the comparison
+    QToolBar* m_scopeBar = nullptr; ///< what is counted: the whole process or an operation's instances
+    QList<QAction*> m_samplingActions; ///< the tool bar's mark and comparison
     QComboBox* m_range;
     QComboBox* m_threads;
     QLineEdit* m_search;
