@@ -1097,10 +1097,14 @@ void beforeExec(const char* path, char* const* envp) noexcept
     if (!g_reporting.load(std::memory_order_acquire))
         return;
     hw::Header* h = g_header;
-    if (std::uint32_t(::getpid()) != h->ownerPid.load(std::memory_order_relaxed)) {
-        // The child of a vfork (a shell's, dash's): it shares this memory, no fork handler ran in
-        // it; it is a child process, and the program it execs finds the channel taken.
-        h->children.fetch_add(1, std::memory_order_relaxed);
+    const std::uint32_t self = std::uint32_t(::getpid());
+    if (self != h->ownerPid.load(std::memory_order_relaxed)) {
+        // The child of a vfork (a shell's, dash's, Python's subprocess): it shares this memory, no
+        // fork handler ran in it; it is a child process, and the program it execs finds the
+        // channel taken. Counted once however many execs it tries (a search along PATH).
+        static std::atomic<std::uint32_t> lastCounted { 0 };
+        if (lastCounted.exchange(self, std::memory_order_relaxed) != self)
+            h->children.fetch_add(1, std::memory_order_relaxed);
         return;
     }
     char copy[hw::ExecPathBytes] = {};
@@ -1173,8 +1177,12 @@ _Unwind_Reason_Code warmFrame(_Unwind_Context*, void*)
     return _URC_NO_REASON;
 }
 
+void resolveExecFunctions() noexcept;
+
 __attribute__((constructor)) void start() noexcept
 {
+    // Before any exec: its wrappers only read these (a vfork child must not run dlsym).
+    resolveExecFunctions();
     if (!resolve())
         return; // cannot happen: the constructor runs once, on one thread, outside dlsym
     ThreadState& t = t_state;
@@ -1474,7 +1482,17 @@ using FexecveFn = int (*)(int, char* const*, char* const*);
 using SpawnFn = int (*)(
     pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*, char* const*, char* const*);
 
-/// The next definition of @p name; null (and errno ENOSYS) when there is none.
+// The next definitions, looked up in the library's constructor (resolveExecFunctions()), so that
+// an exec in a vfork child never runs dlsym (not async-signal-safe, and it would touch the
+// parent's memory).
+std::atomic<ExecveFn> g_nextExecve;
+std::atomic<ExecveFn> g_nextExecvpe;
+std::atomic<FexecveFn> g_nextFexecve;
+std::atomic<SpawnFn> g_nextSpawn;
+std::atomic<SpawnFn> g_nextSpawnp;
+
+/// The next definition of @p name (looked up now if the constructor has not run yet: an exec from
+/// another library's constructor); null (and errno ENOSYS) when there is none.
 template <class F> F nextFunction(std::atomic<F>& cache, const char* name) noexcept
 {
     F f = cache.load(std::memory_order_acquire);
@@ -1487,13 +1505,19 @@ template <class F> F nextFunction(std::atomic<F>& cache, const char* name) noexc
     return f;
 }
 
+/// execve without a next definition: the system call itself.
+int rawExecve(const char* path, char* const* argv, char* const* envp) noexcept
+{
+    return int(::syscall(SYS_execve, path, argv, envp));
+}
+
 /// Calls the next execve (or, with @p search, execvpe: a file looked for in PATH), said in the
 /// channel before it, undone when it fails.
 int execWith(bool search, const char* path, char* const* argv, char* const* envp) noexcept
 {
-    static std::atomic<ExecveFn> nextExecve;
-    static std::atomic<ExecveFn> nextExecvpe;
-    const ExecveFn next = search ? nextFunction(nextExecvpe, "execvpe") : nextFunction(nextExecve, "execve");
+    ExecveFn next = search ? nextFunction(g_nextExecvpe, "execvpe") : nextFunction(g_nextExecve, "execve");
+    if (!next && !search)
+        next = rawExecve; // the program keeps its exec whatever happens to the lookup
     if (!next)
         return -1;
     beforeExec(path, envp);
@@ -1516,6 +1540,22 @@ int execWith(bool search, const char* path, char* const* argv, char* const* envp
     va_start(args, first);                                                                                             \
     for (size_t i = 1; i <= count; ++i)                                                                                \
     argv[i] = va_arg(args, char*)
+
+/// argv[0], or @p otherwise when there is none (Linux accepts a null argv; glibc's declaration
+/// says it is never null, so it is tested here, in a function of its own).
+const char* programName(char* const* argv, const char* otherwise) noexcept
+{
+    return argv && argv[0] ? argv[0] : otherwise;
+}
+
+void resolveExecFunctions() noexcept
+{
+    nextFunction(g_nextExecve, "execve");
+    nextFunction(g_nextExecvpe, "execvpe");
+    nextFunction(g_nextFexecve, "fexecve");
+    nextFunction(g_nextSpawn, "posix_spawn");
+    nextFunction(g_nextSpawnp, "posix_spawnp");
+}
 
 } // namespace
 
@@ -1563,11 +1603,10 @@ PD_EXPORT int execle(const char* path, const char* arg, ...) PD_NOEXCEPT
 
 PD_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) PD_NOEXCEPT
 {
-    static std::atomic<FexecveFn> next;
-    const FexecveFn f = nextFunction(next, "fexecve");
+    const FexecveFn f = nextFunction(g_nextFexecve, "fexecve");
     if (!f)
         return -1;
-    beforeExec(argv[0] ? argv[0] : "(a file descriptor)", envp);
+    beforeExec(programName(argv, "(a file descriptor)"), envp);
     const int result = f(fd, argv, envp);
     execFailed();
     return result;
@@ -1576,8 +1615,7 @@ PD_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) PD_NOEXCEP
 PD_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
     const posix_spawnattr_t* attributes, char* const argv[], char* const envp[])
 {
-    static std::atomic<SpawnFn> next;
-    const SpawnFn f = nextFunction(next, "posix_spawn");
+    const SpawnFn f = nextFunction(g_nextSpawn, "posix_spawn");
     if (!f)
         return ENOSYS;
     const int result = f(pid, path, actions, attributes, argv, envp);
@@ -1589,8 +1627,7 @@ PD_EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_a
 PD_EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
     const posix_spawnattr_t* attributes, char* const argv[], char* const envp[])
 {
-    static std::atomic<SpawnFn> next;
-    const SpawnFn f = nextFunction(next, "posix_spawnp");
+    const SpawnFn f = nextFunction(g_nextSpawnp, "posix_spawnp");
     if (!f)
         return ENOSYS;
     const int result = f(pid, file, actions, attributes, argv, envp);

@@ -33,6 +33,8 @@
 //              and exit(), odd ones exec this program as "child"; "forks N hung M"
 //   child      (exec'd by fork) allocates 16 MiB, prints "child-owner OWNER PID" (the channel's
 //              owner, read from PERFDASH_HEAP_SHM) and exits
+//   vfork      a vfork child that tries /bin/true at two paths that do not exist, then at /bin/true
+//              (as a PATH search does, Python's subprocess for one): one child, three execs
 //   reexec     holds 4 MiB, prints truth and "done", waits for "exec" and execs itself as "exact"
 //              (same pid: the new image takes the channel over)
 #include "heap/heapwire.h"
@@ -602,6 +604,24 @@ void reexecMode(const char* self, const char* seconds)
 
 } // namespace
 
+/// One vfork child that execs along a search path: two misses, then /bin/true.
+void vforkMode()
+{
+    char arg0[] = "true";
+    char* const args[] = { arg0, nullptr };
+    const pid_t pid = vfork();
+    if (pid == 0) {
+        execve("/nonexistent-a/true", args, environ);
+        execve("/nonexistent-b/true", args, environ);
+        execve("/bin/true", args, environ);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    say("vforked %d", pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
 int main(int argc, char** argv)
 {
     if (argc < 2) {
@@ -634,6 +654,8 @@ int main(int argc, char** argv)
         signalMode(argc > 2 ? seconds : 2);
     } else if (std::strcmp(mode, "fork") == 0) {
         forkMode(argv[0]);
+    } else if (std::strcmp(mode, "vfork") == 0) {
+        vforkMode();
     } else if (std::strcmp(mode, "reexec") == 0) {
         reexecMode(argv[0], argc > 2 ? argv[2] : "60");
         return 0;

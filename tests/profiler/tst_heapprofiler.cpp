@@ -128,6 +128,7 @@ private Q_SLOTS:
     void endedProgramsAreReleased();
     void aWrapperThatDropsThePreloadIsSaid();
     void aShellsChildProcessesAreSaid();
+    void aVforkChildIsCountedOnce();
     void aStaticProgramIsRefused();
     void exportHeapFromTheCommandLine();
     void aWrapperIsSaidInAHeadlessRun();
@@ -350,14 +351,18 @@ void TestHeapProfiler::aShellsChildProcessesAreSaid()
         QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
         environment.insert(QStringLiteral("HEAPTARGET_GO"), QStringLiteral("1"));
         QProcess child;
-        QVERIFY(
-            launch(heap, child, shell, { QStringLiteral("-c"), kTarget + QStringLiteral(" exact 60; echo shell-done") },
-                environment, QStringLiteral("sh")));
+        // Found in PATH's third entry: one child, however the shell looks for it.
+        const QFileInfo target(kTarget);
+        const QString command = QStringLiteral("PATH=/nonexistent-a:/nonexistent-b:%1 %2 exact 60; echo shell-done")
+                                    .arg(target.absolutePath(), target.fileName());
+        QVERIFY(launch(heap, child, shell, { QStringLiteral("-c"), command }, environment, QStringLiteral("sh")));
         QVERIFY(!waitForLine(child, QStringLiteral("done")).isEmpty());
         QTRY_VERIFY2_WITH_TIMEOUT(said(problems, QStringLiteral("started child processes")), qPrintable(shell), 10'000);
         QTRY_VERIFY_WITH_TIMEOUT(!heap.totals().empty()
                 && heap.totals().front().problem.contains(QStringLiteral("child processes are not tracked")),
             10'000);
+        QVERIFY2(heap.totals().front().problem.contains(QStringLiteral("(1 started)")),
+            qPrintable(shell + QStringLiteral(": ") + heap.totals().front().problem));
         child.closeWriteChannel();
         QVERIFY(!waitForLine(child, QStringLiteral("shell-done")).isEmpty());
         QVERIFY(child.waitForFinished(20'000));
@@ -379,6 +384,29 @@ void TestHeapProfiler::aShellsChildProcessesAreSaid()
         QVERIFY(replaced.waitForFinished(20'000));
         QCOMPARE(none.size(), 0);
     }
+}
+
+void TestHeapProfiler::aVforkChildIsCountedOnce()
+{
+    // A vfork child shares its parent's memory (no fork handler runs in it): it is counted at its
+    // exec, once however many execs it tries along a search path.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    HeapProfiler heap(dir.path());
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("HEAPTARGET_GO"), QStringLiteral("1"));
+    QProcess target;
+    QVERIFY(launch(heap, target, kTarget, { QStringLiteral("vfork"), QStringLiteral("60") }, environment,
+        QStringLiteral("heaptarget")));
+    QCOMPARE(waitForLine(target, QStringLiteral("vforked")), QStringLiteral("vforked 0"));
+    QVERIFY(!waitForLine(target, QStringLiteral("done")).isEmpty());
+    QTRY_VERIFY_WITH_TIMEOUT(!heap.totals().empty()
+            && heap.totals().front().problem.contains(QStringLiteral("child processes are not tracked")),
+        10'000);
+    QVERIFY2(heap.totals().front().problem.contains(QStringLiteral("(1 started)")),
+        qPrintable(heap.totals().front().problem));
+    target.closeWriteChannel();
+    QVERIFY(target.waitForFinished(20'000));
 }
 
 void TestHeapProfiler::aStaticProgramIsRefused()
