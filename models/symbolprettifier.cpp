@@ -36,11 +36,19 @@ bool isOperatorChar(const QString& in, qsizetype i)
 }
 
 /// Where the parameter list of a method's name starts (its '(' outside template arguments, after
-/// "operator()" when that is the name); -1 when it has none.
+/// an operator's own characters: "operator()", "operator<<", "operator<=>"); -1 when it has none.
 qsizetype parametersStart(const QString& method)
 {
     int depth = 0;
-    const qsizetype from = method.startsWith(QLatin1String("operator()")) ? 10 : 0;
+    qsizetype from = 0;
+    if (method.startsWith(QLatin1String("operator"))) {
+        from = 8;
+        if (method.mid(from).startsWith(QLatin1String("()")))
+            from += 2;
+        else
+            while (from < method.size() && QStringLiteral("<>=!+-*/%^&|~,[]").contains(method[from]))
+                ++from;
+    }
     for (qsizetype i = from; i < method.size(); ++i) {
         const QChar c = method[i];
         if (c == QLatin1Char('<'))

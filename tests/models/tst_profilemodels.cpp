@@ -189,6 +189,12 @@ void TestProfileModels::elisionKeepsTheMethodName()
     // Too narrow for the method with its arguments: its name, the arguments an ellipsis.
     const QString bare = s("computeDiscounts(\u2026)");
     QCOMPARE(elideSymbol(name, metrics, metrics.horizontalAdvance(bare)), bare);
+    // An operator's name keeps its own characters, '<' included.
+    for (const QString& op : { s("operator<<"), s("operator<=>"), s("operator()") }) {
+        const QString call = s("std::") + op + s("(std::ostream&, int const&)");
+        const QString shortened = op + s("(\u2026)");
+        QCOMPARE(elideSymbol(call, metrics, metrics.horizontalAdvance(shortened)), shortened);
+    }
     // Too narrow for the method's whole name: its start is what is kept.
     const QString narrow = elideSymbol(name, metrics, metrics.horizontalAdvance(s("computeDisc")));
     QVERIFY2(narrow.startsWith(s("compute")), qPrintable(narrow));
