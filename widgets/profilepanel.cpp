@@ -50,6 +50,14 @@ namespace perfdash {
 
 namespace {
 
+/// A profile's whole: its bytes (a heap's) or its samples.
+QString totalText(const ProfileSnapshot& s)
+{
+    return hasProfileUnit(s)
+        ? formatProfileAmount(s, s.totalSamples())
+        : QCoreApplication::translate("perfdash::ProfilePanel", "%L1 samples").arg(s.totalSamples());
+}
+
 /// The number columns as wide as a large count (never measured row by row: a big tree would
 /// hold the GUI thread), the function's name stretched over the rest.
 void fixNumberColumns(QHeaderView* header, int nameColumn)
@@ -1388,8 +1396,7 @@ void ProfilePanel::markFromCapture(const CaptureProfiles& capture, std::size_t i
     m_markTime = {};
     m_markCapture = capture.fileName;
     const ProfileSnapshot& mark = *p.profile;
-    const QString amount = hasProfileUnit(mark) ? formatProfileAmount(mark, mark.totalSamples())
-                                                : tr("%L1 samples").arg(mark.totalSamples());
+    const QString amount = totalText(mark);
     QStringList parts { tr("capture %1").arg(capture.fileName),
         note.isEmpty() ? p.name : tr("%1 (%2)").arg(p.name, note), amount };
     if (capture.recorded.isValid()) {
@@ -1422,10 +1429,7 @@ QString ProfilePanel::markText() const
     if (m_mark)
         lines << (m_markFromCapture
                 ? tr("Mark: %1").arg(m_markDescription)
-                : tr("Mark: set at %1, %2")
-                      .arg(m_markTime.toString(QStringLiteral("HH:mm:ss")),
-                          hasProfileUnit(*m_mark) ? formatProfileAmount(*m_mark, m_mark->totalSamples())
-                                                  : tr("%L1 samples").arg(m_mark->totalSamples())));
+                : tr("Mark: set at %1, %2").arg(m_markTime.toString(QStringLiteral("HH:mm:ss")), totalText(*m_mark)));
     if (!m_captureNote.isEmpty())
         lines << m_captureNote;
     return lines.join(u'\n');
@@ -1443,10 +1447,11 @@ void ProfilePanel::updateMarkLine()
         for (std::size_t i = 0; i < m_captureChoices->processes.size(); ++i) {
             const CapturedProcess& p = m_captureChoices->processes[i];
             const ProfileSnapshot& s = *p.profile;
-            choices->addAction(tr("%1 (%2)").arg(p.name,
-                                   hasProfileUnit(s) ? formatProfileAmount(s, s.totalSamples())
-                                                     : tr("%L1 samples").arg(s.totalSamples())),
-                this, [this, i] { compareWithCaptureProcess(int(i)); });
+            // Queued: the choice rebuilds this menu, whose action is still being triggered.
+            choices->addAction(tr("%1 (%2)").arg(p.name, totalText(s)), this, [this, i] {
+                QMetaObject::invokeMethod(
+                    this, [this, i] { compareWithCaptureProcess(int(i)); }, Qt::QueuedConnection);
+            });
         }
     }
     m_chooseButton->setVisible(m_captureChoices != nullptr);
