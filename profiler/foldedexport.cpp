@@ -45,7 +45,7 @@ std::vector<FoldedLine> parse(const QByteArray& text, int* malformed)
     return lines;
 }
 
-ProfileSnapshotPtr snapshotOf(qint64 pid, const QString& process, const QByteArray& folded)
+ProfileSnapshotPtr snapshotOf(qint64 pid, const QString& process, const QByteArray& folded, ProfileSnapshot::Unit unit)
 {
     FunctionTable functions;
     ProfileAggregate aggregate;
@@ -63,6 +63,7 @@ ProfileSnapshotPtr snapshotOf(qint64 pid, const QString& process, const QByteArr
     snapshot->pid = pid;
     snapshot->process = process;
     snapshot->stats.samples = snapshot->totalSamples();
+    snapshot->unit = unit;
     return snapshot;
 }
 

@@ -25,6 +25,8 @@ std::vector<FoldedLine> parse(const QByteArray& text, int* malformed = nullptr);
 /// A recorded profile (a capture's folded stacks) as a snapshot the views show: the call tree of
 /// the whole session, each line's first frame (the process) left out; no threads, no modules, no
 /// time ranges (folded stacks do not keep them).
-ProfileSnapshotPtr snapshotOf(qint64 pid, const QString& process, const QByteArray& folded);
+/// @p unit says what a line's count is: samples, or bytes (a heap's, as --export-heap writes it).
+ProfileSnapshotPtr snapshotOf(qint64 pid, const QString& process, const QByteArray& folded,
+    ProfileSnapshot::Unit unit = ProfileSnapshot::Unit::Samples);
 
 } // namespace perfdash::foldedexport

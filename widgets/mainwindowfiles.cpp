@@ -152,9 +152,8 @@ void MainWindow::showCapture(const QString& path, const CaptureLoad& load)
                     recorded.cpu.push_back(foldedexport::snapshotOf(p.pid, p.process, p.folded));
                     if (p.heap.isEmpty())
                         continue;
-                    auto heap = std::make_shared<ProfileSnapshot>(*foldedexport::snapshotOf(p.pid, p.process, p.heap));
-                    heap->unit = ProfileSnapshot::Unit::Bytes;
-                    recorded.heaps.push_back(std::move(heap));
+                    recorded.heaps.push_back(
+                        foldedexport::snapshotOf(p.pid, p.process, p.heap, ProfileSnapshot::Unit::Bytes));
                 }
                 return recorded;
             })

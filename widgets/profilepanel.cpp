@@ -1259,15 +1259,12 @@ std::optional<ProfilePanel::CaptureProfiles> ProfilePanel::loadCaptureProfiles(
     if (set->recordedMs > 0)
         capture.recorded = QDateTime::fromMSecsSinceEpoch(set->recordedMs);
     for (const CapturedProfile& p : std::as_const(set->profiles)) {
-        const QByteArray& folded = kind == CaptureKind::Heap ? p.heap : p.folded;
-        ProfileSnapshotPtr profile = foldedexport::snapshotOf(p.pid, p.process, folded);
+        // A heap: live bytes by call site, as the Memory view counts them.
+        ProfileSnapshotPtr profile = kind == CaptureKind::Heap
+            ? foldedexport::snapshotOf(p.pid, p.process, p.heap, ProfileSnapshot::Unit::Bytes)
+            : foldedexport::snapshotOf(p.pid, p.process, p.folded);
         if (profile->totalSamples() == 0)
             continue; // a process with a profile of the other kind only
-        if (kind == CaptureKind::Heap) { // live bytes by call site, as the Memory view counts them
-            auto bytes = std::make_shared<ProfileSnapshot>(*profile);
-            bytes->unit = ProfileSnapshot::Unit::Bytes;
-            profile = std::move(bytes);
-        }
         capture.processes.push_back({ set->processNames.value(p.pid, p.process), p.process, std::move(profile) });
     }
     return capture;
