@@ -256,14 +256,18 @@ void MainWindow::updateCharts(const DashboardSnapshot& s)
     const chartaxes::TimeRange range = chartaxes::liveRange(s.takenAtMs, rangeMs, firstData);
     const qint64 from = range.fromMs, to = range.toMs;
 
-    const auto processName = [&s, this](quint64 key) {
-        std::optional<ProcessInfo> info;
+    // From the snapshot: the store's own answer merges every operation's histograms under its lock
+    // (the operations count), which the GUI thread must not do at each refresh.
+    const auto processInfo = [&s, this](quint64 key) {
         for (const ProcessInfo& p : s.processes) {
             if (p.key == key)
-                info = p;
+                return std::optional<ProcessInfo>(p);
         }
-        if (!info && key) // attached since this snapshot was taken: the store knows it already
-            info = m_store->process(key);
+        // Attached since this snapshot was taken: the store knows it already.
+        return key ? m_store->process(key) : std::nullopt;
+    };
+    const auto processName = [&](quint64 key) {
+        const std::optional<ProcessInfo> info = processInfo(key);
         // Just attached, not read from /proc yet: its pid says which it is.
         return !info ? QString() : info->name.isEmpty() ? tr("pid %1").arg(info->pid) : info->name;
     };
@@ -315,7 +319,7 @@ void MainWindow::updateCharts(const DashboardSnapshot& s)
         quint64 memoryKey = m_selectedProcess ? m_selectedProcess : m_chartProcess;
         if (comparing) // one process for all the operations compared
             memoryKey = m_compare.first().processKey;
-        const std::optional<ProcessInfo> memoryProcess = memoryKey ? m_store->process(memoryKey) : std::nullopt;
+        const std::optional<ProcessInfo> memoryProcess = processInfo(memoryKey);
         m_charts->setMemory(processName(memoryKey), s.memory, from, to,
             m_heap && memoryProcess ? m_heap->siteHistory(memoryProcess->pid) : std::vector<HeapSiteSeries>());
     }
