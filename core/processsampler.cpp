@@ -10,6 +10,19 @@
 
 namespace perfdash {
 
+namespace {
+/// @p comm, or the program's file name where the kernel cut comm to its 15 characters and
+/// argv[0]'s last component starts with it ("perfdash_heap_t" is perfdash_heap_target).
+QString fullName(const QString& comm, const QStringList& commandLine)
+{
+    constexpr qsizetype CommLength = 15; // TASK_COMM_LEN less its NUL
+    if (comm.size() != CommLength || commandLine.isEmpty())
+        return comm;
+    const QString program = commandLine.first().section(QLatin1Char('/'), -1);
+    return program.size() > comm.size() && program.startsWith(comm) ? program : comm;
+}
+} // namespace
+
 ProcessSampler::ProcessSampler(qint64 pid, QString procRoot)
     : m_pid(pid)
     , m_proc(std::move(procRoot))
@@ -58,7 +71,7 @@ ProcessSample ProcessSampler::sample()
     if (stat->rssPages == 0) {
         ProcessSample starting
             = failure(Status::NoMemoryMap, QStringLiteral("process %1 has no memory mapped (starting up?)").arg(m_pid));
-        starting.name = stat->comm;
+        starting.name = fullName(stat->comm, m_proc.commandLine(m_pid).value_or(QStringList()));
         return starting;
     }
 
@@ -68,7 +81,8 @@ ProcessSample ProcessSampler::sample()
     s.pid = m_pid;
     s.status = Status::Ok;
     s.timestampMs = QDateTime::currentMSecsSinceEpoch();
-    s.name = stat->comm;
+    s.commandLine = m_proc.commandLine(m_pid).value_or(QStringList());
+    s.name = fullName(stat->comm, s.commandLine);
     s.threads = stat->threads;
     s.virtualBytes = stat->virtualBytes;
     s.rssBytes = stat->rssPages * pageSize;
@@ -76,7 +90,6 @@ ProcessSample ProcessSampler::sample()
     if (!m_bootSeconds)
         m_bootSeconds = m_proc.bootTimeSeconds();
     s.startTimeMs = m_bootSeconds.value_or(0) * 1000 + qint64(startTicks * 1000 / quint64(ticksPerSecond));
-    s.commandLine = m_proc.commandLine(m_pid).value_or(QStringList());
 
     const quint64 cpuTicks = stat->utimeTicks + stat->stimeTicks;
     if (m_seen && monotonic > m_lastMonotonicNs) {

@@ -67,7 +67,8 @@ private Q_SLOTS:
         const ProcessSample first = sampler.sample();
         QVERIFY2(first.isValid(), qPrintable(first.error));
         QCOMPARE(first.pid, QCoreApplication::applicationPid());
-        QCOMPARE(first.name, QFileInfo(QCoreApplication::applicationFilePath()).fileName().left(15));
+        // comm is cut at 15 characters; the program's file name is whole.
+        QCOMPARE(first.name, QFileInfo(QCoreApplication::applicationFilePath()).fileName());
         QVERIFY(first.commandLine.value(0).endsWith(s("tst_processsampler")));
         QVERIFY(first.rssBytes > 1024 * 1024);
         QVERIFY(first.virtualBytes >= first.rssBytes);
@@ -99,7 +100,7 @@ private Q_SLOTS:
         const double expected = 100.0 * 1024 * 1024;
         QVERIFY2(std::abs(double(sample.rssBytes) - expected) / expected < 0.10,
             qPrintable(QString::number(sample.rssBytes)));
-        QCOMPARE(sample.name, s("perfdash_test_m")); // comm is cut at 15 characters
+        QCOMPARE(sample.name, s("perfdash_test_memhog")); // comm is cut at 15 characters: the file name
         QCOMPARE(sample.commandLine.value(1), s("100"));
 
         child.closeWriteChannel();
@@ -179,6 +180,35 @@ private Q_SLOTS:
             QCOMPARE(second.cpuPercent.value_or(-1), 0.0); // same ticks: idle
     }
 
+    /// The kernel cuts a comm at 15 characters ("perfdash_heap_t"): where the program's file name
+    /// (argv[0]'s last component) starts with it, that is the name, as top and htop show; a comm the
+    /// program chose (a different name, or a shorter one) stays.
+    void aCutCommTakesTheProgramsFileName_data()
+    {
+        QTest::addColumn<QByteArray>("comm");
+        QTest::addColumn<QByteArray>("argv0");
+        QTest::addColumn<QString>("name");
+        QTest::newRow("cut") << QByteArray("perfdash_heap_t") << QByteArray("/opt/bin/perfdash_heap_target")
+                             << s("perfdash_heap_target");
+        QTest::newRow("short: as it is") << QByteArray("svc") << QByteArray("/usr/bin/svc-server") << s("svc");
+        QTest::newRow("renamed itself") << QByteArray("orders-api-work") << QByteArray("/usr/bin/perfdash-demo")
+                                        << s("orders-api-work");
+    }
+    void aCutCommTakesTheProgramsFileName()
+    {
+        QFETCH(QByteArray, comm);
+        QFETCH(QByteArray, argv0);
+        QFETCH(QString, name);
+        QTemporaryDir root;
+        QVERIFY(QDir(root.path()).mkpath(s("77")));
+        writeFile(root.filePath(s("stat")), "cpu 1 2 3\nbtime 1700000000\n");
+        writeFile(root.filePath(s("77/cmdline")), argv0 + QByteArray("\0sites\0", 7));
+        for (const int rssPages : { 2560, 0 }) { // a full sample, and one of a program starting up
+            writeFile(root.filePath(s("77/stat")), fakeStat(77, comm.constData(), 'S', 5000, rssPages));
+            QCOMPARE(ProcessSampler(77, root.path()).sample().name, name);
+        }
+    }
+
     void unreadableIsAccessDenied()
     {
         QTemporaryDir root;
@@ -232,7 +262,7 @@ private Q_SLOTS:
         QVERIFY(!last.cpuPercent.has_value());
         const QList<MemoryRecord> records = store.memoryRecords();
         QCOMPARE(records.size(), 2);
-        QCOMPARE(records.constFirst().process, s("perfdash_test_m"));
+        QCOMPARE(records.constFirst().process, s("perfdash_test_memhog"));
         QCOMPARE(records.constFirst().pid, pid);
         // attachPid() sampled once already, so even the first row has a CPU interval.
         QVERIFY(records.constFirst().cpuPercent.has_value());

@@ -8,6 +8,8 @@
 #include "profiler/foldedexport.h"
 #include "profiler/heapprofiler.h"
 
+#include "tests/helpers/heapsites.h"
+
 #include <QDir>
 #include <QFileInfo>
 #include <QProcess>
@@ -21,35 +23,20 @@
 #include <map>
 
 using namespace perfdash;
+using namespace perfdashtest;
 
 namespace {
 const QString kTarget = QStringLiteral(PERFDASH_BIN_DIR "/perfdash_heap_target");
 const QString kPerfdash = QStringLiteral(PERFDASH_BIN_DIR "/perfdash");
 
-/// The bytes under the outermost calls of the function whose name starts with @p site.
-quint64 bytesOf(const ProfileSnapshotPtr& snapshot, const QString& site)
+/// Whether the first program of @p heap says its child processes are not tracked (and, with
+/// @p started, that it started that many).
+bool saysChildren(const HeapProfiler& heap, int started = 0)
 {
-    if (!snapshot)
-        return 0;
-    for (const FunctionCost& cost : snapshot->topFunctions()) {
-        if (snapshot->functions[cost.function].name.startsWith(site))
-            return cost.total;
-    }
-    return 0;
-}
-
-/// Which of the three sites has the most bytes in @p snapshot.
-QString firstSite(const ProfileSnapshotPtr& snapshot)
-{
-    QString best;
-    quint64 most = 0;
-    for (const char* site : { "hold_site", "leak_site", "churn_site" }) {
-        if (const quint64 bytes = bytesOf(snapshot, QString::fromLatin1(site)); bytes > most) {
-            most = bytes;
-            best = QString::fromLatin1(site);
-        }
-    }
-    return best;
+    const std::vector<HeapTotals> totals = heap.totals();
+    if (totals.empty() || !totals.front().problem.contains(QStringLiteral("child processes are not tracked")))
+        return false;
+    return started == 0 || totals.front().problem.contains(QStringLiteral("(%1 started)").arg(started));
 }
 
 /// Reads @p process's output until a line starting with @p prefix; that line.
@@ -358,11 +345,8 @@ void TestHeapProfiler::aShellsChildProcessesAreSaid()
         QVERIFY(launch(heap, child, shell, { QStringLiteral("-c"), command }, environment, QStringLiteral("sh")));
         QVERIFY(!waitForLine(child, QStringLiteral("done")).isEmpty());
         QTRY_VERIFY2_WITH_TIMEOUT(said(problems, QStringLiteral("started child processes")), qPrintable(shell), 10'000);
-        QTRY_VERIFY_WITH_TIMEOUT(!heap.totals().empty()
-                && heap.totals().front().problem.contains(QStringLiteral("child processes are not tracked")),
-            10'000);
-        QVERIFY2(heap.totals().front().problem.contains(QStringLiteral("(1 started)")),
-            qPrintable(shell + QStringLiteral(": ") + heap.totals().front().problem));
+        QTRY_VERIFY_WITH_TIMEOUT(saysChildren(heap), 10'000);
+        QVERIFY2(saysChildren(heap, 1), qPrintable(shell + QStringLiteral(": ") + heap.totals().front().problem));
         child.closeWriteChannel();
         QVERIFY(!waitForLine(child, QStringLiteral("shell-done")).isEmpty());
         QVERIFY(child.waitForFinished(20'000));
@@ -400,11 +384,8 @@ void TestHeapProfiler::aVforkChildIsCountedOnce()
         QStringLiteral("heaptarget")));
     QCOMPARE(waitForLine(target, QStringLiteral("vforked")), QStringLiteral("vforked 0"));
     QVERIFY(!waitForLine(target, QStringLiteral("done")).isEmpty());
-    QTRY_VERIFY_WITH_TIMEOUT(!heap.totals().empty()
-            && heap.totals().front().problem.contains(QStringLiteral("child processes are not tracked")),
-        10'000);
-    QVERIFY2(heap.totals().front().problem.contains(QStringLiteral("(1 started)")),
-        qPrintable(heap.totals().front().problem));
+    QTRY_VERIFY_WITH_TIMEOUT(saysChildren(heap), 10'000);
+    QVERIFY2(saysChildren(heap, 1), qPrintable(heap.totals().front().problem));
     target.closeWriteChannel();
     QVERIFY(target.waitForFinished(20'000));
 }

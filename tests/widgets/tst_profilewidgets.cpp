@@ -57,6 +57,18 @@
 using namespace perfdash;
 
 namespace {
+/// A capture at @p path of what @p store holds, with @p profiles (none: a capture without any).
+bool writeCapture(const QString& path, MetricsStore& store, const QList<CapturedProfile>& profiles, QString* error)
+{
+    {
+        CaptureRecorder recorder(&store);
+        if (!recorder.start(path, error) || !recorder.flush(error))
+            return false;
+        recorder.stop();
+    }
+    return profiles.isEmpty() || writeCaptureProfiles(path, profiles, error);
+}
+
 /// main -> {work -> {parse 30, sort 10}, idle 60}: 100 samples.
 ProfileSnapshotPtr sample(std::uint64_t extraParse = 0)
 {
@@ -495,20 +507,16 @@ void TestProfileWidgets::openedCaptureShowsItsProfiles()
 {
     QTemporaryDir dir;
     const QString path = dir.filePath(QStringLiteral("profiled.perfdash"));
+    QString error;
     {
         MetricsStore store;
         QVERIFY(store.attachPid(getpid()));
-        CaptureRecorder recorder(&store);
-        QString error;
-        QVERIFY2(recorder.start(path, &error), qPrintable(error));
-        QVERIFY(recorder.flush(&error));
-        recorder.stop();
-        QVERIFY(writeCaptureProfiles(path,
-            { { getpid(), QStringLiteral("app"),
-                "app;main;work();parse 30\napp;main;work();sort 10\napp;main;idle 60\n", {}, {} } },
-            &error));
+        QVERIFY2(writeCapture(path, store,
+                     { { getpid(), QStringLiteral("app"),
+                         "app;main;work();parse 30\napp;main;work();sort 10\napp;main;idle 60\n", {}, {} } },
+                     &error),
+            qPrintable(error));
     }
-    QString error;
     std::unique_ptr<MainWindow> window(MainWindow::openCaptureWindow(path, &error));
     QVERIFY2(window, qPrintable(error));
     ProfilePanel* panel = window->profilePanel();
@@ -541,20 +549,16 @@ void TestProfileWidgets::openedCaptureShowsItsHeap()
     // tst_captureprofiles writes one): the Memory view shows it, read-only, for its process.
     QTemporaryDir dir;
     const QString path = dir.filePath(QStringLiteral("heap.perfdash"));
+    QString error;
     {
         MetricsStore store;
         QVERIFY(store.attachPid(getpid()));
-        CaptureRecorder recorder(&store);
-        QString error;
-        QVERIFY2(recorder.start(path, &error), qPrintable(error));
-        QVERIFY(recorder.flush(&error));
-        recorder.stop();
-        QVERIFY(writeCaptureProfiles(path,
-            { { getpid(), QStringLiteral("app"), {}, {}, {},
-                "app;main;cache;hold_site 33554432\napp;main;parse 1048576\n" } },
-            &error));
+        QVERIFY2(writeCapture(path, store,
+                     { { getpid(), QStringLiteral("app"), {}, {}, {},
+                         "app;main;cache;hold_site 33554432\napp;main;parse 1048576\n" } },
+                     &error),
+            qPrintable(error));
     }
-    QString error;
     std::unique_ptr<MainWindow> window(MainWindow::openCaptureWindow(path, &error));
     QVERIFY2(window, qPrintable(error));
     MemoryPanel* memory = window->memoryPanel();
@@ -1094,13 +1098,7 @@ bool writeProfiledCapture(const QString& path, const QList<CapturedProfile>& pro
     MetricsStore store;
     store.openProcess(4242, QStringLiteral("orders-api"), {});
     store.openProcess(4343, QStringLiteral("billing"), {});
-    {
-        CaptureRecorder recorder(&store);
-        if (!recorder.start(path, error) || !recorder.flush(error))
-            return false;
-        recorder.stop();
-    }
-    return profiles.isEmpty() || writeCaptureProfiles(path, profiles, error);
+    return writeCapture(path, store, profiles, error);
 }
 
 /// orders-api spent half its samples in legacy(), which the live profile no longer calls; billing
