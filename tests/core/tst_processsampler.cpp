@@ -42,6 +42,16 @@ QByteArray fakeStat(qint64 pid, const char* comm, char state, quint64 startTicks
         + " 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
 }
 
+/// A /proc under @p root with process 77 (its stat written by the test) and @p commandLine.
+bool fakeProcess(const QTemporaryDir& root, const QByteArray& commandLine)
+{
+    if (!QDir(root.path()).mkpath(s("77")))
+        return false;
+    writeFile(root.filePath(s("stat")), "cpu 1 2 3\nbtime 1700000000\n");
+    writeFile(root.filePath(s("77/cmdline")), commandLine);
+    return true;
+}
+
 bool startMemhog(QProcess& child, int mib)
 {
     child.setProgram(QCoreApplication::applicationDirPath() + s("/perfdash_test_memhog"));
@@ -154,12 +164,11 @@ private Q_SLOTS:
         QFETCH(QByteArray, secondStat);
         QFETCH(int, expected);
         QTemporaryDir root;
-        QVERIFY(QDir(root.path()).mkpath(s("77")));
-        writeFile(root.filePath(s("stat")), "cpu 1 2 3\nbtime 1700000000\n");
-        writeFile(root.filePath(s("77/cmdline")),
+        // The 16 bytes of the three NUL-terminated arguments.
+        QVERIFY(fakeProcess(root,
             QByteArray("svc\0--port\0"
                        "8080\0",
-                16)); // the 16 bytes of the three NUL-terminated arguments
+                16)));
         writeFile(root.filePath(s("77/stat")), firstStat);
         ProcessSampler sampler(77, root.path());
         const ProcessSample first = sampler.sample();
@@ -200,9 +209,7 @@ private Q_SLOTS:
         QFETCH(QByteArray, argv0);
         QFETCH(QString, name);
         QTemporaryDir root;
-        QVERIFY(QDir(root.path()).mkpath(s("77")));
-        writeFile(root.filePath(s("stat")), "cpu 1 2 3\nbtime 1700000000\n");
-        writeFile(root.filePath(s("77/cmdline")), argv0 + QByteArray("\0sites\0", 7));
+        QVERIFY(fakeProcess(root, argv0 + QByteArray("\0sites\0", 7)));
         for (const int rssPages : { 2560, 0 }) { // a full sample, and one of a program starting up
             writeFile(root.filePath(s("77/stat")), fakeStat(77, comm.constData(), 'S', 5000, rssPages));
             QCOMPARE(ProcessSampler(77, root.path()).sample().name, name);
